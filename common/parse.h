@@ -1,0 +1,25 @@
+/* Parsers for user-supplied scalar values. All reject empty input, leading/trailing junk,
+ * negatives and overflow, and return -1 with ISOL8_E_USAGE and a message quoting the input. */
+#ifndef ISOL8_PARSE_H
+#define ISOL8_PARSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+/* "512m", "1g", "256k", "1024", "1.5g", "512mb", "2G": 1024-based, floored to bytes. */
+int isol8_parse_size(const char *s, uint64_t *out, struct isol8_err *err);
+/* Format bytes back as the shortest exact "512m"/"1g"/"1536k"/"123" form. */
+void isol8_format_size(uint64_t bytes, char *out, size_t outlen);
+/* Milliseconds: "30000", also "30s", "1.5s", "2m", "250ms". */
+int isol8_parse_duration_ms(const char *s, uint64_t *out, struct isol8_err *err);
+/* Unsigned decimal integer with max. */
+int isol8_parse_u64(const char *s, uint64_t max, uint64_t *out, struct isol8_err *err);
+/* CPU cores: "1", "0.5", "2.0"; > 0 and <= 1024. */
+int isol8_parse_cpu(const char *s, double *out, struct isol8_err *err);
+/* KEY=VALUE; KEY must match [A-Za-z_][A-Za-z0-9_]* ; split at the first '='. Fresh copies. */
+int isol8_parse_kv(const char *s, char **key, char **value, struct isol8_err *err);
+bool isol8_valid_env_name(const char *s);
+
+#endif

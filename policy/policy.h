@@ -1,0 +1,109 @@
+/* The admin's policy: who may run what, with which ceilings. Loaded by the broker only.
+ *
+ * File format (JSON, unknown keys are errors, see man/isol8-policy.5):
+ * {
+ *   "defaultTenant": "local" | null,        // tenant for unmatched callers; null = refuse them
+ *   "tenants": {
+ *     "<name>": {
+ *       "match": { "uids": [0], "gids": [], "keys": ["ci-bot"] },
+ *       "onExceed": "clamp" | "refuse",     // request above a ceiling
+ *       "limits": { "memory": "512m", "cpu": 1.0, "pids": 64, "timeoutMs": 30000,
+ *                   "sandboxSize": "512m", "tmpSize": "256m", "maxOutput": 1048576,
+ *                   "maxSessions": 8, "sessionIdleMs": 1800000, "maxConcurrent": 4 },
+ *       "runtimes": ["python","node","bun","deno","bash"],
+ *       "network": ["none","filtered"],
+ *       "writableRoot": false,
+ *       "customImages": true,              // isol8:<runtime>-custom-* images
+ *       "images": ["^myorg/.*$"],          // extra images allowed via --image (POSIX ERE)
+ *       "seccomp": "strict"                // only "strict" for now; "unconfined" needs admin
+ *     }
+ *   }
+ * } */
+#ifndef ISOL8_POLICY_H
+#define ISOL8_POLICY_H
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+
+enum isol8_net_mode { ISOL8_NET_NONE = 0, ISOL8_NET_FILTERED = 1, ISOL8_NET_HOST = 2, ISOL8_NET__MAX };
+enum isol8_runtime {
+	ISOL8_RT_PYTHON = 0,
+	ISOL8_RT_NODE,
+	ISOL8_RT_BUN,
+	ISOL8_RT_DENO,
+	ISOL8_RT_BASH,
+	ISOL8_RT__MAX
+};
+
+const char *isol8_runtime_name(int rt);  /* NULL if out of range */
+int isol8_runtime_parse(const char *name); /* -1 if unknown */
+const char *isol8_net_mode_name(int mode);
+int isol8_net_mode_parse(const char *name);
+
+struct isol8_limits {
+	uint64_t memory;       /* bytes */
+	double cpu;            /* cores */
+	uint32_t pids;
+	uint64_t timeout_ms;
+	uint64_t sandbox_size; /* bytes */
+	uint64_t tmp_size;     /* bytes */
+	uint64_t max_output;   /* bytes per stream */
+};
+
+struct isol8_tenant {
+	char *name;
+	uid_t *uids; size_t n_uids;
+	gid_t *gids; size_t n_gids;
+	char **keys; size_t n_keys;
+	bool refuse_on_exceed;        /* "onExceed": "refuse" */
+	struct isol8_limits ceil;
+	uint32_t max_sessions;
+	uint64_t session_idle_ms;
+	uint32_t max_concurrent;
+	uint32_t runtimes_mask;       /* bit per enum isol8_runtime */
+	uint32_t network_mask;        /* bit per enum isol8_net_mode */
+	bool writable_root;
+	bool custom_images;
+	regex_t *images; size_t n_images;
+	char **image_patterns;
+	bool seccomp_unconfined_ok;
+};
+
+struct isol8_policy {
+	struct isol8_tenant *tenants;
+	size_t n_tenants;
+	int default_tenant;          /* index or -1 */
+	char *source;                /* path or "built-in" */
+};
+
+/* Defaults of a request with no flags (spec defaults): 512m, 1.0, 64, 30000, 512m, 256m, 1 MiB. */
+void isol8_limits_defaults(struct isol8_limits *l);
+
+/* Parse JSON text. Errors name the JSON path: "policy.json: tenants.ci.limits.memory: invalid size \"12x\"". */
+int isol8_policy_parse(const char *json_text, const char *source, struct isol8_policy *p, struct isol8_err *err);
+int isol8_policy_load_file(const char *path, struct isol8_policy *p, struct isol8_err *err);
+/* Built-in default: uid 0 -> "admin" (generous ceilings, host network and writable root
+ * allowed); everyone else -> "local" (spec defaults as ceilings, none/filtered network,
+ * seccomp always on); HTTP keys map to "local" unless listed. */
+void isol8_policy_builtin(struct isol8_policy *p);
+void isol8_policy_free(struct isol8_policy *p);
+
+/* Tenant for a local peer (uid first, then gids incl. supplementary of the uid), or the
+ * default; NULL when refused. */
+const struct isol8_tenant *isol8_policy_match_local(const struct isol8_policy *p, uid_t uid, gid_t gid);
+const struct isol8_tenant *isol8_policy_match_key(const struct isol8_policy *p, const char *key_name);
+
+/* Apply ceilings to a requested set of limits in place. Clamp or refuse per tenant setting;
+ * a refusal names the field and both values ("memory 2g exceeds tenant local ceiling 512m"). */
+int isol8_policy_apply_limits(const struct isol8_tenant *t, struct isol8_limits *req, struct isol8_err *err);
+int isol8_policy_check_runtime(const struct isol8_tenant *t, int rt, struct isol8_err *err);
+int isol8_policy_check_network(const struct isol8_tenant *t, int mode, struct isol8_err *err);
+/* image: the final image name; rt: runtime it is used for. Allowed: isol8:<rt>, custom
+ * isol8:<rt>-custom-<hex12> when custom_images, or a match of the tenant's images patterns. */
+int isol8_policy_check_image(const struct isol8_tenant *t, int rt, const char *image, struct isol8_err *err);
+
+#endif
