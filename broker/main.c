@@ -1,3 +1,409 @@
+/* isol8d: the privileged broker. See broker/broker.h for its job and man/isol8d.8 for usage. */
 #include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void) { printf("isol8d %s\n", PACKAGE_VERSION); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/xalloc.h"
+#include "docker/client.h"
+
+struct broker *g_broker;
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: isol8d [OPTIONS]\n"
+		"The isol8 broker: the only process that talks to Docker; runs code for local and HTTP clients.\n\n"
+		"  --socket PATH          listening socket (default /run/isol8/isol8d.sock)\n"
+		"  --socket-group NAME    group owning the socket (default: isol8 if it exists)\n"
+		"  --socket-mode MODE     octal mode of the socket (default 0660)\n"
+		"  --policy FILE          policy file (default /etc/isol8/policy.json, else built-in)\n"
+		"  --workers N            worker processes (default 2, max %d)\n"
+		"  --user NAME            unprivileged account for workers (default isol8, else nobody)\n"
+		"  --seccomp-profile FILE sandbox seccomp profile (default: the installed strict profile)\n"
+		"  --worker-path FILE     isol8-worker binary (default: next to isol8d)\n"
+		"  --grace-ms MS          shutdown grace period for running executions (default 10000)\n"
+		"  --pidfile FILE         write the daemon's pid\n"
+		"  --foreground           do not detach\n"
+		"  --log-json             log JSON lines\n"
+		"  --debug                debug logging\n"
+		"  --version              print the version\n",
+		BROKER_MAX_WORKERS);
+}
+
+static char *find_sibling(const char *name)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		char *p;
+		exe[n] = '\0';
+		p = xasprintf("%s/%s", dirname(exe), name);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	return xasprintf("%s/%s", ISOL8_LIBEXECDIR, name);
+}
+
+static char *read_text_file(const char *path, size_t max, struct isol8_err *err)
+{
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char tmp[8192];
+
+	if (fd < 0) {
+		isol8_err_set(err, ISOL8_E_IO, errno, "open %s", path);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof tmp);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			isol8_err_set(err, ISOL8_E_IO, errno, "read %s", path);
+			isol8_buf_free(&b);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		if (b.len + (size_t)n > max) {
+			isol8_err_set(err, ISOL8_E_LIMIT, 0, "%s is larger than %zu bytes", path, max);
+			isol8_buf_free(&b);
+			return NULL;
+		}
+		isol8_buf_append(&b, tmp, (size_t)n);
+	}
+	return isol8_buf_steal(&b, NULL);
+}
+
+static char *find_seccomp(const char *explicit_path)
+{
+	static const char *const cands[] = {ISOL8_DATADIR "/seccomp-strict.json", ISOL8_SRCDIR "/policy/seccomp-strict.json"};
+	if (explicit_path)
+		return xstrdup(explicit_path);
+	for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++)
+		if (access(cands[i], R_OK) == 0)
+			return xstrdup(cands[i]);
+	return xstrdup(cands[0]);
+}
+
+static int resolve_user(struct broker *b, const char *name, struct isol8_err *err)
+{
+	struct passwd *pw = NULL;
+	if (name)
+		pw = getpwnam(name);
+	else if (!(pw = getpwnam("isol8")))
+		pw = getpwnam("nobody");
+	if (!pw)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown worker user '%s'", name ? name : "nobody");
+	if (pw->pw_uid == 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "workers must not run as root (user %s)", pw->pw_name);
+	b->worker_uid = pw->pw_uid;
+	b->worker_gid = pw->pw_gid;
+	return 0;
+}
+
+static void write_pidfile(const char *path)
+{
+	FILE *f;
+	if (!path)
+		return;
+	f = fopen(path, "we");
+	if (!f)
+		die("cannot write pidfile %s: %s", path, strerror(errno));
+	fprintf(f, "%d\n", (int)getpid());
+	fclose(f);
+}
+
+static void daemonize(void)
+{
+	pid_t pid = fork();
+	int fd;
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		close(fd);
+	}
+}
+
+/* Expired ephemeral sandboxes: the worker's own timer should have removed them long ago. */
+static void enforce_deadlines(struct broker *b)
+{
+	char (*ids)[65] = NULL;
+	size_t n = table_container_ids(UINT32_MAX, 0, true, now_ms(), &ids);
+	if (n)
+		log_warn("removing %zu sandbox(es) past their hard deadline", n);
+	broker_remove_containers(b, ids, n);
+	free(ids);
+}
+
+static void shutdown_broker(struct broker *b)
+{
+	uint64_t until = now_ms() + b->o.grace_ms;
+	char (*ids)[65] = NULL;
+	size_t n;
+
+	b->stopping = true;
+	log_info("shutting down: waiting up to %u ms for running executions", b->o.grace_ms);
+	xclose(b->listen_fd);
+	b->listen_fd = -1;
+	unlink(b->o.socket_path);
+	for (unsigned i = 0; i < b->o.workers; i++)
+		if (b->w[i].pid)
+			broker_send_worker(b, i, BR_SHUTDOWN, 0, NULL, NULL, 0);
+	/* Keep serving verbs while workers finish, so running executions can complete. */
+	for (;;) {
+		struct pollfd pf[BROKER_MAX_WORKERS];
+		unsigned map[BROKER_MAX_WORKERS], np = 0, alive = 0;
+		uint64_t now = now_ms();
+
+		broker_reap_workers(b, now);
+		for (unsigned i = 0; i < b->o.workers; i++) {
+			if (b->w[i].pid)
+				alive++;
+			if (b->w[i].chan >= 0) {
+				pf[np] = (struct pollfd){.fd = b->w[i].chan, .events = POLLIN};
+				map[np++] = i;
+			}
+		}
+		if (!alive || now >= until)
+			break;
+		if (poll(pf, np, 100) > 0)
+			for (unsigned k = 0; k < np; k++)
+				if (pf[k].revents)
+					broker_worker_msg(b, map[k]);
+	}
+	for (unsigned i = 0; i < b->o.workers; i++)
+		if (b->w[i].pid) {
+			kill(b->w[i].pid, SIGKILL);
+			waitpid(b->w[i].pid, NULL, 0);
+		}
+	/* Wait briefly for verb threads still talking to Docker. */
+	for (int k = 0; k < 100 && __atomic_load_n(&b->inflight, __ATOMIC_SEQ_CST) > 0; k++)
+		usleep(20000);
+	n = table_container_ids(UINT32_MAX, 0, false, 0, &ids);
+	if (n)
+		log_info("removing %zu sandbox(es) created by this daemon", n);
+	broker_remove_containers(b, ids, n);
+	free(ids);
+	if (b->o.pidfile)
+		unlink(b->o.pidfile);
+	log_info("stopped");
+}
+
+int main(int argc, char **argv)
+{
+	static struct broker br;
+	struct broker *b = &br;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	_cleanup_free_ char *seccomp_path = NULL;
+	bool debug = false, policy_explicit = false;
+	sigset_t mask;
+	int sfd, c;
+	uint64_t last_deadline_check = 0;
+	enum { O_SOCKET = 256, O_GROUP, O_MODE, O_POLICY, O_WORKERS, O_USER, O_SECCOMP, O_WPATH, O_GRACE, O_PIDFILE,
+	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP };
+	static const struct option opts[] = {
+		{"socket", required_argument, 0, O_SOCKET}, {"socket-group", required_argument, 0, O_GROUP},
+		{"socket-mode", required_argument, 0, O_MODE}, {"policy", required_argument, 0, O_POLICY},
+		{"workers", required_argument, 0, O_WORKERS}, {"user", required_argument, 0, O_USER},
+		{"seccomp-profile", required_argument, 0, O_SECCOMP}, {"worker-path", required_argument, 0, O_WPATH},
+		{"grace-ms", required_argument, 0, O_GRACE}, {"pidfile", required_argument, 0, O_PIDFILE},
+		{"foreground", no_argument, 0, O_FG}, {"log-json", no_argument, 0, O_JSON},
+		{"debug", no_argument, 0, O_DEBUG}, {"version", no_argument, 0, O_VERSION},
+		{"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+
+	g_broker = b;
+	b->o.socket_path = "/run/isol8/isol8d.sock";
+	b->o.policy_path = ISOL8_SYSCONFDIR "/isol8/policy.json";
+	if (access("/etc/isol8/policy.json", F_OK) == 0)
+		b->o.policy_path = "/etc/isol8/policy.json";
+	b->o.workers = 2;
+	b->o.grace_ms = 10000;
+	b->o.socket_mode = 0660;
+	b->listen_fd = -1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+		unsigned long v;
+		switch (c) {
+		case O_SOCKET: b->o.socket_path = optarg; break;
+		case O_GROUP: b->o.socket_group = optarg; break;
+		case O_MODE:
+			v = strtoul(optarg, &end, 8);
+			if (*end || v > 0777 || (v & 0600) != 0600)
+				die("invalid --socket-mode '%s' (octal, owner must have rw)", optarg);
+			b->o.socket_mode = (mode_t)v;
+			break;
+		case O_POLICY: b->o.policy_path = optarg; policy_explicit = true; break;
+		case O_WORKERS:
+			v = strtoul(optarg, &end, 10);
+			if (*end || v < 1 || v > BROKER_MAX_WORKERS)
+				die("invalid --workers '%s' (1..%d)", optarg, BROKER_MAX_WORKERS);
+			b->o.workers = (unsigned)v;
+			break;
+		case O_USER: b->o.user = optarg; break;
+		case O_SECCOMP: b->o.seccomp_path = optarg; break;
+		case O_WPATH: b->o.worker_path = optarg; break;
+		case O_GRACE:
+			v = strtoul(optarg, &end, 10);
+			if (*end || v > 3600000)
+				die("invalid --grace-ms '%s'", optarg);
+			b->o.grace_ms = (unsigned)v;
+			break;
+		case O_PIDFILE: b->o.pidfile = optarg; break;
+		case O_FG: b->o.foreground = true; break;
+		case O_JSON: b->o.log_json = true; break;
+		case O_DEBUG: debug = true; break;
+		case O_VERSION: printf("isol8d %s\n", PACKAGE_VERSION); return 0;
+		case O_HELP: usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "isol8d: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	isol8_log_init("isol8d", debug ? ISOL8_LOG_DEBUG : ISOL8_LOG_INFO, b->o.log_json);
+	if (geteuid() != 0)
+		log_warn("not running as root: workers cannot drop privileges and will fail to start");
+
+	if (!b->o.socket_group && getpwnam("isol8"))
+		b->o.socket_group = "isol8";
+	if (resolve_user(b, b->o.user, &err) < 0)
+		die("%s", err.msg);
+	if (!b->o.worker_path)
+		b->o.worker_path = find_sibling("isol8-worker");
+	if (access(b->o.worker_path, X_OK) < 0)
+		die("worker binary %s: %s", b->o.worker_path, strerror(errno));
+
+	if (!policy_explicit && access(b->o.policy_path, F_OK) < 0) {
+		isol8_policy_builtin(&b->policy);
+	} else if (isol8_policy_load_file(b->o.policy_path, &b->policy, &err) < 0) {
+		die("%s", err.msg);
+	}
+	log_info("policy: %s (%zu tenants)", b->policy.source ? b->policy.source : "built-in", b->policy.n_tenants);
+
+	seccomp_path = find_seccomp(b->o.seccomp_path);
+	b->seccomp_json = read_text_file(seccomp_path, 1 << 20, &err);
+	if (!b->seccomp_json)
+		die("sandbox seccomp profile: %s (refusing to run sandboxes without it)", err.msg);
+	b->instance = xstrdup(b->o.socket_path);
+
+	{
+		struct docker *d = docker_open(NULL, &err);
+		if (!d || docker_ping(d, &err) < 0)
+			die("%s", err.msg);
+		docker_close(d);
+	}
+	if (broker_remove_orphans(b, &err) < 0)
+		log_warn("orphan cleanup: %s", err.msg);
+
+	if (broker_listen(b->o.socket_path, b->o.socket_group, b->o.socket_mode, &b->listen_fd, &err) < 0)
+		die("%s", err.msg);
+	if (!b->o.foreground)
+		daemonize();
+	write_pidfile(b->o.pidfile);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		die("signalfd: %s", strerror(errno));
+
+	for (unsigned i = 0; i < b->o.workers; i++) {
+		pthread_mutex_init(&b->w[i].send_lock, NULL);
+		b->w[i].chan = -1;
+		if (broker_spawn_worker(b, i, &err) < 0)
+			die("%s", err.msg);
+	}
+	log_info("listening on %s (pid %d, %u workers)", b->o.socket_path, (int)getpid(), b->o.workers);
+
+	for (;;) {
+		struct pollfd pf[2 + BROKER_MAX_WORKERS + BROKER_MAX_PENDING];
+		int kind[2 + BROKER_MAX_WORKERS + BROKER_MAX_PENDING];
+		int pfds[BROKER_MAX_PENDING];
+		unsigned np = 0;
+		int npend, r;
+		uint64_t now;
+
+		pf[np] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		kind[np++] = -1;
+		pf[np] = (struct pollfd){.fd = b->listen_fd, .events = POLLIN};
+		kind[np++] = -2;
+		for (unsigned i = 0; i < b->o.workers; i++)
+			if (b->w[i].chan >= 0) {
+				pf[np] = (struct pollfd){.fd = b->w[i].chan, .events = POLLIN};
+				kind[np++] = (int)i;
+			}
+		npend = broker_pending_fds(pfds, BROKER_MAX_PENDING);
+		for (int i = 0; i < npend; i++) {
+			pf[np] = (struct pollfd){.fd = pfds[i], .events = POLLIN};
+			kind[np++] = -3;
+		}
+		r = poll(pf, np, 500);
+		if (r < 0 && errno != EINTR)
+			die("poll: %s", strerror(errno));
+		now = now_ms();
+		for (unsigned k = 0; r > 0 && k < np; k++) {
+			if (!pf[k].revents)
+				continue;
+			if (kind[k] == -1) {
+				struct signalfd_siginfo si;
+				while (read(sfd, &si, sizeof si) == sizeof si) {
+					if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+						shutdown_broker(b);
+						return 0;
+					}
+				}
+			} else if (kind[k] == -2) {
+				broker_accept(b);
+			} else if (kind[k] == -3) {
+				broker_pending_ready(b, pf[k].fd);
+			} else {
+				broker_worker_msg(b, (unsigned)kind[k]);
+			}
+		}
+		broker_reap_workers(b, now);
+		broker_pending_expire(b, now);
+		if (now - last_deadline_check >= 1000) {
+			last_deadline_check = now;
+			enforce_deadlines(b);
+		}
+	}
+}

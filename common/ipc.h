@@ -57,6 +57,12 @@ int isol8_ipc_send_buf(int sock, uint8_t type, uint32_t request_id, const struct
  * With nonblock, returns -1 with errno-code EAGAIN (err->errnum) when nothing is queued. */
 int isol8_ipc_recv(int sock, struct isol8_msg *m, struct isol8_err *err);
 
+/* The pure part of isol8_ipc_recv (also the fuzz target): validate one received frame of n
+ * bytes that arrived with nfds_received fds and fill *m (type, flags, request_id, a payload
+ * copy, len). Does not touch fds: on success m->nfds == 0 and the caller stores the fds. */
+int isol8_ipc_parse_frame(const uint8_t *frame, size_t n, unsigned nfds_received, struct isol8_msg *m,
+			  struct isol8_err *err);
+
 /* Close any fds still held and free the payload. Safe on a zeroed or freed message. */
 void isol8_msg_free(struct isol8_msg *m);
 /* Take ownership of fd i (returns -1 if absent). */

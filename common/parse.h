@@ -4,6 +4,7 @@
 #define ISOL8_PARSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/err.h"

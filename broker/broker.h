@@ -1,0 +1,129 @@
+/* isol8d internals. The broker is the only privileged process: it holds the Docker socket,
+ * authenticates peers with SO_PEERCRED, routes frontend connections to workers, and executes a
+ * narrow verb set for workers after validating each request against policy and ownership.
+ * Nothing here parses HTTP, tar, or output produced by sandboxed code. */
+#ifndef ISOL8_BROKER_H
+#define ISOL8_BROKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/err.h"
+#include "common/ipc.h"
+#include "policy/policy.h"
+
+#define BROKER_MAX_WORKERS 16
+#define BROKER_MAX_INFLIGHT 64   /* concurrent verb threads */
+#define BROKER_MAX_PENDING 64    /* accepted frontends waiting for FE_HELLO */
+
+struct broker_opts {
+	const char *socket_path;
+	const char *socket_group;   /* group owning the socket, NULL = root's (or isol8 if present) */
+	mode_t socket_mode;         /* 0660 by default */
+	const char *policy_path;
+	const char *user;           /* worker account */
+	const char *pidfile;
+	const char *worker_path;
+	const char *seccomp_path;   /* sandbox seccomp profile (Docker JSON) */
+	const char *docker_host;
+	unsigned workers;
+	unsigned grace_ms;
+	bool foreground;
+	bool log_json;
+	int log_level;
+};
+
+struct worker_slot {
+	pid_t pid;          /* 0 when not running */
+	int chan;           /* broker end of the socketpair, -1 when dead */
+	uint32_t gen;       /* bumped on every respawn: stale replies and ownership die with it */
+	unsigned load;      /* connections assigned and not yet done */
+	uint64_t respawn_at_ms;
+	unsigned crashes;
+	pthread_mutex_t send_lock; /* verb threads and the main loop both send on chan */
+};
+
+struct broker {
+	struct broker_opts o;
+	struct isol8_policy policy;
+	char *seccomp_json;         /* profile text passed as seccomp=<json> */
+	char *instance;             /* label value tying containers to this daemon */
+	uid_t worker_uid;
+	gid_t worker_gid;
+	int listen_fd;
+	struct worker_slot w[BROKER_MAX_WORKERS];
+	volatile int inflight;
+	bool stopping;
+};
+
+/* listen.c */
+int broker_listen(const char *path, const char *group, mode_t mode, int *fd_out, struct isol8_err *err);
+
+/* workers.c */
+int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err);
+void broker_reap_workers(struct broker *b, uint64_t now_ms);
+int broker_send_worker(struct broker *b, unsigned idx, uint8_t type, uint32_t req_id, const struct isol8_buf *p,
+		       const int *fds, unsigned nfds);
+unsigned broker_pick_worker(struct broker *b);
+unsigned broker_home_worker(struct broker *b, const char *tenant);
+
+/* peers.c: frontend side */
+void broker_accept(struct broker *b);
+void broker_pending_ready(struct broker *b, int fd);
+void broker_pending_expire(struct broker *b, uint64_t now_ms);
+int broker_pending_fds(int *out, unsigned max);
+
+/* verbs.c: worker side */
+void broker_worker_msg(struct broker *b, unsigned idx);
+
+/* table.c: ownership of containers, execs and connection tokens (mutex inside) */
+struct owned_container {
+	char id[65];
+	unsigned worker;
+	uint32_t gen;
+	int tenant;           /* index in policy */
+	int kind;             /* enum isol8_sandbox_kind */
+	char session[65];
+	uint64_t deadline_ms; /* hard lifetime for ephemeral sandboxes, 0 = none */
+};
+uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid);
+int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant);
+void table_token_drop(uint32_t token, unsigned worker, uint32_t gen);
+void table_container_add(const struct owned_container *c);
+int table_container_owned(const char *id, unsigned worker, uint32_t gen, struct owned_container *out);
+void table_container_del(const char *id);
+unsigned table_container_count_tenant_sessions(int tenant);
+/* Copy out ids of containers matching (worker, gen) or all when worker == UINT32_MAX. Caller frees. */
+size_t table_container_ids(unsigned worker, uint32_t gen, bool expired_only, uint64_t now_ms, char (**ids)[65]);
+/* Ids of every container whose owning worker slot's generation is no longer current. */
+void table_exec_add(const char *exec_id, const char *container_id, unsigned worker, uint32_t gen);
+int table_exec_owned(const char *exec_id, unsigned worker, uint32_t gen);
+void table_exec_del(const char *exec_id);
+void table_forget_worker(unsigned worker, uint32_t gen);
+
+/* cleanup.c: removal of containers with the broker's own Docker handle */
+void broker_remove_containers(struct broker *b, char (*ids)[65], size_t n);
+int broker_remove_orphans(struct broker *b, struct isol8_err *err);
+
+/* sandbox_spec.c: the Docker create body, rebuilt from validated values only */
+struct sandbox_spec {
+	const char *image;
+	int runtime;
+	int tenant;
+	const char *tenant_name;
+	unsigned worker;
+	int kind;
+	const char *session;
+	struct isol8_limits lim;
+	int net_mode;
+	bool writable;
+};
+struct json_object;
+struct json_object *sandbox_create_body(const struct broker *b, const struct sandbox_spec *s);
+
+uint64_t now_ms(void);
+extern struct broker *g_broker;
+
+#endif

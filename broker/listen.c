@@ -1,0 +1,79 @@
+/* The broker's listening socket, private from the start: the directory is created 0750 and the
+ * socket bound under a 0117 umask, so there is no window in which another user can connect. */
+#include "config.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/cleanup.h"
+#include "common/xalloc.h"
+
+static int ensure_dir(const char *path, gid_t gid, mode_t mode, struct isol8_err *err)
+{
+	struct stat st;
+	_cleanup_free_ char *copy = xstrdup(path);
+	char *dir = dirname(copy);
+
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return isol8_err_set(err, ISOL8_E_IO, 0, "%s is not a directory", dir);
+		return 0;
+	}
+	if (errno != ENOENT)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "stat %s", dir);
+	if (mkdir(dir, mode) < 0 && errno != EEXIST)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "create %s", dir);
+	if (gid != (gid_t)-1 && chown(dir, 0, gid) < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "chown %s", dir);
+	return 0;
+}
+
+int broker_listen(const char *path, const char *group, mode_t mode, int *fd_out, struct isol8_err *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+	gid_t gid = (gid_t)-1;
+	mode_t old;
+	int r;
+
+	if (strlen(path) >= sizeof sa.sun_path)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "socket path too long: %s", path);
+	if (group) {
+		struct group *gr = getgrnam(group);
+		if (!gr)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown group '%s' for --socket-group", group);
+		gid = gr->gr_gid;
+	}
+	if (ensure_dir(path, gid, (mode & 0006) ? 0755 : 0750, err) < 0)
+		return -1;
+	strcpy(sa.sun_path, path);
+
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "socket");
+	/* A stale socket from a crashed daemon is removed only if nobody answers on it. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "another isol8d is already listening on %s", path);
+	unlink(path);
+
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	umask(old);
+	if (r < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "bind %s", path);
+	if (gid != (gid_t)-1 && chown(path, 0, gid) < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "chown %s", path);
+	if (chmod(path, mode) < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "chmod %s", path);
+	if (listen(fd, 128) < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "listen %s", path);
+	*fd_out = steal_fd(&fd);
+	return 0;
+}

@@ -1,0 +1,197 @@
+/* Frontend connections: identify the peer with SO_PEERCRED at accept (never from the message),
+ * map it to a tenant, read one FE_HELLO, and hand the connection to a worker. The broker keeps
+ * no copy of the connection after routing. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/xalloc.h"
+
+#define HELLO_TIMEOUT_MS 5000
+
+struct pending {
+	int fd;
+	struct ucred cred;
+	int tenant;
+	uint64_t deadline;
+};
+
+static struct pending pend[BROKER_MAX_PENDING];
+static unsigned n_pend;
+
+static const struct isol8_msg_spec hello_table[] = {
+	{FE_HELLO, PEER_FRONTEND, 0, 1 + 4, 1 + 4 + ISOL8_MAX_SESSION, "hello"},
+};
+
+static void refuse(int fd, int code, const char *msg)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	isol8_put_u16(&p, (uint16_t)code);
+	isol8_put_str(&p, msg);
+	isol8_ipc_send_buf(fd, WK_ERROR, 0, &p, NULL, 0, &err);
+	isol8_buf_free(&p);
+}
+
+static int tenant_index(const struct broker *b, const struct isol8_tenant *t)
+{
+	return t ? (int)(t - b->policy.tenants) : -1;
+}
+
+void broker_accept(struct broker *b)
+{
+	for (;;) {
+		_cleanup_close_ int fd = -1;
+		struct ucred cred;
+		socklen_t len = sizeof cred;
+		const struct isol8_tenant *t;
+		char msg[256];
+
+		fd = accept4(b->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			log_warn("SO_PEERCRED: %s", strerror(errno));
+			continue;
+		}
+		t = isol8_policy_match_local(&b->policy, cred.uid, cred.gid);
+		if (!t) {
+			snprintf(msg, sizeof msg, "uid %u is not allowed to use isol8d: no tenant in policy %s matches it",
+				 (unsigned)cred.uid, b->policy.source ? b->policy.source : "(built-in)");
+			log_warn("peer uid=%u pid=%d refused: no matching tenant", (unsigned)cred.uid, (int)cred.pid);
+			refuse(fd, ISOL8_E_AUTH, msg);
+			continue;
+		}
+		if (b->stopping) {
+			refuse(fd, ISOL8_E_UNAVAIL, "isol8d is shutting down");
+			continue;
+		}
+		if (n_pend == BROKER_MAX_PENDING) {
+			refuse(fd, ISOL8_E_LIMIT, "isol8d is busy: too many connections waiting");
+			continue;
+		}
+		pend[n_pend++] = (struct pending){steal_fd(&fd), cred, tenant_index(b, t), now_ms() + HELLO_TIMEOUT_MS};
+	}
+}
+
+int broker_pending_fds(int *out, unsigned max)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < n_pend && n < max; i++)
+		out[n++] = pend[i].fd;
+	return (int)n;
+}
+
+static void drop(unsigned i)
+{
+	xclose(pend[i].fd);
+	pend[i] = pend[--n_pend];
+}
+
+static void route(struct broker *b, struct pending *p, uint8_t op, const char *session)
+{
+	const struct isol8_tenant *t = &b->policy.tenants[p->tenant];
+	struct isol8_buf pl = ISOL8_BUF_INIT;
+	unsigned idx;
+	uint32_t token;
+
+	/* Session operations go to the tenant's home worker, where its sessions live. */
+	idx = (op == HELLO_RUN && !*session) ? broker_pick_worker(b) : broker_home_worker(b, t->name);
+	if (b->w[idx].chan < 0) {
+		refuse(p->fd, ISOL8_E_UNAVAIL, "no isol8 worker is available right now; retry in a moment");
+		return;
+	}
+	token = table_token_new(idx, b->w[idx].gen, p->tenant, p->cred.uid);
+	isol8_put_u32(&pl, token);
+	isol8_put_u8(&pl, op);
+	isol8_put_str(&pl, t->name);
+	isol8_put_u32(&pl, (uint32_t)p->cred.uid);
+	isol8_put_u32(&pl, (uint32_t)p->cred.gid);
+	isol8_put_u32(&pl, (uint32_t)p->cred.pid);
+	isol8_put_str(&pl, session);
+	isol8_put_u32(&pl, t->max_sessions);
+	isol8_put_u64(&pl, t->session_idle_ms);
+	if (broker_send_worker(b, idx, BR_ASSIGN, 0, &pl, &p->fd, 1) < 0) {
+		table_token_drop(token, idx, b->w[idx].gen);
+		refuse(p->fd, ISOL8_E_UNAVAIL, "isol8 worker unavailable");
+	} else {
+		b->w[idx].load++;
+		log_debug("peer uid=%u pid=%d tenant=%s op=%u -> worker %u", (unsigned)p->cred.uid, (int)p->cred.pid,
+			  t->name, op, idx);
+	}
+	isol8_buf_free(&pl);
+}
+
+void broker_pending_ready(struct broker *b, int fd)
+{
+	struct isol8_msg m = {0};
+	struct isol8_err err = ISOL8_ERR_INIT;
+	_cleanup_free_ char *session = NULL;
+	uint8_t op = 0;
+	unsigned i;
+	int r;
+
+	for (i = 0; i < n_pend; i++)
+		if (pend[i].fd == fd)
+			break;
+	if (i == n_pend)
+		return;
+	r = isol8_ipc_recv(fd, &m, &err);
+	if (r == 0) {
+		drop(i);
+		return;
+	}
+	if (r < 0) {
+		if (err.errnum == EAGAIN)
+			return;
+		goto bad;
+	}
+	if (isol8_msg_check(hello_table, 1, PEER_FRONTEND, &m, NULL, &err) < 0 ||
+	    isol8_get_u8(&m, &op, &err) < 0 || isol8_get_str(&m, &session, ISOL8_MAX_SESSION, &err) < 0 ||
+	    isol8_msg_end(&m, &err) < 0)
+		goto bad;
+	if (op == 0 || op >= HELLO__MAX) {
+		isol8_err_set(&err, ISOL8_E_PROTO, 0, "unknown hello op %u", op);
+		goto bad;
+	}
+	if (*session && !isol8_valid_session_name(session)) {
+		refuse(fd, ISOL8_E_USAGE, "invalid session name: use 1-64 of [A-Za-z0-9_.-]");
+		isol8_msg_free(&m);
+		drop(i);
+		return;
+	}
+	route(b, &pend[i], op, session);
+	isol8_msg_free(&m);
+	drop(i);
+	return;
+bad:
+	/* A malformed frame marks the peer bad: one error reply, then close. The broker lives on. */
+	log_warn("peer uid=%u pid=%d reason=%s", (unsigned)pend[i].cred.uid, (int)pend[i].cred.pid, err.msg);
+	refuse(fd, ISOL8_E_PROTO, err.msg);
+	isol8_msg_free(&m);
+	drop(i);
+}
+
+void broker_pending_expire(struct broker *b, uint64_t now)
+{
+	for (unsigned i = 0; i < n_pend;) {
+		if (now >= pend[i].deadline || b->stopping) {
+			log_debug("peer pid=%d dropped: no hello within %d ms", (int)pend[i].cred.pid, HELLO_TIMEOUT_MS);
+			drop(i);
+		} else {
+			i++;
+		}
+	}
+}

@@ -1,0 +1,100 @@
+/* The Docker create body for a sandbox, rebuilt by the broker from validated values only.
+ * A worker never supplies JSON for Docker. Hardening here is not negotiable by any request:
+ * CapDrop ALL, no-new-privileges, the seccomp profile, a non-root user, no privileged mode,
+ * private IPC, no swap beyond the memory limit, isol8 labels. */
+#include "config.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "broker/broker.h"
+#include "common/proto.h"
+
+#define SANDBOX_USER "100:101"
+
+static const char *const kind_names[SANDBOX__MAX] = {"ephemeral", "session", "persist"};
+
+static json_object *labels(const struct broker *b, const struct sandbox_spec *s)
+{
+	json_object *l = json_object_new_object();
+	char w[16];
+
+	snprintf(w, sizeof w, "%u", s->worker);
+	json_object_object_add(l, "org.isol8.managed", json_object_new_string("true"));
+	json_object_object_add(l, "org.isol8.instance", json_object_new_string(b->instance));
+	json_object_object_add(l, "org.isol8.tenant", json_object_new_string(s->tenant_name));
+	json_object_object_add(l, "org.isol8.worker", json_object_new_string(w));
+	json_object_object_add(l, "org.isol8.kind", json_object_new_string(kind_names[s->kind]));
+	json_object_object_add(l, "org.isol8.runtime", json_object_new_string(isol8_runtime_name(s->runtime)));
+	if (s->session && *s->session)
+		json_object_object_add(l, "org.isol8.session", json_object_new_string(s->session));
+	return l;
+}
+
+static json_object *tmpfs(const struct sandbox_spec *s)
+{
+	json_object *t = json_object_new_object();
+	char v[160];
+
+	/* /sandbox allows exec (native modules of installed packages live there); /tmp does not. */
+	snprintf(v, sizeof v, "rw,exec,nosuid,nodev,size=%llu,uid=100,gid=101,mode=0755",
+		 (unsigned long long)s->lim.sandbox_size);
+	json_object_object_add(t, "/sandbox", json_object_new_string(v));
+	snprintf(v, sizeof v, "rw,noexec,nosuid,nodev,size=%llu,mode=1777", (unsigned long long)s->lim.tmp_size);
+	json_object_object_add(t, "/tmp", json_object_new_string(v));
+	return t;
+}
+
+json_object *sandbox_create_body(const struct broker *b, const struct sandbox_spec *s)
+{
+	json_object *body = json_object_new_object();
+	json_object *hc = json_object_new_object();
+	json_object *cmd = json_object_new_array();
+	json_object *capdrop = json_object_new_array();
+	json_object *secopt = json_object_new_array();
+	json_object *logcfg = json_object_new_object();
+	char *seccomp = NULL;
+
+	json_object_object_add(body, "Image", json_object_new_string(s->image));
+	/* The container's main process only keeps the sandbox alive; programs run as execs. */
+	json_object_array_add(cmd, json_object_new_string("sleep"));
+	json_object_array_add(cmd, json_object_new_string("infinity"));
+	json_object_object_add(body, "Cmd", cmd);
+	json_object_object_add(body, "User", json_object_new_string(SANDBOX_USER));
+	json_object_object_add(body, "WorkingDir", json_object_new_string("/sandbox"));
+	json_object_object_add(body, "Env", json_object_new_array());
+	json_object_object_add(body, "Labels", labels(b, s));
+	json_object_object_add(body, "StopTimeout", json_object_new_int(1));
+	json_object_object_add(body, "NetworkDisabled", json_object_new_boolean(s->net_mode != ISOL8_NET_HOST));
+	json_object_object_add(body, "AttachStdin", json_object_new_boolean(0));
+	json_object_object_add(body, "Tty", json_object_new_boolean(0));
+
+	json_object_object_add(hc, "Memory", json_object_new_int64((int64_t)s->lim.memory));
+	json_object_object_add(hc, "MemorySwap", json_object_new_int64((int64_t)s->lim.memory));
+	json_object_object_add(hc, "NanoCpus", json_object_new_int64((int64_t)(s->lim.cpu * 1e9)));
+	json_object_object_add(hc, "PidsLimit", json_object_new_int64(s->lim.pids));
+	json_object_object_add(hc, "ReadonlyRootfs", json_object_new_boolean(!s->writable));
+	json_object_object_add(hc, "Tmpfs", tmpfs(s));
+	json_object_array_add(capdrop, json_object_new_string("ALL"));
+	json_object_object_add(hc, "CapDrop", capdrop);
+	json_object_object_add(hc, "CapAdd", json_object_new_array());
+	json_object_array_add(secopt, json_object_new_string("no-new-privileges"));
+	if (b->seccomp_json) {
+		if (asprintf(&seccomp, "seccomp=%s", b->seccomp_json) < 0)
+			seccomp = NULL;
+		if (seccomp)
+			json_object_array_add(secopt, json_object_new_string(seccomp));
+		free(seccomp);
+	}
+	json_object_object_add(hc, "SecurityOpt", secopt);
+	json_object_object_add(hc, "Privileged", json_object_new_boolean(0));
+	json_object_object_add(hc, "IpcMode", json_object_new_string("private"));
+	json_object_object_add(hc, "NetworkMode", json_object_new_string(s->net_mode == ISOL8_NET_HOST ? "host" : "none"));
+	json_object_object_add(hc, "AutoRemove", json_object_new_boolean(0));
+	/* Output travels over exec streams; the engine must not keep its own copy on disk. */
+	json_object_object_add(logcfg, "Type", json_object_new_string("none"));
+	json_object_object_add(hc, "LogConfig", logcfg);
+	json_object_object_add(body, "HostConfig", hc);
+	return body;
+}

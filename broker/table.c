@@ -1,0 +1,183 @@
+/* Ownership tables: which worker (slot + generation) owns which container, exec and
+ * connection token. Every worker verb that names a container or exec is checked here first:
+ * a worker can only act on what the broker created for it. Small linear tables: the broker
+ * holds at most a few hundred sandboxes, and simple code is easier to audit. */
+#include "config.h"
+
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker.h"
+#include "common/proto.h"
+#include "common/xalloc.h"
+
+struct token_ent { uint32_t token; unsigned worker; uint32_t gen; int tenant; uid_t uid; };
+struct exec_ent { char id[65]; char container[65]; unsigned worker; uint32_t gen; };
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct token_ent *tokens; static size_t n_tokens, cap_tokens;
+static struct owned_container *ctrs; static size_t n_ctrs, cap_ctrs;
+static struct exec_ent *execs; static size_t n_execs, cap_execs;
+static uint32_t next_token = 1;
+
+#define GROW(arr, n, cap) do { if ((n) == (cap)) { (cap) = (cap) ? (cap) * 2 : 16; \
+	(arr) = xrealloc((arr), (cap) * sizeof *(arr)); } } while (0)
+
+uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid)
+{
+	uint32_t t;
+	pthread_mutex_lock(&lock);
+	GROW(tokens, n_tokens, cap_tokens);
+	t = next_token++;
+	if (next_token == 0)
+		next_token = 1;
+	tokens[n_tokens++] = (struct token_ent){t, worker, gen, tenant, uid};
+	pthread_mutex_unlock(&lock);
+	return t;
+}
+
+int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant)
+{
+	int r = -1;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_tokens; i++)
+		if (tokens[i].token == token && tokens[i].worker == worker && tokens[i].gen == gen) {
+			*tenant = tokens[i].tenant;
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+void table_token_drop(uint32_t token, unsigned worker, uint32_t gen)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_tokens; i++)
+		if (tokens[i].token == token && tokens[i].worker == worker && tokens[i].gen == gen) {
+			tokens[i] = tokens[--n_tokens];
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+}
+
+void table_container_add(const struct owned_container *c)
+{
+	pthread_mutex_lock(&lock);
+	GROW(ctrs, n_ctrs, cap_ctrs);
+	ctrs[n_ctrs++] = *c;
+	pthread_mutex_unlock(&lock);
+}
+
+int table_container_owned(const char *id, unsigned worker, uint32_t gen, struct owned_container *out)
+{
+	int r = -1;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_ctrs; i++)
+		if (strcmp(ctrs[i].id, id) == 0 && ctrs[i].worker == worker && ctrs[i].gen == gen) {
+			if (out)
+				*out = ctrs[i];
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+void table_container_del(const char *id)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_ctrs; i++)
+		if (strcmp(ctrs[i].id, id) == 0) {
+			ctrs[i] = ctrs[--n_ctrs];
+			break;
+		}
+	for (size_t i = 0; i < n_execs;)
+		if (strcmp(execs[i].container, id) == 0)
+			execs[i] = execs[--n_execs];
+		else
+			i++;
+	pthread_mutex_unlock(&lock);
+}
+
+unsigned table_container_count_tenant_sessions(int tenant)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_ctrs; i++)
+		if (ctrs[i].tenant == tenant && ctrs[i].kind == SANDBOX_SESSION)
+			n++;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+size_t table_container_ids(unsigned worker, uint32_t gen, bool expired_only, uint64_t now, char (**ids)[65])
+{
+	size_t n = 0;
+	pthread_mutex_lock(&lock);
+	*ids = xcalloc(n_ctrs + 1, sizeof **ids);
+	for (size_t i = 0; i < n_ctrs; i++) {
+		if (worker != UINT32_MAX && (ctrs[i].worker != worker || ctrs[i].gen != gen))
+			continue;
+		if (expired_only && (ctrs[i].deadline_ms == 0 || ctrs[i].deadline_ms > now))
+			continue;
+		memcpy((*ids)[n++], ctrs[i].id, 65);
+	}
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+void table_exec_add(const char *exec_id, const char *container_id, unsigned worker, uint32_t gen)
+{
+	pthread_mutex_lock(&lock);
+	GROW(execs, n_execs, cap_execs);
+	struct exec_ent *e = &execs[n_execs++];
+	memset(e, 0, sizeof *e);
+	strncpy(e->id, exec_id, 64);
+	strncpy(e->container, container_id, 64);
+	e->worker = worker;
+	e->gen = gen;
+	pthread_mutex_unlock(&lock);
+}
+
+int table_exec_owned(const char *exec_id, unsigned worker, uint32_t gen)
+{
+	int r = -1;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_execs; i++)
+		if (strcmp(execs[i].id, exec_id) == 0 && execs[i].worker == worker && execs[i].gen == gen) {
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+void table_forget_worker(unsigned worker, uint32_t gen)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_tokens;)
+		if (tokens[i].worker == worker && tokens[i].gen == gen)
+			tokens[i] = tokens[--n_tokens];
+		else
+			i++;
+	for (size_t i = 0; i < n_execs;)
+		if (execs[i].worker == worker && execs[i].gen == gen)
+			execs[i] = execs[--n_execs];
+		else
+			i++;
+	pthread_mutex_unlock(&lock);
+}
+
+void table_exec_del(const char *exec_id)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_execs; i++)
+		if (strcmp(execs[i].id, exec_id) == 0) {
+			execs[i] = execs[--n_execs];
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+}

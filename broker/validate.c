@@ -1,0 +1,227 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "broker/validate.h"
+#include "common/cleanup.h"
+#include "common/parse.h"
+#include "common/proto.h"
+#include "common/xalloc.h"
+
+void create_req_free(struct create_req *r)
+{
+	free(r->image);
+	r->image = NULL;
+}
+
+static bool image_exists(struct docker *d, const char *name, bool *has_setup, struct isol8_err *err)
+{
+	json_object *o = NULL, *cfg, *labels, *v;
+	if (docker_image_inspect(d, name, &o, err) < 0)
+		return false;
+	*has_setup = false;
+	if (json_object_object_get_ex(o, "Config", &cfg) && json_object_object_get_ex(cfg, "Labels", &labels) &&
+	    json_object_is_type(labels, json_type_object) && json_object_object_get_ex(labels, "org.isol8.setup", &v))
+		*has_setup = strcmp(json_object_get_string(v), "1") == 0;
+	json_object_put(o);
+	return true;
+}
+
+int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol8_msg *m, struct docker *d,
+		    struct create_req *r, struct isol8_err *err)
+{
+	uint32_t token, pids;
+	uint8_t rt, net, writable, kind;
+	uint64_t cpu_millis;
+	_cleanup_free_ char *image = NULL, *preferred = NULL, *session = NULL;
+	const struct isol8_tenant *t;
+	struct isol8_err ierr = ISOL8_ERR_INIT;
+	char base[64];
+
+	memset(r, 0, sizeof *r);
+	if (isol8_get_u32(m, &token, err) < 0 || isol8_get_u8(m, &rt, err) < 0 ||
+	    isol8_get_str(m, &image, ISOL8_MAX_IMAGE, err) < 0 ||
+	    isol8_get_str(m, &preferred, ISOL8_MAX_IMAGE, err) < 0 || isol8_get_u64(m, &r->lim.memory, err) < 0 ||
+	    isol8_get_u64(m, &cpu_millis, err) < 0 || isol8_get_u32(m, &pids, err) < 0 ||
+	    isol8_get_u64(m, &r->lim.timeout_ms, err) < 0 || isol8_get_u64(m, &r->lim.sandbox_size, err) < 0 ||
+	    isol8_get_u64(m, &r->lim.tmp_size, err) < 0 || isol8_get_u64(m, &r->lim.max_output, err) < 0 ||
+	    isol8_get_u8(m, &net, err) < 0 || isol8_get_u8(m, &writable, err) < 0 || isol8_get_u8(m, &kind, err) < 0 ||
+	    isol8_get_str(m, &session, ISOL8_MAX_SESSION, err) < 0 || isol8_msg_end(m, err) < 0)
+		return -1;
+	if (table_token_get(token, worker, gen, &r->tenant) < 0)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "unknown connection token %u", token);
+	t = &b->policy.tenants[r->tenant];
+
+	/* Enums are range-checked before any use. */
+	if (!isol8_runtime_name(rt))
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "runtime %u out of range", rt);
+	if (!isol8_net_mode_name(net))
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "network mode %u out of range", net);
+	if (kind >= SANDBOX__MAX)
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "sandbox kind %u out of range", kind);
+	if (writable > 1)
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "writable flag %u out of range", writable);
+	if ((kind == SANDBOX_SESSION) != (*session != '\0') || (*session && !isol8_valid_session_name(session)))
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "bad session name for sandbox kind %u", kind);
+	if (cpu_millis == 0 || cpu_millis > 1024000 || pids == 0 || r->lim.memory == 0 || r->lim.timeout_ms == 0 ||
+	    r->lim.sandbox_size == 0 || r->lim.tmp_size == 0 || r->lim.max_output == 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "limits must be positive");
+	r->lim.cpu = (double)cpu_millis / 1000.0;
+	r->lim.pids = pids;
+	r->runtime = rt;
+	r->net_mode = net;
+	r->writable = writable;
+	r->kind = kind;
+	snprintf(r->session, sizeof r->session, "%s", session);
+
+	if (isol8_policy_check_runtime(t, rt, err) < 0 || isol8_policy_check_network(t, net, err) < 0)
+		return -1;
+	if (net == ISOL8_NET_FILTERED)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0,
+				     "network mode 'filtered' is not available in this version of isol8d; use none");
+	if (writable && !t->writable_root)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "a writable root filesystem is not allowed for tenant %s",
+				     t->name);
+	if (isol8_policy_apply_limits(t, &r->lim, err) < 0)
+		return -1;
+	if (kind == SANDBOX_SESSION && t->max_sessions && table_container_count_tenant_sessions(r->tenant) >= t->max_sessions)
+		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "tenant %s already has %u sessions (policy maximum)", t->name,
+				     t->max_sessions);
+
+	snprintf(base, sizeof base, "isol8:%s", isol8_runtime_name(rt));
+	if (*image) {
+		if (isol8_policy_check_image(t, rt, image, err) < 0)
+			return -1;
+		if (!image_exists(d, image, &r->image_setup, &ierr))
+			return isol8_err_set(err, ierr.code == ISOL8_E_NOTFOUND ? ISOL8_E_NOTFOUND : ierr.code, 0,
+					     "image %s not found (run 'isol8 setup' or 'isol8 build')", image);
+		r->image = steal_ptr(&image);
+		return 0;
+	}
+	if (*preferred && isol8_policy_check_image(t, rt, preferred, &ierr) == 0 &&
+	    image_exists(d, preferred, &r->image_setup, &ierr)) {
+		r->image = steal_ptr(&preferred);
+		return 0;
+	}
+	if (isol8_policy_check_image(t, rt, base, err) < 0)
+		return -1;
+	isol8_err_clear(&ierr);
+	if (!image_exists(d, base, &r->image_setup, &ierr)) {
+		if (ierr.code == ISOL8_E_NOTFOUND)
+			return isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "image %s not found (run 'isol8 setup')", base);
+		*err = ierr;
+		return -1;
+	}
+	r->image = xstrdup(base);
+	return 0;
+}
+
+void exec_req_free(struct exec_req *e)
+{
+	for (size_t i = 0; i < e->argc; i++)
+		free(e->argv[i]);
+	for (size_t i = 0; i < e->envc; i++)
+		free(e->env[i]);
+	free(e->argv);
+	free(e->env);
+	free(e->workdir);
+	memset(e, 0, sizeof *e);
+}
+
+int validate_sandbox_path(const char *p, struct isol8_err *err)
+{
+	const char *c;
+	if (strncmp(p, "/sandbox", 8) != 0 && strncmp(p, "/tmp", 4) != 0)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "path %s is outside /sandbox and /tmp", p);
+	if (!(strcmp(p, "/sandbox") == 0 || strncmp(p, "/sandbox/", 9) == 0 || strcmp(p, "/tmp") == 0 ||
+	      strncmp(p, "/tmp/", 5) == 0))
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "path %s is outside /sandbox and /tmp", p);
+	for (c = p; *c; c++) {
+		if (c[0] == '/' && c[1] == '/')
+			return isol8_err_set(err, ISOL8_E_POLICY, 0, "path %s is not normalised", p);
+		if (c[0] == '/' && c[1] == '.' && (c[2] == '/' || c[2] == '\0' || (c[2] == '.' && (c[3] == '/' || c[3] == '\0'))))
+			return isol8_err_set(err, ISOL8_E_POLICY, 0, "path %s is not normalised", p);
+	}
+	return 0;
+}
+
+int validate_exec(struct isol8_msg *m, struct exec_req *e, struct isol8_err *err)
+{
+	uint32_t n;
+	uint8_t attach;
+
+	memset(e, 0, sizeof *e);
+	if (isol8_get_u32(m, &n, err) < 0)
+		return -1;
+	if (n == 0 || n > ISOL8_MAX_ARGS)
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "exec: argc %u out of range", n);
+	e->argv = xcalloc(n, sizeof *e->argv);
+	for (; e->argc < n; e->argc++)
+		if (isol8_get_str(m, &e->argv[e->argc], ISOL8_MAX_ARG, err) < 0)
+			goto fail;
+	if (isol8_get_u32(m, &n, err) < 0)
+		goto fail;
+	if (n > ISOL8_MAX_ENV) {
+		isol8_err_set(err, ISOL8_E_PROTO, 0, "exec: envc %u out of range", n);
+		goto fail;
+	}
+	e->env = xcalloc(n + 1, sizeof *e->env);
+	for (; e->envc < n; e->envc++) {
+		char *eq;
+		if (isol8_get_str(m, &e->env[e->envc], ISOL8_MAX_ENV_ENTRY, err) < 0)
+			goto fail;
+		eq = strchr(e->env[e->envc], '=');
+		if (!eq) {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "exec: env entry without '='");
+			e->envc++;
+			goto fail;
+		}
+		*eq = '\0';
+		if (!isol8_valid_env_name(e->env[e->envc])) {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "exec: invalid env name '%.64s'", e->env[e->envc]);
+			*eq = '=';
+			e->envc++;
+			goto fail;
+		}
+		*eq = '=';
+	}
+	if (isol8_get_str(m, &e->workdir, ISOL8_MAX_PATH, err) < 0 || isol8_get_u8(m, &attach, err) < 0 ||
+	    isol8_msg_end(m, err) < 0)
+		goto fail;
+	if (attach > 1) {
+		isol8_err_set(err, ISOL8_E_PROTO, 0, "exec: attach flag out of range");
+		goto fail;
+	}
+	if (strcmp(e->workdir, "/sandbox") != 0 && strncmp(e->workdir, "/sandbox/", 9) != 0) {
+		isol8_err_set(err, ISOL8_E_POLICY, 0, "Working directory must be inside /sandbox");
+		goto fail;
+	}
+	if (validate_sandbox_path(e->workdir, err) < 0)
+		goto fail;
+	e->attach_stdin = attach;
+	return 0;
+fail:
+	exec_req_free(e);
+	return -1;
+}
+
+json_object *exec_create_body(const struct exec_req *e)
+{
+	json_object *b = json_object_new_object(), *cmd = json_object_new_array(), *env = json_object_new_array();
+
+	for (size_t i = 0; i < e->argc; i++)
+		json_object_array_add(cmd, json_object_new_string(e->argv[i]));
+	for (size_t i = 0; i < e->envc; i++)
+		json_object_array_add(env, json_object_new_string(e->env[i]));
+	json_object_object_add(b, "Cmd", cmd);
+	json_object_object_add(b, "Env", env);
+	json_object_object_add(b, "WorkingDir", json_object_new_string(e->workdir));
+	json_object_object_add(b, "User", json_object_new_string("100:101"));
+	json_object_object_add(b, "Privileged", json_object_new_boolean(0));
+	json_object_object_add(b, "Tty", json_object_new_boolean(0));
+	json_object_object_add(b, "AttachStdin", json_object_new_boolean(e->attach_stdin));
+	json_object_object_add(b, "AttachStdout", json_object_new_boolean(1));
+	json_object_object_add(b, "AttachStderr", json_object_new_boolean(1));
+	return b;
+}

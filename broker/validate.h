@@ -1,0 +1,45 @@
+/* Parsing and validation of worker verbs that carry more than an id. Everything that reaches
+ * Docker is rebuilt from the values checked here. */
+#ifndef ISOL8_BROKER_VALIDATE_H
+#define ISOL8_BROKER_VALIDATE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "broker/broker.h"
+#include "common/proto.h"
+#include "docker/client.h"
+
+struct create_req {
+	int tenant;
+	int runtime;
+	char *image;        /* final image name (owned) */
+	bool image_setup;   /* image carries a baked-in setup script (label org.isol8.setup) */
+	struct isol8_limits lim;
+	int net_mode;
+	bool writable;
+	int kind;
+	char session[ISOL8_MAX_SESSION + 1];
+};
+void create_req_free(struct create_req *r);
+/* Parses V_CREATE, checks the token, applies the tenant's ceilings (clamp or refuse),
+ * runtime/network/image/writable permissions and the session quota, and resolves the image
+ * (explicit, else the preferred custom image when present, else isol8:<runtime>). */
+int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol8_msg *m, struct docker *d,
+		    struct create_req *r, struct isol8_err *err);
+
+struct exec_req {
+	char **argv; size_t argc;
+	char **env; size_t envc;
+	char *workdir;
+	bool attach_stdin;
+};
+void exec_req_free(struct exec_req *e);
+int validate_exec(struct isol8_msg *m, struct exec_req *e, struct isol8_err *err);
+/* User is always the sandbox user: a worker cannot exec as root in a sandbox. */
+json_object *exec_create_body(const struct exec_req *e);
+
+/* Absolute, normalised (no "." or ".." components, no "//"), under /sandbox or /tmp. */
+int validate_sandbox_path(const char *path, struct isol8_err *err);
+
+#endif

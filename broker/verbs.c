@@ -1,0 +1,486 @@
+/* The broker's verb table: the only Docker operations a worker can ask for. Each message is
+ * checked against the table (sender kind, fd count, length bounds) before it is parsed; each
+ * verb then parses with the cursor, re-validates every field, checks ownership in the broker's
+ * own table, and only then calls Docker. A malformed or unpermitted message gets an error reply
+ * and a log line; the broker never exits on worker input. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "broker/validate.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/xalloc.h"
+#include "docker/client.h"
+
+#define ARCHIVE_MAX (64u << 20)
+
+struct job {
+	struct broker *b;
+	unsigned worker;
+	uint32_t gen;
+	struct isol8_msg m;
+	const struct isol8_msg_spec *spec;
+};
+
+typedef int (*verb_fn)(struct job *j, struct docker *d, struct isol8_buf *reply, int *reply_fd,
+		       struct isol8_err *err);
+
+static int verb_create(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+static int verb_start(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+static int verb_exec(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+static int verb_exec_status(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+static int verb_inspect(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+static int verb_kill(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+static int verb_remove(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+static int verb_put_archive(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+static int verb_get_archive(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+static int verb_net_rules(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+static int verb_list_own(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+
+#define STR(n) (4u + (n))
+static const struct isol8_msg_spec verb_table[] = {
+	{V_CREATE, PEER_WORKER, 0, 4 + 1 + STR(0) + STR(0) + 8 * 6 + 4 + 3 + STR(0),
+	 4 + 1 + STR(ISOL8_MAX_IMAGE) * 2 + 8 * 6 + 4 + 3 + STR(ISOL8_MAX_SESSION), "create-sandbox"},
+	{V_START, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "start"},
+	{V_EXEC, PEER_WORKER, 0, STR(1) + 4 + STR(1) + 4 + STR(1) + 1, ISOL8_IPC_MAX_PAYLOAD, "exec"},
+	{V_EXEC_STATUS, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "exec-status"},
+	{V_INSPECT, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "inspect"},
+	{V_KILL, PEER_WORKER, 0, STR(1) + 1, STR(ISOL8_MAX_ID) + 1, "kill"},
+	{V_REMOVE, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "remove"},
+	{V_PUT_ARCHIVE, PEER_WORKER, 1, STR(1) + STR(1), STR(ISOL8_MAX_ID) + STR(ISOL8_MAX_PATH), "put-archive"},
+	{V_GET_ARCHIVE, PEER_WORKER, 0, STR(1) + STR(1), STR(ISOL8_MAX_ID) + STR(ISOL8_MAX_PATH), "get-archive"},
+	{V_NET_RULES, PEER_WORKER, 0, STR(1), ISOL8_IPC_MAX_PAYLOAD, "apply-network-rules"},
+	{V_LIST_OWN, PEER_WORKER, 0, 0, 0, "list-own"},
+	{V_LOG, PEER_WORKER, 0, 1 + STR(0), 1 + STR(ISOL8_MAX_LOG_LINE), "log"},
+	{V_CONN_DONE, PEER_WORKER, 0, 4, 4, "conn-done"},
+};
+
+static verb_fn handler_for(uint8_t type)
+{
+	switch (type) {
+	case V_CREATE: return verb_create;
+	case V_START: return verb_start;
+	case V_EXEC: return verb_exec;
+	case V_EXEC_STATUS: return verb_exec_status;
+	case V_INSPECT: return verb_inspect;
+	case V_KILL: return verb_kill;
+	case V_REMOVE: return verb_remove;
+	case V_PUT_ARCHIVE: return verb_put_archive;
+	case V_GET_ARCHIVE: return verb_get_archive;
+	case V_NET_RULES: return verb_net_rules;
+	case V_LIST_OWN: return verb_list_own;
+	default: return NULL;
+	}
+}
+
+static void reply_err(struct broker *b, unsigned worker, uint32_t req, const struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	isol8_put_u16(&p, (uint16_t)(err->code ? err->code : ISOL8_E_INTERNAL));
+	isol8_put_str(&p, err->msg);
+	broker_send_worker(b, worker, BR_REPLY_ERR, req, &p, NULL, 0);
+	isol8_buf_free(&p);
+}
+
+/* ---- helpers ---- */
+
+static int get_owned(struct job *j, char **id, struct owned_container *oc, struct isol8_err *err)
+{
+	if (isol8_get_str(&j->m, id, ISOL8_MAX_ID, err) < 0)
+		return -1;
+	if (table_container_owned(*id, j->worker, j->gen, oc) < 0)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "container %.12s is not owned by this worker", *id);
+	return 0;
+}
+
+static int read_fd_capped(int fd, size_t max, struct isol8_buf *out, struct isol8_err *err)
+{
+	char tmp[65536];
+	if (lseek(fd, 0, SEEK_SET) < 0 && errno != ESPIPE)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "seek archive");
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof tmp);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return isol8_err_set(err, ISOL8_E_IO, errno, "read archive");
+		if (n == 0)
+			return 0;
+		if (out->len + (size_t)n > max)
+			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "archive larger than %zu bytes", max);
+		isol8_buf_append(out, tmp, (size_t)n);
+	}
+}
+
+/* ---- verbs ---- */
+
+static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	struct create_req r;
+	struct sandbox_spec s;
+	struct owned_container oc = {0};
+	json_object *body = NULL;
+	char id[65];
+	int rc;
+
+	if (validate_create(j->b, j->worker, j->gen, &j->m, d, &r, err) < 0)
+		return -1;
+	s = (struct sandbox_spec){.image = r.image, .runtime = r.runtime, .tenant = r.tenant,
+				  .tenant_name = j->b->policy.tenants[r.tenant].name, .worker = j->worker,
+				  .kind = r.kind, .session = r.session, .lim = r.lim, .net_mode = r.net_mode,
+				  .writable = r.writable};
+	body = sandbox_create_body(j->b, &s);
+	rc = docker_container_create(d, NULL, body, id, err);
+	json_object_put(body);
+	if (rc < 0) {
+		create_req_free(&r);
+		return isol8_err_wrap(err, "create sandbox");
+	}
+	memcpy(oc.id, id, sizeof oc.id);
+	oc.worker = j->worker;
+	oc.gen = j->gen;
+	oc.tenant = r.tenant;
+	oc.kind = r.kind;
+	snprintf(oc.session, sizeof oc.session, "%s", r.session);
+	/* A hard lifetime the broker enforces itself, whatever the worker does with its timer. */
+	oc.deadline_ms = r.kind == SANDBOX_EPHEMERAL ? now_ms() + r.lim.timeout_ms + 60000 : 0;
+	table_container_add(&oc);
+	log_info("created sandbox %.12s tenant=%s runtime=%s image=%s kind=%d mem=%llu cpu=%.2f pids=%u",
+		 id, s.tenant_name, isol8_runtime_name(r.runtime), r.image, r.kind,
+		 (unsigned long long)r.lim.memory, r.lim.cpu, r.lim.pids);
+	isol8_put_str(reply, id);
+	isol8_put_u64(reply, r.lim.memory);
+	isol8_put_u64(reply, (uint64_t)(r.lim.cpu * 1000.0 + 0.5));
+	isol8_put_u32(reply, r.lim.pids);
+	isol8_put_u64(reply, r.lim.timeout_ms);
+	isol8_put_u64(reply, r.lim.sandbox_size);
+	isol8_put_u64(reply, r.lim.tmp_size);
+	isol8_put_u64(reply, r.lim.max_output);
+	isol8_put_u8(reply, r.writable);
+	isol8_put_str(reply, r.image);
+	isol8_put_u8(reply, r.image_setup);
+	create_req_free(&r);
+	(void)rfd;
+	return 0;
+}
+
+static int verb_start(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	_cleanup_free_ char *id = NULL;
+	struct owned_container oc;
+
+	if (get_owned(j, &id, &oc, err) < 0 || isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	return docker_container_start(d, id, err);
+}
+
+static int verb_exec(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	_cleanup_free_ char *id = NULL;
+	struct owned_container oc;
+	struct exec_req e;
+	json_object *body;
+	char exec_id[65];
+	int fd = -1, rc;
+
+	if (get_owned(j, &id, &oc, err) < 0)
+		return -1;
+	if (validate_exec(&j->m, &e, err) < 0)
+		return -1;
+	body = exec_create_body(&e);
+	rc = docker_exec_create(d, id, body, exec_id, err);
+	json_object_put(body);
+	exec_req_free(&e);
+	if (rc < 0)
+		return isol8_err_wrap(err, "exec in %.12s", id);
+	if (docker_exec_start_hijack(d, exec_id, &fd, err) < 0)
+		return isol8_err_wrap(err, "start exec in %.12s", id);
+	table_exec_add(exec_id, id, j->worker, j->gen);
+	isol8_put_str(reply, exec_id);
+	*rfd = fd;
+	return 0;
+}
+
+static int verb_exec_status(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd,
+			    struct isol8_err *err)
+{
+	_cleanup_free_ char *id = NULL;
+	bool running = false;
+	int code = -1, pid = 0;
+
+	if (isol8_get_str(&j->m, &id, ISOL8_MAX_ID, err) < 0 || isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	if (table_exec_owned(id, j->worker, j->gen) < 0)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "exec %.12s is not owned by this worker", id);
+	if (docker_exec_inspect(d, id, &running, &code, &pid, err) < 0)
+		return -1;
+	if (!running)
+		table_exec_del(id);
+	isol8_put_u8(reply, running);
+	isol8_put_u32(reply, (uint32_t)code);
+	return 0;
+}
+
+static int verb_inspect(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	_cleanup_free_ char *id = NULL;
+	struct owned_container oc;
+	json_object *o = NULL, *state, *v;
+	bool running = false, oom = false;
+	int code = 0;
+
+	if (get_owned(j, &id, &oc, err) < 0 || isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	if (docker_container_inspect(d, id, &o, err) < 0)
+		return -1;
+	if (json_object_object_get_ex(o, "State", &state)) {
+		if (json_object_object_get_ex(state, "Running", &v))
+			running = json_object_get_boolean(v);
+		if (json_object_object_get_ex(state, "OOMKilled", &v))
+			oom = json_object_get_boolean(v);
+		if (json_object_object_get_ex(state, "ExitCode", &v))
+			code = json_object_get_int(v);
+	}
+	json_object_put(o);
+	isol8_put_u8(reply, running);
+	isol8_put_u8(reply, oom);
+	isol8_put_u32(reply, (uint32_t)code);
+	return 0;
+}
+
+static int verb_kill(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	_cleanup_free_ char *id = NULL;
+	struct owned_container oc;
+	uint8_t sig;
+	const char *name;
+
+	if (get_owned(j, &id, &oc, err) < 0 || isol8_get_u8(&j->m, &sig, err) < 0 || isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	switch (sig) {
+	case SIGKILL: name = "SIGKILL"; break;
+	case SIGTERM: name = "SIGTERM"; break;
+	case SIGINT: name = "SIGINT"; break;
+	default: return isol8_err_set(err, ISOL8_E_PROTO, 0, "kill: signal %u not allowed", sig);
+	}
+	return docker_container_kill(d, id, name, err);
+}
+
+static int verb_remove(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	_cleanup_free_ char *id = NULL;
+	struct owned_container oc;
+
+	if (get_owned(j, &id, &oc, err) < 0 || isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	if (docker_container_remove(d, id, true, true, err) < 0)
+		return -1;
+	table_container_del(id);
+	log_info("removed sandbox %.12s", id);
+	return 0;
+}
+
+static int verb_put_archive(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd,
+			    struct isol8_err *err)
+{
+	_cleanup_free_ char *id = NULL, *path = NULL;
+	_cleanup_close_ int fd = -1;
+	struct owned_container oc;
+	struct isol8_buf tar = ISOL8_BUF_INIT;
+	int rc;
+
+	if (get_owned(j, &id, &oc, err) < 0 || isol8_get_str(&j->m, &path, ISOL8_MAX_PATH, err) < 0 ||
+	    isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	if (validate_sandbox_path(path, err) < 0)
+		return -1;
+	fd = isol8_msg_take_fd(&j->m, 0);
+	/* The broker forwards the bytes to Docker without interpreting them (Docker parses tar). */
+	if (read_fd_capped(fd, ARCHIVE_MAX, &tar, err) < 0) {
+		isol8_buf_free(&tar);
+		return -1;
+	}
+	rc = docker_container_put_archive(d, id, path, tar.data, tar.len, err);
+	isol8_buf_free(&tar);
+	return rc;
+}
+
+static int verb_get_archive(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd,
+			    struct isol8_err *err)
+{
+	_cleanup_free_ char *id = NULL, *path = NULL;
+	_cleanup_close_ int mfd = -1;
+	struct owned_container oc;
+	struct isol8_buf tar = ISOL8_BUF_INIT;
+	size_t off = 0;
+
+	if (get_owned(j, &id, &oc, err) < 0 || isol8_get_str(&j->m, &path, ISOL8_MAX_PATH, err) < 0 ||
+	    isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	if (validate_sandbox_path(path, err) < 0)
+		return -1;
+	if (docker_container_get_archive(d, id, path, &tar, ARCHIVE_MAX, err) < 0) {
+		isol8_buf_free(&tar);
+		return -1;
+	}
+	mfd = memfd_create("isol8-archive", MFD_CLOEXEC);
+	if (mfd < 0) {
+		isol8_buf_free(&tar);
+		return isol8_err_set(err, ISOL8_E_IO, errno, "memfd_create");
+	}
+	while (off < tar.len) {
+		ssize_t n = write(mfd, tar.data + off, tar.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			isol8_buf_free(&tar);
+			return isol8_err_set(err, ISOL8_E_IO, errno, "write memfd");
+		}
+		off += (size_t)n;
+	}
+	isol8_buf_free(&tar);
+	lseek(mfd, 0, SEEK_SET);
+	*rfd = steal_fd(&mfd);
+	return 0;
+}
+
+static int verb_net_rules(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	/* XXX filtered networking (proxy + rules from outside the sandbox) is a later issue. */
+	return isol8_err_set(err, ISOL8_E_POLICY, 0, "apply-network-rules: filtered networking is not available yet");
+}
+
+static int verb_list_own(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	char (*ids)[65] = NULL;
+	size_t n;
+
+	if (isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	n = table_container_ids(j->worker, j->gen, false, 0, &ids);
+	isol8_put_u32(reply, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		isol8_put_str(reply, ids[i]);
+	free(ids);
+	return 0;
+}
+
+/* ---- dispatch ---- */
+
+static void *job_main(void *arg)
+{
+	struct job *j = arg;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_buf reply = ISOL8_BUF_INIT;
+	struct docker *d = NULL;
+	int rfd = -1, rc = -1;
+	verb_fn fn = handler_for(j->m.type);
+
+	d = docker_open(j->b->o.docker_host, &err);
+	if (d)
+		rc = fn(j, d, &reply, &rfd, &err);
+	if (rc < 0) {
+		log_warn("worker %u verb %s refused: %s", j->worker, j->spec->name, err.msg);
+		reply_err(j->b, j->worker, j->m.request_id, &err);
+	} else if (j->b->w[j->worker].gen == j->gen) {
+		broker_send_worker(j->b, j->worker, rfd >= 0 ? BR_REPLY_OK_FD : BR_REPLY_OK, j->m.request_id, &reply,
+				   rfd >= 0 ? &rfd : NULL, rfd >= 0 ? 1 : 0);
+	}
+	xclose(rfd);
+	isol8_buf_free(&reply);
+	docker_close(d);
+	isol8_msg_free(&j->m);
+	__atomic_sub_fetch(&j->b->inflight, 1, __ATOMIC_SEQ_CST);
+	free(j);
+	return NULL;
+}
+
+void broker_worker_msg(struct broker *b, unsigned idx)
+{
+	struct worker_slot *w = &b->w[idx];
+	struct isol8_err err = ISOL8_ERR_INIT;
+	const struct isol8_msg_spec *spec = NULL;
+	struct isol8_msg m = {0};
+	pthread_attr_t attr;
+	pthread_t th;
+	struct job *j;
+	int r;
+
+	r = isol8_ipc_recv(w->chan, &m, &err);
+	if (r == 0) {
+		/* The reaper notices the exit; stop polling this channel meanwhile. */
+		pthread_mutex_lock(&w->send_lock);
+		w->chan = xclose(w->chan);
+		pthread_mutex_unlock(&w->send_lock);
+		return;
+	}
+	if (r < 0) {
+		if (err.errnum == EAGAIN || err.errnum == EINTR)
+			return;
+		log_warn("worker %u sent a malformed frame: %s", idx, err.msg);
+		return;
+	}
+	if (isol8_msg_check(verb_table, sizeof verb_table / sizeof verb_table[0], PEER_WORKER, &m, &spec, &err) < 0) {
+		log_warn("worker %u: %s", idx, err.msg);
+		reply_err(b, idx, m.request_id, &err);
+		isol8_msg_free(&m);
+		return;
+	}
+	if (m.type == V_LOG) {
+		uint8_t level;
+		_cleanup_free_ char *line = NULL;
+		char origin[32];
+		if (isol8_get_u8(&m, &level, &err) == 0 && isol8_log_level_name(level) &&
+		    isol8_get_str(&m, &line, ISOL8_MAX_LOG_LINE, &err) == 0 && isol8_msg_end(&m, &err) == 0) {
+			snprintf(origin, sizeof origin, "isol8-worker[%u]", idx);
+			isol8_log_relay(level, origin, line);
+		}
+		isol8_msg_free(&m);
+		return;
+	}
+	if (m.type == V_CONN_DONE) {
+		uint32_t token;
+		if (isol8_get_u32(&m, &token, &err) == 0 && isol8_msg_end(&m, &err) == 0) {
+			table_token_drop(token, idx, w->gen);
+			if (w->load)
+				w->load--;
+		}
+		isol8_msg_free(&m);
+		return;
+	}
+	if (__atomic_add_fetch(&b->inflight, 1, __ATOMIC_SEQ_CST) > BROKER_MAX_INFLIGHT) {
+		__atomic_sub_fetch(&b->inflight, 1, __ATOMIC_SEQ_CST);
+		isol8_err_set(&err, ISOL8_E_LIMIT, 0, "broker busy: too many requests in flight");
+		reply_err(b, idx, m.request_id, &err);
+		isol8_msg_free(&m);
+		return;
+	}
+	j = xcalloc(1, sizeof *j);
+	j->b = b;
+	j->worker = idx;
+	j->gen = w->gen;
+	j->m = m;
+	j->spec = spec;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, job_main, j) != 0) {
+		isol8_err_set(&err, ISOL8_E_INTERNAL, 0, "cannot start verb thread");
+		reply_err(b, idx, m.request_id, &err);
+		isol8_msg_free(&j->m);
+		free(j);
+		__atomic_sub_fetch(&b->inflight, 1, __ATOMIC_SEQ_CST);
+	}
+	pthread_attr_destroy(&attr);
+}

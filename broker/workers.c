@@ -1,0 +1,153 @@
+/* Worker processes: spawned as a fresh exec of the isol8-worker binary (not a bare fork of the
+ * broker), so a worker inherits none of the broker's memory, Docker handles or policy state.
+ * The child only keeps its end of the channel; the worker locks itself down (uid, caps,
+ * no_new_privs, seccomp) before reading anything. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/proto.h"
+
+int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
+{
+	struct worker_slot *w = &b->w[idx];
+	int sv[2] = {-1, -1};
+	pid_t pid;
+
+	if (isol8_ipc_socketpair(sv, err) < 0)
+		return isol8_err_wrap(err, "worker %u channel", idx);
+	pid = fork();
+	if (pid < 0) {
+		xclose(sv[0]);
+		xclose(sv[1]);
+		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork worker %u", idx);
+	}
+	if (pid == 0) {
+		char fdbuf[16], uidbuf[16], gidbuf[16], idxbuf[16], lvl[8];
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		close(sv[0]);
+		/* The channel must survive exec; everything else is CLOEXEC or closed by the
+		 * worker's close_range() during lockdown. */
+		if (sv[1] != 3) {
+			if (dup2(sv[1], 3) < 0)
+				_exit(127);
+			close(sv[1]);
+		} else {
+			fcntl(3, F_SETFD, 0);
+		}
+		snprintf(fdbuf, sizeof fdbuf, "3");
+		snprintf(uidbuf, sizeof uidbuf, "%u", (unsigned)b->worker_uid);
+		snprintf(gidbuf, sizeof gidbuf, "%u", (unsigned)b->worker_gid);
+		snprintf(idxbuf, sizeof idxbuf, "%u", idx);
+		snprintf(lvl, sizeof lvl, "%d", isol8_log_get_level());
+		execl(b->o.worker_path, "isol8-worker", "--fd", fdbuf, "--uid", uidbuf, "--gid", gidbuf, "--index",
+		      idxbuf, "--log-level", lvl, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	w->pid = pid;
+	w->chan = sv[0];
+	w->gen++;
+	w->load = 0;
+	log_info("worker %u started (pid %d, uid %u)", idx, (int)pid, (unsigned)b->worker_uid);
+	return 0;
+}
+
+int broker_send_worker(struct broker *b, unsigned idx, uint8_t type, uint32_t req_id, const struct isol8_buf *p,
+		       const int *fds, unsigned nfds)
+{
+	struct worker_slot *w = &b->w[idx];
+	struct isol8_err err = ISOL8_ERR_INIT;
+	int r;
+
+	pthread_mutex_lock(&w->send_lock);
+	if (w->chan < 0) {
+		pthread_mutex_unlock(&w->send_lock);
+		return -1;
+	}
+	r = isol8_ipc_send(w->chan, type, req_id, p ? p->data : NULL, p ? p->len : 0, fds, nfds, &err);
+	pthread_mutex_unlock(&w->send_lock);
+	if (r < 0)
+		log_warn("send to worker %u: %s", idx, err.msg);
+	return r;
+}
+
+unsigned broker_pick_worker(struct broker *b)
+{
+	unsigned best = 0, best_load = ~0u;
+	for (unsigned i = 0; i < b->o.workers; i++)
+		if (b->w[i].chan >= 0 && b->w[i].load < best_load) {
+			best = i;
+			best_load = b->w[i].load;
+		}
+	return best;
+}
+
+/* Sessions of one tenant live in one worker, so later connections naming a session find it. */
+unsigned broker_home_worker(struct broker *b, const char *tenant)
+{
+	uint32_t h = 2166136261u;
+	for (const char *p = tenant; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h % b->o.workers;
+}
+
+/* Collect dead workers, remove what they owned, respawn with a backoff. */
+void broker_reap_workers(struct broker *b, uint64_t now)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (unsigned i = 0; i < b->o.workers; i++) {
+			struct worker_slot *w = &b->w[i];
+			char (*ids)[65] = NULL;
+			size_t n;
+
+			if (w->pid != pid)
+				continue;
+			if (WIFSIGNALED(status))
+				log_warn("worker %u (pid %d) killed by signal %d", i, (int)pid, WTERMSIG(status));
+			else if (!b->stopping || WEXITSTATUS(status) != 0)
+				log_warn("worker %u (pid %d) exited with status %d", i, (int)pid, WEXITSTATUS(status));
+			pthread_mutex_lock(&w->send_lock);
+			w->chan = xclose(w->chan);
+			pthread_mutex_unlock(&w->send_lock);
+			w->pid = 0;
+			n = table_container_ids(i, w->gen, false, 0, &ids);
+			if (n)
+				log_info("removing %zu container(s) of dead worker %u", n, i);
+			broker_remove_containers(b, ids, n);
+			free(ids);
+			table_forget_worker(i, w->gen);
+			w->crashes++;
+			/* Exponential backoff keeps a crash loop from spinning the broker. */
+			w->respawn_at_ms = now + (w->crashes > 6 ? 30000 : (100u << w->crashes));
+		}
+	}
+	if (b->stopping)
+		return;
+	for (unsigned i = 0; i < b->o.workers; i++) {
+		struct isol8_err err = ISOL8_ERR_INIT;
+		if (b->w[i].pid == 0 && now >= b->w[i].respawn_at_ms) {
+			if (broker_spawn_worker(b, i, &err) < 0)
+				log_error("%s", err.msg);
+		}
+		if (b->w[i].pid && b->w[i].crashes && now > b->w[i].respawn_at_ms + 60000)
+			b->w[i].crashes = 0;
+	}
+}

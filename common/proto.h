@@ -1,0 +1,96 @@
+/* Message types carried by the common/ipc.h framing, and who may send them.
+ * The wire encoding of each payload is given next to the type (cursor encoding of ipc.h:
+ * u8/u32/u64 little-endian, str = u32 length + bytes). Documented in man/isol8-protocol.7.
+ *
+ * Flow: a frontend connects to the broker socket and sends FE_HELLO. The broker identifies it
+ * with SO_PEERCRED, maps it to a tenant, and hands the connection itself to a worker with
+ * BR_ASSIGN (SCM_RIGHTS). From then on the frontend talks to that worker only. The worker asks
+ * the broker for Docker operations with V_* verbs; the broker validates every one against the
+ * tenant's policy and the worker's ownership before touching Docker. */
+#ifndef ISOL8_PROTO_H
+#define ISOL8_PROTO_H
+
+#include <stdint.h>
+
+/* Peer kinds (bitmask for isol8_msg_spec.allowed_from). */
+#define PEER_FRONTEND 0x01u
+#define PEER_WORKER 0x02u
+#define PEER_BROKER 0x04u
+
+/* Identifier limits, checked on every side. */
+#define ISOL8_MAX_ID 128u          /* container / exec ids (64 hex in practice) */
+#define ISOL8_MAX_SESSION 64u      /* session names: [A-Za-z0-9_.-], 1..64 */
+#define ISOL8_MAX_IMAGE 256u
+#define ISOL8_MAX_PATH 1024u
+#define ISOL8_MAX_ARGS 64u
+#define ISOL8_MAX_ARG 32768u
+#define ISOL8_MAX_ENV 128u
+#define ISOL8_MAX_ENV_ENTRY 32768u
+#define ISOL8_MAX_TENANT 64u
+#define ISOL8_MAX_LOG_LINE 2048u
+
+enum isol8_msg_type {
+	/* frontend -> broker */
+	FE_HELLO = 1,        /* u8 op, str session (may be empty) | 0 fds */
+
+	/* frontend -> worker (after routing) */
+	FE_RUN = 10,         /* JSON request text | fds: stdout, stderr, bundle (memfd, may be empty) */
+	FE_SESSION_LIST = 11,/* empty */
+	FE_SESSION_STOP = 12,/* str session */
+	FE_FILE_PUT = 13,    /* str session, str path | fd: content (memfd/file) */
+	FE_FILE_GET = 14,    /* str session, str path */
+	FE_SIGNAL = 15,      /* u8 signal (SIGINT/SIGTERM/SIGKILL): interrupt the running program */
+
+	/* worker -> frontend */
+	WK_RESULT = 20,      /* JSON result text */
+	WK_ERROR = 21,       /* u16 isol8_err code, str message */
+	WK_FILE = 22,        /* fd: content (memfd) */
+	WK_SESSIONS = 23,    /* JSON array text */
+	WK_OK = 24,          /* empty */
+
+	/* broker -> worker */
+	BR_ASSIGN = 30,      /* u32 token, u8 op, str tenant, u32 uid, u32 gid, u32 pid,
+	                        str session, u32 max_sessions, u64 session_idle_ms | fd: connection */
+	BR_REPLY_OK = 31,    /* verb-specific payload, request_id of the verb | 0 or 1 fd */
+	BR_REPLY_OK_FD = 32,
+	BR_REPLY_ERR = 33,   /* u16 isol8_err code, str message */
+	BR_SHUTDOWN = 34,    /* empty: finish in-flight work, then exit */
+
+	/* worker -> broker verbs (request_id is echoed in the reply) */
+	V_CREATE = 40,       /* u32 token, u8 runtime, str image (explicit, may be empty), str preferred_image (custom, used when present, may be empty), u64 memory, u64 cpu_millis, u32 pids,
+	                        u64 timeout_ms, u64 sandbox_size, u64 tmp_size, u64 max_output,
+	                        u8 net_mode, u8 writable, u8 kind (0 ephemeral, 1 session, 2 persist),
+	                        str session
+	                        -> str container_id, u64 memory, u64 cpu_millis, u32 pids, u64 timeout_ms,
+	                           u64 sandbox_size, u64 tmp_size, u64 max_output, u8 writable, str image, u8 image_setup */
+	V_START = 41,        /* str container -> empty */
+	V_EXEC = 42,         /* str container, u32 argc, str argv[argc], u32 envc, str env[envc],
+	                        str workdir, u8 attach_stdin -> str exec_id | fd: hijacked stream */
+	V_EXEC_STATUS = 43,  /* str exec_id -> u8 running, u32 exit_code (as int32) */
+	V_INSPECT = 44,      /* str container -> u8 running, u8 oom_killed, u32 exit_code */
+	V_KILL = 45,         /* str container, u8 signal -> empty */
+	V_REMOVE = 46,       /* str container -> empty */
+	V_PUT_ARCHIVE = 47,  /* str container, str path | fd: tar (memfd) -> empty */
+	V_GET_ARCHIVE = 48,  /* str container, str path -> fd: tar (memfd) */
+	V_NET_RULES = 49,    /* str container, ... (network issue) -> empty */
+	V_LIST_OWN = 50,     /* empty -> u32 n, str id[n] */
+	V_LOG = 51,          /* u8 level, str line (no reply) */
+	V_CONN_DONE = 52,    /* u32 token (no reply) */
+};
+
+/* FE_HELLO ops */
+enum isol8_hello_op {
+	HELLO_RUN = 1,
+	HELLO_SESSION_LIST = 2,
+	HELLO_SESSION_STOP = 3,
+	HELLO_FILE = 4,
+	HELLO__MAX
+};
+
+/* V_CREATE kinds */
+enum isol8_sandbox_kind { SANDBOX_EPHEMERAL = 0, SANDBOX_SESSION = 1, SANDBOX_PERSIST = 2, SANDBOX__MAX };
+
+/* Session names are used in labels and logs: a strict charset keeps them boring. */
+int isol8_valid_session_name(const char *s);
+
+#endif

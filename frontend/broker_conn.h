@@ -1,0 +1,31 @@
+/* Connecting the CLI to isol8d: socket path resolution, FE_HELLO, and reading the worker's
+ * replies (WK_ERROR becomes an isol8_err with the worker's code and message). */
+#ifndef ISOL8_FRONTEND_BROKER_CONN_H
+#define ISOL8_FRONTEND_BROKER_CONN_H
+
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/ipc.h"
+
+#define ISOL8_DEFAULT_SOCKET "/run/isol8/isol8d.sock"
+
+/* --socket, else $ISOL8_SOCKET (when non-empty), else ISOL8_DEFAULT_SOCKET. */
+const char *broker_socket_path(const char *flag);
+
+/* Connect and send FE_HELLO {op, session or ""}. Returns the connected SOCK_SEQPACKET fd, or -1
+ * with ISOL8_E_UNAVAIL "cannot reach isol8d at <path>: <reason> (is isol8d running? ...)". */
+int broker_open(const char *path, uint8_t op, const char *session, struct isol8_err *err);
+
+/* Receive the next message. Returns 1 with *m filled for any type except WK_ERROR, -1 for
+ * WK_ERROR (err = the worker's code and message) or a receive failure, and -1 with
+ * "isol8d closed the connection (worker died?)" on EOF. */
+int broker_recv(int sock, struct isol8_msg *m, struct isol8_err *err);
+
+/* Receive and require a given type; anything else is a protocol error. */
+int broker_expect(int sock, uint8_t type, struct isol8_msg *m, struct isol8_err *err);
+
+/* Parse a WK_ERROR payload {u16 code, str message} into err (always returns -1). */
+int broker_error_from_msg(struct isol8_msg *m, struct isol8_err *err);
+
+#endif

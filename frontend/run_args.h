@@ -1,0 +1,119 @@
+/* `isol8 run` flags: parsing and validation as a pure function (argv -> struct run_opts), so
+ * every rule is unit-tested without a daemon. No I/O happens here: reading the file, stdin,
+ * --setup files and the --files tree is run_input.c's job.
+ *
+ * Contract: run_args_parse() returns 0 and fills *o, or -1 with *err set. Usage errors
+ * (ISOL8_E_USAGE, exit 2) cover unknown flags, missing/bad values and conflicts; features this
+ * build does not offer (--host, remote code) are reported with a non-usage code (exit 1). */
+#ifndef ISOL8_FRONTEND_RUN_ARGS_H
+#define ISOL8_FRONTEND_RUN_ARGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+#define RUN_DEFAULT_PIDS 64u
+#define RUN_MAX_PIDS 1000000u
+#define RUN_DEFAULT_MAX_OUTPUT (1024u * 1024u)
+#define RUN_SANDBOX_ROOT "/sandbox"
+
+/* Values that come from the user config (or the built-in defaults). Borrowed, not owned. */
+struct run_defaults {
+	uint64_t timeout_ms;
+	uint64_t memory;
+	double cpu;
+	const char *network;
+	uint64_t sandbox_size;
+	uint64_t tmp_size;
+	char *const *whitelist; /* config network.whitelist */
+	size_t n_whitelist;
+	char *const *blacklist;
+	size_t n_blacklist;
+	bool debug;
+};
+
+/* The original's defaults: 30000 ms, 512m, 1 cpu, "none", 512m, 256m, empty filters. */
+void run_defaults_builtin(struct run_defaults *d);
+
+/* A growable NULL-terminated string vector; every element owned. */
+struct strv {
+	char **v;
+	size_t n;
+};
+
+/* KEY=VALUE lists keep insertion order; a repeated key replaces the earlier value. */
+struct kvlist {
+	char **keys;
+	char **values;
+	size_t n;
+};
+
+struct run_opts {
+	/* input */
+	char *file;       /* positional argument */
+	char *eval;       /* -e/--eval */
+	char *cmd;        /* --cmd */
+	char *runtime;    /* final runtime: -r, or derived from --cmd/file/eval/stdin */
+	bool runtime_explicit;
+	char *file_ext;   /* ".cjs" etc. when a file is given */
+	char *stdin_data; /* --stdin */
+	struct strv setup; /* raw --setup values (file-or-literal is resolved by run_input) */
+	struct strv install;
+	char *files_dir;  /* --files */
+	char *workdir;    /* resolved, always under /sandbox */
+
+	/* limits and sandbox options */
+	uint64_t timeout_ms;
+	uint64_t memory;
+	double cpu;
+	uint64_t pids;
+	uint64_t max_output;
+	uint64_t sandbox_size;
+	uint64_t tmp_size;
+	char *image;
+	bool writable;
+	char *network; /* none | host | filtered */
+	bool network_explicit;
+	struct strv allow; /* final whitelist (flags, else config, plus registries for --install) */
+	struct strv deny;
+	struct kvlist secrets;
+	struct kvlist env;
+
+	/* behaviour */
+	bool persistent;
+	bool persist;
+	char *session_id; /* --session-id (implies persistent); cmd_run names --persistent runs */
+	bool no_stream;
+	bool json;
+	bool timings;
+	bool debug;
+	bool log_network;
+	char *out_file;
+	char *socket_path;
+	bool help;
+
+	/* accepted for compatibility, refused after parsing */
+	char *url, *github, *gist, *hash;
+	bool allow_insecure_code_url;
+	char *host, *key;
+	char *agent_flags;
+};
+
+void run_opts_free(struct run_opts *o);
+int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct run_opts *o,
+		   struct isol8_err *err);
+
+/* Runtime for a file name from its last extension (.py python, .js/.mjs/.cjs node, .ts bun,
+ * .mts deno, .sh bash); NULL when unknown. */
+const char *run_runtime_from_path(const char *path);
+bool run_valid_runtime(const char *name);
+/* POSIX-resolve p against /sandbox (".." and "." normalised, duplicate slashes folded); the
+ * result must be /sandbox or below: "<what> must be inside /sandbox". Fresh string in *out. */
+int run_resolve_sandbox_path(const char *p, const char *what, char **out, struct isol8_err *err);
+
+void strv_push(struct strv *s, const char *v);
+void strv_free(struct strv *s);
+
+#endif

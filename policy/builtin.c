@@ -1,0 +1,86 @@
+/* The policy isol8d uses when no policy file is installed (kept equal to
+ * policy/default-policy.json; a unit test compares the two). */
+#include "config.h"
+#include "policy/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+
+#define GIB (1024ull * 1024ull * 1024ull)
+#define MIB (1024ull * 1024ull)
+
+void isol8_limits_defaults(struct isol8_limits *l)
+{
+	l->memory = 512 * MIB;
+	l->cpu = 1.0;
+	l->pids = 64;
+	l->timeout_ms = 30000;
+	l->sandbox_size = 512 * MIB;
+	l->tmp_size = 256 * MIB;
+	l->max_output = 1 * MIB;
+}
+
+double policy_all_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (double)n : 1.0;
+}
+
+void policy_tenant_defaults(struct isol8_tenant *t, const char *name)
+{
+	memset(t, 0, sizeof *t);
+	t->name = xstrdup(name);
+	t->refuse_on_exceed = false;
+	isol8_limits_defaults(&t->ceil);
+	t->max_sessions = 8;
+	t->session_idle_ms = 1800000;
+	t->max_concurrent = 4;
+	t->runtimes_mask = POLICY_ALL_RUNTIMES;
+	t->network_mask = (1u << ISOL8_NET_NONE) | (1u << ISOL8_NET_FILTERED);
+	t->writable_root = false;
+	t->custom_images = true;
+	t->seccomp_unconfined_ok = false;
+}
+
+void isol8_policy_builtin(struct isol8_policy *p)
+{
+	struct isol8_tenant *admin, *local;
+	regex_t re;
+	char ebuf[128];
+
+	memset(p, 0, sizeof *p);
+	p->tenants = xcalloc(2, sizeof *p->tenants);
+	p->n_tenants = 2;
+	admin = &p->tenants[0];
+	local = &p->tenants[1];
+
+	/* root can drive Docker directly anyway; the ceilings only guard against accidents. */
+	policy_tenant_defaults(admin, "admin");
+	admin->uids = xcalloc(1, sizeof *admin->uids);
+	admin->uids[0] = 0;
+	admin->n_uids = 1;
+	admin->ceil.memory = 8 * GIB;
+	admin->ceil.cpu = policy_all_cpus();
+	admin->ceil.pids = 4096;
+	admin->ceil.timeout_ms = 3600000;
+	admin->ceil.sandbox_size = 8 * GIB;
+	admin->ceil.tmp_size = 8 * GIB;
+	admin->ceil.max_output = 64 * MIB;
+	admin->max_sessions = 64;
+	admin->max_concurrent = 16;
+	admin->network_mask = (1u << ISOL8_NET_NONE) | (1u << ISOL8_NET_FILTERED) | (1u << ISOL8_NET_HOST);
+	admin->writable_root = true;
+	admin->seccomp_unconfined_ok = true;
+	if (policy_compile_image(".*", &re, ebuf, sizeof ebuf) != 0)
+		abort(); /* a constant pattern: cannot fail short of OOM */
+	policy_add_image(admin, ".*", &re);
+
+	/* Everyone else: the spec's defaults are also the ceilings. */
+	policy_tenant_defaults(local, "local");
+
+	p->default_tenant = 1;
+	p->source = xstrdup("built-in");
+}

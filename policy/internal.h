@@ -1,0 +1,24 @@
+/* Shared between the policy loader, the built-in policy and the checks; not a public API. */
+#ifndef ISOL8_POLICY_INTERNAL_H
+#define ISOL8_POLICY_INTERNAL_H
+
+#include <stddef.h>
+
+#include "policy/policy.h"
+
+#define POLICY_ALL_RUNTIMES ((1u << ISOL8_RT__MAX) - 1u)
+#define POLICY_MAX_FILE (1024u * 1024u)
+
+/* Defaults for a tenant field the file leaves out: the built-in "local" tenant, i.e. the
+ * least a policy author can have meant. name is copied. */
+void policy_tenant_defaults(struct isol8_tenant *t, const char *name);
+/* Compile an image pattern anchored at both ends ("^(pat)$"), so "myorg/.*" cannot match
+ * "evil/myorg/x". Returns 0, or a regcomp error code with the message in errbuf. */
+int policy_compile_image(const char *pattern, regex_t *re, char *errbuf, size_t errlen);
+/* Append a compiled pattern to t (takes ownership of re, copies pattern). */
+void policy_add_image(struct isol8_tenant *t, const char *pattern, const regex_t *re);
+/* Number of online CPUs ("cpu": "all"), at least 1. */
+double policy_all_cpus(void);
+void policy_tenant_free(struct isol8_tenant *t);
+
+#endif

@@ -1,0 +1,306 @@
+/* One frontend connection, handed over by the broker: read its request, run it, answer. The
+ * frontend is untrusted input for the worker: frames are checked against the table, JSON is
+ * parsed strictly in request.c. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/xalloc.h"
+#include "docker/tar.h"
+#include "worker/sessions.h"
+#include "worker/worker.h"
+
+#define FIRST_MSG_TIMEOUT_MS 10000
+
+static const struct isol8_msg_spec fe_table[] = {
+	{FE_RUN, PEER_FRONTEND, 3, 2, ISOL8_IPC_MAX_PAYLOAD, "run"},
+	{FE_SESSION_LIST, PEER_FRONTEND, 0, 0, 0, "session-list"},
+	{FE_SESSION_STOP, PEER_FRONTEND, 0, 4 + 1, 4 + ISOL8_MAX_SESSION, "session-stop"},
+	{FE_FILE_PUT, PEER_FRONTEND, 1, 4 + 1 + 4 + 1, 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_PATH, "file-put"},
+	{FE_FILE_GET, PEER_FRONTEND, 0, 4 + 1 + 4 + 1, 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_PATH, "file-get"},
+};
+
+static void send_error(struct conn *c, const struct isol8_err *e)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	isol8_put_u16(&p, (uint16_t)(e->code ? e->code : ISOL8_E_INTERNAL));
+	isol8_put_str(&p, e->msg);
+	isol8_ipc_send_buf(c->fd, WK_ERROR, 0, &p, NULL, 0, &err);
+	isol8_buf_free(&p);
+}
+
+static int handle_run(struct conn *c, struct isol8_msg *m, struct isol8_err *err)
+{
+	struct run_req r;
+	json_object *result = NULL;
+	_cleanup_close_ int out = isol8_msg_take_fd(m, 0), errfd = isol8_msg_take_fd(m, 1),
+			    bundle = isol8_msg_take_fd(m, 2);
+	struct isol8_err serr = ISOL8_ERR_INIT;
+	const char *txt;
+
+	if (request_parse((const char *)m->payload, m->len, bundle, &r, err) < 0)
+		return -1;
+	if (r.session && strcmp(r.session, c->session) != 0) {
+		request_free(&r);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "session id differs from the one in the hello");
+	}
+	/* Output fds may be pipes or terminals; writes must not block the worker forever on a
+	 * stuck reader, but a slow terminal is fine: keep them blocking, handled in pump. */
+	if (run_execute(c, &r, out, errfd, &result, err) < 0) {
+		request_free(&r);
+		return -1;
+	}
+	request_free(&r);
+	/* Close our copies of the output fds before the result, so a frontend reading pipes sees
+	 * EOF no later than the result message. */
+	out = xclose(out);
+	errfd = xclose(errfd);
+	txt = json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN);
+	isol8_ipc_send(c->fd, WK_RESULT, 0, txt, strlen(txt), NULL, 0, &serr);
+	json_object_put(result);
+	return 0;
+}
+
+static int sandbox_path(const char *p, char *out, size_t n, struct isol8_err *err)
+{
+	/* Normalise against /sandbox and refuse anything that escapes it. */
+	char tmp[ISOL8_MAX_PATH + 16];
+	char *parts[256];
+	size_t np = 0, len = 0;
+	char *save = NULL, *tok;
+
+	snprintf(tmp, sizeof tmp, "%s", p);
+	for (tok = strtok_r(tmp, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		if (strcmp(tok, ".") == 0)
+			continue;
+		if (strcmp(tok, "..") == 0) {
+			if (np)
+				np--;
+			continue;
+		}
+		if (np == 256)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "path too deep");
+		parts[np++] = tok;
+	}
+	if (p[0] == '/') {
+		if (np == 0 || strcmp(parts[0], "sandbox") != 0)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "path %s must be inside /sandbox", p);
+		len = (size_t)snprintf(out, n, "/sandbox");
+		for (size_t i = 1; i < np && len < n; i++)
+			len += (size_t)snprintf(out + len, n - len, "/%s", parts[i]);
+	} else {
+		len = (size_t)snprintf(out, n, "/sandbox");
+		for (size_t i = 0; i < np && len < n; i++)
+			len += (size_t)snprintf(out + len, n - len, "/%s", parts[i]);
+	}
+	if (len >= n || strcmp(out, "/sandbox") == 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "path %s must name a file inside /sandbox", p);
+	return 0;
+}
+
+static int handle_file(struct conn *c, struct isol8_msg *m, struct isol8_err *err)
+{
+	_cleanup_free_ char *sess = NULL, *path = NULL;
+	char norm[ISOL8_MAX_PATH + 16];
+	struct session *s;
+	int rc = -1;
+
+	if (isol8_get_str(m, &sess, ISOL8_MAX_SESSION, err) < 0 ||
+	    isol8_get_str(m, &path, ISOL8_MAX_PATH, err) < 0 || isol8_msg_end(m, err) < 0)
+		return -1;
+	if (strcmp(sess, c->session) != 0)
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "session differs from the one in the hello");
+	if (sandbox_path(path, norm, sizeof norm, err) < 0)
+		return -1;
+	s = session_acquire(c->tenant, sess);
+	if (!s)
+		return isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "no session '%s'", sess);
+	if (m->type == FE_FILE_PUT) {
+		/* Through tar(1) in the sandbox: /sandbox is a tmpfs the archive API cannot reach. */
+		_cleanup_close_ int fd = isol8_msg_take_fd(m, 0);
+		struct isol8_buf data = ISOL8_BUF_INIT, tar = ISOL8_BUF_INIT, so = ISOL8_BUF_INIT, se = ISOL8_BUF_INIT;
+		char tmp[65536], dir[ISOL8_MAX_PATH + 16];
+		char *slash;
+		const char *argv[] = {"tar", "-x", "-f", "-", "-C", dir, "--no-same-owner", NULL};
+		struct isol8_tar_entry ent;
+		char exec_id[65];
+		int sfd = -1;
+		bool running = true;
+		int code = -1;
+
+		for (;;) {
+			ssize_t n = read(fd, tmp, sizeof tmp);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			if (data.len + (size_t)n > s->sb.lim.sandbox_size) {
+				isol8_err_set(err, ISOL8_E_LIMIT, 0, "file larger than the sandbox");
+				goto put_out;
+			}
+			isol8_buf_append(&data, tmp, (size_t)n);
+		}
+		snprintf(dir, sizeof dir, "%s", norm);
+		slash = strrchr(dir, '/');
+		ent = (struct isol8_tar_entry){slash + 1, data.data ? data.data : "", data.len, 0644, 100, 101};
+		*slash = '\0';
+		if (isol8_tar_build(&ent, 1, &tar, err) < 0)
+			goto put_out;
+		{
+			const char *mk[] = {"mkdir", "-p", dir, NULL};
+			int mfd = -1;
+			char mid[65];
+			if (sb_exec(s->sb.id, mk, NULL, "/sandbox", false, mid, &mfd, err) < 0)
+				goto put_out;
+			pump_collect(mfd, NULL, 0, &so, &se, 4096, mono_ms() + 10000, err);
+			xclose(mfd);
+		}
+		if (sb_exec(s->sb.id, argv, NULL, "/sandbox", true, exec_id, &sfd, err) < 0)
+			goto put_out;
+		pump_collect(sfd, tar.data, tar.len, &so, &se, 4096, mono_ms() + 30000, err);
+		xclose(sfd);
+		for (int i = 0; i < 200 && running; i++)
+			if (sb_exec_status(exec_id, &running, &code, err) < 0 || (running && usleep(2000)))
+				break;
+		if (code != 0)
+			isol8_err_set(err, ISOL8_E_IO, 0, "writing %s failed: %.200s", norm, se.data ? se.data : "");
+		else
+			rc = 0;
+	put_out:
+		isol8_buf_free(&data);
+		isol8_buf_free(&tar);
+		isol8_buf_free(&so);
+		isol8_buf_free(&se);
+		if (rc == 0) {
+			struct isol8_err e2 = ISOL8_ERR_INIT;
+			isol8_ipc_send(c->fd, WK_OK, 0, NULL, 0, NULL, 0, &e2);
+		}
+	} else {
+		const char *argv[] = {"cat", "--", norm, NULL};
+		struct isol8_buf so = ISOL8_BUF_INIT, se = ISOL8_BUF_INIT;
+		char exec_id[65];
+		int sfd = -1, code = -1;
+		bool running = true;
+
+		if (sb_exec(s->sb.id, argv, NULL, "/sandbox", false, exec_id, &sfd, err) == 0) {
+			pump_collect(sfd, NULL, 0, &so, &se, 64u << 20, mono_ms() + 30000, err);
+			xclose(sfd);
+			for (int i = 0; i < 200 && running; i++)
+				if (sb_exec_status(exec_id, &running, &code, err) < 0 || (running && usleep(2000)))
+					break;
+			if (code != 0) {
+				isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "cannot read %s in session %s: %.200s", norm, sess,
+					      se.data ? se.data : "");
+			} else {
+				_cleanup_close_ int mfd = memfd_create("isol8-file", MFD_CLOEXEC);
+				struct isol8_err e2 = ISOL8_ERR_INIT;
+				size_t off = 0;
+				while (mfd >= 0 && off < so.len) {
+					ssize_t w = write(mfd, so.data + off, so.len - off);
+					if (w <= 0)
+						break;
+					off += (size_t)w;
+				}
+				if (mfd >= 0 && off == so.len) {
+					lseek(mfd, 0, SEEK_SET);
+					isol8_ipc_send(c->fd, WK_FILE, 0, NULL, 0, &mfd, 1, &e2);
+					rc = 0;
+				} else {
+					isol8_err_set(err, ISOL8_E_IO, errno, "memfd");
+				}
+			}
+		}
+		isol8_buf_free(&so);
+		isol8_buf_free(&se);
+	}
+	session_release(s);
+	return rc;
+}
+
+static int dispatch(struct conn *c, struct isol8_msg *m, struct isol8_err *err)
+{
+	struct isol8_err e2 = ISOL8_ERR_INIT;
+	_cleanup_free_ char *name = NULL;
+	struct isol8_buf out = ISOL8_BUF_INIT;
+
+	switch (m->type) {
+	case FE_RUN:
+		if (c->op != HELLO_RUN)
+			break;
+		return handle_run(c, m, err);
+	case FE_SESSION_LIST:
+		if (c->op != HELLO_SESSION_LIST)
+			break;
+		sessions_list(c->tenant, &out);
+		isol8_ipc_send(c->fd, WK_SESSIONS, 0, out.data, out.len, NULL, 0, &e2);
+		isol8_buf_free(&out);
+		return 0;
+	case FE_SESSION_STOP:
+		if (c->op != HELLO_SESSION_STOP)
+			break;
+		if (isol8_get_str(m, &name, ISOL8_MAX_SESSION, err) < 0 || isol8_msg_end(m, err) < 0)
+			return -1;
+		if (strcmp(name, c->session) != 0)
+			return isol8_err_set(err, ISOL8_E_PROTO, 0, "session differs from the one in the hello");
+		if (sessions_stop(c->tenant, name, err) < 0)
+			return -1;
+		isol8_ipc_send(c->fd, WK_OK, 0, NULL, 0, NULL, 0, &e2);
+		return 0;
+	case FE_FILE_PUT:
+	case FE_FILE_GET:
+		if (c->op != HELLO_FILE)
+			break;
+		return handle_file(c, m, err);
+	}
+	return isol8_err_set(err, ISOL8_E_PROTO, 0, "message %u not allowed after hello op %u", m->type, c->op);
+}
+
+void *conn_main(void *arg)
+{
+	struct conn *c = arg;
+	struct isol8_msg m = {0};
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_buf done = ISOL8_BUF_INIT;
+	struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+	int fl;
+
+	/* Non-blocking: the pump polls this connection for FE_SIGNAL while output flows. */
+	fl = fcntl(c->fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(c->fd, F_SETFL, fl | O_NONBLOCK);
+	if (poll(&pf, 1, FIRST_MSG_TIMEOUT_MS) <= 0) {
+		isol8_err_set(&err, ISOL8_E_TIMEOUT, 0, "no request within %d ms", FIRST_MSG_TIMEOUT_MS);
+		send_error(c, &err);
+		goto out;
+	}
+	if (isol8_ipc_recv(c->fd, &m, &err) <= 0 ||
+	    isol8_msg_check(fe_table, sizeof fe_table / sizeof fe_table[0], PEER_FRONTEND, &m, NULL, &err) < 0) {
+		if (err.msg[0]) {
+			log_warn("frontend pid=%u uid=%u: %s", c->pid, c->uid, err.msg);
+			send_error(c, &err);
+		}
+		goto out;
+	}
+	if (dispatch(c, &m, &err) < 0) {
+		log_debug("request from uid=%u failed: %s", c->uid, err.msg);
+		send_error(c, &err);
+	}
+out:
+	isol8_msg_free(&m);
+	xclose(c->fd);
+	isol8_put_u32(&done, c->token);
+	brokerc_send_noreply(V_CONN_DONE, &done);
+	isol8_buf_free(&done);
+	free(c);
+	return NULL;
+}

@@ -1,0 +1,178 @@
+/* isol8-worker: started by isol8d as root with its channel on fd 3; locks itself down before
+ * reading anything, then serves connections the broker assigns. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/xalloc.h"
+#include "worker/lockdown.h"
+#include "worker/sessions.h"
+#include "worker/worker.h"
+
+volatile bool g_worker_stopping;
+unsigned g_worker_index;
+static volatile int active_conns;
+
+uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Sandboxed processes log through the broker, which re-checks level and length. */
+static void log_to_broker(int level, const char *line, void *ctx)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	size_t n = strlen(line);
+	isol8_put_u8(&p, (uint8_t)level);
+	isol8_put_bytes(&p, line, n > ISOL8_MAX_LOG_LINE ? ISOL8_MAX_LOG_LINE : n);
+	brokerc_send_noreply(V_LOG, &p);
+	isol8_buf_free(&p);
+	(void)ctx;
+}
+
+static void *conn_thread(void *arg)
+{
+	conn_main(arg);
+	__atomic_sub_fetch(&active_conns, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void handle_assign(struct isol8_msg *m)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct conn *c = xcalloc(1, sizeof *c);
+	_cleanup_free_ char *tenant = NULL, *session = NULL;
+	pthread_attr_t attr;
+	pthread_t th;
+
+	c->fd = isol8_msg_take_fd(m, 0);
+	if (isol8_get_u32(m, &c->token, &err) < 0 || isol8_get_u8(m, &c->op, &err) < 0 ||
+	    isol8_get_str(m, &tenant, ISOL8_MAX_TENANT, &err) < 0 || isol8_get_u32(m, &c->uid, &err) < 0 ||
+	    isol8_get_u32(m, &c->gid, &err) < 0 || isol8_get_u32(m, &c->pid, &err) < 0 ||
+	    isol8_get_str(m, &session, ISOL8_MAX_SESSION, &err) < 0 || isol8_get_u32(m, &c->max_sessions, &err) < 0 ||
+	    isol8_get_u64(m, &c->session_idle_ms, &err) < 0 || isol8_msg_end(m, &err) < 0 || c->fd < 0) {
+		log_error("bad assign from broker: %s", err.msg);
+		xclose(c->fd);
+		free(c);
+		return;
+	}
+	snprintf(c->tenant, sizeof c->tenant, "%s", tenant);
+	snprintf(c->session, sizeof c->session, "%s", session);
+	__atomic_add_fetch(&active_conns, 1, __ATOMIC_SEQ_CST);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	if (pthread_create(&th, &attr, conn_thread, c) != 0) {
+		__atomic_sub_fetch(&active_conns, 1, __ATOMIC_SEQ_CST);
+		log_error("cannot start connection thread");
+		xclose(c->fd);
+		free(c);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void *expiry_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct timespec ts = {1, 0};
+		nanosleep(&ts, NULL);
+		sessions_expire(mono_ms());
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct worker_identity id = {0};
+	struct isol8_err err = ISOL8_ERR_INIT;
+	int keep[2] = {2, 3};
+	int c, chan = 3, level = ISOL8_LOG_INFO;
+	pthread_t th;
+	static const struct option opts[] = {{"fd", required_argument, 0, 'f'}, {"uid", required_argument, 0, 'u'},
+					     {"gid", required_argument, 0, 'g'}, {"index", required_argument, 0, 'i'},
+					     {"log-level", required_argument, 0, 'l'}, {0, 0, 0, 0}};
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': chan = atoi(optarg); break;
+		case 'u': id.uid = (uid_t)strtoul(optarg, NULL, 10); break;
+		case 'g': id.gid = (gid_t)strtoul(optarg, NULL, 10); break;
+		case 'i': g_worker_index = (unsigned)atoi(optarg); break;
+		case 'l': level = atoi(optarg); break;
+		default: die("isol8-worker is started by isol8d, not by hand");
+		}
+	}
+	if (chan < 3 || id.uid == 0)
+		die("isol8-worker is started by isol8d, not by hand");
+	isol8_log_init("isol8-worker", level, false);
+	signal(SIGPIPE, SIG_IGN);
+	keep[1] = chan;
+	if (worker_lockdown(&id, keep, 2, &err) < 0)
+		die("lockdown: %s", err.msg);
+	chan = keep[1];
+	brokerc_init(chan);
+	isol8_log_set_sink(log_to_broker, NULL);
+	log_debug("worker %u ready (uid %u)", g_worker_index, (unsigned)id.uid);
+	pthread_create(&th, NULL, expiry_thread, NULL);
+	pthread_detach(th);
+
+	for (;;) {
+		struct isol8_msg m = {0};
+		int r = isol8_ipc_recv(chan, &m, &err);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			if (err.errnum == EINTR || err.errnum == EAGAIN)
+				continue;
+			/* The broker is trusted, but a bad frame still must not crash us. */
+			log_error("bad frame from broker: %s", err.msg);
+			continue;
+		}
+		switch (m.type) {
+		case BR_ASSIGN:
+			if (m.nfds == 1 && !g_worker_stopping)
+				handle_assign(&m);
+			break;
+		case BR_REPLY_OK:
+		case BR_REPLY_OK_FD:
+		case BR_REPLY_ERR:
+			brokerc_deliver(&m);
+			break;
+		case BR_SHUTDOWN:
+			g_worker_stopping = true;
+			break;
+		default:
+			log_warn("unexpected message %u from broker", m.type);
+		}
+		isol8_msg_free(&m);
+		if (g_worker_stopping && __atomic_load_n(&active_conns, __ATOMIC_SEQ_CST) == 0)
+			break;
+		if (g_worker_stopping) {
+			/* Keep serving replies for running executions; check again shortly. */
+			struct pollfd pf = {.fd = chan, .events = POLLIN};
+			while (__atomic_load_n(&active_conns, __ATOMIC_SEQ_CST) > 0 && poll(&pf, 1, 100) == 0)
+				;
+			if (__atomic_load_n(&active_conns, __ATOMIC_SEQ_CST) == 0)
+				break;
+		}
+	}
+	if (g_worker_stopping)
+		sessions_stop_all();
+	brokerc_fail_all();
+	return 0;
+}

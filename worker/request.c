@@ -1,0 +1,413 @@
+/* Parsing the frontend's FE_RUN request (JSON text + bundle fd). The frontend is less trusted
+ * than the worker: every field is type-checked and bounded here; the broker re-checks limits
+ * against policy anyway. */
+#include "config.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/parse.h"
+#include "common/proto.h"
+#include "common/xalloc.h"
+#include "docker/tar.h"
+#include "worker/worker.h"
+
+#define BUNDLE_MAX (256u << 20)
+#define MAX_FILES 10000
+#define MAX_INSTALL 64
+
+static json_object *get(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+	if (!o || !json_object_object_get_ex(o, k, &v) || json_object_is_type(v, json_type_null))
+		return NULL;
+	return v;
+}
+
+static int get_str(json_object *o, const char *k, const char *ctx, size_t max, char **out, struct isol8_err *err)
+{
+	json_object *v = get(o, k);
+	size_t n;
+	if (!v)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s: expected string", ctx, k);
+	n = (size_t)json_object_get_string_len(v);
+	if (n > max)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s: longer than %zu bytes", ctx, k, max);
+	if (memchr(json_object_get_string(v), '\0', n))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s: contains a NUL byte", ctx, k);
+	*out = xstrndup(json_object_get_string(v), n);
+	return 1;
+}
+
+static int get_u64(json_object *o, const char *k, const char *ctx, uint64_t min, uint64_t max, uint64_t *out,
+		   struct isol8_err *err)
+{
+	json_object *v = get(o, k);
+	int64_t x;
+	if (!v)
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s: expected integer", ctx, k);
+	x = json_object_get_int64(v);
+	if (x < 0 || (uint64_t)x < min || (uint64_t)x > max)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s: %lld out of range", ctx, k, (long long)x);
+	*out = (uint64_t)x;
+	return 1;
+}
+
+static int get_bool(json_object *o, const char *k, const char *ctx, bool *out, struct isol8_err *err)
+{
+	json_object *v = get(o, k);
+	if (!v)
+		return 0;
+	if (!json_object_is_type(v, json_type_boolean))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s: expected boolean", ctx, k);
+	*out = json_object_get_boolean(v);
+	return 1;
+}
+
+/* {"K":"V"} -> "K=V" lines, names validated. */
+static int get_env_map(json_object *o, const char *k, const char *ctx, char ***out, size_t *n, char ***vals,
+		       struct isol8_err *err)
+{
+	json_object *v = get(o, k);
+	size_t cnt = 0;
+	if (!v)
+		return 0;
+	if (!json_object_is_type(v, json_type_object))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s: expected object", ctx, k);
+	if (json_object_object_length(v) > 100)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s: too many entries", ctx, k);
+	*out = xcalloc((size_t)json_object_object_length(v) + 1, sizeof **out);
+	if (vals)
+		*vals = xcalloc((size_t)json_object_object_length(v) + 1, sizeof **vals);
+	json_object_object_foreach(v, key, val)
+	{
+		if (!isol8_valid_env_name(key))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s: invalid variable name '%.64s'", ctx, k, key);
+		if (!json_object_is_type(val, json_type_string))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s.%s: expected string", ctx, k, key);
+		if (json_object_get_string_len(val) > 16384 ||
+		    memchr(json_object_get_string(val), '\0', (size_t)json_object_get_string_len(val)))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s.%s: value too long or contains NUL", ctx, k, key);
+		(*out)[cnt] = xasprintf("%s=%s", key, json_object_get_string(val));
+		if (vals)
+			(*vals)[cnt] = xstrdup(json_object_get_string(val));
+		*n = ++cnt;
+	}
+	*n = cnt;
+	return 1;
+}
+
+static bool safe_rel_path(const char *p)
+{
+	const char *s = p;
+	if (!*p || *p == '/')
+		return false;
+	while (*s) {
+		const char *e = strchr(s, '/');
+		size_t n = e ? (size_t)(e - s) : strlen(s);
+		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+			return false;
+		s += n;
+		if (*s == '/')
+			s++;
+	}
+	return strlen(p) < 900;
+}
+
+/* Read the bundle tar: code, stdin, files/... (files are re-packed for /sandbox). */
+static int read_bundle(int fd, struct run_req *r, struct isol8_buf *code, struct isol8_buf *stdin_buf,
+		       struct isol8_err *err)
+{
+	struct isol8_buf raw = ISOL8_BUF_INIT;
+	struct isol8_tar_entry *ents = NULL;
+	struct isol8_buf *datas = NULL;
+	size_t n_ents = 0;
+	struct archive *a = NULL;
+	struct archive_entry *ae;
+	char tmp[65536];
+	int rc = -1;
+
+	if (fd < 0)
+		return 0;
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof tmp);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			isol8_err_set(err, ISOL8_E_IO, errno, "read bundle");
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (raw.len + (size_t)n > BUNDLE_MAX) {
+			isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle larger than %u bytes", BUNDLE_MAX);
+			goto out;
+		}
+		isol8_buf_append(&raw, tmp, (size_t)n);
+	}
+	if (raw.len == 0) {
+		rc = 0;
+		goto out;
+	}
+	a = archive_read_new();
+	archive_read_support_format_tar(a);
+	if (archive_read_open_memory(a, raw.data, raw.len) != ARCHIVE_OK) {
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "bad request bundle: %s", archive_error_string(a));
+		goto out;
+	}
+	datas = xcalloc(MAX_FILES, sizeof *datas);
+	ents = xcalloc(MAX_FILES, sizeof *ents);
+	for (;;) {
+		int ar = archive_read_next_header(a, &ae);
+		const char *path;
+		struct isol8_buf *dst = NULL;
+		if (ar == ARCHIVE_EOF)
+			break;
+		if (ar != ARCHIVE_OK) {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "bad request bundle: %s", archive_error_string(a));
+			goto out;
+		}
+		path = archive_entry_pathname(ae);
+		if (!path)
+			continue;
+		if (archive_entry_filetype(ae) == AE_IFDIR)
+			continue;
+		if (archive_entry_filetype(ae) != AE_IFREG) {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "bundle entry %.200s is not a regular file", path);
+			goto out;
+		}
+		if (strcmp(path, "code") == 0) {
+			dst = code;
+		} else if (strcmp(path, "stdin") == 0) {
+			dst = stdin_buf;
+		} else if (strncmp(path, "files/", 6) == 0 && safe_rel_path(path + 6)) {
+			if (n_ents == MAX_FILES) {
+				isol8_err_set(err, ISOL8_E_LIMIT, 0, "more than %d files", MAX_FILES);
+				goto out;
+			}
+			dst = &datas[n_ents];
+			ents[n_ents].path = xstrdup(path + 6);
+			ents[n_ents].mode = (archive_entry_perm(ae) & 0111) ? 0755 : 0644;
+			ents[n_ents].uid = 100;
+			ents[n_ents].gid = 101;
+			n_ents++;
+		} else {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "unexpected bundle entry %.200s", path);
+			goto out;
+		}
+		for (;;) {
+			la_ssize_t got = archive_read_data(a, tmp, sizeof tmp);
+			if (got < 0) {
+				isol8_err_set(err, ISOL8_E_USAGE, 0, "bad request bundle: %s", archive_error_string(a));
+				goto out;
+			}
+			if (got == 0)
+				break;
+			isol8_buf_append(dst, tmp, (size_t)got);
+		}
+	}
+	for (size_t i = 0; i < n_ents; i++) {
+		ents[i].data = datas[i].data ? datas[i].data : "";
+		ents[i].len = datas[i].len;
+	}
+	if (n_ents) {
+		if (isol8_tar_build(ents, n_ents, &r->files_tar, err) < 0)
+			goto out;
+		r->has_files = true;
+	}
+	rc = 0;
+out:
+	if (a)
+		archive_read_free(a);
+	for (size_t i = 0; i < n_ents; i++) {
+		free((char *)ents[i].path);
+		isol8_buf_free(&datas[i]);
+	}
+	free(ents);
+	free(datas);
+	isol8_buf_free(&raw);
+	return rc;
+}
+
+int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r, struct isol8_err *err)
+{
+	json_tokener *tok = json_tokener_new_ex(32);
+	json_object *root = NULL, *req, *opt, *v;
+	_cleanup_free_ char *runtime = NULL, *net = NULL;
+	struct isol8_buf code = ISOL8_BUF_INIT, sin = ISOL8_BUF_INIT;
+	uint64_t x;
+	double cpu = 1.0;
+	bool ro = true;
+	int rc = -1;
+
+	memset(r, 0, sizeof *r);
+	r->timeout_ms = 30000;
+	r->lim = (struct sandbox_limits){.memory = 512ull << 20, .cpu_millis = 1000, .timeout_ms = 30000,
+					 .sandbox_size = 512ull << 20, .tmp_size = 256ull << 20,
+					 .max_output = 1u << 20, .pids = 64};
+	root = json_tokener_parse_ex(tok, json, (int)len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(root, json_type_object)) {
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "request: malformed JSON");
+		goto out;
+	}
+	req = get(root, "request");
+	opt = get(root, "options");
+	if (!req || !json_object_is_type(req, json_type_object) || (opt && !json_object_is_type(opt, json_type_object))) {
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "request: 'request' object missing");
+		goto out;
+	}
+	if (get_str(req, "code", "request", 1u << 20, &r->code, err) < 0 ||
+	    get_str(req, "cmd", "request", 1u << 20, &r->cmd, err) < 0 ||
+	    get_str(req, "runtime", "request", 32, &runtime, err) < 0 ||
+	    get_u64(req, "timeoutMs", "request", 1, 24ull * 3600 * 1000, &r->timeout_ms, err) < 0 ||
+	    get_env_map(req, "env", "request", &r->env, &r->n_env, NULL, err) < 0 ||
+	    get_str(req, "fileExtension", "request", 16, &r->file_ext, err) < 0 ||
+	    get_str(req, "workdir", "request", ISOL8_MAX_PATH, &r->workdir, err) < 0 ||
+	    get_str(req, "setupScript", "request", 1u << 16, &r->setup_script, err) < 0)
+		goto out;
+	{
+		char *s = NULL;
+		int g = get_str(req, "stdin", "request", 1u << 20, &s, err);
+		if (g < 0)
+			goto out;
+		if (g > 0) {
+			r->stdin_data = s;
+			r->stdin_len = strlen(s);
+			r->has_stdin = true;
+		}
+	}
+	if ((v = get(req, "installPackages"))) {
+		if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > MAX_INSTALL) {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "request.installPackages: expected array of at most %d", MAX_INSTALL);
+			goto out;
+		}
+		r->install = xcalloc(json_object_array_length(v) + 1, sizeof *r->install);
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			if (!json_object_is_type(e, json_type_string) || json_object_get_string_len(e) > 214) {
+				isol8_err_set(err, ISOL8_E_USAGE, 0, "request.installPackages[%zu]: expected package name", i);
+				goto out;
+			}
+			r->install[r->n_install++] = xstrdup(json_object_get_string(e));
+		}
+	}
+	if (opt) {
+		if ((v = get(opt, "cpuLimit"))) {
+			if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)) {
+				isol8_err_set(err, ISOL8_E_USAGE, 0, "options.cpuLimit: expected number");
+				goto out;
+			}
+			cpu = json_object_get_double(v);
+			if (!(cpu > 0.0 && cpu <= 1024.0)) {
+				isol8_err_set(err, ISOL8_E_USAGE, 0, "options.cpuLimit: out of range");
+				goto out;
+			}
+			r->lim.cpu_millis = (uint64_t)(cpu * 1000.0 + 0.5);
+			if (!r->lim.cpu_millis)
+				r->lim.cpu_millis = 1;
+		}
+		if (get_u64(opt, "memoryLimit", "options", 4u << 20, 1ull << 50, &r->lim.memory, err) < 0 ||
+		    get_u64(opt, "sandboxSize", "options", 1u << 20, 1ull << 50, &r->lim.sandbox_size, err) < 0 ||
+		    get_u64(opt, "tmpSize", "options", 1u << 20, 1ull << 50, &r->lim.tmp_size, err) < 0 ||
+		    get_u64(opt, "maxOutputSize", "options", 1, 1ull << 40, &r->lim.max_output, err) < 0 ||
+		    get_str(opt, "network", "options", 16, &net, err) < 0 ||
+		    get_bool(opt, "readonlyRootFs", "options", &ro, err) < 0 ||
+		    get_str(opt, "image", "options", ISOL8_MAX_IMAGE, &r->image, err) < 0 ||
+		    get_str(opt, "preferredImage", "options", ISOL8_MAX_IMAGE, &r->preferred_image, err) < 0 ||
+		    get_bool(opt, "persist", "options", &r->persist, err) < 0 ||
+		    get_bool(opt, "debug", "options", &r->debug, err) < 0 ||
+		    get_env_map(opt, "secrets", "options", &r->secret_env, &r->n_secret, &r->secret_vals, err) < 0)
+			goto out;
+		if (get_u64(opt, "pidsLimit", "options", 1, 1000000, &x, err) < 0)
+			goto out;
+		else if (get(opt, "pidsLimit"))
+			r->lim.pids = (uint32_t)x;
+	}
+	r->lim.writable = !ro;
+	r->lim.timeout_ms = r->timeout_ms;
+	if (get_str(root, "sessionId", "", ISOL8_MAX_SESSION, &r->session, err) < 0)
+		goto out;
+	if (r->session && !isol8_valid_session_name(r->session)) {
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid session id '%s': use 1-64 of [A-Za-z0-9_.-]", r->session);
+		goto out;
+	}
+	r->runtime = isol8_runtime_parse(runtime ? runtime : "python");
+	if (r->runtime < 0) {
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "Unknown runtime: \"%s\". Available: python, node, bun, deno, bash",
+			      runtime);
+		goto out;
+	}
+	r->net_mode = isol8_net_mode_parse(net ? net : "none");
+	if (r->net_mode < 0) {
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown network mode '%s' (none, host, filtered)", net);
+		goto out;
+	}
+	if (read_bundle(bundle_fd, r, &code, &sin, err) < 0)
+		goto out;
+	if (code.len) {
+		if (r->code) {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "code given both inline and in the bundle");
+			goto out;
+		}
+		r->code = isol8_buf_steal(&code, NULL);
+	}
+	if (sin.len || (v = get(req, "stdinInBundle"), v && json_object_get_boolean(v))) {
+		free(r->stdin_data);
+		r->stdin_len = sin.len;
+		r->stdin_data = isol8_buf_steal(&sin, NULL);
+		r->has_stdin = true;
+	}
+	if (!!r->code == !!r->cmd) {
+		isol8_err_set(err, ISOL8_E_USAGE, 0,
+			      r->code ? "code and cmd are mutually exclusive: provide exactly one"
+				      : "ExecutionRequest must include exactly one of: code or cmd");
+		goto out;
+	}
+	if (!r->workdir)
+		r->workdir = xstrdup("/sandbox");
+	rc = 0;
+out:
+	isol8_buf_free(&code);
+	isol8_buf_free(&sin);
+	if (root)
+		json_object_put(root);
+	json_tokener_free(tok);
+	return rc;
+}
+
+static void free_list(char **l, size_t n)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < n || (n == (size_t)-1 && l[i]); i++)
+		free(l[i]);
+	free(l);
+}
+
+void request_free(struct run_req *r)
+{
+	free(r->code);
+	free(r->cmd);
+	free_list(r->env, r->n_env);
+	free_list(r->secret_env, r->n_secret);
+	free_list(r->secret_vals, r->n_secret);
+	free(r->file_ext);
+	free(r->stdin_data);
+	free(r->workdir);
+	free_list(r->install, r->n_install);
+	free(r->setup_script);
+	free(r->image);
+	free(r->preferred_image);
+	free(r->session);
+	isol8_buf_free(&r->files_tar);
+	memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,591 @@
+/* One execution, start to finish: sandbox (new or the session's), file injection, package
+ * install, setup scripts, the program itself with streaming output, timeout/OOM detection,
+ * and the result. The deadline covers install + setup + execution, as in the original. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "common/proto.h"
+#include "common/xalloc.h"
+#include "docker/tar.h"
+#include "worker/sessions.h"
+#include "worker/worker.h"
+
+#define TIMEOUT_MARKER "\n--- EXECUTION TIMED OUT ---\n"
+#define HOST_GRACE_MS 1500
+#define INLINE_MAX (64u << 10)
+
+struct timings {
+	uint64_t t0, acquire, inject, install, setup, exec, total;
+};
+
+struct env_list {
+	struct isol8_buf raw; /* NUL-separated */
+	const char **v;
+};
+
+static void env_build(struct env_list *e, const struct run_req *r)
+{
+	size_t n = 0, off = 0;
+	memset(e, 0, sizeof *e);
+	runtime_base_env(&e->raw);
+	/* Secrets and request env live only in the exec, never in the container's config. */
+	for (size_t i = 0; i < r->n_secret; i++)
+		isol8_buf_append(&e->raw, r->secret_env[i], strlen(r->secret_env[i]) + 1);
+	for (size_t i = 0; i < r->n_env; i++)
+		isol8_buf_append(&e->raw, r->env[i], strlen(r->env[i]) + 1);
+	for (size_t i = 0; i < e->raw.len; i++)
+		if (e->raw.data[i] == '\0')
+			n++;
+	e->v = xcalloc(n + 1, sizeof *e->v);
+	for (size_t i = 0; i < n; i++) {
+		e->v[i] = e->raw.data + off;
+		off += strlen(e->raw.data + off) + 1;
+	}
+}
+
+static void env_free(struct env_list *e)
+{
+	isol8_buf_free(&e->raw);
+	free(e->v);
+}
+
+static void timeout_arg(char *buf, size_t n, uint64_t ms)
+{
+	snprintf(buf, n, "%llu.%03llus", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+}
+
+/* Run a helper command (tar, install, setup) and collect its output; returns the exit code. */
+static int run_helper(const char *id, const char *const *argv, const char *const *env, const void *in, size_t in_len,
+		      uint64_t deadline, struct isol8_buf *out, struct isol8_buf *errb, struct isol8_err *err)
+{
+	char exec_id[65];
+	_cleanup_close_ int fd = -1;
+	bool running = true;
+	int code = -1;
+
+	if (sb_exec(id, argv, env, "/sandbox", in_len > 0, exec_id, &fd, err) < 0)
+		return -1;
+	if (pump_collect(fd, in, in_len, out, errb, 64 << 10, deadline, err) < 0)
+		return -1;
+	for (int i = 0; i < 200 && running; i++) {
+		if (sb_exec_status(exec_id, &running, &code, err) < 0)
+			return -1;
+		if (running)
+			usleep(2000);
+	}
+	return code;
+}
+
+static bool valid_pkg(int rt, const char *p)
+{
+	if (!*p || *p == '-' || strlen(p) > 214)
+		return false;
+	for (const char *c = p; *c; c++) {
+		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+			  strchr("._-@/", *c) || (rt == ISOL8_RT_PYTHON && strchr("=<>!~[],", *c)) ||
+			  (rt == ISOL8_RT_DENO && strchr(":?=&%+", *c));
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+static int install_packages(const struct run_req *r, const char *id, const char *const *env, uint64_t deadline,
+			    struct pump_out *o, struct isol8_err *err)
+{
+	const char *argv[ISOL8_MAX_ARGS + 1];
+	struct isol8_buf out = ISOL8_BUF_INIT, errb = ISOL8_BUF_INIT;
+	char tmo[32];
+	size_t n = 0;
+	int code;
+
+	if (!r->n_install)
+		return 0;
+	if (r->runtime == ISOL8_RT_BASH)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "--install is not available for bash: the root filesystem is read-only, so apt "
+				     "cannot install; bake packages in with 'isol8 build --base bash --install PKG'");
+	if (r->n_install > ISOL8_MAX_ARGS - 12)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "too many packages");
+	for (size_t i = 0; i < r->n_install; i++)
+		if (!valid_pkg(r->runtime, r->install[i]))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid package name '%.64s'", r->install[i]);
+	timeout_arg(tmo, sizeof tmo, deadline > mono_ms() ? deadline - mono_ms() : 1);
+	argv[n++] = "timeout"; argv[n++] = "-s"; argv[n++] = "KILL"; argv[n++] = tmo;
+	switch (r->runtime) {
+	case ISOL8_RT_PYTHON:
+		argv[n++] = "pip"; argv[n++] = "install"; argv[n++] = "--user"; argv[n++] = "--no-cache-dir";
+		argv[n++] = "--quiet";
+		break;
+	case ISOL8_RT_NODE:
+		argv[n++] = "npm"; argv[n++] = "install"; argv[n++] = "-g"; argv[n++] = "--no-audit";
+		argv[n++] = "--no-fund"; argv[n++] = "--loglevel=error";
+		break;
+	case ISOL8_RT_BUN:
+		argv[n++] = "bun"; argv[n++] = "add"; argv[n++] = "-g";
+		break;
+	case ISOL8_RT_DENO:
+		argv[n++] = "deno"; argv[n++] = "cache";
+		break;
+	}
+	for (size_t i = 0; i < r->n_install; i++)
+		argv[n++] = r->install[i];
+	argv[n] = NULL;
+	code = run_helper(id, argv, env, NULL, 0, deadline, &out, &errb, err);
+	if (code < 0) {
+		isol8_buf_free(&out);
+		isol8_buf_free(&errb);
+		return isol8_err_wrap(err, "package install");
+	}
+	if (code != 0) {
+		/* Install output can echo secrets (URLs with tokens): mask it like program output. */
+		pump_out_write(o, 2, errb.data ? errb.data : "", errb.len);
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "Package install failed (exit code %d)%s", code,
+			      r->net_mode == ISOL8_NET_NONE ? " (network is 'none': the registry is unreachable)" : "");
+	}
+	isol8_buf_free(&out);
+	isol8_buf_free(&errb);
+	return code ? -1 : 0;
+}
+
+/* Stream one program exec to the frontend; returns 0 and fills code/timed_out/etc. */
+struct exec_outcome {
+	int exit_code;
+	bool timed_out, interrupted, eof;
+	uint64_t ms;
+};
+
+static int exec_stream(const char *id, const char *const *argv, const char *const *env, const char *workdir,
+		       const char *in, size_t in_len, bool attach, uint64_t deadline, int ctrl_fd, struct pump_out *o,
+		       struct exec_outcome *x, struct isol8_err *err)
+{
+	char exec_id[65];
+	_cleanup_close_ int fd = -1;
+	struct pump_result pr;
+	bool running = true;
+	int sig = 0;
+	uint64_t t = mono_ms();
+
+	memset(x, 0, sizeof *x);
+	x->exit_code = -1;
+	if (sb_exec(id, argv, env, workdir, attach, exec_id, &fd, err) < 0)
+		return -1;
+	if (pump_run(fd, in, in_len, true, o, deadline + HOST_GRACE_MS, NULL, ctrl_fd, &sig, &pr, err) < 0)
+		return -1;
+	x->ms = mono_ms() - t;
+	x->timed_out = pr.timed_out;
+	x->interrupted = pr.interrupted;
+	x->eof = pr.eof;
+	if (pr.timed_out || pr.interrupted)
+		return 0;
+	for (int i = 0; i < 500 && running; i++) {
+		if (sb_exec_status(exec_id, &running, &x->exit_code, err) < 0)
+			return -1;
+		if (running)
+			usleep(i < 50 ? 1000 : 10000);
+	}
+	return 0;
+}
+
+static void random_token(char out[33])
+{
+	unsigned char r[16];
+	static const char hex[] = "0123456789abcdef";
+	if (getrandom(r, sizeof r, 0) != sizeof r)
+		memset(r, 0x5a, sizeof r); /* never happens with a 16-byte read; still deterministic-safe */
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
+	}
+	out[32] = '\0';
+}
+
+static bool repl_capable(const struct run_req *r)
+{
+	return r->code && !r->has_stdin && !r->file_ext &&
+	       (r->runtime == ISOL8_RT_PYTHON || r->runtime == ISOL8_RT_NODE || r->runtime == ISOL8_RT_BASH);
+}
+
+static int send_all(int fd, const char *p, size_t n, uint64_t deadline, struct isol8_err *err)
+{
+	while (n) {
+		struct pollfd pf = {.fd = fd, .events = POLLOUT};
+		ssize_t w;
+		uint64_t now = mono_ms();
+		if (now >= deadline)
+			return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "interpreter did not accept the code in time");
+		poll(&pf, 1, (int)(deadline - now));
+		w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (w < 0)
+			return isol8_err_set(err, ISOL8_E_IO, errno, "write to interpreter");
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Kill everything the session's driver started, then the driver (its own session via setsid). */
+static void repl_kill(struct session *s, const char *const *env)
+{
+	static const char *const argv[] = {
+		"sh", "-c", "for p in $(pgrep -f /usr/local/lib/isol8/repl); do pkill -KILL -s \"$p\"; kill -KILL \"$p\"; done; true",
+		NULL};
+	struct isol8_buf o = ISOL8_BUF_INIT, e = ISOL8_BUF_INIT;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	run_helper(s->sb.id, argv, env, NULL, 0, mono_ms() + 5000, &o, &e, &err);
+	isol8_buf_free(&o);
+	isol8_buf_free(&e);
+	s->repl_fd = xclose(s->repl_fd);
+}
+
+static int repl_run(struct session *s, const struct run_req *r, const char *const *env, uint64_t deadline, int ctrl_fd,
+		    struct pump_out *o, struct exec_outcome *x, const char **notice, struct isol8_err *err)
+{
+	char token[33], hdr[96];
+	struct pump_result pr;
+	int sig = 0;
+	uint64_t t = mono_ms();
+
+	memset(x, 0, sizeof *x);
+	x->exit_code = -1;
+	if (s->repl_fd < 0) {
+		const char *argv[8];
+		size_t n = 0;
+		argv[n++] = "setsid";
+		switch (r->runtime) {
+		case ISOL8_RT_PYTHON: argv[n++] = "python3"; argv[n++] = "-u"; argv[n++] = "/usr/local/lib/isol8/repl.py"; break;
+		case ISOL8_RT_NODE: argv[n++] = "node"; argv[n++] = "/usr/local/lib/isol8/repl.mjs"; break;
+		default: argv[n++] = "bash"; argv[n++] = "/usr/local/lib/isol8/repl.sh"; break;
+		}
+		argv[n] = NULL;
+		if (sb_exec(s->sb.id, argv, env, "/sandbox", true, s->repl_exec, &s->repl_fd, err) < 0)
+			return isol8_err_wrap(err, "start interpreter");
+	}
+	random_token(token);
+	snprintf(hdr, sizeof hdr, "ISOL8 %s %zu\n", token, strlen(r->code));
+	if (send_all(s->repl_fd, hdr, strlen(hdr), deadline, err) < 0 ||
+	    send_all(s->repl_fd, r->code, strlen(r->code), deadline, err) < 0) {
+		repl_kill(s, env);
+		return -1;
+	}
+	if (pump_run(s->repl_fd, NULL, 0, false, o, deadline, token, ctrl_fd, &sig, &pr, err) < 0) {
+		repl_kill(s, env);
+		return -1;
+	}
+	x->ms = mono_ms() - t;
+	if (pr.marker_code >= 0) {
+		x->exit_code = pr.marker_code;
+		return 0;
+	}
+	x->timed_out = pr.timed_out;
+	x->interrupted = pr.interrupted;
+	if (pr.eof) {
+		bool running = true;
+		for (int i = 0; i < 100 && running; i++)
+			if (sb_exec_status(s->repl_exec, &running, &x->exit_code, err) < 0 || (running && usleep(2000)))
+				break;
+		*notice = "the interpreter exited; session state was reset and a new interpreter starts on the next run";
+	} else {
+		*notice = "the interpreter was stopped; session state was reset";
+	}
+	repl_kill(s, env);
+	return 0;
+}
+
+static json_object *limits_json(const struct sandbox *sb, int net)
+{
+	json_object *l = json_object_new_object();
+	char sz[32];
+	isol8_format_size(sb->lim.memory, sz, sizeof sz);
+	json_object_object_add(l, "memoryLimit", json_object_new_string(sz));
+	json_object_object_add(l, "memoryBytes", json_object_new_int64((int64_t)sb->lim.memory));
+	json_object_object_add(l, "cpuLimit", json_object_new_double((double)sb->lim.cpu_millis / 1000.0));
+	json_object_object_add(l, "pidsLimit", json_object_new_int64(sb->lim.pids));
+	json_object_object_add(l, "timeoutMs", json_object_new_int64((int64_t)sb->lim.timeout_ms));
+	isol8_format_size(sb->lim.sandbox_size, sz, sizeof sz);
+	json_object_object_add(l, "sandboxSize", json_object_new_string(sz));
+	isol8_format_size(sb->lim.tmp_size, sz, sizeof sz);
+	json_object_object_add(l, "tmpSize", json_object_new_string(sz));
+	json_object_object_add(l, "maxOutputSize", json_object_new_int64((int64_t)sb->lim.max_output));
+	json_object_object_add(l, "network", json_object_new_string(isol8_net_mode_name(net)));
+	json_object_object_add(l, "readonlyRootFs", json_object_new_boolean(!sb->lim.writable));
+	return l;
+}
+
+static void iso_now(char *buf, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+int run_execute(struct conn *c, struct run_req *r, int out_fd, int err_fd, json_object **result, struct isol8_err *err)
+{
+	struct timings tm = {.t0 = mono_ms()};
+	struct session *s = NULL;
+	struct sandbox sb_local, *sb = &sb_local;
+	struct env_list env;
+	struct pump_out o;
+	struct exec_outcome x = {0};
+	const char *notice = NULL;
+	char exec_id_str[40], ts[96], tmo[32];
+	uint64_t deadline;
+	bool ephemeral = !r->session, oom = false, created = false;
+	int kind = r->session ? SANDBOX_SESSION : r->persist ? SANDBOX_PERSIST : SANDBOX_EPHEMERAL;
+	int rc = -1;
+	json_object *res, *tj;
+
+	env_build(&env, r);
+	iso_now(ts, sizeof ts);
+	{
+		char tok[33];
+		random_token(tok);
+		snprintf(exec_id_str, sizeof exec_id_str, "%.8s-%.4s-%.4s-%.4s-%.12s", tok, tok + 8, tok + 12, tok + 16,
+			 tok + 20);
+	}
+
+	if (r->session) {
+		s = session_acquire(c->tenant, r->session);
+		if (s && s->runtime != r->runtime) {
+			isol8_err_set(err, ISOL8_E_USAGE, 0,
+				      "Cannot switch runtime: session '%s' is bound to %s, this run asks for %s", r->session,
+				      isol8_runtime_name(s->runtime), isol8_runtime_name(r->runtime));
+			session_release(s);
+			env_free(&env);
+			return -1;
+		}
+	}
+	if (s) {
+		sb = &s->sb;
+	} else {
+		if (r->session && c->max_sessions && session_count(c->tenant) >= c->max_sessions) {
+			env_free(&env);
+			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "too many sessions for tenant %s (maximum %u)", c->tenant,
+					     c->max_sessions);
+		}
+		if (sb_create(c->token, r->runtime, r->image ? r->image : "", r->preferred_image ? r->preferred_image : "",
+			      &r->lim, r->net_mode, kind, r->session ? r->session : "", sb, err) < 0 ||
+		    (created = true, sb_start(sb->id, err) < 0)) {
+			if (created)
+				sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
+			env_free(&env);
+			return -1;
+		}
+		if (r->session) {
+			s = session_add(c->tenant, r->session, r->runtime, sb, c->session_idle_ms);
+			if (!s) {
+				sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
+				env_free(&env);
+				return isol8_err_set(err, ISOL8_E_LIMIT, 0, "this worker holds too many sessions");
+			}
+			sb = &s->sb;
+		}
+	}
+	/* The applied timeout comes from the broker (after policy clamping), not the request. */
+	deadline = tm.t0 + sb->lim.timeout_ms;
+	tm.acquire = mono_ms() - tm.t0;
+	pump_out_init(&o, out_fd, err_fd, (const char *const *)r->secret_vals, sb->lim.max_output);
+
+	{
+		/* Inject files and, when needed, the code as a file; one tar extracted by tar(1). */
+		struct isol8_tar_entry ent;
+		struct isol8_buf tar = ISOL8_BUF_INIT;
+		char codefile[64] = "";
+		bool need_file = r->code && !(s && repl_capable(r)) &&
+				 (r->runtime == ISOL8_RT_DENO || r->file_ext || strlen(r->code) > INLINE_MAX ||
+				  r->has_files);
+		uint64_t t = mono_ms();
+
+		if (need_file) {
+			const char *ext = r->file_ext ? r->file_ext : runtime_default_ext(r->runtime);
+			if (strlen(ext) > 15 || ext[0] != '.' || strchr(ext, '/')) {
+				isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid file extension '%.16s'", ext);
+				goto out;
+			}
+			snprintf(codefile, sizeof codefile, "main%s", ext);
+			if (r->has_files)
+				isol8_buf_append(&tar, r->files_tar.data, r->files_tar.len);
+			ent = (struct isol8_tar_entry){codefile, r->code, strlen(r->code), 0644, 100, 101};
+			{
+				/* Code goes in its own archive appended after the files: tar(1) reads both. */
+				struct isol8_buf t2 = ISOL8_BUF_INIT;
+				if (isol8_tar_build(&ent, 1, &t2, err) < 0) {
+					isol8_buf_free(&t2);
+					isol8_buf_free(&tar);
+					goto out;
+				}
+				if (tar.len >= 1024)
+					tar.len -= 1024; /* drop the files archive's end-of-archive blocks */
+				isol8_buf_append(&tar, t2.data, t2.len);
+				isol8_buf_free(&t2);
+			}
+		} else if (r->has_files) {
+			isol8_buf_append(&tar, r->files_tar.data, r->files_tar.len);
+		}
+		if (tar.len) {
+			static const char *const targv[] = {"tar", "-x", "-f", "-", "-C", "/sandbox", "--no-same-owner",
+							    NULL};
+			struct isol8_buf so = ISOL8_BUF_INIT, se = ISOL8_BUF_INIT;
+			int code = run_helper(sb->id, targv, env.v, tar.data, tar.len, deadline, &so, &se, err);
+			isol8_buf_free(&tar);
+			if (code != 0) {
+				if (code > 0)
+					isol8_err_set(err, ISOL8_E_IO, 0, "writing files into the sandbox failed: %.200s",
+						      se.data ? se.data : "");
+				isol8_buf_free(&so);
+				isol8_buf_free(&se);
+				goto out_fail_inject;
+			}
+			isol8_buf_free(&so);
+			isol8_buf_free(&se);
+		}
+		tm.inject = mono_ms() - t;
+		t = mono_ms();
+		if (install_packages(r, sb->id, env.v, deadline, &o, err) < 0)
+			goto out;
+		tm.install = mono_ms() - t;
+		t = mono_ms();
+		if (sb->image_setup || r->setup_script) {
+			const char *img_argv[] = {"timeout", "-s", "KILL", tmo, "bash", "/usr/local/lib/isol8/setup.sh", NULL};
+			const char *req_argv[] = {"timeout", "-s", "KILL", tmo, "bash", "-c", r->setup_script, NULL};
+			for (int k = 0; k < 2; k++) {
+				if ((k == 0 && !sb->image_setup) || (k == 1 && !r->setup_script))
+					continue;
+				timeout_arg(tmo, sizeof tmo, deadline > mono_ms() ? deadline - mono_ms() : 1);
+				if (exec_stream(sb->id, k ? req_argv : img_argv, env.v, "/sandbox", NULL, 0, false, deadline,
+						c->fd, &o, &x, err) < 0)
+					goto out;
+				if (x.timed_out || x.interrupted || x.exit_code != 0) {
+					if (!x.timed_out && !x.interrupted) {
+						isol8_err_set(err, ISOL8_E_USAGE, 0, "Setup script failed (exit code %d)",
+							      x.exit_code);
+						goto out;
+					}
+					goto finish;
+				}
+			}
+		}
+		tm.setup = mono_ms() - t;
+		t = mono_ms();
+
+		if (s && repl_capable(r)) {
+			if (repl_run(s, r, env.v, deadline, c->fd, &o, &x, &notice, err) < 0)
+				goto out;
+		} else {
+			const char *argv[ISOL8_MAX_ARGS];
+			char *rtv[24];
+			size_t n = 0;
+			char path[80];
+
+			timeout_arg(tmo, sizeof tmo, deadline > mono_ms() ? deadline - mono_ms() : 1);
+			argv[n++] = "timeout"; argv[n++] = "-s"; argv[n++] = "KILL"; argv[n++] = tmo;
+			if (r->cmd) {
+				argv[n++] = "bash"; argv[n++] = "-c"; argv[n++] = r->cmd;
+			} else {
+				snprintf(path, sizeof path, "/sandbox/%s", codefile);
+				if (runtime_argv(r->runtime, r->code, need_file ? path : NULL, rtv, 24, err) < 0)
+					goto out;
+				for (size_t i = 0; rtv[i]; i++)
+					argv[n++] = rtv[i];
+			}
+			argv[n] = NULL;
+			if (exec_stream(sb->id, argv, env.v, r->workdir, r->stdin_data, r->stdin_len, r->has_stdin, deadline,
+					c->fd, &o, &x, err) < 0)
+				goto out;
+		}
+		tm.exec = mono_ms() - t;
+	}
+finish:
+	/* timeout(1) kills at the exact millisecond with SIGKILL (137); our own host timer is the
+	 * backstop. Either way the run counts as timed out only once the deadline has passed. */
+	if (!x.timed_out && x.exit_code == 137 && mono_ms() + 5 >= deadline)
+		x.timed_out = true;
+	if (x.timed_out || x.interrupted) {
+		if (ephemeral || kind == SANDBOX_PERSIST)
+			sb_kill(sb->id, SIGKILL, &(struct isol8_err)ISOL8_ERR_INIT);
+		else if (s && s->repl_fd >= 0)
+			repl_kill(s, env.v);
+	}
+	if (!x.timed_out && !x.interrupted && x.exit_code == 137) {
+		bool running, o2 = false;
+		int ec;
+		if (sb_inspect(sb->id, &running, &o2, &ec, &(struct isol8_err)ISOL8_ERR_INIT) == 0)
+			oom = o2;
+	}
+	pump_out_finish(&o);
+	if (x.timed_out) {
+		pump_out_write(&o, 2, TIMEOUT_MARKER, strlen(TIMEOUT_MARKER));
+		x.exit_code = 124;
+	} else if (x.interrupted) {
+		x.exit_code = 130;
+	} else if (oom) {
+		char sz[32], line[160];
+		isol8_format_size(sb->lim.memory, sz, sizeof sz);
+		snprintf(line, sizeof line, "\n--- MEMORY LIMIT REACHED (%s): killed by the OOM killer ---\n", sz);
+		pump_out_write(&o, 2, line, strlen(line));
+		x.exit_code = 137;
+	}
+	if (x.exit_code < 0)
+		x.exit_code = 1;
+	tm.total = mono_ms() - tm.t0;
+
+	res = json_object_new_object();
+	json_object_object_add(res, "exitCode", json_object_new_int(x.exit_code));
+	json_object_object_add(res, "durationMs", json_object_new_int64((int64_t)(x.ms ? x.ms : tm.exec)));
+	json_object_object_add(res, "truncated", json_object_new_boolean(o.cap[1].truncated || o.cap[2].truncated));
+	json_object_object_add(res, "stdoutTruncated", json_object_new_boolean(o.cap[1].truncated));
+	json_object_object_add(res, "stderrTruncated", json_object_new_boolean(o.cap[2].truncated));
+	json_object_object_add(res, "stdoutBytes", json_object_new_int64((int64_t)o.cap[1].total));
+	json_object_object_add(res, "stderrBytes", json_object_new_int64((int64_t)o.cap[2].total));
+	json_object_object_add(res, "timedOut", json_object_new_boolean(x.timed_out));
+	json_object_object_add(res, "oomKilled", json_object_new_boolean(oom));
+	json_object_object_add(res, "executionId", json_object_new_string(exec_id_str));
+	json_object_object_add(res, "runtime", json_object_new_string(isol8_runtime_name(r->runtime)));
+	json_object_object_add(res, "timestamp", json_object_new_string(ts));
+	json_object_object_add(res, "containerId", json_object_new_string(sb->id));
+	json_object_object_add(res, "image", json_object_new_string(sb->image));
+	if (r->session)
+		json_object_object_add(res, "sessionId", json_object_new_string(r->session));
+	if (kind == SANDBOX_PERSIST)
+		json_object_object_add(res, "persisted", json_object_new_boolean(1));
+	if (notice)
+		json_object_object_add(res, "notice", json_object_new_string(notice));
+	json_object_object_add(res, "limits", limits_json(sb, r->net_mode));
+	tj = json_object_new_object();
+	json_object_object_add(tj, "acquireMs", json_object_new_int64((int64_t)tm.acquire));
+	json_object_object_add(tj, "injectMs", json_object_new_int64((int64_t)tm.inject));
+	json_object_object_add(tj, "installMs", json_object_new_int64((int64_t)tm.install));
+	json_object_object_add(tj, "setupMs", json_object_new_int64((int64_t)tm.setup));
+	json_object_object_add(tj, "execMs", json_object_new_int64((int64_t)tm.exec));
+	json_object_object_add(tj, "totalMs", json_object_new_int64((int64_t)tm.total));
+	json_object_object_add(res, "timings", tj);
+	*result = res;
+	rc = 0;
+	goto out;
+out_fail_inject:
+out:
+	pump_out_free(&o);
+	if (ephemeral && kind != SANDBOX_PERSIST)
+		sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
+	if (s)
+		session_release(s);
+	env_free(&env);
+	return rc;
+}

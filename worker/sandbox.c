@@ -1,0 +1,182 @@
+/* Typed wrappers for the sandbox verbs (encoding in common/proto.h). */
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/proto.h"
+#include "worker/worker.h"
+
+static int call(uint8_t type, struct isol8_buf *p, const int *fds, unsigned nfds, struct isol8_msg *reply,
+		struct isol8_err *err)
+{
+	int r = brokerc_call(type, p, fds, nfds, reply, err);
+	isol8_buf_free(p);
+	return r;
+}
+
+static int call_id_only(uint8_t type, const char *id, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+	isol8_put_str(&p, id);
+	if (call(type, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	isol8_msg_free(&m);
+	return 0;
+}
+
+int sb_create(uint32_t token, int runtime, const char *image, const char *preferred, const struct sandbox_limits *want,
+	      int net_mode, int kind, const char *session, struct sandbox *out, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+	_cleanup_free_ char *id = NULL, *img = NULL;
+	uint8_t writable, setup;
+
+	isol8_put_u32(&p, token);
+	isol8_put_u8(&p, (uint8_t)runtime);
+	isol8_put_str(&p, image);
+	isol8_put_str(&p, preferred);
+	isol8_put_u64(&p, want->memory);
+	isol8_put_u64(&p, want->cpu_millis);
+	isol8_put_u32(&p, want->pids);
+	isol8_put_u64(&p, want->timeout_ms);
+	isol8_put_u64(&p, want->sandbox_size);
+	isol8_put_u64(&p, want->tmp_size);
+	isol8_put_u64(&p, want->max_output);
+	isol8_put_u8(&p, (uint8_t)net_mode);
+	isol8_put_u8(&p, want->writable);
+	isol8_put_u8(&p, (uint8_t)kind);
+	isol8_put_str(&p, session);
+	if (call(V_CREATE, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	memset(out, 0, sizeof *out);
+	if (isol8_get_str(&m, &id, 64, err) < 0 || isol8_get_u64(&m, &out->lim.memory, err) < 0 ||
+	    isol8_get_u64(&m, &out->lim.cpu_millis, err) < 0 || isol8_get_u32(&m, &out->lim.pids, err) < 0 ||
+	    isol8_get_u64(&m, &out->lim.timeout_ms, err) < 0 || isol8_get_u64(&m, &out->lim.sandbox_size, err) < 0 ||
+	    isol8_get_u64(&m, &out->lim.tmp_size, err) < 0 || isol8_get_u64(&m, &out->lim.max_output, err) < 0 ||
+	    isol8_get_u8(&m, &writable, err) < 0 || isol8_get_str(&m, &img, 256, err) < 0 ||
+	    isol8_get_u8(&m, &setup, err) < 0 || isol8_msg_end(&m, err) < 0) {
+		isol8_msg_free(&m);
+		return isol8_err_wrap(err, "create reply");
+	}
+	snprintf(out->id, sizeof out->id, "%s", id);
+	snprintf(out->image, sizeof out->image, "%s", img);
+	out->lim.writable = writable;
+	out->image_setup = setup;
+	isol8_msg_free(&m);
+	return 0;
+}
+
+int sb_start(const char *id, struct isol8_err *err) { return call_id_only(V_START, id, err); }
+int sb_remove(const char *id, struct isol8_err *err) { return call_id_only(V_REMOVE, id, err); }
+
+int sb_exec(const char *id, const char *const *argv, const char *const *env, const char *workdir, bool attach_stdin,
+	    char exec_id[65], int *fd, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+	_cleanup_free_ char *eid = NULL;
+	uint32_t n;
+
+	isol8_put_str(&p, id);
+	for (n = 0; argv[n]; n++)
+		;
+	isol8_put_u32(&p, n);
+	for (uint32_t i = 0; i < n; i++)
+		isol8_put_str(&p, argv[i]);
+	for (n = 0; env && env[n]; n++)
+		;
+	isol8_put_u32(&p, n);
+	for (uint32_t i = 0; i < n; i++)
+		isol8_put_str(&p, env[i]);
+	isol8_put_str(&p, workdir);
+	isol8_put_u8(&p, attach_stdin);
+	if (p.len > ISOL8_IPC_MAX_PAYLOAD) {
+		isol8_buf_free(&p);
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "command and environment too large (over %u bytes)",
+				     ISOL8_IPC_MAX_PAYLOAD);
+	}
+	if (call(V_EXEC, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	if (m.type != BR_REPLY_OK_FD || m.nfds != 1 || isol8_get_str(&m, &eid, 64, err) < 0 ||
+	    isol8_msg_end(&m, err) < 0) {
+		isol8_msg_free(&m);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "bad exec reply from broker");
+	}
+	snprintf(exec_id, 65, "%s", eid);
+	*fd = isol8_msg_take_fd(&m, 0);
+	isol8_msg_free(&m);
+	return 0;
+}
+
+int sb_exec_status(const char *exec_id, bool *running, int *exit_code, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+	uint8_t r;
+	uint32_t code;
+
+	isol8_put_str(&p, exec_id);
+	if (call(V_EXEC_STATUS, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	if (isol8_get_u8(&m, &r, err) < 0 || isol8_get_u32(&m, &code, err) < 0 || isol8_msg_end(&m, err) < 0) {
+		isol8_msg_free(&m);
+		return -1;
+	}
+	*running = r;
+	*exit_code = (int)code;
+	isol8_msg_free(&m);
+	return 0;
+}
+
+int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+	uint8_t r, o;
+	uint32_t code;
+
+	isol8_put_str(&p, id);
+	if (call(V_INSPECT, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	if (isol8_get_u8(&m, &r, err) < 0 || isol8_get_u8(&m, &o, err) < 0 || isol8_get_u32(&m, &code, err) < 0 ||
+	    isol8_msg_end(&m, err) < 0) {
+		isol8_msg_free(&m);
+		return -1;
+	}
+	*running = r;
+	*oom = o;
+	*exit_code = (int)code;
+	isol8_msg_free(&m);
+	return 0;
+}
+
+int sb_kill(const char *id, int sig, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+	isol8_put_str(&p, id);
+	isol8_put_u8(&p, (uint8_t)sig);
+	if (call(V_KILL, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	isol8_msg_free(&m);
+	return 0;
+}
+
+int sb_get_archive(const char *id, const char *path, int *fd, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+	isol8_put_str(&p, id);
+	isol8_put_str(&p, path);
+	if (call(V_GET_ARCHIVE, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	*fd = isol8_msg_take_fd(&m, 0);
+	isol8_msg_free(&m);
+	return *fd >= 0 ? 0 : isol8_err_set(err, ISOL8_E_PROTO, 0, "get-archive reply without fd");
+}

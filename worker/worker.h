@@ -1,0 +1,139 @@
+/* isol8-worker internals. A worker runs locked down (unprivileged uid, no capabilities,
+ * no_new_privs, seccomp allowlist) and never holds the Docker socket: every Docker operation is
+ * a verb sent to the broker (brokerc.c). It owns the frontend connections the broker hands it,
+ * parses their requests, runs them in sandboxes, and writes the program's output straight to
+ * the stream fds the frontend passed in. */
+#ifndef ISOL8_WORKER_H
+#define ISOL8_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "common/buf.h"
+#include "common/outproc.h"
+#include "common/err.h"
+#include "common/ipc.h"
+#include "policy/policy.h"
+
+/* ---- brokerc.c: verbs over the broker channel ---- */
+int brokerc_init(int chan);
+/* Send a verb and wait for its reply. On success *reply holds BR_REPLY_OK[_FD] (caller frees
+ * with isol8_msg_free); on refusal returns -1 with the broker's error code and message. */
+int brokerc_call(uint8_t type, const struct isol8_buf *payload, const int *fds, unsigned nfds, struct isol8_msg *reply,
+		 struct isol8_err *err);
+void brokerc_send_noreply(uint8_t type, const struct isol8_buf *payload);
+/* Called by the channel reader for BR_REPLY_* messages; takes ownership of m. */
+void brokerc_deliver(struct isol8_msg *m);
+/* Fail every waiting call (broker gone). */
+void brokerc_fail_all(void);
+
+/* ---- sandbox verbs (sandbox.c), thin typed wrappers ---- */
+struct sandbox_limits {
+	uint64_t memory, cpu_millis, timeout_ms, sandbox_size, tmp_size, max_output;
+	uint32_t pids;
+	bool writable;
+};
+struct sandbox {
+	char id[65];
+	char image[257];
+	bool image_setup;
+	struct sandbox_limits lim; /* as applied by the broker after policy */
+};
+int sb_create(uint32_t token, int runtime, const char *image, const char *preferred, const struct sandbox_limits *want,
+	      int net_mode, int kind, const char *session, struct sandbox *out, struct isol8_err *err);
+int sb_start(const char *id, struct isol8_err *err);
+/* Returns the hijacked stream fd in *fd and the exec id. argv/env are NULL-terminated. */
+int sb_exec(const char *id, const char *const *argv, const char *const *env, const char *workdir, bool attach_stdin,
+	    char exec_id[65], int *fd, struct isol8_err *err);
+int sb_exec_status(const char *exec_id, bool *running, int *exit_code, struct isol8_err *err);
+int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, struct isol8_err *err);
+int sb_kill(const char *id, int sig, struct isol8_err *err);
+int sb_remove(const char *id, struct isol8_err *err);
+int sb_get_archive(const char *id, const char *path, int *fd, struct isol8_err *err);
+
+/* ---- pump.c: one exec's stream to the frontend's fds ---- */
+struct pump_out {
+	int fd[3];                    /* [1] stdout target, [2] stderr target */
+	struct isol8_masker *mask[3];
+	struct isol8_outcap cap[3];
+	bool write_failed[3];
+};
+struct pump_result {
+	bool eof;           /* stream ended */
+	bool timed_out;     /* deadline passed before the end */
+	bool interrupted;   /* a frontend signal arrived */
+	int marker_code;    /* REPL end marker exit code, -1 if none */
+};
+void pump_out_init(struct pump_out *o, int out_fd, int err_fd, const char *const *secrets, uint64_t max_output);
+void pump_out_finish(struct pump_out *o);  /* flush maskers, write truncation markers */
+void pump_out_free(struct pump_out *o);
+void pump_out_write(struct pump_out *o, int stream, const char *data, size_t len);
+/* Feed stdin (may be NULL) then half-close; read frames until EOF or deadline (monotonic ms);
+ * if marker_token is set, stop at the REPL end marker seen on both streams. ctrl_fd (frontend
+ * connection, or -1) is watched for FE_SIGNAL. */
+int pump_run(int stream_fd, const char *stdin_data, size_t stdin_len, bool close_stdin, struct pump_out *o,
+	     uint64_t deadline_ms, const char *marker_token, int ctrl_fd, int *signal_out, struct pump_result *res,
+	     struct isol8_err *err);
+/* Collect an exec's whole output into bufs (for internal helper execs). */
+int pump_collect(int stream_fd, const void *stdin_data, size_t stdin_len, struct isol8_buf *out, struct isol8_buf *errb,
+		 size_t cap, uint64_t deadline_ms, struct isol8_err *err);
+
+/* ---- request.c ---- */
+struct run_req {
+	char *code, *cmd;
+	int runtime;
+	uint64_t timeout_ms;
+	char **env; size_t n_env;          /* "K=V" */
+	char **secret_env; size_t n_secret;/* "K=V" */
+	char **secret_vals;                /* values, NULL-terminated */
+	char *file_ext;
+	char *stdin_data; size_t stdin_len; bool has_stdin;
+	char *workdir;
+	char **install; size_t n_install;
+	char *setup_script;
+	struct sandbox_limits lim;
+	int net_mode;
+	char *image, *preferred_image;
+	bool persist;
+	char *session;
+	bool debug;
+	struct isol8_buf files_tar;        /* tar of /sandbox files to inject (from the bundle) */
+	bool has_files;
+};
+int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r, struct isol8_err *err);
+void request_free(struct run_req *r);
+
+/* ---- runtime.c ---- */
+/* argv to run code inline (NULL if the runtime needs a file) or from a file path. */
+int runtime_argv(int rt, const char *code, const char *file, char **argv, size_t max, struct isol8_err *err);
+const char *runtime_default_ext(int rt);
+void runtime_base_env(struct isol8_buf *env_lines);
+
+/* ---- conn.c / run.c / sessions.c ---- */
+struct conn {
+	int fd;
+	uint32_t token;
+	uint8_t op;
+	char tenant[65];
+	uint32_t uid, gid, pid;
+	char session[65];
+	uint32_t max_sessions;
+	uint64_t session_idle_ms;
+};
+void *conn_main(void *arg);
+int run_execute(struct conn *c, struct run_req *r, int out_fd, int err_fd, json_object **result, struct isol8_err *err);
+
+struct session;
+int sessions_list(const char *tenant, struct isol8_buf *json_out);
+int sessions_stop(const char *tenant, const char *name, struct isol8_err *err);
+void sessions_expire(uint64_t now);
+void sessions_stop_all(void);
+
+uint64_t mono_ms(void);
+extern volatile bool g_worker_stopping;
+extern unsigned g_worker_index;
+
+#endif
