@@ -123,6 +123,9 @@ struct sandbox_spec {
 struct json_object;
 struct json_object *sandbox_create_body(const struct broker *b, const struct sandbox_spec *s);
 
+/* cgroup.c: OOM kills counted by the sandbox's memory cgroup, -1 if unknown */
+long broker_cgroup_oom_kills(int pid);
+
 uint64_t now_ms(void);
 extern struct broker *g_broker;
 

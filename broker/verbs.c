@@ -239,7 +239,8 @@ static int verb_inspect(struct job *j, struct docker *d, struct isol8_buf *reply
 	struct owned_container oc;
 	json_object *o = NULL, *state, *v;
 	bool running = false, oom = false;
-	int code = 0;
+	int code = 0, pid = 0;
+	long kills;
 
 	if (get_owned(j, &id, &oc, err) < 0 || isol8_msg_end(&j->m, err) < 0)
 		return -1;
@@ -252,11 +253,15 @@ static int verb_inspect(struct job *j, struct docker *d, struct isol8_buf *reply
 			oom = json_object_get_boolean(v);
 		if (json_object_object_get_ex(state, "ExitCode", &v))
 			code = json_object_get_int(v);
+		if (json_object_object_get_ex(state, "Pid", &v))
+			pid = json_object_get_int(v);
 	}
 	json_object_put(o);
+	kills = broker_cgroup_oom_kills(pid);
 	isol8_put_u8(reply, running);
 	isol8_put_u8(reply, oom);
 	isol8_put_u32(reply, (uint32_t)code);
+	isol8_put_u32(reply, kills < 0 ? 0 : (uint32_t)kills);
 	return 0;
 }
 

@@ -36,7 +36,8 @@ static int simple_post(struct docker *d, const char *id, const char *fmt_tail, c
 {
 	_cleanup_free_ char *n = docker_path_arg("container", id, err);
 	_cleanup_free_ char *a = NULL, *path = NULL;
-	struct docker_call call = { .method = "POST", .body_fd = -1, .max_response = 65536 };
+	struct docker_call call = { .method = "POST", .body_fd = -1, .max_response = 65536,
+				    .timeout_ms = DOCKER_JSON_TIMEOUT_MS };
 	int r;
 
 	if (!n)
@@ -76,7 +77,8 @@ int docker_container_remove(struct docker *d, const char *id, bool force, bool i
 {
 	_cleanup_free_ char *n = docker_path_arg("container", id, err);
 	_cleanup_free_ char *path = NULL;
-	struct docker_call call = { .method = "DELETE", .body_fd = -1, .max_response = 65536 };
+	struct docker_call call = { .method = "DELETE", .body_fd = -1, .max_response = 65536,
+				    .timeout_ms = DOCKER_JSON_TIMEOUT_MS };
 	int r;
 
 	if (!n)
@@ -121,7 +123,7 @@ int docker_container_put_archive(struct docker *d, const char *id, const char *p
 {
 	_cleanup_free_ char *p = archive_path(id, path, err);
 	struct docker_call call = { .method = "PUT", .body_fd = -1, .content_type = "application/x-tar",
-				    .max_response = 65536 };
+				    .max_response = 65536, .timeout_ms = DOCKER_JSON_TIMEOUT_MS };
 	int r;
 
 	if (!p)
@@ -138,7 +140,8 @@ int docker_container_get_archive(struct docker *d, const char *id, const char *p
 				 size_t max, struct isol8_err *err)
 {
 	_cleanup_free_ char *p = archive_path(id, path, err);
-	struct docker_call call = { .method = "GET", .body_fd = -1, .max_response = max };
+	struct docker_call call = { .method = "GET", .body_fd = -1, .max_response = max,
+				    .timeout_ms = DOCKER_JSON_TIMEOUT_MS };
 	int r;
 
 	if (!p)

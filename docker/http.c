@@ -216,6 +216,13 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 		s->prog_used = true;
 		return docker_progress_feed(&s->prog, ptr, n) < 0 ? 0 : n;
 	}
+	if (status >= 300) {
+		/* Error answers are read for their message only; keep the head, drop the rest, so a
+		 * small max (get_archive) does not turn a 404 into a size error. */
+		size_t room = s->call->resp.len < 65536 ? 65536 - s->call->resp.len : 0;
+		isol8_buf_append(&s->call->resp, ptr, n < room ? n : room);
+		return n;
+	}
 	if (n > s->max - s->call->resp.len) {
 		s->over = true;
 		return 0;
@@ -289,6 +296,8 @@ int docker_call_run(struct docker *d, struct docker_call *call, struct isol8_err
 #endif
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, DOCKER_CONNECT_TIMEOUT_MS);
+	if (call->timeout_ms > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, call->timeout_ms);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, call->method);
@@ -354,7 +363,8 @@ void docker_call_free(struct docker_call *call)
 int docker_call_json(struct docker *d, const char *method, const char *path, json_object *body,
 		     json_object **out, struct isol8_err *err)
 {
-	struct docker_call call = { .method = method, .path = path, .body_fd = -1 };
+	struct docker_call call = { .method = method, .path = path, .body_fd = -1,
+				    .timeout_ms = DOCKER_JSON_TIMEOUT_MS };
 	const char *b = NULL;
 	int r;
 
@@ -387,7 +397,8 @@ int docker_call_json(struct docker *d, const char *method, const char *path, jso
 
 int docker_ping(struct docker *d, struct isol8_err *err)
 {
-	struct docker_call call = { .method = "GET", .path = "/_ping", .body_fd = -1, .max_response = 4096 };
+	struct docker_call call = { .method = "GET", .path = "/_ping", .body_fd = -1, .max_response = 4096,
+				    .timeout_ms = 30000 };
 	int r = docker_call_run(d, &call, err);
 
 	docker_call_free(&call);

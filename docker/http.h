@@ -31,6 +31,7 @@ struct docker_call {
 	int body_fd;                 /* >= 0: stream the body from this fd (chunked) instead */
 	size_t max_response;         /* 0 = DOCKER_MAX_RESPONSE */
 	int limit_code;              /* error code when max_response is passed; 0 = ISOL8_E_LIMIT */
+	long timeout_ms;             /* whole call; 0 = none (builds and imports take what they take) */
 	/* JSON-lines progress answers (build, import): parsed as they arrive instead of buffered. */
 	bool progress;
 	docker_log_cb log_cb;
@@ -46,7 +47,12 @@ struct docker_call {
 int docker_call_run(struct docker *d, struct docker_call *call, struct isol8_err *err);
 void docker_call_free(struct docker_call *call);
 
-/* Convenience: run and parse the JSON answer into *out (may be NULL to ignore the body). */
+/* Upper bound for ordinary JSON calls: a wedged engine must not hang a worker forever, while a
+ * forced remove of a busy container can legitimately take a while. */
+#define DOCKER_JSON_TIMEOUT_MS 300000L
+
+/* Convenience: run and parse the JSON answer into *out (may be NULL to ignore the body).
+ * Uses DOCKER_JSON_TIMEOUT_MS. */
 int docker_call_json(struct docker *d, const char *method, const char *path, json_object *body,
 		     json_object **out, struct isol8_err *err);
 

@@ -29,7 +29,7 @@ static la_ssize_t buf_write(struct archive *a, void *ctx, const void *data, size
 	return (la_ssize_t)n;
 }
 
-static struct archive *writer_new(struct isol8_buf *out)
+static struct archive *writer_new(struct isol8_buf *out, bool binary_names)
 {
 	struct archive *a = archive_write_new();
 
@@ -40,9 +40,10 @@ static struct archive *writer_new(struct isol8_buf *out)
 	/* hdrcharset=BINARY: store names as the bytes we were given (UTF-8 from JSON requests or
 	 * the file system) instead of converting through the process locale, which fails for any
 	 * non-ASCII name under "C" (and libarchive 3.6.2 then crashes on directories). Docker's Go
-	 * tar reader takes names as raw bytes anyway. */
+	 * tar reader takes names as raw bytes anyway. It costs a pax header per entry, so only
+	 * when a name needs it. */
 	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
-	    archive_write_set_format_option(a, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
+	    (binary_names && archive_write_set_format_option(a, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK) ||
 	    archive_write_set_bytes_per_block(a, 0) != ARCHIVE_OK ||
 	    archive_write_open2(a, out, NULL, buf_write, NULL, NULL) != ARCHIVE_OK) {
 		archive_write_free(a);
@@ -127,13 +128,17 @@ int isol8_tar_build(const struct isol8_tar_entry *entries, size_t n, struct isol
 	char **dirs = NULL;
 	size_t ndirs = 0;
 	time_t now = time(NULL);
+	bool binary = false;
 	int ret = -1;
 
 	for (size_t i = 0; i < n; i++)
 		if (!entries[i].path || !path_ok(entries[i].path))
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid file name in archive: \"%s\"",
 					     entries[i].path ? entries[i].path : "");
-	a = writer_new(out);
+	for (size_t i = 0; i < n; i++)
+		for (const char *c = entries[i].path; *c; c++)
+			binary |= (unsigned char)*c >= 0x80;
+	a = writer_new(out, binary);
 	if (!a)
 		return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "cannot create tar writer");
 	for (size_t i = 0; i < n; i++) {
@@ -278,7 +283,8 @@ int isol8_tar_from_dir(const char *dirpath, const char *const *skip, size_t max_
 	fd = open(dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return isol8_err_set(err, errno == ENOENT ? ISOL8_E_NOTFOUND : ISOL8_E_IO, errno, "open %s", dirpath);
-	w.a = writer_new(out);
+	/* File names are unknown until the walk: always raw bytes. */
+	w.a = writer_new(out, true);
 	if (!w.a) {
 		close(fd);
 		return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "cannot create tar writer");

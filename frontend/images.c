@@ -78,6 +78,7 @@ char *isol8_strlist_join(const struct isol8_strlist *l, const char *sep)
 {
 	struct isol8_buf b = ISOL8_BUF_INIT;
 
+	isol8_buf_append(&b, "", 0); /* terminated even when the list is empty */
 	for (size_t i = 0; i < l->n; i++) {
 		if (i)
 			isol8_buf_puts(&b, sep);
@@ -228,7 +229,9 @@ void isol8_deps_hash(int rt, const struct isol8_strlist *pkgs, const char *setup
 
 char *isol8_image_custom_tag(int rt, const char deps_hash[ISOL8_SHA256_HEX])
 {
-	return xasprintf("%s:%s-custom-%.12s", ISOL8_IMAGE_REPO, isol8_runtime_name(rt), deps_hash);
+	const char *name = isol8_runtime_name(rt);
+
+	return xasprintf("%s:%s-custom-%.12s", ISOL8_IMAGE_REPO, name ? name : "unknown", deps_hash);
 }
 
 /* ---- build inputs ---- */
@@ -506,8 +509,9 @@ void isol8_base_context_free(struct isol8_base_context *c)
 char *isol8_custom_dockerfile(int rt, const struct isol8_strlist *pkgs, bool pip_index, bool has_setup)
 {
 	struct isol8_buf b = ISOL8_BUF_INIT;
+	const char *base = isol8_image_base_tag(rt);
 
-	isol8_buf_printf(&b, "FROM %s\n", isol8_image_base_tag(rt));
+	isol8_buf_printf(&b, "FROM %s\n", base ? base : "scratch");
 	if (rt == ISOL8_RT_PYTHON && pip_index)
 		isol8_buf_puts(&b, "ARG PIP_INDEX_URL\nARG PIP_TRUSTED_HOST\n");
 	if (rt == ISOL8_RT_DENO)

@@ -9,14 +9,8 @@
 
 #include "common/log.h"
 #include "frontend/cli.h"
-
-#if __has_include("frontend/commands_images.h")
 #include "frontend/commands_images.h"
-#else
-int cmd_setup(int argc, char **argv);
-int cmd_build(int argc, char **argv);
-int cmd_cleanup(int argc, char **argv);
-#endif
+
 
 struct command {
 	const char *name;

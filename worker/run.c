@@ -526,8 +526,13 @@ finish:
 	if (!x.timed_out && !x.interrupted && x.exit_code == 137) {
 		bool running, o2 = false;
 		int ec;
-		if (sb_inspect(sb->id, &running, &o2, &ec, &(struct isol8_err)ISOL8_ERR_INIT) == 0)
-			oom = o2;
+		uint32_t kills = 0;
+		if (sb_inspect(sb->id, &running, &o2, &ec, &kills, &(struct isol8_err)ISOL8_ERR_INIT) == 0) {
+			/* A session's counter keeps earlier runs' kills: compare with what we saw last. */
+			oom = o2 || kills > (s ? s->oom_kills : 0);
+			if (s)
+				s->oom_kills = kills;
+		}
 	}
 	pump_out_finish(&o);
 	if (x.timed_out) {

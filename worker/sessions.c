@@ -125,13 +125,15 @@ int sessions_list(const char *tenant, struct isol8_buf *out)
 		isol8_buf_puts(out, first ? "{\"id\":" : ",{\"id\":");
 		first = false;
 		json_escape(out, s->name);
-		isol8_buf_printf(out, ",\"runtime\":\"%s\",\"containerId\":\"%s\",\"createdAt\":%llu,\"idleMs\":%llu}",
-				 isol8_runtime_name(s->runtime), s->sb.id, (unsigned long long)s->created_wall,
+		isol8_buf_printf(out,
+				 ",\"runtime\":\"%s\",\"containerId\":\"%s\",\"createdAt\":%llu,\"lastUsedAt\":%llu,"
+				 "\"idleMs\":%llu}",
+				 isol8_runtime_name(s->runtime), s->sb.id, (unsigned long long)s->created_wall * 1000ull,
+				 (unsigned long long)(wall - (time_t)((now - s->last_used_ms) / 1000)) * 1000ull,
 				 (unsigned long long)(now - s->last_used_ms));
 	}
 	isol8_buf_putc(out, ']');
 	pthread_mutex_unlock(&tlock);
-	(void)wall;
 	return 0;
 }
 

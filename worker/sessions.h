@@ -21,6 +21,7 @@ struct session {
 	uint64_t created_wall;
 	pthread_mutex_t lock;   /* held for the duration of a run */
 	bool dead;
+	uint32_t oom_kills;     /* memory cgroup oom_kill count seen so far */
 	int refs;
 };
 

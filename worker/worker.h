@@ -49,7 +49,7 @@ int sb_start(const char *id, struct isol8_err *err);
 int sb_exec(const char *id, const char *const *argv, const char *const *env, const char *workdir, bool attach_stdin,
 	    char exec_id[65], int *fd, struct isol8_err *err);
 int sb_exec_status(const char *exec_id, bool *running, int *exit_code, struct isol8_err *err);
-int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, struct isol8_err *err);
+int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, uint32_t *oom_kills, struct isol8_err *err);
 int sb_kill(const char *id, int sig, struct isol8_err *err);
 int sb_remove(const char *id, struct isol8_err *err);
 int sb_get_archive(const char *id, const char *path, int *fd, struct isol8_err *err);

@@ -535,7 +535,7 @@ static void test_archive_container(struct docker *d)
 			diag("extract nested", &err);
 		r = docker_container_get_archive(d, cid, "/tmp/hello.txt", &back, 100, &err);
 		ok(r == -1 && err.code == ISOL8_E_LIMIT, "get_archive past max is ISOL8_E_LIMIT");
-		r = docker_container_get_archive(d, cid, "/tmp/does-not-exist", &back, 1 << 20, &err);
+		r = docker_container_get_archive(d, cid, "/tmp/does-not-exist", &back, 10, &err);
 		ok(r == -1 && err.code == ISOL8_E_NOTFOUND, "get_archive of a missing path is ISOL8_E_NOTFOUND");
 		isol8_buf_free(&t);
 		isol8_buf_free(&back);
@@ -546,16 +546,12 @@ static void test_archive_container(struct docker *d)
 	ok(list_count(d, label_kv2) == 0, "no archive container left behind");
 }
 
-int main(void)
+/* The tests proper. Runs in a child so that the parent can clean up by label even when this
+ * crashes or is killed half-way. */
+static int run_tests(void)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
 	struct docker *d;
-
-	snprintf(label_val, sizeof label_val, "dc-%ld-%ld", (long)getpid(), (long)time(NULL));
-	snprintf(label_kv, sizeof label_kv, "org.isol8.test=%s", label_val);
-	snprintf(label_kv2, sizeof label_kv2, "org.isol8.test=%s-rw", label_val);
-	snprintf(build_tag, sizeof build_tag, "isol8-test-build:%s", label_val);
-	snprintf(import_tag, sizeof import_tag, "isol8-test-import:%s", label_val);
 
 	test_errors();
 
@@ -590,4 +586,45 @@ int main(void)
 	docker_close(d);
 	printf("1..%d\n# %d passed, %d failed\n", n_test, n_test - n_fail, n_fail);
 	return n_fail ? 1 : 0;
+}
+
+int main(void)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct docker *d;
+	pid_t pid;
+	int st = 0;
+
+	snprintf(label_val, sizeof label_val, "dc-%ld-%ld", (long)getpid(), (long)time(NULL));
+	snprintf(label_kv, sizeof label_kv, "org.isol8.test=%s", label_val);
+	snprintf(label_kv2, sizeof label_kv2, "org.isol8.test=%s-rw", label_val);
+	snprintf(build_tag, sizeof build_tag, "isol8-test-build:%s", label_val);
+	snprintf(import_tag, sizeof import_tag, "isol8-test-import:%s", label_val);
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		return 1;
+	}
+	if (pid == 0)
+		_exit(run_tests());
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 77)
+		return 77;
+	/* Failed or crashed: make sure nothing of ours is left in the engine. */
+	d = docker_open(NULL, &err);
+	if (d) {
+		cleanup(d);
+		docker_close(d);
+	}
+	if (WIFSIGNALED(st)) {
+		printf("not ok - test process died with signal %d (leftovers removed by label %s)\n", WTERMSIG(st),
+		       label_val);
+		return 1;
+	}
+	return WEXITSTATUS(st);
 }

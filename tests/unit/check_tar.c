@@ -195,6 +195,8 @@ START_TEST(test_from_dir)
 	write_file(dir, "Dockerfile", "FROM debian:bookworm-slim\n", 0644);
 	make_dir(dir, "src");
 	write_file(dir, "src/app.py", "print('x')\n", 0755);
+	make_dir(dir, "d\xc3\xa9j\xc3\xa0");
+	write_file(dir, "d\xc3\xa9j\xc3\xa0/caf\xc3\xa9", "", 0644);
 	make_dir(dir, ".git");
 	write_file(dir, ".git/HEAD", "ref\n", 0644);
 	make_dir(dir, "src/node_modules");
@@ -225,6 +227,7 @@ START_TEST(test_from_dir)
 	free(l);
 	ck_assert_int_eq(isol8_tar_extract_file(t.data, t.len, "src/app.py", 100, &f, &err), 0);
 	ck_assert_str_eq(f.data, "print('x')\n");
+	ck_assert_int_eq(isol8_tar_extract_file(t.data, t.len, "d\xc3\xa9j\xc3\xa0/caf\xc3\xa9", 100, &f, &err), 0);
 
 	/* a custom skip list replaces the default */
 	{

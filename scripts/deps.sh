@@ -1,0 +1,30 @@
+#!/bin/bash
+# Install what building, running and testing isol8 needs on Debian 12 (bookworm), as root.
+# Only missing packages are installed; a machine that has everything is left alone.
+set -euo pipefail
+
+PKGS=(
+	# build
+	build-essential autoconf automake autoconf-archive pkg-config
+	libcurl4-openssl-dev libjson-c-dev libarchive-dev libseccomp-dev libcap-dev
+	libmicrohttpd-dev check libssl-dev
+	# engine, offline base image bootstrap, tests
+	docker.io debootstrap iptables procps util-linux python3 curl ca-certificates
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "deps: everything is installed" >&2
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages: ${missing[*]} (run as root to install them)" >&2
+	exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
