@@ -39,14 +39,20 @@ static void send_error(struct conn *c, const struct isol8_err *e)
 	isol8_buf_free(&p);
 }
 
+void conn_send_result(struct conn *c, json_object *result)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	const char *txt = json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN);
+	if (isol8_ipc_send(c->fd, WK_RESULT, 0, txt, strlen(txt), NULL, 0, &err) < 0)
+		log_debug("result not delivered: %s", err.msg);
+}
+
 static int handle_run(struct conn *c, struct isol8_msg *m, struct isol8_err *err)
 {
 	struct run_req r;
-	json_object *result = NULL;
 	_cleanup_close_ int out = isol8_msg_take_fd(m, 0), errfd = isol8_msg_take_fd(m, 1),
 			    bundle = isol8_msg_take_fd(m, 2);
-	struct isol8_err serr = ISOL8_ERR_INIT;
-	const char *txt;
+	int rc;
 
 	if (request_parse((const char *)m->payload, m->len, bundle, &r, err) < 0)
 		return -1;
@@ -54,21 +60,9 @@ static int handle_run(struct conn *c, struct isol8_msg *m, struct isol8_err *err
 		request_free(&r);
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "session id differs from the one in the hello");
 	}
-	/* Output fds may be pipes or terminals; writes must not block the worker forever on a
-	 * stuck reader, but a slow terminal is fine: keep them blocking, handled in pump. */
-	if (run_execute(c, &r, out, errfd, &result, err) < 0) {
-		request_free(&r);
-		return -1;
-	}
+	rc = run_execute(c, &r, &out, &errfd, err);
 	request_free(&r);
-	/* Close our copies of the output fds before the result, so a frontend reading pipes sees
-	 * EOF no later than the result message. */
-	out = xclose(out);
-	errfd = xclose(errfd);
-	txt = json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN);
-	isol8_ipc_send(c->fd, WK_RESULT, 0, txt, strlen(txt), NULL, 0, &serr);
-	json_object_put(result);
-	return 0;
+	return rc;
 }
 
 static int sandbox_path(const char *p, char *out, size_t n, struct isol8_err *err)

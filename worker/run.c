@@ -336,8 +336,9 @@ static void iso_now(char *buf, size_t n)
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
-int run_execute(struct conn *c, struct run_req *r, int out_fd, int err_fd, json_object **result, struct isol8_err *err)
+int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, struct isol8_err *err)
 {
+	int out_fd = *out_fdp, err_fd = *err_fdp;
 	struct timings tm = {.t0 = mono_ms()};
 	struct session *s = NULL;
 	struct sandbox sb_local, *sb = &sb_local;
@@ -581,7 +582,13 @@ finish:
 	json_object_object_add(tj, "execMs", json_object_new_int64((int64_t)tm.exec));
 	json_object_object_add(tj, "totalMs", json_object_new_int64((int64_t)tm.total));
 	json_object_object_add(res, "timings", tj);
-	*result = res;
+	/* Answer first, clean up after: the caller does not wait for the sandbox's removal. The
+	 * output fds are closed before the result so a frontend reading pipes sees EOF first. */
+	*out_fdp = xclose(*out_fdp);
+	*err_fdp = xclose(*err_fdp);
+	o.fd[1] = o.fd[2] = -1;
+	conn_send_result(c, res);
+	json_object_put(res);
 	rc = 0;
 	goto out;
 out_fail_inject:

@@ -124,7 +124,9 @@ struct conn {
 	uint64_t session_idle_ms;
 };
 void *conn_main(void *arg);
-int run_execute(struct conn *c, struct run_req *r, int out_fd, int err_fd, json_object **result, struct isol8_err *err);
+/* On success the result has been sent (conn_send_result) and both output fds closed (-1). */
+int run_execute(struct conn *c, struct run_req *r, int *out_fd, int *err_fd, struct isol8_err *err);
+void conn_send_result(struct conn *c, json_object *result);
 
 struct session;
 int sessions_list(const char *tenant, struct isol8_buf *json_out);
