@@ -73,7 +73,7 @@ int broker_error_from_msg(struct isol8_msg *m, struct isol8_err *err)
 		*err = perr;
 		return isol8_err_wrap(err, "malformed error reply from isol8d");
 	}
-	/* An out-of-range code from the peer is reported as internal, never trusted as "usage". */
+	/* An out-of-range code from the peer is reported as internal rather than trusted blindly. */
 	if (code == ISOL8_E_OK || code >= ISOL8_E__MAX)
 		code = ISOL8_E_INTERNAL;
 	/* Control bytes from the peer must not drive the user's terminal. */

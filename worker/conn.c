@@ -16,6 +16,7 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 #include "docker/tar.h"
+#include "worker/pool.h"
 #include "worker/sessions.h"
 #include "worker/worker.h"
 
@@ -292,6 +293,8 @@ void *conn_main(void *arg)
 out:
 	isol8_msg_free(&m);
 	xclose(c->fd);
+	/* The pool filler uses this connection's token: finish it before the token is dropped. */
+	pool_join(c);
 	isol8_put_u32(&done, c->token);
 	brokerc_send_noreply(V_CONN_DONE, &done);
 	isol8_buf_free(&done);

@@ -18,6 +18,7 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 #include "worker/lockdown.h"
+#include "worker/pool.h"
 #include "worker/sessions.h"
 #include "worker/worker.h"
 
@@ -92,6 +93,7 @@ static void *expiry_thread(void *arg)
 		struct timespec ts = {1, 0};
 		nanosleep(&ts, NULL);
 		sessions_expire(mono_ms());
+		pool_expire(mono_ms(), false);
 	}
 	return NULL;
 }
@@ -171,8 +173,10 @@ int main(int argc, char **argv)
 				break;
 		}
 	}
-	if (g_worker_stopping)
+	if (g_worker_stopping) {
 		sessions_stop_all();
+		pool_expire(mono_ms(), true);
+	}
 	brokerc_fail_all();
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 #include "docker/tar.h"
+#include "worker/pool.h"
 #include "worker/sessions.h"
 #include "worker/worker.h"
 
@@ -381,9 +382,20 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "too many sessions for tenant %s (maximum %u)", c->tenant,
 					     c->max_sessions);
 		}
-		if (sb_create(c->token, r->runtime, r->image ? r->image : "", r->preferred_image ? r->preferred_image : "",
-			      &r->lim, r->net_mode, kind, r->session ? r->session : "", sb, err) < 0 ||
-		    (created = true, sb_start(sb->id, err) < 0)) {
+		struct pool_key pk;
+		bool pooled = false;
+
+		if (kind == SANDBOX_EPHEMERAL) {
+			pool_key_make(&pk, c->tenant, r);
+			pooled = pool_take(&pk, sb);
+			pool_fill_async(c, &pk);
+		}
+		if (pooled) {
+			created = true;
+		} else if (sb_create(c->token, r->runtime, r->image ? r->image : "",
+				     r->preferred_image ? r->preferred_image : "", &r->lim, r->net_mode, kind,
+				     r->session ? r->session : "", sb, err) < 0 ||
+			   (created = true, sb_start(sb->id, err) < 0)) {
 			if (created)
 				sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
 			env_free(&env);

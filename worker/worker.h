@@ -122,6 +122,8 @@ struct conn {
 	char session[65];
 	uint32_t max_sessions;
 	uint64_t session_idle_ms;
+	pthread_t filler;       /* pool top-up using this connection's token */
+	bool filler_started;
 };
 void *conn_main(void *arg);
 /* On success the result has been sent (conn_send_result) and both output fds closed (-1). */

@@ -7,7 +7,10 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/proto.h"
+#include "frontend/broker_conn.h"
 #include "frontend/run_args.h"
 #include "frontend/run_request.h"
 
@@ -583,6 +586,134 @@ START_TEST(request_bundle_decisions)
 }
 END_TEST
 
+/* --- replies from isol8d (untrusted input) --- */
+
+static int decode_error(const struct isol8_buf *b)
+{
+	struct isol8_msg m;
+
+	memset(&m, 0, sizeof m);
+	m.type = WK_ERROR;
+	m.payload = (uint8_t *)b->data;
+	m.len = (uint32_t)b->len;
+	for (unsigned i = 0; i < ISOL8_IPC_MAX_FDS; i++)
+		m.fds[i] = -1;
+	memset(&err, 0, sizeof err);
+	return broker_error_from_msg(&m, &err);
+}
+
+START_TEST(wk_error_decoding)
+{
+	struct isol8_buf b = ISOL8_BUF_INIT;
+
+	isol8_put_u16(&b, ISOL8_E_POLICY);
+	isol8_put_str(&b, "network host is not allowed");
+	ck_assert_int_eq(decode_error(&b), -1);
+	ck_assert_int_eq(err.code, ISOL8_E_POLICY);
+	ck_assert_str_eq(err.msg, "network host is not allowed");
+
+	isol8_buf_reset(&b);
+	isol8_put_u16(&b, ISOL8_E_USAGE);
+	isol8_put_str(&b, "bad");
+	decode_error(&b);
+	ck_assert_int_eq(err.code, ISOL8_E_USAGE);
+
+	/* codes out of range become internal errors */
+	isol8_buf_reset(&b);
+	isol8_put_u16(&b, 0);
+	isol8_put_str(&b, "x");
+	decode_error(&b);
+	ck_assert_int_eq(err.code, ISOL8_E_INTERNAL);
+	isol8_buf_reset(&b);
+	isol8_put_u16(&b, 0xffff);
+	isol8_put_str(&b, "x");
+	decode_error(&b);
+	ck_assert_int_eq(err.code, ISOL8_E_INTERNAL);
+
+	/* terminal escapes are neutralised */
+	isol8_buf_reset(&b);
+	isol8_put_u16(&b, ISOL8_E_DOCKER);
+	isol8_put_str(&b, "a\x1b[2Jb\rc");
+	decode_error(&b);
+	ck_assert_str_eq(err.msg, "a?[2Jb?c");
+
+	/* trailing bytes, truncation, empty payload */
+	isol8_buf_reset(&b);
+	isol8_put_u16(&b, ISOL8_E_DOCKER);
+	isol8_put_str(&b, "x");
+	isol8_put_u8(&b, 0);
+	decode_error(&b);
+	ck_assert_int_ne(err.code, ISOL8_E_DOCKER);
+	ck_assert_ptr_nonnull(strstr(err.msg, "malformed error reply from isol8d"));
+	isol8_buf_reset(&b);
+	isol8_put_u16(&b, ISOL8_E_DOCKER);
+	isol8_put_u32(&b, 100);
+	isol8_buf_append(&b, "short", 5);
+	decode_error(&b);
+	ck_assert_ptr_nonnull(strstr(err.msg, "malformed error reply from isol8d"));
+	isol8_buf_reset(&b);
+	decode_error(&b);
+	ck_assert_ptr_nonnull(strstr(err.msg, "malformed error reply from isol8d"));
+	/* NUL inside the message */
+	isol8_buf_reset(&b);
+	isol8_put_u16(&b, ISOL8_E_DOCKER);
+	isol8_put_u32(&b, 3);
+	isol8_buf_append(&b, "a\0b", 3);
+	decode_error(&b);
+	ck_assert_ptr_nonnull(strstr(err.msg, "malformed error reply from isol8d"));
+	isol8_buf_free(&b);
+}
+END_TEST
+
+START_TEST(recv_paths)
+{
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	struct isol8_msg m;
+	int sv[2];
+
+	ck_assert_int_eq(isol8_ipc_socketpair(sv, &err), 0);
+	isol8_put_u16(&b, ISOL8_E_LIMIT);
+	isol8_put_str(&b, "too many sessions");
+	ck_assert_int_eq(isol8_ipc_send_buf(sv[1], WK_ERROR, 0, &b, NULL, 0, &err), 0);
+	ck_assert_int_eq(broker_recv(sv[0], &m, &err), -1);
+	ck_assert_int_eq(err.code, ISOL8_E_LIMIT);
+	ck_assert_str_eq(err.msg, "too many sessions");
+
+	ck_assert_int_eq(isol8_ipc_send(sv[1], WK_OK, 0, NULL, 0, NULL, 0, &err), 0);
+	ck_assert_int_eq(broker_expect(sv[0], WK_RESULT, &m, &err), -1);
+	ck_assert_int_eq(err.code, ISOL8_E_PROTO);
+
+	ck_assert_int_eq(isol8_ipc_send(sv[1], WK_RESULT, 0, "{}", 2, NULL, 0, &err), 0);
+	ck_assert_int_eq(broker_expect(sv[0], WK_RESULT, &m, &err), 1);
+	ck_assert_uint_eq(m.len, 2);
+	isol8_msg_free(&m);
+
+	close(sv[1]);
+	ck_assert_int_eq(broker_recv(sv[0], &m, &err), -1);
+	ck_assert_str_eq(err.msg, "isol8d closed the connection (worker died?)");
+	ck_assert_int_eq(isol8_err_exit_status(err.code), 1);
+	close(sv[0]);
+	isol8_buf_free(&b);
+}
+END_TEST
+
+START_TEST(socket_path_and_connect_error)
+{
+	setenv("ISOL8_SOCKET", "/env.sock", 1);
+	ck_assert_str_eq(broker_socket_path("/flag.sock"), "/flag.sock");
+	ck_assert_str_eq(broker_socket_path(NULL), "/env.sock");
+	setenv("ISOL8_SOCKET", "", 1);
+	ck_assert_str_eq(broker_socket_path(NULL), ISOL8_DEFAULT_SOCKET);
+	unsetenv("ISOL8_SOCKET");
+	ck_assert_str_eq(broker_socket_path(""), ISOL8_DEFAULT_SOCKET);
+
+	ck_assert_int_eq(broker_open("/nonexistent/isol8d.sock", HELLO_RUN, "", &err), -1);
+	ck_assert_int_eq(err.code, ISOL8_E_UNAVAIL);
+	ck_assert_str_eq(err.msg, "cannot reach isol8d at /nonexistent/isol8d.sock: No such file or directory "
+				  "(is isol8d running? start it with 'isol8d' or 'systemctl start isol8d')");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("run_args");
@@ -615,6 +746,11 @@ int main(void)
 	tcase_add_test(tc, request_inline);
 	tcase_add_test(tc, request_cmd_and_session);
 	tcase_add_test(tc, request_bundle_decisions);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("replies");
+	tcase_add_test(tc, wk_error_decoding);
+	tcase_add_test(tc, recv_paths);
+	tcase_add_test(tc, socket_path_and_connect_error);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,189 @@
+# shellcheck shell=bash
+# Shared helpers for the isol8d integration tests (sourced, not run).
+#
+#   TAP:     ok DESC | not_ok DESC [DIAG] | is GOT WANT DESC | isnt GOT UNWANTED DESC
+#            like GOT ERE DESC | unlike GOT ERE DESC | check DESC CMD... (passes when CMD exits 0)
+#            diag TEXT | done_testing (prints the plan and "N passed, N failed", exits 1 on failure)
+#   daemon:  daemon_start ID [isol8d args...]   isol8d on a unique temp socket (mode 0666, foreground,
+#                                               pidfile); sets D_SOCK[ID] D_PID[ID] D_DIR[ID] D_LOG[ID]
+#            daemon_stop ID       SIGTERM, wait for exit 0, then assert no container of it remains
+#            daemon_containers ID ids of containers labelled org.isol8.instance=<its socket>
+#            daemon_workers ID    pids of its isol8-worker children
+#            i8 ID SUBCMD ARGS... the isol8 CLI against that daemon
+#   Every daemon started here is stopped by the EXIT trap that daemon_setup installs.
+#
+# Build dir: $ISOL8_BUILDDIR (set by make check), else the current directory.
+set -u
+
+# ---- TAP ----------------------------------------------------------------------------------------
+T_N=0 T_PASS=0 T_FAIL=0
+ok() { T_N=$((T_N + 1)); T_PASS=$((T_PASS + 1)); printf 'ok %d - %s\n' "$T_N" "$1"; }
+not_ok() {
+	T_N=$((T_N + 1)); T_FAIL=$((T_FAIL + 1)); printf 'not ok %d - %s\n' "$T_N" "$1"
+	if [ $# -gt 1 ]; then printf '%s\n' "$2" | head -c 4000 | sed 's/^/#   /'; echo; fi
+	return 0
+}
+diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
+is() { # GOT WANT DESC
+	if [ "$1" = "$2" ]; then ok "$3"; else not_ok "$3" "got:  [$1]
+want: [$2]"; fi
+}
+isnt() {
+	if [ "$1" != "$2" ]; then ok "$3"; else not_ok "$3" "got unwanted [$1]"; fi
+}
+like() { # GOT ERE DESC
+	if [[ $1 =~ $2 ]]; then ok "$3"; else not_ok "$3" "got:  [$1]
+want match: /$2/"; fi
+}
+unlike() {
+	if [[ $1 =~ $2 ]]; then not_ok "$3" "got:  [$1]
+must not match: /$2/"; else ok "$3"; fi
+}
+check() { # DESC CMD...
+	local d=$1 out rc
+	shift
+	out=$("$@" 2>&1); rc=$?
+	if [ "$rc" = 0 ]; then ok "$d"; else not_ok "$d" "command failed ($rc): $* : $out"; fi
+}
+done_testing() {
+	echo "1..$T_N"
+	echo "# $T_PASS passed, $T_FAIL failed"
+	[ "$T_FAIL" = 0 ] && exit 0
+	exit 1
+}
+
+# ---- environment ----------------------------------------------------------------------------------
+require_root() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "1..0 # SKIP $1 needs root (starts isol8d, which talks to Docker)"
+		exit 77
+	fi
+}
+
+bail() { echo "Bail out! $*"; exit 99; }
+
+find_builddir() {
+	local d=${ISOL8_BUILDDIR:-$PWD}
+	[ -x "$d/isol8d" ] && [ -x "$d/isol8" ] && [ -x "$d/isol8-worker" ] ||
+		bail "isol8d, isol8 and isol8-worker not built in $d (set ISOL8_BUILDDIR)"
+	BUILDDIR=$(cd "$d" && pwd)
+	ISOL8D=$BUILDDIR/isol8d
+	ISOL8=$BUILDDIR/isol8
+}
+
+# Temp files of this test; removed at exit.
+T_TMP=""
+declare -A D_SOCK=() D_PID=() D_DIR=() D_LOG=()
+
+daemon_setup() { # NAME: root check, build dir, docker, temp dir, exit trap
+	require_root "$1"
+	find_builddir
+	timeout 20 docker version >/dev/null 2>&1 || bail "docker does not answer"
+	T_TMP=$(mktemp -d "/tmp/isol8-$1.XXXXXX") || bail "mktemp"
+	chmod 0755 "$T_TMP" # sockets and files in here are used as nobody too
+	trap daemon_exit_trap EXIT
+	trap 'exit 130' INT TERM
+}
+
+daemon_exit_trap() {
+	local id
+	for id in "${!D_PID[@]}"; do
+		daemon_stop "$id" quiet
+	done
+	[ -n "$T_TMP" ] && rm -rf "$T_TMP"
+}
+
+# proc_gone PID: no such process, or a zombie (it may be our child until waited for)
+proc_gone() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 0
+	[ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
+}
+
+daemon_start() { # ID [isol8d args...]
+	local id=$1 dir pid i
+	shift
+	dir="$T_TMP/d-$id"
+	mkdir -p "$dir" && chmod 0755 "$dir"
+	D_DIR[$id]=$dir D_SOCK[$id]=$dir/isol8d.sock D_LOG[$id]=$dir/isol8d.log
+	# setsid: the daemon must not share the test's process group (a terminal ^C or a harness
+	# killing the group would stop it behind our back); it is still our child, so $! is its pid.
+	setsid "$ISOL8D" --socket "${D_SOCK[$id]}" --socket-mode 0666 --foreground --pidfile "$dir/pid" \
+		--grace-ms 3000 "$@" >"${D_LOG[$id]}" 2>&1 </dev/null &
+	pid=$!
+	D_PID[$id]=$pid
+	for ((i = 0; i < 150; i++)); do
+		if [ -S "${D_SOCK[$id]}" ] && [ -s "$dir/pid" ]; then break; fi
+		if proc_gone "$pid"; then break; fi
+		sleep 0.1
+	done
+	if [ ! -S "${D_SOCK[$id]}" ] || proc_gone "$pid"; then
+		not_ok "daemon $id started" "$(cat "${D_LOG[$id]}")"
+		unset "D_PID[$id]"
+		return 1
+	fi
+	is "$(cat "$dir/pid")" "$pid" "daemon $id: pidfile holds its pid"
+	return 0
+}
+
+daemon_containers() { # ID -> ids, one a line
+	docker ps -aq --no-trunc --filter "label=org.isol8.instance=${D_SOCK[$1]}"
+}
+
+# Children of the daemon named isol8-worker.
+daemon_workers() {
+	local pid=${D_PID[$1]} c
+	for c in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = isol8-worker ] && echo "$c"
+	done
+	return 0
+}
+
+daemon_stop() { # ID [quiet]
+	local id=$1 quiet=${2:-} pid=${D_PID[$1]:-} i rc left
+	[ -n "$pid" ] || return 0
+	unset "D_PID[$id]"
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 300; i++)); do
+		proc_gone "$pid" && break
+		sleep 0.1
+	done
+	if ! proc_gone "$pid"; then
+		kill -KILL "$pid" 2>/dev/null
+		[ -n "$quiet" ] || not_ok "daemon $id exits within 30 s of SIGTERM" "$(tail -20 "${D_LOG[$id]}")"
+	fi
+	wait "$pid" 2>/dev/null; rc=$?
+	left=$(daemon_containers "$id")
+	if [ -z "$quiet" ]; then
+		is "$rc" 0 "daemon $id: exit status 0 after SIGTERM"
+		is "$left" "" "daemon $id: no container labelled with its instance remains"
+	elif [ -n "$left" ]; then
+		echo "# daemon $id left containers behind: $left"
+		T_FAIL=$((T_FAIL + 1))
+	fi
+	# Ours (the label is this test's unique socket path): never leave them behind.
+	[ -n "$left" ] && docker rm -f $left >/dev/null 2>&1
+	return 0
+}
+
+i8() { # ID SUBCMD ARGS...
+	local id=$1 sub=$2
+	shift 2
+	"$ISOL8" "$sub" --socket "${D_SOCK[$id]}" "$@"
+}
+
+# run_cap CMD... : run with stdin from /dev/null unless redirected by the caller; sets
+# OUT ERR (exact bytes, trailing newlines kept) RC and ELAPSED_MS.
+run_cap() {
+	local t0 t1
+	t0=$(date +%s%N)
+	"$@" >"$T_TMP/out" 2>"$T_TMP/err"
+	RC=$?
+	t1=$(date +%s%N)
+	ELAPSED_MS=$(((t1 - t0) / 1000000))
+	OUT=$(cat "$T_TMP/out"; printf x); OUT=${OUT%x}
+	ERR=$(cat "$T_TMP/err"; printf x); ERR=${ERR%x}
+}
+
+# json_get JSON JQ-FILTER : compact value (strings keep their quotes)
+json_get() { printf '%s' "$1" | jq -c "$2" 2>/dev/null; }

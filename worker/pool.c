@@ -1,0 +1,162 @@
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/xalloc.h"
+#include "worker/pool.h"
+
+#define POOL_MAX 64
+
+struct entry {
+	struct pool_key key;
+	struct sandbox sb;
+	uint64_t created;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct entry ents[POOL_MAX];
+static unsigned n_ents;
+static unsigned filling; /* fills in flight, all keys */
+
+void pool_key_make(struct pool_key *k, const char *tenant, const struct run_req *r)
+{
+	memset(k, 0, sizeof *k);
+	snprintf(k->tenant, sizeof k->tenant, "%s", tenant);
+	k->runtime = r->runtime;
+	snprintf(k->image, sizeof k->image, "%s", r->image ? r->image : "");
+	snprintf(k->preferred, sizeof k->preferred, "%s", r->preferred_image ? r->preferred_image : "");
+	k->lim = r->lim;
+	k->net_mode = r->net_mode;
+}
+
+static bool key_eq(const struct pool_key *a, const struct pool_key *b)
+{
+	return strcmp(a->tenant, b->tenant) == 0 && a->runtime == b->runtime && strcmp(a->image, b->image) == 0 &&
+	       strcmp(a->preferred, b->preferred) == 0 && a->net_mode == b->net_mode &&
+	       a->lim.memory == b->lim.memory && a->lim.cpu_millis == b->lim.cpu_millis &&
+	       a->lim.timeout_ms == b->lim.timeout_ms && a->lim.sandbox_size == b->lim.sandbox_size &&
+	       a->lim.tmp_size == b->lim.tmp_size && a->lim.max_output == b->lim.max_output &&
+	       a->lim.pids == b->lim.pids && a->lim.writable == b->lim.writable;
+}
+
+static unsigned count_key(const struct pool_key *k)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < n_ents; i++)
+		if (key_eq(&ents[i].key, k))
+			n++;
+	return n;
+}
+
+bool pool_take(const struct pool_key *k, struct sandbox *out)
+{
+	uint64_t now = mono_ms();
+	bool found = false;
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < n_ents; i++)
+		if (key_eq(&ents[i].key, k) && now - ents[i].created < POOL_MAX_AGE_MS) {
+			*out = ents[i].sb;
+			ents[i] = ents[--n_ents];
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return found;
+}
+
+struct fill_job {
+	struct pool_key key;
+	uint32_t token;
+};
+
+static void *fill_main(void *arg)
+{
+	struct fill_job *j = arg;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct sandbox sb;
+
+	if (sb_create(j->token, j->key.runtime, j->key.image, j->key.preferred, &j->key.lim, j->key.net_mode,
+		      SANDBOX_EPHEMERAL, "", &sb, &err) < 0) {
+		log_debug("pool fill: %s", err.msg);
+	} else if (sb_start(sb.id, &err) < 0) {
+		log_debug("pool fill start: %s", err.msg);
+		sb_remove(sb.id, &err);
+	} else {
+		pthread_mutex_lock(&lock);
+		if (n_ents < POOL_MAX && !g_worker_stopping) {
+			ents[n_ents].key = j->key;
+			ents[n_ents].sb = sb;
+			ents[n_ents].created = mono_ms();
+			n_ents++;
+			sb.id[0] = '\0';
+		}
+		pthread_mutex_unlock(&lock);
+		if (sb.id[0])
+			sb_remove(sb.id, &err);
+	}
+	pthread_mutex_lock(&lock);
+	filling--;
+	pthread_mutex_unlock(&lock);
+	free(j);
+	return NULL;
+}
+
+void pool_fill_async(struct conn *c, const struct pool_key *k)
+{
+	struct fill_job *j;
+
+	pthread_mutex_lock(&lock);
+	/* One fill per connection; skip when the key is already full or many fills are running. */
+	if (c->filler_started || g_worker_stopping || count_key(k) >= POOL_TARGET || filling >= 8) {
+		pthread_mutex_unlock(&lock);
+		return;
+	}
+	filling++;
+	pthread_mutex_unlock(&lock);
+	j = xcalloc(1, sizeof *j);
+	j->key = *k;
+	j->token = c->token;
+	if (pthread_create(&c->filler, NULL, fill_main, j) != 0) {
+		pthread_mutex_lock(&lock);
+		filling--;
+		pthread_mutex_unlock(&lock);
+		free(j);
+		return;
+	}
+	c->filler_started = true;
+}
+
+void pool_join(struct conn *c)
+{
+	if (c->filler_started) {
+		pthread_join(c->filler, NULL);
+		c->filler_started = false;
+	}
+}
+
+void pool_expire(uint64_t now, bool all)
+{
+	for (;;) {
+		struct sandbox victim;
+		bool found = false;
+		struct isol8_err err = ISOL8_ERR_INIT;
+
+		pthread_mutex_lock(&lock);
+		for (unsigned i = 0; i < n_ents; i++)
+			if (all || now - ents[i].created >= POOL_MAX_AGE_MS) {
+				victim = ents[i].sb;
+				ents[i] = ents[--n_ents];
+				found = true;
+				break;
+			}
+		pthread_mutex_unlock(&lock);
+		if (!found)
+			return;
+		if (sb_remove(victim.id, &err) < 0)
+			log_debug("pool expire %.12s: %s", victim.id, err.msg);
+	}
+}
