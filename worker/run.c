@@ -267,6 +267,7 @@ static int repl_run(struct session *s, const struct run_req *r, const char *cons
 		const char *argv[8];
 		size_t n = 0;
 		argv[n++] = "setsid";
+		argv[n++] = "-w"; /* wait: the exec must end with the interpreter, carrying its status */
 		switch (r->runtime) {
 		case ISOL8_RT_PYTHON: argv[n++] = "python3"; argv[n++] = "-u"; argv[n++] = "/usr/local/lib/isol8/repl.py"; break;
 		case ISOL8_RT_NODE: argv[n++] = "node"; argv[n++] = "/usr/local/lib/isol8/repl.mjs"; break;
@@ -412,7 +413,8 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 		}
 	}
 	/* The applied timeout comes from the broker (after policy clamping), not the request. */
-	deadline = tm.t0 + sb->lim.timeout_ms;
+	/* A session keeps the limits it was created with; a later run may only lower its timeout. */
+	deadline = tm.t0 + (r->timeout_ms < sb->lim.timeout_ms ? r->timeout_ms : sb->lim.timeout_ms);
 	tm.acquire = mono_ms() - tm.t0;
 	pump_out_init(&o, out_fd, err_fd, (const char *const *)r->secret_vals, sb->lim.max_output);
 

@@ -47,7 +47,7 @@ cd "$work" || exit 1
 LOCKED=(--rm --label "$TEST_LABEL" --read-only --tmpfs /sandbox:rw,exec,size=64m,uid=100,gid=101
 	--tmpfs /tmp:rw,noexec --cap-drop ALL --security-opt no-new-privileges --network none --user 100:101)
 
-echo "1..23"
+echo "1..26"
 
 # --- errors before any Docker work ---
 DOCKER_HOST=unix:///nonexistent/docker.sock "$ISOL8" setup --runtimes bash >out 2>err
@@ -145,6 +145,30 @@ nodetag2=$(grep -o 'isol8:node-custom-[0-9a-f]\{12\}' out | head -1)
 custom_tags+=("$nodetag2")
 check "a dependency change builds a new custom image" bash -c "[ $rc -eq 0 ] && [ -n '$nodetag2' ] && [ '$nodetag2' != '$nodetag1' ]"
 check "  and removes the old one" bash -c "! docker image inspect '$nodetag1' >/dev/null 2>&1"
+
+# --- persistent-session drivers: state survives between snippets ---
+frame_py='import sys
+for i, c in enumerate(sys.argv[1:]):
+    b = c.encode()
+    sys.stdout.buffer.write(b"ISOL8 %032x %d\n" % (i + 1, len(b)) + b)'
+expected=$(printf '\036%032x 0\n42\n\036%032x 0' 1 2)
+drive() { # drive runtime driver-argv... -- snippets...
+	local rt=$1 cid out
+	shift
+	local argv=()
+	while [ "$1" != -- ]; do argv+=("$1"); shift; done
+	shift
+	cid=$(docker run -d "${LOCKED[@]}" "isol8:$rt" sleep infinity)
+	out=$(python3 -c "$frame_py" "$@" | docker exec -i "$cid" "${argv[@]}" 2>/dev/null)
+	docker rm -f "$cid" >/dev/null
+	[ "$out" = "$expected" ] || { printf '%s' "$out" | od -c | head -5 | sed 's/^/# /'; return 1; }
+}
+check "python driver keeps state (x = 40; print(x + 2))" \
+	drive python python3 -u /usr/local/lib/isol8/repl.py -- 'x = 40' 'print(x + 2)'
+check "node driver keeps top-level let" \
+	drive node node /usr/local/lib/isol8/repl.mjs -- 'let x = 40' 'console.log(x + 2)'
+check "bash driver keeps variables" \
+	drive bash bash /usr/local/lib/isol8/repl.sh -- 'x=40; cd /tmp' 'echo $((x + 2))'
 
 # --- isol8 build with a baked setup script ---
 "$ISOL8" build --base bash --setup 'echo hello-from-setup' --tag isol8-test-alias:1 >out 2>err

@@ -1,0 +1,368 @@
+#!/bin/bash
+# `isol8 run` end to end (issue 5): a real isol8d, the real CLI, the real Docker engine and the
+# isol8:<runtime> images. Exact outputs, exit codes and side effects. TAP, final
+# "N passed, N failed"; exit 77 (skip) unless root.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib/daemon.sh
+. "${ISOL8_SRCDIR:-$here/../..}/tests/lib/daemon.sh"
+
+daemon_setup run_test
+for rt in python node bun deno bash; do
+	docker image inspect "isol8:$rt" >/dev/null 2>&1 || bail "image isol8:$rt missing (isol8 setup)"
+done
+daemon_start r || done_testing
+S=${D_SOCK[r]}
+run() { run_cap "$ISOL8" run --socket "$S" "$@"; }
+W=$T_TMP/w
+mkdir -p "$W"
+
+# ---- runtimes: hello world ------------------------------------------------------------------------
+run -e 'print("hello from isol8")' </dev/null
+is "$RC|$OUT|$ERR" $'0|hello from isol8\n|' "python: hello world (exit, stdout, empty stderr)"
+run -r node -e 'console.log("hello from node")' </dev/null
+is "$RC|$OUT|$ERR" $'0|hello from node\n|' "node: hello world"
+run -r bun -e 'console.log("hello from bun")' </dev/null
+is "$RC|$OUT|$ERR" $'0|hello from bun\n|' "bun: hello world"
+run -r deno -e 'console.log("hello from deno")' </dev/null
+is "$RC|$OUT|$ERR" $'0|hello from deno\n|' "deno: hello world"
+run -r bash -e 'echo "hello from bash"' </dev/null
+is "$RC|$OUT|$ERR" $'0|hello from bash\n|' "bash: hello world"
+
+# ---- exit codes and streams ---------------------------------------------------------------------
+run -e 'import sys; print("bye"); sys.exit(42)' </dev/null
+is "$RC|$OUT" $'42|bye\n' "python sys.exit(42) -> exit 42, output kept"
+run -r bash -e 'exit 7' </dev/null
+is "$RC|$OUT|$ERR" "7||" "bash exit 7 -> exit 7"
+run -e 'import sys; print("to-out"); print("to-err", file=sys.stderr)' </dev/null
+is "$OUT" $'to-out\n' "stdout carries only stdout"
+is "$ERR" $'to-err\n' "stderr carries only stderr"
+run -r node -e 'console.error("e1"); console.log("o1")' </dev/null
+is "$OUT|$ERR" $'o1\n|e1\n' "node: console.error goes to stderr"
+run --cmd 'echo cmd-$((6 * 7)); echo cmd-err >&2' </dev/null
+is "$RC|$OUT|$ERR" $'0|cmd-42\n|cmd-err\n' "--cmd runs bash -c"
+run --cmd 'exit 3' </dev/null
+is "$RC" 3 "--cmd exit status passed through"
+
+# ---- stdin ------------------------------------------------------------------------------------------
+printf 'abc\ndef\n' >"$W/stdin.txt"
+run -e 'import sys; d = sys.stdin.read(); print(d.upper(), end=""); print(len(d))' <"$W/stdin.txt"
+is "$RC|$OUT" $'0|ABC\nDEF\n8\n' "piped stdin reaches the program with -e"
+run --stdin 'from-flag' -e 'import sys; print(repr(sys.stdin.read()))' </dev/null
+is "$RC|$OUT" $'0|\'from-flag\'\n' "--stdin DATA reaches the program"
+run -r bash -e 'read -r a; echo "got:$a"' <<<"line1"
+is "$OUT" $'got:line1\n' "bash reads piped stdin"
+run -e 'import sys; print(repr(sys.stdin.read()))' </dev/null
+is "$RC|$OUT" $'0|\'\'\n' "no stdin: program sees EOF"
+printf 'print(6 * 7)\n' >"$W/code.txt"
+run <"$W/code.txt"
+is "$RC|$OUT" $'0|42\n' "code from stdin (python by default)"
+
+# ---- file arguments and extension detection --------------------------------------------------------
+printf 'import sys\nprint("py", sys.version_info[0])\n' >"$W/a.py"
+printf 'export const x = 1;\nconsole.log("mjs", typeof require, typeof import.meta.url);\n' >"$W/a.mjs"
+printf 'const fs = require("fs");\nconsole.log("cjs", typeof require, typeof fs.readFileSync);\n' >"$W/a.cjs"
+printf 'const n: number = 21;\nconsole.log("ts", n * 2);\n' >"$W/a.ts"
+printf 'const n: number = 20;\nconsole.log("mts", n + 1, typeof Deno);\n' >"$W/a.mts"
+printf 'echo "sh ${BASH_VERSION%%%%.*}"\n' >"$W/a.sh"
+declare -A want_rt=([py]=python [mjs]=node [cjs]=node [ts]=bun [mts]=deno [sh]=bash)
+declare -A want_out=([py]="py 3" [mjs]="mjs undefined string" [cjs]="cjs function function" [ts]="ts 42"
+	[mts]="mts 21 object" [sh]="sh 5")
+for ext in py mjs cjs ts mts sh; do
+	run --json "$W/a.$ext" </dev/null
+	is "$RC|$(json_get "$OUT" '[.runtime, .stdout, .exitCode]')" \
+		"0|[\"${want_rt[$ext]}\",\"${want_out[$ext]}\\n\",0]" ".$ext file -> ${want_rt[$ext]}, exact output"
+done
+run -r python "$W/a.sh" </dev/null
+like "$RC|$ERR" '^1[|]' "-r overrides the extension (.sh run as python fails to parse)"
+like "$ERR" 'SyntaxError' "-r python on a shell file: python's SyntaxError"
+
+# ---- usage errors and isol8's own failures: one [ERR] line ----------------------------------------
+err_case() { # DESC WANT_RC WANT_ERR ARGS...
+	local d=$1 rc=$2 msg=$3
+	shift 3
+	run "$@" </dev/null
+	is "$RC|$OUT|$ERR" "$rc||$msg"$'\n' "$d"
+}
+err_case "unknown runtime" 2 '[ERR] Unknown runtime: "cobol". Available: python, node, bun, deno, bash' -r cobol -e 'x'
+err_case "empty code" 2 '[ERR] No code to run' -e ''
+err_case "--cmd with --eval" 2 '[ERR] --cmd cannot be combined with file input, --eval, --url, --github, or --gist.' \
+	-e 1 --cmd ls
+err_case "--cmd with a file" 2 '[ERR] --cmd cannot be combined with file input, --eval, --url, --github, or --gist.' \
+	--cmd ls "$W/a.py"
+err_case "--eval with a file" 2 '[ERR] --eval cannot be combined with a file argument' -e 1 "$W/a.py"
+err_case "missing file" 1 "[ERR] File not found: $W/nope.py" "$W/nope.py"
+mkdir -p "$W/dir.py"
+err_case "file is a directory" 1 "[ERR] cannot read $W/dir.py: Is a directory" "$W/dir.py"
+printf 'print(1)\n' >"$W/secret.py"
+chmod 0600 "$W/secret.py"
+mkdir -p "$T_TMP/home-nobody" && chmod 0777 "$T_TMP/home-nobody"
+run_cap setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$T_TMP/home-nobody" \
+	"$ISOL8" run --socket "$S" "$W/secret.py" </dev/null
+is "$RC|$OUT|$ERR" "1||[ERR] cannot open $W/secret.py: Permission denied"$'\n' "unreadable file (as nobody)"
+err_case "bad --memory" 2 '[ERR] --memory: invalid size "lots": expected a number like 512m, 1g, 1.5g or 1024' \
+	--memory lots -e 1
+err_case "bad --net" 2 "[ERR] Invalid --net value 'foo': expected none, host or filtered" --net foo -e 1
+err_case "workdir outside /sandbox" 2 '[ERR] Working directory must be inside /sandbox' --workdir /etc -e 1
+err_case "workdir escaping /sandbox with .." 2 '[ERR] Working directory must be inside /sandbox' \
+	--workdir /sandbox/../etc -e 1
+err_case "workdir /sandboxes is not /sandbox" 2 '[ERR] Working directory must be inside /sandbox' \
+	--workdir /sandboxes -e 1
+err_case "undetectable extension" 2 "[ERR] Cannot detect runtime for $W/stdin.txt. Use --runtime to specify." \
+	"$W/stdin.txt"
+run --workdir /sandbox/sub --cmd 'pwd' </dev/null
+is "$RC|$OUT" $'0|/sandbox/sub\n' "--workdir inside /sandbox is used"
+
+# ---- timeout ---------------------------------------------------------------------------------------
+run --timeout 1500 -e 'import time
+print("before the sleep", flush=True)
+time.sleep(20)
+print("after")' </dev/null
+is "$RC" 124 "timeout: exit 124"
+is "$OUT" $'before the sleep\n' "timeout: output written before the kill is kept"
+like "$ERR" '--- EXECUTION TIMED OUT ---' "timeout: stderr has the marker"
+if [ "$ELAPSED_MS" -ge 1400 ] && [ "$ELAPSED_MS" -le 6000 ]; then
+	ok "timeout: wall time $ELAPSED_MS ms within [1400, 6000]"
+else
+	not_ok "timeout: wall time $ELAPSED_MS ms within [1400, 6000]"
+fi
+run --timeout 1500 --json -r bash -e 'echo early; sleep 20' </dev/null
+is "$RC|$(json_get "$OUT" '[.timedOut, .exitCode, .stdout, .oomKilled]')" '124|[true,124,"early\n",false]' \
+	"timeout --json: timedOut true, exitCode 124, output kept"
+
+# ---- OOM --------------------------------------------------------------------------------------------
+oom_code='a = []
+while True:
+    a.append(bytearray(16 * 1024 * 1024))'
+run --memory 64m -e "$oom_code" </dev/null
+is "$RC" 137 "OOM: exit 137"
+like "$ERR" '[Mm]emory limit reached|MEMORY LIMIT REACHED' "OOM: a line says the memory limit was reached"
+run --memory 64m --json -e "$oom_code" </dev/null
+is "$RC|$(json_get "$OUT" '[.oomKilled, .exitCode, .timedOut, .limits.memoryLimit]')" '137|[true,137,false,"64m"]' \
+	"OOM --json: oomKilled true"
+
+# ---- output cap ------------------------------------------------------------------------------------
+marker='--- OUTPUT TRUNCATED (10001 bytes, limit: 1000) ---'
+run --max-output 1000 -e 'print("x" * 10000)' </dev/null
+prog=${OUT%%--- OUTPUT TRUNCATED*}
+prog=${prog%$'\n'}; prog=${prog%$'\n'}
+is "$RC" 0 "truncation: exit status of the program"
+if [ "${#prog}" -le 1000 ] && [[ $prog =~ ^x*$ ]]; then
+	ok "truncation: ${#prog} bytes of program output before the marker (<= 1000)"
+else
+	not_ok "truncation: at most 1000 bytes of program output before the marker" "got ${#prog} bytes"
+fi
+like "$OUT" "$(printf '%s' "$marker" | sed 's/[][().]/\\&/g')"$'\n?$' "truncation: marker ends stdout"
+run --max-output 1000 --json -e 'print("x" * 10000)' </dev/null
+is "$(json_get "$OUT" '[.truncated, .stdoutTruncated, .stderrTruncated]')" '[true,true,false]' \
+	"truncation --json: truncated, stdoutTruncated"
+jstdout=$(json_get "$OUT" '.stdout' | jq -r .)
+jprog=${jstdout%%--- OUTPUT TRUNCATED*}
+jprog=${jprog%$'\n'}; jprog=${jprog%$'\n'}
+if [ "${#jprog}" -le 1000 ]; then ok "truncation --json: ${#jprog} bytes kept"; else
+	not_ok "truncation --json: at most 1000 bytes kept" "got ${#jprog}"; fi
+run --max-output 1000 --no-stream -r bash -e 'head -c 10000 /dev/zero | tr "\0" y; echo' </dev/null
+prog=${OUT%%--- OUTPUT TRUNCATED*}
+prog=${prog%$'\n'}; prog=${prog%$'\n'}
+if [ "${#prog}" -le 1000 ] && [[ $OUT == *"$marker"* ]]; then ok "truncation --no-stream: capped, marker present"; else
+	not_ok "truncation --no-stream: capped, marker present" "${#prog} bytes; out=[${OUT: -200}]"; fi
+
+# ---- secrets and env ----------------------------------------------------------------------------------
+secret_code='import os, sys, time
+v = os.environ["API_TOKEN"]
+sys.stdout.write("a:" + v[:5]); sys.stdout.flush(); time.sleep(0.3)
+sys.stdout.write(v[5:] + ":b\n"); sys.stdout.flush()
+sys.stderr.write(v[:3]); sys.stderr.flush(); time.sleep(0.3)
+sys.stderr.write(v[3:] + "\n"); sys.stderr.flush()
+print("len", len(v))'
+run --secret API_TOKEN=sk-live-0123456789abcdef -e "$secret_code" </dev/null
+is "$RC|$OUT|$ERR" $'0|a:***:b\nlen 24\n|***\n' "secret split across two flushed writes is masked as *** on both streams"
+unlike "$OUT$ERR" 'sk-live|0123456789' "secret value never appears"
+run --secret API_TOKEN=sk-live-0123456789abcdef --json -e "$secret_code" </dev/null
+unlike "$OUT" 'sk-live|0123456789abcdef' "secret value absent from --json output"
+run --env GREETING=hi-there --env EMPTY= -e 'import os; print(os.environ["GREETING"], repr(os.environ["EMPTY"]))' </dev/null
+is "$RC|$OUT" $'0|hi-there \'\'\n' "--env K=V visible to the program"
+
+# ---- sandbox hardening -------------------------------------------------------------------------------
+run -r bash -e 'echo x > /usr/pwned; echo "rc=$?"' </dev/null
+is "$OUT" $'rc=1\n' "writing to /usr fails"
+like "$ERR" 'Read-only file system' "writing to /usr: read-only file system"
+run -r bash -e 'cp /bin/true /tmp/t && chmod +x /tmp/t && /tmp/t; echo "rc=$?"' </dev/null
+is "$OUT" $'rc=126\n' "/tmp is noexec: exec fails with 126"
+like "$ERR" 'Permission denied' "/tmp is noexec: Permission denied"
+run -r bash -e 'cp /bin/true /sandbox/t && /sandbox/t; echo "rc=$?"' </dev/null
+is "$OUT" $'rc=0\n' "/sandbox allows exec"
+run -r bash -e 'id -u; id -g' </dev/null
+is "$RC|$OUT" $'0|100\n101\n' "sandbox user is 100:101, not root"
+run -r bash -e 'grep -E "^Cap(Eff|Prm|Bnd|Amb):" /proc/self/status' </dev/null
+is "$OUT" $'CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\n' \
+	"capabilities all zero"
+run -r bash -e 'grep -E "^NoNewPrivs|^Seccomp:" /proc/self/status' </dev/null
+is "$OUT" $'NoNewPrivs:\t1\nSeccomp:\t2\n' "no_new_privs and a seccomp filter"
+net_code='import socket
+s = socket.socket(); s.settimeout(3)
+try:
+    s.connect(("1.1.1.1", 80)); print("connected")
+except OSError as e:
+    print("fail")'
+run --net none -e "$net_code" </dev/null
+is "$RC|$OUT" $'0|fail\n' "--net none: 1.1.1.1:80 unreachable"
+run -e "$net_code" </dev/null
+is "$RC|$OUT" $'0|fail\n' "default network: 1.1.1.1:80 unreachable"
+run -r bash -e 'ls /sys/class/net | sort | tr "\n" " "' </dev/null
+is "$OUT" "lo " "--net none: only loopback"
+
+t0=$(date +%s)
+run --pids-limit 32 --timeout 4000 -r bash -e 'f() { f | f & }; f; sleep 1; echo survived' </dev/null
+t1=$(date +%s)
+if [ $((t1 - t0)) -le 30 ]; then ok "fork bomb: the run ends ($((t1 - t0)) s, exit $RC)"; else
+	not_ok "fork bomb: the run ends within 30 s" "took $((t1 - t0)) s"; fi
+pids_code='import os, time
+n = 0
+for i in range(100):
+    try:
+        pid = os.fork()
+    except OSError as e:
+        print("stopped", e.errno)
+        break
+    if pid == 0:
+        time.sleep(3)
+        os._exit(0)
+    n += 1
+print(n)'
+run --pids-limit 32 -e "$pids_code" </dev/null
+forks=$(sed -n 2p <<<"$OUT")
+if [ "$RC" = 0 ] && [ "$(sed -n 1p <<<"$OUT")" = "stopped 11" ] && [ "$forks" -lt 32 ] 2>/dev/null; then
+	ok "pids-limit 32: fork fails with EAGAIN after $forks children"
+else
+	not_ok "pids-limit 32 caps processes" "rc=$RC out=$OUT err=$ERR"
+fi
+check "host still forks after the fork bomb" bash -c 'for i in 1 2 3 4 5; do /bin/true & done; wait'
+run -e 'print("still fine")' </dev/null
+is "$RC|$OUT" $'0|still fine\n' "a run after the fork bomb works"
+
+# ---- files and output options -----------------------------------------------------------------------
+F=$W/files
+mkdir -p "$F/sub/deeper" "$F/.git/objects" "$F/node_modules/pkg"
+printf 'top\n' >"$F/a.txt"
+printf 'mid\n' >"$F/sub/b.txt"
+printf 'deep\n' >"$F/sub/deeper/c.txt"
+printf '[core]\n' >"$F/.git/config"
+printf 'x\n' >"$F/.git/objects/o"
+printf 'module\n' >"$F/node_modules/pkg/index.js"
+run --files "$F" -r bash -e 'cd /sandbox && find . -type f ! -name "main.*" | sort; cat sub/deeper/c.txt' </dev/null
+is "$RC|$OUT" $'0|./a.txt\n./sub/b.txt\n./sub/deeper/c.txt\ndeep\n' "--files: nested tree injected, .git and node_modules skipped"
+run --files "$F" -e 'print(open("sub/b.txt").read(), end="")' </dev/null
+is "$RC|$OUT" $'0|mid\n' "--files: python reads injected files from /sandbox"
+run --files "$W/a.py" -e 1 </dev/null
+is "$RC|${ERR%%:*}" "1|[ERR] --files path is not a directory" "--files on a plain file is refused"
+
+run --out "$W/out.txt" -e 'import sys; print("to-file"); print("not-in-file", file=sys.stderr)' </dev/null
+is "$RC|$OUT|$ERR" $'0|to-file\n|not-in-file\n' "--out: stdout still streams"
+is "$(cat "$W/out.txt"; printf x)" $'to-file\nx' "--out: file holds exactly stdout"
+
+stamp_lines() { while IFS= read -r l; do echo "$(date +%s%N) $l"; done; }
+"$ISOL8" run --socket "$S" -e 'import time
+print("first", flush=True)
+time.sleep(2)
+print("second", flush=True)' </dev/null | stamp_lines >"$W/stream.txt"
+gap=$(awk 'NR == 1 {a = $1} NR == 2 {b = $1} END {print int((b - a) / 1000000)}' "$W/stream.txt")
+is "$(awk '{print $2}' "$W/stream.txt" | tr '\n' ' ')" "first second " "streaming: both lines"
+if [ "$gap" -ge 1500 ]; then ok "streaming: first line arrives ${gap} ms before the second"; else
+	not_ok "streaming: first line arrives well before the second" "gap ${gap} ms"; fi
+"$ISOL8" run --socket "$S" --no-stream -e 'import time
+print("first", flush=True)
+time.sleep(2)
+print("second", flush=True)' </dev/null | stamp_lines >"$W/stream.txt"
+gap=$(awk 'NR == 1 {a = $1} NR == 2 {b = $1} END {print int((b - a) / 1000000)}' "$W/stream.txt")
+is "$(awk '{print $2}' "$W/stream.txt" | tr '\n' ' ')" "first second " "--no-stream: both lines"
+if [ "$gap" -lt 500 ]; then ok "--no-stream: printed at the end (gap ${gap} ms)"; else
+	not_ok "--no-stream: printed at the end" "gap ${gap} ms"; fi
+run --no-stream -e 'import sys; print("o"); print("e", file=sys.stderr); sys.exit(5)' </dev/null
+is "$RC|$OUT|$ERR" $'5|o\n|e\n' "--no-stream: streams separated, exit code kept"
+
+# ---- --json -----------------------------------------------------------------------------------------
+run --json -e 'import sys; print("hi"); print("warn", file=sys.stderr)' </dev/null
+is "$RC" 0 "--json: exit 0"
+is "$(json_get "$OUT" '[.stdout, .stderr, .exitCode, .truncated, .runtime, .timedOut, .oomKilled,
+	.stdoutTruncated, .stderrTruncated]')" '["hi\n","warn\n",0,false,"python",false,false,false,false]' \
+	"--json: values of stdout, stderr, exitCode, truncated, runtime, timedOut, oomKilled, *Truncated"
+for k in stdout stderr exitCode durationMs truncated executionId runtime timestamp containerId timedOut oomKilled \
+	stdoutTruncated stderrTruncated limits; do
+	is "$(json_get "$OUT" "has(\"$k\")")" true "--json: field $k present"
+done
+like "$(json_get "$OUT" '.durationMs')" '^[0-9]+$' "--json: durationMs is a number"
+like "$(json_get "$OUT" '.containerId')" '^"[0-9a-f]{64}"$' "--json: containerId is a full id"
+like "$(json_get "$OUT" '.executionId')" '^"[0-9a-f-]{36}"$' "--json: executionId is a uuid"
+like "$(json_get "$OUT" '.timestamp')" '^"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z"$' "--json: timestamp is ISO 8601 UTC"
+is "$(json_get "$OUT" '.limits | [.memoryLimit, .pidsLimit, .timeoutMs, .network, .readonlyRootFs]')" \
+	'["512m",64,30000,"none",true]' "--json: limits are the defaults"
+run --json --memory 256m --pids-limit 50 --timeout 10000 -e 'pass' </dev/null
+is "$(json_get "$OUT" '.limits | [.memoryLimit, .memoryBytes, .pidsLimit, .timeoutMs]')" '["256m",268435456,50,10000]' \
+	"--json: limits reflect the flags"
+
+# ---- no container left after ephemeral runs --------------------------------------------------------
+before=$(daemon_containers r | wc -l)
+for i in 1 2 3; do run -r bash -e 'echo $i' </dev/null; done
+run --timeout 1000 -e 'import time; time.sleep(5)' </dev/null
+run -r bash -e 'exit 9' </dev/null
+sleep 1
+is "$before|$(daemon_containers r | wc -l)" "0|0" "no container left after ephemeral runs (ok, timed out, failed)"
+
+# ---- persistent sessions ---------------------------------------------------------------------------
+run --session-id s1 -e 'x = 40' </dev/null
+is "$RC|$OUT|$ERR" "0||" "python session: x = 40"
+run --session-id s1 -e 'print(x + 2)' </dev/null
+is "$RC|$OUT|$ERR" $'0|42\n|' "python session: print(x + 2) prints 42"
+run --session-id s1 -e 'open("/sandbox/keep.txt", "w").write("kept")' </dev/null
+run --session-id s1 -e 'import os; print(open("/sandbox/keep.txt").read(), os.getpid() > 0)' </dev/null
+is "$RC|$OUT" $'0|kept True\n' "python session: files survive between runs"
+run --session-id s1 -r node -e 'console.log(1)' </dev/null
+is "$RC|$OUT" "2|" "session bound to python: switching to node is refused (exit 2)"
+like "$ERR" $'^\\[ERR\\] [^\n]*session[^\n]*python[^\n]*node[^\n]*\n$' "switching runtime: one clear [ERR] line"
+run --session-id n1 -r node -e 'globalThis.x = 40; let y = 1' </dev/null
+is "$RC|$ERR" "0|" "node session: globalThis.x = 40; let y = 1"
+run --session-id n1 -r node -e 'console.log(x + 2, y)' </dev/null
+is "$RC|$OUT|$ERR" $'0|42 1\n|' "node session: console.log(x + 2, y) prints 42 1"
+run --session-id b1 -r bash -e 'mkdir -p /sandbox/work && cd /sandbox/work; export FOO=bar; echo data > f.txt' </dev/null
+run --session-id b1 -r bash -e 'pwd; echo "$FOO"; cat f.txt' </dev/null
+is "$RC|$OUT" $'0|/sandbox/work\nbar\ndata\n' "bash session: cwd, exported variables and files kept"
+run_cap "$ISOL8" session list --socket "$S" --json </dev/null
+is "$RC|$(json_get "$OUT" '[.[] | .id // .name // .sessionId] | sort')" '0|["b1","n1","s1"]' "session list --json shows s1, n1, b1"
+is "$(json_get "$OUT" '[.[] | select((.id // .name // .sessionId) == "s1") | .runtime][0]')" '"python"' \
+	"session list: s1 is python"
+run_cap "$ISOL8" session list --socket "$S" </dev/null
+like "$OUT" $'\n  s1 +python ' "session list (text) shows s1 and its runtime"
+s1_ids=$(docker ps -aq --filter "label=org.isol8.instance=$S" --filter label=org.isol8.session=s1)
+is "$(wc -w <<<"$s1_ids")" 1 "session s1 has exactly one container"
+run_cap "$ISOL8" session stop --socket "$S" s1 </dev/null
+is "$RC|$OUT$ERR" $'0|[OK] Session "s1" destroyed.\n' "session stop s1"
+is "$(docker ps -aq --filter "label=org.isol8.instance=$S" --filter label=org.isol8.session=s1)" "" \
+	"session stop s1 removes its container"
+run_cap "$ISOL8" session list --socket "$S" --json </dev/null
+is "$(json_get "$OUT" '[.[] | .id // .name // .sessionId] | sort')" '["b1","n1"]' "s1 gone from session list"
+run --session-id s1 -e 'print(x)' </dev/null
+like "$RC|$ERR" "^1[|].*NameError" "a new s1 starts with fresh state"
+for s in s1 n1 b1; do "$ISOL8" session stop --socket "$S" "$s" >/dev/null 2>&1; done
+run_cap "$ISOL8" session stop --socket "$S" no-such-session </dev/null
+is "$RC" 1 "session stop of an unknown session fails"
+like "$ERR" '^\[ERR\] ' "session stop unknown: [ERR] line"
+is "$(daemon_containers r)" "" "no container left after stopping all sessions"
+
+# ---- --persist ----------------------------------------------------------------------------------------
+run --persist -e 'open("/sandbox/p.txt", "w").write("p"); print("persisted")' </dev/null
+is "$RC|$OUT" $'0|persisted\n' "--persist: run output"
+pid_line=$(grep -o 'Container kept: [0-9a-f]*' <<<"$ERR")
+cid=${pid_line#Container kept: }
+like "$cid" '^[0-9a-f]{12,64}$' "--persist prints the container id"
+if [ -n "$cid" ]; then
+	is "$(docker ps -q --no-trunc --filter "id=$cid" | wc -l)" 1 "--persist: docker ps shows the container running"
+	is "$(docker exec "$cid" cat /sandbox/p.txt 2>&1)" p "--persist: container keeps the run's files"
+	is "$(docker inspect -f '{{index .Config.Labels "org.isol8.instance"}}' "$cid")" "$S" \
+		"--persist: container carries the daemon's instance label"
+	docker rm -f "$cid" >/dev/null 2>&1
+fi
+
+daemon_stop r
+done_testing
