@@ -29,6 +29,7 @@ struct broker_opts {
 	const char *seccomp_path;   /* sandbox seccomp profile (Docker JSON) */
 	const char *docker_host;
 	unsigned workers;
+	uid_t trust_key_uid;        /* besides root, the uid allowed to act for API keys (-1: none) */
 	unsigned grace_ms;
 	bool foreground;
 	bool log_json;
@@ -72,6 +73,7 @@ unsigned broker_home_worker(struct broker *b, const char *tenant);
 /* peers.c: frontend side */
 void broker_accept(struct broker *b);
 void broker_pending_ready(struct broker *b, int fd);
+bool broker_trusts_key_claims(const struct broker *b, uid_t uid);
 void broker_pending_expire(struct broker *b, uint64_t now_ms);
 int broker_pending_fds(int *out, unsigned max);
 

@@ -47,6 +47,7 @@ static void usage(FILE *f)
 		"  --seccomp-profile FILE sandbox seccomp profile (default: the installed strict profile)\n"
 		"  --worker-path FILE     isol8-worker binary (default: next to isol8d)\n"
 		"  --grace-ms MS          shutdown grace period for running executions (default 10000)\n"
+		"  --trust-key-uid UID    uid of the HTTP frontend allowed to act for API keys (root always is)\n"
 		"  --pidfile FILE         write the daemon's pid\n"
 		"  --foreground           do not detach\n"
 		"  --log-json             log JSON lines\n"
@@ -233,7 +234,7 @@ int main(int argc, char **argv)
 	int sfd, c;
 	uint64_t last_deadline_check = 0;
 	enum { O_SOCKET = 256, O_GROUP, O_MODE, O_POLICY, O_WORKERS, O_USER, O_SECCOMP, O_WPATH, O_GRACE, O_PIDFILE,
-	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP };
+	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY };
 	static const struct option opts[] = {
 		{"socket", required_argument, 0, O_SOCKET}, {"socket-group", required_argument, 0, O_GROUP},
 		{"socket-mode", required_argument, 0, O_MODE}, {"policy", required_argument, 0, O_POLICY},
@@ -242,7 +243,7 @@ int main(int argc, char **argv)
 		{"grace-ms", required_argument, 0, O_GRACE}, {"pidfile", required_argument, 0, O_PIDFILE},
 		{"foreground", no_argument, 0, O_FG}, {"log-json", no_argument, 0, O_JSON},
 		{"debug", no_argument, 0, O_DEBUG}, {"version", no_argument, 0, O_VERSION},
-		{"help", no_argument, 0, O_HELP}, {0, 0, 0, 0}};
+		{"help", no_argument, 0, O_HELP}, {"trust-key-uid", required_argument, 0, O_TRUSTKEY}, {0, 0, 0, 0}};
 
 	g_broker = b;
 	b->o.socket_path = "/run/isol8/isol8d.sock";
@@ -252,6 +253,7 @@ int main(int argc, char **argv)
 	b->o.workers = 2;
 	b->o.grace_ms = 10000;
 	b->o.socket_mode = 0660;
+	b->o.trust_key_uid = (uid_t)-1;
 	b->listen_fd = -1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		char *end;
@@ -282,6 +284,12 @@ int main(int argc, char **argv)
 			b->o.grace_ms = (unsigned)v;
 			break;
 		case O_PIDFILE: b->o.pidfile = optarg; break;
+		case O_TRUSTKEY:
+			v = strtoul(optarg, &end, 10);
+			if (*end || !*optarg || v >= (unsigned long)(uid_t)-1)
+				die("invalid --trust-key-uid '%s'", optarg);
+			b->o.trust_key_uid = (uid_t)v;
+			break;
 		case O_FG: b->o.foreground = true; break;
 		case O_JSON: b->o.log_json = true; break;
 		case O_DEBUG: debug = true; break;

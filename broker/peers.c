@@ -22,6 +22,7 @@ struct pending {
 	struct ucred cred;
 	int tenant;
 	uint64_t deadline;
+	char principal[96]; /* "uid:N", or "key:NAME" after FE_HELLO_KEY */
 };
 
 static struct pending pend[BROKER_MAX_PENDING];
@@ -29,6 +30,7 @@ static unsigned n_pend;
 
 static const struct isol8_msg_spec hello_table[] = {
 	{FE_HELLO, PEER_FRONTEND, 0, 1 + 4, 1 + 4 + ISOL8_MAX_SESSION, "hello"},
+	{FE_HELLO_KEY, PEER_FRONTEND, 0, 1 + 4 + 4 + 1, 1 + 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_KEY_NAME, "hello-key"},
 };
 
 static void refuse(int fd, int code, const char *msg)
@@ -82,7 +84,9 @@ void broker_accept(struct broker *b)
 			refuse(fd, ISOL8_E_LIMIT, "isol8d is busy: too many connections waiting");
 			continue;
 		}
-		pend[n_pend++] = (struct pending){steal_fd(&fd), cred, tenant_index(b, t), now_ms() + HELLO_TIMEOUT_MS};
+		pend[n_pend] = (struct pending){steal_fd(&fd), cred, tenant_index(b, t), now_ms() + HELLO_TIMEOUT_MS, ""};
+		snprintf(pend[n_pend].principal, sizeof pend[n_pend].principal, "uid:%u", (unsigned)cred.uid);
+		n_pend++;
 	}
 }
 
@@ -117,6 +121,7 @@ static void route(struct broker *b, struct pending *p, uint8_t op, const char *s
 	isol8_put_u32(&pl, token);
 	isol8_put_u8(&pl, op);
 	isol8_put_str(&pl, t->name);
+	isol8_put_str(&pl, p->principal);
 	isol8_put_u32(&pl, (uint32_t)p->cred.uid);
 	isol8_put_u32(&pl, (uint32_t)p->cred.gid);
 	isol8_put_u32(&pl, (uint32_t)p->cred.pid);
@@ -134,11 +139,16 @@ static void route(struct broker *b, struct pending *p, uint8_t op, const char *s
 	isol8_buf_free(&pl);
 }
 
+bool broker_trusts_key_claims(const struct broker *b, uid_t uid)
+{
+	return uid == 0 || (b->o.trust_key_uid != (uid_t)-1 && uid == b->o.trust_key_uid);
+}
+
 void broker_pending_ready(struct broker *b, int fd)
 {
 	struct isol8_msg m = {0};
 	struct isol8_err err = ISOL8_ERR_INIT;
-	_cleanup_free_ char *session = NULL;
+	_cleanup_free_ char *session = NULL, *key = NULL;
 	uint8_t op = 0;
 	unsigned i;
 	int r;
@@ -158,10 +168,37 @@ void broker_pending_ready(struct broker *b, int fd)
 			return;
 		goto bad;
 	}
-	if (isol8_msg_check(hello_table, 1, PEER_FRONTEND, &m, NULL, &err) < 0 ||
+	if (isol8_msg_check(hello_table, 2, PEER_FRONTEND, &m, NULL, &err) < 0 ||
 	    isol8_get_u8(&m, &op, &err) < 0 || isol8_get_str(&m, &session, ISOL8_MAX_SESSION, &err) < 0 ||
+	    (m.type == FE_HELLO_KEY && isol8_get_str(&m, &key, ISOL8_MAX_KEY_NAME, &err) < 0) ||
 	    isol8_msg_end(&m, &err) < 0)
 		goto bad;
+	if (key) {
+		/* Only a trusted HTTP frontend may speak for an API key: it authenticated the bearer
+		 * itself. Anyone else claiming a key is refused, whatever the key. */
+		const struct isol8_tenant *kt;
+		if (!broker_trusts_key_claims(b, pend[i].cred.uid)) {
+			log_warn("peer uid=%u pid=%d claimed key '%s' but is not a trusted HTTP frontend",
+				 (unsigned)pend[i].cred.uid, (int)pend[i].cred.pid, key);
+			refuse(fd, ISOL8_E_AUTH, "this peer may not act for API keys");
+			isol8_msg_free(&m);
+			drop(i);
+			return;
+		}
+		if (!isol8_valid_session_name(key)) {
+			isol8_err_set(&err, ISOL8_E_PROTO, 0, "invalid key name");
+			goto bad;
+		}
+		kt = isol8_policy_match_key(&b->policy, key);
+		if (!kt) {
+			refuse(fd, ISOL8_E_AUTH, "no tenant in the policy accepts this API key");
+			isol8_msg_free(&m);
+			drop(i);
+			return;
+		}
+		pend[i].tenant = tenant_index(b, kt);
+		snprintf(pend[i].principal, sizeof pend[i].principal, "key:%s", key);
+	}
 	if (op == 0 || op >= HELLO__MAX) {
 		isol8_err_set(&err, ISOL8_E_PROTO, 0, "unknown hello op %u", op);
 		goto bad;

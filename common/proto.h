@@ -27,11 +27,14 @@
 #define ISOL8_MAX_ENV 128u
 #define ISOL8_MAX_ENV_ENTRY 32768u
 #define ISOL8_MAX_TENANT 64u
+#define ISOL8_MAX_KEY_NAME 64u
 #define ISOL8_MAX_LOG_LINE 2048u
 
 enum isol8_msg_type {
 	/* frontend -> broker */
 	FE_HELLO = 1,        /* u8 op, str session (may be empty) | 0 fds */
+	FE_HELLO_KEY = 2,    /* u8 op, str session, str key name: only from a trusted HTTP frontend
+	                        (uid 0 or --trust-key-uid), which authenticated the bearer key */
 
 	/* frontend -> worker (after routing) */
 	FE_RUN = 10,         /* JSON request text | fds: stdout, stderr, bundle (memfd, may be empty) */
@@ -49,7 +52,7 @@ enum isol8_msg_type {
 	WK_OK = 24,          /* empty */
 
 	/* broker -> worker */
-	BR_ASSIGN = 30,      /* u32 token, u8 op, str tenant, u32 uid, u32 gid, u32 pid,
+	BR_ASSIGN = 30,      /* u32 token, u8 op, str tenant, str principal ("uid:N" | "key:NAME"), u32 uid, u32 gid, u32 pid,
 	                        str session, u32 max_sessions, u64 session_idle_ms | fd: connection */
 	BR_REPLY_OK = 31,    /* verb-specific payload, request_id of the verb | 0 or 1 fd */
 	BR_REPLY_OK_FD = 32,

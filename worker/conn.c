@@ -117,7 +117,7 @@ static int handle_file(struct conn *c, struct isol8_msg *m, struct isol8_err *er
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "session differs from the one in the hello");
 	if (sandbox_path(path, norm, sizeof norm, err) < 0)
 		return -1;
-	s = session_acquire(c->tenant, sess);
+	s = session_acquire(c->principal, sess);
 	if (!s)
 		return isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "no session '%s'", sess);
 	if (m->type == FE_FILE_PUT) {
@@ -236,7 +236,7 @@ static int dispatch(struct conn *c, struct isol8_msg *m, struct isol8_err *err)
 	case FE_SESSION_LIST:
 		if (c->op != HELLO_SESSION_LIST)
 			break;
-		sessions_list(c->tenant, &out);
+		sessions_list(c->principal, &out);
 		isol8_ipc_send(c->fd, WK_SESSIONS, 0, out.data, out.len, NULL, 0, &e2);
 		isol8_buf_free(&out);
 		return 0;
@@ -247,7 +247,7 @@ static int dispatch(struct conn *c, struct isol8_msg *m, struct isol8_err *err)
 			return -1;
 		if (strcmp(name, c->session) != 0)
 			return isol8_err_set(err, ISOL8_E_PROTO, 0, "session differs from the one in the hello");
-		if (sessions_stop(c->tenant, name, err) < 0)
+		if (sessions_stop(c->principal, name, err) < 0)
 			return -1;
 		isol8_ipc_send(c->fd, WK_OK, 0, NULL, 0, NULL, 0, &e2);
 		return 0;

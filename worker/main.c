@@ -56,13 +56,14 @@ static void handle_assign(struct isol8_msg *m)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
 	struct conn *c = xcalloc(1, sizeof *c);
-	_cleanup_free_ char *tenant = NULL, *session = NULL;
+	_cleanup_free_ char *tenant = NULL, *session = NULL, *principal = NULL;
 	pthread_attr_t attr;
 	pthread_t th;
 
 	c->fd = isol8_msg_take_fd(m, 0);
 	if (isol8_get_u32(m, &c->token, &err) < 0 || isol8_get_u8(m, &c->op, &err) < 0 ||
-	    isol8_get_str(m, &tenant, ISOL8_MAX_TENANT, &err) < 0 || isol8_get_u32(m, &c->uid, &err) < 0 ||
+	    isol8_get_str(m, &tenant, ISOL8_MAX_TENANT, &err) < 0 ||
+	    isol8_get_str(m, &principal, sizeof c->principal - 1, &err) < 0 || isol8_get_u32(m, &c->uid, &err) < 0 ||
 	    isol8_get_u32(m, &c->gid, &err) < 0 || isol8_get_u32(m, &c->pid, &err) < 0 ||
 	    isol8_get_str(m, &session, ISOL8_MAX_SESSION, &err) < 0 || isol8_get_u32(m, &c->max_sessions, &err) < 0 ||
 	    isol8_get_u64(m, &c->session_idle_ms, &err) < 0 || isol8_msg_end(m, &err) < 0 || c->fd < 0) {
@@ -72,6 +73,7 @@ static void handle_assign(struct isol8_msg *m)
 		return;
 	}
 	snprintf(c->tenant, sizeof c->tenant, "%s", tenant);
+	snprintf(c->principal, sizeof c->principal, "%s", principal);
 	snprintf(c->session, sizeof c->session, "%s", session);
 	__atomic_add_fetch(&active_conns, 1, __ATOMIC_SEQ_CST);
 	pthread_attr_init(&attr);

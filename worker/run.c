@@ -365,7 +365,7 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 	}
 
 	if (r->session) {
-		s = session_acquire(c->tenant, r->session);
+		s = session_acquire(c->principal, r->session);
 		if (s && s->runtime != r->runtime) {
 			isol8_err_set(err, ISOL8_E_USAGE, 0,
 				      "Cannot switch runtime: session '%s' is bound to %s, this run asks for %s", r->session,
@@ -403,7 +403,7 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 			return -1;
 		}
 		if (r->session) {
-			s = session_add(c->tenant, r->session, r->runtime, sb, c->session_idle_ms);
+			s = session_add(c->principal, c->tenant, r->session, r->runtime, sb, c->session_idle_ms);
 			if (!s) {
 				sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
 				env_free(&env);

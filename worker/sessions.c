@@ -15,12 +15,12 @@ static pthread_mutex_t tlock = PTHREAD_MUTEX_INITIALIZER;
 static struct session *tab[MAX_SESSIONS];
 static unsigned n_tab;
 
-struct session *session_acquire(const char *tenant, const char *name)
+struct session *session_acquire(const char *owner, const char *name)
 {
 	struct session *s = NULL;
 	pthread_mutex_lock(&tlock);
 	for (unsigned i = 0; i < n_tab; i++)
-		if (!tab[i]->dead && strcmp(tab[i]->tenant, tenant) == 0 && strcmp(tab[i]->name, name) == 0) {
+		if (!tab[i]->dead && strcmp(tab[i]->owner, owner) == 0 && strcmp(tab[i]->name, name) == 0) {
 			s = tab[i];
 			s->refs++;
 			break;
@@ -36,9 +36,11 @@ struct session *session_acquire(const char *tenant, const char *name)
 	return s;
 }
 
-struct session *session_add(const char *tenant, const char *name, int runtime, const struct sandbox *sb, uint64_t idle_ms)
+struct session *session_add(const char *owner, const char *tenant, const char *name, int runtime, const struct sandbox *sb,
+			    uint64_t idle_ms)
 {
 	struct session *s = xcalloc(1, sizeof *s);
+	snprintf(s->owner, sizeof s->owner, "%s", owner);
 	snprintf(s->tenant, sizeof s->tenant, "%s", tenant);
 	snprintf(s->name, sizeof s->name, "%s", name);
 	s->runtime = runtime;
@@ -111,7 +113,7 @@ static void json_escape(struct isol8_buf *b, const char *s)
 	json_object_put(o);
 }
 
-int sessions_list(const char *tenant, struct isol8_buf *out)
+int sessions_list(const char *owner, struct isol8_buf *out)
 {
 	bool first = true;
 	uint64_t now = mono_ms();
@@ -120,7 +122,7 @@ int sessions_list(const char *tenant, struct isol8_buf *out)
 	isol8_buf_putc(out, '[');
 	for (unsigned i = 0; i < n_tab; i++) {
 		struct session *s = tab[i];
-		if (s->dead || strcmp(s->tenant, tenant) != 0)
+		if (s->dead || strcmp(s->owner, owner) != 0)
 			continue;
 		isol8_buf_puts(out, first ? "{\"id\":" : ",{\"id\":");
 		first = false;
@@ -137,9 +139,9 @@ int sessions_list(const char *tenant, struct isol8_buf *out)
 	return 0;
 }
 
-int sessions_stop(const char *tenant, const char *name, struct isol8_err *err)
+int sessions_stop(const char *owner, const char *name, struct isol8_err *err)
 {
-	struct session *s = session_acquire(tenant, name);
+	struct session *s = session_acquire(owner, name);
 	if (!s)
 		return isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "no session '%s'", name);
 	session_destroy(s);

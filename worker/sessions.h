@@ -11,6 +11,7 @@
 #include "worker/worker.h"
 
 struct session {
+	char owner[96];         /* principal: sessions belong to who created them */
 	char tenant[65];
 	char name[65];
 	int runtime;
@@ -25,10 +26,10 @@ struct session {
 	int refs;
 };
 
-/* Find (tenant, name) and lock it; NULL if absent. */
-struct session *session_acquire(const char *tenant, const char *name);
+/* Find (owner, name) and lock it; NULL if absent. */
+struct session *session_acquire(const char *owner, const char *name);
 /* Register a new session (already created sandbox) and return it locked. */
-struct session *session_add(const char *tenant, const char *name, int runtime, const struct sandbox *sb,
+struct session *session_add(const char *owner, const char *tenant, const char *name, int runtime, const struct sandbox *sb,
 			    uint64_t idle_ms);
 void session_release(struct session *s);
 /* Remove a session: stop its driver, remove its sandbox. s must be acquired; it is released. */

@@ -118,6 +118,7 @@ struct conn {
 	uint32_t token;
 	uint8_t op;
 	char tenant[65];
+	char principal[96];     /* "uid:N" or "key:NAME": who owns sessions */
 	uint32_t uid, gid, pid;
 	char session[65];
 	uint32_t max_sessions;
