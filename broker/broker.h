@@ -16,6 +16,7 @@
 
 #define BROKER_MAX_WORKERS 16
 #define BROKER_MAX_INFLIGHT 64   /* concurrent verb threads */
+#define BROKER_MAX_INFLIGHT_PER_WORKER 32 /* one busy worker cannot starve the others */
 #define BROKER_MAX_PENDING 64    /* accepted frontends waiting for FE_HELLO */
 
 struct broker_opts {
@@ -43,6 +44,7 @@ struct worker_slot {
 	unsigned load;      /* connections assigned and not yet done */
 	uint64_t respawn_at_ms;
 	unsigned crashes;
+	volatile int inflight; /* verb threads working for this worker */
 	pthread_mutex_t send_lock; /* verb threads and the main loop both send on chan */
 };
 
@@ -107,6 +109,7 @@ void table_forget_worker(unsigned worker, uint32_t gen);
 
 /* cleanup.c: removal of containers with the broker's own Docker handle */
 void broker_remove_containers(struct broker *b, char (*ids)[65], size_t n);
+void broker_remove_containers_async(struct broker *b, char (*ids)[65], size_t n);
 int broker_remove_orphans(struct broker *b, struct isol8_err *err);
 
 /* sandbox_spec.c: the Docker create body, rebuilt from validated values only */

@@ -4,6 +4,8 @@
 #include "config.h"
 
 #include <json-c/json.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +32,50 @@ void broker_remove_containers(struct broker *b, char (*ids)[65], size_t n)
 		table_container_del(ids[i]);
 	}
 	docker_close(d);
+}
+
+struct removal {
+	struct broker *b;
+	char (*ids)[65];
+	size_t n;
+};
+
+static void *removal_main(void *arg)
+{
+	struct removal *r = arg;
+	broker_remove_containers(r->b, r->ids, r->n);
+	free(r->ids);
+	free(r);
+	__atomic_sub_fetch(&g_broker->inflight, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* Removal off the event loop: Docker calls take tens of milliseconds each, and the loop must
+ * keep accepting and routing meanwhile. Takes ownership of ids. */
+void broker_remove_containers_async(struct broker *b, char (*ids)[65], size_t n)
+{
+	struct removal *r;
+	pthread_attr_t attr;
+	pthread_t th;
+
+	if (n == 0) {
+		free(ids);
+		return;
+	}
+	r = xcalloc(1, sizeof *r);
+	r->b = b;
+	r->ids = ids;
+	r->n = n;
+	__atomic_add_fetch(&b->inflight, 1, __ATOMIC_SEQ_CST);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, removal_main, r) != 0) {
+		/* No thread: do it inline rather than leak sandboxes. */
+		pthread_attr_destroy(&attr);
+		removal_main(r);
+		return;
+	}
+	pthread_attr_destroy(&attr);
 }
 
 int broker_remove_orphans(struct broker *b, struct isol8_err *err)

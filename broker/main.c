@@ -165,8 +165,10 @@ static void enforce_deadlines(struct broker *b)
 	size_t n = table_container_ids(UINT32_MAX, 0, true, now_ms(), &ids);
 	if (n)
 		log_warn("removing %zu sandbox(es) past their hard deadline", n);
-	broker_remove_containers(b, ids, n);
-	free(ids);
+	/* Forget them now so the next check does not start a second removal. */
+	for (size_t i = 0; i < n; i++)
+		table_container_del(ids[i]);
+	broker_remove_containers_async(b, ids, n);
 }
 
 static void shutdown_broker(struct broker *b)

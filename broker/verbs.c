@@ -407,6 +407,7 @@ static void *job_main(void *arg)
 	isol8_buf_free(&reply);
 	docker_close(d);
 	isol8_msg_free(&j->m);
+	__atomic_sub_fetch(&j->b->w[j->worker].inflight, 1, __ATOMIC_SEQ_CST);
 	__atomic_sub_fetch(&j->b->inflight, 1, __ATOMIC_SEQ_CST);
 	free(j);
 	return NULL;
@@ -465,8 +466,11 @@ void broker_worker_msg(struct broker *b, unsigned idx)
 		isol8_msg_free(&m);
 		return;
 	}
-	if (__atomic_add_fetch(&b->inflight, 1, __ATOMIC_SEQ_CST) > BROKER_MAX_INFLIGHT) {
+	__atomic_add_fetch(&b->inflight, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&w->inflight, 1, __ATOMIC_SEQ_CST);
+	if (b->inflight > BROKER_MAX_INFLIGHT || w->inflight > BROKER_MAX_INFLIGHT_PER_WORKER) {
 		__atomic_sub_fetch(&b->inflight, 1, __ATOMIC_SEQ_CST);
+		__atomic_sub_fetch(&w->inflight, 1, __ATOMIC_SEQ_CST);
 		isol8_err_set(&err, ISOL8_E_LIMIT, 0, "broker busy: too many requests in flight");
 		reply_err(b, idx, m.request_id, &err);
 		isol8_msg_free(&m);
@@ -485,6 +489,7 @@ void broker_worker_msg(struct broker *b, unsigned idx)
 		reply_err(b, idx, m.request_id, &err);
 		isol8_msg_free(&j->m);
 		free(j);
+		__atomic_sub_fetch(&w->inflight, 1, __ATOMIC_SEQ_CST);
 		__atomic_sub_fetch(&b->inflight, 1, __ATOMIC_SEQ_CST);
 	}
 	pthread_attr_destroy(&attr);

@@ -131,8 +131,7 @@ void broker_reap_workers(struct broker *b, uint64_t now)
 			n = table_container_ids(i, w->gen, false, 0, &ids);
 			if (n)
 				log_info("removing %zu container(s) of dead worker %u", n, i);
-			broker_remove_containers(b, ids, n);
-			free(ids);
+			broker_remove_containers_async(b, ids, n);
 			table_forget_worker(i, w->gen);
 			w->crashes++;
 			/* Exponential backoff keeps a crash loop from spinning the broker. */

@@ -97,6 +97,7 @@ int cmd_build(int argc, char **argv)
 	_cleanup_free_ char *tag = NULL, *deps = NULL, *pip_host = NULL;
 	bool force = false;
 	struct docker *d = NULL;
+	json_object *base_img = NULL;
 	int c, rt, rc = 1;
 
 	optind = 0;
@@ -151,12 +152,20 @@ int cmd_build(int argc, char **argv)
 	if (!d)
 		goto out;
 	printf("[OK] Docker is running\n");
-	if (isol8_prepare_base_context(d, NULL, &ctx, &err) < 0) {
+	/* An existing base is used as it is: rebuilding it here could drop the CA certificates
+	 * that `isol8 setup --ca-cert` put in. Only a missing base is built (default inputs). */
+	if (docker_image_inspect(d, isol8_image_base_tag(rt), &base_img, &err) == 0) {
+		json_object_put(base_img);
+		printf("[OK] %s: present\n", isol8_runtime_name(rt));
+	} else if (err.code != ISOL8_E_NOTFOUND) {
+		fprintf(stderr, "[ERR] %s: %s\n", isol8_runtime_name(rt), err.msg);
+		goto out;
+	} else if (isol8_prepare_base_context(d, NULL, &ctx, &err) < 0) {
 		fprintf(stderr, "[ERR] build context: %s\n", err.msg);
 		goto out;
-	}
-	if (isol8_build_base(d, rt, &ctx, false, &stale, &err) < 0)
+	} else if (isol8_build_base(d, rt, &ctx, false, &stale, &err) < 0) {
 		goto out;
+	}
 	struct isol8_custom_opts o = { .kind = "build", .setup = script.len ? script.data : NULL,
 				       .pip_index_url = pip_index, .force = force };
 	if (isol8_build_custom(d, rt, &pkgs, &o, &tag, &stale, &err) < 0)
