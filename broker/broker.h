@@ -17,7 +17,7 @@
 #define BROKER_MAX_WORKERS 16
 #define BROKER_MAX_INFLIGHT 64   /* concurrent verb threads */
 #define BROKER_MAX_INFLIGHT_PER_WORKER 32 /* one busy worker cannot starve the others */
-#define BROKER_MAX_PENDING 64    /* accepted frontends waiting for FE_HELLO */
+#define BROKER_MAX_PENDING 128   /* accepted frontends waiting for FE_HELLO or queued */
 
 struct broker_opts {
 	const char *socket_path;
@@ -30,6 +30,8 @@ struct broker_opts {
 	const char *seccomp_path;   /* sandbox seccomp profile (Docker JSON) */
 	const char *docker_host;
 	unsigned workers;
+	unsigned max_concurrent;     /* running executions per daemon (10) */
+	unsigned queue_max;          /* runs waiting for a slot (32) */
 	uid_t trust_key_uid;        /* besides root, the uid allowed to act for API keys (-1: none) */
 	unsigned grace_ms;
 	bool foreground;
@@ -77,6 +79,7 @@ void broker_accept(struct broker *b);
 void broker_pending_ready(struct broker *b, int fd);
 bool broker_trusts_key_claims(const struct broker *b, uid_t uid);
 void broker_pending_expire(struct broker *b, uint64_t now_ms);
+void broker_run_queue(struct broker *b);
 int broker_pending_fds(int *out, unsigned max);
 
 /* verbs.c: worker side */
@@ -92,7 +95,9 @@ struct owned_container {
 	char session[65];
 	uint64_t deadline_ms; /* hard lifetime for ephemeral sandboxes, 0 = none */
 };
-uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid);
+uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, bool run);
+/* Connections currently running code, for one tenant or all (tenant < 0). */
+unsigned table_token_count_runs(int tenant);
 int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant);
 void table_token_drop(uint32_t token, unsigned worker, uint32_t gen);
 void table_container_add(const struct owned_container *c);

@@ -48,6 +48,8 @@ static void usage(FILE *f)
 		"  --worker-path FILE     isol8-worker binary (default: next to isol8d)\n"
 		"  --grace-ms MS          shutdown grace period for running executions (default 10000)\n"
 		"  --trust-key-uid UID    uid of the HTTP frontend allowed to act for API keys (root always is)\n"
+		"  --max-concurrent N     executions running at once (default 10); more wait in a queue\n"
+		"  --queue N              how many runs may wait (default 32); beyond it requests are refused\n"
 		"  --pidfile FILE         write the daemon's pid\n"
 		"  --foreground           do not detach\n"
 		"  --log-json             log JSON lines\n"
@@ -236,7 +238,7 @@ int main(int argc, char **argv)
 	int sfd, c;
 	uint64_t last_deadline_check = 0;
 	enum { O_SOCKET = 256, O_GROUP, O_MODE, O_POLICY, O_WORKERS, O_USER, O_SECCOMP, O_WPATH, O_GRACE, O_PIDFILE,
-	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY };
+	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE };
 	static const struct option opts[] = {
 		{"socket", required_argument, 0, O_SOCKET}, {"socket-group", required_argument, 0, O_GROUP},
 		{"socket-mode", required_argument, 0, O_MODE}, {"policy", required_argument, 0, O_POLICY},
@@ -245,7 +247,8 @@ int main(int argc, char **argv)
 		{"grace-ms", required_argument, 0, O_GRACE}, {"pidfile", required_argument, 0, O_PIDFILE},
 		{"foreground", no_argument, 0, O_FG}, {"log-json", no_argument, 0, O_JSON},
 		{"debug", no_argument, 0, O_DEBUG}, {"version", no_argument, 0, O_VERSION},
-		{"help", no_argument, 0, O_HELP}, {"trust-key-uid", required_argument, 0, O_TRUSTKEY}, {0, 0, 0, 0}};
+		{"help", no_argument, 0, O_HELP}, {"trust-key-uid", required_argument, 0, O_TRUSTKEY},
+		{"max-concurrent", required_argument, 0, O_MAXC}, {"queue", required_argument, 0, O_QUEUE}, {0, 0, 0, 0}};
 
 	g_broker = b;
 	b->o.socket_path = "/run/isol8/isol8d.sock";
@@ -256,6 +259,8 @@ int main(int argc, char **argv)
 	b->o.grace_ms = 10000;
 	b->o.socket_mode = 0660;
 	b->o.trust_key_uid = (uid_t)-1;
+	b->o.max_concurrent = 10;
+	b->o.queue_max = 32;
 	b->listen_fd = -1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		char *end;
@@ -286,6 +291,18 @@ int main(int argc, char **argv)
 			b->o.grace_ms = (unsigned)v;
 			break;
 		case O_PIDFILE: b->o.pidfile = optarg; break;
+		case O_MAXC:
+			v = strtoul(optarg, &end, 10);
+			if (*end || v < 1 || v > 1024)
+				die("invalid --max-concurrent '%s' (1..1024)", optarg);
+			b->o.max_concurrent = (unsigned)v;
+			break;
+		case O_QUEUE:
+			v = strtoul(optarg, &end, 10);
+			if (*end || v > BROKER_MAX_PENDING / 2)
+				die("invalid --queue '%s' (0..%d)", optarg, BROKER_MAX_PENDING / 2);
+			b->o.queue_max = (unsigned)v;
+			break;
 		case O_TRUSTKEY:
 			v = strtoul(optarg, &end, 10);
 			if (*end || !*optarg || v >= (unsigned long)(uid_t)-1)
@@ -411,6 +428,7 @@ int main(int argc, char **argv)
 		}
 		broker_reap_workers(b, now);
 		broker_pending_expire(b, now);
+		broker_run_queue(b);
 		if (now - last_deadline_check >= 1000) {
 			last_deadline_check = now;
 			enforce_deadlines(b);

@@ -23,10 +23,17 @@ struct pending {
 	int tenant;
 	uint64_t deadline;
 	char principal[96]; /* "uid:N", or "key:NAME" after FE_HELLO_KEY */
+	bool queued;        /* hello read, waiting for a free execution slot */
+	uint64_t seq;       /* arrival order in the queue */
+	uint8_t op;
+	char session[ISOL8_MAX_SESSION + 1];
 };
 
 static struct pending pend[BROKER_MAX_PENDING];
 static unsigned n_pend;
+static uint64_t next_seq;
+
+#define QUEUE_WAIT_MS 60000
 
 static const struct isol8_msg_spec hello_table[] = {
 	{FE_HELLO, PEER_FRONTEND, 0, 1 + 4, 1 + 4 + ISOL8_MAX_SESSION, "hello"},
@@ -94,7 +101,8 @@ int broker_pending_fds(int *out, unsigned max)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < n_pend && n < max; i++)
-		out[n++] = pend[i].fd;
+		if (!pend[i].queued)
+			out[n++] = pend[i].fd;
 	return (int)n;
 }
 
@@ -102,6 +110,40 @@ static void drop(unsigned i)
 {
 	xclose(pend[i].fd);
 	pend[i] = pend[--n_pend];
+}
+
+static unsigned queued_count(void)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < n_pend; i++)
+		n += pend[i].queued;
+	return n;
+}
+
+static void route(struct broker *b, struct pending *p, uint8_t op, const char *session);
+
+/* Route queued runs in arrival order while slots are free. A tenant at its own cap does not
+ * hold back other tenants queued behind it. */
+void broker_run_queue(struct broker *b)
+{
+	for (;;) {
+		unsigned best = n_pend;
+		if (table_token_count_runs(-1) >= b->o.max_concurrent)
+			return;
+		for (unsigned i = 0; i < n_pend; i++) {
+			const struct isol8_tenant *t;
+			if (!pend[i].queued || (best < n_pend && pend[best].seq < pend[i].seq))
+				continue;
+			t = &b->policy.tenants[pend[i].tenant];
+			if (t->max_concurrent && table_token_count_runs(pend[i].tenant) >= t->max_concurrent)
+				continue;
+			best = i;
+		}
+		if (best == n_pend)
+			return;
+		route(b, &pend[best], pend[best].op, pend[best].session);
+		drop(best);
+	}
 }
 
 static void route(struct broker *b, struct pending *p, uint8_t op, const char *session)
@@ -117,7 +159,7 @@ static void route(struct broker *b, struct pending *p, uint8_t op, const char *s
 		refuse(p->fd, ISOL8_E_UNAVAIL, "no isol8 worker is available right now; retry in a moment");
 		return;
 	}
-	token = table_token_new(idx, b->w[idx].gen, p->tenant, p->cred.uid);
+	token = table_token_new(idx, b->w[idx].gen, p->tenant, p->cred.uid, op == HELLO_RUN);
 	isol8_put_u32(&pl, token);
 	isol8_put_u8(&pl, op);
 	isol8_put_str(&pl, t->name);
@@ -209,9 +251,27 @@ void broker_pending_ready(struct broker *b, int fd)
 		drop(i);
 		return;
 	}
-	route(b, &pend[i], op, session);
 	isol8_msg_free(&m);
-	drop(i);
+	if (op != HELLO_RUN) {
+		route(b, &pend[i], op, session);
+		drop(i);
+		return;
+	}
+	/* Runs wait their turn: maxConcurrent for the daemon, the tenant's share from policy. */
+	if (queued_count() >= b->o.queue_max) {
+		char msg[200];
+		snprintf(msg, sizeof msg, "isol8d is busy: %u executions running and %u waiting (queue full); retry later",
+			 b->o.max_concurrent, b->o.queue_max);
+		refuse(fd, ISOL8_E_LIMIT, msg);
+		drop(i);
+		return;
+	}
+	pend[i].queued = true;
+	pend[i].seq = next_seq++;
+	pend[i].op = op;
+	pend[i].deadline = now_ms() + QUEUE_WAIT_MS;
+	snprintf(pend[i].session, sizeof pend[i].session, "%s", session);
+	broker_run_queue(b);
 	return;
 bad:
 	/* A malformed frame marks the peer bad: one error reply, then close. The broker lives on. */
@@ -225,7 +285,11 @@ void broker_pending_expire(struct broker *b, uint64_t now)
 {
 	for (unsigned i = 0; i < n_pend;) {
 		if (now >= pend[i].deadline || b->stopping) {
-			log_debug("peer pid=%d dropped: no hello within %d ms", (int)pend[i].cred.pid, HELLO_TIMEOUT_MS);
+			if (pend[i].queued)
+				refuse(pend[i].fd, b->stopping ? ISOL8_E_UNAVAIL : ISOL8_E_LIMIT,
+				       b->stopping ? "isol8d is shutting down" : "timed out waiting for a free execution slot");
+			else
+				log_debug("peer pid=%d dropped: no hello within %d ms", (int)pend[i].cred.pid, HELLO_TIMEOUT_MS);
 			drop(i);
 		} else {
 			i++;

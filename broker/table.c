@@ -13,7 +13,7 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 
-struct token_ent { uint32_t token; unsigned worker; uint32_t gen; int tenant; uid_t uid; };
+struct token_ent { uint32_t token; unsigned worker; uint32_t gen; int tenant; uid_t uid; bool run; };
 struct exec_ent { char id[65]; char container[65]; unsigned worker; uint32_t gen; };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -25,7 +25,7 @@ static uint32_t next_token = 1;
 #define GROW(arr, n, cap) do { if ((n) == (cap)) { (cap) = (cap) ? (cap) * 2 : 16; \
 	(arr) = xrealloc((arr), (cap) * sizeof *(arr)); } } while (0)
 
-uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid)
+uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, bool run)
 {
 	uint32_t t;
 	pthread_mutex_lock(&lock);
@@ -33,7 +33,7 @@ uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid)
 	t = next_token++;
 	if (next_token == 0)
 		next_token = 1;
-	tokens[n_tokens++] = (struct token_ent){t, worker, gen, tenant, uid};
+	tokens[n_tokens++] = (struct token_ent){t, worker, gen, tenant, uid, run};
 	pthread_mutex_unlock(&lock);
 	return t;
 }
@@ -50,6 +50,17 @@ int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant)
 		}
 	pthread_mutex_unlock(&lock);
 	return r;
+}
+
+unsigned table_token_count_runs(int tenant)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_tokens; i++)
+		if (tokens[i].run && (tenant < 0 || tokens[i].tenant == tenant))
+			n++;
+	pthread_mutex_unlock(&lock);
+	return n;
 }
 
 void table_token_drop(uint32_t token, unsigned worker, uint32_t gen)

@@ -16,6 +16,7 @@
 #define PEER_FRONTEND 0x01u
 #define PEER_WORKER 0x02u
 #define PEER_BROKER 0x04u
+#define PEER_PROXY 0x08u
 
 /* Identifier limits, checked on every side. */
 #define ISOL8_MAX_ID 128u          /* container / exec ids (64 hex in practice) */
@@ -75,11 +76,29 @@ enum isol8_msg_type {
 	V_REMOVE = 46,       /* str container -> empty */
 	V_PUT_ARCHIVE = 47,  /* str container, str path | fd: tar (memfd) -> empty */
 	V_GET_ARCHIVE = 48,  /* str container, str path -> fd: tar (memfd) */
-	V_NET_RULES = 49,    /* str container, ... (network issue) -> empty */
+	V_NET_RULES = 49,    /* str container, u32 n_allow, str allow[n_allow], u32 n_deny, str deny[n_deny],
+	                        u8 log -> empty. Only for a running sandbox created with net mode
+	                        filtered, once. Patterns: POSIX ERE, at most ISOL8_NET_MAX_PATTERNS
+	                        per list, each 1..ISOL8_NET_MAX_PATTERN bytes. */
 	V_LIST_OWN = 50,     /* empty -> u32 n, str id[n] */
 	V_LOG = 51,          /* u8 level, str line (no reply) */
 	V_CONN_DONE = 52,    /* u32 token (no reply) */
+	V_NET_LOGS = 53,     /* str container -> str json (array of request records, see proxy/proxy.c) */
+
+	/* broker -> proxy (isol8-proxy, one per daemon); the proxy answers each in order with
+	   PX_REPLY_OK or PX_REPLY_ERR carrying the same request_id */
+	PX_LISTEN = 60,      /* str container, u32 n_allow, str allow[], u32 n_deny, str deny[], u8 log
+	                        | fd: listening TCP socket inside the sandbox's network namespace */
+	PX_DROP = 61,        /* str container: close its listener and connections, discard its log */
+	PX_LOGS = 62,        /* str container -> str json */
+	PX_REPLY_OK = 63,    /* request-specific payload */
+	PX_REPLY_ERR = 64,   /* u16 isol8_err code, str message */
 };
+
+/* Filtered networking: the proxy's address inside every filtered sandbox, and rule limits. */
+#define ISOL8_NET_PROXY_PORT 8118
+#define ISOL8_NET_MAX_PATTERNS 64u
+#define ISOL8_NET_MAX_PATTERN 256u
 
 /* FE_HELLO ops */
 enum isol8_hello_op {
