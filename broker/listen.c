@@ -1,5 +1,5 @@
-/* The broker's listening socket, private from the start: the directory is created 0750 and the
- * socket bound under a 0117 umask, so there is no window in which another user can connect. */
+/* The broker's listening socket, private from the start: the directory is created 0750 (0755
+ * for a world-accessible socket) and the socket bound under a 0177 umask, so there is no window in which another user can connect. */
 #include "config.h"
 
 #include <errno.h>

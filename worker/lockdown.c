@@ -288,6 +288,12 @@ static int verify_dropped(const struct worker_identity *id, struct isol8_err *er
 
 int worker_lockdown(const struct worker_identity *id, int *keep_fds, unsigned n_keep, struct isol8_err *err)
 {
+	return worker_lockdown_with(id, keep_fds, n_keep, worker_seccomp_load, err);
+}
+
+int worker_lockdown_with(const struct worker_identity *id, int *keep_fds, unsigned n_keep,
+			 int (*seccomp_load)(struct isol8_err *err), struct isol8_err *err)
+{
 	if (!id || (n_keep && !keep_fds) || n_keep > WORKER_MAX_KEEP_FDS)
 		return isol8_err_set(err, ISOL8_E_INTERNAL, EINVAL, "lockdown: bad arguments");
 	if (id->uid == 0 || id->gid == 0)
@@ -312,7 +318,7 @@ int worker_lockdown(const struct worker_identity *id, int *keep_fds, unsigned n_
 #ifdef ISOL8_SANITIZERS
 	lsan_disabled_by_lockdown = 1;
 #endif
-	if (worker_seccomp_load(err) < 0)
+	if (seccomp_load(err) < 0)
 		return isol8_err_wrap(err, "lockdown");
 	return 0;
 }

@@ -40,4 +40,9 @@ int worker_identity_resolve(const char *name, struct worker_identity *id, struct
  * in an unspecified, partially dropped state: exit, don't continue. */
 int worker_lockdown(const struct worker_identity *id, int *keep_fds, unsigned n_keep, struct isol8_err *err);
 
+/* The same sequence with another process's seccomp allowlist as the last step (isol8-proxy,
+ * which needs sockets the worker must never have). */
+int worker_lockdown_with(const struct worker_identity *id, int *keep_fds, unsigned n_keep,
+			 int (*seccomp_load)(struct isol8_err *err), struct isol8_err *err);
+
 #endif

@@ -175,10 +175,8 @@ int main(int argc, char **argv)
 				break;
 		}
 	}
-	if (g_worker_stopping) {
-		sessions_stop_all();
-		pool_expire(mono_ms(), true);
-	}
+	/* Sessions and pooled sandboxes are not removed here: the broker removes everything it
+	 * created when it shuts down, and nobody would read our verb replies any more. */
 	brokerc_fail_all();
 	return 0;
 }

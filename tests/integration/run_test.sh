@@ -111,8 +111,6 @@ err_case "workdir /sandboxes is not /sandbox" 2 '[ERR] Working directory must be
 	--workdir /sandboxes -e 1
 err_case "undetectable extension" 2 "[ERR] Cannot detect runtime for $W/stdin.txt. Use --runtime to specify." \
 	"$W/stdin.txt"
-run --workdir /sandbox/sub --cmd 'pwd' </dev/null
-is "$RC|$OUT" $'0|/sandbox/sub\n' "--workdir inside /sandbox is used"
 
 # ---- timeout ---------------------------------------------------------------------------------------
 run --timeout 1500 -e 'import time
@@ -255,11 +253,16 @@ run --files "$F" -r bash -e 'cd /sandbox && find . -type f ! -name "main.*" | so
 is "$RC|$OUT" $'0|./a.txt\n./sub/b.txt\n./sub/deeper/c.txt\ndeep\n' "--files: nested tree injected, .git and node_modules skipped"
 run --files "$F" -e 'print(open("sub/b.txt").read(), end="")' </dev/null
 is "$RC|$OUT" $'0|mid\n' "--files: python reads injected files from /sandbox"
+for wd in /sandbox/sub sub /sandbox/a/../sub; do
+	run --files "$F" --workdir "$wd" --cmd 'pwd; cat b.txt' </dev/null
+	is "$RC|$OUT" $'0|/sandbox/sub\nmid\n' "--workdir $wd resolves to /sandbox/sub"
+done
 run --files "$W/a.py" -e 1 </dev/null
 is "$RC|${ERR%%:*}" "1|[ERR] --files path is not a directory" "--files on a plain file is refused"
 
 run --out "$W/out.txt" -e 'import sys; print("to-file"); print("not-in-file", file=sys.stderr)' </dev/null
-is "$RC|$OUT|$ERR" $'0|to-file\n|not-in-file\n' "--out: stdout still streams"
+is "$RC|$OUT|${ERR%"[Run] Output written to $W/out.txt"$'\n'}" $'0|to-file\n|not-in-file\n' \
+	"--out: stdout still streams (stderr: the program's, then at most a notice)"
 is "$(cat "$W/out.txt"; printf x)" $'to-file\nx' "--out: file holds exactly stdout"
 
 stamp_lines() { while IFS= read -r l; do echo "$(date +%s%N) $l"; done; }

@@ -106,9 +106,11 @@ daemon_start() { # ID [isol8d args...]
 	dir="$T_TMP/d-$id"
 	mkdir -p "$dir" && chmod 0755 "$dir"
 	D_DIR[$id]=$dir D_SOCK[$id]=$dir/isol8d.sock D_LOG[$id]=$dir/isol8d.log
-	# setsid: the daemon must not share the test's process group (a terminal ^C or a harness
-	# killing the group would stop it behind our back); it is still our child, so $! is its pid.
-	setsid "$ISOL8D" --socket "${D_SOCK[$id]}" --socket-mode 0666 --foreground --pidfile "$dir/pid" \
+	# The daemon runs under its own name (a symlink; comm comes from it) so that a developer's
+	# `pkill isol8d` elsewhere on the machine cannot stop it mid-test. setsid: it must not share
+	# the test's process group either; it is still our child, so $! is its pid.
+	ln -sf "$ISOL8D" "$dir/i8d-test"
+	setsid "$dir/i8d-test" --worker-path "$BUILDDIR/isol8-worker" --socket "${D_SOCK[$id]}" --socket-mode 0666 --foreground --pidfile "$dir/pid" \
 		--grace-ms 3000 "$@" >"${D_LOG[$id]}" 2>&1 </dev/null &
 	pid=$!
 	D_PID[$id]=$pid
@@ -143,6 +145,9 @@ daemon_stop() { # ID [quiet]
 	local id=$1 quiet=${2:-} pid=${D_PID[$1]:-} i rc left
 	[ -n "$pid" ] || return 0
 	unset "D_PID[$id]"
+	if proc_gone "$pid"; then
+		not_ok "daemon $id still running at the end" "$(tail -20 "${D_LOG[$id]}")"
+	fi
 	kill -TERM "$pid" 2>/dev/null
 	for ((i = 0; i < 300; i++)); do
 		proc_gone "$pid" && break

@@ -1,0 +1,225 @@
+/* HTTP/1.x request-head parser for isol8-proxy (contract in http.h). */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "proxy/http.h"
+
+static bool is_tchar(unsigned char c)
+{
+	return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c);
+}
+
+int http_parse_authority(const char *a, size_t n, uint16_t default_port, char host[PROXY_MAX_HOST + 1],
+			 uint16_t *port, struct isol8_err *err)
+{
+	const char *h = a, *colon = NULL;
+	size_t hn;
+	unsigned long p = default_port;
+
+	if (n == 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "empty host");
+	if (memchr(a, '@', n))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "user info in the authority is not accepted");
+	if (a[0] == '[') {
+		const char *close = memchr(a, ']', n);
+		if (!close)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "unterminated IPv6 literal");
+		h = a + 1;
+		hn = (size_t)(close - h);
+		if (hn == 0 || hn > 45)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad IPv6 literal");
+		for (size_t i = 0; i < hn; i++)
+			if (!isxdigit((unsigned char)h[i]) && h[i] != ':' && h[i] != '.')
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad IPv6 literal");
+		if (close + 1 < a + n) {
+			if (close[1] != ':')
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "junk after IPv6 literal");
+			colon = close + 1;
+		}
+	} else {
+		colon = memchr(a, ':', n);
+		hn = colon ? (size_t)(colon - a) : n;
+		if (hn == 0 || hn > PROXY_MAX_HOST)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad host name length");
+		for (size_t i = 0; i < hn; i++)
+			if (!isalnum((unsigned char)a[i]) && a[i] != '.' && a[i] != '-' && a[i] != '_')
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad character in host name");
+	}
+	if (colon) {
+		size_t pn = (size_t)(a + n - colon - 1);
+		p = 0;
+		if (pn == 0 || pn > 5)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad port");
+		for (size_t i = 0; i < pn; i++) {
+			if (!isdigit((unsigned char)colon[1 + i]))
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad port");
+			p = p * 10 + (unsigned long)(colon[1 + i] - '0');
+		}
+	}
+	if (p == 0 || p > 65535)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad or missing port");
+	for (size_t i = 0; i < hn; i++)
+		host[i] = (char)tolower((unsigned char)h[i]);
+	host[hn] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/* Hop-by-hop and proxy headers are ours to decide, never forwarded from the client. */
+static bool dropped_header(const char *name, size_t n)
+{
+	static const char *const drop[] = {"host", "connection", "proxy-connection", "keep-alive",
+					   "proxy-authorization", "proxy-authenticate", "te", "upgrade"};
+	for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
+		if (strlen(drop[i]) == n && strncasecmp(name, drop[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* Bounded: the head ends in CRLF CRLF, so a CRLF is always found before end. */
+static const char *crlf(const char *p, const char *end)
+{
+	return memmem(p, (size_t)(end - p), "\r\n", 2);
+}
+
+static bool header_is(const char *name, size_t n, const char *want)
+{
+	return strlen(want) == n && strncasecmp(name, want, n) == 0;
+}
+
+int http_parse_request(const char *buf, size_t len, struct http_req *r, struct isol8_buf *fwd,
+		       struct isol8_err *err)
+{
+	const char *end = NULL, *p, *sp1, *sp2, *eol, *target, *host_hdr = NULL, *path = "/";
+	size_t scan = len < PROXY_MAX_HEAD ? len : PROXY_MAX_HEAD, tlen, host_hdr_len = 0, path_len = 1;
+	bool has_cl = false, has_te = false, absolute = false;
+
+	memset(r, 0, sizeof *r);
+	for (size_t i = 0; i < scan; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (c == '\n' && (i == 0 || buf[i - 1] != '\r'))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bare LF in request head");
+		if (c == 0 || (c < 0x20 && c != '\r' && c != '\n' && c != '\t') || c == 0x7f)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "control byte in request head");
+		if (c == '\r' && i + 1 < scan && buf[i + 1] != '\n')
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bare CR in request head");
+		if (i >= 3 && memcmp(buf + i - 3, "\r\n\r\n", 4) == 0) {
+			end = buf + i + 1;
+			break;
+		}
+	}
+	if (!end) {
+		if (len >= PROXY_MAX_HEAD)
+			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "request head larger than %u bytes", PROXY_MAX_HEAD);
+		return 0;
+	}
+	r->head_len = (size_t)(end - buf);
+
+	/* request line */
+	eol = crlf(buf, end);
+	sp1 = memchr(buf, ' ', (size_t)(eol - buf));
+	if (!sp1 || sp1 == buf || (size_t)(sp1 - buf) >= sizeof r->method)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad request line");
+	for (p = buf; p < sp1; p++)
+		if (!is_tchar((unsigned char)*p))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad method");
+	memcpy(r->method, buf, (size_t)(sp1 - buf));
+	target = sp1 + 1;
+	sp2 = memchr(target, ' ', (size_t)(eol - target));
+	if (!sp2 || sp2 == target)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad request line");
+	tlen = (size_t)(sp2 - target);
+	if ((size_t)(eol - sp2 - 1) != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1'))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unsupported HTTP version");
+	for (p = target; p < sp2; p++)
+		if (*p == '\t')
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad request target");
+	r->is_connect = strcmp(r->method, "CONNECT") == 0;
+
+	/* headers */
+	for (p = eol + 2; p < end - 2; p = eol + 2) {
+		const char *colon;
+		eol = crlf(p, end);
+		if (*p == ' ' || *p == '\t')
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "folded header lines are not accepted");
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (!colon || colon == p)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad header line");
+		for (const char *q = p; q < colon; q++)
+			if (!is_tchar((unsigned char)*q))
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad header name");
+		if (header_is(p, (size_t)(colon - p), "host")) {
+			if (host_hdr)
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "repeated Host header");
+			host_hdr = colon + 1;
+			while (*host_hdr == ' ' || *host_hdr == '\t')
+				host_hdr++;
+			host_hdr_len = (size_t)(eol - host_hdr);
+			while (host_hdr_len && (host_hdr[host_hdr_len - 1] == ' ' || host_hdr[host_hdr_len - 1] == '\t'))
+				host_hdr_len--;
+		}
+		if (header_is(p, (size_t)(colon - p), "content-length"))
+			has_cl = true;
+		if (header_is(p, (size_t)(colon - p), "transfer-encoding"))
+			has_te = true;
+	}
+	if (has_cl && has_te)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "both Content-Length and Transfer-Encoding");
+
+	if (r->is_connect)
+		return http_parse_authority(target, tlen, 0, r->host, &r->port, err) < 0 ? -1 : 1;
+
+	if (tlen > 7 && strncasecmp(target, "http://", 7) == 0) {
+		const char *auth = target + 7, *slash = memchr(auth, '/', tlen - 7), *q = memchr(auth, '?', tlen - 7);
+		const char *aend = slash && (!q || slash < q) ? slash : q ? q : target + tlen;
+		if (http_parse_authority(auth, (size_t)(aend - auth), 80, r->host, &r->port, err) < 0)
+			return -1;
+		absolute = true;
+		if (aend < target + tlen) {
+			path = aend;
+			path_len = (size_t)(target + tlen - aend);
+		}
+	} else if (target[0] == '/') {
+		if (!host_hdr)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "origin-form request without Host header");
+		if (http_parse_authority(host_hdr, host_hdr_len, 80, r->host, &r->port, err) < 0)
+			return -1;
+		path = target;
+		path_len = tlen;
+	} else {
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "only http:// targets and CONNECT are proxied");
+	}
+	(void)absolute;
+
+	/* The forwarded head: our Host (the one the rules saw), never the client's. */
+	isol8_buf_append(fwd, r->method, strlen(r->method));
+	isol8_buf_append(fwd, " ", 1);
+	if (path[0] == '?')
+		isol8_buf_append(fwd, "/", 1);
+	isol8_buf_append(fwd, path, path_len);
+	isol8_buf_append(fwd, " HTTP/1.1\r\nHost: ", 17);
+	{
+		char hb[PROXY_MAX_HOST + 16];
+		int n = strchr(r->host, ':') ? snprintf(hb, sizeof hb, "[%s]", r->host) : snprintf(hb, sizeof hb, "%s", r->host);
+		isol8_buf_append(fwd, hb, (size_t)n);
+		if (r->port != 80) {
+			n = snprintf(hb, sizeof hb, ":%u", r->port);
+			isol8_buf_append(fwd, hb, (size_t)n);
+		}
+	}
+	isol8_buf_append(fwd, "\r\n", 2);
+	for (p = crlf(buf, end) + 2; p < end - 2; p = eol + 2) {
+		const char *colon;
+		eol = crlf(p, end);
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (dropped_header(p, (size_t)(colon - p)))
+			continue;
+		isol8_buf_append(fwd, p, (size_t)(eol - p) + 2);
+	}
+	isol8_buf_append(fwd, "Connection: close\r\n\r\n", 21);
+	return 1;
+}

@@ -1,0 +1,632 @@
+/* isol8-proxy: the HTTP/HTTPS egress of filtered sandboxes.
+ *
+ * Decisions (issue 7):
+ * - One proxy process per daemon, not one per sandbox. Every filtered sandbox gets its own
+ *   listening socket, created by the broker inside the sandbox's network namespace and handed
+ *   over with PX_LISTEN; a connection is tied to its sandbox's rules and log by the listener it
+ *   arrived on, never by anything the client says. One process keeps the cost of a filtered run
+ *   at one socket instead of a fork+exec+lockdown, gives one place for global limits (connection
+ *   cap, memory), and keeps the broker's process table small. The price is a shared failure
+ *   domain: a proxy crash cuts every filtered sandbox off (fail closed: their namespaces have no
+ *   other way out) until the broker respawns it; new runs get new listeners.
+ * - The proxy runs on the host side, unprivileged (the workers' uid, no capabilities,
+ *   no_new_privs, its own seccomp allowlist in seccomp.c), outside every sandbox's reach:
+ *   sandboxed code sees only a TCP port on its own loopback.
+ * - Single-threaded poll() loop; the broker channel is served in the same loop, one request
+ *   answered at a time and in order (PX_REPLY_OK/PX_REPLY_ERR).
+ * - Rules are on host names (deny wins, empty allow list allows nothing): CONNECT targets for
+ *   HTTPS (no TLS interception) and the absolute URI (or Host) for plain HTTP, whose forwarded
+ *   head carries our own Host header and "Connection: close". Resolved destinations on loopback,
+ *   link-local, unspecified or multicast addresses are refused whatever the rules say.
+ * - Bounds: PROXY_MAX_HEAD header bytes, MAX_CONNS connections in all and MAX_CONNS_PER_SANDBOX
+ *   per sandbox (a full sandbox's listener is simply not polled: its clients wait in the kernel
+ *   backlog), IDLE_MS without progress closes a connection, CONNECT_MS for the outbound connect.
+ * - Logs: one record per request, kept in memory per sandbox (at most MAX_LOG records) and
+ *   returned as JSON by PX_LOGS: [{"timestamp","method","host","port","path","action":
+ *   "ALLOW"|"BLOCK","durationMs","bytesUp","bytesDown"}] (the original's fields plus port and
+ *   byte counts). Bytes are counted when the connection closes.
+ * XXX pipelined plain-HTTP requests after the first one go to the same upstream unchecked; the
+ * forwarded "Connection: close" makes well-behaved servers end the exchange after one. */
+#include "config.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/ipc.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "common/xalloc.h"
+#include "proxy/http.h"
+#include "proxy/proxy.h"
+#include "proxy/rules.h"
+
+#define MAX_LISTENERS 256
+#define MAX_CONNS 256
+#define MAX_CONNS_PER_SANDBOX 32
+#define MAX_LOG 100
+#define MAX_LOG_PATH 128
+#define IDLE_MS 60000
+#define CONNECT_MS 10000
+#define CHUNK 16384
+
+struct log_rec {
+	char ts[32];
+	char method[16];
+	char host[PROXY_MAX_HOST + 1];
+	char path[MAX_LOG_PATH + 1];
+	bool has_path;
+	uint16_t port;
+	bool allowed;
+	uint64_t start_ms, dur_ms, up, down;
+};
+
+struct listener {
+	int fd; /* -1 when the slot is free */
+	uint32_t gen;
+	char id[ISOL8_MAX_ID + 1];
+	struct net_rules rules;
+	bool log;
+	struct log_rec *logs;
+	size_t n_logs;
+	unsigned conns;
+};
+
+enum cstate { C_FREE = 0, C_HEAD, C_CONNECTING, C_RELAY, C_REPLY };
+
+struct pbuf {
+	struct isol8_buf b;
+	size_t off;
+};
+
+struct conn {
+	enum cstate st;
+	int cfd, ufd;
+	unsigned lst;
+	uint32_t lgen;
+	long logi; /* record in the listener's log, -1 if none */
+	char head[PROXY_MAX_HEAD];
+	size_t head_len;
+	struct pbuf up, down; /* client -> upstream, upstream -> client */
+	bool c_eof, u_eof, u_shut, c_shut;
+	uint64_t last_ms, connect_start;
+	struct proxy_addr addrs[PROXY_MAX_ADDRS];
+	size_t n_addrs, next_addr;
+	bool is_connect;
+	uint64_t up_bytes, down_bytes; /* sent to / received from upstream */
+	unsigned pfi;                   /* this round's pollfd index of cfd (ufd follows) */
+};
+
+static struct listener lst[MAX_LISTENERS];
+static struct conn *conns[MAX_CONNS];
+static unsigned n_conns;
+
+static uint64_t mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void iso_now(char *buf, size_t n)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
+
+/* ---- connections ------------------------------------------------------------------------------ */
+
+static struct listener *conn_listener(struct conn *c)
+{
+	struct listener *l = &lst[c->lst];
+	return l->fd >= 0 && l->gen == c->lgen ? l : NULL;
+}
+
+static void conn_close(unsigned i)
+{
+	struct conn *c = conns[i];
+	struct listener *l = conn_listener(c);
+
+	if (l) {
+		if (c->logi >= 0 && (size_t)c->logi < l->n_logs) {
+			struct log_rec *r = &l->logs[c->logi];
+			r->up = c->up_bytes;
+			r->down = c->down_bytes;
+			r->dur_ms = mono() - r->start_ms;
+		}
+		if (l->conns)
+			l->conns--;
+	}
+	xclose(c->cfd);
+	xclose(c->ufd);
+	isol8_buf_free(&c->up.b);
+	isol8_buf_free(&c->down.b);
+	free(c);
+	conns[i] = conns[--n_conns];
+	conns[n_conns] = NULL;
+}
+
+static void queue(struct pbuf *p, const char *s, size_t n)
+{
+	isol8_buf_append(&p->b, s, n);
+}
+
+/* A response of our own, then close. */
+static void reply_and_close(struct conn *c, int status, const char *reason, const char *host, const char *why)
+{
+	char body[512], head[256];
+	int bn = snprintf(body, sizeof body, "%s%s%s (isol8 network policy)\n", why, host ? ": " : "", host ? host : "");
+	int hn;
+
+	if (bn < 0 || (size_t)bn >= sizeof body)
+		bn = (int)strlen(body);
+	hn = snprintf(head, sizeof head,
+		      "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n"
+		      "X-Isol8-Proxy: 1\r\n\r\n",
+		      status, reason, bn);
+	c->down.b.len = 0;
+	c->down.off = 0;
+	queue(&c->down, head, (size_t)hn);
+	queue(&c->down, body, (size_t)bn);
+	c->st = C_REPLY;
+	c->ufd = xclose(c->ufd);
+}
+
+static long log_add(struct listener *l, const struct http_req *r, const char *path, size_t path_len, bool allowed)
+{
+	struct log_rec *rec;
+
+	if (!l->log || l->n_logs >= MAX_LOG)
+		return -1;
+	l->logs = xrealloc(l->logs, (l->n_logs + 1) * sizeof *l->logs);
+	rec = &l->logs[l->n_logs];
+	memset(rec, 0, sizeof *rec);
+	iso_now(rec->ts, sizeof rec->ts);
+	snprintf(rec->method, sizeof rec->method, "%s", r->method);
+	snprintf(rec->host, sizeof rec->host, "%s", r->host);
+	rec->port = r->port;
+	rec->allowed = allowed;
+	rec->start_ms = mono();
+	if (path) {
+		rec->has_path = true;
+		snprintf(rec->path, sizeof rec->path, "%.*s", (int)(path_len > MAX_LOG_PATH ? MAX_LOG_PATH : path_len), path);
+	}
+	return (long)l->n_logs++;
+}
+
+static int start_connect(struct conn *c)
+{
+	while (c->next_addr < c->n_addrs) {
+		struct proxy_addr *a = &c->addrs[c->next_addr++];
+		int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, (struct sockaddr *)&a->sa, a->len) == 0 || errno == EINPROGRESS) {
+			c->ufd = fd;
+			c->st = C_CONNECTING;
+			c->connect_start = mono();
+			return 0;
+		}
+		close(fd);
+	}
+	return -1;
+}
+
+/* The head is complete: decide, log, and connect or refuse. */
+static void conn_head_done(struct conn *c, const struct http_req *r, struct isol8_buf *fwd)
+{
+	struct listener *l = conn_listener(c);
+	struct isol8_err err = ISOL8_ERR_INIT;
+	const char *path = NULL;
+	size_t path_len = 0;
+	bool allowed;
+
+	if (!l) {
+		reply_and_close(c, 503, "Service Unavailable", NULL, "sandbox network closed");
+		return;
+	}
+	if (!r->is_connect && fwd->len) {
+		/* The forwarded request line is "METHOD path HTTP/1.1": log its path. */
+		const char *sp = memchr(fwd->data, ' ', fwd->len);
+		const char *sp2 = sp ? memchr(sp + 1, ' ', fwd->len - (size_t)(sp + 1 - fwd->data)) : NULL;
+		if (sp && sp2) {
+			path = sp + 1;
+			path_len = (size_t)(sp2 - path);
+		}
+	}
+	allowed = net_rules_allow(&l->rules, r->host);
+	c->logi = log_add(l, r, path, path_len, allowed);
+	c->is_connect = r->is_connect;
+	log_debug("sandbox %.12s: %s %s:%u %s", l->id, r->method, r->host, r->port, allowed ? "allowed" : "denied");
+	if (!allowed) {
+		reply_and_close(c, 403, "Forbidden", r->host, "host not allowed");
+		return;
+	}
+	if (proxy_resolve(r->host, r->port, c->addrs, &c->n_addrs, &err) < 0) {
+		reply_and_close(c, err.code == ISOL8_E_POLICY ? 403 : 502, err.code == ISOL8_E_POLICY ? "Forbidden" : "Bad Gateway",
+				r->host, err.code == ISOL8_E_POLICY ? "destination address not allowed" : "cannot resolve");
+		return;
+	}
+	/* Bytes the client sent after the head (a request body, a TLS ClientHello) go upstream. */
+	if (!r->is_connect)
+		queue(&c->up, fwd->data, fwd->len);
+	if (c->head_len > r->head_len)
+		queue(&c->up, c->head + r->head_len, c->head_len - r->head_len);
+	if (start_connect(c) < 0)
+		reply_and_close(c, 502, "Bad Gateway", r->host, "cannot connect");
+}
+
+static void conn_read_head(struct conn *c)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_buf fwd = ISOL8_BUF_INIT;
+	struct http_req r;
+	ssize_t n = read(c->cfd, c->head + c->head_len, sizeof c->head - c->head_len);
+	int rc;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		c->st = C_REPLY; /* nothing to say: close once the (empty) output is written */
+		c->c_eof = true;
+		return;
+	}
+	c->head_len += (size_t)n;
+	rc = http_parse_request(c->head, c->head_len, &r, &fwd, &err);
+	if (rc < 0)
+		reply_and_close(c, err.code == ISOL8_E_LIMIT ? 431 : 400,
+				err.code == ISOL8_E_LIMIT ? "Request Header Fields Too Large" : "Bad Request", NULL, err.msg);
+	else if (rc > 0)
+		conn_head_done(c, &r, &fwd);
+	isol8_buf_free(&fwd);
+}
+
+static void conn_connected(struct conn *c)
+{
+	int e = 0;
+	socklen_t el = sizeof e;
+
+	if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+		e = errno;
+	if (e != 0) {
+		c->ufd = xclose(c->ufd);
+		if (start_connect(c) < 0)
+			reply_and_close(c, 502, "Bad Gateway", NULL, "cannot connect to the destination");
+		return;
+	}
+	c->st = C_RELAY;
+	if (c->is_connect)
+		queue(&c->down, "HTTP/1.1 200 Connection established\r\n\r\n", 39);
+}
+
+/* Write what is pending in p to fd; returns -1 on a dead peer. */
+static int flush(int fd, struct pbuf *p, uint64_t *count)
+{
+	while (p->off < p->b.len) {
+		ssize_t n = send(fd, p->b.data + p->off, p->b.len - p->off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n < 0)
+			return -1;
+		p->off += (size_t)n;
+		if (count)
+			*count += (uint64_t)n;
+	}
+	p->b.len = p->off = 0;
+	return 0;
+}
+
+/* Read a chunk from fd into p (only called when p is drained); returns 0 on EOF, -1 on error. */
+static int fill(int fd, struct pbuf *p)
+{
+	char tmp[CHUNK];
+	ssize_t n = read(fd, tmp, sizeof tmp);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 1;
+	if (n <= 0)
+		return n == 0 ? 0 : -1;
+	queue(p, tmp, (size_t)n);
+	return 1;
+}
+
+/* Returns false when the connection is finished. */
+static bool conn_step(struct conn *c, short crev, short urev)
+{
+	uint64_t ignored = 0;
+
+	if (c->st == C_HEAD && (crev & (POLLIN | POLLHUP | POLLERR)))
+		conn_read_head(c);
+	if (c->st == C_CONNECTING && (urev & (POLLOUT | POLLERR | POLLHUP)))
+		conn_connected(c);
+	if (c->st == C_REPLY) {
+		if (flush(c->cfd, &c->down, &ignored) < 0 || c->down.b.len == 0)
+			return false;
+		return true;
+	}
+	if (c->st != C_RELAY)
+		return true;
+	if ((crev & (POLLIN | POLLHUP | POLLERR)) && !c->c_eof && c->up.b.len == 0) {
+		int r = fill(c->cfd, &c->up);
+		if (r < 0)
+			return false;
+		if (r == 0)
+			c->c_eof = true;
+	}
+	if ((urev & (POLLIN | POLLHUP | POLLERR)) && !c->u_eof && c->down.b.len == 0) {
+		size_t before = c->down.b.len;
+		int r = fill(c->ufd, &c->down);
+		if (r < 0)
+			return false;
+		c->down_bytes += c->down.b.len - before;
+		if (r == 0)
+			c->u_eof = true;
+	}
+	if (c->up.b.len && flush(c->ufd, &c->up, &c->up_bytes) < 0)
+		return false;
+	if (c->down.b.len && flush(c->cfd, &c->down, &ignored) < 0)
+		return false;
+	if (c->c_eof && !c->up.b.len && !c->u_shut) {
+		shutdown(c->ufd, SHUT_WR);
+		c->u_shut = true;
+	}
+	if (c->u_eof && !c->down.b.len && !c->c_shut) {
+		shutdown(c->cfd, SHUT_WR);
+		c->c_shut = true;
+	}
+	return !(c->u_shut && c->c_shut);
+}
+
+static void accept_on(unsigned li)
+{
+	struct listener *l = &lst[li];
+	struct conn *c;
+	int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (n_conns >= MAX_CONNS || l->conns >= MAX_CONNS_PER_SANDBOX) {
+		close(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof *c);
+	c->st = C_HEAD;
+	c->cfd = fd;
+	c->ufd = -1;
+	c->lst = li;
+	c->lgen = l->gen;
+	c->logi = -1;
+	c->last_ms = mono();
+	l->conns++;
+	conns[n_conns++] = c;
+}
+
+/* ---- broker channel ----------------------------------------------------------------------------- */
+
+static struct listener *find_listener(const char *id)
+{
+	for (unsigned i = 0; i < MAX_LISTENERS; i++)
+		if (lst[i].fd >= 0 && strcmp(lst[i].id, id) == 0)
+			return &lst[i];
+	return NULL;
+}
+
+static void listener_drop(struct listener *l)
+{
+	unsigned idx = (unsigned)(l - lst);
+	for (unsigned i = 0; i < n_conns;)
+		if (conns[i]->lst == idx && conns[i]->lgen == l->gen)
+			conn_close(i);
+		else
+			i++;
+	/* Closing the listener also lets the sandbox's network namespace go away with it. */
+	l->fd = xclose(l->fd);
+	net_rules_free(&l->rules);
+	free(l->logs);
+	l->logs = NULL;
+	l->n_logs = 0;
+	l->conns = 0;
+	l->gen++;
+}
+
+static int do_listen(struct isol8_msg *m, struct isol8_err *err)
+{
+	_cleanup_free_ char *id = NULL;
+	struct net_patterns p;
+	struct listener *l = NULL;
+	int rc;
+
+	if (isol8_get_str(m, &id, ISOL8_MAX_ID, err) < 0 || net_patterns_get(m, &p, err) < 0)
+		return -1;
+	if (isol8_msg_end(m, err) < 0) {
+		net_patterns_free(&p);
+		return -1;
+	}
+	if (find_listener(id)) {
+		net_patterns_free(&p);
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "sandbox %.12s already has network rules", id);
+	}
+	for (unsigned i = 0; i < MAX_LISTENERS && !l; i++)
+		if (lst[i].fd < 0)
+			l = &lst[i];
+	if (!l) {
+		net_patterns_free(&p);
+		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "proxy serves %d sandboxes already", MAX_LISTENERS);
+	}
+	rc = net_rules_compile(&l->rules, &p, err);
+	l->log = p.log;
+	net_patterns_free(&p);
+	if (rc < 0)
+		return -1;
+	l->fd = isol8_msg_take_fd(m, 0);
+	snprintf(l->id, sizeof l->id, "%s", id);
+	l->n_logs = 0;
+	l->conns = 0;
+	log_debug("listening for sandbox %.12s", id);
+	return 0;
+}
+
+static json_object *logs_json(const struct listener *l)
+{
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; l && i < l->n_logs; i++) {
+		const struct log_rec *r = &l->logs[i];
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "timestamp", json_object_new_string(r->ts));
+		json_object_object_add(o, "method", json_object_new_string(r->method));
+		json_object_object_add(o, "host", json_object_new_string(r->host));
+		json_object_object_add(o, "port", json_object_new_int(r->port));
+		json_object_object_add(o, "path", r->has_path ? json_object_new_string(r->path) : NULL);
+		json_object_object_add(o, "action", json_object_new_string(r->allowed ? "ALLOW" : "BLOCK"));
+		json_object_object_add(o, "durationMs", json_object_new_int64((int64_t)r->dur_ms));
+		json_object_object_add(o, "bytesUp", json_object_new_int64((int64_t)r->up));
+		json_object_object_add(o, "bytesDown", json_object_new_int64((int64_t)r->down));
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+static void serve_channel_msg(int chan, struct isol8_msg *m)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_buf reply = ISOL8_BUF_INIT;
+	_cleanup_free_ char *id = NULL;
+	int rc = -1;
+
+	switch (m->type) {
+	case PX_LISTEN:
+		rc = m->nfds == 1 ? do_listen(m, &err) : isol8_err_set(&err, ISOL8_E_PROTO, 0, "listen without fd");
+		break;
+	case PX_DROP:
+	case PX_LOGS:
+		if (m->nfds != 0) {
+			isol8_err_set(&err, ISOL8_E_PROTO, 0, "unexpected fd");
+			break;
+		}
+		if (isol8_get_str(m, &id, ISOL8_MAX_ID, &err) < 0 || isol8_msg_end(m, &err) < 0)
+			break;
+		rc = 0;
+		if (m->type == PX_DROP) {
+			struct listener *l = find_listener(id);
+			if (l)
+				listener_drop(l);
+		} else {
+			json_object *a = logs_json(find_listener(id));
+			const char *s = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN);
+			/* MAX_LOG records fit the frame; this only guards the invariant. */
+			isol8_put_str(&reply, strlen(s) < ISOL8_IPC_MAX_PAYLOAD - 64 ? s : "[]");
+			json_object_put(a);
+		}
+		break;
+	default:
+		isol8_err_set(&err, ISOL8_E_PROTO, 0, "unexpected message %u", m->type);
+	}
+	if (rc < 0) {
+		reply.len = 0;
+		isol8_put_u16(&reply, (uint16_t)(err.code ? err.code : ISOL8_E_INTERNAL));
+		isol8_put_str(&reply, err.msg);
+	}
+	if (isol8_ipc_send_buf(chan, rc < 0 ? PX_REPLY_ERR : PX_REPLY_OK, m->request_id, &reply, NULL, 0, &err) < 0)
+		log_error("reply to broker: %s", err.msg);
+	isol8_buf_free(&reply);
+}
+
+/* ---- loop ------------------------------------------------------------------------------------------ */
+
+int proxy_run(int chan)
+{
+	static struct pollfd pf[1 + MAX_LISTENERS + 2 * MAX_CONNS];
+	static int who[1 + MAX_LISTENERS + 2 * MAX_CONNS]; /* -1 channel, 0.. listener index, 1000 connection */
+
+	for (unsigned i = 0; i < MAX_LISTENERS; i++)
+		lst[i].fd = -1;
+	for (;;) {
+		unsigned np = 0;
+		uint64_t now;
+		int r;
+
+		pf[np] = (struct pollfd){.fd = chan, .events = POLLIN};
+		who[np++] = -1;
+		for (unsigned i = 0; i < MAX_LISTENERS; i++)
+			if (lst[i].fd >= 0 && n_conns < MAX_CONNS && lst[i].conns < MAX_CONNS_PER_SANDBOX) {
+				pf[np] = (struct pollfd){.fd = lst[i].fd, .events = POLLIN};
+				who[np++] = (int)i;
+			}
+		for (unsigned i = 0; i < n_conns; i++) {
+			struct conn *c = conns[i];
+			short ce = 0, ue = 0;
+			switch (c->st) {
+			case C_HEAD: ce = POLLIN; break;
+			case C_CONNECTING: ue = POLLOUT; break;
+			case C_REPLY: ce = POLLOUT; break;
+			case C_RELAY:
+				if (!c->c_eof && !c->up.b.len) ce |= POLLIN;
+				if (c->down.b.len) ce |= POLLOUT;
+				if (!c->u_eof && !c->down.b.len) ue |= POLLIN;
+				if (c->up.b.len) ue |= POLLOUT;
+				break;
+			default: break;
+			}
+			c->pfi = np;
+			pf[np] = (struct pollfd){.fd = c->cfd, .events = ce};
+			who[np++] = 1000;
+			pf[np] = (struct pollfd){.fd = c->ufd, .events = ue}; /* fd -1 is ignored by poll */
+			who[np++] = 1000;
+		}
+		r = poll(pf, np, 1000);
+		if (r < 0 && errno != EINTR) {
+			log_error("poll: %s", strerror(errno));
+			return 1;
+		}
+		now = mono();
+		/* Connections first (their indexes are stable until one closes), then new ones. */
+		for (int i = (int)n_conns - 1; i >= 0; i--) {
+			struct conn *c = conns[i];
+			short crev = pf[c->pfi].revents, urev = pf[c->pfi + 1].revents;
+			bool alive;
+
+			if (crev || urev)
+				c->last_ms = now;
+			alive = (crev || urev) ? conn_step(c, crev, urev) : true;
+			if (alive && c->st == C_CONNECTING && now - c->connect_start > CONNECT_MS) {
+				c->ufd = xclose(c->ufd);
+				if (start_connect(c) < 0)
+					reply_and_close(c, 504, "Gateway Timeout", NULL, "connect timed out");
+			}
+			if (alive && now - c->last_ms > IDLE_MS)
+				alive = false;
+			if (!alive)
+				conn_close((unsigned)i);
+		}
+		for (unsigned k = 1; k < np && who[k] < 1000; k++)
+			if (pf[k].revents)
+				accept_on((unsigned)who[k]);
+		if (pf[0].revents) {
+			struct isol8_err err = ISOL8_ERR_INIT;
+			struct isol8_msg m = {0};
+			int rr = isol8_ipc_recv(chan, &m, &err);
+			if (rr == 0)
+				return 0; /* the broker is gone: so are the sandboxes' reasons to exist */
+			if (rr < 0) {
+				if (err.errnum == EAGAIN || err.errnum == EINTR)
+					continue;
+				log_error("bad frame from broker: %s", err.msg);
+				return 1;
+			}
+			serve_channel_msg(chan, &m);
+			isol8_msg_free(&m);
+		}
+	}
+}
