@@ -192,14 +192,16 @@ def table(spec_path):
             out.append("| %s | %d | %d | %.2f | %.1f | %s |" % (label, ok, failed, wall, rate, ratio))
         elif kind == "rss":
             if out[-1] == "" or not out[-1].startswith("|"):
-                out.append("| process | samples | min MB | median MB | max MB |")
-                out.append("|---|---:|---:|---:|---:|")
+                out.append("| process | samples | VmRSS min MB | VmRSS median MB | VmRSS max MB | RssAnon max MB |")
+                out.append("|---|---:|---:|---:|---:|---:|")
             if not xs:
-                out.append("| %s | 0 | - | - | - |" % label)
+                out.append("| %s | 0 | - | - | - | - |" % label)
                 continue
             mb = [x / 1024.0 for x in xs]
-            out.append("| %s | %d | %.1f | %.1f | %.1f |" % (label, len(mb), min(mb), statistics.median(mb),
-                                                            max(mb)))
+            anon = load(path + ".anon")
+            out.append("| %s | %d | %.1f | %.1f | %.1f | %s |" % (
+                label, len(mb), min(mb), statistics.median(mb), max(mb),
+                "%.1f" % (max(anon) / 1024.0) if anon else "-"))
     print("\n".join(out).strip("\n"))
     return 0
 

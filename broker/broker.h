@@ -29,6 +29,8 @@ struct broker_opts {
 	const char *worker_path;
 	const char *seccomp_path;   /* sandbox seccomp profile (Docker JSON) */
 	const char *docker_host;
+	const char *proxy_path;     /* isol8-proxy binary (default: next to isol8d) */
+	const char *proxy_hosts;    /* test hook: hosts file for the proxy's own name resolution */
 	unsigned workers;
 	unsigned max_concurrent;     /* running executions per daemon (10) */
 	unsigned queue_max;          /* runs waiting for a slot (32) */
@@ -61,6 +63,13 @@ struct broker {
 	struct worker_slot w[BROKER_MAX_WORKERS];
 	volatile int inflight;
 	bool stopping;
+	/* isol8-proxy (proxyctl.c): one per daemon, serving every filtered sandbox */
+	pid_t proxy_pid;            /* 0 when not running */
+	int proxy_chan;             /* -1 when dead */
+	pthread_mutex_t proxy_lock; /* one request/reply exchange at a time */
+	uint32_t proxy_req;
+	unsigned proxy_crashes;
+	uint64_t proxy_respawn_at_ms;
 };
 
 /* listen.c */
@@ -94,6 +103,7 @@ struct owned_container {
 	int kind;             /* enum isol8_sandbox_kind */
 	char session[65];
 	uint64_t deadline_ms; /* hard lifetime for ephemeral sandboxes, 0 = none */
+	int net_mode;         /* enum isol8_net_mode it was created with */
 };
 uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, bool run);
 /* Connections currently running code, for one tenant or all (tenant < 0). */
@@ -132,6 +142,29 @@ struct sandbox_spec {
 };
 struct json_object;
 struct json_object *sandbox_create_body(const struct broker *b, const struct sandbox_spec *s);
+
+/* proxyctl.c: the isol8-proxy process and its channel */
+int broker_spawn_proxy(struct broker *b, struct isol8_err *err);
+/* From the reaper: true when pid was the proxy (its listeners are gone: netns_proxy_lost()). */
+bool broker_proxy_reaped(struct broker *b, pid_t pid, int status, uint64_t now);
+void broker_proxy_respawn(struct broker *b, uint64_t now);
+void broker_stop_proxy(struct broker *b);
+/* Send one request (with at most one fd) and wait for its PX_REPLY_*; on PX_REPLY_OK *reply
+ * holds the message (caller frees). */
+int broker_proxy_call(struct broker *b, uint8_t type, const struct isol8_buf *p, int fd, struct isol8_msg *reply,
+		      struct isol8_err *err);
+
+/* netns.c: filtered networking from outside the sandbox */
+struct docker;
+/* V_NET_RULES after the container id: validate the rules, create the proxy's listener inside
+ * the sandbox's network namespace, install drop-all-but-loopback rules there, hand both to
+ * the proxy. */
+int netns_apply_rules(struct broker *b, struct docker *d, const char *id, const struct owned_container *oc,
+		      struct isol8_msg *m, struct isol8_err *err);
+int netns_logs(struct broker *b, const char *id, struct isol8_buf *reply, struct isol8_err *err);
+/* The sandbox is gone: tell the proxy to close its listener (no-op for other sandboxes). */
+void netns_forget(struct broker *b, const char *id);
+void netns_proxy_lost(void);
 
 /* cgroup.c: OOM kills counted by the sandbox's memory cgroup, -1 if unknown */
 long broker_cgroup_oom_kills(int pid);

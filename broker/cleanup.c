@@ -29,6 +29,7 @@ void broker_remove_containers(struct broker *b, char (*ids)[65], size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (docker_container_remove(d, ids[i], true, true, &err) < 0)
 			log_warn("remove %.12s: %s", ids[i], err.msg);
+		netns_forget(b, ids[i]);
 		table_container_del(ids[i]);
 	}
 	docker_close(d);

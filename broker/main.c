@@ -46,6 +46,9 @@ static void usage(FILE *f)
 		"  --user NAME            unprivileged account for workers (default isol8, else nobody)\n"
 		"  --seccomp-profile FILE sandbox seccomp profile (default: the installed strict profile)\n"
 		"  --worker-path FILE     isol8-worker binary (default: next to isol8d)\n"
+		"  --proxy-path FILE      isol8-proxy binary (default: next to isol8d)\n"
+		"  --proxy-hosts FILE     hosts file (\"ADDRESS NAME...\" lines) the network proxy consults\n"
+		"                         before DNS (tests)\n"
 		"  --grace-ms MS          shutdown grace period for running executions (default 10000)\n"
 		"  --trust-key-uid UID    uid of the HTTP frontend allowed to act for API keys (root always is)\n"
 		"  --max-concurrent N     executions running at once (default 10); more wait in a queue\n"
@@ -222,6 +225,7 @@ static void shutdown_broker(struct broker *b)
 		log_info("removing %zu sandbox(es) created by this daemon", n);
 	broker_remove_containers(b, ids, n);
 	free(ids);
+	broker_stop_proxy(b);
 	if (b->o.pidfile)
 		unlink(b->o.pidfile);
 	log_info("stopped");
@@ -238,7 +242,7 @@ int main(int argc, char **argv)
 	int sfd, c;
 	uint64_t last_deadline_check = 0;
 	enum { O_SOCKET = 256, O_GROUP, O_MODE, O_POLICY, O_WORKERS, O_USER, O_SECCOMP, O_WPATH, O_GRACE, O_PIDFILE,
-	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE };
+	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS };
 	static const struct option opts[] = {
 		{"socket", required_argument, 0, O_SOCKET}, {"socket-group", required_argument, 0, O_GROUP},
 		{"socket-mode", required_argument, 0, O_MODE}, {"policy", required_argument, 0, O_POLICY},
@@ -248,7 +252,9 @@ int main(int argc, char **argv)
 		{"foreground", no_argument, 0, O_FG}, {"log-json", no_argument, 0, O_JSON},
 		{"debug", no_argument, 0, O_DEBUG}, {"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, O_HELP}, {"trust-key-uid", required_argument, 0, O_TRUSTKEY},
-		{"max-concurrent", required_argument, 0, O_MAXC}, {"queue", required_argument, 0, O_QUEUE}, {0, 0, 0, 0}};
+		{"max-concurrent", required_argument, 0, O_MAXC}, {"queue", required_argument, 0, O_QUEUE},
+		{"proxy-path", required_argument, 0, O_PPATH}, {"proxy-hosts", required_argument, 0, O_PHOSTS},
+		{0, 0, 0, 0}};
 
 	g_broker = b;
 	b->o.socket_path = "/run/isol8/isol8d.sock";
@@ -262,6 +268,8 @@ int main(int argc, char **argv)
 	b->o.max_concurrent = 10;
 	b->o.queue_max = 32;
 	b->listen_fd = -1;
+	b->proxy_chan = -1;
+	pthread_mutex_init(&b->proxy_lock, NULL);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		char *end;
 		unsigned long v;
@@ -284,6 +292,8 @@ int main(int argc, char **argv)
 		case O_USER: b->o.user = optarg; break;
 		case O_SECCOMP: b->o.seccomp_path = optarg; break;
 		case O_WPATH: b->o.worker_path = optarg; break;
+		case O_PPATH: b->o.proxy_path = optarg; break;
+		case O_PHOSTS: b->o.proxy_hosts = optarg; break;
 		case O_GRACE:
 			v = strtoul(optarg, &end, 10);
 			if (*end || v > 3600000)
@@ -333,6 +343,12 @@ int main(int argc, char **argv)
 		b->o.worker_path = find_sibling("isol8-worker");
 	if (access(b->o.worker_path, X_OK) < 0)
 		die("worker binary %s: %s", b->o.worker_path, strerror(errno));
+	if (!b->o.proxy_path)
+		b->o.proxy_path = find_sibling("isol8-proxy");
+	if (access(b->o.proxy_path, X_OK) < 0)
+		die("proxy binary %s: %s", b->o.proxy_path, strerror(errno));
+	if (b->o.proxy_hosts && access(b->o.proxy_hosts, R_OK) < 0)
+		die("proxy hosts file %s: %s", b->o.proxy_hosts, strerror(errno));
 
 	if (!policy_explicit && access(b->o.policy_path, F_OK) < 0) {
 		isol8_policy_builtin(&b->policy);
@@ -373,6 +389,8 @@ int main(int argc, char **argv)
 	if (sfd < 0)
 		die("signalfd: %s", strerror(errno));
 
+	if (broker_spawn_proxy(b, &err) < 0)
+		die("%s", err.msg);
 	for (unsigned i = 0; i < b->o.workers; i++) {
 		pthread_mutex_init(&b->w[i].send_lock, NULL);
 		b->w[i].chan = -1;

@@ -4,6 +4,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -40,15 +44,52 @@ static const struct isol8_msg_spec hello_table[] = {
 	{FE_HELLO_KEY, PEER_FRONTEND, 0, 1 + 4 + 4 + 1, 1 + 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_KEY_NAME, "hello-key"},
 };
 
+/* Closing a UNIX socket whose receive queue still holds the peer's messages makes the peer's
+ * next read fail with ECONNRESET, hiding our error reply. So a refused connection lingers in
+ * a short-lived thread that half-closes, drains (closing any passed fds) until the peer hangs
+ * up or 500 ms pass, and only then closes. */
+static void *linger_main(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	uint64_t until = now_ms() + 500;
+
+	shutdown(fd, SHUT_WR);
+	while (now_ms() < until) {
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		struct isol8_msg m = {0};
+		struct isol8_err err = ISOL8_ERR_INIT;
+		int r;
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		r = isol8_ipc_recv(fd, &m, &err);
+		isol8_msg_free(&m);
+		if (r == 0 || (r < 0 && err.errnum != EAGAIN && err.code != ISOL8_E_PROTO))
+			break;
+	}
+	close(fd);
+	return NULL;
+}
+
 static void refuse(int fd, int code, const char *msg)
 {
 	struct isol8_buf p = ISOL8_BUF_INIT;
 	struct isol8_err err = ISOL8_ERR_INIT;
+	pthread_attr_t attr;
+	pthread_t th;
+	int dfd;
 
 	isol8_put_u16(&p, (uint16_t)code);
 	isol8_put_str(&p, msg);
 	isol8_ipc_send_buf(fd, WK_ERROR, 0, &p, NULL, 0, &err);
 	isol8_buf_free(&p);
+	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dfd < 0)
+		return;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, linger_main, (void *)(intptr_t)dfd) != 0)
+		close(dfd);
+	pthread_attr_destroy(&attr);
 }
 
 static int tenant_index(const struct broker *b, const struct isol8_tenant *t)

@@ -77,9 +77,6 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 
 	if (isol8_policy_check_runtime(t, rt, err) < 0 || isol8_policy_check_network(t, net, err) < 0)
 		return -1;
-	if (net == ISOL8_NET_FILTERED)
-		return isol8_err_set(err, ISOL8_E_POLICY, 0,
-				     "network mode 'filtered' is not available in this version of isol8d; use none");
 	if (writable && !t->writable_root)
 		return isol8_err_set(err, ISOL8_E_POLICY, 0, "a writable root filesystem is not allowed for tenant %s",
 				     t->name);

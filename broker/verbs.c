@@ -48,6 +48,7 @@ static int verb_put_archive(struct job *, struct docker *, struct isol8_buf *, i
 static int verb_get_archive(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
 static int verb_net_rules(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
 static int verb_list_own(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+static int verb_net_logs(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
 
 #define STR(n) (4u + (n))
 static const struct isol8_msg_spec verb_table[] = {
@@ -61,7 +62,8 @@ static const struct isol8_msg_spec verb_table[] = {
 	{V_REMOVE, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "remove"},
 	{V_PUT_ARCHIVE, PEER_WORKER, 1, STR(1) + STR(1), STR(ISOL8_MAX_ID) + STR(ISOL8_MAX_PATH), "put-archive"},
 	{V_GET_ARCHIVE, PEER_WORKER, 0, STR(1) + STR(1), STR(ISOL8_MAX_ID) + STR(ISOL8_MAX_PATH), "get-archive"},
-	{V_NET_RULES, PEER_WORKER, 0, STR(1), ISOL8_IPC_MAX_PAYLOAD, "apply-network-rules"},
+	{V_NET_RULES, PEER_WORKER, 0, STR(1) + 4 + 4 + 1, ISOL8_IPC_MAX_PAYLOAD, "apply-network-rules"},
+	{V_NET_LOGS, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "network-logs"},
 	{V_LIST_OWN, PEER_WORKER, 0, 0, 0, "list-own"},
 	{V_LOG, PEER_WORKER, 0, 1 + STR(0), 1 + STR(ISOL8_MAX_LOG_LINE), "log"},
 	{V_CONN_DONE, PEER_WORKER, 0, 4, 4, "conn-done"},
@@ -81,6 +83,7 @@ static verb_fn handler_for(uint8_t type)
 	case V_GET_ARCHIVE: return verb_get_archive;
 	case V_NET_RULES: return verb_net_rules;
 	case V_LIST_OWN: return verb_list_own;
+	case V_NET_LOGS: return verb_net_logs;
 	default: return NULL;
 	}
 }
@@ -153,6 +156,7 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	oc.gen = j->gen;
 	oc.tenant = r.tenant;
 	oc.kind = r.kind;
+	oc.net_mode = r.net_mode;
 	snprintf(oc.session, sizeof oc.session, "%s", r.session);
 	/* A hard lifetime the broker enforces itself, whatever the worker does with its timer. */
 	oc.deadline_ms = r.kind == SANDBOX_EPHEMERAL ? now_ms() + r.lim.timeout_ms + 60000 : 0;
@@ -292,6 +296,7 @@ static int verb_remove(struct job *j, struct docker *d, struct isol8_buf *reply,
 		return -1;
 	if (docker_container_remove(d, id, true, true, err) < 0)
 		return -1;
+	netns_forget(j->b, id);
 	table_container_del(id);
 	log_info("removed sandbox %.12s", id);
 	return 0;
@@ -363,8 +368,22 @@ static int verb_get_archive(struct job *j, struct docker *d, struct isol8_buf *r
 
 static int verb_net_rules(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
 {
-	/* XXX filtered networking (proxy + rules from outside the sandbox) is a later issue. */
-	return isol8_err_set(err, ISOL8_E_POLICY, 0, "apply-network-rules: filtered networking is not available yet");
+	_cleanup_free_ char *id = NULL;
+	struct owned_container oc;
+
+	if (get_owned(j, &id, &oc, err) < 0)
+		return -1;
+	return netns_apply_rules(j->b, d, id, &oc, &j->m, err);
+}
+
+static int verb_net_logs(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	_cleanup_free_ char *id = NULL;
+	struct owned_container oc;
+
+	if (get_owned(j, &id, &oc, err) < 0 || isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	return netns_logs(j->b, id, reply, err);
 }
 
 static int verb_list_own(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)

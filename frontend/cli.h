@@ -25,6 +25,7 @@ int cmd_session(int argc, char **argv);
 int cmd_file(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_serve(int argc, char **argv); /* http: cmd_serve.c */
 
 /* Help texts (usage.c). usage_command returns -1 for a command it has no text for. */
 void usage_main(FILE *f);

@@ -14,6 +14,7 @@
 #include "common/xalloc.h"
 #include "frontend/broker_conn.h"
 #include "frontend/cli.h"
+#include "frontend/remote.h" /* http */
 #include "frontend/run_args.h"
 #include "frontend/run_bundle.h"
 #include "frontend/run_input.h"
@@ -168,7 +169,12 @@ int cmd_run(int argc, char **argv)
 		c.o.session_id = auto_session_name();
 		fprintf(stderr, "[Run] Session ID: %s\n", c.o.session_id);
 	}
-	if (run_input_load(&c.o, STDIN_FILENO, &c.in, &err) < 0 || run_remote(&c, &status, &err) < 0)
+	if (run_input_load(&c.o, STDIN_FILENO, &c.in, &err) < 0)
+		status = cli_fail(&err);
+	else if (c.o.host) { /* http: remote isol8 serve */
+		if (remote_run(&c.o, &c.in, &status, &err) < 0)
+			status = err.msg[0] ? cli_fail(&err) : 1;
+	} else if (run_remote(&c, &status, &err) < 0)
 		status = cli_fail(&err);
 
 	xclose(c.sock);

@@ -11,6 +11,7 @@
 #include "common/proto.h"
 #include "frontend/broker_conn.h"
 #include "frontend/cli.h"
+#include "frontend/remote.h" /* http */
 
 #define SESSIONS_MAX_TEXT (64u * 1024u)
 
@@ -18,6 +19,7 @@ struct session_args {
 	const char *socket;
 	const char *name;
 	bool json;
+	const char *host, *key; /* http: remote isol8 serve */
 };
 
 /* Flags shared by the session subcommands: --json (list only), --socket PATH; one positional. */
@@ -31,6 +33,14 @@ static int parse(int argc, char **argv, bool allow_json, struct session_args *a)
 			a->socket = argv[++i];
 		} else if (strncmp(s, "--socket=", 9) == 0) {
 			a->socket = s + 9;
+		} else if (strcmp(s, "--host") == 0 && i + 1 < argc) { /* http */
+			a->host = argv[++i];
+		} else if (strncmp(s, "--host=", 7) == 0) {
+			a->host = s + 7;
+		} else if (strcmp(s, "--key") == 0 && i + 1 < argc) {
+			a->key = argv[++i];
+		} else if (strncmp(s, "--key=", 6) == 0) {
+			a->key = s + 6;
 		} else if (s[0] == '-' && s[1]) {
 			return cli_usage_error("unknown option '%s'", s);
 		} else if (!a->name) {
@@ -105,6 +115,14 @@ static int session_list(struct session_args *a)
 	json_object *arr;
 	int r;
 
+	if (a->host) { /* http: remote isol8 serve */
+		arr = remote_session_list(a->host, a->key, &err);
+		if (!arr)
+			return isol8_err_exit_status(err.code) == 2 ? cli_fail(&err) : (cli_fail(&err), 1);
+		r = print_sessions(arr, a->json);
+		json_object_put(arr);
+		return r;
+	}
 	sock = broker_open(broker_socket_path(a->socket), HELLO_SESSION_LIST, "", &err);
 	if (sock < 0)
 		return cli_fail(&err);
@@ -139,6 +157,12 @@ static int session_stop(struct session_args *a)
 		return cli_usage_error("session stop needs a session name");
 	if (!isol8_valid_session_name(a->name))
 		return cli_usage_error("Invalid session id '%s'", a->name);
+	if (a->host) { /* http: remote isol8 serve */
+		if (remote_session_stop(a->host, a->key, a->name, &err) < 0)
+			return cli_fail(&err);
+		printf("[OK] Session \"%s\" destroyed.\n", a->name);
+		return 0;
+	}
 	sock = broker_open(broker_socket_path(a->socket), HELLO_SESSION_STOP, a->name, &err);
 	if (sock < 0)
 		return cli_fail(&err);

@@ -27,10 +27,11 @@ static const struct command commands[] = {
 	{"run", cmd_run},         {"session", cmd_session}, {"file", cmd_file},
 	{"cp", cmd_cp},           {"config", cmd_config},   {"setup", cmd_setup},
 	{"build", cmd_build},     {"cleanup", cmd_cleanup}, {"version", cmd_version},
+	{"serve", cmd_serve}, /* http: the HTTP frontend */
 };
 
 /* Commands of the original that this isol8 does not offer (yet). */
-static const char *const unsupported[] = {"serve", "login", "logout", "list-custom"};
+static const char *const unsupported[] = {"login", "logout", "list-custom"};
 
 static const struct command *find(const char *name)
 {

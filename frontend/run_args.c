@@ -506,8 +506,9 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 				     "--agent-flags needs the agent runtime, which this isol8 does not provide");
 	if (check_remote(o, err) < 0)
 		return -1;
-	if (o->host || o->key)
-		return isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "--host is not supported yet");
+	/* http: --host runs through frontend/remote.c (cmd_run.c); --key alone means nothing. */
+	if (o->key && !o->host)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--key needs --host");
 
 	if (!o->runtime) {
 		const char *rt = "python";

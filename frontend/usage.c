@@ -21,6 +21,7 @@ static const char main_text[] =
 	"  build                 Build a custom image with packages baked in\n"
 	"  cleanup               Remove isol8 containers (and images with --images)\n"
 	"  config                Display the resolved configuration\n"
+	"  serve                 Serve the HTTP API (forwards to isol8d)\n"
 	"  version               Print the version\n"
 	"  help [command]        Show help for a command\n"
 	"\n"
@@ -87,7 +88,8 @@ static const char run_text[] =
 	"\n"
 	"Connection:\n"
 	"  --socket <path>           isol8d socket                ($ISOL8_SOCKET, /run/isol8/isol8d.sock)\n"
-	"  --host <url>, --key <key> Remote server (not supported yet)\n"
+	"  --host <url>              Run on a remote `isol8 serve` (http:// or https://) (-)\n"
+	"  --key <key>               API key for --host                           ($ISOL8_API_KEY)\n"
 	"\n"
 	"Remote code (disabled: remoteCode.enabled):\n"
 	"  --url <url>, --github <owner/repo/ref/path>, --gist <gistId/file.ext>,\n"
@@ -99,7 +101,30 @@ static const char session_text[] =
 	"Usage: isol8 session list [--json] [--socket <path>]\n"
 	"       isol8 session stop <name> [--socket <path>]\n"
 	"\n"
-	"List your persistent sessions, or stop one and remove its container.\n";
+	"List your persistent sessions, or stop one and remove its container.\n"
+	"With --host <url> [--key <key>] (key also $ISOL8_API_KEY), ask a remote isol8 serve.\n";
+
+/* http: isol8 serve */
+static const char serve_text[] =
+	"Usage: isol8 serve [options]\n"
+	"\n"
+	"Serve the HTTP API (the original's endpoints) and forward every request to isol8d.\n"
+	"Every endpoint but GET /health needs 'Authorization: Bearer <key>'.\n"
+	"\n"
+	"  --port <n>                Port (0: any free port)   ($ISOL8_PORT, $PORT, 3000)\n"
+	"                            A busy port is replaced by a free one when not interactive.\n"
+	"  --bind <addr>             Numeric IP address to listen on              (127.0.0.1)\n"
+	"  --key <key>               API key, named 'default'                     ($ISOL8_API_KEY)\n"
+	"  --keys-file <file>        More keys, one 'name:secret' per line        (-)\n"
+	"  --max-body <size>         Largest request body, e.g. 10m (413 above)   (10m)\n"
+	"  --max-concurrent <n>      Concurrent executions; more get 429          (64)\n"
+	"  --grace <seconds>         On SIGINT/SIGTERM, wait this long for running requests (30)\n"
+	"  --socket <path>           isol8d socket                ($ISOL8_SOCKET, /run/isol8/isol8d.sock)\n"
+	"  --act-for-keys            Ask isol8d to act for each key (default when run as root;\n"
+	"                            isol8d must trust this uid); --no-act-for-keys: act as me\n"
+	"\n"
+	"Endpoints: GET /health, POST /execute, POST /execute/stream (SSE), POST /file,\n"
+	"GET /file?sessionId=&path=, GET /sessions, DELETE /session/<id>, POST /cleanup.\n";
 
 static const char file_text[] =
 	"Usage: isol8 file put <name> <local> <remote> [--socket <path>]\n"
@@ -133,6 +158,7 @@ int usage_command(const char *cmd, FILE *f)
 	static const struct { const char *name, *text; } texts[] = {
 		{"run", run_text},   {"session", session_text}, {"file", file_text},
 		{"cp", cp_text},     {"config", config_text},   {"version", version_text},
+		{"serve", serve_text}, /* http */
 	};
 
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {

@@ -58,7 +58,7 @@
 #define CHUNK 16384
 
 struct log_rec {
-	char ts[32];
+	char ts[64];
 	char method[16];
 	char host[PROXY_MAX_HOST + 1];
 	char path[MAX_LOG_PATH + 1];
@@ -600,12 +600,13 @@ int proxy_run(int chan)
 			if (crev || urev)
 				c->last_ms = now;
 			alive = (crev || urev) ? conn_step(c, crev, urev) : true;
-			if (alive && c->st == C_CONNECTING && now - c->connect_start > CONNECT_MS) {
+			/* conn_step may have started the connect after `now` was taken */
+			if (alive && c->st == C_CONNECTING && now > c->connect_start && now - c->connect_start > CONNECT_MS) {
 				c->ufd = xclose(c->ufd);
 				if (start_connect(c) < 0)
 					reply_and_close(c, 504, "Gateway Timeout", NULL, "connect timed out");
 			}
-			if (alive && now - c->last_ms > IDLE_MS)
+			if (alive && now > c->last_ms && now - c->last_ms > IDLE_MS)
 				alive = false;
 			if (!alive)
 				conn_close((unsigned)i);

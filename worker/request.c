@@ -62,6 +62,33 @@ static int get_u64(json_object *o, const char *k, const char *ctx, uint64_t min,
 	return 1;
 }
 
+/* options.networkFilter.{whitelist,blacklist}: arrays of patterns (checked again by the broker). */
+static int get_patterns(json_object *f, const char *k, char ***out, size_t *n, struct isol8_err *err)
+{
+	json_object *v = get(f, k);
+	size_t len;
+
+	if (!v)
+		return 0;
+	if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > ISOL8_NET_MAX_PATTERNS)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "options.networkFilter.%s: expected an array of at most %u patterns",
+				     k, ISOL8_NET_MAX_PATTERNS);
+	len = json_object_array_length(v);
+	*out = xcalloc(len + 1, sizeof **out);
+	for (*n = 0; *n < len; (*n)++) {
+		json_object *e = json_object_array_get_idx(v, *n);
+		size_t sl;
+		if (!json_object_is_type(e, json_type_string))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "options.networkFilter.%s[%zu]: expected string", k, *n);
+		sl = (size_t)json_object_get_string_len(e);
+		if (sl == 0 || sl > ISOL8_NET_MAX_PATTERN || memchr(json_object_get_string(e), '\0', sl))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "options.networkFilter.%s[%zu]: 1 to %u bytes, no NUL", k,
+					     *n, ISOL8_NET_MAX_PATTERN);
+		(*out)[*n] = xstrndup(json_object_get_string(e), sl);
+	}
+	return 0;
+}
+
 static int get_bool(json_object *o, const char *k, const char *ctx, bool *out, struct isol8_err *err)
 {
 	json_object *v = get(o, k);
@@ -327,6 +354,17 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 		    get_bool(opt, "debug", "options", &r->debug, err) < 0 ||
 		    get_env_map(opt, "secrets", "options", &r->secret_env, &r->n_secret, &r->secret_vals, err) < 0)
 			goto out;
+		if ((v = get(opt, "networkFilter"))) {
+			if (!json_object_is_type(v, json_type_object)) {
+				isol8_err_set(err, ISOL8_E_USAGE, 0, "options.networkFilter: expected object");
+				goto out;
+			}
+			if (get_patterns(v, "whitelist", &r->net_allow, &r->n_net_allow, err) < 0 ||
+			    get_patterns(v, "blacklist", &r->net_deny, &r->n_net_deny, err) < 0)
+				goto out;
+		}
+		if (get_bool(opt, "logNetwork", "options", &r->log_network, err) < 0)
+			goto out;
 		if (get_u64(opt, "pidsLimit", "options", 1, 1000000, &x, err) < 0)
 			goto out;
 		else if (get(opt, "pidsLimit"))
@@ -408,6 +446,8 @@ void request_free(struct run_req *r)
 	free(r->image);
 	free(r->preferred_image);
 	free(r->session);
+	free_list(r->net_allow, r->n_net_allow);
+	free_list(r->net_deny, r->n_net_deny);
 	isol8_buf_free(&r->files_tar);
 	memset(r, 0, sizeof *r);
 }

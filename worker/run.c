@@ -44,6 +44,17 @@ static void env_build(struct env_list *e, const struct run_req *r)
 	/* Secrets and request env live only in the exec, never in the container's config. */
 	for (size_t i = 0; i < r->n_secret; i++)
 		isol8_buf_append(&e->raw, r->secret_env[i], strlen(r->secret_env[i]) + 1);
+	/* --- net (issue 7): the sandbox reaches out only through the proxy on its loopback --- */
+	if (r->net_mode == ISOL8_NET_FILTERED) {
+		static const char *const names[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
+						    "npm_config_proxy", "npm_config_https_proxy", "PIP_PROXY"};
+		char line[96];
+		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+			int len = snprintf(line, sizeof line, "%s=http://127.0.0.1:%d", names[i], ISOL8_NET_PROXY_PORT);
+			isol8_buf_append(&e->raw, line, (size_t)len + 1);
+		}
+	}
+	/* --- end net --- */
 	for (size_t i = 0; i < r->n_env; i++)
 		isol8_buf_append(&e->raw, r->env[i], strlen(r->env[i]) + 1);
 	for (size_t i = 0; i < e->raw.len; i++)
@@ -386,7 +397,8 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 		struct pool_key pk;
 		bool pooled = false;
 
-		if (kind == SANDBOX_EPHEMERAL) {
+		/* net (issue 7): filtered sandboxes are not pooled (their proxy listener is per sandbox) */
+		if (kind == SANDBOX_EPHEMERAL && r->net_mode != ISOL8_NET_FILTERED) {
 			pool_key_make(&pk, c->tenant, r);
 			pooled = pool_take(&pk, sb);
 			pool_fill_async(c, &pk);
@@ -402,6 +414,14 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 			env_free(&env);
 			return -1;
 		}
+		/* --- net (issue 7): rules and proxy listener before any code runs --- */
+		if (r->net_mode == ISOL8_NET_FILTERED &&
+		    sb_net_rules(sb->id, r->net_allow, r->n_net_allow, r->net_deny, r->n_net_deny, r->log_network, err) < 0) {
+			sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
+			env_free(&env);
+			return -1;
+		}
+		/* --- end net --- */
 		if (r->session) {
 			s = session_add(c->principal, c->tenant, r->session, r->runtime, sb, c->session_idle_ms);
 			if (!s) {
@@ -588,6 +608,21 @@ finish:
 	if (notice)
 		json_object_object_add(res, "notice", json_object_new_string(notice));
 	json_object_object_add(res, "limits", limits_json(sb, r->net_mode));
+	/* --- net (issue 7): the proxy's request log --- */
+	if (r->log_network && r->net_mode == ISOL8_NET_FILTERED) {
+		struct isol8_err lerr = ISOL8_ERR_INIT;
+		char *logs = NULL;
+		json_object *a = NULL;
+		if (sb_net_logs(sb->id, &logs, &lerr) == 0 && (a = json_tokener_parse(logs)) &&
+		    json_object_is_type(a, json_type_array))
+			json_object_object_add(res, "networkLogs", a);
+		else if (a)
+			json_object_put(a);
+		if (lerr.code)
+			log_warn("network logs of %.12s: %s", sb->id, lerr.msg);
+		free(logs);
+	}
+	/* --- end net --- */
 	tj = json_object_new_object();
 	json_object_object_add(tj, "acquireMs", json_object_new_int64((int64_t)tm.acquire));
 	json_object_object_add(tj, "injectMs", json_object_new_int64((int64_t)tm.inject));

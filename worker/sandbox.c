@@ -181,3 +181,39 @@ int sb_get_archive(const char *id, const char *path, int *fd, struct isol8_err *
 	isol8_msg_free(&m);
 	return *fd >= 0 ? 0 : isol8_err_set(err, ISOL8_E_PROTO, 0, "get-archive reply without fd");
 }
+
+int sb_net_rules(const char *id, char *const *allow, size_t n_allow, char *const *deny, size_t n_deny, bool log,
+		 struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+
+	isol8_put_str(&p, id);
+	isol8_put_u32(&p, (uint32_t)n_allow);
+	for (size_t i = 0; i < n_allow; i++)
+		isol8_put_str(&p, allow[i]);
+	isol8_put_u32(&p, (uint32_t)n_deny);
+	for (size_t i = 0; i < n_deny; i++)
+		isol8_put_str(&p, deny[i]);
+	isol8_put_u8(&p, log);
+	if (call(V_NET_RULES, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	isol8_msg_free(&m);
+	return 0;
+}
+
+int sb_net_logs(const char *id, char **json, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+
+	isol8_put_str(&p, id);
+	if (call(V_NET_LOGS, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	if (isol8_get_str(&m, json, ISOL8_IPC_MAX_PAYLOAD, err) < 0 || isol8_msg_end(&m, err) < 0) {
+		isol8_msg_free(&m);
+		return isol8_err_wrap(err, "network-logs reply");
+	}
+	isol8_msg_free(&m);
+	return 0;
+}

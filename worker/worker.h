@@ -53,6 +53,11 @@ int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, uint32_
 int sb_kill(const char *id, int sig, struct isol8_err *err);
 int sb_remove(const char *id, struct isol8_err *err);
 int sb_get_archive(const char *id, const char *path, int *fd, struct isol8_err *err);
+/* Filtered networking: apply the rules once, right after start; fetch the proxy's log (JSON
+ * array text, caller frees). */
+int sb_net_rules(const char *id, char *const *allow, size_t n_allow, char *const *deny, size_t n_deny, bool log,
+		 struct isol8_err *err);
+int sb_net_logs(const char *id, char **json, struct isol8_err *err);
 
 /* ---- pump.c: one exec's stream to the frontend's fds ---- */
 struct pump_out {
@@ -96,6 +101,10 @@ struct run_req {
 	char *setup_script;
 	struct sandbox_limits lim;
 	int net_mode;
+	/* filtered networking (issue 7): host-name patterns for the proxy, and whether to report its log */
+	char **net_allow; size_t n_net_allow;
+	char **net_deny; size_t n_net_deny;
+	bool log_network;
 	char *image, *preferred_image;
 	bool persist;
 	char *session;

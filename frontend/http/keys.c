@@ -160,11 +160,17 @@ int http_bearer_token(const char *hdr, const char **tok, size_t *n)
 {
 	const char *s, *e;
 
-	if (!hdr || strncasecmp(hdr, "Bearer", 6) != 0 || (hdr[6] != ' ' && hdr[6] != '\t'))
+	if (!hdr)
 		return -1;
-	s = hdr + 6;
+	s = hdr;
 	while (*s == ' ' || *s == '\t')
 		s++;
+	/* "Bearer <token>"; a bare token is accepted too, as the original server does. */
+	if (strncasecmp(s, "Bearer", 6) == 0 && (s[6] == ' ' || s[6] == '\t')) {
+		s += 6;
+		while (*s == ' ' || *s == '\t')
+			s++;
+	}
 	e = s + strlen(s);
 	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;

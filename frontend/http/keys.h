@@ -40,7 +40,9 @@ int http_keys_load_file(struct http_keys *k, const char *path, struct isol8_err 
 const struct http_key *http_keys_match(const struct http_keys *k, const char *tok, size_t n);
 
 /* From an Authorization header value: the token after "Bearer " (scheme case-insensitive,
- * spaces around the token ignored). Returns 0 with *tok/*n pointing into hdr, -1 otherwise. */
+ * spaces around the token ignored), or the whole value when it has no scheme (the original
+ * server accepts a bare token). A token containing spaces is refused. Returns 0 with tok and
+ * n pointing into hdr, -1 otherwise. */
 int http_bearer_token(const char *hdr, const char **tok, size_t *n);
 
 #endif

@@ -405,11 +405,13 @@ END_TEST
 
 START_TEST(unsupported)
 {
-	ck_assert_int_eq(parse("-e", "1", "--host", "http://x", NULL), -1);
-	ck_assert_int_ne(err.code, ISOL8_E_USAGE);
-	ck_assert_str_eq(err.msg, "--host is not supported yet");
+	/* http: --host is handled by the remote client; --key alone is a usage error. */
+	ck_assert_int_eq(parse("-e", "1", "--host", "http://x", NULL), 0);
+	ck_assert_str_eq(o.host, "http://x");
+	run_opts_free(&o);
 	ck_assert_int_eq(parse("-e", "1", "--key=k", NULL), -1);
-	ck_assert_str_eq(err.msg, "--host is not supported yet");
+	ck_assert_int_eq(err.code, ISOL8_E_USAGE);
+	ck_assert_str_eq(err.msg, "--key needs --host");
 	ck_assert_int_eq(parse("--url", "https://x/y.py", NULL), -1);
 	ck_assert_int_eq(err.code, ISOL8_E_POLICY);
 	ck_assert_str_eq(err.msg, "Remote code fetching is disabled. Set remoteCode.enabled=true to allow it.");

@@ -1,0 +1,174 @@
+/* The isol8-proxy process: spawned like a worker (fresh exec, channel on fd 3, the workers'
+ * account; it locks itself down with its own seccomp allowlist), respawned with a backoff when
+ * it dies. The broker talks to it with strict request/reply pairs under one mutex; the proxy
+ * never sends anything unasked, so the broker's main loop does not poll its channel. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/proto.h"
+
+#define PROXY_REPLY_MS 5000
+
+int broker_spawn_proxy(struct broker *b, struct isol8_err *err)
+{
+	int sv[2] = {-1, -1};
+	pid_t pid;
+
+	if (isol8_ipc_socketpair(sv, err) < 0)
+		return isol8_err_wrap(err, "proxy channel");
+	pid = fork();
+	if (pid < 0) {
+		xclose(sv[0]);
+		xclose(sv[1]);
+		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork proxy");
+	}
+	if (pid == 0) {
+		char uidbuf[16], gidbuf[16], lvl[8];
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		close(sv[0]);
+		if (sv[1] != 3) {
+			if (dup2(sv[1], 3) < 0)
+				_exit(127);
+			close(sv[1]);
+		} else {
+			fcntl(3, F_SETFD, 0);
+		}
+		snprintf(uidbuf, sizeof uidbuf, "%u", (unsigned)b->worker_uid);
+		snprintf(gidbuf, sizeof gidbuf, "%u", (unsigned)b->worker_gid);
+		snprintf(lvl, sizeof lvl, "%d", isol8_log_get_level());
+		if (b->o.proxy_hosts)
+			execl(b->o.proxy_path, "isol8-proxy", "--fd", "3", "--uid", uidbuf, "--gid", gidbuf, "--log-level",
+			      lvl, "--hosts", b->o.proxy_hosts, (char *)NULL);
+		else
+			execl(b->o.proxy_path, "isol8-proxy", "--fd", "3", "--uid", uidbuf, "--gid", gidbuf, "--log-level",
+			      lvl, (char *)NULL);
+		_exit(127);
+	}
+	close(sv[1]);
+	pthread_mutex_lock(&b->proxy_lock);
+	b->proxy_pid = pid;
+	b->proxy_chan = sv[0];
+	pthread_mutex_unlock(&b->proxy_lock);
+	log_info("network proxy started (pid %d)", (int)pid);
+	return 0;
+}
+
+bool broker_proxy_reaped(struct broker *b, pid_t pid, int status, uint64_t now)
+{
+	if (pid != b->proxy_pid || pid == 0)
+		return false;
+	if (!b->stopping || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		log_warn("network proxy (pid %d) %s %d: filtered sandboxes lose their network", (int)pid,
+			 WIFSIGNALED(status) ? "killed by signal" : "exited with status",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	pthread_mutex_lock(&b->proxy_lock);
+	b->proxy_chan = xclose(b->proxy_chan);
+	b->proxy_pid = 0;
+	pthread_mutex_unlock(&b->proxy_lock);
+	netns_proxy_lost();
+	b->proxy_crashes++;
+	b->proxy_respawn_at_ms = now + (b->proxy_crashes > 6 ? 30000 : (100u << b->proxy_crashes));
+	return true;
+}
+
+void broker_proxy_respawn(struct broker *b, uint64_t now)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	if (b->stopping || b->proxy_pid || now < b->proxy_respawn_at_ms)
+		return;
+	if (broker_spawn_proxy(b, &err) < 0)
+		log_error("%s", err.msg);
+}
+
+void broker_stop_proxy(struct broker *b)
+{
+	pid_t pid;
+
+	pthread_mutex_lock(&b->proxy_lock);
+	pid = b->proxy_pid;
+	/* EOF on its channel makes the proxy exit. */
+	b->proxy_chan = xclose(b->proxy_chan);
+	b->proxy_pid = 0;
+	pthread_mutex_unlock(&b->proxy_lock);
+	if (pid) {
+		for (int i = 0; i < 100 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+			usleep(10000);
+		if (kill(pid, SIGKILL) == 0)
+			waitpid(pid, NULL, 0);
+	}
+}
+
+int broker_proxy_call(struct broker *b, uint8_t type, const struct isol8_buf *p, int fd, struct isol8_msg *reply,
+		      struct isol8_err *err)
+{
+	uint32_t req;
+	int rc = -1;
+
+	memset(reply, 0, sizeof *reply);
+	pthread_mutex_lock(&b->proxy_lock);
+	if (b->proxy_chan < 0) {
+		isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "the network proxy is not running");
+		goto out;
+	}
+	req = ++b->proxy_req;
+	if (isol8_ipc_send_buf(b->proxy_chan, type, req, p, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, err) < 0) {
+		isol8_err_wrap(err, "send to network proxy");
+		goto out;
+	}
+	for (;;) {
+		struct pollfd pf = {.fd = b->proxy_chan, .events = POLLIN};
+		uint16_t code;
+		char *msg = NULL;
+		int r = poll(&pf, 1, PROXY_REPLY_MS);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "the network proxy did not answer");
+			goto out;
+		}
+		r = isol8_ipc_recv(b->proxy_chan, reply, err);
+		if (r <= 0) {
+			if (r == 0)
+				isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "the network proxy closed its channel");
+			goto out;
+		}
+		/* A reply to an earlier request that timed out: skip it. */
+		if (reply->request_id != req || reply->nfds) {
+			isol8_msg_free(reply);
+			continue;
+		}
+		if (reply->type == PX_REPLY_OK) {
+			rc = 0;
+			goto out;
+		}
+		if (reply->type == PX_REPLY_ERR && isol8_get_u16(reply, &code, err) == 0 &&
+		    isol8_get_str(reply, &msg, 1024, err) == 0) {
+			isol8_err_set(err, code > ISOL8_E_OK && code < ISOL8_E__MAX ? code : ISOL8_E_INTERNAL, 0, "%s", msg);
+			free(msg);
+		} else {
+			isol8_err_set(err, ISOL8_E_PROTO, 0, "bad reply %u from the network proxy", reply->type);
+		}
+		isol8_msg_free(reply);
+		goto out;
+	}
+out:
+	pthread_mutex_unlock(&b->proxy_lock);
+	return rc;
+}

@@ -1,0 +1,244 @@
+/* `isol8 serve`: flags, the listening socket, signals; the HTTP server itself is in http/. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/parse.h"
+#include "frontend/broker_conn.h"
+#include "frontend/cli.h"
+#include "frontend/http/server.h"
+
+#define DEFAULT_PORT 3000u
+
+struct serve_args {
+	const char *port, *key, *keys_file, *bind, *max_body, *socket;
+	int act_for_keys; /* -1 auto (root), 0 off, 1 on */
+	unsigned grace_s;
+	unsigned max_inflight;
+};
+
+static const char *value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) == 0 && argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (strcmp(argv[*i], name) == 0 && *i + 1 < argc)
+		return argv[++*i];
+	return NULL;
+}
+
+static int parse_uint(const char *s, unsigned max, unsigned *out, const char *what)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	uint64_t v;
+
+	if (isol8_parse_u64(s, max, &v, &err) < 0)
+		return cli_usage_error("%s: %s", what, err.msg);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse(int argc, char **argv, struct serve_args *a)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *v;
+		if ((v = value(argc, argv, &i, "--port")))
+			a->port = v;
+		else if ((v = value(argc, argv, &i, "--key")))
+			a->key = v;
+		else if ((v = value(argc, argv, &i, "--keys-file")))
+			a->keys_file = v;
+		else if ((v = value(argc, argv, &i, "--bind")))
+			a->bind = v;
+		else if ((v = value(argc, argv, &i, "--max-body")))
+			a->max_body = v;
+		else if ((v = value(argc, argv, &i, "--socket")))
+			a->socket = v;
+		else if ((v = value(argc, argv, &i, "--grace"))) {
+			if (parse_uint(v, 3600, &a->grace_s, "--grace") < 0)
+				return -1;
+		} else if ((v = value(argc, argv, &i, "--max-concurrent"))) {
+			if (parse_uint(v, 100000, &a->max_inflight, "--max-concurrent") < 0 || a->max_inflight == 0)
+				return a->max_inflight == 0 ? cli_usage_error("--max-concurrent must be at least 1") : -1;
+		} else if (strcmp(argv[i], "--act-for-keys") == 0)
+			a->act_for_keys = 1;
+		else if (strcmp(argv[i], "--no-act-for-keys") == 0)
+			a->act_for_keys = 0;
+		else
+			return cli_usage_error("unknown option or missing value: '%s'", argv[i]);
+	}
+	return 0;
+}
+
+/* --port > ISOL8_PORT > PORT > 3000. Port 0 lets the kernel pick. */
+static int pick_port(const struct serve_args *a, unsigned *port)
+{
+	const char *s = a->port, *what = "--port";
+
+	if (!s) {
+		what = "ISOL8_PORT";
+		s = getenv("ISOL8_PORT");
+		if (!s || !*s) {
+			what = "PORT";
+			s = getenv("PORT");
+			if (s && !*s)
+				s = NULL;
+		}
+	}
+	*port = DEFAULT_PORT;
+	if (s && parse_uint(s, 65535, port, what) < 0)
+		return -1;
+	return 0;
+}
+
+static int bind_listen(const char *addr, unsigned port, int *fd_out, unsigned *bound, struct isol8_err *err)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char ps[16];
+	_cleanup_close_ int fd = -1;
+	int one = 1, r;
+
+	snprintf(ps, sizeof ps, "%u", port);
+	r = getaddrinfo(addr, ps, &hints, &ai);
+	if (r != 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--bind: '%s' is not a numeric IP address (%s)", addr,
+				     gai_strerror(r));
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		freeaddrinfo(ai);
+		return isol8_err_set(err, ISOL8_E_IO, errno, "socket");
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	r = bind(fd, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (r < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "bind %s port %u", addr, port);
+	if (listen(fd, 128) < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "listen");
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "getsockname");
+	*bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+						: ((struct sockaddr_in *)&ss)->sin_port);
+	*fd_out = steal_fd(&fd);
+	return 0;
+}
+
+static int load_keys(const struct serve_args *a, struct http_keys *keys, struct isol8_err *err)
+{
+	const char *k = a->key;
+
+	if (!k && (k = getenv("ISOL8_API_KEY")) && !*k)
+		k = NULL;
+	if (k) {
+		if (http_keys_add(keys, "default", k, err) < 0)
+			return isol8_err_wrap(err, "--key");
+		if (strlen(k) < 16)
+			fputs("[WARN] The API key is shorter than 16 characters; use a long random key\n", stderr);
+	}
+	if (a->keys_file && http_keys_load_file(keys, a->keys_file, err) < 0)
+		return -1;
+	if (keys->n == 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "an API key is required: --key KEY, ISOL8_API_KEY or --keys-file FILE");
+	return 0;
+}
+
+static int serve(struct serve_args *a)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct http_server_conf conf = {.listen_fd = -1};
+	struct http_server *srv;
+	unsigned port, bound = 0, left;
+	uint64_t max_body = HTTP_DEFAULT_MAX_BODY;
+	sigset_t set;
+	int sig = 0;
+
+	if (pick_port(a, &port) < 0)
+		return 2;
+	if (a->max_body && isol8_parse_size(a->max_body, &max_body, &err) < 0)
+		return cli_fail(&err);
+	if (load_keys(a, &conf.keys, &err) < 0) {
+		http_keys_free(&conf.keys);
+		return cli_fail(&err);
+	}
+	if (bind_listen(a->bind, port, &conf.listen_fd, &bound, &err) < 0) {
+		if (err.errnum != EADDRINUSE || isatty(STDIN_FILENO)) {
+			if (err.errnum == EADDRINUSE)
+				isol8_err_wrap(&err, "port %u is busy (choose another with --port)", port);
+			http_keys_free(&conf.keys);
+			return cli_fail(&err);
+		}
+		/* Not interactive: nobody can answer a question, so take a free port and say which. */
+		isol8_err_clear(&err);
+		if (bind_listen(a->bind, 0, &conf.listen_fd, &bound, &err) < 0) {
+			http_keys_free(&conf.keys);
+			return cli_fail(&err);
+		}
+		fprintf(stderr, "[WARN] Port %u is busy; using port %u instead\n", port, bound);
+	}
+	conf.socket_path = broker_socket_path(a->socket);
+	conf.key_principals = a->act_for_keys < 0 ? geteuid() == 0 : a->act_for_keys;
+	conf.max_body = (size_t)max_body;
+	conf.max_connections = 256;
+	conf.per_ip_connections = 64;
+	conf.max_inflight = a->max_inflight ? a->max_inflight : 64;
+	conf.timeout_s = 60;
+	conf.grace_s = a->grace_s;
+
+	/* Threads started by libmicrohttpd inherit this mask: only sigwait() sees the signals. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	srv = http_server_start(&conf, &err);
+	if (!srv) {
+		close(conf.listen_fd);
+		http_keys_free(&conf.keys);
+		return cli_fail(&err);
+	}
+	printf("[INFO] isol8 server listening on http://%s%s%s:%u (isol8d: %s, %zu key%s%s)\n",
+	       strchr(a->bind, ':') ? "[" : "", a->bind, strchr(a->bind, ':') ? "]" : "", bound, conf.socket_path,
+	       conf.keys.n, conf.keys.n == 1 ? "" : "s", conf.key_principals ? ", sessions per key" : "");
+	fflush(stdout);
+	while (sigwait(&set, &sig) != 0)
+		;
+	printf("[INFO] Shutting down isol8 server (signal %d)...\n", sig);
+	fflush(stdout);
+	left = http_server_stop(srv);
+	if (left)
+		fprintf(stderr, "[WARN] %u request(s) still running after %u s were cut off\n", left, conf.grace_s);
+	http_keys_free(&conf.keys);
+	printf("[INFO] Server stopped\n");
+	return 0;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct serve_args a = {.bind = "127.0.0.1", .act_for_keys = -1, .grace_s = 30};
+
+	if (cli_wants_help(argc, argv)) {
+		usage_command("serve", stdout);
+		return 0;
+	}
+	if (parse(argc, argv, &a) < 0)
+		return 2;
+	return serve(&a);
+}

@@ -1,0 +1,46 @@
+/* `isol8 serve`: the HTTP frontend (libmicrohttpd, one thread per connection). Every request is
+ * forwarded to isol8d over the broker socket exactly as the CLI does; this process never
+ * touches Docker. Routes and error statuses are documented in cmd_serve.c's help text and in
+ * translate.h. */
+#ifndef ISOL8_FRONTEND_HTTP_SERVER_H
+#define ISOL8_FRONTEND_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "frontend/http/keys.h"
+
+#define HTTP_DEFAULT_MAX_BODY (10u * 1024u * 1024u)
+#define HTTP_VERSION_STRING "0.1.0"
+
+struct http_server_conf {
+	int listen_fd;           /* bound and listening; owned by the server once started */
+	const char *socket_path; /* isol8d socket */
+	struct http_keys keys;
+	bool key_principals;     /* FE_HELLO_KEY (act for "key:<name>") instead of FE_HELLO */
+	size_t max_body;
+	unsigned max_connections;
+	unsigned per_ip_connections;
+	unsigned max_inflight;   /* concurrent runs; more get 429 */
+	unsigned timeout_s;      /* idle connection timeout */
+	unsigned grace_s;        /* shutdown: wait this long for in-flight requests */
+};
+
+struct http_server;
+
+/* Start the daemon on conf->listen_fd. conf must outlive the server. */
+struct http_server *http_server_start(struct http_server_conf *conf, struct isol8_err *err);
+/* Stop accepting, wait up to grace_s for in-flight requests, then stop. Returns the number of
+ * requests still running when the grace period ran out (they are cut off). */
+unsigned http_server_stop(struct http_server *s);
+
+/* Open a broker connection for a request authenticated as key_name (see key_principals). */
+int http_broker_open(const struct http_server_conf *conf, uint8_t op, const char *session, const char *key_name,
+		     struct isol8_err *err);
+
+/* Set once shutdown's grace period is over: streams end at their next wake-up. */
+extern volatile int http_hard_stop;
+
+#endif
