@@ -87,6 +87,7 @@ char *isol8_buf_steal(struct isol8_buf *b, size_t *len)
 	char *p;
 
 	isol8_buf_reserve(b, 0);
+	b->data[b->len] = '\0'; /* a never-written buffer has no terminator yet */
 	p = b->data;
 	if (len)
 		*len = b->len;

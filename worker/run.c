@@ -274,6 +274,13 @@ static int repl_run(struct session *s, const struct run_req *r, const char *cons
 
 	memset(x, 0, sizeof *x);
 	x->exit_code = -1;
+	if (s->repl_fd >= 0) {
+		/* A driver that ended after the last snippet (bash `exit`, a crash between runs)
+		 * shows up as a readable stream before we send anything: start a new one. */
+		struct pollfd pf = {.fd = s->repl_fd, .events = POLLIN};
+		if (poll(&pf, 1, 0) > 0)
+			repl_kill(s, env);
+	}
 	if (s->repl_fd < 0) {
 		const char *argv[8];
 		size_t n = 0;

@@ -17,6 +17,7 @@
 #define BODY_PARSE_MAX (256u * 1024u * 1024u)
 #define MAX_ENV 100u
 #define MAX_INSTALL 64u
+#define HTTP_INLINE_CODE_MAX (ISOL8_MAX_ARG / 2)
 
 static const char *const root_keys[] = {"request", "options", "sessionId", NULL};
 static const char *const request_keys[] = {"code", "cmd", "runtime", "timeoutMs", "env", "fileExtension",
@@ -397,7 +398,9 @@ int http_translate(const char *body, size_t len, struct http_run_spec *s, struct
 		s->session = xstrdup(id);
 		json_object_object_add(out, "sessionId", json_object_new_string(id));
 	}
-	s->code_in_bundle = s->code && !run_text_is_json_safe(s->code, s->code_len);
+	/* Inline code ends up as one exec argument, capped at ISOL8_MAX_ARG by the broker; the
+	 * bundle has no such limit. */
+	s->code_in_bundle = s->code && (s->code_len > HTTP_INLINE_CODE_MAX || !run_text_is_json_safe(s->code, s->code_len));
 	s->stdin_in_bundle = s->stdin_data && !run_text_is_json_safe(s->stdin_data, s->stdin_len);
 	serialise(out, oreq, s);
 	if (s->json_len > RUN_REQUEST_MAX) {

@@ -1,4 +1,5 @@
 # shellcheck shell=bash
+# shellcheck disable=SC2034 # D_DIR, OUT, ERR, RC, ELAPSED_MS are read by the scripts that source this
 # Shared helpers for the isol8d integration tests (sourced, not run).
 #
 #   TAP:     ok DESC | not_ok DESC [DIAG] | is GOT WANT DESC | isnt GOT UNWANTED DESC
