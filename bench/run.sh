@@ -285,7 +285,6 @@ findings=
 	echo "## Machine"
 	echo
 	echo "$machine"
-	echo
 	echo "- load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 	echo "## Results"

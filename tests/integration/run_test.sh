@@ -306,12 +306,20 @@ is "$(json_get "$OUT" '.limits | [.memoryLimit, .memoryBytes, .pidsLimit, .timeo
 	"--json: limits reflect the flags"
 
 # ---- no container left after ephemeral runs --------------------------------------------------------
-before=$(daemon_containers r | wc -l)
-for i in 1 2 3; do run -r bash -e 'echo $i' </dev/null; done
-run --timeout 1000 -e 'import time; time.sleep(5)' </dev/null
-run -r bash -e 'exit 9' </dev/null
+# The daemon may keep a warm pool of untouched sandboxes, so follow the containers that ran code.
+used=""
+for args in "-r bash -e 'echo 1'" "-r python -e 'print(2)'" "--timeout 1000 -e 'import time; time.sleep(5)'" \
+	"-r bash -e 'exit 9'" "--max-output 10 -r bash -e 'seq 1000'" "-r node -e 'process.exit(3)'"; do
+	eval "run --json $args" </dev/null
+	id=$(json_get "$OUT" '.containerId' | tr -d '"')
+	if [[ $id =~ ^[0-9a-f]{64}$ ]]; then used="$used $id"; else not_ok "ephemeral run ($args) reports its container" "$OUT$ERR"; fi
+done
 sleep 1
-is "$before|$(daemon_containers r | wc -l)" "0|0" "no container left after ephemeral runs (ok, timed out, failed)"
+left=""
+for id in $used; do [ -n "$(docker ps -aq --filter "id=$id")" ] && left="$left ${id:0:12}"; done
+is "$(wc -w <<<"$used")|$left" "6|" "no container left after ephemeral runs (ok, timed out, failed, truncated)"
+is "$(docker ps -aq --filter "label=org.isol8.instance=$S" --filter label=org.isol8.kind=persist)" "" \
+	"no persist container from ephemeral runs"
 
 # ---- persistent sessions ---------------------------------------------------------------------------
 run --session-id s1 -e 'x = 40' </dev/null
@@ -351,7 +359,8 @@ for s in s1 n1 b1; do "$ISOL8" session stop --socket "$S" "$s" >/dev/null 2>&1; 
 run_cap "$ISOL8" session stop --socket "$S" no-such-session </dev/null
 is "$RC" 1 "session stop of an unknown session fails"
 like "$ERR" '^\[ERR\] ' "session stop unknown: [ERR] line"
-is "$(daemon_containers r)" "" "no container left after stopping all sessions"
+is "$(docker ps -aq --filter "label=org.isol8.instance=$S" --filter label=org.isol8.kind=session)" "" \
+	"no session container left after stopping all sessions"
 
 # ---- --persist ----------------------------------------------------------------------------------------
 run --persist -e 'open("/sandbox/p.txt", "w").write("p"); print("persisted")' </dev/null
