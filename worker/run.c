@@ -25,7 +25,9 @@
 
 #define TIMEOUT_MARKER "\n--- EXECUTION TIMED OUT ---\n"
 #define HOST_GRACE_MS 1500
-#define INLINE_MAX (64u << 10)
+/* Inline code travels as one exec argument: stay well under the broker's ISOL8_MAX_ARG and the
+ * 64 KiB frame that also carries env; larger code goes to a file. */
+#define INLINE_MAX (16u << 10)
 
 struct timings {
 	uint64_t t0, acquire, inject, install, setup, exec, total;

@@ -3,6 +3,7 @@
  * is a 400 before anything reaches isol8d. */
 #include "config.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,7 @@ struct sse {
 	size_t tail_len[2];
 	bool finished;
 	uint64_t last_write;
+	int client_fd; /* MHD's socket to the client, only polled for hang-up */
 };
 
 static void add_event(struct sse *s, const char *type, json_object *data)
@@ -215,6 +217,13 @@ static void sse_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 	}
 }
 
+static bool client_gone(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+
+	return fd >= 0 && poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct sse *s = cls;
@@ -235,6 +244,10 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 			s->finished = true;
 			continue;
 		}
+		/* A silent program would otherwise keep running until the next keepalive write
+		 * finds the client gone; the run is interrupted as soon as it hangs up. */
+		if (client_gone(s->client_fd))
+			return MHD_CONTENT_READER_END_WITH_ERROR;
 		if (http_run_pump(&s->run, 1000, sse_emit, s))
 			s->finished = true;
 		/* A comment line keeps proxies from dropping a silent long run. */
@@ -266,6 +279,10 @@ enum MHD_Result http_handle_stream(struct http_call *call)
 	}
 	s->srv = call->srv;
 	s->last_write = now_ms();
+	{
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(call->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		s->client_fd = ci ? ci->connect_fd : -1;
+	}
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_read, s, sse_free);
 	if (!r) {
 		sse_free(s);

@@ -13,7 +13,7 @@
 #include "common/cleanup.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
-#include "frontend/run_input.h"
+#include "common/buf.h"
 
 void http_keys_free(struct http_keys *k)
 {
@@ -122,8 +122,27 @@ int http_keys_load_file(struct http_keys *k, const char *path, struct isol8_err 
 
 	if (fd < 0)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "cannot open keys file %s", path);
-	if (read_fd_all(fd, HTTP_KEYS_FILE_MAX, "keys file", &text, &len, err) < 0)
-		return isol8_err_wrap(err, "%s", path);
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	char tmp[4096];
+
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof tmp);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || b.len + (size_t)n > HTTP_KEYS_FILE_MAX) {
+			int e = n < 0 ? errno : 0;
+			explicit_bzero(b.data, b.len);
+			isol8_buf_free(&b);
+			explicit_bzero(tmp, sizeof tmp);
+			return isol8_err_set(err, n < 0 ? ISOL8_E_IO : ISOL8_E_LIMIT, e, "%s: %s", path,
+					     n < 0 ? "cannot read" : "keys file too large");
+		}
+		if (n == 0)
+			break;
+		isol8_buf_append(&b, tmp, (size_t)n);
+	}
+	explicit_bzero(tmp, sizeof tmp);
+	text = isol8_buf_steal(&b, &len);
 	r = http_keys_parse(k, text, len, err);
 	explicit_bzero(text, len);
 	if (r < 0)

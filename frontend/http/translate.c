@@ -19,6 +19,18 @@
 #define MAX_INSTALL 64u
 #define HTTP_INLINE_CODE_MAX (ISOL8_MAX_ARG / 2)
 
+static const char *default_ext(const char *runtime)
+{
+	static const char *const map[][2] = {
+		{"python", ".py"}, {"node", ".mjs"}, {"bun", ".ts"}, {"deno", ".mts"}, {"bash", ".sh"},
+	};
+
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(runtime, map[i][0]) == 0)
+			return map[i][1];
+	return ".txt";
+}
+
 static const char *const root_keys[] = {"request", "options", "sessionId", NULL};
 static const char *const request_keys[] = {"code", "cmd", "runtime", "timeoutMs", "env", "fileExtension",
 					   "stdin", "files", "outputPaths", "installPackages", "metadata",
@@ -354,7 +366,7 @@ static void serialise(json_object *root, json_object *req, struct http_run_spec 
 
 int http_translate(const char *body, size_t len, struct http_run_spec *s, struct isol8_err *err)
 {
-	json_object *root, *req, *opt, *v, *out = NULL, *oreq, *oopt;
+	json_object *root, *req, *opt, *v, *out = NULL, *oreq = NULL, *oopt;
 	uint64_t default_timeout = 0;
 	bool have_default_timeout = false;
 	int rc = -1;
@@ -398,8 +410,11 @@ int http_translate(const char *body, size_t len, struct http_run_spec *s, struct
 		s->session = xstrdup(id);
 		json_object_object_add(out, "sessionId", json_object_new_string(id));
 	}
-	/* Inline code ends up as one exec argument, capped at ISOL8_MAX_ARG by the broker; the
-	 * bundle has no such limit. */
+	/* The worker passes code without a file extension as one exec argument, which the broker
+	 * caps at ISOL8_MAX_ARG; with an extension it writes a file. Large code therefore gets the
+	 * runtime's default extension and travels in the bundle. */
+	if (s->code && s->code_len > HTTP_INLINE_CODE_MAX && isol8_json_member(oreq, "fileExtension", &v) != 1)
+		json_object_object_add(oreq, "fileExtension", json_object_new_string(default_ext(s->runtime)));
 	s->code_in_bundle = s->code && (s->code_len > HTTP_INLINE_CODE_MAX || !run_text_is_json_safe(s->code, s->code_len));
 	s->stdin_in_bundle = s->stdin_data && !run_text_is_json_safe(s->stdin_data, s->stdin_len);
 	serialise(out, oreq, s);

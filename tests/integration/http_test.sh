@@ -120,9 +120,10 @@ with urllib.request.urlopen(req) as r:
             print("%.3f %s %s" % (time.monotonic() - t0, ev["type"], json.dumps(ev["data"])), flush=True)
 PY
 python3 "$T_TMP/sse.py" "$U/execute/stream" "$KA" $'import time\nprint("one", flush=True)\ntime.sleep(1)\nprint("two", flush=True)' >"$T_TMP/sse.out" 2>&1
-events=$(awk '{print $2, $3}' "$T_TMP/sse.out")
-is "$events" $'stdout "one\\n"\nstdout "two\\n"\nexit "0"' "SSE: stdout events then exit \"0\""
-gap=$(awk '$2 == "stdout" {t[n++] = $1} END {if (n == 2) printf "%d", (t[1] - t[0]) * 1000; else print -1}' "$T_TMP/sse.out")
+stdout_all=$(awk '$2 == "stdout" {printf "%s", $3} END {print ""}' "$T_TMP/sse.out" | sed 's/""//g')
+is "$stdout_all|$(awk 'END {print $2, $3}' "$T_TMP/sse.out")" '"one\ntwo\n"|exit "0"' "SSE: stdout events carry the output, then exit \"0\""
+# Time of the first event holding "one" and of the first holding "two".
+gap=$(awk '$2 == "stdout" && !a && /one/ {a = $1} $2 == "stdout" && !b && /two/ {b = $1} END {if (a && b) printf "%d", (b - a) * 1000; else print -1}' "$T_TMP/sse.out")
 if [ "$gap" -ge 800 ]; then ok "SSE: events arrive as written (${gap} ms apart)"; else not_ok "SSE: events arrive as written" "gap ${gap} ms: $(cat "$T_TMP/sse.out")"; fi
 out=$(curl -s -N -X POST -H "Authorization: Bearer $KA" --data-binary "$(exec_body 'import sys; sys.exit(5)')" "$U/execute/stream")
 like "$out" 'data: \{"type":"exit","data":"5"\}' "SSE: exit event carries the exit code as a string"
@@ -162,12 +163,14 @@ hcurl "$KB" POST /cleanup '{}'
 is "$CODE|$(json_get "$BODY_OUT" .removed)" '200|1' "POST /cleanup stops the caller's sessions"
 
 # ---- concurrency -----------------------------------------------------------------------------------
+pids=()
 for i in $(seq 1 16); do
 	curl -s -o "$T_TMP/c$i" -w '%{http_code}' -X POST -H "Authorization: Bearer $KA" \
 		--data-binary "$(exec_body "print($i * 1000)")" "$U/execute" >"$T_TMP/c$i.code" &
+	pids+=($!)
 done
+wait "${pids[@]}" # not a bare wait: the server and the daemon are our children too
 wait_ok=0
-wait
 for i in $(seq 1 16); do
 	[ "$(cat "$T_TMP/c$i.code")" = 200 ] && [ "$(jq -r .stdout "$T_TMP/c$i")" = "$((i * 1000))" ] && wait_ok=$((wait_ok + 1))
 done
