@@ -144,7 +144,10 @@ static int install_packages(const struct run_req *r, const char *id, const char 
 		argv[n++] = "--quiet";
 		break;
 	case ISOL8_RT_NODE:
-		argv[n++] = "npm"; argv[n++] = "install"; argv[n++] = "-g"; argv[n++] = "--no-audit";
+		/* Into /sandbox/node_modules, not -g: ESM imports resolve bare names from the importing
+		 * file's directory upwards and ignore NODE_PATH. */
+		argv[n++] = "npm"; argv[n++] = "install"; argv[n++] = "--prefix"; argv[n++] = "/sandbox";
+		argv[n++] = "--no-audit";
 		argv[n++] = "--no-fund"; argv[n++] = "--loglevel=error";
 		break;
 	case ISOL8_RT_BUN:
