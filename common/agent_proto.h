@@ -1,0 +1,46 @@
+/* Protocol between a worker and the in-sandbox agent (docker/sandbox/agent.c).
+ *
+ * The agent is the sandbox's main process (under tini), running as the sandbox user 100:101.
+ * At start it connects (AF_UNIX, SOCK_SEQPACKET) to /run/isol8-agent/sock, a socket the broker
+ * created on the host and bind-mounted read-only into the container; the broker accepts that
+ * one connection, checks the peer, and hands it to the worker. From then on the worker sends
+ * programs to run and passes the pipes they write into: no docker exec, no bytes relayed by
+ * dockerd. The agent is trusted no more than the code it runs: the container stays the
+ * security boundary, and the worker parses everything the agent says defensively.
+ *
+ * Framing: the same 20-byte header as common/ipc.h (magic 0x3849, version 1, type, flags,
+ * nfds, len, request_id, reserved=0; little-endian), payload <= 64 KiB, <= 3 fds per message.
+ * Payload fields: u8/u32/u64 little-endian; str = u32 length + bytes (no NUL inside).
+ */
+#ifndef ISOL8_AGENT_PROTO_H
+#define ISOL8_AGENT_PROTO_H
+
+#define ISOL8_AGENT_VERSION 1u
+#define ISOL8_AGENT_SOCK "/run/isol8-agent/sock"
+
+enum isol8_agent_msg {
+	/* agent -> worker, once after connecting */
+	A_READY = 70,    /* u32 version, u32 agent pid (in the container) */
+
+	/* worker -> agent */
+	A_RUN = 71,      /* u64 timeout_ms, u32 argc, str argv[argc], u32 envc, str env[envc] ("K=V"),
+	                    str cwd | fds: stdin (read end), stdout (write end), stderr (write end).
+	                    argv[0] is looked up in the PATH given in env (or /usr/local/bin:/usr/bin:/bin).
+	                    The program runs in a new session (setsid) with the three fds as 0, 1, 2
+	                    and nothing else open; at timeout_ms its process group is SIGKILLed. */
+	A_KILL = 72,     /* u8 signal (SIGINT, SIGTERM or SIGKILL): signal the running program's group */
+	A_RESET = 73,    /* empty: kill every process of the sandbox user but the agent (kill(-1)),
+	                    empty /sandbox, /tmp and /dev/shm (without following symlinks or leaving
+	                    the filesystem), remove the user's SysV IPC objects, then reply A_DONE */
+
+	/* agent -> worker */
+	A_STARTED = 80,  /* u32 pid of the program (in the container) */
+	A_EXIT = 81,     /* i32 exit code (-1 when killed by a signal), u8 signal (0 if none),
+	                    u8 timed_out, u64 wall_ms, u64 user_us, u64 sys_us, u64 maxrss_kb */
+	A_DONE = 82,     /* u32 number of entries that could not be removed during A_RESET */
+	A_ERROR = 83,    /* str message: the request could not be carried out (bad message, busy,
+	                    fork failed). An exec failure is not an A_ERROR: the child writes
+	                    "isol8: <argv0>: <strerror>\n" to its stderr and exits 127 (A_EXIT). */
+};
+
+#endif
