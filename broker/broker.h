@@ -38,6 +38,7 @@ struct broker_opts {
 	unsigned grace_ms;
 	bool foreground;
 	bool log_json;
+	bool no_agent;              /* --no-agent: always use docker exec */
 	int log_level;
 };
 
@@ -104,6 +105,9 @@ struct owned_container {
 	char session[65];
 	uint64_t deadline_ms; /* hard lifetime for ephemeral sandboxes, 0 = none */
 	int net_mode;         /* enum isol8_net_mode it was created with */
+	char slot[160];       /* agent slot directory, "" without an agent */
+	int agent_listen;     /* listening socket until the agent connected, else -1 */
+	uint64_t timeout_ms;  /* applied timeout, for deadline renewals */
 };
 uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, bool run);
 /* Connections currently running code, for one tenant or all (tenant < 0). */
@@ -113,6 +117,9 @@ void table_token_drop(uint32_t token, unsigned worker, uint32_t gen);
 void table_container_add(const struct owned_container *c);
 int table_container_owned(const char *id, unsigned worker, uint32_t gen, struct owned_container *out);
 void table_container_del(const char *id);
+/* Take the agent listening fd out of the entry (-1 if none or not owned). */
+int table_container_take_listen(const char *id, unsigned worker, uint32_t gen);
+int table_container_renew(const char *id, unsigned worker, uint32_t gen, uint64_t deadline_ms);
 unsigned table_container_count_tenant_sessions(int tenant);
 /* Copy out ids of containers matching (worker, gen) or all when worker == UINT32_MAX. Caller frees. */
 size_t table_container_ids(unsigned worker, uint32_t gen, bool expired_only, uint64_t now_ms, char (**ids)[65]);
@@ -136,6 +143,7 @@ struct sandbox_spec {
 	unsigned worker;
 	int kind;
 	const char *session;
+	const char *agent_slot;   /* bind-mounted at /run/isol8-agent when non-NULL */
 	struct isol8_limits lim;
 	int net_mode;
 	bool writable;
@@ -168,6 +176,12 @@ void netns_proxy_lost(void);
 
 /* cgroup.c: OOM kills counted by the sandbox's memory cgroup, -1 if unknown */
 long broker_cgroup_oom_kills(int pid);
+
+/* agent_slot.c: the host end of the in-sandbox agent's connection */
+int agent_slot_create(const struct broker *b, char *dir_out, size_t dir_len, int *listen_fd, struct isol8_err *err);
+int agent_slot_accept(int listen_fd, const char *container_id, unsigned timeout_ms, int *conn_out,
+		      struct isol8_err *err);
+void agent_slot_remove(const char *dir);
 
 uint64_t now_ms(void);
 extern struct broker *g_broker;

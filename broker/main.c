@@ -53,6 +53,7 @@ static void usage(FILE *f)
 		"  --trust-key-uid UID    uid of the HTTP frontend allowed to act for API keys (root always is)\n"
 		"  --max-concurrent N     executions running at once (default 10); more wait in a queue\n"
 		"  --queue N              how many runs may wait (default 32); beyond it requests are refused\n"
+		"  --no-agent             never use the in-sandbox agent; run every program with docker exec\n"
 		"  --pidfile FILE         write the daemon's pid\n"
 		"  --foreground           do not detach\n"
 		"  --log-json             log JSON lines\n"
@@ -242,7 +243,7 @@ int main(int argc, char **argv)
 	int sfd, c;
 	uint64_t last_deadline_check = 0;
 	enum { O_SOCKET = 256, O_GROUP, O_MODE, O_POLICY, O_WORKERS, O_USER, O_SECCOMP, O_WPATH, O_GRACE, O_PIDFILE,
-	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS };
+	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS, O_NOAGENT };
 	static const struct option opts[] = {
 		{"socket", required_argument, 0, O_SOCKET}, {"socket-group", required_argument, 0, O_GROUP},
 		{"socket-mode", required_argument, 0, O_MODE}, {"policy", required_argument, 0, O_POLICY},
@@ -253,6 +254,7 @@ int main(int argc, char **argv)
 		{"debug", no_argument, 0, O_DEBUG}, {"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, O_HELP}, {"trust-key-uid", required_argument, 0, O_TRUSTKEY},
 		{"max-concurrent", required_argument, 0, O_MAXC}, {"queue", required_argument, 0, O_QUEUE},
+		{"no-agent", no_argument, 0, O_NOAGENT},
 		{"proxy-path", required_argument, 0, O_PPATH}, {"proxy-hosts", required_argument, 0, O_PHOSTS},
 		{0, 0, 0, 0}};
 
@@ -320,6 +322,7 @@ int main(int argc, char **argv)
 			b->o.trust_key_uid = (uid_t)v;
 			break;
 		case O_FG: b->o.foreground = true; break;
+		case O_NOAGENT: b->o.no_agent = true; break;
 		case O_JSON: b->o.log_json = true; break;
 		case O_DEBUG: debug = true; break;
 		case O_VERSION: printf("isol8d %s\n", PACKAGE_VERSION); return 0;

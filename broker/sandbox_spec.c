@@ -58,8 +58,14 @@ json_object *sandbox_create_body(const struct broker *b, const struct sandbox_sp
 
 	json_object_object_add(body, "Image", json_object_new_string(s->image));
 	/* The container's main process only keeps the sandbox alive; programs run as execs. */
-	json_object_array_add(cmd, json_object_new_string("sleep"));
-	json_object_array_add(cmd, json_object_new_string("infinity"));
+	if (s->agent_slot) {
+		/* The agent runs programs on the worker's behalf; it starts before any user code. */
+		json_object_array_add(cmd, json_object_new_string("/usr/local/lib/isol8/isol8-agent"));
+		json_object_array_add(cmd, json_object_new_string("/run/isol8-agent/sock"));
+	} else {
+		json_object_array_add(cmd, json_object_new_string("sleep"));
+		json_object_array_add(cmd, json_object_new_string("infinity"));
+	}
 	json_object_object_add(body, "Cmd", cmd);
 	json_object_object_add(body, "User", json_object_new_string(SANDBOX_USER));
 	json_object_object_add(body, "WorkingDir", json_object_new_string("/sandbox"));
@@ -95,6 +101,13 @@ json_object *sandbox_create_body(const struct broker *b, const struct sandbox_sp
 	/* Output travels over exec streams; the engine must not keep its own copy on disk. */
 	json_object_object_add(logcfg, "Type", json_object_new_string("none"));
 	json_object_object_add(hc, "LogConfig", logcfg);
+	if (s->agent_slot) {
+		json_object *binds = json_object_new_array();
+		char bind[256];
+		snprintf(bind, sizeof bind, "%s:/run/isol8-agent:ro", s->agent_slot);
+		json_object_array_add(binds, json_object_new_string(bind));
+		json_object_object_add(hc, "Binds", binds);
+	}
 	json_object_object_add(body, "HostConfig", hc);
 	return body;
 }

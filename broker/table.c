@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "broker/broker.h"
 #include "common/proto.h"
@@ -97,11 +98,44 @@ int table_container_owned(const char *id, unsigned worker, uint32_t gen, struct 
 	return r;
 }
 
+int table_container_take_listen(const char *id, unsigned worker, uint32_t gen)
+{
+	int fd = -1;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_ctrs; i++)
+		if (strcmp(ctrs[i].id, id) == 0 && ctrs[i].worker == worker && ctrs[i].gen == gen) {
+			fd = ctrs[i].agent_listen;
+			ctrs[i].agent_listen = -1;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return fd;
+}
+
+int table_container_renew(const char *id, unsigned worker, uint32_t gen, uint64_t deadline_ms)
+{
+	int r = -1;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_ctrs; i++)
+		if (strcmp(ctrs[i].id, id) == 0 && ctrs[i].worker == worker && ctrs[i].gen == gen) {
+			if (ctrs[i].deadline_ms)
+				ctrs[i].deadline_ms = deadline_ms;
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
 void table_container_del(const char *id)
 {
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n_ctrs; i++)
 		if (strcmp(ctrs[i].id, id) == 0) {
+			/* The slot and a never-accepted listener go with the container. */
+			if (ctrs[i].agent_listen >= 0)
+				close(ctrs[i].agent_listen);
+			agent_slot_remove(ctrs[i].slot);
 			ctrs[i] = ctrs[--n_ctrs];
 			break;
 		}

@@ -15,15 +15,19 @@ void create_req_free(struct create_req *r)
 	r->image = NULL;
 }
 
-static bool image_exists(struct docker *d, const char *name, bool *has_setup, struct isol8_err *err)
+static bool image_exists(struct docker *d, const char *name, bool *has_setup, bool *has_agent, struct isol8_err *err)
 {
 	json_object *o = NULL, *cfg, *labels, *v;
 	if (docker_image_inspect(d, name, &o, err) < 0)
 		return false;
 	*has_setup = false;
+	*has_agent = false;
 	if (json_object_object_get_ex(o, "Config", &cfg) && json_object_object_get_ex(cfg, "Labels", &labels) &&
 	    json_object_is_type(labels, json_type_object) && json_object_object_get_ex(labels, "org.isol8.setup", &v))
 		*has_setup = strcmp(json_object_get_string(v), "1") == 0;
+	if (json_object_object_get_ex(o, "Config", &cfg) && json_object_object_get_ex(cfg, "Labels", &labels) &&
+	    json_object_is_type(labels, json_type_object) && json_object_object_get_ex(labels, "org.isol8.agent", &v))
+		*has_agent = strcmp(json_object_get_string(v), "1") == 0;
 	json_object_put(o);
 	return true;
 }
@@ -90,21 +94,21 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	if (*image) {
 		if (isol8_policy_check_image(t, rt, image, err) < 0)
 			return -1;
-		if (!image_exists(d, image, &r->image_setup, &ierr))
+		if (!image_exists(d, image, &r->image_setup, &r->image_agent, &ierr))
 			return isol8_err_set(err, ierr.code == ISOL8_E_NOTFOUND ? ISOL8_E_NOTFOUND : ierr.code, 0,
 					     "image %s not found (run 'isol8 setup' or 'isol8 build')", image);
 		r->image = steal_ptr(&image);
 		return 0;
 	}
 	if (*preferred && isol8_policy_check_image(t, rt, preferred, &ierr) == 0 &&
-	    image_exists(d, preferred, &r->image_setup, &ierr)) {
+	    image_exists(d, preferred, &r->image_setup, &r->image_agent, &ierr)) {
 		r->image = steal_ptr(&preferred);
 		return 0;
 	}
 	if (isol8_policy_check_image(t, rt, base, err) < 0)
 		return -1;
 	isol8_err_clear(&ierr);
-	if (!image_exists(d, base, &r->image_setup, &ierr)) {
+	if (!image_exists(d, base, &r->image_setup, &r->image_agent, &ierr)) {
 		if (ierr.code == ISOL8_E_NOTFOUND)
 			return isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "image %s not found (run 'isol8 setup')", base);
 		*err = ierr;

@@ -15,6 +15,7 @@ struct create_req {
 	int runtime;
 	char *image;        /* final image name (owned) */
 	bool image_setup;   /* image carries a baked-in setup script (label org.isol8.setup) */
+	bool image_agent;   /* image carries the in-sandbox agent (label org.isol8.agent) */
 	struct isol8_limits lim;
 	int net_mode;
 	bool writable;

@@ -49,6 +49,7 @@ static int verb_get_archive(struct job *, struct docker *, struct isol8_buf *, i
 static int verb_net_rules(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
 static int verb_list_own(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
 static int verb_net_logs(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
+static int verb_renew(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
 
 #define STR(n) (4u + (n))
 static const struct isol8_msg_spec verb_table[] = {
@@ -64,6 +65,7 @@ static const struct isol8_msg_spec verb_table[] = {
 	{V_GET_ARCHIVE, PEER_WORKER, 0, STR(1) + STR(1), STR(ISOL8_MAX_ID) + STR(ISOL8_MAX_PATH), "get-archive"},
 	{V_NET_RULES, PEER_WORKER, 0, STR(1) + 4 + 4 + 1, ISOL8_IPC_MAX_PAYLOAD, "apply-network-rules"},
 	{V_NET_LOGS, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "network-logs"},
+	{V_RENEW, PEER_WORKER, 0, STR(1) + 8, STR(ISOL8_MAX_ID) + 8, "renew"},
 	{V_LIST_OWN, PEER_WORKER, 0, 0, 0, "list-own"},
 	{V_LOG, PEER_WORKER, 0, 1 + STR(0), 1 + STR(ISOL8_MAX_LOG_LINE), "log"},
 	{V_CONN_DONE, PEER_WORKER, 0, 4, 4, "conn-done"},
@@ -84,6 +86,7 @@ static verb_fn handler_for(uint8_t type)
 	case V_NET_RULES: return verb_net_rules;
 	case V_LIST_OWN: return verb_list_own;
 	case V_NET_LOGS: return verb_net_logs;
+	case V_RENEW: return verb_renew;
 	default: return NULL;
 	}
 }
@@ -144,10 +147,23 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 				  .tenant_name = j->b->policy.tenants[r.tenant].name, .worker = j->worker,
 				  .kind = r.kind, .session = r.session, .lim = r.lim, .net_mode = r.net_mode,
 				  .writable = r.writable};
+	oc.agent_listen = -1;
+	if (r.image_agent && !j->b->o.no_agent) {
+		struct isol8_err aerr = ISOL8_ERR_INIT;
+		if (agent_slot_create(j->b, oc.slot, sizeof oc.slot, &oc.agent_listen, &aerr) < 0) {
+			/* Without a slot the sandbox still works through docker exec. */
+			log_warn("agent slot: %s", aerr.msg);
+			oc.slot[0] = '\0';
+		} else {
+			s.agent_slot = oc.slot;
+		}
+	}
 	body = sandbox_create_body(j->b, &s);
 	rc = docker_container_create(d, NULL, body, id, err);
 	json_object_put(body);
 	if (rc < 0) {
+		xclose(oc.agent_listen);
+		agent_slot_remove(oc.slot);
 		create_req_free(&r);
 		return isol8_err_wrap(err, "create sandbox");
 	}
@@ -160,6 +176,7 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	snprintf(oc.session, sizeof oc.session, "%s", r.session);
 	/* A hard lifetime the broker enforces itself, whatever the worker does with its timer. */
 	oc.deadline_ms = r.kind == SANDBOX_EPHEMERAL ? now_ms() + r.lim.timeout_ms + 60000 : 0;
+	oc.timeout_ms = r.lim.timeout_ms;
 	table_container_add(&oc);
 	log_info("created sandbox %.12s tenant=%s runtime=%s image=%s kind=%d mem=%llu cpu=%.2f pids=%u",
 		 id, s.tenant_name, isol8_runtime_name(r.runtime), r.image, r.kind,
@@ -185,9 +202,44 @@ static int verb_start(struct job *j, struct docker *d, struct isol8_buf *reply, 
 	_cleanup_free_ char *id = NULL;
 	struct owned_container oc;
 
+	int lfd;
+
 	if (get_owned(j, &id, &oc, err) < 0 || isol8_msg_end(&j->m, err) < 0)
 		return -1;
-	return docker_container_start(d, id, err);
+	if (docker_container_start(d, id, err) < 0)
+		return -1;
+	lfd = table_container_take_listen(id, j->worker, j->gen);
+	if (lfd >= 0) {
+		struct isol8_err aerr = ISOL8_ERR_INIT;
+		int conn = -1;
+		if (agent_slot_accept(lfd, id, 5000, &conn, &aerr) < 0)
+			log_warn("sandbox %.12s: %s; falling back to docker exec", id, aerr.msg);
+		else
+			*rfd = conn;
+		close(lfd);
+		/* Nobody may connect again: the path goes now, the directory with the container. */
+		{
+			char p[200];
+			snprintf(p, sizeof p, "%s/sock", oc.slot);
+			unlink(p);
+		}
+	}
+	return 0;
+}
+
+static int verb_renew(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	_cleanup_free_ char *id = NULL;
+	struct owned_container oc;
+	uint64_t ms;
+
+	if (get_owned(j, &id, &oc, err) < 0 || isol8_get_u64(&j->m, &ms, err) < 0 || isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	if (oc.kind != SANDBOX_EPHEMERAL)
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "renew: %.12s is not an ephemeral sandbox", id);
+	if (ms == 0 || ms > oc.timeout_ms)
+		ms = oc.timeout_ms;
+	return table_container_renew(id, j->worker, j->gen, now_ms() + ms + 60000);
 }
 
 static int verb_exec(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)

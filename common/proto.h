@@ -67,7 +67,8 @@ enum isol8_msg_type {
 	                        str session
 	                        -> str container_id, u64 memory, u64 cpu_millis, u32 pids, u64 timeout_ms,
 	                           u64 sandbox_size, u64 tmp_size, u64 max_output, u8 writable, str image, u8 image_setup */
-	V_START = 41,        /* str container -> empty */
+	V_START = 41,        /* str container -> empty, or | fd: the agent connection (common/agent_proto.h)
+	                        when the image carries the agent and it connected */
 	V_EXEC = 42,         /* str container, u32 argc, str argv[argc], u32 envc, str env[envc],
 	                        str workdir, u8 attach_stdin -> str exec_id | fd: hijacked stream */
 	V_EXEC_STATUS = 43,  /* str exec_id -> u8 running, u32 exit_code (as int32) */
@@ -84,6 +85,8 @@ enum isol8_msg_type {
 	V_LOG = 51,          /* u8 level, str line (no reply) */
 	V_CONN_DONE = 52,    /* u32 token (no reply) */
 	V_NET_LOGS = 53,     /* str container -> str json (array of request records, see proxy/proxy.c) */
+	V_RENEW = 54,        /* str container, u64 timeout_ms: a reused ephemeral sandbox gets a fresh hard
+	                        deadline (now + min(timeout, its applied timeout) + 60 s) -> empty */
 
 	/* broker -> proxy (isol8-proxy, one per daemon); the proxy answers each in order with
 	   PX_REPLY_OK or PX_REPLY_ERR carrying the same request_id */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cleanup.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
@@ -52,6 +53,21 @@ static unsigned count_key(const struct pool_key *k)
 	return n;
 }
 
+bool pool_put(const struct pool_key *k, const struct sandbox *sb)
+{
+	bool ok = false;
+	pthread_mutex_lock(&lock);
+	if (n_ents < POOL_MAX && !g_worker_stopping && count_key(k) < POOL_TARGET + 1) {
+		ents[n_ents].key = *k;
+		ents[n_ents].sb = *sb;
+		ents[n_ents].created = mono_ms();
+		n_ents++;
+		ok = true;
+	}
+	pthread_mutex_unlock(&lock);
+	return ok;
+}
+
 bool pool_take(const struct pool_key *k, struct sandbox *out)
 {
 	uint64_t now = mono_ms();
@@ -82,7 +98,7 @@ static void *fill_main(void *arg)
 	if (sb_create(j->token, j->key.runtime, j->key.image, j->key.preferred, &j->key.lim, j->key.net_mode,
 		      SANDBOX_EPHEMERAL, "", &sb, &err) < 0) {
 		log_debug("pool fill: %s", err.msg);
-	} else if (sb_start(sb.id, &err) < 0) {
+	} else if (sb_start(&sb, &err) < 0) {
 		log_debug("pool fill start: %s", err.msg);
 		sb_remove(sb.id, &err);
 	} else {
@@ -95,8 +111,10 @@ static void *fill_main(void *arg)
 			sb.id[0] = '\0';
 		}
 		pthread_mutex_unlock(&lock);
-		if (sb.id[0])
+		if (sb.id[0]) {
+			xclose(sb.agent_fd);
 			sb_remove(sb.id, &err);
+		}
 	}
 	pthread_mutex_lock(&lock);
 	filling--;
@@ -156,6 +174,7 @@ void pool_expire(uint64_t now, bool all)
 		pthread_mutex_unlock(&lock);
 		if (!found)
 			return;
+		xclose(victim.agent_fd);
 		if (sb_remove(victim.id, &err) < 0)
 			log_debug("pool expire %.12s: %s", victim.id, err.msg);
 	}

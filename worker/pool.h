@@ -1,7 +1,9 @@
-/* Warm pool of fresh, started sandboxes for ephemeral runs. A pooled sandbox is never reused:
- * a run takes one that no code has touched yet, and a replacement is created while the run
- * executes. So ephemeral runs cannot see a previous run's state by construction, and the
- * container create/start cost leaves the hot path. Entries are keyed by tenant and the full
+/* Warm pool of started sandboxes for ephemeral runs. Sandboxes without an agent are never
+ * reused: a run takes one that no code has touched yet, and a replacement is created while the
+ * run executes. Sandboxes with an agent are reused after the agent's reset (kill every process
+ * of the sandbox user, empty /sandbox, /tmp, /dev/shm and SysV IPC) at most POOL_MAX_USES times
+ * and only within the same tenant and sandbox shape. Either way the container create/start cost
+ * leaves the hot path. Entries are keyed by tenant and the full
  * sandbox shape (runtime, image, limits, network), and dropped when older than POOL_MAX_AGE_MS. */
 #ifndef ISOL8_WORKER_POOL_H
 #define ISOL8_WORKER_POOL_H
@@ -13,6 +15,7 @@
 
 #define POOL_MAX_AGE_MS 45000
 #define POOL_TARGET 2
+#define POOL_MAX_USES 100
 
 struct pool_key {
 	char tenant[65];
@@ -24,6 +27,9 @@ struct pool_key {
 };
 
 void pool_key_make(struct pool_key *k, const char *tenant, const struct run_req *r);
+/* Give back a sandbox its agent has just reset (the fast strategy); false when the pool is full
+ * (the caller removes it then). */
+bool pool_put(const struct pool_key *k, const struct sandbox *sb);
 /* Take a fresh sandbox for k; false when none is ready. */
 bool pool_take(const struct pool_key *k, struct sandbox *out);
 /* Start topping up the pool for k in the background, using the connection's token (valid until

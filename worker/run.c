@@ -19,6 +19,7 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 #include "docker/tar.h"
+#include "worker/agent.h"
 #include "worker/pool.h"
 #include "worker/sessions.h"
 #include "worker/worker.h"
@@ -184,7 +185,9 @@ struct exec_outcome {
 	uint64_t ms;
 };
 
-static int exec_stream(const char *id, const char *const *argv, const char *const *env, const char *workdir,
+/* argv always starts with the 4-entry `timeout -s KILL <t>` prefix: docker exec needs it, the
+ * agent enforces the timeout itself and gets argv without it. */
+static int exec_stream(const struct sandbox *sb, const char *const *argv, const char *const *env, const char *workdir,
 		       const char *in, size_t in_len, bool attach, uint64_t deadline, int ctrl_fd, struct pump_out *o,
 		       struct exec_outcome *x, struct isol8_err *err)
 {
@@ -197,7 +200,20 @@ static int exec_stream(const char *id, const char *const *argv, const char *cons
 
 	memset(x, 0, sizeof *x);
 	x->exit_code = -1;
-	if (sb_exec(id, argv, env, workdir, attach, exec_id, &fd, err) < 0)
+	if (sb->agent_fd >= 0) {
+		struct agent_outcome ax;
+		uint64_t now = mono_ms();
+		if (agent_exec(sb->agent_fd, argv + 4, env, workdir, attach ? in : NULL, attach ? in_len : 0,
+			       deadline > now ? deadline - now : 1, deadline + HOST_GRACE_MS, ctrl_fd, o, &ax, err) < 0)
+			return -1;
+		x->exit_code = ax.exit_code;
+		x->timed_out = ax.timed_out;
+		x->interrupted = ax.interrupted;
+		x->eof = true;
+		x->ms = ax.ms;
+		return 0;
+	}
+	if (sb_exec(sb->id, argv, env, workdir, attach, exec_id, &fd, err) < 0)
 		return -1;
 	if (pump_run(fd, in, in_len, true, o, deadline + HOST_GRACE_MS, NULL, ctrl_fd, &sig, &pr, err) < 0)
 		return -1;
@@ -373,7 +389,8 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 	const char *notice = NULL;
 	char exec_id_str[40], ts[96], tmo[32];
 	uint64_t deadline;
-	bool ephemeral = !r->session, oom = false, created = false;
+	bool ephemeral = !r->session, oom = false, created = false, have_pk = false;
+	struct pool_key pk;
 	int kind = r->session ? SANDBOX_SESSION : r->persist ? SANDBOX_PERSIST : SANDBOX_EPHEMERAL;
 	int rc = -1;
 	json_object *res, *tj;
@@ -406,13 +423,19 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "too many sessions for tenant %s (maximum %u)", c->tenant,
 					     c->max_sessions);
 		}
-		struct pool_key pk;
 		bool pooled = false;
 
 		/* net (issue 7): filtered sandboxes are not pooled (their proxy listener is per sandbox) */
 		if (kind == SANDBOX_EPHEMERAL && r->net_mode != ISOL8_NET_FILTERED) {
 			pool_key_make(&pk, c->tenant, r);
+			have_pk = true;
 			pooled = pool_take(&pk, sb);
+			/* A reused sandbox gets a fresh hard deadline from the broker first. */
+			if (pooled && sb->uses && sb_renew(sb->id, r->timeout_ms, &(struct isol8_err)ISOL8_ERR_INIT) < 0) {
+				xclose(sb->agent_fd);
+				sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
+				pooled = false;
+			}
 			pool_fill_async(c, &pk);
 		}
 		if (pooled) {
@@ -420,15 +443,17 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 		} else if (sb_create(c->token, r->runtime, r->image ? r->image : "",
 				     r->preferred_image ? r->preferred_image : "", &r->lim, r->net_mode, kind,
 				     r->session ? r->session : "", sb, err) < 0 ||
-			   (created = true, sb_start(sb->id, err) < 0)) {
+			   (created = true, sb_start(sb, err) < 0)) {
 			if (created)
 				sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
+			sb->agent_fd = xclose(sb->agent_fd);
 			env_free(&env);
 			return -1;
 		}
 		/* --- net (issue 7): rules and proxy listener before any code runs --- */
 		if (r->net_mode == ISOL8_NET_FILTERED &&
 		    sb_net_rules(sb->id, r->net_allow, r->n_net_allow, r->net_deny, r->n_net_deny, r->log_network, err) < 0) {
+			sb->agent_fd = xclose(sb->agent_fd);
 			sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
 			env_free(&env);
 			return -1;
@@ -437,6 +462,7 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 		if (r->session) {
 			s = session_add(c->principal, c->tenant, r->session, r->runtime, sb, c->session_idle_ms);
 			if (!s) {
+				sb->agent_fd = xclose(sb->agent_fd);
 				sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
 				env_free(&env);
 				return isol8_err_set(err, ISOL8_E_LIMIT, 0, "this worker holds too many sessions");
@@ -516,7 +542,7 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 				if ((k == 0 && !sb->image_setup) || (k == 1 && !r->setup_script))
 					continue;
 				timeout_arg(tmo, sizeof tmo, deadline > mono_ms() ? deadline - mono_ms() : 1);
-				if (exec_stream(sb->id, k ? req_argv : img_argv, env.v, "/sandbox", NULL, 0, false, deadline,
+				if (exec_stream(sb, k ? req_argv : img_argv, env.v, "/sandbox", NULL, 0, false, deadline,
 						c->fd, &o, &x, err) < 0)
 					goto out;
 				if (x.timed_out || x.interrupted || x.exit_code != 0) {
@@ -553,7 +579,7 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 					argv[n++] = rtv[i];
 			}
 			argv[n] = NULL;
-			if (exec_stream(sb->id, argv, env.v, r->workdir, r->stdin_data, r->stdin_len, r->has_stdin, deadline,
+			if (exec_stream(sb, argv, env.v, r->workdir, r->stdin_data, r->stdin_len, r->has_stdin, deadline,
 					c->fd, &o, &x, err) < 0)
 				goto out;
 		}
@@ -565,7 +591,8 @@ finish:
 	if (!x.timed_out && x.exit_code == 137 && mono_ms() + 5 >= deadline)
 		x.timed_out = true;
 	if (x.timed_out || x.interrupted) {
-		if (ephemeral || kind == SANDBOX_PERSIST)
+		/* With an agent the program's group is already dead and the reset cleans the rest. */
+		if ((ephemeral || kind == SANDBOX_PERSIST) && sb->agent_fd < 0)
 			sb_kill(sb->id, SIGKILL, &(struct isol8_err)ISOL8_ERR_INIT);
 		else if (s && s->repl_fd >= 0)
 			repl_kill(s, env.v);
@@ -655,8 +682,23 @@ finish:
 out_fail_inject:
 out:
 	pump_out_free(&o);
-	if (ephemeral && kind != SANDBOX_PERSIST)
-		sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
+	if (ephemeral && kind != SANDBOX_PERSIST) {
+		/* Fast strategy: an agent sandbox is reset and goes back to its tenant's pool. The
+		 * caller already has its result; this is off its path. */
+		struct isol8_err rerr = ISOL8_ERR_INIT;
+		bool reused = false;
+		if (have_pk && rc == 0 && sb->agent_fd >= 0 && ++sb->uses < POOL_MAX_USES &&
+		    mono_ms() - sb->born_ms < 10 * 60 * 1000) {
+			if (agent_reset(sb->agent_fd, &rerr) == 0)
+				reused = pool_put(&pk, sb);
+			else
+				log_warn("sandbox %.12s not reused: %s", sb->id, rerr.msg);
+		}
+		if (!reused) {
+			sb->agent_fd = xclose(sb->agent_fd);
+			sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
+		}
+	}
 	if (s)
 		session_release(s);
 	env_free(&env);

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/log.h"
 #include "common/proto.h"
+#include "worker/agent.h"
 #include "worker/worker.h"
 
 static int call(uint8_t type, struct isol8_buf *p, const int *fds, unsigned nfds, struct isol8_msg *reply,
@@ -55,6 +57,7 @@ int sb_create(uint32_t token, int runtime, const char *image, const char *prefer
 	if (call(V_CREATE, &p, NULL, 0, &m, err) < 0)
 		return -1;
 	memset(out, 0, sizeof *out);
+	out->agent_fd = -1;
 	if (isol8_get_str(&m, &id, 64, err) < 0 || isol8_get_u64(&m, &out->lim.memory, err) < 0 ||
 	    isol8_get_u64(&m, &out->lim.cpu_millis, err) < 0 || isol8_get_u32(&m, &out->lim.pids, err) < 0 ||
 	    isol8_get_u64(&m, &out->lim.timeout_ms, err) < 0 || isol8_get_u64(&m, &out->lim.sandbox_size, err) < 0 ||
@@ -72,7 +75,39 @@ int sb_create(uint32_t token, int runtime, const char *image, const char *prefer
 	return 0;
 }
 
-int sb_start(const char *id, struct isol8_err *err) { return call_id_only(V_START, id, err); }
+int sb_start(struct sandbox *sb, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+	struct isol8_err aerr = ISOL8_ERR_INIT;
+	int fd;
+
+	isol8_put_str(&p, sb->id);
+	if (call(V_START, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	fd = m.type == BR_REPLY_OK_FD ? isol8_msg_take_fd(&m, 0) : -1;
+	isol8_msg_free(&m);
+	if (fd >= 0 && agent_handshake(fd, &aerr) < 0) {
+		/* Not fatal: the sandbox still works through docker exec. */
+		log_warn("sandbox %.12s: %s; using docker exec", sb->id, aerr.msg);
+		fd = xclose(fd);
+	}
+	sb->agent_fd = fd;
+	sb->born_ms = mono_ms();
+	return 0;
+}
+
+int sb_renew(const char *id, uint64_t timeout_ms, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+	isol8_put_str(&p, id);
+	isol8_put_u64(&p, timeout_ms);
+	if (call(V_RENEW, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	isol8_msg_free(&m);
+	return 0;
+}
 int sb_remove(const char *id, struct isol8_err *err) { return call_id_only(V_REMOVE, id, err); }
 
 int sb_exec(const char *id, const char *const *argv, const char *const *env, const char *workdir, bool attach_stdin,

@@ -89,6 +89,7 @@ void session_destroy(struct session *s)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
 	s->repl_fd = xclose(s->repl_fd);
+	s->sb.agent_fd = xclose(s->sb.agent_fd);
 	if (sb_remove(s->sb.id, &err) < 0)
 		log_warn("session %s: remove %.12s: %s", s->name, s->sb.id, err.msg);
 	s->dead = true;

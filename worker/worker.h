@@ -41,10 +41,15 @@ struct sandbox {
 	char image[257];
 	bool image_setup;
 	struct sandbox_limits lim; /* as applied by the broker after policy */
+	int agent_fd;              /* connection to the in-sandbox agent, -1 without one (owned) */
+	uint32_t uses;             /* runs served (pool reuse) */
+	uint64_t born_ms;
 };
 int sb_create(uint32_t token, int runtime, const char *image, const char *preferred, const struct sandbox_limits *want,
 	      int net_mode, int kind, const char *session, struct sandbox *out, struct isol8_err *err);
-int sb_start(const char *id, struct isol8_err *err);
+/* Starts the sandbox; when its agent connected, sb->agent_fd holds the (handshaken) connection. */
+int sb_start(struct sandbox *sb, struct isol8_err *err);
+int sb_renew(const char *id, uint64_t timeout_ms, struct isol8_err *err);
 /* Returns the hijacked stream fd in *fd and the exec id. argv/env are NULL-terminated. */
 int sb_exec(const char *id, const char *const *argv, const char *const *env, const char *workdir, bool attach_stdin,
 	    char exec_id[65], int *fd, struct isol8_err *err);

@@ -1,0 +1,279 @@
+/* Running programs through the in-sandbox agent (common/agent_proto.h) instead of docker exec:
+ * the worker creates the pipes, passes their far ends to the agent with SCM_RIGHTS, and reads
+ * the program's output straight from them. Everything the agent sends is untrusted input,
+ * checked against the message table below. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/agent_proto.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/proto.h"
+#include "worker/agent.h"
+
+#define PEER_AGENT 0x08u
+#define DRAIN_AFTER_EXIT_MS 50
+
+static const struct isol8_msg_spec agent_table[] = {
+	{A_READY, PEER_AGENT, 0, 8, 8, "ready"},
+	{A_STARTED, PEER_AGENT, 0, 4, 4, "started"},
+	{A_EXIT, PEER_AGENT, 0, 4 + 3 + 32, 4 + 3 + 32, "exit"},
+	{A_DONE, PEER_AGENT, 0, 4, 4, "done"},
+	{A_ERROR, PEER_AGENT, 0, 4, 4 + 1024, "error"},
+};
+
+static int agent_recv(int afd, struct isol8_msg *m, struct isol8_err *err)
+{
+	int r = isol8_ipc_recv(afd, m, err);
+	if (r == 0)
+		return isol8_err_set(err, ISOL8_E_IO, 0, "the sandbox agent closed its connection");
+	if (r < 0)
+		return -1;
+	if (isol8_msg_check(agent_table, sizeof agent_table / sizeof agent_table[0], PEER_AGENT, m, NULL, err) < 0) {
+		isol8_msg_free(m);
+		return -1;
+	}
+	if (m->type == A_ERROR) {
+		char *msg = NULL;
+		struct isol8_err e2 = ISOL8_ERR_INIT;
+		if (isol8_get_str(m, &msg, 1024, &e2) == 0)
+			isol8_err_set(err, ISOL8_E_IO, 0, "sandbox agent: %s", msg);
+		else
+			isol8_err_set(err, ISOL8_E_PROTO, 0, "sandbox agent sent a malformed error");
+		free(msg);
+		isol8_msg_free(m);
+		return -1;
+	}
+	return 0;
+}
+
+static int wait_msg(int afd, uint64_t deadline, struct isol8_msg *m, struct isol8_err *err)
+{
+	for (;;) {
+		struct pollfd pf = {.fd = afd, .events = POLLIN};
+		uint64_t now = mono_ms();
+		int r;
+		if (now >= deadline)
+			return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "the sandbox agent did not answer in time");
+		r = poll(&pf, 1, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r > 0)
+			return agent_recv(afd, m, err);
+	}
+}
+
+int agent_handshake(int afd, struct isol8_err *err)
+{
+	struct isol8_msg m = {0};
+	uint32_t version, pid;
+	int fl = fcntl(afd, F_GETFL);
+
+	if (fl >= 0)
+		fcntl(afd, F_SETFL, fl | O_NONBLOCK);
+	if (wait_msg(afd, mono_ms() + 5000, &m, err) < 0)
+		return -1;
+	if (m.type != A_READY || isol8_get_u32(&m, &version, err) < 0 || isol8_get_u32(&m, &pid, err) < 0 ||
+	    isol8_msg_end(&m, err) < 0 || version != ISOL8_AGENT_VERSION) {
+		isol8_msg_free(&m);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected hello from the sandbox agent");
+	}
+	isol8_msg_free(&m);
+	return 0;
+}
+
+static void kill_group(int afd, int sig)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	isol8_put_u8(&p, (uint8_t)sig);
+	isol8_ipc_send_buf(afd, A_KILL, 0, &p, NULL, 0, &err);
+	isol8_buf_free(&p);
+}
+
+int agent_exec(int afd, const char *const *argv, const char *const *env, const char *cwd, const char *in,
+	       size_t in_len, uint64_t timeout_ms, uint64_t deadline, int ctrl_fd, struct pump_out *o,
+	       struct agent_outcome *x, struct isol8_err *err)
+{
+	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	bool exited = false, killed = false, out_open = true, err_open = true;
+	uint64_t exit_at = 0, t0 = mono_ms();
+	size_t sent = 0, n;
+	int rc = -1;
+
+	memset(x, 0, sizeof *x);
+	x->exit_code = -1;
+	if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0) {
+		isol8_err_set(err, ISOL8_E_IO, errno, "pipe");
+		goto out;
+	}
+	isol8_put_u64(&p, timeout_ms);
+	for (n = 0; argv[n]; n++)
+		;
+	isol8_put_u32(&p, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		isol8_put_str(&p, argv[i]);
+	for (n = 0; env && env[n]; n++)
+		;
+	isol8_put_u32(&p, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		isol8_put_str(&p, env[i]);
+	isol8_put_str(&p, cwd);
+	{
+		int fds[3] = {pin[0], pout[1], perr[1]};
+		if (isol8_ipc_send_buf(afd, A_RUN, 0, &p, fds, 3, err) < 0)
+			goto out;
+	}
+	/* Only the agent's copies of the far ends may stay open, or EOF never comes. */
+	pin[0] = xclose(pin[0]);
+	pout[1] = xclose(pout[1]);
+	perr[1] = xclose(perr[1]);
+	fcntl(pin[1], F_SETFL, O_NONBLOCK);
+	if (!in_len)
+		pin[1] = xclose(pin[1]);
+
+	for (;;) {
+		struct pollfd pf[5];
+		int idx[5], np = 0, r, tmo;
+		uint64_t now = mono_ms();
+
+		if (exited && ((!out_open && !err_open) || now >= exit_at + DRAIN_AFTER_EXIT_MS))
+			break;
+		if (now >= deadline && !killed) {
+			/* The agent enforces the timeout itself; this is the backstop. */
+			kill_group(afd, SIGKILL);
+			killed = true;
+			x->timed_out = true;
+			deadline = now + 2000;
+		} else if (now >= deadline) {
+			isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "the sandbox agent does not answer");
+			goto out;
+		}
+		tmo = (int)(deadline - now);
+		if (exited && tmo > DRAIN_AFTER_EXIT_MS)
+			tmo = DRAIN_AFTER_EXIT_MS;
+		if (out_open) { pf[np] = (struct pollfd){.fd = pout[0], .events = POLLIN}; idx[np++] = 1; }
+		if (err_open) { pf[np] = (struct pollfd){.fd = perr[0], .events = POLLIN}; idx[np++] = 2; }
+		if (!exited) { pf[np] = (struct pollfd){.fd = afd, .events = POLLIN}; idx[np++] = 3; }
+		if (pin[1] >= 0) { pf[np] = (struct pollfd){.fd = pin[1], .events = POLLOUT}; idx[np++] = 4; }
+		if (ctrl_fd >= 0 && !exited) { pf[np] = (struct pollfd){.fd = ctrl_fd, .events = POLLIN}; idx[np++] = 5; }
+		r = poll(pf, (nfds_t)np, tmo);
+		if (r < 0 && errno != EINTR) {
+			isol8_err_set(err, ISOL8_E_IO, errno, "poll");
+			goto out;
+		}
+		for (int k = 0; r > 0 && k < np; k++) {
+			char buf[65536];
+			ssize_t got;
+			if (!pf[k].revents)
+				continue;
+			switch (idx[k]) {
+			case 1:
+			case 2:
+				got = read(idx[k] == 1 ? pout[0] : perr[0], buf, sizeof buf);
+				if (got > 0)
+					pump_out_write(o, idx[k], buf, (size_t)got);
+				else if (got == 0 || errno != EINTR)
+					*(idx[k] == 1 ? &out_open : &err_open) = false;
+				break;
+			case 3: {
+				struct isol8_msg m = {0};
+				if (agent_recv(afd, &m, err) < 0)
+					goto out;
+				if (m.type == A_EXIT) {
+					uint32_t code;
+					uint8_t sig, to;
+					uint64_t wall, uu, su, rss;
+					if (isol8_get_u32(&m, &code, err) < 0 || isol8_get_u8(&m, &sig, err) < 0 ||
+					    isol8_get_u8(&m, &to, err) < 0 || isol8_get_u64(&m, &wall, err) < 0 ||
+					    isol8_get_u64(&m, &uu, err) < 0 || isol8_get_u64(&m, &su, err) < 0 ||
+					    isol8_get_u64(&m, &rss, err) < 0 || isol8_msg_end(&m, err) < 0) {
+						isol8_msg_free(&m);
+						goto out;
+					}
+					x->exit_code = (int32_t)code >= 0 ? (int)code : 128 + sig;
+					x->signal = sig;
+					x->timed_out = x->timed_out || to;
+					x->user_us = uu;
+					x->sys_us = su;
+					x->maxrss_kb = rss;
+					exited = true;
+					exit_at = mono_ms();
+				} else if (m.type != A_STARTED) {
+					isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected message %u from the sandbox agent", m.type);
+					isol8_msg_free(&m);
+					goto out;
+				}
+				isol8_msg_free(&m);
+				break;
+			}
+			case 4:
+				got = write(pin[1], in + sent, in_len - sent);
+				if (got > 0)
+					sent += (size_t)got;
+				if ((got < 0 && errno != EAGAIN && errno != EINTR) || sent == in_len)
+					pin[1] = xclose(pin[1]);
+				break;
+			case 5: {
+				struct isol8_msg m = {0};
+				struct isol8_err e2 = ISOL8_ERR_INIT;
+				uint8_t sig = 0;
+				int rr = isol8_ipc_recv(ctrl_fd, &m, &e2);
+				if (rr == 0 || (rr < 0 && e2.errnum != EAGAIN)) {
+					sig = SIGKILL;
+				} else if (rr > 0 && m.type == FE_SIGNAL && m.nfds == 0 && isol8_get_u8(&m, &sig, &e2) == 0 &&
+					   isol8_msg_end(&m, &e2) == 0 && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) {
+				} else {
+					sig = 0;
+				}
+				isol8_msg_free(&m);
+				if (sig) {
+					kill_group(afd, sig);
+					x->interrupted = true;
+					if (rr == 0)
+						ctrl_fd = -1;
+				}
+				break;
+			}
+			}
+		}
+	}
+	x->ms = mono_ms() - t0;
+	rc = 0;
+out:
+	isol8_buf_free(&p);
+	xclose(pin[0]);
+	xclose(pin[1]);
+	xclose(pout[0]);
+	xclose(pout[1]);
+	xclose(perr[0]);
+	xclose(perr[1]);
+	return rc;
+}
+
+int agent_reset(int afd, struct isol8_err *err)
+{
+	struct isol8_msg m = {0};
+	uint32_t failures;
+
+	if (isol8_ipc_send(afd, A_RESET, 0, NULL, 0, NULL, 0, err) < 0)
+		return -1;
+	if (wait_msg(afd, mono_ms() + 5000, &m, err) < 0)
+		return -1;
+	if (m.type != A_DONE || isol8_get_u32(&m, &failures, err) < 0 || isol8_msg_end(&m, err) < 0) {
+		isol8_msg_free(&m);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected reset answer from the sandbox agent");
+	}
+	isol8_msg_free(&m);
+	if (failures)
+		return isol8_err_set(err, ISOL8_E_IO, 0, "sandbox reset left %u entries behind", failures);
+	return 0;
+}
