@@ -30,7 +30,7 @@ enum isol8_agent_msg {
 	                    and nothing else open; at timeout_ms its process group is SIGKILLed. */
 	A_KILL = 72,     /* u8 signal (SIGINT, SIGTERM or SIGKILL): signal the running program's group */
 	A_RESET = 73,    /* empty: kill every process of the sandbox user but the agent (kill(-1)),
-	                    empty /sandbox, /tmp and /dev/shm (without following symlinks or leaving
+	                    empty /sandbox, /tmp, /dev/shm and /dev/mqueue (without following symlinks or leaving
 	                    the filesystem), remove the user's SysV IPC objects, then reply A_DONE */
 
 	/* agent -> worker */

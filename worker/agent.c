@@ -24,7 +24,7 @@
 static const struct isol8_msg_spec agent_table[] = {
 	{A_READY, PEER_AGENT, 0, 8, 8, "ready"},
 	{A_STARTED, PEER_AGENT, 0, 4, 4, "started"},
-	{A_EXIT, PEER_AGENT, 0, 4 + 3 + 32, 4 + 3 + 32, "exit"},
+	{A_EXIT, PEER_AGENT, 0, 4 + 2 + 32, 4 + 2 + 32, "exit"},
 	{A_DONE, PEER_AGENT, 0, 4, 4, "done"},
 	{A_ERROR, PEER_AGENT, 0, 4, 4 + 1024, "error"},
 };
