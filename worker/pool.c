@@ -10,7 +10,8 @@
 #include "common/xalloc.h"
 #include "worker/pool.h"
 
-#define POOL_MAX 64
+/* Per worker, all keys together: idle sandboxes cost memory on the host. */
+#define POOL_MAX 6
 
 struct entry {
 	struct pool_key key;
@@ -55,9 +56,22 @@ static unsigned count_key(const struct pool_key *k)
 
 bool pool_put(const struct pool_key *k, const struct sandbox *sb)
 {
-	bool ok = false;
+	struct sandbox victim;
+	bool ok = false, evict = false;
+
 	pthread_mutex_lock(&lock);
-	if (n_ents < POOL_MAX && !g_worker_stopping && count_key(k) < POOL_TARGET + 1) {
+	/* Bounded by POOL_MAX overall; fills already stop at POOL_TARGET per key. */
+	if (!g_worker_stopping) {
+		if (n_ents == POOL_MAX) {
+			/* Full: a just-used, warm sandbox of a shape in demand beats the oldest idle one. */
+			unsigned old = 0;
+			for (unsigned i = 1; i < n_ents; i++)
+				if (ents[i].created < ents[old].created)
+					old = i;
+			victim = ents[old].sb;
+			ents[old] = ents[--n_ents];
+			evict = true;
+		}
 		ents[n_ents].key = *k;
 		ents[n_ents].sb = *sb;
 		ents[n_ents].created = mono_ms();
@@ -65,6 +79,11 @@ bool pool_put(const struct pool_key *k, const struct sandbox *sb)
 		ok = true;
 	}
 	pthread_mutex_unlock(&lock);
+	if (evict) {
+		struct isol8_err err = ISOL8_ERR_INIT;
+		xclose(victim.agent_fd);
+		sb_remove(victim.id, &err);
+	}
 	return ok;
 }
 
@@ -72,14 +91,21 @@ bool pool_take(const struct pool_key *k, struct sandbox *out)
 {
 	uint64_t now = mono_ms();
 	bool found = false;
+	unsigned best = 0;
 	pthread_mutex_lock(&lock);
+	/* Reset sandboxes first, most recent first: a just-reset sandbox is warm in every cache,
+	 * and reusing it keeps the number of idle sandboxes down. */
 	for (unsigned i = 0; i < n_ents; i++)
-		if (key_eq(&ents[i].key, k) && now - ents[i].created < POOL_MAX_AGE_MS) {
-			*out = ents[i].sb;
-			ents[i] = ents[--n_ents];
+		if (key_eq(&ents[i].key, k) && now - ents[i].created < POOL_MAX_AGE_MS &&
+		    (!found || (ents[i].sb.uses > 0) > (ents[best].sb.uses > 0) ||
+		     ((ents[i].sb.uses > 0) == (ents[best].sb.uses > 0) && ents[i].created > ents[best].created))) {
+			best = i;
 			found = true;
-			break;
 		}
+	if (found) {
+		*out = ents[best].sb;
+		ents[best] = ents[--n_ents];
+	}
 	pthread_mutex_unlock(&lock);
 	return found;
 }
@@ -129,7 +155,8 @@ void pool_fill_async(struct conn *c, const struct pool_key *k)
 
 	pthread_mutex_lock(&lock);
 	/* One fill per connection; skip when the key is already full or many fills are running. */
-	if (c->filler_started || g_worker_stopping || count_key(k) >= POOL_TARGET || filling >= 8) {
+	if (c->filler_started || g_worker_stopping || count_key(k) >= POOL_TARGET || n_ents + filling >= POOL_MAX ||
+	    filling >= 4) {
 		pthread_mutex_unlock(&lock);
 		return;
 	}

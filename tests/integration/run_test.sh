@@ -306,18 +306,53 @@ is "$(json_get "$OUT" '.limits | [.memoryLimit, .memoryBytes, .pidsLimit, .timeo
 	"--json: limits reflect the flags"
 
 # ---- no container left after ephemeral runs --------------------------------------------------------
-# The daemon may keep a warm pool of untouched sandboxes, so follow the containers that ran code.
-used=""
-for args in "-r bash -e 'echo 1'" "-r python -e 'print(2)'" "--timeout 1000 -e 'import time; time.sleep(5)'" \
-	"-r bash -e 'exit 9'" "--max-output 10 -r bash -e 'seq 1000'" "-r node -e 'process.exit(3)'"; do
-	eval "run --json $args" </dev/null
-	id=$(json_get "$OUT" '.containerId' | tr -d '"')
-	if [[ $id =~ ^[0-9a-f]{64}$ ]]; then used="$used $id"; else not_ok "ephemeral run ($args) reports its container" "$OUT$ERR"; fi
-done
+# Two paths. Without the in-sandbox agent (isol8d --no-agent) a sandbox is used once and removed.
+# With the agent (default) a sandbox is reset after the run and may serve the same tenant again,
+# so what must hold is: the daemon's containers stay bounded, a run never sees a previous run's
+# state, and nothing is left once the daemon stops (daemon_stop asserts that).
+ephemeral_batch() { # SOCKET -> ids of the containers that ran code
+	local args id sock=$1
+	used=""
+	for args in "-r bash -e 'echo 1'" "-r python -e 'print(2)'" "--timeout 1000 -e 'import time; time.sleep(5)'" \
+		"-r bash -e 'exit 9'" "--max-output 10 -r bash -e 'seq 1000'" "-r node -e 'process.exit(3)'"; do
+		eval "run_cap \"\$ISOL8\" run --socket \"\$sock\" --json $args" </dev/null
+		id=$(json_get "$OUT" '.containerId' | tr -d '"')
+		if [[ $id =~ ^[0-9a-f]{64}$ ]]; then used="$used $id"; else not_ok "ephemeral run ($args) reports its container" "$OUT$ERR"; fi
+	done
+}
+daemon_start noagent --no-agent || done_testing
+ephemeral_batch "${D_SOCK[noagent]}"
 sleep 1
 left=""
 for id in $used; do [ -n "$(docker ps -aq --filter "id=$id")" ] && left="$left ${id:0:12}"; done
-is "$(wc -w <<<"$used")|$left" "6|" "no container left after ephemeral runs (ok, timed out, failed, truncated)"
+is "$(wc -w <<<"$used")|$left" "6|" "--no-agent: no container left after ephemeral runs (ok, timed out, failed, truncated)"
+daemon_stop noagent
+
+ephemeral_batch "$S"
+sleep 1
+n=$(daemon_containers r | wc -l)
+if [ "$n" -le 16 ]; then ok "agent: the daemon's sandboxes stay bounded after ephemeral runs ($n)"; else
+	not_ok "agent: the daemon's sandboxes stay bounded" "$n containers"; fi
+# A file, a background process (escaped with setsid), a modified $HOME and a POSIX message queue
+# left by one run are invisible to the next run of the same shape, which reuses the sandbox when
+# it can (most recently reset first).
+reused=0
+for pair in 1 2 3; do
+	run --json -r bash -e 'echo leak > /sandbox/f; echo leak > /tmp/f; echo leak > "$HOME/.profile"
+		(setsid sleep 300 &); python3 -c "import ctypes,os; ctypes.CDLL(\"librt.so.1\").mq_open(b\"/q\", os.O_CREAT|os.O_RDWR, 0o600, None)" 2>/dev/null
+		echo done' </dev/null
+	first=$(json_get "$OUT" '.containerId')
+	is "$(json_get "$OUT" '.stdout')" '"done\n"' "reuse $pair: the first run leaves state behind"
+	sleep 0.5
+	run --json -r bash -e 'ls -A /sandbox /tmp /dev/mqueue; pgrep -u 100 -x sleep || echo no-sleep' </dev/null
+	second=$(json_get "$OUT" '.containerId')
+	is "$(json_get "$OUT" '.stdout')" '"/dev/mqueue:\n\n/sandbox:\n\n/tmp:\nno-sleep\n"' \
+		"reuse $pair: the next run sees no file, process, \$HOME change or message queue of the previous one"
+	[ "$first" = "$second" ] && reused=$((reused + 1))
+	sleep 0.5 # let the reset after the check run finish, so the next pair can reuse too
+done
+if [ "$reused" -ge 1 ]; then ok "reuse: $reused of 3 follow-up runs reused the reset sandbox"; else
+	not_ok "reuse: at least one follow-up run reused the reset sandbox" "0 of 3"; fi
 is "$(docker ps -aq --filter "label=org.isol8.instance=$S" --filter label=org.isol8.kind=persist)" "" \
 	"no persist container from ephemeral runs"
 
