@@ -39,6 +39,8 @@ struct broker_opts {
 	bool foreground;
 	bool log_json;
 	bool no_agent;              /* --no-agent: always use docker exec */
+	unsigned pool_size;         /* warm sandboxes per shape and worker (2; 0 = no pool) */
+	bool pool_secure;           /* --pool-strategy secure: never reuse a sandbox */
 	int log_level;
 };
 

@@ -54,6 +54,9 @@ static void usage(FILE *f)
 		"  --max-concurrent N     executions running at once (default 10); more wait in a queue\n"
 		"  --queue N              how many runs may wait (default 32); beyond it requests are refused\n"
 		"  --no-agent             never use the in-sandbox agent; run every program with docker exec\n"
+		"  --pool-strategy S      fast (default: reset and reuse sandboxes of a tenant) or secure\n"
+		"                         (a fresh sandbox for every run)\n"
+		"  --pool-size N          warm sandboxes kept per shape and worker (default 2, 0 = none)\n"
 		"  --pidfile FILE         write the daemon's pid\n"
 		"  --foreground           do not detach\n"
 		"  --log-json             log JSON lines\n"
@@ -243,7 +246,7 @@ int main(int argc, char **argv)
 	int sfd, c;
 	uint64_t last_deadline_check = 0;
 	enum { O_SOCKET = 256, O_GROUP, O_MODE, O_POLICY, O_WORKERS, O_USER, O_SECCOMP, O_WPATH, O_GRACE, O_PIDFILE,
-	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS, O_NOAGENT };
+	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS, O_NOAGENT, O_PSIZE, O_PSTRAT };
 	static const struct option opts[] = {
 		{"socket", required_argument, 0, O_SOCKET}, {"socket-group", required_argument, 0, O_GROUP},
 		{"socket-mode", required_argument, 0, O_MODE}, {"policy", required_argument, 0, O_POLICY},
@@ -254,7 +257,8 @@ int main(int argc, char **argv)
 		{"debug", no_argument, 0, O_DEBUG}, {"version", no_argument, 0, O_VERSION},
 		{"help", no_argument, 0, O_HELP}, {"trust-key-uid", required_argument, 0, O_TRUSTKEY},
 		{"max-concurrent", required_argument, 0, O_MAXC}, {"queue", required_argument, 0, O_QUEUE},
-		{"no-agent", no_argument, 0, O_NOAGENT},
+		{"no-agent", no_argument, 0, O_NOAGENT}, {"pool-size", required_argument, 0, O_PSIZE},
+		{"pool-strategy", required_argument, 0, O_PSTRAT},
 		{"proxy-path", required_argument, 0, O_PPATH}, {"proxy-hosts", required_argument, 0, O_PHOSTS},
 		{0, 0, 0, 0}};
 
@@ -268,6 +272,7 @@ int main(int argc, char **argv)
 	b->o.socket_mode = 0660;
 	b->o.trust_key_uid = (uid_t)-1;
 	b->o.max_concurrent = 10;
+	b->o.pool_size = 2;
 	b->o.queue_max = 32;
 	b->listen_fd = -1;
 	b->proxy_chan = -1;
@@ -323,6 +328,20 @@ int main(int argc, char **argv)
 			break;
 		case O_FG: b->o.foreground = true; break;
 		case O_NOAGENT: b->o.no_agent = true; break;
+		case O_PSIZE:
+			v = strtoul(optarg, &end, 10);
+			if (*end || !*optarg || v > 16)
+				die("invalid --pool-size '%s' (0..16)", optarg);
+			b->o.pool_size = (unsigned)v;
+			break;
+		case O_PSTRAT:
+			if (strcmp(optarg, "fast") == 0)
+				b->o.pool_secure = false;
+			else if (strcmp(optarg, "secure") == 0)
+				b->o.pool_secure = true;
+			else
+				die("invalid --pool-strategy '%s' (fast or secure)", optarg);
+			break;
 		case O_JSON: b->o.log_json = true; break;
 		case O_DEBUG: debug = true; break;
 		case O_VERSION: printf("isol8d %s\n", PACKAGE_VERSION); return 0;

@@ -33,7 +33,7 @@ int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
 		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork worker %u", idx);
 	}
 	if (pid == 0) {
-		char fdbuf[16], uidbuf[16], gidbuf[16], idxbuf[16], lvl[8];
+		char fdbuf[16], uidbuf[16], gidbuf[16], idxbuf[16], lvl[8], psize[16];
 		sigset_t none;
 
 		sigemptyset(&none);
@@ -54,8 +54,10 @@ int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
 		snprintf(gidbuf, sizeof gidbuf, "%u", (unsigned)b->worker_gid);
 		snprintf(idxbuf, sizeof idxbuf, "%u", idx);
 		snprintf(lvl, sizeof lvl, "%d", isol8_log_get_level());
+		snprintf(psize, sizeof psize, "%u", b->o.pool_size);
 		execl(b->o.worker_path, "isol8-worker", "--fd", fdbuf, "--uid", uidbuf, "--gid", gidbuf, "--index",
-		      idxbuf, "--log-level", lvl, (char *)NULL);
+		      idxbuf, "--log-level", lvl, "--pool-size", psize, "--pool-strategy",
+		      b->o.pool_secure ? "secure" : "fast", (char *)NULL);
 		_exit(127);
 	}
 	close(sv[1]);

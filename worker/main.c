@@ -109,7 +109,8 @@ int main(int argc, char **argv)
 	pthread_t th;
 	static const struct option opts[] = {{"fd", required_argument, 0, 'f'}, {"uid", required_argument, 0, 'u'},
 					     {"gid", required_argument, 0, 'g'}, {"index", required_argument, 0, 'i'},
-					     {"log-level", required_argument, 0, 'l'}, {0, 0, 0, 0}};
+					     {"log-level", required_argument, 0, 'l'}, {"pool-size", required_argument, 0, 'p'},
+					     {"pool-strategy", required_argument, 0, 's'}, {0, 0, 0, 0}};
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -118,6 +119,8 @@ int main(int argc, char **argv)
 		case 'g': id.gid = (gid_t)strtoul(optarg, NULL, 10); break;
 		case 'i': g_worker_index = (unsigned)atoi(optarg); break;
 		case 'l': level = atoi(optarg); break;
+		case 'p': g_pool_target = (unsigned)atoi(optarg) > 16 ? 16 : (unsigned)atoi(optarg); break;
+		case 's': g_pool_secure = strcmp(optarg, "secure") == 0; break;
 		default: die("isol8-worker is started by isol8d, not by hand");
 		}
 	}

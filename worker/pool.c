@@ -23,6 +23,8 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct entry ents[POOL_MAX];
 static unsigned n_ents;
 static unsigned filling; /* fills in flight, all keys */
+unsigned g_pool_target = 2;
+bool g_pool_secure;
 
 void pool_key_make(struct pool_key *k, const char *tenant, const struct run_req *r)
 {
@@ -60,8 +62,8 @@ bool pool_put(const struct pool_key *k, const struct sandbox *sb)
 	bool ok = false, evict = false;
 
 	pthread_mutex_lock(&lock);
-	/* Bounded by POOL_MAX overall; fills already stop at POOL_TARGET per key. */
-	if (!g_worker_stopping) {
+	/* Bounded by POOL_MAX overall; fills already stop at g_pool_target per key. */
+	if (!g_worker_stopping && !g_pool_secure && g_pool_target) {
 		if (n_ents == POOL_MAX) {
 			/* Full: a just-used, warm sandbox of a shape in demand beats the oldest idle one. */
 			unsigned old = 0;
@@ -155,7 +157,7 @@ void pool_fill_async(struct conn *c, const struct pool_key *k)
 
 	pthread_mutex_lock(&lock);
 	/* One fill per connection; skip when the key is already full or many fills are running. */
-	if (c->filler_started || g_worker_stopping || count_key(k) >= POOL_TARGET || n_ents + filling >= POOL_MAX ||
+	if (c->filler_started || g_worker_stopping || count_key(k) >= g_pool_target || n_ents + filling >= POOL_MAX ||
 	    filling >= 4) {
 		pthread_mutex_unlock(&lock);
 		return;

@@ -14,7 +14,8 @@
 #include "worker/worker.h"
 
 #define POOL_MAX_AGE_MS 45000
-#define POOL_TARGET 2
+extern unsigned g_pool_target;  /* --pool-size (2) */
+extern bool g_pool_secure;      /* --pool-strategy secure: never reuse */
 #define POOL_MAX_USES 100
 
 struct pool_key {

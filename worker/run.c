@@ -687,7 +687,7 @@ out:
 		 * caller already has its result; this is off its path. */
 		struct isol8_err rerr = ISOL8_ERR_INIT;
 		bool reused = false;
-		if (have_pk && rc == 0 && sb->agent_fd >= 0 && ++sb->uses < POOL_MAX_USES &&
+		if (have_pk && rc == 0 && !g_pool_secure && sb->agent_fd >= 0 && ++sb->uses < POOL_MAX_USES &&
 		    mono_ms() - sb->born_ms < 10 * 60 * 1000) {
 			if (agent_reset(sb->agent_fd, &rerr) == 0)
 				reused = pool_put(&pk, sb);
