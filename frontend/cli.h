@@ -15,6 +15,9 @@ extern bool cli_debug;
 
 /* Print "[ERR] <err->msg>" and return the exit status for err->code. */
 int cli_fail(const struct isol8_err *err);
+/* Lean build (frontend/lean.c): re-execute isol8-full with the original arguments. */
+extern char **cli_orig_argv;
+int cli_exec_full(void);
 /* Print "[ERR] <formatted>" and return 2. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv[1..] contains -h/--help before any "--". */

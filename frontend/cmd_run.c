@@ -163,6 +163,13 @@ int cmd_run(int argc, char **argv)
 		return cli_fail(&err);
 	}
 	isol8_config_free(&conf);
+#ifdef ISOL8_LEAN
+	/* Remote runs and --files need libcurl / libarchive: hand over before reading input. */
+	if (c.o.host || c.o.files_dir) {
+		run_opts_free(&c.o);
+		return cli_exec_full();
+	}
+#endif
 	run_io_init(&c.io);
 
 	if (c.o.persistent && !c.o.session_id) {

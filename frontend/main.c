@@ -88,6 +88,9 @@ int main(int argc, char **argv)
 	const struct command *c;
 	int i = 1;
 
+#ifdef ISOL8_LEAN
+	cli_orig_argv = argv;
+#endif
 	setlocale(LC_ALL, "");
 	isol8_log_init("isol8", ISOL8_LOG_WARN, false);
 	for (; i < argc && argv[i][0] == '-'; i++) {
