@@ -17,6 +17,9 @@
 #define BROKER_MAX_WORKERS 16
 #define BROKER_MAX_INFLIGHT 64   /* concurrent verb threads */
 #define BROKER_MAX_INFLIGHT_PER_WORKER 32 /* one busy worker cannot starve the others */
+/* How long an ephemeral sandbox may idle in a worker's pool before the broker's own hard
+ * deadline removes it (workers drop pool entries earlier, see worker/pool.h). */
+#define BROKER_POOL_IDLE_MS (10u * 60u * 1000u)
 #define BROKER_MAX_PENDING 128   /* accepted frontends waiting for FE_HELLO or queued */
 
 struct broker_opts {
@@ -41,6 +44,7 @@ struct broker_opts {
 	bool no_agent;              /* --no-agent: always use docker exec */
 	unsigned pool_size;         /* warm sandboxes per shape and worker (2; 0 = no pool) */
 	bool pool_secure;           /* --pool-strategy secure: never reuse a sandbox */
+	uint32_t prewarm_mask;      /* --prewarm: runtimes (bit per enum isol8_runtime) */
 	int log_level;
 };
 
@@ -84,6 +88,8 @@ void broker_reap_workers(struct broker *b, uint64_t now_ms);
 int broker_send_worker(struct broker *b, unsigned idx, uint8_t type, uint32_t req_id, const struct isol8_buf *p,
 		       const int *fds, unsigned nfds);
 unsigned broker_pick_worker(struct broker *b);
+/* --prewarm: ask worker idx for default-shape sandboxes of the local admin and default tenants. */
+void broker_prewarm_worker(struct broker *b, unsigned idx);
 unsigned broker_home_worker(struct broker *b, const char *tenant);
 
 /* peers.c: frontend side */
@@ -115,7 +121,8 @@ uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, b
 /* Connections currently running code, for one tenant or all (tenant < 0). */
 unsigned table_token_count_runs(int tenant);
 int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant);
-void table_token_drop(uint32_t token, unsigned worker, uint32_t gen);
+/* Returns 1 when the token belonged to a frontend connection (not an internal one, uid -1). */
+int table_token_drop(uint32_t token, unsigned worker, uint32_t gen);
 void table_container_add(const struct owned_container *c);
 int table_container_owned(const char *id, unsigned worker, uint32_t gen, struct owned_container *out);
 void table_container_del(const char *id);

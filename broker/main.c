@@ -57,6 +57,7 @@ static void usage(FILE *f)
 		"  --pool-strategy S      fast (default: reset and reuse sandboxes of a tenant) or secure\n"
 		"                         (a fresh sandbox for every run)\n"
 		"  --pool-size N          warm sandboxes kept per shape and worker (default 2, 0 = none)\n"
+		"  --prewarm LIST         start warm sandboxes at start for these runtimes (python,node,... or all)\n"
 		"  --pidfile FILE         write the daemon's pid\n"
 		"  --foreground           do not detach\n"
 		"  --log-json             log JSON lines\n"
@@ -246,7 +247,7 @@ int main(int argc, char **argv)
 	int sfd, c;
 	uint64_t last_deadline_check = 0;
 	enum { O_SOCKET = 256, O_GROUP, O_MODE, O_POLICY, O_WORKERS, O_USER, O_SECCOMP, O_WPATH, O_GRACE, O_PIDFILE,
-	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS, O_NOAGENT, O_PSIZE, O_PSTRAT };
+	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS, O_NOAGENT, O_PSIZE, O_PSTRAT, O_PREWARM };
 	static const struct option opts[] = {
 		{"socket", required_argument, 0, O_SOCKET}, {"socket-group", required_argument, 0, O_GROUP},
 		{"socket-mode", required_argument, 0, O_MODE}, {"policy", required_argument, 0, O_POLICY},
@@ -258,7 +259,7 @@ int main(int argc, char **argv)
 		{"help", no_argument, 0, O_HELP}, {"trust-key-uid", required_argument, 0, O_TRUSTKEY},
 		{"max-concurrent", required_argument, 0, O_MAXC}, {"queue", required_argument, 0, O_QUEUE},
 		{"no-agent", no_argument, 0, O_NOAGENT}, {"pool-size", required_argument, 0, O_PSIZE},
-		{"pool-strategy", required_argument, 0, O_PSTRAT},
+		{"pool-strategy", required_argument, 0, O_PSTRAT}, {"prewarm", required_argument, 0, O_PREWARM},
 		{"proxy-path", required_argument, 0, O_PPATH}, {"proxy-hosts", required_argument, 0, O_PHOSTS},
 		{0, 0, 0, 0}};
 
@@ -334,6 +335,20 @@ int main(int argc, char **argv)
 				die("invalid --pool-size '%s' (0..16)", optarg);
 			b->o.pool_size = (unsigned)v;
 			break;
+		case O_PREWARM: {
+			_cleanup_free_ char *list = xstrdup(optarg);
+			char *save = NULL;
+			for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+				int rt = isol8_runtime_parse(t);
+				if (strcmp(t, "all") == 0)
+					b->o.prewarm_mask = (1u << ISOL8_RT__MAX) - 1;
+				else if (rt < 0)
+					die("invalid --prewarm runtime '%s' (python, node, bun, deno, bash or all)", t);
+				else
+					b->o.prewarm_mask |= 1u << rt;
+			}
+			break;
+		}
 		case O_PSTRAT:
 			if (strcmp(optarg, "fast") == 0)
 				b->o.pool_secure = false;

@@ -64,15 +64,18 @@ unsigned table_token_count_runs(int tenant)
 	return n;
 }
 
-void table_token_drop(uint32_t token, unsigned worker, uint32_t gen)
+int table_token_drop(uint32_t token, unsigned worker, uint32_t gen)
 {
+	int frontend = 0;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n_tokens; i++)
 		if (tokens[i].token == token && tokens[i].worker == worker && tokens[i].gen == gen) {
+			frontend = tokens[i].uid != (uid_t)-1;
 			tokens[i] = tokens[--n_tokens];
 			break;
 		}
 	pthread_mutex_unlock(&lock);
+	return frontend;
 }
 
 void table_container_add(const struct owned_container *c)

@@ -79,8 +79,12 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	r->kind = kind;
 	snprintf(r->session, sizeof r->session, "%s", session);
 
-	if (isol8_policy_check_runtime(t, rt, err) < 0 || isol8_policy_check_network(t, net, err) < 0)
+	if (isol8_policy_check_runtime(t, rt, err) < 0)
 		return -1;
+	/* Name the policy: "network host is not allowed" alone does not tell the user where the
+	 * rule lives (the built-in one, or the file given with --policy). */
+	if (isol8_policy_check_network(t, net, err) < 0)
+		return isol8_err_wrap(err, "policy %s", b->policy.source ? b->policy.source : "built-in");
 	if (writable && !t->writable_root)
 		return isol8_err_set(err, ISOL8_E_POLICY, 0, "a writable root filesystem is not allowed for tenant %s",
 				     t->name);

@@ -175,7 +175,9 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	oc.net_mode = r.net_mode;
 	snprintf(oc.session, sizeof oc.session, "%s", r.session);
 	/* A hard lifetime the broker enforces itself, whatever the worker does with its timer. */
-	oc.deadline_ms = r.kind == SANDBOX_EPHEMERAL ? now_ms() + r.lim.timeout_ms + 60000 : 0;
+	/* Room for a stay in a worker's warm pool (BROKER_POOL_IDLE_MS); taking it from the pool
+	 * renews the deadline to the run's own timeout (verb_renew). */
+	oc.deadline_ms = r.kind == SANDBOX_EPHEMERAL ? now_ms() + BROKER_POOL_IDLE_MS + r.lim.timeout_ms + 60000 : 0;
 	oc.timeout_ms = r.lim.timeout_ms;
 	table_container_add(&oc);
 	log_info("created sandbox %.12s tenant=%s runtime=%s image=%s kind=%d mem=%llu cpu=%.2f pids=%u",
@@ -530,8 +532,7 @@ void broker_worker_msg(struct broker *b, unsigned idx)
 	if (m.type == V_CONN_DONE) {
 		uint32_t token;
 		if (isol8_get_u32(&m, &token, &err) == 0 && isol8_msg_end(&m, &err) == 0) {
-			table_token_drop(token, idx, w->gen);
-			if (w->load)
+			if (table_token_drop(token, idx, w->gen) && w->load)
 				w->load--;
 		}
 		isol8_msg_free(&m);

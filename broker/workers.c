@@ -66,7 +66,38 @@ int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
 	w->gen++;
 	w->load = 0;
 	log_info("worker %u started (pid %d, uid %u)", idx, (int)pid, (unsigned)b->worker_uid);
+	broker_prewarm_worker(b, idx);
 	return 0;
+}
+
+void broker_prewarm_worker(struct broker *b, unsigned idx)
+{
+	const struct isol8_tenant *tenants[2];
+	unsigned nt = 0;
+
+	if (!b->o.prewarm_mask)
+		return;
+	tenants[nt++] = isol8_policy_match_local(&b->policy, 0, 0);
+	if (b->policy.default_tenant >= 0)
+		tenants[nt++] = &b->policy.tenants[b->policy.default_tenant];
+	for (unsigned t = 0; t < nt; t++) {
+		if (!tenants[t] || (t == 1 && tenants[1] == tenants[0]))
+			continue;
+		for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
+			struct isol8_buf p = ISOL8_BUF_INIT;
+			int ti = (int)(tenants[t] - b->policy.tenants);
+			uint32_t token;
+			if (!(b->o.prewarm_mask & (1u << rt)) || isol8_policy_check_runtime(tenants[t], rt, &(struct isol8_err)ISOL8_ERR_INIT) < 0)
+				continue;
+			token = table_token_new(idx, b->w[idx].gen, ti, (uid_t)-1, false);
+			isol8_put_u32(&p, token);
+			isol8_put_str(&p, tenants[t]->name);
+			isol8_put_u8(&p, (uint8_t)rt);
+			if (broker_send_worker(b, idx, BR_PREWARM, 0, &p, NULL, 0) < 0)
+				table_token_drop(token, idx, b->w[idx].gen);
+			isol8_buf_free(&p);
+		}
+	}
 }
 
 int broker_send_worker(struct broker *b, unsigned idx, uint8_t type, uint32_t req_id, const struct isol8_buf *p,

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pwd.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,9 @@ static const char *const top_keys[] = {
 static const char *const defaults_keys[] = {
 	"timeoutMs", "memoryLimit", "cpuLimit", "network", "sandboxSize", "tmpSize", "readonlyRootFs", NULL,
 };
-static const char *const network_keys[] = {"whitelist", "blacklist", NULL};
+static const char *const network_keys[] = {"whitelist", "blacklist", "registries", NULL};
+/* ISOL8_CONF_NREG runtimes, in dep_keys order; the agent runtime has no registry of its own here. */
+static const char *const registry_keys[] = {"python", "node", "bun", "deno", "bash", NULL};
 static const char *const cleanup_keys[] = {"autoPrune", "maxContainerAgeMs", NULL};
 /* Same order as enum isol8_runtime, then agent (ISOL8_CONF_DEP_AGENT). */
 static const char *const dep_keys[] = {"python", "node", "bun", "deno", "bash", "agent", NULL};
@@ -298,6 +301,32 @@ static int load_prebuilt(struct at o, struct isol8_config *c, struct isol8_err *
 	return 0;
 }
 
+/* network.registries: { "<runtime>": ["^host$", ...] }. The regexes reach the proxy's allowlist,
+ * so a broken one is reported here, naming the key, rather than at the first --install. */
+static int load_registries(struct at net, struct isol8_config *c, struct isol8_err *err)
+{
+	char p[ISOL8_JSON_PATH_MAX], ep[ISOL8_JSON_PATH_MAX];
+	struct at s;
+
+	if (get_obj(net, "registries", registry_keys, &s, p, sizeof p, err) < 0)
+		return -1;
+	for (size_t i = 0; s.obj && i < ISOL8_CONF_NREG; i++) {
+		if (get_strv(s, registry_keys[i], &c->registries[i], &c->n_registries[i], err) < 0)
+			return -1;
+		for (size_t j = 0; j < c->n_registries[i]; j++) {
+			regex_t re;
+			isol8_json_path_key(ep, sizeof ep, s.path, registry_keys[i]);
+			if (!c->registries[i][j][0])
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s[%zu]: must not be empty", ep, j);
+			if (regcomp(&re, c->registries[i][j], REG_EXTENDED | REG_NOSUB) != 0)
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s[%zu]: invalid regex '%.64s'", ep, j,
+						     c->registries[i][j]);
+			regfree(&re);
+		}
+	}
+	return 0;
+}
+
 static int load_sections(struct at root, struct isol8_config *c, struct isol8_err *err)
 {
 	char p[ISOL8_JSON_PATH_MAX];
@@ -321,7 +350,8 @@ static int load_sections(struct at root, struct isol8_config *c, struct isol8_er
 	if (get_obj(root, "network", network_keys, &s, p, sizeof p, err) < 0)
 		return -1;
 	if (s.obj && (get_strv(s, "whitelist", &c->whitelist, &c->n_whitelist, err) < 0 ||
-		      get_strv(s, "blacklist", &c->blacklist, &c->n_blacklist, err) < 0))
+		      get_strv(s, "blacklist", &c->blacklist, &c->n_blacklist, err) < 0 ||
+		      load_registries(s, c, err) < 0))
 		return -1;
 
 	if (get_obj(root, "cleanup", cleanup_keys, &s, p, sizeof p, err) < 0)
@@ -517,6 +547,8 @@ void isol8_config_free(struct isol8_config *c)
 	free(c->defaults.network);
 	isol8_strv_free(c->whitelist);
 	isol8_strv_free(c->blacklist);
+	for (size_t i = 0; i < ISOL8_CONF_NREG; i++)
+		isol8_strv_free(c->registries[i]);
 	for (size_t i = 0; i < ISOL8_CONF_NDEPS; i++)
 		isol8_strv_free(c->deps[i]);
 	free(c->seccomp);

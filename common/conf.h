@@ -12,6 +12,7 @@
 
 #define ISOL8_CONF_NDEPS 6
 #define ISOL8_CONF_DEP_AGENT 5
+#define ISOL8_CONF_NREG 5
 /* Largest config file read. */
 #define ISOL8_CONF_MAX_BYTES (1024 * 1024)
 
@@ -29,6 +30,11 @@ struct isol8_config {
 	} defaults;
 	char **whitelist; size_t n_whitelist;
 	char **blacklist; size_t n_blacklist;
+	/* network.registries.<runtime>: host regexes --install allows under the filtered network,
+	 * index = python, node, bun, deno, bash (ISOL8_CONF_NREG). NULL when the key is absent
+	 * (then common/registries.c asks the host's package managers); a present list, even an
+	 * empty one, is used as is. Each regex compiled once at load (POSIX ERE). */
+	char **registries[ISOL8_CONF_NREG]; size_t n_registries[ISOL8_CONF_NREG];
 	bool auto_prune;              /* cleanup.autoPrune true */
 	uint64_t max_container_age_ms;/* cleanup.maxContainerAgeMs 3600000 */
 	/* dependencies.<runtime>: package lists, index = enum isol8_runtime order

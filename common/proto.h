@@ -59,6 +59,8 @@ enum isol8_msg_type {
 	BR_REPLY_OK_FD = 32,
 	BR_REPLY_ERR = 33,   /* u16 isol8_err code, str message */
 	BR_SHUTDOWN = 34,    /* empty: finish in-flight work, then exit */
+	BR_PREWARM = 35,     /* u32 token, str tenant, u8 runtime: start a pool sandbox of the default
+	                        shape for that tenant; the worker sends V_CONN_DONE for the token after */
 
 	/* worker -> broker verbs (request_id is echoed in the reply) */
 	V_CREATE = 40,       /* u32 token, u8 runtime, str image (explicit, may be empty), str preferred_image (custom, used when present, may be empty), u64 memory, u64 cpu_millis, u32 pids,

@@ -11,6 +11,7 @@
 #include "common/cleanup.h"
 #include "common/conf.h"
 #include "common/proto.h"
+#include "common/registries.h"
 #include "common/xalloc.h"
 #include "frontend/broker_conn.h"
 #include "frontend/cli.h"
@@ -24,6 +25,9 @@
 
 static void defaults_from_config(const struct isol8_config *c, struct run_defaults *d)
 {
+	static struct isol8_reg_paths reg_paths;
+
+	_Static_assert(RUN_NREG == ISOL8_CONF_NREG, "one registry list per runtime");
 	run_defaults_builtin(d);
 	d->timeout_ms = c->defaults.timeout_ms;
 	d->memory = c->defaults.memory;
@@ -37,6 +41,12 @@ static void defaults_from_config(const struct isol8_config *c, struct run_defaul
 	d->blacklist = c->blacklist;
 	d->n_blacklist = c->n_blacklist;
 	d->debug = c->debug;
+	for (size_t i = 0; i < RUN_NREG; i++) {
+		d->registries[i] = c->registries[i];
+		d->n_registries[i] = c->n_registries[i];
+	}
+	isol8_reg_paths_from_env(&reg_paths);
+	d->reg_paths = &reg_paths;
 }
 
 static char *auto_session_name(void)

@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -20,9 +21,11 @@
 #include "frontend/http/server.h"
 
 #define DEFAULT_PORT 3000u
+#define TLS_FILE_MAX (1024u * 1024u)
 
 struct serve_args {
-	const char *port, *key, *keys_file, *bind, *max_body, *socket;
+	const char *port, *key, *keys_file, *bind, *max_body, *socket, *tls_cert, *tls_key;
+	unsigned keepalive_ms;
 	int act_for_keys; /* -1 auto (root), 0 off, 1 on */
 	unsigned grace_s;
 	unsigned max_inflight;
@@ -66,6 +69,15 @@ static int parse(int argc, char **argv, struct serve_args *a)
 			a->max_body = v;
 		else if ((v = value(argc, argv, &i, "--socket")))
 			a->socket = v;
+		else if ((v = value(argc, argv, &i, "--tls-cert")))
+			a->tls_cert = v;
+		else if ((v = value(argc, argv, &i, "--tls-key")))
+			a->tls_key = v;
+		else if ((v = value(argc, argv, &i, "--keepalive-ms"))) {
+			/* Hidden: lets the tests see the SSE keepalive without waiting 15 s. */
+			if (parse_uint(v, 3600000, &a->keepalive_ms, "--keepalive-ms") < 0 || a->keepalive_ms < 10)
+				return a->keepalive_ms < 10 ? cli_usage_error("--keepalive-ms must be at least 10") : -1;
+		}
 		else if ((v = value(argc, argv, &i, "--grace"))) {
 			if (parse_uint(v, 3600, &a->grace_s, "--grace") < 0)
 				return -1;
@@ -159,6 +171,46 @@ static int load_keys(const struct serve_args *a, struct http_keys *keys, struct 
 	return 0;
 }
 
+/* PEM files are read here, before any request: MHD takes the text, not a path. */
+static int read_pem(const char *path, const char *what, char **out, struct isol8_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	char tmp[4096];
+	ssize_t n;
+
+	if (fd < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "%s: cannot open %s", what, path);
+	while ((n = read(fd, tmp, sizeof tmp)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || b.len + (size_t)n > TLS_FILE_MAX) {
+			isol8_buf_free(&b);
+			return isol8_err_set(err, ISOL8_E_IO, n < 0 ? errno : 0, "%s: %s %s", what,
+					     n < 0 ? "cannot read" : "file too large:", path);
+		}
+		isol8_buf_append(&b, tmp, (size_t)n);
+	}
+	isol8_buf_putc(&b, '\0');
+	if (!strstr(b.data, "-----BEGIN ")) {
+		isol8_buf_free(&b);
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: %s is not a PEM file", what, path);
+	}
+	*out = isol8_buf_steal(&b, NULL);
+	return 0;
+}
+
+static int load_tls(const struct serve_args *a, char **cert, char **key, struct isol8_err *err)
+{
+	if (!a->tls_cert != !a->tls_key)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--tls-cert and --tls-key go together");
+	if (!a->tls_cert)
+		return 0;
+	if (read_pem(a->tls_cert, "--tls-cert", cert, err) < 0)
+		return -1;
+	return read_pem(a->tls_key, "--tls-key", key, err);
+}
+
 static int serve(struct serve_args *a)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
@@ -168,10 +220,14 @@ static int serve(struct serve_args *a)
 	uint64_t max_body = HTTP_DEFAULT_MAX_BODY;
 	sigset_t set;
 	int sig = 0;
+	_cleanup_free_ char *tls_cert = NULL;
+	_cleanup_free_ char *tls_key = NULL;
 
 	if (pick_port(a, &port) < 0)
 		return 2;
 	if (a->max_body && isol8_parse_size(a->max_body, &max_body, &err) < 0)
+		return cli_fail(&err);
+	if (load_tls(a, &tls_cert, &tls_key, &err) < 0)
 		return cli_fail(&err);
 	if (load_keys(a, &conf.keys, &err) < 0) {
 		http_keys_free(&conf.keys);
@@ -200,6 +256,9 @@ static int serve(struct serve_args *a)
 	conf.max_inflight = a->max_inflight ? a->max_inflight : 64;
 	conf.timeout_s = 60;
 	conf.grace_s = a->grace_s;
+	conf.keepalive_ms = a->keepalive_ms ? a->keepalive_ms : HTTP_KEEPALIVE_MS;
+	conf.tls_cert = tls_cert;
+	conf.tls_key = tls_key;
 
 	/* Threads started by libmicrohttpd inherit this mask: only sigwait() sees the signals. */
 	sigemptyset(&set);
@@ -214,8 +273,8 @@ static int serve(struct serve_args *a)
 		http_keys_free(&conf.keys);
 		return cli_fail(&err);
 	}
-	printf("[INFO] isol8 server listening on http://%s%s%s:%u (isol8d: %s, %zu key%s%s)\n",
-	       strchr(a->bind, ':') ? "[" : "", a->bind, strchr(a->bind, ':') ? "]" : "", bound, conf.socket_path,
+	printf("[INFO] isol8 server listening on %s://%s%s%s:%u (isol8d: %s, %zu key%s%s)\n",
+	       tls_cert ? "https" : "http", strchr(a->bind, ':') ? "[" : "", a->bind, strchr(a->bind, ':') ? "]" : "", bound, conf.socket_path,
 	       conf.keys.n, conf.keys.n == 1 ? "" : "s", conf.key_principals ? ", sessions per key" : "");
 	fflush(stdout);
 	while (sigwait(&set, &sig) != 0)

@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "common/parse.h"
 #include "common/proto.h"
+#include "common/registries.h"
 #include "common/xalloc.h"
 
 /* Docker refuses memory limits below 6 MiB; saying so here beats an engine error later. */
@@ -477,21 +479,37 @@ static int check_remote(struct run_opts *o, struct isol8_err *err)
 }
 
 /* The original adds the runtime's package registry to the allowlist so that --install works
- * under the filtered network without the user knowing registry host names. Our images are
- * Debian, so bash installs come from the Debian mirror instead of Alpine's CDN. */
-static void add_registry_patterns(struct run_opts *o)
+ * under the filtered network without the user knowing registry host names. We do not hard-code
+ * the hosts: the user's config names them, else the host's own package-manager configuration
+ * does (common/registries.c), so a mirror or private registry just works. */
+static int add_registry_patterns(struct run_opts *o, const struct run_defaults *def, struct isol8_err *err)
 {
-	static const struct { const char *rt, *pattern; } reg[] = {
-		{"python", "^pypi\\.org$"},
-		{"python", "^files\\.pythonhosted\\.org$"},
-		{"node", "^registry\\.npmjs\\.org$"},
-		{"bun", "^registry\\.npmjs\\.org$"},
-		{"bash", "^deb\\.debian\\.org$"},
-	};
+	static const char *const rts[RUN_NREG] = {"python", "node", "bun", "deno", "bash"};
+	char **found = NULL;
+	char *const *pat = NULL;
+	size_t n = 0, i;
 
-	for (size_t i = 0; i < sizeof reg / sizeof reg[0]; i++)
-		if (strcmp(o->runtime, reg[i].rt) == 0 && !strv_has(&o->allow, reg[i].pattern))
-			strv_push(&o->allow, reg[i].pattern);
+	for (i = 0; i < RUN_NREG && strcmp(rts[i], o->runtime) != 0; i++)
+		;
+	if (i < RUN_NREG && def->registries[i]) {
+		pat = def->registries[i];
+		n = def->n_registries[i];
+	} else if (i < RUN_NREG && def->reg_paths) {
+		n = isol8_reg_host_defaults(o->runtime, def->reg_paths, &found);
+		pat = found;
+	}
+	for (size_t j = 0; j < n; j++)
+		if (!strv_has(&o->allow, pat[j]))
+			strv_push(&o->allow, pat[j]);
+	isol8_strv_free(found);
+	/* An explicit --net filtered keeps the user's own allowlist as the answer; bash installs are
+	 * refused by the worker with a better message than this one. */
+	if (n == 0 && !o->network_explicit && strcmp(o->runtime, "bash") != 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "--install: no package registry known for %s: set network.registries.%s in "
+				     "isol8.config.json",
+				     o->runtime, o->runtime);
+	return 0;
 }
 
 static int finish(struct run_opts *o, const struct run_defaults *def, struct isol8_err *err)
@@ -541,7 +559,7 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 		for (size_t i = 0; i < def->n_blacklist; i++)
 			strv_push(&o->deny, def->blacklist[i]);
 	if (o->install.n && strcmp(o->network, "filtered") == 0)
-		add_registry_patterns(o);
+		return add_registry_patterns(o, def, err);
 	return 0;
 }
 

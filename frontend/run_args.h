@@ -19,6 +19,9 @@
 #define RUN_DEFAULT_MAX_OUTPUT (1024u * 1024u)
 #define RUN_SANDBOX_ROOT "/sandbox"
 
+#define RUN_NREG 5 /* == ISOL8_CONF_NREG */
+struct isol8_reg_paths;
+
 /* Values that come from the user config (or the built-in defaults). Borrowed, not owned. */
 struct run_defaults {
 	uint64_t timeout_ms;
@@ -32,6 +35,12 @@ struct run_defaults {
 	char *const *blacklist;
 	size_t n_blacklist;
 	bool debug;
+	/* --install under the filtered network: config network.registries.<runtime> (index python,
+	 * node, bun, deno, bash; NULL = key absent), else the host's package-manager configuration
+	 * read from reg_paths (NULL: none, as in unit tests). */
+	char *const *registries[RUN_NREG];
+	size_t n_registries[RUN_NREG];
+	const struct isol8_reg_paths *reg_paths;
 };
 
 /* The original's defaults: 30000 ms, 512m, 1 cpu, "none", 512m, 256m, empty filters. */

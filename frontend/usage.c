@@ -120,11 +120,14 @@ static const char serve_text[] =
 	"  --max-concurrent <n>      Concurrent executions; more get 429          (64)\n"
 	"  --grace <seconds>         On SIGINT/SIGTERM, wait this long for running requests (30)\n"
 	"  --socket <path>           isol8d socket                ($ISOL8_SOCKET, /run/isol8/isol8d.sock)\n"
+	"  --tls-cert <file>         Serve HTTPS with this PEM certificate (chain) (-)\n"
+	"  --tls-key <file>          ... and this PEM private key (both or neither) (-)\n"
 	"  --act-for-keys            Ask isol8d to act for each key (default when run as root;\n"
 	"                            isol8d must trust this uid); --no-act-for-keys: act as me\n"
 	"\n"
 	"Endpoints: GET /health, POST /execute, POST /execute/stream (SSE), POST /file,\n"
-	"GET /file?sessionId=&path=, GET /sessions, DELETE /session/<id>, POST /cleanup.\n";
+	"GET /file?sessionId=&path=, GET /sessions, DELETE /session/<id>, POST /cleanup,\n"
+	"GET /execute/ws (WebSocket: execute, stdin, signal messages).\n";
 
 static const char file_text[] =
 	"Usage: isol8 file put <name> <local> <remote> [--socket <path>]\n"

@@ -163,6 +163,17 @@ int main(int argc, char **argv)
 		case BR_SHUTDOWN:
 			g_worker_stopping = true;
 			break;
+		case BR_PREWARM: {
+			uint32_t token;
+			uint8_t rt;
+			char *tenant = NULL;
+			if (m.nfds == 0 && isol8_get_u32(&m, &token, &err) == 0 &&
+			    isol8_get_str(&m, &tenant, ISOL8_MAX_TENANT, &err) == 0 && isol8_get_u8(&m, &rt, &err) == 0 &&
+			    isol8_msg_end(&m, &err) == 0 && isol8_runtime_name(rt))
+				pool_prewarm_async(token, tenant, rt);
+			free(tenant);
+			break;
+		}
 		default:
 			log_warn("unexpected message %u from broker", m.type);
 		}

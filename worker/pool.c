@@ -177,6 +177,55 @@ void pool_fill_async(struct conn *c, const struct pool_key *k)
 	c->filler_started = true;
 }
 
+struct prewarm_job {
+	uint32_t token;
+	char tenant[65];
+	int runtime;
+};
+
+static void *prewarm_main(void *arg)
+{
+	struct prewarm_job *j = arg;
+	struct run_req r;
+	struct fill_job *f = xcalloc(1, sizeof *f);
+	struct isol8_buf done = ISOL8_BUF_INIT;
+
+	/* The shape of a request with no flags and no user config (the spec defaults). */
+	memset(&r, 0, sizeof r);
+	r.runtime = j->runtime;
+	r.timeout_ms = 30000;
+	r.lim = (struct sandbox_limits){.memory = 512ull << 20, .cpu_millis = 1000, .timeout_ms = 30000,
+					.sandbox_size = 512ull << 20, .tmp_size = 256ull << 20,
+					.max_output = 1u << 20, .pids = 64};
+	pool_key_make(&f->key, j->tenant, &r);
+	f->token = j->token;
+	pthread_mutex_lock(&lock);
+	filling++;
+	pthread_mutex_unlock(&lock);
+	fill_main(f); /* frees f */
+	isol8_put_u32(&done, j->token);
+	brokerc_send_noreply(V_CONN_DONE, &done);
+	isol8_buf_free(&done);
+	free(j);
+	return NULL;
+}
+
+void pool_prewarm_async(uint32_t token, const char *tenant, int runtime)
+{
+	struct prewarm_job *j = xcalloc(1, sizeof *j);
+	pthread_attr_t attr;
+	pthread_t th;
+
+	j->token = token;
+	snprintf(j->tenant, sizeof j->tenant, "%s", tenant);
+	j->runtime = runtime;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, prewarm_main, j) != 0)
+		free(j);
+	pthread_attr_destroy(&attr);
+}
+
 void pool_join(struct conn *c)
 {
 	if (c->filler_started) {

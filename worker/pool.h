@@ -13,7 +13,8 @@
 
 #include "worker/worker.h"
 
-#define POOL_MAX_AGE_MS 45000
+/* Below the broker's BROKER_POOL_IDLE_MS, so the broker never removes a pooled sandbox. */
+#define POOL_MAX_AGE_MS (9u * 60u * 1000u)
 extern unsigned g_pool_target;  /* --pool-size (2) */
 extern bool g_pool_secure;      /* --pool-strategy secure: never reuse */
 #define POOL_MAX_USES 100
@@ -37,6 +38,8 @@ bool pool_take(const struct pool_key *k, struct sandbox *out);
  * conn_main ends: it joins the filler first). */
 void pool_fill_async(struct conn *c, const struct pool_key *k);
 void pool_join(struct conn *c);
+/* BR_PREWARM: one sandbox of the default shape for tenant (token released when done). */
+void pool_prewarm_async(uint32_t token, const char *tenant, int runtime);
 /* Remove idle entries past their age (and all of them when everything is stopping). */
 void pool_expire(uint64_t now, bool all);
 

@@ -431,7 +431,7 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 			have_pk = true;
 			pooled = pool_take(&pk, sb);
 			/* A reused sandbox gets a fresh hard deadline from the broker first. */
-			if (pooled && sb->uses && sb_renew(sb->id, r->timeout_ms, &(struct isol8_err)ISOL8_ERR_INIT) < 0) {
+			if (pooled && sb_renew(sb->id, r->timeout_ms, &(struct isol8_err)ISOL8_ERR_INIT) < 0) {
 				xclose(sb->agent_fd);
 				sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
 				pooled = false;

@@ -18,7 +18,6 @@
 
 /* Only protects this process from a misbehaving peer: the worker truncates at maxOutputSize. */
 #define COLLECT_MAX (64u * 1024u * 1024u)
-#define KEEPALIVE_MS 15000
 #define SSE_BLOCK 16384
 
 static uint64_t now_ms(void)
@@ -142,6 +141,7 @@ enum MHD_Result http_handle_execute(struct http_call *call)
 
 struct sse {
 	struct http_server *srv;
+	unsigned keepalive_ms;
 	struct http_run run;
 	struct http_run_spec spec;
 	struct isol8_buf pending;  /* bytes of complete events not yet handed to MHD */
@@ -248,10 +248,10 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		 * finds the client gone; the run is interrupted as soon as it hangs up. */
 		if (client_gone(s->client_fd))
 			return MHD_CONTENT_READER_END_WITH_ERROR;
-		if (http_run_pump(&s->run, 1000, sse_emit, s))
+		if (http_run_pump(&s->run, s->keepalive_ms < 1000 ? (int)s->keepalive_ms : 1000, sse_emit, s))
 			s->finished = true;
 		/* A comment line keeps proxies from dropping a silent long run. */
-		if (!s->pending.len && now_ms() - s->last_write >= KEEPALIVE_MS)
+		if (!s->pending.len && now_ms() - s->last_write >= s->keepalive_ms)
 			isol8_buf_puts(&s->pending, ": keepalive\n\n");
 	}
 }
@@ -278,6 +278,7 @@ enum MHD_Result http_handle_stream(struct http_call *call)
 		return ret;
 	}
 	s->srv = call->srv;
+	s->keepalive_ms = call->conf->keepalive_ms ? call->conf->keepalive_ms : HTTP_KEEPALIVE_MS;
 	s->last_write = now_ms();
 	{
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(call->conn, MHD_CONNECTION_INFO_CONNECTION_FD);

@@ -40,5 +40,6 @@ enum MHD_Result http_handle_session_delete(struct http_call *call);
 enum MHD_Result http_handle_file_put(struct http_call *call);
 enum MHD_Result http_handle_file_get(struct http_call *call);
 enum MHD_Result http_handle_cleanup(struct http_call *call);
+enum MHD_Result http_handle_ws(struct http_call *call);
 
 #endif

@@ -45,6 +45,7 @@ enum route {
 	R_SESSIONS,
 	R_SESSION_DELETE,
 	R_CLEANUP,
+	R_WS,
 };
 
 struct req {
@@ -130,7 +131,7 @@ static enum route route(const char *method, const char *url, const char **arg)
 		{"/health", "GET", R_HEALTH},         {"/execute", "POST", R_EXECUTE},
 		{"/execute/stream", "POST", R_STREAM}, {"/file", "POST", R_FILE_PUT},
 		{"/file", "GET", R_FILE_GET},         {"/sessions", "GET", R_SESSIONS},
-		{"/cleanup", "POST", R_CLEANUP},
+		{"/cleanup", "POST", R_CLEANUP},     {"/execute/ws", "GET", R_WS},
 	};
 	bool path_known = false;
 
@@ -214,6 +215,7 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
 	case R_SESSIONS: return http_handle_sessions(&call);
 	case R_SESSION_DELETE: return http_handle_session_delete(&call);
 	case R_CLEANUP: return http_handle_cleanup(&call);
+	case R_WS: return http_handle_ws(&call);
 	default: return http_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal routing error");
 	}
 }
@@ -279,18 +281,23 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 struct http_server *http_server_start(struct http_server_conf *conf, struct isol8_err *err)
 {
 	struct http_server *s = xcalloc(1, sizeof *s);
+	unsigned flags;
 
 	s->conf = conf;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->idle, NULL);
-	s->d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-					MHD_USE_ERROR_LOG,
-				0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, conf->listen_fd,
+	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+		MHD_ALLOW_UPGRADE;
+	if (conf->tls_cert)
+		flags |= MHD_USE_TLS;
+	/* The TLS options come first in the list: MHD_OPTION_END ends it early without TLS. */
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, conf->listen_fd,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
 				conf->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, conf->per_ip_connections,
 				MHD_OPTION_CONNECTION_TIMEOUT, conf->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				(size_t)(64 * 1024), MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_EXTERNAL_LOGGER,
-				on_mhd_log, NULL, MHD_OPTION_END);
+				on_mhd_log, NULL, conf->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+				conf->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, conf->tls_key, MHD_OPTION_END);
 	if (!s->d) {
 		pthread_mutex_destroy(&s->lock);
 		pthread_cond_destroy(&s->idle);

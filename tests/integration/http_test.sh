@@ -31,7 +31,7 @@ server_stop() {
 }
 trap 'server_stop; daemon_exit_trap' EXIT
 
-setsid "$ISOL8" serve --port 0 --keys-file "$T_TMP/keys" --max-body 64k --socket "$S" --grace 20 \
+setsid "$ISOL8" serve --port 0 --keys-file "$T_TMP/keys" --max-body 64k --socket "$S" --grace 20 --keepalive-ms 300 \
 	>"$SRV_LOG" 2>&1 </dev/null &
 SRV_PID=$!
 PORT=""
@@ -175,6 +175,181 @@ for i in $(seq 1 16); do
 	[ "$(cat "$T_TMP/c$i.code")" = 200 ] && [ "$(jq -r .stdout "$T_TMP/c$i")" = "$((i * 1000))" ] && wait_ok=$((wait_ok + 1))
 done
 is "$wait_ok" 16 "16 concurrent /execute: all answered correctly"
+
+# ---- /execute/ws (WebSocket) -----------------------------------------------------------------------
+cat >"$T_TMP/ws.py" <<'PY'
+# Minimal RFC 6455 client (stdlib only). argv: host port key script-name
+import base64, hashlib, json, os, socket, ssl, struct, sys, time
+host, port, key, what = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+cafile = os.environ.get("WS_CAFILE")
+
+def connect(extra=""):
+    s = socket.create_connection((host, port), timeout=30)
+    if cafile:
+        s = ssl.create_default_context(cafile=cafile).wrap_socket(s, server_hostname="localhost")
+    k = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(("GET /execute/ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer %s\r\n%s\r\n"
+               % (host, k, key, extra)).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        c = s.recv(1)
+        if not c:
+            break
+        head += c
+    status = head.split(b" ")[1].decode() if head else "none"
+    acc = base64.b64encode(hashlib.sha1((k + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+    return s, status, ("Sec-WebSocket-Accept: " + acc).encode() in head
+
+def send(s, op, payload, fin=True, mask=True):
+    if isinstance(payload, str):
+        payload = payload.encode()
+    b0 = (0x80 if fin else 0) | op
+    n = len(payload)
+    hdr = bytes([b0, (0x80 if mask else 0) | (n if n < 126 else 126)]) + (struct.pack("!H", n) if n >= 126 else b"")
+    if mask:
+        m = os.urandom(4)
+        payload = bytes(c ^ m[i % 4] for i, c in enumerate(payload))
+        hdr += m
+    s.sendall(hdr + payload)
+
+def recv_exact(s, n):
+    b = b""
+    while len(b) < n:
+        c = s.recv(n - len(b))
+        if not c:
+            raise EOFError
+        b += c
+    return b
+
+def recv(s):
+    b0, b1 = recv_exact(s, 2)
+    n = b1 & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", recv_exact(s, 2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", recv_exact(s, 8))[0]
+    return b0 & 0x0F, recv_exact(s, n)
+
+def events(s, until=("exit",)):
+    out = []
+    while True:
+        op, p = recv(s)
+        if op == 8:
+            out.append(("close", struct.unpack("!H", p[:2])[0] if len(p) >= 2 else 0))
+            return out
+        if op == 1:
+            ev = json.loads(p)
+            out.append((ev["type"], ev["data"]))
+            if ev["type"] in until:
+                return out
+
+def execute(s, code, **kw):
+    send(s, 1, json.dumps({"type": "execute", "request": dict(code=code, runtime="python", **kw)}))
+
+if what == "print":
+    s, st, ok = connect()
+    print("handshake", st, ok)
+    execute(s, "print('ws hello')")
+    ev = events(s)
+    print("stdout", "".join(d for t, d in ev if t == "stdout").strip(), "exit", [d for t, d in ev if t == "exit"])
+    # Ping in the middle of a fragmented execute, then a second run on the same connection.
+    msg = json.dumps({"type": "execute", "request": {"code": "print(6*7)", "runtime": "python"}})
+    send(s, 1, msg[:10], fin=False)
+    send(s, 9, "pp")
+    send(s, 0, msg[10:], fin=True)
+    op, p = recv(s)
+    print("pong", op == 10 and p == b"pp")
+    ev = events(s)
+    print("second", "".join(d for t, d in ev if t == "stdout").strip(), [d for t, d in ev if t == "exit"])
+    send(s, 8, struct.pack("!H", 1000))
+    print("close", events(s))
+elif what == "stdin":
+    s, st, ok = connect()
+    execute(s, "import sys; print(sys.stdin.read().upper())")
+    send(s, 1, json.dumps({"type": "stdin", "data": "abc\n"}))
+    send(s, 1, json.dumps({"type": "stdin", "data": "def", "eof": True}))
+    ev = events(s)
+    print("stdin", json.dumps("".join(d for t, d in ev if t == "stdout")), [d for t, d in ev if t == "exit"])
+elif what == "sigint":
+    s, st, ok = connect()
+    execute(s, "import time\nprint('sleeping', flush=True)\ntime.sleep(60)")
+    t0 = time.monotonic()
+    ev = events(s, until=("stdout",))
+    send(s, 1, json.dumps({"type": "signal", "signal": "SIGINT"}))
+    ev = events(s, until=("exit", "error"))
+    print("sigint", [e for e in ev if e[0] in ("exit", "error")][-1], "fast" if time.monotonic() - t0 < 30 else "slow")
+elif what == "errors":
+    s, st, ok = connect()
+    send(s, 1, "{nope")
+    print("badjson", events(s, until=("error",))[-1][0])
+    send(s, 1, json.dumps({"type": "execute", "request": {"code": "x", "runtime": "cobol"}}))
+    print("badruntime", events(s, until=("error",))[-1][1][:15])
+    send(s, 1, b"\xff\xfe")
+    print("badutf8", events(s))
+    s, st, ok = connect()
+    send(s, 1, "hi", mask=False)
+    print("unmasked", events(s))
+    s, st, ok = connect()
+    send(s, 1, "x" * 2000000)
+    try:
+        print("big", events(s))
+    except (EOFError, ConnectionResetError, BrokenPipeError):
+        print("big", "reset")
+    s, st, ok = connect()
+    print("nokey-status", st) if False else None
+PY
+ws() { python3 "$T_TMP/ws.py" 127.0.0.1 "$PORT" "$KA" "$1" 2>&1; }
+out=$(ws print)
+is "$out" $'handshake 101 True\nstdout ws hello exit [\'0\']\npong True\nsecond 42 [\'0\']\nclose [(\'close\', 1000)]' \
+	"WS: handshake, stdout + exit events, ping during fragments, second run, close echoed"
+is "$(ws stdin)" "stdin \"ABC\\nDEF\\n\" ['0']" "WS: stdin messages feed the program's stdin"
+like "$(ws sigint)" "^sigint \\(('exit', '130')|('error', .*)\\) fast$" "WS: signal SIGINT interrupts a sleeping program"
+is "$(ws errors)" $'badjson error\nbadruntime Unknown runtime\nbadutf8 [(\'close\', 1007)]\nunmasked [(\'close\', 1002)]\nbig [(\'close\', 1009)]' \
+	"WS: bad JSON and bad request are error events; bad UTF-8 1007, unmasked 1002, oversize 1009"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'Sec-WebSocket-Version: 13' \
+	-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "$U/execute/ws")
+is "$CODE" 401 "WS: handshake without a key is 401"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KA" "$U/execute/ws")
+is "$CODE" 426 "WS: plain GET /execute/ws is 426"
+CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KA" -H 'Upgrade: websocket' -H 'Connection: Upgrade' \
+	-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: short' "$U/execute/ws")
+is "$CODE" 400 "WS: malformed Sec-WebSocket-Key is 400"
+
+# ---- keepalive and a slow client -----------------------------------------------------------------
+# The server runs with --keepalive-ms 300 (hidden; 15 s by default).
+out=$(curl -s -N -X POST -H "Authorization: Bearer $KA" --data-binary "$(exec_body $'import time\ntime.sleep(1.5)\nprint("woke")')" "$U/execute/stream")
+like "$out" $'^: keepalive\n\n' "SSE: a ': keepalive' comment while the program is silent"
+like "$out" '"type":"exit","data":"0"' "SSE: the run still ends with its exit event"
+cat >"$T_TMP/slow.py" <<'PY'
+import json, socket, sys, time
+port, key = int(sys.argv[1]), sys.argv[2]
+body = json.dumps({"request": {"code": "print('slow')", "runtime": "python"}}).encode()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(("POST /execute HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+           "Content-Length: %d\r\nConnection: close\r\n\r\n" % (key, len(body))).encode())
+for i in range(len(body)):
+    s.sendall(body[i:i + 1])
+    time.sleep(4.0 / len(body))
+r = b""
+while True:
+    c = s.recv(4096)
+    if not c:
+        break
+    r += c
+print(r.split(b" ")[1].decode(), json.loads(r.split(b"\r\n\r\n", 1)[1])["stdout"].strip())
+PY
+python3 "$T_TMP/slow.py" "$PORT" "$KA" >"$T_TMP/slow.out" 2>&1 &
+slow=$!
+sleep 0.5
+t0=$(date +%s%N)
+hcurl "$KA" POST /execute "$(exec_body 'print("quick")')"
+t1=$(date +%s%N)
+ms=$(((t1 - t0) / 1000000))
+is "$CODE|$(json_get "$BODY_OUT" .stdout)" '200|"quick\n"' "a request while a slow client dribbles its body"
+if proc_gone "$slow"; then not_ok "slow client still sending while the other request finished" "$(cat "$T_TMP/slow.out")"; else ok "slow client still sending while the other request finished (${ms} ms)"; fi
+wait "$slow"
+is "$(cat "$T_TMP/slow.out")" "200 slow" "the slow client's request completes too"
 
 # ---- remote client ---------------------------------------------------------------------------------
 run_cap "$ISOL8" run --host "$U" --key "$KA" -e 'import sys; print("remote hi"); print("e", file=sys.stderr); sys.exit(3)' </dev/null

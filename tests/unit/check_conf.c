@@ -582,6 +582,39 @@ START_TEST(test_json_u64)
 }
 END_TEST
 
+/* network.registries.<runtime>: lists of host regexes, validated at load (issue 7). */
+START_TEST(test_registries)
+{
+	struct isol8_config c;
+
+	parse_ok("{}", &c);
+	for (int i = 0; i < ISOL8_CONF_NREG; i++)
+		ck_assert_ptr_null(c.registries[i]); /* absent: the host's package managers decide */
+	isol8_config_free(&c);
+
+	parse_ok("{\"network\": {\"registries\": {\"python\": [\"^pypi\\\\.corp$\", \"^files\\\\.corp$\"],"
+		 " \"bash\": []}}}",
+		 &c);
+	ck_assert_uint_eq(c.n_registries[0], 2);
+	ck_assert_str_eq(c.registries[0][0], "^pypi\\.corp$");
+	ck_assert_str_eq(c.registries[0][1], "^files\\.corp$");
+	ck_assert_ptr_null(c.registries[1]);
+	ck_assert_ptr_nonnull(c.registries[4]); /* present but empty: used as is */
+	ck_assert_uint_eq(c.n_registries[4], 0);
+	isol8_config_free(&c);
+
+	expect_error("{\"network\": {\"registries\": {\"agent\": []}}}", "network.registries.agent", "unknown key");
+	expect_error("{\"network\": {\"registries\": {\"ruby\": []}}}", "network.registries.ruby", "unknown key");
+	expect_error("{\"network\": {\"registries\": []}}", "network.registries", "expected object");
+	expect_error("{\"network\": {\"registries\": {\"node\": \"^a$\"}}}", "network.registries.node", NULL);
+	expect_error("{\"network\": {\"registries\": {\"node\": [1]}}}", "network.registries.node", NULL);
+	expect_error("{\"network\": {\"registries\": {\"node\": [\"^a$\", \"(\"]}}}", "network.registries.node[1]",
+		     "invalid regex '('");
+	expect_error("{\"network\": {\"registries\": {\"deno\": [\"\"]}}}", "network.registries.deno[0]",
+		     "must not be empty");
+}
+END_TEST
+
 static Suite *conf_suite(void)
 {
 	Suite *s = suite_create("conf");
@@ -600,6 +633,7 @@ static Suite *conf_suite(void)
 	tcase_add_test(tc, test_json_merge);
 	tcase_add_test(tc, test_json_paths);
 	tcase_add_test(tc, test_json_u64);
+	tcase_add_test(tc, test_registries);
 	suite_add_tcase(s, tc);
 	tcase_add_test(td, test_discovery_order);
 	tcase_add_test(td, test_discovery_errors);

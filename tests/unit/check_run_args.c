@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/proto.h"
+#include "common/registries.h"
 #include "frontend/broker_conn.h"
 #include "frontend/run_args.h"
 #include "frontend/run_request.h"
@@ -33,13 +34,26 @@ static int parse_def(const struct run_defaults *def, const char *first, va_list 
 	return run_args_parse(argc, argv, def, &o, &err);
 }
 
+/* What a user config's network.registries would give (no host lookup in unit tests). */
+static char *py_reg[] = {(char *)"^pypi\\.org$", (char *)"^files\\.pythonhosted\\.org$", NULL};
+static char *npm_reg[] = {(char *)"^registry\\.npmjs\\.org$", NULL};
+
+static void test_defaults(struct run_defaults *def)
+{
+	run_defaults_builtin(def);
+	def->registries[0] = py_reg;
+	def->n_registries[0] = 2;
+	def->registries[1] = def->registries[2] = npm_reg;
+	def->n_registries[1] = def->n_registries[2] = 1;
+}
+
 static int parse(const char *first, ...)
 {
 	struct run_defaults def;
 	va_list ap;
 	int r;
 
-	run_defaults_builtin(&def);
+	test_defaults(&def);
 	va_start(ap, first);
 	r = parse_def(&def, first, ap);
 	va_end(ap);
@@ -161,8 +175,57 @@ START_TEST(install_network_rules)
 	ck_assert_uint_eq(o.allow.n, 1); /* deduplicated */
 	ck_assert_str_eq(o.allow.v[0], "^registry\\.npmjs\\.org$");
 	run_opts_free(&o);
-	ck_assert_int_eq(parse("-e", "1", "-r", "deno", "--install", "npm:chalk", NULL), 0);
+	/* nothing known for deno: say which config key to set */
+	ck_assert_int_eq(parse("-e", "1", "-r", "deno", "--install", "npm:chalk", NULL), -1);
+	ck_assert_int_eq(err.code, ISOL8_E_USAGE);
+	ck_assert_str_eq(err.msg, "--install: no package registry known for deno: set network.registries.deno in "
+				  "isol8.config.json");
+	/* ... unless --net filtered is explicit: the user's own allowlist is the answer */
+	ck_assert_int_eq(parse("-e", "1", "-r", "deno", "--install", "npm:chalk", "--net", "filtered", "--allow",
+			       "^x$", NULL),
+			 0);
+	ck_assert_uint_eq(o.allow.n, 1);
+	run_opts_free(&o);
+	/* bash: the worker refuses --install with the better message */
+	ck_assert_int_eq(parse("--cmd", "true", "--install", "curl", NULL), 0);
 	ck_assert_uint_eq(o.allow.n, 0);
+	run_opts_free(&o);
+	/* --net host is never overridden and gets no allowlist */
+	ck_assert_int_eq(parse("-e", "1", "--install", "x", "--net=host", NULL), 0);
+	ck_assert_str_eq(o.network, "host");
+	ck_assert_uint_eq(o.allow.n, 0);
+}
+END_TEST
+
+/* Without a config list, the host's package-manager configuration decides (common/registries.c). */
+START_TEST(install_registries_from_host)
+{
+	struct run_defaults def;
+	struct isol8_reg_paths p = {.npm_registry_env = "https://npm.mirror.example/", .etc = "/nonexistent"};
+	char *cfg[] = {(char *)"^cfg\\.example$", NULL};
+
+	run_defaults_builtin(&def);
+	def.reg_paths = &p;
+	ck_assert_int_eq(parse_with(&def, "-e", "1", "-r", "node", "--install", "a", NULL), 0);
+	ck_assert_uint_eq(o.allow.n, 1);
+	ck_assert_str_eq(o.allow.v[0], "^npm\\.mirror\\.example$");
+	run_opts_free(&o);
+	/* an unusable configured URL is not guessed around */
+	p.npm_registry_env = "ftp://npm.mirror.example/";
+	ck_assert_int_eq(parse_with(&def, "-e", "1", "-r", "bun", "--install", "a", NULL), -1);
+	ck_assert(strstr(err.msg, "network.registries.bun") != NULL);
+	/* the config list wins over the host's configuration */
+	def.registries[1] = cfg;
+	def.n_registries[1] = 1;
+	ck_assert_int_eq(parse_with(&def, "-e", "1", "-r", "node", "--install", "a", NULL), 0);
+	ck_assert_uint_eq(o.allow.n, 1);
+	ck_assert_str_eq(o.allow.v[0], "^cfg\\.example$");
+	run_opts_free(&o);
+	/* pip's index from the environment; PyPI's files host only with PyPI */
+	p.pip_index_env = "https://pypi.org/simple/";
+	ck_assert_int_eq(parse_with(&def, "-e", "1", "--install", "numpy", NULL), 0);
+	ck_assert_uint_eq(o.allow.n, 2);
+	ck_assert_str_eq(o.allow.v[1], "^files\\.pythonhosted\\.org$");
 }
 END_TEST
 
@@ -730,6 +793,7 @@ int main(void)
 	tcase_add_test(tc, booleans);
 	tcase_add_test(tc, repeatables);
 	tcase_add_test(tc, install_network_rules);
+	tcase_add_test(tc, install_registries_from_host);
 	tcase_add_test(tc, config_defaults);
 	tcase_add_test(tc, bad_values);
 	tcase_add_test(tc, bad_values_from_common_parsers);
