@@ -10,6 +10,8 @@ PKGS=(
 	libmicrohttpd-dev check libssl-dev
 	# engine, offline base image bootstrap, tests
 	docker.io debootstrap iptables procps util-linux python3 curl ca-certificates
+	# used by the integration tests
+	jq iproute2 openssl
 )
 
 missing=()
