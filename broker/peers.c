@@ -298,11 +298,20 @@ void broker_pending_ready(struct broker *b, int fd)
 		drop(i);
 		return;
 	}
-	/* Runs wait their turn: maxConcurrent for the daemon, the tenant's share from policy. */
+	/* Runs wait their turn: maxConcurrent for the daemon, the tenant's share from policy. With
+	 * a free slot and nobody waiting, run now (so --queue 0 means "no waiting", not "never"). */
+	if (queued_count() == 0 && table_token_count_runs(-1) < b->o.max_concurrent &&
+	    (!b->policy.tenants[pend[i].tenant].max_concurrent ||
+	     table_token_count_runs(pend[i].tenant) < b->policy.tenants[pend[i].tenant].max_concurrent)) {
+		route(b, &pend[i], op, session);
+		drop(i);
+		return;
+	}
 	if (queued_count() >= b->o.queue_max) {
 		char msg[200];
-		snprintf(msg, sizeof msg, "isol8d is busy: %u executions running and %u waiting (queue full); retry later",
-			 b->o.max_concurrent, b->o.queue_max);
+		snprintf(msg, sizeof msg,
+			 "isol8d is busy: %u of at most %u executions running and %u waiting (queue full); retry later",
+			 table_token_count_runs(-1), b->o.max_concurrent, queued_count());
 		refuse(fd, ISOL8_E_LIMIT, msg);
 		drop(i);
 		return;

@@ -12,8 +12,14 @@
  * - The proxy runs on the host side, unprivileged (the workers' uid, no capabilities,
  *   no_new_privs, its own seccomp allowlist in seccomp.c), outside every sandbox's reach:
  *   sandboxed code sees only a TCP port on its own loopback.
- * - Single-threaded poll() loop; the broker channel is served in the same loop, one request
- *   answered at a time and in order (PX_REPLY_OK/PX_REPLY_ERR).
+ * - One poll() loop does all socket work; the broker channel is served in the same loop, one
+ *   request answered at a time and in order (PX_REPLY_OK/PX_REPLY_ERR). Name resolution is the
+ *   exception: getaddrinfo blocks for as long as the DNS servers take, so a few resolver threads
+ *   (resolve.c) run it and post answers back through a pipe; a slow name delays only the
+ *   connection that asked for it (RESOLVE_MS, then 504).
+ *   XXX one sandbox asking for many slow names can occupy every resolver thread, delaying other
+ *   sandboxes' DNS lookups (not their connections) until RESOLVE_MS; a per-sandbox cap on
+ *   lookups in flight would close that.
  * - Rules are on host names (deny wins, empty allow list allows nothing): CONNECT targets for
  *   HTTPS (no TLS interception) and the absolute URI (or Host) for plain HTTP, whose forwarded
  *   head carries our own Host header and "Connection: close". Resolved destinations on loopback,
@@ -55,6 +61,8 @@
 #define MAX_LOG_PATH 128
 #define IDLE_MS 60000
 #define CONNECT_MS 10000
+/* A lookup still unanswered after this is a 504; glibc's own retries can take longer. */
+#define RESOLVE_MS 10000
 #define CHUNK 16384
 
 struct log_rec {
@@ -79,7 +87,7 @@ struct listener {
 	unsigned conns;
 };
 
-enum cstate { C_FREE = 0, C_HEAD, C_CONNECTING, C_RELAY, C_REPLY };
+enum cstate { C_FREE = 0, C_HEAD, C_RESOLVING, C_CONNECTING, C_RELAY, C_REPLY };
 
 struct pbuf {
 	struct isol8_buf b;
@@ -99,6 +107,8 @@ struct conn {
 	uint64_t last_ms, connect_start;
 	struct proxy_addr addrs[PROXY_MAX_ADDRS];
 	size_t n_addrs, next_addr;
+	uint64_t ticket, resolve_start; /* C_RESOLVING: the lookup this connection waits for */
+	char host[PROXY_MAX_HOST + 1];
 	bool is_connect;
 	uint64_t up_bytes, down_bytes; /* sent to / received from upstream */
 	unsigned pfi;                   /* this round's pollfd index of cfd (ufd follows) */
@@ -223,7 +233,40 @@ static int start_connect(struct conn *c)
 	return -1;
 }
 
-/* The head is complete: decide, log, and connect or refuse. */
+/* The destination's addresses are known (rc 0, c->addrs) or not (rc -1, err): connect or refuse. */
+static void conn_resolved(struct conn *c, int rc, const struct isol8_err *err)
+{
+	if (rc < 0) {
+		bool pol = err->code == ISOL8_E_POLICY;
+		reply_and_close(c, pol ? 403 : 502, pol ? "Forbidden" : "Bad Gateway", c->host,
+				pol ? "destination address not allowed" : "cannot resolve");
+		return;
+	}
+	c->next_addr = 0;
+	if (start_connect(c) < 0)
+		reply_and_close(c, 502, "Bad Gateway", c->host, "cannot connect");
+}
+
+/* A resolver thread finished: hand the answer to the connection still waiting for it, if any
+ * (it may have timed out or closed meanwhile). */
+static void on_resolved(void *ctx, uint64_t ticket, int rc, const struct proxy_addr *a, size_t n,
+			const struct isol8_err *err)
+{
+	uint64_t now = *(const uint64_t *)ctx;
+
+	for (unsigned i = 0; i < n_conns; i++) {
+		struct conn *c = conns[i];
+		if (c->st != C_RESOLVING || c->ticket != ticket)
+			continue;
+		c->last_ms = now;
+		c->n_addrs = n <= PROXY_MAX_ADDRS ? n : PROXY_MAX_ADDRS;
+		memcpy(c->addrs, a, c->n_addrs * sizeof *a);
+		conn_resolved(c, rc, err);
+		return;
+	}
+}
+
+/* The head is complete: decide, log, and resolve (then connect) or refuse. */
 static void conn_head_done(struct conn *c, const struct http_req *r, struct isol8_buf *fwd)
 {
 	struct listener *l = conn_listener(c);
@@ -231,6 +274,7 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 	const char *path = NULL;
 	size_t path_len = 0;
 	bool allowed;
+	int rc;
 
 	if (!l) {
 		reply_and_close(c, 503, "Service Unavailable", NULL, "sandbox network closed");
@@ -253,18 +297,20 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 		reply_and_close(c, 403, "Forbidden", r->host, "host not allowed");
 		return;
 	}
-	if (proxy_resolve(r->host, r->port, c->addrs, &c->n_addrs, &err) < 0) {
-		reply_and_close(c, err.code == ISOL8_E_POLICY ? 403 : 502, err.code == ISOL8_E_POLICY ? "Forbidden" : "Bad Gateway",
-				r->host, err.code == ISOL8_E_POLICY ? "destination address not allowed" : "cannot resolve");
-		return;
-	}
-	/* Bytes the client sent after the head (a request body, a TLS ClientHello) go upstream. */
+	/* Bytes the client sent after the head (a request body, a TLS ClientHello) go upstream once
+	 * connected; nothing is sent before then. */
 	if (!r->is_connect)
 		queue(&c->up, fwd->data, fwd->len);
 	if (c->head_len > r->head_len)
 		queue(&c->up, c->head + r->head_len, c->head_len - r->head_len);
-	if (start_connect(c) < 0)
-		reply_and_close(c, 502, "Bad Gateway", r->host, "cannot connect");
+	snprintf(c->host, sizeof c->host, "%s", r->host);
+	rc = proxy_resolve_start(r->host, r->port, &c->ticket, c->addrs, &c->n_addrs, &err);
+	if (rc == 0) {
+		c->st = C_RESOLVING;
+		c->resolve_start = mono();
+		return;
+	}
+	conn_resolved(c, rc < 0 ? -1 : 0, &err);
 }
 
 static void conn_read_head(struct conn *c)
@@ -349,6 +395,8 @@ static bool conn_step(struct conn *c, short crev, short urev)
 
 	if (c->st == C_HEAD && (crev & (POLLIN | POLLHUP | POLLERR)))
 		conn_read_head(c);
+	if (c->st == C_RESOLVING)
+		return true;
 	if (c->st == C_CONNECTING && (urev & (POLLOUT | POLLERR | POLLHUP)))
 		conn_connected(c);
 	if (c->st == C_REPLY) {
@@ -547,11 +595,18 @@ static void serve_channel_msg(int chan, struct isol8_msg *m)
 
 int proxy_run(int chan)
 {
-	static struct pollfd pf[1 + MAX_LISTENERS + 2 * MAX_CONNS];
-	static int who[1 + MAX_LISTENERS + 2 * MAX_CONNS]; /* -1 channel, 0.. listener index, 1000 connection */
+	static struct pollfd pf[2 + MAX_LISTENERS + 2 * MAX_CONNS];
+	/* pf[0] the broker channel, pf[1] the resolver pipe, then listeners (who = index), then
+	 * connections (who = 1000). */
+	static int who[2 + MAX_LISTENERS + 2 * MAX_CONNS];
+	struct isol8_err rerr = ISOL8_ERR_INIT;
 
 	for (unsigned i = 0; i < MAX_LISTENERS; i++)
 		lst[i].fd = -1;
+	if (proxy_resolver_start(&rerr) < 0) {
+		log_error("%s", rerr.msg);
+		return 1;
+	}
 	for (;;) {
 		unsigned np = 0;
 		uint64_t now;
@@ -559,6 +614,8 @@ int proxy_run(int chan)
 
 		pf[np] = (struct pollfd){.fd = chan, .events = POLLIN};
 		who[np++] = -1;
+		pf[np] = (struct pollfd){.fd = proxy_resolver_fd(), .events = POLLIN};
+		who[np++] = -2;
 		for (unsigned i = 0; i < MAX_LISTENERS; i++)
 			if (lst[i].fd >= 0 && n_conns < MAX_CONNS && lst[i].conns < MAX_CONNS_PER_SANDBOX) {
 				pf[np] = (struct pollfd){.fd = lst[i].fd, .events = POLLIN};
@@ -580,7 +637,9 @@ int proxy_run(int chan)
 			default: break;
 			}
 			c->pfi = np;
-			pf[np] = (struct pollfd){.fd = c->cfd, .events = ce};
+			/* While resolving there is nothing to do with the client; a hang-up is noticed
+			 * afterwards (and must not make poll spin meanwhile). */
+			pf[np] = (struct pollfd){.fd = c->st == C_RESOLVING ? -1 : c->cfd, .events = ce};
 			who[np++] = 1000;
 			pf[np] = (struct pollfd){.fd = c->ufd, .events = ue}; /* fd -1 is ignored by poll */
 			who[np++] = 1000;
@@ -591,6 +650,8 @@ int proxy_run(int chan)
 			return 1;
 		}
 		now = mono();
+		if (pf[1].revents)
+			proxy_resolve_collect(on_resolved, &now);
 		/* Connections first (their indexes are stable until one closes), then new ones. */
 		for (int i = (int)n_conns - 1; i >= 0; i--) {
 			struct conn *c = conns[i];
@@ -600,6 +661,10 @@ int proxy_run(int chan)
 			if (crev || urev)
 				c->last_ms = now;
 			alive = (crev || urev) ? conn_step(c, crev, urev) : true;
+			if (alive && c->st == C_RESOLVING && now > c->resolve_start && now - c->resolve_start > RESOLVE_MS) {
+				proxy_resolve_cancel(c->ticket);
+				reply_and_close(c, 504, "Gateway Timeout", c->host, "cannot resolve (timed out)");
+			}
 			/* conn_step may have started the connect after `now` was taken */
 			if (alive && c->st == C_CONNECTING && now > c->connect_start && now - c->connect_start > CONNECT_MS) {
 				c->ufd = xclose(c->ufd);
@@ -611,7 +676,7 @@ int proxy_run(int chan)
 			if (!alive)
 				conn_close((unsigned)i);
 		}
-		for (unsigned k = 1; k < np && who[k] < 1000; k++)
+		for (unsigned k = 2; k < np && who[k] < 1000; k++)
 			if (pf[k].revents)
 				accept_on((unsigned)who[k]);
 		if (pf[0].revents) {

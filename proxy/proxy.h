@@ -17,12 +17,31 @@ struct proxy_addr {
 	socklen_t len;
 };
 
-/* resolve.c: the test hook's hosts file (read before lockdown), then getaddrinfo. Fills at most
+/* resolve.c: the test hook's hosts file (read before lockdown; "@delay=MS name..." lines make
+ * those names stall in the resolver threads, then fail), then getaddrinfo. Fills at most
  * PROXY_MAX_ADDRS public addresses; loopback, link-local, unspecified and multicast destinations
  * are refused (ISOL8_E_POLICY): the proxy runs on the host and must not become a way into the
  * host's own services or cloud metadata endpoints. */
 int proxy_hosts_load(const char *path, struct isol8_err *err);
-int proxy_resolve(const char *host, uint16_t port, struct proxy_addr *out, size_t *n, struct isol8_err *err);
+/* The event loop must never wait on DNS. proxy_resolver_start
+ * runs after lockdown (the seccomp allowlist permits thread clones only) and starts
+ * PROXY_RESOLVER_THREADS threads. proxy_resolve_start answers the hosts hook and IP literals at
+ * once (returns 1, out/n filled) or fails (-1, e.g. ISOL8_E_LIMIT past PROXY_RESOLVER_QUEUE
+ * queued lookups); otherwise it queues a lookup and returns 0 with *ticket set. When
+ * proxy_resolver_fd() is readable, proxy_resolve_collect calls fn once per finished lookup
+ * (rc 0 with addresses, or -1 with err). proxy_resolve_cancel
+ * forgets a lookup the loop timed out; a late result for it still arrives and is ignored by
+ * ticket. */
+#define PROXY_RESOLVER_THREADS 4
+#define PROXY_RESOLVER_QUEUE 256
+typedef void proxy_resolved_fn(void *ctx, uint64_t ticket, int rc, const struct proxy_addr *a, size_t n,
+			       const struct isol8_err *err);
+int proxy_resolver_start(struct isol8_err *err);
+int proxy_resolver_fd(void);
+int proxy_resolve_start(const char *host, uint16_t port, uint64_t *ticket, struct proxy_addr *out, size_t *n,
+			struct isol8_err *err);
+void proxy_resolve_cancel(uint64_t ticket);
+void proxy_resolve_collect(proxy_resolved_fn *fn, void *ctx);
 bool proxy_addr_forbidden(const struct sockaddr *sa);
 
 /* seccomp.c */

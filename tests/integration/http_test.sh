@@ -206,7 +206,12 @@ def send(s, op, payload, fin=True, mask=True):
         payload = payload.encode()
     b0 = (0x80 if fin else 0) | op
     n = len(payload)
-    hdr = bytes([b0, (0x80 if mask else 0) | (n if n < 126 else 126)]) + (struct.pack("!H", n) if n >= 126 else b"")
+    if n < 126:
+        hdr = bytes([b0, (0x80 if mask else 0) | n])
+    elif n < 65536:
+        hdr = bytes([b0, (0x80 if mask else 0) | 126]) + struct.pack("!H", n)
+    else:
+        hdr = bytes([b0, (0x80 if mask else 0) | 127]) + struct.pack("!Q", n)
     if mask:
         m = os.urandom(4)
         payload = bytes(c ^ m[i % 4] for i, c in enumerate(payload))
@@ -291,7 +296,8 @@ elif what == "errors":
     send(s, 1, "hi", mask=False)
     print("unmasked", events(s))
     s, st, ok = connect()
-    send(s, 1, "x" * 2000000)
+    # Announce a 2 MB text frame: refused from its header, before the payload is sent.
+    s.sendall(bytes([0x81, 0xFF]) + struct.pack("!Q", 2000000) + b"\x01\x02\x03\x04")
     try:
         print("big", events(s))
     except (EOFError, ConnectionResetError, BrokenPipeError):
@@ -350,6 +356,78 @@ is "$CODE|$(json_get "$BODY_OUT" .stdout)" '200|"quick\n"' "a request while a sl
 if proc_gone "$slow"; then not_ok "slow client still sending while the other request finished" "$(cat "$T_TMP/slow.out")"; else ok "slow client still sending while the other request finished (${ms} ms)"; fi
 wait "$slow"
 is "$(cat "$T_TMP/slow.out")" "200 slow" "the slow client's request completes too"
+
+# ---- TLS: a second server with --tls-cert/--tls-key -------------------------------------------------
+if openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+	-days 1 -keyout "$T_TMP/tls.key" -out "$T_TMP/tls.crt" >/dev/null 2>&1; then
+	setsid "$ISOL8" serve --port 0 --keys-file "$T_TMP/keys" --socket "$S" --grace 5 \
+		--tls-cert "$T_TMP/tls.crt" --tls-key "$T_TMP/tls.key" >"$T_TMP/tls.log" 2>&1 </dev/null &
+	TLS_PID=$!
+	TPORT=""
+	for ((i = 0; i < 100; i++)); do
+		TPORT=$(sed -n 's/.*listening on https:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T_TMP/tls.log")
+		[ -n "$TPORT" ] && break
+		sleep 0.1
+	done
+	is "$(curl -s --cacert "$T_TMP/tls.crt" "https://localhost:$TPORT/health" --resolve "localhost:$TPORT:127.0.0.1")" \
+		'{"status":"ok","version":"0.1.0"}' "TLS: GET /health over HTTPS with the self-signed CA"
+	out=$(curl -s --cacert "$T_TMP/tls.crt" --resolve "localhost:$TPORT:127.0.0.1" -X POST -H "Authorization: Bearer $KA" \
+		--data-binary "$(exec_body 'print("over tls")')" "https://localhost:$TPORT/execute")
+	is "$(json_get "$out" .stdout)" '"over tls\n"' "TLS: POST /execute over HTTPS"
+	CODE=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$TPORT/health")
+	isnt "$CODE" 200 "TLS: plain HTTP to the TLS port does not get an answer"
+	out=$(WS_CAFILE=$T_TMP/tls.crt python3 "$T_TMP/ws.py" localhost "$TPORT" "$KA" stdin 2>&1)
+	is "$out" "stdin \"ABC\\nDEF\\n\" ['0']" "TLS: WebSocket over TLS (wss)"
+	kill -TERM "$TLS_PID"
+	wait "$TLS_PID"
+	is "$?" 0 "TLS server stops cleanly"
+	run_cap "$ISOL8" serve --port 0 --key "$KA" --socket "$S" --tls-cert "$T_TMP/tls.crt" </dev/null
+	like "$RC|$ERR" '^2\|\[ERR\] --tls-cert and --tls-key go together' "--tls-cert without --tls-key is refused"
+	run_cap "$ISOL8" serve --port 0 --key "$KA" --socket "$S" --tls-cert "$T_TMP/keys" --tls-key "$T_TMP/tls.key" </dev/null
+	like "$RC|$ERR" 'is not a PEM file' "a --tls-cert that is not PEM is refused"
+else
+	ok "# SKIP openssl cannot make a test certificate"
+fi
+
+# ---- 429 when isol8d's queue is full (a second daemon: one run, one waiting) ------------------------
+# Its policy gives key "bravo" a tenant allowed only bash, for the 403 test.
+jq '.tenants.bashonly = (.tenants.local | .match = {uids: [], gids: [], keys: ["bravo"]} | .runtimes = ["bash"])' \
+	"${ISOL8_SRCDIR:-$here/../..}/policy/default-policy.json" >"$T_TMP/policy.json"
+if daemon_start q --max-concurrent 1 --queue 1 --policy "$T_TMP/policy.json"; then
+	setsid "$ISOL8" serve --port 0 --keys-file "$T_TMP/keys" --socket "${D_SOCK[q]}" --grace 5 \
+		>"$T_TMP/q.log" 2>&1 </dev/null &
+	Q_PID=$!
+	QPORT=""
+	for ((i = 0; i < 100; i++)); do
+		QPORT=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T_TMP/q.log")
+		[ -n "$QPORT" ] && break
+		sleep 0.1
+	done
+	# One run holds the slot and one waits in the queue; a third is refused. (--queue 0 refuses
+	# every run: each run passes through the queue, even when a slot is free.)
+	curl -s -o "$T_TMP/q1" -X POST -H "Authorization: Bearer $KA" \
+		--data-binary "$(exec_body $'import time\ntime.sleep(3)\nprint("first")')" "http://127.0.0.1:$QPORT/execute" &
+	q1=$!
+	sleep 0.5
+	curl -s -o "$T_TMP/q3" -X POST -H "Authorization: Bearer $KA" \
+		--data-binary "$(exec_body 'print("queued")')" "http://127.0.0.1:$QPORT/execute" &
+	q3=$!
+	sleep 0.5
+	CODE=$(curl -s -o "$T_TMP/q2" -w '%{http_code}' -X POST -H "Authorization: Bearer $KA" \
+		--data-binary "$(exec_body 'print("second")')" "http://127.0.0.1:$QPORT/execute")
+	is "$CODE|$(jq -r 'has("error")' "$T_TMP/q2")" '429|true' "isol8d queue full (--max-concurrent 1 --queue 1): 429 JSON error"
+	wait "$q1" "$q3"
+	is "$(jq -r .stdout "$T_TMP/q1")|$(jq -r .stdout "$T_TMP/q3")" 'first|queued' "the running and the queued run both complete"
+	CODE=$(curl -s -o "$T_TMP/q4" -w '%{http_code}' -X POST -H "Authorization: Bearer $KB" \
+		--data-binary "$(exec_body 'print(1)')" "http://127.0.0.1:$QPORT/execute")
+	is "$CODE|$(jq -r 'has("error")' "$T_TMP/q4")" '403|true' "policy refusal (runtime python not allowed for key bravo's tenant): 403"
+	CODE=$(curl -s -o "$T_TMP/q5" -w '%{http_code}' -X POST -H "Authorization: Bearer $KB" \
+		--data-binary "$(exec_body 'echo via-bash' bash)" "http://127.0.0.1:$QPORT/execute")
+	is "$CODE|$(jq -r .stdout "$T_TMP/q5")" '200|via-bash' "the same key may run what its tenant allows"
+	kill -TERM "$Q_PID"
+	wait "$Q_PID"
+	daemon_stop q
+fi
 
 # ---- remote client ---------------------------------------------------------------------------------
 run_cap "$ISOL8" run --host "$U" --key "$KA" -e 'import sys; print("remote hi"); print("e", file=sys.stderr); sys.exit(3)' </dev/null

@@ -141,11 +141,12 @@ for c in $(cat /proc/"${D_PID[n]}"/task/*/children 2>/dev/null); do
 done
 if [ -n "$proxy_pid" ]; then
 	# The worker removes an ephemeral sandbox just after answering: give it a moment.
+	# 0-3 (stdin, stdout, stderr, the broker channel) and the resolver threads' answer pipe.
 	for _ in $(seq 50); do
-		[ "$(ls /proc/"$proxy_pid"/fd | wc -l)" -le 4 ] && break
+		[ "$(ls /proc/"$proxy_pid"/fd | wc -l)" -le 6 ] && break
 		sleep 0.1
 	done
-	is "$(ls /proc/"$proxy_pid"/fd | wc -l | tr -d ' ')" 4 "proxy holds no listener after the sandboxes are gone"
+	is "$(ls /proc/"$proxy_pid"/fd | wc -l | tr -d ' ')" 6 "proxy holds no listener after the sandboxes are gone"
 	st=$(grep -E '^(Uid|CapEff|NoNewPrivs|Seccomp):' /proc/"$proxy_pid"/status | awk '{print $2}' | tr '\n' ' ')
 	unlike "$st" "^0 " "proxy does not run as root"
 	like "$st" "0000000000000000 1 2 $" "proxy: no capabilities, no_new_privs, seccomp filter"

@@ -1,0 +1,108 @@
+#!/bin/bash
+# The proxy resolves names off its event loop (issue 7): while one sandbox waits on a slow,
+# unresolvable name, another sandbox's allowed request is served at once; the slow one ends in a
+# 502/504 from the proxy. The fast name comes from the proxy's --proxy-hosts hook; the slow one
+# is an "@delay" entry of the same hook: it stalls in a resolver thread (standing in for an
+# unreachable DNS server), then really goes to getaddrinfo, which cannot resolve it. No traffic
+# leaves this machine. TAP, final "N passed, N failed"; exit 77 (skip) unless root.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib/daemon.sh
+. "${ISOL8_SRCDIR:-$here/../..}/tests/lib/daemon.sh"
+
+daemon_setup net_resolve_test
+docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python missing (isol8 setup)"
+command -v python3 >/dev/null || bail "python3 needed to serve HTTP"
+
+GW=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
+[ -n "$GW" ] || GW=$(ip -o -4 addr show docker0 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')
+[ -n "$GW" ] || bail "cannot find the docker bridge address"
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("'"$GW"'", 0)); print(s.getsockname()[1])')
+mkdir -p "$T_TMP/www"
+echo "fast-answer" >"$T_TMP/www/index.txt"
+python3 -m http.server "$PORT" --bind "$GW" --directory "$T_TMP/www" >"$T_TMP/http.log" 2>&1 &
+HTTP_PID=$!
+trap 'kill $HTTP_PID 2>/dev/null; daemon_exit_trap' EXIT
+for _ in $(seq 50); do
+	python3 -c "import socket; socket.create_connection(('$GW', $PORT), 1)" 2>/dev/null && break
+	sleep 0.1
+done
+SLOW=slow-name.isol8-test.invalid
+# 12 s: longer than the proxy's 10 s resolve timeout.
+printf '%s fast.test\n@delay=12000 %s\n' "$GW" "$SLOW" >"$T_TMP/hosts"
+
+daemon_start r --proxy-hosts "$T_TMP/hosts" || done_testing
+S=${D_SOCK[r]}
+
+cat >"$T_TMP/get.py" <<'EOF2'
+import sys, time, urllib.request, urllib.error
+t0 = time.monotonic()
+try:
+    r = urllib.request.urlopen("@URL@", timeout=30)
+    res = "%d %s" % (r.status, r.read().decode().strip())
+except urllib.error.HTTPError as e:
+    res = "%d %s" % (e.code, e.read().decode().strip())
+except Exception as e:
+    res = "ERR %s" % type(e).__name__
+print(res)
+print("ms", int((time.monotonic() - t0) * 1000))
+EOF2
+# isol8 run passes no arguments to the program: one script per URL.
+getter() { # NAME URL
+	sed "s|@URL@|$2|" "$T_TMP/get.py" >"$T_TMP/$1.py"
+	echo "$T_TMP/$1.py"
+}
+SLOW_PY=$(getter slow "http://$SLOW/")
+FAST_PY=$(getter fast "http://fast.test:$PORT/index.txt")
+NOWHERE_PY=$(getter nowhere "http://nowhere.isol8-test.invalid/")
+
+# Sandbox A: the slow name (allowed by its rules, so the proxy must resolve it).
+"$ISOL8" run --socket "$S" --net filtered --allow "^${SLOW//./\\.}\$" "$SLOW_PY" \
+	</dev/null >"$T_TMP/slow.out" 2>"$T_TMP/slow.err" &
+SLOW_PID=$!
+# Give A time to start and send its request, so the proxy is busy resolving it.
+for _ in $(seq 100); do
+	grep -q "$SLOW" "${D_LOG[r]}" 2>/dev/null && break
+	[ -n "$(daemon_containers r)" ] && sleep 2 && break
+	sleep 0.1
+done
+
+# Sandbox B, meanwhile: its allowed request through the same proxy is served at once.
+t0=$(date +%s%N)
+run_cap "$ISOL8" run --socket "$S" --net filtered --allow '^fast\.test$' "$FAST_PY" </dev/null
+t1=$(date +%s%N)
+like "$RC|$OUT" "^0\|200 fast-answer
+ms [0-9]+
+$" "fast name served while another sandbox's name is still resolving"
+ms=${OUT##*ms }
+ms=${ms%%[^0-9]*}
+[ -n "$ms" ] && [ "$ms" -lt 3000 ] && ok "fast request took ${ms} ms inside the sandbox (< 3000)" ||
+	not_ok "fast request was not fast" "$OUT"
+if kill -0 "$SLOW_PID" 2>/dev/null; then
+	ok "the slow lookup was still pending when the fast request finished ($(((t1 - t0) / 1000000)) ms run)"
+else
+	not_ok "the slow lookup was still pending when the fast request finished" "$(cat "$T_TMP/slow.out")"
+fi
+
+wait "$SLOW_PID"
+slow_rc=$?
+slow_out=$(cat "$T_TMP/slow.out")
+is "$slow_rc" 0 "slow sandbox: the run itself succeeds"
+like "$slow_out" "^504 cannot resolve \(timed out\): $SLOW \(isol8 network policy\)" \
+	"slow name: the proxy answers 504 after its resolve timeout"
+sms=${slow_out##*ms }
+[ "$sms" -ge 9000 ] 2>/dev/null && [ "$sms" -lt 20000 ] && ok "slow name gave up after ~10 s (${sms} ms)" ||
+	not_ok "slow name gave up after ~10 s" "$slow_out"
+
+# The late result (the thread finishes at 12 s) is discarded and the proxy keeps serving.
+sleep 3
+run_cap "$ISOL8" run --socket "$S" --net filtered --allow '^fast\.test$' "$FAST_PY" </dev/null
+like "$OUT" "^200 fast-answer" "proxy still serves after a timed-out lookup completes late"
+# A name that fails quickly (no @delay) goes through the resolver threads under the proxy's
+# seccomp filter and is a 502.
+run_cap "$ISOL8" run --socket "$S" --net filtered --allow '\.invalid$' "$NOWHERE_PY" </dev/null
+like "$OUT" "^502 cannot resolve: nowhere\.isol8-test\.invalid" "unresolvable name without delay: 502 from the proxy"
+
+daemon_stop r
+done_testing
