@@ -82,6 +82,9 @@ struct broker {
 /* listen.c */
 int broker_listen(const char *path, const char *group, mode_t mode, int *fd_out, struct isol8_err *err);
 
+/* spawn.c: fork + exec of a helper with its channel on fd 3 */
+int broker_spawn_child(const char *path, char *const argv[], int *chan_out, pid_t *pid_out, struct isol8_err *err);
+
 /* workers.c */
 int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err);
 void broker_reap_workers(struct broker *b, uint64_t now_ms);

@@ -22,47 +22,20 @@
 
 int broker_spawn_proxy(struct broker *b, struct isol8_err *err)
 {
-	int sv[2] = {-1, -1};
+	char uidbuf[16], gidbuf[16], lvl[8];
+	char *argv[] = {"isol8-proxy", "--fd", "3", "--uid", uidbuf, "--gid", gidbuf, "--log-level", lvl,
+			b->o.proxy_hosts ? "--hosts" : NULL, (char *)b->o.proxy_hosts, NULL};
+	int chan = -1;
 	pid_t pid;
 
-	if (isol8_ipc_socketpair(sv, err) < 0)
-		return isol8_err_wrap(err, "proxy channel");
-	pid = fork();
-	if (pid < 0) {
-		xclose(sv[0]);
-		xclose(sv[1]);
-		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork proxy");
-	}
-	if (pid == 0) {
-		char uidbuf[16], gidbuf[16], lvl[8];
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		close(sv[0]);
-		if (sv[1] != 3) {
-			if (dup2(sv[1], 3) < 0)
-				_exit(127);
-			close(sv[1]);
-		} else {
-			fcntl(3, F_SETFD, 0);
-		}
-		snprintf(uidbuf, sizeof uidbuf, "%u", (unsigned)b->worker_uid);
-		snprintf(gidbuf, sizeof gidbuf, "%u", (unsigned)b->worker_gid);
-		snprintf(lvl, sizeof lvl, "%d", isol8_log_get_level());
-		if (b->o.proxy_hosts)
-			execl(b->o.proxy_path, "isol8-proxy", "--fd", "3", "--uid", uidbuf, "--gid", gidbuf, "--log-level",
-			      lvl, "--hosts", b->o.proxy_hosts, (char *)NULL);
-		else
-			execl(b->o.proxy_path, "isol8-proxy", "--fd", "3", "--uid", uidbuf, "--gid", gidbuf, "--log-level",
-			      lvl, (char *)NULL);
-		_exit(127);
-	}
-	close(sv[1]);
+	snprintf(uidbuf, sizeof uidbuf, "%u", (unsigned)b->worker_uid);
+	snprintf(gidbuf, sizeof gidbuf, "%u", (unsigned)b->worker_gid);
+	snprintf(lvl, sizeof lvl, "%d", isol8_log_get_level());
+	if (broker_spawn_child(b->o.proxy_path, argv, &chan, &pid, err) < 0)
+		return isol8_err_wrap(err, "network proxy");
 	pthread_mutex_lock(&b->proxy_lock);
 	b->proxy_pid = pid;
-	b->proxy_chan = sv[0];
+	b->proxy_chan = chan;
 	pthread_mutex_unlock(&b->proxy_lock);
 	log_info("network proxy started (pid %d)", (int)pid);
 	return 0;

@@ -21,48 +21,22 @@
 int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
 {
 	struct worker_slot *w = &b->w[idx];
-	int sv[2] = {-1, -1};
+	char uidbuf[16], gidbuf[16], idxbuf[16], lvl[8], psize[16];
+	char *argv[] = {"isol8-worker", "--fd", "3", "--uid", uidbuf, "--gid", gidbuf, "--index", idxbuf,
+			"--log-level", lvl, "--pool-size", psize, "--pool-strategy",
+			b->o.pool_secure ? "secure" : "fast", NULL};
+	int chan = -1;
 	pid_t pid;
 
-	if (isol8_ipc_socketpair(sv, err) < 0)
-		return isol8_err_wrap(err, "worker %u channel", idx);
-	pid = fork();
-	if (pid < 0) {
-		xclose(sv[0]);
-		xclose(sv[1]);
-		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork worker %u", idx);
-	}
-	if (pid == 0) {
-		char fdbuf[16], uidbuf[16], gidbuf[16], idxbuf[16], lvl[8], psize[16];
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		close(sv[0]);
-		/* The channel must survive exec; everything else is CLOEXEC or closed by the
-		 * worker's close_range() during lockdown. */
-		if (sv[1] != 3) {
-			if (dup2(sv[1], 3) < 0)
-				_exit(127);
-			close(sv[1]);
-		} else {
-			fcntl(3, F_SETFD, 0);
-		}
-		snprintf(fdbuf, sizeof fdbuf, "3");
-		snprintf(uidbuf, sizeof uidbuf, "%u", (unsigned)b->worker_uid);
-		snprintf(gidbuf, sizeof gidbuf, "%u", (unsigned)b->worker_gid);
-		snprintf(idxbuf, sizeof idxbuf, "%u", idx);
-		snprintf(lvl, sizeof lvl, "%d", isol8_log_get_level());
-		snprintf(psize, sizeof psize, "%u", b->o.pool_size);
-		execl(b->o.worker_path, "isol8-worker", "--fd", fdbuf, "--uid", uidbuf, "--gid", gidbuf, "--index",
-		      idxbuf, "--log-level", lvl, "--pool-size", psize, "--pool-strategy",
-		      b->o.pool_secure ? "secure" : "fast", (char *)NULL);
-		_exit(127);
-	}
-	close(sv[1]);
+	snprintf(uidbuf, sizeof uidbuf, "%u", (unsigned)b->worker_uid);
+	snprintf(gidbuf, sizeof gidbuf, "%u", (unsigned)b->worker_gid);
+	snprintf(idxbuf, sizeof idxbuf, "%u", idx);
+	snprintf(lvl, sizeof lvl, "%d", isol8_log_get_level());
+	snprintf(psize, sizeof psize, "%u", b->o.pool_size);
+	if (broker_spawn_child(b->o.worker_path, argv, &chan, &pid, err) < 0)
+		return isol8_err_wrap(err, "worker %u", idx);
 	w->pid = pid;
-	w->chan = sv[0];
+	w->chan = chan;
 	w->gen++;
 	w->load = 0;
 	log_info("worker %u started (pid %d, uid %u)", idx, (int)pid, (unsigned)b->worker_uid);

@@ -34,33 +34,6 @@ static int unreachable(const char *path, const char *reason, struct isol8_err *e
 			     path, reason);
 }
 
-int broker_open(const char *path, uint8_t op, const char *session, struct isol8_err *err)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_close_ int fd = -1;
-	struct isol8_buf b = ISOL8_BUF_INIT;
-	int r;
-
-	if (strlen(path) >= sizeof sa.sun_path)
-		return unreachable(path, "socket path too long", err);
-	memcpy(sa.sun_path, path, strlen(path) + 1);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return isol8_err_set(err, ISOL8_E_IO, errno, "socket");
-	do
-		r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return unreachable(path, strerror(errno), err);
-
-	isol8_put_u8(&b, op);
-	isol8_put_str(&b, session ? session : "");
-	r = isol8_ipc_send_buf(fd, FE_HELLO, 0, &b, NULL, 0, err);
-	isol8_buf_free(&b);
-	if (r < 0)
-		return isol8_err_wrap(err, "send hello to isol8d");
-	return steal_fd(&fd);
-}
 
 int broker_error_from_msg(struct isol8_msg *m, struct isol8_err *err)
 {
@@ -112,8 +85,10 @@ int broker_expect(int sock, uint8_t type, struct isol8_msg *m, struct isol8_err 
 	return 1;
 }
 
-int broker_open_key(const char *path, uint8_t op, const char *session, const char *key_name,
-		    struct isol8_err *err)
+/* Connect and send the hello: FE_HELLO, or FE_HELLO_KEY when key_name is set (only a trusted
+ * HTTP frontend may send that; the broker checks). */
+static int open_hello(const char *path, uint8_t op, const char *session, const char *key_name,
+		      struct isol8_err *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
@@ -134,10 +109,22 @@ int broker_open_key(const char *path, uint8_t op, const char *session, const cha
 
 	isol8_put_u8(&b, op);
 	isol8_put_str(&b, session ? session : "");
-	isol8_put_str(&b, key_name);
-	r = isol8_ipc_send_buf(fd, FE_HELLO_KEY, 0, &b, NULL, 0, err);
+	if (key_name)
+		isol8_put_str(&b, key_name);
+	r = isol8_ipc_send_buf(fd, key_name ? FE_HELLO_KEY : FE_HELLO, 0, &b, NULL, 0, err);
 	isol8_buf_free(&b);
 	if (r < 0)
 		return isol8_err_wrap(err, "send hello to isol8d");
 	return steal_fd(&fd);
+}
+
+int broker_open(const char *path, uint8_t op, const char *session, struct isol8_err *err)
+{
+	return open_hello(path, op, session, NULL, err);
+}
+
+int broker_open_key(const char *path, uint8_t op, const char *session, const char *key_name,
+		    struct isol8_err *err)
+{
+	return open_hello(path, op, session, key_name ? key_name : "", err);
 }
