@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "common/err.h"
@@ -45,6 +46,9 @@ struct broker_opts {
 	unsigned pool_size;         /* warm sandboxes per shape and worker (2; 0 = no pool) */
 	bool pool_secure;           /* --pool-strategy secure: never reuse a sandbox */
 	uint32_t prewarm_mask;      /* --prewarm: runtimes (bit per enum isol8_runtime) */
+	const char *http;           /* --http ADDR:PORT */
+	const char *http_keys;      /* --http-keys FILE (name:secret lines) */
+	const char *http_path;      /* isol8-full */
 	int log_level;
 };
 
@@ -77,10 +81,20 @@ struct broker {
 	uint32_t proxy_req;
 	unsigned proxy_crashes;
 	uint64_t proxy_respawn_at_ms;
+	pid_t http_pid;             /* --http child, 0 when not running */
+	unsigned http_crashes;
+	uint64_t http_respawn_at_ms;
 };
 
 /* listen.c */
 int broker_listen(const char *path, const char *group, mode_t mode, int *fd_out, struct isol8_err *err);
+
+/* http_child.c: isol8d --http */
+int broker_spawn_http(struct broker *b, struct isol8_err *err);
+bool broker_http_reaped(struct broker *b, pid_t pid, int status, uint64_t now);
+void broker_http_respawn(struct broker *b, uint64_t now);
+/* SIGTERM the --http child (it finishes in-flight requests); with wait, reap it (SIGKILL after 5 s). */
+void broker_stop_http(struct broker *b, bool wait);
 
 /* spawn.c: fork + exec of a helper with its channel on fd 3 */
 int broker_spawn_child(const char *path, char *const argv[], int *chan_out, pid_t *pid_out, struct isol8_err *err);
@@ -98,7 +112,7 @@ unsigned broker_home_worker(struct broker *b, const char *tenant);
 /* peers.c: frontend side */
 void broker_accept(struct broker *b);
 void broker_pending_ready(struct broker *b, int fd);
-bool broker_trusts_key_claims(const struct broker *b, uid_t uid);
+bool broker_trusts_key_claims(const struct broker *b, const struct ucred *cred);
 void broker_pending_expire(struct broker *b, uint64_t now_ms);
 void broker_run_queue(struct broker *b);
 int broker_pending_fds(int *out, unsigned max);

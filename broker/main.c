@@ -58,6 +58,8 @@ static void usage(FILE *f)
 		"                         (a fresh sandbox for every run)\n"
 		"  --pool-size N          warm sandboxes kept per shape and worker (default 2, 0 = none)\n"
 		"  --prewarm LIST         start warm sandboxes at start for these runtimes (python,node,... or all)\n"
+		"  --http ADDR:PORT       also serve the HTTP API (isol8 serve) as an unprivileged child\n"
+		"  --http-keys FILE       API keys for --http (name:secret lines; read by isol8d as root)\n"
 		"  --pidfile FILE         write the daemon's pid\n"
 		"  --foreground           do not detach\n"
 		"  --log-json             log JSON lines\n"
@@ -189,6 +191,8 @@ static void shutdown_broker(struct broker *b)
 
 	b->stopping = true;
 	log_info("shutting down: waiting up to %u ms for running executions", b->o.grace_ms);
+	/* HTTP first: it stops taking requests and finishes its in-flight ones meanwhile. */
+	broker_stop_http(b, false);
 	xclose(b->listen_fd);
 	b->listen_fd = -1;
 	unlink(b->o.socket_path);
@@ -230,6 +234,7 @@ static void shutdown_broker(struct broker *b)
 		log_info("removing %zu sandbox(es) created by this daemon", n);
 	broker_remove_containers(b, ids, n);
 	free(ids);
+	broker_stop_http(b, true);
 	broker_stop_proxy(b);
 	if (b->o.pidfile)
 		unlink(b->o.pidfile);
@@ -247,7 +252,7 @@ int main(int argc, char **argv)
 	int sfd, c;
 	uint64_t last_deadline_check = 0;
 	enum { O_SOCKET = 256, O_GROUP, O_MODE, O_POLICY, O_WORKERS, O_USER, O_SECCOMP, O_WPATH, O_GRACE, O_PIDFILE,
-	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS, O_NOAGENT, O_PSIZE, O_PSTRAT, O_PREWARM };
+	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS, O_NOAGENT, O_PSIZE, O_PSTRAT, O_PREWARM, O_HTTP, O_HTTPKEYS };
 	static const struct option opts[] = {
 		{"socket", required_argument, 0, O_SOCKET}, {"socket-group", required_argument, 0, O_GROUP},
 		{"socket-mode", required_argument, 0, O_MODE}, {"policy", required_argument, 0, O_POLICY},
@@ -260,6 +265,7 @@ int main(int argc, char **argv)
 		{"max-concurrent", required_argument, 0, O_MAXC}, {"queue", required_argument, 0, O_QUEUE},
 		{"no-agent", no_argument, 0, O_NOAGENT}, {"pool-size", required_argument, 0, O_PSIZE},
 		{"pool-strategy", required_argument, 0, O_PSTRAT}, {"prewarm", required_argument, 0, O_PREWARM},
+		{"http", required_argument, 0, O_HTTP}, {"http-keys", required_argument, 0, O_HTTPKEYS},
 		{"proxy-path", required_argument, 0, O_PPATH}, {"proxy-hosts", required_argument, 0, O_PHOSTS},
 		{0, 0, 0, 0}};
 
@@ -349,6 +355,8 @@ int main(int argc, char **argv)
 			}
 			break;
 		}
+		case O_HTTP: b->o.http = optarg; break;
+		case O_HTTPKEYS: b->o.http_keys = optarg; break;
 		case O_PSTRAT:
 			if (strcmp(optarg, "fast") == 0)
 				b->o.pool_secure = false;
@@ -378,6 +386,13 @@ int main(int argc, char **argv)
 		die("%s", err.msg);
 	if (!b->o.worker_path)
 		b->o.worker_path = find_sibling("isol8-worker");
+	if (b->o.http) {
+		if (!b->o.http_keys)
+			die("--http needs --http-keys FILE (name:secret lines)");
+		if (access(b->o.http_keys, R_OK) < 0)
+			die("--http-keys %s: %s", b->o.http_keys, strerror(errno));
+		b->o.http_path = find_sibling("isol8-full");
+	}
 	if (access(b->o.worker_path, X_OK) < 0)
 		die("worker binary %s: %s", b->o.worker_path, strerror(errno));
 	if (!b->o.proxy_path)
@@ -435,6 +450,8 @@ int main(int argc, char **argv)
 			die("%s", err.msg);
 	}
 	log_info("listening on %s (pid %d, %u workers)", b->o.socket_path, (int)getpid(), b->o.workers);
+	if (b->o.http && broker_spawn_http(b, &err) < 0)
+		die("%s", err.msg);
 
 	for (;;) {
 		struct pollfd pf[2 + BROKER_MAX_WORKERS + BROKER_MAX_PENDING];

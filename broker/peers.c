@@ -222,9 +222,12 @@ static void route(struct broker *b, struct pending *p, uint8_t op, const char *s
 	isol8_buf_free(&pl);
 }
 
-bool broker_trusts_key_claims(const struct broker *b, uid_t uid)
+bool broker_trusts_key_claims(const struct broker *b, const struct ucred *cred)
 {
-	return uid == 0 || (b->o.trust_key_uid != (uid_t)-1 && uid == b->o.trust_key_uid);
+	if (cred->uid == 0 || (b->o.trust_key_uid != (uid_t)-1 && cred->uid == b->o.trust_key_uid))
+		return true;
+	/* The broker's own --http child, by pid: its account is shared with the workers. */
+	return b->http_pid > 0 && cred->pid == b->http_pid && cred->uid == b->worker_uid;
 }
 
 void broker_pending_ready(struct broker *b, int fd)
@@ -260,7 +263,7 @@ void broker_pending_ready(struct broker *b, int fd)
 		/* Only a trusted HTTP frontend may speak for an API key: it authenticated the bearer
 		 * itself. Anyone else claiming a key is refused, whatever the key. */
 		const struct isol8_tenant *kt;
-		if (!broker_trusts_key_claims(b, pend[i].cred.uid)) {
+		if (!broker_trusts_key_claims(b, &pend[i].cred)) {
 			log_warn("peer uid=%u pid=%d claimed key '%s' but is not a trusted HTTP frontend",
 				 (unsigned)pend[i].cred.uid, (int)pend[i].cred.pid, key);
 			refuse(fd, ISOL8_E_AUTH, "this peer may not act for API keys");

@@ -120,7 +120,7 @@ void broker_reap_workers(struct broker *b, uint64_t now)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (broker_proxy_reaped(b, pid, status, now))
+		if (broker_proxy_reaped(b, pid, status, now) || broker_http_reaped(b, pid, status, now))
 			continue;
 		for (unsigned i = 0; i < b->o.workers; i++) {
 			struct worker_slot *w = &b->w[i];
@@ -150,6 +150,7 @@ void broker_reap_workers(struct broker *b, uint64_t now)
 	if (b->stopping)
 		return;
 	broker_proxy_respawn(b, now);
+	broker_http_respawn(b, now);
 	for (unsigned i = 0; i < b->o.workers; i++) {
 		struct isol8_err err = ISOL8_ERR_INIT;
 		if (b->w[i].pid == 0 && now >= b->w[i].respawn_at_ms) {

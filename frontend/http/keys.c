@@ -3,6 +3,7 @@
 #include "frontend/http/keys.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -115,7 +116,10 @@ int http_keys_parse(struct http_keys *k, const char *text, size_t len, struct is
 
 int http_keys_load_file(struct http_keys *k, const char *path, struct isol8_err *err)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* "fd:N": an already open file handed over by isol8d --http (the file may be root-only). */
+	_cleanup_close_ int fd = strncmp(path, "fd:", 3) == 0 && path[3] >= '0' && path[3] <= '9' && atoi(path + 3) > 2
+					 ? fcntl(atoi(path + 3), F_DUPFD_CLOEXEC, 3)
+					 : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	int r;

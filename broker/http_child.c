@@ -1,0 +1,102 @@
+/* isol8d --http ADDR:PORT: the broker runs the HTTP frontend (`isol8-full serve`) as a child,
+ * under the unprivileged account (never root), restarts it when it dies and stops it at
+ * shutdown. The keys file is opened here, as root, and handed over as fd 4, so it can stay
+ * readable by root only. The child is trusted to act for API keys by its pid (SO_PEERCRED at
+ * accept): another process of the same account cannot claim keys. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+
+int broker_spawn_http(struct broker *b, struct isol8_err *err)
+{
+	_cleanup_close_ int kfd = -1;
+	char *colon, addr[128], port[16];
+	pid_t pid;
+
+	if (strlen(b->o.http) >= sizeof addr || !(colon = strrchr(b->o.http, ':')) || colon == b->o.http ||
+	    strlen(colon + 1) >= sizeof port || !colon[1])
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--http wants ADDR:PORT, got '%s'", b->o.http);
+	snprintf(addr, sizeof addr, "%.*s", (int)(colon - b->o.http), b->o.http);
+	snprintf(port, sizeof port, "%s", colon + 1);
+	kfd = open(b->o.http_keys, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (kfd < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "--http-keys %s", b->o.http_keys);
+	pid = fork();
+	if (pid < 0)
+		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork http frontend");
+	if (pid == 0) {
+		sigset_t none;
+		char *argv[] = {"isol8-full", "serve", "--bind", addr, "--port", port, "--keys-file", "fd:4",
+				"--socket", (char *)b->o.socket_path, "--act-for-keys", NULL};
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (dup2(kfd, 4) < 0)
+			_exit(127);
+		/* Drop to the unprivileged account before exec; each step is checked. */
+		if (setgroups(0, NULL) < 0 || setresgid(b->worker_gid, b->worker_gid, b->worker_gid) < 0 ||
+		    setresuid(b->worker_uid, b->worker_uid, b->worker_uid) < 0 || setuid(0) == 0 ||
+		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			_exit(126);
+		execv(b->o.http_path, argv);
+		_exit(127);
+	}
+	b->http_pid = pid;
+	log_info("http frontend started on %s (pid %d)", b->o.http, (int)pid);
+	return 0;
+}
+
+bool broker_http_reaped(struct broker *b, pid_t pid, int status, uint64_t now)
+{
+	if (!b->http_pid || pid != b->http_pid)
+		return false;
+	b->http_pid = 0;
+	if (!b->stopping) {
+		log_warn("http frontend (pid %d) ended (status %d); restarting", (int)pid,
+			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		b->http_crashes++;
+		b->http_respawn_at_ms = now + (b->http_crashes > 6 ? 30000 : (200u << b->http_crashes));
+	}
+	return true;
+}
+
+void broker_http_respawn(struct broker *b, uint64_t now)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	if (!b->o.http || b->stopping || b->http_pid || now < b->http_respawn_at_ms)
+		return;
+	if (broker_spawn_http(b, &err) < 0)
+		log_error("%s", err.msg);
+}
+
+void broker_stop_http(struct broker *b, bool wait)
+{
+	if (!b->http_pid)
+		return;
+	kill(b->http_pid, SIGTERM);
+	if (!wait)
+		return;
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(b->http_pid, NULL, WNOHANG) == b->http_pid) {
+			b->http_pid = 0;
+			return;
+		}
+		usleep(50000);
+	}
+	kill(b->http_pid, SIGKILL);
+	waitpid(b->http_pid, NULL, 0);
+	b->http_pid = 0;
+}
