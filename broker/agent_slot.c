@@ -92,27 +92,42 @@ static bool peer_in_container(pid_t pid, const char *id)
 int agent_slot_accept(int listen_fd, const char *container_id, unsigned timeout_ms, int *conn_out,
 		      struct isol8_err *err)
 {
-	struct pollfd pf = {.fd = listen_fd, .events = POLLIN};
-	struct ucred cred;
-	socklen_t len = sizeof cred;
-	_cleanup_close_ int c = -1;
-	int r;
+	uint64_t until = now_ms() + timeout_ms;
 
-	do
-		r = poll(&pf, 1, (int)timeout_ms);
-	while (r < 0 && errno == EINTR);
-	if (r <= 0)
-		return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "the sandbox agent did not connect within %u ms", timeout_ms);
-	c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
-		return isol8_err_set(err, ISOL8_E_IO, errno, "accept agent");
-	if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return isol8_err_set(err, ISOL8_E_IO, errno, "SO_PEERCRED");
-	if (cred.uid != SANDBOX_UID || !peer_in_container(cred.pid, container_id))
-		return isol8_err_set(err, ISOL8_E_POLICY, 0, "agent peer uid=%u pid=%d is not the sandbox %.12s",
-				     (unsigned)cred.uid, (int)cred.pid, container_id);
-	*conn_out = steal_fd(&c);
-	return 0;
+	/* Anyone who can reach the slot directory could connect first; such peers are refused and
+	 * the broker keeps waiting for the agent until the deadline. */
+	for (;;) {
+		struct pollfd pf = {.fd = listen_fd, .events = POLLIN};
+		struct ucred cred;
+		socklen_t len = sizeof cred;
+		_cleanup_close_ int c = -1;
+		uint64_t now = now_ms();
+		int r;
+
+		if (now >= until)
+			return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "the sandbox agent did not connect within %u ms",
+					     timeout_ms);
+		r = poll(&pf, 1, (int)(until - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			continue;
+		c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0) {
+			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return isol8_err_set(err, ISOL8_E_IO, errno, "accept agent");
+		}
+		if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+			continue;
+		if (cred.uid != SANDBOX_UID || !peer_in_container(cred.pid, container_id)) {
+			log_warn("agent slot of %.12s: refused peer uid=%u pid=%d (not the sandbox)", container_id,
+				 (unsigned)cred.uid, (int)cred.pid);
+			continue;
+		}
+		*conn_out = steal_fd(&c);
+		return 0;
+	}
 }
 
 void agent_slot_remove(const char *dir)
