@@ -17,9 +17,8 @@
  *   exception: getaddrinfo blocks for as long as the DNS servers take, so a few resolver threads
  *   (resolve.c) run it and post answers back through a pipe; a slow name delays only the
  *   connection that asked for it (RESOLVE_MS, then 504).
- *   XXX one sandbox asking for many slow names can occupy every resolver thread, delaying other
- *   sandboxes' DNS lookups (not their connections) until RESOLVE_MS; a per-sandbox cap on
- *   lookups in flight would close that.
+ *   A sandbox may have at most MAX_RESOLVING_PER_SANDBOX lookups in flight (more get 503), so
+ *   one sandbox's slow names cannot occupy every resolver thread.
  * - Rules are on host names (deny wins, empty allow list allows nothing): CONNECT targets for
  *   HTTPS (no TLS interception) and the absolute URI (or Host) for plain HTTP, whose forwarded
  *   head carries our own Host header and "Connection: close". Resolved destinations on loopback,
@@ -57,6 +56,7 @@
 #define MAX_LISTENERS 256
 #define MAX_CONNS 256
 #define MAX_CONNS_PER_SANDBOX 32
+#define MAX_RESOLVING_PER_SANDBOX 2 /* of the resolver threads (resolve.c) */
 #define MAX_LOG 100
 #define MAX_LOG_PATH 128
 #define IDLE_MS 60000
@@ -304,6 +304,18 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 	if (c->head_len > r->head_len)
 		queue(&c->up, c->head + r->head_len, c->head_len - r->head_len);
 	snprintf(c->host, sizeof c->host, "%s", r->host);
+	{
+		/* Half the resolver threads at most per sandbox, so one sandbox's slow names cannot
+		 * hold up everyone else's lookups. */
+		unsigned resolving = 0;
+		for (unsigned i = 0; i < MAX_CONNS; i++)
+			if (conns[i] && conns[i] != c && conns[i]->st == C_RESOLVING && conns[i]->lst == c->lst)
+				resolving++;
+		if (resolving >= MAX_RESOLVING_PER_SANDBOX) {
+			reply_and_close(c, 503, "Service Unavailable", r->host, "too many name lookups in flight");
+			return;
+		}
+	}
 	rc = proxy_resolve_start(r->host, r->port, &c->ticket, c->addrs, &c->n_addrs, &err);
 	if (rc == 0) {
 		c->st = C_RESOLVING;

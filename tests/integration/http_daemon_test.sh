@@ -30,6 +30,9 @@ A='Authorization: Bearer secret-alpha-0123456789'
 B='Authorization: Bearer secret-bravo-0123456789'
 out=$(curl -s -H "$A" -d '{"request":{"code":"print(6*7)","runtime":"python"}}' "$U/execute")
 is "$(json_get "$out" '[.stdout, .exitCode]')" '["42\n",0]' "/execute through the daemon's frontend"
+out=$(curl -s -w '\n%{http_code}' -H "$A" -d '{"request":{"code":"print(1)","runtime":"python"},"options":{"network":"host"}}' "$U/execute")
+is "$(tail -1 <<<"$out")" 403 "host network over HTTP under the built-in policy: 403"
+like "$(head -1 <<<"$out")" 'network host is not allowed' "the refusal names the reason"
 is "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' -d '{"request":{"code":"1","runtime":"python"}}' "$U/execute")" 401 "wrong key: 401"
 
 out=$(curl -s -H "$A" -d '{"request":{"code":"x = 40","runtime":"python"},"sessionId":"hs1"}' "$U/execute")

@@ -104,5 +104,25 @@ like "$OUT" "^200 fast-answer" "proxy still serves after a timed-out lookup comp
 run_cap "$ISOL8" run --socket "$S" --net filtered --allow '\.invalid$' "$NOWHERE_PY" </dev/null
 like "$OUT" "^502 cannot resolve: nowhere\.isol8-test\.invalid" "unresolvable name without delay: 502 from the proxy"
 
+# One sandbox may hold at most two lookups at a time: a third concurrent slow name gets 503 at
+# once instead of taking the last resolver threads from everyone else.
+cat >"$T_TMP/many.py" <<EOF2
+import threading, urllib.request, urllib.error
+codes = []
+def get():
+    try:
+        codes.append(urllib.request.urlopen("http://$SLOW/", timeout=30).status)
+    except urllib.error.HTTPError as e:
+        codes.append(e.code)
+    except Exception:
+        codes.append(0)
+ts = [threading.Thread(target=get) for _ in range(3)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(" ".join(str(c) for c in sorted(codes)))
+EOF2
+run_cap "$ISOL8" run --socket "$S" --timeout 60000 --net filtered --allow "^${SLOW//./\\.}\$" "$T_TMP/many.py" </dev/null
+is "$OUT" $'503 504 504\n' "three concurrent slow lookups from one sandbox: two wait (504 later), the third gets 503 at once"
+
 daemon_stop r
 done_testing
