@@ -36,6 +36,15 @@ static const char *const allow_plain[] = {
 	"pipe2", "set_robust_list", "rseq",
 };
 
+#ifdef ISOL8_SANITIZERS
+/* Sanitizer builds only (never shipped): what the ASan/UBSan runtime calls at thread start and
+ * when it reports (as in worker/seccomp_filter.c). */
+static const char *const allow_sanitizers[] = {
+	"readlink", "readlinkat", "lstat", "access", "faccessat", "prctl", "sigaltstack", "sched_getaffinity",
+	"prlimit64", "getrlimit", "mincore", "sched_yield", "kill", "tgkill", "open", "getdents64", "dup", "dup2",
+};
+#endif
+
 #define CMP(...) ((const struct scmp_arg_cmp[]){__VA_ARGS__})
 
 static int rule(scmp_filter_ctx ctx, uint32_t act, int nr, unsigned n, const struct scmp_arg_cmp *cmp,
@@ -60,6 +69,15 @@ int proxy_seccomp_load(struct isol8_err *err)
 		if (rule(ctx, SCMP_ACT_ALLOW, nr, 0, NULL, err) < 0)
 			goto fail;
 	}
+#ifdef ISOL8_SANITIZERS
+	for (size_t i = 0; i < sizeof allow_sanitizers / sizeof allow_sanitizers[0]; i++) {
+		nr = seccomp_syscall_resolve_name(allow_sanitizers[i]);
+		if (nr == __NR_SCMP_ERROR || nr < 0)
+			continue;
+		if (rule(ctx, SCMP_ACT_ALLOW, nr, 0, NULL, err) < 0)
+			goto fail;
+	}
+#endif
 	/* Internet sockets only. glibc's resolver may probe nscd (AF_UNIX) or ask netlink for
 	 * interface addresses: those see an ordinary error; any other family kills. */
 	if (rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, CMP(SCMP_A0_32(SCMP_CMP_EQ, AF_INET)), err) < 0 ||
