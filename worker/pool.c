@@ -15,6 +15,7 @@
 
 struct entry {
 	struct pool_key key;
+	char owner[96];         /* principal a reset sandbox ran code for; "" when untouched */
 	struct sandbox sb;
 	uint64_t created;
 };
@@ -56,7 +57,7 @@ static unsigned count_key(const struct pool_key *k)
 	return n;
 }
 
-bool pool_put(const struct pool_key *k, const struct sandbox *sb)
+bool pool_put(const struct pool_key *k, const char *owner, const struct sandbox *sb)
 {
 	struct sandbox victim;
 	bool ok = false, evict = false;
@@ -75,6 +76,7 @@ bool pool_put(const struct pool_key *k, const struct sandbox *sb)
 			evict = true;
 		}
 		ents[n_ents].key = *k;
+		snprintf(ents[n_ents].owner, sizeof ents[n_ents].owner, "%s", owner);
 		ents[n_ents].sb = *sb;
 		ents[n_ents].created = mono_ms();
 		n_ents++;
@@ -89,7 +91,7 @@ bool pool_put(const struct pool_key *k, const struct sandbox *sb)
 	return ok;
 }
 
-bool pool_take(const struct pool_key *k, struct sandbox *out)
+bool pool_take(const struct pool_key *k, const char *owner, struct sandbox *out)
 {
 	uint64_t now = mono_ms();
 	bool found = false;
@@ -99,6 +101,7 @@ bool pool_take(const struct pool_key *k, struct sandbox *out)
 	 * and reusing it keeps the number of idle sandboxes down. */
 	for (unsigned i = 0; i < n_ents; i++)
 		if (key_eq(&ents[i].key, k) && now - ents[i].created < POOL_MAX_AGE_MS &&
+		    (!ents[i].owner[0] || strcmp(ents[i].owner, owner) == 0) &&
 		    (!found || (ents[i].sb.uses > 0) > (ents[best].sb.uses > 0) ||
 		     ((ents[i].sb.uses > 0) == (ents[best].sb.uses > 0) && ents[i].created > ents[best].created))) {
 			best = i;
@@ -133,6 +136,7 @@ static void *fill_main(void *arg)
 		pthread_mutex_lock(&lock);
 		if (n_ents < POOL_MAX && !g_worker_stopping) {
 			ents[n_ents].key = j->key;
+			ents[n_ents].owner[0] = '\0'; /* untouched: any principal of the tenant */
 			ents[n_ents].sb = sb;
 			ents[n_ents].created = mono_ms();
 			n_ents++;

@@ -31,9 +31,11 @@ struct pool_key {
 void pool_key_make(struct pool_key *k, const char *tenant, const struct run_req *r);
 /* Give back a sandbox its agent has just reset (the fast strategy); false when the pool is full
  * (the caller removes it then). */
-bool pool_put(const struct pool_key *k, const struct sandbox *sb);
+bool pool_put(const struct pool_key *k, const char *owner, const struct sandbox *sb);
 /* Take a fresh sandbox for k; false when none is ready. */
-bool pool_take(const struct pool_key *k, struct sandbox *out);
+/* A reset sandbox only goes back to the principal (uid or API key) it ran code for; untouched
+ * ones serve anyone of the tenant. */
+bool pool_take(const struct pool_key *k, const char *owner, struct sandbox *out);
 /* Start topping up the pool for k in the background, using the connection's token (valid until
  * conn_main ends: it joins the filler first). */
 void pool_fill_async(struct conn *c, const struct pool_key *k);

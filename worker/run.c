@@ -429,7 +429,7 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 		if (kind == SANDBOX_EPHEMERAL && r->net_mode != ISOL8_NET_FILTERED) {
 			pool_key_make(&pk, c->tenant, r);
 			have_pk = true;
-			pooled = pool_take(&pk, sb);
+			pooled = pool_take(&pk, c->principal, sb);
 			/* A reused sandbox gets a fresh hard deadline from the broker first. */
 			if (pooled && sb_renew(sb->id, r->timeout_ms, &(struct isol8_err)ISOL8_ERR_INIT) < 0) {
 				xclose(sb->agent_fd);
@@ -690,7 +690,7 @@ out:
 		if (have_pk && rc == 0 && !g_pool_secure && sb->agent_fd >= 0 && ++sb->uses < POOL_MAX_USES &&
 		    mono_ms() - sb->born_ms < 10 * 60 * 1000) {
 			if (agent_reset(sb->agent_fd, &rerr) == 0)
-				reused = pool_put(&pk, sb);
+				reused = pool_put(&pk, c->principal, sb);
 			else
 				log_warn("sandbox %.12s not reused: %s", sb->id, rerr.msg);
 		}
