@@ -82,6 +82,8 @@ struct broker {
 	unsigned proxy_crashes;
 	uint64_t proxy_respawn_at_ms;
 	pid_t http_pid;             /* --http child, 0 when not running */
+	int http_listen_fd;         /* private socket for the --http child (owned by its account) */
+	char *http_socket;
 	unsigned http_crashes;
 	uint64_t http_respawn_at_ms;
 };
@@ -90,6 +92,7 @@ struct broker {
 int broker_listen(const char *path, const char *group, mode_t mode, int *fd_out, struct isol8_err *err);
 
 /* http_child.c: isol8d --http */
+int broker_http_listen(struct broker *b, struct isol8_err *err);
 int broker_spawn_http(struct broker *b, struct isol8_err *err);
 bool broker_http_reaped(struct broker *b, pid_t pid, int status, uint64_t now);
 void broker_http_respawn(struct broker *b, uint64_t now);
@@ -110,7 +113,7 @@ void broker_prewarm_worker(struct broker *b, unsigned idx);
 unsigned broker_home_worker(struct broker *b, const char *tenant);
 
 /* peers.c: frontend side */
-void broker_accept(struct broker *b);
+void broker_accept(struct broker *b, int listen_fd);
 void broker_pending_ready(struct broker *b, int fd);
 bool broker_trusts_key_claims(const struct broker *b, const struct ucred *cred);
 void broker_pending_expire(struct broker *b, uint64_t now_ms);

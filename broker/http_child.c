@@ -8,16 +8,39 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/xalloc.h"
+
+/* The child gets its own socket next to the main one, owned by its account (0600): the main
+ * socket's group and mode stay the admin's choice, and only the child can use this one. */
+int broker_http_listen(struct broker *b, struct isol8_err *err)
+{
+	_cleanup_free_ char *copy = xstrdup(b->o.socket_path);
+	struct stat st;
+	const char *dir = dirname(copy);
+
+	/* The child must be able to traverse the socket directory: search permission only (no
+	 * listing); the main socket keeps its own mode and group. */
+	if (stat(dir, &st) == 0 && !(st.st_mode & S_IXOTH) && chmod(dir, (st.st_mode & 07777) | S_IXOTH) < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "chmod o+x %s", dir);
+	b->http_socket = xasprintf("%s/http.sock", dir);
+	if (broker_listen(b->http_socket, NULL, 0600, &b->http_listen_fd, err) < 0)
+		return isol8_err_wrap(err, "http frontend socket");
+	if (chown(b->http_socket, b->worker_uid, b->worker_gid) < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "chown %s", b->http_socket);
+	return 0;
+}
 
 int broker_spawn_http(struct broker *b, struct isol8_err *err)
 {
@@ -39,7 +62,7 @@ int broker_spawn_http(struct broker *b, struct isol8_err *err)
 	if (pid == 0) {
 		sigset_t none;
 		char *argv[] = {"isol8-full", "serve", "--bind", addr, "--port", port, "--keys-file", "fd:4",
-				"--socket", (char *)b->o.socket_path, "--act-for-keys", NULL};
+				"--socket", b->http_socket, "--act-for-keys", NULL};
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);

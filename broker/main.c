@@ -196,6 +196,9 @@ static void shutdown_broker(struct broker *b)
 	xclose(b->listen_fd);
 	b->listen_fd = -1;
 	unlink(b->o.socket_path);
+	b->http_listen_fd = xclose(b->http_listen_fd);
+	if (b->http_socket)
+		unlink(b->http_socket);
 	for (unsigned i = 0; i < b->o.workers; i++)
 		if (b->w[i].pid)
 			broker_send_worker(b, i, BR_SHUTDOWN, 0, NULL, NULL, 0);
@@ -282,6 +285,7 @@ int main(int argc, char **argv)
 	b->o.pool_size = 2;
 	b->o.queue_max = 32;
 	b->listen_fd = -1;
+	b->http_listen_fd = -1;
 	b->proxy_chan = -1;
 	pthread_mutex_init(&b->proxy_lock, NULL);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -450,12 +454,12 @@ int main(int argc, char **argv)
 			die("%s", err.msg);
 	}
 	log_info("listening on %s (pid %d, %u workers)", b->o.socket_path, (int)getpid(), b->o.workers);
-	if (b->o.http && broker_spawn_http(b, &err) < 0)
+	if (b->o.http && (broker_http_listen(b, &err) < 0 || broker_spawn_http(b, &err) < 0))
 		die("%s", err.msg);
 
 	for (;;) {
-		struct pollfd pf[2 + BROKER_MAX_WORKERS + BROKER_MAX_PENDING];
-		int kind[2 + BROKER_MAX_WORKERS + BROKER_MAX_PENDING];
+		struct pollfd pf[3 + BROKER_MAX_WORKERS + BROKER_MAX_PENDING];
+		int kind[3 + BROKER_MAX_WORKERS + BROKER_MAX_PENDING];
 		int pfds[BROKER_MAX_PENDING];
 		unsigned np = 0;
 		int npend, r;
@@ -465,6 +469,10 @@ int main(int argc, char **argv)
 		kind[np++] = -1;
 		pf[np] = (struct pollfd){.fd = b->listen_fd, .events = POLLIN};
 		kind[np++] = -2;
+		if (b->http_listen_fd >= 0) {
+			pf[np] = (struct pollfd){.fd = b->http_listen_fd, .events = POLLIN};
+			kind[np++] = -4;
+		}
 		for (unsigned i = 0; i < b->o.workers; i++)
 			if (b->w[i].chan >= 0) {
 				pf[np] = (struct pollfd){.fd = b->w[i].chan, .events = POLLIN};
@@ -491,7 +499,9 @@ int main(int argc, char **argv)
 					}
 				}
 			} else if (kind[k] == -2) {
-				broker_accept(b);
+				broker_accept(b, b->listen_fd);
+			} else if (kind[k] == -4) {
+				broker_accept(b, b->http_listen_fd);
 			} else if (kind[k] == -3) {
 				broker_pending_ready(b, pf[k].fd);
 			} else {

@@ -97,7 +97,7 @@ static int tenant_index(const struct broker *b, const struct isol8_tenant *t)
 	return t ? (int)(t - b->policy.tenants) : -1;
 }
 
-void broker_accept(struct broker *b)
+void broker_accept(struct broker *b, int listen_fd)
 {
 	for (;;) {
 		_cleanup_close_ int fd = -1;
@@ -106,7 +106,7 @@ void broker_accept(struct broker *b)
 		const struct isol8_tenant *t;
 		char msg[256];
 
-		fd = accept4(b->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 				log_warn("accept: %s", strerror(errno));
@@ -114,6 +114,11 @@ void broker_accept(struct broker *b)
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 			log_warn("SO_PEERCRED: %s", strerror(errno));
+			continue;
+		}
+		/* The --http child's private socket serves that child only. */
+		if (listen_fd == b->http_listen_fd && (b->http_pid <= 0 || cred.pid != b->http_pid)) {
+			log_warn("peer uid=%u pid=%d on the http frontend socket refused", (unsigned)cred.uid, (int)cred.pid);
 			continue;
 		}
 		t = isol8_policy_match_local(&b->policy, cred.uid, cred.gid);
