@@ -27,6 +27,7 @@ struct serve_args {
 	const char *port, *key, *keys_file, *bind, *max_body, *socket, *tls_cert, *tls_key;
 	unsigned keepalive_ms;
 	int act_for_keys; /* -1 auto (root), 0 off, 1 on */
+	bool no_seccomp; /* --no-seccomp: debugging only */
 	unsigned grace_s;
 	unsigned max_inflight;
 };
@@ -86,6 +87,8 @@ static int parse(int argc, char **argv, struct serve_args *a)
 				return a->max_inflight == 0 ? cli_usage_error("--max-concurrent must be at least 1") : -1;
 		} else if (strcmp(argv[i], "--act-for-keys") == 0)
 			a->act_for_keys = 1;
+		else if (strcmp(argv[i], "--no-seccomp") == 0) /* debugging only: keep the filter off */
+			a->no_seccomp = true;
 		else if (strcmp(argv[i], "--no-act-for-keys") == 0)
 			a->act_for_keys = 0;
 		else
@@ -270,6 +273,11 @@ static int serve(struct serve_args *a)
 	srv = http_server_start(&conf, &err);
 	if (!srv) {
 		close(conf.listen_fd);
+		http_keys_free(&conf.keys);
+		return cli_fail(&err);
+	}
+	if (!a->no_seccomp && http_seccomp_load(&err) < 0) {
+		http_server_stop(srv);
 		http_keys_free(&conf.keys);
 		return cli_fail(&err);
 	}

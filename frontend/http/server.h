@@ -47,4 +47,8 @@ int http_broker_open(const struct http_server_conf *conf, uint8_t op, const char
 /* Set once shutdown's grace period is over: streams end at their next wake-up. */
 extern volatile int http_hard_stop;
 
+/* seccomp.c: the server's own filter, loaded once it listens (EPERM by default; exec,
+ * ptrace, mount, namespaces and the like kill). */
+int http_seccomp_load(struct isol8_err *err);
+
 #endif

@@ -24,6 +24,7 @@ like "$serve" '^[0-9]+$' "the HTTP frontend runs as a child of isol8d"
 is "$(ps -o user= -p "$serve" 2>/dev/null | tr -d ' ')" nobody "it runs as the unprivileged account"
 is "$(awk '/^CapEff/ {print $2}' "/proc/$serve/status")" 0000000000000000 "with no capabilities"
 is "$(awk '/^NoNewPrivs/ {print $2}' "/proc/$serve/status")" 1 "and no_new_privs"
+is "$(awk '/^Seccomp:/ {print $2}' "/proc/$serve/status")" 2 "and its seccomp filter"
 ls -l "/proc/$serve/fd" 2>/dev/null | grep -q docker.sock && not_ok "no Docker socket in the frontend" || ok "no Docker socket in the frontend"
 
 A='Authorization: Bearer secret-alpha-0123456789'
