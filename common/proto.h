@@ -44,6 +44,8 @@ enum isol8_msg_type {
 	FE_FILE_PUT = 13,    /* str session, str path | fd: content (memfd/file) */
 	FE_FILE_GET = 14,    /* str session, str path */
 	FE_SIGNAL = 15,      /* u8 signal (SIGINT/SIGTERM/SIGKILL): interrupt the running program */
+	FE_STDIN = 16,       /* empty | fd: the program's live stdin (read end of a pipe); sent right
+	                        after FE_RUN when request.stdinStream is true */
 
 	/* worker -> frontend */
 	WK_RESULT = 20,      /* JSON result text */

@@ -99,7 +99,7 @@ static void kill_group(int afd, int sig)
 }
 
 int agent_exec(int afd, const char *const *argv, const char *const *env, const char *cwd, const char *in,
-	       size_t in_len, uint64_t timeout_ms, uint64_t deadline, int ctrl_fd, struct pump_out *o,
+	       size_t in_len, int stdin_fd, uint64_t timeout_ms, uint64_t deadline, int ctrl_fd, struct pump_out *o,
 	       struct agent_outcome *x, struct isol8_err *err)
 {
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
@@ -128,7 +128,7 @@ int agent_exec(int afd, const char *const *argv, const char *const *env, const c
 		isol8_put_str(&p, env[i]);
 	isol8_put_str(&p, cwd);
 	{
-		int fds[3] = {pin[0], pout[1], perr[1]};
+		int fds[3] = {stdin_fd >= 0 ? stdin_fd : pin[0], pout[1], perr[1]};
 		if (isol8_ipc_send_buf(afd, A_RUN, 0, &p, fds, 3, err) < 0)
 			goto out;
 	}
@@ -137,7 +137,7 @@ int agent_exec(int afd, const char *const *argv, const char *const *env, const c
 	pout[1] = xclose(pout[1]);
 	perr[1] = xclose(perr[1]);
 	fcntl(pin[1], F_SETFL, O_NONBLOCK);
-	if (!in_len)
+	if (!in_len || stdin_fd >= 0)
 		pin[1] = xclose(pin[1]);
 
 	for (;;) {

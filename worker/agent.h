@@ -18,8 +18,9 @@ struct agent_outcome {
 int agent_handshake(int afd, struct isol8_err *err);
 /* Run one program; output goes through o (masking, cap) to the frontend as it arrives. The
  * agent kills the program at timeout_ms; deadline (monotonic) is the worker's backstop. */
+/* stdin_fd >= 0: handed to the program as its stdin (live input, zero copy); in is then unused. */
 int agent_exec(int afd, const char *const *argv, const char *const *env, const char *cwd, const char *in,
-	       size_t in_len, uint64_t timeout_ms, uint64_t deadline, int ctrl_fd, struct pump_out *o,
+	       size_t in_len, int stdin_fd, uint64_t timeout_ms, uint64_t deadline, int ctrl_fd, struct pump_out *o,
 	       struct agent_outcome *x, struct isol8_err *err);
 /* Kill everything of the sandbox user and empty /sandbox, /tmp, /dev/shm and SysV IPC. */
 int agent_reset(int afd, struct isol8_err *err);

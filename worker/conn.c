@@ -48,6 +48,26 @@ void conn_send_result(struct conn *c, json_object *result)
 		log_debug("result not delivered: %s", err.msg);
 }
 
+/* FE_STDIN: the live stdin pipe that follows an FE_RUN asking for it. */
+static int recv_stdin_fd(struct conn *c, int *fd_out, struct isol8_err *err)
+{
+	static const struct isol8_msg_spec spec[] = {{FE_STDIN, PEER_FRONTEND, 1, 0, 0, "stdin"}};
+	struct pollfd pf = {.fd = c->fd, .events = POLLIN};
+	struct isol8_msg m = {0};
+	int r;
+
+	if (poll(&pf, 1, FIRST_MSG_TIMEOUT_MS) <= 0)
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "stdinStream: no FE_STDIN within %d ms", FIRST_MSG_TIMEOUT_MS);
+	r = isol8_ipc_recv(c->fd, &m, err);
+	if (r <= 0 || isol8_msg_check(spec, 1, PEER_FRONTEND, &m, NULL, err) < 0) {
+		isol8_msg_free(&m);
+		return r == 0 ? isol8_err_set(err, ISOL8_E_PROTO, 0, "stdinStream: connection closed") : -1;
+	}
+	*fd_out = isol8_msg_take_fd(&m, 0);
+	isol8_msg_free(&m);
+	return 0;
+}
+
 static int handle_run(struct conn *c, struct isol8_msg *m, struct isol8_err *err)
 {
 	struct run_req r;
@@ -60,6 +80,10 @@ static int handle_run(struct conn *c, struct isol8_msg *m, struct isol8_err *err
 	if (r.session && strcmp(r.session, c->session) != 0) {
 		request_free(&r);
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "session id differs from the one in the hello");
+	}
+	if (r.stdin_stream && recv_stdin_fd(c, &r.stdin_fd, err) < 0) {
+		request_free(&r);
+		return -1;
 	}
 	rc = run_execute(c, &r, &out, &errfd, err);
 	request_free(&r);

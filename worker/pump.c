@@ -201,26 +201,30 @@ static int read_ctrl(int ctrl_fd, int *signal_out)
 	return 0;
 }
 
-int pump_run(int fd, const char *stdin_data, size_t stdin_len, bool close_stdin, struct pump_out *o,
+int pump_run(int fd, const char *stdin_data, size_t stdin_len, int stdin_fd, bool close_stdin, struct pump_out *o,
 	     uint64_t deadline, const char *token, int ctrl_fd, int *signal_out, struct pump_result *res,
 	     struct isol8_err *err)
 {
 	struct docker_mux mux;
 	struct pump_ctx c = {.o = o, .token = token};
+	struct isol8_buf pend = ISOL8_BUF_INIT; /* stdin not yet sent */
 	size_t sent = 0;
-	bool wr_open = stdin_data && stdin_len;
+	bool src_open = stdin_fd >= 0, wr_open;
 	char buf[65536];
 	int rc = 0;
 
 	memset(res, 0, sizeof *res);
 	res->marker_code = -1;
 	docker_mux_init(&mux);
+	if (stdin_data && stdin_len)
+		isol8_buf_append(&pend, stdin_data, stdin_len);
+	wr_open = pend.len > 0 || src_open;
 	if (!wr_open && close_stdin)
 		shutdown(fd, SHUT_WR);
 	for (;;) {
-		struct pollfd pf[2];
+		struct pollfd pf[3];
 		uint64_t now = mono_ms();
-		int n = 1, timeout;
+		int n = 1, ci = -1, si = -1, timeout;
 		ssize_t r;
 
 		if (token && c.sc[1].done && c.sc[2].done) {
@@ -232,28 +236,47 @@ int pump_run(int fd, const char *stdin_data, size_t stdin_len, bool close_stdin,
 			break;
 		}
 		timeout = (int)(deadline - now > 60000 ? 60000 : deadline - now);
-		pf[0] = (struct pollfd){.fd = fd, .events = POLLIN | (wr_open ? POLLOUT : 0)};
-		if (ctrl_fd >= 0)
+		pf[0] = (struct pollfd){.fd = fd, .events = POLLIN | (wr_open && sent < pend.len ? POLLOUT : 0)};
+		if (ctrl_fd >= 0) {
+			ci = n;
 			pf[n++] = (struct pollfd){.fd = ctrl_fd, .events = POLLIN};
+		}
+		/* Live stdin is read only when what we read before has gone out: bounded memory. */
+		if (src_open && sent == pend.len) {
+			si = n;
+			pf[n++] = (struct pollfd){.fd = stdin_fd, .events = POLLIN};
+		}
 		if (poll(pf, (nfds_t)n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
 			rc = isol8_err_set(err, ISOL8_E_IO, errno, "poll");
 			break;
 		}
-		if (n > 1 && pf[1].revents && read_ctrl(ctrl_fd, signal_out)) {
+		if (ci >= 0 && pf[ci].revents && read_ctrl(ctrl_fd, signal_out)) {
 			res->interrupted = true;
 			break;
 		}
-		if (wr_open && (pf[0].revents & POLLOUT)) {
-			ssize_t w = send(fd, stdin_data + sent, stdin_len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (si >= 0 && (pf[si].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t got = read(stdin_fd, buf, sizeof buf);
+			if (got > 0) {
+				isol8_buf_reset(&pend);
+				sent = 0;
+				isol8_buf_append(&pend, buf, (size_t)got);
+			} else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+				src_open = false;
+			}
+		}
+		if (wr_open && sent < pend.len && (pf[0].revents & POLLOUT)) {
+			ssize_t w = send(fd, pend.data + sent, pend.len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (w > 0)
 				sent += (size_t)w;
-			if ((w < 0 && errno != EAGAIN && errno != EINTR) || sent == stdin_len) {
-				wr_open = false;
-				if (close_stdin)
-					shutdown(fd, SHUT_WR);
-			}
+			else if (w < 0 && errno != EAGAIN && errno != EINTR)
+				src_open = false, sent = pend.len; /* the program closed its stdin */
+		}
+		if (wr_open && sent == pend.len && !src_open) {
+			wr_open = false;
+			if (close_stdin)
+				shutdown(fd, SHUT_WR);
 		}
 		if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
@@ -269,6 +292,7 @@ int pump_run(int fd, const char *stdin_data, size_t stdin_len, bool close_stdin,
 			break;
 		}
 	}
+	isol8_buf_free(&pend);
 	for (int s = 1; s <= 2; s++) {
 		/* Unfinished marker candidates at EOF were program output after all. */
 		if (c.sc[s].pend.len)

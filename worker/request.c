@@ -277,6 +277,7 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 	int rc = -1;
 
 	memset(r, 0, sizeof *r);
+	r->stdin_fd = -1;
 	r->timeout_ms = 30000;
 	r->lim = (struct sandbox_limits){.memory = 512ull << 20, .cpu_millis = 1000, .timeout_ms = 30000,
 					 .sandbox_size = 512ull << 20, .tmp_size = 256ull << 20,
@@ -299,7 +300,8 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 	    get_env_map(req, "env", "request", &r->env, &r->n_env, NULL, err) < 0 ||
 	    get_str(req, "fileExtension", "request", 16, &r->file_ext, err) < 0 ||
 	    get_str(req, "workdir", "request", ISOL8_MAX_PATH, &r->workdir, err) < 0 ||
-	    get_str(req, "setupScript", "request", 1u << 16, &r->setup_script, err) < 0)
+	    get_str(req, "setupScript", "request", 1u << 16, &r->setup_script, err) < 0 ||
+	    get_bool(req, "stdinStream", "request", &r->stdin_stream, err) < 0)
 		goto out;
 	{
 		char *s = NULL;
@@ -410,6 +412,10 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 				      : "ExecutionRequest must include exactly one of: code or cmd");
 		goto out;
 	}
+	if (r->stdin_stream && r->has_stdin) {
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "request: stdin and stdinStream are mutually exclusive");
+		goto out;
+	}
 	if (!r->workdir)
 		r->workdir = xstrdup("/sandbox");
 	rc = 0;
@@ -449,5 +455,8 @@ void request_free(struct run_req *r)
 	free_list(r->net_allow, r->n_net_allow);
 	free_list(r->net_deny, r->n_net_deny);
 	isol8_buf_free(&r->files_tar);
+	if (r->stdin_fd >= 0)
+		close(r->stdin_fd);
 	memset(r, 0, sizeof *r);
+	r->stdin_fd = -1;
 }

@@ -188,8 +188,8 @@ struct exec_outcome {
 /* argv always starts with the 4-entry `timeout -s KILL <t>` prefix: docker exec needs it, the
  * agent enforces the timeout itself and gets argv without it. */
 static int exec_stream(const struct sandbox *sb, const char *const *argv, const char *const *env, const char *workdir,
-		       const char *in, size_t in_len, bool attach, uint64_t deadline, int ctrl_fd, struct pump_out *o,
-		       struct exec_outcome *x, struct isol8_err *err)
+		       const char *in, size_t in_len, int stdin_fd, bool attach, uint64_t deadline, int ctrl_fd,
+		       struct pump_out *o, struct exec_outcome *x, struct isol8_err *err)
 {
 	char exec_id[65];
 	_cleanup_close_ int fd = -1;
@@ -203,7 +203,7 @@ static int exec_stream(const struct sandbox *sb, const char *const *argv, const 
 	if (sb->agent_fd >= 0) {
 		struct agent_outcome ax;
 		uint64_t now = mono_ms();
-		if (agent_exec(sb->agent_fd, argv + 4, env, workdir, attach ? in : NULL, attach ? in_len : 0,
+		if (agent_exec(sb->agent_fd, argv + 4, env, workdir, attach ? in : NULL, attach ? in_len : 0, stdin_fd,
 			       deadline > now ? deadline - now : 1, deadline + HOST_GRACE_MS, ctrl_fd, o, &ax, err) < 0)
 			return -1;
 		x->exit_code = ax.exit_code;
@@ -215,7 +215,7 @@ static int exec_stream(const struct sandbox *sb, const char *const *argv, const 
 	}
 	if (sb_exec(sb->id, argv, env, workdir, attach, exec_id, &fd, err) < 0)
 		return -1;
-	if (pump_run(fd, in, in_len, true, o, deadline + HOST_GRACE_MS, NULL, ctrl_fd, &sig, &pr, err) < 0)
+	if (pump_run(fd, in, in_len, stdin_fd, true, o, deadline + HOST_GRACE_MS, NULL, ctrl_fd, &sig, &pr, err) < 0)
 		return -1;
 	x->ms = mono_ms() - t;
 	x->timed_out = pr.timed_out;
@@ -247,7 +247,7 @@ static void random_token(char out[33])
 
 static bool repl_capable(const struct run_req *r)
 {
-	return r->code && !r->has_stdin && !r->file_ext &&
+	return r->code && !r->has_stdin && !r->stdin_stream && !r->file_ext &&
 	       (r->runtime == ISOL8_RT_PYTHON || r->runtime == ISOL8_RT_NODE || r->runtime == ISOL8_RT_BASH);
 }
 
@@ -323,7 +323,7 @@ static int repl_run(struct session *s, const struct run_req *r, const char *cons
 		repl_kill(s, env);
 		return -1;
 	}
-	if (pump_run(s->repl_fd, NULL, 0, false, o, deadline, token, ctrl_fd, &sig, &pr, err) < 0) {
+	if (pump_run(s->repl_fd, NULL, 0, -1, false, o, deadline, token, ctrl_fd, &sig, &pr, err) < 0) {
 		repl_kill(s, env);
 		return -1;
 	}
@@ -542,7 +542,7 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 				if ((k == 0 && !sb->image_setup) || (k == 1 && !r->setup_script))
 					continue;
 				timeout_arg(tmo, sizeof tmo, deadline > mono_ms() ? deadline - mono_ms() : 1);
-				if (exec_stream(sb, k ? req_argv : img_argv, env.v, "/sandbox", NULL, 0, false, deadline,
+				if (exec_stream(sb, k ? req_argv : img_argv, env.v, "/sandbox", NULL, 0, -1, false, deadline,
 						c->fd, &o, &x, err) < 0)
 					goto out;
 				if (x.timed_out || x.interrupted || x.exit_code != 0) {
@@ -579,7 +579,8 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 					argv[n++] = rtv[i];
 			}
 			argv[n] = NULL;
-			if (exec_stream(sb, argv, env.v, r->workdir, r->stdin_data, r->stdin_len, r->has_stdin, deadline,
+			if (exec_stream(sb, argv, env.v, r->workdir, r->stdin_data, r->stdin_len, r->stdin_fd,
+					r->has_stdin || r->stdin_fd >= 0, deadline,
 					c->fd, &o, &x, err) < 0)
 				goto out;
 		}

@@ -84,7 +84,8 @@ void pump_out_write(struct pump_out *o, int stream, const char *data, size_t len
 /* Feed stdin (may be NULL) then half-close; read frames until EOF or deadline (monotonic ms);
  * if marker_token is set, stop at the REPL end marker seen on both streams. ctrl_fd (frontend
  * connection, or -1) is watched for FE_SIGNAL. */
-int pump_run(int stream_fd, const char *stdin_data, size_t stdin_len, bool close_stdin, struct pump_out *o,
+/* stdin_fd (or -1): live stdin read and forwarded until EOF, after stdin_data. */
+int pump_run(int stream_fd, const char *stdin_data, size_t stdin_len, int stdin_fd, bool close_stdin, struct pump_out *o,
 	     uint64_t deadline_ms, const char *marker_token, int ctrl_fd, int *signal_out, struct pump_result *res,
 	     struct isol8_err *err);
 /* Collect an exec's whole output into bufs (for internal helper execs). */
@@ -101,6 +102,7 @@ struct run_req {
 	char **secret_vals;                /* values, NULL-terminated */
 	char *file_ext;
 	char *stdin_data; size_t stdin_len; bool has_stdin;
+	bool stdin_stream; int stdin_fd;   /* live stdin (FE_STDIN), -1 when none; owned */
 	char *workdir;
 	char **install; size_t n_install;
 	char *setup_script;

@@ -10,7 +10,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "common/cleanup.h"
+#include "common/xalloc.h"
 #include "common/proto.h"
 #include "frontend/broker_conn.h"
 #include "frontend/run_io.h"
@@ -39,6 +42,33 @@ static int bundle_memfd(const struct http_run_spec *spec, struct isol8_err *err)
 int http_run_start(const struct http_server_conf *conf, const char *key_name, const struct http_run_spec *spec,
 		   struct http_run *r, struct isol8_err *err)
 {
+	return http_run_start_stdin(conf, key_name, spec, -1, r, err);
+}
+
+/* The request text with request.stdinStream set (the worker then waits for FE_STDIN). */
+static char *with_stdin_stream(const struct http_run_spec *spec, size_t *len, struct isol8_err *err)
+{
+	json_object *root = json_tokener_parse(spec->json), *req = NULL;
+	const char *txt;
+	char *out;
+
+	if (!root || !json_object_object_get_ex(root, "request", &req) || !json_object_is_type(req, json_type_object)) {
+		json_object_put(root);
+		isol8_err_set(err, ISOL8_E_INTERNAL, 0, "request text without a request object");
+		return NULL;
+	}
+	json_object_object_add(req, "stdinStream", json_object_new_boolean(1));
+	txt = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, len);
+	out = xstrndup(txt, *len);
+	json_object_put(root);
+	return out;
+}
+
+int http_run_start_stdin(const struct http_server_conf *conf, const char *key_name, const struct http_run_spec *spec,
+			 int stdin_fd, struct http_run *r, struct isol8_err *err)
+{
+	_cleanup_free_ char *json = NULL;
+	size_t json_len = spec->json_len;
 	_cleanup_close_ int bundle = -1, sock = -1;
 	int po[2] = {-1, -1}, pe[2] = {-1, -1}, fds[3], rc = -1;
 
@@ -57,8 +87,14 @@ int http_run_start(const struct http_server_conf *conf, const char *key_name, co
 	fds[0] = po[1];
 	fds[1] = pe[1];
 	fds[2] = bundle;
-	if (isol8_ipc_send(sock, FE_RUN, 0, spec->json, spec->json_len, fds, 3, err) < 0) {
+	if (stdin_fd >= 0 && !(json = with_stdin_stream(spec, &json_len, err)))
+		goto out;
+	if (isol8_ipc_send(sock, FE_RUN, 0, json ? json : spec->json, json_len, fds, 3, err) < 0) {
 		isol8_err_wrap(err, "send run request to isol8d");
+		goto out;
+	}
+	if (stdin_fd >= 0 && isol8_ipc_send(sock, FE_STDIN, 0, NULL, 0, &stdin_fd, 1, err) < 0) {
+		isol8_err_wrap(err, "send stdin to isol8d");
 		goto out;
 	}
 	/* Non-blocking read ends: the final drain stops at "nothing queued", as in run_io.c. */

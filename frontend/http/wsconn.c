@@ -8,10 +8,11 @@
  *   {"type":"signal","signal":"SIGINT"|"SIGTERM"|"SIGKILL"}  sent as FE_SIGNAL to the run.
  * Server messages: {"type":"stdout"|"stderr"|"exit"|"error","data":...}.
  *
- * Limitation: isol8d's FE_RUN takes stdin up front (inline or in the bundle); the worker has no
- * live stdin channel. So the run starts WS_STDIN_WINDOW_MS after the execute message (or at
- * once on a stdin message with "eof":true), and the stdin received until then, before or after
- * the execute message, is appended to request.stdin. Later stdin messages get an error event.
+ * Stdin is live: the run starts WS_STDIN_WINDOW_MS after the execute message (or at once on a
+ * stdin message with "eof":true); the program's stdin is a pipe passed to isol8d with FE_STDIN,
+ * fed with what arrived so far and then with every later stdin message, and closed by
+ * {"eof":true}, the end of the run or of the connection. (A request carrying "stdin" itself gets
+ * it up front, with earlier stdin messages appended, as before.)
  * One run at a time per connection; after its exit event the next execute may follow. */
 #include "config.h"
 
@@ -27,6 +28,9 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <unistd.h>
+
+#include "common/cleanup.h"
 #include "common/json.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
@@ -54,6 +58,8 @@ struct wsc {
 	json_object *exec;        /* the pending execute message */
 	struct isol8_buf stdin_buf;
 	bool have_stdin;
+	bool stdin_eof;           /* the client said eof before the start */
+	int stdin_w;              /* write end of the running program's stdin, -1 when closed */
 	uint64_t deadline;
 	uint64_t last_activity;
 	struct http_run run;
@@ -144,28 +150,51 @@ static void end_run(struct wsc *w)
 {
 	if (w->state != WS_RUNNING)
 		return;
+	w->stdin_w = xclose(w->stdin_w);
 	http_run_close(&w->run);
 	http_inflight_leave(w->srv);
 	http_spec_free(&w->spec);
 	w->state = WS_IDLE;
 }
 
-/* Merge the buffered stdin into the execute message, translate it and start the run. */
+/* Translate the execute message and start the run. Without stdin in the request itself the
+ * program gets a live stdin: a pipe whose read end goes to isol8d (FE_STDIN); what arrived
+ * during the window is written first, later stdin messages follow, and {"eof":true} (or the
+ * end of the run or of the connection) closes it. */
 static void start_run(struct wsc *w)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
 	json_object *req = NULL, *old;
 	const char *text;
 	size_t n;
+	int sp[2] = {-1, -1};
+	bool live = !(isol8_json_member(w->exec, "request", &req) == 1 && json_object_is_type(req, json_type_object) &&
+		      isol8_json_member(req, "stdin", &old) == 1);
 
-	if (w->have_stdin && isol8_json_member(w->exec, "request", &req) == 1 &&
-	    json_object_is_type(req, json_type_object)) {
+	if (!live && w->have_stdin) {
+		/* The request carries stdin of its own: append what came as messages, up front. */
 		struct isol8_buf all = ISOL8_BUF_INIT;
-		if (isol8_json_member(req, "stdin", &old) == 1 && json_object_is_type(old, json_type_string))
+		if (json_object_is_type(old, json_type_string))
 			isol8_buf_append(&all, json_object_get_string(old), (size_t)json_object_get_string_len(old));
 		isol8_buf_append(&all, w->stdin_buf.data ? w->stdin_buf.data : "", w->stdin_buf.len);
 		json_object_object_add(req, "stdin", json_object_new_string_len(all.data ? all.data : "", (int)all.len));
 		isol8_buf_free(&all);
+	}
+	if (live) {
+		if (pipe2(sp, O_CLOEXEC) < 0) {
+			send_error(w, "stdin: cannot create a pipe");
+			live = false;
+		} else {
+			fcntl(sp[1], F_SETPIPE_SZ, 1 << 20);
+			if (w->stdin_buf.len && write(sp[1], w->stdin_buf.data, w->stdin_buf.len) != (ssize_t)w->stdin_buf.len) {
+				send_error(w, "stdin: more than the pipe holds before the start");
+				sp[1] = xclose(sp[1]);
+			}
+			if (w->stdin_eof)
+				sp[1] = xclose(sp[1]);
+			if (sp[1] >= 0)
+				fcntl(sp[1], F_SETFL, O_NONBLOCK);
+		}
 	}
 	text = json_object_to_json_string_length(w->exec, JSON_C_TO_STRING_PLAIN, &n);
 	w->state = WS_IDLE;
@@ -175,13 +204,17 @@ static void start_run(struct wsc *w)
 	} else if (!http_inflight_enter(w->srv)) {
 		http_spec_free(&w->spec);
 		send_error(w, "Too many concurrent executions; retry later");
-	} else if (http_run_start(w->conf, w->key_name, &w->spec, &w->run, &err) < 0) {
+	} else if (http_run_start_stdin(w->conf, w->key_name, &w->spec, live ? sp[0] : -1, &w->run, &err) < 0) {
 		http_inflight_leave(w->srv);
 		http_spec_free(&w->spec);
 		send_error(w, err.msg);
 	} else {
 		w->state = WS_RUNNING;
+		w->stdin_w = steal_fd(&sp[1]);
 	}
+	xclose(sp[0]);
+	xclose(sp[1]);
+	w->stdin_eof = false;
 	json_object_put(w->exec);
 	w->exec = NULL;
 	isol8_buf_reset(&w->stdin_buf);
@@ -219,15 +252,26 @@ static void on_stdin(struct wsc *w, json_object *msg)
 
 	if (isol8_json_member(msg, "data", &v) != 1 || !json_object_is_type(v, json_type_string))
 		return send_error(w, "stdin: data must be a string");
-	if (w->state == WS_RUNNING)
-		return send_error(w, "stdin after the program started is not supported: isol8d takes stdin up "
-				     "front, so send it before or within 200 ms of execute");
+	if (w->state == WS_RUNNING) {
+		size_t len = (size_t)json_object_get_string_len(v);
+		json_object *eof;
+		if (w->stdin_w < 0)
+			return send_error(w, "stdin: the program's stdin is closed");
+		if (len && write(w->stdin_w, json_object_get_string(v), len) != (ssize_t)len)
+			return send_error(w, "stdin: the program is not reading its input fast enough");
+		if (isol8_json_member(msg, "eof", &eof) == 1 && json_object_get_boolean(eof))
+			w->stdin_w = xclose(w->stdin_w);
+		return;
+	}
 	if (w->stdin_buf.len + (size_t)json_object_get_string_len(v) > w->conf->max_body)
 		return send_error(w, "stdin: over the request body limit");
 	isol8_buf_append(&w->stdin_buf, json_object_get_string(v), (size_t)json_object_get_string_len(v));
 	w->have_stdin = true;
-	if (w->state == WS_WINDOW && isol8_json_member(msg, "eof", &v) == 1 && json_object_get_boolean(v))
-		w->deadline = 0;
+	if (isol8_json_member(msg, "eof", &v) == 1 && json_object_get_boolean(v)) {
+		w->stdin_eof = true;
+		if (w->state == WS_WINDOW)
+			w->deadline = 0;
+	}
 }
 
 static void on_text(struct wsc *w, const uint8_t *data, size_t n)
@@ -404,6 +448,7 @@ static void *ws_thread(void *arg)
 	isol8_buf_free(&w->out);
 	isol8_buf_free(&w->in0);
 	isol8_buf_free(&w->stdin_buf);
+	w->stdin_w = xclose(w->stdin_w);
 	free(w);
 	return NULL;
 }
@@ -482,6 +527,7 @@ enum MHD_Result http_handle_ws(struct http_call *call)
 	w->conf = call->conf;
 	w->key_name = call->key->name;
 	w->fd = -1;
+	w->stdin_w = -1;
 	ws_parser_init(&w->p, WS_MAX_MSG_DEFAULT);
 	r = MHD_create_response_for_upgrade(on_upgrade, w);
 	if (!r) {

@@ -98,6 +98,31 @@ is "$CODE|$(json_get "$BODY_OUT" .error)" '413|"Request body too large"' "body o
 CODE=$(head -c 70000 /dev/zero | tr '\0' 'a' | curl -s -o "$T_TMP/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $KA" \
 	-H 'Transfer-Encoding: chunked' --data-binary @- "$U/execute")
 is "$CODE" 413 "chunked body over the limit (no Content-Length): 413"
+# Hostile heads: each gets a 4xx (or the connection dropped), and the server keeps serving.
+hostile=$(python3 - "$PORT" "$KA" <<'PY'
+import socket, sys
+port, key = int(sys.argv[1]), sys.argv[2]
+cases = {
+    "huge-header": b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 200000 + b"\r\n\r\n",
+    "nul-in-header": b"GET /sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \x00" + key.encode() + b"\r\n\r\n",
+    "bad-length": b"POST /execute HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}",
+    "length-and-chunked": b"POST /execute HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    "two-auth": b"GET /sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wrong\r\nAuthorization: Bearer " + key.encode() + b"\r\n\r\n",
+    "bad-version": b"GET /health HTTP/9.9\r\nHost: x\r\n\r\n",
+}
+for name, raw in cases.items():
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.sendall(raw)
+        line = s.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
+    except (ConnectionResetError, BrokenPipeError, socket.timeout):
+        line = "dropped"
+    code = line.split()[1] if line.startswith("HTTP/") else line
+    print(name, "ok" if code == "dropped" or (code.isdigit() and 400 <= int(code) < 600 and int(code) != 500) else "BAD " + line)
+PY
+)
+is "$hostile" $'huge-header ok\nnul-in-header ok\nbad-length ok\nlength-and-chunked ok\ntwo-auth ok\nbad-version ok' "hostile request heads: 4xx or dropped"
+is "$(curl -s "$U/health")" '{"status":"ok","version":"0.1.0"}' "the server still answers after hostile heads"
 hcurl "$KA" POST /execute "$(jq -cn --arg c "$(printf 'print(len("""%s"""))' "$(head -c 50000 /dev/zero | tr '\0' 'b')")" '{request:{code:$c,runtime:"python"}}')"
 is "$CODE|$(json_get "$BODY_OUT" .stdout)" '200|"50000\n"' "code larger than one IPC frame travels in the bundle"
 hcurl "$KA" POST /execute '{"request":{"code":"print(open(\"data/in.txt\").read())","runtime":"python","files":{"data/in.txt":"file-content"}}}'
@@ -276,6 +301,17 @@ elif what == "stdin":
     send(s, 1, json.dumps({"type": "stdin", "data": "def", "eof": True}))
     ev = events(s)
     print("stdin", json.dumps("".join(d for t, d in ev if t == "stdout")), [d for t, d in ev if t == "exit"])
+elif what == "live":
+    # Stdin after the program has started: it answers each line as it comes.
+    s, st, ok = connect()
+    execute(s, "import sys\nprint('ready', flush=True)\nfor line in sys.stdin:\n    print(line.strip().upper(), flush=True)")
+    first = events(s, until=("stdout",))
+    send(s, 1, json.dumps({"type": "stdin", "data": "abc\n"}))
+    second = events(s, until=("stdout",))
+    send(s, 1, json.dumps({"type": "stdin", "data": "def\n", "eof": True}))
+    rest = events(s)
+    print("live", json.dumps(first[-1][1]), json.dumps(second[-1][1]),
+          json.dumps("".join(d for t, d in rest if t == "stdout")), [d for t, d in rest if t == "exit"])
 elif what == "sigint":
     s, st, ok = connect()
     execute(s, "import time\nprint('sleeping', flush=True)\ntime.sleep(60)")
@@ -310,6 +346,7 @@ out=$(ws print)
 is "$out" $'handshake 101 True\nstdout ws hello exit [\'0\']\npong True\nsecond 42 [\'0\']\nclose [(\'close\', 1000)]' \
 	"WS: handshake, stdout + exit events, ping during fragments, second run, close echoed"
 is "$(ws stdin)" "stdin \"ABC\\nDEF\\n\" ['0']" "WS: stdin messages feed the program's stdin"
+is "$(ws live)" "live \"ready\\n\" \"ABC\\n\" \"DEF\\n\" ['0']" "WS: live stdin after the start is read as it arrives"
 like "$(ws sigint)" "^sigint \\(('exit', '130')|('error', .*)\\) fast$" "WS: signal SIGINT interrupts a sleeping program"
 is "$(ws errors)" $'badjson error\nbadruntime Unknown runtime\nbadutf8 [(\'close\', 1007)]\nunmasked [(\'close\', 1002)]\nbig [(\'close\', 1009)]' \
 	"WS: bad JSON and bad request are error events; bad UTF-8 1007, unmasked 1002, oversize 1009"
