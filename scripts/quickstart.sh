@@ -21,7 +21,8 @@ if ! /usr/local/bin/isol8 session list >/dev/null 2>&1; then
 		systemctl daemon-reload
 		systemctl enable --now isol8d
 	else
-		/usr/local/sbin/isol8d --pidfile /run/isol8d.pid
+		/usr/local/sbin/isol8d --pidfile /run/isol8d.pid 2>>/var/log/isol8d.log
+		echo "isol8d started (log: /var/log/isol8d.log; stop: kill \$(cat /run/isol8d.pid))" >&2
 	fi
 	for _ in $(seq 50); do [ -S /run/isol8/isol8d.sock ] && break; sleep 0.1; done
 fi
