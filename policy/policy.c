@@ -309,30 +309,38 @@ static int parse_images(json_object *v, const char *path, struct isol8_tenant *t
 	return 0;
 }
 
+/* A two-valued string enum: *second is set when the value is `second`. */
+static int parse_choice(json_object *v, const char *kp, const char *first, const char *second, bool *is_second,
+			struct isol8_err *err)
+{
+	const char *s;
+
+	if (isol8_json_as_string(v, kp, &s, err) < 0)
+		return -1;
+	if (strcmp(s, first) == 0)
+		*is_second = false;
+	else if (strcmp(s, second) == 0)
+		*is_second = true;
+	else
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: unknown value \"%.64s\" (expected %s, %s)", kp, s,
+				     first, second);
+	return 0;
+}
+
 static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err)
 {
 	static const char *const keys[] = {"match",        "onExceed",     "limits", "runtimes", "network",
 					   "writableRoot", "customImages", "images", "seccomp",  NULL};
 	char kp[P];
 	json_object *v;
-	const char *s;
 
 	if (isol8_json_check_keys(o, path, keys, err) < 0)
 		return -1;
 #define MEMBER(key) (isol8_json_path_key(kp, sizeof kp, path, key), isol8_json_member(o, key, &v) > 0)
 	if (MEMBER("match") && parse_match(v, kp, t, err) < 0)
 		return -1;
-	if (MEMBER("onExceed")) {
-		if (isol8_json_as_string(v, kp, &s, err) < 0)
-			return -1;
-		if (strcmp(s, "clamp") == 0)
-			t->refuse_on_exceed = false;
-		else if (strcmp(s, "refuse") == 0)
-			t->refuse_on_exceed = true;
-		else
-			return isol8_err_set(err, ISOL8_E_USAGE, 0,
-					     "%s: unknown value \"%.64s\" (expected clamp, refuse)", kp, s);
-	}
+	if (MEMBER("onExceed") && parse_choice(v, kp, "clamp", "refuse", &t->refuse_on_exceed, err) < 0)
+		return -1;
 	if (MEMBER("limits") && parse_limits(v, kp, t, err) < 0)
 		return -1;
 	if (MEMBER("runtimes") && parse_enum_mask(v, kp, isol8_runtime_parse, "runtime",
@@ -347,17 +355,8 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 		return -1;
 	if (MEMBER("images") && parse_images(v, kp, t, err) < 0)
 		return -1;
-	if (MEMBER("seccomp")) {
-		if (isol8_json_as_string(v, kp, &s, err) < 0)
-			return -1;
-		if (strcmp(s, "strict") == 0)
-			t->seccomp_unconfined_ok = false;
-		else if (strcmp(s, "unconfined") == 0)
-			t->seccomp_unconfined_ok = true;
-		else
-			return isol8_err_set(err, ISOL8_E_USAGE, 0,
-					     "%s: unknown value \"%.64s\" (expected strict, unconfined)", kp, s);
-	}
+	if (MEMBER("seccomp") && parse_choice(v, kp, "strict", "unconfined", &t->seccomp_unconfined_ok, err) < 0)
+		return -1;
 #undef MEMBER
 	return 0;
 }
