@@ -11,7 +11,7 @@ PKGS=(
 	# engine, offline base image bootstrap, tests
 	docker.io debootstrap iptables procps util-linux python3 curl ca-certificates
 	# used by the integration tests
-	jq iproute2 openssl
+	jq iproute2 openssl bc
 )
 
 missing=()
