@@ -20,6 +20,7 @@ as_nobody test -x "$ISOL8" || bail "nobody cannot execute $ISOL8 (build in a wor
 status_field() { awk -v f="$2:" '$1 == f {$1 = ""; sub(/^ +/, ""); print; exit}' "/proc/$1/status"; }
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 rss_kb() { awk '$1 == "VmRSS:" {print $2}' "/proc/$1/status"; }
+ASAN_BUILD=$(ldd "$ISOL8D" 2>/dev/null | grep -o libasan | head -1)
 
 daemon_start p || done_testing
 S=${D_SOCK[p]}
@@ -272,7 +273,10 @@ while read -r pid f20 r20 && read -r _ f200 r200 <&3; do
 	[ "$pid" = "$BPID" ] && name=broker
 	if [ "$f200" -le $((f20 + 2)) ]; then ok "$name $pid: fds $f20 -> $f200 (tolerance 2)"; else
 		not_ok "$name $pid: fds $f20 -> $f200 (tolerance 2)"; fi
-	if [ "$r200" -le $((r20 + 2048)) ]; then ok "$name $pid: VmRSS $r20 -> $r200 kB (tolerance 2048)"; else
+	if [ -n "$ASAN_BUILD" ]; then
+		# ASan keeps freed memory in quarantine: RSS grows by design there; leaks are its own job.
+		ok "# SKIP $name $pid: VmRSS $r20 -> $r200 kB not compared in a sanitizer build"
+	elif [ "$r200" -le $((r20 + 2048)) ]; then ok "$name $pid: VmRSS $r20 -> $r200 kB (tolerance 2048)"; else
 		not_ok "$name $pid: VmRSS $r20 -> $r200 kB (tolerance 2048)"; fi
 done <<<"$snap20" 3<<<"$snap200"
 
