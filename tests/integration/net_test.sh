@@ -11,22 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 daemon_setup net_test
 docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python missing (isol8 setup)"
-command -v python3 >/dev/null || bail "python3 needed to serve HTTP"
-
-# The host's address on the docker bridge: where the proxy (host side) can reach our server.
-GW=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
-[ -n "$GW" ] || GW=$(ip -o -4 addr show docker0 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')
-[ -n "$GW" ] || bail "cannot find the docker bridge address"
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("'"$GW"'", 0)); print(s.getsockname()[1])')
-mkdir -p "$T_TMP/www"
-echo "hello-from-host" >"$T_TMP/www/index.txt"
-python3 -m http.server "$PORT" --bind "$GW" --directory "$T_TMP/www" >"$T_TMP/http.log" 2>&1 &
-HTTP_PID=$!
-trap 'kill $HTTP_PID 2>/dev/null; daemon_exit_trap' EXIT
-for _ in $(seq 50); do
-	python3 -c "import socket; socket.create_connection(('$GW', $PORT), 1)" 2>/dev/null && break
-	sleep 0.1
-done
+serve_on_bridge "hello-from-host"
 printf '%s allowed.test denied.test\n' "$GW" >"$T_TMP/hosts"
 
 daemon_start n --proxy-hosts "$T_TMP/hosts" || done_testing

@@ -193,3 +193,23 @@ run_cap() {
 
 # json_get JSON JQ-FILTER : compact value (strings keep their quotes)
 json_get() { printf '%s' "$1" | jq -c "$2" 2>/dev/null; }
+
+# serve_on_bridge TEXT: serve $T_TMP/www/index.txt (= TEXT) over HTTP on the docker bridge's host
+# address, where the proxy (host side) can reach it; sets GW, PORT and HTTP_PID and stops the
+# server with the daemons at exit. Nothing leaves the machine.
+serve_on_bridge() {
+	command -v python3 >/dev/null || bail "python3 needed to serve HTTP"
+	GW=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
+	[ -n "$GW" ] || GW=$(ip -o -4 addr show docker0 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')
+	[ -n "$GW" ] || bail "cannot find the docker bridge address"
+	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("'"$GW"'", 0)); print(s.getsockname()[1])')
+	mkdir -p "$T_TMP/www"
+	echo "$1" >"$T_TMP/www/index.txt"
+	python3 -m http.server "$PORT" --bind "$GW" --directory "$T_TMP/www" >"$T_TMP/http.log" 2>&1 &
+	HTTP_PID=$!
+	trap 'kill $HTTP_PID 2>/dev/null; daemon_exit_trap' EXIT
+	for _ in $(seq 50); do
+		python3 -c "import socket; socket.create_connection(('$GW', $PORT), 1)" 2>/dev/null && break
+		sleep 0.1
+	done
+}
