@@ -371,6 +371,13 @@ static int verb_put_archive(struct job *j, struct docker *d, struct isol8_buf *r
 	if (validate_sandbox_path(path, err) < 0)
 		return -1;
 	fd = isol8_msg_take_fd(&j->m, 0);
+	{
+		/* Only a regular file (a memfd): a pipe whose writer the worker keeps open would hold
+		 * this verb thread forever. */
+		struct stat st;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+			return isol8_err_set(err, ISOL8_E_PROTO, 0, "put-archive: the archive must be a memfd");
+	}
 	/* The broker forwards the bytes to Docker without interpreting them (Docker parses tar). */
 	if (read_fd_capped(fd, ARCHIVE_MAX, &tar, err) < 0) {
 		isol8_buf_free(&tar);
