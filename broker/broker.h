@@ -23,6 +23,9 @@
 #define BROKER_POOL_IDLE_MS (10u * 60u * 1000u)
 #define BROKER_MAX_PENDING 128   /* accepted frontends waiting for FE_HELLO or queued */
 
+/* --pool-size and poolSize bounds, each of clean and dirty. */
+#define BROKER_POOL_SIZE_MAX 16
+
 struct broker_opts {
 	const char *socket_path;
 	const char *socket_group;   /* group owning the socket, NULL = root's (or isol8 if present) */
@@ -43,7 +46,9 @@ struct broker_opts {
 	bool foreground;
 	bool log_json;
 	bool no_agent;              /* --no-agent: always use docker exec */
-	unsigned pool_size;         /* warm sandboxes per shape and worker (2; 0 = no pool) */
+	unsigned pool_size;         /* clean: warm sandboxes per shape and worker (2; 0 = no pool) */
+	unsigned pool_dirty;        /* dirty: resets of used sandboxes in flight per worker (2) */
+	const char *config_path;    /* --config FILE (isol8.config.json keys) */
 	bool pool_secure;           /* --pool-strategy secure: never reuse a sandbox */
 	uint32_t prewarm_mask;      /* --prewarm: runtimes (bit per enum isol8_runtime) */
 	const char *http;           /* --http ADDR:PORT */

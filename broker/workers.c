@@ -21,9 +21,9 @@
 int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
 {
 	struct worker_slot *w = &b->w[idx];
-	char uidbuf[16], gidbuf[16], idxbuf[16], lvl[8], psize[16];
+	char uidbuf[16], gidbuf[16], idxbuf[16], lvl[8], psize[16], pdirty[16];
 	char *argv[] = {"isol8-worker", "--fd", "3", "--uid", uidbuf, "--gid", gidbuf, "--index", idxbuf,
-			"--log-level", lvl, "--pool-size", psize, "--pool-strategy",
+			"--log-level", lvl, "--pool-size", psize, "--pool-dirty", pdirty, "--pool-strategy",
 			b->o.pool_secure ? "secure" : "fast", NULL};
 	int chan = -1;
 	pid_t pid;
@@ -33,6 +33,7 @@ int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
 	snprintf(idxbuf, sizeof idxbuf, "%u", idx);
 	snprintf(lvl, sizeof lvl, "%d", isol8_log_get_level());
 	snprintf(psize, sizeof psize, "%u", b->o.pool_size);
+	snprintf(pdirty, sizeof pdirty, "%u", b->o.pool_dirty);
 	if (broker_spawn_child(b->o.worker_path, argv, &chan, &pid, err) < 0)
 		return isol8_err_wrap(err, "worker %u", idx);
 	w->pid = pid;

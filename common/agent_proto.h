@@ -11,6 +11,9 @@
  * Framing: the same 20-byte header as common/ipc.h (magic 0x3849, version 1, type, flags,
  * nfds, len, request_id, reserved=0; little-endian), payload <= 64 KiB, <= 3 fds per message.
  * Payload fields: u8/u32/u64 little-endian; str = u32 length + bytes (no NUL inside).
+ *
+ * Environment: a program gets the container's environment with the request's entries replacing
+ * those of the same name (a later entry wins), as docker exec would give it.
  */
 #ifndef ISOL8_AGENT_PROTO_H
 #define ISOL8_AGENT_PROTO_H
@@ -32,12 +35,22 @@ enum isol8_agent_msg {
 	A_RESET = 73,    /* empty: kill every process of the sandbox user but the agent (kill(-1)),
 	                    empty /sandbox, /tmp, /dev/shm and /dev/mqueue (without following symlinks or leaving
 	                    the filesystem), remove the user's SysV IPC objects, then reply A_DONE */
+	A_WARM = 74,     /* u32 argc, str argv[argc], u32 envc, str env[envc]: keep one standby of this
+	                    command: a process started ahead of time in /sandbox, in its own session,
+	                    with new pipes as stdio and the read end of a job pipe as fd 3. Started after
+	                    the A_DONE reply and again after every successful A_RESET (never alongside an
+	                    earlier run's code); A_RUN kills an idle standby first. */
+	A_RUN_WARM = 75, /* u64 timeout_ms, str job (<= 60000 bytes, opaque to the agent): write u32 length
+	                    + job to the standby's fd 3, close it and hand the standby over as the
+	                    program: A_HANDOFF, then A_EXIT as for A_RUN. Without a live standby: A_ERROR
+	                    "no standby" and nothing runs (the worker then uses A_RUN). */
 
 	/* agent -> worker */
 	A_STARTED = 80,  /* u32 pid of the program (in the container) */
 	A_EXIT = 81,     /* i32 exit code (-1 when killed by a signal), u8 signal (0 if none),
 	                    u8 timed_out, u64 wall_ms, u64 user_us, u64 sys_us, u64 maxrss_kb */
 	A_DONE = 82,     /* u32 number of entries that could not be removed during A_RESET */
+	A_HANDOFF = 84,  /* u32 pid | fds: the standby's stdin (write end), stdout and stderr (read ends) */
 	A_ERROR = 83,    /* str message: the request could not be carried out (bad message, busy,
 	                    fork failed). An exec failure is not an A_ERROR: the child writes
 	                    "isol8: <argv0>: <strerror>\n" to its stderr and exits 127 (A_EXIT). */

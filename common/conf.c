@@ -412,6 +412,21 @@ static int load_sections(struct at root, struct isol8_config *c, struct isol8_er
 	return 0;
 }
 
+/* poolSize as an object replaces the default whole in the original (no merge), and its schema
+ * requires both members: a file giving only one of them is an error, not a half default. */
+static int check_pool_size_members(json_object *user, struct isol8_err *err)
+{
+	json_object *ps = NULL, *v = NULL;
+	static const char *const need[] = {"clean", "dirty"};
+
+	if (!user || isol8_json_member(user, "poolSize", &ps) <= 0 || !json_object_is_type(ps, json_type_object))
+		return 0;
+	for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+		if (isol8_json_member(ps, need[i], &v) <= 0)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "poolSize.%s: missing required key", need[i]);
+	return 0;
+}
+
 /* user: the parsed file (borrowed) or NULL for defaults only. */
 static int config_from_json(json_object *user, const char *source, struct isol8_config *c,
 			    struct isol8_err *err)
@@ -433,8 +448,14 @@ static int config_from_json(json_object *user, const char *source, struct isol8_
 	json_object_put(defaults);
 	root.obj = c->root;
 	root.path = "";
-	if (load_sections(root, c, err) < 0)
+	if (load_sections(root, c, err) < 0 || check_pool_size_members(user, err) < 0)
 		goto fail;
+	if (user) {
+		json_object *v;
+		c->max_concurrent_set = isol8_json_member(user, "maxConcurrent", &v) > 0;
+		c->pool_strategy_set = isol8_json_member(user, "poolStrategy", &v) > 0;
+		c->pool_size_set = isol8_json_member(user, "poolSize", &v) > 0;
+	}
 	json_object_object_del(c->root, "$schema");
 	c->source = source ? xstrdup(source) : NULL;
 	return 0;

@@ -50,6 +50,9 @@ struct isol8_config {
 	/* Added with the loader; same naming: JSON key in the comment, default after it. */
 	bool readonly_root_fs;        /* defaults.readonlyRootFs true */
 	bool pool_size_single;        /* poolSize was a plain number (clean == dirty) */
+	/* Whether the file itself set these top-level keys (present, not null): isol8d --config
+	 * takes only those and keeps its own defaults for the rest. */
+	bool max_concurrent_set, pool_strategy_set, pool_size_set;
 	struct {
 		bool enabled;                       /* false */
 		char **allowed_schemes; size_t n_allowed_schemes; /* ["https"] */

@@ -209,6 +209,39 @@ int isol8_parse_u64(const char *s, uint64_t max, uint64_t *out, struct isol8_err
 	return 0;
 }
 
+int isol8_parse_pool_size(const char *s, uint32_t max, uint32_t *clean, uint32_t *dirty, struct isol8_err *err)
+{
+	char q[QBUF], part[24];
+	const char *comma;
+	uint64_t c, d;
+	size_t n;
+
+	if (!s)
+		s = "";
+	comma = strchr(s, ',');
+	if (!comma) {
+		if (isol8_parse_u64(s, max, &c, err) < 0)
+			goto fail;
+		*clean = *dirty = (uint32_t)c;
+		return 0;
+	}
+	/* The first half is copied so the number parser sees it alone; one longer than the
+	 * buffer (only possible with leading zeros) is refused. */
+	n = (size_t)(comma - s);
+	if (n >= sizeof part)
+		goto fail;
+	memcpy(part, s, n);
+	part[n] = '\0';
+	if (isol8_parse_u64(part, max, &c, err) < 0 || isol8_parse_u64(comma + 1, max, &d, err) < 0)
+		goto fail;
+	*clean = (uint32_t)c;
+	*dirty = (uint32_t)d;
+	return 0;
+fail:
+	return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid pool size \"%s\": expected N or CLEAN,DIRTY (0..%u)",
+			     quote(s, q, sizeof q), max);
+}
+
 #define CPU_MAX 1024
 
 int isol8_parse_cpu(const char *s, double *out, struct isol8_err *err)

@@ -17,6 +17,9 @@ void isol8_format_size(uint64_t bytes, char *out, size_t outlen);
 int isol8_parse_duration_ms(const char *s, uint64_t *out, struct isol8_err *err);
 /* Unsigned decimal integer with max. */
 int isol8_parse_u64(const char *s, uint64_t max, uint64_t *out, struct isol8_err *err);
+/* Pool size as in the config's poolSize: "N" (clean = dirty = N) or "CLEAN,DIRTY", each an
+ * unsigned decimal <= max. No spaces, no signs, exactly one comma in the pair form. */
+int isol8_parse_pool_size(const char *s, uint32_t max, uint32_t *clean, uint32_t *dirty, struct isol8_err *err);
 /* CPU cores: "1", "0.5", "2.0"; > 0 and <= 1024. */
 int isol8_parse_cpu(const char *s, double *out, struct isol8_err *err);
 /* KEY=VALUE; KEY must match [A-Za-z_][A-Za-z0-9_]* ; split at the first '='. Fresh copies. */

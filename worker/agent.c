@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/agent_proto.h"
@@ -27,6 +28,7 @@ static const struct isol8_msg_spec agent_table[] = {
 	{A_EXIT, PEER_AGENT, 0, 4 + 2 + 32, 4 + 2 + 32, "exit"},
 	{A_DONE, PEER_AGENT, 0, 4, 4, "done"},
 	{A_ERROR, PEER_AGENT, 0, 4, 4 + 1024, "error"},
+	{A_HANDOFF, PEER_AGENT, 3, 4, 4, "handoff"},
 };
 
 static int agent_recv(int afd, struct isol8_msg *m, struct isol8_err *err)
@@ -98,15 +100,32 @@ static void kill_group(int afd, int sig)
 	isol8_buf_free(&p);
 }
 
+static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, size_t in_len, uint64_t t0,
+		     uint64_t deadline, int ctrl_fd, struct pump_out *o, struct agent_outcome *x, struct isol8_err *err);
+
+static void put_cmd(struct isol8_buf *p, const char *const *argv, const char *const *env)
+{
+	size_t n;
+
+	for (n = 0; argv[n]; n++)
+		;
+	isol8_put_u32(p, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		isol8_put_str(p, argv[i]);
+	for (n = 0; env && env[n]; n++)
+		;
+	isol8_put_u32(p, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		isol8_put_str(p, env[i]);
+}
+
 int agent_exec(int afd, const char *const *argv, const char *const *env, const char *cwd, const char *in,
 	       size_t in_len, int stdin_fd, uint64_t timeout_ms, uint64_t deadline, int ctrl_fd, struct pump_out *o,
 	       struct agent_outcome *x, struct isol8_err *err)
 {
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
 	struct isol8_buf p = ISOL8_BUF_INIT;
-	bool exited = false, killed = false, out_open = true, err_open = true;
-	uint64_t exit_at = 0, t0 = mono_ms();
-	size_t sent = 0, n;
+	uint64_t t0 = mono_ms();
 	int rc = -1;
 
 	memset(x, 0, sizeof *x);
@@ -116,16 +135,7 @@ int agent_exec(int afd, const char *const *argv, const char *const *env, const c
 		goto out;
 	}
 	isol8_put_u64(&p, timeout_ms);
-	for (n = 0; argv[n]; n++)
-		;
-	isol8_put_u32(&p, (uint32_t)n);
-	for (size_t i = 0; i < n; i++)
-		isol8_put_str(&p, argv[i]);
-	for (n = 0; env && env[n]; n++)
-		;
-	isol8_put_u32(&p, (uint32_t)n);
-	for (size_t i = 0; i < n; i++)
-		isol8_put_str(&p, env[i]);
+	put_cmd(&p, argv, env);
 	isol8_put_str(&p, cwd);
 	{
 		int fds[3] = {stdin_fd >= 0 ? stdin_fd : pin[0], pout[1], perr[1]};
@@ -136,8 +146,126 @@ int agent_exec(int afd, const char *const *argv, const char *const *env, const c
 	pin[0] = xclose(pin[0]);
 	pout[1] = xclose(pout[1]);
 	perr[1] = xclose(perr[1]);
-	fcntl(pin[1], F_SETFL, O_NONBLOCK);
-	if (!in_len || stdin_fd >= 0)
+	if (stdin_fd >= 0)
+		pin[1] = xclose(pin[1]);
+	rc = pump_loop(afd, pout[0], perr[0], pin[1], in, in_len, t0, deadline, ctrl_fd, o, x, err);
+	pout[0] = pin[1] = perr[0] = -1; /* pump_loop owns them */
+out:
+	isol8_buf_free(&p);
+	xclose(pin[0]);
+	xclose(pin[1]);
+	xclose(pout[0]);
+	xclose(pout[1]);
+	xclose(perr[0]);
+	xclose(perr[1]);
+	return rc;
+}
+
+/* A handed-over fd must be a pipe end of the expected direction: anything else (a socket, a
+ * file, a tty) from the sandbox is refused. */
+static bool pipe_end_ok(int fd, int accmode)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+
+	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fl >= 0 && (fl & O_ACCMODE) == accmode;
+}
+
+int agent_warm(int afd, const char *const *argv, const char *const *env, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+	uint32_t zero;
+	int rc;
+
+	put_cmd(&p, argv, env);
+	rc = isol8_ipc_send_buf(afd, A_WARM, 0, &p, NULL, 0, err);
+	isol8_buf_free(&p);
+	if (rc < 0 || wait_msg(afd, mono_ms() + 5000, &m, err) < 0)
+		return -1;
+	if (m.type != A_DONE || isol8_get_u32(&m, &zero, err) < 0 || isol8_msg_end(&m, err) < 0) {
+		isol8_msg_free(&m);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected answer to A_WARM from the sandbox agent");
+	}
+	isol8_msg_free(&m);
+	return 0;
+}
+
+int agent_exec_warm(int afd, const void *job, size_t job_len, const char *in, size_t in_len, uint64_t timeout_ms,
+		    uint64_t deadline, int ctrl_fd, struct pump_out *o, struct agent_outcome *x, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+	uint64_t t0 = mono_ms();
+	uint32_t pid;
+	int r;
+
+	memset(x, 0, sizeof *x);
+	x->exit_code = -1;
+	isol8_put_u64(&p, timeout_ms);
+	isol8_put_u32(&p, (uint32_t)job_len);
+	isol8_buf_append(&p, job, job_len);
+	r = isol8_ipc_send_buf(afd, A_RUN_WARM, 0, &p, NULL, 0, err);
+	isol8_buf_free(&p);
+	if (r < 0)
+		return -1;
+	/* The answer comes at once: the agent only writes into a pipe and passes fds. */
+	for (;;) {
+		struct pollfd pf = {.fd = afd, .events = POLLIN};
+		uint64_t now = mono_ms();
+		if (now >= deadline)
+			return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "the sandbox agent did not answer in time");
+		r = poll(&pf, 1, (int)(deadline - now));
+		if (r > 0)
+			break;
+		if (r < 0 && errno != EINTR)
+			return isol8_err_set(err, ISOL8_E_IO, errno, "poll");
+	}
+	r = isol8_ipc_recv(afd, &m, err);
+	if (r == 0)
+		return isol8_err_set(err, ISOL8_E_IO, 0, "the sandbox agent closed its connection");
+	if (r < 0 || isol8_msg_check(agent_table, sizeof agent_table / sizeof agent_table[0], PEER_AGENT, &m, NULL,
+				     err) < 0)
+		return -1;
+	if (m.type == A_ERROR) {
+		char *msg = NULL;
+		struct isol8_err e2 = ISOL8_ERR_INIT;
+		bool none = isol8_get_str(&m, &msg, 1024, &e2) == 0 && strcmp(msg, "no standby") == 0;
+		if (!none)
+			isol8_err_set(err, ISOL8_E_IO, 0, "sandbox agent: %.200s", msg ? msg : "malformed error");
+		free(msg);
+		isol8_msg_free(&m);
+		return none ? 1 : -1;
+	}
+	if (m.type != A_HANDOFF || isol8_get_u32(&m, &pid, err) < 0 || isol8_msg_end(&m, err) < 0 ||
+	    !pipe_end_ok(m.fds[0], O_WRONLY) || !pipe_end_ok(m.fds[1], O_RDONLY) || !pipe_end_ok(m.fds[2], O_RDONLY)) {
+		if (!err->code)
+			isol8_err_set(err, ISOL8_E_PROTO, 0, "the sandbox agent handed over something else than pipes");
+		isol8_msg_free(&m);
+		return -1;
+	}
+	{
+		int in_w = m.fds[0], out_r = m.fds[1], err_r = m.fds[2];
+		m.nfds = 0; /* pump_loop owns them now */
+		isol8_msg_free(&m);
+		return pump_loop(afd, out_r, err_r, in_w, in, in_len, t0, deadline, ctrl_fd, o, x, err);
+	}
+}
+
+/* Pumps the program's output to o and in to its stdin until it has exited and its output ended.
+ * Takes ownership of out_r, err_r and in_w (-1 when there is none). */
+static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, size_t in_len, uint64_t t0,
+		     uint64_t deadline, int ctrl_fd, struct pump_out *o, struct agent_outcome *x, struct isol8_err *err)
+{
+	int pin[2] = {-1, in_w}, pout[2] = {out_r, -1}, perr[2] = {err_r, -1};
+	bool exited = false, killed = false, out_open = true, err_open = true;
+	uint64_t exit_at = 0;
+	size_t sent = 0;
+	int rc = -1;
+
+	if (pin[1] >= 0)
+		fcntl(pin[1], F_SETFL, O_NONBLOCK);
+	if (!in_len)
 		pin[1] = xclose(pin[1]);
 
 	for (;;) {
@@ -249,7 +377,6 @@ int agent_exec(int afd, const char *const *argv, const char *const *env, const c
 	x->ms = mono_ms() - t0;
 	rc = 0;
 out:
-	isol8_buf_free(&p);
 	xclose(pin[0]);
 	xclose(pin[1]);
 	xclose(pout[0]);

@@ -22,6 +22,12 @@ int agent_handshake(int afd, struct isol8_err *err);
 int agent_exec(int afd, const char *const *argv, const char *const *env, const char *cwd, const char *in,
 	       size_t in_len, int stdin_fd, uint64_t timeout_ms, uint64_t deadline, int ctrl_fd, struct pump_out *o,
 	       struct agent_outcome *x, struct isol8_err *err);
+/* Keep a standby of argv/env (A_WARM) in the sandbox: started now and after every reset. */
+int agent_warm(int afd, const char *const *argv, const char *const *env, struct isol8_err *err);
+/* Run job in the sandbox's standby (A_RUN_WARM), with in as its stdin. Returns 1, with nothing
+ * run, when the sandbox has no live standby: the caller then runs the program with agent_exec. */
+int agent_exec_warm(int afd, const void *job, size_t job_len, const char *in, size_t in_len, uint64_t timeout_ms,
+		    uint64_t deadline, int ctrl_fd, struct pump_out *o, struct agent_outcome *x, struct isol8_err *err);
 /* Kill everything of the sandbox user and empty /sandbox, /tmp, /dev/shm and SysV IPC. */
 int agent_reset(int afd, struct isol8_err *err);
 

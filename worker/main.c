@@ -15,6 +15,7 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
 #include "worker/lockdown.h"
@@ -110,7 +111,8 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {{"fd", required_argument, 0, 'f'}, {"uid", required_argument, 0, 'u'},
 					     {"gid", required_argument, 0, 'g'}, {"index", required_argument, 0, 'i'},
 					     {"log-level", required_argument, 0, 'l'}, {"pool-size", required_argument, 0, 'p'},
-					     {"pool-strategy", required_argument, 0, 's'}, {0, 0, 0, 0}};
+					     {"pool-strategy", required_argument, 0, 's'},
+					     {"pool-dirty", required_argument, 0, 'd'}, {0, 0, 0, 0}};
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -121,6 +123,13 @@ int main(int argc, char **argv)
 		case 'l': level = atoi(optarg); break;
 		case 'p': g_pool_target = (unsigned)atoi(optarg) > 16 ? 16 : (unsigned)atoi(optarg); break;
 		case 's': g_pool_secure = strcmp(optarg, "secure") == 0; break;
+		case 'd': {
+			uint64_t v;
+			if (isol8_parse_u64(optarg, 16, &v, &err) < 0)
+				die("--pool-dirty: %s", err.msg);
+			g_pool_dirty = (unsigned)v;
+			break;
+		}
 		default: die("isol8-worker is started by isol8d, not by hand");
 		}
 	}

@@ -10,6 +10,9 @@
 #include "common/xalloc.h"
 #include "worker/pool.h"
 
+/* About how long a standby interpreter takes to start here (node ~35 ms, python ~15 ms). */
+#define STANDBY_SETTLE_MS 60
+
 /* Per worker, all keys together: idle sandboxes cost memory on the host. */
 #define POOL_MAX 6
 
@@ -26,6 +29,31 @@ static unsigned n_ents;
 static unsigned filling; /* fills in flight, all keys */
 unsigned g_pool_target = 2;
 bool g_pool_secure;
+unsigned g_pool_dirty = 2;
+/* Resets in flight; its own lock so the count never waits behind a pool scan. */
+static pthread_mutex_t dirty_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned resetting;
+
+bool pool_dirty_begin(void)
+{
+	bool ok;
+
+	pthread_mutex_lock(&dirty_lock);
+	/* With no clean pool a reset sandbox could not go anywhere: skip the wasted reset. */
+	ok = g_pool_target > 0 && resetting < g_pool_dirty;
+	if (ok)
+		resetting++;
+	pthread_mutex_unlock(&dirty_lock);
+	return ok;
+}
+
+void pool_dirty_end(void)
+{
+	pthread_mutex_lock(&dirty_lock);
+	if (resetting > 0)
+		resetting--;
+	pthread_mutex_unlock(&dirty_lock);
+}
 
 void pool_key_make(struct pool_key *k, const char *tenant, const struct run_req *r)
 {
@@ -97,16 +125,25 @@ bool pool_take(const struct pool_key *k, const char *owner, struct sandbox *out)
 	bool found = false;
 	unsigned best = 0;
 	pthread_mutex_lock(&lock);
-	/* Reset sandboxes first, most recent first: a just-reset sandbox is warm in every cache,
-	 * and reusing it keeps the number of idle sandboxes down. */
-	for (unsigned i = 0; i < n_ents; i++)
-		if (key_eq(&ents[i].key, k) && now - ents[i].created < POOL_MAX_AGE_MS &&
-		    (!ents[i].owner[0] || strcmp(ents[i].owner, owner) == 0) &&
-		    (!found || (ents[i].sb.uses > 0) > (ents[best].sb.uses > 0) ||
-		     ((ents[i].sb.uses > 0) == (ents[best].sb.uses > 0) && ents[i].created > ents[best].created))) {
+	/* A sandbox pooled less than STANDBY_SETTLE_MS ago may still be starting its standby
+	 * interpreter: take a settled one first. Among settled ones, reset sandboxes first, most
+	 * recent first: warm in every cache, and reusing them keeps the number of idle sandboxes
+	 * down. Among unsettled ones, the oldest (the closest to ready). */
+	for (unsigned i = 0; i < n_ents; i++) {
+		const struct entry *e = &ents[i], *b = &ents[best];
+		bool settled = now - e->created >= STANDBY_SETTLE_MS, bsettled = now - b->created >= STANDBY_SETTLE_MS;
+		if (!key_eq(&e->key, k) || now - e->created >= POOL_MAX_AGE_MS ||
+		    (e->owner[0] && strcmp(e->owner, owner) != 0))
+			continue;
+		if (!found || settled > bsettled ||
+		    (settled && bsettled &&
+		     ((e->sb.uses > 0) > (b->sb.uses > 0) ||
+		      ((e->sb.uses > 0) == (b->sb.uses > 0) && e->created > b->created))) ||
+		    (!settled && !bsettled && e->created < b->created)) {
 			best = i;
 			found = true;
 		}
+	}
 	if (found) {
 		*out = ents[best].sb;
 		ents[best] = ents[--n_ents];
@@ -133,6 +170,7 @@ static void *fill_main(void *arg)
 		log_debug("pool fill start: %s", err.msg);
 		sb_remove(sb.id, &err);
 	} else {
+		sb_warm(&sb, j->key.runtime);
 		pthread_mutex_lock(&lock);
 		if (n_ents < POOL_MAX && !g_worker_stopping) {
 			ents[n_ents].key = j->key;

@@ -17,6 +17,7 @@
 #define POOL_MAX_AGE_MS (9u * 60u * 1000u)
 extern unsigned g_pool_target;  /* --pool-size (2) */
 extern bool g_pool_secure;      /* --pool-strategy secure: never reuse */
+extern unsigned g_pool_dirty;   /* --pool-dirty (2): resets of used sandboxes in flight at once */
 #define POOL_MAX_USES 100
 
 struct pool_key {
@@ -42,6 +43,11 @@ void pool_fill_async(struct conn *c, const struct pool_key *k);
 void pool_join(struct conn *c);
 /* BR_PREWARM: one sandbox of the default shape for tenant (token released when done). */
 void pool_prewarm_async(uint32_t token, const char *tenant, int runtime);
+/* The dirty side of the pool: before resetting a used sandbox, take one of g_pool_dirty slots;
+ * false when all are taken (or there is no clean pool to return it to): the caller removes the
+ * sandbox instead. Every true is followed by one pool_dirty_end once the reset is over. */
+bool pool_dirty_begin(void);
+void pool_dirty_end(void);
 /* Remove idle entries past their age (and all of them when everything is stopping). */
 void pool_expire(uint64_t now, bool all);
 

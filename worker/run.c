@@ -22,6 +22,7 @@
 #include "worker/agent.h"
 #include "worker/pool.h"
 #include "worker/sessions.h"
+#include "worker/standby.h"
 #include "worker/worker.h"
 
 #define TIMEOUT_MARKER "\n--- EXECUTION TIMED OUT ---\n"
@@ -377,6 +378,82 @@ static void iso_now(char *buf, size_t n)
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
+/* Files of the request and, when codefile is set, the code as /sandbox/<codefile>: one tar
+ * extracted by tar(1) in the sandbox. */
+static int inject_files(const struct sandbox *sb, const struct run_req *r, const char *codefile,
+			const char *const *env, uint64_t deadline, struct isol8_err *err)
+{
+	struct isol8_buf tar = ISOL8_BUF_INIT, so = ISOL8_BUF_INIT, se = ISOL8_BUF_INIT;
+	static const char *const targv[] = {"tar", "-x", "-f", "-", "-C", "/sandbox", "--no-same-owner", NULL};
+	int code, rc = -1;
+
+	if (r->has_files)
+		isol8_buf_append(&tar, r->files_tar.data, r->files_tar.len);
+	if (codefile) {
+		struct isol8_tar_entry ent = {codefile, r->code, strlen(r->code), 0644, 100, 101};
+		/* Code goes in its own archive appended after the files: tar(1) reads both. */
+		struct isol8_buf t2 = ISOL8_BUF_INIT;
+		if (isol8_tar_build(&ent, 1, &t2, err) < 0) {
+			isol8_buf_free(&t2);
+			goto out;
+		}
+		if (tar.len >= 1024)
+			tar.len -= 1024; /* drop the files archive's end-of-archive blocks */
+		isol8_buf_append(&tar, t2.data, t2.len);
+		isol8_buf_free(&t2);
+	}
+	if (!tar.len)
+		return 0;
+	code = run_helper(sb->id, targv, env, tar.data, tar.len, deadline, &so, &se, err);
+	if (code > 0)
+		isol8_err_set(err, ISOL8_E_IO, 0, "writing files into the sandbox failed: %.200s", se.data ? se.data : "");
+	else if (code == 0)
+		rc = 0;
+out:
+	isol8_buf_free(&tar);
+	isol8_buf_free(&so);
+	isol8_buf_free(&se);
+	return rc;
+}
+
+/* Runs the code in the sandbox's standby. 1: the sandbox had none (or the run cannot use it),
+ * nothing ran. */
+static int run_standby(const struct sandbox *sb, const struct run_req *r, const char *const *env,
+		       const char *codefile, uint64_t deadline, int ctrl_fd, struct pump_out *o,
+		       struct exec_outcome *x, struct isol8_err *err)
+{
+	struct isol8_buf raw = ISOL8_BUF_INIT, job = ISOL8_BUF_INIT;
+	struct isol8_err e2 = ISOL8_ERR_INIT;
+	const char *warm_env[64];
+	struct agent_outcome ax;
+	char file[80] = "";
+	uint64_t now = mono_ms();
+	int rc = 1;
+
+	runtime_base_env(&raw);
+	standby_split(&raw, warm_env, sizeof warm_env / sizeof warm_env[0]);
+	/* python runs short code inline (-c); node always from its file, as ESM unless .cjs. */
+	if (codefile[0] && (r->runtime != ISOL8_RT_PYTHON || r->file_ext || strlen(r->code) > INLINE_MAX))
+		snprintf(file, sizeof file, "/sandbox/%s", codefile);
+	if (standby_env_compatible(warm_env, env) &&
+	    standby_job(&job, r->workdir, file[0] ? file : NULL, env, r->code, &e2) == 0) {
+		rc = agent_exec_warm(sb->agent_fd, job.data, job.len, r->has_stdin ? r->stdin_data : NULL,
+				     r->has_stdin ? r->stdin_len : 0, deadline > now ? deadline - now : 1,
+				     deadline + HOST_GRACE_MS, ctrl_fd, o, &ax, err);
+		if (rc == 0) {
+			memset(x, 0, sizeof *x);
+			x->exit_code = ax.exit_code;
+			x->timed_out = ax.timed_out;
+			x->interrupted = ax.interrupted;
+			x->eof = true;
+			x->ms = ax.ms;
+		}
+	}
+	isol8_buf_free(&raw);
+	isol8_buf_free(&job);
+	return rc;
+}
+
 int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, struct isol8_err *err)
 {
 	int out_fd = *out_fdp, err_fd = *err_fdp;
@@ -450,6 +527,9 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 			env_free(&env);
 			return -1;
 		}
+		/* A sandbox made for this run keeps a standby too once it is back in the pool. */
+		if (!pooled && have_pk)
+			sb_warm(sb, r->runtime);
 		/* --- net (issue 7): rules and proxy listener before any code runs --- */
 		if (r->net_mode == ISOL8_NET_FILTERED &&
 		    sb_net_rules(sb->id, r->net_allow, r->n_net_allow, r->net_deny, r->n_net_deny, r->log_network, err) < 0) {
@@ -477,58 +557,28 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 	pump_out_init(&o, out_fd, err_fd, (const char *const *)r->secret_vals, sb->lim.max_output);
 
 	{
-		/* Inject files and, when needed, the code as a file; one tar extracted by tar(1). */
-		struct isol8_tar_entry ent;
-		struct isol8_buf tar = ISOL8_BUF_INIT;
 		char codefile[64] = "";
 		bool need_file = r->code && !(s && repl_capable(r)) &&
 				 (r->runtime == ISOL8_RT_DENO || r->file_ext || strlen(r->code) > INLINE_MAX ||
 				  r->has_files);
+		/* A fresh ephemeral run of plain code may take the sandbox's standby interpreter, which
+		 * writes its code file itself (worker/standby.h). */
+		bool warm = sb->warm && sb->agent_fd >= 0 && kind == SANDBOX_EPHEMERAL && !r->cmd && r->code &&
+			    !r->has_files && !r->n_install && !r->setup_script && !sb->image_setup && r->stdin_fd < 0 &&
+			    !r->stdin_stream;
 		uint64_t t = mono_ms();
 
-		if (need_file) {
+		if (need_file || warm) {
 			const char *ext = r->file_ext ? r->file_ext : runtime_default_ext(r->runtime);
 			if (strlen(ext) > 15 || ext[0] != '.' || strchr(ext, '/')) {
 				isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid file extension '%.16s'", ext);
 				goto out;
 			}
 			snprintf(codefile, sizeof codefile, "main%s", ext);
-			if (r->has_files)
-				isol8_buf_append(&tar, r->files_tar.data, r->files_tar.len);
-			ent = (struct isol8_tar_entry){codefile, r->code, strlen(r->code), 0644, 100, 101};
-			{
-				/* Code goes in its own archive appended after the files: tar(1) reads both. */
-				struct isol8_buf t2 = ISOL8_BUF_INIT;
-				if (isol8_tar_build(&ent, 1, &t2, err) < 0) {
-					isol8_buf_free(&t2);
-					isol8_buf_free(&tar);
-					goto out;
-				}
-				if (tar.len >= 1024)
-					tar.len -= 1024; /* drop the files archive's end-of-archive blocks */
-				isol8_buf_append(&tar, t2.data, t2.len);
-				isol8_buf_free(&t2);
-			}
-		} else if (r->has_files) {
-			isol8_buf_append(&tar, r->files_tar.data, r->files_tar.len);
 		}
-		if (tar.len) {
-			static const char *const targv[] = {"tar", "-x", "-f", "-", "-C", "/sandbox", "--no-same-owner",
-							    NULL};
-			struct isol8_buf so = ISOL8_BUF_INIT, se = ISOL8_BUF_INIT;
-			int code = run_helper(sb->id, targv, env.v, tar.data, tar.len, deadline, &so, &se, err);
-			isol8_buf_free(&tar);
-			if (code != 0) {
-				if (code > 0)
-					isol8_err_set(err, ISOL8_E_IO, 0, "writing files into the sandbox failed: %.200s",
-						      se.data ? se.data : "");
-				isol8_buf_free(&so);
-				isol8_buf_free(&se);
-				goto out_fail_inject;
-			}
-			isol8_buf_free(&so);
-			isol8_buf_free(&se);
-		}
+		if (((need_file && !warm) || r->has_files) &&
+		    inject_files(sb, r, need_file ? codefile : NULL, env.v, deadline, err) < 0)
+			goto out;
 		tm.inject = mono_ms() - t;
 		t = mono_ms();
 		if (install_packages(r, sb->id, env.v, deadline, &o, err) < 0)
@@ -579,9 +629,14 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 					argv[n++] = rtv[i];
 			}
 			argv[n] = NULL;
-			if (exec_stream(sb, argv, env.v, r->workdir, r->stdin_data, r->stdin_len, r->stdin_fd,
-					r->has_stdin || r->stdin_fd >= 0, deadline,
-					c->fd, &o, &x, err) < 0)
+			int wr = warm ? run_standby(sb, r, env.v, codefile, deadline, c->fd, &o, &x, err) : 1;
+			if (wr < 0)
+				goto out;
+			/* Without a standby the code file was not written yet. */
+			if (wr == 1 && warm && need_file && inject_files(sb, r, codefile, env.v, deadline, err) < 0)
+				goto out;
+			if (wr == 1 && exec_stream(sb, argv, env.v, r->workdir, r->stdin_data, r->stdin_len, r->stdin_fd,
+						   r->has_stdin || r->stdin_fd >= 0, deadline, c->fd, &o, &x, err) < 0)
 				goto out;
 		}
 		tm.exec = mono_ms() - t;
@@ -680,7 +735,6 @@ finish:
 	json_object_put(res);
 	rc = 0;
 	goto out;
-out_fail_inject:
 out:
 	pump_out_free(&o);
 	if (ephemeral && kind != SANDBOX_PERSIST) {
@@ -689,11 +743,12 @@ out:
 		struct isol8_err rerr = ISOL8_ERR_INIT;
 		bool reused = false;
 		if (have_pk && rc == 0 && !g_pool_secure && sb->agent_fd >= 0 && ++sb->uses < POOL_MAX_USES &&
-		    mono_ms() - sb->born_ms < 10 * 60 * 1000) {
+		    mono_ms() - sb->born_ms < 10 * 60 * 1000 && pool_dirty_begin()) {
 			if (agent_reset(sb->agent_fd, &rerr) == 0)
 				reused = pool_put(&pk, c->principal, sb);
 			else
 				log_warn("sandbox %.12s not reused: %s", sb->id, rerr.msg);
+			pool_dirty_end();
 		}
 		if (!reused) {
 			sb->agent_fd = xclose(sb->agent_fd);

@@ -43,12 +43,15 @@ struct sandbox {
 	struct sandbox_limits lim; /* as applied by the broker after policy */
 	int agent_fd;              /* connection to the in-sandbox agent, -1 without one (owned) */
 	uint32_t uses;             /* runs served (pool reuse) */
+	bool warm;                 /* its agent keeps a standby interpreter of the runtime (worker/standby.h) */
 	uint64_t born_ms;
 };
 int sb_create(uint32_t token, int runtime, const char *image, const char *preferred, const struct sandbox_limits *want,
 	      int net_mode, int kind, const char *session, struct sandbox *out, struct isol8_err *err);
 /* Starts the sandbox; when its agent connected, sb->agent_fd holds the (handshaken) connection. */
 int sb_start(struct sandbox *sb, struct isol8_err *err);
+/* Ask the sandbox's agent to keep a standby interpreter for runtime (when it has one); sets sb->warm. */
+void sb_warm(struct sandbox *sb, int runtime);
 int sb_renew(const char *id, uint64_t timeout_ms, struct isol8_err *err);
 /* Returns the hijacked stream fd in *fd and the exec id. argv/env are NULL-terminated. */
 int sb_exec(const char *id, const char *const *argv, const char *const *env, const char *workdir, bool attach_stdin,

@@ -8,7 +8,7 @@
  * - timeout_ms 0 means no deadline.
  * - A run ends when its main process ends: the rest of its process group is then SIGKILLed, so
  *   strays cannot keep the pipes open. Processes that left the group (setsid) live until A_RESET.
- * - A_RUN or A_RESET while a program runs gets A_ERROR "busy"; A_KILL when idle gets A_ERROR.
+ * - A_RUN, A_RUN_WARM, A_WARM or A_RESET while a program runs gets A_ERROR "busy"; A_KILL when idle gets A_ERROR.
  * - env entries must contain '='; cwd is "/sandbox" or below it, with no ".." component.
  * - Catchable terminating signals are ignored, so the program (same uid) cannot stop the agent
  *   with them; SIGKILL and SIGSTOP from the same uid cannot be prevented and are accepted (the
@@ -16,6 +16,11 @@
  *   dumpable, so the program cannot ptrace it.
  * - A_RESET does not descend more than MAX_DEPTH directories, nor into other filesystems; what it
  *   cannot remove is counted in A_DONE, and the worker should then discard the container.
+ * - A program's environment is the container's (the agent's own, as docker exec would give it)
+ *   with the request's entries replacing those of the same name; a later entry wins.
+ * - The standby (A_WARM) is started after the reply to A_WARM and again after every A_RESET, so
+ *   it never shares the sandbox with code of an earlier run; A_RUN kills an idle standby first so
+ *   that the program has the sandbox's memory and pids to itself.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -35,6 +40,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -52,8 +58,12 @@
 #define DEFAULT_SOCK "/run/isol8-agent/sock"
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
-enum { A_READY = 70, A_RUN = 71, A_KILL = 72, A_RESET = 73,
-       A_STARTED = 80, A_EXIT = 81, A_DONE = 82, A_ERROR = 83 };
+#define MAX_JOB 60000u
+
+enum { A_READY = 70, A_RUN = 71, A_KILL = 72, A_RESET = 73, A_WARM = 74, A_RUN_WARM = 75,
+       A_STARTED = 80, A_EXIT = 81, A_DONE = 82, A_ERROR = 83, A_HANDOFF = 84 };
+
+extern char **environ;
 
 struct msg {
 	unsigned type;
@@ -87,9 +97,12 @@ static void close_fds(struct msg *m)
 	m->nfds = 0;
 }
 
-static void send_msg(unsigned type, uint32_t req, const void *payload, uint32_t len)
+static void send_msg_fds(unsigned type, uint32_t req, const void *payload, uint32_t len, const int *fds, int nfds)
 {
 	unsigned char b[HDR + 512];
+	union { char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)]; struct cmsghdr align; } c;
+	struct iovec iov = { b, 0 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 
 	if (len > sizeof(b) - HDR)
 		len = sizeof(b) - HDR;
@@ -97,11 +110,29 @@ static void send_msg(unsigned type, uint32_t req, const void *payload, uint32_t 
 	wr16(b, MAGIC);
 	b[2] = VERSION;
 	b[3] = (unsigned char)type;
+	wr16(b + 6, (uint16_t)nfds);
 	wr32(b + 8, len);
 	wr32(b + 12, req);
 	memcpy(b + HDR, payload, len);
+	iov.iov_len = HDR + len;
+	if (nfds > 0) {
+		struct cmsghdr *h;
+		memset(&c, 0, sizeof(c));
+		mh.msg_control = c.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+		h = CMSG_FIRSTHDR(&mh);
+		h->cmsg_level = SOL_SOCKET;
+		h->cmsg_type = SCM_RIGHTS;
+		h->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+		memcpy(CMSG_DATA(h), fds, sizeof(int) * (size_t)nfds);
+	}
 	/* A failed send shows up as EOF on the next receive. */
-	(void)send(sock, b, HDR + len, MSG_NOSIGNAL);
+	(void)sendmsg(sock, &mh, MSG_NOSIGNAL);
+}
+
+static void send_msg(unsigned type, uint32_t req, const void *payload, uint32_t len)
+{
+	send_msg_fds(type, req, payload, len, NULL, 0);
 }
 
 static void send_error(uint32_t req, const char *text)
@@ -256,16 +287,49 @@ static void child_fail(const char *what, int code)
 	_exit(code);
 }
 
-static void child(int fds[3], char **argv, char **env, const char *cwd)
+/* The container's environment (as docker exec gives it) with the request's entries replacing
+ * those of the same name; among the request's, a later entry wins. The array points into
+ * environ and req; the caller frees the array only. */
+static char **merge_env(char **req)
+{
+	size_t n0 = 0, n1 = 0, k = 0;
+	char **out;
+
+	while (environ && environ[n0])
+		n0++;
+	while (req[n1])
+		n1++;
+	if (!(out = calloc(n0 + n1 + 1, sizeof(*out))))
+		abort();
+	for (size_t i = 0; i < n0 + n1; i++) {
+		char *e = i < n0 ? environ[i] : req[i - n0];
+		size_t len = strcspn(e, "=");
+		int replaced = 0;
+		for (size_t j = (i < n0 ? 0 : i - n0 + 1); j < n1 && !replaced; j++)
+			replaced = strncmp(req[j], e, len) == 0 && req[j][len] == '=';
+		if (!replaced)
+			out[k++] = e;
+	}
+	return out;
+}
+
+/* In the child: stdio from fds, ctl (when >= 0) as fd 3, nothing else open. */
+static void child(int fds[3], int ctl, char **argv, char **env, const char *cwd)
 {
 	sigset_t all;
+	int c = -1;
 
 	setsid();
+	/* Park ctl above every fd in use first, so no dup2 below can overwrite it. */
+	if (ctl >= 0 && (c = fcntl(ctl, F_DUPFD_CLOEXEC, 64)) < 0)
+		_exit(126);
 	for (int i = 0; i < 3; i++)
 		if (dup2(fds[i], i) < 0)
 			_exit(126);
-	if (syscall(SYS_close_range, 3u, ~0u, 0u) < 0)
-		for (int fd = 3; fd < 65536; fd++)
+	if (c >= 0 && dup2(c, 3) < 0)
+		_exit(126);
+	if (syscall(SYS_close_range, c >= 0 ? 4u : 3u, ~0u, 0u) < 0)
+		for (int fd = c >= 0 ? 4 : 3; fd < 65536; fd++)
 			close(fd);
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
@@ -296,58 +360,53 @@ static int busy_msg(pid_t pid)
 	if (m.type == A_KILL && m.len == 1 && m.nfds == 0 &&
 	    (m.p[0] == SIGINT || m.p[0] == SIGTERM || m.p[0] == SIGKILL))
 		kill_group(pid, m.p[0]);
+	else if (m.type == A_RUN || m.type == A_RESET || m.type == A_WARM || m.type == A_RUN_WARM)
+		send_error(m.req, "busy");
 	else
-		send_error(m.req, m.type == A_RUN || m.type == A_RESET ? "busy" : "bad request");
+		send_error(m.req, "bad request");
 	close_fds(&m);
 	return 0;
 }
 
-static void run(struct msg *m)
+/* argc, argv[argc], envc, env[envc]: 1 when well formed (argv and env then hold malloc'd strings
+ * the caller frees, NULL-terminated). */
+static int parse_cmd(struct rd *r, char **argv, char **env)
 {
-	struct rd r = { m->p, m->len, 1 };
-	uint64_t timeout = get64(&r), t0, deadline;
-	uint32_t argc = get32(&r), envc = 0;
-	char *argv[MAX_ARGC + 1] = { 0 }, *env[MAX_ENVC + 1] = { 0 }, *cwd = NULL;
-	const char *err = NULL;
+	uint32_t argc = get32(r), envc;
+
+	if (argc < 1 || argc > MAX_ARGC)
+		r->ok = 0;
+	for (uint32_t i = 0; r->ok && i < argc; i++)
+		argv[i] = getstr(r, MAX_ARG);
+	envc = get32(r);
+	if (envc > MAX_ENVC)
+		r->ok = 0;
+	for (uint32_t i = 0; r->ok && i < envc; i++)
+		if ((env[i] = getstr(r, MAX_ARG)) && !strchr(env[i], '='))
+			r->ok = 0;
+	return r->ok;
+}
+
+static void free_cmd(char **argv, char **env)
+{
+	for (uint32_t i = 0; i <= MAX_ARGC; i++) {
+		free(argv[i]);
+		argv[i] = NULL;
+	}
+	for (uint32_t i = 0; i <= MAX_ENVC; i++) {
+		free(env[i]);
+		env[i] = NULL;
+	}
+}
+
+/* Wait for the program (our child, leader of its own group) to end, enforcing the timeout and
+ * serving A_KILL meanwhile; then report A_EXIT. */
+static void supervise(uint32_t req, pid_t pid, uint64_t t0, uint64_t timeout)
+{
 	unsigned char out[48];
 	struct rusage ru = { 0 };
 	int st = 0, pidfd, timed_out = 0;
-	pid_t pid = -1;
-
-	if (argc < 1 || argc > MAX_ARGC)
-		r.ok = 0;
-	for (uint32_t i = 0; r.ok && i < argc; i++)
-		argv[i] = getstr(&r, MAX_ARG);
-	envc = get32(&r);
-	if (envc > MAX_ENVC)
-		r.ok = 0;
-	for (uint32_t i = 0; r.ok && i < envc; i++)
-		if ((env[i] = getstr(&r, MAX_ARG)) && !strchr(env[i], '='))
-			r.ok = 0;
-	cwd = getstr(&r, 4096);
-	if (!r.ok || r.left != 0)
-		err = "malformed A_RUN";
-	else if (m->nfds != 3)
-		err = "A_RUN needs 3 fds";
-	else if (!cwd_ok(cwd))
-		err = "cwd must be /sandbox or below";
-	t0 = now_ms();
-	if (!err && (pid = fork()) < 0)
-		err = "fork failed";
-	if (!err && pid == 0)
-		child(m->fds, argv, env, cwd);
-	close_fds(m);
-	for (uint32_t i = 0; i <= MAX_ARGC; i++)
-		free(argv[i]);
-	for (uint32_t i = 0; i <= MAX_ENVC; i++)
-		free(env[i]);
-	free(cwd);
-	if (err) {
-		send_error(m->req, err);
-		return;
-	}
-	wr32(out, (uint32_t)pid);
-	send_msg(A_STARTED, m->req, out, 4);
+	uint64_t deadline;
 
 	/* Without pidfd_open (kernel < 5.3) poll every 10 ms instead. */
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -385,7 +444,170 @@ static void run(struct msg *m)
 	wr64(out + 14, (uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec);
 	wr64(out + 22, (uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec);
 	wr64(out + 30, (uint64_t)ru.ru_maxrss);
-	send_msg(A_EXIT, m->req, out, 38);
+	send_msg(A_EXIT, req, out, 38);
+}
+
+/* The standby: a program started ahead of time (an interpreter that has done its start-up and
+ * waits for its job on fd 3), with the far ends of its stdio pipes held here until a run takes it. */
+static struct {
+	pid_t pid;
+	int ctl, in, out, err;
+} stby = { -1, -1, -1, -1, -1 };
+static char *warm_argv[MAX_ARGC + 1], *warm_env[MAX_ENVC + 1];
+
+static int xclose(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static void standby_drop(void)
+{
+	if (stby.pid > 0) {
+		kill_group(stby.pid, SIGKILL);
+		while (waitpid(stby.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	stby.pid = -1;
+	stby.ctl = xclose(stby.ctl);
+	stby.in = xclose(stby.in);
+	stby.out = xclose(stby.out);
+	stby.err = xclose(stby.err);
+}
+
+static void standby_spawn(void)
+{
+	int p[4][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	char **env;
+	pid_t pid;
+
+	standby_drop();
+	if (!warm_argv[0])
+		return;
+	for (int i = 0; i < 4; i++)
+		if (pipe2(p[i], O_CLOEXEC) < 0)
+			goto fail;
+	env = merge_env(warm_env);
+	pid = fork();
+	if (pid == 0) {
+		int fds[3] = { p[0][0], p[1][1], p[2][1] };
+		child(fds, p[3][0], warm_argv, env, "/sandbox");
+	}
+	free(env);
+	if (pid < 0)
+		goto fail;
+	close(p[0][0]);
+	close(p[1][1]);
+	close(p[2][1]);
+	close(p[3][0]);
+	stby.pid = pid;
+	stby.in = p[0][1];
+	stby.out = p[1][0];
+	stby.err = p[2][0];
+	stby.ctl = p[3][1];
+	/* The job is written whole into an empty pipe (MAX_JOB + 4 < 64 KiB): never blocks. */
+	fcntl(stby.ctl, F_SETFL, O_NONBLOCK);
+	return;
+fail:
+	for (int i = 0; i < 4; i++) {
+		xclose(p[i][0]);
+		xclose(p[i][1]);
+	}
+}
+
+static void warm(struct msg *m)
+{
+	struct rd r = { m->p, m->len, 1 };
+	char *argv[MAX_ARGC + 1] = { 0 }, *env[MAX_ENVC + 1] = { 0 };
+	unsigned char out[4] = { 0 };
+
+	if (m->nfds != 0 || !parse_cmd(&r, argv, env) || r.left != 0) {
+		free_cmd(argv, env);
+		send_error(m->req, "malformed A_WARM");
+		return;
+	}
+	free_cmd(warm_argv, warm_env);
+	memcpy(warm_argv, argv, sizeof(argv));
+	memcpy(warm_env, env, sizeof(env));
+	send_msg(A_DONE, m->req, out, 4);
+	standby_spawn();
+}
+
+static void run_warm(struct msg *m)
+{
+	struct rd r = { m->p, m->len, 1 };
+	uint64_t timeout = get64(&r), t0;
+	uint32_t n = get32(&r);
+	const unsigned char *job = n <= MAX_JOB ? take(&r, n) : NULL;
+	unsigned char hdr[4], out[4];
+	struct iovec iov[2] = { { hdr, 4 }, { (void *)job, n } };
+	pid_t pid;
+
+	if (!job || r.left != 0 || m->nfds != 0) {
+		send_error(m->req, "malformed A_RUN_WARM");
+		return;
+	}
+	if (stby.pid > 0 && waitpid(stby.pid, NULL, WNOHANG) != 0)
+		stby.pid = -1; /* it died while waiting (and is reaped now) */
+	wr32(hdr, n);
+	if (stby.pid <= 0 || writev(stby.ctl, iov, 2) != (ssize_t)(4 + n)) {
+		standby_drop();
+		send_error(m->req, "no standby");
+		return;
+	}
+	t0 = now_ms();
+	pid = stby.pid;
+	stby.ctl = xclose(stby.ctl);
+	{
+		int fds[3] = { stby.in, stby.out, stby.err };
+		wr32(out, (uint32_t)pid);
+		send_msg_fds(A_HANDOFF, m->req, out, 4, fds, 3);
+	}
+	stby.in = xclose(stby.in);
+	stby.out = xclose(stby.out);
+	stby.err = xclose(stby.err);
+	stby.pid = -1;
+	supervise(m->req, pid, t0, timeout);
+}
+
+static void run(struct msg *m)
+{
+	struct rd r = { m->p, m->len, 1 };
+	uint64_t timeout = get64(&r), t0;
+	char *argv[MAX_ARGC + 1] = { 0 }, *env[MAX_ENVC + 1] = { 0 }, *cwd = NULL, **menv = NULL;
+	const char *err = NULL;
+	unsigned char out[4];
+	pid_t pid = -1;
+
+	parse_cmd(&r, argv, env);
+	cwd = getstr(&r, 4096);
+	if (!r.ok || r.left != 0)
+		err = "malformed A_RUN";
+	else if (m->nfds != 3)
+		err = "A_RUN needs 3 fds";
+	else if (!cwd_ok(cwd))
+		err = "cwd must be /sandbox or below";
+	if (!err) {
+		standby_drop();
+		menv = merge_env(env);
+	}
+	t0 = now_ms();
+	if (!err && (pid = fork()) < 0)
+		err = "fork failed";
+	if (!err && pid == 0)
+		child(m->fds, -1, argv, menv, cwd);
+	close_fds(m);
+	free_cmd(argv, env);
+	free(menv);
+	free(cwd);
+	if (err) {
+		send_error(m->req, err);
+		return;
+	}
+	wr32(out, (uint32_t)pid);
+	send_msg(A_STARTED, m->req, out, 4);
+	supervise(m->req, pid, t0, timeout);
 }
 
 /* Does a process other than us run as our uid? Read from status: non-dumpable processes'
@@ -537,6 +759,7 @@ static void reset(uint32_t req)
 	unsigned fails = 0;
 	unsigned char out[4];
 
+	standby_drop();
 	for (;;) {
 		kill(-1, SIGKILL); /* the kernel spares us and pid 1 */
 		while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -550,6 +773,8 @@ static void reset(uint32_t req)
 	fails += remove_ipc("shm", 7) + remove_ipc("sem", 4) + remove_ipc("msg", 7);
 	wr32(out, fails);
 	send_msg(A_DONE, req, out, 4);
+	if (!fails)
+		standby_spawn();
 }
 
 int main(int argc, char **argv)
@@ -606,7 +831,11 @@ int main(int argc, char **argv)
 			run(&m);
 			continue;
 		}
-		if (m.type == A_RESET && m.len == 0 && m.nfds == 0)
+		if (m.type == A_WARM)
+			warm(&m);
+		else if (m.type == A_RUN_WARM)
+			run_warm(&m);
+		else if (m.type == A_RESET && m.len == 0 && m.nfds == 0)
 			reset(m.req);
 		else
 			send_error(m.req, m.type == A_KILL ? "no program is running" : "bad request");

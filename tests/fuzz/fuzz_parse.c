@@ -63,6 +63,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	isol8_parse_duration_ms(s, &u, &err);
 	isol8_parse_u64(s, UINT64_MAX, &u, &err);
+	{
+		uint32_t pc, pd;
+		if (isol8_parse_pool_size(s, 16, &pc, &pd, &err) == 0 && (pc > 16 || pd > 16))
+			abort();
+	}
 	if (isol8_parse_cpu(s, &d, &err) == 0 && !(d > 0 && d <= 1024))
 		abort();
 	if (isol8_parse_kv(s, &k, &v, &err) == 0) {

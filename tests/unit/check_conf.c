@@ -230,10 +230,25 @@ START_TEST(test_pool_size_object)
 	ck_assert(!c.pool_size_single);
 	ck_assert_uint_eq(c.pool_clean, 2);
 	ck_assert_uint_eq(c.pool_dirty, 0);
+	ck_assert(c.pool_size_set);
+	ck_assert(!c.max_concurrent_set && !c.pool_strategy_set);
 	isol8_config_free(&c);
-	parse_ok("{\"poolSize\": {\"clean\": 5}}", &c);
-	ck_assert_uint_eq(c.pool_clean, 5);
+	parse_ok("{\"maxConcurrent\": 3, \"poolStrategy\": \"secure\"}", &c);
+	ck_assert(c.max_concurrent_set && c.pool_strategy_set && !c.pool_size_set);
+	isol8_config_free(&c);
+	parse_ok("{\"maxConcurrent\": null, \"poolStrategy\": null}", &c);
+	ck_assert(!c.max_concurrent_set && !c.pool_strategy_set && !c.pool_size_set);
+	ck_assert_uint_eq(c.max_concurrent, 10);
+	isol8_config_free(&c);
+	/* Both members are required (schema; the original replaces the object whole). */
+	expect_error("{\"poolSize\": {\"clean\": 5}}", "poolSize.dirty: missing required key", NULL);
+	expect_error("{\"poolSize\": {\"dirty\": 5}}", "poolSize.clean: missing required key", NULL);
+	expect_error("{\"poolSize\": {\"clean\": null, \"dirty\": 1}}", "poolSize.clean: missing required key", NULL);
+	expect_error("{\"poolSize\": {}}", "poolSize.clean: missing required key", NULL);
+	parse_ok("{\"poolSize\": null}", &c);
+	ck_assert_uint_eq(c.pool_clean, 1);
 	ck_assert_uint_eq(c.pool_dirty, 1);
+	ck_assert(!c.pool_size_set);
 	isol8_config_free(&c);
 	expect_error("{\"poolSize\": \"3\"}", "poolSize: expected number or object, got string", NULL);
 	expect_error("{\"poolSize\": -1}", "poolSize: -1 is out of range", NULL);

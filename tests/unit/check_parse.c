@@ -274,6 +274,67 @@ START_TEST(test_kv_long)
 }
 END_TEST
 
+START_TEST(test_pool_size)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	uint32_t c = 99, d = 99;
+	static const char *const bad[] = {
+		"", ",", "1,", ",1", "1,,1", "1,2,3", " 1", "1 ", "1, 2", "-1", "+1", "1,-0", "17", "1,17",
+		"17,1", "0x2", "1.5", "2,1.0", "99999999999999999999", "1,99999999999999999999999999999999",
+		"1\n", "1\t,1", "a,b", "1;1", "1:1", "1\xff", "1,\x80", "00000000000000000000000000000000001,1",
+	};
+
+	ck_assert_int_eq(isol8_parse_pool_size("3", 16, &c, &d, &err), 0);
+	ck_assert_uint_eq(c, 3);
+	ck_assert_uint_eq(d, 3);
+	ck_assert_int_eq(isol8_parse_pool_size("2,0", 16, &c, &d, &err), 0);
+	ck_assert_uint_eq(c, 2);
+	ck_assert_uint_eq(d, 0);
+	ck_assert_int_eq(isol8_parse_pool_size("0,16", 16, &c, &d, &err), 0);
+	ck_assert_uint_eq(c, 0);
+	ck_assert_uint_eq(d, 16);
+	ck_assert_int_eq(isol8_parse_pool_size("0", 16, &c, &d, &err), 0);
+	ck_assert_uint_eq(c, 0);
+	ck_assert_uint_eq(d, 0);
+	ck_assert_int_eq(isol8_parse_pool_size("007,01", 16, &c, &d, &err), 0);
+	ck_assert_uint_eq(c, 7);
+	ck_assert_uint_eq(d, 1);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		c = d = 99;
+		ck_assert_msg(isol8_parse_pool_size(bad[i], 16, &c, &d, &err) == -1, "accepted \"%s\"", bad[i]);
+		ck_assert_int_eq(err.code, ISOL8_E_USAGE);
+		ck_assert_msg(strstr(err.msg, "invalid pool size") != NULL, "msg: %s", err.msg);
+		ck_assert_msg(strchr(err.msg, '\n') == NULL && strchr(err.msg, '\t') == NULL, "raw control byte: %s", err.msg);
+		ck_assert_uint_eq(c, 99);
+		ck_assert_uint_eq(d, 99);
+	}
+	ck_assert_int_eq(isol8_parse_pool_size(NULL, 16, &c, &d, &err), -1);
+}
+END_TEST
+
+START_TEST(test_pool_size_long)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	size_t n = 1 << 20;
+	char *s = malloc(n + 1);
+	uint32_t c = 99, d = 99;
+
+	memset(s, '1', n);
+	s[n] = '\0';
+	s[n / 2] = ',';
+	ck_assert_int_eq(isol8_parse_pool_size(s, 16, &c, &d, &err), -1);
+	ck_assert(strlen(err.msg) < 200);
+	memset(s, '0', n);
+	s[n - 1] = '1';
+	s[n - 3] = ',';
+	ck_assert_int_eq(isol8_parse_pool_size(s + n - 3, 16, &c, &d, &err), -1); /* ",01" */
+	ck_assert_int_eq(isol8_parse_pool_size(s + n - 4, 16, &c, &d, &err), 0);  /* "0,01" */
+	ck_assert_uint_eq(c, 0);
+	ck_assert_uint_eq(d, 1);
+	free(s);
+}
+END_TEST
+
 static Suite *parse_suite(void)
 {
 	Suite *s = suite_create("parse");
@@ -290,6 +351,8 @@ static Suite *parse_suite(void)
 	tcase_add_test(tc, test_env_name);
 	tcase_add_test(tc, test_kv);
 	tcase_add_test(tc, test_kv_long);
+	tcase_add_test(tc, test_pool_size);
+	tcase_add_test(tc, test_pool_size_long);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,31 @@
+/* Pre-started interpreters ("standbys", A_WARM / A_RUN_WARM in common/agent_proto.h): which
+ * runtime has one, which runs may use it, and the job it is sent. */
+#ifndef ISOL8_WORKER_STANDBY_H
+#define ISOL8_WORKER_STANDBY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+#define STANDBY_JOB_MAX 60000u /* the agent's bound: the job fits an empty pipe */
+
+/* The standby's command for a runtime, or NULL when it has none. */
+const char *const *standby_argv(int runtime);
+
+/* An interpreter reads some variables once at start-up (PYTHON*, NODE_*, LD_*, locale, PATH ...):
+ * a run may use a standby started with warm only if it changes none of those. Both lists are
+ * "K=V" entries, NULL-terminated; a later entry of env replaces an earlier one of the same name. */
+bool standby_env_compatible(const char *const *warm, const char *const *env);
+
+/* Appends the job for the standby to job (NUL-separated: "1", cwd, file, env count, env entries,
+ * code). file is where the standby writes the code before running it, or NULL to run it inline
+ * (python -c). Fails, leaving job as it was, when it would exceed STANDBY_JOB_MAX. */
+int standby_job(struct isol8_buf *job, const char *cwd, const char *file, const char *const *env, const char *code,
+		struct isol8_err *err);
+
+/* Splits raw's NUL-terminated entries into v: at most max - 1, then NULL. */
+void standby_split(const struct isol8_buf *raw, const char **v, size_t max);
+
+#endif
