@@ -6,6 +6,7 @@
 #define ISOL8_FRONTEND_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "common/err.h"
@@ -33,5 +34,8 @@ int cmd_serve(int argc, char **argv); /* http: cmd_serve.c */
 /* Help texts (usage.c). usage_command returns -1 for a command it has no text for. */
 void usage_main(FILE *f);
 int usage_command(const char *cmd, FILE *f);
+
+/* CLOCK_MONOTONIC in milliseconds (for --timings). */
+uint64_t cli_mono_ms(void);
 
 #endif

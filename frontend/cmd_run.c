@@ -124,12 +124,14 @@ static int run_remote(struct run_ctx *c, int *exit_code, struct isol8_err *err)
 	c->sock = broker_open(path, HELLO_RUN, c->o.session_id, err);
 	if (c->sock < 0)
 		return -1;
+	c->io.t_connected = cli_mono_ms();
 	c->io.sock = c->sock;
 	fds[0] = targets[0];
 	fds[1] = targets[1];
 	fds[2] = c->bundle;
 	if (isol8_ipc_send(c->sock, FE_RUN, 0, c->request, c->request_len, fds, 3, err) < 0)
 		return isol8_err_wrap(err, "send run request to isol8d");
+	c->io.t_sent = cli_mono_ms();
 	/* Only the worker may hold the write ends now, so EOF on the pipes means it is done. */
 	c->wr_ends[0] = xclose(c->wr_ends[0]);
 	c->wr_ends[1] = xclose(c->wr_ends[1]);
@@ -157,6 +159,7 @@ int cmd_run(int argc, char **argv)
 	struct isol8_config conf;
 	struct run_defaults def;
 	struct run_ctx c = {.bundle = -1, .sock = -1, .wr_ends = {-1, -1}};
+	uint64_t t_start = cli_mono_ms();
 	int status = 0;
 
 	if (cli_wants_help(argc, argv)) {
@@ -181,6 +184,7 @@ int cmd_run(int argc, char **argv)
 	}
 #endif
 	run_io_init(&c.io);
+	c.io.t_start = t_start;
 
 	if (c.o.persistent && !c.o.session_id) {
 		c.o.session_id = auto_session_name();

@@ -24,6 +24,7 @@ struct run_io {
 	struct isol8_buf out, err;
 	bool collect_truncated;
 	int exit_now;       /* set with a -2 return: the status to exit with after a second signal */
+	uint64_t t_start, t_connected, t_sent; /* CLOCK_MONOTONIC ms: command start, connected, request sent */
 };
 
 void run_io_init(struct run_io *io);

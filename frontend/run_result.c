@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/json.h"
+#include "frontend/cli.h"
 
 /* Like the original's console.log(result.stdout): trailing whitespace trimmed, one newline. */
 static void print_trimmed(int fd, const struct isol8_buf *b)
@@ -57,7 +58,25 @@ static void print_timings(json_object *res, const char *prefix)
 	{
 		if (json_object_is_type(ms, json_type_int) || json_object_is_type(ms, json_type_double))
 			fprintf(stderr, "%s%s: %.0f ms\n", prefix, phase, json_object_get_double(ms));
+		else if (json_object_is_type(ms, json_type_boolean))
+			fprintf(stderr, "%s%s: %s\n", prefix, phase, json_object_get_boolean(ms) ? "yes" : "no");
 	}
+}
+
+/* This side's phases: connecting to isol8d, the round trip from request to result, and the
+ * whole command (from argument parsing to the result). */
+static void add_cli_timings(json_object *res, const struct run_io *io)
+{
+	uint64_t now = cli_mono_ms();
+	json_object *t;
+
+	if (!io->t_start || isol8_json_member(res, "timings", &t) != 1 || !json_object_is_type(t, json_type_object))
+		return;
+	if (io->t_connected)
+		json_object_object_add(t, "cliConnectMs", json_object_new_int64((int64_t)(io->t_connected - io->t_start)));
+	if (io->t_sent)
+		json_object_object_add(t, "cliRoundTripMs", json_object_new_int64((int64_t)(now - io->t_sent)));
+	json_object_object_add(t, "cliTotalMs", json_object_new_int64((int64_t)(now - io->t_start)));
 }
 
 static void print_json(json_object *res, struct run_io *io)
@@ -102,6 +121,8 @@ int run_result_report(const struct run_opts *o, struct run_io *io, const char *t
 		fprintf(stderr, "[Run] Container kept: %s\n", s);
 	if (o->out_file)
 		fprintf(stderr, "[Run] Output written to %s\n", o->out_file);
+	if (o->timings || o->debug)
+		add_cli_timings(res, io);
 	if (o->timings)
 		print_timings(res, "[Timing] ");
 	if (o->debug) {

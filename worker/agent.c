@@ -247,6 +247,7 @@ int agent_exec_warm(int afd, const void *job, size_t job_len, const char *in, si
 	{
 		int in_w = m.fds[0], out_r = m.fds[1], err_r = m.fds[2];
 		m.nfds = 0; /* pump_loop owns them now */
+		x->started_ms = mono_ms();
 		isol8_msg_free(&m);
 		return pump_loop(afd, out_r, err_r, in_w, in, in_len, t0, deadline, ctrl_fd, o, x, err);
 	}
@@ -335,7 +336,9 @@ static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, si
 					x->maxrss_kb = rss;
 					exited = true;
 					exit_at = mono_ms();
-				} else if (m.type != A_STARTED) {
+				} else if (m.type == A_STARTED) {
+					x->started_ms = mono_ms();
+				} else {
 					isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected message %u from the sandbox agent", m.type);
 					isol8_msg_free(&m);
 					goto out;

@@ -66,6 +66,8 @@ void pump_out_write(struct pump_out *o, int s, const char *data, size_t len)
 	struct isol8_buf masked = ISOL8_BUF_INIT;
 	if (s != 1 && s != 2)
 		return;
+	if (!o->first_byte_ms && len)
+		o->first_byte_ms = mono_ms();
 	isol8_masker_feed(o->mask[s], data, len, &masked);
 	if (masked.len)
 		emit(o, s, &masked);

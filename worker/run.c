@@ -182,8 +182,9 @@ static int install_packages(const struct run_req *r, const char *id, const char 
 /* Stream one program exec to the frontend; returns 0 and fills code/timed_out/etc. */
 struct exec_outcome {
 	int exit_code;
-	bool timed_out, interrupted, eof;
+	bool timed_out, interrupted, eof, standby;
 	uint64_t ms;
+	uint64_t started_ms, exited_ms; /* mono_ms() at program start and when its status was known */
 };
 
 /* argv always starts with the 4-entry `timeout -s KILL <t>` prefix: docker exec needs it, the
@@ -212,10 +213,13 @@ static int exec_stream(const struct sandbox *sb, const char *const *argv, const 
 		x->interrupted = ax.interrupted;
 		x->eof = true;
 		x->ms = ax.ms;
+		x->started_ms = ax.started_ms;
+		x->exited_ms = mono_ms();
 		return 0;
 	}
 	if (sb_exec(sb->id, argv, env, workdir, attach, exec_id, &fd, err) < 0)
 		return -1;
+	x->started_ms = mono_ms();
 	if (pump_run(fd, in, in_len, stdin_fd, true, o, deadline + HOST_GRACE_MS, NULL, ctrl_fd, &sig, &pr, err) < 0)
 		return -1;
 	x->ms = mono_ms() - t;
@@ -230,6 +234,7 @@ static int exec_stream(const struct sandbox *sb, const char *const *argv, const 
 		if (running)
 			usleep(i < 50 ? 1000 : 10000);
 	}
+	x->exited_ms = mono_ms();
 	return 0;
 }
 
@@ -447,6 +452,9 @@ static int run_standby(const struct sandbox *sb, const struct run_req *r, const 
 			x->interrupted = ax.interrupted;
 			x->eof = true;
 			x->ms = ax.ms;
+			x->standby = true;
+			x->started_ms = ax.started_ms;
+			x->exited_ms = mono_ms();
 		}
 	}
 	isol8_buf_free(&raw);
@@ -724,7 +732,16 @@ finish:
 	json_object_object_add(tj, "installMs", json_object_new_int64((int64_t)tm.install));
 	json_object_object_add(tj, "setupMs", json_object_new_int64((int64_t)tm.setup));
 	json_object_object_add(tj, "execMs", json_object_new_int64((int64_t)tm.exec));
+	/* Within the exec phase, from the start of the request (t0): program started, its first
+	 * output byte, its exit status known. */
+	if (x.started_ms >= tm.t0)
+		json_object_object_add(tj, "startedAtMs", json_object_new_int64((int64_t)(x.started_ms - tm.t0)));
+	if (o.first_byte_ms >= tm.t0)
+		json_object_object_add(tj, "firstByteAtMs", json_object_new_int64((int64_t)(o.first_byte_ms - tm.t0)));
+	if (x.exited_ms >= tm.t0)
+		json_object_object_add(tj, "exitedAtMs", json_object_new_int64((int64_t)(x.exited_ms - tm.t0)));
 	json_object_object_add(tj, "totalMs", json_object_new_int64((int64_t)tm.total));
+	json_object_object_add(tj, "standby", json_object_new_boolean(x.standby));
 	json_object_object_add(res, "timings", tj);
 	/* Answer first, clean up after: the caller does not wait for the sandbox's removal. The
 	 * output fds are closed before the result so a frontend reading pipes sees EOF first. */
@@ -744,9 +761,12 @@ out:
 		bool reused = false;
 		if (have_pk && rc == 0 && !g_pool_secure && sb->agent_fd >= 0 && ++sb->uses < POOL_MAX_USES &&
 		    mono_ms() - sb->born_ms < 10 * 60 * 1000 && pool_dirty_begin()) {
-			if (agent_reset(sb->agent_fd, &rerr) == 0)
+			uint64_t t = mono_ms();
+			if (agent_reset(sb->agent_fd, &rerr) == 0) {
 				reused = pool_put(&pk, c->principal, sb);
-			else
+				log_debug("release %.12s: reset in %llu ms, %s", sb->id, (unsigned long long)(mono_ms() - t),
+					  reused ? "back in the pool" : "removed (pool full)");
+			} else
 				log_warn("sandbox %.12s not reused: %s", sb->id, rerr.msg);
 			pool_dirty_end();
 		}

@@ -73,6 +73,7 @@ struct pump_out {
 	struct isol8_masker *mask[3];
 	struct isol8_outcap cap[3];
 	bool write_failed[3];
+	uint64_t first_byte_ms;       /* mono_ms() when the program's first output byte arrived; 0 before */
 };
 struct pump_result {
 	bool eof;           /* stream ended */
