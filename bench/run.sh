@@ -188,8 +188,11 @@ for rt in python bash node; do
 	"$SOCKCLIENT" "$sock" "$rt" "$(code_for "$rt")" "$n_warm" $'1\n' >"$work/warm_sock_$rt" ||
 		msg "sockclient failed for $rt"
 done
-msg "worker phase timings (isol8 run --json, python)"
-$STATS jsontimings "$work/tm_python" 20 -- "$ISOL8" run --socket "$sock" --json -e 'print(1)'
+msg "phase timings (isol8 run --json --timings, python and node)"
+for rt in python node; do
+	[[ " ${runtimes[*]} " == *" $rt "* ]] || continue
+	$STATS jsontimings "$work/tm_$rt" 20 -- "$ISOL8" run --socket "$sock" --json --timings -r "$rt" -e "$(code_for "$rt")"
+done
 
 # --- 5. memory, idle ---
 sleep 2
@@ -245,9 +248,13 @@ done
 		echo "lat|warm socket $rt|$work/warm_sock_$rt|docker exec Engine API (curl) ${base##* }"
 	done
 	echo "lat|isol8 --version (CLI start-up alone)|$work/cli_version|"
-	echo "note|Where a warm python run goes (worker timings from isol8 run --json, 20 runs)||"
-	for k in acquireMs injectMs execMs totalMs wall; do
-		echo "lat|$k|$work/tm_python.$k.ms|"
+	for rt in python node; do
+		[[ -e $work/tm_$rt.wall.ms ]] || continue
+		share=$(awk '{n++; s+=$1} END {if (n) printf "%d of %d", s, n}' "$work/tm_$rt.standby.ms" 2>/dev/null)
+		echo "note|Where a warm $rt run goes (isol8 run --json --timings, 20 runs)|Worker phases from the request's arrival; startedAt/firstByteAt/exitedAt: when the program started, wrote its first byte and its exit status was known. cli*: the CLI's side. Served by a pre-started interpreter: ${share:-n/a}.|"
+		for k in acquireMs injectMs execMs startedAtMs firstByteAtMs exitedAtMs totalMs cliConnectMs cliRoundTripMs cliTotalMs wall; do
+			[[ -e $work/tm_$rt.$k.ms ]] && echo "lat|$rt $k|$work/tm_$rt.$k.ms|"
+		done
 	done
 	echo "note|Concurrent throughput (python print(1), $n_conc runs, xargs -P)|Ratio: against docker exec CLI in one running container at the same concurrency.|"
 	for p in 1 4 16; do

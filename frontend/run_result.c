@@ -107,6 +107,8 @@ int run_result_report(const struct run_opts *o, struct run_io *io, const char *t
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "malformed result from isol8d: no exitCode");
 	}
 	*exit_code = (int)(json_object_get_int64(code) & 0xff);
+	if (o->timings || o->debug)
+		add_cli_timings(res, io);
 
 	if (o->json)
 		print_json(res, io);
@@ -121,8 +123,6 @@ int run_result_report(const struct run_opts *o, struct run_io *io, const char *t
 		fprintf(stderr, "[Run] Container kept: %s\n", s);
 	if (o->out_file)
 		fprintf(stderr, "[Run] Output written to %s\n", o->out_file);
-	if (o->timings || o->debug)
-		add_cli_timings(res, io);
 	if (o->timings)
 		print_timings(res, "[Timing] ");
 	if (o->debug) {

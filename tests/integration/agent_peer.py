@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Host-side peer for the in-sandbox agent (docker/sandbox/agent.c): plays the worker's part.
 
-Usage: agent_peer.py IMAGE NAME. Listens on a socket in a temporary folder, starts the agent in a
-locked-down container named NAME (label org.isol8.test=agent) with that folder mounted on
-/run/isol8-agent, and checks the protocol of common/agent_proto.h. Prints TAP.
+Usage: agent_peer.py IMAGE NAME [NODE_IMAGE]. Listens on a socket in a temporary folder, starts the
+agent in a locked-down container named NAME (label org.isol8.test=agent) with that folder mounted on
+/run/isol8-agent, and checks the protocol of common/agent_proto.h. With NODE_IMAGE (non-empty), the
+node standby is checked in a second container, NAME-node. Prints TAP.
 """
+import fcntl
 import os
+import select
+import stat
 import socket
 import statistics
 import struct
@@ -14,11 +18,14 @@ import sys
 import tempfile
 import time
 
-A_READY, A_RUN, A_KILL, A_RESET = 70, 71, 72, 73
-A_STARTED, A_EXIT, A_DONE, A_ERROR = 80, 81, 82, 83
+A_READY, A_RUN, A_KILL, A_RESET, A_WARM, A_RUN_WARM = 70, 71, 72, 73, 74, 75
+A_STARTED, A_EXIT, A_DONE, A_ERROR, A_HANDOFF = 80, 81, 82, 83, 84
 HDR = struct.Struct('<HBBHHIII')
+# A container variable the programs inherit unless the request overrides it (merge_env).
+CENV = b'ISOL8_CENV=fromcontainer'
 
 image, name = sys.argv[1], sys.argv[2]
+node_image = sys.argv[3] if len(sys.argv) > 3 else ''
 n_test = 0
 failed = 0
 
@@ -47,15 +54,22 @@ def send(conn, data, fds=()):
 
 
 def recv(conn, timeout=15):
-    conn.settimeout(timeout)
-    data, fds, _, _ = socket.recv_fds(conn, 70000, 3)
+    t, r, p, fds, _ = recv_fds(conn, timeout)
     for fd in fds:
         os.close(fd)
+    assert not fds, 'unexpected fds with message %s' % t
+    return t, r, p
+
+
+def recv_fds(conn, timeout=15):
+    """-> (type, request id, payload, received fds, header nfds); the caller owns the fds."""
+    conn.settimeout(timeout)
+    data, fds, _, _ = socket.recv_fds(conn, 70000, 4)
     if not data:
-        return None, None, b''
+        return None, None, b'', fds, 0
     magic, ver, mtype, _flags, nfds, length, req, _res = HDR.unpack_from(data)
-    assert magic == 0x3849 and ver == 1 and nfds == 0 and length == len(data) - HDR.size
-    return mtype, req, data[HDR.size:]
+    assert magic == 0x3849 and ver == 1 and length == len(data) - HDR.size
+    return mtype, req, data[HDR.size:], fds, nfds
 
 
 def errmsg(p):
@@ -102,25 +116,143 @@ def agent_fds(pid):
     return len(r.stdout.split()) if r.returncode == 0 else -1
 
 
-tmp = tempfile.mkdtemp(prefix='isol8-agent-test.')
-os.chmod(tmp, 0o755)
-path = os.path.join(tmp, 'sock')
-lsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-lsock.bind(path)
-os.chmod(path, 0o666)
-lsock.listen(1)
-r = subprocess.run(['docker', 'run', '-d', '--rm', '--name', name, '--label', 'org.isol8.test=agent',
-                    '--read-only', '--tmpfs', '/sandbox:rw,exec,uid=100,gid=101', '--tmpfs', '/tmp:rw,noexec',
-                    '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--network', 'none',
-                    '--user', '100:101', '-v', tmp + ':/run/isol8-agent:ro', image,
-                    '/usr/local/lib/isol8/isol8-agent'], capture_output=True, text=True)
-if r.returncode != 0:
-    print('Bail out! docker run: ' + r.stderr.strip())
-    sys.exit(1)
-lsock.settimeout(20)
-conn, _ = lsock.accept()
-cred = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize('3i'))
-_, peer_uid, _ = struct.unpack('3i', cred)
+# The sandbox user's live processes but tini (pid 1) and the agent, as seen from inside.
+PROCS = (b'import os, sys\n'
+         b'for p in os.listdir("/proc"):\n'
+         b'    if not p.isdigit() or int(p) in (1, int(sys.argv[1])):\n'
+         b'        continue\n'
+         b'    try:\n'
+         b'        st = open("/proc/%s/status" % p).read()\n'
+         b'        cmd = open("/proc/%s/cmdline" % p).read().replace("\\0", " ").strip()\n'
+         b'    except OSError:\n'
+         b'        continue\n'
+         b'    uid = [l.split()[1] for l in st.splitlines() if l.startswith("Uid:")]\n'
+         b'    if uid == ["100"] and "\\nState:\\tZ" not in st:\n'
+         b'        print(p, cmd)\n')
+
+
+def sandbox_procs(pid):
+    """-> [(pid, cmdline)] of the sandbox user's processes but the agent's and tini's."""
+    r = subprocess.run(['docker', 'exec', '-u', '0', name, 'python3', '-c', PROCS, str(pid)],
+                       capture_output=True)
+    assert r.returncode == 0, r.stderr
+    return sorted((int(l.split(b' ', 1)[0]), l.split(b' ', 1)[1].decode()) for l in r.stdout.splitlines())
+
+
+def start_agent(img, cname, extra=()):
+    """Starts the agent in a locked-down container -> (connection, peer uid, temporary folder)."""
+    tmp = tempfile.mkdtemp(prefix='isol8-agent-test.')
+    os.chmod(tmp, 0o755)
+    path = os.path.join(tmp, 'sock')
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    lsock.bind(path)
+    os.chmod(path, 0o666)
+    lsock.listen(1)
+    r = subprocess.run(['docker', 'run', '-d', '--rm', '--name', cname, '--label', 'org.isol8.test=agent',
+                        '--read-only', '--tmpfs', '/sandbox:rw,exec,uid=100,gid=101', '--tmpfs', '/tmp:rw,noexec',
+                        '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--network', 'none',
+                        '--user', '100:101', '-v', tmp + ':/run/isol8-agent:ro'] + list(extra) +
+                       [img, '/usr/local/lib/isol8/isol8-agent'], capture_output=True, text=True)
+    if r.returncode != 0:
+        print('Bail out! docker run: ' + r.stderr.strip())
+        sys.exit(1)
+    lsock.settimeout(20)
+    c, _ = lsock.accept()
+    lsock.close()
+    cred = c.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize('3i'))
+    return c, struct.unpack('3i', cred)[1], tmp
+
+
+def stop_agent(c, cname, tmp):
+    """EOF from the worker ends the agent, hence the container: True once it is gone."""
+    c.close()
+    gone = False
+    for _ in range(100):
+        if subprocess.run(['docker', 'inspect', cname], capture_output=True).returncode != 0:
+            gone = True
+            break
+        time.sleep(0.1)
+    os.unlink(os.path.join(tmp, 'sock'))
+    os.rmdir(tmp)
+    return gone
+
+
+def job(code, cwd=b'/sandbox', file=b'', env=()):
+    """A standby job (docker/sandbox/standby.py): NUL-separated "1", cwd, file, env count, env, code."""
+    return b'\0'.join([b'1', cwd, file, str(len(env)).encode()] + list(env) + [code])
+
+
+def warm_payload(argv, env=()):
+    return (struct.pack('<I', len(argv)) + b''.join(s(a) for a in argv) +
+            struct.pack('<I', len(env)) + b''.join(s(e) for e in env))
+
+
+def read_all(fd, timeout=15):
+    """Everything until EOF (None if none within timeout), then closes fd."""
+    data, end = b'', time.monotonic() + timeout
+    try:
+        while True:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            b = os.read(fd, 65536)
+            if not b:
+                return data
+            data += b
+    finally:
+        os.close(fd)
+
+
+def fd_kind(fd):
+    """'fifo-r' / 'fifo-w' for a pipe end, else a short description."""
+    st = os.fstat(fd)
+    acc = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+    if not stat.S_ISFIFO(st.st_mode):
+        return 'mode %o' % st.st_mode
+    return {os.O_RDONLY: 'fifo-r', os.O_WRONLY: 'fifo-w'}.get(acc, 'fifo-rw')
+
+
+def run_warm(conn, code, timeout_ms=10000, req=60, stdin=b'', env=(), file=b'', cwd=b'/sandbox', during=None):
+    """A_RUN_WARM -> dict(first=(type, payload), kinds, hdr_nfds, pid, out, err, exit) ; exit None unless
+    the run reached A_EXIT. during(conn) is called after A_HANDOFF, before reading the output."""
+    res = dict(first=None, kinds=[], hdr_nfds=0, pid=None, out=None, err=None, exit=None)
+    send(conn, frame(A_RUN_WARM, struct.pack('<Q', timeout_ms) + s(job(code, cwd, file, env)), req=req))
+    t, r, p, fds, nfds = recv_fds(conn)
+    res['first'] = (t, r, p)
+    res['hdr_nfds'] = nfds
+    if t != A_HANDOFF or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        return res
+    res['kinds'] = [fd_kind(fd) for fd in fds]
+    res['pid'] = struct.unpack('<I', p)[0] if len(p) == 4 else None
+    if stdin:
+        os.write(fds[0], stdin)
+    os.close(fds[0])
+    if during:
+        during(conn)
+    res['out'] = read_all(fds[1])
+    res['err'] = read_all(fds[2])
+    t, r, p = recv(conn)
+    if t == A_EXIT and r == req:
+        code_, sig, to, wall, ut, st, rss = struct.unpack('<iBBQQQQ', p)
+        res['exit'] = dict(code=code_, sig=sig, timed_out=to, wall=wall)
+    else:
+        res['exit_msg'] = (t, r, p)
+    return res
+
+
+def warm_ok(res, out, what, code=0):
+    ok(res['first'][0] == A_HANDOFF and res['exit'] is not None and res['exit']['code'] == code and
+       res['out'] == out, what, res)
+
+
+def reset(conn, req=43):
+    send(conn, frame(A_RESET, req=req))
+    return recv(conn)
+
+
+conn, peer_uid, tmp = start_agent(image, name, ['-e', CENV.decode()])
 
 t, r, p = recv(conn)
 ok(t == A_READY and len(p) == 8 and struct.unpack('<II', p)[0] == 1, 'A_READY version 1', (t, p))
