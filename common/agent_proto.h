@@ -38,8 +38,9 @@ enum isol8_agent_msg {
 	A_WARM = 74,     /* u32 argc, str argv[argc], u32 envc, str env[envc]: keep one standby of this
 	                    command: a process started ahead of time in /sandbox, in its own session,
 	                    with new pipes as stdio and the read end of a job pipe as fd 3. Started after
-	                    the A_DONE reply and again after every successful A_RESET (never alongside an
-	                    earlier run's code); A_RUN kills an idle standby first. */
+	                    the A_DONE reply (unless a program ran since the last complete reset: then at
+	                    the next one) and again after every complete A_RESET, so never alongside an
+	                    earlier run's code; A_RUN kills an idle standby first. */
 	A_RUN_WARM = 75, /* u64 timeout_ms, str job (<= 60000 bytes, opaque to the agent): write u32 length
 	                    + job to the standby's fd 3, close it and hand the standby over as the
 	                    program: A_HANDOFF, then A_EXIT as for A_RUN. Without a live standby: A_ERROR

@@ -55,7 +55,7 @@ bool standby_env_compatible(const char *const *warm, const char *const *env)
 				continue;
 			va = lookup(a, a[i], len);
 			vb = lookup(b, a[i], len);
-			if (!vb || strcmp(va, vb) != 0)
+			if (!va || !vb || strcmp(va, vb) != 0)
 				return false;
 		}
 	}
@@ -81,6 +81,7 @@ int standby_job(struct isol8_buf *job, const char *cwd, const char *file, const 
 	if (job->len - start > STANDBY_JOB_MAX) {
 		size_t len = job->len - start;
 		job->len = start;
+		job->data[start] = '\0';
 		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "job too large for a standby (%zu bytes)", len);
 	}
 	return 0;

@@ -454,6 +454,9 @@ static struct {
 	int ctl, in, out, err;
 } stby = { -1, -1, -1, -1, -1 };
 static char *warm_argv[MAX_ARGC + 1], *warm_env[MAX_ENVC + 1];
+/* A program ran since the start or the last complete reset: a standby started now could meet
+ * what it left behind, so A_WARM then waits for the next reset. */
+static int dirty;
 
 static int xclose(int fd)
 {
@@ -531,7 +534,8 @@ static void warm(struct msg *m)
 	memcpy(warm_argv, argv, sizeof(argv));
 	memcpy(warm_env, env, sizeof(env));
 	send_msg(A_DONE, m->req, out, 4);
-	standby_spawn();
+	if (!dirty)
+		standby_spawn();
 }
 
 static void run_warm(struct msg *m)
@@ -557,6 +561,7 @@ static void run_warm(struct msg *m)
 		return;
 	}
 	t0 = now_ms();
+	dirty = 1;
 	pid = stby.pid;
 	stby.ctl = xclose(stby.ctl);
 	{
@@ -591,6 +596,7 @@ static void run(struct msg *m)
 	if (!err) {
 		standby_drop();
 		menv = merge_env(env);
+		dirty = 1;
 	}
 	t0 = now_ms();
 	if (!err && (pid = fork()) < 0)
@@ -773,8 +779,10 @@ static void reset(uint32_t req)
 	fails += remove_ipc("shm", 7) + remove_ipc("sem", 4) + remove_ipc("msg", 7);
 	wr32(out, fails);
 	send_msg(A_DONE, req, out, 4);
-	if (!fails)
+	if (!fails) {
+		dirty = 0;
 		standby_spawn();
+	}
 }
 
 int main(int argc, char **argv)

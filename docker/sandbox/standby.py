@@ -20,8 +20,8 @@ def _isol8_job():
     n = int.from_bytes(read(4), 'little')
     f = read(n).split(b'\0')
     os.close(3)
-    nenv = int(f[3])
-    if f[0] != b'1' or len(f) < 5 + nenv:
+    nenv = int(f[3]) if len(f) >= 5 and f[3].isdigit() else -1
+    if f[0] != b'1' or nenv < 0 or len(f) < 5 + nenv:
         os.write(2, b'isol8: malformed standby job\n')
         os._exit(70)
     return f[1], f[2], f[4:4 + nenv], b'\0'.join(f[4 + nenv:])

@@ -108,6 +108,15 @@ START_TEST(test_env_value_with_equals)
 }
 END_TEST
 
+/* An entry without '=' (never built by the worker) is a name with no value: not compatible. */
+START_TEST(test_env_entry_without_value)
+{
+	ck_assert(!standby_env_compatible(L("PATH=/bin"), L("PATH")));
+	ck_assert(!standby_env_compatible(L("PATH"), L("PATH=/bin")));
+	ck_assert(standby_env_compatible(L("X"), L("Y")));
+}
+END_TEST
+
 static void job_is(const struct isol8_buf *b, const char *want, size_t want_len)
 {
 	ck_assert_uint_eq(b->len, want_len);
@@ -187,6 +196,7 @@ START_TEST(test_job_limit)
 	ck_assert_ptr_nonnull(strstr(e.msg, "60001"));
 	ck_assert_uint_eq(b.len, 4);
 	ck_assert_mem_eq(b.data, "keep", 4);
+	ck_assert_int_eq(b.data[b.len], 0);
 
 	/* Far over, from an empty buffer; the buffer is still usable afterwards. */
 	isol8_buf_free(&b);
@@ -311,6 +321,7 @@ static Suite *standby_suite(void)
 	TCase *t = tcase_create("env");
 
 	tcase_add_test(t, test_env_identical);
+	tcase_add_test(t, test_env_entry_without_value);
 	tcase_add_test(t, test_env_empty_and_null);
 	tcase_add_test(t, test_env_extra_plain_vars);
 	tcase_add_loop_test(t, test_env_startup_var, 0, (int)(sizeof startup_vars / sizeof startup_vars[0]));
