@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Timing and statistics helper for bench/run.sh (standard library only).
 
-  stats.py timeit OUT N [--append] [--expect TEXT] -- CMD...
+  stats.py timeit OUT N [--append] [--gap MS] [--expect TEXT] -- CMD...
         run CMD N times (stdin /dev/null), write each wall time in ms to OUT, failures to OUT.fail
   stats.py jsontimings PREFIX N -- CMD...          run `isol8 run --json ...` N times; write the
         worker's timings to PREFIX.<field>.ms and the wall time to PREFIX.wall.ms
@@ -24,9 +24,11 @@ import time
 def timeit(argv):
     out, n = argv[0], int(argv[1])
     rest = argv[2:]
-    expect, mode = None, "w"
+    expect, mode, gap = None, "w", 0.0
     if rest and rest[0] == "--append":
         mode, rest = "a", rest[1:]
+    if rest and rest[0] == "--gap":
+        gap, rest = float(rest[1]) / 1e3, rest[2:]
     if rest and rest[0] == "--expect":
         expect, rest = rest[1].encode(), rest[2:]
     if rest and rest[0] == "--":
@@ -34,6 +36,8 @@ def timeit(argv):
     times, fails = [], []
     with open(os.devnull, "rb") as devnull:
         for i in range(n):
+            if gap and i:
+                time.sleep(gap)
             t0 = time.perf_counter()
             p = subprocess.run(rest, stdin=devnull, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             dt = (time.perf_counter() - t0) * 1e3

@@ -112,7 +112,7 @@ int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err);
 void broker_reap_workers(struct broker *b, uint64_t now_ms);
 int broker_send_worker(struct broker *b, unsigned idx, uint8_t type, uint32_t req_id, const struct isol8_buf *p,
 		       const int *fds, unsigned nfds);
-unsigned broker_pick_worker(struct broker *b);
+unsigned broker_pick_worker(struct broker *b, const char *tenant);
 /* --prewarm: ask worker idx for default-shape sandboxes of the local admin and default tenants. */
 void broker_prewarm_worker(struct broker *b, unsigned idx);
 unsigned broker_home_worker(struct broker *b, const char *tenant);

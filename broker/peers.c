@@ -200,7 +200,7 @@ static void route(struct broker *b, struct pending *p, uint8_t op, const char *s
 	uint32_t token;
 
 	/* Session operations go to the tenant's home worker, where its sessions live. */
-	idx = (op == HELLO_RUN && !*session) ? broker_pick_worker(b) : broker_home_worker(b, t->name);
+	idx = (op == HELLO_RUN && !*session) ? broker_pick_worker(b, t->name) : broker_home_worker(b, t->name);
 	if (b->w[idx].chan < 0) {
 		refuse(p->fd, ISOL8_E_UNAVAIL, "no isol8 worker is available right now; retry in a moment");
 		return;

@@ -56,7 +56,8 @@ void broker_prewarm_worker(struct broker *b, unsigned idx)
 	if (b->policy.default_tenant >= 0)
 		tenants[nt++] = &b->policy.tenants[b->policy.default_tenant];
 	for (unsigned t = 0; t < nt; t++) {
-		if (!tenants[t] || (t == 1 && tenants[1] == tenants[0]))
+		/* A tenant's ephemeral runs go to its home worker first: its pool is the one to fill. */
+		if (!tenants[t] || (t == 1 && tenants[1] == tenants[0]) || broker_home_worker(b, tenants[t]->name) != idx)
 			continue;
 		for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
 			struct isol8_buf p = ISOL8_BUF_INIT;
@@ -94,14 +95,18 @@ int broker_send_worker(struct broker *b, unsigned idx, uint8_t type, uint32_t re
 	return r;
 }
 
-unsigned broker_pick_worker(struct broker *b)
+/* Ephemeral runs go to the tenant's home worker, where its warm pool is, unless that worker is
+ * clearly busier than the least loaded one: then they spill over. */
+unsigned broker_pick_worker(struct broker *b, const char *tenant)
 {
-	unsigned best = 0, best_load = ~0u;
+	unsigned best = 0, best_load = ~0u, home = broker_home_worker(b, tenant);
 	for (unsigned i = 0; i < b->o.workers; i++)
 		if (b->w[i].chan >= 0 && b->w[i].load < best_load) {
 			best = i;
 			best_load = b->w[i].load;
 		}
+	if (b->w[home].chan >= 0 && b->w[home].load <= best_load + 2)
+		return home;
 	return best;
 }
 

@@ -255,6 +255,22 @@ int isol8_image_data_dir(char **out, struct isol8_err *err)
 		*out = xstrdup(env);
 		return 0;
 	}
+#ifdef ISOL8_SRCDIR
+	/* A binary run from its build tree (not installed in libexecdir) builds from its own
+	 * sources, not from an installed copy that may belong to another version. */
+	{
+		char exe[4096];
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+		_cleanup_free_ char *src = xasprintf("%s/docker", ISOL8_SRCDIR);
+		if (n > 0)
+			exe[n] = '\0';
+		if (n > 0 && strncmp(exe, ISOL8_LIBEXECDIR "/", strlen(ISOL8_LIBEXECDIR) + 1) != 0 &&
+		    is_dockerfile_dir(src)) {
+			*out = steal_ptr(&src);
+			return 0;
+		}
+	}
+#endif
 	if (is_dockerfile_dir(installed)) {
 		*out = steal_ptr(&installed);
 		return 0;

@@ -44,10 +44,11 @@ void pool_join(struct conn *c);
 /* BR_PREWARM: one sandbox of the default shape for tenant (token released when done). */
 void pool_prewarm_async(uint32_t token, const char *tenant, int runtime);
 /* The dirty side of the pool: before resetting a used sandbox, take one of g_pool_dirty slots;
+ * pool_take waits briefly for a reset of its key in flight when no clean sandbox is there;
  * false when all are taken (or there is no clean pool to return it to): the caller removes the
  * sandbox instead. Every true is followed by one pool_dirty_end once the reset is over. */
-bool pool_dirty_begin(void);
-void pool_dirty_end(void);
+bool pool_dirty_begin(const struct pool_key *k);
+void pool_dirty_end(const struct pool_key *k);
 /* Remove idle entries past their age (and all of them when everything is stopping). */
 void pool_expire(uint64_t now, bool all);
 

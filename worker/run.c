@@ -760,7 +760,7 @@ out:
 		struct isol8_err rerr = ISOL8_ERR_INIT;
 		bool reused = false;
 		if (have_pk && rc == 0 && !g_pool_secure && sb->agent_fd >= 0 && ++sb->uses < POOL_MAX_USES &&
-		    mono_ms() - sb->born_ms < 10 * 60 * 1000 && pool_dirty_begin()) {
+		    mono_ms() - sb->born_ms < 10 * 60 * 1000 && pool_dirty_begin(&pk)) {
 			uint64_t t = mono_ms();
 			if (agent_reset(sb->agent_fd, &rerr) == 0) {
 				reused = pool_put(&pk, c->principal, sb);
@@ -768,7 +768,7 @@ out:
 					  reused ? "back in the pool" : "removed (pool full)");
 			} else
 				log_warn("sandbox %.12s not reused: %s", sb->id, rerr.msg);
-			pool_dirty_end();
+			pool_dirty_end(&pk);
 		}
 		if (!reused) {
 			sb->agent_fd = xclose(sb->agent_fd);
