@@ -380,12 +380,10 @@ static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, si
 	x->ms = mono_ms() - t0;
 	rc = 0;
 out:
-	xclose(pin[0]);
+	/* Only our ends are ever open here. */
 	xclose(pin[1]);
 	xclose(pout[0]);
-	xclose(pout[1]);
 	xclose(perr[0]);
-	xclose(perr[1]);
 	return rc;
 }
 
