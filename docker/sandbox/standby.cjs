@@ -2,8 +2,7 @@
 // isol8 standby for node (see A_WARM in common/agent_proto.h): a node started ahead of a run. It
 // does nothing until its job arrives on fd 3, then writes the code to its file and becomes the
 // program as `node FILE` would have run it (ESM for .mjs, CommonJS for .cjs), in the stdio it was
-// started with (pipes the agent hands to the worker). process.stdout/stderr are not touched
-// before that. Job: u32 length (little-endian), then NUL-separated fields: "1", cwd, file, number
+// started with (pipes the agent hands to the worker). Nothing is written before that. Job: u32 length (little-endian), then NUL-separated fields: "1", cwd, file, number
 // of env entries, the "K=V" entries, and the code.
 const fs = require('fs');
 
@@ -65,6 +64,10 @@ function main() {
   require('module').runMain(file);
 }
 
-// Start the ESM loader now rather than on the run's time; the job is then taken outside any
-// promise, so the program's uncaught errors behave as at a script's top level.
+// Do now what every run would do first, off the run's time: create the stdout/stderr streams on
+// the pipes (as node does on first use; nothing is written) and start the ESM loader. The job is
+// then taken outside any promise, so the program's uncaught errors behave as at a script's top
+// level.
+process.stdout;
+process.stderr;
 import('data:text/javascript,').then(() => setImmediate(main), () => setImmediate(main));
