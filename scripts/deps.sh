@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
 	# build
-	build-essential autoconf automake autoconf-archive pkg-config
+	build-essential autoconf automake autoconf-archive pkg-config libtool dpkg-dev
 	libcurl4-openssl-dev libjson-c-dev libarchive-dev libseccomp-dev libcap-dev
 	libmicrohttpd-dev check libssl-dev
 	# engine, offline base image bootstrap, tests
