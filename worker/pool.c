@@ -85,6 +85,45 @@ void pool_dirty_end(const struct pool_key *k)
 	pthread_mutex_unlock(&dirty_lock);
 }
 
+/* Sandboxes of a key taken by runs and not yet back in the pool or removed. */
+#define OUT_MAX 64
+static struct pool_key out_keys[OUT_MAX];
+static bool out_used[OUT_MAX];
+
+bool pool_out_begin(const struct pool_key *k)
+{
+	bool ok = false;
+
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < OUT_MAX && !ok; i++)
+		if (!out_used[i]) {
+			out_keys[i] = *k;
+			out_used[i] = ok = true;
+		}
+	pthread_mutex_unlock(&lock);
+	return ok;
+}
+
+void pool_out_end(const struct pool_key *k)
+{
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < OUT_MAX; i++)
+		if (out_used[i] && key_eq(&out_keys[i], k)) {
+			out_used[i] = false;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+}
+
+static unsigned out_count(const struct pool_key *k)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < OUT_MAX; i++)
+		if (out_used[i] && key_eq(&out_keys[i], k))
+			n++;
+	return n;
+}
+
 static bool dirty_has(const struct pool_key *k)
 {
 	for (unsigned i = 0; i < DIRTY_MAX; i++)
@@ -257,7 +296,7 @@ void pool_fill_async(struct conn *c, const struct pool_key *k)
 
 	pthread_mutex_lock(&lock);
 	/* One fill per connection; skip when the key is already full or many fills are running. */
-	if (c->filler_started || g_worker_stopping || count_key(k) >= g_pool_target || n_ents + filling >= POOL_MAX ||
+	if (c->filler_started || g_worker_stopping || count_key(k) + out_count(k) >= g_pool_target || n_ents + filling >= POOL_MAX ||
 	    filling >= 4) {
 		pthread_mutex_unlock(&lock);
 		return;

@@ -47,6 +47,10 @@ void pool_prewarm_async(uint32_t token, const char *tenant, int runtime);
  * pool_take waits briefly for a reset of its key in flight when no clean sandbox is there;
  * false when all are taken (or there is no clean pool to return it to): the caller removes the
  * sandbox instead. Every true is followed by one pool_dirty_end once the reset is over. */
+/* A reusable sandbox of k taken by a run: it counts toward k's target until pool_out_end (after
+ * it went back or was removed), so taking it does not start a fill. False when not recorded. */
+bool pool_out_begin(const struct pool_key *k);
+void pool_out_end(const struct pool_key *k);
 bool pool_dirty_begin(const struct pool_key *k);
 void pool_dirty_end(const struct pool_key *k);
 /* Remove idle entries past their age (and all of them when everything is stopping). */

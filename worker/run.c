@@ -474,7 +474,7 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 	const char *notice = NULL;
 	char exec_id_str[40], ts[96], tmo[32];
 	uint64_t deadline;
-	bool ephemeral = !r->session, oom = false, created = false, have_pk = false;
+	bool ephemeral = !r->session, oom = false, created = false, have_pk = false, out_reg = false;
 	struct pool_key pk;
 	int kind = r->session ? SANDBOX_SESSION : r->persist ? SANDBOX_PERSIST : SANDBOX_EPHEMERAL;
 	int rc = -1;
@@ -521,6 +521,10 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 				sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
 				pooled = false;
 			}
+			/* Counted as the key's until released: taking it must not make the pool build
+			 * another that the reset will make redundant. */
+			if (pooled && !g_pool_secure)
+				out_reg = pool_out_begin(&pk);
 			pool_fill_async(c, &pk);
 		}
 		if (pooled) {
@@ -774,6 +778,8 @@ out:
 			sb->agent_fd = xclose(sb->agent_fd);
 			sb_remove(sb->id, &(struct isol8_err)ISOL8_ERR_INIT);
 		}
+		if (out_reg)
+			pool_out_end(&pk);
 	}
 	if (s)
 		session_release(s);
