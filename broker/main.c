@@ -158,7 +158,7 @@ static int apply_config(struct broker_opts *o, const struct cli_set *set, struct
 	int r = -1;
 
 	if (isol8_config_load(o->config_path, &c, err) < 0)
-		return -1; /* "FILE: json.path: reason" */
+		goto out; /* "FILE: json.path: reason"; what was loaded is freed below */
 	if (c.max_concurrent_set && !set->max_concurrent)
 		o->max_concurrent = c.max_concurrent; /* the loader already bounds it to 1..1024 */
 	if (c.pool_strategy_set && !set->pool_strategy)

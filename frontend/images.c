@@ -244,10 +244,29 @@ static bool is_dockerfile_dir(const char *dir)
 	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
 }
 
+/* Is this process's binary installed (in libexecdir), or run from a build tree? */
+static bool running_installed(void)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+
+	if (n <= 0)
+		return true;
+	exe[n] = '\0';
+	return strncmp(exe, ISOL8_LIBEXECDIR "/", strlen(ISOL8_LIBEXECDIR) + 1) == 0;
+}
+
 int isol8_image_data_dir(char **out, struct isol8_err *err)
 {
 	const char *env = getenv("ISOL8_DATA_DIR");
 	_cleanup_free_ char *installed = xasprintf("%s/docker", ISOL8_DATADIR);
+#ifdef ISOL8_SRCDIR
+	_cleanup_free_ char *src = xasprintf("%s/docker", ISOL8_SRCDIR);
+	bool have_src = is_dockerfile_dir(src);
+#else
+	char *src = NULL;
+	bool have_src = false;
+#endif
 
 	if (env && *env) {
 		if (!is_dockerfile_dir(env))
@@ -255,35 +274,20 @@ int isol8_image_data_dir(char **out, struct isol8_err *err)
 		*out = xstrdup(env);
 		return 0;
 	}
-#ifdef ISOL8_SRCDIR
-	/* A binary run from its build tree (not installed in libexecdir) builds from its own
-	 * sources, not from an installed copy that may belong to another version. */
-	{
-		char exe[4096];
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-		_cleanup_free_ char *src = xasprintf("%s/docker", ISOL8_SRCDIR);
-		if (n > 0)
-			exe[n] = '\0';
-		if (n > 0 && strncmp(exe, ISOL8_LIBEXECDIR "/", strlen(ISOL8_LIBEXECDIR) + 1) != 0 &&
-		    is_dockerfile_dir(src)) {
-			*out = steal_ptr(&src);
-			return 0;
-		}
+	/* A binary run from its build tree builds from its own sources, not from an installed copy
+	 * that may belong to another version; an installed one prefers the installed files. */
+	if (have_src && !running_installed()) {
+		*out = steal_ptr(&src);
+		return 0;
 	}
-#endif
 	if (is_dockerfile_dir(installed)) {
 		*out = steal_ptr(&installed);
 		return 0;
 	}
-#ifdef ISOL8_SRCDIR
-	{
-		_cleanup_free_ char *src = xasprintf("%s/docker", ISOL8_SRCDIR);
-		if (is_dockerfile_dir(src)) {
-			*out = steal_ptr(&src);
-			return 0;
-		}
+	if (have_src) {
+		*out = steal_ptr(&src);
+		return 0;
 	}
-#endif
 	return isol8_err_set(err, ISOL8_E_NOTFOUND, 0,
 			     "image build files not found (looked in %s; set ISOL8_DATA_DIR to the docker/ folder)",
 			     installed);

@@ -31,7 +31,9 @@ static const struct isol8_msg_spec agent_table[] = {
 	{A_HANDOFF, PEER_AGENT, 3, 4, 4, "handoff"},
 };
 
-static int agent_recv(int afd, struct isol8_msg *m, struct isol8_err *err)
+/* 0 with a message, -1 with err; an A_ERROR is an error, except one whose text is benign (an
+ * expected refusal such as "no standby"): 1, with nothing left to free. */
+static int agent_recv(int afd, struct isol8_msg *m, const char *benign, struct isol8_err *err)
 {
 	int r = isol8_ipc_recv(afd, m, err);
 	if (r == 0)
@@ -45,18 +47,21 @@ static int agent_recv(int afd, struct isol8_msg *m, struct isol8_err *err)
 	if (m->type == A_ERROR) {
 		char *msg = NULL;
 		struct isol8_err e2 = ISOL8_ERR_INIT;
-		if (isol8_get_str(m, &msg, 1024, &e2) == 0)
-			isol8_err_set(err, ISOL8_E_IO, 0, "sandbox agent: %s", msg);
-		else
+		int rc = -1;
+		if (isol8_get_str(m, &msg, 1024, &e2) < 0)
 			isol8_err_set(err, ISOL8_E_PROTO, 0, "sandbox agent sent a malformed error");
+		else if (benign && strcmp(msg, benign) == 0)
+			rc = 1;
+		else
+			isol8_err_set(err, ISOL8_E_IO, 0, "sandbox agent: %s", msg);
 		free(msg);
 		isol8_msg_free(m);
-		return -1;
+		return rc;
 	}
 	return 0;
 }
 
-static int wait_msg(int afd, uint64_t deadline, struct isol8_msg *m, struct isol8_err *err)
+static int wait_msg(int afd, uint64_t deadline, struct isol8_msg *m, const char *benign, struct isol8_err *err)
 {
 	for (;;) {
 		struct pollfd pf = {.fd = afd, .events = POLLIN};
@@ -65,10 +70,10 @@ static int wait_msg(int afd, uint64_t deadline, struct isol8_msg *m, struct isol
 		if (now >= deadline)
 			return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "the sandbox agent did not answer in time");
 		r = poll(&pf, 1, (int)(deadline - now));
-		if (r < 0 && errno == EINTR)
-			continue;
+		if (r < 0 && errno != EINTR)
+			return isol8_err_set(err, ISOL8_E_IO, errno, "poll");
 		if (r > 0)
-			return agent_recv(afd, m, err);
+			return agent_recv(afd, m, benign, err);
 	}
 }
 
@@ -80,7 +85,7 @@ int agent_handshake(int afd, struct isol8_err *err)
 
 	if (fl >= 0)
 		fcntl(afd, F_SETFL, fl | O_NONBLOCK);
-	if (wait_msg(afd, mono_ms() + 5000, &m, err) < 0)
+	if (wait_msg(afd, mono_ms() + 5000, &m, NULL, err) < 0)
 		return -1;
 	if (m.type != A_READY || isol8_get_u32(&m, &version, err) < 0 || isol8_get_u32(&m, &pid, err) < 0 ||
 	    isol8_msg_end(&m, err) < 0 || version != ISOL8_AGENT_VERSION) {
@@ -181,7 +186,7 @@ int agent_warm(int afd, const char *const *argv, const char *const *env, struct 
 	put_cmd(&p, argv, env);
 	rc = isol8_ipc_send_buf(afd, A_WARM, 0, &p, NULL, 0, err);
 	isol8_buf_free(&p);
-	if (rc < 0 || wait_msg(afd, mono_ms() + 5000, &m, err) < 0)
+	if (rc < 0 || wait_msg(afd, mono_ms() + 5000, &m, NULL, err) < 0)
 		return -1;
 	if (m.type != A_DONE || isol8_get_u32(&m, &zero, err) < 0 || isol8_msg_end(&m, err) < 0) {
 		isol8_msg_free(&m);
@@ -210,33 +215,9 @@ int agent_exec_warm(int afd, const void *job, size_t job_len, const char *in, si
 	if (r < 0)
 		return -1;
 	/* The answer comes at once: the agent only writes into a pipe and passes fds. */
-	for (;;) {
-		struct pollfd pf = {.fd = afd, .events = POLLIN};
-		uint64_t now = mono_ms();
-		if (now >= deadline)
-			return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "the sandbox agent did not answer in time");
-		r = poll(&pf, 1, (int)(deadline - now));
-		if (r > 0)
-			break;
-		if (r < 0 && errno != EINTR)
-			return isol8_err_set(err, ISOL8_E_IO, errno, "poll");
-	}
-	r = isol8_ipc_recv(afd, &m, err);
-	if (r == 0)
-		return isol8_err_set(err, ISOL8_E_IO, 0, "the sandbox agent closed its connection");
-	if (r < 0 || isol8_msg_check(agent_table, sizeof agent_table / sizeof agent_table[0], PEER_AGENT, &m, NULL,
-				     err) < 0)
-		return -1;
-	if (m.type == A_ERROR) {
-		char *msg = NULL;
-		struct isol8_err e2 = ISOL8_ERR_INIT;
-		bool none = isol8_get_str(&m, &msg, 1024, &e2) == 0 && strcmp(msg, "no standby") == 0;
-		if (!none)
-			isol8_err_set(err, ISOL8_E_IO, 0, "sandbox agent: %.200s", msg ? msg : "malformed error");
-		free(msg);
-		isol8_msg_free(&m);
-		return none ? 1 : -1;
-	}
+	r = wait_msg(afd, deadline, &m, "no standby", err);
+	if (r != 0)
+		return r;
 	if (m.type != A_HANDOFF || isol8_get_u32(&m, &pid, err) < 0 || isol8_msg_end(&m, err) < 0 ||
 	    !pipe_end_ok(m.fds[0], O_WRONLY) || !pipe_end_ok(m.fds[1], O_RDONLY) || !pipe_end_ok(m.fds[2], O_RDONLY)) {
 		if (!err->code)
@@ -315,7 +296,7 @@ static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, si
 				break;
 			case 3: {
 				struct isol8_msg m = {0};
-				if (agent_recv(afd, &m, err) < 0)
+				if (agent_recv(afd, &m, NULL, err) < 0)
 					goto out;
 				if (m.type == A_EXIT) {
 					uint32_t code;
@@ -394,7 +375,7 @@ int agent_reset(int afd, struct isol8_err *err)
 
 	if (isol8_ipc_send(afd, A_RESET, 0, NULL, 0, NULL, 0, err) < 0)
 		return -1;
-	if (wait_msg(afd, mono_ms() + 5000, &m, err) < 0)
+	if (wait_msg(afd, mono_ms() + 5000, &m, NULL, err) < 0)
 		return -1;
 	if (m.type != A_DONE || isol8_get_u32(&m, &failures, err) < 0 || isol8_msg_end(&m, err) < 0) {
 		isol8_msg_free(&m);

@@ -33,73 +33,77 @@ static unsigned filling; /* fills in flight, all keys */
 unsigned g_pool_target = 2;
 bool g_pool_secure;
 unsigned g_pool_dirty = 2;
-/* Resets in flight; its own lock so the count never waits behind a pool scan. */
-static pthread_mutex_t dirty_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned resetting;
-/* The keys of the resets in flight (under lock), and a condition signalled whenever a sandbox
- * goes back into the pool or a reset ends: a run that finds no clean sandbox waits for a reset
- * of its key (a few ms) rather than creating one (~150 ms). */
-#define DIRTY_MAX 16
-static struct pool_key dirty_keys[DIRTY_MAX];
-static bool dirty_used[DIRTY_MAX];
+/* A signal whenever a sandbox goes back into the pool or a reset ends: a run that finds no
+ * clean sandbox waits for a reset of its key (a few ms) rather than creating one (~150 ms). */
 static pthread_cond_t put_cv = PTHREAD_COND_INITIALIZER;
 
 static bool key_eq(const struct pool_key *a, const struct pool_key *b);
+
+/* A bounded multiset of keys, under lock. */
+#define KEYSET_MAX 64
+struct keyset {
+	struct pool_key k[KEYSET_MAX];
+	bool used[KEYSET_MAX];
+};
+
+static bool keyset_add(struct keyset *s, const struct pool_key *k)
+{
+	for (unsigned i = 0; i < KEYSET_MAX; i++)
+		if (!s->used[i]) {
+			s->k[i] = *k;
+			s->used[i] = true;
+			return true;
+		}
+	return false;
+}
+
+static void keyset_del(struct keyset *s, const struct pool_key *k)
+{
+	for (unsigned i = 0; i < KEYSET_MAX; i++)
+		if (s->used[i] && key_eq(&s->k[i], k)) {
+			s->used[i] = false;
+			return;
+		}
+}
+
+/* Entries equal to k, or all of them when k is NULL. */
+static unsigned keyset_count(const struct keyset *s, const struct pool_key *k)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < KEYSET_MAX; i++)
+		if (s->used[i] && (!k || key_eq(&s->k[i], k)))
+			n++;
+	return n;
+}
+
+static struct keyset resetting; /* used sandboxes being reset */
+static struct keyset taken;     /* reusable sandboxes out with a run, until released */
 
 bool pool_dirty_begin(const struct pool_key *k)
 {
 	bool ok;
 
-	pthread_mutex_lock(&dirty_lock);
+	pthread_mutex_lock(&lock);
 	/* With no clean pool a reset sandbox could not go anywhere: skip the wasted reset. */
-	ok = g_pool_target > 0 && resetting < g_pool_dirty && resetting < DIRTY_MAX;
-	if (ok)
-		resetting++;
-	pthread_mutex_unlock(&dirty_lock);
-	if (ok) {
-		pthread_mutex_lock(&lock);
-		for (unsigned i = 0; i < DIRTY_MAX; i++)
-			if (!dirty_used[i]) {
-				dirty_keys[i] = *k;
-				dirty_used[i] = true;
-				break;
-			}
-		pthread_mutex_unlock(&lock);
-	}
+	ok = g_pool_target > 0 && keyset_count(&resetting, NULL) < g_pool_dirty && keyset_add(&resetting, k);
+	pthread_mutex_unlock(&lock);
 	return ok;
 }
 
 void pool_dirty_end(const struct pool_key *k)
 {
 	pthread_mutex_lock(&lock);
-	for (unsigned i = 0; i < DIRTY_MAX; i++)
-		if (dirty_used[i] && key_eq(&dirty_keys[i], k)) {
-			dirty_used[i] = false;
-			break;
-		}
+	keyset_del(&resetting, k);
 	pthread_cond_broadcast(&put_cv);
 	pthread_mutex_unlock(&lock);
-	pthread_mutex_lock(&dirty_lock);
-	if (resetting > 0)
-		resetting--;
-	pthread_mutex_unlock(&dirty_lock);
 }
-
-/* Sandboxes of a key taken by runs and not yet back in the pool or removed. */
-#define OUT_MAX 64
-static struct pool_key out_keys[OUT_MAX];
-static bool out_used[OUT_MAX];
 
 bool pool_out_begin(const struct pool_key *k)
 {
-	bool ok = false;
+	bool ok;
 
 	pthread_mutex_lock(&lock);
-	for (unsigned i = 0; i < OUT_MAX && !ok; i++)
-		if (!out_used[i]) {
-			out_keys[i] = *k;
-			out_used[i] = ok = true;
-		}
+	ok = keyset_add(&taken, k);
 	pthread_mutex_unlock(&lock);
 	return ok;
 }
@@ -107,29 +111,8 @@ bool pool_out_begin(const struct pool_key *k)
 void pool_out_end(const struct pool_key *k)
 {
 	pthread_mutex_lock(&lock);
-	for (unsigned i = 0; i < OUT_MAX; i++)
-		if (out_used[i] && key_eq(&out_keys[i], k)) {
-			out_used[i] = false;
-			break;
-		}
+	keyset_del(&taken, k);
 	pthread_mutex_unlock(&lock);
-}
-
-static unsigned out_count(const struct pool_key *k)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < OUT_MAX; i++)
-		if (out_used[i] && key_eq(&out_keys[i], k))
-			n++;
-	return n;
-}
-
-static bool dirty_has(const struct pool_key *k)
-{
-	for (unsigned i = 0; i < DIRTY_MAX; i++)
-		if (dirty_used[i] && key_eq(&dirty_keys[i], k))
-			return true;
-	return false;
 }
 
 void pool_key_make(struct pool_key *k, const char *tenant, const struct run_req *r)
@@ -235,7 +218,7 @@ bool pool_take(const struct pool_key *k, const char *owner, struct sandbox *out)
 	bool found;
 
 	pthread_mutex_lock(&lock);
-	while (!(found = take_locked(k, owner, out)) && dirty_has(k) && mono_ms() < end) {
+	while (!(found = take_locked(k, owner, out)) && keyset_count(&resetting, k) && mono_ms() < end) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 10 * 1000000L;
@@ -296,7 +279,7 @@ void pool_fill_async(struct conn *c, const struct pool_key *k)
 
 	pthread_mutex_lock(&lock);
 	/* One fill per connection; skip when the key is already full or many fills are running. */
-	if (c->filler_started || g_worker_stopping || count_key(k) + out_count(k) >= g_pool_target || n_ents + filling >= POOL_MAX ||
+	if (c->filler_started || g_worker_stopping || count_key(k) + keyset_count(&taken, k) >= g_pool_target || n_ents + filling >= POOL_MAX ||
 	    filling >= 4) {
 		pthread_mutex_unlock(&lock);
 		return;

@@ -187,6 +187,18 @@ struct exec_outcome {
 	uint64_t started_ms, exited_ms; /* mono_ms() at program start and when its status was known */
 };
 
+static void outcome_from_agent(struct exec_outcome *x, const struct agent_outcome *ax)
+{
+	memset(x, 0, sizeof *x);
+	x->exit_code = ax->exit_code;
+	x->timed_out = ax->timed_out;
+	x->interrupted = ax->interrupted;
+	x->eof = true;
+	x->ms = ax->ms;
+	x->started_ms = ax->started_ms;
+	x->exited_ms = mono_ms();
+}
+
 /* argv always starts with the 4-entry `timeout -s KILL <t>` prefix: docker exec needs it, the
  * agent enforces the timeout itself and gets argv without it. */
 static int exec_stream(const struct sandbox *sb, const char *const *argv, const char *const *env, const char *workdir,
@@ -208,13 +220,7 @@ static int exec_stream(const struct sandbox *sb, const char *const *argv, const 
 		if (agent_exec(sb->agent_fd, argv + 4, env, workdir, attach ? in : NULL, attach ? in_len : 0, stdin_fd,
 			       deadline > now ? deadline - now : 1, deadline + HOST_GRACE_MS, ctrl_fd, o, &ax, err) < 0)
 			return -1;
-		x->exit_code = ax.exit_code;
-		x->timed_out = ax.timed_out;
-		x->interrupted = ax.interrupted;
-		x->eof = true;
-		x->ms = ax.ms;
-		x->started_ms = ax.started_ms;
-		x->exited_ms = mono_ms();
+		outcome_from_agent(x, &ax);
 		return 0;
 	}
 	if (sb_exec(sb->id, argv, env, workdir, attach, exec_id, &fd, err) < 0)
@@ -421,43 +427,28 @@ out:
 	return rc;
 }
 
-/* Runs the code in the sandbox's standby. 1: the sandbox had none (or the run cannot use it),
- * nothing ran. */
+/* Runs the code in the sandbox's standby, from file (which it writes) or inline when file is
+ * NULL. 1: the sandbox had none (or the run cannot use it), nothing ran. */
 static int run_standby(const struct sandbox *sb, const struct run_req *r, const char *const *env,
-		       const char *codefile, uint64_t deadline, int ctrl_fd, struct pump_out *o,
+		       const char *file, uint64_t deadline, int ctrl_fd, struct pump_out *o,
 		       struct exec_outcome *x, struct isol8_err *err)
 {
-	struct isol8_buf raw = ISOL8_BUF_INIT, job = ISOL8_BUF_INIT;
+	struct isol8_buf job = ISOL8_BUF_INIT;
 	struct isol8_err e2 = ISOL8_ERR_INIT;
-	const char *warm_env[64];
 	struct agent_outcome ax;
-	char file[80] = "";
 	uint64_t now = mono_ms();
 	int rc = 1;
 
-	runtime_base_env(&raw);
-	standby_split(&raw, warm_env, sizeof warm_env / sizeof warm_env[0]);
-	/* python runs short code inline (-c); node always from its file, as ESM unless .cjs. */
-	if (codefile[0] && (r->runtime != ISOL8_RT_PYTHON || r->file_ext || strlen(r->code) > INLINE_MAX))
-		snprintf(file, sizeof file, "/sandbox/%s", codefile);
-	if (standby_env_compatible(warm_env, env) &&
-	    standby_job(&job, r->workdir, file[0] ? file : NULL, env, r->code, &e2) == 0) {
+	if (standby_env_compatible(runtime_base_env_list(), env) &&
+	    standby_job(&job, r->workdir, file, env, r->code, &e2) == 0) {
 		rc = agent_exec_warm(sb->agent_fd, job.data, job.len, r->has_stdin ? r->stdin_data : NULL,
 				     r->has_stdin ? r->stdin_len : 0, deadline > now ? deadline - now : 1,
 				     deadline + HOST_GRACE_MS, ctrl_fd, o, &ax, err);
 		if (rc == 0) {
-			memset(x, 0, sizeof *x);
-			x->exit_code = ax.exit_code;
-			x->timed_out = ax.timed_out;
-			x->interrupted = ax.interrupted;
-			x->eof = true;
-			x->ms = ax.ms;
+			outcome_from_agent(x, &ax);
 			x->standby = true;
-			x->started_ms = ax.started_ms;
-			x->exited_ms = mono_ms();
 		}
 	}
-	isol8_buf_free(&raw);
 	isol8_buf_free(&job);
 	return rc;
 }
@@ -641,7 +632,11 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 					argv[n++] = rtv[i];
 			}
 			argv[n] = NULL;
-			int wr = warm ? run_standby(sb, r, env.v, codefile, deadline, c->fd, &o, &x, err) : 1;
+			/* python runs short code inline (-c) as without a standby; node always from its
+			 * file, as ESM unless .cjs. */
+			int wr = warm ? run_standby(sb, r, env.v, need_file || r->runtime != ISOL8_RT_PYTHON ? path : NULL,
+						    deadline, c->fd, &o, &x, err)
+				      : 1;
 			if (wr < 0)
 				goto out;
 			/* Without a standby the code file was not written yet. */

@@ -50,21 +50,27 @@ int runtime_argv(int rt, const char *code, const char *file, char **argv, size_t
 #undef A
 }
 
+static const char *const base[] = {
+	"PYTHONUNBUFFERED=1",
+	"PYTHONUSERBASE=/sandbox/.local",
+	"PYTHONDONTWRITEBYTECODE=1",
+	"PIP_DISABLE_PIP_VERSION_CHECK=1",
+	"NPM_CONFIG_PREFIX=/sandbox/.npm-global",
+	"NPM_CONFIG_CACHE=/tmp/.npm",
+	"DENO_DIR=/sandbox/.deno",
+	"BUN_INSTALL=/sandbox/.bun-global",
+	"HOME=/sandbox",
+	"PATH=/sandbox/.local/bin:/sandbox/.npm-global/bin:/sandbox/.bun-global/bin:/usr/local/bin:/usr/bin:/bin",
+	"NODE_PATH=/usr/local/lib/node_modules:/sandbox/.npm-global/lib/node_modules:/sandbox/node_modules",
+	NULL};
+
+const char *const *runtime_base_env_list(void)
+{
+	return base;
+}
+
 void runtime_base_env(struct isol8_buf *b)
 {
-	static const char *const base[] = {
-		"PYTHONUNBUFFERED=1",
-		"PYTHONUSERBASE=/sandbox/.local",
-		"PYTHONDONTWRITEBYTECODE=1",
-		"PIP_DISABLE_PIP_VERSION_CHECK=1",
-		"NPM_CONFIG_PREFIX=/sandbox/.npm-global",
-		"NPM_CONFIG_CACHE=/tmp/.npm",
-		"DENO_DIR=/sandbox/.deno",
-		"BUN_INSTALL=/sandbox/.bun-global",
-		"HOME=/sandbox",
-		"PATH=/sandbox/.local/bin:/sandbox/.npm-global/bin:/sandbox/.bun-global/bin:/usr/local/bin:/usr/bin:/bin",
-		"NODE_PATH=/usr/local/lib/node_modules:/sandbox/.npm-global/lib/node_modules:/sandbox/node_modules",
-		NULL};
 	for (size_t i = 0; base[i]; i++)
 		isol8_buf_append(b, base[i], strlen(base[i]) + 1);
 }

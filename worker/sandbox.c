@@ -101,21 +101,16 @@ int sb_start(struct sandbox *sb, struct isol8_err *err)
 void sb_warm(struct sandbox *sb, int runtime)
 {
 	const char *const *argv = standby_argv(runtime);
-	struct isol8_buf raw = ISOL8_BUF_INIT;
 	struct isol8_err err = ISOL8_ERR_INIT;
-	const char *env[64];
 
 	if (sb->agent_fd < 0 || !argv)
 		return;
 	/* The environment every run of the runtime starts from; runs that change a start-up
 	 * variable of it do not use the standby (standby_env_compatible). */
-	runtime_base_env(&raw);
-	standby_split(&raw, env, sizeof env / sizeof env[0]);
-	if (agent_warm(sb->agent_fd, argv, env, &err) == 0)
+	if (agent_warm(sb->agent_fd, argv, runtime_base_env_list(), &err) == 0)
 		sb->warm = true;
 	else
 		log_debug("sandbox %.12s: no standby: %s", sb->id, err.msg);
-	isol8_buf_free(&raw);
 }
 
 int sb_renew(const char *id, uint64_t timeout_ms, struct isol8_err *err)

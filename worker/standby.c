@@ -86,12 +86,3 @@ int standby_job(struct isol8_buf *job, const char *cwd, const char *file, const 
 	}
 	return 0;
 }
-
-void standby_split(const struct isol8_buf *raw, const char **v, size_t max)
-{
-	size_t n = 0;
-
-	for (size_t off = 0; off < raw->len && n + 1 < max; off += strlen(raw->data + off) + 1)
-		v[n++] = raw->data + off;
-	v[n] = NULL;
-}

@@ -25,7 +25,4 @@ bool standby_env_compatible(const char *const *warm, const char *const *env);
 int standby_job(struct isol8_buf *job, const char *cwd, const char *file, const char *const *env, const char *code,
 		struct isol8_err *err);
 
-/* Splits raw's NUL-terminated entries into v: at most max - 1, then NULL. */
-void standby_split(const struct isol8_buf *raw, const char **v, size_t max);
-
 #endif

@@ -131,6 +131,8 @@ void request_free(struct run_req *r);
 int runtime_argv(int rt, const char *code, const char *file, char **argv, size_t max, struct isol8_err *err);
 const char *runtime_default_ext(int rt);
 void runtime_base_env(struct isol8_buf *env_lines);
+/* The same entries, NULL-terminated (static). */
+const char *const *runtime_base_env_list(void);
 
 /* ---- conn.c / run.c / sessions.c ---- */
 struct conn {
