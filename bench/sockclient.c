@@ -104,9 +104,9 @@ static int run_once(const char *path, const char *json, struct isol8_buf *out, s
 	if (sock < 0)
 		return -1;
 	/* An empty bundle: the code travels in the JSON. */
-	bundle = memfd_create("bench-bundle", MFD_CLOEXEC);
+	bundle = memfd_create("bench-bundle", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	dn = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	if (bundle < 0 || dn < 0 || pipe2(p, O_CLOEXEC) < 0)
+	if (bundle < 0 || dn < 0 || pipe2(p, O_CLOEXEC) < 0 || isol8_memfd_seal(bundle, err) < 0)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "memfd/open/pipe");
 	fds[0] = p[1];
 	fds[1] = dn;

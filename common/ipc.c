@@ -508,6 +508,13 @@ int isol8_msg_check(const struct isol8_msg_spec *table, size_t n, uint8_t peer_k
 			      m->len, s->min_len, s->max_len);
 		goto refuse;
 	}
+	for (unsigned i = 0; i < m->nfds; i++) {
+		struct isol8_err fe = ISOL8_ERR_INIT;
+		if (isol8_fd_check(m->fds[i], (enum isol8_fd_kind)s->fd_kinds[i], &fe) < 0) {
+			isol8_err_set(err, ISOL8_E_PROTO, 0, "message %s: fd %u: %s", s->name, i, fe.msg);
+			goto refuse;
+		}
+	}
 	if (spec_out)
 		*spec_out = s;
 	return 0;

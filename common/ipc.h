@@ -90,6 +90,24 @@ int isol8_get_bytes(struct isol8_msg *m, const uint8_t **out, uint32_t *len, uin
 /* Fails when unread bytes remain. */
 int isol8_msg_end(struct isol8_msg *m, struct isol8_err *err);
 
+/* What a passed fd must be. A receiver that hands an fd on (into a sandbox, to Docker) must
+ * know exactly what it is: a client's O_PATH or directory fd passed off as "stdin" gave a
+ * sandbox the host's procfs. Every fd slot of every message type names its kind;
+ * ISOL8_FD_UNSET is refused, so a table row that forgets one fails closed. */
+enum isol8_fd_kind {
+	ISOL8_FD_UNSET = 0,
+	ISOL8_FD_PIPE_R,     /* anonymous pipe (pipefs), read end only */
+	ISOL8_FD_PIPE_W,     /* anonymous pipe (pipefs), write end only */
+	ISOL8_FD_OUTPUT,     /* written to, never handed on: pipe, file, character device or
+	                        socket opened for writing (a client's own stdout/stderr) */
+	ISOL8_FD_MEMFD,      /* memfd sealed against write, grow and shrink: its size and bytes
+	                        are fixed, so reading it cannot block or change under the reader */
+	ISOL8_FD_SEQPACKET,  /* AF_UNIX SOCK_SEQPACKET socket (an isol8 connection) */
+	ISOL8_FD_STREAM,     /* connected AF_UNIX or TCP stream socket */
+	ISOL8_FD_LISTEN_TCP, /* listening TCP socket */
+	ISOL8_FD__MAX
+};
+
 /* Per-type expectations, checked before dispatch (OpenSSH mon_table idea). */
 struct isol8_msg_spec {
 	uint8_t type;
@@ -98,9 +116,17 @@ struct isol8_msg_spec {
 	uint32_t min_len;
 	uint32_t max_len;
 	const char *name;
+	uint8_t fd_kinds[ISOL8_IPC_MAX_FDS]; /* enum isol8_fd_kind of each of the nfds fds */
 };
 
-/* Find m->type in table and check sender kind, nfds and length. On refusal closes all of m's
+/* 0 when fd is of that kind, else -1 with ISOL8_E_PROTO saying what it is instead. */
+int isol8_fd_check(int fd, enum isol8_fd_kind kind, struct isol8_err *err);
+const char *isol8_fd_kind_name(enum isol8_fd_kind kind);
+
+/* Seal a memfd so that it passes ISOL8_FD_MEMFD (the sender's side). */
+int isol8_memfd_seal(int fd, struct isol8_err *err);
+
+/* Find m->type in table and check sender kind, nfds, each fd's kind and length. On refusal closes all of m's
  * fds and returns -1 with ISOL8_E_PROTO ("unknown message type 77", "message exec: expected 0
  * fds, got 1", ...). */
 int isol8_msg_check(const struct isol8_msg_spec *table, size_t n, uint8_t peer_kind, struct isol8_msg *m,

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,11 +61,37 @@ static int send_file_req(int sock, uint8_t type, const char *name, const char *p
 	return r;
 }
 
+/* The worker takes content only as a sealed memfd (its size and bytes cannot change while it
+ * reads, and reading cannot block), so the local file is copied into one. */
+static int sealed_copy(int from, int *out, struct isol8_err *err)
+{
+	_cleanup_close_ int mfd = memfd_create("isol8-put", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	char buf[65536];
+
+	if (mfd < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "memfd_create");
+	for (;;) {
+		ssize_t n = read(from, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return isol8_err_set(err, ISOL8_E_IO, errno, "reading the local file");
+		if (n == 0)
+			break;
+		if (write_all(mfd, buf, (size_t)n) < 0)
+			return isol8_err_set(err, ISOL8_E_IO, errno, "copying the local file");
+	}
+	if (lseek(mfd, 0, SEEK_SET) < 0 || isol8_memfd_seal(mfd, err) < 0)
+		return isol8_err_wrap(err, "preparing the upload");
+	*out = steal_fd(&mfd);
+	return 0;
+}
+
 static int file_put(const char *socket, const char *name, const char *local, const char *remote)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
 	_cleanup_free_ char *path = NULL;
-	_cleanup_close_ int fd = -1, sock = -1;
+	_cleanup_close_ int fd = -1, sock = -1, content = -1;
 	struct isol8_msg m;
 	struct stat st;
 
@@ -81,8 +108,10 @@ static int file_put(const char *socket, const char *name, const char *local, con
 	}
 	if (!S_ISREG(st.st_mode))
 		return cli_usage_error("not a regular file: %s", local);
+	if (sealed_copy(fd, &content, &err) < 0)
+		return cli_fail(&err);
 	sock = broker_open(broker_socket_path(socket), HELLO_FILE, name, &err);
-	if (sock < 0 || send_file_req(sock, FE_FILE_PUT, name, path, fd, &err) < 0 ||
+	if (sock < 0 || send_file_req(sock, FE_FILE_PUT, name, path, content, &err) < 0 ||
 	    broker_expect(sock, WK_OK, &m, &err) < 0)
 		return cli_fail(&err);
 	isol8_msg_free(&m);

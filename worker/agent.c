@@ -28,7 +28,8 @@ static const struct isol8_msg_spec agent_table[] = {
 	{A_EXIT, PEER_AGENT, 0, 4 + 2 + 32, 4 + 2 + 32, "exit"},
 	{A_DONE, PEER_AGENT, 0, 4, 4, "done"},
 	{A_ERROR, PEER_AGENT, 0, 4, 4 + 1024, "error"},
-	{A_HANDOFF, PEER_AGENT, 3, 4, 4, "handoff"},
+	/* The standby's stdin (we write), stdout and stderr (we read). */
+	{A_HANDOFF, PEER_AGENT, 3, 4, 4, "handoff", {ISOL8_FD_PIPE_W, ISOL8_FD_PIPE_R, ISOL8_FD_PIPE_R}},
 };
 
 /* 0 with a message, -1 with err; an A_ERROR is an error, except one whose text is benign (an
@@ -166,16 +167,6 @@ out:
 	return rc;
 }
 
-/* A handed-over fd must be a pipe end of the expected direction: anything else (a socket, a
- * file, a tty) from the sandbox is refused. */
-static bool pipe_end_ok(int fd, int accmode)
-{
-	struct stat st;
-	int fl = fcntl(fd, F_GETFL);
-
-	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fl >= 0 && (fl & O_ACCMODE) == accmode;
-}
-
 int agent_warm(int afd, const char *const *argv, const char *const *env, struct isol8_err *err)
 {
 	struct isol8_buf p = ISOL8_BUF_INIT;
@@ -218,10 +209,10 @@ int agent_exec_warm(int afd, const void *job, size_t job_len, const char *in, si
 	r = wait_msg(afd, deadline, &m, "no standby", err);
 	if (r != 0)
 		return r;
-	if (m.type != A_HANDOFF || isol8_get_u32(&m, &pid, err) < 0 || isol8_msg_end(&m, err) < 0 ||
-	    !pipe_end_ok(m.fds[0], O_WRONLY) || !pipe_end_ok(m.fds[1], O_RDONLY) || !pipe_end_ok(m.fds[2], O_RDONLY)) {
+	/* The pipe kinds of the three fds were checked against agent_table on receipt. */
+	if (m.type != A_HANDOFF || isol8_get_u32(&m, &pid, err) < 0 || isol8_msg_end(&m, err) < 0) {
 		if (!err->code)
-			isol8_err_set(err, ISOL8_E_PROTO, 0, "the sandbox agent handed over something else than pipes");
+			isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected answer to A_RUN_WARM from the sandbox agent");
 		isol8_msg_free(&m);
 		return -1;
 	}

@@ -23,10 +23,12 @@
 #define FIRST_MSG_TIMEOUT_MS 10000
 
 static const struct isol8_msg_spec fe_table[] = {
-	{FE_RUN, PEER_FRONTEND, 3, 2, ISOL8_IPC_MAX_PAYLOAD, "run"},
+	/* The client's stdout/stderr are only written to; the bundle is read with a cap. */
+	{FE_RUN, PEER_FRONTEND, 3, 2, ISOL8_IPC_MAX_PAYLOAD, "run", {ISOL8_FD_OUTPUT, ISOL8_FD_OUTPUT, ISOL8_FD_MEMFD}},
 	{FE_SESSION_LIST, PEER_FRONTEND, 0, 0, 0, "session-list"},
 	{FE_SESSION_STOP, PEER_FRONTEND, 0, 4 + 1, 4 + ISOL8_MAX_SESSION, "session-stop"},
-	{FE_FILE_PUT, PEER_FRONTEND, 1, 4 + 1 + 4 + 1, 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_PATH, "file-put"},
+	{FE_FILE_PUT, PEER_FRONTEND, 1, 4 + 1 + 4 + 1, 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_PATH, "file-put",
+	 {ISOL8_FD_MEMFD}},
 	{FE_FILE_GET, PEER_FRONTEND, 0, 4 + 1 + 4 + 1, 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_PATH, "file-get"},
 };
 
@@ -51,7 +53,8 @@ void conn_send_result(struct conn *c, json_object *result)
 /* FE_STDIN: the live stdin pipe that follows an FE_RUN asking for it. */
 static int recv_stdin_fd(struct conn *c, int *fd_out, struct isol8_err *err)
 {
-	static const struct isol8_msg_spec spec[] = {{FE_STDIN, PEER_FRONTEND, 1, 0, 0, "stdin"}};
+	/* Becomes the program's fd 0 inside the sandbox: nothing but an anonymous pipe's read end. */
+	static const struct isol8_msg_spec spec[] = {{FE_STDIN, PEER_FRONTEND, 1, 0, 0, "stdin", {ISOL8_FD_PIPE_R}}};
 	struct pollfd pf = {.fd = c->fd, .events = POLLIN};
 	struct isol8_msg m = {0};
 	int r;
@@ -221,7 +224,7 @@ static int handle_file(struct conn *c, struct isol8_msg *m, struct isol8_err *er
 				isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "cannot read %s in session %s: %.200s", norm, sess,
 					      se.data ? se.data : "");
 			} else {
-				_cleanup_close_ int mfd = memfd_create("isol8-file", MFD_CLOEXEC);
+				_cleanup_close_ int mfd = memfd_create("isol8-file", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 				struct isol8_err e2 = ISOL8_ERR_INIT;
 				size_t off = 0;
 				while (mfd >= 0 && off < so.len) {
@@ -230,11 +233,11 @@ static int handle_file(struct conn *c, struct isol8_msg *m, struct isol8_err *er
 						break;
 					off += (size_t)w;
 				}
-				if (mfd >= 0 && off == so.len) {
+				if (mfd >= 0 && off == so.len && isol8_memfd_seal(mfd, err) == 0) {
 					lseek(mfd, 0, SEEK_SET);
 					isol8_ipc_send(c->fd, WK_FILE, 0, NULL, 0, &mfd, 1, &e2);
 					rc = 0;
-				} else {
+				} else if (!err->code) {
 					isol8_err_set(err, ISOL8_E_IO, errno, "memfd");
 				}
 			}

@@ -161,7 +161,7 @@ int main(int argc, char **argv)
 		}
 		switch (m.type) {
 		case BR_ASSIGN:
-			if (m.nfds == 1 && !g_worker_stopping)
+			if (m.nfds == 1 && !g_worker_stopping && isol8_fd_check(m.fds[0], ISOL8_FD_SEQPACKET, &err) == 0)
 				handle_assign(&m);
 			break;
 		case BR_REPLY_OK:

@@ -29,6 +29,8 @@ static const char *const allow_plain[] = {
 	/* in-process objects: they reach nothing outside the worker */
 	"pipe", "pipe2", "eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime", "signalfd4",
 	"memfd_create", "ftruncate", "lseek", "fstat", "close", "dup", "dup2", "dup3",
+	/* fd kinds (common/fdkind.c): which filesystem a passed pipe lives on; reads no path */
+	"fstatfs",
 	/* memory */
 	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk",
 	/* threads (clone itself is conditional, below) */

@@ -156,8 +156,9 @@ enum MHD_Result http_handle_file_put(struct http_call *call)
 		ret = http_reply_error(call->conn, MHD_HTTP_BAD_REQUEST, "content: expected base64");
 		goto out;
 	}
-	fd = memfd_create("isol8-http-file", MFD_CLOEXEC);
-	if (fd < 0 || (data.len && write_all(fd, data.data, data.len) < 0) || lseek(fd, 0, SEEK_SET) < 0) {
+	fd = memfd_create("isol8-http-file", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || (data.len && write_all(fd, data.data, data.len) < 0) || lseek(fd, 0, SEEK_SET) < 0 ||
+	    isol8_memfd_seal(fd, &err) < 0) {
 		isol8_err_set(&err, ISOL8_E_IO, errno, "memfd");
 		ret = http_reply_err(call->conn, &err);
 		goto out;

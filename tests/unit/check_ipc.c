@@ -10,7 +10,10 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int sv[2] = {-1, -1};
@@ -520,7 +523,8 @@ END_TEST
 enum { PEER_FRONTEND = 1, PEER_WORKER = 2 };
 static const struct isol8_msg_spec table[] = {
 	{10, PEER_FRONTEND, 0, 0, 16, "exec"},
-	{11, PEER_WORKER, 1, 4, 4, "stream"},
+	{11, PEER_WORKER, 1, 4, 4, "stream", {ISOL8_FD_PIPE_R}},
+	{12, PEER_WORKER, 1, 0, 0, "undeclared"},
 };
 
 START_TEST(test_msg_check)
@@ -528,8 +532,10 @@ START_TEST(test_msg_check)
 	struct isol8_err err = ISOL8_ERR_INIT;
 	const struct isol8_msg_spec *spec = NULL;
 	struct isol8_msg m;
-	int fd = dup(0), rfd;
+	int pp[2], fd, rfd;
 
+	ck_assert_int_eq(pipe2(pp, O_CLOEXEC), 0);
+	fd = pp[0];
 	/* exec with an fd: refused, the received fd is closed. */
 	ck_assert_int_eq(isol8_ipc_send(sv[0], 10, 1, "abc", 3, &fd, 1, &err), 0);
 	ck_assert_int_eq(isol8_ipc_recv(sv[1], &m, &err), 1);
@@ -577,7 +583,109 @@ START_TEST(test_msg_check)
 	ck_assert(fd_is_open(rfd));
 	isol8_msg_free(&m);
 	ck_assert(!fd_is_open(rfd));
-	close(fd);
+
+	/* the write end where the read end is due: refused, closed. */
+	ck_assert_int_eq(isol8_ipc_send(sv[0], 11, 1, "abcd", 4, &pp[1], 1, &err), 0);
+	ck_assert_int_eq(isol8_ipc_recv(sv[1], &m, &err), 1);
+	rfd = m.fds[0];
+	ck_assert_int_eq(isol8_msg_check(table, 3, PEER_WORKER, &m, &spec, &err), -1);
+	ck_assert_str_eq(err.msg, "message stream: fd 0: expected a pipe read end, got a FIFO (write-only)");
+	ck_assert(!fd_is_open(rfd));
+	isol8_msg_free(&m);
+
+	/* a row that declares no kind for its fd fails closed. */
+	ck_assert_int_eq(isol8_ipc_send(sv[0], 12, 1, NULL, 0, &fd, 1, &err), 0);
+	ck_assert_int_eq(isol8_ipc_recv(sv[1], &m, &err), 1);
+	rfd = m.fds[0];
+	ck_assert_int_eq(isol8_msg_check(table, 3, PEER_WORKER, &m, &spec, &err), -1);
+	ck_assert_str_eq(err.msg, "message undeclared: fd 0: no fd kind declared for this slot");
+	ck_assert(!fd_is_open(rfd));
+	isol8_msg_free(&m);
+	close(pp[0]);
+	close(pp[1]);
+}
+END_TEST
+
+/* Each kind against the fd it names and against what an attacker would pass instead. */
+static int kind_ok(int fd, enum isol8_fd_kind k)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	return isol8_fd_check(fd, k, &err) == 0;
+}
+
+START_TEST(test_fd_kinds)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	char fifo[] = "/tmp/check_ipc_fifoXXXXXX";
+	int pp[2], sp[2], st[2], dir, opath, proc, mfd, sealed, nfifo, file, lst;
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	ck_assert_int_eq(pipe2(pp, O_CLOEXEC), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, st), 0);
+	dir = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	opath = open("/", O_PATH | O_CLOEXEC);
+	proc = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	mfd = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	sealed = memfd_create("t", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	ck_assert_int_eq(write(sealed, "x", 1), 1);
+	ck_assert_int_eq(isol8_memfd_seal(sealed, &err), 0);
+	file = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	ck_assert(mkdtemp(fifo) != NULL);
+	ck_assert_int_eq(rmdir(fifo), 0);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	nfifo = open(fifo, O_RDWR | O_CLOEXEC); /* RDWR: does not wait for a writer */
+	unlink(fifo);
+	lst = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(lst, (struct sockaddr *)&sa, sizeof sa), 0);
+	ck_assert_int_eq(listen(lst, 1), 0);
+	ck_assert(dir >= 0 && opath >= 0 && proc >= 0 && mfd >= 0 && file >= 0 && nfifo >= 0);
+
+	ck_assert(kind_ok(pp[0], ISOL8_FD_PIPE_R));
+	ck_assert(!kind_ok(pp[1], ISOL8_FD_PIPE_R));
+	ck_assert(!kind_ok(dir, ISOL8_FD_PIPE_R));
+	ck_assert(!kind_ok(opath, ISOL8_FD_PIPE_R));
+	ck_assert(!kind_ok(proc, ISOL8_FD_PIPE_R));
+	ck_assert(!kind_ok(nfifo, ISOL8_FD_PIPE_R)); /* a named FIFO is a host path */
+	ck_assert(!kind_ok(sp[0], ISOL8_FD_PIPE_R));
+	ck_assert(!kind_ok(file, ISOL8_FD_PIPE_R));
+	ck_assert(kind_ok(pp[1], ISOL8_FD_PIPE_W));
+	ck_assert(!kind_ok(pp[0], ISOL8_FD_PIPE_W));
+
+	ck_assert(kind_ok(pp[1], ISOL8_FD_OUTPUT));
+	ck_assert(kind_ok(sp[0], ISOL8_FD_OUTPUT));
+	ck_assert(!kind_ok(pp[0], ISOL8_FD_OUTPUT));
+	ck_assert(!kind_ok(dir, ISOL8_FD_OUTPUT));
+	ck_assert(!kind_ok(opath, ISOL8_FD_OUTPUT));
+	ck_assert(!kind_ok(file, ISOL8_FD_OUTPUT));
+
+	ck_assert(kind_ok(sealed, ISOL8_FD_MEMFD));
+	ck_assert(!kind_ok(mfd, ISOL8_FD_MEMFD)); /* unsealed: could change or grow under the reader */
+	ck_assert(!kind_ok(file, ISOL8_FD_MEMFD));
+	ck_assert(!kind_ok(pp[0], ISOL8_FD_MEMFD));
+	ck_assert(!kind_ok(dir, ISOL8_FD_MEMFD));
+
+	ck_assert(kind_ok(sp[0], ISOL8_FD_SEQPACKET));
+	ck_assert(!kind_ok(st[0], ISOL8_FD_SEQPACKET));
+	ck_assert(!kind_ok(pp[0], ISOL8_FD_SEQPACKET));
+	ck_assert(kind_ok(st[0], ISOL8_FD_STREAM));
+	ck_assert(!kind_ok(sp[0], ISOL8_FD_STREAM));
+	ck_assert(!kind_ok(lst, ISOL8_FD_STREAM));
+	ck_assert(kind_ok(lst, ISOL8_FD_LISTEN_TCP));
+	ck_assert(!kind_ok(st[0], ISOL8_FD_LISTEN_TCP));
+
+	ck_assert(!kind_ok(pp[0], ISOL8_FD_UNSET));
+	ck_assert(!kind_ok(pp[0], (enum isol8_fd_kind)200));
+	ck_assert_int_eq(isol8_fd_check(opath, ISOL8_FD_PIPE_R, &err), -1);
+	ck_assert_str_eq(err.msg, "expected a pipe read end, got an O_PATH descriptor");
+	ck_assert_int_eq(isol8_fd_check(proc, ISOL8_FD_PIPE_R, &err), -1);
+	ck_assert_str_eq(err.msg, "expected a pipe read end, got a directory (read-only)");
+
+	{
+		const int all[] = {pp[0], pp[1], sp[0], sp[1], st[0], st[1], dir, opath, proc, mfd, sealed, file, nfifo, lst};
+		for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+			close(all[i]);
+	}
 }
 END_TEST
 
@@ -624,6 +732,7 @@ static Suite *ipc_suite(void)
 	tcase_add_test(tc, test_msg_end_trailing);
 	tcase_add_test(tc, test_getters_past_end);
 	tcase_add_test(tc, test_msg_check);
+	tcase_add_test(tc, test_fd_kinds);
 	tcase_add_test(tc, test_free_zeroed);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,0 +1,127 @@
+"""A hostile frontend: speaks isol8's IPC framing (common/ipc.h, man/isol8-protocol.7) directly,
+so a security test can send what the real CLI never would (wrong fd kinds, floods, half
+hellos). Used by the scripts in tests/security/; prints nothing itself."""
+import fcntl
+import json
+import os
+import select
+import socket
+import struct
+
+HDR = struct.Struct('<HBBHHIII')
+MAGIC, VERSION = 0x3849, 1
+
+FE_HELLO = 1
+FE_RUN, FE_SESSION_LIST, FE_SESSION_STOP, FE_FILE_PUT, FE_FILE_GET, FE_SIGNAL, FE_STDIN = 10, 11, 12, 13, 14, 15, 16
+WK_RESULT, WK_ERROR, WK_FILE, WK_SESSIONS, WK_OK = 20, 21, 22, 23, 24
+HELLO_RUN, HELLO_SESSION_LIST, HELLO_SESSION_STOP, HELLO_FILE = 1, 2, 3, 4
+
+
+def s(b):
+    if isinstance(b, str):
+        b = b.encode()
+    return struct.pack('<I', len(b)) + b
+
+
+def frame(mtype, payload=b'', nfds=0, req=0):
+    return HDR.pack(MAGIC, VERSION, mtype, 0, nfds, len(payload), req, 0) + payload
+
+
+def send(sock, mtype, payload=b'', fds=()):
+    data = frame(mtype, payload, len(fds))
+    if fds:
+        socket.send_fds(sock, [data], list(fds))
+    else:
+        sock.send(data)
+
+
+def recv(sock, timeout=30):
+    """One message: (type, payload, fds), or None on EOF/timeout."""
+    r, _, _ = select.select([sock], [], [], timeout)
+    if not r:
+        return None
+    data, fds, _, _ = socket.recv_fds(sock, 70000, 3)
+    if len(data) < HDR.size:
+        for fd in fds:
+            os.close(fd)
+        return None
+    _, _, mtype, _, _, _, _, _ = HDR.unpack_from(data)
+    return mtype, data[HDR.size:], fds
+
+
+def error_text(payload):
+    """WK_ERROR payload: u16 code, str message."""
+    (n,) = struct.unpack_from('<I', payload, 2)
+    return payload[6:6 + n].decode(errors='replace')
+
+
+def connect(path, op=HELLO_RUN, session=''):
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    sock.connect(path)
+    send(sock, FE_HELLO, bytes([op]) + s(session))
+    return sock
+
+
+def run_request(code, runtime='python', session=None, stdin_stream=False, timeout_ms=20000, **opts):
+    req = {'code': code, 'runtime': runtime, 'timeoutMs': timeout_ms, 'env': {}, 'workdir': '/sandbox',
+           'installPackages': []}
+    if stdin_stream:
+        req['stdinStream'] = True
+    options = {'network': 'none', 'secrets': {}}
+    options.update(opts)
+    root = {'request': req, 'options': options}
+    if session:
+        root['sessionId'] = session
+    return json.dumps(root).encode()
+
+
+def sealed_memfd(data=b''):
+    """What the protocol wants for bundles and file content: a memfd sealed against change."""
+    fd = os.memfd_create('bundle', os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    if data:
+        os.write(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+    fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE |
+                fcntl.F_SEAL_SEAL)
+    return fd
+
+
+def run(path, code, runtime='python', stdin_fd=None, bundle_fd=None, session=None, **opts):
+    """One FE_RUN with the program's stdout/stderr into pipes read here. Returns
+    (reply type, reply payload, stdout bytes, stderr bytes)."""
+    sock = connect(path, HELLO_RUN, session or '')
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    bundle = bundle_fd if bundle_fd is not None else sealed_memfd()
+    try:
+        send(sock, FE_RUN, run_request(code, runtime, session, stdin_fd is not None, **opts),
+             [out_w, err_w, bundle])
+        if stdin_fd is not None:
+            send(sock, FE_STDIN, b'', [stdin_fd])
+    finally:
+        os.close(out_w)
+        os.close(err_w)
+    reply = recv(sock, 60)
+    sock.close()
+    out = _drain(out_r)
+    err = _drain(err_r)
+    if reply is None:
+        return None, b'', out, err
+    for fd in reply[2]:
+        os.close(fd)
+    return reply[0], reply[1], out, err
+
+
+def _drain(fd):
+    chunks = []
+    os.set_blocking(fd, False)
+    while True:
+        try:
+            b = os.read(fd, 65536)
+        except BlockingIOError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    os.close(fd)
+    return b''.join(chunks)
