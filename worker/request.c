@@ -420,6 +420,10 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 		r->workdir = xstrdup("/sandbox");
 	rc = 0;
 out:
+	/* A refused request keeps nothing: its files, env and lists would otherwise stay in the
+	 * shared worker for good (8 refused 40 MB bundles took it from 5 to 334 MB RSS). */
+	if (rc < 0)
+		request_free(r);
 	isol8_buf_free(&code);
 	isol8_buf_free(&sin);
 	if (root)

@@ -123,6 +123,9 @@ struct run_req {
 	struct isol8_buf files_tar;        /* tar of /sandbox files to inject (from the bundle) */
 	bool has_files;
 };
+/* Fills *r from the FE_RUN JSON and the bundle fd (-1: none; read to its end, not closed). On
+ * success the caller owns *r and releases it with request_free(); on failure *r is left empty
+ * (request_free() on it is harmless). */
 int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r, struct isol8_err *err);
 void request_free(struct run_req *r);
 
