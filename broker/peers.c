@@ -19,7 +19,16 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 
-#define HELLO_TIMEOUT_MS 5000
+/* The front door is shared by every tenant, the HTTP API included: one local user holding
+ * connections open without a hello must not fill it. A hello follows connect() at once, so
+ * the deadline is short; each uid has a cap; and the last slots go only to a uid that holds
+ * none, so another user always gets in. */
+#define HELLO_TIMEOUT_MS 2000
+#define PENDING_PER_UID 8       /* entries of one uid (waiting for its hello or queued) */
+#define PENDING_PER_FRONTEND 64 /* the same for root, the --http child and --trust-key-uid,
+                                   each of which carries many clients */
+#define PENDING_RESERVE 32      /* slots only a uid with no entry may take */
+#define MAX_LINGER 16           /* refused connections draining at once; more are just closed */
 
 struct pending {
 	int fd;
@@ -48,6 +57,8 @@ static const struct isol8_msg_spec hello_table[] = {
  * next read fail with ECONNRESET, hiding our error reply. So a refused connection lingers in
  * a short-lived thread that half-closes, drains (closing any passed fds) until the peer hangs
  * up or 500 ms pass, and only then closes. */
+static unsigned n_linger; /* atomic: linger threads alive */
+
 static void *linger_main(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
@@ -67,6 +78,7 @@ static void *linger_main(void *arg)
 			break;
 	}
 	close(fd);
+	__atomic_sub_fetch(&n_linger, 1, __ATOMIC_RELAXED);
 	return NULL;
 }
 
@@ -82,14 +94,43 @@ static void refuse(int fd, int code, const char *msg)
 	isol8_put_str(&p, msg);
 	isol8_ipc_send_buf(fd, WK_ERROR, 0, &p, NULL, 0, &err);
 	isol8_buf_free(&p);
-	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (dfd < 0)
+	/* A flood of refused connections must not become a flood of threads. */
+	if (__atomic_add_fetch(&n_linger, 1, __ATOMIC_RELAXED) > MAX_LINGER) {
+		__atomic_sub_fetch(&n_linger, 1, __ATOMIC_RELAXED);
 		return;
+	}
+	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dfd < 0) {
+		__atomic_sub_fetch(&n_linger, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &attr, linger_main, (void *)(intptr_t)dfd) != 0)
+	if (pthread_create(&th, &attr, linger_main, (void *)(intptr_t)dfd) != 0) {
 		close(dfd);
+		__atomic_sub_fetch(&n_linger, 1, __ATOMIC_RELAXED);
+	}
 	pthread_attr_destroy(&attr);
+}
+
+/* NULL when a new connection of this peer may wait in the table, else why not. */
+static const char *admit(const struct broker *b, const struct ucred *cred, bool http_child, char *msg, size_t n)
+{
+	unsigned mine = 0, cap;
+
+	for (unsigned i = 0; i < n_pend; i++)
+		mine += pend[i].cred.uid == cred->uid;
+	cap = http_child || cred->uid == 0 || (b->o.trust_key_uid != (uid_t)-1 && cred->uid == b->o.trust_key_uid) ? PENDING_PER_FRONTEND : PENDING_PER_UID;
+	if (mine >= cap) {
+		snprintf(msg, n, "uid %u already has %u connections waiting at isol8d (at most %u): finish or close them first",
+			 (unsigned)cred->uid, mine, cap);
+		return msg;
+	}
+	if (n_pend == BROKER_MAX_PENDING || (mine > 0 && n_pend >= BROKER_MAX_PENDING - PENDING_RESERVE)) {
+		snprintf(msg, n, "isol8d is busy: too many connections waiting");
+		return msg;
+	}
+	return NULL;
 }
 
 static int tenant_index(const struct broker *b, const struct isol8_tenant *t)
@@ -133,8 +174,10 @@ void broker_accept(struct broker *b, int listen_fd)
 			refuse(fd, ISOL8_E_UNAVAIL, "isol8d is shutting down");
 			continue;
 		}
-		if (n_pend == BROKER_MAX_PENDING) {
-			refuse(fd, ISOL8_E_LIMIT, "isol8d is busy: too many connections waiting");
+		if (admit(b, &cred, listen_fd == b->http_listen_fd, msg, sizeof msg)) {
+			/* debug: a flood of these must not become a flood of log lines */
+			log_debug("peer uid=%u pid=%d refused: %s", (unsigned)cred.uid, (int)cred.pid, msg);
+			refuse(fd, ISOL8_E_LIMIT, msg);
 			continue;
 		}
 		pend[n_pend] = (struct pending){steal_fd(&fd), cred, tenant_index(b, t), now_ms() + HELLO_TIMEOUT_MS, ""};
