@@ -76,6 +76,7 @@ struct broker {
 	uid_t worker_uid;
 	gid_t worker_gid;
 	int listen_fd;
+	int claim_fd;               /* flock on <socket>.lock, held for the daemon's life */
 	struct worker_slot w[BROKER_MAX_WORKERS];
 	volatile int inflight;
 	bool stopping;
@@ -94,6 +95,11 @@ struct broker {
 };
 
 /* listen.c */
+/* Before anything that acts on the instance's containers: take <path>.lock (flock, held for
+ * the daemon's life through *lock_out) and make sure no daemon answers on path. A second
+ * isol8d on a socket in use must fail here, before its orphan cleanup removes the live
+ * daemon's sandboxes. */
+int broker_claim_socket(const char *path, const char *group, mode_t mode, int *lock_out, struct isol8_err *err);
 int broker_listen(const char *path, const char *group, mode_t mode, int *fd_out, struct isol8_err *err);
 
 /* http_child.c: isol8d --http */

@@ -335,6 +335,7 @@ int main(int argc, char **argv)
 	b->o.pool_dirty = 2;
 	b->o.queue_max = 32;
 	b->listen_fd = -1;
+	b->claim_fd = -1;
 	b->http_listen_fd = -1;
 	b->proxy_chan = -1;
 	pthread_mutex_init(&b->proxy_lock, NULL);
@@ -489,6 +490,9 @@ int main(int argc, char **argv)
 			die("%s", err.msg);
 		docker_close(d);
 	}
+	/* Claim the socket first: the orphan cleanup removes every container of this instance. */
+	if (broker_claim_socket(b->o.socket_path, b->o.socket_group, b->o.socket_mode, &b->claim_fd, &err) < 0)
+		die("%s", err.msg);
 	if (broker_remove_orphans(b, &err) < 0)
 		log_warn("orphan cleanup: %s", err.msg);
 
