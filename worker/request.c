@@ -3,8 +3,6 @@
  * against policy anyway. */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -15,10 +13,10 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 #include "docker/tar.h"
+#include "worker/bundle.h"
 #include "worker/worker.h"
 
-#define BUNDLE_MAX (256u << 20)
-#define MAX_FILES 10000
+#define BUNDLE_MAX BUNDLE_RAW_MAX
 #define MAX_INSTALL 64
 
 static json_object *get(json_object *o, const char *k)
@@ -133,35 +131,15 @@ static int get_env_map(json_object *o, const char *k, const char *ctx, char ***o
 	return 1;
 }
 
-static bool safe_rel_path(const char *p)
-{
-	const char *s = p;
-	if (!*p || *p == '/')
-		return false;
-	while (*s) {
-		const char *e = strchr(s, '/');
-		size_t n = e ? (size_t)(e - s) : strlen(s);
-		if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-			return false;
-		s += n;
-		if (*s == '/')
-			s++;
-	}
-	return strlen(p) < 900;
-}
-
-/* Read the bundle tar: code, stdin, files/... (files are re-packed for /sandbox). */
+/* Read the bundle tar (raw size capped) and decode it (worker/bundle.c: decoded sizes, entry
+ * types, counts and names capped). */
 static int read_bundle(int fd, struct run_req *r, struct isol8_buf *code, struct isol8_buf *stdin_buf,
 		       struct isol8_err *err)
 {
 	struct isol8_buf raw = ISOL8_BUF_INIT;
-	struct isol8_tar_entry *ents = NULL;
-	struct isol8_buf *datas = NULL;
-	size_t n_ents = 0;
-	struct archive *a = NULL;
-	struct archive_entry *ae;
+	struct bundle_limits lim;
+	struct bundle b;
 	char tmp[65536];
-	int rc = -1;
 
 	if (fd < 0)
 		return 0;
@@ -170,99 +148,25 @@ static int read_bundle(int fd, struct run_req *r, struct isol8_buf *code, struct
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			isol8_err_set(err, ISOL8_E_IO, errno, "read bundle");
-			goto out;
+			isol8_buf_free(&raw);
+			return isol8_err_set(err, ISOL8_E_IO, errno, "read bundle");
 		}
 		if (n == 0)
 			break;
 		if (raw.len + (size_t)n > BUNDLE_MAX) {
-			isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle larger than %u bytes", BUNDLE_MAX);
-			goto out;
+			isol8_buf_free(&raw);
+			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle larger than %u bytes", BUNDLE_MAX);
 		}
 		isol8_buf_append(&raw, tmp, (size_t)n);
 	}
-	if (raw.len == 0) {
-		rc = 0;
-		goto out;
-	}
-	a = archive_read_new();
-	archive_read_support_format_tar(a);
-	if (archive_read_open_memory(a, raw.data, raw.len) != ARCHIVE_OK) {
-		isol8_err_set(err, ISOL8_E_USAGE, 0, "bad request bundle: %s", archive_error_string(a));
-		goto out;
-	}
-	datas = xcalloc(MAX_FILES, sizeof *datas);
-	ents = xcalloc(MAX_FILES, sizeof *ents);
-	for (;;) {
-		int ar = archive_read_next_header(a, &ae);
-		const char *path;
-		struct isol8_buf *dst = NULL;
-		if (ar == ARCHIVE_EOF)
-			break;
-		if (ar != ARCHIVE_OK) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "bad request bundle: %s", archive_error_string(a));
-			goto out;
-		}
-		path = archive_entry_pathname(ae);
-		if (!path)
-			continue;
-		if (archive_entry_filetype(ae) == AE_IFDIR)
-			continue;
-		if (archive_entry_filetype(ae) != AE_IFREG) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "bundle entry %.200s is not a regular file", path);
-			goto out;
-		}
-		if (strcmp(path, "code") == 0) {
-			dst = code;
-		} else if (strcmp(path, "stdin") == 0) {
-			dst = stdin_buf;
-		} else if (strncmp(path, "files/", 6) == 0 && safe_rel_path(path + 6)) {
-			if (n_ents == MAX_FILES) {
-				isol8_err_set(err, ISOL8_E_LIMIT, 0, "more than %d files", MAX_FILES);
-				goto out;
-			}
-			dst = &datas[n_ents];
-			ents[n_ents].path = xstrdup(path + 6);
-			ents[n_ents].mode = (archive_entry_perm(ae) & 0111) ? 0755 : 0644;
-			ents[n_ents].uid = 100;
-			ents[n_ents].gid = 101;
-			n_ents++;
-		} else {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "unexpected bundle entry %.200s", path);
-			goto out;
-		}
-		for (;;) {
-			la_ssize_t got = archive_read_data(a, tmp, sizeof tmp);
-			if (got < 0) {
-				isol8_err_set(err, ISOL8_E_USAGE, 0, "bad request bundle: %s", archive_error_string(a));
-				goto out;
-			}
-			if (got == 0)
-				break;
-			isol8_buf_append(dst, tmp, (size_t)got);
-		}
-	}
-	for (size_t i = 0; i < n_ents; i++) {
-		ents[i].data = datas[i].data ? datas[i].data : "";
-		ents[i].len = datas[i].len;
-	}
-	if (n_ents) {
-		if (isol8_tar_build(ents, n_ents, &r->files_tar, err) < 0)
-			goto out;
-		r->has_files = true;
-	}
-	rc = 0;
-out:
-	if (a)
-		archive_read_free(a);
-	for (size_t i = 0; i < n_ents; i++) {
-		free((char *)ents[i].path);
-		isol8_buf_free(&datas[i]);
-	}
-	free(ents);
-	free(datas);
-	isol8_buf_free(&raw);
-	return rc;
+	bundle_limits_for(&lim, r->lim.sandbox_size);
+	if (bundle_decode(&raw, &lim, &b, err) < 0)
+		return -1;
+	*code = b.code;
+	*stdin_buf = b.stdin_data;
+	r->files_tar = b.files_tar;
+	r->has_files = b.n_files > 0;
+	return 0;
 }
 
 int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r, struct isol8_err *err)
