@@ -332,7 +332,6 @@ int netns_apply_rules(struct broker *b, struct docker *d, const char *id, const 
 		      struct isol8_msg *m, struct isol8_err *err)
 {
 	struct net_patterns p;
-	struct net_rules r;
 	struct isol8_buf px = ISOL8_BUF_INIT;
 	struct isol8_msg reply;
 	json_object *o = NULL, *state, *hc, *v;
@@ -342,11 +341,15 @@ int netns_apply_rules(struct broker *b, struct docker *d, const char *id, const 
 
 	if (net_patterns_get(m, &p, err) < 0)
 		return -1;
-	if (isol8_msg_end(m, err) < 0 || net_rules_compile(&r, &p, err) < 0) {
+	/* Canonical host patterns only (proxy/hostpat.h): a syntax check, nothing compiled here. */
+	if (isol8_msg_end(m, err) < 0 || net_patterns_check(&p, err) < 0) {
 		net_patterns_free(&p);
 		return -1;
 	}
-	net_rules_free(&r);
+	if (oc->tenant < 0 || (size_t)oc->tenant >= b->policy.n_tenants) {
+		net_patterns_free(&p);
+		return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "sandbox %.12s has no tenant", id);
+	}
 	if (oc->net_mode != ISOL8_NET_FILTERED) {
 		net_patterns_free(&p);
 		return isol8_err_set(err, ISOL8_E_POLICY, 0, "sandbox %.12s was not created with network mode filtered", id);

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pwd.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +13,7 @@
 #include "common/json.h"
 #include "common/parse.h"
 #include "common/xalloc.h"
+#include "proxy/hostpat.h"
 
 /* The original's DEFAULT_CONFIG (config.ts) as a document, so `isol8 config --json` prints the
  * same shape whether or not a file exists. Keys without a default (customProfilePath,
@@ -301,8 +301,8 @@ static int load_prebuilt(struct at o, struct isol8_config *c, struct isol8_err *
 	return 0;
 }
 
-/* network.registries: { "<runtime>": ["^host$", ...] }. The regexes reach the proxy's allowlist,
- * so a broken one is reported here, naming the key, rather than at the first --install. */
+/* network.registries: { "<runtime>": ["host", "*.domain", ...] }. The patterns reach the proxy's
+ * allowlist, so a broken one is reported here, naming the key, rather than at the first --install. */
 static int load_registries(struct at net, struct isol8_config *c, struct isol8_err *err)
 {
 	char p[ISOL8_JSON_PATH_MAX], ep[ISOL8_JSON_PATH_MAX];
@@ -314,14 +314,15 @@ static int load_registries(struct at net, struct isol8_config *c, struct isol8_e
 		if (get_strv(s, registry_keys[i], &c->registries[i], &c->n_registries[i], err) < 0)
 			return -1;
 		for (size_t j = 0; j < c->n_registries[i]; j++) {
-			regex_t re;
+			char *canon;
 			isol8_json_path_key(ep, sizeof ep, s.path, registry_keys[i]);
 			if (!c->registries[i][j][0])
 				return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s[%zu]: must not be empty", ep, j);
-			if (regcomp(&re, c->registries[i][j], REG_EXTENDED | REG_NOSUB) != 0)
-				return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s[%zu]: invalid regex '%.64s'", ep, j,
-						     c->registries[i][j]);
-			regfree(&re);
+			/* Host patterns (proxy/hostpat.h), the regex spellings of them included. */
+			if (!(canon = hostpat_normalize(c->registries[i][j], err)))
+				return isol8_err_wrap(err, "%s[%zu]", ep, j);
+			free(c->registries[i][j]);
+			c->registries[i][j] = canon;
 		}
 	}
 	return 0;

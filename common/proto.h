@@ -83,7 +83,8 @@ enum isol8_msg_type {
 	V_GET_ARCHIVE = 48,  /* str container, str path -> fd: tar (memfd) */
 	V_NET_RULES = 49,    /* str container, u32 n_allow, str allow[n_allow], u32 n_deny, str deny[n_deny],
 	                        u8 log -> empty. Only for a running sandbox created with net mode
-	                        filtered, once. Patterns: POSIX ERE, at most ISOL8_NET_MAX_PATTERNS
+	                        filtered, once. Patterns: canonical host patterns (proxy/hostpat.h:
+	                        name, *.domain or *; never compiled), at most ISOL8_NET_MAX_PATTERNS
 	                        per list, each 1..ISOL8_NET_MAX_PATTERN bytes. */
 	V_LIST_OWN = 50,     /* empty -> u32 n, str id[n] */
 	V_LOG = 51,          /* u8 level, str line (no reply) */

@@ -43,6 +43,9 @@ int http_parse_authority(const char *a, size_t n, uint16_t default_port, char ho
 	} else {
 		colon = memchr(a, ':', n);
 		hn = colon ? (size_t)(colon - a) : n;
+		/* "host." is "host" to DNS: one spelling for the rules, the resolver and the logs. */
+		if (hn > 1 && a[hn - 1] == '.')
+			hn--;
 		if (hn == 0 || hn > PROXY_MAX_HOST)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad host name length");
 		for (size_t i = 0; i < hn; i++)

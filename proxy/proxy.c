@@ -19,7 +19,8 @@
  *   connection that asked for it (RESOLVE_MS, then 504).
  *   A sandbox may have at most MAX_RESOLVING_PER_SANDBOX lookups in flight (more get 503), so
  *   one sandbox's slow names cannot occupy every resolver thread.
- * - Rules are on host names (deny wins, empty allow list allows nothing): CONNECT targets for
+ * - Rules are on whole host names (proxy/hostpat.h: name, *.domain or *; deny wins, empty allow
+ *   list allows nothing): CONNECT targets for
  *   HTTPS (no TLS interception) and the absolute URI (or Host) for plain HTTP, whose forwarded
  *   head carries our own Host header and "Connection: close". Resolved destinations on loopback,
  *   link-local, unspecified or multicast addresses are refused whatever the rules say.
@@ -80,7 +81,7 @@ struct listener {
 	int fd; /* -1 when the slot is free */
 	uint32_t gen;
 	char id[ISOL8_MAX_ID + 1];
-	struct net_rules rules;
+	struct net_patterns rules; /* canonical host patterns (hostpat.h) */
 	bool log;
 	struct log_rec *logs;
 	size_t n_logs;
@@ -289,7 +290,7 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 			path_len = (size_t)(sp2 - path);
 		}
 	}
-	allowed = net_rules_allow(&l->rules, r->host);
+	allowed = net_patterns_allow(&l->rules, r->host);
 	c->logi = log_add(l, r, path, path_len, allowed);
 	c->is_connect = r->is_connect;
 	log_debug("sandbox %.12s: %s %s:%u %s", l->id, r->method, r->host, r->port, allowed ? "allowed" : "denied");
@@ -493,7 +494,7 @@ static void listener_drop(struct listener *l)
 			i++;
 	/* Closing the listener also lets the sandbox's network namespace go away with it. */
 	l->fd = xclose(l->fd);
-	net_rules_free(&l->rules);
+	net_patterns_free(&l->rules);
 	free(l->logs);
 	l->logs = NULL;
 	l->n_logs = 0;
@@ -525,11 +526,14 @@ static int do_listen(struct isol8_msg *m, struct isol8_err *err)
 		net_patterns_free(&p);
 		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "proxy serves %d sandboxes already", MAX_LISTENERS);
 	}
-	rc = net_rules_compile(&l->rules, &p, err);
-	l->log = p.log;
-	net_patterns_free(&p);
-	if (rc < 0)
+	/* The broker checked the patterns already; the proxy trusts no one's checks but its own. */
+	rc = net_patterns_check(&p, err);
+	if (rc < 0) {
+		net_patterns_free(&p);
 		return -1;
+	}
+	l->rules = p;
+	l->log = p.log;
 	l->fd = isol8_msg_take_fd(m, 0);
 	snprintf(l->id, sizeof l->id, "%s", id);
 	l->n_logs = 0;

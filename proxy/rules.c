@@ -1,4 +1,4 @@
-/* Allow/deny host rules (contract in rules.h). */
+/* Allow/deny host rules and the policy's network ceiling on the wire (contract in rules.h). */
 #include "config.h"
 
 #include <stdio.h>
@@ -7,6 +7,8 @@
 
 #include "common/proto.h"
 #include "common/xalloc.h"
+#include "proxy/addr.h"
+#include "proxy/hostpat.h"
 #include "proxy/rules.h"
 
 static void free_list(char **l, size_t n)
@@ -23,28 +25,34 @@ void net_patterns_free(struct net_patterns *p)
 	memset(p, 0, sizeof *p);
 }
 
-static int get_list(struct isol8_msg *m, const char *what, char ***out, size_t *n, struct isol8_err *err)
+static int get_list(struct isol8_msg *m, const char *what, unsigned max_n, unsigned max_len, char ***out, size_t *n,
+		    struct isol8_err *err)
 {
 	uint32_t cnt;
 
 	if (isol8_get_u32(m, &cnt, err) < 0)
 		return -1;
-	if (cnt > ISOL8_NET_MAX_PATTERNS)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "too many %s patterns: %u (at most %u)", what, cnt,
-				     ISOL8_NET_MAX_PATTERNS);
+	if (cnt > max_n)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "too many %ss: %u (at most %u)", what, cnt, max_n);
 	*out = xcalloc(cnt + 1, sizeof **out);
 	for (*n = 0; *n < cnt; (*n)++) {
 		char *s = NULL;
-		if (isol8_get_str(m, &s, ISOL8_NET_MAX_PATTERN, err) < 0)
-			return isol8_err_wrap(err, "%s pattern %zu (at most %u bytes)", what, *n + 1,
-					      ISOL8_NET_MAX_PATTERN);
+		if (isol8_get_str(m, &s, max_len, err) < 0)
+			return isol8_err_wrap(err, "%s %zu (at most %u bytes)", what, *n + 1, max_len);
 		if (!*s) {
 			free(s);
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s pattern %zu is empty", what, *n + 1);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s %zu is empty", what, *n + 1);
 		}
 		(*out)[*n] = s;
 	}
 	return 0;
+}
+
+static void put_list(struct isol8_buf *b, char *const *l, size_t n)
+{
+	isol8_put_u32(b, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		isol8_put_str(b, l[i]);
 }
 
 int net_patterns_get(struct isol8_msg *m, struct net_patterns *p, struct isol8_err *err)
@@ -52,8 +60,9 @@ int net_patterns_get(struct isol8_msg *m, struct net_patterns *p, struct isol8_e
 	uint8_t log;
 
 	memset(p, 0, sizeof *p);
-	if (get_list(m, "allow", &p->allow, &p->n_allow, err) < 0 ||
-	    get_list(m, "deny", &p->deny, &p->n_deny, err) < 0 || isol8_get_u8(m, &log, err) < 0)
+	if (get_list(m, "allow pattern", ISOL8_NET_MAX_PATTERNS, ISOL8_NET_MAX_PATTERN, &p->allow, &p->n_allow, err) < 0 ||
+	    get_list(m, "deny pattern", ISOL8_NET_MAX_PATTERNS, ISOL8_NET_MAX_PATTERN, &p->deny, &p->n_deny, err) < 0 ||
+	    isol8_get_u8(m, &log, err) < 0)
 		goto fail;
 	if (log > 1) {
 		isol8_err_set(err, ISOL8_E_PROTO, 0, "log flag %u out of range", log);
@@ -68,63 +77,93 @@ fail:
 
 void net_patterns_put(struct isol8_buf *b, const struct net_patterns *p)
 {
-	isol8_put_u32(b, (uint32_t)p->n_allow);
-	for (size_t i = 0; i < p->n_allow; i++)
-		isol8_put_str(b, p->allow[i]);
-	isol8_put_u32(b, (uint32_t)p->n_deny);
-	for (size_t i = 0; i < p->n_deny; i++)
-		isol8_put_str(b, p->deny[i]);
+	put_list(b, p->allow, p->n_allow);
+	put_list(b, p->deny, p->n_deny);
 	isol8_put_u8(b, p->log);
 }
 
-static void free_regs(regex_t *r, size_t n)
+static int check_list(char *const *l, size_t n, struct isol8_err *err)
 {
 	for (size_t i = 0; i < n; i++)
-		regfree(&r[i]);
-	free(r);
-}
-
-void net_rules_free(struct net_rules *r)
-{
-	free_regs(r->allow, r->n_allow);
-	free_regs(r->deny, r->n_deny);
-	memset(r, 0, sizeof *r);
-}
-
-static int compile_list(char *const *pats, size_t n, regex_t **out, size_t *nout, struct isol8_err *err)
-{
-	*out = xcalloc(n + 1, sizeof **out);
-	for (*nout = 0; *nout < n; (*nout)++) {
-		/* Host names are case-insensitive (RFC 4343): so are the rules. */
-		int rc = regcomp(&(*out)[*nout], pats[*nout], REG_EXTENDED | REG_NOSUB | REG_ICASE);
-		if (rc != 0) {
-			char why[128];
-			regerror(rc, &(*out)[*nout], why, sizeof why);
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid network pattern '%.256s': %s", pats[*nout],
-					     why);
-		}
-	}
+		if (hostpat_check(l[i], err) < 0)
+			return -1;
 	return 0;
 }
 
-int net_rules_compile(struct net_rules *r, const struct net_patterns *p, struct isol8_err *err)
+int net_patterns_check(const struct net_patterns *p, struct isol8_err *err)
 {
-	memset(r, 0, sizeof *r);
-	if (compile_list(p->allow, p->n_allow, &r->allow, &r->n_allow, err) < 0 ||
-	    compile_list(p->deny, p->n_deny, &r->deny, &r->n_deny, err) < 0) {
-		net_rules_free(r);
-		return -1;
-	}
-	return 0;
+	return check_list(p->allow, p->n_allow, err) < 0 || check_list(p->deny, p->n_deny, err) < 0 ? -1 : 0;
 }
 
-bool net_rules_allow(const struct net_rules *r, const char *host)
+static bool any_match(char *const *l, size_t n, const char *host)
 {
-	for (size_t i = 0; i < r->n_deny; i++)
-		if (regexec(&r->deny[i], host, 0, NULL, 0) == 0)
-			return false;
-	for (size_t i = 0; i < r->n_allow; i++)
-		if (regexec(&r->allow[i], host, 0, NULL, 0) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (hostpat_match(l[i], host))
+			return true;
+	return false;
+}
+
+bool net_patterns_allow(const struct net_patterns *p, const char *host)
+{
+	return !any_match(p->deny, p->n_deny, host) && any_match(p->allow, p->n_allow, host);
+}
+
+/* ---- the policy's ceiling ------------------------------------------------------------------- */
+
+void net_policy_free(struct net_policy *p)
+{
+	free_list(p->allow, p->n_allow);
+	free_list(p->deny, p->n_deny);
+	free(p->ports);
+	free_list(p->addrs, p->n_addrs);
+	memset(p, 0, sizeof *p);
+}
+
+int net_policy_get(struct isol8_msg *m, struct net_policy *p, struct isol8_err *err)
+{
+	uint32_t cnt;
+
+	memset(p, 0, sizeof *p);
+	if (get_list(m, "policy allow", NET_POLICY_MAX_LIST, HOSTPAT_MAX, &p->allow, &p->n_allow, err) < 0 ||
+	    get_list(m, "policy deny", NET_POLICY_MAX_LIST, HOSTPAT_MAX, &p->deny, &p->n_deny, err) < 0 ||
+	    check_list(p->allow, p->n_allow, err) < 0 || check_list(p->deny, p->n_deny, err) < 0 ||
+	    isol8_get_u32(m, &cnt, err) < 0)
+		goto fail;
+	if (cnt > NET_POLICY_MAX_LIST) {
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "too many policy ports: %u", cnt);
+		goto fail;
+	}
+	p->ports = xcalloc(cnt + 1, sizeof *p->ports);
+	for (p->n_ports = 0; p->n_ports < cnt; p->n_ports++)
+		if (isol8_get_u16(m, &p->ports[p->n_ports], err) < 0)
+			goto fail;
+	if (get_list(m, "policy address", NET_POLICY_MAX_LIST, 64, &p->addrs, &p->n_addrs, err) < 0)
+		goto fail;
+	for (size_t i = 0; i < p->n_addrs; i++) {
+		struct net_cidr c;
+		if (net_cidr_parse(p->addrs[i], &c, err) < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	net_policy_free(p);
+	return -1;
+}
+
+void net_policy_put(struct isol8_buf *b, const struct net_policy *p)
+{
+	put_list(b, p->allow, p->n_allow);
+	put_list(b, p->deny, p->n_deny);
+	isol8_put_u32(b, (uint32_t)p->n_ports);
+	for (size_t i = 0; i < p->n_ports; i++)
+		isol8_put_u16(b, p->ports[i]);
+	put_list(b, p->addrs, p->n_addrs);
+}
+
+bool net_policy_port_ok(const struct net_policy *p, uint16_t port)
+{
+	for (size_t i = 0; i < p->n_ports; i++)
+		if (p->ports[i] == port)
 			return true;
 	return false;
 }

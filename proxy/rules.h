@@ -1,12 +1,15 @@
-/* Network rules of a filtered sandbox: POSIX ERE allow and deny lists applied to host names.
- * Deny wins; an empty allow list allows nothing. Shared by the broker (which validates a
- * worker's V_NET_RULES before anything else happens) and isol8-proxy (which enforces). */
+/* Network rules of a filtered sandbox: host-pattern allow and deny lists (syntax in hostpat.h),
+ * always matched against the whole host name. Deny wins; an empty allow list allows nothing.
+ * Shared by the broker (which validates a worker's V_NET_RULES, compiling nothing) and
+ * isol8-proxy (which enforces). The admin's policy adds a second pair of lists, the allowed
+ * ports and the non-global destinations it permits (struct net_policy): a request must pass
+ * both pairs, so a caller can only narrow what the policy allows. */
 #ifndef ISOL8_PROXY_RULES_H
 #define ISOL8_PROXY_RULES_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 #include "common/ipc.h"
@@ -17,11 +20,6 @@ struct net_patterns {
 	bool log;
 };
 
-struct net_rules {
-	regex_t *allow; size_t n_allow;
-	regex_t *deny; size_t n_deny;
-};
-
 /* Read "u32 n_allow, str allow[], u32 n_deny, str deny[], u8 log" at m's cursor (the part of
  * V_NET_RULES / PX_LISTEN after the container id). Checks counts and lengths (ISOL8_E_USAGE,
  * naming the list) but not the syntax. On failure *p is empty. */
@@ -29,11 +27,24 @@ int net_patterns_get(struct isol8_msg *m, struct net_patterns *p, struct isol8_e
 void net_patterns_put(struct isol8_buf *b, const struct net_patterns *p);
 void net_patterns_free(struct net_patterns *p);
 
-/* Compile every pattern with REG_EXTENDED|REG_NOSUB|REG_ICASE. A pattern that does not compile
- * is an ISOL8_E_USAGE error naming it and regerror()'s reason. On failure *r is empty. */
-int net_rules_compile(struct net_rules *r, const struct net_patterns *p, struct isol8_err *err);
-/* host: lower-case name or address literal, no port. */
-bool net_rules_allow(const struct net_rules *r, const char *host);
-void net_rules_free(struct net_rules *r);
+/* Every pattern canonical (hostpat_check)? ISOL8_E_USAGE naming the first that is not. */
+int net_patterns_check(const struct net_patterns *p, struct isol8_err *err);
+/* host: lower-case name or address literal, no port. Deny first, then allow. */
+bool net_patterns_allow(const struct net_patterns *p, const char *host);
+
+/* The tenant's ceiling from the policy (isol8-policy(5) "networkFilter"). */
+#define NET_POLICY_MAX_LIST 32u
+struct net_policy {
+	char **allow; size_t n_allow;   /* hosts ever allowed (policy default: "*") */
+	char **deny; size_t n_deny;     /* hosts never allowed */
+	uint16_t *ports; size_t n_ports; /* destination ports (policy default: 80, 443) */
+	char **addrs; size_t n_addrs;   /* CIDRs of non-global destinations the admin permits */
+};
+/* "u32 n, str allow[], u32 n, str deny[], u32 n, u16 port[], u32 n, str cidr[]" (PX_LISTEN).
+ * get checks counts, lengths, pattern syntax and CIDRs; on failure *p is empty. */
+int net_policy_get(struct isol8_msg *m, struct net_policy *p, struct isol8_err *err);
+void net_policy_put(struct isol8_buf *b, const struct net_policy *p);
+void net_policy_free(struct net_policy *p);
+bool net_policy_port_ok(const struct net_policy *p, uint16_t port);
 
 #endif

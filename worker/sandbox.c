@@ -9,6 +9,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/proto.h"
+#include "proxy/hostpat.h"
 #include "worker/agent.h"
 #include "worker/standby.h"
 #include "worker/worker.h"
@@ -233,6 +234,18 @@ int sb_get_archive(const char *id, const char *path, int *fd, struct isol8_err *
 	return *fd >= 0 ? 0 : isol8_err_set(err, ISOL8_E_PROTO, 0, "get-archive reply without fd");
 }
 
+static int put_host_patterns(struct isol8_buf *p, const char *what, char *const *l, size_t n, struct isol8_err *err)
+{
+	isol8_put_u32(p, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *canon = hostpat_normalize(l[i], err);
+		if (!canon)
+			return isol8_err_wrap(err, "%s list", what);
+		isol8_put_str(p, canon);
+	}
+	return 0;
+}
+
 int sb_net_rules(const char *id, char *const *allow, size_t n_allow, char *const *deny, size_t n_deny, bool log,
 		 struct isol8_err *err)
 {
@@ -240,12 +253,13 @@ int sb_net_rules(const char *id, char *const *allow, size_t n_allow, char *const
 	struct isol8_msg m = {0};
 
 	isol8_put_str(&p, id);
-	isol8_put_u32(&p, (uint32_t)n_allow);
-	for (size_t i = 0; i < n_allow; i++)
-		isol8_put_str(&p, allow[i]);
-	isol8_put_u32(&p, (uint32_t)n_deny);
-	for (size_t i = 0; i < n_deny; i++)
-		isol8_put_str(&p, deny[i]);
+	/* The broker accepts canonical host patterns only: translate the regex spellings users of
+	 * the original wrote ("^pypi\.org$"), or refuse naming the syntax (proxy/hostpat.h). */
+	if (put_host_patterns(&p, "allow", allow, n_allow, err) < 0 ||
+	    put_host_patterns(&p, "deny", deny, n_deny, err) < 0) {
+		isol8_buf_free(&p);
+		return -1;
+	}
 	isol8_put_u8(&p, log);
 	if (call(V_NET_RULES, &p, NULL, 0, &m, err) < 0)
 		return -1;

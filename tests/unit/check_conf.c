@@ -597,7 +597,7 @@ START_TEST(test_json_u64)
 }
 END_TEST
 
-/* network.registries.<runtime>: lists of host regexes, validated at load (issue 7). */
+/* network.registries.<runtime>: lists of host patterns, validated at load (issues 7, 12). */
 START_TEST(test_registries)
 {
 	struct isol8_config c;
@@ -611,8 +611,8 @@ START_TEST(test_registries)
 		 " \"bash\": []}}}",
 		 &c);
 	ck_assert_uint_eq(c.n_registries[0], 2);
-	ck_assert_str_eq(c.registries[0][0], "^pypi\\.corp$");
-	ck_assert_str_eq(c.registries[0][1], "^files\\.corp$");
+	ck_assert_str_eq(c.registries[0][0], "pypi.corp"); /* stored as host patterns */
+	ck_assert_str_eq(c.registries[0][1], "files.corp");
 	ck_assert_ptr_null(c.registries[1]);
 	ck_assert_ptr_nonnull(c.registries[4]); /* present but empty: used as is */
 	ck_assert_uint_eq(c.n_registries[4], 0);
@@ -624,7 +624,7 @@ START_TEST(test_registries)
 	expect_error("{\"network\": {\"registries\": {\"node\": \"^a$\"}}}", "network.registries.node", NULL);
 	expect_error("{\"network\": {\"registries\": {\"node\": [1]}}}", "network.registries.node", NULL);
 	expect_error("{\"network\": {\"registries\": {\"node\": [\"^a$\", \"(\"]}}}", "network.registries.node[1]",
-		     "invalid regex '('");
+		     "invalid network pattern '('");
 	expect_error("{\"network\": {\"registries\": {\"deno\": [\"\"]}}}", "network.registries.deno[0]",
 		     "must not be empty");
 }
