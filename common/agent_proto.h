@@ -1,6 +1,8 @@
 /* Protocol between a worker and the in-sandbox agent (docker/sandbox/agent.c).
  *
- * The agent is the sandbox's main process (under tini), running as the sandbox user 100:101.
+ * The agent is the sandbox's PID 1 (the container's entrypoint: no tini above it), running as
+ * the sandbox user 100:101, not dumpable, so no program can ptrace it, write its memory or
+ * signal it.
  * At start it connects (AF_UNIX, SOCK_SEQPACKET) to /run/isol8-agent/sock, a socket the broker
  * created on the host and bind-mounted read-only into the container; the broker accepts that
  * one connection, checks the peer, and hands it to the worker. From then on the worker sends
@@ -23,7 +25,7 @@
 
 enum isol8_agent_msg {
 	/* agent -> worker, once after connecting */
-	A_READY = 70,    /* u32 version, u32 agent pid (in the container) */
+	A_READY = 70,    /* u32 version, u32 agent pid (in the container; the worker requires 1) */
 
 	/* worker -> agent */
 	A_RUN = 71,      /* u64 timeout_ms, u32 argc, str argv[argc], u32 envc, str env[envc] ("K=V"),
@@ -32,9 +34,14 @@ enum isol8_agent_msg {
 	                    The program runs in a new session (setsid) with the three fds as 0, 1, 2
 	                    and nothing else open; at timeout_ms its process group is SIGKILLed. */
 	A_KILL = 72,     /* u8 signal (SIGINT, SIGTERM or SIGKILL): signal the running program's group */
-	A_RESET = 73,    /* empty: kill every process of the sandbox user but the agent (kill(-1)),
+	A_RESET = 73,    /* empty: kill every process of the sandbox but the agent (kill(-1)),
 	                    empty /sandbox, /tmp, /dev/shm and /dev/mqueue (without following symlinks or leaving
-	                    the filesystem), remove the user's SysV IPC objects, then reply A_DONE */
+	                    the filesystem), remove the user's SysV IPC objects, then reply A_DONE.
+	                    A_ERROR "reset: ..." instead when the sandbox cannot be shown clean: a
+	                    process still alive 200 ms after the kill, or what programs inherit from
+	                    the agent (its rlimits, nice value, CPU affinity, scheduling attributes,
+	                    I/O priority, non-dumpable state) differs from the agent's start. The
+	                    worker then discards the sandbox. */
 	A_WARM = 74,     /* u32 argc, str argv[argc], u32 envc, str env[envc]: keep one standby of this
 	                    command: a process started ahead of time in /sandbox, in its own session,
 	                    with new pipes as stdio and the read end of a job pipe as fd 3. Started after

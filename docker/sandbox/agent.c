@@ -1,8 +1,9 @@
-/* isol8-agent: the sandbox's main process (under tini, as the sandbox user 100:101).
+/* isol8-agent: the sandbox's PID 1 (its init), as the sandbox user 100:101.
  *
  * Connects to the worker's socket, then runs one program at a time with the pipes the worker
- * passes, and empties the sandbox on request. The contract is common/agent_proto.h; this file
- * is built alone inside the image (gcc -O2 -static, libc only), so it re-declares the constants.
+ * passes, reaps the orphans the kernel gives it, and empties the sandbox on request. The contract
+ * is common/agent_proto.h; this file is built alone inside the image (gcc -O2 -static, libc
+ * only), so it re-declares the constants.
  *
  * Choices the protocol header leaves open:
  * - timeout_ms 0 means no deadline.
@@ -10,10 +11,16 @@
  *   strays cannot keep the pipes open. Processes that left the group (setsid) live until A_RESET.
  * - A_RUN, A_RUN_WARM, A_WARM or A_RESET while a program runs gets A_ERROR "busy"; A_KILL when idle gets A_ERROR.
  * - env entries must contain '='; cwd is "/sandbox" or below it, with no ".." component.
- * - Catchable terminating signals are ignored, so the program (same uid) cannot stop the agent
- *   with them; SIGKILL and SIGSTOP from the same uid cannot be prevented and are accepted (the
- *   worker then sees EOF or its own timeout and discards the container). The agent is not
- *   dumpable, so the program cannot ptrace it.
+ * - The agent is PID 1 and not dumpable, so a program (same uid) can neither signal it (the
+ *   kernel drops signals to a namespace's init that it has no handler for, SIGKILL and SIGSTOP
+ *   included) nor ptrace it or write its memory through /proc/1/mem. Under an init of the image
+ *   (tini, which is dumpable) a program could rewrite that init and outlive every reset, so the
+ *   broker starts the agent as the container's entrypoint and the worker trusts no other.
+ * - What a program can still change in the agent is what it passes on: limits (prlimit), nice
+ *   value (setpriority), CPU affinity, scheduling attributes and I/O priority (all allowed for
+ *   the same uid). They are recorded at start, and A_RESET refuses (A_ERROR) when any differs or
+ *   when a process outlived the kill: the worker then discards the sandbox. A lowered hard limit
+ *   cannot be raised again, so the agent does not try to repair.
  * - A_RESET does not descend more than MAX_DEPTH directories, nor into other filesystems; what it
  *   cannot remove is counted in A_DONE, and the worker should then discard the container.
  * - A program's environment is the container's (the agent's own, as docker exec would give it)
@@ -27,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -37,6 +45,7 @@
 #include <sys/resource.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -74,6 +83,8 @@ struct msg {
 };
 
 static int sock = -1;
+/* SIGCHLD (blocked) as a readable fd: as PID 1 the agent reaps every orphan of the sandbox. */
+static int sigfd = -1;
 static unsigned char rbuf[HDR + MAX_PAYLOAD + 1];
 
 static uint32_t rd32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -347,6 +358,34 @@ static void kill_group(pid_t pid, int sig)
 		kill(pid, sig);
 }
 
+static void standby_reaped(pid_t pid);
+
+/* Reap every child that has ended (our own and the orphans the kernel gives PID 1). Returns 1
+ * when one of them was target (> 0), with its status and usage in *st and *ru. */
+static int reap(pid_t target, int *st, struct rusage *ru)
+{
+	struct signalfd_siginfo si;
+	int found = 0;
+
+	while (sigfd >= 0 && read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		;
+	for (;;) {
+		struct rusage r = { 0 };
+		int s = 0;
+		pid_t p = wait4(-1, &s, WNOHANG, &r);
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p <= 0)
+			return found;
+		if (target > 0 && p == target) {
+			*st = s;
+			*ru = r;
+			found = 1;
+		}
+		standby_reaped(p);
+	}
+}
+
 /* A message while a program runs. Returns 0 to go on, 1 when the worker is gone. */
 static int busy_msg(pid_t pid)
 {
@@ -405,18 +444,17 @@ static void supervise(uint32_t req, pid_t pid, uint64_t t0, uint64_t timeout)
 {
 	unsigned char out[48];
 	struct rusage ru = { 0 };
-	int st = 0, pidfd, timed_out = 0;
+	int st = 0, timed_out = 0;
 	uint64_t deadline;
 
-	/* Without pidfd_open (kernel < 5.3) poll every 10 ms instead. */
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	deadline = timeout && timeout < UINT64_MAX - t0 ? t0 + timeout : UINT64_MAX;
 	for (;;) {
-		struct pollfd pf[2] = { { sock, POLLIN, 0 }, { pidfd, POLLIN, 0 } };
+		/* SIGCHLD wakes us for the program and for any orphan (reaped on the way). */
+		struct pollfd pf[2] = { { sock, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
 		uint64_t now = now_ms();
 		int wait_ms = -1;
 
-		if (wait4(pid, &st, WNOHANG, &ru) == pid)
+		if (reap(pid, &st, &ru))
 			break;
 		if (!timed_out && now >= deadline) {
 			kill_group(pid, SIGKILL);
@@ -425,7 +463,7 @@ static void supervise(uint32_t req, pid_t pid, uint64_t t0, uint64_t timeout)
 		}
 		if (!timed_out && deadline != UINT64_MAX)
 			wait_ms = (int)(deadline - now < 60000 ? deadline - now : 60000);
-		if (pidfd < 0 && (wait_ms < 0 || wait_ms > 10))
+		if (sigfd < 0 && (wait_ms < 0 || wait_ms > 10))
 			wait_ms = 10;
 		if (poll(pf, 2, wait_ms) > 0 && (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) && busy_msg(pid)) {
 			kill_group(pid, SIGKILL);
@@ -434,8 +472,6 @@ static void supervise(uint32_t req, pid_t pid, uint64_t t0, uint64_t timeout)
 			exit(0);
 		}
 	}
-	if (pidfd >= 0)
-		close(pidfd);
 	kill(-pid, SIGKILL); /* strays of the group must not keep the pipes open */
 	wr32(out, WIFEXITED(st) ? (uint32_t)WEXITSTATUS(st) : UINT32_MAX);
 	out[4] = WIFSIGNALED(st) ? (unsigned char)WTERMSIG(st) : 0;
@@ -463,6 +499,13 @@ static int xclose(int fd)
 	if (fd >= 0)
 		close(fd);
 	return -1;
+}
+
+/* The reaper took the standby's status: it is gone, and its pid may be reused. */
+static void standby_reaped(pid_t pid)
+{
+	if (pid == stby.pid)
+		stby.pid = -1;
 }
 
 static void standby_drop(void)
@@ -552,8 +595,7 @@ static void run_warm(struct msg *m)
 		send_error(m->req, "malformed A_RUN_WARM");
 		return;
 	}
-	if (stby.pid > 0 && waitpid(stby.pid, NULL, WNOHANG) != 0)
-		stby.pid = -1; /* it died while waiting (and is reaped now) */
+	reap(-1, NULL, NULL); /* a standby that died while waiting is no standby */
 	wr32(hdr, n);
 	if (stby.pid <= 0 || writev(stby.ctl, iov, 2) != (ssize_t)(4 + n)) {
 		standby_drop();
@@ -616,16 +658,16 @@ static void run(struct msg *m)
 	supervise(m->req, pid, t0, timeout);
 }
 
-/* Does a process other than us run as our uid? Read from status: non-dumpable processes'
- * /proc entries are owned by root. */
-static int others_alive(void)
+/* A live process of the sandbox other than us (and PID 1 when we are not it): its pid, with its
+ * name in name; 0 when there is none. Zombies do not count (as PID 1 we reap them). */
+static int others_alive(char *name, size_t name_len)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
 	int found = 0;
 
 	if (!d)
-		return 0;
+		return -1; /* cannot tell: the caller must not call the sandbox clean */
 	while (!found && (de = readdir(d))) {
 		char path[64], buf[1024];
 		int pid = atoi(de->d_name), fd;
@@ -634,21 +676,91 @@ static int others_alive(void)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/status", pid);
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			continue;
+			continue; /* gone meanwhile */
 		n = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
 		if (n <= 0)
 			continue;
 		buf[n] = '\0';
-		char *u = strstr(buf, "\nUid:"), *s = strstr(buf, "\nState:");
-		unsigned ruid, euid;
+		char *s = strstr(buf, "\nState:");
 		if (s && (strncmp(s + 7, "\tZ", 2) == 0 || strncmp(s + 7, "\tX", 2) == 0))
 			continue;
-		if (u && sscanf(u + 5, "%u %u", &ruid, &euid) == 2 && (ruid == getuid() || euid == getuid()))
-			found = 1;
+		found = pid;
+		if (strncmp(buf, "Name:\t", 6) == 0)
+			snprintf(name, name_len, "%.*s", (int)strcspn(buf + 6, "\n"), buf + 6);
+		else
+			snprintf(name, name_len, "?");
 	}
 	closedir(d);
 	return found;
+}
+
+/* ---- what every program inherits from the agent ----
+ * A program may change these in the agent (same uid), and every later program forked by it would
+ * inherit the change. They are read once before any program runs; a reset that finds any of
+ * them different refuses to call the sandbox clean. */
+struct sched_attr_v1 {
+	uint32_t size, policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+	uint32_t util_min, util_max;
+};
+
+struct inherited {
+	struct rlimit rl[RLIM_NLIMITS];
+	int nice;
+	cpu_set_t cpus;
+	struct sched_attr_v1 sched;
+	long ioprio;
+};
+
+static struct inherited at_start;
+
+static void inherited_read(struct inherited *h)
+{
+	memset(h, 0, sizeof(*h));
+	for (int r = 0; r < RLIM_NLIMITS; r++)
+		getrlimit(r, &h->rl[r]);
+	errno = 0;
+	h->nice = getpriority(PRIO_PROCESS, 0);
+	if (errno)
+		h->nice = INT32_MIN;
+	sched_getaffinity(0, sizeof(h->cpus), &h->cpus);
+	h->sched.size = sizeof(h->sched);
+	syscall(SYS_sched_getattr, 0, &h->sched, sizeof(h->sched), 0);
+	h->ioprio = syscall(SYS_ioprio_get, 1 /* IOPRIO_WHO_PROCESS */, 0);
+}
+
+/* What changed since the start (written into buf), or NULL. */
+static const char *inherited_changed(char *buf, size_t n)
+{
+	static const char *const names[] = { "cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile",
+					      "memlock", "as", "locks", "sigpending", "msgqueue", "nice", "rtprio",
+					      "rttime" };
+	struct inherited now;
+
+	inherited_read(&now);
+	for (int r = 0; r < RLIM_NLIMITS; r++)
+		if (memcmp(&now.rl[r], &at_start.rl[r], sizeof(now.rl[r])) != 0) {
+			snprintf(buf, n, "the agent's limit %s was changed",
+				 r < (int)(sizeof(names) / sizeof(names[0])) ? names[r] : "?");
+			return buf;
+		}
+	if (now.nice != at_start.nice)
+		snprintf(buf, n, "the agent's nice value was changed (%d, was %d)", now.nice, at_start.nice);
+	else if (!CPU_EQUAL(&now.cpus, &at_start.cpus))
+		snprintf(buf, n, "the agent's CPU affinity was changed");
+	else if (memcmp(&now.sched, &at_start.sched, sizeof(now.sched)) != 0)
+		snprintf(buf, n, "the agent's scheduling policy or attributes were changed");
+	else if (now.ioprio != at_start.ioprio)
+		snprintf(buf, n, "the agent's I/O priority was changed");
+	else if (prctl(PR_GET_DUMPABLE) != 0)
+		snprintf(buf, n, "the agent is dumpable");
+	else
+		return NULL;
+	return buf;
 }
 
 /* Remove everything inside dfd (on device dev); returns the number of failures. */
@@ -759,20 +871,37 @@ static unsigned remove_ipc(const char *kind, int uid_col)
 	return fails;
 }
 
+/* Never fail open: a reset that cannot show the sandbox clean answers A_ERROR, so that the
+ * worker discards the sandbox instead of giving it to the next run. */
 static void reset(uint32_t req)
 {
 	uint64_t end = now_ms() + 200;
 	unsigned fails = 0;
 	unsigned char out[4];
+	char why[200], name[32] = "";
+	int left;
 
 	standby_drop();
 	for (;;) {
-		kill(-1, SIGKILL); /* the kernel spares us and pid 1 */
-		while (waitpid(-1, NULL, WNOHANG) > 0)
-			;
-		if (!others_alive() || now_ms() >= end)
+		kill(-1, SIGKILL); /* every process we may signal but us (and PID 1, which we are) */
+		reap(-1, NULL, NULL);
+		if (!(left = others_alive(name, sizeof(name))) || now_ms() >= end)
 			break;
 		usleep(5000);
+	}
+	if (left) {
+		if (left < 0)
+			snprintf(why, sizeof(why), "reset: cannot list the sandbox's processes");
+		else
+			snprintf(why, sizeof(why), "reset: process %d (%s) outlived the kill", left, name);
+		send_error(req, why);
+		return;
+	}
+	if (inherited_changed(why, sizeof(why))) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "reset: %s", why);
+		send_error(req, msg);
+		return;
 	}
 	/* POSIX message queues live as files in /dev/mqueue and outlive their creator too. */
 	fails += empty_top("/sandbox") + empty_top("/tmp") + empty_top("/dev/shm") + empty_top("/dev/mqueue");
@@ -792,8 +921,11 @@ int main(int argc, char **argv)
 	static const int ignored[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE,
 				       SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGXCPU, SIGXFSZ, SIGTSTP, SIGTTIN, SIGTTOU };
 	unsigned char ready[8];
+	sigset_t chld;
 	int fd;
 
+	/* First: nothing of the sandbox may ptrace us or open our memory (/proc/1/mem). */
+	prctl(PR_SET_DUMPABLE, 0);
 	/* Keep 0-2 taken so received fds never land there (dup2 onto itself would keep CLOEXEC). */
 	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd < 3)
 		;
@@ -808,7 +940,13 @@ int main(int argc, char **argv)
 		signal(ignored[i], SIG_IGN);
 	for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
 		signal(s, SIG_IGN);
-	prctl(PR_SET_DUMPABLE, 0);
+	/* Blocked SIGCHLD is queued even for PID 1; children start with an empty mask (child()). */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	/* Before any program runs: what every program inherits from us (checked at each reset). */
+	inherited_read(&at_start);
 
 	for (uint64_t end = now_ms() + 10000;;) {
 		sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -827,8 +965,17 @@ int main(int argc, char **argv)
 	send_msg(A_READY, 0, ready, 8);
 
 	for (;;) {
+		struct pollfd pf[2] = { { sock, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
 		struct msg m;
-		int r = recv_msg(&m);
+		int r;
+
+		/* Idle: orphans of a session's background processes end here too. */
+		if (poll(pf, sigfd >= 0 ? 2 : 1, -1) < 0 && errno != EINTR)
+			return 1;
+		reap(-1, NULL, NULL);
+		if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		r = recv_msg(&m);
 		if (r == 0)
 			return 0;
 		if (r == -2)
