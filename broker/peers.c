@@ -35,7 +35,7 @@ struct pending {
 	struct ucred cred;
 	int tenant;
 	uint64_t deadline;
-	char principal[96]; /* "uid:N", or "key:NAME" after FE_HELLO_KEY */
+	char principal[ISOL8_MAX_PRINCIPAL + 1]; /* "uid:N", or "key:NAME@UID#ID" after FE_HELLO_KEY */
 	bool queued;        /* hello read, waiting for a free execution slot */
 	uint64_t seq;       /* arrival order in the queue */
 	uint8_t op;
@@ -50,7 +50,8 @@ static uint64_t next_seq;
 
 static const struct isol8_msg_spec hello_table[] = {
 	{FE_HELLO, PEER_FRONTEND, 0, 1 + 4, 1 + 4 + ISOL8_MAX_SESSION, "hello"},
-	{FE_HELLO_KEY, PEER_FRONTEND, 0, 1 + 4 + 4 + 1, 1 + 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_KEY_NAME, "hello-key"},
+	{FE_HELLO_KEY, PEER_FRONTEND, 0, 1 + 4 + 4 + 1 + 4 + ISOL8_KEY_ID_LEN,
+	 1 + 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_KEY_NAME + 4 + ISOL8_KEY_ID_LEN, "hello-key"},
 };
 
 /* Closing a UNIX socket whose receive queue still holds the peer's messages makes the peer's
@@ -282,7 +283,7 @@ void broker_pending_ready(struct broker *b, int fd)
 {
 	struct isol8_msg m = {0};
 	struct isol8_err err = ISOL8_ERR_INIT;
-	_cleanup_free_ char *session = NULL, *key = NULL;
+	_cleanup_free_ char *session = NULL, *key = NULL, *key_id = NULL;
 	uint8_t op = 0;
 	unsigned i;
 	int r;
@@ -304,7 +305,8 @@ void broker_pending_ready(struct broker *b, int fd)
 	}
 	if (isol8_msg_check(hello_table, 2, PEER_FRONTEND, &m, NULL, &err) < 0 ||
 	    isol8_get_u8(&m, &op, &err) < 0 || isol8_get_str(&m, &session, ISOL8_MAX_SESSION, &err) < 0 ||
-	    (m.type == FE_HELLO_KEY && isol8_get_str(&m, &key, ISOL8_MAX_KEY_NAME, &err) < 0) ||
+	    (m.type == FE_HELLO_KEY && (isol8_get_str(&m, &key, ISOL8_MAX_KEY_NAME, &err) < 0 ||
+					isol8_get_str(&m, &key_id, ISOL8_KEY_ID_LEN, &err) < 0)) ||
 	    isol8_msg_end(&m, &err) < 0)
 		goto bad;
 	if (key) {
@@ -323,6 +325,10 @@ void broker_pending_ready(struct broker *b, int fd)
 			isol8_err_set(&err, ISOL8_E_PROTO, 0, "invalid key name");
 			goto bad;
 		}
+		if (strlen(key_id) != ISOL8_KEY_ID_LEN || strspn(key_id, "0123456789abcdef") != ISOL8_KEY_ID_LEN) {
+			isol8_err_set(&err, ISOL8_E_PROTO, 0, "invalid key id: %u lowercase hex digits", ISOL8_KEY_ID_LEN);
+			goto bad;
+		}
 		kt = isol8_policy_match_key(&b->policy, key);
 		if (!kt) {
 			refuse(fd, ISOL8_E_AUTH, "no tenant in the policy accepts this API key");
@@ -331,7 +337,10 @@ void broker_pending_ready(struct broker *b, int fd)
 			return;
 		}
 		pend[i].tenant = tenant_index(b, kt);
-		snprintf(pend[i].principal, sizeof pend[i].principal, "key:%s", key);
+		/* Sessions belong to this key of this frontend: names repeat across servers, ids and
+		 * frontend uids together do not. */
+		snprintf(pend[i].principal, sizeof pend[i].principal, "key:%s@%u#%s", key, (unsigned)pend[i].cred.uid,
+			 key_id);
 	}
 	if (op == 0 || op >= HELLO__MAX) {
 		isol8_err_set(&err, ISOL8_E_PROTO, 0, "unknown hello op %u", op);

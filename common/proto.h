@@ -29,13 +29,19 @@
 #define ISOL8_MAX_ENV_ENTRY 32768u
 #define ISOL8_MAX_TENANT 64u
 #define ISOL8_MAX_KEY_NAME 64u
+#define ISOL8_KEY_ID_LEN 16u       /* hex digits of an API key's id (see FE_HELLO_KEY) */
+#define ISOL8_MAX_PRINCIPAL 127u   /* "uid:N" | "key:NAME@FRONTEND_UID#ID" */
 #define ISOL8_MAX_LOG_LINE 2048u
 
 enum isol8_msg_type {
 	/* frontend -> broker */
 	FE_HELLO = 1,        /* u8 op, str session (may be empty) | 0 fds */
-	FE_HELLO_KEY = 2,    /* u8 op, str session, str key name: only from a trusted HTTP frontend
-	                        (uid 0 or --trust-key-uid), which authenticated the bearer key */
+	FE_HELLO_KEY = 2,    /* u8 op, str session, str key name, str key id (ISOL8_KEY_ID_LEN
+	                        lowercase hex, derived from the secret): only from a trusted HTTP
+	                        frontend (uid 0 or --trust-key-uid), which authenticated the bearer
+	                        key. The name picks the tenant; the principal (who owns sessions)
+	                        is "key:NAME@FRONTEND_UID#ID", so two servers that both call their
+	                        key "default" but hold different secrets never share sessions */
 
 	/* frontend -> worker (after routing) */
 	FE_RUN = 10,         /* JSON request text | fds: stdout, stderr, bundle (memfd, may be empty) */
@@ -83,8 +89,7 @@ enum isol8_msg_type {
 	V_GET_ARCHIVE = 48,  /* str container, str path -> fd: tar (memfd) */
 	V_NET_RULES = 49,    /* str container, u32 n_allow, str allow[n_allow], u32 n_deny, str deny[n_deny],
 	                        u8 log -> empty. Only for a running sandbox created with net mode
-	                        filtered, once. Patterns: canonical host patterns (proxy/hostpat.h:
-	                        name, *.domain or *; never compiled), at most ISOL8_NET_MAX_PATTERNS
+	                        filtered, once. Patterns: POSIX ERE, at most ISOL8_NET_MAX_PATTERNS
 	                        per list, each 1..ISOL8_NET_MAX_PATTERN bytes. */
 	V_LIST_OWN = 50,     /* empty -> u32 n, str id[n] */
 	V_LOG = 51,          /* u8 level, str line (no reply) */

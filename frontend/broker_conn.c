@@ -101,7 +101,7 @@ int broker_expect(int sock, uint8_t type, struct isol8_msg *m, struct isol8_err 
 
 /* Connect and send the hello: FE_HELLO, or FE_HELLO_KEY when key_name is set (only a trusted
  * HTTP frontend may send that; the broker checks). */
-static int open_hello(const char *path, uint8_t op, const char *session, const char *key_name,
+static int open_hello(const char *path, uint8_t op, const char *session, const char *key_name, const char *key_id,
 		      struct isol8_err *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -123,8 +123,10 @@ static int open_hello(const char *path, uint8_t op, const char *session, const c
 
 	isol8_put_u8(&b, op);
 	isol8_put_str(&b, session ? session : "");
-	if (key_name)
+	if (key_name) {
 		isol8_put_str(&b, key_name);
+		isol8_put_str(&b, key_id);
+	}
 	r = isol8_ipc_send_buf(fd, key_name ? FE_HELLO_KEY : FE_HELLO, 0, &b, NULL, 0, err);
 	isol8_buf_free(&b);
 	if (r < 0)
@@ -134,11 +136,11 @@ static int open_hello(const char *path, uint8_t op, const char *session, const c
 
 int broker_open(const char *path, uint8_t op, const char *session, struct isol8_err *err)
 {
-	return open_hello(path, op, session, NULL, err);
+	return open_hello(path, op, session, NULL, NULL, err);
 }
 
-int broker_open_key(const char *path, uint8_t op, const char *session, const char *key_name,
+int broker_open_key(const char *path, uint8_t op, const char *session, const char *key_name, const char *key_id,
 		    struct isol8_err *err)
 {
-	return open_hello(path, op, session, key_name ? key_name : "", err);
+	return open_hello(path, op, session, key_name ? key_name : "", key_id ? key_id : "", err);
 }

@@ -17,10 +17,11 @@ const char *broker_socket_path(const char *flag);
  * with ISOL8_E_UNAVAIL "cannot reach isol8d at <path>: <reason> (is isol8d running? ...)". */
 int broker_open(const char *path, uint8_t op, const char *session, struct isol8_err *err);
 
-/* Same as broker_open, but FE_HELLO_KEY {op, session, key_name}: the caller authenticated an
- * API key and asks isol8d to act for "key:<key_name>". isol8d accepts it only from a trusted
- * HTTP frontend (uid 0 or isol8d --trust-key-uid) and answers anyone else with ISOL8_E_AUTH. */
-int broker_open_key(const char *path, uint8_t op, const char *session, const char *key_name,
+/* Same as broker_open, but FE_HELLO_KEY {op, session, key_name, key_id}: the caller
+ * authenticated an API key and asks isol8d to act for it (principal
+ * "key:<key_name>@<our uid>#<key_id>"). isol8d accepts it only from a trusted HTTP frontend
+ * (uid 0 or isol8d --trust-key-uid) and answers anyone else with ISOL8_E_AUTH. */
+int broker_open_key(const char *path, uint8_t op, const char *session, const char *key_name, const char *key_id,
 		    struct isol8_err *err);
 
 /* Receive the next message. Returns 1 with *m filled for any type except WK_ERROR, -1 for

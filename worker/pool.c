@@ -21,7 +21,7 @@
 
 struct entry {
 	struct pool_key key;
-	char owner[96];         /* principal a reset sandbox ran code for; "" when untouched */
+	char owner[ISOL8_MAX_PRINCIPAL + 1]; /* principal a reset sandbox ran code for; "" when untouched */
 	struct sandbox sb;
 	uint64_t created;
 };

@@ -11,7 +11,7 @@
 #include "worker/worker.h"
 
 struct session {
-	char owner[96];         /* principal: sessions belong to who created them */
+	char owner[ISOL8_MAX_PRINCIPAL + 1]; /* principal: sessions belong to who created them */
 	char tenant[65];
 	char name[65];
 	int runtime;

@@ -16,6 +16,7 @@
 #include "common/outproc.h"
 #include "common/err.h"
 #include "common/ipc.h"
+#include "common/proto.h"
 #include "policy/policy.h"
 
 /* ---- brokerc.c: verbs over the broker channel ---- */
@@ -143,7 +144,7 @@ struct conn {
 	uint32_t token;
 	uint8_t op;
 	char tenant[65];
-	char principal[96];     /* "uid:N" or "key:NAME": who owns sessions */
+	char principal[ISOL8_MAX_PRINCIPAL + 1]; /* "uid:N" or "key:NAME@UID#ID": who owns sessions */
 	uint32_t uid, gid, pid;
 	char session[65];
 	uint32_t max_sessions;

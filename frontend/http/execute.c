@@ -42,7 +42,7 @@ static int prepare(struct http_call *call, struct http_run_spec *spec, struct ht
 		*ret = http_reply_error(call->conn, 429, "Too many concurrent executions; retry later");
 		return 0;
 	}
-	if (http_run_start(call->conf, call->key->name, spec, run, &err) < 0) {
+	if (http_run_start(call->conf, call->key, spec, run, &err) < 0) {
 		http_inflight_leave(call->srv);
 		http_spec_free(spec);
 		*ret = http_reply_err(call->conn, &err);

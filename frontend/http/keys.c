@@ -11,6 +11,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "common/cleanup.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
@@ -52,6 +54,22 @@ static bool valid_secret(const char *s, size_t n)
 	return true;
 }
 
+static void key_id(const char *secret, size_t n, char out[ISOL8_KEY_ID_LEN + 1])
+{
+	static const char domain[] = "isol8 key id"; /* with its NUL: separates it from the secret */
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	/* Only allocation can fail here; a key without an id must not exist (never fail open). */
+	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(c, domain, sizeof domain) != 1 ||
+	    EVP_DigestUpdate(c, secret, n) != 1 || EVP_DigestFinal_ex(c, md, &mdlen) != 1 || mdlen < ISOL8_KEY_ID_LEN / 2)
+		abort();
+	EVP_MD_CTX_free(c);
+	for (unsigned i = 0; i < ISOL8_KEY_ID_LEN / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 int http_keys_add(struct http_keys *k, const char *name, const char *secret, struct isol8_err *err)
 {
 	size_t n = strlen(secret);
@@ -76,6 +94,7 @@ int http_keys_add(struct http_keys *k, const char *name, const char *secret, str
 	k->v[k->n].name = xstrdup(name);
 	k->v[k->n].secret = xstrdup(secret);
 	k->v[k->n].secret_len = n;
+	key_id(secret, n, k->v[k->n].id);
 	k->n++;
 	return 0;
 }

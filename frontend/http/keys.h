@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "common/proto.h"
 
 #define HTTP_KEY_MIN_SECRET 1u
 #define HTTP_KEY_MAX_SECRET 4096u
@@ -20,6 +21,10 @@ struct http_key {
 	char *name;
 	char *secret;
 	size_t secret_len;
+	/* Who the key is to isol8d besides its name (FE_HELLO_KEY): the first hex digits of
+	 * SHA-256("isol8 key id", NUL, secret). Names repeat across servers ("default"); secrets
+	 * do not. */
+	char id[ISOL8_KEY_ID_LEN + 1];
 };
 
 struct http_keys {

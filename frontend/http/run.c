@@ -39,10 +39,10 @@ static int bundle_memfd(const struct http_run_spec *spec, struct isol8_err *err)
 	return steal_fd(&fd);
 }
 
-int http_run_start(const struct http_server_conf *conf, const char *key_name, const struct http_run_spec *spec,
+int http_run_start(const struct http_server_conf *conf, const struct http_key *key, const struct http_run_spec *spec,
 		   struct http_run *r, struct isol8_err *err)
 {
-	return http_run_start_stdin(conf, key_name, spec, -1, r, err);
+	return http_run_start_stdin(conf, key, spec, -1, r, err);
 }
 
 /* The request text with request.stdinStream set (the worker then waits for FE_STDIN). */
@@ -64,7 +64,7 @@ static char *with_stdin_stream(const struct http_run_spec *spec, size_t *len, st
 	return out;
 }
 
-int http_run_start_stdin(const struct http_server_conf *conf, const char *key_name, const struct http_run_spec *spec,
+int http_run_start_stdin(const struct http_server_conf *conf, const struct http_key *key, const struct http_run_spec *spec,
 			 int stdin_fd, struct http_run *r, struct isol8_err *err)
 {
 	_cleanup_free_ char *json = NULL;
@@ -81,7 +81,7 @@ int http_run_start_stdin(const struct http_server_conf *conf, const char *key_na
 		isol8_err_set(err, ISOL8_E_IO, errno, "pipe");
 		goto out;
 	}
-	sock = http_broker_open(conf, HELLO_RUN, spec->session, key_name, err);
+	sock = http_broker_open(conf, HELLO_RUN, spec->session, key, err);
 	if (sock < 0)
 		goto out;
 	fds[0] = po[1];

@@ -27,11 +27,11 @@ typedef void (*http_run_emit)(void *cls, enum http_ev kind, const char *data, si
 
 /* Connect, send the request. On failure (daemon down, refused hello) returns -1 with err and
  * *r holds nothing. */
-int http_run_start(const struct http_server_conf *conf, const char *key_name, const struct http_run_spec *spec,
+int http_run_start(const struct http_server_conf *conf, const struct http_key *key, const struct http_run_spec *spec,
 		   struct http_run *r, struct isol8_err *err);
 /* Same, with the program's live stdin: stdin_fd (a pipe's read end; the caller keeps and closes
  * its copy) goes to isol8d with FE_STDIN after the request. */
-int http_run_start_stdin(const struct http_server_conf *conf, const char *key_name, const struct http_run_spec *spec,
+int http_run_start_stdin(const struct http_server_conf *conf, const struct http_key *key, const struct http_run_spec *spec,
 			 int stdin_fd, struct http_run *r, struct isol8_err *err);
 /* Wait up to timeout_ms (-1: forever) and emit what arrived. Output written before the result
  * is always emitted before it. Returns 1 once the result or error has been emitted, else 0. */

@@ -56,11 +56,11 @@ struct req {
 	bool too_large;
 };
 
-int http_broker_open(const struct http_server_conf *conf, uint8_t op, const char *session, const char *key_name,
+int http_broker_open(const struct http_server_conf *conf, uint8_t op, const char *session, const struct http_key *key,
 		     struct isol8_err *err)
 {
 	if (conf->key_principals)
-		return broker_open_key(conf->socket_path, op, session, key_name, err);
+		return broker_open_key(conf->socket_path, op, session, key->name, key->id, err);
 	return broker_open(conf->socket_path, op, session, err);
 }
 

@@ -40,8 +40,8 @@ struct http_server *http_server_start(struct http_server_conf *conf, struct isol
  * requests still running when the grace period ran out (they are cut off). */
 unsigned http_server_stop(struct http_server *s);
 
-/* Open a broker connection for a request authenticated as key_name (see key_principals). */
-int http_broker_open(const struct http_server_conf *conf, uint8_t op, const char *session, const char *key_name,
+/* Open a broker connection for a request authenticated with key (see key_principals). */
+int http_broker_open(const struct http_server_conf *conf, uint8_t op, const char *session, const struct http_key *key,
 		     struct isol8_err *err);
 
 /* Set once shutdown's grace period is over: streams end at their next wake-up. */

@@ -22,7 +22,7 @@
 /* The worker's session list as a json array, or NULL with err. */
 static json_object *list_sessions(struct http_call *call, struct isol8_err *err)
 {
-	_cleanup_close_ int sock = http_broker_open(call->conf, HELLO_SESSION_LIST, "", call->key->name, err);
+	_cleanup_close_ int sock = http_broker_open(call->conf, HELLO_SESSION_LIST, "", call->key, err);
 	struct isol8_msg m;
 	json_object *arr;
 
@@ -48,7 +48,7 @@ static int stop_session(struct http_call *call, const char *id, struct isol8_err
 	struct isol8_msg m;
 	int r;
 
-	sock = http_broker_open(call->conf, HELLO_SESSION_STOP, id, call->key->name, err);
+	sock = http_broker_open(call->conf, HELLO_SESSION_STOP, id, call->key, err);
 	if (sock < 0)
 		return -1;
 	isol8_put_str(&b, id);
@@ -112,7 +112,7 @@ static int file_target(struct MHD_Connection *c, const char *session, const char
 static int file_send(struct http_call *call, uint8_t type, const char *session, const char *path, int fd,
 		     struct isol8_msg *reply, struct isol8_err *err)
 {
-	_cleanup_close_ int sock = http_broker_open(call->conf, HELLO_FILE, session, call->key->name, err);
+	_cleanup_close_ int sock = http_broker_open(call->conf, HELLO_FILE, session, call->key, err);
 	struct isol8_buf b = ISOL8_BUF_INIT;
 	int r;
 

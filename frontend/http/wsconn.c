@@ -48,7 +48,7 @@ enum ws_state { WS_IDLE, WS_WINDOW, WS_RUNNING };
 struct wsc {
 	struct http_server *srv;
 	const struct http_server_conf *conf;
-	const char *key_name;
+	const struct http_key *key;
 	struct MHD_UpgradeResponseHandle *urh;
 	int fd;
 	struct isol8_buf in0; /* bytes MHD read past the request head */
@@ -204,7 +204,7 @@ static void start_run(struct wsc *w)
 	} else if (!http_inflight_enter(w->srv)) {
 		http_spec_free(&w->spec);
 		send_error(w, "Too many concurrent executions; retry later");
-	} else if (http_run_start_stdin(w->conf, w->key_name, &w->spec, live ? sp[0] : -1, &w->run, &err) < 0) {
+	} else if (http_run_start_stdin(w->conf, w->key, &w->spec, live ? sp[0] : -1, &w->run, &err) < 0) {
 		http_inflight_leave(w->srv);
 		http_spec_free(&w->spec);
 		send_error(w, err.msg);
@@ -525,7 +525,7 @@ enum MHD_Result http_handle_ws(struct http_call *call)
 	w = xcalloc(1, sizeof *w);
 	w->srv = call->srv;
 	w->conf = call->conf;
-	w->key_name = call->key->name;
+	w->key = call->key;
 	w->fd = -1;
 	w->stdin_w = -1;
 	ws_parser_init(&w->p, WS_MAX_MSG_DEFAULT);

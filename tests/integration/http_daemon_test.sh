@@ -49,8 +49,9 @@ run_cap setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -
 import socket, struct, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
 s.connect(sys.argv[1])
-sess, key = b"", b"alpha"
-payload = bytes([1]) + struct.pack("<I", len(sess)) + sess + struct.pack("<I", len(key)) + key
+sess, key, kid = b"", b"alpha", b"0123456789abcdef"
+payload = (bytes([1]) + struct.pack("<I", len(sess)) + sess + struct.pack("<I", len(key)) + key +
+           struct.pack("<I", len(kid)) + kid)
 s.send(struct.pack("<HBBHHIII", 0x3849, 1, 2, 0, 0, len(payload), 0, 0) + payload)
 reply = s.recv(65536)
 print("refused" if reply[3] == 21 and b"may not act for API keys" in reply else "accepted")

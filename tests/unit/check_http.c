@@ -66,6 +66,28 @@ START_TEST(keys_parse_hostile)
 }
 END_TEST
 
+/* Two servers both name their key "default": the id must tell different secrets apart, and
+ * the same secret must give the same id in every server (sessions survive a restart). */
+START_TEST(key_ids)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct http_keys a = {0}, b = {0}, c = {0};
+
+	ck_assert_int_eq(http_keys_add(&a, "default", "secret-one-0123456789", &err), 0);
+	ck_assert_int_eq(http_keys_add(&b, "default", "secret-two-0123456789", &err), 0);
+	ck_assert_int_eq(http_keys_add(&c, "other", "secret-one-0123456789", &err), 0);
+	ck_assert_uint_eq(strlen(a.v[0].id), ISOL8_KEY_ID_LEN);
+	ck_assert_uint_eq(strspn(a.v[0].id, "0123456789abcdef"), ISOL8_KEY_ID_LEN);
+	ck_assert_str_ne(a.v[0].id, b.v[0].id);
+	ck_assert_str_eq(a.v[0].id, c.v[0].id);
+	/* domain-separated SHA-256 of the secret: not the secret's plain hash */
+	ck_assert_str_eq(a.v[0].id, "0cb3e29773fabb52"); /* printf 'isol8 key id\0secret-one-0123456789' | sha256sum */
+	http_keys_free(&a);
+	http_keys_free(&b);
+	http_keys_free(&c);
+}
+END_TEST
+
 START_TEST(bearer)
 {
 	const char *t;
@@ -333,6 +355,7 @@ static Suite *http_suite(void)
 
 	tcase_add_test(t, keys_parse_ok);
 	tcase_add_test(t, keys_parse_hostile);
+	tcase_add_test(t, key_ids);
 	tcase_add_test(t, bearer);
 	tcase_add_test(t, base64);
 	tcase_add_test(t, utf8);
