@@ -59,8 +59,13 @@ json_object *sandbox_create_body(const struct broker *b, const struct sandbox_sp
 	json_object_object_add(body, "Image", json_object_new_string(s->image));
 	/* The container's main process only keeps the sandbox alive; programs run as execs. */
 	if (s->agent_slot) {
-		/* The agent runs programs on the worker's behalf; it starts before any user code. */
-		json_object_array_add(cmd, json_object_new_string("/usr/local/lib/isol8/isol8-agent"));
+		/* The agent runs programs on the worker's behalf; it starts before any user code. It
+		 * is the entrypoint, so PID 1: the image's init (tini) would run as the sandbox user
+		 * and be dumpable, and a program that rewrote it through /proc/1/mem would outlive
+		 * every reset (kill(-1) spares PID 1). The agent is not dumpable and reaps orphans. */
+		json_object *ep = json_object_new_array();
+		json_object_array_add(ep, json_object_new_string("/usr/local/lib/isol8/isol8-agent"));
+		json_object_object_add(body, "Entrypoint", ep);
 		json_object_array_add(cmd, json_object_new_string("/run/isol8-agent/sock"));
 	} else {
 		json_object_array_add(cmd, json_object_new_string("sleep"));
