@@ -94,6 +94,11 @@ int agent_handshake(int afd, struct isol8_err *err)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected hello from the sandbox agent");
 	}
 	isol8_msg_free(&m);
+	/* The hello comes before any user code, so the pid is the agent's own word. Only an agent
+	 * that is the sandbox's PID 1 can vouch for a reset: under another init (tini, dumpable and
+	 * of the program's uid) a program can rewrite that init and outlive every reset. */
+	if (pid != 1)
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "the sandbox agent is not the sandbox's PID 1 (pid %u)", pid);
 	return 0;
 }
 
