@@ -79,10 +79,20 @@ static unsigned keyset_count(const struct keyset *s, const struct pool_key *k)
 static struct keyset resetting; /* used sandboxes being reset */
 static struct keyset taken;     /* reusable sandboxes out with a run, until released */
 
+/* A writable root lets a program write wherever the sandbox user may in the whole image (/var/tmp,
+ * /run/lock, and whatever a custom image left writable or owned by it); the agent empties only
+ * the tmpfs mounts, so such a sandbox is never proven clean and serves one run only. */
+static bool reusable(const struct pool_key *k)
+{
+	return !k->lim.writable;
+}
+
 bool pool_dirty_begin(const struct pool_key *k)
 {
 	bool ok;
 
+	if (!reusable(k))
+		return false;
 	pthread_mutex_lock(&lock);
 	/* With no clean pool a reset sandbox could not go anywhere: skip the wasted reset. */
 	ok = g_pool_target > 0 && keyset_count(&resetting, NULL) < g_pool_dirty && keyset_add(&resetting, k);
@@ -102,6 +112,9 @@ bool pool_out_begin(const struct pool_key *k)
 {
 	bool ok;
 
+	/* Not coming back: a fill replaces it at once. */
+	if (!reusable(k))
+		return false;
 	pthread_mutex_lock(&lock);
 	ok = keyset_add(&taken, k);
 	pthread_mutex_unlock(&lock);

@@ -1,7 +1,9 @@
-/* Warm pool of started sandboxes for ephemeral runs. Sandboxes without an agent are never
- * reused: a run takes one that no code has touched yet, and a replacement is created while the
- * run executes. Sandboxes with an agent are reused after the agent's reset (kill every process
- * of the sandbox user, empty /sandbox, /tmp, /dev/shm and SysV IPC) at most POOL_MAX_USES times
+/* Warm pool of started sandboxes for ephemeral runs. Sandboxes without an agent (or whose agent
+ * is not their PID 1) and sandboxes with a writable root are never reused: a run takes one that
+ * no code has touched yet, and a replacement is created while the run executes. Sandboxes with
+ * an agent are reused after the agent's reset (kill every process of the sandbox, empty
+ * /sandbox, /tmp, /dev/shm and SysV IPC), which must also find nothing alive and the agent's
+ * limits, nice value, affinity and scheduling as at start, at most POOL_MAX_USES times
  * and only within the same tenant and sandbox shape. Either way the container create/start cost
  * leaves the hot path. Entries are keyed by tenant and the full
  * sandbox shape (runtime, image, limits, network), and dropped when older than POOL_MAX_AGE_MS. */
