@@ -381,9 +381,13 @@ int netns_apply_rules(struct broker *b, struct docker *d, const char *id, const 
 		net_patterns_free(&p);
 		return isol8_err_wrap(err, "sandbox %.12s", id);
 	}
+	/* The tenant's ceiling travels with the caller's lists; the proxy applies both (the caller
+	 * can only narrow it) and counts connections per tenant by this name. */
 	isol8_put_str(&px, id);
 	net_patterns_put(&px, &p);
 	net_patterns_free(&p);
+	isol8_put_str(&px, b->policy.tenants[oc->tenant].name);
+	net_policy_put(&px, &b->policy.tenants[oc->tenant].net);
 	rc = broker_proxy_call(b, PX_LISTEN, &px, lfd, &reply, err);
 	isol8_buf_free(&px);
 	xclose(lfd);

@@ -89,7 +89,8 @@ enum isol8_msg_type {
 	V_GET_ARCHIVE = 48,  /* str container, str path -> fd: tar (memfd) */
 	V_NET_RULES = 49,    /* str container, u32 n_allow, str allow[n_allow], u32 n_deny, str deny[n_deny],
 	                        u8 log -> empty. Only for a running sandbox created with net mode
-	                        filtered, once. Patterns: POSIX ERE, at most ISOL8_NET_MAX_PATTERNS
+	                        filtered, once. Patterns: canonical host patterns (proxy/hostpat.h:
+	                        name, *.domain or *; never compiled), at most ISOL8_NET_MAX_PATTERNS
 	                        per list, each 1..ISOL8_NET_MAX_PATTERN bytes. */
 	V_LIST_OWN = 50,     /* empty -> u32 n, str id[n] */
 	V_LOG = 51,          /* u8 level, str line (no reply) */
@@ -100,7 +101,9 @@ enum isol8_msg_type {
 
 	/* broker -> proxy (isol8-proxy, one per daemon); the proxy answers each in order with
 	   PX_REPLY_OK or PX_REPLY_ERR carrying the same request_id */
-	PX_LISTEN = 60,      /* str container, u32 n_allow, str allow[], u32 n_deny, str deny[], u8 log
+	PX_LISTEN = 60,      /* str container, u32 n_allow, str allow[], u32 n_deny, str deny[], u8 log,
+	                        str tenant, then the tenant's policy ceiling: u32 n, str allow[], u32 n,
+	                        str deny[], u32 n, u16 port[], u32 n, str cidr[] (proxy/rules.h)
 	                        | fd: listening TCP socket inside the sandbox's network namespace */
 	PX_DROP = 61,        /* str container: close its listener and connections, discard its log */
 	PX_LOGS = 62,        /* str container -> str json */

@@ -43,6 +43,7 @@ void policy_tenant_defaults(struct isol8_tenant *t, const char *name)
 	t->writable_root = false;
 	t->custom_images = true;
 	t->seccomp_unconfined_ok = false;
+	policy_net_defaults(&t->net);
 }
 
 void isol8_policy_builtin(struct isol8_policy *p)

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #include "policy/policy.h"
 
 #define POLICY_ALL_RUNTIMES ((1u << ISOL8_RT__MAX) - 1u)
@@ -20,5 +22,9 @@ void policy_add_image(struct isol8_tenant *t, const char *pattern, const regex_t
 /* Number of online CPUs ("cpu": "all"), at least 1. */
 double policy_all_cpus(void);
 void policy_tenant_free(struct isol8_tenant *t);
+/* netfilter.c: the defaults (allow "*", no deny, ports 80 and 443, no non-global addresses)
+ * and the "networkFilter" member of a tenant. */
+void policy_net_defaults(struct net_policy *n);
+int policy_parse_netfilter(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err);
 
 #endif

@@ -79,6 +79,7 @@ void policy_tenant_free(struct isol8_tenant *t)
 	}
 	free(t->images);
 	free(t->image_patterns);
+	net_policy_free(&t->net);
 	memset(t, 0, sizeof *t);
 }
 
@@ -330,7 +331,7 @@ static int parse_choice(json_object *v, const char *kp, const char *first, const
 static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err)
 {
 	static const char *const keys[] = {"match",        "onExceed",     "limits", "runtimes", "network",
-					   "writableRoot", "customImages", "images", "seccomp",  NULL};
+					   "writableRoot", "customImages", "images", "seccomp",  "networkFilter", NULL};
 	char kp[P];
 	json_object *v;
 
@@ -356,6 +357,8 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 	if (MEMBER("images") && parse_images(v, kp, t, err) < 0)
 		return -1;
 	if (MEMBER("seccomp") && parse_choice(v, kp, "strict", "unconfined", &t->seccomp_unconfined_ok, err) < 0)
+		return -1;
+	if (MEMBER("networkFilter") && policy_parse_netfilter(v, kp, t, err) < 0)
 		return -1;
 #undef MEMBER
 	return 0;

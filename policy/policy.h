@@ -15,7 +15,8 @@
  *       "writableRoot": false,
  *       "customImages": true,              // isol8:<runtime>-custom-* images
  *       "images": ["^myorg/.*$"],          // extra images allowed via --image (POSIX ERE)
- *       "seccomp": "strict"                // only "strict" for now; "unconfined" needs admin
+ *       "seccomp": "strict",               // only "strict" for now; "unconfined" needs admin
+ *       "networkFilter": { "allow": ["*"], "deny": [], "ports": [80, 443], "allowAddresses": [] }
  *     }
  *   }
  * } */
@@ -28,6 +29,7 @@
 #include <sys/types.h>
 
 #include "common/err.h"
+#include "proxy/rules.h"
 
 enum isol8_net_mode { ISOL8_NET_NONE = 0, ISOL8_NET_FILTERED = 1, ISOL8_NET_HOST = 2, ISOL8_NET__MAX };
 enum isol8_runtime {
@@ -71,6 +73,7 @@ struct isol8_tenant {
 	regex_t *images; size_t n_images;
 	char **image_patterns;
 	bool seccomp_unconfined_ok;
+	struct net_policy net;        /* "networkFilter": ceiling for filtered sandboxes */
 };
 
 struct isol8_policy {

@@ -20,10 +20,12 @@
  *   A sandbox may have at most MAX_RESOLVING_PER_SANDBOX lookups in flight (more get 503), so
  *   one sandbox's slow names cannot occupy every resolver thread.
  * - Rules are on whole host names (proxy/hostpat.h: name, *.domain or *; deny wins, empty allow
- *   list allows nothing): CONNECT targets for
- *   HTTPS (no TLS interception) and the absolute URI (or Host) for plain HTTP, whose forwarded
- *   head carries our own Host header and "Connection: close". Resolved destinations on loopback,
- *   link-local, unspecified or multicast addresses are refused whatever the rules say.
+ *   list allows nothing): CONNECT targets for HTTPS (no TLS interception) and the absolute URI
+ *   (or Host) for plain HTTP, whose forwarded head carries our own Host header and
+ *   "Connection: close". Above the caller's lists stands the tenant's policy (PX_LISTEN carries
+ *   it): its own allow/deny lists and the allowed ports (default 80 and 443). Resolved
+ *   destinations that are not global unicast (proxy/addr.h) or are the host's own addresses are
+ *   refused whatever the rules say, unless the policy permits their range ("allowAddresses").
  * - Bounds: PROXY_MAX_HEAD header bytes, MAX_CONNS connections in all and MAX_CONNS_PER_SANDBOX
  *   per sandbox (a full sandbox's listener is simply not polled: its clients wait in the kernel
  *   backlog), IDLE_MS without progress closes a connection, CONNECT_MS for the outbound connect.
@@ -35,6 +37,7 @@
  * forwarded "Connection: close" makes well-behaved servers end the exchange after one. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <poll.h>
@@ -50,6 +53,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
+#include "proxy/addr.h"
 #include "proxy/http.h"
 #include "proxy/proxy.h"
 #include "proxy/rules.h"
@@ -81,7 +85,11 @@ struct listener {
 	int fd; /* -1 when the slot is free */
 	uint32_t gen;
 	char id[ISOL8_MAX_ID + 1];
-	struct net_patterns rules; /* canonical host patterns (hostpat.h) */
+	struct net_patterns rules; /* the caller's, canonical host patterns (hostpat.h) */
+	struct net_policy pol;     /* the tenant's ceiling from the admin's policy */
+	struct net_cidr *permitted; /* pol.addrs parsed: non-global ranges the admin permits */
+	size_t n_permitted;
+	char tenant[ISOL8_MAX_ID + 1];
 	bool log;
 	struct log_rec *logs;
 	size_t n_logs;
@@ -108,6 +116,7 @@ struct conn {
 	uint64_t last_ms, connect_start;
 	struct proxy_addr addrs[PROXY_MAX_ADDRS];
 	size_t n_addrs, next_addr;
+	bool refused_local; /* an address was skipped as the host's own */
 	uint64_t ticket, resolve_start; /* C_RESOLVING: the lookup this connection waits for */
 	char host[PROXY_MAX_HOST + 1];
 	bool is_connect;
@@ -216,11 +225,94 @@ static long log_add(struct listener *l, const struct http_req *r, const char *pa
 	return (long)l->n_logs++;
 }
 
+/* ---- destinations -------------------------------------------------------------------------------
+ * Checked on the addresses the proxy itself then connects to (resolved once, no second lookup):
+ * every non-global address is refused (addr.h: private, CGNAT, loopback, link-local, ULA,
+ * documentation, multicast, reserved, and the IPv6 forms embedding such an IPv4 address), and
+ * so is any address of the host itself, which may be global: before connecting, a datagram
+ * socket bound to the address succeeds only for a local one; after connecting, a local
+ * destination shows as our own source address. The admin's policy may permit ranges
+ * ("allowAddresses", e.g. an internal mirror); nothing the caller says can. */
+
+static bool nonlocal_bind; /* ip_nonlocal_bind: the bind probe proves nothing, rely on the second */
+
+static bool permitted(const struct listener *l, const struct sockaddr *sa)
+{
+	for (size_t i = 0; l && i < l->n_permitted; i++)
+		if (net_cidr_contains(&l->permitted[i], sa))
+			return true;
+	return false;
+}
+
+static bool bind_works(const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage probe;
+	int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int rc;
+
+	if (fd < 0)
+		return true; /* cannot tell: count it as local */
+	memcpy(&probe, sa, len);
+	if (probe.ss_family == AF_INET)
+		((struct sockaddr_in *)&probe)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&probe)->sin6_port = 0;
+	rc = bind(fd, (struct sockaddr *)&probe, len);
+	close(fd);
+	return rc == 0 || errno != EADDRNOTAVAIL;
+}
+
+static bool host_local(const struct sockaddr *sa, socklen_t len)
+{
+	return !nonlocal_bind && bind_works(sa, len);
+}
+
+static void probe_nonlocal_bind(void)
+{
+	struct sockaddr_in v4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+
+	inet_pton(AF_INET, "198.51.100.254", &v4.sin_addr); /* documentation ranges: never local */
+	inet_pton(AF_INET6, "2001:db8::fffe", &v6.sin6_addr);
+	nonlocal_bind = bind_works((struct sockaddr *)&v4, sizeof v4) || bind_works((struct sockaddr *)&v6, sizeof v6);
+	if (nonlocal_bind)
+		log_warn("non-local bind is enabled (ip_nonlocal_bind): the host's own addresses are recognised only "
+			 "after connecting");
+}
+
+/* Keep only the addresses this sandbox may reach; false when none is left. */
+static bool filter_addrs(struct conn *c)
+{
+	struct listener *l = conn_listener(c);
+	size_t k = 0;
+
+	for (size_t i = 0; i < c->n_addrs; i++)
+		if (permitted(l, (struct sockaddr *)&c->addrs[i].sa) || net_addr_global((struct sockaddr *)&c->addrs[i].sa))
+			c->addrs[k++] = c->addrs[i];
+	c->n_addrs = k;
+	return k > 0;
+}
+
+static void mark_blocked(struct conn *c)
+{
+	struct listener *l = conn_listener(c);
+	if (l && c->logi >= 0 && (size_t)c->logi < l->n_logs)
+		l->logs[c->logi].allowed = false;
+}
+
 static int start_connect(struct conn *c)
 {
+	struct listener *l = conn_listener(c);
+
 	while (c->next_addr < c->n_addrs) {
 		struct proxy_addr *a = &c->addrs[c->next_addr++];
-		int fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		int fd;
+
+		if (!permitted(l, (struct sockaddr *)&a->sa) && host_local((struct sockaddr *)&a->sa, a->len)) {
+			c->refused_local = true;
+			continue;
+		}
+		fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
 		if (connect(fd, (struct sockaddr *)&a->sa, a->len) == 0 || errno == EINPROGRESS) {
@@ -235,6 +327,20 @@ static int start_connect(struct conn *c)
 }
 
 /* The destination's addresses are known (rc 0, c->addrs) or not (rc -1, err): connect or refuse. */
+static void refuse_destination(struct conn *c)
+{
+	mark_blocked(c);
+	reply_and_close(c, 403, "Forbidden", c->host, "destination address not allowed");
+}
+
+static void connect_failed(struct conn *c, int status, const char *reason, const char *why)
+{
+	if (c->refused_local)
+		refuse_destination(c);
+	else
+		reply_and_close(c, status, reason, c->host, why);
+}
+
 static void conn_resolved(struct conn *c, int rc, const struct isol8_err *err)
 {
 	if (rc < 0) {
@@ -243,9 +349,13 @@ static void conn_resolved(struct conn *c, int rc, const struct isol8_err *err)
 				pol ? "destination address not allowed" : "cannot resolve");
 		return;
 	}
+	if (!filter_addrs(c)) {
+		refuse_destination(c);
+		return;
+	}
 	c->next_addr = 0;
 	if (start_connect(c) < 0)
-		reply_and_close(c, 502, "Bad Gateway", c->host, "cannot connect");
+		connect_failed(c, 502, "Bad Gateway", "cannot connect");
 }
 
 /* A resolver thread finished: hand the answer to the connection still waiting for it, if any
@@ -272,7 +382,7 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 {
 	struct listener *l = conn_listener(c);
 	struct isol8_err err = ISOL8_ERR_INIT;
-	const char *path = NULL;
+	const char *path = NULL, *why = NULL;
 	size_t path_len = 0;
 	bool allowed;
 	int rc;
@@ -290,12 +400,26 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 			path_len = (size_t)(sp2 - path);
 		}
 	}
-	allowed = net_patterns_allow(&l->rules, r->host);
+	/* The policy's ceiling first (ports, then its lists), then the caller's lists. */
+	if (!net_policy_port_ok(&l->pol, r->port))
+		why = "port not allowed";
+	else if (!net_patterns_allow(&(struct net_patterns){.allow = l->pol.allow, .n_allow = l->pol.n_allow,
+							    .deny = l->pol.deny, .n_deny = l->pol.n_deny},
+				     r->host))
+		why = "host not allowed by the policy";
+	else if (!net_patterns_allow(&l->rules, r->host))
+		why = "host not allowed";
+	allowed = why == NULL;
 	c->logi = log_add(l, r, path, path_len, allowed);
 	c->is_connect = r->is_connect;
-	log_debug("sandbox %.12s: %s %s:%u %s", l->id, r->method, r->host, r->port, allowed ? "allowed" : "denied");
+	log_debug("sandbox %.12s: %s %s:%u %s", l->id, r->method, r->host, r->port, allowed ? "allowed" : why);
 	if (!allowed) {
-		reply_and_close(c, 403, "Forbidden", r->host, "host not allowed");
+		char hp[PROXY_MAX_HOST + 16];
+		if (strcmp(why, "port not allowed") == 0)
+			snprintf(hp, sizeof hp, strchr(r->host, ':') ? "[%s]:%u" : "%s:%u", r->host, r->port);
+		else
+			snprintf(hp, sizeof hp, "%s", r->host);
+		reply_and_close(c, 403, "Forbidden", hp, why);
 		return;
 	}
 	/* Bytes the client sent after the head (a request body, a TLS ClientHello) go upstream once
@@ -351,6 +475,23 @@ static void conn_read_head(struct conn *c)
 	isol8_buf_free(&fwd);
 }
 
+/* A connection to one of the host's own addresses has that address as its source. Nothing has
+ * been sent on it yet. */
+static bool connected_to_self(struct conn *c)
+{
+	const struct proxy_addr *a = &c->addrs[c->next_addr - 1];
+	struct sockaddr_storage me;
+	socklen_t ml = sizeof me;
+
+	if (permitted(conn_listener(c), (const struct sockaddr *)&a->sa))
+		return false;
+	if (getsockname(c->ufd, (struct sockaddr *)&me, &ml) < 0 || me.ss_family != a->sa.ss_family)
+		return true;
+	if (me.ss_family == AF_INET)
+		return memcmp(&((struct sockaddr_in *)&me)->sin_addr, &((const struct sockaddr_in *)&a->sa)->sin_addr, 4) == 0;
+	return memcmp(&((struct sockaddr_in6 *)&me)->sin6_addr, &((const struct sockaddr_in6 *)&a->sa)->sin6_addr, 16) == 0;
+}
+
 static void conn_connected(struct conn *c)
 {
 	int e = 0;
@@ -358,10 +499,14 @@ static void conn_connected(struct conn *c)
 
 	if (getsockopt(c->ufd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
 		e = errno;
+	if (e == 0 && connected_to_self(c)) {
+		c->refused_local = true;
+		e = EADDRNOTAVAIL;
+	}
 	if (e != 0) {
 		c->ufd = xclose(c->ufd);
 		if (start_connect(c) < 0)
-			reply_and_close(c, 502, "Bad Gateway", NULL, "cannot connect to the destination");
+			connect_failed(c, 502, "Bad Gateway", "cannot connect to the destination");
 		return;
 	}
 	c->st = C_RELAY;
@@ -495,6 +640,10 @@ static void listener_drop(struct listener *l)
 	/* Closing the listener also lets the sandbox's network namespace go away with it. */
 	l->fd = xclose(l->fd);
 	net_patterns_free(&l->rules);
+	net_policy_free(&l->pol);
+	free(l->permitted);
+	l->permitted = NULL;
+	l->n_permitted = 0;
 	free(l->logs);
 	l->logs = NULL;
 	l->n_logs = 0;
@@ -504,19 +653,26 @@ static void listener_drop(struct listener *l)
 
 static int do_listen(struct isol8_msg *m, struct isol8_err *err)
 {
-	_cleanup_free_ char *id = NULL;
+	_cleanup_free_ char *id = NULL, *tenant = NULL;
 	struct net_patterns p;
+	struct net_policy pol;
 	struct listener *l = NULL;
 	int rc;
 
 	if (isol8_get_str(m, &id, ISOL8_MAX_ID, err) < 0 || net_patterns_get(m, &p, err) < 0)
 		return -1;
+	if (isol8_get_str(m, &tenant, ISOL8_MAX_ID, err) < 0 || !*tenant || net_policy_get(m, &pol, err) < 0) {
+		net_patterns_free(&p);
+		return *err->msg ? -1 : isol8_err_set(err, ISOL8_E_PROTO, 0, "listen without a tenant");
+	}
 	if (isol8_msg_end(m, err) < 0) {
 		net_patterns_free(&p);
+		net_policy_free(&pol);
 		return -1;
 	}
 	if (find_listener(id)) {
 		net_patterns_free(&p);
+		net_policy_free(&pol);
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "sandbox %.12s already has network rules", id);
 	}
 	for (unsigned i = 0; i < MAX_LISTENERS && !l; i++)
@@ -524,16 +680,23 @@ static int do_listen(struct isol8_msg *m, struct isol8_err *err)
 			l = &lst[i];
 	if (!l) {
 		net_patterns_free(&p);
+		net_policy_free(&pol);
 		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "proxy serves %d sandboxes already", MAX_LISTENERS);
 	}
 	/* The broker checked the patterns already; the proxy trusts no one's checks but its own. */
 	rc = net_patterns_check(&p, err);
 	if (rc < 0) {
 		net_patterns_free(&p);
+		net_policy_free(&pol);
 		return -1;
 	}
 	l->rules = p;
 	l->log = p.log;
+	l->pol = pol;
+	l->permitted = xcalloc(pol.n_addrs + 1, sizeof *l->permitted);
+	for (l->n_permitted = 0; l->n_permitted < pol.n_addrs; l->n_permitted++)
+		net_cidr_parse(pol.addrs[l->n_permitted], &l->permitted[l->n_permitted], err); /* checked by net_policy_get */
+	snprintf(l->tenant, sizeof l->tenant, "%s", tenant);
 	l->fd = isol8_msg_take_fd(m, 0);
 	snprintf(l->id, sizeof l->id, "%s", id);
 	l->n_logs = 0;
@@ -619,6 +782,7 @@ int proxy_run(int chan)
 
 	for (unsigned i = 0; i < MAX_LISTENERS; i++)
 		lst[i].fd = -1;
+	probe_nonlocal_bind();
 	if (proxy_resolver_start(&rerr) < 0) {
 		log_error("%s", rerr.msg);
 		return 1;
@@ -685,7 +849,7 @@ int proxy_run(int chan)
 			if (alive && c->st == C_CONNECTING && now > c->connect_start && now - c->connect_start > CONNECT_MS) {
 				c->ufd = xclose(c->ufd);
 				if (start_connect(c) < 0)
-					reply_and_close(c, 504, "Gateway Timeout", NULL, "connect timed out");
+					connect_failed(c, 504, "Gateway Timeout", "connect timed out");
 			}
 			if (alive && now > c->last_ms && now - c->last_ms > IDLE_MS)
 				alive = false;

@@ -19,9 +19,9 @@ struct proxy_addr {
 
 /* resolve.c: the test hook's hosts file (read before lockdown; "@delay=MS name..." lines make
  * those names stall in the resolver threads, then fail), then getaddrinfo. Fills at most
- * PROXY_MAX_ADDRS public addresses; loopback, link-local, unspecified and multicast destinations
- * are refused (ISOL8_E_POLICY): the proxy runs on the host and must not become a way into the
- * host's own services or cloud metadata endpoints. */
+ * PROXY_MAX_ADDRS addresses, unfiltered: which of them may be connected to is decided by the
+ * loop (proxy.c, per sandbox: non-global and the host's own addresses are refused unless the
+ * policy permits them), on the very addresses it then connects to. */
 int proxy_hosts_load(const char *path, struct isol8_err *err);
 /* The event loop must never wait on DNS. proxy_resolver_start
  * runs after lockdown (the seccomp allowlist permits thread clones only) and starts
@@ -42,7 +42,6 @@ int proxy_resolve_start(const char *host, uint16_t port, uint64_t *ticket, struc
 			struct isol8_err *err);
 void proxy_resolve_cancel(uint64_t ticket);
 void proxy_resolve_collect(proxy_resolved_fn *fn, void *ctx);
-bool proxy_addr_forbidden(const struct sockaddr *sa);
 
 /* seccomp.c */
 int proxy_seccomp_load(struct isol8_err *err);

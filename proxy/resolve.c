@@ -101,25 +101,6 @@ int proxy_hosts_load(const char *path, struct isol8_err *err)
 	return 0;
 }
 
-bool proxy_addr_forbidden(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-		return (a >> 24) == 0 || (a >> 24) == 127 || (a >> 16) == 0xa9fe || (a >> 28) == 0xe || a == 0xffffffffu;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_V4COMPAT(a)) {
-			struct sockaddr_in v4 = {.sin_family = AF_INET};
-			memcpy(&v4.sin_addr, &a->s6_addr[12], 4);
-			return proxy_addr_forbidden((const struct sockaddr *)&v4);
-		}
-		return IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
-		       IN6_IS_ADDR_MULTICAST(a);
-	}
-	return true;
-}
-
 static void set_port(struct sockaddr_storage *sa, uint16_t port)
 {
 	if (sa->ss_family == AF_INET)
@@ -128,27 +109,13 @@ static void set_port(struct sockaddr_storage *sa, uint16_t port)
 		((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
 }
 
-/* Drop loopback, link-local and the like; *forbidden says whether any was dropped. */
-static void drop_forbidden(struct proxy_addr *out, size_t *n, bool *forbidden)
-{
-	for (size_t i = 0; i < *n;) {
-		if (proxy_addr_forbidden((struct sockaddr *)&out[i].sa)) {
-			*forbidden = true;
-			out[i] = out[--(*n)];
-		} else {
-			i++;
-		}
-	}
-}
-
+/* Which of the addresses may be connected to is the loop's decision (proxy.c: per sandbox, with
+ * the policy's permitted ranges); here only "none at all" is an answer. */
 static int finish(const char *host, struct proxy_addr *out, size_t *n, struct isol8_err *err)
 {
-	bool forbidden = false;
-
-	drop_forbidden(out, n, &forbidden);
+	(void)out;
 	if (*n == 0)
-		return isol8_err_set(err, forbidden ? ISOL8_E_POLICY : ISOL8_E_NOTFOUND, 0,
-				     forbidden ? "%s resolves to a local address" : "no address for %s", host);
+		return isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "no address for %s", host);
 	return 0;
 }
 

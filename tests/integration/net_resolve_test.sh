@@ -18,7 +18,11 @@ SLOW=slow-name.isol8-test.invalid
 # 12 s: longer than the proxy's 10 s resolve timeout.
 printf '%s fast.test\n@delay=12000 %s\n' "$GW" "$SLOW" >"$T_TMP/hosts"
 
-daemon_start r --proxy-hosts "$T_TMP/hosts" || done_testing
+# The test's server is on the bridge address, which is not global: like an internal mirror, it is
+# reachable only because the policy permits its address and port (issue 12 #3).
+jq --arg gw "$GW/32" --argjson port "$PORT" '.tenants[].networkFilter |= (.allowAddresses = [$gw] | .ports = [80, 443, $port])' \
+	"${ISOL8_SRCDIR:-$here/../..}/policy/default-policy.json" >"$T_TMP/policy.json" || bail "cannot write the policy"
+daemon_start r --proxy-hosts "$T_TMP/hosts" --policy "$T_TMP/policy.json" || done_testing
 S=${D_SOCK[r]}
 
 cat >"$T_TMP/get.py" <<'EOF2'

@@ -14,7 +14,11 @@ docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python mi
 serve_on_bridge "hello-from-host"
 printf '%s allowed.test denied.test\n' "$GW" >"$T_TMP/hosts"
 
-daemon_start n --proxy-hosts "$T_TMP/hosts" || done_testing
+# The test's server is on the bridge address, which is not global: like an internal mirror, it is
+# reachable only because the policy permits its address and port (issue 12 #3).
+jq --arg gw "$GW/32" --argjson port "$PORT" '.tenants[].networkFilter |= (.allowAddresses = [$gw] | .ports = [80, 443, $port])' \
+	"${ISOL8_SRCDIR:-$here/../..}/policy/default-policy.json" >"$T_TMP/policy.json" || bail "cannot write the policy"
+daemon_start n --proxy-hosts "$T_TMP/hosts" --policy "$T_TMP/policy.json" || done_testing
 S=${D_SOCK[n]}
 run() { run_cap "$ISOL8" run --socket "$S" "$@"; }
 ALLOW=(--net filtered --allow '^allowed\.test$')

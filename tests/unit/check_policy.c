@@ -111,6 +111,14 @@ static void tenants_equal(const struct isol8_tenant *a, const struct isol8_tenan
 	for (size_t i = 0; i < a->n_images; i++)
 		ck_assert_str_eq(a->image_patterns[i], b->image_patterns[i]);
 	ck_assert_int_eq(a->seccomp_unconfined_ok, b->seccomp_unconfined_ok);
+	ck_assert_uint_eq(a->net.n_allow, b->net.n_allow);
+	for (size_t i = 0; i < a->net.n_allow; i++)
+		ck_assert_str_eq(a->net.allow[i], b->net.allow[i]);
+	ck_assert_uint_eq(a->net.n_deny, b->net.n_deny);
+	ck_assert_uint_eq(a->net.n_ports, b->net.n_ports);
+	for (size_t i = 0; i < a->net.n_ports; i++)
+		ck_assert_uint_eq(a->net.ports[i], b->net.ports[i]);
+	ck_assert_uint_eq(a->net.n_addrs, b->net.n_addrs);
 }
 
 START_TEST(test_default_file_equals_builtin)
@@ -148,6 +156,51 @@ static void expect_parse_error(const char *json, const char *msg)
 }
 
 #define T(body) "{\"tenants\":{\"ci\":" body "}}"
+
+/* "networkFilter": the admin's ceiling for filtered sandboxes (issue 12 #3): host patterns in
+ * the same syntax as the caller's (never compiled), ports, permitted non-global ranges. */
+START_TEST(test_netfilter)
+{
+	struct isol8_policy p;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	const struct net_policy *n;
+
+	ck_assert_int_eq(isol8_policy_parse(T("{}"), "p", &p, &err), 0);
+	n = &p.tenants[0].net; /* defaults: any host, ports 80 and 443, no non-global address */
+	ck_assert_uint_eq(n->n_allow, 1);
+	ck_assert_str_eq(n->allow[0], "*");
+	ck_assert_uint_eq(n->n_ports, 2);
+	ck_assert_uint_eq(n->ports[0], 80);
+	ck_assert_uint_eq(n->ports[1], 443);
+	ck_assert_uint_eq(n->n_addrs, 0);
+	isol8_policy_free(&p);
+
+	ck_assert_msg(isol8_policy_parse(T("{\"networkFilter\":{\"allow\":[\"^pypi\\\\.org$\",\"*.npmjs.org\"],"
+					   "\"deny\":[\"evil.test\"],\"ports\":[443],"
+					   "\"allowAddresses\":[\"10.1.0.0/16\",\"fd00::/8\"]}}"),
+				       "p", &p, &err) == 0,
+		      "%s", err.msg);
+	n = &p.tenants[0].net;
+	ck_assert_uint_eq(n->n_allow, 2);
+	ck_assert_str_eq(n->allow[0], "pypi.org"); /* stored canonical */
+	ck_assert_str_eq(n->allow[1], "*.npmjs.org");
+	ck_assert_str_eq(n->deny[0], "evil.test");
+	ck_assert_uint_eq(n->n_ports, 1);
+	ck_assert_uint_eq(n->ports[0], 443);
+	ck_assert_uint_eq(n->n_addrs, 2);
+	isol8_policy_free(&p);
+
+	expect_parse_error(T("{\"networkFilter\":{\"allow\":[\"a+++++\"]}}"),
+			   "policy.json: tenants.ci.networkFilter.allow[0]: invalid network pattern...");
+	expect_parse_error(T("{\"networkFilter\":{\"ports\":[0]}}"), "policy.json: tenants.ci.networkFilter.ports[0]...");
+	expect_parse_error(T("{\"networkFilter\":{\"ports\":[65536]}}"),
+			   "policy.json: tenants.ci.networkFilter.ports[0]...");
+	expect_parse_error(T("{\"networkFilter\":{\"allowAddresses\":[\"10.0.0.1/8\"]}}"),
+			   "policy.json: tenants.ci.networkFilter.allowAddresses[0]: invalid address range...");
+	expect_parse_error(T("{\"networkFilter\":{\"port\":[80]}}"), "policy.json: tenants.ci.networkFilter.port: unknown key");
+	expect_parse_error(T("{\"networkFilter\":[]}"), "policy.json: tenants.ci.networkFilter: expected object...");
+}
+END_TEST
 
 START_TEST(test_parse_errors)
 {
@@ -466,6 +519,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_builtin);
 	tcase_add_test(tc, test_default_file_equals_builtin);
+	tcase_add_test(tc, test_netfilter);
 	tcase_add_test(tc, test_parse_errors);
 	tcase_add_test(tc, test_parse_ok);
 	tcase_add_test(tc, test_supplementary_groups);
