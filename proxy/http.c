@@ -94,6 +94,37 @@ static bool header_is(const char *name, size_t n, const char *want)
 	return strlen(want) == n && strncasecmp(name, want, n) == 0;
 }
 
+/* A header value without the optional whitespace around it. */
+static void trim_value(const char **v, const char **end)
+{
+	while (*v < *end && (**v == ' ' || **v == '\t'))
+		(*v)++;
+	while (*end > *v && ((*end)[-1] == ' ' || (*end)[-1] == '\t'))
+		(*end)--;
+}
+
+static int header_value_u64(const char *v, const char *end, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	trim_value(&v, &end);
+	if (v == end || end - v > 15)
+		return -1;
+	for (; v < end; v++) {
+		if (*v < '0' || *v > '9')
+			return -1;
+		x = x * 10 + (uint64_t)(*v - '0');
+	}
+	*out = x;
+	return 0;
+}
+
+static bool header_value_is(const char *v, const char *end, const char *want)
+{
+	trim_value(&v, &end);
+	return (size_t)(end - v) == strlen(want) && strncasecmp(v, want, strlen(want)) == 0;
+}
+
 int http_parse_request(const char *buf, size_t len, struct http_req *r, struct isol8_buf *fwd,
 		       struct isol8_err *err)
 {
@@ -165,10 +196,20 @@ int http_parse_request(const char *buf, size_t len, struct http_req *r, struct i
 			while (host_hdr_len && (host_hdr[host_hdr_len - 1] == ' ' || host_hdr[host_hdr_len - 1] == '\t'))
 				host_hdr_len--;
 		}
-		if (header_is(p, (size_t)(colon - p), "content-length"))
+		if (header_is(p, (size_t)(colon - p), "content-length")) {
+			if (has_cl)
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "repeated Content-Length");
 			has_cl = true;
-		if (header_is(p, (size_t)(colon - p), "transfer-encoding"))
+			if (header_value_u64(colon + 1, eol, &r->body_len) < 0)
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad Content-Length");
+			r->body = HTTP_BODY_LENGTH;
+		}
+		if (header_is(p, (size_t)(colon - p), "transfer-encoding")) {
+			if (has_te || !header_value_is(colon + 1, eol, "chunked"))
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "only \"Transfer-Encoding: chunked\" is accepted");
 			has_te = true;
+			r->body = HTTP_BODY_CHUNKED;
+		}
 	}
 	if (has_cl && has_te)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "both Content-Length and Transfer-Encoding");
@@ -225,4 +266,114 @@ int http_parse_request(const char *buf, size_t len, struct http_req *r, struct i
 	}
 	isol8_buf_append(fwd, "Connection: close\r\n\r\n", 21);
 	return 1;
+}
+
+/* ---- request bodies --------------------------------------------------------------------------- */
+
+enum { CS_SIZE, CS_EXT, CS_SIZE_LF, CS_DATA, CS_DATA_CR, CS_DATA_LF, CS_TRAILER, CS_TRAILER_LINE,
+       CS_TRAILER_LF, CS_END_LF };
+#define MAX_CHUNK_LINE 4096u
+#define MAX_TRAILER (16u * 1024u)
+
+void http_body_init(struct http_body *b, const struct http_req *r)
+{
+	memset(b, 0, sizeof *b);
+	b->kind = r->is_connect ? HTTP_BODY_NONE : r->body;
+	b->left = r->body_len;
+	b->st = CS_SIZE;
+	b->done = b->kind == HTTP_BODY_NONE || (b->kind == HTTP_BODY_LENGTH && b->left == 0);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+long http_body_feed(struct http_body *b, const char *p, size_t n, struct isol8_err *err)
+{
+	size_t i = 0;
+
+	if (n > (size_t)1 << 30)
+		n = (size_t)1 << 30; /* the callers feed reads of at most a few KiB */
+	if (b->done)
+		return 0;
+	if (b->kind == HTTP_BODY_LENGTH) {
+		size_t k = b->left < n ? (size_t)b->left : n;
+		b->left -= k;
+		b->done = b->left == 0;
+		return (long)k;
+	}
+	while (i < n && !b->done) {
+		char c = p[i];
+		switch (b->st) {
+		case CS_SIZE:
+			if (hexval(c) >= 0 && b->line < 15) {
+				b->left = b->left * 16 + (uint64_t)hexval(c);
+				b->line++;
+				i++;
+				break;
+			}
+			if (b->line == 0)
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad chunk size");
+			b->st = CS_EXT; /* ";ext" or the CR */
+			break;
+		case CS_EXT:
+			if (c == '\r') {
+				b->st = CS_SIZE_LF;
+			} else if (c == '\n' || (unsigned char)c < 0x20 || ++b->line > MAX_CHUNK_LINE ||
+				   (b->line == 16 && c != ';' && c != ' ' && c != '\t')) {
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad chunk size line");
+			}
+			i++;
+			break;
+		case CS_SIZE_LF:
+			if (c != '\n')
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad chunk size line");
+			i++;
+			b->line = 0;
+			b->st = b->left ? CS_DATA : CS_TRAILER;
+			break;
+		case CS_DATA: {
+			size_t k = b->left < n - i ? (size_t)b->left : n - i;
+			b->left -= k;
+			i += k;
+			if (b->left == 0)
+				b->st = CS_DATA_CR;
+			break;
+		}
+		case CS_DATA_CR:
+		case CS_DATA_LF:
+			if (c != (b->st == CS_DATA_CR ? '\r' : '\n'))
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "chunk data not followed by CRLF");
+			i++;
+			b->st = b->st == CS_DATA_CR ? CS_DATA_LF : CS_SIZE;
+			break;
+		case CS_TRAILER:
+			b->st = c == '\r' ? CS_END_LF : CS_TRAILER_LINE;
+			if (c == '\r')
+				i++;
+			break;
+		case CS_TRAILER_LINE:
+			if (++b->trailer > MAX_TRAILER || c == '\n' || (c == 0))
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad chunked trailer");
+			if (c == '\r')
+				b->st = CS_TRAILER_LF;
+			i++;
+			break;
+		case CS_TRAILER_LF:
+		case CS_END_LF:
+			if (c != '\n')
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad chunked trailer");
+			i++;
+			if (b->st == CS_END_LF)
+				b->done = true;
+			else
+				b->st = CS_TRAILER;
+			break;
+		}
+	}
+	return (long)i;
 }

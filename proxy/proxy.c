@@ -33,8 +33,9 @@
  *   returned as JSON by PX_LOGS: [{"timestamp","method","host","port","path","action":
  *   "ALLOW"|"BLOCK","durationMs","bytesUp","bytesDown"}] (the original's fields plus port and
  *   byte counts). Bytes are counted when the connection closes.
- * XXX pipelined plain-HTTP requests after the first one go to the same upstream unchecked; the
- * forwarded "Connection: close" makes well-behaved servers end the exchange after one. */
+ * - A plain-HTTP connection carries one request: the proxy tracks its body (Content-Length or
+ *   chunked) and drops whatever follows, so a pipelined request never reaches the server
+ *   unchecked (issue 12 #18); the forwarded "Connection: close" ends the exchange. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -120,6 +121,8 @@ struct conn {
 	uint64_t ticket, resolve_start; /* C_RESOLVING: the lookup this connection waits for */
 	char host[PROXY_MAX_HOST + 1];
 	bool is_connect;
+	struct http_body body; /* plain HTTP: where the one forwarded request ends */
+	bool pipelined;        /* the client sent more after it: dropped */
 	uint64_t up_bytes, down_bytes; /* sent to / received from upstream */
 	unsigned pfi;                   /* this round's pollfd index of cfd (ufd follows) */
 };
@@ -377,6 +380,46 @@ static void on_resolved(void *ctx, uint64_t ticket, int rc, const struct proxy_a
 	}
 }
 
+/* Bytes from the client after its request head. A CONNECT tunnel carries them as they come. A
+ * plain-HTTP connection carries exactly one request: its body is forwarded, and what follows it
+ * (a pipelined request, whose Host and target nobody checked) is dropped; the forwarded
+ * "Connection: close" makes the server end the exchange after the first answer, and an HTTP/1.1
+ * client retries the rest on a new connection, where it is checked like any other. */
+static int client_bytes(struct conn *c, const char *p, size_t n)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	long k;
+
+	if (c->is_connect) {
+		queue(&c->up, p, n);
+		return 0;
+	}
+	k = http_body_feed(&c->body, p, n, &err);
+	if (k < 0) {
+		log_debug("request to %s: %s", c->host, err.msg);
+		return -1;
+	}
+	queue(&c->up, p, (size_t)k);
+	if ((size_t)k < n && !c->pipelined) {
+		c->pipelined = true;
+		log_debug("request to %s: %zu bytes after the request dropped (pipelining)", c->host, n - (size_t)k);
+	}
+	return 0;
+}
+
+/* fill() for the client side: through client_bytes. */
+static int fill_client(struct conn *c)
+{
+	char tmp[CHUNK];
+	ssize_t n = read(c->cfd, tmp, sizeof tmp);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 1;
+	if (n <= 0)
+		return n == 0 ? 0 : -1;
+	return client_bytes(c, tmp, (size_t)n) < 0 ? -1 : 1;
+}
+
 /* The head is complete: decide, log, and resolve (then connect) or refuse. */
 static void conn_head_done(struct conn *c, const struct http_req *r, struct isol8_buf *fwd)
 {
@@ -424,11 +467,14 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 	}
 	/* Bytes the client sent after the head (a request body, a TLS ClientHello) go upstream once
 	 * connected; nothing is sent before then. */
+	snprintf(c->host, sizeof c->host, "%s", r->host);
 	if (!r->is_connect)
 		queue(&c->up, fwd->data, fwd->len);
-	if (c->head_len > r->head_len)
-		queue(&c->up, c->head + r->head_len, c->head_len - r->head_len);
-	snprintf(c->host, sizeof c->host, "%s", r->host);
+	http_body_init(&c->body, r);
+	if (c->head_len > r->head_len && client_bytes(c, c->head + r->head_len, c->head_len - r->head_len) < 0) {
+		reply_and_close(c, 400, "Bad Request", NULL, "bad request body framing");
+		return;
+	}
 	{
 		/* Half the resolver threads at most per sandbox, so one sandbox's slow names cannot
 		 * hold up everyone else's lookups. */
@@ -565,7 +611,7 @@ static bool conn_step(struct conn *c, short crev, short urev)
 	if (c->st != C_RELAY)
 		return true;
 	if ((crev & (POLLIN | POLLHUP | POLLERR)) && !c->c_eof && c->up.b.len == 0) {
-		int r = fill(c->cfd, &c->up);
+		int r = fill_client(c);
 		if (r < 0)
 			return false;
 		if (r == 0)

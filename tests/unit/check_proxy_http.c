@@ -255,6 +255,99 @@ START_TEST(test_patterns_wire)
 }
 END_TEST
 
+static int parse_head(const char *head, struct http_req *r)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_buf fwd = ISOL8_BUF_INIT;
+	int rc = http_parse_request(head, strlen(head), r, &fwd, &err);
+	isol8_buf_free(&fwd);
+	return rc;
+}
+
+/* Where a request body ends (issue 12 #18: bytes after it are a pipelined request the proxy
+ * must not forward). */
+START_TEST(test_body_framing)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct http_req r;
+	struct http_body b;
+	const char *chunked = "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\nGET /next HTTP/1.1\r\n";
+	size_t body_len = strlen(chunked) - strlen("GET /next HTTP/1.1\r\n");
+
+	ck_assert_int_eq(parse_head("GET http://a.test/ HTTP/1.1\r\n\r\n", &r), 1);
+	ck_assert_int_eq(r.body, HTTP_BODY_NONE);
+	http_body_init(&b, &r);
+	ck_assert(b.done);
+	ck_assert_int_eq(http_body_feed(&b, "GET /x", 6, &err), 0);
+
+	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length:  5 \r\n\r\n", &r), 1);
+	ck_assert_int_eq(r.body, HTTP_BODY_LENGTH);
+	ck_assert(r.body_len == 5);
+	http_body_init(&b, &r);
+	ck_assert_int_eq(http_body_feed(&b, "hel", 3, &err), 3);
+	ck_assert(!b.done);
+	ck_assert_int_eq(http_body_feed(&b, "loGET", 5, &err), 2);
+	ck_assert(b.done);
+
+	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nTransfer-Encoding: Chunked\r\n\r\n", &r), 1);
+	ck_assert_int_eq(r.body, HTTP_BODY_CHUNKED);
+	http_body_init(&b, &r);
+	ck_assert_int_eq(http_body_feed(&b, chunked, strlen(chunked), &err), (long)body_len);
+	ck_assert(b.done);
+	/* the same, a byte at a time */
+	http_body_init(&b, &r);
+	for (size_t i = 0; i < body_len; i++) {
+		ck_assert(!b.done);
+		ck_assert_int_eq(http_body_feed(&b, chunked + i, 1, &err), 1);
+	}
+	ck_assert(b.done);
+	ck_assert_int_eq(http_body_feed(&b, "G", 1, &err), 0);
+
+	/* broken framing */
+	{
+		static const char *const bad[] = {"zz\r\n", "5\r\nhelloXX", "1234567890abcdef0\r\n", "5\n", "5\r\nhello\r\n0\r\nbad\n",
+						  "\r\n"};
+		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+			http_body_init(&b, &r);
+			ck_assert_msg(http_body_feed(&b, bad[i], strlen(bad[i]), &err) == -1, "accepted: %s", bad[i]);
+		}
+	}
+	{
+		/* an endless chunk-extension or trailer is cut off */
+		char big[20000];
+		memset(big, 'x', sizeof big);
+		memcpy(big, "1;", 2);
+		http_body_init(&b, &r);
+		ck_assert_int_eq(http_body_feed(&b, big, sizeof big, &err), -1);
+		memcpy(big, "0\r\n", 3);
+		http_body_init(&b, &r);
+		ck_assert_int_eq(http_body_feed(&b, big, sizeof big, &err), -1);
+	}
+
+	/* refused heads: what would make the framing ambiguous */
+	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n", &r), -1);
+	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n", &r), -1);
+	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n", &r), -1);
+	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n", &r), -1);
+	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length:\r\n\r\n", &r), -1);
+	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", &r), -1);
+	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", &r), -1);
+}
+END_TEST
+
+START_TEST(test_trailing_dot)
+{
+	struct http_req r;
+
+	ck_assert_int_eq(parse_head("GET http://Evil.Test./x HTTP/1.1\r\n\r\n", &r), 1);
+	ck_assert_str_eq(r.host, "evil.test");
+	ck_assert_int_eq(parse_head("CONNECT evil.test.:443 HTTP/1.1\r\n\r\n", &r), 1);
+	ck_assert_str_eq(r.host, "evil.test");
+	ck_assert_int_eq(parse_head("CONNECT .:443 HTTP/1.1\r\n\r\n", &r), 1);
+	ck_assert_str_eq(r.host, ".");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy_http");
@@ -263,6 +356,8 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tc, test_connect);
+	tcase_add_test(tc, test_body_framing);
+	tcase_add_test(tc, test_trailing_dot);
 	tcase_add_test(tc, test_absolute_uri);
 	tcase_add_test(tc, test_incomplete_and_limits);
 	tcase_add_test(tc, test_hostile);
