@@ -17,7 +17,8 @@
  *   exception: getaddrinfo blocks for as long as the DNS servers take, so a few resolver threads
  *   (resolve.c) run it and post answers back through a pipe; a slow name delays only the
  *   connection that asked for it (RESOLVE_MS, then 504).
- *   A sandbox may have at most MAX_RESOLVING_PER_SANDBOX lookups in flight (more get 503), so
+ *   A sandbox may have at most MAX_RESOLVING_PER_SANDBOX lookups in flight, a tenant at most
+ *   MAX_RESOLVING_PER_TENANT (more get 503), so
  *   one sandbox's slow names cannot occupy every resolver thread.
  * - Rules are on whole host names (proxy/hostpat.h: name, *.domain or *; deny wins, empty allow
  *   list allows nothing): CONNECT targets for HTTPS (no TLS interception) and the absolute URI
@@ -26,9 +27,9 @@
  *   it): its own allow/deny lists and the allowed ports (default 80 and 443). Resolved
  *   destinations that are not global unicast (proxy/addr.h) or are the host's own addresses are
  *   refused whatever the rules say, unless the policy permits their range ("allowAddresses").
- * - Bounds: PROXY_MAX_HEAD header bytes, MAX_CONNS connections in all and MAX_CONNS_PER_SANDBOX
- *   per sandbox (a full sandbox's listener is simply not polled: its clients wait in the kernel
- *   backlog), IDLE_MS without progress closes a connection, CONNECT_MS for the outbound connect.
+ * - Bounds: PROXY_MAX_HEAD header bytes, MAX_CONNS connections in all, MAX_CONNS_PER_SANDBOX
+ *   per sandbox and MAX_CONNS_PER_TENANT for all sandboxes of one tenant (a full sandbox's or
+ *   tenant's listeners are simply not polled: their clients wait in the kernel backlog), IDLE_MS without progress closes a connection, CONNECT_MS for the outbound connect.
  * - Logs: one record per request, kept in memory per sandbox (at most MAX_LOG records) and
  *   returned as JSON by PX_LOGS: [{"timestamp","method","host","port","path","action":
  *   "ALLOW"|"BLOCK","durationMs","bytesUp","bytesDown"}] (the original's fields plus port and
@@ -62,7 +63,11 @@
 #define MAX_LISTENERS 256
 #define MAX_CONNS 256
 #define MAX_CONNS_PER_SANDBOX 32
+/* One tenant's sandboxes together: a quarter of MAX_CONNS, so eight sandboxes of one tenant can
+ * no longer hold every slot (issue 12 #13). */
+#define MAX_CONNS_PER_TENANT 64
 #define MAX_RESOLVING_PER_SANDBOX 2 /* of the resolver threads (resolve.c) */
+#define MAX_RESOLVING_PER_TENANT 2
 #define MAX_LOG 100
 #define MAX_LOG_PATH 128
 #define IDLE_MS 60000
@@ -90,7 +95,7 @@ struct listener {
 	struct net_policy pol;     /* the tenant's ceiling from the admin's policy */
 	struct net_cidr *permitted; /* pol.addrs parsed: non-global ranges the admin permits */
 	size_t n_permitted;
-	char tenant[ISOL8_MAX_ID + 1];
+	unsigned ten; /* its tenant's slot in tenants[] */
 	bool log;
 	struct log_rec *logs;
 	size_t n_logs;
@@ -128,6 +133,36 @@ struct conn {
 };
 
 static struct listener lst[MAX_LISTENERS];
+
+/* Tenants with a listener: the broker names a listener's tenant (from the policy, never from
+ * anything the sandbox says); the slot lives while that tenant has a listener. */
+struct tenant_slot {
+	char name[ISOL8_MAX_TENANT + 1];
+	unsigned listeners, conns;
+};
+static struct tenant_slot tenants[MAX_LISTENERS];
+
+static unsigned tenant_get(const char *name)
+{
+	unsigned free_slot = MAX_LISTENERS;
+
+	for (unsigned i = 0; i < MAX_LISTENERS; i++) {
+		if (tenants[i].listeners && strcmp(tenants[i].name, name) == 0)
+			return i;
+		if (!tenants[i].listeners && free_slot == MAX_LISTENERS)
+			free_slot = i;
+	}
+	/* A free slot exists: there are as many slots as listeners. */
+	snprintf(tenants[free_slot].name, sizeof tenants[free_slot].name, "%s", name);
+	tenants[free_slot].conns = 0;
+	return free_slot;
+}
+
+/* May listener l accept another connection? */
+static bool can_accept(const struct listener *l, unsigned n_all)
+{
+	return n_all < MAX_CONNS && l->conns < MAX_CONNS_PER_SANDBOX && tenants[l->ten].conns < MAX_CONNS_PER_TENANT;
+}
 static struct conn *conns[MAX_CONNS];
 static unsigned n_conns;
 
@@ -170,6 +205,8 @@ static void conn_close(unsigned i)
 		}
 		if (l->conns)
 			l->conns--;
+		if (tenants[l->ten].conns)
+			tenants[l->ten].conns--;
 	}
 	xclose(c->cfd);
 	xclose(c->ufd);
@@ -476,13 +513,17 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 		return;
 	}
 	{
-		/* Half the resolver threads at most per sandbox, so one sandbox's slow names cannot
-		 * hold up everyone else's lookups. */
-		unsigned resolving = 0;
-		for (unsigned i = 0; i < MAX_CONNS; i++)
-			if (conns[i] && conns[i] != c && conns[i]->st == C_RESOLVING && conns[i]->lst == c->lst)
-				resolving++;
-		if (resolving >= MAX_RESOLVING_PER_SANDBOX) {
+		/* Half the resolver threads at most per sandbox and per tenant, so one sandbox's (or
+		 * one tenant's) slow names cannot hold up everyone else's lookups. */
+		unsigned resolving = 0, tenant_resolving = 0;
+		for (unsigned i = 0; i < MAX_CONNS; i++) {
+			const struct listener *o;
+			if (!conns[i] || conns[i] == c || conns[i]->st != C_RESOLVING || !(o = conn_listener(conns[i])))
+				continue;
+			resolving += conns[i]->lst == c->lst;
+			tenant_resolving += o->ten == l->ten;
+		}
+		if (resolving >= MAX_RESOLVING_PER_SANDBOX || tenant_resolving >= MAX_RESOLVING_PER_TENANT) {
 			reply_and_close(c, 503, "Service Unavailable", r->host, "too many name lookups in flight");
 			return;
 		}
@@ -649,7 +690,7 @@ static void accept_on(unsigned li)
 
 	if (fd < 0)
 		return;
-	if (n_conns >= MAX_CONNS || l->conns >= MAX_CONNS_PER_SANDBOX) {
+	if (!can_accept(l, n_conns)) {
 		close(fd);
 		return;
 	}
@@ -662,6 +703,7 @@ static void accept_on(unsigned li)
 	c->logi = -1;
 	c->last_ms = mono();
 	l->conns++;
+	tenants[l->ten].conns++;
 	conns[n_conns++] = c;
 }
 
@@ -694,6 +736,8 @@ static void listener_drop(struct listener *l)
 	l->logs = NULL;
 	l->n_logs = 0;
 	l->conns = 0;
+	if (tenants[l->ten].listeners)
+		tenants[l->ten].listeners--;
 	l->gen++;
 }
 
@@ -707,7 +751,7 @@ static int do_listen(struct isol8_msg *m, struct isol8_err *err)
 
 	if (isol8_get_str(m, &id, ISOL8_MAX_ID, err) < 0 || net_patterns_get(m, &p, err) < 0)
 		return -1;
-	if (isol8_get_str(m, &tenant, ISOL8_MAX_ID, err) < 0 || !*tenant || net_policy_get(m, &pol, err) < 0) {
+	if (isol8_get_str(m, &tenant, ISOL8_MAX_TENANT, err) < 0 || !*tenant || net_policy_get(m, &pol, err) < 0) {
 		net_patterns_free(&p);
 		return *err->msg ? -1 : isol8_err_set(err, ISOL8_E_PROTO, 0, "listen without a tenant");
 	}
@@ -742,7 +786,8 @@ static int do_listen(struct isol8_msg *m, struct isol8_err *err)
 	l->permitted = xcalloc(pol.n_addrs + 1, sizeof *l->permitted);
 	for (l->n_permitted = 0; l->n_permitted < pol.n_addrs; l->n_permitted++)
 		net_cidr_parse(pol.addrs[l->n_permitted], &l->permitted[l->n_permitted], err); /* checked by net_policy_get */
-	snprintf(l->tenant, sizeof l->tenant, "%s", tenant);
+	l->ten = tenant_get(tenant);
+	tenants[l->ten].listeners++;
 	l->fd = isol8_msg_take_fd(m, 0);
 	snprintf(l->id, sizeof l->id, "%s", id);
 	l->n_logs = 0;
@@ -843,7 +888,7 @@ int proxy_run(int chan)
 		pf[np] = (struct pollfd){.fd = proxy_resolver_fd(), .events = POLLIN};
 		who[np++] = -2;
 		for (unsigned i = 0; i < MAX_LISTENERS; i++)
-			if (lst[i].fd >= 0 && n_conns < MAX_CONNS && lst[i].conns < MAX_CONNS_PER_SANDBOX) {
+			if (lst[i].fd >= 0 && can_accept(&lst[i], n_conns)) {
 				pf[np] = (struct pollfd){.fd = lst[i].fd, .events = POLLIN};
 				who[np++] = (int)i;
 			}
