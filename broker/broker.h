@@ -22,6 +22,14 @@
  * deadline removes it (workers drop pool entries earlier, see worker/pool.h). */
 #define BROKER_POOL_IDLE_MS (10u * 60u * 1000u)
 #define BROKER_MAX_PENDING 128   /* accepted frontends waiting for FE_HELLO or queued */
+/* Routed connections each hold a worker thread and a few fds until the worker is done: a
+ * worker takes at most BROKER_CONNS_PER_WORKER (well inside its 1024 fds), and one peer
+ * (tenant and uid) at most BROKER_CONNS_PER_PEER in all workers, so one tenant cannot exhaust
+ * a worker shared with others. */
+#define BROKER_CONNS_PER_WORKER 96
+#define BROKER_CONNS_PER_PEER 32
+/* A worker whose channel stays full this long does not read it: it is restarted. */
+#define BROKER_WORKER_SEND_TIMEOUT_MS 2000
 
 /* --pool-size and poolSize bounds, each of clean and dirty. */
 #define BROKER_POOL_SIZE_MAX 16
@@ -151,6 +159,8 @@ struct owned_container {
 uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, bool run);
 /* Connections currently running code, for one tenant or all (tenant < 0). */
 unsigned table_token_count_runs(int tenant);
+/* Frontend connections of one peer (tenant and uid) routed and not yet done. */
+unsigned table_token_count_peer(int tenant, uid_t uid);
 int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant);
 /* Returns 1 when the token belonged to a frontend connection (not an internal one, uid -1). */
 int table_token_drop(uint32_t token, unsigned worker, uint32_t gen);

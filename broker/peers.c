@@ -249,6 +249,18 @@ static void route(struct broker *b, struct pending *p, uint8_t op, const char *s
 		refuse(p->fd, ISOL8_E_UNAVAIL, "no isol8 worker is available right now; retry in a moment");
 		return;
 	}
+	if (table_token_count_peer(p->tenant, p->cred.uid) >= BROKER_CONNS_PER_PEER) {
+		char msg[200];
+		snprintf(msg, sizeof msg, "uid %u already has %u requests in progress at isol8d (at most %u); retry when one ends",
+			 (unsigned)p->cred.uid, BROKER_CONNS_PER_PEER, BROKER_CONNS_PER_PEER);
+		refuse(p->fd, ISOL8_E_LIMIT, msg);
+		return;
+	}
+	if (b->w[idx].load >= BROKER_CONNS_PER_WORKER) {
+		log_warn("worker %u is at its limit of %u connections", idx, BROKER_CONNS_PER_WORKER);
+		refuse(p->fd, ISOL8_E_LIMIT, "isol8d is busy: its worker is at its connection limit; retry in a moment");
+		return;
+	}
 	token = table_token_new(idx, b->w[idx].gen, p->tenant, p->cred.uid, op == HELLO_RUN);
 	isol8_put_u32(&pl, token);
 	isol8_put_u8(&pl, op);

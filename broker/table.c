@@ -64,6 +64,17 @@ unsigned table_token_count_runs(int tenant)
 	return n;
 }
 
+unsigned table_token_count_peer(int tenant, uid_t uid)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_tokens; i++)
+		if (tokens[i].uid != (uid_t)-1 && tokens[i].tenant == tenant && tokens[i].uid == uid)
+			n++;
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 int table_token_drop(uint32_t token, unsigned worker, uint32_t gen)
 {
 	int frontend = 0;

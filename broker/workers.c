@@ -36,6 +36,13 @@ int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
 	snprintf(pdirty, sizeof pdirty, "%u", b->o.pool_dirty);
 	if (broker_spawn_child(b->o.worker_path, argv, &chan, &pid, err) < 0)
 		return isol8_err_wrap(err, "worker %u", idx);
+	{
+		/* Bounded sends: a worker that stops reading must not stall the broker (it is
+		 * restarted instead, see broker_send_worker). */
+		struct timeval tv = {BROKER_WORKER_SEND_TIMEOUT_MS / 1000, (BROKER_WORKER_SEND_TIMEOUT_MS % 1000) * 1000};
+		if (setsockopt(chan, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
+			log_warn("worker %u: SO_SNDTIMEO: %s", idx, strerror(errno));
+	}
 	w->pid = pid;
 	w->chan = chan;
 	w->gen++;
@@ -89,6 +96,13 @@ int broker_send_worker(struct broker *b, unsigned idx, uint8_t type, uint32_t re
 		return -1;
 	}
 	r = isol8_ipc_send(w->chan, type, req_id, p ? p->data : NULL, p ? p->len : 0, fds, nfds, &err);
+	if (r < 0 && (err.errnum == EAGAIN || err.errnum == EWOULDBLOCK) && w->pid > 0) {
+		/* Its channel stayed full for the whole send timeout: the worker is wedged. Killing
+		 * it is the way back (the reaper removes what it owned and respawns it). */
+		log_error("worker %u (pid %d) has not read its channel for %d ms: restarting it", idx, (int)w->pid,
+			  BROKER_WORKER_SEND_TIMEOUT_MS);
+		kill(w->pid, SIGKILL);
+	}
 	pthread_mutex_unlock(&w->send_lock);
 	if (r < 0)
 		log_warn("send to worker %u: %s", idx, err.msg);

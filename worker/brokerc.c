@@ -2,9 +2,11 @@
  * request id; the channel reader (main thread) hands replies to the waiting thread. */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/proto.h"
@@ -18,9 +20,14 @@ struct waiter {
 	struct waiter *next;
 };
 
+/* A verb answer that has not come in this long never will (a reply dropped because its fd
+ * could not be received, a broker stuck on Docker): the caller gets an error, not a thread
+ * pinned forever. Docker's slowest verb here (create + start under load) takes seconds. */
+#define VERB_REPLY_TIMEOUT_MS 120000
+
 static int chan = -1;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t cond;
 static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct waiter *waiters;
 static uint32_t next_id = 1;
@@ -28,8 +35,23 @@ static bool broken;
 
 int brokerc_init(int fd)
 {
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&cond, &ca);
+	pthread_condattr_destroy(&ca);
 	chan = fd;
 	return 0;
+}
+
+static void unlink_waiter(struct waiter *w)
+{
+	for (struct waiter **pp = &waiters; *pp; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			return;
+		}
 }
 
 static int send_locked(uint8_t type, uint32_t id, const struct isol8_buf *p, const int *fds, unsigned nfds,
@@ -46,7 +68,7 @@ int brokerc_call(uint8_t type, const struct isol8_buf *payload, const int *fds, 
 		 struct isol8_err *err)
 {
 	struct waiter w = {0};
-	struct waiter **pp;
+	struct timespec until;
 
 	pthread_mutex_lock(&lock);
 	if (broken) {
@@ -62,17 +84,21 @@ int brokerc_call(uint8_t type, const struct isol8_buf *payload, const int *fds, 
 
 	if (send_locked(type, w.id, payload, fds, nfds, err) < 0) {
 		pthread_mutex_lock(&lock);
-		for (pp = &waiters; *pp; pp = &(*pp)->next)
-			if (*pp == &w) {
-				*pp = w.next;
-				break;
-			}
+		unlink_waiter(&w);
 		pthread_mutex_unlock(&lock);
 		return isol8_err_wrap(err, "send to broker");
 	}
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += VERB_REPLY_TIMEOUT_MS / 1000;
 	pthread_mutex_lock(&lock);
 	while (!w.done)
-		pthread_cond_wait(&cond, &lock);
+		if (pthread_cond_timedwait(&cond, &lock, &until) == ETIMEDOUT && !w.done) {
+			/* A late reply finds no waiter and is dropped, fds closed (brokerc_deliver). */
+			unlink_waiter(&w);
+			pthread_mutex_unlock(&lock);
+			return isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "isol8d did not answer request %u within %d s",
+					     type, VERB_REPLY_TIMEOUT_MS / 1000);
+		}
 	pthread_mutex_unlock(&lock);
 
 	if (w.m.type == BR_REPLY_ERR || w.m.type == 0) {

@@ -53,6 +53,28 @@ static void *conn_thread(void *arg)
 	return NULL;
 }
 
+/* The broker caps routed connections per worker below this; the worker refuses beyond it
+ * anyway, so that no bug or hostile broker state can make it run out of threads or fds. */
+#define WORKER_MAX_CONNS 128
+
+/* A connection the worker will not serve: tell the client, and the broker that the token is
+ * done (or its load and the tenant's count never come down). */
+static void refuse_conn(struct conn *c, const char *why)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	isol8_put_u16(&p, ISOL8_E_LIMIT);
+	isol8_put_str(&p, why);
+	isol8_ipc_send_buf(c->fd, WK_ERROR, 0, &p, NULL, 0, &err);
+	isol8_buf_free(&p);
+	c->fd = xclose(c->fd);
+	isol8_put_u32(&p, c->token);
+	brokerc_send_noreply(V_CONN_DONE, &p);
+	isol8_buf_free(&p);
+	free(c);
+}
+
 static void handle_assign(struct isol8_msg *m)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
@@ -76,6 +98,11 @@ static void handle_assign(struct isol8_msg *m)
 	snprintf(c->tenant, sizeof c->tenant, "%s", tenant);
 	snprintf(c->principal, sizeof c->principal, "%s", principal);
 	snprintf(c->session, sizeof c->session, "%s", session);
+	if (__atomic_load_n(&active_conns, __ATOMIC_SEQ_CST) >= WORKER_MAX_CONNS) {
+		log_warn("refusing a connection: %d in progress", WORKER_MAX_CONNS);
+		refuse_conn(c, "this isol8 worker is at its connection limit; retry in a moment");
+		return;
+	}
 	__atomic_add_fetch(&active_conns, 1, __ATOMIC_SEQ_CST);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -83,8 +110,7 @@ static void handle_assign(struct isol8_msg *m)
 	if (pthread_create(&th, &attr, conn_thread, c) != 0) {
 		__atomic_sub_fetch(&active_conns, 1, __ATOMIC_SEQ_CST);
 		log_error("cannot start connection thread");
-		xclose(c->fd);
-		free(c);
+		refuse_conn(c, "this isol8 worker cannot take more work right now; retry in a moment");
 	}
 	pthread_attr_destroy(&attr);
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Hold connections to isol8d open without sending a hello (tests/security/front_door_test.sh).
 
-Usage: flood.py SOCKET N HOLD-SECONDS READY-FILE
-Opens N connections, writes "accepted refused" to READY-FILE once every connection was either
+Usage: flood.py SOCKET N HOLD-SECONDS READY-FILE [hello]
+Opens N connections (with "hello": each sends an FE_HELLO for a session list and then
+nothing, so isol8d routes it to a worker that waits for the request), writes "accepted refused" to READY-FILE once every connection was either
 refused (an error reply) or is being held, then holds the rest for HOLD-SECONDS and prints
 "accepted=A refused=R closed_by_daemon=C first_error=..." (C: held ones the daemon closed)."""
 import os
@@ -14,10 +15,14 @@ import time
 import wire
 
 path, n, hold, ready = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+hello = len(sys.argv) > 5 and sys.argv[5] == 'hello'
 socks, refused, first_error = [], 0, ''
 for _ in range(n):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.connect(path)
+    if hello:
+        wire.send(s, wire.FE_HELLO, bytes([wire.HELLO_SESSION_LIST]) + wire.s(''))
+        time.sleep(0.02)  # let it be routed: past the front door, into a worker
     socks.append(s)
 time.sleep(0.5)
 held = []
