@@ -344,12 +344,29 @@ static void child(int fds[3], int ctl, char **argv, char **env, const char *cwd)
 			close(fd);
 	for (int s = 1; s < NSIG; s++)
 		signal(s, SIG_DFL);
+	/* Only now: what was sent meanwhile is delivered with the default action. */
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	if (chdir(cwd) < 0)
 		child_fail(cwd, 126);
 	exec_path(argv, env);
 	child_fail(argv[0], 127);
+}
+
+/* fork() with every signal blocked until child() has reset their dispositions: the child starts
+ * with ours (SIGINT, SIGTERM... ignored), and a signal sent to it in between (A_KILL right after
+ * A_STARTED or A_HANDOFF) would be lost instead of pending. */
+static pid_t fork_child(void)
+{
+	sigset_t all, old;
+	pid_t pid;
+
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid != 0)
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	return pid;
 }
 
 static void kill_group(pid_t pid, int sig)
@@ -535,7 +552,7 @@ static void standby_spawn(void)
 		if (pipe2(p[i], O_CLOEXEC) < 0)
 			goto fail;
 	env = merge_env(warm_env);
-	pid = fork();
+	pid = fork_child();
 	if (pid == 0) {
 		int fds[3] = { p[0][0], p[1][1], p[2][1] };
 		child(fds, p[3][0], warm_argv, env, "/sandbox");
@@ -641,7 +658,7 @@ static void run(struct msg *m)
 		dirty = 1;
 	}
 	t0 = now_ms();
-	if (!err && (pid = fork()) < 0)
+	if (!err && (pid = fork_child()) < 0)
 		err = "fork failed";
 	if (!err && pid == 0)
 		child(m->fds, -1, argv, menv, cwd);
