@@ -2,8 +2,9 @@
 """Host-side peer for the in-sandbox agent (docker/sandbox/agent.c): plays the worker's part.
 
 Usage: agent_peer.py IMAGE NAME [NODE_IMAGE]. Listens on a socket in a temporary folder, starts the
-agent in a locked-down container named NAME (label org.isol8.test=agent) with that folder mounted on
-/run/isol8-agent, and checks the protocol of common/agent_proto.h. With NODE_IMAGE (non-empty), the
+agent as the entrypoint (PID 1, as isol8d does) of a locked-down container named NAME (label
+org.isol8.test=agent) with that folder mounted on /run/isol8-agent, and checks the protocol of
+common/agent_proto.h. A second container, NAME-t, has its agent tampered with. With NODE_IMAGE (non-empty), the
 node standby is checked in a second container, NAME-node. Prints TAP.
 """
 import fcntl
@@ -164,8 +165,9 @@ def start_agent(img, cname, extra=()):
     r = subprocess.run(['docker', 'run', '-d', '--rm', '--name', cname, '--label', 'org.isol8.test=agent',
                         '--read-only', '--tmpfs', '/sandbox:rw,exec,uid=100,gid=101', '--tmpfs', '/tmp:rw,noexec',
                         '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', '--network', 'none',
-                        '--user', '100:101', '-v', tmp + ':/run/isol8-agent:ro'] + list(extra) +
-                       [img, '/usr/local/lib/isol8/isol8-agent'], capture_output=True, text=True)
+                        '--user', '100:101', '-v', tmp + ':/run/isol8-agent:ro',
+                        '--entrypoint', '/usr/local/lib/isol8/isol8-agent'] + list(extra) + [img],
+                       capture_output=True, text=True)
     if r.returncode != 0:
         print('Bail out! docker run: ' + r.stderr.strip())
         sys.exit(1)
@@ -271,6 +273,7 @@ t, r, p = recv(conn)
 ok(t == A_READY and len(p) == 8 and struct.unpack('<II', p)[0] == 1, 'A_READY version 1', (t, p))
 agent_pid = struct.unpack('<II', p)[1] if t == A_READY else 0
 ok(peer_uid == 100, 'agent runs as uid 100', peer_uid)
+ok(agent_pid == 1, 'the agent is PID 1', agent_pid)
 
 PY = [b'python3', b'-c']
 reps, out, err, ex = run(conn, PY + [b'print(1)'])
@@ -387,6 +390,20 @@ _, out, err, ex = run(conn, PY + [check])
 ok(out == b'[] [] []\n[]\n[0, 0, 0]\n', 'after reset: empty dirs, no other process, no IPC', (out, err))
 r = subprocess.run(['docker', 'exec', name, 'ls', '/etc/passwd'], capture_output=True, text=True)
 ok(r.returncode == 0, 'reset did not follow the symlink to /etc', r.stderr)
+
+# PID 1: orphans are reaped, signals and /proc/1/mem from the sandbox do not reach the agent.
+_, out, err, ex = run(conn, [b'sh', b'-c', b'for i in 1 2 3; do (setsid true &); (setsid sleep 0.1 &); done; '
+                             b'sleep 0.6; cat /proc/[0-9]*/stat | awk \'$3 == "Z"\' | wc -l'])
+ok(out == b'0\n', 'orphans that ended were reaped (no zombie)', (out, err))
+_, out, err, ex = run(conn, [b'sh', b'-c', b'kill -KILL 1; kill -STOP 1; kill -TERM 1; kill -INT 1; echo sent'])
+_, out2, _, ex2 = run(conn, PY + [b'print(1)'])
+ok(out == b'sent\n' and out2 == b'1\n', 'SIGKILL, SIGSTOP, SIGTERM, SIGINT from the sandbox do not stop the agent',
+   (out, err, out2))
+_, out, err, ex = run(conn, PY + [b'import os\ntry:\n    os.open("/proc/1/mem", os.O_RDWR)\n    print("open")\n'
+                                  b'except OSError as e:\n    print(e.errno)'])
+ok(out.strip() in (b'13', b'1'), '/proc/1/mem is refused (EACCES or EPERM)', (out, err))
+t, r, p = reset(conn)
+ok(t == A_DONE, 'and the reset still passes', (t, p))
 
 # Environment: the container's, with the request's entries replacing same-named ones (later wins).
 _, out, err, ex = run(conn, [b'sh', b'-c', b'echo $X; env | grep -c "^X="'], env=[b'X=1', b'X=2'])
@@ -644,6 +661,19 @@ print('# print(1) round trip, median of 50: agent %.1f ms, docker exec %.1f ms' 
 
 # EOF from the worker ends the agent, hence the container.
 ok(stop_agent(conn, name, tmp), 'worker EOF ends the agent and the container')
+
+# A program that changes what the agent passes on makes the next reset refuse (A_ERROR): the
+# worker then discards the sandbox.
+tname = name + '-t'
+conn, _, tmp = start_agent(image, tname)
+recv(conn)
+for what, cmd, want in [(b'nice', b'renice -n 5 -p 1', 'nice value'),
+                        (b'nofile', b'prlimit --pid 1 --nofile=64:64', 'limit nofile')]:
+    _, out, err, ex = run(conn, [b'sh', b'-c', cmd])
+    t, r, p = reset(conn)
+    ok(ex and ex['code'] == 0 and t == A_ERROR and want in errmsg(p),
+       'tampered %s: A_RESET -> A_ERROR naming it' % what.decode(), (ex, err, t, p))
+ok(stop_agent(conn, tname, tmp), 'tampered: worker EOF ends the agent and the container')
 
 # The node standby (docker/sandbox/standby.cjs), in a second container.
 if node_image:

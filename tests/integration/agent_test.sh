@@ -11,7 +11,7 @@ IMAGE=${ISOL8_AGENT_IMAGE:-isol8:python}
 NODE_IMAGE=${ISOL8_AGENT_NODE_IMAGE:-isol8:node}
 NAME=isol8-agent-test-$$
 
-cleanup() { docker rm -f "$NAME" "$NAME-node" >/dev/null 2>&1; }
+cleanup() { docker rm -f "$NAME" "$NAME-node" "$NAME-t" >/dev/null 2>&1; }
 
 has_agent() { [ "$(docker image inspect -f '{{index .Config.Labels "org.isol8.agent"}}' "$1" 2>/dev/null)" = 1 ]; }
 
