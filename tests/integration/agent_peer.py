@@ -667,6 +667,18 @@ ok(stop_agent(conn, name, tmp), 'worker EOF ends the agent and the container')
 tname = name + '-t'
 conn, _, tmp = start_agent(image, tname)
 recv(conn)
+# A process the agent cannot kill (root in the container, started by docker exec) survives the
+# kill: the reset must say so after its 200 ms instead of calling the sandbox clean.
+subprocess.run(['docker', 'exec', '-d', '-u', '0', tname, 'sleep', '100'], check=True)
+time.sleep(0.3)
+t0 = time.monotonic()
+t, r, p = reset(conn)
+ms = (time.monotonic() - t0) * 1000
+ok(t == A_ERROR and 'outlived the kill' in errmsg(p) and 'sleep' in errmsg(p) and ms >= 190,
+   'a process that survives the kill: A_RESET -> A_ERROR naming it (after %.0f ms)' % ms, (t, p))
+subprocess.run(['docker', 'exec', '-u', '0', tname, 'kill', '-9', '-1'], capture_output=True)
+t, r, p = reset(conn)
+ok(t == A_DONE, 'once it is gone the reset passes again', (t, p))
 for what, cmd, want in [(b'nice', b'renice -n 5 -p 1', 'nice value'),
                         (b'nofile', b'prlimit --pid 1 --nofile=64:64', 'limit nofile')]:
     _, out, err, ex = run(conn, [b'sh', b'-c', cmd])
