@@ -34,6 +34,10 @@
  *   returned as JSON by PX_LOGS: [{"timestamp","method","host","port","path","action":
  *   "ALLOW"|"BLOCK","durationMs","bytesUp","bytesDown"}] (the original's fields plus port and
  *   byte counts). Bytes are counted when the connection closes.
+ * - A CONNECT tunnel starts with the client's TLS ClientHello, held until its server_name is
+ *   checked against the CONNECT host (tls.c): a mismatch, a missing name (unless the target is
+ *   an address) or bytes that are not TLS on ports 80 and 443 close the tunnel before anything
+ *   reaches the server, so an allowed name cannot front for another site on the same address.
  * - A plain-HTTP connection carries one request: the proxy tracks its body (Content-Length or
  *   chunked) and drops whatever follows, so a pipelined request never reaches the server
  *   unchecked (issue 12 #18); the forwarded "Connection: close" ends the exchange. */
@@ -59,6 +63,7 @@
 #include "proxy/http.h"
 #include "proxy/proxy.h"
 #include "proxy/rules.h"
+#include "proxy/tls.h"
 
 #define MAX_LISTENERS 256
 #define MAX_CONNS 256
@@ -125,8 +130,10 @@ struct conn {
 	bool refused_local; /* an address was skipped as the host's own */
 	uint64_t ticket, resolve_start; /* C_RESOLVING: the lookup this connection waits for */
 	char host[PROXY_MAX_HOST + 1];
+	uint16_t port;
 	bool is_connect;
 	struct http_body body; /* plain HTTP: where the one forwarded request ends */
+	bool tls_pending;      /* CONNECT: the client's first bytes are held until checked */
 	bool pipelined;        /* the client sent more after it: dropped */
 	uint64_t up_bytes, down_bytes; /* sent to / received from upstream */
 	unsigned pfi;                   /* this round's pollfd index of cfd (ufd follows) */
@@ -422,6 +429,39 @@ static void on_resolved(void *ctx, uint64_t ticket, int rc, const struct proxy_a
  * (a pipelined request, whose Host and target nobody checked) is dropped; the forwarded
  * "Connection: close" makes the server end the exchange after the first answer, and an HTTP/1.1
  * client retries the rest on a new connection, where it is checked like any other. */
+static bool ip_literal(const char *host)
+{
+	struct in_addr a;
+	return strchr(host, ':') || inet_pton(AF_INET, host, &a) == 1;
+}
+
+/* A CONNECT tunnel's first bytes must be a TLS ClientHello naming the CONNECT host (so a
+ * permitted name cannot front for another server behind the same address), or no name at all
+ * when the CONNECT target is an address. Bytes that are not TLS pass only on ports other than 80
+ * and 443, which the policy must have allowed explicitly. Returns 0 (decided: pass, or wait
+ * for more) or -1 (refused). Nothing is forwarded before the decision. */
+static int tls_gate(struct conn *c)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	char sni[254];
+	int rc = tls_client_hello_sni((const uint8_t *)c->up.b.data, c->up.b.len, sni, &err);
+
+	if (rc == 0 && c->up.b.len < TLS_HELLO_MAX)
+		return 0;
+	if (rc < 0 && c->up.b.len && c->up.b.data[0] != 0x16 && c->port != 80 && c->port != 443) {
+		c->tls_pending = false; /* not TLS, on a port the admin opened for it */
+		return 0;
+	}
+	if (rc == 1 && (sni[0] ? strcmp(sni, c->host) == 0 : ip_literal(c->host))) {
+		c->tls_pending = false;
+		return 0;
+	}
+	log_debug("CONNECT %s:%u refused: %s", c->host, c->port,
+		  rc == 1 ? (sni[0] ? "TLS server name differs" : "TLS without server name") : err.msg);
+	mark_blocked(c);
+	return -1;
+}
+
 static int client_bytes(struct conn *c, const char *p, size_t n)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
@@ -429,7 +469,7 @@ static int client_bytes(struct conn *c, const char *p, size_t n)
 
 	if (c->is_connect) {
 		queue(&c->up, p, n);
-		return 0;
+		return c->tls_pending ? tls_gate(c) : 0;
 	}
 	k = http_body_feed(&c->body, p, n, &err);
 	if (k < 0) {
@@ -505,11 +545,16 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 	/* Bytes the client sent after the head (a request body, a TLS ClientHello) go upstream once
 	 * connected; nothing is sent before then. */
 	snprintf(c->host, sizeof c->host, "%s", r->host);
+	c->port = r->port;
+	c->tls_pending = r->is_connect;
 	if (!r->is_connect)
 		queue(&c->up, fwd->data, fwd->len);
 	http_body_init(&c->body, r);
 	if (c->head_len > r->head_len && client_bytes(c, c->head + r->head_len, c->head_len - r->head_len) < 0) {
-		reply_and_close(c, 400, "Bad Request", NULL, "bad request body framing");
+		if (r->is_connect)
+			reply_and_close(c, 403, "Forbidden", r->host, "TLS server name does not match the CONNECT host");
+		else
+			reply_and_close(c, 400, "Bad Request", NULL, "bad request body framing");
 		return;
 	}
 	{
@@ -651,12 +696,14 @@ static bool conn_step(struct conn *c, short crev, short urev)
 	}
 	if (c->st != C_RELAY)
 		return true;
-	if ((crev & (POLLIN | POLLHUP | POLLERR)) && !c->c_eof && c->up.b.len == 0) {
+	if ((crev & (POLLIN | POLLHUP | POLLERR)) && !c->c_eof && (c->up.b.len == 0 || c->tls_pending)) {
 		int r = fill_client(c);
 		if (r < 0)
 			return false;
 		if (r == 0)
 			c->c_eof = true;
+		if (r == 0 && c->tls_pending)
+			return false; /* gone before saying which server it wants */
 	}
 	if ((urev & (POLLIN | POLLHUP | POLLERR)) && !c->u_eof && c->down.b.len == 0) {
 		size_t before = c->down.b.len;
@@ -667,7 +714,7 @@ static bool conn_step(struct conn *c, short crev, short urev)
 		if (r == 0)
 			c->u_eof = true;
 	}
-	if (c->up.b.len && flush(c->ufd, &c->up, &c->up_bytes) < 0)
+	if (c->up.b.len && !c->tls_pending && flush(c->ufd, &c->up, &c->up_bytes) < 0)
 		return false;
 	if (c->down.b.len && flush(c->cfd, &c->down, &ignored) < 0)
 		return false;
@@ -900,10 +947,10 @@ int proxy_run(int chan)
 			case C_CONNECTING: ue = POLLOUT; break;
 			case C_REPLY: ce = POLLOUT; break;
 			case C_RELAY:
-				if (!c->c_eof && !c->up.b.len) ce |= POLLIN;
+				if (!c->c_eof && (!c->up.b.len || c->tls_pending)) ce |= POLLIN;
 				if (c->down.b.len) ce |= POLLOUT;
 				if (!c->u_eof && !c->down.b.len) ue |= POLLIN;
-				if (c->up.b.len) ue |= POLLOUT;
+				if (c->up.b.len && !c->tls_pending) ue |= POLLOUT;
 				break;
 			default: break;
 			}

@@ -8,6 +8,7 @@
 #include "common/proto.h"
 #include "proxy/http.h"
 #include "proxy/rules.h"
+#include "proxy/tls.h"
 
 static int parse(const char *s, struct http_req *r, struct isol8_buf *fwd, struct isol8_err *err)
 {
@@ -348,6 +349,87 @@ START_TEST(test_trailing_dot)
 }
 END_TEST
 
+/* A ClientHello record: version, random, session id, suites, compression, then the given
+ * extensions block (raw, with its 2-byte length) or none when ext is NULL. */
+static size_t hello(uint8_t *out, const uint8_t *ext, size_t ext_len)
+{
+	uint8_t body[2048];
+	size_t b = 0, n = 0;
+
+	body[b++] = 3;
+	body[b++] = 3;
+	memset(body + b, 0xab, 32);
+	b += 32;
+	body[b++] = 0;                            /* session id */
+	body[b++] = 0, body[b++] = 2;             /* cipher suites */
+	body[b++] = 0x13, body[b++] = 0x01;
+	body[b++] = 1, body[b++] = 0;             /* compression: null */
+	if (ext) {
+		memcpy(body + b, ext, ext_len);
+		b += ext_len;
+	}
+	out[n++] = 0x16, out[n++] = 3, out[n++] = 1;
+	out[n++] = (uint8_t)((b + 4) >> 8), out[n++] = (uint8_t)(b + 4);
+	out[n++] = 1, out[n++] = 0, out[n++] = (uint8_t)(b >> 8), out[n++] = (uint8_t)b;
+	memcpy(out + n, body, b);
+	return n + b;
+}
+
+/* extensions block with one server_name extension naming name (and an unrelated one first) */
+static size_t sni_ext(uint8_t *e, const char *name)
+{
+	size_t nl = strlen(name), n = 0, list = nl + 3, data = list + 2, total = 4 + 4 + data;
+	e[n++] = (uint8_t)(total >> 8), e[n++] = (uint8_t)total;
+	e[n++] = 0x00, e[n++] = 0x0b, e[n++] = 0, e[n++] = 0; /* ec_point_formats, empty */
+	e[n++] = 0, e[n++] = 0, e[n++] = (uint8_t)(data >> 8), e[n++] = (uint8_t)data;
+	e[n++] = (uint8_t)(list >> 8), e[n++] = (uint8_t)list;
+	e[n++] = 0, e[n++] = (uint8_t)(nl >> 8), e[n++] = (uint8_t)nl;
+	memcpy(e + n, name, nl);
+	return n + nl;
+}
+
+START_TEST(test_tls_sni)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	uint8_t rec[4096], ext[512];
+	char sni[254];
+	size_t n = hello(rec, ext, sni_ext(ext, "Allowed.Test."));
+
+	ck_assert_int_eq(tls_client_hello_sni(rec, n, sni, &err), 1);
+	ck_assert_str_eq(sni, "allowed.test");
+	/* every prefix needs more bytes; none is misread */
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(tls_client_hello_sni(rec, i, sni, &err), 0);
+	/* no extensions: no name */
+	n = hello(rec, NULL, 0);
+	ck_assert_int_eq(tls_client_hello_sni(rec, n, sni, &err), 1);
+	ck_assert_str_eq(sni, "");
+	/* not TLS, or broken */
+	ck_assert_int_eq(tls_client_hello_sni((const uint8_t *)"GET / HTTP/1.1\r\n", 16, sni, &err), -1);
+	ck_assert_int_eq(tls_client_hello_sni((const uint8_t *)"\x16\x02", 2, sni, &err), -1);
+	n = hello(rec, ext, sni_ext(ext, "a.test"));
+	rec[5] = 2; /* ServerHello */
+	ck_assert_int_eq(tls_client_hello_sni(rec, n, sni, &err), -1);
+	n = hello(rec, ext, sni_ext(ext, "a.test"));
+	rec[8]++; /* handshake longer than the record */
+	ck_assert_int_eq(tls_client_hello_sni(rec, n, sni, &err), -1);
+	n = hello(rec, ext, sni_ext(ext, "bad name"));
+	ck_assert_int_eq(tls_client_hello_sni(rec, n, sni, &err), -1);
+	rec[3] = 0x40, rec[4] = 1; /* 16385-byte record */
+	ck_assert_int_eq(tls_client_hello_sni(rec, 5, sni, &err), -1);
+	/* every single-byte flip of a valid hello: no crash, and never a name other than the real one
+	 * unless that byte was in the name */
+	n = hello(rec, ext, sni_ext(ext, "a.test"));
+	for (size_t i = 0; i < n; i++)
+		for (int v = 0; v < 256; v += 17) {
+			uint8_t copy[4096];
+			memcpy(copy, rec, n);
+			copy[i] = (uint8_t)v;
+			(void)tls_client_hello_sni(copy, n, sni, &err);
+		}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy_http");
@@ -358,6 +440,7 @@ int main(void)
 	tcase_add_test(tc, test_connect);
 	tcase_add_test(tc, test_body_framing);
 	tcase_add_test(tc, test_trailing_dot);
+	tcase_add_test(tc, test_tls_sni);
 	tcase_add_test(tc, test_absolute_uri);
 	tcase_add_test(tc, test_incomplete_and_limits);
 	tcase_add_test(tc, test_hostile);
