@@ -34,6 +34,7 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 #include "docker/client.h"
+#include "proxy/addr.h"
 #include "proxy/rules.h"
 
 #define CHILD_MS 15000
@@ -326,13 +327,52 @@ static int make_listener(int pid, int *lfd, struct isol8_err *err)
 	return 0;
 }
 
+/* Every Docker network's subnets (IPAM.Config[].Subnet), for the proxy to refuse: containers on
+ * a network with global addresses (an IPv6 prefix, a custom pool) would otherwise be reachable
+ * from filtered sandboxes through the host's routes. Appends "u32 n, str cidr[]". */
+static int put_docker_subnets(struct docker *d, struct isol8_buf *px, struct isol8_err *err)
+{
+	json_object *nets = NULL;
+	char *cidrs[NET_MAX_DOCKER_NETS];
+	size_t n = 0;
+	int rc = 0;
+
+	if (docker_network_list(d, &nets, err) < 0)
+		return isol8_err_wrap(err, "list Docker networks");
+	for (size_t i = 0; json_object_is_type(nets, json_type_array) && i < json_object_array_length(nets); i++) {
+		json_object *ipam, *cfg, *sub;
+		if (!json_object_object_get_ex(json_object_array_get_idx(nets, i), "IPAM", &ipam) ||
+		    !json_object_object_get_ex(ipam, "Config", &cfg) || !json_object_is_type(cfg, json_type_array))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(cfg); k++) {
+			struct net_cidr c;
+			struct isol8_err ignored = ISOL8_ERR_INIT;
+			const char *str;
+			if (!json_object_object_get_ex(json_object_array_get_idx(cfg, k), "Subnet", &sub) ||
+			    !(str = json_object_get_string(sub)) || net_cidr_parse(str, &c, &ignored) < 0)
+				continue;
+			if (n == NET_MAX_DOCKER_NETS) {
+				rc = isol8_err_set(err, ISOL8_E_LIMIT, 0, "more than %u Docker subnets", NET_MAX_DOCKER_NETS);
+				goto out;
+			}
+			cidrs[n++] = (char *)str;
+		}
+	}
+	isol8_put_u32(px, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		isol8_put_str(px, cidrs[i]);
+out:
+	json_object_put(nets);
+	return rc;
+}
+
 /* ---- verbs ------------------------------------------------------------------------------------------ */
 
 int netns_apply_rules(struct broker *b, struct docker *d, const char *id, const struct owned_container *oc,
 		      struct isol8_msg *m, struct isol8_err *err)
 {
 	struct net_patterns p;
-	struct isol8_buf px = ISOL8_BUF_INIT;
+	struct isol8_buf px = ISOL8_BUF_INIT, nets = ISOL8_BUF_INIT;
 	struct isol8_msg reply;
 	json_object *o = NULL, *state, *hc, *v;
 	const char *netmode = "";
@@ -377,7 +417,13 @@ int netns_apply_rules(struct broker *b, struct docker *d, const char *id, const 
 		net_patterns_free(&p);
 		return isol8_err_set(err, ISOL8_E_POLICY, 0, "sandbox %.12s is not running with network none", id);
 	}
+	if (put_docker_subnets(d, &nets, err) < 0) {
+		net_patterns_free(&p);
+		isol8_buf_free(&nets);
+		return isol8_err_wrap(err, "filtered network for %.12s", id);
+	}
 	if (make_listener(pid, &lfd, err) < 0) {
+		isol8_buf_free(&nets);
 		net_patterns_free(&p);
 		return isol8_err_wrap(err, "sandbox %.12s", id);
 	}
@@ -388,6 +434,8 @@ int netns_apply_rules(struct broker *b, struct docker *d, const char *id, const 
 	net_patterns_free(&p);
 	isol8_put_str(&px, b->policy.tenants[oc->tenant].name);
 	net_policy_put(&px, &b->policy.tenants[oc->tenant].net);
+	isol8_buf_append(&px, nets.data, nets.len);
+	isol8_buf_free(&nets);
 	rc = broker_proxy_call(b, PX_LISTEN, &px, lfd, &reply, err);
 	isol8_buf_free(&px);
 	xclose(lfd);

@@ -103,7 +103,8 @@ enum isol8_msg_type {
 	   PX_REPLY_OK or PX_REPLY_ERR carrying the same request_id */
 	PX_LISTEN = 60,      /* str container, u32 n_allow, str allow[], u32 n_deny, str deny[], u8 log,
 	                        str tenant, then the tenant's policy ceiling: u32 n, str allow[], u32 n,
-	                        str deny[], u32 n, u16 port[], u32 n, str cidr[] (proxy/rules.h)
+	                        str deny[], u32 n, u16 port[], u32 n, str cidr[] (proxy/rules.h),
+	                        then the Docker networks' subnets: u32 n, str cidr[]
 	                        | fd: listening TCP socket inside the sandbox's network namespace */
 	PX_DROP = 61,        /* str container: close its listener and connections, discard its log */
 	PX_LOGS = 62,        /* str container -> str json */

@@ -32,6 +32,10 @@ const char *docker_socket_path(const struct docker *d);
 int docker_ping(struct docker *d, struct isol8_err *err);
 int docker_version(struct docker *d, json_object **out, struct isol8_err *err);
 
+/* ---- networks ---- */
+/* *out is a JSON array of network objects (IPAM.Config[].Subnet among their members). */
+int docker_network_list(struct docker *d, json_object **out, struct isol8_err *err);
+
 /* ---- images ---- */
 /* label: "key" or "key=value" filter; NULL lists all. *out is a JSON array. */
 int docker_image_list(struct docker *d, const char *label, json_object **out, struct isol8_err *err);

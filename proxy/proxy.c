@@ -25,8 +25,9 @@
  *   (or Host) for plain HTTP, whose forwarded head carries our own Host header and
  *   "Connection: close". Above the caller's lists stands the tenant's policy (PX_LISTEN carries
  *   it): its own allow/deny lists and the allowed ports (default 80 and 443). Resolved
- *   destinations that are not global unicast (proxy/addr.h) or are the host's own addresses are
- *   refused whatever the rules say, unless the policy permits their range ("allowAddresses").
+ *   destinations that are not global unicast (proxy/addr.h), are the host's own addresses or lie
+ *   in a Docker network's subnet (the broker lists them for each listener) are refused whatever
+ *   the rules say, unless the policy permits their range ("allowAddresses").
  * - Bounds: PROXY_MAX_HEAD header bytes, MAX_CONNS connections in all, MAX_CONNS_PER_SANDBOX
  *   per sandbox and MAX_CONNS_PER_TENANT for all sandboxes of one tenant (a full sandbox's or
  *   tenant's listeners are simply not polled: their clients wait in the kernel backlog), IDLE_MS without progress closes a connection, CONNECT_MS for the outbound connect.
@@ -100,6 +101,8 @@ struct listener {
 	struct net_policy pol;     /* the tenant's ceiling from the admin's policy */
 	struct net_cidr *permitted; /* pol.addrs parsed: non-global ranges the admin permits */
 	size_t n_permitted;
+	struct net_cidr *docker_nets; /* Docker's subnets when the sandbox started: refused too */
+	size_t n_docker_nets;
 	unsigned ten; /* its tenant's slot in tenants[] */
 	bool log;
 	struct log_rec *logs;
@@ -333,9 +336,14 @@ static bool filter_addrs(struct conn *c)
 	struct listener *l = conn_listener(c);
 	size_t k = 0;
 
-	for (size_t i = 0; i < c->n_addrs; i++)
-		if (permitted(l, (struct sockaddr *)&c->addrs[i].sa) || net_addr_global((struct sockaddr *)&c->addrs[i].sa))
+	for (size_t i = 0; i < c->n_addrs; i++) {
+		const struct sockaddr *sa = (struct sockaddr *)&c->addrs[i].sa;
+		bool docker = false;
+		for (size_t j = 0; l && j < l->n_docker_nets && !docker; j++)
+			docker = net_cidr_contains(&l->docker_nets[j], sa);
+		if (permitted(l, sa) || (!docker && net_addr_global(sa)))
 			c->addrs[k++] = c->addrs[i];
+	}
 	c->n_addrs = k;
 	return k > 0;
 }
@@ -779,6 +787,9 @@ static void listener_drop(struct listener *l)
 	free(l->permitted);
 	l->permitted = NULL;
 	l->n_permitted = 0;
+	free(l->docker_nets);
+	l->docker_nets = NULL;
+	l->n_docker_nets = 0;
 	free(l->logs);
 	l->logs = NULL;
 	l->n_logs = 0;
@@ -788,9 +799,29 @@ static void listener_drop(struct listener *l)
 	l->gen++;
 }
 
+/* "u32 n, str cidr[n]": the Docker networks' subnets (PX_LISTEN's last part). */
+static int get_cidrs(struct isol8_msg *m, struct net_cidr **out, size_t *n, struct isol8_err *err)
+{
+	uint32_t cnt;
+
+	if (isol8_get_u32(m, &cnt, err) < 0)
+		return -1;
+	if (cnt > NET_MAX_DOCKER_NETS)
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "too many Docker subnets: %u", cnt);
+	*out = xcalloc(cnt + 1, sizeof **out);
+	for (*n = 0; *n < cnt; (*n)++) {
+		_cleanup_free_ char *s = NULL;
+		if (isol8_get_str(m, &s, 64, err) < 0 || net_cidr_parse(s, &(*out)[*n], err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int do_listen(struct isol8_msg *m, struct isol8_err *err)
 {
 	_cleanup_free_ char *id = NULL, *tenant = NULL;
+	_cleanup_free_ struct net_cidr *dn = NULL;
+	size_t n_dn = 0;
 	struct net_patterns p;
 	struct net_policy pol;
 	struct listener *l = NULL;
@@ -802,7 +833,7 @@ static int do_listen(struct isol8_msg *m, struct isol8_err *err)
 		net_patterns_free(&p);
 		return *err->msg ? -1 : isol8_err_set(err, ISOL8_E_PROTO, 0, "listen without a tenant");
 	}
-	if (isol8_msg_end(m, err) < 0) {
+	if (get_cidrs(m, &dn, &n_dn, err) < 0 || isol8_msg_end(m, err) < 0) {
 		net_patterns_free(&p);
 		net_policy_free(&pol);
 		return -1;
@@ -833,6 +864,8 @@ static int do_listen(struct isol8_msg *m, struct isol8_err *err)
 	l->permitted = xcalloc(pol.n_addrs + 1, sizeof *l->permitted);
 	for (l->n_permitted = 0; l->n_permitted < pol.n_addrs; l->n_permitted++)
 		net_cidr_parse(pol.addrs[l->n_permitted], &l->permitted[l->n_permitted], err); /* checked by net_policy_get */
+	l->docker_nets = steal_ptr(&dn);
+	l->n_docker_nets = n_dn;
 	l->ten = tenant_get(tenant);
 	tenants[l->ten].listeners++;
 	l->fd = isol8_msg_take_fd(m, 0);

@@ -47,4 +47,8 @@ void net_policy_put(struct isol8_buf *b, const struct net_policy *p);
 void net_policy_free(struct net_policy *p);
 bool net_policy_port_ok(const struct net_policy *p, uint16_t port);
 
+/* PX_LISTEN ends with the Docker networks' subnets, which the proxy refuses unless the policy
+ * permits them: "u32 n, str cidr[n]", n at most NET_MAX_DOCKER_NETS. */
+#define NET_MAX_DOCKER_NETS 128u
+
 #endif

@@ -8,6 +8,7 @@
 #     metadata, benchmarking, reserved), HTTP and CONNECT, on port 80 where a server answers;
 #   - CONNECT to a raw TCP service on another port;
 #   - the host's own *global* address (added to lo for the test);
+#   - a container on a Docker network with a global subnet (created for the test);
 #   - a caller allowing "*" under a policy that allows less, and ports beyond the policy's.
 # TAP, final "N passed, N failed"; exit 77 (skip) unless root.
 set -u
@@ -21,8 +22,11 @@ command -v ip >/dev/null || bail "ip (iproute2) needed"
 serve_on_bridge "hello-from-host" # $GW:$PORT, the bridge server of the other network tests
 SELF=100.200.1.1                   # global unicast; added to this host's loopback for the test
 PIDS=()
+DNET=i8sec-net-$$ DCID=""
 cleanup() {
 	local p
+	[ -n "$DCID" ] && docker rm -f "$DCID" >/dev/null 2>&1
+	docker network rm "$DNET" >/dev/null 2>&1
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	kill "$HTTP_PID" 2>/dev/null
 	ip addr del "$SELF/32" dev lo 2>/dev/null
@@ -145,6 +149,23 @@ case_host_own_global_address() {
 HTTP/1.1 403 Forbidden | destination address not allowed: $SELF (isol8 network policy)
 " "CONNECT to the host's own (global) address: 403"
 	is "$(grep -c 'GET /' "$T_TMP/http80-$SELF.log")" 0 "the host's own server saw no request"
+}
+
+case_docker_network_global_subnet() {
+	local ip
+	docker network create --label org.isol8.test=net_internal --subnet "100.201.$((RANDOM % 250)).0/24" "$DNET" \
+		>/dev/null || { not_ok "create a Docker network with a global subnet"; return; }
+	DCID=$(docker run -d --label org.isol8.test=net_internal --network "$DNET" --user 0 --entrypoint python3 \
+		isol8:python -m http.server 80)
+	ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$DCID")
+	for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('$ip', 80), 1)" 2>/dev/null && break; sleep 0.2; done
+	check "the host reaches the container at $ip:80" python3 -c "import socket; socket.create_connection(('$ip', 80), 2)"
+	run_in n --net filtered --allow '*' -e "$(get_py "http://$ip/")"
+	is "$RC|$OUT" "0|403 destination address not allowed: $ip (isol8 network policy)
+" "HTTP to a container on a Docker network with a global subnet: 403"
+	docker rm -f "$DCID" >/dev/null 2>&1
+	DCID=""
+	docker network rm "$DNET" >/dev/null 2>&1
 }
 
 case_policy_ceiling() {
