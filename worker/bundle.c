@@ -246,6 +246,24 @@ out:
 	return rc;
 }
 
+static uint64_t budget_used;
+
+bool bundle_budget_take(uint64_t n)
+{
+	uint64_t cur = __atomic_load_n(&budget_used, __ATOMIC_RELAXED);
+
+	do {
+		if (n > BUNDLE_BUDGET - cur)
+			return false;
+	} while (!__atomic_compare_exchange_n(&budget_used, &cur, cur + n, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+	return true;
+}
+
+void bundle_budget_give(uint64_t n)
+{
+	__atomic_sub_fetch(&budget_used, n, __ATOMIC_SEQ_CST);
+}
+
 void bundle_free(struct bundle *b)
 {
 	isol8_buf_free(&b->code);

@@ -49,4 +49,13 @@ struct bundle {
 int bundle_decode(struct isol8_buf *raw, const struct bundle_limits *l, struct bundle *out, struct isol8_err *err);
 void bundle_free(struct bundle *b);
 
+/* All connections of a worker together may hold at most BUNDLE_BUDGET bytes of bundles being
+ * read and decoded (charged twice a bundle's size: the raw tar, then the decoded files and
+ * their re-packed tar). Beyond it a request is refused, to be retried, instead of letting a
+ * dozen concurrent 256 MiB bundles take the shared worker past its memory. */
+#define BUNDLE_BUDGET (1ull << 30)
+/* Charge n bytes; false (nothing charged) when that would exceed the budget. */
+bool bundle_budget_take(uint64_t n);
+void bundle_budget_give(uint64_t n);
+
 #endif

@@ -131,42 +131,61 @@ static int get_env_map(json_object *o, const char *k, const char *ctx, char ***o
 	return 1;
 }
 
-/* Read the bundle tar (raw size capped) and decode it (worker/bundle.c: decoded sizes, entry
- * types, counts and names capped). */
+/* Read the bundle tar (raw size capped, the worker-wide budget charged for it) and decode it
+ * (worker/bundle.c: decoded sizes, entry types, counts and names capped). */
 static int read_bundle(int fd, struct run_req *r, struct isol8_buf *code, struct isol8_buf *stdin_buf,
 		       struct isol8_err *err)
 {
 	struct isol8_buf raw = ISOL8_BUF_INIT;
 	struct bundle_limits lim;
 	struct bundle b;
+	struct stat st;
+	uint64_t size, charge;
 	char tmp[65536];
+	int rc = -1;
 
 	if (fd < 0)
 		return 0;
+	/* A sealed memfd (the fd kinds of FE_RUN): its size is what will be read. */
+	if (fstat(fd, &st) < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "bundle: fstat");
+	size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
+	if (size > BUNDLE_MAX)
+		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle larger than %u bytes", BUNDLE_MAX);
+	charge = 2 * size;
+	if (!bundle_budget_take(charge))
+		return isol8_err_set(err, ISOL8_E_LIMIT, 0,
+				     "this worker is decoding too many large bundles at once (%llu MiB); retry shortly",
+				     (unsigned long long)(BUNDLE_BUDGET >> 20));
 	for (;;) {
 		ssize_t n = read(fd, tmp, sizeof tmp);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			isol8_buf_free(&raw);
-			return isol8_err_set(err, ISOL8_E_IO, errno, "read bundle");
+			isol8_err_set(err, ISOL8_E_IO, errno, "read bundle");
+			goto out;
 		}
 		if (n == 0)
 			break;
-		if (raw.len + (size_t)n > BUNDLE_MAX) {
-			isol8_buf_free(&raw);
-			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle larger than %u bytes", BUNDLE_MAX);
+		if (raw.len + (size_t)n > size) {
+			isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle grew past its %llu bytes while read",
+				      (unsigned long long)size);
+			goto out;
 		}
 		isol8_buf_append(&raw, tmp, (size_t)n);
 	}
 	bundle_limits_for(&lim, r->lim.sandbox_size);
 	if (bundle_decode(&raw, &lim, &b, err) < 0)
-		return -1;
+		goto out;
 	*code = b.code;
 	*stdin_buf = b.stdin_data;
 	r->files_tar = b.files_tar;
 	r->has_files = b.n_files > 0;
-	return 0;
+	rc = 0;
+out:
+	isol8_buf_free(&raw);
+	bundle_budget_give(charge);
+	return rc;
 }
 
 int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r, struct isol8_err *err)

@@ -4,9 +4,9 @@
 # out-of-memory; the broker then removed every container of that worker, so other tenants lost
 # their sessions. Replays it: tenant bob keeps a session, tenant alice sends the sparse bundle
 # (and other hostile ones: huge declared sizes, links, devices, FIFOs, floods of entries, long
-# names, duplicate entries, files beyond the sandbox size) to the same (only) worker. Asserts
-# each is refused with a clear error, the worker is the same live process with a bounded RSS,
-# and bob's session still holds its state in the same container.
+# names, duplicate entries, files beyond the sandbox size, ten 240 MiB bundles at once) to the
+# same (only) worker. Asserts each is refused with a clear error, the worker is the same live
+# process with a bounded RSS, and bob's session still holds its state in the same container.
 #
 # The daemon under attack runs with a 4 GiB address-space limit (soft RLIMIT_AS, inherited by
 # its workers): on a worker without the fix the attack then fails after a few GiB instead of
@@ -142,6 +142,44 @@ case_ordinary_bundles_still_work() {
 	mkdir -p "$T_TMP/tree/sub" && echo hello >"$T_TMP/tree/sub/a.txt" && chmod -R a+rX "$T_TMP/tree"
 	as_bob "$ISOL8" run --socket "${D_SOCK[B]}" --files "$T_TMP/tree" -e 'print(open("/sandbox/sub/a.txt").read().strip())' </dev/null
 	is "$RC|$OUT|$ERR" $'0|hello\n|' "a --files bundle still reaches /sandbox"
+}
+
+# Many large bundles at once: each is within every limit, but a worker holding the raw tar and
+# its decoded copies for a dozen of them at once would exceed its memory (here a 2 GiB
+# address-space limit stands for it). The worker-wide budget refuses the excess, to be retried.
+case_concurrent_large_bundles_are_budgeted() {
+	local w out
+	ulimit -S -v $((2 << 20))
+	daemon_start C --workers 1 --policy "$T_TMP/policy.json" || bail "daemon C did not start"
+	ulimit -S -v unlimited
+	w=$(daemon_workers C)
+	out=$( (cd "$T_TMP" && setpriv --reuid=$ALICE --regid=$ALICE --clear-groups "$PY" - "${D_SOCK[C]}") 2>&1 <<'PY'
+import sys, threading
+import bundles, wire
+path, n = sys.argv[1], 8  # the front door lets one uid have 8 pending connections
+tar = bundles.tar_of([('files/big.bin', b'B' * (240 << 20))])
+fds = [bundles.memfd(tar) for _ in range(n)]
+del tar
+req = {'request': {'code': 'print(1)', 'cmd': 'true', 'runtime': 'python', 'timeoutMs': 10000},
+       'options': {'network': 'none', 'sandboxSize': 256 << 20}}
+go = threading.Barrier(n)
+res = [None] * n
+def one(i):
+    go.wait()
+    res[i] = bundles.request(path, req, fds[i])
+ts = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+for t in ts: t.start()
+for t in ts: t.join()
+for kind, text in res:
+    print('error' if kind == wire.WK_ERROR else 'type %s' % kind, text)
+PY
+)
+	diag "$(sort <<<"$out" | uniq -c)"
+	is "$(grep -cvE '^error .*(mutually exclusive|too many large bundles)' <<<"$out")" 0 \
+		"8 concurrent 240 MiB bundles: each gets an answer (decoded and refused, or over the budget)"
+	like "$out" "too many large bundles at once [^"$'\n'"]*retry" "the excess is refused as retryable"
+	is "$(daemon_workers C)" "$w" "the worker is the same process (it did not run out of memory)"
+	daemon_stop C
 }
 
 run_cases "$@"

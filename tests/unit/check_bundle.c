@@ -364,6 +364,21 @@ START_TEST(test_malformed)
 }
 END_TEST
 
+START_TEST(test_budget)
+{
+	ck_assert(bundle_budget_take(BUNDLE_BUDGET - 10));
+	ck_assert(!bundle_budget_take(11));
+	ck_assert(bundle_budget_take(10));
+	ck_assert(!bundle_budget_take(1));
+	bundle_budget_give(BUNDLE_BUDGET - 10);
+	ck_assert(!bundle_budget_take(BUNDLE_BUDGET));
+	ck_assert(bundle_budget_take(BUNDLE_BUDGET - 10));
+	bundle_budget_give(BUNDLE_BUDGET);
+	ck_assert(bundle_budget_take(BUNDLE_BUDGET));
+	bundle_budget_give(BUNDLE_BUDGET);
+}
+END_TEST
+
 static Suite *bundle_suite(void)
 {
 	Suite *s = suite_create("bundle");
@@ -379,6 +394,7 @@ static Suite *bundle_suite(void)
 	tcase_add_test(tc, test_sizes_refused);
 	tcase_add_test(tc, test_counts_refused);
 	tcase_add_test(tc, test_malformed);
+	tcase_add_test(tc, test_budget);
 	suite_add_tcase(s, tc);
 	return s;
 }
