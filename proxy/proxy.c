@@ -294,14 +294,15 @@ static bool permitted(const struct listener *l, const struct sockaddr *sa)
 	return false;
 }
 
-static bool bind_works(const struct sockaddr *sa, socklen_t len)
+/* 1: a socket binds to the address (it is local), 0: EADDRNOTAVAIL (it is not), -1: cannot tell. */
+static int bind_probe(const struct sockaddr *sa, socklen_t len)
 {
 	struct sockaddr_storage probe;
 	int fd = socket(sa->sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int rc;
 
 	if (fd < 0)
-		return true; /* cannot tell: count it as local */
+		return -1;
 	memcpy(&probe, sa, len);
 	if (probe.ss_family == AF_INET)
 		((struct sockaddr_in *)&probe)->sin_port = 0;
@@ -309,12 +310,12 @@ static bool bind_works(const struct sockaddr *sa, socklen_t len)
 		((struct sockaddr_in6 *)&probe)->sin6_port = 0;
 	rc = bind(fd, (struct sockaddr *)&probe, len);
 	close(fd);
-	return rc == 0 || errno != EADDRNOTAVAIL;
+	return rc == 0 ? 1 : errno == EADDRNOTAVAIL ? 0 : -1;
 }
 
 static bool host_local(const struct sockaddr *sa, socklen_t len)
 {
-	return !nonlocal_bind && bind_works(sa, len);
+	return !nonlocal_bind && bind_probe(sa, len) != 0; /* cannot tell: count it as local */
 }
 
 static void probe_nonlocal_bind(void)
@@ -324,7 +325,7 @@ static void probe_nonlocal_bind(void)
 
 	inet_pton(AF_INET, "198.51.100.254", &v4.sin_addr); /* documentation ranges: never local */
 	inet_pton(AF_INET6, "2001:db8::fffe", &v6.sin6_addr);
-	nonlocal_bind = bind_works((struct sockaddr *)&v4, sizeof v4) || bind_works((struct sockaddr *)&v6, sizeof v6);
+	nonlocal_bind = bind_probe((struct sockaddr *)&v4, sizeof v4) == 1 || bind_probe((struct sockaddr *)&v6, sizeof v6) == 1;
 	if (nonlocal_bind)
 		log_warn("non-local bind is enabled (ip_nonlocal_bind): the host's own addresses are recognised only "
 			 "after connecting");
