@@ -12,6 +12,10 @@
  * - The proxy runs on the host side, unprivileged (the workers' uid, no capabilities,
  *   no_new_privs, its own seccomp allowlist in seccomp.c), outside every sandbox's reach:
  *   sandboxed code sees only a TCP port on its own loopback.
+ *   XXX it still runs in the host's network namespace, so the host's own addresses are kept
+ *   out by checks (addr.c, the bind probe and the source check below), not by construction. A
+ *   namespace of its own would need host-side rules isol8d does not manage yet (NAT for its
+ *   traffic, and INPUT dropped from its interface, or the host stays reachable as its router).
  * - One poll() loop does all socket work; the broker channel is served in the same loop, one
  *   request answered at a time and in order (PX_REPLY_OK/PX_REPLY_ERR). Name resolution is the
  *   exception: getaddrinfo blocks for as long as the DNS servers take, so a few resolver threads
