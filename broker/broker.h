@@ -30,6 +30,10 @@
 #define BROKER_CONNS_PER_PEER 32
 /* A worker whose channel stays full this long does not read it: it is restarted. */
 #define BROKER_WORKER_SEND_TIMEOUT_MS 2000
+/* Token lifetimes: a frontend's lives at most its tenant's longest run plus this (setup,
+ * cleanup and the pool refill after it); the broker's own prewarm tokens this long. */
+#define BROKER_TOKEN_GRACE_MS 300000
+#define BROKER_PREWARM_TOKEN_MS 120000
 
 /* --pool-size and poolSize bounds, each of clean and dirty. */
 #define BROKER_POOL_SIZE_MAX 16
@@ -86,6 +90,9 @@ struct broker {
 	int listen_fd;
 	int claim_fd;               /* flock on <socket>.lock, held for the daemon's life */
 	struct worker_slot w[BROKER_MAX_WORKERS];
+	/* Worker 0 serves only privileged tenants when the policy has both kinds and there are
+	 * at least two workers (broker_split_workers). */
+	bool priv_split;
 	volatile int inflight;
 	bool stopping;
 	/* isol8-proxy (proxyctl.c): one per daemon, serving every filtered sandbox */
@@ -126,10 +133,12 @@ int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err);
 void broker_reap_workers(struct broker *b, uint64_t now_ms);
 int broker_send_worker(struct broker *b, unsigned idx, uint8_t type, uint32_t req_id, const struct isol8_buf *p,
 		       const int *fds, unsigned nfds);
-unsigned broker_pick_worker(struct broker *b, const char *tenant);
+unsigned broker_pick_worker(struct broker *b, const struct isol8_tenant *t);
 /* --prewarm: ask worker idx for default-shape sandboxes of the local admin and default tenants. */
 void broker_prewarm_worker(struct broker *b, unsigned idx);
-unsigned broker_home_worker(struct broker *b, const char *tenant);
+unsigned broker_home_worker(struct broker *b, const struct isol8_tenant *t);
+/* Decide priv_split from the policy and the number of workers (at start). */
+void broker_split_workers(struct broker *b);
 
 /* peers.c: frontend side */
 void broker_accept(struct broker *b, int listen_fd);
@@ -156,12 +165,18 @@ struct owned_container {
 	int agent_listen;     /* listening socket until the agent connected, else -1 */
 	uint64_t timeout_ms;  /* applied timeout, for deadline renewals */
 };
-uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, bool run);
+/* A token lets the worker create sandboxes for the tenant: it dies at V_CONN_DONE, with the
+ * worker, or at expires_ms, whichever comes first, so a worker that never says it is done
+ * does not keep another tenant's identity. */
+uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, bool run, uint64_t expires_ms);
 /* Connections currently running code, for one tenant or all (tenant < 0). */
 unsigned table_token_count_runs(int tenant);
 /* Frontend connections of one peer (tenant and uid) routed and not yet done. */
 unsigned table_token_count_peer(int tenant, uid_t uid);
-int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant);
+/* *prewarm: the token is the broker's own (BR_PREWARM), not a frontend's. */
+int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant, bool *prewarm);
+/* Drop expired tokens; counts the frontend ones per worker (their load comes down). */
+unsigned table_token_expire(uint64_t now, unsigned *frontend_per_worker, unsigned n_workers);
 /* Returns 1 when the token belonged to a frontend connection (not an internal one, uid -1). */
 int table_token_drop(uint32_t token, unsigned worker, uint32_t gen);
 void table_container_add(const struct owned_container *c);

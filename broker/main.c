@@ -212,6 +212,21 @@ static void daemonize(void)
 }
 
 /* Expired ephemeral sandboxes: the worker's own timer should have removed them long ago. */
+/* Tokens a worker never finished: dropped at their expiry, and the connections they stood for
+ * no longer count against the worker's load. */
+static void expire_tokens(struct broker *b, uint64_t now)
+{
+	unsigned gone[BROKER_MAX_WORKERS] = {0};
+
+	if (!table_token_expire(now, gone, b->o.workers))
+		return;
+	for (unsigned i = 0; i < b->o.workers; i++)
+		if (gone[i]) {
+			log_warn("worker %u never finished %u connection(s): their tokens expired", i, gone[i]);
+			b->w[i].load = b->w[i].load > gone[i] ? b->w[i].load - gone[i] : 0;
+		}
+}
+
 static void enforce_deadlines(struct broker *b)
 {
 	char (*ids)[65] = NULL;
@@ -477,6 +492,7 @@ int main(int argc, char **argv)
 		die("%s", err.msg);
 	}
 	log_info("policy: %s (%zu tenants)", b->policy.source ? b->policy.source : "built-in", b->policy.n_tenants);
+	broker_split_workers(b);
 
 	seccomp_path = find_seccomp(b->o.seccomp_path);
 	b->seccomp_json = read_text_file(seccomp_path, 1 << 20, &err);
@@ -582,6 +598,7 @@ int main(int argc, char **argv)
 		if (now - last_deadline_check >= 1000) {
 			last_deadline_check = now;
 			enforce_deadlines(b);
+			expire_tokens(b, now);
 		}
 	}
 }

@@ -244,7 +244,7 @@ static void route(struct broker *b, struct pending *p, uint8_t op, const char *s
 	uint32_t token;
 
 	/* Session operations go to the tenant's home worker, where its sessions live. */
-	idx = (op == HELLO_RUN && !*session) ? broker_pick_worker(b, t->name) : broker_home_worker(b, t->name);
+	idx = (op == HELLO_RUN && !*session) ? broker_pick_worker(b, t) : broker_home_worker(b, t);
 	if (b->w[idx].chan < 0) {
 		refuse(p->fd, ISOL8_E_UNAVAIL, "no isol8 worker is available right now; retry in a moment");
 		return;
@@ -261,7 +261,8 @@ static void route(struct broker *b, struct pending *p, uint8_t op, const char *s
 		refuse(p->fd, ISOL8_E_LIMIT, "isol8d is busy: its worker is at its connection limit; retry in a moment");
 		return;
 	}
-	token = table_token_new(idx, b->w[idx].gen, p->tenant, p->cred.uid, op == HELLO_RUN);
+	token = table_token_new(idx, b->w[idx].gen, p->tenant, p->cred.uid, op == HELLO_RUN,
+				now_ms() + (t->ceil.timeout_ms ? t->ceil.timeout_ms : 86400000) + BROKER_TOKEN_GRACE_MS);
 	isol8_put_u32(&pl, token);
 	isol8_put_u8(&pl, op);
 	isol8_put_str(&pl, t->name);

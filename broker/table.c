@@ -14,7 +14,10 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 
-struct token_ent { uint32_t token; unsigned worker; uint32_t gen; int tenant; uid_t uid; bool run; };
+struct token_ent {
+	uint32_t token; unsigned worker; uint32_t gen; int tenant; uid_t uid; bool run;
+	uint64_t expires_ms; /* the token is worthless after this, whatever the worker says */
+};
 struct exec_ent { char id[65]; char container[65]; unsigned worker; uint32_t gen; };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -26,7 +29,7 @@ static uint32_t next_token = 1;
 #define GROW(arr, n, cap) do { if ((n) == (cap)) { (cap) = (cap) ? (cap) * 2 : 16; \
 	(arr) = xrealloc((arr), (cap) * sizeof *(arr)); } } while (0)
 
-uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, bool run)
+uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, bool run, uint64_t expires_ms)
 {
 	uint32_t t;
 	pthread_mutex_lock(&lock);
@@ -34,23 +37,43 @@ uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, b
 	t = next_token++;
 	if (next_token == 0)
 		next_token = 1;
-	tokens[n_tokens++] = (struct token_ent){t, worker, gen, tenant, uid, run};
+	tokens[n_tokens++] = (struct token_ent){t, worker, gen, tenant, uid, run, expires_ms};
 	pthread_mutex_unlock(&lock);
 	return t;
 }
 
-int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant)
+int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant, bool *prewarm)
 {
+	uint64_t now = now_ms();
 	int r = -1;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n_tokens; i++)
-		if (tokens[i].token == token && tokens[i].worker == worker && tokens[i].gen == gen) {
+		if (tokens[i].token == token && tokens[i].worker == worker && tokens[i].gen == gen &&
+		    now < tokens[i].expires_ms) {
 			*tenant = tokens[i].tenant;
+			*prewarm = tokens[i].uid == (uid_t)-1;
 			r = 0;
 			break;
 		}
 	pthread_mutex_unlock(&lock);
 	return r;
+}
+
+unsigned table_token_expire(uint64_t now, unsigned *frontend_per_worker, unsigned n_workers)
+{
+	unsigned n = 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_tokens;)
+		if (now >= tokens[i].expires_ms) {
+			if (tokens[i].uid != (uid_t)-1 && tokens[i].worker < n_workers)
+				frontend_per_worker[tokens[i].worker]++;
+			tokens[i] = tokens[--n_tokens];
+			n++;
+		} else {
+			i++;
+		}
+	pthread_mutex_unlock(&lock);
+	return n;
 }
 
 unsigned table_token_count_runs(int tenant)

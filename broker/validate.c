@@ -42,6 +42,7 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	const struct isol8_tenant *t;
 	struct isol8_err ierr = ISOL8_ERR_INIT;
 	char base[64];
+	bool prewarm = false;
 
 	memset(r, 0, sizeof *r);
 	if (isol8_get_u32(m, &token, err) < 0 || isol8_get_u8(m, &rt, err) < 0 ||
@@ -53,8 +54,8 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	    isol8_get_u8(m, &net, err) < 0 || isol8_get_u8(m, &writable, err) < 0 || isol8_get_u8(m, &kind, err) < 0 ||
 	    isol8_get_str(m, &session, ISOL8_MAX_SESSION, err) < 0 || isol8_msg_end(m, err) < 0)
 		return -1;
-	if (table_token_get(token, worker, gen, &r->tenant) < 0)
-		return isol8_err_set(err, ISOL8_E_POLICY, 0, "unknown connection token %u", token);
+	if (table_token_get(token, worker, gen, &r->tenant, &prewarm) < 0)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "unknown or expired connection token %u", token);
 	t = &b->policy.tenants[r->tenant];
 
 	/* Enums are range-checked before any use. */
@@ -79,6 +80,17 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	r->kind = kind;
 	snprintf(r->session, sizeof r->session, "%s", session);
 
+	/* The broker's own prewarm tokens stand for no request: they create only what a request
+	 * with no flags would get, whatever the tenant may do. */
+	if (prewarm) {
+		struct isol8_limits def;
+		isol8_limits_defaults(&def);
+		if (kind != SANDBOX_EPHEMERAL || net != ISOL8_NET_NONE || writable || *image || *preferred ||
+		    r->lim.memory > def.memory || r->lim.cpu > def.cpu || r->lim.pids > def.pids ||
+		    r->lim.timeout_ms > def.timeout_ms || r->lim.sandbox_size > def.sandbox_size ||
+		    r->lim.tmp_size > def.tmp_size || r->lim.max_output > def.max_output)
+			return isol8_err_set(err, ISOL8_E_POLICY, 0, "a prewarm token creates only default sandboxes");
+	}
 	if (isol8_policy_check_runtime(t, rt, err) < 0)
 		return -1;
 	/* Name the policy: "network host is not allowed" alone does not tell the user where the

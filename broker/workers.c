@@ -64,7 +64,7 @@ void broker_prewarm_worker(struct broker *b, unsigned idx)
 		tenants[nt++] = &b->policy.tenants[b->policy.default_tenant];
 	for (unsigned t = 0; t < nt; t++) {
 		/* A tenant's ephemeral runs go to its home worker first: its pool is the one to fill. */
-		if (!tenants[t] || (t == 1 && tenants[1] == tenants[0]) || broker_home_worker(b, tenants[t]->name) != idx)
+		if (!tenants[t] || (t == 1 && tenants[1] == tenants[0]) || broker_home_worker(b, tenants[t]) != idx)
 			continue;
 		for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
 			struct isol8_buf p = ISOL8_BUF_INIT;
@@ -72,7 +72,7 @@ void broker_prewarm_worker(struct broker *b, unsigned idx)
 			uint32_t token;
 			if (!(b->o.prewarm_mask & (1u << rt)) || isol8_policy_check_runtime(tenants[t], rt, &(struct isol8_err)ISOL8_ERR_INIT) < 0)
 				continue;
-			token = table_token_new(idx, b->w[idx].gen, ti, (uid_t)-1, false);
+			token = table_token_new(idx, b->w[idx].gen, ti, (uid_t)-1, false, now_ms() + BROKER_PREWARM_TOKEN_MS);
 			isol8_put_u32(&p, token);
 			isol8_put_str(&p, tenants[t]->name);
 			isol8_put_u8(&p, (uint8_t)rt);
@@ -109,12 +109,57 @@ int broker_send_worker(struct broker *b, unsigned idx, uint8_t type, uint32_t re
 	return r;
 }
 
-/* Ephemeral runs go to the tenant's home worker, where its warm pool is, unless that worker is
- * clearly busier than the least loaded one: then they spill over. */
-unsigned broker_pick_worker(struct broker *b, const char *tenant)
+/* A tenant that may leave the usual box (host network, writable root, no seccomp) is
+ * privileged. A worker compromised by another tenant could use whatever tokens it holds, so
+ * privileged tenants get a worker of their own: their tokens, sessions and pools never sit in
+ * a process that parses other tenants' input. */
+static bool tenant_privileged(const struct isol8_tenant *t)
 {
-	unsigned best = 0, best_load = ~0u, home = broker_home_worker(b, tenant);
-	for (unsigned i = 0; i < b->o.workers; i++)
+	return (t->network_mask & (1u << ISOL8_NET_HOST)) || t->writable_root || t->seccomp_unconfined_ok;
+}
+
+void broker_split_workers(struct broker *b)
+{
+	bool priv = false, other = false;
+
+	for (size_t i = 0; i < b->policy.n_tenants; i++) {
+		if (tenant_privileged(&b->policy.tenants[i]))
+			priv = true;
+		else
+			other = true;
+	}
+	b->priv_split = priv && other && b->o.workers >= 2;
+	if (priv && other && b->o.workers < 2)
+		log_warn("privileged and unprivileged tenants share the only worker; use --workers 2 or more to keep them apart");
+	else if (b->priv_split)
+		log_info("worker 0 serves privileged tenants only, workers 1-%u the others", b->o.workers - 1);
+}
+
+/* The workers a tenant may use: [*first, *first + *n). */
+static void worker_range(const struct broker *b, const struct isol8_tenant *t, unsigned *first, unsigned *n)
+{
+	if (!b->priv_split) {
+		*first = 0;
+		*n = b->o.workers;
+	} else if (tenant_privileged(t)) {
+		*first = 0;
+		*n = 1;
+	} else {
+		*first = 1;
+		*n = b->o.workers - 1;
+	}
+}
+
+/* Ephemeral runs go to the tenant's home worker, where its warm pool is, unless that worker is
+ * clearly busier than the least loaded one: then they spill over (within the tenant's
+ * workers). */
+unsigned broker_pick_worker(struct broker *b, const struct isol8_tenant *t)
+{
+	unsigned first, n, best, best_load = ~0u, home = broker_home_worker(b, t);
+
+	worker_range(b, t, &first, &n);
+	best = home;
+	for (unsigned i = first; i < first + n; i++)
 		if (b->w[i].chan >= 0 && b->w[i].load < best_load) {
 			best = i;
 			best_load = b->w[i].load;
@@ -125,12 +170,15 @@ unsigned broker_pick_worker(struct broker *b, const char *tenant)
 }
 
 /* Sessions of one tenant live in one worker, so later connections naming a session find it. */
-unsigned broker_home_worker(struct broker *b, const char *tenant)
+unsigned broker_home_worker(struct broker *b, const struct isol8_tenant *t)
 {
+	unsigned first, n;
 	uint32_t h = 2166136261u;
-	for (const char *p = tenant; *p; p++)
+
+	for (const char *p = t->name; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
-	return h % b->o.workers;
+	worker_range(b, t, &first, &n);
+	return first + h % n;
 }
 
 /* Collect dead workers, remove what they owned, respawn with a backoff. */
