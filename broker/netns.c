@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -267,11 +268,48 @@ static const char *find_tool(const char *name, char buf[32])
 	return NULL;
 }
 
-static int make_listener(int pid, int *lfd, struct isol8_err *err)
+/* The container's init by pid, without the pid-reuse race of "inspect, then open /proc/<pid>":
+ * a pidfd pins the process; a second inspect shows the container still runs with that pid (so
+ * the pidfd is its init, not a process that inherited the number); and the namespace is
+ * opened only while the pidfd says that process is alive, so /proc/<pid> was that process. */
+static int open_netns(struct docker *d, const char *id, int pid, int *nsfd_out, struct isol8_err *err)
 {
-	char path[64], text[401], ipt_buf[32], ip6t_buf[32];
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), nsfd = -1;
+	json_object *o = NULL, *state, *v;
+	struct pollfd pf;
+	char path[64];
+	int again = -1;
+	bool running = false;
+
+	if (pidfd < 0)
+		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "pidfd_open %d", pid);
+	if (docker_container_inspect(d, id, &o, err) < 0)
+		return -1;
+	if (json_object_object_get_ex(o, "State", &state)) {
+		if (json_object_object_get_ex(state, "Running", &v))
+			running = json_object_get_boolean(v);
+		if (json_object_object_get_ex(state, "Pid", &v))
+			again = json_object_get_int(v);
+	}
+	json_object_put(o);
+	if (!running || again != pid)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "sandbox %.12s stopped while its network was set up", id);
+	snprintf(path, sizeof path, "/proc/%d/ns/net", pid);
+	nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "open %s", path);
+	pf = (struct pollfd){.fd = pidfd, .events = POLLIN};
+	if (poll(&pf, 1, 0) != 0)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "sandbox %.12s stopped while its network was set up", id);
+	*nsfd_out = steal_fd(&nsfd);
+	return 0;
+}
+
+static int make_listener(int nsfd_in, int *lfd, struct isol8_err *err)
+{
+	char text[401], ipt_buf[32], ip6t_buf[32];
 	unsigned char hdr[2];
-	_cleanup_close_ int nsfd = -1;
+	_cleanup_close_ int nsfd = nsfd_in;
 	int sv[2] = {-1, -1}, status, got_fd = -1;
 	const char *ipt = find_tool("iptables", ipt_buf), *ip6t = find_tool("ip6tables", ip6t_buf);
 	struct pollfd pf;
@@ -281,10 +319,6 @@ static int make_listener(int pid, int *lfd, struct isol8_err *err)
 	struct iovec iov[2] = {{hdr, sizeof hdr}, {text, sizeof text - 1}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
 
-	snprintf(path, sizeof path, "/proc/%d/ns/net", pid);
-	nsfd = open(path, O_RDONLY | O_CLOEXEC);
-	if (nsfd < 0)
-		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "open %s", path);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "socketpair");
 	child = fork();
@@ -377,7 +411,7 @@ int netns_apply_rules(struct broker *b, struct docker *d, const char *id, const 
 	json_object *o = NULL, *state, *hc, *v;
 	const char *netmode = "";
 	bool running = false;
-	int pid = 0, lfd = -1, rc;
+	int pid = 0, lfd = -1, nsfd = -1, rc;
 
 	if (net_patterns_get(m, &p, err) < 0)
 		return -1;
@@ -422,7 +456,7 @@ int netns_apply_rules(struct broker *b, struct docker *d, const char *id, const 
 		isol8_buf_free(&nets);
 		return isol8_err_wrap(err, "filtered network for %.12s", id);
 	}
-	if (make_listener(pid, &lfd, err) < 0) {
+	if (open_netns(d, id, pid, &nsfd, err) < 0 || make_listener(steal_fd(&nsfd), &lfd, err) < 0) {
 		isol8_buf_free(&nets);
 		net_patterns_free(&p);
 		return isol8_err_wrap(err, "sandbox %.12s", id);
