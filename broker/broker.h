@@ -185,7 +185,8 @@ void table_container_del(const char *id);
 /* Take the agent listening fd out of the entry (-1 if none or not owned). */
 int table_container_take_listen(const char *id, unsigned worker, uint32_t gen);
 int table_container_renew(const char *id, unsigned worker, uint32_t gen, uint64_t deadline_ms);
-unsigned table_container_count_tenant_sessions(int tenant);
+/* Containers of one tenant of one enum isol8_sandbox_kind. */
+unsigned table_container_count_tenant_kind(int tenant, int kind);
 /* Copy out ids of containers matching (worker, gen) or all when worker == UINT32_MAX. Caller frees. */
 size_t table_container_ids(unsigned worker, uint32_t gen, bool expired_only, uint64_t now_ms, char (**ids)[65]);
 /* Ids of every container whose owning worker slot's generation is no longer current. */

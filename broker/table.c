@@ -184,12 +184,12 @@ void table_container_del(const char *id)
 	pthread_mutex_unlock(&lock);
 }
 
-unsigned table_container_count_tenant_sessions(int tenant)
+unsigned table_container_count_tenant_kind(int tenant, int kind)
 {
 	unsigned n = 0;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n_ctrs; i++)
-		if (ctrs[i].tenant == tenant && ctrs[i].kind == SANDBOX_SESSION)
+		if (ctrs[i].tenant == tenant && ctrs[i].kind == kind)
 			n++;
 	pthread_mutex_unlock(&lock);
 	return n;

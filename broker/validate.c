@@ -102,9 +102,20 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 				     t->name);
 	if (isol8_policy_apply_limits(t, &r->lim, err) < 0)
 		return -1;
-	if (kind == SANDBOX_SESSION && t->max_sessions && table_container_count_tenant_sessions(r->tenant) >= t->max_sessions)
+	if (kind == SANDBOX_SESSION && t->max_sessions &&
+	    table_container_count_tenant_kind(r->tenant, SANDBOX_SESSION) >= t->max_sessions)
 		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "tenant %s already has %u sessions (policy maximum)", t->name,
 				     t->max_sessions);
+	/* A persisted sandbox outlives its run, its timeout and maxConcurrent: the policy decides
+	 * whether a tenant may have any, and how many at once. */
+	if (kind == SANDBOX_PERSIST && !t->persist_ok)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "persisted sandboxes (--persist) are not allowed for tenant %s",
+				     t->name);
+	if (kind == SANDBOX_PERSIST && table_container_count_tenant_kind(r->tenant, SANDBOX_PERSIST) >= t->max_persist)
+		return isol8_err_set(err, ISOL8_E_LIMIT, 0,
+				     "tenant %s already has %u persisted sandboxes (policy maximum maxPersist); an "
+				     "administrator removes them with 'isol8 cleanup'",
+				     t->name, t->max_persist);
 
 	snprintf(base, sizeof base, "isol8:%s", isol8_runtime_name(rt));
 	if (*image) {

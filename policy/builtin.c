@@ -38,6 +38,9 @@ void policy_tenant_defaults(struct isol8_tenant *t, const char *name)
 	t->max_sessions = 8;
 	t->session_idle_ms = 1800000;
 	t->max_concurrent = 4;
+	/* A persisted sandbox outlives its run and every per-run limit: allowed, but few. */
+	t->persist_ok = true;
+	t->max_persist = 2;
 	t->runtimes_mask = POLICY_ALL_RUNTIMES;
 	t->network_mask = (1u << ISOL8_NET_NONE) | (1u << ISOL8_NET_FILTERED);
 	t->writable_root = false;
@@ -72,6 +75,7 @@ void isol8_policy_builtin(struct isol8_policy *p)
 	admin->ceil.max_output = 64 * MIB;
 	admin->max_sessions = 64;
 	admin->max_concurrent = 16;
+	admin->max_persist = 16;
 	admin->network_mask = (1u << ISOL8_NET_NONE) | (1u << ISOL8_NET_FILTERED) | (1u << ISOL8_NET_HOST);
 	admin->writable_root = true;
 	admin->seccomp_unconfined_ok = true;

@@ -156,7 +156,7 @@ static int parse_limits(json_object *o, const char *path, struct isol8_tenant *t
 {
 	static const char *const keys[] = {"memory",     "cpu",         "pids",        "timeoutMs",
 					   "sandboxSize", "tmpSize",    "maxOutput",   "maxSessions",
-					   "sessionIdleMs", "maxConcurrent", NULL};
+					   "sessionIdleMs", "maxConcurrent", "maxPersist", NULL};
 	char kp[P];
 	json_object *v;
 
@@ -195,6 +195,8 @@ static int parse_limits(json_object *o, const char *path, struct isol8_tenant *t
 	if (MEMBER("sessionIdleMs") && get_ms(v, kp, 1000, &t->session_idle_ms, err) < 0)
 		return -1;
 	if (MEMBER("maxConcurrent") && get_u32(v, kp, 1, 100000, &t->max_concurrent, err) < 0)
+		return -1;
+	if (MEMBER("maxPersist") && get_u32(v, kp, 0, 1000, &t->max_persist, err) < 0)
 		return -1;
 #undef MEMBER
 	return 0;
@@ -331,7 +333,8 @@ static int parse_choice(json_object *v, const char *kp, const char *first, const
 static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err)
 {
 	static const char *const keys[] = {"match",        "onExceed",     "limits", "runtimes", "network",
-					   "writableRoot", "customImages", "images", "seccomp",  "networkFilter", NULL};
+					   "writableRoot", "customImages", "images", "seccomp",  "networkFilter",
+					   "persist",      NULL};
 	char kp[P];
 	json_object *v;
 
@@ -351,6 +354,8 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 						 "none, filtered, host", &t->network_mask, err) < 0)
 		return -1;
 	if (MEMBER("writableRoot") && isol8_json_as_bool(v, kp, &t->writable_root, err) < 0)
+		return -1;
+	if (MEMBER("persist") && isol8_json_as_bool(v, kp, &t->persist_ok, err) < 0)
 		return -1;
 	if (MEMBER("customImages") && isol8_json_as_bool(v, kp, &t->custom_images, err) < 0)
 		return -1;

@@ -66,6 +66,8 @@ struct isol8_tenant {
 	uint32_t max_sessions;
 	uint64_t session_idle_ms;
 	uint32_t max_concurrent;
+	bool persist_ok;              /* "persist": may keep sandboxes after the run (--persist) */
+	uint32_t max_persist;         /* limits.maxPersist: persisted sandboxes at once */
 	uint32_t runtimes_mask;       /* bit per enum isol8_runtime */
 	uint32_t network_mask;        /* bit per enum isol8_net_mode */
 	bool writable_root;

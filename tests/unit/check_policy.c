@@ -103,6 +103,8 @@ static void tenants_equal(const struct isol8_tenant *a, const struct isol8_tenan
 	ck_assert_uint_eq(a->max_sessions, b->max_sessions);
 	ck_assert(a->session_idle_ms == b->session_idle_ms);
 	ck_assert_uint_eq(a->max_concurrent, b->max_concurrent);
+	ck_assert_int_eq(a->persist_ok, b->persist_ok);
+	ck_assert_uint_eq(a->max_persist, b->max_persist);
 	ck_assert_uint_eq(a->runtimes_mask, b->runtimes_mask);
 	ck_assert_uint_eq(a->network_mask, b->network_mask);
 	ck_assert_int_eq(a->writable_root, b->writable_root);
@@ -306,7 +308,18 @@ START_TEST(test_parse_ok)
 	ck_assert_ptr_eq(isol8_policy_match_local(&p, 4000, 4242), find(&p, "grp"));
 	/* uid wins over gid. */
 	ck_assert_ptr_eq(isol8_policy_match_local(&p, 1001, 4242), t);
+	/* persist: allowed by default, two at once */
+	ck_assert(t->persist_ok);
+	ck_assert_uint_eq(t->max_persist, 2);
 	isol8_policy_free(&p);
+
+	ck_assert_msg(isol8_policy_parse(T("{\"persist\": false, \"limits\": {\"maxPersist\": 0}}"), "t.json", &p, &err) == 0,
+		      "%s", err.msg);
+	ck_assert(!p.tenants[0].persist_ok);
+	ck_assert_uint_eq(p.tenants[0].max_persist, 0);
+	isol8_policy_free(&p);
+	expect_parse_error(T("{\"persist\": 1}"), "policy.json: tenants.ci.persist: expected boolean, got number");
+	expect_parse_error(T("{\"limits\": {\"maxPersist\": 1001}}"), "policy.json: tenants.ci.limits.maxPersist...");
 }
 END_TEST
 
