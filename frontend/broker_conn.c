@@ -101,12 +101,10 @@ int broker_expect(int sock, uint8_t type, struct isol8_msg *m, struct isol8_err 
 
 /* Connect and send the hello: FE_HELLO, or FE_HELLO_KEY when key_name is set (only a trusted
  * HTTP frontend may send that; the broker checks). */
-static int open_hello(const char *path, uint8_t op, const char *session, const char *key_name, const char *key_id,
-		      struct isol8_err *err)
+int broker_connect(const char *path, struct isol8_err *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	_cleanup_close_ int fd = -1;
-	struct isol8_buf b = ISOL8_BUF_INIT;
 	int r;
 
 	if (strlen(path) >= sizeof sa.sun_path)
@@ -120,13 +118,30 @@ static int open_hello(const char *path, uint8_t op, const char *session, const c
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return unreachable(path, strerror(errno), err);
+	return steal_fd(&fd);
+}
 
-	isol8_put_u8(&b, op);
-	isol8_put_str(&b, session ? session : "");
+void broker_hello_payload(struct isol8_buf *b, uint8_t op, const char *session, const char *key_name,
+			  const char *key_id)
+{
+	isol8_put_u8(b, op);
+	isol8_put_str(b, session ? session : "");
 	if (key_name) {
-		isol8_put_str(&b, key_name);
-		isol8_put_str(&b, key_id);
+		isol8_put_str(b, key_name);
+		isol8_put_str(b, key_id ? key_id : "");
 	}
+}
+
+static int open_hello(const char *path, uint8_t op, const char *session, const char *key_name, const char *key_id,
+		      struct isol8_err *err)
+{
+	_cleanup_close_ int fd = broker_connect(path, err);
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	int r;
+
+	if (fd < 0)
+		return -1;
+	broker_hello_payload(&b, op, session, key_name, key_id);
 	r = isol8_ipc_send_buf(fd, key_name ? FE_HELLO_KEY : FE_HELLO, 0, &b, NULL, 0, err);
 	isol8_buf_free(&b);
 	if (r < 0)

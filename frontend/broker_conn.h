@@ -13,6 +13,15 @@
 /* --socket, else $ISOL8_SOCKET (when non-empty), else ISOL8_DEFAULT_SOCKET. */
 const char *broker_socket_path(const char *flag);
 
+/* Connect only (no hello). Returns the connected SOCK_SEQPACKET fd, or -1 with ISOL8_E_UNAVAIL as
+ * broker_open says. */
+int broker_connect(const char *path, struct isol8_err *err);
+
+/* The payload of FE_HELLO {op, session} (key_name NULL) or FE_HELLO_KEY {op, session, key_name,
+ * key_id}. */
+void broker_hello_payload(struct isol8_buf *b, uint8_t op, const char *session, const char *key_name,
+			  const char *key_id);
+
 /* Connect and send FE_HELLO {op, session or ""}. Returns the connected SOCK_SEQPACKET fd, or -1
  * with ISOL8_E_UNAVAIL "cannot reach isol8d at <path>: <reason> (is isol8d running? ...)". */
 int broker_open(const char *path, uint8_t op, const char *session, struct isol8_err *err);

@@ -6,18 +6,27 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/ipc.h"
 #include "common/parse.h"
+#include "common/proto.h"
 #include "frontend/broker_conn.h"
 #include "frontend/cli.h"
+#include "frontend/http/connector.h"
+#include "frontend/http/lockdown.h"
 #include "frontend/http/server.h"
 
 #define DEFAULT_PORT 3000u
@@ -28,6 +37,7 @@ struct serve_args {
 	unsigned keepalive_ms;
 	int act_for_keys; /* -1 auto (root), 0 off, 1 on */
 	bool no_seccomp; /* --no-seccomp: debugging only */
+	bool lockdown_probe; /* --lockdown-probe: tests only (see lockdown_probe()) */
 	unsigned grace_s;
 	unsigned max_inflight;
 };
@@ -89,6 +99,8 @@ static int parse(int argc, char **argv, struct serve_args *a)
 			a->act_for_keys = 1;
 		else if (strcmp(argv[i], "--no-seccomp") == 0) /* debugging only: keep the filter off */
 			a->no_seccomp = true;
+		else if (strcmp(argv[i], "--lockdown-probe") == 0) /* tests only */
+			a->lockdown_probe = true;
 		else if (strcmp(argv[i], "--no-act-for-keys") == 0)
 			a->act_for_keys = 0;
 		else
@@ -214,21 +226,151 @@ static int load_tls(const struct serve_args *a, char **cert, char **key, struct 
 	return read_pem(a->tls_key, "--tls-key", key, err);
 }
 
+/* Hidden --lockdown-probe (tests/security/http_lockdown_test.sh): once the server is locked
+ * down and listening, a fresh thread (as every connection thread is) tries what an attacker
+ * with code execution in the server would try and prints each outcome to stderr. It only makes
+ * calls the server could make anyway, after the lockdown, and serves on unchanged. */
+static void *lockdown_probe(void *unused)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = "/var/run/docker.sock"};
+	static const char *const files[] = {"/etc/shadow", "/etc/passwd", "/proc/self/status"};
+	int fd;
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+		fd = open(files[i], O_RDONLY | O_CLOEXEC);
+		fprintf(stderr, "[PROBE] open %s: %s\n", files[i], fd >= 0 ? "ok" : strerrorname_np(errno));
+		xclose(fd);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fprintf(stderr, "[PROBE] socket AF_UNIX: %s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+	xclose(fd);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fprintf(stderr, "[PROBE] socket AF_INET: %s\n", fd >= 0 ? "ok" : strerrorname_np(errno));
+	xclose(fd);
+	/* A bad fd: had the filter let connect through, the kernel would answer EBADF. */
+	fprintf(stderr, "[PROBE] connect %s: %s\n", sa.sun_path,
+		connect(-1, (struct sockaddr *)&sa, sizeof sa) == 0 ? "ok" : strerrorname_np(errno));
+	fprintf(stderr, "[PROBE] setuid 0: %s\n", setuid(0) == 0 ? "ok" : strerrorname_np(errno));
+	fprintf(stderr, "[PROBE] done\n");
+	return NULL;
+}
+
+/* The network-facing child: lock down, then serve until SIGINT/SIGTERM (forwarded by the
+ * connector, our parent). */
+/* Wait for SIGINT/SIGTERM, or for the connector's word (it forwards its signals as one byte:
+ * as root without CAP_KILL it may not signal us), or for the connector to go. */
+static int wait_for_stop(int sfd, int stop_fd)
+{
+	for (;;) {
+		struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
+		struct signalfd_siginfo si;
+		unsigned char b;
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0)
+			continue;
+		if (p[0].revents & POLLIN && read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+			return (int)si.ssi_signo;
+		if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+			n = read(stop_fd, &b, 1);
+			if (n < 0 && errno == EINTR)
+				continue;
+			return n == 1 ? b : SIGTERM;
+		}
+	}
+}
+
+static int serve_child(const struct serve_args *a, struct http_server_conf *conf, struct http_lockdown *lk,
+		       pid_t parent, unsigned bound, int stop_fd)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct http_server *srv;
+	int sfd, keep[6] = {STDERR_FILENO, conf->listen_fd, conf->broker_link, STDOUT_FILENO, -1, stop_fd};
+	unsigned left;
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0) {
+		fprintf(stderr, "[ERR] isol8 serve: signalfd: %s\n", strerror(errno));
+		_exit(1);
+	}
+	keep[4] = sfd;
+	lk->keep = keep;
+	lk->n_keep = sizeof keep / sizeof keep[0];
+	if (http_lockdown(lk, &err) < 0) {
+		fprintf(stderr, "[ERR] isol8 serve: %s\n", err.msg);
+		_exit(1);
+	}
+	if (lk->as_root) {
+		/* worker_lockdown moved the kept fds to 3.. and pointed 0 and 1 at /dev/null. */
+		conf->listen_fd = keep[1];
+		conf->broker_link = keep[2];
+		if (dup3(keep[3], STDOUT_FILENO, 0) < 0)
+			_exit(1);
+		close(keep[3]);
+		sfd = keep[4];
+		stop_fd = keep[5];
+	}
+	/* Set after the uid change (which clears it): without the connector there is nothing to
+	 * serve with. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+		_exit(1);
+
+	srv = http_server_start(conf, &err);
+	if (!srv) {
+		close(conf->listen_fd);
+		http_keys_free(&conf->keys);
+		return cli_fail(&err);
+	}
+	printf("[INFO] isol8 server listening on %s://%s%s%s:%u (isol8d: %s, %zu key%s%s)\n",
+	       conf->tls_cert ? "https" : "http", strchr(a->bind, ':') ? "[" : "", a->bind, strchr(a->bind, ':') ? "]" : "",
+	       bound, conf->socket_path, conf->keys.n, conf->keys.n == 1 ? "" : "s",
+	       conf->key_principals ? ", sessions per key" : "");
+	fflush(stdout);
+	if (a->lockdown_probe) {
+		pthread_t th;
+		if (pthread_create(&th, NULL, lockdown_probe, NULL) == 0)
+			pthread_detach(th);
+	}
+	sig = wait_for_stop(sfd, stop_fd);
+	printf("[INFO] Shutting down isol8 server (signal %d)...\n", sig);
+	fflush(stdout);
+	left = http_server_stop(srv);
+	if (left)
+		fprintf(stderr, "[WARN] %u request(s) still running after %u s were cut off\n", left, conf->grace_s);
+	http_keys_free(&conf->keys);
+	printf("[INFO] Server stopped\n");
+	return 0;
+}
+
 static int serve(struct serve_args *a)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
-	struct http_server_conf conf = {.listen_fd = -1};
-	struct http_server *srv;
-	unsigned port, bound = 0, left;
+	struct http_server_conf conf = {.listen_fd = -1, .broker_link = -1};
+	struct http_lockdown lk = {.as_root = geteuid() == 0, .seccomp = !a->no_seccomp};
+	unsigned port, bound = 0;
 	uint64_t max_body = HTTP_DEFAULT_MAX_BODY;
 	sigset_t set;
-	int sig = 0;
+	int sv[2] = {-1, -1}, stop[2] = {-1, -1}, rc;
+	pid_t parent = getpid(), pid;
 	_cleanup_free_ char *tls_cert = NULL;
 	_cleanup_free_ char *tls_key = NULL;
 
+	/* As root, plain hellos would be uid 0's: every API client would be the admin tenant. */
+	if (lk.as_root && a->act_for_keys == 0)
+		return cli_usage_error("--no-act-for-keys cannot be used as root: every API client would act as root's "
+				       "tenant. Run isol8 serve as an unprivileged user for that"),
+		       2;
 	if (pick_port(a, &port) < 0)
 		return 2;
 	if (a->max_body && isol8_parse_size(a->max_body, &max_body, &err) < 0)
+		return cli_fail(&err);
+	if (lk.as_root && worker_identity_resolve(NULL, &lk.id, &err) < 0)
 		return cli_fail(&err);
 	if (load_tls(a, &tls_cert, &tls_key, &err) < 0)
 		return cli_fail(&err);
@@ -252,7 +394,7 @@ static int serve(struct serve_args *a)
 		fprintf(stderr, "[WARN] Port %u is busy; using port %u instead\n", port, bound);
 	}
 	conf.socket_path = broker_socket_path(a->socket);
-	conf.key_principals = a->act_for_keys < 0 ? geteuid() == 0 : a->act_for_keys;
+	conf.key_principals = a->act_for_keys < 0 ? lk.as_root : a->act_for_keys;
 	conf.max_body = (size_t)max_body;
 	conf.max_connections = 256;
 	conf.per_ip_connections = 64;
@@ -263,38 +405,62 @@ static int serve(struct serve_args *a)
 	conf.tls_cert = tls_cert;
 	conf.tls_key = tls_key;
 
-	/* Threads started by libmicrohttpd inherit this mask: only sigwait() sees the signals. */
+	/* Threads started by libmicrohttpd inherit this mask: only sigwait() sees the signals. The
+	 * connector forwards them to the server; SIGCHLD waits for its signalfd. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	srv = http_server_start(&conf, &err);
-	if (!srv) {
+	/* glibc reads /etc/localtime once; after the lockdown it could not. */
+	tzset();
+	if (pipe2(stop, O_CLOEXEC) < 0) {
+		isol8_err_set(&err, ISOL8_E_INTERNAL, errno, "pipe");
 		close(conf.listen_fd);
 		http_keys_free(&conf.keys);
 		return cli_fail(&err);
 	}
-	if (!a->no_seccomp && http_seccomp_load(&err) < 0) {
-		http_server_stop(srv);
+	if (isol8_ipc_socketpair(sv, &err) < 0) {
+		close(stop[0]);
+		close(stop[1]);
+		close(conf.listen_fd);
 		http_keys_free(&conf.keys);
 		return cli_fail(&err);
 	}
-	printf("[INFO] isol8 server listening on %s://%s%s%s:%u (isol8d: %s, %zu key%s%s)\n",
-	       tls_cert ? "https" : "http", strchr(a->bind, ':') ? "[" : "", a->bind, strchr(a->bind, ':') ? "]" : "", bound, conf.socket_path,
-	       conf.keys.n, conf.keys.n == 1 ? "" : "s", conf.key_principals ? ", sessions per key" : "");
 	fflush(stdout);
-	while (sigwait(&set, &sig) != 0)
-		;
-	printf("[INFO] Shutting down isol8 server (signal %d)...\n", sig);
-	fflush(stdout);
-	left = http_server_stop(srv);
-	if (left)
-		fprintf(stderr, "[WARN] %u request(s) still running after %u s were cut off\n", left, conf.grace_s);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		isol8_err_set(&err, ISOL8_E_INTERNAL, errno, "fork the HTTP server");
+		close(conf.listen_fd);
+		close(sv[0]);
+		close(sv[1]);
+		close(stop[0]);
+		close(stop[1]);
+		http_keys_free(&conf.keys);
+		return cli_fail(&err);
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		close(stop[1]);
+		conf.broker_link = sv[1];
+		return serve_child(a, &conf, &lk, parent, bound, stop[0]);
+	}
+	/* The connector holds no listener, key or TLS secret: only the way to isol8d. */
+	close(conf.listen_fd);
+	close(sv[1]);
+	close(stop[0]);
 	http_keys_free(&conf.keys);
-	printf("[INFO] Server stopped\n");
-	return 0;
+	if (tls_key)
+		explicit_bzero(tls_key, strlen(tls_key));
+	rc = http_connector_run(sv[0], stop[1], pid, conf.socket_path, conf.key_principals ? FE_HELLO_KEY : FE_HELLO,
+				!a->no_seccomp);
+	close(sv[0]);
+	close(stop[1]);
+	return rc;
 }
 
 int cmd_serve(int argc, char **argv)

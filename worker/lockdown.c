@@ -284,6 +284,13 @@ static int verify_dropped(const struct worker_identity *id, struct isol8_err *er
 	return 0;
 }
 
+void worker_lockdown_mark_filtered(void)
+{
+#ifdef ISOL8_SANITIZERS
+	lsan_disabled_by_lockdown = 1;
+#endif
+}
+
 /* ---- the whole sequence ---------------------------------------------------------------- */
 
 int worker_lockdown(const struct worker_identity *id, int *keep_fds, unsigned n_keep, struct isol8_err *err)

@@ -45,4 +45,8 @@ int worker_lockdown(const struct worker_identity *id, int *keep_fds, unsigned n_
 int worker_lockdown_with(const struct worker_identity *id, int *keep_fds, unsigned n_keep,
 			 int (*seccomp_load)(struct isol8_err *err), struct isol8_err *err);
 
+/* For a process locked down another way (an unprivileged `isol8 serve`): in sanitizer builds,
+ * skip LeakSanitizer's exit-time check, whose ptrace the filter would kill. No-op otherwise. */
+void worker_lockdown_mark_filtered(void);
+
 #endif

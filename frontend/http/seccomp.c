@@ -1,9 +1,16 @@
-/* The HTTP server's seccomp filter (libseccomp), loaded once libmicrohttpd listens: the
- * network-facing process keeps only what serving needs. It accepts on its listener, connects to
- * isol8d over AF_UNIX (no other socket family), passes fds, makes pipes and memfds, starts
- * threads, and opens files read-only (glibc's /etc/localtime, OpenSSL's config). Anything else
- * fails with EPERM, and the calls that would widen an attacker's reach — exec, ptrace, mount,
- * namespaces, BPF, keyrings, module loading — kill the process. */
+/* The seccomp filters of `isol8 serve`'s two processes (libseccomp).
+ *
+ * The server (network-facing) loads its filter before libmicrohttpd starts a thread, so every
+ * thread has it. It accepts on its listener, talks to the broker connector and to isol8d over
+ * the sockets the connector passes, passes fds, makes pipes and memfds, starts threads. It has
+ * no socket() and no connect(): isol8d is reached only through the connector (connector.h), so
+ * a compromised server reaches neither /var/run/docker.sock nor any other socket. Opens are
+ * read-only here and, where Landlock exists, refused for every path (lockdown.c). Anything else
+ * fails with EPERM, and the calls that would widen an attacker's reach (exec, ptrace, mount,
+ * namespaces, BPF, keyrings, module loading) kill the process.
+ *
+ * The connector needs less still: receive a hello, socket() + connect() to isol8d, send, pass
+ * the fd back, tell its one child to stop (a pipe) and reap it. No open, no signals. */
 #include "config.h"
 
 #include <errno.h>
@@ -17,7 +24,7 @@
 static const char *const allow_plain[] = {
 	/* I/O on held fds, the listener and broker connections */
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "recvmsg", "sendmsg", "recvfrom", "sendto",
-	"accept", "accept4", "connect", "shutdown", "getsockopt", "setsockopt", "getsockname", "getpeername",
+	"accept", "accept4", "shutdown", "getsockopt", "setsockopt", "getsockname", "getpeername",
 	"poll", "ppoll", "select", "pselect6", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait",
 	"close", "fstat", "newfstatat", "lseek", "fcntl", "dup", "dup3", "ioctl", "pipe2", "eventfd2",
 	"memfd_create", "ftruncate", "statx",
@@ -29,7 +36,7 @@ static const char *const allow_plain[] = {
 	"exit", "exit_group",
 	/* time, randomness, identity */
 	"clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time", "getrandom",
-	"getpid", "gettid", "getuid", "geteuid", "getgid", "getegid", "uname", "prlimit64",
+	"getpid", "getppid", "gettid", "getuid", "geteuid", "getgid", "getegid", "uname", "prlimit64",
 };
 
 static const char *const kill_list[] = {
@@ -38,17 +45,6 @@ static const char *const kill_list[] = {
 	"finit_module", "delete_module", "kexec_load", "perf_event_open", "userfaultfd",
 };
 
-#ifdef ISOL8_SANITIZERS
-#include <signal.h>
-/* Sanitizer builds only: LeakSanitizer's exit-time check stops the world with a ptrace'd clone,
- * which this filter kills; a filtered server skips that check (as locked-down workers do). */
-static volatile sig_atomic_t lsan_off;
-int __lsan_is_turned_off(void);
-int __lsan_is_turned_off(void)
-{
-	return lsan_off;
-}
-#endif
 
 #define CMP(...) ((const struct scmp_arg_cmp[]){__VA_ARGS__})
 
@@ -76,8 +72,13 @@ int http_seccomp_load(struct isol8_err *err)
 	for (size_t i = 0; i < sizeof kill_list / sizeof kill_list[0]; i++)
 		if (add(ctx, SCMP_ACT_KILL_PROCESS, kill_list[i], 0, NULL, err) < 0)
 			goto fail;
-	/* Only AF_UNIX sockets (connections to isol8d): no outbound network from here. */
-	if (add(ctx, SCMP_ACT_ALLOW, "socket", 1, CMP(SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)), err) < 0 ||
+	/* No new sockets and no connect: the connector hands over connected ones. An AF_UNIX
+	 * socketpair reaches nothing outside the process (MHD relays an upgraded TLS connection,
+	 * wss, through one). */
+	if (add(ctx, SCMP_ACT_ERRNO(EACCES), "socket", 0, NULL, err) < 0 ||
+	    add(ctx, SCMP_ACT_ALLOW, "socketpair", 1, CMP(SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)), err) < 0 ||
+	    add(ctx, SCMP_ACT_ERRNO(EACCES), "connect", 0, NULL, err) < 0 ||
+	    add(ctx, SCMP_ACT_ERRNO(EACCES), "bind", 0, NULL, err) < 0 ||
 	    /* Threads, never processes; clone3 hides its flags from seccomp, so glibc must fall back. */
 	    add(ctx, SCMP_ACT_ALLOW, "clone", 1, CMP(SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)), err) < 0 ||
 	    add(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL, err) < 0 ||
@@ -91,9 +92,51 @@ int http_seccomp_load(struct isol8_err *err)
 		goto fail;
 	}
 	seccomp_release(ctx);
-#ifdef ISOL8_SANITIZERS
-	lsan_off = 1;
-#endif
+	return 0;
+fail:
+	seccomp_release(ctx);
+	return -1;
+}
+
+static const char *const connector_allow[] = {
+	"read", "write", "recvmsg", "sendmsg", "close", "poll", "ppoll", "fcntl", "fstat", "newfstatat",
+	"mmap", "munmap", "mremap", "madvise", "brk", "futex", "rt_sigprocmask", "rt_sigreturn",
+	"restart_syscall", "wait4", "waitid", "getpid", "getuid", "geteuid", "clock_gettime", "exit",
+	"exit_group",
+};
+
+int http_connector_seccomp_load(struct isol8_err *err)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
+	int r;
+
+	if (!ctx)
+		return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "seccomp_init");
+	for (size_t i = 0; i < sizeof connector_allow / sizeof connector_allow[0]; i++)
+		if (add(ctx, SCMP_ACT_ALLOW, connector_allow[i], 0, NULL, err) < 0)
+			goto fail;
+	for (size_t i = 0; i < sizeof kill_list / sizeof kill_list[0]; i++)
+		if (add(ctx, SCMP_ACT_KILL_PROCESS, kill_list[i], 0, NULL, err) < 0)
+			goto fail;
+	/* AF_UNIX only (the path is ours, fixed at start). No kill, tgkill or tkill: as uid 0
+	 * without capabilities this process could still signal every root process; it tells its
+	 * child to stop through a pipe instead. */
+	if (add(ctx, SCMP_ACT_ALLOW, "socket", 1, CMP(SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)), err) < 0 ||
+	    add(ctx, SCMP_ACT_ALLOW, "connect", 0, NULL, err) < 0 ||
+	    add(ctx, SCMP_ACT_ERRNO(EACCES), "open", 0, NULL, err) < 0 ||
+	    add(ctx, SCMP_ACT_ERRNO(EACCES), "openat", 0, NULL, err) < 0 ||
+	    add(ctx, SCMP_ACT_ERRNO(EACCES), "openat2", 0, NULL, err) < 0 ||
+	    add(ctx, SCMP_ACT_KILL_PROCESS, "clone", 0, NULL, err) < 0 ||
+	    add(ctx, SCMP_ACT_KILL_PROCESS, "clone3", 0, NULL, err) < 0 ||
+	    add(ctx, SCMP_ACT_KILL_PROCESS, "fork", 0, NULL, err) < 0 ||
+	    add(ctx, SCMP_ACT_KILL_PROCESS, "vfork", 0, NULL, err) < 0)
+		goto fail;
+	r = seccomp_load(ctx);
+	if (r < 0) {
+		isol8_err_set(err, ISOL8_E_INTERNAL, -r, "seccomp_load");
+		goto fail;
+	}
+	seccomp_release(ctx);
 	return 0;
 fail:
 	seccomp_release(ctx);

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "frontend/broker_conn.h"
+#include "frontend/http/connector.h"
 #include "frontend/http/reply.h"
 
 volatile int http_hard_stop;
@@ -60,8 +61,8 @@ int http_broker_open(const struct http_server_conf *conf, uint8_t op, const char
 		     struct isol8_err *err)
 {
 	if (conf->key_principals)
-		return broker_open_key(conf->socket_path, op, session, key->name, key->id, err);
-	return broker_open(conf->socket_path, op, session, err);
+		return http_connector_open(conf->broker_link, op, session, key->name, key->id, err);
+	return http_connector_open(conf->broker_link, op, session, NULL, NULL, err);
 }
 
 enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status, json_object *o)

@@ -18,7 +18,8 @@
 
 struct http_server_conf {
 	int listen_fd;           /* bound and listening; owned by the server once started */
-	const char *socket_path; /* isol8d socket */
+	const char *socket_path; /* isol8d socket (for messages; the connector connects to it) */
+	int broker_link;         /* the broker connector's link (connector.h) */
 	struct http_keys keys;
 	bool key_principals;     /* FE_HELLO_KEY (act for "key:<name>") instead of FE_HELLO */
 	size_t max_body;
@@ -47,8 +48,10 @@ int http_broker_open(const struct http_server_conf *conf, uint8_t op, const char
 /* Set once shutdown's grace period is over: streams end at their next wake-up. */
 extern volatile int http_hard_stop;
 
-/* seccomp.c: the server's own filter, loaded once it listens (EPERM by default; exec,
- * ptrace, mount, namespaces and the like kill). */
+/* seccomp.c: the server's own filter, loaded before libmicrohttpd starts a thread (EPERM by
+ * default; no socket or connect; exec, ptrace, mount, namespaces and the like kill). */
 int http_seccomp_load(struct isol8_err *err);
+/* The broker connector's filter: AF_UNIX socket + connect, no open, no signals. */
+int http_connector_seccomp_load(struct isol8_err *err);
 
 #endif
