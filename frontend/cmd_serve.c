@@ -38,6 +38,7 @@ struct serve_args {
 	int act_for_keys; /* -1 auto (root), 0 off, 1 on */
 	bool no_seccomp; /* --no-seccomp: debugging only */
 	bool lockdown_probe; /* --lockdown-probe: tests only (see lockdown_probe()) */
+	unsigned header_timeout_s;
 	unsigned grace_s;
 	unsigned max_inflight;
 };
@@ -101,6 +102,10 @@ static int parse(int argc, char **argv, struct serve_args *a)
 			a->no_seccomp = true;
 		else if (strcmp(argv[i], "--lockdown-probe") == 0) /* tests only */
 			a->lockdown_probe = true;
+		else if ((v = value(argc, argv, &i, "--header-timeout"))) {
+			if (parse_uint(v, 3600, &a->header_timeout_s, "--header-timeout") < 0 || a->header_timeout_s == 0)
+				return a->header_timeout_s == 0 ? cli_usage_error("--header-timeout must be at least 1") : -1;
+		}
 		else if (strcmp(argv[i], "--no-act-for-keys") == 0)
 			a->act_for_keys = 0;
 		else
@@ -397,9 +402,12 @@ static int serve(struct serve_args *a)
 	conf.key_principals = a->act_for_keys < 0 ? lk.as_root : a->act_for_keys;
 	conf.max_body = (size_t)max_body;
 	conf.max_connections = 256;
-	conf.per_ip_connections = 64;
+	/* Few per address: with the header deadline, one address can hold at most this many
+	 * threads for at most header_timeout_s before it must start over. */
+	conf.per_ip_connections = 32;
 	conf.max_inflight = a->max_inflight ? a->max_inflight : 64;
 	conf.timeout_s = 60;
+	conf.header_timeout_s = a->header_timeout_s ? a->header_timeout_s : HTTP_HEADER_TIMEOUT_S;
 	conf.grace_s = a->grace_s;
 	conf.keepalive_ms = a->keepalive_ms ? a->keepalive_ms : HTTP_KEEPALIVE_MS;
 	conf.tls_cert = tls_cert;

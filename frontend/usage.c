@@ -122,6 +122,7 @@ static const char serve_text[] =
 	"  --socket <path>           isol8d socket                ($ISOL8_SOCKET, /run/isol8/isol8d.sock)\n"
 	"  --tls-cert <file>         Serve HTTPS with this PEM certificate (chain) (-)\n"
 	"  --tls-key <file>          ... and this PEM private key (both or neither) (-)\n"
+	"  --header-timeout <s>      Cut a request whose headers are not in after s seconds (10)\n"
 	"  --act-for-keys            Ask isol8d to act for each key (default when run as root;\n"
 	"                            isol8d must trust this uid); --no-act-for-keys: act as me\n"
 	"                            (refused as root)\n"

@@ -4,7 +4,8 @@
  * Security decisions live here: every route but /health needs a bearer key (compared in
  * constant time, keys.c); bodies are read by the access handler under an explicit byte cap
  * (413), never by MHD_PostProcessor; connection counts, per-IP counts, idle timeouts and the
- * per-connection memory pool are bounded by MHD options; the HTTP/1.1 parser is MHD's. */
+ * per-connection memory pool are bounded by MHD options, and a request's headers must arrive
+ * within a deadline however they trickle (deadline.h); the HTTP/1.1 parser is MHD's. */
 #include "config.h"
 #include "frontend/http/server.h"
 
@@ -22,6 +23,7 @@
 #include "common/xalloc.h"
 #include "frontend/broker_conn.h"
 #include "frontend/http/connector.h"
+#include "frontend/http/deadline.h"
 #include "frontend/http/reply.h"
 
 volatile int http_hard_stop;
@@ -33,6 +35,7 @@ struct http_server {
 	pthread_cond_t idle;
 	unsigned active;   /* requests between first call and completion */
 	unsigned inflight; /* runs holding a slot */
+	struct http_deadlines deadlines;
 };
 
 enum route {
@@ -189,6 +192,9 @@ static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *
 	q->key = authenticate(s, c);
 	if (!q->key)
 		return http_reply_error(c, MHD_HTTP_UNAUTHORIZED, "Invalid API key");
+	/* An authenticated WebSocket lives as long as its session; never cut it. */
+	if (q->route == R_WS)
+		http_deadline_exempt(&s->deadlines, c);
 	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl) {
 		char *end;
@@ -229,6 +235,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	(void)version;
 	if (!q) {
+		/* Headers complete: the header deadline is met for this request. */
+		http_deadline_disarm(&s->deadlines, c);
 		q = xcalloc(1, sizeof *q);
 		*con_cls = q;
 		pthread_mutex_lock(&s->lock);
@@ -255,8 +263,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	struct http_server *s = cls;
 	struct req *q = *con_cls;
 
-	(void)c;
 	(void)toe;
+	/* The next request on this connection must have its headers in time too. */
+	http_deadline_rearm(&s->deadlines, c);
 	if (!q)
 		return;
 	isol8_buf_free(&q->body);
@@ -285,6 +294,11 @@ struct http_server *http_server_start(struct http_server_conf *conf, struct isol
 	unsigned flags;
 
 	s->conf = conf;
+	if (http_deadlines_start(&s->deadlines, conf->header_timeout_s ? conf->header_timeout_s : HTTP_HEADER_TIMEOUT_S,
+				 err) < 0) {
+		free(s);
+		return NULL;
+	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->idle, NULL);
 	flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
@@ -293,13 +307,15 @@ struct http_server *http_server_start(struct http_server_conf *conf, struct isol
 		flags |= MHD_USE_TLS;
 	/* The TLS options come first in the list: MHD_OPTION_END ends it early without TLS. */
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, conf->listen_fd,
-				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				MHD_OPTION_NOTIFY_CONNECTION, http_deadlines_notify, &s->deadlines, MHD_OPTION_CONNECTION_LIMIT,
 				conf->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, conf->per_ip_connections,
 				MHD_OPTION_CONNECTION_TIMEOUT, conf->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				(size_t)(64 * 1024), MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_EXTERNAL_LOGGER,
 				on_mhd_log, NULL, conf->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
 				conf->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, conf->tls_key, MHD_OPTION_END);
 	if (!s->d) {
+		http_deadlines_stop(&s->deadlines);
 		pthread_mutex_destroy(&s->lock);
 		pthread_cond_destroy(&s->idle);
 		free(s);
@@ -329,6 +345,7 @@ unsigned http_server_stop(struct http_server *s)
 	/* Streams still running end at their next wake-up (at most a second). */
 	http_hard_stop = 1;
 	MHD_stop_daemon(s->d);
+	http_deadlines_stop(&s->deadlines);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->idle);
 	free(s);

@@ -15,6 +15,7 @@
 #define HTTP_DEFAULT_MAX_BODY (10u * 1024u * 1024u)
 #define HTTP_VERSION_STRING "0.1.0"
 #define HTTP_KEEPALIVE_MS 15000u
+#define HTTP_HEADER_TIMEOUT_S 10u
 
 struct http_server_conf {
 	int listen_fd;           /* bound and listening; owned by the server once started */
@@ -27,6 +28,7 @@ struct http_server_conf {
 	unsigned per_ip_connections;
 	unsigned max_inflight;   /* concurrent runs; more get 429 */
 	unsigned timeout_s;      /* idle connection timeout */
+	unsigned header_timeout_s; /* a request's headers must be complete this long after it began */
 	unsigned grace_s;        /* shutdown: wait this long for in-flight requests */
 	unsigned keepalive_ms;   /* SSE comment after this much silence */
 	const char *tls_cert;    /* PEM text (not a path), or NULL for plain HTTP */
