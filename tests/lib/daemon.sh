@@ -5,6 +5,7 @@
 #   TAP:     ok DESC | not_ok DESC [DIAG] | is GOT WANT DESC | isnt GOT UNWANTED DESC
 #            like GOT ERE DESC | unlike GOT ERE DESC | check DESC CMD... (passes when CMD exits 0)
 #            diag TEXT | done_testing (prints the plan and "N passed, N failed", exits 1 on failure)
+#   cases:   run_cases "$@" runs the functions case_*; -k NAME runs those matching NAME, -l lists them
 #   daemon:  daemon_start ID [isol8d args...]   isol8d on a unique temp socket (mode 0666, foreground,
 #                                               pidfile); sets D_SOCK[ID] D_PID[ID] D_DIR[ID] D_LOG[ID]
 #            daemon_stop ID       SIGTERM, wait for exit 0, then assert no container of it remains
@@ -51,6 +52,28 @@ done_testing() {
 	echo "# $T_PASS passed, $T_FAIL failed"
 	[ "$T_FAIL" = 0 ] && exit 0
 	exit 1
+}
+
+# run_cases [-k NAME]: run every function named case_<name> (in the order bash lists them),
+# or only those whose name contains NAME, then done_testing. A script that ends with
+# `run_cases "$@"` lets one case be run alone: `script.sh -k timeout`.
+run_cases() {
+	local sel="" f n=0
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-k) [ $# -ge 2 ] || { echo "usage: $0 [-k CASE]" >&2; exit 2; }; sel=$2; shift 2 ;;
+		-l) declare -F | awk '{print $3}' | sed -n 's/^case_//p'; exit 0 ;;
+		*) echo "usage: $0 [-k CASE | -l]" >&2; exit 2 ;;
+		esac
+	done
+	for f in $(declare -F | awk '{print $3}' | grep '^case_'); do
+		[ -z "$sel" ] || [[ $f == *"$sel"* ]] || continue
+		diag "case ${f#case_}"
+		n=$((n + 1))
+		"$f"
+	done
+	[ "$n" -gt 0 ] || bail "no case matches '$sel'"
+	done_testing
 }
 
 # ---- environment ----------------------------------------------------------------------------------

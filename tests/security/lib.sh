@@ -13,21 +13,3 @@ as_nobody() {
 	mkdir -p "$T_TMP/home-nobody" && chmod 0777 "$T_TMP/home-nobody"
 	setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$T_TMP/home-nobody" "$@"
 }
-
-run_cases() {
-	local sel="" f n=0
-	while [ $# -gt 0 ]; do
-		case $1 in
-		-k) sel=$2; shift 2 ;;
-		*) echo "usage: $0 [-k CASE]" >&2; exit 2 ;;
-		esac
-	done
-	for f in $(declare -F | awk '{print $3}' | grep '^case_'); do
-		[ -z "$sel" ] || [[ $f == *"$sel"* ]] || continue
-		diag "case ${f#case_}"
-		n=$((n + 1))
-		"$f"
-	done
-	[ "$n" -gt 0 ] || bail "no case matches '$sel'"
-	done_testing
-}
