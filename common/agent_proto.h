@@ -1,4 +1,4 @@
-/* Protocol between a worker and the in-sandbox agent (docker/sandbox/agent.c).
+/* Protocol between a worker and the in-sandbox agent (sandbox/agent.c).
  *
  * The agent is the sandbox's PID 1 (the container's entrypoint: no tini above it), running as
  * the sandbox user 100:101, not dumpable, so no program can ptrace it, write its memory or

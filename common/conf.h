@@ -32,7 +32,7 @@ struct isol8_config {
 	char **blacklist; size_t n_blacklist;
 	/* network.registries.<runtime>: host patterns --install allows under the filtered network,
 	 * index = python, node, bun, deno, bash (ISOL8_CONF_NREG). NULL when the key is absent
-	 * (then common/registries.c asks the host's package managers); a present list, even an
+	 * (then cli/registries.c asks the host's package managers); a present list, even an
 	 * empty one, is used as is. Checked and made canonical at load (proxy/hostpat.h). */
 	char **registries[ISOL8_CONF_NREG]; size_t n_registries[ISOL8_CONF_NREG];
 	bool auto_prune;              /* cleanup.autoPrune true */

@@ -9,7 +9,7 @@
 
 #include "common/log.h"
 #include "proxy/proxy.h"
-#include "worker/lockdown.h"
+#include "lockdown/lockdown.h"
 
 int main(int argc, char **argv)
 {

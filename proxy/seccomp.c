@@ -38,7 +38,7 @@ static const char *const allow_plain[] = {
 
 #ifdef ISOL8_SANITIZERS
 /* Sanitizer builds only (never shipped): what the ASan/UBSan runtime calls at thread start and
- * when it reports (as in worker/seccomp_filter.c). */
+ * when it reports (as in lockdown/seccomp_filter.c). */
 static const char *const allow_sanitizers[] = {
 	"readlink", "readlinkat", "lstat", "access", "faccessat", "prctl", "sigaltstack", "sched_getaffinity",
 	"prlimit64", "getrlimit", "mincore", "sched_yield", "kill", "tgkill", "open", "getdents64", "dup", "dup2",

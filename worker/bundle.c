@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common/xalloc.h"
-#include "docker/tar.h"
+#include "common/tar.h"
 
 #define BUNDLE_UID 100
 #define BUNDLE_GID 101

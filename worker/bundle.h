@@ -1,4 +1,4 @@
-/* Decoding the FE_RUN bundle: a tar (frontend/run_bundle.h) with the optional entries `code`,
+/* Decoding the FE_RUN bundle: a tar (cli/run_bundle.h) with the optional entries `code`,
  * `stdin` and `files/<relative path>`, sent by a client of a worker that other tenants share.
  *
  * Every size in the tar is a claim. A 10 KiB tar declaring a 16 GiB sparse file once made the

@@ -15,7 +15,7 @@
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
-#include "docker/tar.h"
+#include "common/tar.h"
 #include "worker/pool.h"
 #include "worker/sessions.h"
 #include "worker/worker.h"

@@ -18,7 +18,7 @@
 #include "common/parse.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
-#include "worker/lockdown.h"
+#include "lockdown/lockdown.h"
 #include "worker/pool.h"
 #include "worker/sessions.h"
 #include "worker/worker.h"

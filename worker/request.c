@@ -12,7 +12,7 @@
 #include "common/parse.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
-#include "docker/tar.h"
+#include "common/tar.h"
 #include "worker/bundle.h"
 #include "worker/worker.h"
 

@@ -18,7 +18,7 @@
 #include "common/parse.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
-#include "docker/tar.h"
+#include "common/tar.h"
 #include "worker/agent.h"
 #include "worker/pool.h"
 #include "worker/sessions.h"

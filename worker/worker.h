@@ -13,7 +13,7 @@
 #include <json-c/json.h>
 
 #include "common/buf.h"
-#include "common/outproc.h"
+#include "worker/outproc.h"
 #include "common/err.h"
 #include "common/ipc.h"
 #include "common/proto.h"

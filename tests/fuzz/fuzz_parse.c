@@ -4,7 +4,7 @@
  * the split between "secrets" (NUL-separated) and the stream, which is fed in chunks whose
  * sizes come from the stream bytes themselves. */
 #include "config.h"
-#include "common/outproc.h"
+#include "worker/outproc.h"
 #include "common/parse.h"
 
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* libFuzzer harness for the tar readers: the worker's bundle decoder (worker/bundle.c) and
- * docker/tar.c's single-file extraction (archives from Docker's get-archive, which a sandbox
+ * common/tar.c's single-file extraction (archives from Docker's get-archive, which a sandbox
  * fills). Build: configure --enable-fuzzing CC=clang; run: tests/fuzz/fuzz_tar corpus/
  * Byte 0 scales the decoder's limits down (so every limit is reachable with small inputs) and
  * picks the name to extract; the rest is the tar. Checked: decoded sizes never exceed the
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "docker/tar.h"
+#include "common/tar.h"
 #include "worker/bundle.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

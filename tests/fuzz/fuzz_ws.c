@@ -1,9 +1,9 @@
-/* libFuzzer harness for the WebSocket frame parser (frontend/http/ws.c). Build: configure
+/* libFuzzer harness for the WebSocket frame parser (http/ws.c). Build: configure
  * --enable-fuzzing CC=clang; run: tests/fuzz/fuzz_ws corpus/
  * The first byte chooses the read size the input is fed in (1..256), so splits inside headers,
  * masks and payloads are all explored; a small message cap reaches the 1009 path. */
 #include "config.h"
-#include "frontend/http/ws.h"
+#include "http/ws.h"
 
 #include <stdlib.h>
 #include <string.h>

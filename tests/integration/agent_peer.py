@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Host-side peer for the in-sandbox agent (docker/sandbox/agent.c): plays the worker's part.
+"""Host-side peer for the in-sandbox agent (sandbox/agent.c): plays the worker's part.
 
 Usage: agent_peer.py IMAGE NAME [NODE_IMAGE]. Listens on a socket in a temporary folder, starts the
 agent as the entrypoint (PID 1, as isol8d does) of a locked-down container named NAME (label
@@ -193,7 +193,7 @@ def stop_agent(c, cname, tmp):
 
 
 def job(code, cwd=b'/sandbox', file=b'', env=()):
-    """A standby job (docker/sandbox/standby.py): NUL-separated "1", cwd, file, env count, env, code."""
+    """A standby job (sandbox/standby.py): NUL-separated "1", cwd, file, env count, env, code."""
     return b'\0'.join([b'1', cwd, file, str(len(env)).encode()] + list(env) + [code])
 
 
@@ -417,7 +417,7 @@ _, out, err, ex = run(conn, [b'sh', b'-c', b'echo $ISOL8_CENV; env | grep -c "^I
                       env=[b'ISOL8_CENV=a', b'ISOL8_CENV=b'])
 ok(out == b'b\n1\n', 'the later of two request entries replaces the container one', (out, err))
 
-# Standby (A_WARM / A_RUN_WARM) with docker/sandbox/standby.py.
+# Standby (A_WARM / A_RUN_WARM) with sandbox/standby.py.
 STANDBY_PY = [b'python3', b'/usr/local/lib/isol8/standby.py']
 WARM_ENV = [b'PATH=/usr/local/bin:/usr/bin:/bin', b'PYTHONUNBUFFERED=1', b'W=warm']
 fds_idle = agent_fds(agent_pid)
@@ -687,7 +687,7 @@ for what, cmd, want in [(b'nice', b'renice -n 5 -p 1', 'nice value'),
        'tampered %s: A_RESET -> A_ERROR naming it' % what.decode(), (ex, err, t, p))
 ok(stop_agent(conn, tname, tmp), 'tampered: worker EOF ends the agent and the container')
 
-# The node standby (docker/sandbox/standby.cjs), in a second container.
+# The node standby (sandbox/standby.cjs), in a second container.
 if node_image:
     nname = name + '-node'
     conn, _, tmp = start_agent(node_image, nname)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The in-sandbox agent (docker/sandbox/agent.c) in a locked-down isol8:python container, driven
+# The in-sandbox agent (sandbox/agent.c) in a locked-down isol8:python container, driven
 # by tests/integration/agent_peer.py playing the worker (TAP). Needs root, a running Docker engine
 # and an isol8:python image carrying the agent (label org.isol8.agent=1, built by `isol8 setup`);
 # exits 77 otherwise. The node standby is checked in a second container when isol8:node carries

@@ -21,7 +21,7 @@
 #include "common/xalloc.h"
 #include "docker/client.h"
 #include "docker/mux.h"
-#include "docker/tar.h"
+#include "common/tar.h"
 
 #define IMAGE "debian:bookworm-slim"
 

@@ -44,7 +44,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "worker/lockdown.h"
+#include "lockdown/lockdown.h"
 
 static const char *errname(int e)
 {

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "common/buf.h"
-#include "docker/tar.h"
+#include "common/tar.h"
 #include "worker/bundle.h"
 
 /* ---- tar writers ---------------------------------------------------------------------------- */

@@ -9,9 +9,9 @@
 #include <string.h>
 
 #include "common/json.h"
-#include "frontend/http/keys.h"
-#include "frontend/http/text.h"
-#include "frontend/http/translate.h"
+#include "http/keys.h"
+#include "http/text.h"
+#include "http/translate.h"
 
 /* ---- keys ---- */
 

@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
-#include "docker/tar.h"
-#include "frontend/bootstrap.h"
-#include "frontend/images.h"
+#include "common/tar.h"
+#include "images/bootstrap.h"
+#include "images/images.h"
 #include "policy/policy.h"
 
 static void pkg_ok(int rt, const char *name)
@@ -266,12 +266,9 @@ START_TEST(test_base_context)
 	char *p;
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
-	p = xasprintf("%s/sandbox", dir);
-	ck_assert_int_eq(mkdir(p, 0755), 0);
-	free(p);
 	p = xasprintf("%s/Dockerfile", dir), write_file(p, "FROM debian:bookworm-slim AS base\n"), free(p);
-	p = xasprintf("%s/sandbox/repl.py", dir), write_file(p, "print(1)\n"), free(p);
-	p = xasprintf("%s/sandbox/.repl.py.swp", dir), write_file(p, "junk"), free(p);
+	p = xasprintf("%s/repl.py", dir), write_file(p, "print(1)\n"), free(p);
+	p = xasprintf("%s/.repl.py.swp", dir), write_file(p, "junk"), free(p);
 	p = xasprintf("%s/certs", dir);
 	ck_assert_int_eq(mkdir(p, 0755), 0);
 	free(p);
@@ -294,13 +291,15 @@ START_TEST(test_base_context)
 	ck_assert_str_eq(out.data, PEM);
 	ck_assert_int_eq(isol8_tar_extract_file(c1.tar.data, c1.tar.len, "sandbox/repl.py", 4096, &out, &err), 0);
 	ck_assert_int_eq(isol8_tar_extract_file(c1.tar.data, c1.tar.len, "sandbox/.repl.py.swp", 4096, &out, &err), -1);
+	/* The helpers sit beside the Dockerfile in the source tree; it goes into the context once. */
+	ck_assert_int_eq(isol8_tar_extract_file(c1.tar.data, c1.tar.len, "sandbox/Dockerfile", 4096, &out, &err), -1);
 	isol8_base_context_free(&c2);
 
 	/* A different FROM image, or any changed input, changes the hash. */
 	ck_assert_int_eq(isol8_base_context_make(dir, &found, "sha256:bbb", &c2, &err), 0);
 	ck_assert_str_ne(c1.hash, c2.hash);
 	isol8_base_context_free(&c2);
-	p = xasprintf("%s/sandbox/repl.py", dir), write_file(p, "print(2)\n"), free(p);
+	p = xasprintf("%s/repl.py", dir), write_file(p, "print(2)\n"), free(p);
 	ck_assert_int_eq(isol8_base_context_make(dir, &found, "sha256:aaa", &c2, &err), 0);
 	ck_assert_str_ne(c1.hash, c2.hash);
 	/* No certificates: ca/ still exists. */

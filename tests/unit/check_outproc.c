@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/outproc.h"
+#include "worker/outproc.h"
 
 /* Feed text in chunks of `step` bytes (0: all at once), flush, return the output (malloc'd). */
 static char *mask_steps(const char *const *secrets, size_t ns, const char *text, size_t len, size_t step,

@@ -1,4 +1,4 @@
-/* Package registry hosts from the host's package-manager configuration (common/registries.c):
+/* Package registry hosts from the host's package-manager configuration (cli/registries.c):
  * URL -> anchored regex, INI and apt sources parsing (hostile input included), and the lookup
  * order per tool, against files in a temporary directory and the environment. */
 #include "config.h"
@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "common/json.h"
-#include "common/registries.h"
+#include "cli/registries.h"
 #include "common/xalloc.h"
 
 static void re_is(const char *url, const char *want)

@@ -1,5 +1,5 @@
-/* `isol8 run` flag parsing, validation and request building (frontend/run_args.c,
- * frontend/run_request.c): pure functions, no daemon. */
+/* `isol8 run` flag parsing, validation and request building (cli/run_args.c,
+ * cli/run_request.c): pure functions, no daemon. */
 #include "config.h"
 
 #include <check.h>
@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "common/proto.h"
-#include "common/registries.h"
-#include "frontend/broker_conn.h"
-#include "frontend/run_args.h"
-#include "frontend/run_request.h"
+#include "cli/registries.h"
+#include "cli/broker_conn.h"
+#include "cli/run_args.h"
+#include "cli/run_request.h"
 
 static struct run_opts o;
 static struct isol8_err err;
@@ -197,7 +197,7 @@ START_TEST(install_network_rules)
 }
 END_TEST
 
-/* Without a config list, the host's package-manager configuration decides (common/registries.c). */
+/* Without a config list, the host's package-manager configuration decides (cli/registries.c). */
 START_TEST(install_registries_from_host)
 {
 	struct run_defaults def;

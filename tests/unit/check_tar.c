@@ -1,4 +1,4 @@
-/* docker/tar.c: building tars in memory, from a directory, and reading one file back. */
+/* common/tar.c: building tars in memory, from a directory, and reading one file back. */
 #include "config.h"
 
 #include <archive.h>
@@ -13,7 +13,7 @@
 
 #include "common/buf.h"
 #include "common/xalloc.h"
-#include "docker/tar.h"
+#include "common/tar.h"
 
 /* List "type path mode uid size" lines of a tar for easy comparison. */
 static char *listing(const struct isol8_buf *t)

@@ -1,4 +1,4 @@
-/* Unit tests for the WebSocket framing (frontend/http/ws.c): the RFC 6455 handshake key,
+/* Unit tests for the WebSocket framing (http/ws.c): the RFC 6455 handshake key,
  * masked and unmasked frames, fragmentation with control frames in between, size caps, bad
  * UTF-8, close payloads, and every message fed split at every byte. */
 #include "config.h"
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frontend/http/ws.h"
+#include "http/ws.h"
 
 struct got {
 	int n;

@@ -1,0 +1,161 @@
+/* CLI side of the isol8d connection (contract in broker_conn.h). */
+#include "config.h"
+#include "cli/broker_conn.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/proto.h"
+
+/* Error messages from the worker are shown to the user; anything longer is not a message. */
+#define WK_ERROR_MAX_MSG 4096u
+
+const char *broker_socket_path(const char *flag)
+{
+	const char *env = getenv("ISOL8_SOCKET");
+
+	if (flag && *flag)
+		return flag;
+	if (env && *env)
+		return env;
+	return ISOL8_DEFAULT_SOCKET;
+}
+
+static int unreachable(const char *path, const char *reason, struct isol8_err *err)
+{
+	return isol8_err_set(err, ISOL8_E_UNAVAIL, 0,
+			     "cannot reach isol8d at %s: %s (is isol8d running? start it with 'isol8d' or "
+			     "'systemctl start isol8d')",
+			     path, reason);
+}
+
+
+int broker_error_from_msg(struct isol8_msg *m, struct isol8_err *err)
+{
+	struct isol8_err perr = ISOL8_ERR_INIT;
+	_cleanup_free_ char *text = NULL;
+	uint16_t code;
+
+	if (isol8_get_u16(m, &code, &perr) < 0 || isol8_get_str(m, &text, WK_ERROR_MAX_MSG, &perr) < 0 ||
+	    isol8_msg_end(m, &perr) < 0) {
+		*err = perr;
+		return isol8_err_wrap(err, "malformed error reply from isol8d");
+	}
+	/* An out-of-range code from the peer is reported as internal rather than trusted blindly. */
+	if (code == ISOL8_E_OK || code >= ISOL8_E__MAX)
+		code = ISOL8_E_INTERNAL;
+	/* Control bytes from the peer must not drive the user's terminal. */
+	for (char *p = text; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t')
+			*p = '?';
+	return isol8_err_set(err, code, 0, "%s", text);
+}
+
+/* What a worker may answer a frontend. The worker handles hostile input and may be another
+ * tenant's compromised process: an fd from it is read only if it is a sealed memfd. */
+static const struct isol8_msg_spec wk_table[] = {
+	{WK_RESULT, PEER_WORKER, 0, 0, ISOL8_IPC_MAX_PAYLOAD, "result", {0}},
+	{WK_ERROR, PEER_WORKER, 0, 2 + 4, 2 + 4 + WK_ERROR_MAX_MSG, "error", {0}},
+	{WK_FILE, PEER_WORKER, 1, 0, 0, "file", {ISOL8_FD_MEMFD}},
+	{WK_SESSIONS, PEER_WORKER, 0, 0, ISOL8_IPC_MAX_PAYLOAD, "sessions", {0}},
+	{WK_OK, PEER_WORKER, 0, 0, 0, "ok", {0}},
+};
+
+int broker_recv(int sock, struct isol8_msg *m, struct isol8_err *err)
+{
+	int r = isol8_ipc_recv(sock, m, err);
+
+	if (r < 0)
+		return isol8_err_wrap(err, "reading from isol8d");
+	if (r == 0)
+		return isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "isol8d closed the connection (worker died?)");
+	if (isol8_msg_check(wk_table, sizeof wk_table / sizeof wk_table[0], PEER_WORKER, m, NULL, err) < 0) {
+		isol8_msg_free(m);
+		return isol8_err_wrap(err, "reply from isol8d");
+	}
+	if (m->type == WK_ERROR) {
+		broker_error_from_msg(m, err);
+		isol8_msg_free(m);
+		return -1;
+	}
+	return 1;
+}
+
+int broker_expect(int sock, uint8_t type, struct isol8_msg *m, struct isol8_err *err)
+{
+	if (broker_recv(sock, m, err) < 0)
+		return -1;
+	if (m->type != type) {
+		uint8_t got = m->type;
+		isol8_msg_free(m);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected reply type %u from isol8d (wanted %u)", got,
+				     type);
+	}
+	return 1;
+}
+
+/* Connect and send the hello: FE_HELLO, or FE_HELLO_KEY when key_name is set (only a trusted
+ * HTTP frontend may send that; the broker checks). */
+int broker_connect(const char *path, struct isol8_err *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	if (strlen(path) >= sizeof sa.sun_path)
+		return unreachable(path, "socket path too long", err);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "socket");
+	do
+		r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return unreachable(path, strerror(errno), err);
+	return steal_fd(&fd);
+}
+
+void broker_hello_payload(struct isol8_buf *b, uint8_t op, const char *session, const char *key_name,
+			  const char *key_id)
+{
+	isol8_put_u8(b, op);
+	isol8_put_str(b, session ? session : "");
+	if (key_name) {
+		isol8_put_str(b, key_name);
+		isol8_put_str(b, key_id ? key_id : "");
+	}
+}
+
+static int open_hello(const char *path, uint8_t op, const char *session, const char *key_name, const char *key_id,
+		      struct isol8_err *err)
+{
+	_cleanup_close_ int fd = broker_connect(path, err);
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	int r;
+
+	if (fd < 0)
+		return -1;
+	broker_hello_payload(&b, op, session, key_name, key_id);
+	r = isol8_ipc_send_buf(fd, key_name ? FE_HELLO_KEY : FE_HELLO, 0, &b, NULL, 0, err);
+	isol8_buf_free(&b);
+	if (r < 0)
+		return isol8_err_wrap(err, "send hello to isol8d");
+	return steal_fd(&fd);
+}
+
+int broker_open(const char *path, uint8_t op, const char *session, struct isol8_err *err)
+{
+	return open_hello(path, op, session, NULL, NULL, err);
+}
+
+int broker_open_key(const char *path, uint8_t op, const char *session, const char *key_name, const char *key_id,
+		    struct isol8_err *err)
+{
+	return open_hello(path, op, session, key_name ? key_name : "", key_id ? key_id : "", err);
+}

@@ -1,0 +1,41 @@
+/* Frontend commands and the CLI's output conventions.
+ *
+ * Every failure is one line "[ERR] <message>" on stderr. Exit status: 2 for usage errors
+ * (ISOL8_E_USAGE), 1 for failures of isol8 itself; `run` exits with the program's status. */
+#ifndef ISOL8_FRONTEND_CLI_H
+#define ISOL8_FRONTEND_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/err.h"
+
+/* Set by the global `isol8 --debug <command>`. */
+extern bool cli_debug;
+
+/* Print "[ERR] <err->msg>" and return the exit status for err->code. */
+int cli_fail(const struct isol8_err *err);
+/* Lean build (cli/lean.c): re-execute isol8-full with the original arguments. */
+extern char **cli_orig_argv;
+int cli_exec_full(void);
+/* Print "[ERR] <formatted>" and return 2. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* True when argv[1..] contains -h/--help before any "--". */
+bool cli_wants_help(int argc, char **argv);
+
+int cmd_run(int argc, char **argv);
+int cmd_session(int argc, char **argv);
+int cmd_file(int argc, char **argv);
+int cmd_cp(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_serve(int argc, char **argv); /* http: cmd_serve.c */
+
+/* Help texts (usage.c). usage_command returns -1 for a command it has no text for. */
+void usage_main(FILE *f);
+int usage_command(const char *cmd, FILE *f);
+
+/* CLOCK_MONOTONIC in milliseconds (for --timings). */
+uint64_t cli_mono_ms(void);
+
+#endif

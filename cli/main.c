@@ -1,0 +1,125 @@
+/* isol8: the command-line frontend. Dispatches to one cmd_* per command; every command talks
+ * to isol8d over its socket (only the image commands use Docker directly, see cmd_setup.c). */
+#include "config.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "common/log.h"
+#include "cli/cli.h"
+#include "images/commands_images.h"
+
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static int cmd_version(int argc, char **argv)
+{
+	printf("isol8 %s\n", PACKAGE_VERSION);
+	return 0;
+}
+
+static const struct command commands[] = {
+	{"run", cmd_run},         {"session", cmd_session}, {"file", cmd_file},
+	{"cp", cmd_cp},           {"config", cmd_config},   {"setup", cmd_setup},
+	{"build", cmd_build},     {"cleanup", cmd_cleanup}, {"version", cmd_version},
+	{"serve", cmd_serve}, /* http: the HTTP frontend */
+};
+
+/* Commands of the original that this isol8 does not offer (yet). */
+static const char *const unsupported[] = {"login", "logout", "list-custom"};
+
+static const struct command *find(const char *name)
+{
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static int unknown(const char *name)
+{
+	for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
+		if (strcmp(unsupported[i], name) == 0) {
+			fprintf(stderr, "[ERR] '%s' is not supported yet\n", name);
+			return 1;
+		}
+	}
+	fprintf(stderr, "[ERR] unknown command '%s'\n", name);
+	fputs("Run 'isol8 help' for a list of commands.\n", stderr);
+	return 2;
+}
+
+static int help(int argc, char **argv)
+{
+	const struct command *c;
+	char *args[] = {NULL, (char *)"--help", NULL};
+
+	if (argc < 2) {
+		usage_main(stdout);
+		return 0;
+	}
+	if (usage_command(argv[1], stdout) == 0)
+		return 0;
+	c = find(argv[1]);
+	if (!c)
+		return unknown(argv[1]);
+	/* Commands that keep their own help text (setup, build, cleanup). */
+	args[0] = argv[1];
+	return c->fn(2, args);
+}
+
+static void debug_banner(const char *cmd)
+{
+	struct utsname u;
+
+	fprintf(stderr, "[DEBUG] [CLI] Command: %s\n", cmd);
+	fprintf(stderr, "[DEBUG] [CLI] Version: %s\n", PACKAGE_VERSION);
+	if (uname(&u) == 0)
+		fprintf(stderr, "[DEBUG] [CLI] Platform: %s %s\n", u.sysname, u.machine);
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
+	int i = 1;
+
+#ifdef ISOL8_LEAN
+	cli_orig_argv = argv;
+#endif
+	setlocale(LC_ALL, "");
+	isol8_log_init("isol8", ISOL8_LOG_WARN, false);
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0)
+			return cmd_version(0, NULL);
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			usage_main(stdout);
+			return 0;
+		}
+		if (strcmp(a, "--debug") == 0) {
+			cli_debug = true;
+			isol8_log_set_level(ISOL8_LOG_DEBUG);
+			continue;
+		}
+		fprintf(stderr, "[ERR] unknown option '%s'\n", a);
+		fputs("Run 'isol8 help' for a list of commands.\n", stderr);
+		return 2;
+	}
+	if (i >= argc) {
+		usage_main(stdout);
+		return 0;
+	}
+	if (strcmp(argv[i], "help") == 0)
+		return help(argc - i, argv + i);
+	c = find(argv[i]);
+	if (!c)
+		return unknown(argv[i]);
+	if (cli_debug)
+		debug_banner(argv[i]);
+	return c->fn(argc - i, argv + i);
+}

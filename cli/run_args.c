@@ -1,0 +1,591 @@
+/* `isol8 run` flag parsing and validation (contract in run_args.h).
+ *
+ * A hand-written table parser instead of getopt_long: getopt accepts abbreviated long options
+ * (`--pers` would silently pick one of --persist/--persistent) and prints its own messages; we
+ * want exact names and exact one-line errors. */
+#include "config.h"
+#include "cli/run_args.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "common/parse.h"
+#include "common/proto.h"
+#include "cli/registries.h"
+#include "common/xalloc.h"
+
+/* Docker refuses memory limits below 6 MiB; saying so here beats an engine error later. */
+#define RUN_MIN_MEMORY (6ull * 1024 * 1024)
+#define RUN_MAX_PACKAGE 214u /* npm's name limit, also plenty for pip/apt specs */
+#define RUN_MAX_SOCKET_PATH 107u /* sizeof(sun_path) - 1 */
+
+enum opt_id {
+	O_EVAL = 1, O_CMD, O_RUNTIME, O_NET, O_ALLOW, O_DENY, O_OUT, O_NO_STREAM, O_PERSISTENT,
+	O_PERSIST, O_DEBUG, O_TIMEOUT, O_MEMORY, O_CPU, O_IMAGE, O_PIDS, O_WRITABLE, O_MAX_OUTPUT,
+	O_SECRET, O_ENV, O_SANDBOX_SIZE, O_TMP_SIZE, O_STDIN, O_INSTALL, O_SETUP, O_WORKDIR, O_URL,
+	O_GITHUB, O_GIST, O_HASH, O_INSECURE_URL, O_LOG_NETWORK, O_FILES, O_HOST, O_KEY,
+	O_SESSION_ID, O_JSON, O_TIMINGS, O_SOCKET, O_AGENT_FLAGS, O_HELP,
+};
+
+struct opt_def {
+	const char *name; /* long name without "--" */
+	char short_name;
+	bool has_arg;
+	enum opt_id id;
+};
+
+static const struct opt_def opts[] = {
+	{"eval", 'e', true, O_EVAL},
+	{"cmd", 0, true, O_CMD},
+	{"runtime", 'r', true, O_RUNTIME},
+	{"net", 0, true, O_NET},
+	{"allow", 0, true, O_ALLOW},
+	{"deny", 0, true, O_DENY},
+	{"out", 0, true, O_OUT},
+	{"no-stream", 0, false, O_NO_STREAM},
+	{"persistent", 0, false, O_PERSISTENT},
+	{"persist", 0, false, O_PERSIST},
+	{"debug", 0, false, O_DEBUG},
+	{"timeout", 0, true, O_TIMEOUT},
+	{"memory", 0, true, O_MEMORY},
+	{"cpu", 0, true, O_CPU},
+	{"image", 0, true, O_IMAGE},
+	{"pids-limit", 0, true, O_PIDS},
+	{"writable", 0, false, O_WRITABLE},
+	{"max-output", 0, true, O_MAX_OUTPUT},
+	{"secret", 0, true, O_SECRET},
+	{"env", 0, true, O_ENV},
+	{"sandbox-size", 0, true, O_SANDBOX_SIZE},
+	{"tmp-size", 0, true, O_TMP_SIZE},
+	{"stdin", 0, true, O_STDIN},
+	{"install", 0, true, O_INSTALL},
+	{"setup", 0, true, O_SETUP},
+	{"workdir", 0, true, O_WORKDIR},
+	{"url", 0, true, O_URL},
+	{"github", 0, true, O_GITHUB},
+	{"gist", 0, true, O_GIST},
+	{"hash", 0, true, O_HASH},
+	{"allow-insecure-code-url", 0, false, O_INSECURE_URL},
+	{"log-network", 0, false, O_LOG_NETWORK},
+	{"files", 0, true, O_FILES},
+	{"host", 0, true, O_HOST},
+	{"key", 0, true, O_KEY},
+	{"session-id", 0, true, O_SESSION_ID},
+	{"json", 0, false, O_JSON},
+	{"timings", 0, false, O_TIMINGS},
+	{"socket", 0, true, O_SOCKET},
+	{"agent-flags", 0, true, O_AGENT_FLAGS},
+	{"help", 'h', false, O_HELP},
+};
+
+static const char *const runtimes[] = {"python", "node", "bun", "deno", "bash"};
+
+void run_defaults_builtin(struct run_defaults *d)
+{
+	memset(d, 0, sizeof *d);
+	d->timeout_ms = 30000;
+	d->memory = 512ull * 1024 * 1024;
+	d->cpu = 1.0;
+	d->network = "none";
+	d->sandbox_size = 512ull * 1024 * 1024;
+	d->tmp_size = 256ull * 1024 * 1024;
+}
+
+void strv_push(struct strv *s, const char *v)
+{
+	s->v = xrealloc(s->v, (s->n + 2) * sizeof *s->v);
+	s->v[s->n++] = xstrdup(v);
+	s->v[s->n] = NULL;
+}
+
+static bool strv_has(const struct strv *s, const char *v)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i], v) == 0)
+			return true;
+	return false;
+}
+
+void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static void kv_set(struct kvlist *l, char *key, char *value)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->keys[i], key) == 0) {
+			free(key);
+			free(l->values[i]);
+			l->values[i] = value;
+			return;
+		}
+	}
+	l->keys = xrealloc(l->keys, (l->n + 1) * sizeof *l->keys);
+	l->values = xrealloc(l->values, (l->n + 1) * sizeof *l->values);
+	l->keys[l->n] = key;
+	l->values[l->n] = value;
+	l->n++;
+}
+
+static void kv_free(struct kvlist *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->keys[i]);
+		free(l->values[i]);
+	}
+	free(l->keys);
+	free(l->values);
+	memset(l, 0, sizeof *l);
+}
+
+void run_opts_free(struct run_opts *o)
+{
+	char **strs[] = {&o->file, &o->eval, &o->cmd, &o->runtime, &o->file_ext, &o->stdin_data,
+			 &o->files_dir, &o->workdir, &o->image, &o->network, &o->session_id,
+			 &o->out_file, &o->socket_path, &o->url, &o->github, &o->gist, &o->hash,
+			 &o->host, &o->key, &o->agent_flags};
+
+	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+		free(*strs[i]);
+		*strs[i] = NULL;
+	}
+	strv_free(&o->setup);
+	strv_free(&o->install);
+	strv_free(&o->allow);
+	strv_free(&o->deny);
+	kv_free(&o->secrets);
+	kv_free(&o->env);
+}
+
+bool run_valid_runtime(const char *name)
+{
+	for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++)
+		if (strcmp(name, runtimes[i]) == 0)
+			return true;
+	return false;
+}
+
+const char *run_runtime_from_path(const char *path)
+{
+	static const struct { const char *ext, *rt; } map[] = {
+		{"py", "python"}, {"js", "node"}, {"mjs", "node"}, {"cjs", "node"},
+		{"ts", "bun"}, {"mts", "deno"}, {"sh", "bash"},
+	};
+	const char *base = strrchr(path, '/');
+	const char *dot;
+
+	base = base ? base + 1 : path;
+	dot = strrchr(base, '.');
+	if (!dot)
+		return NULL;
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (strcmp(dot + 1, map[i].ext) == 0)
+			return map[i].rt;
+	return NULL;
+}
+
+int run_resolve_sandbox_path(const char *p, const char *what, char **out, struct isol8_err *err)
+{
+	_Static_assert(sizeof RUN_SANDBOX_ROOT == 9, "root is /sandbox");
+	size_t plen = strlen(p);
+	char *full, *res, *seg, *save = NULL;
+	size_t rlen = 0;
+
+	if (plen > ISOL8_MAX_PATH)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s is too long (max %u bytes)", what, ISOL8_MAX_PATH);
+	full = p[0] == '/' ? xstrdup(p) : xasprintf(RUN_SANDBOX_ROOT "/%s", p);
+	res = xmalloc(strlen(full) + 2);
+	res[0] = '\0';
+	for (seg = strtok_r(full, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+		if (strcmp(seg, ".") == 0)
+			continue;
+		if (strcmp(seg, "..") == 0) {
+			char *slash = strrchr(res, '/');
+			rlen = slash ? (size_t)(slash - res) : 0;
+			res[rlen] = '\0';
+			continue;
+		}
+		res[rlen++] = '/';
+		strcpy(res + rlen, seg);
+		rlen += strlen(seg);
+	}
+	free(full);
+	if (rlen == 0)
+		strcpy(res, "/");
+	if (strcmp(res, RUN_SANDBOX_ROOT) != 0 && strncmp(res, RUN_SANDBOX_ROOT "/", 9) != 0) {
+		free(res);
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s must be inside " RUN_SANDBOX_ROOT, what);
+	}
+	*out = res;
+	return 0;
+}
+
+/* Package specs go to pip/npm/bun/apt as argv elements, never through a shell, but a leading '-'
+ * would still be read as an option by those tools, and control bytes only hide intent. */
+static bool valid_package(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > RUN_MAX_PACKAGE || !(isalnum((unsigned char)s[0]) || s[0] == '@'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!isalnum(c) && !strchr("._-+@/:=<>~![],", c))
+			return false;
+	}
+	return true;
+}
+
+static bool valid_image(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > ISOL8_MAX_IMAGE || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isgraph((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static void set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+}
+
+static int parse_size_flag(const char *flag, const char *v, uint64_t min, uint64_t *out, struct isol8_err *err)
+{
+	if (isol8_parse_size(v, out, err) < 0)
+		return isol8_err_wrap(err, "--%s", flag);
+	if (*out < min) {
+		char buf[32];
+		isol8_format_size(min, buf, sizeof buf);
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--%s must be at least %s", flag, buf);
+	}
+	return 0;
+}
+
+static int add_kv(struct kvlist *l, const char *flag, const char *v, bool secret, struct isol8_err *err)
+{
+	char *k = NULL, *val = NULL;
+
+	if (isol8_parse_kv(v, &k, &val, err) < 0) {
+		/* The parser quotes its input; a secret's value must not end up on a terminal or in logs. */
+		if (secret)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "--%s expects KEY=VALUE with KEY matching [A-Za-z_][A-Za-z0-9_]*", flag);
+		return isol8_err_wrap(err, "--%s", flag);
+	}
+	kv_set(l, k, val);
+	return 0;
+}
+
+static int apply(struct run_opts *o, const struct opt_def *d, const char *v, struct isol8_err *err)
+{
+	switch (d->id) {
+	case O_EVAL: set_str(&o->eval, v); break;
+	case O_CMD: set_str(&o->cmd, v); break;
+	case O_RUNTIME:
+		if (!run_valid_runtime(v))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "Unknown runtime: \"%s\". Available: python, node, bun, deno, bash", v);
+		set_str(&o->runtime, v);
+		o->runtime_explicit = true;
+		break;
+	case O_NET:
+		if (strcmp(v, "none") != 0 && strcmp(v, "host") != 0 && strcmp(v, "filtered") != 0)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "Invalid --net value '%s': expected none, host or filtered", v);
+		set_str(&o->network, v);
+		o->network_explicit = true;
+		break;
+	case O_ALLOW:
+	case O_DENY:
+		if (!*v)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--%s needs a non-empty pattern", d->name);
+		strv_push(d->id == O_ALLOW ? &o->allow : &o->deny, v);
+		break;
+	case O_OUT:
+		if (!*v)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--out needs a file name");
+		set_str(&o->out_file, v);
+		break;
+	case O_NO_STREAM: o->no_stream = true; break;
+	case O_PERSISTENT: o->persistent = true; break;
+	case O_PERSIST: o->persist = true; break;
+	case O_DEBUG: o->debug = true; break;
+	case O_TIMEOUT:
+		if (isol8_parse_duration_ms(v, &o->timeout_ms, err) < 0)
+			return isol8_err_wrap(err, "--timeout");
+		if (o->timeout_ms < 1)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--timeout must be at least 1 ms");
+		break;
+	case O_MEMORY: return parse_size_flag("memory", v, RUN_MIN_MEMORY, &o->memory, err);
+	case O_CPU:
+		if (isol8_parse_cpu(v, &o->cpu, err) < 0)
+			return isol8_err_wrap(err, "--cpu");
+		break;
+	case O_IMAGE:
+		if (!valid_image(v))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "Invalid --image value '%s'", v);
+		set_str(&o->image, v);
+		break;
+	case O_PIDS:
+		if (isol8_parse_u64(v, RUN_MAX_PIDS, &o->pids, err) < 0 || o->pids < 1)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--pids-limit must be an integer between 1 and %u",
+					     RUN_MAX_PIDS);
+		break;
+	case O_WRITABLE: o->writable = true; break;
+	case O_MAX_OUTPUT: return parse_size_flag("max-output", v, 1, &o->max_output, err);
+	case O_SECRET: return add_kv(&o->secrets, d->name, v, true, err);
+	case O_ENV: return add_kv(&o->env, d->name, v, false, err);
+	case O_SANDBOX_SIZE: return parse_size_flag("sandbox-size", v, 1024 * 1024, &o->sandbox_size, err);
+	case O_TMP_SIZE: return parse_size_flag("tmp-size", v, 1024 * 1024, &o->tmp_size, err);
+	case O_STDIN: set_str(&o->stdin_data, v); break;
+	case O_INSTALL:
+		if (!valid_package(v))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "Invalid package name '%s'", v);
+		strv_push(&o->install, v);
+		break;
+	case O_SETUP: strv_push(&o->setup, v); break;
+	case O_WORKDIR:
+		free(o->workdir);
+		o->workdir = NULL;
+		return run_resolve_sandbox_path(v, "Working directory", &o->workdir, err);
+	case O_URL: set_str(&o->url, v); break;
+	case O_GITHUB: set_str(&o->github, v); break;
+	case O_GIST: set_str(&o->gist, v); break;
+	case O_HASH: set_str(&o->hash, v); break;
+	case O_INSECURE_URL: o->allow_insecure_code_url = true; break;
+	case O_LOG_NETWORK: o->log_network = true; break;
+	case O_FILES:
+		if (!*v)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--files needs a directory");
+		set_str(&o->files_dir, v);
+		break;
+	case O_HOST: set_str(&o->host, v); break;
+	case O_KEY: set_str(&o->key, v); break;
+	case O_SESSION_ID:
+		if (!isol8_valid_session_name(v))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "Invalid session id '%s': use 1-%u characters from A-Z a-z 0-9 _ . - (not starting with . or -)", v,
+					     ISOL8_MAX_SESSION);
+		set_str(&o->session_id, v);
+		break;
+	case O_JSON: o->json = true; break;
+	case O_TIMINGS: o->timings = true; break;
+	case O_SOCKET:
+		if (!*v || strlen(v) > RUN_MAX_SOCKET_PATH)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--socket needs a path of 1-%u bytes",
+					     RUN_MAX_SOCKET_PATH);
+		set_str(&o->socket_path, v);
+		break;
+	case O_AGENT_FLAGS: set_str(&o->agent_flags, v); break;
+	case O_HELP: o->help = true; break;
+	}
+	return 0;
+}
+
+static const struct opt_def *find_long(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+		if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+			return &opts[i];
+	return NULL;
+}
+
+static const struct opt_def *find_short(char c)
+{
+	for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+		if (opts[i].short_name && opts[i].short_name == c)
+			return &opts[i];
+	return NULL;
+}
+
+/* Walk argv once; values are validated as they are seen, so the first bad one is reported. */
+static int parse_argv(int argc, char **argv, struct run_opts *o, struct isol8_err *err)
+{
+	bool only_positional = false;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = NULL;
+		const struct opt_def *d;
+
+		if (only_positional || a[0] != '-' || a[1] == '\0') {
+			if (o->file)
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "too many arguments: '%s' (only one file)", a);
+			o->file = xstrdup(a);
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_positional = true;
+			continue;
+		}
+		if (a[1] == '-') {
+			const char *eq = strchr(a + 2, '=');
+			d = find_long(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
+			if (!d)
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown option '%.*s'",
+						     (int)(eq ? (size_t)(eq - a) : strlen(a)), a);
+			if (eq && !d->has_arg)
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "option '--%s' does not take a value", d->name);
+			val = eq ? eq + 1 : NULL;
+		} else {
+			d = find_short(a[1]);
+			if (!d || (!d->has_arg && a[2]))
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown option '%s'", a);
+			val = a[2] ? a + 2 : NULL;
+		}
+		if (d->has_arg && !val) {
+			if (i + 1 >= argc)
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "option '%s' requires a value", a);
+			val = argv[++i];
+		}
+		if (apply(o, d, val, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int check_remote(struct run_opts *o, struct isol8_err *err)
+{
+	if (o->github) {
+		int parts = 1;
+		for (const char *p = o->github; *p; p++)
+			parts += *p == '/';
+		if (parts < 4)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--github format must be owner/repo/ref/path/to/file");
+	}
+	if (o->gist) {
+		const char *slash = strchr(o->gist, '/');
+		if (!slash || slash == o->gist || !slash[1])
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--gist format must be gistId/file.ext");
+	}
+	if (!o->url && !o->github && !o->gist)
+		return 0;
+	if (o->file || o->eval)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--url/--github/--gist cannot be used with file input or --eval.");
+	/* Fetching code from URLs is a policy decision of the daemon, which does not offer it. */
+	return isol8_err_set(err, ISOL8_E_POLICY, 0,
+			     "Remote code fetching is disabled. Set remoteCode.enabled=true to allow it.");
+}
+
+/* The original adds the runtime's package registry to the allowlist so that --install works
+ * under the filtered network without the user knowing registry host names. We do not hard-code
+ * the hosts: the user's config names them, else the host's own package-manager configuration
+ * does (cli/registries.c), so a mirror or private registry just works. */
+static int add_registry_patterns(struct run_opts *o, const struct run_defaults *def, struct isol8_err *err)
+{
+	static const char *const rts[RUN_NREG] = {"python", "node", "bun", "deno", "bash"};
+	char **found = NULL;
+	char *const *pat = NULL;
+	size_t n = 0, i;
+
+	for (i = 0; i < RUN_NREG && strcmp(rts[i], o->runtime) != 0; i++)
+		;
+	if (i < RUN_NREG && def->registries[i]) {
+		pat = def->registries[i];
+		n = def->n_registries[i];
+	} else if (i < RUN_NREG && def->reg_paths) {
+		n = isol8_reg_host_defaults(o->runtime, def->reg_paths, &found);
+		pat = found;
+	}
+	for (size_t j = 0; j < n; j++)
+		if (!strv_has(&o->allow, pat[j]))
+			strv_push(&o->allow, pat[j]);
+	isol8_strv_free(found);
+	/* An explicit --net filtered keeps the user's own allowlist as the answer; bash installs are
+	 * refused by the worker with a better message than this one. */
+	if (n == 0 && !o->network_explicit && strcmp(o->runtime, "bash") != 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "--install: no package registry known for %s: set network.registries.%s in "
+				     "isol8.config.json",
+				     o->runtime, o->runtime);
+	return 0;
+}
+
+static int finish(struct run_opts *o, const struct run_defaults *def, struct isol8_err *err)
+{
+	if (o->cmd && (o->eval || o->file || o->url || o->github || o->gist))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "--cmd cannot be combined with file input, --eval, --url, --github, or --gist.");
+	if (o->eval && o->file)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--eval cannot be combined with a file argument");
+	if (o->agent_flags)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "--agent-flags needs the agent runtime, which this isol8 does not provide");
+	if (check_remote(o, err) < 0)
+		return -1;
+	/* http: --host runs through cli/remote.c (cmd_run.c); --key alone means nothing. */
+	if (o->key && !o->host)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--key needs --host");
+
+	if (!o->runtime) {
+		const char *rt = "python";
+		if (o->cmd)
+			rt = "bash";
+		else if (o->file && !(rt = run_runtime_from_path(o->file)))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "Cannot detect runtime for %s. Use --runtime to specify.", o->file);
+		o->runtime = xstrdup(rt);
+	}
+	if (o->file) {
+		const char *base = strrchr(o->file, '/');
+		const char *dot = strrchr(base ? base + 1 : o->file, '.');
+		if (dot && dot[1])
+			o->file_ext = xstrdup(dot);
+	}
+	if (!o->workdir)
+		o->workdir = xstrdup(RUN_SANDBOX_ROOT);
+	if (o->session_id)
+		o->persistent = true;
+
+	if (!o->network) {
+		/* --install needs a registry; filtered (not host) keeps everything else closed. */
+		o->network = xstrdup(o->install.n ? "filtered" : def->network ? def->network : "none");
+	}
+	if (o->allow.n == 0)
+		for (size_t i = 0; i < def->n_whitelist; i++)
+			strv_push(&o->allow, def->whitelist[i]);
+	if (o->deny.n == 0)
+		for (size_t i = 0; i < def->n_blacklist; i++)
+			strv_push(&o->deny, def->blacklist[i]);
+	if (o->install.n && strcmp(o->network, "filtered") == 0)
+		return add_registry_patterns(o, def, err);
+	return 0;
+}
+
+int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct run_opts *o,
+		   struct isol8_err *err)
+{
+	memset(o, 0, sizeof *o);
+	o->timeout_ms = def->timeout_ms;
+	o->memory = def->memory;
+	o->cpu = def->cpu;
+	o->sandbox_size = def->sandbox_size;
+	o->tmp_size = def->tmp_size;
+	o->pids = RUN_DEFAULT_PIDS;
+	o->max_output = RUN_DEFAULT_MAX_OUTPUT;
+	o->debug = def->debug;
+
+	/* --help wins over everything else on the line, as users expect. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			o->help = true;
+			return 0;
+		}
+	}
+	if (parse_argv(argc, argv, o, err) < 0 || finish(o, def, err) < 0) {
+		run_opts_free(o);
+		return -1;
+	}
+	return 0;
+}

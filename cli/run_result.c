@@ -1,0 +1,140 @@
+/* WK_RESULT reporting (contract in run_result.h). */
+#include "config.h"
+#include "cli/run_result.h"
+
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/json.h"
+#include "cli/cli.h"
+
+/* Like the original's console.log(result.stdout): trailing whitespace trimmed, one newline. */
+static void print_trimmed(int fd, const struct isol8_buf *b)
+{
+	size_t n = b->len;
+
+	while (n > 0 && (b->data[n - 1] == '\n' || b->data[n - 1] == ' ' || b->data[n - 1] == '\t' ||
+			 b->data[n - 1] == '\r'))
+		n--;
+	if (n == 0)
+		return;
+	write_all(fd, b->data, n);
+	write_all(fd, "\n", 1);
+}
+
+void run_result_print_buffered(struct run_io *io)
+{
+	fflush(stdout);
+	print_trimmed(STDOUT_FILENO, &io->out);
+	print_trimmed(STDERR_FILENO, &io->err);
+}
+
+static const char *str_member(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (isol8_json_member(o, key, &v) == 1 && json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return NULL;
+}
+
+static bool bool_member(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return isol8_json_member(o, key, &v) == 1 && json_object_is_type(v, json_type_boolean) &&
+	       json_object_get_boolean(v);
+}
+
+static void print_timings(json_object *res, const char *prefix)
+{
+	json_object *t;
+
+	if (isol8_json_member(res, "timings", &t) != 1 || !json_object_is_type(t, json_type_object))
+		return;
+	json_object_object_foreach(t, phase, ms)
+	{
+		if (json_object_is_type(ms, json_type_int) || json_object_is_type(ms, json_type_double))
+			fprintf(stderr, "%s%s: %.0f ms\n", prefix, phase, json_object_get_double(ms));
+		else if (json_object_is_type(ms, json_type_boolean))
+			fprintf(stderr, "%s%s: %s\n", prefix, phase, json_object_get_boolean(ms) ? "yes" : "no");
+	}
+}
+
+/* This side's phases: connecting to isol8d, the round trip from request to result, and the
+ * whole command (from argument parsing to the result). */
+static void add_cli_timings(json_object *res, const struct run_io *io)
+{
+	uint64_t now = cli_mono_ms();
+	json_object *t;
+
+	if (!io->t_start || isol8_json_member(res, "timings", &t) != 1 || !json_object_is_type(t, json_type_object))
+		return;
+	if (io->t_connected)
+		json_object_object_add(t, "cliConnectMs", json_object_new_int64((int64_t)(io->t_connected - io->t_start)));
+	if (io->t_sent)
+		json_object_object_add(t, "cliRoundTripMs", json_object_new_int64((int64_t)(now - io->t_sent)));
+	json_object_object_add(t, "cliTotalMs", json_object_new_int64((int64_t)(now - io->t_start)));
+}
+
+static void print_json(json_object *res, struct run_io *io)
+{
+	json_object *out = json_object_get(res);
+
+	json_object_object_add(out, "stdout", json_object_new_string_len(io->out.data ? io->out.data : "",
+									 (int)io->out.len));
+	json_object_object_add(out, "stderr", json_object_new_string_len(io->err.data ? io->err.data : "",
+									 (int)io->err.len));
+	puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(stdout);
+	json_object_put(out);
+}
+
+int run_result_report(const struct run_opts *o, struct run_io *io, const char *text, size_t len, int *exit_code,
+		      struct isol8_err *err)
+{
+	json_object *res, *code;
+	const char *s;
+
+	res = isol8_json_parse(text, len, RUN_RESULT_MAX, err);
+	if (!res)
+		return isol8_err_wrap(err, "malformed result from isol8d");
+	if (!json_object_is_type(res, json_type_object) || isol8_json_member(res, "exitCode", &code) != 1 ||
+	    !json_object_is_type(code, json_type_int)) {
+		json_object_put(res);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "malformed result from isol8d: no exitCode");
+	}
+	*exit_code = (int)(json_object_get_int64(code) & 0xff);
+	if (o->timings || o->debug)
+		add_cli_timings(res, io);
+
+	if (o->json)
+		print_json(res, io);
+	else if (o->no_stream)
+		run_result_print_buffered(io);
+
+	if (!o->json && (bool_member(res, "truncated") || io->collect_truncated))
+		fputs("[WARN] Output was truncated\n", stderr);
+	if ((s = str_member(res, "notice")))
+		fprintf(stderr, "[INFO] %s\n", s);
+	if (o->persist && (s = str_member(res, "containerId")))
+		fprintf(stderr, "[Run] Container kept: %s\n", s);
+	if (o->out_file)
+		fprintf(stderr, "[Run] Output written to %s\n", o->out_file);
+	if (o->timings)
+		print_timings(res, "[Timing] ");
+	if (o->debug) {
+		fprintf(stderr, "[DEBUG] result: exitCode=%d", *exit_code);
+		if ((s = str_member(res, "executionId")))
+			fprintf(stderr, " executionId=%s", s);
+		if ((s = str_member(res, "containerId")))
+			fprintf(stderr, " containerId=%s", s);
+		fputc('\n', stderr);
+		if (!o->timings)
+			print_timings(res, "[DEBUG] timing ");
+	}
+	json_object_put(res);
+	return 0;
+}

@@ -1,0 +1,45 @@
+/* JSON responses and the handler interface shared by the route files. */
+#ifndef ISOL8_FRONTEND_HTTP_REPLY_H
+#define ISOL8_FRONTEND_HTTP_REPLY_H
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <stddef.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "http/server.h"
+#include "http/keys.h"
+
+/* What a handler gets: the request as read by the access handler. */
+struct http_call {
+	struct http_server *srv;
+	const struct http_server_conf *conf;
+	struct MHD_Connection *conn;
+	const struct http_key *key;
+	const char *arg;           /* route argument (DELETE /session/<arg>) */
+	const char *body;
+	size_t body_len;
+};
+
+/* Queue {json} (reference taken) with status. */
+enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status, json_object *o);
+/* Queue {"error": msg} with status. */
+enum MHD_Result http_reply_error(struct MHD_Connection *c, unsigned status, const char *msg);
+/* Queue the error for an isol8_err (status from its code via isol8_err_http_status). */
+enum MHD_Result http_reply_err(struct MHD_Connection *c, const struct isol8_err *err);
+
+/* Count a run against max_inflight; 0 when full (the caller answers 429). */
+int http_inflight_enter(struct http_server *s);
+void http_inflight_leave(struct http_server *s);
+
+enum MHD_Result http_handle_execute(struct http_call *call);
+enum MHD_Result http_handle_stream(struct http_call *call);
+enum MHD_Result http_handle_sessions(struct http_call *call);
+enum MHD_Result http_handle_session_delete(struct http_call *call);
+enum MHD_Result http_handle_file_put(struct http_call *call);
+enum MHD_Result http_handle_file_get(struct http_call *call);
+enum MHD_Result http_handle_cleanup(struct http_call *call);
+enum MHD_Result http_handle_ws(struct http_call *call);
+
+#endif

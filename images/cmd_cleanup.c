@@ -1,0 +1,269 @@
+/* isol8 cleanup: remove containers (and with --images, images) labelled org.isol8.managed=true.
+ * Nothing without that label is ever touched; the bootstrapped FROM image has no such label. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/xalloc.h"
+#include "images/commands_images.h"
+#include "images/image_build.h"
+#include "images/images.h"
+
+#define MANAGED_FILTER ISOL8_LABEL_MANAGED "=true"
+
+static void cleanup_usage(FILE *f)
+{
+	fprintf(f, "Usage: isol8 cleanup [--force] [--images] [--filter KEY=VALUE]\n"
+		   "Remove isol8 containers (label " MANAGED_FILTER ").\n"
+		   "  --force            do not ask for confirmation\n"
+		   "  --images           also remove isol8 images\n"
+		   "  --filter KEY=VALUE only objects that also carry this label\n");
+}
+
+static const char *str_member(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
+}
+
+/* "key=value" or "key" against the object's Labels map. */
+static bool has_label(json_object *o, const char *filter)
+{
+	json_object *labels, *v;
+	const char *eq = strchr(filter, '=');
+	_cleanup_free_ char *key = eq ? xstrndup(filter, (size_t)(eq - filter)) : xstrdup(filter);
+
+	if (!json_object_object_get_ex(o, "Labels", &labels) || !json_object_is_type(labels, json_type_object) ||
+	    !json_object_object_get_ex(labels, key, &v))
+		return false;
+	return !eq || strcmp(json_object_get_string(v), eq + 1) == 0;
+}
+
+/* Keep only the entries that also match filter; returns a new array reference. */
+static json_object *narrow(json_object *list, const char *filter)
+{
+	json_object *out = json_object_new_array();
+
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *o = json_object_array_get_idx(list, i);
+		if (!filter || has_label(o, filter))
+			json_object_array_add(out, json_object_get(o));
+	}
+	return out;
+}
+
+static void print_containers(json_object *list)
+{
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *c = json_object_array_get_idx(list, i), *v;
+		const char *id = str_member(c, "Id"), *image = str_member(c, "Image"), *state = str_member(c, "State");
+		char when[64] = "?";
+		if (json_object_object_get_ex(c, "Created", &v)) {
+			time_t t = (time_t)json_object_get_int64(v);
+			struct tm tm;
+			if (localtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+		}
+		printf("  %-7s %.12s | %s | created %s\n", state && strcmp(state, "running") == 0 ? "running" : "stopped",
+		       id ? id : "?", image ? image : "?", when);
+	}
+}
+
+/* Tags of an image, without Docker's "<none>:<none>" placeholder. */
+static size_t image_tags(json_object *img, const char **tags, size_t max)
+{
+	json_object *arr;
+	size_t n = 0;
+
+	if (!json_object_object_get_ex(img, "RepoTags", &arr) || !json_object_is_type(arr, json_type_array))
+		return 0;
+	for (size_t k = 0; k < json_object_array_length(arr) && n < max; k++) {
+		const char *t = json_object_get_string(json_object_array_get_idx(arr, k));
+		if (t && strcmp(t, "<none>:<none>") != 0)
+			tags[n++] = t;
+	}
+	return n;
+}
+
+static void print_images(json_object *list)
+{
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *img = json_object_array_get_idx(list, i);
+		const char *tags[16], *id = str_member(img, "Id");
+		size_t n = image_tags(img, tags, 16);
+		printf("  image   %.12s |", id ? id + (strncmp(id, "sha256:", 7) == 0 ? 7 : 0) : "?");
+		for (size_t k = 0; k < n; k++)
+			printf("%s%s", k ? ", " : " ", tags[k]);
+		printf("%s\n", n ? "" : " <untagged>");
+	}
+}
+
+static bool confirm(const char *what)
+{
+	char line[16];
+
+	printf("Remove all these %s? [y/N] ", what);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	line[strcspn(line, "\r\n")] = '\0';
+	return strcmp(line, "y") == 0 || strcmp(line, "Y") == 0 || strcmp(line, "yes") == 0;
+}
+
+static int remove_containers(struct docker *d, json_object *list, size_t *failed)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	int removed = 0;
+
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		const char *id = str_member(json_object_array_get_idx(list, i), "Id");
+		if (id && docker_container_remove(d, id, true, true, &err) == 0) {
+			removed++;
+		} else {
+			fprintf(stderr, "Failed to remove container %.12s: %s\n", id ? id : "?", err.msg);
+			(*failed)++;
+		}
+		isol8_err_clear(&err);
+	}
+	return removed;
+}
+
+/* Custom images first (they are children of the base images); each by tag, so an image that
+ * still backs a foreign container is refused by Docker instead of being forced away. */
+static int remove_images(struct docker *d, json_object *list, size_t *failed)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	int removed = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < json_object_array_length(list); i++) {
+			json_object *img = json_object_array_get_idx(list, i);
+			const char *tags[16], *id = str_member(img, "Id");
+			bool custom = has_label(img, ISOL8_LABEL_DEPS_HASH);
+			size_t n = image_tags(img, tags, 16);
+			bool ok = true;
+			if (custom != (pass == 0))
+				continue;
+			if (n == 0 && id)
+				ok = docker_image_remove(d, id, false, &err) == 0;
+			for (size_t k = 0; k < n && ok; k++)
+				ok = docker_image_remove(d, tags[k], false, &err) == 0;
+			if (ok) {
+				removed++;
+			} else {
+				fprintf(stderr, "Failed to remove image %s: %s\n", n ? tags[0] : (id ? id : "?"), err.msg);
+				(*failed)++;
+			}
+			isol8_err_clear(&err);
+		}
+	}
+	return removed;
+}
+
+int cmd_cleanup(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' }, { "images", no_argument, NULL, 'i' },
+		{ "filter", required_argument, NULL, 'F' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct isol8_err err = ISOL8_ERR_INIT;
+	json_object *all = NULL, *containers = NULL, *images = NULL;
+	const char *filter = NULL;
+	bool force = false, with_images = false;
+	struct docker *d = NULL;
+	size_t cfail = 0, ifail = 0;
+	int c, rc = 1, nc, ni;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': force = true; break;
+		case 'i': with_images = true; break;
+		case 'F':
+			filter = optarg;
+			if (!*filter || *filter == '=') {
+				fprintf(stderr, "[ERR] --filter: expected KEY or KEY=VALUE\n");
+				return 2;
+			}
+			break;
+		case 'h': cleanup_usage(stdout); return 0;
+		default: cleanup_usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "[ERR] cleanup: unexpected argument: %s\n", argv[optind]);
+		cleanup_usage(stderr);
+		return 2;
+	}
+	d = isol8_images_connect();
+	if (!d)
+		return 1;
+	if (docker_container_list(d, MANAGED_FILTER, true, &all, &err) < 0) {
+		fprintf(stderr, "[ERR] list containers: %s\n", err.msg);
+		goto out;
+	}
+	containers = narrow(all, filter);
+	json_object_put(all);
+	all = NULL;
+	if (with_images) {
+		if (docker_image_list(d, MANAGED_FILTER, &all, &err) < 0) {
+			fprintf(stderr, "[ERR] list images: %s\n", err.msg);
+			goto out;
+		}
+		images = narrow(all, filter);
+		json_object_put(all);
+		all = NULL;
+	}
+	nc = (int)json_object_array_length(containers);
+	ni = images ? (int)json_object_array_length(images) : 0;
+	if (nc == 0 && ni == 0) {
+		printf(with_images ? "No isol8 containers or images found\n" : "No isol8 containers found\n");
+		rc = 0;
+		goto out;
+	}
+	print_containers(containers);
+	if (images)
+		print_images(images);
+	if (!force) {
+		if (!isatty(STDIN_FILENO)) {
+			fprintf(stderr, "[ERR] Refusing to remove without confirmation: stdin is not a terminal (use --force)\n");
+			goto out;
+		}
+		if (!confirm(with_images ? "containers and images" : "containers")) {
+			printf("Cleanup cancelled\n");
+			rc = 0;
+			goto out;
+		}
+	}
+	if (nc) {
+		int removed = remove_containers(d, containers, &cfail);
+		printf("Removed %d container(s)", removed);
+		if (cfail)
+			printf(", %zu failed", cfail);
+		printf("\n");
+	}
+	if (ni) {
+		int removed = remove_images(d, images, &ifail);
+		printf("Removed %d image(s)", removed);
+		if (ifail)
+			printf(", %zu failed", ifail);
+		printf("\n");
+	}
+	rc = cfail || ifail ? 1 : 0;
+out:
+	json_object_put(all);
+	json_object_put(containers);
+	json_object_put(images);
+	docker_close(d);
+	return rc;
+}

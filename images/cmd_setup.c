@@ -1,0 +1,219 @@
+/* isol8 setup: make sure the FROM image exists, build the runtime images, then the custom
+ * images for the packages given on the command line merged with the config's dependencies. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/conf.h"
+#include "common/xalloc.h"
+#include "images/bootstrap.h"
+#include "images/commands_images.h"
+#include "images/image_build.h"
+#include "images/images.h"
+#include "policy/policy.h"
+
+static void setup_usage(FILE *f)
+{
+	fprintf(f, "Usage: isol8 setup [--force] [--bootstrap] [--mirror URL] [--ca-cert FILE]...\n"
+		   "                   [--python PKGS] [--node PKGS] [--bun PKGS] [--deno MODULES] [--bash PKGS]\n"
+		   "                   [--runtimes python,node,bun,deno,bash] [--pip-index-url URL]\n"
+		   "Build the isol8 runtime images, and custom images with packages pre-installed.\n"
+		   "  --force            rebuild even when the images are up to date (no layer cache)\n"
+		   "  --bootstrap        (re)create " ISOL8_BOOTSTRAP_REPO ":" ISOL8_BOOTSTRAP_TAG
+		   " with debootstrap (needs root)\n"
+		   "  --mirror URL       Debian mirror for --bootstrap (default: from the host's apt sources)\n"
+		   "  --ca-cert FILE     extra CA certificate for the images (repeatable; default: every\n"
+		   "                     *.crt below /usr/local/share/ca-certificates)\n"
+		   "  --python/--node/--bun/--deno/--bash PKGS   comma-separated packages for a custom image\n"
+		   "                     (merged with dependencies.<runtime> from the config file)\n"
+		   "  --runtimes LIST    only these runtimes (default: all)\n"
+		   "  --pip-index-url URL  package index for custom Python images\n");
+}
+
+enum { OPT_BOOTSTRAP = 256, OPT_MIRROR, OPT_CA, OPT_RUNTIMES, OPT_PIP_INDEX, OPT_PKG_BASE };
+
+/* Parse "python,node" into a bit mask; prints the error. */
+static int parse_runtimes(const char *csv, unsigned *mask)
+{
+	struct isol8_strlist l = { 0 };
+	int r = 0;
+
+	isol8_strlist_add_csv(&l, csv);
+	*mask = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		int rt = isol8_runtime_parse(l.v[i]);
+		if (rt < 0 || rt >= ISOL8_RT__MAX) {
+			fprintf(stderr, "[ERR] Invalid runtime: %s. Expected one of: python, node, bun, deno, bash\n", l.v[i]);
+			r = -1;
+			break;
+		}
+		*mask |= 1u << rt;
+	}
+	if (r == 0 && *mask == 0) {
+		fprintf(stderr, "[ERR] --runtimes: no runtime given\n");
+		r = -1;
+	}
+	isol8_strlist_free(&l);
+	return r;
+}
+
+/* Make sure the FROM image exists; bootstrap it offline when absent or asked to. */
+static int ensure_from_image(struct docker *d, bool force_bootstrap, const char *mirror)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	_cleanup_free_ char *id = NULL;
+	int found = isol8_from_image_id(d, &id, &err);
+
+	if (found < 0) {
+		fprintf(stderr, "[ERR] base image: %s\n", err.msg);
+		return -1;
+	}
+	if (found && !force_bootstrap) {
+		printf("[OK] base image " ISOL8_BOOTSTRAP_REPO ":" ISOL8_BOOTSTRAP_TAG ": present\n");
+		return 0;
+	}
+	/* No registry pull: the client has no pull call and isol8 hosts are often offline;
+	 * debootstrap only needs a Debian mirror. */
+	if (!found)
+		printf("[..] base image " ISOL8_BOOTSTRAP_REPO ":" ISOL8_BOOTSTRAP_TAG ": missing, bootstrapping\n");
+	if (isol8_bootstrap_base(d, mirror, ISOL8_BOOTSTRAP_REPO, ISOL8_BOOTSTRAP_TAG, &err) < 0) {
+		fprintf(stderr, "[ERR] %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_setup(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "bootstrap", no_argument, NULL, OPT_BOOTSTRAP },
+		{ "mirror", required_argument, NULL, OPT_MIRROR },
+		{ "ca-cert", required_argument, NULL, OPT_CA },
+		{ "runtimes", required_argument, NULL, OPT_RUNTIMES },
+		{ "pip-index-url", required_argument, NULL, OPT_PIP_INDEX },
+		{ "python", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_PYTHON },
+		{ "node", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_NODE },
+		{ "bun", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_BUN },
+		{ "deno", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_DENO },
+		{ "bash", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_BASH },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct isol8_strlist pkgs[ISOL8_RT__MAX] = { 0 }, ca = { 0 }, stale = { 0 };
+	struct isol8_config conf;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_base_context ctx = { 0 };
+	const char *mirror = NULL, *pip_index = NULL;
+	_cleanup_free_ char *pip_host = NULL;
+	bool force = false, bootstrap = false, base_ok[ISOL8_RT__MAX] = { 0 };
+	unsigned mask = (1u << ISOL8_RT__MAX) - 1;
+	struct docker *d = NULL;
+	int c, rc = 1;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': force = true; break;
+		case OPT_BOOTSTRAP: bootstrap = true; break;
+		case OPT_MIRROR: mirror = optarg; break;
+		case OPT_CA: isol8_strlist_add(&ca, optarg); break;
+		case OPT_RUNTIMES:
+			if (parse_runtimes(optarg, &mask) < 0)
+				goto usage;
+			break;
+		case OPT_PIP_INDEX: pip_index = optarg; break;
+		case 'h': setup_usage(stdout); rc = 0; goto out;
+		default:
+			if (c >= OPT_PKG_BASE && c < OPT_PKG_BASE + ISOL8_RT__MAX) {
+				isol8_strlist_add_csv(&pkgs[c - OPT_PKG_BASE], optarg);
+				break;
+			}
+			goto usage;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "[ERR] setup: unexpected argument: %s\n", argv[optind]);
+		goto usage;
+	}
+	if (mirror && !isol8_mirror_url_ok(mirror)) {
+		fprintf(stderr, "[ERR] --mirror: expected an http(s):// or file:/// URL\n");
+		goto usage;
+	}
+	if (pip_index && isol8_pip_index_host(pip_index, &pip_host, &err) < 0) {
+		fprintf(stderr, "[ERR] --pip-index-url: %s\n", err.msg);
+		goto usage;
+	}
+
+	if (isol8_config_load(NULL, &conf, &err) < 0) {
+		fprintf(stderr, "[ERR] %s\n", err.msg);
+		goto out;
+	}
+	for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
+		for (size_t i = 0; i < conf.n_deps[rt]; i++)
+			isol8_strlist_add(&pkgs[rt], conf.deps[rt][i]);
+		isol8_strlist_sort_unique(&pkgs[rt]);
+	}
+	isol8_config_free(&conf);
+	/* Validate everything before the first (slow) build. */
+	for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
+		if (pkgs[rt].n && !(mask & (1u << rt))) {
+			fprintf(stderr, "[WARN] %s packages ignored: runtime not selected by --runtimes\n",
+				isol8_runtime_name(rt));
+			isol8_strlist_free(&pkgs[rt]);
+		}
+		for (size_t i = 0; i < pkgs[rt].n; i++)
+			if (isol8_pkg_validate(rt, pkgs[rt].v[i], &err) < 0) {
+				fprintf(stderr, "[ERR] %s\n", err.msg);
+				rc = 2;
+				goto out;
+			}
+	}
+
+	d = isol8_images_connect();
+	if (!d)
+		goto out;
+	printf("[OK] Docker is running\n");
+	if (ensure_from_image(d, bootstrap, mirror) < 0)
+		goto out;
+	if (isol8_prepare_base_context(d, &ca, &ctx, &err) < 0) {
+		fprintf(stderr, "[ERR] build context: %s\n", err.msg);
+		goto out;
+	}
+	rc = 0;
+	for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
+		if (!(mask & (1u << rt)))
+			continue;
+		if (isol8_build_base(d, rt, &ctx, force, &stale, &err) == 0)
+			base_ok[rt] = true;
+		else
+			rc = 1;
+	}
+	for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
+		struct isol8_custom_opts o = { .kind = "setup", .pip_index_url = pip_index, .force = force };
+		_cleanup_free_ char *tag = NULL;
+		if (!pkgs[rt].n || !base_ok[rt])
+			continue;
+		if (isol8_build_custom(d, rt, &pkgs[rt], &o, &tag, &stale, &err) < 0)
+			rc = 1;
+	}
+	isol8_remove_stale(d, &stale);
+	if (rc == 0)
+		printf("\n[DONE] Setup complete!\n");
+	goto out;
+usage:
+	setup_usage(stderr);
+	rc = 2;
+out:
+	for (int rt = 0; rt < ISOL8_RT__MAX; rt++)
+		isol8_strlist_free(&pkgs[rt]);
+	isol8_strlist_free(&ca);
+	isol8_strlist_free(&stale);
+	isol8_base_context_free(&ctx);
+	docker_close(d);
+	return rc;
+}

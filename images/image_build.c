@@ -1,0 +1,344 @@
+/* Building base and custom images, with the CLI's progress lines. */
+#include "config.h"
+#include "images/image_build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "common/tar.h"
+#include "policy/policy.h"
+
+/* Last lines of a build log, printed when the build fails. */
+struct log_tail {
+	char *lines[ISOL8_BUILD_LOG_TAIL];
+	size_t next, count;
+};
+
+static void tail_cb(const char *line, void *ctx)
+{
+	struct log_tail *t = ctx;
+
+	log_debug("build: %s", line);
+	free(t->lines[t->next]);
+	t->lines[t->next] = xstrdup(line);
+	t->next = (t->next + 1) % ISOL8_BUILD_LOG_TAIL;
+	if (t->count < ISOL8_BUILD_LOG_TAIL)
+		t->count++;
+}
+
+static void tail_dump_free(struct log_tail *t, bool dump)
+{
+	size_t start = (t->next + ISOL8_BUILD_LOG_TAIL - t->count) % ISOL8_BUILD_LOG_TAIL;
+
+	for (size_t i = 0; i < t->count; i++) {
+		size_t k = (start + i) % ISOL8_BUILD_LOG_TAIL;
+		if (dump)
+			fprintf(stderr, "    | %s\n", t->lines[k]);
+	}
+	for (size_t i = 0; i < ISOL8_BUILD_LOG_TAIL; i++) {
+		free(t->lines[i]);
+		t->lines[i] = NULL;
+	}
+	t->count = t->next = 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct docker *isol8_images_connect(void)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct docker *d = docker_open(NULL, &err);
+
+	if (d && docker_ping(d, &err) == 0)
+		return d;
+	fprintf(stderr, "[ERR] Docker is not running or not installed.\n      %s\n", err.msg);
+	docker_close(d);
+	return NULL;
+}
+
+/* Inspect name: 1 found (*out set), 0 absent, -1 other failure. */
+static int inspect_opt(struct docker *d, const char *name, json_object **out, struct isol8_err *err)
+{
+	*out = NULL;
+	if (docker_image_inspect(d, name, out, err) == 0)
+		return 1;
+	if (err->code == ISOL8_E_NOTFOUND) {
+		isol8_err_clear(err);
+		return 0;
+	}
+	return -1;
+}
+
+static char *image_id(json_object *img)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(img, "Id", &v) ? xstrdup(json_object_get_string(v)) : NULL;
+}
+
+/* After a rebuild the old image lost its tag; remember it for isol8_remove_stale. */
+static void note_replaced(struct docker *d, const char *tag, const char *old_id, struct isol8_strlist *stale)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	json_object *img = NULL;
+	_cleanup_free_ char *new_id = NULL;
+
+	if (!old_id || inspect_opt(d, tag, &img, &err) != 1)
+		return;
+	new_id = image_id(img);
+	json_object_put(img);
+	if (new_id && strcmp(new_id, old_id) != 0)
+		isol8_strlist_add(stale, old_id);
+}
+
+static int run_build(struct docker *d, const struct docker_build_opts *bo, const struct isol8_buf *tar,
+		     const char *what, double *secs, struct isol8_err *err)
+{
+	struct log_tail tail = { 0 };
+	double t0 = now_s();
+	int r;
+
+	printf("[..] %s: building\n", what);
+	fflush(stdout);
+	r = docker_image_build(d, bo, tar->data, tar->len, tail_cb, &tail, err);
+	if (r < 0) {
+		fprintf(stderr, "[ERR] %s: %s\n", what, err->msg);
+		tail_dump_free(&tail, true);
+		return -1;
+	}
+	tail_dump_free(&tail, false);
+	*secs = now_s() - t0;
+	return 0;
+}
+
+int isol8_from_image_id(struct docker *d, char **id, struct isol8_err *err)
+{
+	json_object *img = NULL;
+	int found = inspect_opt(d, ISOL8_BOOTSTRAP_REPO ":" ISOL8_BOOTSTRAP_TAG, &img, err);
+
+	*id = NULL;
+	if (found == 1) {
+		*id = image_id(img);
+		json_object_put(img);
+	}
+	return found;
+}
+
+int isol8_prepare_base_context(struct docker *d, const struct isol8_strlist *ca_files,
+			       struct isol8_base_context *ctx, struct isol8_err *err)
+{
+	_cleanup_free_ char *dir = NULL, *from = NULL;
+	struct isol8_strlist found = { 0 };
+	int r;
+
+	r = isol8_from_image_id(d, &from, err);
+	if (r == 0)
+		return isol8_err_set(err, ISOL8_E_NOTFOUND, 0,
+				     "base image " ISOL8_BOOTSTRAP_REPO ":" ISOL8_BOOTSTRAP_TAG
+				     " is missing (run isol8 setup --bootstrap)");
+	if (r < 0 || isol8_image_data_dir(&dir, err) < 0)
+		return -1;
+	if (!ca_files || ca_files->n == 0) {
+		if (isol8_ca_default_list("/usr/local/share/ca-certificates", &found, err) < 0)
+			return -1;
+		ca_files = &found;
+	}
+	r = isol8_base_context_make(dir, ca_files, from, ctx, err);
+	isol8_strlist_free(&found);
+	return r;
+}
+
+int isol8_build_base(struct docker *d, int rt, const struct isol8_base_context *ctx, bool force,
+		     struct isol8_strlist *stale, struct isol8_err *err)
+{
+	const char *name = isol8_runtime_name(rt);
+	const char *tag = isol8_image_base_tag(rt);
+	json_object *img = NULL;
+	_cleanup_free_ char *old_id = NULL, *l_runtime = NULL, *l_hash = NULL;
+	double secs = 0;
+	int found;
+
+	if (!tag)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown runtime %d", rt);
+	found = inspect_opt(d, tag, &img, err);
+	if (found < 0) {
+		fprintf(stderr, "[ERR] %s: %s\n", name, err->msg);
+		return -1;
+	}
+	if (found) {
+		const char *h = isol8_image_label(img, ISOL8_LABEL_BUILD_HASH);
+		old_id = image_id(img);
+		if (!force && h && strcmp(h, ctx->hash) == 0) {
+			json_object_put(img);
+			printf("[OK] %s: up to date\n", name);
+			return 0;
+		}
+		json_object_put(img);
+	}
+	l_runtime = xasprintf("%s=%s", ISOL8_LABEL_RUNTIME, name);
+	l_hash = xasprintf("%s=%s", ISOL8_LABEL_BUILD_HASH, ctx->hash);
+	const char *labels[] = { ISOL8_LABEL_MANAGED "=true", l_runtime, l_hash, NULL };
+	struct docker_build_opts bo = { .tag = tag, .target = name, .labels = labels, .nocache = force, .pull = false };
+	if (run_build(d, &bo, &ctx->tar, name, &secs, err) < 0)
+		return -1;
+	printf("[OK] %s: built in %.1f s\n", name, secs);
+	note_replaced(d, tag, old_id, stale);
+	return 0;
+}
+
+/* `isol8 setup` keeps one custom image per runtime: drop the setup-made ones for other deps. */
+static void remove_old_custom(struct docker *d, int rt, const char *keep_hash)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	_cleanup_free_ char *filter = xasprintf("%s=%s", ISOL8_LABEL_RUNTIME, isol8_runtime_name(rt));
+	json_object *list = NULL;
+
+	if (docker_image_list(d, filter, &list, &err) < 0) {
+		log_warn("list old custom images: %s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(list); i++) {
+		json_object *img = json_object_array_get_idx(list, i), *labels, *v, *tags;
+		const char *kind = NULL, *hash = NULL;
+		if (json_object_object_get_ex(img, "Labels", &labels) && json_object_is_type(labels, json_type_object)) {
+			if (json_object_object_get_ex(labels, ISOL8_LABEL_CUSTOM, &v))
+				kind = json_object_get_string(v);
+			if (json_object_object_get_ex(labels, ISOL8_LABEL_DEPS_HASH, &v))
+				hash = json_object_get_string(v);
+		}
+		if (!kind || strcmp(kind, "setup") != 0 || !hash || strcmp(hash, keep_hash) == 0)
+			continue;
+		if (!json_object_object_get_ex(img, "RepoTags", &tags) || !json_object_is_type(tags, json_type_array))
+			continue;
+		/* Untag by name: an image also tagged by the user elsewhere keeps that tag. */
+		for (size_t k = 0; k < json_object_array_length(tags); k++) {
+			const char *t = json_object_get_string(json_object_array_get_idx(tags, k));
+			if (!t || strncmp(t, ISOL8_IMAGE_REPO ":", strlen(ISOL8_IMAGE_REPO) + 1) != 0)
+				continue;
+			if (docker_image_remove(d, t, false, &err) == 0)
+				printf("[OK] %s: removed (dependencies changed)\n", t);
+			else
+				fprintf(stderr, "[WARN] %s: not removed: %s\n", t, err.msg);
+		}
+	}
+	json_object_put(list);
+}
+
+int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkgs, const struct isol8_custom_opts *o,
+		       char **tag_out, struct isol8_strlist *stale, struct isol8_err *err)
+{
+	const char *name = isol8_runtime_name(rt);
+	char hash[ISOL8_SHA256_HEX];
+	_cleanup_free_ char *tag = NULL, *base_hash = NULL, *old_id = NULL, *deps = NULL, *dockerfile = NULL;
+	_cleanup_free_ char *l_runtime = NULL, *l_build = NULL, *l_deps_hash = NULL, *l_deps = NULL, *l_kind = NULL;
+	_cleanup_free_ char *a_index = NULL, *a_host = NULL, *host = NULL, *what = NULL;
+	json_object *img = NULL;
+	struct isol8_buf tar = ISOL8_BUF_INIT;
+	double secs = 0;
+	int found, r;
+
+	*tag_out = NULL;
+	if (!isol8_image_base_tag(rt))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown runtime %d", rt);
+	for (size_t i = 0; i < pkgs->n; i++)
+		if (isol8_pkg_validate(rt, pkgs->v[i], err) < 0)
+			return -1;
+	if (o->pip_index_url && rt == ISOL8_RT_PYTHON && isol8_pip_index_host(o->pip_index_url, &host, err) < 0)
+		return -1;
+	isol8_deps_hash(rt, pkgs, o->setup, hash);
+	tag = isol8_image_custom_tag(rt, hash);
+	deps = isol8_strlist_join(pkgs, ", ");
+	what = xasprintf("%s (%s: %s)", tag, name, pkgs->n ? deps : "setup script only");
+
+	/* The base must exist: its build hash ties the custom image to the base it extends. */
+	found = inspect_opt(d, isol8_image_base_tag(rt), &img, err);
+	if (found <= 0) {
+		if (found == 0)
+			isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "base image %s is missing (run isol8 setup)",
+				      isol8_image_base_tag(rt));
+		fprintf(stderr, "[ERR] %s: %s\n", tag, err->msg);
+		return -1;
+	}
+	base_hash = xstrdup(isol8_image_label(img, ISOL8_LABEL_BUILD_HASH) ? isol8_image_label(img, ISOL8_LABEL_BUILD_HASH) : "");
+	json_object_put(img);
+
+	found = inspect_opt(d, tag, &img, err);
+	if (found < 0) {
+		fprintf(stderr, "[ERR] %s: %s\n", tag, err->msg);
+		return -1;
+	}
+	if (found) {
+		const char *dh = isol8_image_label(img, ISOL8_LABEL_DEPS_HASH);
+		const char *bh = isol8_image_label(img, ISOL8_LABEL_BUILD_HASH);
+		old_id = image_id(img);
+		bool same = dh && strcmp(dh, hash) == 0 && bh && strcmp(bh, base_hash) == 0;
+		json_object_put(img);
+		if (same && !o->force) {
+			printf("[OK] %s: up to date\n", what);
+			if (strcmp(o->kind, "setup") == 0)
+				remove_old_custom(d, rt, hash);
+			*tag_out = steal_ptr(&tag);
+			return 0;
+		}
+	}
+
+	dockerfile = isol8_custom_dockerfile(rt, pkgs, host != NULL, o->setup != NULL);
+	struct isol8_tar_entry entries[2] = {
+		{ .path = "Dockerfile", .data = dockerfile, .len = strlen(dockerfile), .mode = 0644 },
+		{ .path = "setup.sh", .data = o->setup, .len = o->setup ? strlen(o->setup) : 0, .mode = 0755 },
+	};
+	if (isol8_tar_build(entries, o->setup ? 2 : 1, &tar, err) < 0) {
+		fprintf(stderr, "[ERR] %s: %s\n", tag, err->msg);
+		return -1;
+	}
+	l_runtime = xasprintf("%s=%s", ISOL8_LABEL_RUNTIME, name);
+	l_build = xasprintf("%s=%s", ISOL8_LABEL_BUILD_HASH, base_hash);
+	l_deps_hash = xasprintf("%s=%s", ISOL8_LABEL_DEPS_HASH, hash);
+	_cleanup_free_ char *deps_csv = isol8_strlist_join(pkgs, ",");
+	l_deps = xasprintf("%s=%s", ISOL8_LABEL_DEPS, deps_csv);
+	l_kind = xasprintf("%s=%s", ISOL8_LABEL_CUSTOM, o->kind);
+	const char *labels[] = { ISOL8_LABEL_MANAGED "=true", l_runtime, l_build, l_deps_hash, l_deps, l_kind,
+				 o->setup ? ISOL8_LABEL_SETUP "=1" : NULL, NULL };
+	const char *args[3] = { NULL, NULL, NULL };
+	if (host) {
+		a_index = xasprintf("PIP_INDEX_URL=%s", o->pip_index_url);
+		a_host = xasprintf("PIP_TRUSTED_HOST=%s", host);
+		args[0] = a_index;
+		args[1] = a_host;
+	}
+	struct docker_build_opts bo = { .tag = tag, .labels = labels, .buildargs = host ? args : NULL,
+					.nocache = o->force, .pull = false };
+	r = run_build(d, &bo, &tar, what, &secs, err);
+	isol8_buf_free(&tar);
+	if (r < 0)
+		return -1;
+	printf("[OK] %s: built in %.1f s\n", what, secs);
+	note_replaced(d, tag, old_id, stale);
+	if (strcmp(o->kind, "setup") == 0)
+		remove_old_custom(d, rt, hash);
+	*tag_out = steal_ptr(&tag);
+	return 0;
+}
+
+void isol8_remove_stale(struct docker *d, struct isol8_strlist *stale)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	for (size_t i = 0; i < stale->n; i++) {
+		if (docker_image_remove(d, stale->v[i], false, &err) < 0)
+			log_debug("keep replaced image %.19s: %s", stale->v[i], err.msg);
+		isol8_err_clear(&err);
+	}
+	isol8_strlist_free(stale);
+}

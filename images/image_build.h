@@ -1,0 +1,51 @@
+/* Building isol8 images with progress lines for the CLI (`isol8 setup`, `isol8 build`).
+ *
+ * Progress goes to stdout ("[OK] python: up to date", "[..] python: building",
+ * "[OK] python: built in 42.1 s"); failures to stderr ("[ERR] python: <error>" followed by the
+ * last lines of the build log). */
+#ifndef ISOL8_FRONTEND_IMAGE_BUILD_H
+#define ISOL8_FRONTEND_IMAGE_BUILD_H
+
+#include <stdbool.h>
+
+#include "common/err.h"
+#include "docker/client.h"
+#include "images/images.h"
+
+#define ISOL8_BUILD_LOG_TAIL 40
+
+/* Open the Docker client and ping it. On failure prints "[ERR] Docker is not running or not
+ * installed." and the connection error to stderr and returns NULL. */
+struct docker *isol8_images_connect(void);
+
+/* The FROM image (debian:bookworm-slim): 1 present (*id fresh), 0 absent, -1 error. */
+int isol8_from_image_id(struct docker *d, char **id, struct isol8_err *err);
+
+/* Base build context from the data dir, the CA certificates (ca_files, or when empty every
+ * *.crt below /usr/local/share/ca-certificates) and the FROM image, which must exist. */
+int isol8_prepare_base_context(struct docker *d, const struct isol8_strlist *ca_files,
+			       struct isol8_base_context *ctx, struct isol8_err *err);
+
+/* isol8:<rt> from ctx; skipped when its org.isol8.build.hash equals ctx->hash (unless force,
+ * which also disables the layer cache). The id of a replaced image is added to stale. */
+int isol8_build_base(struct docker *d, int rt, const struct isol8_base_context *ctx, bool force,
+		     struct isol8_strlist *stale, struct isol8_err *err);
+
+struct isol8_custom_opts {
+	const char *kind;          /* "setup" or "build" (label org.isol8.custom) */
+	const char *setup;         /* setup script or NULL */
+	const char *pip_index_url; /* python only, or NULL */
+	bool force;
+};
+
+/* isol8:<rt>-custom-<hash> with pkgs (sorted, unique, validated here). Skipped when the image
+ * exists with the same deps hash on the current base build. *tag_out (fresh) names the image.
+ * For kind "setup", older setup-made custom images of rt are removed after a successful build. */
+int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkgs, const struct isol8_custom_opts *o,
+		       char **tag_out, struct isol8_strlist *stale, struct isol8_err *err);
+
+/* Remove replaced images (untagged leftovers of rebuilds). Failures are ignored: an image still
+ * used by a container or a child image stays until `isol8 cleanup --images`. */
+void isol8_remove_stale(struct docker *d, struct isol8_strlist *stale);
+
+#endif
