@@ -156,6 +156,7 @@ void run_opts_free(struct run_opts *o)
 		free(*strs[i]);
 		*strs[i] = NULL;
 	}
+	strv_free(&o->args);
 	strv_free(&o->setup);
 	strv_free(&o->install);
 	strv_free(&o->allow);
@@ -410,8 +411,10 @@ static const struct opt_def *find_short(char c)
 	return NULL;
 }
 
-/* Walk argv once; values are validated as they are seen, so the first bad one is reported. */
-static int parse_argv(int argc, char **argv, struct run_opts *o, struct isol8_err *err)
+/* Walk argv once; values are validated as they are seen, so the first bad one is reported.
+ * Positional arguments go to pos; *n_before_dd counts those before a `--`. */
+static int parse_argv(int argc, char **argv, struct run_opts *o, struct strv *pos, size_t *n_before_dd,
+		      struct isol8_err *err)
 {
 	bool only_positional = false;
 
@@ -420,9 +423,9 @@ static int parse_argv(int argc, char **argv, struct run_opts *o, struct isol8_er
 		const struct opt_def *d;
 
 		if (only_positional || a[0] != '-' || a[1] == '\0') {
-			if (o->file)
-				return isol8_err_set(err, ISOL8_E_USAGE, 0, "too many arguments: '%s' (only one file)", a);
-			o->file = xstrdup(a);
+			strv_push(pos, a);
+			if (!only_positional)
+				*n_before_dd = pos->n;
 			continue;
 		}
 		if (strcmp(a, "--") == 0) {
@@ -452,6 +455,35 @@ static int parse_argv(int argc, char **argv, struct run_opts *o, struct isol8_er
 		if (apply(o, d, val, err) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* The file is the first positional argument and the program's arguments follow it; with -e or
+ * --cmd there is no file, and the arguments come after `--` (a bare word before it is taken
+ * for a file, which those flags refuse below). Options are recognised anywhere before `--`, so
+ * an argument that starts with '-' needs the `--`. */
+static int split_positionals(struct run_opts *o, struct strv *pos, size_t n_before_dd, struct isol8_err *err)
+{
+	size_t first = 0, bytes = 0;
+
+	if (o->eval || o->cmd) {
+		if (n_before_dd > 0)
+			o->file = xstrdup(pos->v[0]);
+		first = n_before_dd;
+	} else if (pos->n > 0) {
+		o->file = xstrdup(pos->v[0]);
+		first = 1;
+	}
+	for (size_t i = first; i < pos->n; i++)
+		strv_push(&o->args, pos->v[i]);
+	if (o->args.n > ISOL8_MAX_SCRIPT_ARGS)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "too many program arguments: %zu (at most %u)", o->args.n,
+				     ISOL8_MAX_SCRIPT_ARGS);
+	for (size_t i = 0; i < o->args.n; i++)
+		bytes += strlen(o->args.v[i]) + 1;
+	if (bytes > ISOL8_MAX_SCRIPT_ARGS_BYTES)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "program arguments too long: %zu bytes (at most %u)", bytes,
+				     ISOL8_MAX_SCRIPT_ARGS_BYTES);
 	return 0;
 }
 
@@ -566,6 +598,9 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct run_opts *o,
 		   struct isol8_err *err)
 {
+	struct strv pos = {0};
+	size_t n_before_dd = 0;
+
 	memset(o, 0, sizeof *o);
 	o->timeout_ms = def->timeout_ms;
 	o->memory = def->memory;
@@ -583,9 +618,12 @@ int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct
 			return 0;
 		}
 	}
-	if (parse_argv(argc, argv, o, err) < 0 || finish(o, def, err) < 0) {
+	if (parse_argv(argc, argv, o, &pos, &n_before_dd, err) < 0 || split_positionals(o, &pos, n_before_dd, err) < 0 ||
+	    finish(o, def, err) < 0) {
+		strv_free(&pos);
 		run_opts_free(o);
 		return -1;
 	}
+	strv_free(&pos);
 	return 0;
 }

@@ -61,7 +61,8 @@ struct kvlist {
 
 struct run_opts {
 	/* input */
-	char *file;       /* positional argument */
+	char *file;       /* first positional argument (without -e/--cmd) */
+	struct strv args; /* the program's arguments: after the file, or after `--` with -e/--cmd */
 	char *eval;       /* -e/--eval */
 	char *cmd;        /* --cmd */
 	char *runtime;    /* final runtime: -r, or derived from --cmd/file/eval/stdin */

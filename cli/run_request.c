@@ -85,6 +85,8 @@ static json_object *request_obj(const struct run_opts *o, const struct run_input
 		json_object_object_add(r, "stdin", json_object_new_string_len(in->stdin_data, (int)in->stdin_len));
 	json_object_object_add(r, "workdir", json_object_new_string(o->workdir));
 	json_object_object_add(r, "installPackages", strv_json(&o->install));
+	if (o->args.n)
+		json_object_object_add(r, "args", strv_json(&o->args));
 	if (in->setup_script)
 		json_object_object_add(r, "setupScript", json_object_new_string(in->setup_script));
 	if (in->code_in_bundle)

@@ -13,7 +13,7 @@ static const char main_text[] =
 	"through the isol8d daemon.\n"
 	"\n"
 	"Commands:\n"
-	"  run [file]            Execute code in an isolated container\n"
+	"  run [file [args]]     Execute code in an isolated container\n"
 	"  session list|stop     List or stop persistent sessions\n"
 	"  file put|get          Copy files into or out of a session's /sandbox\n"
 	"  cp SRC DST            Copy a file: LOCAL NAME:REMOTE or NAME:REMOTE LOCAL\n"
@@ -33,11 +33,13 @@ static const char main_text[] =
 	"Run 'isol8 help <command>' for the options of a command.\n";
 
 static const char run_text[] =
-	"Usage: isol8 run [options] [file]\n"
+	"Usage: isol8 run [options] [file [arg...]]\n"
+	"       isol8 run [options] -e <code> [-- arg...]\n"
 	"\n"
 	"Execute code in an isolated container. Code comes from --cmd, -e, the file argument or\n"
 	"stdin (in that order). The runtime is taken from the file extension (.py python,\n"
 	".js/.mjs/.cjs node, .ts bun, .mts deno, .sh bash), else python (bash for --cmd).\n"
+	"Words after the file (after -- with -e or --cmd) are the program's arguments.\n"
 	"When code comes from -e or a file and stdin is piped, stdin is passed to the program.\n"
 	"The exit status is the program's (124 on timeout, 137 when killed for memory).\n"
 	"\n"

@@ -25,6 +25,10 @@
 #define ISOL8_MAX_PATH 1024u
 #define ISOL8_MAX_ARGS 64u
 #define ISOL8_MAX_ARG 32768u
+/* A program's own arguments (request.args): they share the exec's argv with the runtime's
+ * command, the timeout prefix and deno's flags, and a standby's job with the code. */
+#define ISOL8_MAX_SCRIPT_ARGS 32u
+#define ISOL8_MAX_SCRIPT_ARGS_BYTES 16384u
 #define ISOL8_MAX_ENV 128u
 #define ISOL8_MAX_ENV_ENTRY 32768u
 #define ISOL8_MAX_TENANT 64u

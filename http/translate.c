@@ -35,7 +35,7 @@ static const char *const root_keys[] = {"request", "options", "sessionId", NULL}
 static const char *const request_keys[] = {"code", "cmd", "runtime", "timeoutMs", "env", "fileExtension",
 					   "stdin", "files", "outputPaths", "installPackages", "metadata",
 					   "codeUrl", "codeHash", "allowInsecureCodeUrl", "workdir",
-					   "setupScript", NULL};
+					   "setupScript", "args", NULL};
 static const char *const option_keys[] = {"network", "networkFilter", "cpuLimit", "memoryLimit", "sandboxSize",
 					  "tmpSize", "maxOutputSize", "pidsLimit", "readonlyRootFs", "secrets",
 					  "timeoutMs", "image", "persist", "debug", "logNetwork", "mode",
@@ -270,6 +270,7 @@ static int build_request(json_object *req, uint64_t default_timeout, bool have_d
 	    copy_string(req, "fileExtension", "request.fileExtension", 16, out, err) < 0 ||
 	    copy_strv(req, "installPackages", "request.installPackages", MAX_INSTALL, 214, out, err) < 0 ||
 	    copy_string(req, "setupScript", "request.setupScript", 1u << 16, out, err) < 0 ||
+	    copy_strv(req, "args", "request.args", ISOL8_MAX_SCRIPT_ARGS, ISOL8_MAX_SCRIPT_ARGS_BYTES, out, err) < 0 ||
 	    take_files(req, s, err) < 0)
 		return -1;
 	if (isol8_json_member(req, "workdir", &v) == 1) {

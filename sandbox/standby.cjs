@@ -2,8 +2,10 @@
 // isol8 standby for node (see A_WARM in common/agent_proto.h): a node started ahead of a run. It
 // does nothing until its job arrives on fd 3, then writes the code to its file and becomes the
 // program as `node FILE` would have run it (ESM for .mjs, CommonJS for .cjs), in the stdio it was
-// started with (pipes the agent hands to the worker). Nothing is written before that. Job: u32 length (little-endian), then NUL-separated fields: "1", cwd, file, number
-// of env entries, the "K=V" entries, and the code.
+// started with (pipes the agent hands to the worker). Nothing is written before that. Job: u32
+// length (little-endian), then NUL-separated fields: "1", cwd, file, number of env entries, the
+// "K=V" entries, and the code; version "2" has the number of program arguments and the
+// arguments between the env entries and the code.
 const fs = require('fs');
 
 function readExact(n) {
@@ -39,7 +41,8 @@ function main() {
     pos = end + 1;
     return s;
   }
-  if (field() !== '1') fail('malformed standby job', 70);
+  const version = field();
+  if (version !== '1' && version !== '2') fail('malformed standby job', 70);
   const cwd = field();
   const file = field();
   const nenv = Number(field());
@@ -48,6 +51,10 @@ function main() {
     const eq = e.indexOf('=');
     process.env[e.slice(0, eq)] = e.slice(eq + 1);
   }
+  const args = [];
+  const nargs = version === '2' ? Number(field()) : 0;
+  if (!Number.isInteger(nargs) || nargs < 0) fail('malformed standby job', 70);
+  for (let i = 0; i < nargs; i++) args.push(field());
   const code = job.subarray(pos);
   const reasons = { ENOENT: 'No such file or directory', ENOTDIR: 'Not a directory', EACCES: 'Permission denied' };
   try {
@@ -57,7 +64,7 @@ function main() {
   }
   if (!file) fail('malformed standby job', 70);
   fs.writeFileSync(file, code, { mode: 0o644 });
-  process.argv = [process.execPath, file];
+  process.argv = [process.execPath, file, ...args];
   // As for `node FILE`: no main module until the program's own (CommonJS) one.
   delete require.cache[__filename];
   process.mainModule = undefined;

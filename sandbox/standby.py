@@ -2,7 +2,8 @@
 # a run. It does nothing until its job arrives on fd 3, then becomes the program as `python3 -c
 # CODE` or `python3 FILE` would have run it, in the stdio it was started with (pipes the agent
 # hands to the worker). Job: u32 length (little-endian), then NUL-separated fields: "1", cwd,
-# file ("" = inline code), number of env entries, the "K=V" entries, and the code.
+# file ("" = inline code), number of env entries, the "K=V" entries, and the code; version "2"
+# has the number of program arguments and the arguments between the env entries and the code.
 import os
 import sys
 
@@ -20,15 +21,27 @@ def _isol8_job():
     n = int.from_bytes(read(4), 'little')
     f = read(n).split(b'\0')
     os.close(3)
-    nenv = int(f[3]) if len(f) >= 5 and f[3].isdigit() else -1
-    if f[0] != b'1' or nenv < 0 or len(f) < 5 + nenv:
+    def bad():
         os.write(2, b'isol8: malformed standby job\n')
         os._exit(70)
-    return f[1], f[2], f[4:4 + nenv], b'\0'.join(f[4 + nenv:])
+
+    nenv = int(f[3]) if len(f) >= 5 and f[3].isdigit() else -1
+    if f[0] not in (b'1', b'2') or nenv < 0 or len(f) < 5 + nenv:
+        bad()
+    rest = 4 + nenv
+    args = []
+    if f[0] == b'2':
+        nargs = int(f[rest]) if len(f) > rest and f[rest].isdigit() else -1
+        if nargs < 0 or len(f) < rest + 2 + nargs:
+            bad()
+        args = f[rest + 1:rest + 1 + nargs]
+        rest += 1 + nargs
+    return f[1], f[2], f[4:4 + nenv], args, b'\0'.join(f[rest:])
 
 
 def _isol8_main():
-    cwd, path, env, code = _isol8_job()
+    cwd, path, env, args, code = _isol8_job()
+    args = [os.fsdecode(a) for a in args]
     for e in env:
         k, _, v = e.partition(b'=')
         os.environb[k] = v
@@ -48,12 +61,12 @@ def _isol8_main():
         main.__file__ = name
         main.__cached__ = None
         main.__loader__ = type(__loader__)('__main__', name)
-        sys.argv[:] = [name]
+        sys.argv[:] = [name] + args
         sys.path[0] = os.path.dirname(os.path.realpath(name))
     else:
         name = '<string>'
         main.__loader__ = sys.modules['_frozen_importlib'].BuiltinImporter
-        sys.argv[:] = ['-c']
+        sys.argv[:] = ['-c'] + args
         sys.path[0] = ''
     sys.modules['__main__'] = main
     return compile(code, name, 'exec', dont_inherit=True), main.__dict__

@@ -252,6 +252,32 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 			r->install[r->n_install++] = xstrdup(json_object_get_string(e));
 		}
 	}
+	if ((v = get(req, "args"))) {
+		size_t bytes = 0;
+		if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > ISOL8_MAX_SCRIPT_ARGS) {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "request.args: expected an array of at most %u strings",
+				      ISOL8_MAX_SCRIPT_ARGS);
+			goto out;
+		}
+		r->args = xcalloc(json_object_array_length(v) + 1, sizeof *r->args);
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			size_t sl;
+			if (!json_object_is_type(e, json_type_string)) {
+				isol8_err_set(err, ISOL8_E_USAGE, 0, "request.args[%zu]: expected string", i);
+				goto out;
+			}
+			sl = (size_t)json_object_get_string_len(e);
+			bytes += sl + 1;
+			if (memchr(json_object_get_string(e), '\0', sl) || bytes > ISOL8_MAX_SCRIPT_ARGS_BYTES) {
+				isol8_err_set(err, ISOL8_E_USAGE, 0,
+					      "request.args[%zu]: contains a NUL byte or the arguments exceed %u bytes", i,
+					      ISOL8_MAX_SCRIPT_ARGS_BYTES);
+				goto out;
+			}
+			r->args[r->n_args++] = xstrndup(json_object_get_string(e), sl);
+		}
+	}
 	if (opt) {
 		if ((v = get(opt, "cpuLimit"))) {
 			if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)) {
@@ -375,6 +401,7 @@ void request_free(struct run_req *r)
 	free(r->stdin_data);
 	free(r->workdir);
 	free_list(r->install, r->n_install);
+	free_list(r->args, r->n_args);
 	free(r->setup_script);
 	free(r->image);
 	free(r->preferred_image);

@@ -259,7 +259,7 @@ static void random_token(char out[33])
 
 static bool repl_capable(const struct run_req *r)
 {
-	return r->code && !r->has_stdin && !r->stdin_stream && !r->file_ext &&
+	return r->code && !r->has_stdin && !r->stdin_stream && !r->file_ext && !r->n_args &&
 	       (r->runtime == ISOL8_RT_PYTHON || r->runtime == ISOL8_RT_NODE || r->runtime == ISOL8_RT_BASH);
 }
 
@@ -440,7 +440,7 @@ static int run_standby(const struct sandbox *sb, const struct run_req *r, const 
 	int rc = 1;
 
 	if (standby_env_compatible(runtime_base_env_list(), env) &&
-	    standby_job(&job, r->workdir, file, env, r->code, &e2) == 0) {
+	    standby_job(&job, r->workdir, file, env, (const char *const *)r->args, r->code, &e2) == 0) {
 		rc = agent_exec_warm(sb->agent_fd, job.data, job.len, r->has_stdin ? r->stdin_data : NULL,
 				     r->has_stdin ? r->stdin_len : 0, deadline > now ? deadline - now : 1,
 				     deadline + HOST_GRACE_MS, ctrl_fd, o, &ax, err);
@@ -563,7 +563,7 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 		char codefile[64] = "";
 		bool need_file = r->code && !(s && repl_capable(r)) &&
 				 (r->runtime == ISOL8_RT_DENO || r->file_ext || strlen(r->code) > INLINE_MAX ||
-				  r->has_files);
+				  r->has_files || r->n_args);
 		/* A fresh ephemeral run of plain code may take the sandbox's standby interpreter, which
 		 * writes its code file itself (worker/standby.h). */
 		bool warm = sb->warm && sb->agent_fd >= 0 && kind == SANDBOX_EPHEMERAL && !r->cmd && r->code &&
@@ -624,6 +624,9 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 			argv[n++] = "timeout"; argv[n++] = "-s"; argv[n++] = "KILL"; argv[n++] = tmo;
 			if (r->cmd) {
 				argv[n++] = "bash"; argv[n++] = "-c"; argv[n++] = r->cmd;
+				/* bash -c takes its first operand as $0: arguments start at $1, as for a file. */
+				if (r->n_args)
+					argv[n++] = "bash";
 			} else {
 				snprintf(path, sizeof path, "/sandbox/%s", codefile);
 				if (runtime_argv(r->runtime, r->code, need_file ? path : NULL, rtv, 24, err) < 0)
@@ -631,6 +634,8 @@ int run_execute(struct conn *c, struct run_req *r, int *out_fdp, int *err_fdp, s
 				for (size_t i = 0; rtv[i]; i++)
 					argv[n++] = rtv[i];
 			}
+			for (size_t i = 0; i < r->n_args && n + 1 < ISOL8_MAX_ARGS; i++)
+				argv[n++] = r->args[i];
 			argv[n] = NULL;
 			/* python runs short code inline (-c) as without a standby; node always from its
 			 * file, as ESM unless .cjs. */

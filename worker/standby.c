@@ -62,21 +62,34 @@ bool standby_env_compatible(const char *const *warm, const char *const *env)
 	return true;
 }
 
-int standby_job(struct isol8_buf *job, const char *cwd, const char *file, const char *const *env, const char *code,
-		struct isol8_err *err)
+static void put_count(struct isol8_buf *job, size_t n)
 {
-	size_t n = 0, start = job->len;
 	char num[24];
+
+	snprintf(num, sizeof num, "%zu", n);
+	isol8_buf_append(job, num, strlen(num) + 1);
+}
+
+int standby_job(struct isol8_buf *job, const char *cwd, const char *file, const char *const *env,
+		const char *const *args, const char *code, struct isol8_err *err)
+{
+	size_t n = 0, na = 0, start = job->len;
 
 	for (n = 0; env && env[n]; n++)
 		;
-	snprintf(num, sizeof num, "%zu", n);
-	isol8_buf_append(job, "1", 2);
+	for (na = 0; args && args[na]; na++)
+		;
+	isol8_buf_append(job, na ? "2" : "1", 2);
 	isol8_buf_append(job, cwd, strlen(cwd) + 1);
 	isol8_buf_append(job, file ? file : "", (file ? strlen(file) : 0) + 1);
-	isol8_buf_append(job, num, strlen(num) + 1);
+	put_count(job, n);
 	for (size_t i = 0; i < n; i++)
 		isol8_buf_append(job, env[i], strlen(env[i]) + 1);
+	if (na) {
+		put_count(job, na);
+		for (size_t i = 0; i < na; i++)
+			isol8_buf_append(job, args[i], strlen(args[i]) + 1);
+	}
 	isol8_buf_append(job, code, strlen(code));
 	if (job->len - start > STANDBY_JOB_MAX) {
 		size_t len = job->len - start;

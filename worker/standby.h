@@ -20,9 +20,12 @@ const char *const *standby_argv(int runtime);
 bool standby_env_compatible(const char *const *warm, const char *const *env);
 
 /* Appends the job for the standby to job (NUL-separated: "1", cwd, file, env count, env entries,
- * code). file is where the standby writes the code before running it, or NULL to run it inline
- * (python -c). Fails, leaving job as it was, when it would exceed STANDBY_JOB_MAX. */
-int standby_job(struct isol8_buf *job, const char *cwd, const char *file, const char *const *env, const char *code,
-		struct isol8_err *err);
+ * code; with program arguments "2", cwd, file, env count, env entries, argument count,
+ * arguments, code). file is where the standby writes the code before running it, or NULL to
+ * run it inline (python -c). args is NULL-terminated, or NULL. Version 1 is kept for runs
+ * without arguments so a standby from an older image still serves them. Fails, leaving job as
+ * it was, when it would exceed STANDBY_JOB_MAX. */
+int standby_job(struct isol8_buf *job, const char *cwd, const char *file, const char *const *env,
+		const char *const *args, const char *code, struct isol8_err *err);
 
 #endif

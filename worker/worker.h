@@ -110,6 +110,7 @@ struct run_req {
 	bool stdin_stream; int stdin_fd;   /* live stdin (FE_STDIN), -1 when none; owned */
 	char *workdir;
 	char **install; size_t n_install;
+	char **args; size_t n_args;        /* the program's own arguments (request.args) */
 	char *setup_script;
 	struct sandbox_limits lim;
 	int net_mode;

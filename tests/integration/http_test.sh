@@ -127,6 +127,10 @@ hcurl "$KA" POST /execute "$(jq -cn --arg c "$(printf 'print(len("""%s"""))' "$(
 is "$CODE|$(json_get "$BODY_OUT" .stdout)" '200|"50000\n"' "code larger than one IPC frame travels in the bundle"
 hcurl "$KA" POST /execute '{"request":{"code":"print(open(\"data/in.txt\").read())","runtime":"python","files":{"data/in.txt":"file-content"}}}'
 is "$CODE|$(json_get "$BODY_OUT" .stdout)" '200|"file-content\n"' "request.files are written under /sandbox"
+hcurl "$KA" POST /execute '{"request":{"code":"import sys; print(sys.argv[1:])","runtime":"python","args":["a b","-x"]}}'
+is "$CODE|$(json_get "$BODY_OUT" .stdout)" $'200|"[\'a b\', \'-x\']\\n"' "request.args are the program's arguments"
+hcurl "$KA" POST /execute '{"request":{"code":"1","runtime":"python","args":"a b"}}'
+is "$CODE|$(json_get "$BODY_OUT" .error)" '400|"request.args: expected array, got string"' "request.args not an array: 400"
 hcurl "$KA" POST /execute '{"request":{"code":"import sys; sys.stdout.buffer.write(b\"ok\\xff\\n\")","runtime":"python"}}'
 is "$CODE|$(json_get "$BODY_OUT" .stdout)" $'200|"ok\xef\xbf\xbd\\n"' "invalid UTF-8 output becomes U+FFFD (valid JSON)"
 

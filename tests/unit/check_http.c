@@ -242,6 +242,9 @@ START_TEST(translate_ok)
 	ck_assert_int_eq(tr("{\"request\":{\"cmd\":\"ls\",\"runtime\":\"bash\"},\"options\":{\"timeoutMs\":777}}"), 0);
 	ck_assert_str_eq(jpath("request", "timeoutMs"), "777");
 	ck_assert_str_eq(jpath("request", "cmd"), "\"ls\"");
+	/* the program's arguments pass through as given */
+	ck_assert_int_eq(tr("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"args\":[\"a b\",\"\",\"-x\"]}}"), 0);
+	ck_assert_str_eq(jpath("request", "args"), "[\"a b\",\"\",\"-x\"]");
 	http_spec_free(&spec);
 }
 END_TEST
@@ -316,6 +319,15 @@ START_TEST(translate_hostile)
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"files\":{\"/sandbox\":\"a\"}}}", ISOL8_E_USAGE,
 	       "must name a file");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"workdir\":\"/tmp\"}}", ISOL8_E_USAGE, "inside /sandbox");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"args\":\"a b\"}}", ISOL8_E_USAGE,
+	       "request.args: expected array");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"args\":[1]}}", ISOL8_E_USAGE,
+	       "request.args[0]: expected string");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"args\":[\"a\\u0000\"]}}", ISOL8_E_USAGE, "NUL");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"args\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\","
+	       "\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\",\"18\",\"19\",\"20\",\"21\",\"22\",\"23\",\"24\","
+	       "\"25\",\"26\",\"27\",\"28\",\"29\",\"30\",\"31\",\"32\",\"33\"]}}",
+	       ISOL8_E_USAGE, "request.args: more than 32 entries");
 	tr_bad("{\"request\":{\"codeUrl\":\"https://x/y.py\",\"runtime\":\"python\"}}", ISOL8_E_POLICY, "disabled");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":[\"a\"]}}", ISOL8_E_USAGE, "not supported");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"memoryLimit\":\"lots\"}}", ISOL8_E_USAGE,

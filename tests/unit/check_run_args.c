@@ -341,8 +341,110 @@ START_TEST(option_syntax_errors)
 	ck_usage("option '--timeout' requires a value");
 	ck_assert_int_eq(parse("-e", NULL), -1);
 	ck_usage("option '-e' requires a value");
-	ck_assert_int_eq(parse("a.py", "b.py", NULL), -1);
-	ck_usage("too many arguments: 'b.py' (only one file)");
+}
+END_TEST
+
+static void args_are(const char *const *want)
+{
+	size_t n = 0;
+
+	for (; want[n]; n++) {
+		ck_assert_uint_gt(o.args.n, n);
+		ck_assert_str_eq(o.args.v[n], want[n]);
+	}
+	ck_assert_uint_eq(o.args.n, n);
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+START_TEST(program_arguments)
+{
+	static const char *const none[] = {NULL};
+	char *many[ISOL8_MAX_SCRIPT_ARGS + 4];
+	char *big;
+	struct run_defaults def;
+	int n = 0;
+
+	/* After the file, words are the program's; options are still ours until `--`. */
+	ck_assert_int_eq(parse("a.py", "b.py", "x y", "--json", NULL), 0);
+	ck_assert_str_eq(o.file, "a.py");
+	ck_assert(o.json);
+	args_are(ARGS("b.py", "x y"));
+	run_opts_free(&o);
+	ck_assert_int_eq(parse("a.py", "--", "-v", "--json", "", NULL), 0);
+	ck_assert(!o.json);
+	args_are(ARGS("-v", "--json", ""));
+	run_opts_free(&o);
+	ck_assert_int_eq(parse("--", "a.py", "-v", NULL), 0);
+	ck_assert_str_eq(o.file, "a.py");
+	args_are(ARGS("-v"));
+	run_opts_free(&o);
+	/* -e and --cmd: arguments after `--`, no file. */
+	ck_assert_int_eq(parse("-e", "print(1)", "--", "a", "-b", NULL), 0);
+	ck_assert_ptr_null(o.file);
+	ck_assert_ptr_null(o.file_ext);
+	args_are(ARGS("a", "-b"));
+	run_opts_free(&o);
+	ck_assert_int_eq(parse("--cmd", "echo $1", "--", "one", NULL), 0);
+	args_are(ARGS("one"));
+	run_opts_free(&o);
+	ck_assert_int_eq(parse("-e", "1", "--", NULL), 0);
+	args_are(none);
+	run_opts_free(&o);
+	/* A bare word before `--` is still a file, which -e and --cmd refuse. */
+	ck_assert_int_eq(parse("-e", "1", "x.py", "--", "a", NULL), -1);
+	ck_usage("--eval cannot be combined with a file argument");
+	ck_assert_int_eq(parse("--cmd", "ls", "a", NULL), -1);
+	ck_usage("--cmd cannot be combined with file input, --eval, --url, --github, or --gist.");
+
+	/* Bounds: the count and the total size. */
+	test_defaults(&def);
+	many[n++] = (char *)"run";
+	many[n++] = (char *)"a.py";
+	for (unsigned i = 0; i <= ISOL8_MAX_SCRIPT_ARGS; i++)
+		many[n++] = (char *)"x";
+	many[n] = NULL;
+	memset(&err, 0, sizeof err);
+	ck_assert_int_eq(run_args_parse(n, many, &def, &o, &err), -1);
+	ck_usage("too many program arguments: 33 (at most 32)");
+	memset(&err, 0, sizeof err);
+	ck_assert_int_eq(run_args_parse(n - 1, many, &def, &o, &err), 0);
+	ck_assert_uint_eq(o.args.n, ISOL8_MAX_SCRIPT_ARGS);
+	run_opts_free(&o);
+	big = malloc(ISOL8_MAX_SCRIPT_ARGS_BYTES + 1);
+	memset(big, 'a', ISOL8_MAX_SCRIPT_ARGS_BYTES);
+	big[ISOL8_MAX_SCRIPT_ARGS_BYTES] = '\0';
+	ck_assert_int_eq(parse("a.py", big, NULL), -1);
+	ck_usage("program arguments too long: 16385 bytes (at most 16384)");
+	big[ISOL8_MAX_SCRIPT_ARGS_BYTES - 1] = '\0';
+	ck_assert_int_eq(parse("a.py", big, NULL), 0);
+	free(big);
+}
+END_TEST
+
+START_TEST(arguments_in_request)
+{
+	struct run_input in = {.code = (char *)"print(1)", .code_len = 8};
+	json_object *root, *req, *a;
+	size_t len;
+	char *text;
+
+	ck_assert_int_eq(parse("a.py", "x", "", NULL), 0);
+	text = run_request_json(&o, &in, &len);
+	root = json_tokener_parse(text);
+	ck_assert(json_object_object_get_ex(root, "request", &req));
+	ck_assert(json_object_object_get_ex(req, "args", &a));
+	ck_assert_int_eq(json_object_array_length(a), 2);
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(a, 0)), "x");
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(a, 1)), "");
+	json_object_put(root);
+	free(text);
+	run_opts_free(&o);
+	/* No arguments, no key: older daemons refuse nothing new. */
+	ck_assert_int_eq(parse("a.py", NULL), 0);
+	text = run_request_json(&o, &in, &len);
+	ck_assert_ptr_null(strstr(text, "\"args\""));
+	free(text);
 }
 END_TEST
 
@@ -799,6 +901,8 @@ int main(void)
 	tcase_add_test(tc, bad_values_from_common_parsers);
 	tcase_add_test(tc, kv_values);
 	tcase_add_test(tc, option_syntax_errors);
+	tcase_add_test(tc, program_arguments);
+	tcase_add_test(tc, arguments_in_request);
 	tcase_add_test(tc, double_dash);
 	tcase_add_test(tc, workdir);
 	tcase_add_test(tc, workdir_too_long);

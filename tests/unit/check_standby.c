@@ -129,7 +129,7 @@ START_TEST(test_job_inline)
 	struct isol8_err e = ISOL8_ERR_INIT;
 	static const char want[] = "1\0/sandbox\0\0" "2\0A=1\0B=x=y\0print(1)";
 
-	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, L("A=1", "B=x=y"), "print(1)", &e), 0);
+	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, L("A=1", "B=x=y"), NULL, "print(1)", &e), 0);
 	job_is(&b, want, sizeof want - 1); /* the code is not NUL-terminated */
 	isol8_buf_free(&b);
 }
@@ -142,11 +142,31 @@ START_TEST(test_job_file_no_env)
 	static const char want[] = "1\0/sandbox/w\0/sandbox/main.mjs\0" "0\0console.log(1 + 1)\n";
 	static const char *const empty[] = {NULL};
 
-	ck_assert_int_eq(standby_job(&b, "/sandbox/w", "/sandbox/main.mjs", NULL, "console.log(1 + 1)\n", &e), 0);
+	ck_assert_int_eq(standby_job(&b, "/sandbox/w", "/sandbox/main.mjs", NULL, NULL, "console.log(1 + 1)\n", &e), 0);
 	job_is(&b, want, sizeof want - 1);
 	isol8_buf_reset(&b);
-	ck_assert_int_eq(standby_job(&b, "/sandbox/w", "/sandbox/main.mjs", empty, "console.log(1 + 1)\n", &e), 0);
+	ck_assert_int_eq(standby_job(&b, "/sandbox/w", "/sandbox/main.mjs", empty, NULL, "console.log(1 + 1)\n", &e), 0);
 	job_is(&b, want, sizeof want - 1);
+	isol8_buf_free(&b);
+}
+END_TEST
+
+START_TEST(test_job_with_args)
+{
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	struct isol8_err e = ISOL8_ERR_INIT;
+	/* Version 2: the argument count and arguments between the env and the code; an empty
+	 * argument is kept. */
+	static const char want[] = "2\0/sandbox\0/sandbox/main.py\0" "1\0A=1\0" "3\0a b\0\0-x\0print(1)";
+	static const char *const none[] = {NULL};
+
+	ck_assert_int_eq(standby_job(&b, "/sandbox", "/sandbox/main.py", L("A=1"), L("a b", "", "-x"), "print(1)", &e),
+			 0);
+	job_is(&b, want, sizeof want - 1);
+	/* No arguments: version 1, which a standby from an older image reads too. */
+	isol8_buf_reset(&b);
+	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, NULL, none, "1", &e), 0);
+	job_is(&b, "1\0/sandbox\0\0" "0\0" "1", 15);
 	isol8_buf_free(&b);
 }
 END_TEST
@@ -158,7 +178,7 @@ START_TEST(test_job_empty_code_appends)
 	static const char want[] = "hdr" "1\0/sandbox\0\0" "0\0";
 
 	isol8_buf_append(&b, "hdr", 3);
-	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, NULL, "", &e), 0);
+	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, NULL, NULL, "", &e), 0);
 	job_is(&b, want, sizeof want - 1);
 	isol8_buf_free(&b);
 }
@@ -182,7 +202,7 @@ START_TEST(test_job_limit)
 	memset(code, 'x', STANDBY_JOB_MAX + 1);
 	/* Exactly at the limit: accepted. */
 	code[n] = '\0';
-	ck_assert_int_eq(standby_job(&b, "/sandbox", "/sandbox/main.py", L("X=1"), code, &e), 0);
+	ck_assert_int_eq(standby_job(&b, "/sandbox", "/sandbox/main.py", L("X=1"), NULL, code, &e), 0);
 	ck_assert_uint_eq(b.len, STANDBY_JOB_MAX);
 	ck_assert_uint_eq(b.len, job_len(n));
 
@@ -191,7 +211,7 @@ START_TEST(test_job_limit)
 	isol8_buf_append(&b, "keep", 4);
 	code[n] = 'x';
 	code[n + 1] = '\0';
-	ck_assert_int_eq(standby_job(&b, "/sandbox", "/sandbox/main.py", L("X=1"), code, &e), -1);
+	ck_assert_int_eq(standby_job(&b, "/sandbox", "/sandbox/main.py", L("X=1"), NULL, code, &e), -1);
 	ck_assert_int_eq(e.code, ISOL8_E_LIMIT);
 	ck_assert_ptr_nonnull(strstr(e.msg, "60001"));
 	ck_assert_uint_eq(b.len, 4);
@@ -203,10 +223,10 @@ START_TEST(test_job_limit)
 	memset(code, 'x', STANDBY_JOB_MAX + 1);
 	code[STANDBY_JOB_MAX + 1] = '\0';
 	e = (struct isol8_err)ISOL8_ERR_INIT;
-	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, NULL, code, &e), -1);
+	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, NULL, NULL, code, &e), -1);
 	ck_assert_int_eq(e.code, ISOL8_E_LIMIT);
 	ck_assert_uint_eq(b.len, 0);
-	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, NULL, "1", &e), 0);
+	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, NULL, NULL, "1", &e), 0);
 	job_is(&b, "1\0/sandbox\0\0" "0\0" "1", 15);
 
 	/* The env entries count towards the limit too. */
@@ -217,7 +237,7 @@ START_TEST(test_job_limit)
 		big[0] = 'B';
 		big[1] = '=';
 		big[sizeof big - 1] = '\0';
-		ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, L(big), code + STANDBY_JOB_MAX - 19999, &e), -1);
+		ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, L(big), NULL, code + STANDBY_JOB_MAX - 19999, &e), -1);
 		ck_assert_uint_eq(b.len, 0);
 	}
 	isol8_buf_free(&b);
@@ -269,6 +289,7 @@ static Suite *standby_suite(void)
 	t = tcase_create("job");
 	tcase_add_test(t, test_job_inline);
 	tcase_add_test(t, test_job_file_no_env);
+	tcase_add_test(t, test_job_with_args);
 	tcase_add_test(t, test_job_empty_code_appends);
 	tcase_add_test(t, test_job_limit);
 	suite_add_tcase(s, t);
