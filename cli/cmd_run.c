@@ -92,6 +92,7 @@ struct run_ctx {
 	int bundle;
 	int sock;
 	int wr_ends[2];
+	int stdin_r; /* read end of the live stdin pipe until sent */
 };
 
 static int run_remote(struct run_ctx *c, int *exit_code, struct isol8_err *err)
@@ -113,6 +114,17 @@ static int run_remote(struct run_ctx *c, int *exit_code, struct isol8_err *err)
 	}
 	if (make_targets(&c->o, &c->io, targets, c->wr_ends, err) < 0)
 		return -1;
+	/* Live stdin goes through a pipe of our own, not our fd 0 itself: the worker requires a pipe
+	 * (a terminal or socket as the program's stdin is refused) and makes its end non-blocking,
+	 * which on a shared fd 0 would change it for the shell that started us too. */
+	if (c->in.stdin_live) {
+		int p[2];
+		if (pipe2(p, O_CLOEXEC) < 0)
+			return isol8_err_set(err, ISOL8_E_IO, errno, "pipe");
+		c->stdin_r = p[0];
+		c->io.stdin_w = p[1];
+		c->io.stdin_src = STDIN_FILENO;
+	}
 	if (c->o.debug) {
 		fprintf(stderr, "[DEBUG] socket: %s\n", path);
 		fprintf(stderr, "[DEBUG] runtime: %s, network: %s, workdir: %s\n", c->o.runtime, c->o.network,
@@ -131,6 +143,9 @@ static int run_remote(struct run_ctx *c, int *exit_code, struct isol8_err *err)
 	fds[2] = c->bundle;
 	if (isol8_ipc_send(c->sock, FE_RUN, 0, c->request, c->request_len, fds, 3, err) < 0)
 		return isol8_err_wrap(err, "send run request to isol8d");
+	if (c->stdin_r >= 0 && isol8_ipc_send(c->sock, FE_STDIN, 0, NULL, 0, &c->stdin_r, 1, err) < 0)
+		return isol8_err_wrap(err, "send stdin to isol8d");
+	c->stdin_r = xclose(c->stdin_r);
 	c->io.t_sent = cli_mono_ms();
 	/* Only the worker may hold the write ends now, so EOF on the pipes means it is done. */
 	c->wr_ends[0] = xclose(c->wr_ends[0]);
@@ -158,7 +173,7 @@ int cmd_run(int argc, char **argv)
 	struct isol8_err err = ISOL8_ERR_INIT;
 	struct isol8_config conf;
 	struct run_defaults def;
-	struct run_ctx c = {.bundle = -1, .sock = -1, .wr_ends = {-1, -1}};
+	struct run_ctx c = {.bundle = -1, .sock = -1, .wr_ends = {-1, -1}, .stdin_r = -1};
 	uint64_t t_start = cli_mono_ms();
 	int status = 0;
 
@@ -200,6 +215,7 @@ int cmd_run(int argc, char **argv)
 
 	xclose(c.sock);
 	xclose(c.bundle);
+	xclose(c.stdin_r);
 	xclose(c.wr_ends[0]);
 	xclose(c.wr_ends[1]);
 	if (c.io.out_file >= 0 && close(c.io.out_file) < 0 && status == 0) {

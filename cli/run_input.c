@@ -76,6 +76,13 @@ static bool stdin_is_piped(int fd)
 	return S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode);
 }
 
+static bool stdin_is_fifo(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
 static int load_setup(const struct run_opts *o, struct run_input *in, struct isol8_err *err)
 {
 	struct isol8_buf b = ISOL8_BUF_INIT;
@@ -131,6 +138,8 @@ int run_input_load(const struct run_opts *o, int stdin_fd, struct run_input *in,
 	if (o->stdin_data) {
 		in->stdin_data = xstrdup(o->stdin_data);
 		in->stdin_len = strlen(o->stdin_data);
+	} else if (!code_from_stdin && stdin_is_fifo(stdin_fd) && !o->host) {
+		in->stdin_live = true;
 	} else if (!code_from_stdin && stdin_is_piped(stdin_fd)) {
 		if (read_fd_all(stdin_fd, RUN_MAX_STDIN, "stdin", &in->stdin_data, &in->stdin_len, err) < 0)
 			goto fail;

@@ -24,9 +24,12 @@ struct run_input {
 	bool code_in_bundle; /* decided by run_request_plan() */
 	bool stdin_in_bundle;
 	bool has_files;      /* --files given and checked */
+	bool stdin_live;     /* stdin is a pipe: not read here, it flows to the program as it arrives */
 };
 
-/* Fill *in from o. stdin_fd is the CLI's stdin (0; a parameter for tests). Errors:
+/* Fill *in from o. stdin_fd is the CLI's stdin (0; a parameter for tests). Piped stdin (not
+ * the code) is left unread and marked stdin_live, except with --host, whose HTTP request carries
+ * it whole; a redirected regular file is read whole (it is complete already). Errors:
  * "No code to run" (usage), "File not found: <file>", "--files path is not a directory: <dir>". */
 int run_input_load(const struct run_opts *o, int stdin_fd, struct run_input *in, struct isol8_err *err);
 void run_input_free(struct run_input *in);

@@ -28,13 +28,14 @@ static void on_signal(int signo)
 void run_io_init(struct run_io *io)
 {
 	memset(io, 0, sizeof *io);
-	io->sock = io->out_pipe = io->err_pipe = io->out_file = -1;
+	io->sock = io->out_pipe = io->err_pipe = io->out_file = io->stdin_src = io->stdin_w = -1;
 }
 
 void run_io_free(struct run_io *io)
 {
 	io->out_pipe = xclose(io->out_pipe);
 	io->err_pipe = xclose(io->err_pipe);
+	io->stdin_w = xclose(io->stdin_w);
 	isol8_buf_free(&io->out);
 	isol8_buf_free(&io->err);
 }
@@ -91,6 +92,42 @@ static int pump(struct run_io *io, int *pfd, bool is_stdout, struct isol8_err *e
 	}
 }
 
+/* Live stdin: one read when the pipe has taken everything read before, then as much of it as
+ * the pipe takes now. The program not reading (a full pipe) stops us reading, so a fast writer
+ * is held back by the program's pace and nothing piles up here. A program that closed its
+ * stdin (EPIPE) ends the copying; neither is an error of the run. */
+static void stdin_pump(struct run_io *io, bool readable)
+{
+	if (readable && io->stdin_len == 0 && io->stdin_src >= 0) {
+		ssize_t n = read(io->stdin_src, io->stdin_buf, sizeof io->stdin_buf);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return;
+		if (n <= 0) {
+			/* EOF (or an unreadable stdin): the program's stdin ends here too. */
+			io->stdin_src = -1;
+			io->stdin_w = xclose(io->stdin_w);
+			return;
+		}
+		io->stdin_off = 0;
+		io->stdin_len = (size_t)n;
+	}
+	while (io->stdin_len > 0 && io->stdin_w >= 0) {
+		ssize_t w = write(io->stdin_w, io->stdin_buf + io->stdin_off, io->stdin_len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN)
+			return;
+		if (w < 0) {
+			io->stdin_src = -1;
+			io->stdin_len = 0;
+			io->stdin_w = xclose(io->stdin_w);
+			return;
+		}
+		io->stdin_off += (size_t)w;
+		io->stdin_len -= (size_t)w;
+	}
+}
+
 static int send_signal(int sock, int signo, struct isol8_err *err)
 {
 	uint8_t s = (uint8_t)signo;
@@ -104,8 +141,8 @@ static int loop(struct run_io *io, const sigset_t *waitmask, struct isol8_msg *r
 	bool forwarded = false;
 
 	for (;;) {
-		struct pollfd p[3];
-		nfds_t n = 0;
+		struct pollfd p[4];
+		nfds_t n = 0, in_idx = 0;
 		int r;
 
 		if (sig_count != handled) {
@@ -123,6 +160,11 @@ static int loop(struct run_io *io, const sigset_t *waitmask, struct isol8_msg *r
 			p[n++] = (struct pollfd){.fd = io->out_pipe, .events = POLLIN};
 		if (io->err_pipe >= 0)
 			p[n++] = (struct pollfd){.fd = io->err_pipe, .events = POLLIN};
+		if (io->stdin_w >= 0) {
+			in_idx = n;
+			p[n++] = io->stdin_len ? (struct pollfd){.fd = io->stdin_w, .events = POLLOUT}
+					       : (struct pollfd){.fd = io->stdin_src, .events = POLLIN};
+		}
 		r = ppoll(p, n, NULL, waitmask);
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -133,6 +175,8 @@ static int loop(struct run_io *io, const sigset_t *waitmask, struct isol8_msg *r
 			return -1;
 		if (io->err_pipe >= 0 && pump(io, &io->err_pipe, false, err) < 0)
 			return -1;
+		if (in_idx && p[in_idx].revents)
+			stdin_pump(io, p[in_idx].fd == io->stdin_src);
 		if (p[0].revents) {
 			struct isol8_msg m;
 			if (broker_expect(io->sock, WK_RESULT, &m, err) < 0)
@@ -145,7 +189,8 @@ static int loop(struct run_io *io, const sigset_t *waitmask, struct isol8_msg *r
 
 int run_io_wait(struct run_io *io, struct isol8_msg *result, struct isol8_err *err)
 {
-	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;
+	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term, old_pipe;
+	bool old_pipe_set = io->stdin_w >= 0;
 	sigset_t block, orig, waitmask;
 	int r;
 
@@ -155,6 +200,10 @@ int run_io_wait(struct run_io *io, struct isol8_msg *result, struct isol8_err *e
 		fcntl(io->out_pipe, F_SETFL, O_NONBLOCK);
 	if (io->err_pipe >= 0)
 		fcntl(io->err_pipe, F_SETFL, O_NONBLOCK);
+	/* Only our end of our own pipe: the CLI's stdin stays as the caller made it (it may be shared
+	 * with the shell that started us), so it is read only once poll says it is readable. */
+	if (io->stdin_w >= 0)
+		fcntl(io->stdin_w, F_SETFL, O_NONBLOCK);
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
@@ -167,6 +216,9 @@ int run_io_wait(struct run_io *io, struct isol8_msg *result, struct isol8_err *e
 	sig_count = 0;
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
+	/* A program that stops reading its stdin closes the pipe under our write: EPIPE, not death. */
+	if (old_pipe_set)
+		sigaction(SIGPIPE, &(struct sigaction){.sa_handler = SIG_IGN}, &old_pipe);
 
 	r = loop(io, &waitmask, result, err);
 	if (r == 0) {
@@ -180,6 +232,11 @@ int run_io_wait(struct run_io *io, struct isol8_msg *result, struct isol8_err *e
 
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
+	if (old_pipe_set)
+		sigaction(SIGPIPE, &old_pipe, NULL);
+	/* The run is over: the program's stdin ends whatever is left unread on ours. */
+	io->stdin_w = xclose(io->stdin_w);
+	io->stdin_src = -1;
 	sigprocmask(SIG_SETMASK, &orig, NULL);
 	return r;
 }

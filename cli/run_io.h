@@ -1,6 +1,7 @@
 /* Waiting for a run's result: reads the output pipes (when the CLI is not streaming straight to
- * its own fds) concurrently with the socket, and forwards SIGINT/SIGTERM to the worker once as
- * FE_SIGNAL. A second signal gives up at once (exit status 128 + signo). */
+ * its own fds) concurrently with the socket, copies the CLI's piped stdin to the program as it
+ * arrives (live stdin), and forwards SIGINT/SIGTERM to the worker once as FE_SIGNAL. A second
+ * signal gives up at once (exit status 128 + signo). */
 #ifndef ISOL8_FRONTEND_RUN_IO_H
 #define ISOL8_FRONTEND_RUN_IO_H
 
@@ -21,6 +22,11 @@ struct run_io {
 	int out_file;       /* --out target, or -1: receives everything read from out_pipe */
 	bool tee_stdout;    /* copy out_pipe data to fd 1 as it arrives (streaming with --out) */
 	bool collect;       /* keep pipe data in out/err (--no-stream, --json) */
+	int stdin_src;      /* live stdin: the CLI's own stdin, read as data arrives, or -1 */
+	int stdin_w;        /* write end of the pipe whose read end went with FE_STDIN, or -1; closed
+	                       at EOF of stdin_src, so the program sees its end of input */
+	char stdin_buf[65536];
+	size_t stdin_off, stdin_len; /* bytes read from stdin_src not yet written to stdin_w */
 	struct isol8_buf out, err;
 	bool collect_truncated;
 	int exit_now;       /* set with a -2 return: the status to exit with after a second signal */

@@ -93,6 +93,8 @@ static json_object *request_obj(const struct run_opts *o, const struct run_input
 		json_object_object_add(r, "codeInBundle", json_object_new_boolean(1));
 	if (in->stdin_in_bundle)
 		json_object_object_add(r, "stdinInBundle", json_object_new_boolean(1));
+	if (in->stdin_live)
+		json_object_object_add(r, "stdinStream", json_object_new_boolean(1));
 	if (in->has_files)
 		json_object_object_add(r, "hasFiles", json_object_new_boolean(1));
 	return r;

@@ -40,7 +40,7 @@ static const char run_text[] =
 	"stdin (in that order). The runtime is taken from the file extension (.py python,\n"
 	".js/.mjs/.cjs node, .ts bun, .mts deno, .sh bash), else python (bash for --cmd).\n"
 	"Words after the file (after -- with -e or --cmd) are the program's arguments.\n"
-	"When code comes from -e or a file and stdin is piped, stdin is passed to the program.\n"
+	"When code comes from -e or a file and stdin is piped, the program reads it as it arrives.\n"
 	"The exit status is the program's (124 on timeout, 137 when killed for memory).\n"
 	"\n"
 	"Input:\n"

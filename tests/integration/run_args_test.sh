@@ -1,6 +1,8 @@
 #!/bin/bash
-# The program's own arguments (issue 15, item 6): `isol8 run FILE a b`, `-e CODE -- a b` and
-# --cmd in every runtime, in sessions and through a pre-started interpreter. A real isol8d, the CLI, the engine and the isol8:<runtime> images. TAP, final
+# The program's invocation (issue 15, items 6 and 7): its own arguments (`isol8 run FILE a b`,
+# `-e CODE -- a b`, --cmd, HTTP-free) in every runtime and through a pre-started interpreter,
+# and live stdin: piped input reaches the program as it arrives and its EOF ends the program's
+# stdin. A real isol8d, the CLI, the engine and the isol8:<runtime> images. TAP, final
 # "N passed, N failed"; exit 77 (skip) unless root.
 set -u
 
@@ -102,6 +104,66 @@ case_bad_args() {
 	run -e 1 x.py -- a </dev/null
 	is "$RC|$ERR" $'2|[ERR] --eval cannot be combined with a file argument\n' "-e with a bare word before --: refused as a file"
 	is "$(daemon_containers r | wc -l)" 0 "refused runs created no container"
+}
+
+# ---- live stdin -------------------------------------------------------------------------------------
+# The writer sends "a", then waits until the reader of isol8's output has seen "a" before it
+# sends "b"; everyone appends to one log. With live stdin the log reads out:a, wrote b, out:b.
+# With stdin read whole before the start, "a" could only come out after EOF: the writer gives up
+# waiting after 20 s and the log starts with "wrote b".
+case_stdin_flows_as_it_arrives() {
+	local log=$T_TMP/order.log seen=$T_TMP/seen-a
+	: >"$log"
+	rm -f "$seen"
+	(
+		echo a
+		for _ in $(seq 200); do [ -e "$seen" ] && break; sleep 0.1; done
+		echo "wrote b" >>"$log"
+		echo b
+	) | "$ISOL8" run --socket "$S" -e 'import sys; [print(l, end="", flush=True) for l in sys.stdin]' 2>"$T_TMP/err" |
+		while IFS= read -r l; do
+			echo "out:$l" >>"$log"
+			[ "$l" = a ] && touch "$seen"
+		done
+	is "$(cat "$log")" $'out:a\nwrote b\nout:b' "piped stdin: a reaches the program and comes out before b is written"
+	is "$(cat "$T_TMP/err")" "" "piped stdin: nothing on stderr"
+}
+
+case_stdin_eof() {
+	run_cap bash -c "printf 'abc\\nlast' | '$ISOL8' run --socket '$S' -e 'import sys; d = sys.stdin.read(); print(repr(d))'"
+	is "$RC|$OUT|$ERR" $'0|\'abc\\nlast\'\n|' "EOF of piped stdin ends the program's stdin (read() returns all of it)"
+	run_cap bash -c "printf 'x' | '$ISOL8' run --socket '$S' -r bash -e 'cat; echo; read -r y || echo eof'"
+	is "$RC|$OUT" $'0|x\neof\n' "bash: cat sees EOF, a later read too"
+	run_cap bash -c "true | '$ISOL8' run --socket '$S' -r node -e 'let n = 0; process.stdin.on(\"data\", d => n += d.length).on(\"end\", () => console.log(\"end\", n))'"
+	is "$RC|$OUT" $'0|end 0\n' "node: an empty pipe is an immediate end"
+}
+
+case_stdin_program_does_not_read() {
+	local t0 t1
+	t0=$(date +%s%N)
+	run_cap bash -c "yes | head -c 50000000 | '$ISOL8' run --socket '$S' -e 'print(\"done\")'"
+	t1=$(date +%s%N)
+	is "$RC|$OUT|$ERR" $'0|done\n|' "a program that ignores a large piped stdin ends normally"
+	run_cap bash -c "yes | '$ISOL8' run --socket '$S' -e 'import sys; print(sys.stdin.readline(), end=\"\")'"
+	is "$RC|$OUT|$ERR" $'0|y\n|' "an endless writer: the program reads one line and exits; isol8 returns its status"
+	diag "ignored 50 MB stdin: $(((t1 - t0) / 1000000)) ms"
+}
+
+case_stdin_other_sources() {
+	run --stdin 'from flag' -e 'import sys; print(sys.stdin.read())' </dev/null
+	is "$RC|$OUT" $'0|from flag\n' "--stdin DATA still works"
+	run_cap bash -c "echo piped | '$ISOL8' run --socket '$S' --stdin 'flag wins' -e 'import sys; print(sys.stdin.read())'"
+	is "$RC|$OUT" $'0|flag wins\n' "--stdin DATA wins over piped stdin"
+	printf 'from a file\n' >"$W/in.txt"
+	run -e 'import sys; print(sys.stdin.read(), end="")' <"$W/in.txt"
+	is "$RC|$OUT" $'0|from a file\n' "a redirected regular file is the program's stdin"
+	run_cap bash -c "echo 'print(\"code from stdin\")' | '$ISOL8' run --socket '$S'"
+	is "$RC|$OUT" $'0|code from stdin\n' "without code arguments, piped stdin is still the code"
+	run_cap bash -c "printf 'l1\\nl2\\n' | '$ISOL8' run --socket '$S' --session-id stdsess -e 'import sys; print(len(sys.stdin.readlines()))'"
+	is "$RC|$OUT" $'0|2\n' "a session run reads live stdin"
+	"$ISOL8" session stop --socket "$S" stdsess >/dev/null 2>&1
+	run_cap bash -c "printf 'j' | '$ISOL8' run --socket '$S' --json -e 'import sys; print(sys.stdin.read())'"
+	is "$RC|$(json_get "$OUT" .stdout)" '0|"j\n"' "live stdin with --json"
 }
 
 case_nothing_left() {
