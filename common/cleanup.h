@@ -21,6 +21,7 @@ static inline void isol8_closep(int *fd)
 	}
 }
 
+#define _cleanup_(f) __attribute__((cleanup(f)))
 #define _cleanup_free_ __attribute__((cleanup(isol8_freep)))
 #define _cleanup_close_ __attribute__((cleanup(isol8_closep)))
 

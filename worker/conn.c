@@ -17,6 +17,7 @@
 #include "common/xalloc.h"
 #include "common/tar.h"
 #include "worker/pool.h"
+#include "worker/run.h"
 #include "worker/sessions.h"
 #include "worker/worker.h"
 
@@ -73,24 +74,26 @@ static int recv_stdin_fd(struct conn *c, int *fd_out, struct isol8_err *err)
 
 static int handle_run(struct conn *c, struct isol8_msg *m, struct isol8_err *err)
 {
-	struct run_req r;
+	_cleanup_(request_free) struct run_req r = {.stdin_fd = -1};
 	_cleanup_close_ int out = isol8_msg_take_fd(m, 0), errfd = isol8_msg_take_fd(m, 1),
 			    bundle = isol8_msg_take_fd(m, 2);
-	int rc;
+	/* Released after the answer went out: the caller does not wait for the sandbox's reset
+	 * or removal. */
+	_cleanup_run_ struct run run = RUN_INIT;
 
 	if (request_parse((const char *)m->payload, m->len, bundle, &r, err) < 0)
 		return -1;
-	if (r.session && strcmp(r.session, c->session) != 0) {
-		request_free(&r);
+	if (r.session && strcmp(r.session, c->session) != 0)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "session id differs from the one in the hello");
-	}
-	if (r.stdin_stream && recv_stdin_fd(c, &r.stdin_fd, err) < 0) {
-		request_free(&r);
+	if (r.stdin_stream && recv_stdin_fd(c, &r.stdin_fd, err) < 0)
 		return -1;
-	}
-	rc = run_execute(c, &r, &out, &errfd, err);
-	request_free(&r);
-	return rc;
+	if (run_execute(&run, c, &r, out, errfd, err) < 0)
+		return -1;
+	/* The output fds are closed before the result so a frontend reading pipes sees EOF first. */
+	out = xclose(out);
+	errfd = xclose(errfd);
+	conn_send_result(c, run.result);
+	return 0;
 }
 
 static int sandbox_path(const char *p, char *out, size_t n, struct isol8_err *err)

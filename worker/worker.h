@@ -154,8 +154,6 @@ struct conn {
 	bool filler_started;
 };
 void *conn_main(void *arg);
-/* On success the result has been sent (conn_send_result) and both output fds closed (-1). */
-int run_execute(struct conn *c, struct run_req *r, int *out_fd, int *err_fd, struct isol8_err *err);
 void conn_send_result(struct conn *c, json_object *result);
 
 struct session;
