@@ -152,7 +152,9 @@ struct sse {
 	int client_fd; /* MHD's socket to the client, only polled for hang-up */
 };
 
-static void add_event(struct sse *s, const char *type, json_object *data)
+/* phase: "code" for what the program's run produced (the original's StreamEvent.phase), NULL
+ * for a failure outside it (the original sends those without one). */
+static void add_event(struct sse *s, const char *type, json_object *data, const char *phase)
 {
 	json_object *ev = json_object_new_object();
 	size_t n;
@@ -160,6 +162,8 @@ static void add_event(struct sse *s, const char *type, json_object *data)
 
 	json_object_object_add(ev, "type", json_object_new_string(type));
 	json_object_object_add(ev, "data", data);
+	if (phase)
+		json_object_object_add(ev, "phase", json_object_new_string(phase));
 	text = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	isol8_buf_puts(&s->pending, "data: ");
 	isol8_buf_append(&s->pending, text, n);
@@ -179,7 +183,7 @@ static void add_output(struct sse *s, int i, const char *data, size_t n, bool la
 	memcpy(s->tail[i], in.data + in.len - keep, keep);
 	s->tail_len[i] = keep;
 	if (out.len)
-		add_event(s, i == 0 ? "stdout" : "stderr", json_object_new_string_len(out.data, (int)out.len));
+		add_event(s, i == 0 ? "stdout" : "stderr", json_object_new_string_len(out.data, (int)out.len), "code");
 	isol8_buf_free(&in);
 	isol8_buf_free(&out);
 }
@@ -199,20 +203,20 @@ static void sse_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 		add_output(s, 1, "", 0, true);
 		res = isol8_json_parse(data, n, RUN_RESULT_MAX, &err);
 		if (res && isol8_json_member(res, "timedOut", &v) == 1 && json_object_get_boolean(v))
-			add_event(s, "error", json_object_new_string("EXECUTION TIMED OUT"));
+			add_event(s, "error", json_object_new_string("EXECUTION TIMED OUT"), "code");
 		if (res && isol8_json_member(res, "exitCode", &v) == 1 && json_object_is_type(v, json_type_int))
 			snprintf(code, sizeof code, "%d", json_object_get_int(v));
 		else
-			add_event(s, "error", json_object_new_string("malformed result from isol8d"));
+			add_event(s, "error", json_object_new_string("malformed result from isol8d"), NULL);
 		/* The original sends the exit code as a decimal string. */
-		add_event(s, "exit", json_object_new_string(code));
+		add_event(s, "exit", json_object_new_string(code), "code");
 		if (res)
 			json_object_put(res);
 		break;
 	case HTTP_EV_ERROR:
 		add_output(s, 0, "", 0, true);
 		add_output(s, 1, "", 0, true);
-		add_event(s, "error", json_object_new_string_len(data, (int)n));
+		add_event(s, "error", json_object_new_string_len(data, (int)n), NULL);
 		break;
 	}
 }
@@ -240,7 +244,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		if (s->finished)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (http_hard_stop) {
-			add_event(s, "error", json_object_new_string("server shutting down"));
+			add_event(s, "error", json_object_new_string("server shutting down"), NULL);
 			s->finished = true;
 			continue;
 		}

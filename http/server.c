@@ -163,6 +163,32 @@ static enum MHD_Result health(struct MHD_Connection *c)
 	return http_reply_json(c, MHD_HTTP_OK, o);
 }
 
+/* A missing or wrong key is 401 with a Bearer challenge (RFC 6750 3.1), where the original
+ * answers a wrong key with 403: 403 is kept for a key that is valid but whose policy refuses the
+ * request, so a client can tell "fix the key" from "not allowed". The original's client fails on
+ * either. */
+static enum MHD_Result unauthorized(struct MHD_Connection *c, const char *challenge, const char *msg)
+{
+	json_object *o = json_object_new_object();
+	size_t n;
+	const char *text;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
+	r = MHD_create_response_from_buffer(n, (void *)text, MHD_RESPMEM_MUST_COPY);
+	json_object_put(o);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, challenge);
+	ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static const struct http_key *authenticate(struct http_server *s, struct MHD_Connection *c)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -188,10 +214,10 @@ static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *
 	if (q->route == R_HEALTH)
 		return health(c);
 	if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))
-		return http_reply_error(c, MHD_HTTP_UNAUTHORIZED, "Missing Authorization header");
+		return unauthorized(c, "Bearer realm=\"isol8\"", "Missing Authorization header");
 	q->key = authenticate(s, c);
 	if (!q->key)
-		return http_reply_error(c, MHD_HTTP_UNAUTHORIZED, "Invalid API key");
+		return unauthorized(c, "Bearer realm=\"isol8\", error=\"invalid_token\"", "Invalid API key");
 	/* An authenticated WebSocket lives as long as its session; never cut it. */
 	if (q->route == R_WS)
 		http_deadline_exempt(&s->deadlines, c);

@@ -1,10 +1,14 @@
 /* Session routes: GET /sessions, DELETE /session/<id>, POST /file, GET /file, POST /cleanup.
  * isol8d scopes every one of them to the caller's principal ("key:<name>"), so a session of
- * another key is simply not found (404) here. */
+ * another key is simply not found (404) here, except for DELETE, which is idempotent as in the
+ * original (its client's stop() deletes unconditionally): deleting what the caller cannot see
+ * is a 200 that removes nothing. */
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -68,6 +72,29 @@ static enum MHD_Result ok(struct MHD_Connection *c)
 	return http_reply_json(c, MHD_HTTP_OK, o);
 }
 
+/* The original's client reads {id, isActive, lastAccessedAt (ISO-8601)}; isol8d's own fields
+ * (runtime, containerId, createdAt, lastUsedAt in ms, idleMs, active) stay alongside. */
+static void original_shape(json_object *s)
+{
+	json_object *v;
+	int64_t ms = 0;
+	time_t t;
+	struct tm tm;
+	char iso[96];
+
+	if (!json_object_is_type(s, json_type_object))
+		return;
+	if (isol8_json_member(s, "lastUsedAt", &v) == 1 && json_object_is_type(v, json_type_int))
+		ms = json_object_get_int64(v);
+	t = (time_t)(ms / 1000);
+	gmtime_r(&t, &tm);
+	snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	json_object_object_add(s, "isActive",
+			       json_object_new_boolean(isol8_json_member(s, "active", &v) == 1 && json_object_get_boolean(v)));
+	json_object_object_add(s, "lastAccessedAt", json_object_new_string(iso));
+}
+
 enum MHD_Result http_handle_sessions(struct http_call *call)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
@@ -75,6 +102,8 @@ enum MHD_Result http_handle_sessions(struct http_call *call)
 
 	if (!arr)
 		return http_reply_err(call->conn, &err);
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		original_shape(json_object_array_get_idx(arr, i));
 	o = json_object_new_object();
 	json_object_object_add(o, "sessions", arr);
 	return http_reply_json(call->conn, MHD_HTTP_OK, o);
@@ -86,7 +115,7 @@ enum MHD_Result http_handle_session_delete(struct http_call *call)
 
 	if (!isol8_valid_session_name(call->arg))
 		return http_reply_error(call->conn, MHD_HTTP_BAD_REQUEST, "invalid session id: use 1-64 of [A-Za-z0-9_.-]");
-	if (stop_session(call, call->arg, &err) < 0)
+	if (stop_session(call, call->arg, &err) < 0 && err.code != ISOL8_E_NOTFOUND)
 		return http_reply_err(call->conn, &err);
 	return ok(call->conn);
 }

@@ -13,7 +13,10 @@
  * fed with what arrived so far and then with every later stdin message, and closed by
  * {"eof":true}, the end of the run or of the connection. (A request carrying "stdin" itself gets
  * it up front, with earlier stdin messages appended, as before.)
- * One run at a time per connection; after its exit event the next execute may follow. */
+ * One execution per connection, as in the original (its client opens a connection per
+ * executeStream and waits for the close): after the exit event, or the error of an execute that
+ * could not start, the server closes with 1000 "Execution complete". A message that is not JSON
+ * gets an error event and a close 1003 "Invalid JSON"; an unknown type only an error event. */
 #include "config.h"
 
 #include <errno.h>
@@ -79,7 +82,8 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void send_json(struct wsc *w, const char *type, json_object *data)
+/* phase as in /execute/stream: "code" for the run's own events, NULL outside it. */
+static void send_event(struct wsc *w, const char *type, json_object *data, const char *phase)
 {
 	json_object *ev = json_object_new_object();
 	const char *text;
@@ -87,6 +91,8 @@ static void send_json(struct wsc *w, const char *type, json_object *data)
 
 	json_object_object_add(ev, "type", json_object_new_string(type));
 	json_object_object_add(ev, "data", data);
+	if (phase)
+		json_object_object_add(ev, "phase", json_object_new_string(phase));
 	text = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	ws_frame(&w->out, WS_OP_TEXT, text, n);
 	json_object_put(ev);
@@ -94,7 +100,7 @@ static void send_json(struct wsc *w, const char *type, json_object *data)
 
 static void send_error(struct wsc *w, const char *msg)
 {
-	send_json(w, "error", json_object_new_string(msg));
+	send_event(w, "error", json_object_new_string(msg), NULL);
 }
 
 /* Output chunk -> event, holding back a split UTF-8 sequence (as /execute/stream does). */
@@ -109,7 +115,7 @@ static void add_output(struct wsc *w, int i, const char *data, size_t n, bool la
 	memcpy(w->tail[i], in.data + in.len - keep, keep);
 	w->tail_len[i] = keep;
 	if (out.len)
-		send_json(w, i == 0 ? "stdout" : "stderr", json_object_new_string_len(out.data, (int)out.len));
+		send_event(w, i == 0 ? "stdout" : "stderr", json_object_new_string_len(out.data, (int)out.len), "code");
 	isol8_buf_free(&in);
 	isol8_buf_free(&out);
 }
@@ -129,19 +135,19 @@ static void run_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 		add_output(w, 1, "", 0, true);
 		res = isol8_json_parse(data, n, RUN_RESULT_MAX, &err);
 		if (res && isol8_json_member(res, "timedOut", &v) == 1 && json_object_get_boolean(v))
-			send_error(w, "EXECUTION TIMED OUT");
+			send_event(w, "error", json_object_new_string("EXECUTION TIMED OUT"), "code");
 		if (res && isol8_json_member(res, "exitCode", &v) == 1 && json_object_is_type(v, json_type_int))
 			snprintf(code, sizeof code, "%d", json_object_get_int(v));
 		else
 			send_error(w, "malformed result from isol8d");
-		send_json(w, "exit", json_object_new_string(code));
+		send_event(w, "exit", json_object_new_string(code), "code");
 		if (res)
 			json_object_put(res);
 		break;
 	case HTTP_EV_ERROR:
 		add_output(w, 0, "", 0, true);
 		add_output(w, 1, "", 0, true);
-		send_json(w, "error", json_object_new_string_len(data, (int)n));
+		send_event(w, "error", json_object_new_string_len(data, (int)n), NULL);
 		break;
 	}
 }
@@ -221,6 +227,12 @@ static void start_run(struct wsc *w)
 	w->have_stdin = false;
 }
 
+static void execution_complete(struct wsc *w)
+{
+	w->close_code = WS_CLOSE_NORMAL;
+	w->close_reason = "Execution complete";
+}
+
 static const struct {
 	const char *name;
 	uint8_t sig;
@@ -282,6 +294,8 @@ static void on_text(struct wsc *w, const uint8_t *data, size_t n)
 
 	if (!msg || !json_object_is_type(msg, json_type_object)) {
 		send_error(w, "invalid message: expected a JSON object");
+		w->close_code = 1003;
+		w->close_reason = "Invalid JSON";
 		goto out;
 	}
 	if (isol8_json_member(msg, "type", &v) == 1 && json_object_is_type(v, json_type_string))
@@ -413,10 +427,15 @@ static void serve_ws(struct wsc *w)
 			return; /* the client went away: the run is interrupted on cleanup */
 		if (w->close_code)
 			break;
-		if (w->state == WS_WINDOW && now_ms() >= w->deadline)
+		if (w->state == WS_WINDOW && now_ms() >= w->deadline) {
 			start_run(w);
-		if (w->state == WS_RUNNING && rc > 0 && np > 1 && http_run_pump(&w->run, 0, run_emit, w))
+			if (w->state != WS_RUNNING)
+				execution_complete(w);
+		}
+		if (w->state == WS_RUNNING && rc > 0 && np > 1 && http_run_pump(&w->run, 0, run_emit, w)) {
 			end_run(w);
+			execution_complete(w);
+		}
 		if (w->state == WS_IDLE && now_ms() - w->last_activity > (uint64_t)w->conf->timeout_s * 1000u) {
 			w->close_code = WS_CLOSE_GOING_AWAY;
 			w->close_reason = "idle";

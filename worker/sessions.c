@@ -128,12 +128,16 @@ int sessions_list(const char *owner, struct isol8_buf *out)
 		isol8_buf_puts(out, first ? "{\"id\":" : ",{\"id\":");
 		first = false;
 		json_escape(out, s->name);
+		/* A run (or file transfer) holds the session's lock throughout: busy means active. */
+		bool active = pthread_mutex_trylock(&s->lock) != 0;
+		if (!active)
+			pthread_mutex_unlock(&s->lock);
 		isol8_buf_printf(out,
 				 ",\"runtime\":\"%s\",\"containerId\":\"%s\",\"createdAt\":%llu,\"lastUsedAt\":%llu,"
-				 "\"idleMs\":%llu}",
+				 "\"idleMs\":%llu,\"active\":%s}",
 				 isol8_runtime_name(s->runtime), s->sb.id, (unsigned long long)s->created_wall * 1000ull,
 				 (unsigned long long)(wall - (time_t)((now - s->last_used_ms) / 1000)) * 1000ull,
-				 (unsigned long long)(now - s->last_used_ms));
+				 (unsigned long long)(now - s->last_used_ms), active ? "true" : "false");
 	}
 	isol8_buf_putc(out, ']');
 	pthread_mutex_unlock(&tlock);

@@ -40,8 +40,10 @@ out=$(curl -s -H "$A" -d '{"request":{"code":"x = 40","runtime":"python"},"sessi
 is "$(json_get "$out" '.exitCode')" 0 "key alpha creates session hs1"
 out=$(curl -s -H "$A" -d '{"request":{"code":"print(x + 2)","runtime":"python"},"sessionId":"hs1"}' "$U/execute")
 is "$(json_get "$out" '.stdout')" '"42\n"' "key alpha keeps its session state"
-is "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "$B" "$U/session/hs1")" 404 "key bravo gets 404 for alpha's session"
+is "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "$B" "$U/session/hs1")" 200 "key bravo's DELETE of alpha's session: idempotent 200, stops nothing"
 is "$(curl -s -H "$B" "$U/sessions" | jq -c '[.sessions[].id]')" '[]' "key bravo does not see it"
+out=$(curl -s -H "$A" -d '{"request":{"code":"print(x + 1)","runtime":"python"},"sessionId":"hs1"}' "$U/execute")
+is "$(json_get "$out" '.stdout')" '"41\n"' "alpha's session survives bravo's DELETE"
 is "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "$A" "$U/session/hs1")" 200 "key alpha stops it"
 
 # A local process of the same account is not trusted to claim keys (only the child's pid is).

@@ -66,7 +66,11 @@ is "$CODE|$BODY_OUT" '200|{"status":"ok","version":"0.1.0"}' "GET /health needs 
 hcurl "" POST /execute "$(exec_body 'print(1)')"
 is "$CODE|$(json_get "$BODY_OUT" .error)" '401|"Missing Authorization header"' "no key: 401 JSON"
 hcurl "wrong-key-0123456789" POST /execute "$(exec_body 'print(1)')"
-is "$CODE|$(json_get "$BODY_OUT" .error)" '401|"Invalid API key"' "wrong key: 401 JSON"
+is "$CODE|$(json_get "$BODY_OUT" .error)" '401|"Invalid API key"' "wrong key: 401 JSON (403 is for policy refusals)"
+is "$(curl -s -o /dev/null -D - -H 'Authorization: Bearer wrong-key-0123456789' "$U/sessions" | tr -d '\r' | grep -i '^www-authenticate:')" \
+	'WWW-Authenticate: Bearer realm="isol8", error="invalid_token"' "wrong key: a Bearer challenge naming invalid_token"
+is "$(curl -s -o /dev/null -D - "$U/sessions" | tr -d '\r' | grep -i '^www-authenticate:')" \
+	'WWW-Authenticate: Bearer realm="isol8"' "no key: a Bearer challenge"
 hcurl "$KA" GET /nowhere
 is "$CODE" 404 "unknown route: 404"
 hcurl "$KA" GET /execute
@@ -155,7 +159,10 @@ is "$stdout_all|$(awk 'END {print $2, $3}' "$T_TMP/sse.out")" '"one\ntwo\n"|exit
 gap=$(awk '$2 == "stdout" && !a && /one/ {a = $1} $2 == "stdout" && !b && /two/ {b = $1} END {if (a && b) printf "%d", (b - a) * 1000; else print -1}' "$T_TMP/sse.out")
 if [ "$gap" -ge 800 ]; then ok "SSE: events arrive as written (${gap} ms apart)"; else not_ok "SSE: events arrive as written" "gap ${gap} ms: $(cat "$T_TMP/sse.out")"; fi
 out=$(curl -s -N -X POST -H "Authorization: Bearer $KA" --data-binary "$(exec_body 'import sys; sys.exit(5)')" "$U/execute/stream")
-like "$out" 'data: \{"type":"exit","data":"5"\}' "SSE: exit event carries the exit code as a string"
+like "$out" 'data: \{"type":"exit","data":"5","phase":"code"\}' "SSE: exit event carries the exit code as a string and phase code"
+out=$(curl -s -N -X POST -H "Authorization: Bearer $KA" --data-binary "$(exec_body 'import sys; sys.stdout.write("p\n")')" "$U/execute/stream")
+is "$(printf '%s\n' "$out" | sed -n 's/^data: //p' | jq -c .)" '{"type":"stdout","data":"p\n","phase":"code"}
+{"type":"exit","data":"0","phase":"code"}' "SSE: every event of the run has phase code (the original's StreamEvent)"
 hcurl "$KA" POST /execute/stream "$(exec_body x cobol)"
 is "$CODE" 400 "SSE: a bad request is a 400 before the stream starts"
 
@@ -165,6 +172,16 @@ hcurl "$KA" POST /execute "$(jq -cn --arg s "$SID" '{request:{code:"open(\"/sand
 is "$CODE|$(json_get "$BODY_OUT" .stdout)" '200|"made\n"' "key A creates session $SID"
 hcurl "$KA" GET /sessions
 is "$(json_get "$BODY_OUT" "[.sessions[].id] | index(\"$SID\") != null")" true "GET /sessions lists it for key A"
+like "$(printf '%s' "$BODY_OUT" | jq -r ".sessions[] | select(.id == \"$SID\") | [.isActive, .lastAccessedAt, .runtime] | @tsv")" \
+	'^false	20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z	python$' \
+	"GET /sessions: the original's isActive and ISO lastAccessedAt, isol8d's fields alongside"
+curl -s -o "$T_TMP/busy" -X POST -H "Authorization: Bearer $KA" \
+	--data-binary "$(jq -cn --arg s "$SID" '{request:{code:"import time; time.sleep(2)",runtime:"python"},sessionId:$s}')" "$U/execute" &
+busy=$!
+sleep 1
+hcurl "$KA" GET /sessions
+is "$(json_get "$BODY_OUT" ".sessions[] | select(.id == \"$SID\") | .isActive")" true "GET /sessions: isActive while a run holds the session"
+wait "$busy"
 hcurl "$KB" GET /sessions
 is "$CODE|$(json_get "$BODY_OUT" "[.sessions[].id] | index(\"$SID\") != null")" '200|false' "GET /sessions for key B does not list it"
 hcurl "$KB" GET "/file?sessionId=$SID&path=note.txt"
@@ -172,7 +189,7 @@ is "$CODE" 404 "key B: GET /file of A's session is 404"
 hcurl "$KB" POST /file "$(jq -cn --arg s "$SID" '{sessionId:$s,path:"x.txt",content:"aGk="}')"
 is "$CODE" 404 "key B: POST /file into A's session is 404"
 hcurl "$KB" DELETE "/session/$SID"
-is "$CODE" 404 "key B: DELETE /session/<A's id> is 404"
+is "$CODE|$BODY_OUT" '200|{"ok":true}' "key B: DELETE /session/<A's id> is the idempotent 200 (removes nothing)"
 hcurl "$KA" GET "/file?sessionId=$SID&path=note.txt"
 is "$CODE|$(json_get "$BODY_OUT" .content)" '200|"YWxwaGE="' "key A: GET /file returns base64 content"
 hcurl "$KA" POST /file "$(jq -cn --arg s "$SID" --arg c "$(printf 'up\nloaded' | base64)" '{sessionId:$s,path:"/sandbox/up.txt",content:$c}')"
@@ -186,7 +203,11 @@ is "$CODE" 400 "GET /file without path: 400"
 hcurl "$KA" DELETE "/session/$SID"
 is "$CODE|$BODY_OUT" '200|{"ok":true}' "key A: DELETE /session/<id>"
 hcurl "$KA" DELETE "/session/$SID"
-is "$CODE" 404 "deleting it again: 404"
+is "$CODE|$BODY_OUT" '200|{"ok":true}' "deleting it again: 200 (idempotent, as the original's client expects)"
+hcurl "$KA" GET "/file?sessionId=$SID&path=note.txt"
+is "$CODE" 404 "and it is gone"
+hcurl "$KA" DELETE "/session/bad%20id"
+is "$CODE" 400 "DELETE /session/<invalid name>: still 400"
 hcurl "$KB" POST /execute "$(jq -cn '{request:{code:"print(1)",runtime:"python"},sessionId:"http-b-clean"}')"
 hcurl "$KB" POST /cleanup '{}'
 is "$CODE|$(json_get "$BODY_OUT" .removed)" '200|1' "POST /cleanup stops the caller's sessions"
@@ -284,20 +305,25 @@ def execute(s, code, **kw):
 if what == "print":
     s, st, ok = connect()
     print("handshake", st, ok)
-    execute(s, "print('ws hello')")
-    ev = events(s)
-    print("stdout", "".join(d for t, d in ev if t == "stdout").strip(), "exit", [d for t, d in ev if t == "exit"])
-    # Ping in the middle of a fragmented execute, then a second run on the same connection.
-    msg = json.dumps({"type": "execute", "request": {"code": "print(6*7)", "runtime": "python"}})
+    # Ping in the middle of a fragmented execute; one execution per connection, then the
+    # server closes (the original's client waits for that close).
+    msg = json.dumps({"type": "execute", "request": {"code": "import sys; sys.stdout.write('ws hello\\n')", "runtime": "python"}})
     send(s, 1, msg[:10], fin=False)
     send(s, 9, "pp")
     send(s, 0, msg[10:], fin=True)
     op, p = recv(s)
     print("pong", op == 10 and p == b"pp")
-    ev = events(s)
-    print("second", "".join(d for t, d in ev if t == "stdout").strip(), [d for t, d in ev if t == "exit"])
+    while True:
+        op, p = recv(s)
+        if op == 8:
+            print("close", struct.unpack("!H", p[:2])[0], p[2:].decode())
+            break
+        print(p.decode())
     send(s, 8, struct.pack("!H", 1000))
-    print("close", events(s))
+    try:
+        print("after", s.recv(10))
+    except OSError as e:
+        print("after", type(e).__name__)
 elif what == "stdin":
     s, st, ok = connect()
     execute(s, "import sys; print(sys.stdin.read().upper())")
@@ -309,9 +335,15 @@ elif what == "live":
     # Stdin after the program has started: it answers each line as it comes.
     s, st, ok = connect()
     execute(s, "import sys\nprint('ready', flush=True)\nfor line in sys.stdin:\n    print(line.strip().upper(), flush=True)")
-    first = events(s, until=("stdout",))
+    # Python in the sandbox is unbuffered: a print may arrive as two events ("ready", "\n").
+    def line():
+        got = ""
+        while not got.endswith("\n"):
+            got += events(s, until=("stdout",))[-1][1]
+        return [("stdout", got)]
+    first = line()
     send(s, 1, json.dumps({"type": "stdin", "data": "abc\n"}))
-    second = events(s, until=("stdout",))
+    second = line()
     send(s, 1, json.dumps({"type": "stdin", "data": "def\n", "eof": True}))
     rest = events(s)
     print("live", json.dumps(first[-1][1]), json.dumps(second[-1][1]),
@@ -326,10 +358,15 @@ elif what == "sigint":
     print("sigint", [e for e in ev if e[0] in ("exit", "error")][-1], "fast" if time.monotonic() - t0 < 30 else "slow")
 elif what == "errors":
     s, st, ok = connect()
+    send(s, 1, json.dumps({"type": "bogus"}))
+    print("badtype", events(s, until=("error",))[-1][0])
     send(s, 1, "{nope")
-    print("badjson", events(s, until=("error",))[-1][0])
+    print("badjson", [e[0] for e in events(s, until=())])
+    s, st, ok = connect()
     send(s, 1, json.dumps({"type": "execute", "request": {"code": "x", "runtime": "cobol"}}))
-    print("badruntime", events(s, until=("error",))[-1][1][:15])
+    ev = events(s, until=())
+    print("badruntime", ev[0][1][:15], ev[-1])
+    s, st, ok = connect()
     send(s, 1, b"\xff\xfe")
     print("badutf8", events(s))
     s, st, ok = connect()
@@ -347,13 +384,17 @@ elif what == "errors":
 PY
 ws() { python3 "$T_TMP/ws.py" 127.0.0.1 "$PORT" "$KA" "$1" 2>&1; }
 out=$(ws print)
-is "$out" $'handshake 101 True\nstdout ws hello exit [\'0\']\npong True\nsecond 42 [\'0\']\nclose [(\'close\', 1000)]' \
-	"WS: handshake, stdout + exit events, ping during fragments, second run, close echoed"
+is "$out" 'handshake 101 True
+pong True
+{"type":"stdout","data":"ws hello\n","phase":"code"}
+{"type":"exit","data":"0","phase":"code"}
+close 1000 Execution complete
+after b'"'"''"'"'' "WS: ping during fragments, events with phase code, then the server closes 1000 \"Execution complete\""
 is "$(ws stdin)" "stdin \"ABC\\nDEF\\n\" ['0']" "WS: stdin messages feed the program's stdin"
 is "$(ws live)" "live \"ready\\n\" \"ABC\\n\" \"DEF\\n\" ['0']" "WS: live stdin after the start is read as it arrives"
 like "$(ws sigint)" "^sigint \\(('exit', '130')|('error', .*)\\) fast$" "WS: signal SIGINT interrupts a sleeping program"
-is "$(ws errors)" $'badjson error\nbadruntime Unknown runtime\nbadutf8 [(\'close\', 1007)]\nunmasked [(\'close\', 1002)]\nbig [(\'close\', 1009)]' \
-	"WS: bad JSON and bad request are error events; bad UTF-8 1007, unmasked 1002, oversize 1009"
+is "$(ws errors)" $'badtype error\nbadjson [\'error\', \'close\']\nbadruntime Unknown runtime (\'close\', 1000)\nbadutf8 [(\'close\', 1007)]\nunmasked [(\'close\', 1002)]\nbig [(\'close\', 1009)]' \
+	"WS: unknown type is an error event; bad JSON error + close; bad request error + close 1000; bad UTF-8 1007, unmasked 1002, oversize 1009"
 CODE=$(curl -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'Sec-WebSocket-Version: 13' \
 	-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "$U/execute/ws")
 is "$CODE" 401 "WS: handshake without a key is 401"
