@@ -220,6 +220,38 @@ static int read_pem(const char *path, const char *what, char **out, struct isol8
 	return 0;
 }
 
+#define OPENAPI_MAX (1u << 20)
+
+/* docs/openapi.json as installed (else the source tree's, for a build run in place), read once
+ * before the lockdown takes the filesystem away. Missing is not fatal: GET /openapi.json is 404. */
+static char *load_openapi(size_t *len)
+{
+	static const char *const cands[] = {ISOL8_DATADIR "/openapi.json", ISOL8_SRCDIR "/docs/openapi.json"};
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	char tmp[8192];
+
+	*len = 0;
+	for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+		_cleanup_close_ int fd = open(cands[i], O_RDONLY | O_CLOEXEC);
+		ssize_t n;
+		if (fd < 0)
+			continue;
+		while ((n = read(fd, tmp, sizeof tmp)) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 || b.len + (size_t)n > OPENAPI_MAX)
+				break;
+			isol8_buf_append(&b, tmp, (size_t)n);
+		}
+		if (n == 0 && b.len)
+			return isol8_buf_steal(&b, len);
+		isol8_buf_reset(&b);
+	}
+	isol8_buf_free(&b);
+	fprintf(stderr, "[WARN] No OpenAPI description at %s: GET /openapi.json will answer 404\n", cands[0]);
+	return NULL;
+}
+
 static int load_tls(const struct serve_args *a, char **cert, char **key, struct isol8_err *err)
 {
 	if (!a->tls_cert != !a->tls_key)
@@ -365,6 +397,7 @@ static int serve(struct serve_args *a)
 	pid_t parent = getpid(), pid;
 	_cleanup_free_ char *tls_cert = NULL;
 	_cleanup_free_ char *tls_key = NULL;
+	_cleanup_free_ char *openapi = NULL;
 
 	/* As root, plain hellos would be uid 0's: every API client would be the admin tenant. */
 	if (lk.as_root && a->act_for_keys == 0)
@@ -412,6 +445,8 @@ static int serve(struct serve_args *a)
 	conf.keepalive_ms = a->keepalive_ms ? a->keepalive_ms : HTTP_KEEPALIVE_MS;
 	conf.tls_cert = tls_cert;
 	conf.tls_key = tls_key;
+	openapi = load_openapi(&conf.openapi_len);
+	conf.openapi = openapi;
 
 	/* Threads started by libmicrohttpd inherit this mask: only sigwait() sees the signals. The
 	 * connector forwards them to the server; SIGCHLD waits for its signalfd. */

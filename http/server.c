@@ -42,6 +42,7 @@ enum route {
 	R_NONE,
 	R_BAD_METHOD,
 	R_HEALTH,
+	R_OPENAPI,
 	R_EXECUTE,
 	R_STREAM,
 	R_FILE_PUT,
@@ -136,6 +137,7 @@ static enum route route(const char *method, const char *url, const char **arg)
 		{"/execute/stream", "POST", R_STREAM}, {"/file", "POST", R_FILE_PUT},
 		{"/file", "GET", R_FILE_GET},         {"/sessions", "GET", R_SESSIONS},
 		{"/cleanup", "POST", R_CLEANUP},     {"/execute/ws", "GET", R_WS},
+		{"/openapi.json", "GET", R_OPENAPI},
 	};
 	bool path_known = false;
 
@@ -189,6 +191,23 @@ static enum MHD_Result unauthorized(struct MHD_Connection *c, const char *challe
 	return ret;
 }
 
+/* The API's description is public, like /health: clients fetch it before they have a key. */
+static enum MHD_Result openapi(struct MHD_Connection *c, const struct http_server_conf *conf)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (!conf->openapi)
+		return http_reply_error(c, MHD_HTTP_NOT_FOUND, "OpenAPI description not installed");
+	r = MHD_create_response_from_buffer(conf->openapi_len, (void *)conf->openapi, MHD_RESPMEM_PERSISTENT);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static const struct http_key *authenticate(struct http_server *s, struct MHD_Connection *c)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -213,6 +232,8 @@ static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *
 		return http_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed");
 	if (q->route == R_HEALTH)
 		return health(c);
+	if (q->route == R_OPENAPI)
+		return openapi(c, s->conf);
 	if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))
 		return unauthorized(c, "Bearer realm=\"isol8\"", "Missing Authorization header");
 	q->key = authenticate(s, c);

@@ -33,6 +33,8 @@ struct http_server_conf {
 	unsigned keepalive_ms;   /* SSE comment after this much silence */
 	const char *tls_cert;    /* PEM text (not a path), or NULL for plain HTTP */
 	const char *tls_key;
+	const char *openapi;     /* GET /openapi.json (docs/openapi.json), NULL: 404 */
+	size_t openapi_len;
 };
 
 struct http_server;

@@ -10,8 +10,8 @@ PKGS=(
 	libmicrohttpd-dev check libssl-dev
 	# engine, offline base image bootstrap, tests
 	docker.io debootstrap iptables procps util-linux python3 curl ca-certificates
-	# used by the integration tests
-	jq iproute2 openssl bc
+	# used by the integration tests (python3-jsonschema: answers against docs/openapi.json)
+	jq iproute2 openssl bc python3-jsonschema
 )
 
 missing=()

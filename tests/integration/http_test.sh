@@ -44,15 +44,34 @@ done
 ok "isol8 serve listens on 127.0.0.1:$PORT"
 U=http://127.0.0.1:$PORT
 
-# hcurl KEY METHOD PATH [BODY]: sets BODY_OUT and CODE
+# Every answer the test receives is recorded here and checked against docs/openapi.json at the
+# end (tests/lib/openapi_check.py): the description cannot drift from the server.
+API_LOG=$T_TMP/api.log
+export API_LOG
+: >"$API_LOG"
+# rec_answer METHOD PATH STATUS CTYPE FILE
+rec_answer() {
+	[ "$3" = 000 ] && return 0
+	jq -cn --arg m "$1" --arg p "$2" --arg s "$3" --arg ct "$4" --rawfile b "$5" \
+		'{kind:"http",method:$m,path:$p,status:($s|tonumber),ctype:$ct,body:$b}' >>"$API_LOG"
+}
+# acurl OUT URL [curl args...]: curl -s into OUT, record the answer, print its status
+acurl() {
+	local out=$1 url=$2 meta
+	shift 2
+	meta=$(curl -s -o "$out" -w '%{http_code}\t%{content_type}\t%{method}' "$@" "$url")
+	rec_answer "$(cut -f3 <<<"$meta")" "/${url#*://*/}" "$(cut -f1 <<<"$meta")" "$(cut -f2 <<<"$meta")" "$out"
+	cut -f1 <<<"$meta"
+}
+# hcurl KEY METHOD PATH [BODY [curl args...]]: sets BODY_OUT and CODE (base URL $HBASE, else $U)
 hcurl() {
 	local key=$1 method=$2 path=$3 auth=()
 	[ -n "$key" ] && auth=(-H "Authorization: Bearer $key")
 	if [ $# -ge 4 ]; then
-		CODE=$(curl -s -o "$T_TMP/body" -w '%{http_code}' -X "$method" "${auth[@]}" \
-			-H 'Content-Type: application/json' --data-binary "$4" "$U$path")
+		CODE=$(acurl "$T_TMP/body" "${HBASE:-$U}$path" -X "$method" "${auth[@]}" \
+			-H 'Content-Type: application/json' --data-binary "$4" "${@:5}")
 	else
-		CODE=$(curl -s -o "$T_TMP/body" -w '%{http_code}' -X "$method" "${auth[@]}" "$U$path")
+		CODE=$(acurl "$T_TMP/body" "${HBASE:-$U}$path" -X "$method" "${auth[@]}")
 	fi
 	BODY_OUT=$(cat "$T_TMP/body")
 }
@@ -63,6 +82,10 @@ exec_body() { # CODE [RUNTIME] -> envelope JSON
 # ---- health and authentication ---------------------------------------------------------------------
 hcurl "" GET /health
 is "$CODE|$BODY_OUT" '200|{"status":"ok","version":"0.1.0"}' "GET /health needs no key"
+hcurl "" GET /openapi.json
+is "$CODE|$(json_get "$BODY_OUT" '[.openapi, (.paths | keys | length)]')" '200|["3.1.0",9]' "GET /openapi.json needs no key: OpenAPI 3.1, 9 paths"
+is "$(jq -S . "$T_TMP/body" | sha256sum)" "$(jq -S . "${ISOL8_SRCDIR:-$here/../..}/docs/openapi.json" | sha256sum)" \
+	"GET /openapi.json serves docs/openapi.json"
 hcurl "" POST /execute "$(exec_body 'print(1)')"
 is "$CODE|$(json_get "$BODY_OUT" .error)" '401|"Missing Authorization header"' "no key: 401 JSON"
 hcurl "wrong-key-0123456789" POST /execute "$(exec_body 'print(1)')"
@@ -99,8 +122,8 @@ is "$CODE|$(json_get "$BODY_OUT" '[.stdout, .limits.memoryBytes]')" '200|["from-
 big=$(head -c 70000 /dev/zero | tr '\0' 'a')
 hcurl "$KA" POST /execute "$(exec_body "s='$big'")"
 is "$CODE|$(json_get "$BODY_OUT" .error)" '413|"Request body too large"' "body over --max-body (64k): 413"
-CODE=$(head -c 70000 /dev/zero | tr '\0' 'a' | curl -s -o "$T_TMP/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $KA" \
-	-H 'Transfer-Encoding: chunked' --data-binary @- "$U/execute")
+CODE=$(head -c 70000 /dev/zero | tr '\0' 'a' | acurl "$T_TMP/body" "$U/execute" -X POST -H "Authorization: Bearer $KA" \
+	-H 'Transfer-Encoding: chunked' --data-binary @-)
 is "$CODE" 413 "chunked body over the limit (no Content-Length): 413"
 # Hostile heads: each gets a 4xx (or the connection dropped), and the server keeps serving.
 hostile=$(python3 - "$PORT" "$KA" <<'PY'
@@ -126,7 +149,8 @@ for name, raw in cases.items():
 PY
 )
 is "$hostile" $'huge-header ok\nnul-in-header ok\nbad-length ok\nlength-and-chunked ok\ntwo-auth ok\nbad-version ok' "hostile request heads: 4xx or dropped"
-is "$(curl -s "$U/health")" '{"status":"ok","version":"0.1.0"}' "the server still answers after hostile heads"
+hcurl "" GET /health
+is "$BODY_OUT" '{"status":"ok","version":"0.1.0"}' "the server still answers after hostile heads"
 hcurl "$KA" POST /execute "$(jq -cn --arg c "$(printf 'print(len("""%s"""))' "$(head -c 50000 /dev/zero | tr '\0' 'b')")" '{request:{code:$c,runtime:"python"}}')"
 is "$CODE|$(json_get "$BODY_OUT" .stdout)" '200|"50000\n"' "code larger than one IPC frame travels in the bundle"
 hcurl "$KA" POST /execute '{"request":{"code":"print(open(\"data/in.txt\").read())","runtime":"python","files":{"data/in.txt":"file-content"}}}'
@@ -140,15 +164,17 @@ is "$CODE|$(json_get "$BODY_OUT" .stdout)" $'200|"ok\xef\xbf\xbd\\n"' "invalid U
 
 # ---- /execute/stream -------------------------------------------------------------------------------
 cat >"$T_TMP/sse.py" <<'PY'
-import json, sys, time, urllib.request
+import json, os, sys, time, urllib.request
 url, key, code = sys.argv[1], sys.argv[2], sys.argv[3]
 req = urllib.request.Request(url, data=json.dumps({"request": {"code": code, "runtime": "python"}}).encode(),
                              headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
 t0 = time.monotonic()
+log = open(os.environ["API_LOG"], "a")
 with urllib.request.urlopen(req) as r:
     for line in r:
         line = line.decode().rstrip("\n")
         if line.startswith("data: "):
+            log.write(json.dumps({"kind": "sse", "body": line[6:]}) + "\n")
             ev = json.loads(line[6:])
             print("%.3f %s %s" % (time.monotonic() - t0, ev["type"], json.dumps(ev["data"])), flush=True)
 PY
@@ -158,9 +184,11 @@ is "$stdout_all|$(awk 'END {print $2, $3}' "$T_TMP/sse.out")" '"one\ntwo\n"|exit
 # Time of the first event holding "one" and of the first holding "two".
 gap=$(awk '$2 == "stdout" && !a && /one/ {a = $1} $2 == "stdout" && !b && /two/ {b = $1} END {if (a && b) printf "%d", (b - a) * 1000; else print -1}' "$T_TMP/sse.out")
 if [ "$gap" -ge 800 ]; then ok "SSE: events arrive as written (${gap} ms apart)"; else not_ok "SSE: events arrive as written" "gap ${gap} ms: $(cat "$T_TMP/sse.out")"; fi
-out=$(curl -s -N -X POST -H "Authorization: Bearer $KA" --data-binary "$(exec_body 'import sys; sys.exit(5)')" "$U/execute/stream")
+hcurl "$KA" POST /execute/stream "$(exec_body 'import sys; sys.exit(5)')" -N
+out=$BODY_OUT
 like "$out" 'data: \{"type":"exit","data":"5","phase":"code"\}' "SSE: exit event carries the exit code as a string and phase code"
-out=$(curl -s -N -X POST -H "Authorization: Bearer $KA" --data-binary "$(exec_body 'import sys; sys.stdout.write("p\n")')" "$U/execute/stream")
+hcurl "$KA" POST /execute/stream "$(exec_body 'import sys; sys.stdout.write("p\n")')" -N
+out=$BODY_OUT
 is "$(printf '%s\n' "$out" | sed -n 's/^data: //p' | jq -c .)" '{"type":"stdout","data":"p\n","phase":"code"}
 {"type":"exit","data":"0","phase":"code"}' "SSE: every event of the run has phase code (the original's StreamEvent)"
 hcurl "$KA" POST /execute/stream "$(exec_body x cobol)"
@@ -175,13 +203,15 @@ is "$(json_get "$BODY_OUT" "[.sessions[].id] | index(\"$SID\") != null")" true "
 like "$(printf '%s' "$BODY_OUT" | jq -r ".sessions[] | select(.id == \"$SID\") | [.isActive, .lastAccessedAt, .runtime] | @tsv")" \
 	'^false	20[0-9][0-9]-[01][0-9]-[0-3][0-9]T[0-2][0-9]:[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z	python$' \
 	"GET /sessions: the original's isActive and ISO lastAccessedAt, isol8d's fields alongside"
-curl -s -o "$T_TMP/busy" -X POST -H "Authorization: Bearer $KA" \
-	--data-binary "$(jq -cn --arg s "$SID" '{request:{code:"import time; time.sleep(2)",runtime:"python"},sessionId:$s}')" "$U/execute" &
+curl -s -o "$T_TMP/busy" -w '%{http_code}\t%{content_type}' -X POST -H "Authorization: Bearer $KA" \
+	--data-binary "$(jq -cn --arg s "$SID" '{request:{code:"import time; time.sleep(2)",runtime:"python"},sessionId:$s}')" \
+	"$U/execute" >"$T_TMP/busy.meta" &
 busy=$!
 sleep 1
 hcurl "$KA" GET /sessions
 is "$(json_get "$BODY_OUT" ".sessions[] | select(.id == \"$SID\") | .isActive")" true "GET /sessions: isActive while a run holds the session"
 wait "$busy"
+rec_answer POST /execute "$(cut -f1 "$T_TMP/busy.meta")" "$(cut -f2 "$T_TMP/busy.meta")" "$T_TMP/busy"
 hcurl "$KB" GET /sessions
 is "$CODE|$(json_get "$BODY_OUT" "[.sessions[].id] | index(\"$SID\") != null")" '200|false' "GET /sessions for key B does not list it"
 hcurl "$KB" GET "/file?sessionId=$SID&path=note.txt"
@@ -215,14 +245,15 @@ is "$CODE|$(json_get "$BODY_OUT" .removed)" '200|1' "POST /cleanup stops the cal
 # ---- concurrency -----------------------------------------------------------------------------------
 pids=()
 for i in $(seq 1 16); do
-	curl -s -o "$T_TMP/c$i" -w '%{http_code}' -X POST -H "Authorization: Bearer $KA" \
-		--data-binary "$(exec_body "print($i * 1000)")" "$U/execute" >"$T_TMP/c$i.code" &
+	curl -s -o "$T_TMP/c$i" -w '%{http_code}\t%{content_type}' -X POST -H "Authorization: Bearer $KA" \
+		--data-binary "$(exec_body "print($i * 1000)")" "$U/execute" >"$T_TMP/c$i.meta" &
 	pids+=($!)
 done
 wait "${pids[@]}" # not a bare wait: the server and the daemon are our children too
 wait_ok=0
 for i in $(seq 1 16); do
-	[ "$(cat "$T_TMP/c$i.code")" = 200 ] && [ "$(jq -r .stdout "$T_TMP/c$i")" = "$((i * 1000))" ] && wait_ok=$((wait_ok + 1))
+	rec_answer POST /execute "$(cut -f1 "$T_TMP/c$i.meta")" "$(cut -f2 "$T_TMP/c$i.meta")" "$T_TMP/c$i"
+	[ "$(cut -f1 "$T_TMP/c$i.meta")" = 200 ] && [ "$(jq -r .stdout "$T_TMP/c$i")" = "$((i * 1000))" ] && wait_ok=$((wait_ok + 1))
 done
 is "$wait_ok" 16 "16 concurrent /execute: all answered correctly"
 
@@ -277,6 +308,8 @@ def recv_exact(s, n):
         b += c
     return b
 
+log = open(os.environ["API_LOG"], "a") if os.environ.get("API_LOG") else None
+
 def recv(s):
     b0, b1 = recv_exact(s, 2)
     n = b1 & 0x7F
@@ -284,7 +317,11 @@ def recv(s):
         n = struct.unpack("!H", recv_exact(s, 2))[0]
     elif n == 127:
         n = struct.unpack("!Q", recv_exact(s, 8))[0]
-    return b0 & 0x0F, recv_exact(s, n)
+    p = recv_exact(s, n)
+    if b0 & 0x0F == 1 and log:
+        log.write(json.dumps({"kind": "ws", "body": p.decode()}) + "\n")
+        log.flush()
+    return b0 & 0x0F, p
 
 def events(s, until=("exit",)):
     out = []
@@ -395,18 +432,19 @@ is "$(ws live)" "live \"ready\\n\" \"ABC\\n\" \"DEF\\n\" ['0']" "WS: live stdin 
 like "$(ws sigint)" "^sigint \\(('exit', '130')|('error', .*)\\) fast$" "WS: signal SIGINT interrupts a sleeping program"
 is "$(ws errors)" $'badtype error\nbadjson [\'error\', \'close\']\nbadruntime Unknown runtime (\'close\', 1000)\nbadutf8 [(\'close\', 1007)]\nunmasked [(\'close\', 1002)]\nbig [(\'close\', 1009)]' \
 	"WS: unknown type is an error event; bad JSON error + close; bad request error + close 1000; bad UTF-8 1007, unmasked 1002, oversize 1009"
-CODE=$(curl -s -o /dev/null -w '%{http_code}' -H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'Sec-WebSocket-Version: 13' \
-	-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' "$U/execute/ws")
+CODE=$(acurl "$T_TMP/body" "$U/execute/ws" -H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'Sec-WebSocket-Version: 13' \
+	-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==')
 is "$CODE" 401 "WS: handshake without a key is 401"
-CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KA" "$U/execute/ws")
+CODE=$(acurl "$T_TMP/body" "$U/execute/ws" -H "Authorization: Bearer $KA")
 is "$CODE" 426 "WS: plain GET /execute/ws is 426"
-CODE=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KA" -H 'Upgrade: websocket' -H 'Connection: Upgrade' \
-	-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: short' "$U/execute/ws")
+CODE=$(acurl "$T_TMP/body" "$U/execute/ws" -H "Authorization: Bearer $KA" -H 'Upgrade: websocket' -H 'Connection: Upgrade' \
+	-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: short')
 is "$CODE" 400 "WS: malformed Sec-WebSocket-Key is 400"
 
 # ---- keepalive and a slow client -----------------------------------------------------------------
 # The server runs with --keepalive-ms 300 (hidden; 15 s by default).
-out=$(curl -s -N -X POST -H "Authorization: Bearer $KA" --data-binary "$(exec_body $'import time\ntime.sleep(1.5)\nprint("woke")')" "$U/execute/stream")
+hcurl "$KA" POST /execute/stream "$(exec_body $'import time\ntime.sleep(1.5)\nprint("woke")')" -N
+out=$BODY_OUT
 like "$out" $'^: keepalive\n\n' "SSE: a ': keepalive' comment while the program is silent"
 like "$out" '"type":"exit","data":"0"' "SSE: the run still ends with its exit event"
 cat >"$T_TMP/slow.py" <<'PY'
@@ -495,16 +533,18 @@ if daemon_start q --max-concurrent 1 --queue 1 --policy "$T_TMP/policy.json"; th
 		--data-binary "$(exec_body 'print("queued")')" "http://127.0.0.1:$QPORT/execute" &
 	q3=$!
 	sleep 0.5
-	CODE=$(curl -s -o "$T_TMP/q2" -w '%{http_code}' -X POST -H "Authorization: Bearer $KA" \
-		--data-binary "$(exec_body 'print("second")')" "http://127.0.0.1:$QPORT/execute")
+	CODE=$(acurl "$T_TMP/q2" "http://127.0.0.1:$QPORT/execute" -X POST -H "Authorization: Bearer $KA" \
+		--data-binary "$(exec_body 'print("second")')")
 	is "$CODE|$(jq -r 'has("error")' "$T_TMP/q2")" '429|true' "isol8d queue full (--max-concurrent 1 --queue 1): 429 JSON error"
 	wait "$q1" "$q3"
+	rec_answer POST /execute 200 application/json "$T_TMP/q1"
+	rec_answer POST /execute 200 application/json "$T_TMP/q3"
 	is "$(jq -r .stdout "$T_TMP/q1")|$(jq -r .stdout "$T_TMP/q3")" 'first|queued' "the running and the queued run both complete"
-	CODE=$(curl -s -o "$T_TMP/q4" -w '%{http_code}' -X POST -H "Authorization: Bearer $KB" \
-		--data-binary "$(exec_body 'print(1)')" "http://127.0.0.1:$QPORT/execute")
+	CODE=$(acurl "$T_TMP/q4" "http://127.0.0.1:$QPORT/execute" -X POST -H "Authorization: Bearer $KB" \
+		--data-binary "$(exec_body 'print(1)')")
 	is "$CODE|$(jq -r 'has("error")' "$T_TMP/q4")" '403|true' "policy refusal (runtime python not allowed for key bravo's tenant): 403"
-	CODE=$(curl -s -o "$T_TMP/q5" -w '%{http_code}' -X POST -H "Authorization: Bearer $KB" \
-		--data-binary "$(exec_body 'echo via-bash' bash)" "http://127.0.0.1:$QPORT/execute")
+	CODE=$(acurl "$T_TMP/q5" "http://127.0.0.1:$QPORT/execute" -X POST -H "Authorization: Bearer $KB" \
+		--data-binary "$(exec_body 'echo via-bash' bash)")
 	is "$CODE|$(jq -r .stdout "$T_TMP/q5")" '200|via-bash' "the same key may run what its tenant allows"
 	kill -TERM "$Q_PID"
 	wait "$Q_PID"
@@ -537,9 +577,20 @@ late=$!
 sleep 1
 server_stop
 wait "$late"
+rec_answer POST /execute 200 application/json "$T_TMP/late"
 is "$(jq -r .stdout "$T_TMP/late" 2>/dev/null)" late "SIGTERM while a request runs: it still completes"
 is "$SRV_RC" 0 "isol8 serve exits 0 after SIGTERM"
 like "$(cat "$SRV_LOG")" 'Server stopped' "isol8 serve logs its shutdown"
 
 daemon_stop h
+
+# ---- every answer above against docs/openapi.json ---------------------------------------------------
+py=""
+for p in /usr/bin/python3 python3; do "$p" -c 'import jsonschema' 2>/dev/null && { py=$p; break; }; done
+if [ -z "$py" ]; then
+	not_ok "OpenAPI check" "python3-jsonschema is missing (scripts/deps.sh installs it)"
+else
+	out=$("$py" "${ISOL8_SRCDIR:-$here/../..}/tests/lib/openapi_check.py" "${ISOL8_SRCDIR:-$here/../..}/docs/openapi.json" "$API_LOG" 2>&1)
+	like "$out" '^checked [0-9]{2,} answers and [0-9]{2,} events$' "every answer and event matches docs/openapi.json"
+fi
 done_testing
