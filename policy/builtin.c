@@ -56,6 +56,7 @@ void isol8_policy_builtin(struct isol8_policy *p)
 	char ebuf[128];
 
 	memset(p, 0, sizeof *p);
+	isol8_audit_policy_defaults(&p->audit);
 	p->tenants = xcalloc(2, sizeof *p->tenants);
 	p->n_tenants = 2;
 	admin = &p->tenants[0];

@@ -26,5 +26,7 @@ void policy_tenant_free(struct isol8_tenant *t);
  * and the "networkFilter" member of a tenant. */
 void policy_net_defaults(struct net_policy *n);
 int policy_parse_netfilter(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err);
+/* audit.c: the top-level "audit" member. */
+int policy_parse_audit(json_object *o, const char *path, struct isol8_audit_policy *a, struct isol8_err *err);
 
 #endif

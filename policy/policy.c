@@ -91,6 +91,7 @@ void isol8_policy_free(struct isol8_policy *p)
 		policy_tenant_free(&p->tenants[i]);
 	free(p->tenants);
 	free(p->source);
+	free(p->audit.path);
 	memset(p, 0, sizeof *p);
 	p->default_tenant = -1;
 }
@@ -402,11 +403,14 @@ static int check_unique(const struct isol8_policy *p, struct isol8_err *err)
 
 static int from_json(json_object *root, struct isol8_policy *p, struct isol8_err *err)
 {
-	static const char *const keys[] = {"defaultTenant", "tenants", NULL};
-	json_object *tenants, *def;
+	static const char *const keys[] = {"defaultTenant", "tenants", "audit", NULL};
+	json_object *tenants, *def, *au;
 	size_t n, i = 0;
 
 	if (isol8_json_check_keys(root, "", keys, err) < 0)
+		return -1;
+	isol8_audit_policy_defaults(&p->audit);
+	if (isol8_json_member(root, "audit", &au) > 0 && policy_parse_audit(au, "audit", &p->audit, err) < 0)
 		return -1;
 	if (isol8_json_member(root, "tenants", &tenants) <= 0)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "tenants: required key missing");

@@ -18,7 +18,9 @@
  *       "seccomp": "strict",               // only "strict" for now; "unconfined" needs admin
  *       "networkFilter": { "allow": ["*"], "deny": [], "ports": [80, 443], "allowAddresses": [] }
  *     }
- *   }
+ *   },
+ *   "audit": { "enabled": true, "path": "/var/log/isol8/audit.jsonl" (or "logDir"),
+ *              "retentionDays": 90, "maxSize": "64m", "includeCode": false, "includeOutput": false }
  * } */
 #ifndef ISOL8_POLICY_H
 #define ISOL8_POLICY_H
@@ -78,11 +80,23 @@ struct isol8_tenant {
 	struct net_policy net;        /* "networkFilter": ceiling for filtered sandboxes */
 };
 
+/* isol8d's audit log (broker/audit.c). */
+struct isol8_audit_policy {
+	bool enabled;             /* default true */
+	char *path;               /* NULL: the daemon's default (isol8d --audit-log, else its own) */
+	uint32_t retention_days;  /* rotated files older than this are removed at rotation; 0 = kept */
+	uint64_t max_size;        /* rotate when the file reaches this many bytes; 0 = never */
+	bool include_code;        /* records carry the code (capped), not only its hash */
+	bool include_output;      /* records carry the head of stdout and stderr */
+};
+void isol8_audit_policy_defaults(struct isol8_audit_policy *a);
+
 struct isol8_policy {
 	struct isol8_tenant *tenants;
 	size_t n_tenants;
 	int default_tenant;          /* index or -1 */
 	char *source;                /* path or "built-in" */
+	struct isol8_audit_policy audit;
 };
 
 /* Defaults of a request with no flags (spec defaults): 512m, 1.0, 64, 30000, 512m, 256m, 1 MiB. */

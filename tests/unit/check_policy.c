@@ -453,6 +453,41 @@ START_TEST(test_clamp_and_refuse)
 }
 END_TEST
 
+#define A(x) "{\"tenants\":{\"ci\":{}},\"audit\":" x "}"
+START_TEST(test_audit_block)
+{
+	struct isol8_policy p;
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	ck_assert_int_eq(isol8_policy_parse("{\"tenants\":{\"ci\":{}}}", "policy.json", &p, &err), 0);
+	ck_assert(p.audit.enabled && !p.audit.path && p.audit.retention_days == 90 && p.audit.max_size == 64u << 20 &&
+		  !p.audit.include_code && !p.audit.include_output);
+	isol8_policy_free(&p);
+	ck_assert_int_eq(isol8_policy_parse(A("{\"enabled\":false,\"logDir\":\"/srv/audit/\",\"retentionDays\":0,"
+					      "\"maxSize\":\"1m\",\"includeCode\":true,\"destination\":\"file\","
+					      "\"trackResources\":true}"),
+					    "policy.json", &p, &err),
+			 0);
+	ck_assert(!p.audit.enabled && p.audit.retention_days == 0 && p.audit.max_size == 1u << 20 && p.audit.include_code);
+	ck_assert_str_eq(p.audit.path, "/srv/audit/audit.jsonl");
+	isol8_policy_free(&p);
+	expect_parse_error(A("{\"path\":\"/a\",\"logDir\":\"/b\"}"), "policy.json: audit: give path or logDir, not both");
+	expect_parse_error(A("{\"path\":\"rel/a\"}"), "policy.json: audit.path: an absolute path without \"..\" is required");
+	expect_parse_error(A("{\"path\":\"/var/log/../etc/shadow\"}"),
+			   "policy.json: audit.path: an absolute path without \"..\" is required");
+	expect_parse_error(A("{\"path\":\"/var/log/\"}"), "policy.json: audit.path: names a directory; give the file (or use logDir)");
+	expect_parse_error(A("{\"maxSize\":100}"), "policy.json: audit.maxSize: at least 4k (or 0: never rotate)");
+	expect_parse_error(A("{\"postLogScript\":\"/bin/x\"}"),
+			   "policy.json: audit.postLogScript: not supported: isol8d runs no script as root per record; "
+			   "follow the file (e.g. tail -F) instead");
+	expect_parse_error(A("{\"destination\":\"stdout\"}"),
+			   "policy.json: audit.destination: only \"filesystem\": isol8d writes its audit log to a file (path)");
+	expect_parse_error(A("{\"enabled\":1}"), "policy.json: audit.enabled: expected boolean, got number");
+	expect_parse_error(A("{\"includeCod\":true}"), "policy.json: audit.includeCod: unknown key");
+	expect_parse_error(A("[]"), "policy.json: audit: expected object, got array");
+}
+END_TEST
+
 START_TEST(test_runtime_check)
 {
 	struct isol8_policy p;
@@ -538,6 +573,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_supplementary_groups);
 	tcase_add_test(tc, test_load_file_errors);
 	tcase_add_test(tc, test_clamp_and_refuse);
+	tcase_add_test(tc, test_audit_block);
 	tcase_add_test(tc, test_runtime_check);
 	tcase_add_test(tc, test_image_check);
 	suite_add_tcase(s, tc);
