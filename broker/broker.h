@@ -13,6 +13,7 @@
 
 #include "common/err.h"
 #include "common/ipc.h"
+#include "common/proto.h"
 #include "policy/policy.h"
 
 #define BROKER_MAX_WORKERS 16
@@ -67,6 +68,7 @@ struct broker_opts {
 	const char *http_keys;      /* --http-keys FILE (name:secret lines) */
 	const char *http_path;      /* isol8-full */
 	int log_level;
+	const char *audit_log;      /* --audit-log FILE (wins over the policy's audit.path) */
 };
 
 struct worker_slot {
@@ -169,6 +171,18 @@ struct owned_container {
  * worker, or at expires_ms, whichever comes first, so a worker that never says it is done
  * does not keep another tenant's identity. */
 uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, bool run, uint64_t expires_ms);
+/* Who a frontend token stands for (audit records): set once at routing. */
+struct token_who {
+	int tenant;
+	uid_t uid;  /* -1 for the broker's own tokens */
+	gid_t gid;
+	char principal[ISOL8_MAX_PRINCIPAL + 1];
+};
+void table_token_set_who(uint32_t token, const char *principal, gid_t gid);
+int table_token_who(uint32_t token, unsigned worker, uint32_t gen, struct token_who *who);
+/* True the first time bit is asked for on this token: one audit record per request, however
+ * many sandboxes the pool creates with it. */
+bool table_token_once(uint32_t token, unsigned worker, uint32_t gen, unsigned bit);
 /* Connections currently running code, for one tenant or all (tenant < 0). */
 unsigned table_token_count_runs(int tenant);
 /* Frontend connections of one peer (tenant and uid) routed and not yet done. */

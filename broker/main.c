@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/audit.h"
 #include "broker/broker.h"
 #include "broker/users.h"
 #include "common/cleanup.h"
@@ -68,6 +69,9 @@ static void usage(FILE *f)
 		"  --prewarm LIST         start warm sandboxes at start for these runtimes (python,node,... or all)\n"
 		"  --http ADDR:PORT       also serve the HTTP API (isol8 serve) as an unprivileged child\n"
 		"  --http-keys FILE       API keys for --http (name:secret lines; read by isol8d as root)\n"
+		"  --audit-log FILE       the audit log (default: the policy's audit.path, else\n"
+		"                         " AUDIT_DEFAULT_PATH " for the default socket and\n"
+		"                         SOCKET.audit.jsonl for others)\n"
 		"  --pidfile FILE         write the daemon's pid\n"
 		"  --foreground           do not detach\n"
 		"  --log-json             log JSON lines\n"
@@ -295,6 +299,7 @@ static void shutdown_broker(struct broker *b)
 	free(ids);
 	broker_stop_http(b, true);
 	broker_stop_proxy(b);
+	audit_close();
 	if (b->o.pidfile)
 		unlink(b->o.pidfile);
 	log_info("stopped");
@@ -313,7 +318,7 @@ int main(int argc, char **argv)
 	int sfd, c;
 	uint64_t last_deadline_check = 0;
 	enum { O_SOCKET = 256, O_GROUP, O_MODE, O_POLICY, O_WORKERS, O_USER, O_SECCOMP, O_WPATH, O_GRACE, O_PIDFILE,
-	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS, O_NOAGENT, O_PSIZE, O_PSTRAT, O_PREWARM, O_HTTP, O_HTTPKEYS, O_CONFIG };
+	       O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS, O_NOAGENT, O_PSIZE, O_PSTRAT, O_PREWARM, O_HTTP, O_HTTPKEYS, O_CONFIG, O_AUDIT };
 	static const struct option opts[] = {
 		{"socket", required_argument, 0, O_SOCKET}, {"socket-group", required_argument, 0, O_GROUP},
 		{"socket-mode", required_argument, 0, O_MODE}, {"policy", required_argument, 0, O_POLICY},
@@ -328,7 +333,8 @@ int main(int argc, char **argv)
 		{"pool-strategy", required_argument, 0, O_PSTRAT}, {"prewarm", required_argument, 0, O_PREWARM},
 		{"http", required_argument, 0, O_HTTP}, {"http-keys", required_argument, 0, O_HTTPKEYS},
 		{"proxy-path", required_argument, 0, O_PPATH}, {"proxy-hosts", required_argument, 0, O_PHOSTS},
-		{"config", required_argument, 0, O_CONFIG}, {0, 0, 0, 0}};
+		{"config", required_argument, 0, O_CONFIG}, {"audit-log", required_argument, 0, O_AUDIT},
+		{0, 0, 0, 0}};
 
 	/* Verb threads are short-lived and mostly wait on Docker; one arena for all of them costs no
 	 * measurable contention, while glibc's default (up to 8 per core) left each idle arena holding
@@ -416,6 +422,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case O_CONFIG: b->o.config_path = optarg; break;
+		case O_AUDIT: b->o.audit_log = optarg; break;
 		case O_PREWARM: {
 			_cleanup_free_ char *list = xstrdup(optarg);
 			char *save = NULL;
@@ -511,6 +518,8 @@ int main(int argc, char **argv)
 		die("%s", err.msg);
 	if (broker_remove_orphans(b, &err) < 0)
 		log_warn("orphan cleanup: %s", err.msg);
+	if (audit_open(b, audit_path(b), &err) < 0)
+		die("%s", err.msg);
 
 	if (broker_listen(b->o.socket_path, b->o.socket_group, b->o.socket_mode, &b->listen_fd, &err) < 0)
 		die("%s", err.msg);

@@ -29,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "broker/audit.h"
 #include "broker/broker.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -465,6 +466,7 @@ int netns_apply_rules(struct broker *b, struct docker *d, const char *id, const 
 	 * can only narrow it) and counts connections per tenant by this name. */
 	isol8_put_str(&px, id);
 	net_patterns_put(&px, &p);
+	audit_note_net(id, &p);
 	net_patterns_free(&p);
 	isol8_put_str(&px, b->policy.tenants[oc->tenant].name);
 	net_policy_put(&px, &b->policy.tenants[oc->tenant].net);

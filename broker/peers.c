@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "broker/audit.h"
 #include "broker/broker.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -134,6 +135,20 @@ static const char *admit(const struct broker *b, const struct ucred *cred, bool 
 	return NULL;
 }
 
+static void audit_refuse(const struct broker *b, int tenant, const struct ucred *cred, const char *principal,
+			 const char *action, int code, const char *msg)
+{
+	struct isol8_err e = ISOL8_ERR_INIT;
+	char who[32];
+
+	if (!principal) {
+		snprintf(who, sizeof who, "uid:%u", (unsigned)cred->uid);
+		principal = who;
+	}
+	isol8_err_set(&e, code, 0, "%s", msg);
+	audit_refusal(b, tenant, principal, cred->uid, cred->gid, action, &e);
+}
+
 static int tenant_index(const struct broker *b, const struct isol8_tenant *t)
 {
 	return t ? (int)(t - b->policy.tenants) : -1;
@@ -169,6 +184,7 @@ void broker_accept(struct broker *b, int listen_fd)
 				 (unsigned)cred.uid, b->policy.source ? b->policy.source : "(built-in)");
 			log_warn("peer uid=%u pid=%d refused: no matching tenant", (unsigned)cred.uid, (int)cred.pid);
 			refuse(fd, ISOL8_E_AUTH, msg);
+			audit_refuse(b, -1, &cred, NULL, "connect", ISOL8_E_AUTH, msg);
 			continue;
 		}
 		if (b->stopping) {
@@ -263,6 +279,7 @@ static void route(struct broker *b, struct pending *p, uint8_t op, const char *s
 	}
 	token = table_token_new(idx, b->w[idx].gen, p->tenant, p->cred.uid, op == HELLO_RUN,
 				now_ms() + (t->ceil.timeout_ms ? t->ceil.timeout_ms : 86400000) + BROKER_TOKEN_GRACE_MS);
+	table_token_set_who(token, p->principal, p->cred.gid);
 	isol8_put_u32(&pl, token);
 	isol8_put_u8(&pl, op);
 	isol8_put_str(&pl, t->name);
@@ -273,6 +290,7 @@ static void route(struct broker *b, struct pending *p, uint8_t op, const char *s
 	isol8_put_str(&pl, session);
 	isol8_put_u32(&pl, t->max_sessions);
 	isol8_put_u64(&pl, t->session_idle_ms);
+	isol8_put_u8(&pl, audit_assign_flags(b));
 	if (broker_send_worker(b, idx, BR_ASSIGN, 0, &pl, &p->fd, 1) < 0) {
 		table_token_drop(token, idx, b->w[idx].gen);
 		refuse(p->fd, ISOL8_E_UNAVAIL, "isol8 worker unavailable");
@@ -344,7 +362,11 @@ void broker_pending_ready(struct broker *b, int fd)
 		}
 		kt = isol8_policy_match_key(&b->policy, key);
 		if (!kt) {
+			char who[ISOL8_MAX_PRINCIPAL + 1];
+			snprintf(who, sizeof who, "key:%s@%u#%s", key, (unsigned)pend[i].cred.uid, key_id);
 			refuse(fd, ISOL8_E_AUTH, "no tenant in the policy accepts this API key");
+			audit_refuse(b, -1, &pend[i].cred, who, "connect", ISOL8_E_AUTH,
+				     "no tenant in the policy accepts this API key");
 			isol8_msg_free(&m);
 			drop(i);
 			return;
@@ -366,6 +388,13 @@ void broker_pending_ready(struct broker *b, int fd)
 		return;
 	}
 	isol8_msg_free(&m);
+	if (op == HELLO_AUDIT) {
+		/* Answered here: the log is the broker's. root reads every record, others their
+		 * tenant's (an API key's too: the HTTP frontend asks on its behalf). */
+		audit_serve_show(b, steal_fd(&pend[i].fd), pend[i].cred.uid == 0 && !key ? -1 : pend[i].tenant);
+		drop(i);
+		return;
+	}
 	if (op != HELLO_RUN) {
 		route(b, &pend[i], op, session);
 		drop(i);
@@ -386,6 +415,7 @@ void broker_pending_ready(struct broker *b, int fd)
 			 "isol8d is busy: %u of at most %u executions running and %u waiting (queue full); retry later",
 			 table_token_count_runs(-1), b->o.max_concurrent, queued_count());
 		refuse(fd, ISOL8_E_LIMIT, msg);
+		audit_refuse(b, pend[i].tenant, &pend[i].cred, pend[i].principal, "run", ISOL8_E_LIMIT, msg);
 		drop(i);
 		return;
 	}

@@ -6,10 +6,12 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "broker/audit.h"
 #include "broker/broker.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
@@ -17,6 +19,9 @@
 struct token_ent {
 	uint32_t token; unsigned worker; uint32_t gen; int tenant; uid_t uid; bool run;
 	uint64_t expires_ms; /* the token is worthless after this, whatever the worker says */
+	gid_t gid;
+	char principal[ISOL8_MAX_PRINCIPAL + 1]; /* for audit records; "" for the broker's own */
+	unsigned once;       /* table_token_once bits already taken */
 };
 struct exec_ent { char id[65]; char container[65]; unsigned worker; uint32_t gen; };
 
@@ -37,7 +42,7 @@ uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, b
 	t = next_token++;
 	if (next_token == 0)
 		next_token = 1;
-	tokens[n_tokens++] = (struct token_ent){t, worker, gen, tenant, uid, run, expires_ms};
+	tokens[n_tokens++] = (struct token_ent){t, worker, gen, tenant, uid, run, expires_ms, (gid_t)-1, "", 0};
 	pthread_mutex_unlock(&lock);
 	return t;
 }
@@ -57,6 +62,51 @@ int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant, 
 		}
 	pthread_mutex_unlock(&lock);
 	return r;
+}
+
+void table_token_set_who(uint32_t token, const char *principal, gid_t gid)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_tokens; i++)
+		if (tokens[i].token == token) {
+			snprintf(tokens[i].principal, sizeof tokens[i].principal, "%s", principal);
+			tokens[i].gid = gid;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+}
+
+int table_token_who(uint32_t token, unsigned worker, uint32_t gen, struct token_who *who)
+{
+	uint64_t now = now_ms();
+	int r = -1;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_tokens; i++)
+		if (tokens[i].token == token && tokens[i].worker == worker && tokens[i].gen == gen &&
+		    now < tokens[i].expires_ms) {
+			who->tenant = tokens[i].tenant;
+			who->uid = tokens[i].uid;
+			who->gid = tokens[i].gid;
+			memcpy(who->principal, tokens[i].principal, sizeof who->principal);
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+bool table_token_once(uint32_t token, unsigned worker, uint32_t gen, unsigned bit)
+{
+	bool first = false;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_tokens; i++)
+		if (tokens[i].token == token && tokens[i].worker == worker && tokens[i].gen == gen) {
+			first = !(tokens[i].once & bit);
+			tokens[i].once |= bit;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return first;
 }
 
 unsigned table_token_expire(uint64_t now, unsigned *frontend_per_worker, unsigned n_workers)
@@ -173,6 +223,7 @@ void table_container_del(const char *id)
 			if (ctrs[i].agent_listen >= 0)
 				close(ctrs[i].agent_listen);
 			agent_slot_remove(ctrs[i].slot);
+			audit_forget(id);
 			ctrs[i] = ctrs[--n_ctrs];
 			break;
 		}

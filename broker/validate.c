@@ -56,6 +56,9 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 		return -1;
 	if (table_token_get(token, worker, gen, &r->tenant, &prewarm) < 0)
 		return isol8_err_set(err, ISOL8_E_POLICY, 0, "unknown or expired connection token %u", token);
+	r->token = token;
+	r->token_ok = true;
+	r->prewarm = prewarm;
 	t = &b->policy.tenants[r->tenant];
 
 	/* Enums are range-checked before any use. */
@@ -100,8 +103,10 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	if (writable && !t->writable_root)
 		return isol8_err_set(err, ISOL8_E_POLICY, 0, "a writable root filesystem is not allowed for tenant %s",
 				     t->name);
+	r->asked = r->lim;
 	if (isol8_policy_apply_limits(t, &r->lim, err) < 0)
 		return -1;
+	r->clamped = memcmp(&r->asked, &r->lim, sizeof r->lim) != 0;
 	if (kind == SANDBOX_SESSION && t->max_sessions &&
 	    table_container_count_tenant_kind(r->tenant, SANDBOX_SESSION) >= t->max_sessions)
 		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "tenant %s already has %u sessions (policy maximum)", t->name,

@@ -21,6 +21,12 @@ struct create_req {
 	bool writable;
 	int kind;
 	char session[ISOL8_MAX_SESSION + 1];
+	/* for the audit log */
+	uint32_t token;
+	bool token_ok;        /* token resolved: refusals can name who asked */
+	bool prewarm;         /* the broker's own token */
+	bool clamped;         /* the policy lowered a limit: asked holds what was requested */
+	struct isol8_limits asked;
 };
 void create_req_free(struct create_req *r);
 /* Parses V_CREATE, checks the token, applies the tenant's ceilings (clamp or refuse),

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "broker/audit.h"
 #include "broker/broker.h"
 #include "broker/validate.h"
 #include "common/cleanup.h"
@@ -70,6 +71,9 @@ static const struct isol8_msg_spec verb_table[] = {
 	{V_LIST_OWN, PEER_WORKER, 0, 0, 0, "list-own"},
 	{V_LOG, PEER_WORKER, 0, 1 + STR(0), 1 + STR(ISOL8_MAX_LOG_LINE), "log"},
 	{V_CONN_DONE, PEER_WORKER, 0, 4, 4, "conn-done"},
+	{V_AUDIT, PEER_WORKER, 0,
+	 4 + STR(0) + STR(1) + 1 + 4 + 2 + STR(0) + 8 * 2 + 1 + 8 * 7 + 4 * 2 + STR(0) + 4 + STR(0) * 3,
+	 ISOL8_IPC_MAX_PAYLOAD, "audit"},
 };
 
 static verb_fn handler_for(uint8_t type)
@@ -142,8 +146,12 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	char id[65];
 	int rc;
 
-	if (validate_create(j->b, j->worker, j->gen, &j->m, d, &r, err) < 0)
+	if (validate_create(j->b, j->worker, j->gen, &j->m, d, &r, err) < 0) {
+		if (r.token_ok && (err->code == ISOL8_E_POLICY || err->code == ISOL8_E_LIMIT))
+			audit_refusal_token(j->b, j->worker, j->gen, r.token, "create-sandbox", err);
+		create_req_free(&r);
 		return -1;
+	}
 	s = (struct sandbox_spec){.image = r.image, .runtime = r.runtime, .tenant = r.tenant,
 				  .tenant_name = j->b->policy.tenants[r.tenant].name, .worker = j->worker,
 				  .kind = r.kind, .session = r.session, .lim = r.lim, .net_mode = r.net_mode,
@@ -181,6 +189,9 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	oc.deadline_ms = r.kind == SANDBOX_EPHEMERAL ? now_ms() + BROKER_POOL_IDLE_MS + r.lim.timeout_ms + 60000 : 0;
 	oc.timeout_ms = r.lim.timeout_ms;
 	table_container_add(&oc);
+	audit_note_sandbox(id, &r);
+	if (r.clamped && !r.prewarm)
+		audit_clamp(j->b, j->worker, j->gen, r.token, id, &r.asked, &r.lim);
 	log_info("created sandbox %.12s tenant=%s runtime=%s image=%s kind=%d mem=%llu cpu=%.2f pids=%u",
 		 id, s.tenant_name, isol8_runtime_name(r.runtime), r.image, r.kind,
 		 (unsigned long long)r.lim.memory, r.lim.cpu, r.lim.pids);
@@ -534,6 +545,13 @@ void broker_worker_msg(struct broker *b, unsigned idx)
 			snprintf(origin, sizeof origin, "isol8-worker[%u]", idx);
 			isol8_log_relay(level, origin, line);
 		}
+		isol8_msg_free(&m);
+		return;
+	}
+	/* Here, not in a verb thread: V_CONN_DONE behind it on the channel drops the token it names. */
+	if (m.type == V_AUDIT) {
+		if (audit_execution(b, idx, w->gen, &m, &err) < 0)
+			log_warn("worker %u: %s", idx, err.msg);
 		isol8_msg_free(&m);
 		return;
 	}

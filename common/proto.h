@@ -66,7 +66,8 @@ enum isol8_msg_type {
 
 	/* broker -> worker */
 	BR_ASSIGN = 30,      /* u32 token, u8 op, str tenant, str principal ("uid:N" | "key:NAME"), u32 uid, u32 gid, u32 pid,
-	                        str session, u32 max_sessions, u64 session_idle_ms | fd: connection */
+	                        str session, u32 max_sessions, u64 session_idle_ms,
+	                        u8 audit (ISOL8_AUDIT_F_*: what V_AUDIT should carry) | fd: connection */
 	BR_REPLY_OK = 31,    /* verb-specific payload, request_id of the verb | 0 or 1 fd */
 	BR_REPLY_OK_FD = 32,
 	BR_REPLY_ERR = 33,   /* u16 isol8_err code, str message */
@@ -102,6 +103,20 @@ enum isol8_msg_type {
 	V_NET_LOGS = 53,     /* str container -> str json (array of request records, see proxy/proxy.c) */
 	V_RENEW = 54,        /* str container, u64 timeout_ms: a reused ephemeral sandbox gets a fresh hard
 	                        deadline (now + min(timeout, its applied timeout) + 60 s) -> empty */
+	V_AUDIT = 55,        /* one finished run, for the broker's audit log (no reply). Only what the
+	                        worker alone knows; the broker adds who, where and with which limits:
+	                        u32 token, str container (empty: no sandbox was reached),
+	                        str execution_id (ISOL8_AUDIT_MAX_EXEC_ID), u8 outcome (enum
+	                        isol8_audit_outcome), u32 exit_code (as int32), u16 err_code,
+	                        str err_msg (ISOL8_AUDIT_MAX_ERRMSG), u64 duration_ms, u64 total_ms,
+	                        u8 flags (ISOL8_AUDIT_R_*), u64 stdout_bytes, u64 stderr_bytes,
+	                        u64 cpu_time_us, u64 memory_bytes, u64 peak_memory_bytes,
+	                        u64 net_bytes_in, u64 net_bytes_out, u32 net_requests, u32 net_blocked,
+	                        str code_hash (empty or 64 lowercase hex), u32 n_meta (at most
+	                        ISOL8_AUDIT_META_MAX), n_meta x (str key, str value) (common/audit.h),
+	                        str code (ISOL8_AUDIT_MAX_CODE; empty unless ISOL8_AUDIT_F_CODE),
+	                        str stdout_head, str stderr_head (ISOL8_AUDIT_MAX_OUTPUT; empty unless
+	                        ISOL8_AUDIT_F_OUTPUT) */
 
 	/* broker -> proxy (isol8-proxy, one per daemon); the proxy answers each in order with
 	   PX_REPLY_OK or PX_REPLY_ERR carrying the same request_id */
@@ -116,6 +131,28 @@ enum isol8_msg_type {
 	PX_REPLY_ERR = 64,   /* u16 isol8_err code, str message */
 };
 
+/* V_AUDIT */
+enum isol8_audit_outcome {
+	AUDIT_OK = 0,          /* the program ran to its end (any exit code) */
+	AUDIT_ERROR = 1,       /* the run failed before or around the program (err_code says why) */
+	AUDIT_TIMEOUT = 2,
+	AUDIT_OOM = 3,
+	AUDIT_REFUSED = 4,     /* the policy refused it (the broker also wrote a refusal record) */
+	AUDIT__MAX
+};
+#define ISOL8_AUDIT_F_ON 0x01u     /* BR_ASSIGN: the daemon keeps an audit log: send V_AUDIT */
+#define ISOL8_AUDIT_F_CODE 0x02u   /* policy audit.includeCode */
+#define ISOL8_AUDIT_F_OUTPUT 0x04u /* policy audit.includeOutput */
+#define ISOL8_AUDIT_R_STDOUT_TRUNC 0x01u
+#define ISOL8_AUDIT_R_STDERR_TRUNC 0x02u
+#define ISOL8_AUDIT_R_USAGE 0x04u  /* the usage fields are measured (else unknown) */
+#define ISOL8_AUDIT_R_NET 0x08u    /* the network fields are measured (filtered sandboxes) */
+#define ISOL8_AUDIT_R__ALL 0x0fu
+#define ISOL8_AUDIT_MAX_EXEC_ID 40u
+#define ISOL8_AUDIT_MAX_ERRMSG 512u
+#define ISOL8_AUDIT_MAX_CODE 8192u
+#define ISOL8_AUDIT_MAX_OUTPUT 4096u
+
 /* Filtered networking: the proxy's address inside every filtered sandbox, and rule limits. */
 #define ISOL8_NET_PROXY_PORT 8118
 #define ISOL8_NET_MAX_PATTERNS 64u
@@ -127,6 +164,8 @@ enum isol8_hello_op {
 	HELLO_SESSION_LIST = 2,
 	HELLO_SESSION_STOP = 3,
 	HELLO_FILE = 4,
+	HELLO_AUDIT = 5,   /* answered by the broker itself: WK_FILE with the audit records the
+	                      caller may read (root: all; others: their tenant's), then close */
 	HELLO__MAX
 };
 

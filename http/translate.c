@@ -234,9 +234,12 @@ static int build_request(json_object *req, uint64_t default_timeout, bool have_d
 	if (isol8_json_member(req, "outputPaths", &v) == 1 &&
 	    (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > 0))
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "request.outputPaths: not supported by this server");
-	if (isol8_json_member(req, "metadata", &v) == 1 &&
-	    isol8_json_expect_type(v, json_type_object, "request.metadata", err) < 0)
-		return -1;
+	if (isol8_json_member(req, "metadata", &v) == 1) {
+		/* For the audit record; the worker checks the pairs against common/audit.h's rules. */
+		if (isol8_json_expect_type(v, json_type_object, "request.metadata", err) < 0)
+			return -1;
+		json_object_object_add(out, "metadata", json_object_get(v));
+	}
 	if (isol8_json_member(req, "runtime", &v) != 1)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "request.runtime: required");
 	if (isol8_json_as_string(v, "request.runtime", &rt, err) < 0)

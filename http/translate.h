@@ -6,7 +6,7 @@
  * Body: {"request": ExecutionRequest, "options"?: {...}, "sessionId"?: "..."}.
  * ExecutionRequest: code | cmd (exactly one), runtime (required: python node bun deno bash),
  * timeoutMs, env {NAME: string}, fileExtension, stdin, files {path: string} (written under
- * /sandbox before the run), installPackages [string], metadata (ignored), workdir,
+ * /sandbox before the run), installPackages [string], metadata {key: string} (for the audit record), workdir,
  * setupScript (isol8 extension). codeUrl is refused (403: remote code is disabled);
  * outputPaths is refused (400: not supported by this server).
  * options: network, networkFilter {whitelist, blacklist}, cpuLimit, memoryLimit, sandboxSize,

@@ -49,6 +49,8 @@ void conn_send_result(struct conn *c, json_object *result)
 	const char *txt = json_object_to_json_string_ext(result, JSON_C_TO_STRING_PLAIN);
 	if (isol8_ipc_send(c->fd, WK_RESULT, 0, txt, strlen(txt), NULL, 0, &err) < 0)
 		log_debug("result not delivered: %s", err.msg);
+	/* The caller has its result; the report goes while the sandbox still exists. */
+	audit_report_result(c, result);
 }
 
 /* FE_STDIN: the live stdin pipe that follows an FE_RUN asking for it. */
@@ -87,12 +89,19 @@ static int handle_run(struct conn *c, struct isol8_msg *m, struct isol8_err *err
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "session id differs from the one in the hello");
 	if (r.stdin_stream && recv_stdin_fd(c, &r.stdin_fd, err) < 0)
 		return -1;
-	if (run_execute(&run, c, &r, out, errfd, err) < 0)
+	c->run = &r;
+	c->audited = false;
+	if (run_execute(&run, c, &r, out, errfd, err) < 0) {
+		if (!c->audited)
+			audit_report_error(c, err);
+		c->run = NULL;
 		return -1;
+	}
 	/* The output fds are closed before the result so a frontend reading pipes sees EOF first. */
 	out = xclose(out);
 	errfd = xclose(errfd);
 	conn_send_result(c, run.result);
+	c->run = NULL;
 	return 0;
 }
 

@@ -89,7 +89,8 @@ static void handle_assign(struct isol8_msg *m)
 	    isol8_get_str(m, &principal, sizeof c->principal - 1, &err) < 0 || isol8_get_u32(m, &c->uid, &err) < 0 ||
 	    isol8_get_u32(m, &c->gid, &err) < 0 || isol8_get_u32(m, &c->pid, &err) < 0 ||
 	    isol8_get_str(m, &session, ISOL8_MAX_SESSION, &err) < 0 || isol8_get_u32(m, &c->max_sessions, &err) < 0 ||
-	    isol8_get_u64(m, &c->session_idle_ms, &err) < 0 || isol8_msg_end(m, &err) < 0 || c->fd < 0) {
+	    isol8_get_u64(m, &c->session_idle_ms, &err) < 0 || isol8_get_u8(m, &c->audit_flags, &err) < 0 ||
+	    isol8_msg_end(m, &err) < 0 || c->fd < 0) {
 		log_error("bad assign from broker: %s", err.msg);
 		xclose(c->fd);
 		free(c);

@@ -188,6 +188,33 @@ out:
 	return rc;
 }
 
+/* request.metadata: {"key": "value"} for the audit record, checked as the broker will. */
+static int get_metadata(json_object *v, struct run_req *r, struct isol8_err *err)
+{
+	if (!json_object_is_type(v, json_type_object))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "request.metadata: expected an object of strings");
+	if ((size_t)json_object_object_length(v) > ISOL8_AUDIT_META_MAX)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "request.metadata: at most %u keys", ISOL8_AUDIT_META_MAX);
+	json_object_object_foreach(v, k, e)
+	{
+		if (!isol8_audit_meta_key_ok(k))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "request.metadata: keys are 1-%u of [A-Za-z0-9_.-], starting with a letter or digit",
+					     ISOL8_AUDIT_META_KEY);
+		/* Numbers and booleans are kept as their JSON text: the record's values are strings. */
+		if (!(json_object_is_type(e, json_type_string) || json_object_is_type(e, json_type_int) ||
+		      json_object_is_type(e, json_type_double) || json_object_is_type(e, json_type_boolean)) ||
+		    !isol8_audit_meta_value_ok(json_object_get_string(e)))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "request.metadata.%s: expected a string (or number) of at most %u bytes without "
+					     "control characters",
+					     k, ISOL8_AUDIT_META_VALUE);
+		r->meta_k[r->n_meta] = xstrdup(k);
+		r->meta_v[r->n_meta++] = xstrdup(json_object_get_string(e));
+	}
+	return 0;
+}
+
 int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r, struct isol8_err *err)
 {
 	json_tokener *tok = json_tokener_new_ex(32);
@@ -237,6 +264,8 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 			r->has_stdin = true;
 		}
 	}
+	if ((v = get(req, "metadata")) && get_metadata(v, r, err) < 0)
+		goto out;
 	if ((v = get(req, "installPackages"))) {
 		if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > MAX_INSTALL) {
 			isol8_err_set(err, ISOL8_E_USAGE, 0, "request.installPackages: expected array of at most %d", MAX_INSTALL);
@@ -408,6 +437,10 @@ void request_free(struct run_req *r)
 	free(r->session);
 	free_list(r->net_allow, r->n_net_allow);
 	free_list(r->net_deny, r->n_net_deny);
+	for (size_t i = 0; i < r->n_meta; i++) {
+		free(r->meta_k[i]);
+		free(r->meta_v[i]);
+	}
 	isol8_buf_free(&r->files_tar);
 	if (r->stdin_fd >= 0)
 		close(r->stdin_fd);

@@ -16,6 +16,7 @@
 #include "worker/outproc.h"
 #include "common/err.h"
 #include "common/ipc.h"
+#include "common/audit.h"
 #include "common/proto.h"
 #include "policy/policy.h"
 
@@ -124,6 +125,9 @@ struct run_req {
 	bool debug;
 	struct isol8_buf files_tar;        /* tar of /sandbox files to inject (from the bundle) */
 	bool has_files;
+	/* request.metadata: attached to the audit record (common/audit.h limits) */
+	char *meta_k[ISOL8_AUDIT_META_MAX], *meta_v[ISOL8_AUDIT_META_MAX];
+	size_t n_meta;
 };
 /* Fills *r from the FE_RUN JSON and the bundle fd (-1: none; read to its end, not closed). On
  * success the caller owns *r and releases it with request_free(); on failure *r is left empty
@@ -152,9 +156,18 @@ struct conn {
 	uint64_t session_idle_ms;
 	pthread_t filler;       /* pool top-up using this connection's token */
 	bool filler_started;
+	uint8_t audit_flags;    /* ISOL8_AUDIT_F_* from BR_ASSIGN */
+	const struct run_req *run; /* the run in progress (handle_run), for its audit report */
+	bool audited;           /* its V_AUDIT went out */
 };
 void *conn_main(void *arg);
 void conn_send_result(struct conn *c, json_object *result);
+
+/* ---- audit_report.c: V_AUDIT, what the broker's audit log needs from the worker ---- */
+/* After a result went to the frontend (the sandbox still exists). */
+void audit_report_result(struct conn *c, json_object *result);
+/* A run that ended in an error before any result. */
+void audit_report_error(struct conn *c, const struct isol8_err *why);
 
 struct session;
 int sessions_list(const char *tenant, struct isol8_buf *json_out);

@@ -228,6 +228,7 @@ START_TEST(translate_ok)
 	ck_assert_str_eq(jpath("request", "runtime"), "\"python\"");
 	ck_assert_str_eq(jpath("request", "timeoutMs"), "5000");
 	ck_assert_str_eq(jpath("request", "workdir"), "\"/sandbox/w\"");
+	ck_assert_str_eq(jpath("request", "metadata"), "{\"x\":1}"); /* for the audit record */
 	ck_assert_str_eq(jpath("options", "memoryLimit"), "536870912");
 	ck_assert_str_eq(jpath("options", "sandboxSize"), "1048576");
 	ck_assert_str_eq(jpath("options", "maxOutputSize"), "2048");
