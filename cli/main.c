@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{"cp", cmd_cp},           {"config", cmd_config},   {"setup", cmd_setup},
 	{"build", cmd_build},     {"cleanup", cmd_cleanup}, {"version", cmd_version},
 	{"serve", cmd_serve}, /* http: the HTTP frontend */
+	{"audit", cmd_audit},
 };
 
 /* Commands of the original that this isol8 does not offer (yet). */

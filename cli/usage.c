@@ -21,6 +21,7 @@ static const char main_text[] =
 	"  build                 Build a custom image with packages baked in\n"
 	"  cleanup               Remove isol8 containers (and images with --images)\n"
 	"  config                Display the resolved configuration\n"
+	"  audit verify|show     Check isol8d's audit log, or list its records\n"
 	"  serve                 Serve the HTTP API (forwards to isol8d)\n"
 	"  version               Print the version\n"
 	"  help [command]        Show help for a command\n"
