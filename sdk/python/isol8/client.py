@@ -1,0 +1,157 @@
+"""RemoteIsol8: the original's remote engine over isol8's HTTP API (standard library only)."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Dict, Iterator, List, Optional, Union
+
+from .errors import Isol8Error, error_for
+from .types import ExecutionRequest, ExecutionResult, SessionInfo, StreamEvent
+
+RequestLike = Union[ExecutionRequest, Dict[str, Any], None]
+
+
+class RemoteIsol8:
+    """A client of one `isol8 serve`.
+
+    host: base URL ("http://127.0.0.1:3000"); api_key: the bearer key (default
+    $ISOL8_API_KEY); session_id: run everything in that persistent session (created by the
+    first run; stop() deletes it); options: engine options sent with every run
+    (networkFilter, memoryLimit, ... as in the API, bounded by the key's policy);
+    timeout: seconds to wait for any one read from the server.
+    """
+
+    def __init__(self, host: str, api_key: Optional[str] = None, *, session_id: Optional[str] = None,
+                 options: Optional[Dict[str, Any]] = None, timeout: float = 300.0) -> None:
+        if not host.startswith(("http://", "https://")):
+            raise ValueError("host must be an http:// or https:// URL, got %r" % host)
+        self.host = host.rstrip("/")
+        self.api_key = api_key if api_key is not None else os.environ.get("ISOL8_API_KEY")
+        self.session_id = session_id
+        self.options = options
+        self.timeout = timeout
+        self.version: Optional[str] = None
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Check that the server answers (GET /health)."""
+        try:
+            body = self._call("GET", "/health", what="Remote server health check failed", auth=False)
+        except Isol8Error as e:
+            raise Isol8Error("Remote server health check failed: %s" % (e.status or e), status=e.status,
+                             error=e.error) from e
+        self.version = body.get("version") if isinstance(body, dict) else None
+
+    def stop(self) -> None:
+        """Delete the session, when there is one (idempotent on the server)."""
+        if self.session_id:
+            self.delete_session(self.session_id)
+
+    def __enter__(self) -> "RemoteIsol8":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ---- running code ----------------------------------------------------------------------
+    def execute(self, request: RequestLike = None, **fields: Any) -> ExecutionResult:
+        """Run code and return the whole result: execute(code="print(1)", runtime="python") or
+        execute(ExecutionRequest(...)). A program's failure is a result with its exit code;
+        a refused or broken request raises Isol8Error."""
+        body = self._call("POST", "/execute", self._envelope(request, fields), what="Execution failed")
+        return ExecutionResult.from_json(body)
+
+    def execute_stream(self, request: RequestLike = None, **fields: Any) -> Iterator[StreamEvent]:
+        """Run code and yield StreamEvents (Server-Sent Events) as the program writes: stdout and
+        stderr chunks, then exit (or error). Leaving the loop early stops the program."""
+        resp = self._open("POST", "/execute/stream", self._envelope(request, fields), what="Execution failed")
+        with resp:
+            for raw in resp:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                if line.startswith("data: "):
+                    yield StreamEvent.from_json(json.loads(line[6:]))
+
+    # ---- files (need a session, which the first execute creates) -----------------------------
+    def put_file(self, path: str, content: Union[bytes, str]) -> None:
+        """Write a file into the session's sandbox (relative paths are under /sandbox)."""
+        data = content.encode() if isinstance(content, str) else bytes(content)
+        self._call("POST", "/file", {"sessionId": self._need_session(), "path": path,
+                                     "content": base64.b64encode(data).decode()}, what="File upload failed")
+
+    def get_file(self, path: str) -> bytes:
+        """Read a file from the session's sandbox."""
+        q = urllib.parse.urlencode({"sessionId": self._need_session(), "path": path})
+        body = self._call("GET", "/file?" + q, what="File download failed")
+        return base64.b64decode(body["content"])
+
+    # ---- sessions --------------------------------------------------------------------------
+    def list_sessions(self) -> List[SessionInfo]:
+        """This key's persistent sessions."""
+        body = self._call("GET", "/sessions", what="Listing sessions failed")
+        return [SessionInfo.from_json(s) for s in body.get("sessions", [])]
+
+    def delete_session(self, session_id: str) -> None:
+        """Stop a session; a session that does not exist is not an error."""
+        self._call("DELETE", "/session/" + urllib.parse.quote(session_id, safe=""), what="Deleting session failed")
+
+    # ---- plumbing --------------------------------------------------------------------------
+    def _need_session(self) -> str:
+        if not self.session_id:
+            raise Isol8Error("File operations require a sessionId (persistent mode)")
+        return self.session_id
+
+    def _envelope(self, request: RequestLike, fields: Dict[str, Any]) -> Dict[str, Any]:
+        if request is None:
+            request = ExecutionRequest(**fields)
+        elif fields:
+            raise TypeError("pass either a request or keyword fields, not both")
+        req = request.to_json() if isinstance(request, ExecutionRequest) else dict(request)
+        env: Dict[str, Any] = {"request": req}
+        if self.options:
+            env["options"] = self.options
+        if self.session_id:
+            env["sessionId"] = self.session_id
+        return env
+
+    def _open(self, method: str, path: str, body: Optional[Dict[str, Any]] = None, *, what: str,
+              auth: bool = True):
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if auth and self.api_key:
+            headers["Authorization"] = "Bearer " + self.api_key
+        req = urllib.request.Request(self.host + path, data=data, headers=headers, method=method)
+        try:
+            return urllib.request.urlopen(req, timeout=self.timeout)
+        except urllib.error.HTTPError as e:
+            raw = e.read()
+            e.close()
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = None
+            error = parsed.get("error") if isinstance(parsed, dict) else (raw.decode("utf-8", "replace") or None)
+            raise error_for(e.code, error, parsed, what) from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise Isol8Error("%s: cannot reach %s: %s" % (what, self.host, reason)) from None
+
+    def _call(self, method: str, path: str, body: Optional[Dict[str, Any]] = None, *, what: str,
+              auth: bool = True) -> Any:
+        with self._open(method, path, body, what=what, auth=auth) as resp:
+            raw = resp.read()
+        try:
+            return json.loads(raw) if raw else {}
+        except ValueError:
+            raise Isol8Error("%s: the server's answer is not JSON" % what) from None
+
+
+# The original's name for the engine a program talks to; here it is always remote.
+Isol8 = RemoteIsol8
