@@ -1,5 +1,6 @@
 /* CLI output conventions shared by every command (contract in cli.h). */
 #include "config.h"
+#include "common/clock.h"
 
 #include <time.h>
 #include "cli/cli.h"
@@ -33,12 +34,4 @@ bool cli_wants_help(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
 			return true;
 	return false;
-}
-
-uint64_t cli_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }

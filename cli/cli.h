@@ -36,7 +36,4 @@ int cmd_serve(int argc, char **argv); /* http: cmd_serve.c */
 void usage_main(FILE *f);
 int usage_command(const char *cmd, FILE *f);
 
-/* CLOCK_MONOTONIC in milliseconds (for --timings). */
-uint64_t cli_mono_ms(void);
-
 #endif

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/cleanup.h"
 #include "common/conf.h"
 #include "common/proto.h"
@@ -136,7 +137,7 @@ static int run_remote(struct run_ctx *c, int *exit_code, struct isol8_err *err)
 	c->sock = broker_open(path, HELLO_RUN, c->o.session_id, err);
 	if (c->sock < 0)
 		return -1;
-	c->io.t_connected = cli_mono_ms();
+	c->io.t_connected = clock_mono_ms();
 	c->io.sock = c->sock;
 	fds[0] = targets[0];
 	fds[1] = targets[1];
@@ -146,7 +147,7 @@ static int run_remote(struct run_ctx *c, int *exit_code, struct isol8_err *err)
 	if (c->stdin_r >= 0 && isol8_ipc_send(c->sock, FE_STDIN, 0, NULL, 0, &c->stdin_r, 1, err) < 0)
 		return isol8_err_wrap(err, "send stdin to isol8d");
 	c->stdin_r = xclose(c->stdin_r);
-	c->io.t_sent = cli_mono_ms();
+	c->io.t_sent = clock_mono_ms();
 	/* Only the worker may hold the write ends now, so EOF on the pipes means it is done. */
 	c->wr_ends[0] = xclose(c->wr_ends[0]);
 	c->wr_ends[1] = xclose(c->wr_ends[1]);
@@ -174,7 +175,7 @@ int cmd_run(int argc, char **argv)
 	struct isol8_config conf;
 	struct run_defaults def;
 	struct run_ctx c = {.bundle = -1, .sock = -1, .wr_ends = {-1, -1}, .stdin_r = -1};
-	uint64_t t_start = cli_mono_ms();
+	uint64_t t_start = clock_mono_ms();
 	int status = 0;
 
 	if (cli_wants_help(argc, argv)) {

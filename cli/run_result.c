@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "cli/cli.h"
 
@@ -67,7 +68,7 @@ static void print_timings(json_object *res, const char *prefix)
  * whole command (from argument parsing to the result). */
 static void add_cli_timings(json_object *res, const struct run_io *io)
 {
-	uint64_t now = cli_mono_ms();
+	uint64_t now = clock_mono_ms();
 	json_object *t;
 
 	if (!io->t_start || isol8_json_member(res, "timings", &t) != 1 || !json_object_is_type(t, json_type_object))

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "docker/client.h"
@@ -198,20 +199,12 @@ int docker_http_dechunk(const char *in, size_t len, struct isol8_buf *out, size_
 	}
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Wait for input until the deadline. */
 static int wait_in(int fd, long long deadline, struct isol8_err *err)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
-		long long left = deadline - now_ms();
+		long long left = deadline - (long long)clock_mono_ms();
 		int r;
 
 		if (left <= 0)
@@ -349,7 +342,7 @@ int docker_exec_start_hijack(struct docker *d, const char *exec_id, int *fd_out,
 	char head[DOCKER_HIJACK_MAX_HEAD];
 	size_t head_len = 0;
 	struct docker_http_head h;
-	long long deadline = now_ms() + DOCKER_HIJACK_TIMEOUT_MS;
+	long long deadline = (long long)clock_mono_ms() + DOCKER_HIJACK_TIMEOUT_MS;
 
 	*fd_out = -1;
 	if (!n)

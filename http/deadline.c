@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
@@ -19,14 +20,6 @@ struct http_conn_slot {
 	bool exempt;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Every expired connection is shut down, once. Safe against fd reuse: MHD sends
  * MHD_CONNECTION_NOTIFY_CLOSED (which unlinks the slot under the lock) before it closes the
  * socket, so a linked slot's fd is still that connection's. */
@@ -37,7 +30,7 @@ static void *timer_main(void *arg)
 	pthread_mutex_lock(&d->lock);
 	while (!d->stop) {
 		struct timespec ts;
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 
 		for (struct http_conn_slot *s = d->head; s; s = s->next) {
 			if (!s->deadline_ms || s->deadline_ms > now)
@@ -115,7 +108,7 @@ void http_deadlines_notify(void *cls, struct MHD_Connection *c, void **socket_co
 		s = xcalloc(1, sizeof *s);
 		s->fd = ci->connect_fd;
 		pthread_mutex_lock(&d->lock);
-		s->deadline_ms = now_ms() + d->timeout_ms;
+		s->deadline_ms = clock_mono_ms() + d->timeout_ms;
 		s->next = d->head;
 		if (d->head)
 			d->head->prev = s;
@@ -164,7 +157,7 @@ void http_deadline_rearm(struct http_deadlines *d, struct MHD_Connection *c)
 		return;
 	pthread_mutex_lock(&d->lock);
 	if (!s->exempt)
-		s->deadline_ms = now_ms() + d->timeout_ms;
+		s->deadline_ms = clock_mono_ms() + d->timeout_ms;
 	pthread_mutex_unlock(&d->lock);
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/xalloc.h"
 #include "http/reply.h"
@@ -19,14 +20,6 @@
 /* Only protects this process from a misbehaving peer: the worker truncates at maxOutputSize. */
 #define COLLECT_MAX (64u * 1024u * 1024u)
 #define SSE_BLOCK 16384
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Translate and start: answers the error itself and returns 0 when something failed. */
 static int prepare(struct http_call *call, struct http_run_spec *spec, struct http_run *run, enum MHD_Result *ret)
@@ -238,7 +231,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 			size_t n = s->pending.len < max ? s->pending.len : max;
 			memcpy(buf, s->pending.data, n);
 			isol8_buf_consume(&s->pending, n);
-			s->last_write = now_ms();
+			s->last_write = clock_mono_ms();
 			return (ssize_t)n;
 		}
 		if (s->finished)
@@ -255,7 +248,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		if (http_run_pump(&s->run, s->keepalive_ms < 1000 ? (int)s->keepalive_ms : 1000, sse_emit, s))
 			s->finished = true;
 		/* A comment line keeps proxies from dropping a silent long run. */
-		if (!s->pending.len && now_ms() - s->last_write >= s->keepalive_ms)
+		if (!s->pending.len && clock_mono_ms() - s->last_write >= s->keepalive_ms)
 			isol8_buf_puts(&s->pending, ": keepalive\n\n");
 	}
 }
@@ -283,7 +276,7 @@ enum MHD_Result http_handle_stream(struct http_call *call)
 	}
 	s->srv = call->srv;
 	s->keepalive_ms = call->conf->keepalive_ms ? call->conf->keepalive_ms : HTTP_KEEPALIVE_MS;
-	s->last_write = now_ms();
+	s->last_write = clock_mono_ms();
 	{
 		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(call->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		s->client_fd = ci ? ci->connect_fd : -1;

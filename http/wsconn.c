@@ -33,6 +33,7 @@
 
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/proto.h"
@@ -73,14 +74,6 @@ struct wsc {
 	const char *close_reason;
 	bool peer_closed;         /* the peer's close frame was answered */
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* phase as in /execute/stream: "code" for the run's own events, NULL outside it. */
 static void send_event(struct wsc *w, const char *type, json_object *data, const char *phase)
@@ -309,7 +302,7 @@ static void on_text(struct wsc *w, const uint8_t *data, size_t n)
 		w->exec = msg;
 		msg = NULL;
 		w->state = WS_WINDOW;
-		w->deadline = now_ms() + WS_STDIN_WINDOW_MS;
+		w->deadline = clock_mono_ms() + WS_STDIN_WINDOW_MS;
 	} else if (strcmp(type, "stdin") == 0) {
 		on_stdin(w, msg);
 	} else if (strcmp(type, "signal") == 0) {
@@ -375,7 +368,7 @@ static int read_client(struct wsc *w)
 		return 0;
 	if (n <= 0)
 		return -1;
-	w->last_activity = now_ms();
+	w->last_activity = clock_mono_ms();
 	r = ws_feed(&w->p, buf, (size_t)n, on_message, w, &st);
 	if (r < 0) {
 		w->close_code = st;
@@ -389,7 +382,7 @@ static void serve_ws(struct wsc *w)
 {
 	uint16_t st = 0;
 
-	w->last_activity = now_ms();
+	w->last_activity = clock_mono_ms();
 	if (w->in0.len && ws_feed(&w->p, (const uint8_t *)w->in0.data, w->in0.len, on_message, w, &st) < 0) {
 		w->close_code = st;
 		w->close_reason = "protocol error";
@@ -410,7 +403,7 @@ static void serve_ws(struct wsc *w)
 			if (w->run.err >= 0)
 				p[np++] = (struct pollfd){.fd = w->run.err, .events = POLLIN};
 		} else if (w->state == WS_WINDOW) {
-			now = now_ms();
+			now = clock_mono_ms();
 			timeout = w->deadline > now ? (int)(w->deadline - now) : 0;
 		}
 		rc = poll(p, np, timeout);
@@ -427,7 +420,7 @@ static void serve_ws(struct wsc *w)
 			return; /* the client went away: the run is interrupted on cleanup */
 		if (w->close_code)
 			break;
-		if (w->state == WS_WINDOW && now_ms() >= w->deadline) {
+		if (w->state == WS_WINDOW && clock_mono_ms() >= w->deadline) {
 			start_run(w);
 			if (w->state != WS_RUNNING)
 				execution_complete(w);
@@ -436,7 +429,7 @@ static void serve_ws(struct wsc *w)
 			end_run(w);
 			execution_complete(w);
 		}
-		if (w->state == WS_IDLE && now_ms() - w->last_activity > (uint64_t)w->conf->timeout_s * 1000u) {
+		if (w->state == WS_IDLE && clock_mono_ms() - w->last_activity > (uint64_t)w->conf->timeout_s * 1000u) {
 			w->close_code = WS_CLOSE_GOING_AWAY;
 			w->close_reason = "idle";
 		}

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
@@ -259,14 +260,6 @@ int isol8_apt_mirror_from_host(char **out, struct isol8_err *err)
 
 /* ---- running debootstrap ---- */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void print_log_tail(const char *path)
 {
 	struct isol8_buf b = ISOL8_BUF_INIT;
@@ -476,11 +469,11 @@ int isol8_bootstrap_base(struct docker *d, const char *mirror, const char *repo,
 
 	printf("[..] bootstrap: debootstrap --variant=minbase %s %s %s\n", ISOL8_BOOTSTRAP_SUITE, rootfs, url);
 	fflush(stdout);
-	t0 = now_s();
+	t0 = clock_mono_s();
 	if (run_debootstrap(rootfs, url, log, err) < 0)
 		goto out;
-	printf("[OK] bootstrap: debootstrap finished in %.1f s\n", now_s() - t0);
-	t0 = now_s();
+	printf("[OK] bootstrap: debootstrap finished in %.1f s\n", clock_mono_s() - t0);
+	t0 = clock_mono_s();
 	if (tar_rootfs(rootfs, tarpath, err) < 0)
 		goto out;
 	fd = open(tarpath, O_RDONLY | O_CLOEXEC);
@@ -490,7 +483,7 @@ int isol8_bootstrap_base(struct docker *d, const char *mirror, const char *repo,
 	}
 	if (docker_image_import(d, fd, repo, tag, changes, err) < 0)
 		goto out;
-	printf("[OK] bootstrap: imported %s:%s in %.1f s\n", repo, tag, now_s() - t0);
+	printf("[OK] bootstrap: imported %s:%s in %.1f s\n", repo, tag, clock_mono_s() - t0);
 	r = 0;
 out:
 	if (r < 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -45,14 +46,6 @@ static void tail_dump_free(struct log_tail *t, bool dump)
 		t->lines[i] = NULL;
 	}
 	t->count = t->next = 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 struct docker *isol8_images_connect(void)
@@ -106,7 +99,7 @@ static int run_build(struct docker *d, const struct docker_build_opts *bo, const
 		     const char *what, double *secs, struct isol8_err *err)
 {
 	struct log_tail tail = { 0 };
-	double t0 = now_s();
+	double t0 = clock_mono_s();
 	int r;
 
 	printf("[..] %s: building\n", what);
@@ -118,7 +111,7 @@ static int run_build(struct docker *d, const struct docker_build_opts *bo, const
 		return -1;
 	}
 	tail_dump_free(&tail, false);
-	*secs = now_s() - t0;
+	*secs = clock_mono_s() - t0;
 	return 0;
 }
 

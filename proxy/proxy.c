@@ -59,6 +59,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/cleanup.h"
 #include "common/ipc.h"
 #include "common/log.h"
@@ -180,13 +181,6 @@ static bool can_accept(const struct listener *l, unsigned n_all)
 static struct conn *conns[MAX_CONNS];
 static unsigned n_conns;
 
-static uint64_t mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void iso_now(char *buf, size_t n)
 {
 	struct timespec ts;
@@ -215,7 +209,7 @@ static void conn_close(unsigned i)
 			struct log_rec *r = &l->logs[c->logi];
 			r->up = c->up_bytes;
 			r->down = c->down_bytes;
-			r->dur_ms = mono() - r->start_ms;
+			r->dur_ms = clock_mono_ms() - r->start_ms;
 		}
 		if (l->conns)
 			l->conns--;
@@ -271,7 +265,7 @@ static long log_add(struct listener *l, const struct http_req *r, const char *pa
 	snprintf(rec->host, sizeof rec->host, "%s", r->host);
 	rec->port = r->port;
 	rec->allowed = allowed;
-	rec->start_ms = mono();
+	rec->start_ms = clock_mono_ms();
 	if (path) {
 		rec->has_path = true;
 		snprintf(rec->path, sizeof rec->path, "%.*s", (int)(path_len > MAX_LOG_PATH ? MAX_LOG_PATH : path_len), path);
@@ -378,7 +372,7 @@ static int start_connect(struct conn *c)
 		if (connect(fd, (struct sockaddr *)&a->sa, a->len) == 0 || errno == EINPROGRESS) {
 			c->ufd = fd;
 			c->st = C_CONNECTING;
-			c->connect_start = mono();
+			c->connect_start = clock_mono_ms();
 			return 0;
 		}
 		close(fd);
@@ -589,7 +583,7 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 	rc = proxy_resolve_start(r->host, r->port, &c->ticket, c->addrs, &c->n_addrs, &err);
 	if (rc == 0) {
 		c->st = C_RESOLVING;
-		c->resolve_start = mono();
+		c->resolve_start = clock_mono_ms();
 		return;
 	}
 	conn_resolved(c, rc < 0 ? -1 : 0, &err);
@@ -761,7 +755,7 @@ static void accept_on(unsigned li)
 	c->lst = li;
 	c->lgen = l->gen;
 	c->logi = -1;
-	c->last_ms = mono();
+	c->last_ms = clock_mono_ms();
 	l->conns++;
 	tenants[l->ten].conns++;
 	conns[n_conns++] = c;
@@ -1005,7 +999,7 @@ int proxy_run(int chan)
 			log_error("poll: %s", strerror(errno));
 			return 1;
 		}
-		now = mono();
+		now = clock_mono_ms();
 		if (pf[1].revents)
 			proxy_resolve_collect(on_resolved, &now);
 		/* Connections first (their indexes are stable until one closes), then new ones. */
