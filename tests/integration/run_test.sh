@@ -17,8 +17,18 @@ S=${D_SOCK[r]}
 run() { run_cap "$ISOL8" run --socket "$S" "$@"; }
 W=$T_TMP/w
 mkdir -p "$W"
+# Inputs several cases read (each case can run alone: run_test.sh -k NAME).
+printf 'abc\ndef\n' >"$W/stdin.txt"
+printf 'print(6 * 7)\n' >"$W/code.txt"
+printf 'import sys\nprint("py", sys.version_info[0])\n' >"$W/a.py"
+printf 'export const x = 1;\nconsole.log("mjs", typeof require, typeof import.meta.url);\n' >"$W/a.mjs"
+printf 'const fs = require("fs");\nconsole.log("cjs", typeof require, typeof fs.readFileSync);\n' >"$W/a.cjs"
+printf 'const n: number = 21;\nconsole.log("ts", n * 2);\n' >"$W/a.ts"
+printf 'const n: number = 20;\nconsole.log("mts", n + 1, typeof Deno);\n' >"$W/a.mts"
+printf 'echo "sh ${BASH_VERSION%%%%.*}"\n' >"$W/a.sh"
 
 # ---- runtimes: hello world ------------------------------------------------------------------------
+case_runtimes() {
 run -e 'print("hello from isol8")' </dev/null
 is "$RC|$OUT|$ERR" $'0|hello from isol8\n|' "python: hello world (exit, stdout, empty stderr)"
 run -r node -e 'console.log("hello from node")' </dev/null
@@ -30,7 +40,10 @@ is "$RC|$OUT|$ERR" $'0|hello from deno\n|' "deno: hello world"
 run -r bash -e 'echo "hello from bash"' </dev/null
 is "$RC|$OUT|$ERR" $'0|hello from bash\n|' "bash: hello world"
 
+}
+
 # ---- exit codes and streams ---------------------------------------------------------------------
+case_exit_codes() {
 run -e 'import sys; print("bye"); sys.exit(42)' </dev/null
 is "$RC|$OUT" $'42|bye\n' "python sys.exit(42) -> exit 42, output kept"
 run -r bash -e 'exit 7' </dev/null
@@ -45,8 +58,10 @@ is "$RC|$OUT|$ERR" $'0|cmd-42\n|cmd-err\n' "--cmd runs bash -c"
 run --cmd 'exit 3' </dev/null
 is "$RC" 3 "--cmd exit status passed through"
 
+}
+
 # ---- stdin ------------------------------------------------------------------------------------------
-printf 'abc\ndef\n' >"$W/stdin.txt"
+case_stdin() {
 run -e 'import sys; d = sys.stdin.read(); print(d.upper(), end=""); print(len(d))' <"$W/stdin.txt"
 is "$RC|$OUT" $'0|ABC\nDEF\n8\n' "piped stdin reaches the program with -e"
 run --stdin 'from-flag' -e 'import sys; print(repr(sys.stdin.read()))' </dev/null
@@ -55,17 +70,13 @@ run -r bash -e 'read -r a; echo "got:$a"' <<<"line1"
 is "$OUT" $'got:line1\n' "bash reads piped stdin"
 run -e 'import sys; print(repr(sys.stdin.read()))' </dev/null
 is "$RC|$OUT" $'0|\'\'\n' "no stdin: program sees EOF"
-printf 'print(6 * 7)\n' >"$W/code.txt"
 run <"$W/code.txt"
 is "$RC|$OUT" $'0|42\n' "code from stdin (python by default)"
 
+}
+
 # ---- file arguments and extension detection --------------------------------------------------------
-printf 'import sys\nprint("py", sys.version_info[0])\n' >"$W/a.py"
-printf 'export const x = 1;\nconsole.log("mjs", typeof require, typeof import.meta.url);\n' >"$W/a.mjs"
-printf 'const fs = require("fs");\nconsole.log("cjs", typeof require, typeof fs.readFileSync);\n' >"$W/a.cjs"
-printf 'const n: number = 21;\nconsole.log("ts", n * 2);\n' >"$W/a.ts"
-printf 'const n: number = 20;\nconsole.log("mts", n + 1, typeof Deno);\n' >"$W/a.mts"
-printf 'echo "sh ${BASH_VERSION%%%%.*}"\n' >"$W/a.sh"
+case_file_args() {
 declare -A want_rt=([py]=python [mjs]=node [cjs]=node [ts]=bun [mts]=deno [sh]=bash)
 declare -A want_out=([py]="py 3" [mjs]="mjs undefined string" [cjs]="cjs function function" [ts]="ts 42"
 	[mts]="mts 21 object" [sh]="sh 5")
@@ -78,7 +89,10 @@ run -r python "$W/a.sh" </dev/null
 like "$RC|$ERR" '^1[|]' "-r overrides the extension (.sh run as python fails to parse)"
 like "$ERR" 'SyntaxError' "-r python on a shell file: python's SyntaxError"
 
+}
+
 # ---- usage errors and isol8's own failures: one [ERR] line ----------------------------------------
+case_usage_errors() {
 err_case() { # DESC WANT_RC WANT_ERR ARGS...
 	local d=$1 rc=$2 msg=$3
 	shift 3
@@ -112,7 +126,10 @@ err_case "workdir /sandboxes is not /sandbox" 2 '[ERR] Working directory must be
 err_case "undetectable extension" 2 "[ERR] Cannot detect runtime for $W/stdin.txt. Use --runtime to specify." \
 	"$W/stdin.txt"
 
+}
+
 # ---- timeout ---------------------------------------------------------------------------------------
+case_timeout() {
 run --timeout 1500 -e 'import time
 print("before the sleep", flush=True)
 time.sleep(20)
@@ -129,7 +146,10 @@ run --timeout 1500 --json -r bash -e 'echo early; sleep 20' </dev/null
 is "$RC|$(json_get "$OUT" '[.timedOut, .exitCode, .stdout, .oomKilled]')" '124|[true,124,"early\n",false]' \
 	"timeout --json: timedOut true, exitCode 124, output kept"
 
+}
+
 # ---- OOM --------------------------------------------------------------------------------------------
+case_oom() {
 oom_code='a = []
 while True:
     a.append(bytearray(16 * 1024 * 1024))'
@@ -140,7 +160,10 @@ run --memory 64m --json -e "$oom_code" </dev/null
 is "$RC|$(json_get "$OUT" '[.oomKilled, .exitCode, .timedOut, .limits.memoryLimit]')" '137|[true,137,false,"64m"]' \
 	"OOM --json: oomKilled true"
 
+}
+
 # ---- output cap ------------------------------------------------------------------------------------
+case_output_cap() {
 marker='--- OUTPUT TRUNCATED (10001 bytes, limit: 1000) ---'
 run --max-output 1000 -e 'print("x" * 10000)' </dev/null
 prog=${OUT%%--- OUTPUT TRUNCATED*}
@@ -166,7 +189,10 @@ prog=${prog%$'\n'}; prog=${prog%$'\n'}
 if [ "${#prog}" -le 1000 ] && [[ $OUT == *"$marker"* ]]; then ok "truncation --no-stream: capped, marker present"; else
 	not_ok "truncation --no-stream: capped, marker present" "${#prog} bytes; out=[${OUT: -200}]"; fi
 
+}
+
 # ---- secrets and env ----------------------------------------------------------------------------------
+case_secrets_env() {
 secret_code='import os, sys, time
 v = os.environ["API_TOKEN"]
 sys.stdout.write("a:" + v[:5]); sys.stdout.flush(); time.sleep(0.3)
@@ -182,7 +208,10 @@ unlike "$OUT" 'sk-live|0123456789abcdef' "secret value absent from --json output
 run --env GREETING=hi-there --env EMPTY= -e 'import os; print(os.environ["GREETING"], repr(os.environ["EMPTY"]))' </dev/null
 is "$RC|$OUT" $'0|hi-there \'\'\n' "--env K=V visible to the program"
 
+}
+
 # ---- sandbox hardening -------------------------------------------------------------------------------
+case_hardening() {
 run -r bash -e 'echo x > /usr/pwned; echo "rc=$?"' </dev/null
 is "$OUT" $'rc=1\n' "writing to /usr fails"
 like "$ERR" 'Read-only file system' "writing to /usr: read-only file system"
@@ -240,7 +269,10 @@ check "host still forks after the fork bomb" bash -c 'for i in 1 2 3 4 5; do /bi
 run -e 'print("still fine")' </dev/null
 is "$RC|$OUT" $'0|still fine\n' "a run after the fork bomb works"
 
+}
+
 # ---- files and output options -----------------------------------------------------------------------
+case_files_output() {
 F=$W/files
 mkdir -p "$F/sub/deeper" "$F/.git/objects" "$F/node_modules/pkg"
 printf 'top\n' >"$F/a.txt"
@@ -285,7 +317,10 @@ if [ "$gap" -lt 500 ]; then ok "--no-stream: printed at the end (gap ${gap} ms)"
 run --no-stream -e 'import sys; print("o"); print("e", file=sys.stderr); sys.exit(5)' </dev/null
 is "$RC|$OUT|$ERR" $'5|o\n|e\n' "--no-stream: streams separated, exit code kept"
 
+}
+
 # ---- --json -----------------------------------------------------------------------------------------
+case_json() {
 run --json -e 'import sys; print("hi"); print("warn", file=sys.stderr)' </dev/null
 is "$RC" 0 "--json: exit 0"
 is "$(json_get "$OUT" '[.stdout, .stderr, .exitCode, .truncated, .runtime, .timedOut, .oomKilled,
@@ -305,7 +340,10 @@ run --json --memory 256m --pids-limit 50 --timeout 10000 -e 'pass' </dev/null
 is "$(json_get "$OUT" '.limits | [.memoryLimit, .memoryBytes, .pidsLimit, .timeoutMs]')" '["256m",268435456,50,10000]' \
 	"--json: limits reflect the flags"
 
+}
+
 # ---- no container left after ephemeral runs --------------------------------------------------------
+case_ephemeral() {
 # Two paths. Without the in-sandbox agent (isol8d --no-agent) a sandbox is used once and removed.
 # With the agent (default) a sandbox is reset after the run and may serve the same tenant again,
 # so what must hold is: the daemon's containers stay bounded, a run never sees a previous run's
@@ -359,7 +397,10 @@ if [ "$reused" -ge 1 ]; then ok "reuse: $reused follow-up run(s) reused the rese
 is "$(docker ps -aq --filter "label=org.isol8.instance=$S" --filter label=org.isol8.kind=persist)" "" \
 	"no persist container from ephemeral runs"
 
+}
+
 # ---- standby interpreters (issue 6): pre-started python and node --------------------------------------
+case_standby() {
 # A warm run is served by an interpreter the agent started after the previous run's reset: its
 # process is older than the request. Each check retries a few times, since a loaded machine may
 # hand a run a sandbox whose standby is still starting or a fresh one (then it is simply not warm).
@@ -401,7 +442,10 @@ like "$RC|$ERR" $'^1[|].*Error: boom function' "standby node: ESM with top-level
 run -r node --env NODE_OPTIONS=--no-deprecation -e 'console.log(process.uptime() > 0.4 ? "old" : "new")' </dev/null
 is "$RC|$OUT" $'0|new\n' "NODE_OPTIONS makes the node run start its own interpreter"
 
+}
+
 # ---- persistent sessions ---------------------------------------------------------------------------
+case_sessions() {
 run --session-id s1 -e 'x = 40' </dev/null
 is "$RC|$OUT|$ERR" "0||" "python session: x = 40"
 run --session-id s1 -e 'print(x + 2)' </dev/null
@@ -442,7 +486,10 @@ like "$ERR" '^\[ERR\] ' "session stop unknown: [ERR] line"
 is "$(docker ps -aq --filter "label=org.isol8.instance=$S" --filter label=org.isol8.kind=session)" "" \
 	"no session container left after stopping all sessions"
 
+}
+
 # ---- --persist ----------------------------------------------------------------------------------------
+case_persist() {
 run --persist -e 'open("/sandbox/p.txt", "w").write("p"); print("persisted")' </dev/null
 is "$RC|$OUT" $'0|persisted\n' "--persist: run output"
 pid_line=$(grep -o 'Container kept: [0-9a-f]*' <<<"$ERR")
@@ -456,5 +503,7 @@ if [ -n "$cid" ]; then
 	docker rm -f "$cid" >/dev/null 2>&1
 fi
 
-daemon_stop r
-done_testing
+}
+
+teardown() { daemon_stop r; }
+run_cases "$@"

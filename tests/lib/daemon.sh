@@ -54,25 +54,33 @@ done_testing() {
 	exit 1
 }
 
-# run_cases [-k NAME]: run every function named case_<name> (in the order bash lists them),
-# or only those whose name contains NAME, then done_testing. A script that ends with
-# `run_cases "$@"` lets one case be run alone: `script.sh -k timeout`.
+# run_cases [-k NAME | -l]: run every function named case_<name>, in the order the script
+# defines them, or only those whose name contains NAME; then the function `teardown` if the
+# script has one (stop its daemons), then done_testing. A script that ends with
+# `run_cases "$@"` lets one case be run alone (`script.sh -k timeout`) and lists them with -l.
+# Each case sets up what it needs, so that it passes alone as in the whole run.
+case_names() {
+	local src=${BASH_SOURCE[-1]}
+	{ grep -oE '^case_[A-Za-z0-9_]+' "$src" 2>/dev/null || declare -F | awk '{print $3}' | grep '^case_'; } | awk '!seen[$0]++'
+}
 run_cases() {
 	local sel="" f n=0
 	while [ $# -gt 0 ]; do
 		case $1 in
-		-k) [ $# -ge 2 ] || { echo "usage: $0 [-k CASE]" >&2; exit 2; }; sel=$2; shift 2 ;;
-		-l) declare -F | awk '{print $3}' | sed -n 's/^case_//p'; exit 0 ;;
+		-k) [ $# -ge 2 ] || { echo "usage: $0 [-k CASE | -l]" >&2; exit 2; }; sel=$2; shift 2 ;;
+		-l) case_names | sed 's/^case_//'; exit 0 ;;
 		*) echo "usage: $0 [-k CASE | -l]" >&2; exit 2 ;;
 		esac
 	done
-	for f in $(declare -F | awk '{print $3}' | grep '^case_'); do
+	for f in $(case_names); do
+		declare -F "$f" >/dev/null || continue
 		[ -z "$sel" ] || [[ $f == *"$sel"* ]] || continue
 		diag "case ${f#case_}"
 		n=$((n + 1))
 		"$f"
 	done
 	[ "$n" -gt 0 ] || bail "no case matches '$sel'"
+	if declare -F teardown >/dev/null; then teardown; fi
 	done_testing
 }
 
