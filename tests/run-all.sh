@@ -22,7 +22,7 @@ grep -h -E '^[0-9]+%: Checks:' build/tests/unit/*.log 2>/dev/null || true
 grep -h -E '^# (TOTAL|PASS|SKIP|XFAIL|FAIL|XPASS|ERROR):' build/test-suite.log 2>/dev/null || true
 if [ $rc -ne 0 ]; then
 	echo "== failing test logs" >&2
-	for f in $(grep -l -E '^(FAIL|ERROR)' build/tests/*/*.trs 2>/dev/null); do
+	for f in $(grep -l -E '^:test-result: (FAIL|ERROR)' build/tests/*/*.trs 2>/dev/null); do
 		echo "---- ${f%.trs}.log" >&2
 		tail -n 60 "${f%.trs}.log" >&2
 	done
