@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite, on a fresh Debian 12 machine as root (CI calls exactly this):
 # dependencies, Docker engine, offline base image, build with -Werror, runtime images,
-# then `make check` (Check unit suites + real-engine integration tests).
+# then `make check` (Check unit suites + real-engine integration tests), then `make distcheck`
+# of the unit suites (the tarball is complete and builds out of a read-only tree).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -16,6 +17,9 @@ step "runtime images"; build/isol8 setup
 step "make check"
 rc=0
 make -C build check -j1 || rc=$?
+step "distcheck"
+# The tarball builds from a read-only copy of its own files and passes the unit suites.
+make -C build distcheck-unit >build/distcheck.log 2>&1 || { rc=1; tail -n 40 build/distcheck.log >&2; }
 step "summary"
 # Check's own summary lines, one per unit suite, and automake's totals.
 grep -h -E '^[0-9]+%: Checks:' build/tests/unit/*.log 2>/dev/null || true
