@@ -16,6 +16,11 @@ PKGS=(
 	python3-pip python3-setuptools python3-wheel
 )
 
+# node and npm (sdk/js, the MCP test): Debian's, unless a node was installed another way (a
+# nodesource nodejs bundles npm and conflicts with Debian's npm package).
+command -v node >/dev/null || PKGS+=(nodejs)
+command -v npm >/dev/null || PKGS+=(npm)
+
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

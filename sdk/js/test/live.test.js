@@ -1,0 +1,100 @@
+// The SDK against a live `isol8 serve` (tests/integration/sdk_js_test.sh starts one and sets
+// ISOL8_TEST_URL, ISOL8_TEST_KEY and ISOL8_TEST_KEY_BASH, a key whose tenant may only run bash).
+// Skipped without ISOL8_TEST_URL.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { RemoteIsol8, Isol8Error } from "../index.js";
+
+const URL_ = process.env.ISOL8_TEST_URL;
+const KEY = process.env.ISOL8_TEST_KEY;
+const KEY_BASH = process.env.ISOL8_TEST_KEY_BASH;
+const live = { skip: !URL_ && "ISOL8_TEST_URL not set" };
+const box = (o = {}) => new RemoteIsol8({ host: URL_, apiKey: KEY, ...o });
+
+test("start checks /health", live, async () => {
+  const b = box();
+  await b.start();
+  assert.equal(b.version, "0.1.0");
+});
+
+test("start against nothing fails with the original's message", live, async () => {
+  await assert.rejects(new RemoteIsol8({ host: "http://127.0.0.1:1" }).start(),
+    (e) => e instanceof Isol8Error && e.message.startsWith("Remote server health check failed: ") && e.status === undefined);
+});
+
+test("execute returns the ExecutionResult", live, async () => {
+  const r = await box().execute({ code: "print(6 * 7)", runtime: "python" });
+  assert.deepEqual([r.stdout, r.stderr, r.exitCode, r.truncated, r.runtime], ["42\n", "", 0, false, "python"]);
+  assert.match(r.executionId, /^[0-9a-f-]{36}$/);
+  assert.match(r.timestamp, /^\d{4}-\d\d-\d\dT/);
+});
+
+test("execute: env, stdin, exit code, stderr", live, async () => {
+  const r = await box().execute({ code: "echo $A; cat; echo e >&2; exit 3", runtime: "bash", env: { A: "env" }, stdin: "in\n" });
+  assert.deepEqual([r.stdout, r.stderr, r.exitCode], ["env\nin\n", "e\n", 3]);
+});
+
+test("a bad request rejects with the server's error and status", live, async () => {
+  await assert.rejects(box().execute({ code: "x", runtime: "cobol" }),
+    (e) => e instanceof Isol8Error && e.status === 400 && e.error.startsWith('Unknown runtime: "cobol"') &&
+      e.message.startsWith("Execution failed: Unknown runtime"));
+});
+
+test("a wrong key is 401, a policy refusal 403", live, async () => {
+  await assert.rejects(new RemoteIsol8({ host: URL_, apiKey: "not-a-key-0123456789" }).execute({ code: "1", runtime: "python" }),
+    (e) => e.status === 401 && e.error === "Invalid API key");
+  const b = new RemoteIsol8({ host: URL_, apiKey: KEY_BASH });
+  await assert.rejects(b.execute({ code: "print(1)", runtime: "python" }), (e) => e.status === 403 && /python/.test(e.error));
+  assert.equal((await b.execute({ code: "echo ok", runtime: "bash" })).stdout, "ok\n");
+});
+
+test("executeStream yields events as an async iterator", live, async () => {
+  const evs = [];
+  for await (const ev of box().executeStream({ code: "echo a; echo b >&2; exit 4", runtime: "bash" })) evs.push(ev);
+  assert.equal(evs.filter((e) => e.type === "stdout").map((e) => e.data).join(""), "a\n");
+  assert.equal(evs.filter((e) => e.type === "stderr").map((e) => e.data).join(""), "b\n");
+  assert.deepEqual(evs.at(-1), { type: "exit", data: "4", phase: "code" });
+});
+
+test("executeStream: leaving the loop early stops the program", live, async () => {
+  const t0 = Date.now();
+  for await (const ev of box().executeStream({ code: "echo first; sleep 30", runtime: "bash" })) {
+    assert.deepEqual(ev, { type: "stdout", data: "first\n", phase: "code" });
+    break;
+  }
+  assert.ok(Date.now() - t0 < 20000);
+});
+
+test("executeStream: a bad request rejects before any event", live, async () => {
+  const it = box().executeStream({ code: "x", runtime: "cobol" });
+  await assert.rejects(it.next(), (e) => e.status === 400);
+});
+
+test("sessions: state, files, list, stop", live, async () => {
+  const sid = "js-sdk-" + Math.random().toString(16).slice(2, 10);
+  const b = box({ sessionId: sid });
+  await b.start();
+  assert.equal((await b.execute({ code: "x = 40", runtime: "python" })).exitCode, 0);
+  assert.equal((await b.execute({ code: "print(x + 2)", runtime: "python" })).stdout, "42\n");
+  const blob = Uint8Array.from({ length: 256 }, (_, i) => i);
+  await b.putFile("data/blob.bin", blob);
+  assert.deepEqual(await b.getFile("/sandbox/data/blob.bin"), blob);
+  await b.putFile("t.txt", "text");
+  assert.equal(new TextDecoder().decode(await b.getFile("t.txt")), "text");
+  await assert.rejects(b.getFile("no-such-file"), (e) => e.status === 404);
+  const mine = (await b.listSessions()).filter((s) => s.id === sid);
+  assert.equal(mine.length, 1);
+  assert.equal(mine[0].isActive, false);
+  assert.match(mine[0].lastAccessedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  await b.stop();
+  assert.equal((await box().listSessions()).filter((s) => s.id === sid).length, 0);
+  await box().deleteSession(sid); // idempotent
+});
+
+test("file methods need a sessionId", live, async () => {
+  await assert.rejects(box().getFile("x"), (e) => e.message === "File operations require a sessionId (persistent mode)");
+});
+
+test("the host must be a URL", () => {
+  assert.throws(() => new RemoteIsol8({ host: "ftp://x" }), TypeError);
+});
