@@ -12,8 +12,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "broker/audit.h"
@@ -24,8 +22,6 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 #include "docker/client.h"
-
-#define ARCHIVE_MAX (64u << 20)
 
 struct job {
 	struct broker *b;
@@ -45,8 +41,6 @@ static int verb_exec_status(struct job *, struct docker *, struct isol8_buf *, i
 static int verb_inspect(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
 static int verb_kill(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
 static int verb_remove(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-static int verb_put_archive(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-static int verb_get_archive(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
 static int verb_net_rules(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
 static int verb_list_own(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
 static int verb_net_logs(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
@@ -62,9 +56,6 @@ static const struct isol8_msg_spec verb_table[] = {
 	{V_INSPECT, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "inspect"},
 	{V_KILL, PEER_WORKER, 0, STR(1) + 1, STR(ISOL8_MAX_ID) + 1, "kill"},
 	{V_REMOVE, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "remove"},
-	{V_PUT_ARCHIVE, PEER_WORKER, 1, STR(1) + STR(1), STR(ISOL8_MAX_ID) + STR(ISOL8_MAX_PATH), "put-archive",
-	 {ISOL8_FD_MEMFD}},
-	{V_GET_ARCHIVE, PEER_WORKER, 0, STR(1) + STR(1), STR(ISOL8_MAX_ID) + STR(ISOL8_MAX_PATH), "get-archive"},
 	{V_NET_RULES, PEER_WORKER, 0, STR(1) + 4 + 4 + 1, ISOL8_IPC_MAX_PAYLOAD, "apply-network-rules"},
 	{V_NET_LOGS, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "network-logs"},
 	{V_RENEW, PEER_WORKER, 0, STR(1) + 8, STR(ISOL8_MAX_ID) + 8, "renew"},
@@ -86,8 +77,6 @@ static verb_fn handler_for(uint8_t type)
 	case V_INSPECT: return verb_inspect;
 	case V_KILL: return verb_kill;
 	case V_REMOVE: return verb_remove;
-	case V_PUT_ARCHIVE: return verb_put_archive;
-	case V_GET_ARCHIVE: return verb_get_archive;
 	case V_NET_RULES: return verb_net_rules;
 	case V_LIST_OWN: return verb_list_own;
 	case V_NET_LOGS: return verb_net_logs;
@@ -114,25 +103,6 @@ static int get_owned(struct job *j, char **id, struct owned_container *oc, struc
 	if (table_container_owned(*id, j->worker, j->gen, oc) < 0)
 		return isol8_err_set(err, ISOL8_E_POLICY, 0, "container %.12s is not owned by this worker", *id);
 	return 0;
-}
-
-static int read_fd_capped(int fd, size_t max, struct isol8_buf *out, struct isol8_err *err)
-{
-	char tmp[65536];
-	if (lseek(fd, 0, SEEK_SET) < 0 && errno != ESPIPE)
-		return isol8_err_set(err, ISOL8_E_IO, errno, "seek archive");
-	for (;;) {
-		ssize_t n = read(fd, tmp, sizeof tmp);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return isol8_err_set(err, ISOL8_E_IO, errno, "read archive");
-		if (n == 0)
-			return 0;
-		if (out->len + (size_t)n > max)
-			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "archive larger than %zu bytes", max);
-		isol8_buf_append(out, tmp, (size_t)n);
-	}
 }
 
 /* ---- verbs ---- */
@@ -365,77 +335,6 @@ static int verb_remove(struct job *j, struct docker *d, struct isol8_buf *reply,
 	netns_forget(j->b, id);
 	table_container_del(id);
 	log_info("removed sandbox %.12s", id);
-	return 0;
-}
-
-static int verb_put_archive(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd,
-			    struct isol8_err *err)
-{
-	_cleanup_free_ char *id = NULL, *path = NULL;
-	_cleanup_close_ int fd = -1;
-	struct owned_container oc;
-	struct isol8_buf tar = ISOL8_BUF_INIT;
-	int rc;
-
-	if (get_owned(j, &id, &oc, err) < 0 || isol8_get_str(&j->m, &path, ISOL8_MAX_PATH, err) < 0 ||
-	    isol8_msg_end(&j->m, err) < 0)
-		return -1;
-	if (validate_sandbox_path(path, err) < 0)
-		return -1;
-	fd = isol8_msg_take_fd(&j->m, 0);
-	{
-		/* Only a regular file (a memfd): a pipe whose writer the worker keeps open would hold
-		 * this verb thread forever. */
-		struct stat st;
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-			return isol8_err_set(err, ISOL8_E_PROTO, 0, "put-archive: the archive must be a memfd");
-	}
-	/* The broker forwards the bytes to Docker without interpreting them (Docker parses tar). */
-	if (read_fd_capped(fd, ARCHIVE_MAX, &tar, err) < 0) {
-		isol8_buf_free(&tar);
-		return -1;
-	}
-	rc = docker_container_put_archive(d, id, path, tar.data, tar.len, err);
-	isol8_buf_free(&tar);
-	return rc;
-}
-
-static int verb_get_archive(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd,
-			    struct isol8_err *err)
-{
-	_cleanup_free_ char *id = NULL, *path = NULL;
-	_cleanup_close_ int mfd = -1;
-	struct owned_container oc;
-	struct isol8_buf tar = ISOL8_BUF_INIT;
-	size_t off = 0;
-
-	if (get_owned(j, &id, &oc, err) < 0 || isol8_get_str(&j->m, &path, ISOL8_MAX_PATH, err) < 0 ||
-	    isol8_msg_end(&j->m, err) < 0)
-		return -1;
-	if (validate_sandbox_path(path, err) < 0)
-		return -1;
-	if (docker_container_get_archive(d, id, path, &tar, ARCHIVE_MAX, err) < 0) {
-		isol8_buf_free(&tar);
-		return -1;
-	}
-	mfd = memfd_create("isol8-archive", MFD_CLOEXEC);
-	if (mfd < 0) {
-		isol8_buf_free(&tar);
-		return isol8_err_set(err, ISOL8_E_IO, errno, "memfd_create");
-	}
-	while (off < tar.len) {
-		ssize_t n = write(mfd, tar.data + off, tar.len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			isol8_buf_free(&tar);
-			return isol8_err_set(err, ISOL8_E_IO, errno, "write memfd");
-		}
-		off += (size_t)n;
-	}
-	isol8_buf_free(&tar);
-	lseek(mfd, 0, SEEK_SET);
-	*rfd = steal_fd(&mfd);
 	return 0;
 }
 

@@ -90,8 +90,7 @@ enum isol8_msg_type {
 	V_INSPECT = 44,      /* str container -> u8 running, u8 oom_killed, u32 exit_code, u32 oom_kills (cgroup) */
 	V_KILL = 45,         /* str container, u8 signal -> empty */
 	V_REMOVE = 46,       /* str container -> empty */
-	V_PUT_ARCHIVE = 47,  /* str container, str path | fd: tar (memfd) -> empty */
-	V_GET_ARCHIVE = 48,  /* str container, str path -> fd: tar (memfd) */
+	/* 47, 48: put-archive and get-archive, removed (no sender); not to be reused */
 	V_NET_RULES = 49,    /* str container, u32 n_allow, str allow[n_allow], u32 n_deny, str deny[n_deny],
 	                        u8 log -> empty. Only for a running sandbox created with net mode
 	                        filtered, once. Patterns: canonical host patterns (proxy/hostpat.h:

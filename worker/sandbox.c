@@ -221,19 +221,6 @@ int sb_kill(const char *id, int sig, struct isol8_err *err)
 	return 0;
 }
 
-int sb_get_archive(const char *id, const char *path, int *fd, struct isol8_err *err)
-{
-	struct isol8_buf p = ISOL8_BUF_INIT;
-	struct isol8_msg m = {0};
-	isol8_put_str(&p, id);
-	isol8_put_str(&p, path);
-	if (call(V_GET_ARCHIVE, &p, NULL, 0, &m, err) < 0)
-		return -1;
-	*fd = isol8_msg_take_fd(&m, 0);
-	isol8_msg_free(&m);
-	return *fd >= 0 ? 0 : isol8_err_set(err, ISOL8_E_PROTO, 0, "get-archive reply without fd");
-}
-
 static int put_host_patterns(struct isol8_buf *p, const char *what, char *const *l, size_t n, struct isol8_err *err)
 {
 	isol8_put_u32(p, (uint32_t)n);

@@ -62,7 +62,6 @@ int sb_exec_status(const char *exec_id, bool *running, int *exit_code, struct is
 int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, uint32_t *oom_kills, struct isol8_err *err);
 int sb_kill(const char *id, int sig, struct isol8_err *err);
 int sb_remove(const char *id, struct isol8_err *err);
-int sb_get_archive(const char *id, const char *path, int *fd, struct isol8_err *err);
 /* Filtered networking: apply the rules once, right after start; fetch the proxy's log (JSON
  * array text, caller frees). */
 int sb_net_rules(const char *id, char *const *allow, size_t n_allow, char *const *deny, size_t n_deny, bool log,
