@@ -49,12 +49,6 @@ static uint64_t next_seq;
 
 #define QUEUE_WAIT_MS 60000
 
-static const struct isol8_msg_spec hello_table[] = {
-	{FE_HELLO, PEER_FRONTEND, 0, 1 + 4, 1 + 4 + ISOL8_MAX_SESSION, "hello"},
-	{FE_HELLO_KEY, PEER_FRONTEND, 0, 1 + 4 + 4 + 1 + 4 + ISOL8_KEY_ID_LEN,
-	 1 + 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_KEY_NAME + 4 + ISOL8_KEY_ID_LEN, "hello-key"},
-};
-
 /* Closing a UNIX socket whose receive queue still holds the peer's messages makes the peer's
  * next read fail with ECONNRESET, hiding our error reply. So a refused connection lingers in
  * a short-lived thread that half-closes, drains (closing any passed fds) until the peer hangs
@@ -334,7 +328,8 @@ void broker_pending_ready(struct broker *b, int fd)
 			return;
 		goto bad;
 	}
-	if (isol8_msg_check(hello_table, 2, PEER_FRONTEND, &m, NULL, &err) < 0 ||
+	/* The table lets only the two hellos through from a frontend to the broker. */
+	if (isol8_proto_check(PEER_BROKER, PEER_FRONTEND, &m, NULL, &err) < 0 ||
 	    isol8_get_u8(&m, &op, &err) < 0 || isol8_get_str(&m, &session, ISOL8_MAX_SESSION, &err) < 0 ||
 	    (m.type == FE_HELLO_KEY && (isol8_get_str(&m, &key, ISOL8_MAX_KEY_NAME, &err) < 0 ||
 					isol8_get_str(&m, &key_id, ISOL8_KEY_ID_LEN, &err) < 0)) ||

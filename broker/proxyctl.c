@@ -123,16 +123,21 @@ int broker_proxy_call(struct broker *b, uint8_t type, const struct isol8_buf *p,
 			goto out;
 		}
 		/* A reply to an earlier request that timed out: skip it. */
-		if (reply->request_id != req || reply->nfds) {
+		if (reply->request_id != req) {
 			isol8_msg_free(reply);
 			continue;
+		}
+		if (isol8_proto_check(PEER_BROKER, PEER_PROXY, reply, NULL, err) < 0) {
+			isol8_msg_free(reply);
+			isol8_err_wrap(err, "reply from the network proxy");
+			goto out;
 		}
 		if (reply->type == PX_REPLY_OK) {
 			rc = 0;
 			goto out;
 		}
 		if (reply->type == PX_REPLY_ERR && isol8_get_u16(reply, &code, err) == 0 &&
-		    isol8_get_str(reply, &msg, 1024, err) == 0) {
+		    isol8_get_str(reply, &msg, ISOL8_MAX_ERROR_MSG, err) == 0) {
 			isol8_err_set(err, code > ISOL8_E_OK && code < ISOL8_E__MAX ? code : ISOL8_E_INTERNAL, 0, "%s", msg);
 			free(msg);
 		} else {

@@ -20,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/proto.h"
+#include "common/proto_rows.h"
 #include "common/xalloc.h"
 #include "docker/client.h"
 
@@ -28,62 +29,10 @@ struct job {
 	unsigned worker;
 	uint32_t gen;
 	struct isol8_msg m;
-	const struct isol8_msg_spec *spec;
+	const struct isol8_proto_row *spec;
 };
 
-typedef int (*verb_fn)(struct job *j, struct docker *d, struct isol8_buf *reply, int *reply_fd,
-		       struct isol8_err *err);
-
-static int verb_create(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-static int verb_start(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-static int verb_exec(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-static int verb_exec_status(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-static int verb_inspect(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-static int verb_kill(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-static int verb_remove(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-static int verb_net_rules(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-static int verb_list_own(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-static int verb_net_logs(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-static int verb_renew(struct job *, struct docker *, struct isol8_buf *, int *, struct isol8_err *);
-
-#define STR(n) (4u + (n))
-static const struct isol8_msg_spec verb_table[] = {
-	{V_CREATE, PEER_WORKER, 0, 4 + 1 + STR(0) + STR(0) + 8 * 6 + 4 + 3 + STR(0),
-	 4 + 1 + STR(ISOL8_MAX_IMAGE) * 2 + 8 * 6 + 4 + 3 + STR(ISOL8_MAX_SESSION), "create-sandbox"},
-	{V_START, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "start"},
-	{V_EXEC, PEER_WORKER, 0, STR(1) + 4 + STR(1) + 4 + STR(1) + 1, ISOL8_IPC_MAX_PAYLOAD, "exec"},
-	{V_EXEC_STATUS, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "exec-status"},
-	{V_INSPECT, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "inspect"},
-	{V_KILL, PEER_WORKER, 0, STR(1) + 1, STR(ISOL8_MAX_ID) + 1, "kill"},
-	{V_REMOVE, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "remove"},
-	{V_NET_RULES, PEER_WORKER, 0, STR(1) + 4 + 4 + 1, ISOL8_IPC_MAX_PAYLOAD, "apply-network-rules"},
-	{V_NET_LOGS, PEER_WORKER, 0, STR(1), STR(ISOL8_MAX_ID), "network-logs"},
-	{V_RENEW, PEER_WORKER, 0, STR(1) + 8, STR(ISOL8_MAX_ID) + 8, "renew"},
-	{V_LIST_OWN, PEER_WORKER, 0, 0, 0, "list-own"},
-	{V_LOG, PEER_WORKER, 0, 1 + STR(0), 1 + STR(ISOL8_MAX_LOG_LINE), "log"},
-	{V_CONN_DONE, PEER_WORKER, 0, 4, 4, "conn-done"},
-	{V_AUDIT, PEER_WORKER, 0,
-	 4 + STR(0) + STR(1) + 1 + 4 + 2 + STR(0) + 8 * 2 + 1 + 8 * 7 + 4 * 2 + STR(0) + 4 + STR(0) * 3,
-	 ISOL8_IPC_MAX_PAYLOAD, "audit"},
-};
-
-static verb_fn handler_for(uint8_t type)
-{
-	switch (type) {
-	case V_CREATE: return verb_create;
-	case V_START: return verb_start;
-	case V_EXEC: return verb_exec;
-	case V_EXEC_STATUS: return verb_exec_status;
-	case V_INSPECT: return verb_inspect;
-	case V_KILL: return verb_kill;
-	case V_REMOVE: return verb_remove;
-	case V_NET_RULES: return verb_net_rules;
-	case V_LIST_OWN: return verb_list_own;
-	case V_NET_LOGS: return verb_net_logs;
-	case V_RENEW: return verb_renew;
-	default: return NULL;
-	}
-}
+typedef int verb_fn(struct job *j, struct docker *d, struct isol8_buf *reply, int *reply_fd, struct isol8_err *err);
 
 static void reply_err(struct broker *b, unsigned worker, uint32_t req, const struct isol8_err *err)
 {
@@ -373,7 +322,48 @@ static int verb_list_own(struct job *j, struct docker *d, struct isol8_buf *repl
 	return 0;
 }
 
+/* Messages without a reply, served at once in the main loop: no Docker, no thread. */
+static int verb_log(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	_cleanup_free_ char *line = NULL;
+	char origin[32];
+	uint8_t level;
+
+	if (isol8_get_u8(&j->m, &level, err) < 0 || !isol8_log_level_name(level) ||
+	    isol8_get_str(&j->m, &line, ISOL8_MAX_LOG_LINE, err) < 0 || isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	snprintf(origin, sizeof origin, "isol8-worker[%u]", j->worker);
+	isol8_log_relay(level, origin, line);
+	return 0;
+}
+
+static int verb_conn_done(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	struct worker_slot *w = &j->b->w[j->worker];
+	uint32_t token;
+
+	if (isol8_get_u32(&j->m, &token, err) < 0 || isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	if (table_token_drop(token, j->worker, w->gen) && w->load)
+		w->load--;
+	return 0;
+}
+
+/* In the main loop, not a verb thread: V_CONN_DONE behind it on the channel drops the token it
+ * names. An audit record that cannot be written is the operator's concern, not the worker's. */
+static int verb_audit(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	if (audit_execution(j->b, j->worker, j->gen, &j->m, err) < 0)
+		log_warn("worker %u: %s", j->worker, err->msg);
+	return 0;
+}
+
 /* ---- dispatch ---- */
+
+/* The handler column of the protocol table; every other row's is NULL. */
+#define ROW(t, nm, fr, dst, fds, lo, hi, fl, handler) [t] = handler,
+static verb_fn *const handlers[256] = {ISOL8_PROTO_ROWS(ROW)};
+#undef ROW
 
 static void *job_main(void *arg)
 {
@@ -382,7 +372,7 @@ static void *job_main(void *arg)
 	struct isol8_buf reply = ISOL8_BUF_INIT;
 	struct docker *d = NULL;
 	int rfd = -1, rc = -1;
-	verb_fn fn = handler_for(j->m.type);
+	verb_fn *fn = handlers[j->m.type];
 
 	d = docker_open(j->b->o.docker_host, &err);
 	if (d)
@@ -408,7 +398,7 @@ void broker_worker_msg(struct broker *b, unsigned idx)
 {
 	struct worker_slot *w = &b->w[idx];
 	struct isol8_err err = ISOL8_ERR_INIT;
-	const struct isol8_msg_spec *spec = NULL;
+	const struct isol8_proto_row *spec = NULL;
 	struct isol8_msg m = {0};
 	pthread_attr_t attr;
 	pthread_t th;
@@ -429,38 +419,19 @@ void broker_worker_msg(struct broker *b, unsigned idx)
 		log_warn("worker %u sent a malformed frame: %s", idx, err.msg);
 		return;
 	}
-	if (isol8_msg_check(verb_table, sizeof verb_table / sizeof verb_table[0], PEER_WORKER, &m, &spec, &err) < 0) {
+	if (isol8_proto_check(PEER_BROKER, PEER_WORKER, &m, &spec, &err) < 0 || !handlers[m.type]) {
+		if (!err.msg[0])
+			isol8_err_set(&err, ISOL8_E_PROTO, 0, "message %s has no handler in the broker", spec->name);
 		log_warn("worker %u: %s", idx, err.msg);
 		reply_err(b, idx, m.request_id, &err);
 		isol8_msg_free(&m);
 		return;
 	}
-	if (m.type == V_LOG) {
-		uint8_t level;
-		_cleanup_free_ char *line = NULL;
-		char origin[32];
-		if (isol8_get_u8(&m, &level, &err) == 0 && isol8_log_level_name(level) &&
-		    isol8_get_str(&m, &line, ISOL8_MAX_LOG_LINE, &err) == 0 && isol8_msg_end(&m, &err) == 0) {
-			snprintf(origin, sizeof origin, "isol8-worker[%u]", idx);
-			isol8_log_relay(level, origin, line);
-		}
-		isol8_msg_free(&m);
-		return;
-	}
-	/* Here, not in a verb thread: V_CONN_DONE behind it on the channel drops the token it names. */
-	if (m.type == V_AUDIT) {
-		if (audit_execution(b, idx, w->gen, &m, &err) < 0)
-			log_warn("worker %u: %s", idx, err.msg);
-		isol8_msg_free(&m);
-		return;
-	}
-	if (m.type == V_CONN_DONE) {
-		uint32_t token;
-		if (isol8_get_u32(&m, &token, &err) == 0 && isol8_msg_end(&m, &err) == 0) {
-			if (table_token_drop(token, idx, w->gen) && w->load)
-				w->load--;
-		}
-		isol8_msg_free(&m);
+	if (spec->flags & ISOL8_MSG_NOREPLY) {
+		struct job inline_job = {.b = b, .worker = idx, .gen = w->gen, .m = m, .spec = spec};
+		if (handlers[m.type](&inline_job, NULL, NULL, NULL, &err) < 0)
+			log_debug("worker %u %s ignored: %s", idx, spec->name, err.msg);
+		isol8_msg_free(&inline_job.m);
 		return;
 	}
 	__atomic_add_fetch(&b->inflight, 1, __ATOMIC_SEQ_CST);

@@ -10,9 +10,8 @@
  * dockerd. The agent is trusted no more than the code it runs: the container stays the
  * security boundary, and the worker parses everything the agent says defensively.
  *
- * Framing: the same 20-byte header as common/ipc.h (magic 0x3849, version 1, type, flags,
- * nfds, len, request_id, reserved=0; little-endian), payload <= 64 KiB, <= 3 fds per message.
- * Payload fields: u8/u32/u64 little-endian; str = u32 length + bytes (no NUL inside).
+ * Framing: common/ipc.h, compiled into the agent too; every message is checked against the
+ * protocol table (common/proto_rows.h) on both sides.
  *
  * Environment: a program gets the container's environment with the request's entries replacing
  * those of the same name (a later entry wins), as docker exec would give it.
@@ -22,6 +21,8 @@
 
 #define ISOL8_AGENT_VERSION 1u
 #define ISOL8_AGENT_SOCK "/run/isol8-agent/sock"
+#define ISOL8_AGENT_MAX_JOB 60000u   /* A_RUN_WARM's job: with its length it fits an empty pipe */
+#define ISOL8_AGENT_MAX_ERROR 1024u  /* A_ERROR's message */
 
 enum isol8_agent_msg {
 	/* agent -> worker, once after connecting */

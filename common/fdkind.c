@@ -21,6 +21,7 @@ static const char *const kind_names[ISOL8_FD__MAX] = {
 	[ISOL8_FD_SEQPACKET] = "unix seqpacket socket",
 	[ISOL8_FD_STREAM] = "stream socket",
 	[ISOL8_FD_LISTEN_TCP] = "listening TCP socket",
+	[ISOL8_FD_SOCKET] = "connected socket",
 };
 
 const char *isol8_fd_kind_name(enum isol8_fd_kind kind)
@@ -116,6 +117,11 @@ int isol8_fd_check(int fd, enum isol8_fd_kind kind, struct isol8_err *err)
 		break;
 	case ISOL8_FD_LISTEN_TCP:
 		ok = S_ISSOCK(st.st_mode) && sock_is(fd, AF_INET, AF_INET6, SOCK_STREAM, 1);
+		break;
+	case ISOL8_FD_SOCKET:
+		ok = S_ISSOCK(st.st_mode) && (sock_is(fd, AF_UNIX, AF_UNIX, SOCK_STREAM, 0) ||
+					      sock_is(fd, AF_UNIX, AF_UNIX, SOCK_SEQPACKET, 0) ||
+					      sock_is(fd, AF_INET, AF_INET6, SOCK_STREAM, 0));
 		break;
 	case ISOL8_FD_UNSET:
 	case ISOL8_FD__MAX:

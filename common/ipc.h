@@ -105,6 +105,7 @@ enum isol8_fd_kind {
 	ISOL8_FD_SEQPACKET,  /* AF_UNIX SOCK_SEQPACKET socket (an isol8 connection) */
 	ISOL8_FD_STREAM,     /* connected AF_UNIX or TCP stream socket */
 	ISOL8_FD_LISTEN_TCP, /* listening TCP socket */
+	ISOL8_FD_SOCKET,     /* connected socket: AF_UNIX stream or seqpacket, or TCP */
 	ISOL8_FD__MAX
 };
 

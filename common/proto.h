@@ -12,11 +12,17 @@
 
 #include <stdint.h>
 
-/* Peer kinds (bitmask for isol8_msg_spec.allowed_from). */
-#define PEER_FRONTEND 0x01u
-#define PEER_WORKER 0x02u
-#define PEER_BROKER 0x04u
-#define PEER_PROXY 0x08u
+#include "common/agent_proto.h"
+
+/* Peer kinds: the kernel-identified end of a channel, never a claim in a message. Each row of
+ * the protocol table (common/proto_rows.h) names the kinds that may send the type and the kinds
+ * that receive it; both are bitmasks. */
+#define PEER_FRONTEND 0x01u  /* isol8, isol8 serve: a local user's process, the least trusted */
+#define PEER_WORKER 0x02u    /* isol8-worker: unprivileged, parses hostile input */
+#define PEER_BROKER 0x04u    /* isol8d */
+#define PEER_PROXY 0x08u     /* isol8-proxy */
+#define PEER_AGENT 0x10u     /* isol8-agent, PID 1 of a sandbox: as untrusted as the code it runs */
+#define PEER_CONNECTOR 0x20u /* isol8 serve's broker connector (frontend/http/connector.c) */
 
 /* Identifier limits, checked on every side. */
 #define ISOL8_MAX_ID 128u          /* container / exec ids (64 hex in practice) */
@@ -36,6 +42,7 @@
 #define ISOL8_KEY_ID_LEN 16u       /* hex digits of an API key's id (see FE_HELLO_KEY) */
 #define ISOL8_MAX_PRINCIPAL 127u   /* "uid:N" | "key:NAME@FRONTEND_UID#ID" */
 #define ISOL8_MAX_LOG_LINE 2048u
+#define ISOL8_MAX_ERROR_MSG 4096u /* text of WK_ERROR, BR_REPLY_ERR, PX_REPLY_ERR */
 
 enum isol8_msg_type {
 	/* frontend -> broker */
@@ -64,12 +71,15 @@ enum isol8_msg_type {
 	WK_SESSIONS = 23,    /* JSON array text */
 	WK_OK = 24,          /* empty */
 
+	/* broker connector -> isol8 serve (the answer to a hello on its private link) */
+	CN_CONNECTED = 25,   /* empty | fd: a connection to isol8d on which the hello was sent */
+
 	/* broker -> worker */
 	BR_ASSIGN = 30,      /* u32 token, u8 op, str tenant, str principal ("uid:N" | "key:NAME"), u32 uid, u32 gid, u32 pid,
 	                        str session, u32 max_sessions, u64 session_idle_ms,
 	                        u8 audit (ISOL8_AUDIT_F_*: what V_AUDIT should carry) | fd: connection */
-	BR_REPLY_OK = 31,    /* verb-specific payload, request_id of the verb | 0 or 1 fd */
-	BR_REPLY_OK_FD = 32,
+	BR_REPLY_OK = 31,    /* verb-specific payload, request_id of the verb */
+	BR_REPLY_OK_FD = 32, /* the same | fd: a connected socket (exec's stream, the agent's connection) */
 	BR_REPLY_ERR = 33,   /* u16 isol8_err code, str message */
 	BR_SHUTDOWN = 34,    /* empty: finish in-flight work, then exit */
 	BR_PREWARM = 35,     /* u32 token, str tenant, u8 runtime: start a pool sandbox of the default
@@ -173,5 +183,39 @@ enum isol8_sandbox_kind { SANDBOX_EPHEMERAL = 0, SANDBOX_SESSION = 1, SANDBOX_PE
 
 /* Session names are used in labels and logs: a strict charset keeps them boring. */
 int isol8_valid_session_name(const char *s);
+
+/* ---- the protocol table (rows in common/proto_rows.h, one per message type) ---- */
+
+/* Row flags */
+#define ISOL8_MSG_NOREPLY 0x01u /* the receiver answers nothing (the broker handles it inline) */
+
+struct isol8_msg;
+struct isol8_err;
+
+struct isol8_proto_row {
+	uint8_t type;
+	const char *name;
+	uint8_t from;     /* peer kinds that may send it */
+	uint8_t to;       /* peer kinds that receive it */
+	uint8_t nfds;     /* exact number of fds it carries */
+	uint8_t fd_kinds[3]; /* enum isol8_fd_kind of each of the nfds fds (common/ipc.h) */
+	uint32_t min_len; /* payload bounds, bytes */
+	uint32_t max_len;
+	uint8_t flags;
+};
+
+extern const struct isol8_proto_row isol8_proto[];
+extern const unsigned isol8_proto_rows;
+
+/* The row of a type, NULL when no channel carries it. */
+const struct isol8_proto_row *isol8_proto_find(uint8_t type);
+
+/* Check m as received by a `receiver` (one peer kind) from a `sender` (the kinds the channel's
+ * far end may be): known type, meant for this receiver, permitted from that sender, exact fd
+ * count, each fd of its slot's kind, length within bounds. On refusal closes all of m's fds and
+ * returns -1 with ISOL8_E_PROTO ("unknown message type 77", "message exec: expected 0 fds, got
+ * 1", ...). Which of the accepted types fits the receiver's state is the caller's check. */
+int isol8_proto_check(uint8_t receiver, uint8_t sender, struct isol8_msg *m, const struct isol8_proto_row **spec_out,
+		      struct isol8_err *err);
 
 #endif

@@ -19,7 +19,6 @@
 #include "common/proto.h"
 #include "worker/agent.h"
 
-#define PEER_AGENT 0x08u
 #define DRAIN_AFTER_EXIT_MS 50
 
 static const struct isol8_msg_spec agent_table[] = {

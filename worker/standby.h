@@ -7,9 +7,10 @@
 #include <stddef.h>
 
 #include "common/buf.h"
+#include "common/agent_proto.h"
 #include "common/err.h"
 
-#define STANDBY_JOB_MAX 60000u /* the agent's bound: the job fits an empty pipe */
+#define STANDBY_JOB_MAX ISOL8_AGENT_MAX_JOB
 
 /* The standby's command for a runtime, or NULL when it has none. */
 const char *const *standby_argv(int runtime);
