@@ -12,9 +12,6 @@
 #include "common/cleanup.h"
 #include "common/proto.h"
 
-/* Error messages from the worker are shown to the user; anything longer is not a message. */
-#define WK_ERROR_MAX_MSG 4096u
-
 const char *broker_socket_path(const char *flag)
 {
 	const char *env = getenv("ISOL8_SOCKET");
@@ -41,7 +38,7 @@ int broker_error_from_msg(struct isol8_msg *m, struct isol8_err *err)
 	_cleanup_free_ char *text = NULL;
 	uint16_t code;
 
-	if (isol8_get_u16(m, &code, &perr) < 0 || isol8_get_str(m, &text, WK_ERROR_MAX_MSG, &perr) < 0 ||
+	if (isol8_get_u16(m, &code, &perr) < 0 || isol8_get_str(m, &text, ISOL8_MAX_ERROR_MSG, &perr) < 0 ||
 	    isol8_msg_end(m, &perr) < 0) {
 		*err = perr;
 		return isol8_err_wrap(err, "malformed error reply from isol8d");
@@ -56,16 +53,6 @@ int broker_error_from_msg(struct isol8_msg *m, struct isol8_err *err)
 	return isol8_err_set(err, code, 0, "%s", text);
 }
 
-/* What a worker may answer a frontend. The worker handles hostile input and may be another
- * tenant's compromised process: an fd from it is read only if it is a sealed memfd. */
-static const struct isol8_msg_spec wk_table[] = {
-	{WK_RESULT, PEER_WORKER, 0, 0, ISOL8_IPC_MAX_PAYLOAD, "result", {0}},
-	{WK_ERROR, PEER_WORKER, 0, 2 + 4, 2 + 4 + WK_ERROR_MAX_MSG, "error", {0}},
-	{WK_FILE, PEER_WORKER, 1, 0, 0, "file", {ISOL8_FD_MEMFD}},
-	{WK_SESSIONS, PEER_WORKER, 0, 0, ISOL8_IPC_MAX_PAYLOAD, "sessions", {0}},
-	{WK_OK, PEER_WORKER, 0, 0, 0, "ok", {0}},
-};
-
 int broker_recv(int sock, struct isol8_msg *m, struct isol8_err *err)
 {
 	int r = isol8_ipc_recv(sock, m, err);
@@ -74,7 +61,10 @@ int broker_recv(int sock, struct isol8_msg *m, struct isol8_err *err)
 		return isol8_err_wrap(err, "reading from isol8d");
 	if (r == 0)
 		return isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "isol8d closed the connection (worker died?)");
-	if (isol8_msg_check(wk_table, sizeof wk_table / sizeof wk_table[0], PEER_WORKER, m, NULL, err) < 0) {
+	/* Before routing the broker answers (a refusal), after it the worker. The worker handles
+	 * hostile input and may be another tenant's compromised process: the table lets an fd from
+	 * it through only as a sealed memfd. */
+	if (isol8_proto_check(PEER_FRONTEND, PEER_BROKER | PEER_WORKER, m, NULL, err) < 0) {
 		isol8_msg_free(m);
 		return isol8_err_wrap(err, "reply from isol8d");
 	}

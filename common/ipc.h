@@ -109,28 +109,11 @@ enum isol8_fd_kind {
 	ISOL8_FD__MAX
 };
 
-/* Per-type expectations, checked before dispatch (OpenSSH mon_table idea). */
-struct isol8_msg_spec {
-	uint8_t type;
-	uint8_t allowed_from; /* bitmask of peer kinds (protocol-defined) */
-	uint8_t nfds;         /* exact number of fds the type carries */
-	uint32_t min_len;
-	uint32_t max_len;
-	const char *name;
-	uint8_t fd_kinds[ISOL8_IPC_MAX_FDS]; /* enum isol8_fd_kind of each of the nfds fds */
-};
-
 /* 0 when fd is of that kind, else -1 with ISOL8_E_PROTO saying what it is instead. */
 int isol8_fd_check(int fd, enum isol8_fd_kind kind, struct isol8_err *err);
 const char *isol8_fd_kind_name(enum isol8_fd_kind kind);
 
 /* Seal a memfd so that it passes ISOL8_FD_MEMFD (the sender's side). */
 int isol8_memfd_seal(int fd, struct isol8_err *err);
-
-/* Find m->type in table and check sender kind, nfds, each fd's kind and length. On refusal closes all of m's
- * fds and returns -1 with ISOL8_E_PROTO ("unknown message type 77", "message exec: expected 0
- * fds, got 1", ...). */
-int isol8_msg_check(const struct isol8_msg_spec *table, size_t n, uint8_t peer_kind, struct isol8_msg *m,
-		    const struct isol8_msg_spec **spec_out, struct isol8_err *err);
 
 #endif

@@ -23,28 +23,13 @@
 #include "http/server.h"
 #include "lockdown/lockdown.h"
 
-#define ERR_MSG_MAX 4096u
-
-/* What the server may ask: exactly the broker's hello bounds (broker/peers.c). */
-static const struct isol8_msg_spec hello_table[] = {
-	{FE_HELLO, PEER_FRONTEND, 0, 1 + 4, 1 + 4 + ISOL8_MAX_SESSION, "hello", {0}},
-	{FE_HELLO_KEY, PEER_FRONTEND, 0, 1 + 4 + 4 + 1 + 4 + ISOL8_KEY_ID_LEN,
-	 1 + 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_KEY_NAME + 4 + ISOL8_KEY_ID_LEN, "hello-key", {0}},
-};
-
-/* What the connector answers. */
-static const struct isol8_msg_spec reply_table[] = {
-	{WK_OK, PEER_WORKER, 1, 0, 0, "connected", {ISOL8_FD_SEQPACKET}},
-	{WK_ERROR, PEER_WORKER, 0, 2 + 4, 2 + 4 + ERR_MSG_MAX, "error", {0}},
-};
-
 /* ---- connector side -------------------------------------------------------------------- */
 
 static void reply_error(int link, const struct isol8_err *e)
 {
 	struct isol8_buf b = ISOL8_BUF_INIT;
 	struct isol8_err ignored = ISOL8_ERR_INIT;
-	char msg[ERR_MSG_MAX];
+	char msg[ISOL8_MAX_ERROR_MSG];
 
 	snprintf(msg, sizeof msg, "%s", e->msg[0] ? e->msg : isol8_err_code_name(e->code));
 	isol8_put_u16(&b, (uint16_t)e->code);
@@ -59,7 +44,8 @@ static void serve_one(int link, const char *socket_path, uint8_t hello_type, str
 	struct isol8_err err = ISOL8_ERR_INIT;
 	_cleanup_close_ int fd = -1;
 
-	if (isol8_msg_check(hello_table, sizeof hello_table / sizeof hello_table[0], PEER_FRONTEND, m, NULL, &err) < 0)
+	/* What the server may ask: exactly the broker's hello bounds (the same rows). */
+	if (isol8_proto_check(PEER_CONNECTOR, PEER_FRONTEND, m, NULL, &err) < 0)
 		goto fail;
 	/* A root connector never sends a plain FE_HELLO: from uid 0 it would be the admin tenant. */
 	if (m->type != hello_type) {
@@ -74,7 +60,7 @@ static void serve_one(int link, const char *socket_path, uint8_t hello_type, str
 		isol8_err_wrap(&err, "send hello to isol8d");
 		goto fail;
 	}
-	if (isol8_ipc_send(link, WK_OK, 0, NULL, 0, &fd, 1, &err) < 0)
+	if (isol8_ipc_send(link, CN_CONNECTED, 0, NULL, 0, &fd, 1, &err) < 0)
 		fprintf(stderr, "[WARN] isol8 serve connector: %s\n", err.msg);
 	return;
 fail:
@@ -218,7 +204,7 @@ int http_connector_open(int link, uint8_t op, const char *session, const char *k
 	isol8_buf_free(&b);
 	if (r < 0)
 		return isol8_err_wrap(err, "broker connector");
-	if (isol8_msg_check(reply_table, sizeof reply_table / sizeof reply_table[0], PEER_WORKER, &m, NULL, err) < 0) {
+	if (isol8_proto_check(PEER_FRONTEND, PEER_CONNECTOR, &m, NULL, err) < 0) {
 		isol8_msg_free(&m);
 		return isol8_err_wrap(err, "broker connector");
 	}

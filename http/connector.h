@@ -7,7 +7,7 @@
  * even after a remote code execution. For each request it sends the connector the hello it
  * wants (FE_HELLO or FE_HELLO_KEY) over a private SOCK_SEQPACKET pair; the connector connects
  * to the one isol8d socket it was given at start, sends that hello itself and passes the
- * connected socket back (WK_OK with the fd, or WK_ERROR {u16 code, str message}).
+ * connected socket back (CN_CONNECTED with the fd, or WK_ERROR {u16 code, str message}).
  *
  * Why the connector, and not the server, connects: isol8d takes identity from SO_PEERCRED at
  * connect(), and trusts FE_HELLO_KEY only from uid 0, --trust-key-uid or its own --http child

@@ -902,16 +902,15 @@ static void serve_channel_msg(int chan, struct isol8_msg *m)
 	_cleanup_free_ char *id = NULL;
 	int rc = -1;
 
+	/* The table holds PX_LISTEN to one listening TCP socket and the others to none. */
+	if (isol8_proto_check(PEER_PROXY, PEER_BROKER, m, NULL, &err) < 0)
+		goto answer;
 	switch (m->type) {
 	case PX_LISTEN:
-		rc = m->nfds == 1 ? do_listen(m, &err) : isol8_err_set(&err, ISOL8_E_PROTO, 0, "listen without fd");
+		rc = do_listen(m, &err);
 		break;
 	case PX_DROP:
 	case PX_LOGS:
-		if (m->nfds != 0) {
-			isol8_err_set(&err, ISOL8_E_PROTO, 0, "unexpected fd");
-			break;
-		}
 		if (isol8_get_str(m, &id, ISOL8_MAX_ID, &err) < 0 || isol8_msg_end(m, &err) < 0)
 			break;
 		rc = 0;
@@ -930,6 +929,7 @@ static void serve_channel_msg(int chan, struct isol8_msg *m)
 	default:
 		isol8_err_set(&err, ISOL8_E_PROTO, 0, "unexpected message %u", m->type);
 	}
+answer:
 	if (rc < 0) {
 		reply.len = 0;
 		isol8_put_u16(&reply, (uint16_t)(err.code ? err.code : ISOL8_E_INTERNAL));

@@ -1,7 +1,7 @@
 /* Running programs through the in-sandbox agent (common/agent_proto.h) instead of docker exec:
  * the worker creates the pipes, passes their far ends to the agent with SCM_RIGHTS, and reads
  * the program's output straight from them. Everything the agent sends is untrusted input,
- * checked against the message table below. */
+ * checked against the protocol table (common/proto_rows.h). */
 #include "config.h"
 
 #include <errno.h>
@@ -21,16 +21,6 @@
 
 #define DRAIN_AFTER_EXIT_MS 50
 
-static const struct isol8_msg_spec agent_table[] = {
-	{A_READY, PEER_AGENT, 0, 8, 8, "ready"},
-	{A_STARTED, PEER_AGENT, 0, 4, 4, "started"},
-	{A_EXIT, PEER_AGENT, 0, 4 + 2 + 32, 4 + 2 + 32, "exit"},
-	{A_DONE, PEER_AGENT, 0, 4, 4, "done"},
-	{A_ERROR, PEER_AGENT, 0, 4, 4 + 1024, "error"},
-	/* The standby's stdin (we write), stdout and stderr (we read). */
-	{A_HANDOFF, PEER_AGENT, 3, 4, 4, "handoff", {ISOL8_FD_PIPE_W, ISOL8_FD_PIPE_R, ISOL8_FD_PIPE_R}},
-};
-
 /* 0 with a message, -1 with err; an A_ERROR is an error, except one whose text is benign (an
  * expected refusal such as "no standby"): 1, with nothing left to free. */
 static int agent_recv(int afd, struct isol8_msg *m, const char *benign, struct isol8_err *err)
@@ -40,7 +30,7 @@ static int agent_recv(int afd, struct isol8_msg *m, const char *benign, struct i
 		return isol8_err_set(err, ISOL8_E_IO, 0, "the sandbox agent closed its connection");
 	if (r < 0)
 		return -1;
-	if (isol8_msg_check(agent_table, sizeof agent_table / sizeof agent_table[0], PEER_AGENT, m, NULL, err) < 0) {
+	if (isol8_proto_check(PEER_WORKER, PEER_AGENT, m, NULL, err) < 0) {
 		isol8_msg_free(m);
 		return -1;
 	}
@@ -48,7 +38,7 @@ static int agent_recv(int afd, struct isol8_msg *m, const char *benign, struct i
 		char *msg = NULL;
 		struct isol8_err e2 = ISOL8_ERR_INIT;
 		int rc = -1;
-		if (isol8_get_str(m, &msg, 1024, &e2) < 0)
+		if (isol8_get_str(m, &msg, ISOL8_AGENT_MAX_ERROR, &e2) < 0)
 			isol8_err_set(err, ISOL8_E_PROTO, 0, "sandbox agent sent a malformed error");
 		else if (benign && strcmp(msg, benign) == 0)
 			rc = 1;
@@ -213,7 +203,7 @@ int agent_exec_warm(int afd, const void *job, size_t job_len, const char *in, si
 	r = wait_msg(afd, deadline, &m, "no standby", err);
 	if (r != 0)
 		return r;
-	/* The pipe kinds of the three fds were checked against agent_table on receipt. */
+	/* The pipe kinds of the three fds were checked against the protocol table on receipt. */
 	if (m.type != A_HANDOFF || isol8_get_u32(&m, &pid, err) < 0 || isol8_msg_end(&m, err) < 0) {
 		if (!err->code)
 			isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected answer to A_RUN_WARM from the sandbox agent");
@@ -336,8 +326,9 @@ static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, si
 				int rr = isol8_ipc_recv(ctrl_fd, &m, &e2);
 				if (rr == 0 || (rr < 0 && e2.errnum != EAGAIN)) {
 					sig = SIGKILL;
-				} else if (rr > 0 && m.type == FE_SIGNAL && m.nfds == 0 && isol8_get_u8(&m, &sig, &e2) == 0 &&
-					   isol8_msg_end(&m, &e2) == 0 && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) {
+				} else if (rr > 0 && isol8_proto_check(PEER_WORKER, PEER_FRONTEND, &m, NULL, &e2) == 0 &&
+					   m.type == FE_SIGNAL && isol8_get_u8(&m, &sig, &e2) == 0 &&
+					   (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) {
 				} else {
 					sig = 0;
 				}

@@ -106,7 +106,7 @@ int brokerc_call(uint8_t type, const struct isol8_buf *payload, const int *fds, 
 		char *msg = NULL;
 		struct isol8_err perr = ISOL8_ERR_INIT;
 		if (w.m.type == BR_REPLY_ERR && isol8_get_u16(&w.m, &code, &perr) == 0 &&
-		    isol8_get_str(&w.m, &msg, 1024, &perr) == 0 && code < ISOL8_E__MAX)
+		    isol8_get_str(&w.m, &msg, ISOL8_MAX_ERROR_MSG, &perr) == 0 && code < ISOL8_E__MAX)
 			isol8_err_set(err, code, 0, "%s", msg);
 		else
 			isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "broker connection lost");

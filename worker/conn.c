@@ -23,16 +23,6 @@
 
 #define FIRST_MSG_TIMEOUT_MS 10000
 
-static const struct isol8_msg_spec fe_table[] = {
-	/* The client's stdout/stderr are only written to; the bundle is read with a cap. */
-	{FE_RUN, PEER_FRONTEND, 3, 2, ISOL8_IPC_MAX_PAYLOAD, "run", {ISOL8_FD_OUTPUT, ISOL8_FD_OUTPUT, ISOL8_FD_MEMFD}},
-	{FE_SESSION_LIST, PEER_FRONTEND, 0, 0, 0, "session-list"},
-	{FE_SESSION_STOP, PEER_FRONTEND, 0, 4 + 1, 4 + ISOL8_MAX_SESSION, "session-stop"},
-	{FE_FILE_PUT, PEER_FRONTEND, 1, 4 + 1 + 4 + 1, 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_PATH, "file-put",
-	 {ISOL8_FD_MEMFD}},
-	{FE_FILE_GET, PEER_FRONTEND, 0, 4 + 1 + 4 + 1, 4 + ISOL8_MAX_SESSION + 4 + ISOL8_MAX_PATH, "file-get"},
-};
-
 static void send_error(struct conn *c, const struct isol8_err *e)
 {
 	struct isol8_buf p = ISOL8_BUF_INIT;
@@ -56,8 +46,6 @@ void conn_send_result(struct conn *c, json_object *result)
 /* FE_STDIN: the live stdin pipe that follows an FE_RUN asking for it. */
 static int recv_stdin_fd(struct conn *c, int *fd_out, struct isol8_err *err)
 {
-	/* Becomes the program's fd 0 inside the sandbox: nothing but an anonymous pipe's read end. */
-	static const struct isol8_msg_spec spec[] = {{FE_STDIN, PEER_FRONTEND, 1, 0, 0, "stdin", {ISOL8_FD_PIPE_R}}};
 	struct pollfd pf = {.fd = c->fd, .events = POLLIN};
 	struct isol8_msg m = {0};
 	int r;
@@ -65,7 +53,10 @@ static int recv_stdin_fd(struct conn *c, int *fd_out, struct isol8_err *err)
 	if (poll(&pf, 1, FIRST_MSG_TIMEOUT_MS) <= 0)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "stdinStream: no FE_STDIN within %d ms", FIRST_MSG_TIMEOUT_MS);
 	r = isol8_ipc_recv(c->fd, &m, err);
-	if (r <= 0 || isol8_msg_check(spec, 1, PEER_FRONTEND, &m, NULL, err) < 0) {
+	/* The table holds FE_STDIN to an anonymous pipe's read end: it becomes the program's fd 0. */
+	if (r <= 0 || isol8_proto_check(PEER_WORKER, PEER_FRONTEND, &m, NULL, err) < 0 ||
+	    (m.type != FE_STDIN && isol8_err_set(err, ISOL8_E_PROTO, 0, "stdinStream: expected FE_STDIN, got message %u",
+						  m.type) < 0)) {
 		isol8_msg_free(&m);
 		return r == 0 ? isol8_err_set(err, ISOL8_E_PROTO, 0, "stdinStream: connection closed") : -1;
 	}
@@ -318,7 +309,7 @@ void *conn_main(void *arg)
 		goto out;
 	}
 	if (isol8_ipc_recv(c->fd, &m, &err) <= 0 ||
-	    isol8_msg_check(fe_table, sizeof fe_table / sizeof fe_table[0], PEER_FRONTEND, &m, NULL, &err) < 0) {
+	    isol8_proto_check(PEER_WORKER, PEER_FRONTEND, &m, NULL, &err) < 0) {
 		if (err.msg[0]) {
 			log_warn("frontend pid=%u uid=%u: %s", c->pid, c->uid, err.msg);
 			send_error(c, &err);

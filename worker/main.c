@@ -186,9 +186,19 @@ int main(int argc, char **argv)
 			log_error("bad frame from broker: %s", err.msg);
 			continue;
 		}
+		if (isol8_proto_check(PEER_WORKER, PEER_BROKER, &m, NULL, &err) < 0) {
+			log_warn("refused a message from the broker: %s", err.msg);
+			/* A caller waiting for this reply gets an error now rather than at its timeout. */
+			if (m.type == BR_REPLY_OK || m.type == BR_REPLY_OK_FD || m.type == BR_REPLY_ERR) {
+				m.type = 0;
+				brokerc_deliver(&m);
+			}
+			isol8_msg_free(&m);
+			continue;
+		}
 		switch (m.type) {
 		case BR_ASSIGN:
-			if (m.nfds == 1 && !g_worker_stopping && isol8_fd_check(m.fds[0], ISOL8_FD_SEQPACKET, &err) == 0)
+			if (!g_worker_stopping)
 				handle_assign(&m);
 			break;
 		case BR_REPLY_OK:
@@ -203,7 +213,7 @@ int main(int argc, char **argv)
 			uint32_t token;
 			uint8_t rt;
 			char *tenant = NULL;
-			if (m.nfds == 0 && isol8_get_u32(&m, &token, &err) == 0 &&
+			if (isol8_get_u32(&m, &token, &err) == 0 &&
 			    isol8_get_str(&m, &tenant, ISOL8_MAX_TENANT, &err) == 0 && isol8_get_u8(&m, &rt, &err) == 0 &&
 			    isol8_msg_end(&m, &err) == 0 && isol8_runtime_name(rt))
 				pool_prewarm_async(token, tenant, rt);

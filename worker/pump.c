@@ -193,8 +193,9 @@ static int read_ctrl(int ctrl_fd, int *signal_out)
 		*signal_out = SIGKILL;
 		return 1;
 	}
-	if (r > 0 && m.type == FE_SIGNAL && m.nfds == 0 && isol8_get_u8(&m, &sig, &err) == 0 &&
-	    isol8_msg_end(&m, &err) == 0 && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) {
+	/* Anything else the frontend sends meanwhile is dropped, its fds closed. */
+	if (r > 0 && isol8_proto_check(PEER_WORKER, PEER_FRONTEND, &m, NULL, &err) == 0 && m.type == FE_SIGNAL &&
+	    isol8_get_u8(&m, &sig, &err) == 0 && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) {
 		*signal_out = sig;
 		isol8_msg_free(&m);
 		return 1;

@@ -2,17 +2,13 @@
  * Build: configure --enable-fuzzing CC=clang; run: tests/fuzz/fuzz_ipc corpus/
  * The first input byte picks how many fds the frame "arrived with" (no real fds: the parser
  * only compares counts); the rest is the frame. After a successful parse, a getter script
- * derived from the payload's own bytes walks the cursor, then msg_check and msg_end. */
+ * derived from the payload's own bytes walks the cursor, then msg_end and the protocol table's
+ * check (receiver and sender kinds from the first byte too). */
 #include "config.h"
 #include "common/ipc.h"
+#include "common/proto.h"
 
 #include <stdlib.h>
-
-static const struct isol8_msg_spec table[] = {
-	{1, 1, 0, 0, 64, "a"},
-	{2, 2, 0, 4, ISOL8_IPC_MAX_PAYLOAD, "b"},
-	{3, 3, 0, 0, 0, "c"},
-};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -20,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
 	struct isol8_msg m;
-	const struct isol8_msg_spec *spec;
+	const struct isol8_proto_row *spec;
 
 	if (size < 1)
 		return 0;
@@ -52,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 	}
 	(void)isol8_msg_end(&m, &err);
-	(void)isol8_msg_check(table, 3, data[0] >> 4, &m, &spec, &err);
+	(void)isol8_proto_check((uint8_t)(1u << ((data[0] >> 2) % 6u)), (uint8_t)(data[0] >> 4), &m, &spec, &err);
 	isol8_msg_free(&m);
 	return 0;
 }

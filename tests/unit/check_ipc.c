@@ -520,92 +520,6 @@ START_TEST(test_getters_past_end)
 }
 END_TEST
 
-enum { PEER_FRONTEND = 1, PEER_WORKER = 2 };
-static const struct isol8_msg_spec table[] = {
-	{10, PEER_FRONTEND, 0, 0, 16, "exec"},
-	{11, PEER_WORKER, 1, 4, 4, "stream", {ISOL8_FD_PIPE_R}},
-	{12, PEER_WORKER, 1, 0, 0, "undeclared"},
-};
-
-START_TEST(test_msg_check)
-{
-	struct isol8_err err = ISOL8_ERR_INIT;
-	const struct isol8_msg_spec *spec = NULL;
-	struct isol8_msg m;
-	int pp[2], fd, rfd;
-
-	ck_assert_int_eq(pipe2(pp, O_CLOEXEC), 0);
-	fd = pp[0];
-	/* exec with an fd: refused, the received fd is closed. */
-	ck_assert_int_eq(isol8_ipc_send(sv[0], 10, 1, "abc", 3, &fd, 1, &err), 0);
-	ck_assert_int_eq(isol8_ipc_recv(sv[1], &m, &err), 1);
-	rfd = m.fds[0];
-	ck_assert(fd_is_open(rfd));
-	ck_assert_int_eq(isol8_msg_check(table, 2, PEER_FRONTEND, &m, &spec, &err), -1);
-	ck_assert_str_eq(err.msg, "message exec: expected 0 fds, got 1");
-	ck_assert(!fd_is_open(rfd));
-	ck_assert_ptr_null(spec);
-	isol8_msg_free(&m);
-
-	/* stream from a frontend: not permitted, fd closed. */
-	ck_assert_int_eq(isol8_ipc_send(sv[0], 11, 1, "abcd", 4, &fd, 1, &err), 0);
-	ck_assert_int_eq(isol8_ipc_recv(sv[1], &m, &err), 1);
-	rfd = m.fds[0];
-	ck_assert_int_eq(isol8_msg_check(table, 2, PEER_FRONTEND, &m, &spec, &err), -1);
-	ck_assert(strstr(err.msg, "not permitted"));
-	ck_assert(!fd_is_open(rfd));
-	isol8_msg_free(&m);
-
-	/* stream from a worker with a wrong length: refused, fd closed. */
-	ck_assert_int_eq(isol8_ipc_send(sv[0], 11, 1, "abc", 3, &fd, 1, &err), 0);
-	ck_assert_int_eq(isol8_ipc_recv(sv[1], &m, &err), 1);
-	rfd = m.fds[0];
-	ck_assert_int_eq(isol8_msg_check(table, 2, PEER_WORKER, &m, &spec, &err), -1);
-	ck_assert_str_eq(err.msg, "message stream: payload length 3 outside [4, 4]");
-	ck_assert(!fd_is_open(rfd));
-	isol8_msg_free(&m);
-
-	/* unknown type with fds. */
-	ck_assert_int_eq(isol8_ipc_send(sv[0], 77, 1, NULL, 0, &fd, 1, &err), 0);
-	ck_assert_int_eq(isol8_ipc_recv(sv[1], &m, &err), 1);
-	rfd = m.fds[0];
-	ck_assert_int_eq(isol8_msg_check(table, 2, PEER_WORKER, &m, &spec, &err), -1);
-	ck_assert_str_eq(err.msg, "unknown message type 77");
-	ck_assert(!fd_is_open(rfd));
-	isol8_msg_free(&m);
-
-	/* valid. */
-	ck_assert_int_eq(isol8_ipc_send(sv[0], 11, 1, "abcd", 4, &fd, 1, &err), 0);
-	ck_assert_int_eq(isol8_ipc_recv(sv[1], &m, &err), 1);
-	rfd = m.fds[0];
-	ck_assert_int_eq(isol8_msg_check(table, 2, PEER_WORKER | PEER_FRONTEND, &m, &spec, &err), 0);
-	ck_assert_ptr_eq(spec, &table[1]);
-	ck_assert(fd_is_open(rfd));
-	isol8_msg_free(&m);
-	ck_assert(!fd_is_open(rfd));
-
-	/* the write end where the read end is due: refused, closed. */
-	ck_assert_int_eq(isol8_ipc_send(sv[0], 11, 1, "abcd", 4, &pp[1], 1, &err), 0);
-	ck_assert_int_eq(isol8_ipc_recv(sv[1], &m, &err), 1);
-	rfd = m.fds[0];
-	ck_assert_int_eq(isol8_msg_check(table, 3, PEER_WORKER, &m, &spec, &err), -1);
-	ck_assert_str_eq(err.msg, "message stream: fd 0: expected a pipe read end, got a FIFO (write-only)");
-	ck_assert(!fd_is_open(rfd));
-	isol8_msg_free(&m);
-
-	/* a row that declares no kind for its fd fails closed. */
-	ck_assert_int_eq(isol8_ipc_send(sv[0], 12, 1, NULL, 0, &fd, 1, &err), 0);
-	ck_assert_int_eq(isol8_ipc_recv(sv[1], &m, &err), 1);
-	rfd = m.fds[0];
-	ck_assert_int_eq(isol8_msg_check(table, 3, PEER_WORKER, &m, &spec, &err), -1);
-	ck_assert_str_eq(err.msg, "message undeclared: fd 0: no fd kind declared for this slot");
-	ck_assert(!fd_is_open(rfd));
-	isol8_msg_free(&m);
-	close(pp[0]);
-	close(pp[1]);
-}
-END_TEST
-
 /* Each kind against the fd it names and against what an attacker would pass instead. */
 static int kind_ok(int fd, enum isol8_fd_kind k)
 {
@@ -731,7 +645,6 @@ static Suite *ipc_suite(void)
 	tcase_add_test(tc, test_get_str_limits);
 	tcase_add_test(tc, test_msg_end_trailing);
 	tcase_add_test(tc, test_getters_past_end);
-	tcase_add_test(tc, test_msg_check);
 	tcase_add_test(tc, test_fd_kinds);
 	tcase_add_test(tc, test_free_zeroed);
 	suite_add_tcase(s, tc);
