@@ -166,6 +166,9 @@ int isol8_ipc_parse_frame(const uint8_t *frame, size_t n, unsigned nfds_received
 	if (n < ISOL8_IPC_HDR_LEN)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "short frame: %zu bytes, header is %u", n,
 				     ISOL8_IPC_HDR_LEN);
+	/* Set before the checks, so that an error reply can name the request it refuses. */
+	m->type = frame[3];
+	m->request_id = rd32(frame + 12);
 	magic = rd16(frame);
 	if (magic != ISOL8_IPC_MAGIC)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "bad magic 0x%04x", magic);

@@ -59,7 +59,8 @@ int isol8_ipc_recv(int sock, struct isol8_msg *m, struct isol8_err *err);
 
 /* The pure part of isol8_ipc_recv (also the fuzz target): validate one received frame of n
  * bytes that arrived with nfds_received fds and fill *m (type, flags, request_id, a payload
- * copy, len). Does not touch fds: on success m->nfds == 0 and the caller stores the fds. */
+ * copy, len). Does not touch fds: on success m->nfds == 0 and the caller stores the fds. A frame
+ * refused after its header arrived whole leaves m->type and m->request_id set (nothing to free). */
 int isol8_ipc_parse_frame(const uint8_t *frame, size_t n, unsigned nfds_received, struct isol8_msg *m,
 			  struct isol8_err *err);
 

@@ -409,11 +409,11 @@ static int cmp_ctx_file(const void *a, const void *b)
 	return strcmp(((const struct ctx_file *)a)->path, ((const struct ctx_file *)b)->path);
 }
 
-/* The in-image helpers beside the Dockerfile, flat, under sandbox/ in the context: hidden files
- * and editor backups are not build inputs, and the Dockerfile is sent once, at the top. */
-static int add_sandbox_dir(const char *data_dir, struct ctx_files *f, struct isol8_err *err)
+/* Regular files of dir, flat, under prefix/ in the context: hidden files and editor backups are
+ * not build inputs, and the Dockerfile is sent once, at the top. */
+static int add_flat_dir(const char *dir, const char *prefix, unsigned mode, struct ctx_files *f,
+			struct isol8_err *err)
 {
-	const char *dir = data_dir;
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	int r = 0;
@@ -429,7 +429,7 @@ static int add_sandbox_dir(const char *data_dir, struct ctx_files *f, struct iso
 		p = xasprintf("%s/%s", dir, de->d_name);
 		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		e = ctx_add(f, xasprintf("sandbox/%s", de->d_name), 0755);
+		e = ctx_add(f, xasprintf("%s/%s", prefix, de->d_name), mode);
 		if (read_small_file(p, ISOL8_CONTEXT_FILE_MAX, &e->data, err) < 0) {
 			r = -1;
 			break;
@@ -470,8 +470,13 @@ int isol8_base_context_make(const char *data_dir, const struct isol8_strlist *ca
 	out->hash[0] = '\0';
 	if (read_small_file(dockerfile, ISOL8_CONTEXT_FILE_MAX, &ctx_add(&f, xstrdup("Dockerfile"), 0644)->data, err) < 0)
 		goto out;
-	if (add_sandbox_dir(data_dir, &f, err) < 0)
-		goto out;
+	/* The in-image helpers beside the Dockerfile, and in common/ the isol8 sources the agent is
+	 * built with (in the source tree, links to the top-level common/). */
+	{
+		_cleanup_free_ char *common = xasprintf("%s/common", data_dir);
+		if (add_flat_dir(data_dir, "sandbox", 0755, &f, err) < 0 || add_flat_dir(common, "common", 0644, &f, err) < 0)
+			goto out;
+	}
 	for (size_t i = 0; ca_files && i < ca_files->n; i++) {
 		struct ctx_file *e = ctx_add(&f, ca_context_name(i, ca_files->v[i]), 0644);
 		if (read_small_file(ca_files->v[i], 1u << 20, &e->data, err) < 0)

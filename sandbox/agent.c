@@ -2,8 +2,9 @@
  *
  * Connects to the worker's socket, then runs one program at a time with the pipes the worker
  * passes, reaps the orphans the kernel gives it, and empties the sandbox on request. The contract
- * is common/agent_proto.h; this file is built alone inside the image (gcc -O2 -static, libc
- * only), so it re-declares the constants.
+ * is common/agent_proto.h. Built inside the image (gcc -O2 -static, libc only) from this file and
+ * the isol8 framing (common/ipc.c) with the protocol table (common/proto.c), which checks every
+ * message from the worker as the worker checks ours.
  *
  * Choices the protocol header leaves open:
  * - timeout_ms 0 means no deadline.
@@ -55,43 +56,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAGIC 0x3849u
-#define VERSION 1u
-#define HDR 20u
-#define MAX_PAYLOAD 65536u
-#define MAX_FDS 3
+#include "common/agent_proto.h"
+#include "common/ipc.h"
+#include "common/proto.h"
+
 #define MAX_ARGC 64u
 #define MAX_ARG (32u * 1024)
 #define MAX_ENVC 256u
 #define MAX_DEPTH 128
-#define DEFAULT_SOCK "/run/isol8-agent/sock"
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
-#define MAX_JOB 60000u
-
-enum { A_READY = 70, A_RUN = 71, A_KILL = 72, A_RESET = 73, A_WARM = 74, A_RUN_WARM = 75,
-       A_STARTED = 80, A_EXIT = 81, A_DONE = 82, A_ERROR = 83, A_HANDOFF = 84 };
 
 extern char **environ;
-
-struct msg {
-	unsigned type;
-	uint32_t req, len;
-	const unsigned char *p;
-	int fds[MAX_FDS];
-	int nfds;
-};
 
 static int sock = -1;
 /* SIGCHLD (blocked) as a readable fd: as PID 1 the agent reaps every orphan of the sandbox. */
 static int sigfd = -1;
-static unsigned char rbuf[HDR + MAX_PAYLOAD + 1];
-
-static uint32_t rd32(const unsigned char *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-static uint64_t rd64(const unsigned char *p) { return rd32(p) | (uint64_t)rd32(p + 4) << 32; }
-static void wr16(unsigned char *p, uint16_t v) { p[0] = v & 0xff; p[1] = v >> 8; }
-static void wr32(unsigned char *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (v >> (8 * i)) & 0xff; }
-static void wr64(unsigned char *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
 
 static uint64_t now_ms(void)
 {
@@ -101,150 +81,52 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void close_fds(struct msg *m)
+/* A failed send shows up as EOF on the next receive. */
+static void send_msg_fds(uint8_t type, uint32_t req, const struct isol8_buf *p, const int *fds, unsigned nfds)
 {
-	for (int i = 0; i < m->nfds; i++)
-		close(m->fds[i]);
-	m->nfds = 0;
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	(void)isol8_ipc_send_buf(sock, type, req, p, fds, nfds, &err);
 }
 
-static void send_msg_fds(unsigned type, uint32_t req, const void *payload, uint32_t len, const int *fds, int nfds)
+static void send_u32(uint8_t type, uint32_t req, uint32_t v)
 {
-	unsigned char b[HDR + 512];
-	union { char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)]; struct cmsghdr align; } c;
-	struct iovec iov = { b, 0 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct isol8_buf p = ISOL8_BUF_INIT;
 
-	if (len > sizeof(b) - HDR)
-		len = sizeof(b) - HDR;
-	memset(b, 0, HDR);
-	wr16(b, MAGIC);
-	b[2] = VERSION;
-	b[3] = (unsigned char)type;
-	wr16(b + 6, (uint16_t)nfds);
-	wr32(b + 8, len);
-	wr32(b + 12, req);
-	memcpy(b + HDR, payload, len);
-	iov.iov_len = HDR + len;
-	if (nfds > 0) {
-		struct cmsghdr *h;
-		memset(&c, 0, sizeof(c));
-		mh.msg_control = c.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
-		h = CMSG_FIRSTHDR(&mh);
-		h->cmsg_level = SOL_SOCKET;
-		h->cmsg_type = SCM_RIGHTS;
-		h->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
-		memcpy(CMSG_DATA(h), fds, sizeof(int) * (size_t)nfds);
-	}
-	/* A failed send shows up as EOF on the next receive. */
-	(void)sendmsg(sock, &mh, MSG_NOSIGNAL);
-}
-
-static void send_msg(unsigned type, uint32_t req, const void *payload, uint32_t len)
-{
-	send_msg_fds(type, req, payload, len, NULL, 0);
+	isol8_put_u32(&p, v);
+	send_msg_fds(type, req, &p, NULL, 0);
+	isol8_buf_free(&p);
 }
 
 static void send_error(uint32_t req, const char *text)
 {
-	unsigned char p[4 + 256];
-	size_t n = strnlen(text, 256);
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	char msg[257];
 
-	wr32(p, (uint32_t)n);
-	memcpy(p + 4, text, n);
-	send_msg(A_ERROR, req, p, (uint32_t)(4 + n));
+	snprintf(msg, sizeof(msg), "%s", text);
+	isol8_put_str(&p, msg);
+	send_msg_fds(A_ERROR, req, &p, NULL, 0);
+	isol8_buf_free(&p);
 }
 
-/* 1 message, 0 EOF, -1 malformed (answered, fds closed), -2 socket error. */
-static int recv_msg(struct msg *m)
+/* 1 message, checked against the protocol table; 0 EOF; -1 refused (answered with A_ERROR, fds
+ * closed); -2 socket error (errno set). */
+static int recv_msg(struct isol8_msg *m)
 {
-	union { char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)]; struct cmsghdr align; } c;
-	struct iovec iov = { rbuf, sizeof(rbuf) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof(c.buf) };
-	ssize_t n;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	int r = isol8_ipc_recv(sock, m, &err);
 
-	memset(m, 0, sizeof(*m));
-	do
-		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -2;
-	for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
-		if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t k = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
-			if (m->nfds < MAX_FDS)
-				m->fds[m->nfds++] = fd;
-			else
-				close(fd);
-		}
-	}
-	if (n == 0 && m->nfds == 0 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+	if (r == 0)
 		return 0;
-	if (n >= (ssize_t)HDR)
-		m->req = rd32(rbuf + 12);
-	const char *bad = NULL;
-	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC) || n > (ssize_t)(HDR + MAX_PAYLOAD))
-		bad = "frame or fds truncated";
-	else if (n < (ssize_t)HDR || (rbuf[0] | rbuf[1] << 8) != MAGIC || rbuf[2] != VERSION || rd32(rbuf + 16) != 0)
-		bad = "bad header";
-	else if (rd32(rbuf + 8) != (uint32_t)n - HDR)
-		bad = "length mismatch";
-	else if ((rbuf[6] | rbuf[7] << 8) != m->nfds)
-		bad = "nfds mismatch";
-	if (bad) {
-		close_fds(m);
-		send_error(m->req, bad);
-		return -1;
+	if (r < 0 && err.code != ISOL8_E_PROTO) {
+		errno = err.errnum;
+		return -2;
 	}
-	m->type = rbuf[3];
-	m->len = (uint32_t)n - HDR;
-	m->p = rbuf + HDR;
-	return 1;
-}
-
-/* Bounded payload reader: any overrun sets ok = 0 and every later read returns zeros. */
-struct rd {
-	const unsigned char *p;
-	size_t left;
-	int ok;
-};
-
-static const unsigned char *take(struct rd *r, size_t n)
-{
-	const unsigned char *p = r->p;
-
-	if (!r->ok || r->left < n) {
-		r->ok = 0;
-		return NULL;
-	}
-	r->p += n;
-	r->left -= n;
-	return p;
-}
-
-static uint32_t get32(struct rd *r) { const unsigned char *p = take(r, 4); return p ? rd32(p) : 0; }
-static uint64_t get64(struct rd *r) { const unsigned char *p = take(r, 8); return p ? rd64(p) : 0; }
-
-static char *getstr(struct rd *r, size_t max)
-{
-	uint32_t n = get32(r);
-	const unsigned char *p;
-	char *s;
-
-	if (n > max || !(p = take(r, n)) || memchr(p, 0, n)) {
-		r->ok = 0;
-		return NULL;
-	}
-	if (!(s = malloc(n + 1u)))
-		abort();
-	memcpy(s, p, n);
-	s[n] = '\0';
-	return s;
+	if (r > 0 && isol8_proto_check(PEER_AGENT, PEER_WORKER, m, NULL, &err) == 0)
+		return 1;
+	send_error(m->request_id, err.msg);
+	isol8_msg_free(m);
+	return -1;
 }
 
 static int cwd_ok(const char *c)
@@ -406,41 +288,41 @@ static int reap(pid_t target, int *st, struct rusage *ru)
 /* A message while a program runs. Returns 0 to go on, 1 when the worker is gone. */
 static int busy_msg(pid_t pid)
 {
-	struct msg m;
+	struct isol8_msg m;
 	int r = recv_msg(&m);
 
 	if (r == 0 || r == -2)
 		return 1;
 	if (r < 0)
 		return 0;
-	if (m.type == A_KILL && m.len == 1 && m.nfds == 0 &&
-	    (m.p[0] == SIGINT || m.p[0] == SIGTERM || m.p[0] == SIGKILL))
-		kill_group(pid, m.p[0]);
+	if (m.type == A_KILL && (m.payload[0] == SIGINT || m.payload[0] == SIGTERM || m.payload[0] == SIGKILL))
+		kill_group(pid, m.payload[0]);
 	else if (m.type == A_RUN || m.type == A_RESET || m.type == A_WARM || m.type == A_RUN_WARM)
-		send_error(m.req, "busy");
+		send_error(m.request_id, "busy");
 	else
-		send_error(m.req, "bad request");
-	close_fds(&m);
+		send_error(m.request_id, "bad request");
+	isol8_msg_free(&m);
 	return 0;
 }
 
 /* argc, argv[argc], envc, env[envc]: 1 when well formed (argv and env then hold malloc'd strings
  * the caller frees, NULL-terminated). */
-static int parse_cmd(struct rd *r, char **argv, char **env)
+static int parse_cmd(struct isol8_msg *m, char **argv, char **env)
 {
-	uint32_t argc = get32(r), envc;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	uint32_t argc, envc;
 
-	if (argc < 1 || argc > MAX_ARGC)
-		r->ok = 0;
-	for (uint32_t i = 0; r->ok && i < argc; i++)
-		argv[i] = getstr(r, MAX_ARG);
-	envc = get32(r);
-	if (envc > MAX_ENVC)
-		r->ok = 0;
-	for (uint32_t i = 0; r->ok && i < envc; i++)
-		if ((env[i] = getstr(r, MAX_ARG)) && !strchr(env[i], '='))
-			r->ok = 0;
-	return r->ok;
+	if (isol8_get_u32(m, &argc, &err) < 0 || argc < 1 || argc > MAX_ARGC)
+		return 0;
+	for (uint32_t i = 0; i < argc; i++)
+		if (isol8_get_str(m, &argv[i], MAX_ARG, &err) < 0)
+			return 0;
+	if (isol8_get_u32(m, &envc, &err) < 0 || envc > MAX_ENVC)
+		return 0;
+	for (uint32_t i = 0; i < envc; i++)
+		if (isol8_get_str(m, &env[i], MAX_ARG, &err) < 0 || !strchr(env[i], '='))
+			return 0;
+	return 1;
 }
 
 static void free_cmd(char **argv, char **env)
@@ -459,7 +341,7 @@ static void free_cmd(char **argv, char **env)
  * serving A_KILL meanwhile; then report A_EXIT. */
 static void supervise(uint32_t req, pid_t pid, uint64_t t0, uint64_t timeout)
 {
-	unsigned char out[48];
+	struct isol8_buf out = ISOL8_BUF_INIT;
 	struct rusage ru = { 0 };
 	int st = 0, timed_out = 0;
 	uint64_t deadline;
@@ -490,14 +372,15 @@ static void supervise(uint32_t req, pid_t pid, uint64_t t0, uint64_t timeout)
 		}
 	}
 	kill(-pid, SIGKILL); /* strays of the group must not keep the pipes open */
-	wr32(out, WIFEXITED(st) ? (uint32_t)WEXITSTATUS(st) : UINT32_MAX);
-	out[4] = WIFSIGNALED(st) ? (unsigned char)WTERMSIG(st) : 0;
-	out[5] = (unsigned char)timed_out;
-	wr64(out + 6, now_ms() - t0);
-	wr64(out + 14, (uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec);
-	wr64(out + 22, (uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec);
-	wr64(out + 30, (uint64_t)ru.ru_maxrss);
-	send_msg(A_EXIT, req, out, 38);
+	isol8_put_u32(&out, WIFEXITED(st) ? (uint32_t)WEXITSTATUS(st) : UINT32_MAX);
+	isol8_put_u8(&out, WIFSIGNALED(st) ? (uint8_t)WTERMSIG(st) : 0);
+	isol8_put_u8(&out, (uint8_t)timed_out);
+	isol8_put_u64(&out, now_ms() - t0);
+	isol8_put_u64(&out, (uint64_t)ru.ru_utime.tv_sec * 1000000 + (uint64_t)ru.ru_utime.tv_usec);
+	isol8_put_u64(&out, (uint64_t)ru.ru_stime.tv_sec * 1000000 + (uint64_t)ru.ru_stime.tv_usec);
+	isol8_put_u64(&out, (uint64_t)ru.ru_maxrss);
+	send_msg_fds(A_EXIT, req, &out, NULL, 0);
+	isol8_buf_free(&out);
 }
 
 /* The standby: a program started ahead of time (an interpreter that has done its start-up and
@@ -569,7 +452,7 @@ static void standby_spawn(void)
 	stby.out = p[1][0];
 	stby.err = p[2][0];
 	stby.ctl = p[3][1];
-	/* The job is written whole into an empty pipe (MAX_JOB + 4 < 64 KiB): never blocks. */
+	/* The job is written whole into an empty pipe (ISOL8_AGENT_MAX_JOB + 4 < 64 KiB): never blocks. */
 	fcntl(stby.ctl, F_SETFL, O_NONBLOCK);
 	return;
 fail:
@@ -579,44 +462,48 @@ fail:
 	}
 }
 
-static void warm(struct msg *m)
+static void warm(struct isol8_msg *m)
 {
-	struct rd r = { m->p, m->len, 1 };
+	struct isol8_err err = ISOL8_ERR_INIT;
 	char *argv[MAX_ARGC + 1] = { 0 }, *env[MAX_ENVC + 1] = { 0 };
-	unsigned char out[4] = { 0 };
 
-	if (m->nfds != 0 || !parse_cmd(&r, argv, env) || r.left != 0) {
+	if (!parse_cmd(m, argv, env) || isol8_msg_end(m, &err) < 0) {
 		free_cmd(argv, env);
-		send_error(m->req, "malformed A_WARM");
+		send_error(m->request_id, "malformed A_WARM");
 		return;
 	}
 	free_cmd(warm_argv, warm_env);
 	memcpy(warm_argv, argv, sizeof(argv));
 	memcpy(warm_env, env, sizeof(env));
-	send_msg(A_DONE, m->req, out, 4);
+	send_u32(A_DONE, m->request_id, 0);
 	if (!dirty)
 		standby_spawn();
 }
 
-static void run_warm(struct msg *m)
+static void run_warm(struct isol8_msg *m)
 {
-	struct rd r = { m->p, m->len, 1 };
-	uint64_t timeout = get64(&r), t0;
-	uint32_t n = get32(&r);
-	const unsigned char *job = n <= MAX_JOB ? take(&r, n) : NULL;
-	unsigned char hdr[4], out[4];
-	struct iovec iov[2] = { { hdr, 4 }, { (void *)job, n } };
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_buf out = ISOL8_BUF_INIT;
+	const uint8_t *job = NULL;
+	uint64_t timeout = 0, t0;
+	uint32_t n = 0;
+	unsigned char hdr[4];
+	struct iovec iov[2];
 	pid_t pid;
 
-	if (!job || r.left != 0 || m->nfds != 0) {
-		send_error(m->req, "malformed A_RUN_WARM");
+	if (isol8_get_u64(m, &timeout, &err) < 0 || isol8_get_bytes(m, &job, &n, ISOL8_AGENT_MAX_JOB, &err) < 0 ||
+	    isol8_msg_end(m, &err) < 0) {
+		send_error(m->request_id, "malformed A_RUN_WARM");
 		return;
 	}
 	reap(-1, NULL, NULL); /* a standby that died while waiting is no standby */
-	wr32(hdr, n);
+	for (int i = 0; i < 4; i++)
+		hdr[i] = (unsigned char)(n >> (8 * i));
+	iov[0] = (struct iovec){ hdr, 4 };
+	iov[1] = (struct iovec){ (void *)job, n };
 	if (stby.pid <= 0 || writev(stby.ctl, iov, 2) != (ssize_t)(4 + n)) {
 		standby_drop();
-		send_error(m->req, "no standby");
+		send_error(m->request_id, "no standby");
 		return;
 	}
 	t0 = now_ms();
@@ -625,31 +512,29 @@ static void run_warm(struct msg *m)
 	stby.ctl = xclose(stby.ctl);
 	{
 		int fds[3] = { stby.in, stby.out, stby.err };
-		wr32(out, (uint32_t)pid);
-		send_msg_fds(A_HANDOFF, m->req, out, 4, fds, 3);
+		isol8_put_u32(&out, (uint32_t)pid);
+		send_msg_fds(A_HANDOFF, m->request_id, &out, fds, 3);
+		isol8_buf_free(&out);
 	}
 	stby.in = xclose(stby.in);
 	stby.out = xclose(stby.out);
 	stby.err = xclose(stby.err);
 	stby.pid = -1;
-	supervise(m->req, pid, t0, timeout);
+	supervise(m->request_id, pid, t0, timeout);
 }
 
-static void run(struct msg *m)
+/* The table guarantees the three pipe ends: stdin's read end, stdout's and stderr's write ends. */
+static void run(struct isol8_msg *m)
 {
-	struct rd r = { m->p, m->len, 1 };
-	uint64_t timeout = get64(&r), t0;
+	struct isol8_err perr = ISOL8_ERR_INIT;
+	uint64_t timeout = 0, t0;
 	char *argv[MAX_ARGC + 1] = { 0 }, *env[MAX_ENVC + 1] = { 0 }, *cwd = NULL, **menv = NULL;
 	const char *err = NULL;
-	unsigned char out[4];
 	pid_t pid = -1;
 
-	parse_cmd(&r, argv, env);
-	cwd = getstr(&r, 4096);
-	if (!r.ok || r.left != 0)
+	if (isol8_get_u64(m, &timeout, &perr) < 0 || !parse_cmd(m, argv, env) ||
+	    isol8_get_str(m, &cwd, 4096, &perr) < 0 || isol8_msg_end(m, &perr) < 0)
 		err = "malformed A_RUN";
-	else if (m->nfds != 3)
-		err = "A_RUN needs 3 fds";
 	else if (!cwd_ok(cwd))
 		err = "cwd must be /sandbox or below";
 	if (!err) {
@@ -662,17 +547,16 @@ static void run(struct msg *m)
 		err = "fork failed";
 	if (!err && pid == 0)
 		child(m->fds, -1, argv, menv, cwd);
-	close_fds(m);
+	isol8_msg_free(m);
 	free_cmd(argv, env);
 	free(menv);
 	free(cwd);
 	if (err) {
-		send_error(m->req, err);
+		send_error(m->request_id, err);
 		return;
 	}
-	wr32(out, (uint32_t)pid);
-	send_msg(A_STARTED, m->req, out, 4);
-	supervise(m->req, pid, t0, timeout);
+	send_u32(A_STARTED, m->request_id, (uint32_t)pid);
+	supervise(m->request_id, pid, t0, timeout);
 }
 
 /* A live process of the sandbox other than us (and PID 1 when we are not it): its pid, with its
@@ -894,7 +778,6 @@ static void reset(uint32_t req)
 {
 	uint64_t end = now_ms() + 200;
 	unsigned fails = 0;
-	unsigned char out[4];
 	char why[200], name[32] = "";
 	int left;
 
@@ -923,8 +806,7 @@ static void reset(uint32_t req)
 	/* POSIX message queues live as files in /dev/mqueue and outlive their creator too. */
 	fails += empty_top("/sandbox") + empty_top("/tmp") + empty_top("/dev/shm") + empty_top("/dev/mqueue");
 	fails += remove_ipc("shm", 7) + remove_ipc("sem", 4) + remove_ipc("msg", 7);
-	wr32(out, fails);
-	send_msg(A_DONE, req, out, 4);
+	send_u32(A_DONE, req, fails);
 	if (!fails) {
 		dirty = 0;
 		standby_spawn();
@@ -933,11 +815,11 @@ static void reset(uint32_t req)
 
 int main(int argc, char **argv)
 {
-	const char *path = argc > 1 ? argv[1] : DEFAULT_SOCK;
+	const char *path = argc > 1 ? argv[1] : ISOL8_AGENT_SOCK;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	static const int ignored[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE,
 				       SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGXCPU, SIGXFSZ, SIGTSTP, SIGTTIN, SIGTTOU };
-	unsigned char ready[8];
+	struct isol8_buf ready = ISOL8_BUF_INIT;
 	sigset_t chld;
 	int fd;
 
@@ -977,13 +859,14 @@ int main(int argc, char **argv)
 		}
 		usleep(20000);
 	}
-	wr32(ready, VERSION);
-	wr32(ready + 4, (uint32_t)getpid());
-	send_msg(A_READY, 0, ready, 8);
+	isol8_put_u32(&ready, ISOL8_AGENT_VERSION);
+	isol8_put_u32(&ready, (uint32_t)getpid());
+	send_msg_fds(A_READY, 0, &ready, NULL, 0);
+	isol8_buf_free(&ready);
 
 	for (;;) {
 		struct pollfd pf[2] = { { sock, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
-		struct msg m;
+		struct isol8_msg m;
 		int r;
 
 		/* Idle: orphans of a session's background processes end here too. */
@@ -1007,10 +890,10 @@ int main(int argc, char **argv)
 			warm(&m);
 		else if (m.type == A_RUN_WARM)
 			run_warm(&m);
-		else if (m.type == A_RESET && m.len == 0 && m.nfds == 0)
-			reset(m.req);
+		else if (m.type == A_RESET)
+			reset(m.request_id);
 		else
-			send_error(m.req, m.type == A_KILL ? "no program is running" : "bad request");
-		close_fds(&m);
+			send_error(m.request_id, m.type == A_KILL ? "no program is running" : "bad request");
+		isol8_msg_free(&m);
 	}
 }

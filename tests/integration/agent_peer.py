@@ -574,16 +574,20 @@ ok(res['exit'] and res['exit']['timed_out'] == 1 and res['exit']['sig'] == 9 and
    'A_RUN_WARM timeout: SIGKILLed, timed_out 1', res)
 
 
-# Busy while a warm program runs; A_KILL reaches it.
+# Busy while a warm program runs; A_KILL reaches it. Each request is well formed (A_RUN with its
+# three pipe ends): a malformed one is refused by the protocol table before the agent's state.
 def busy_then_kill(c):
     global busy
     busy = []
-    for mt, pl, rq in ((A_WARM, warm_payload(STANDBY_PY), 75),
-                       (A_RUN_WARM, struct.pack('<Q', 0) + s(job(b'1')), 76),
-                       (A_RUN, run_payload([b'true']), 77)):
-        send(c, frame(mt, pl, req=rq))
+    pin, pout = os.pipe(), os.pipe()
+    for mt, pl, rq, fds in ((A_WARM, warm_payload(STANDBY_PY), 75, []),
+                            (A_RUN_WARM, struct.pack('<Q', 0) + s(job(b'1')), 76, []),
+                            (A_RUN, run_payload([b'true']), 77, [pin[0], pout[1], pout[1]])):
+        send(c, frame(mt, pl, nfds=len(fds), req=rq), fds)
         t_, r_, p_ = recv(c)
         busy.append((t_, r_, errmsg(p_) if t_ == A_ERROR else p_))
+    for fd in pin + pout:
+        os.close(fd)
     send(c, frame(A_KILL, b'\x09', req=74))
 
 

@@ -269,6 +269,10 @@ START_TEST(test_base_context)
 	p = xasprintf("%s/Dockerfile", dir), write_file(p, "FROM debian:bookworm-slim AS base\n"), free(p);
 	p = xasprintf("%s/repl.py", dir), write_file(p, "print(1)\n"), free(p);
 	p = xasprintf("%s/.repl.py.swp", dir), write_file(p, "junk"), free(p);
+	p = xasprintf("%s/common", dir);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	free(p);
+	p = xasprintf("%s/common/ipc.c", dir), write_file(p, "/* framing */\n"), free(p);
 	p = xasprintf("%s/certs", dir);
 	ck_assert_int_eq(mkdir(p, 0755), 0);
 	free(p);
@@ -293,6 +297,10 @@ START_TEST(test_base_context)
 	ck_assert_int_eq(isol8_tar_extract_file(c1.tar.data, c1.tar.len, "sandbox/.repl.py.swp", 4096, &out, &err), -1);
 	/* The helpers sit beside the Dockerfile in the source tree; it goes into the context once. */
 	ck_assert_int_eq(isol8_tar_extract_file(c1.tar.data, c1.tar.len, "sandbox/Dockerfile", 4096, &out, &err), -1);
+	/* The agent is built from isol8's own framing sources, beside the helpers, not among them. */
+	ck_assert_int_eq(isol8_tar_extract_file(c1.tar.data, c1.tar.len, "common/ipc.c", 4096, &out, &err), 0);
+	ck_assert_int_eq(isol8_tar_extract_file(c1.tar.data, c1.tar.len, "sandbox/common", 4096, &out, &err), -1);
+	isol8_buf_free(&out);
 	isol8_base_context_free(&c2);
 
 	/* A different FROM image, or any changed input, changes the hash. */

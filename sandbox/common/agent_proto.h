@@ -1,0 +1,1 @@
+../../common/agent_proto.h

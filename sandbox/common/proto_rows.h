@@ -1,0 +1,1 @@
+../../common/proto_rows.h
