@@ -120,8 +120,8 @@ static int run_once(const char *path, const char *json, struct isol8_buf *out, s
 			isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "isol8d closed the connection");
 		goto out;
 	}
-	if (m.type != WK_RESULT) {
-		isol8_err_set(err, ISOL8_E_PROTO, 0, "reply type %u (not a result)", m.type);
+	if (isol8_proto_check(PEER_FRONTEND, PEER_BROKER | PEER_WORKER, &m, NULL, err) < 0 ||
+	    (m.type != WK_RESULT && isol8_err_set(err, ISOL8_E_PROTO, 0, "reply type %u (not a result)", m.type) < 0)) {
 		isol8_msg_free(&m);
 		goto out;
 	}
