@@ -170,7 +170,11 @@ static int verb_renew(struct job *j, struct docker *d, struct isol8_buf *reply, 
 		return -1;
 	if (oc.kind != SANDBOX_EPHEMERAL)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "renew: %.12s is not an ephemeral sandbox", id);
-	if (ms == 0 || ms > oc.timeout_ms)
+	/* 0: back in the worker's pool after a reset, which gets the stay a new sandbox gets at
+	 * create (verb_create); the worker drops pooled sandboxes before it (worker/pool.h). */
+	if (ms == 0)
+		return table_container_renew(id, j->worker, j->gen, now_ms() + BROKER_POOL_IDLE_MS + oc.timeout_ms + 60000);
+	if (ms > oc.timeout_ms)
 		ms = oc.timeout_ms;
 	return table_container_renew(id, j->worker, j->gen, now_ms() + ms + 60000);
 }

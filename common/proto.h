@@ -111,7 +111,8 @@ enum isol8_msg_type {
 	V_CONN_DONE = 52,    /* u32 token (no reply) */
 	V_NET_LOGS = 53,     /* str container -> str json (array of request records, see proxy/proxy.c) */
 	V_RENEW = 54,        /* str container, u64 timeout_ms: a reused ephemeral sandbox gets a fresh hard
-	                        deadline (now + min(timeout, its applied timeout) + 60 s) -> empty */
+	                        deadline (now + min(timeout, its applied timeout) + 60 s); timeout_ms 0:
+	                        it went back to the pool (the deadline a new one gets) -> empty */
 	V_AUDIT = 55,        /* one finished run, for the broker's audit log (no reply). Only what the
 	                        worker alone knows; the broker adds who, where and with which limits:
 	                        u32 token, str container (empty: no sandbox was reached),

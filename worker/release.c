@@ -20,7 +20,9 @@ static bool try_reuse(struct run *run)
 	    mono_ms() - sb->born_ms >= 10 * 60 * 1000 || !pool_dirty_begin(&run->pk))
 		return false;
 	t = mono_ms();
-	if (agent_reset(sb->agent_fd, &e) == 0) {
+	/* Back in the pool it waits like a fresh one: the broker's hard deadline must not run out
+	 * before the pool's own age limit (worker/pool.h), or the two disagree on who owns it. */
+	if (agent_reset(sb->agent_fd, &e) == 0 && sb_renew(sb->id, 0, &e) == 0) {
 		reused = pool_put(&run->pk, run->c->principal, sb);
 		log_debug("release %.12s: reset in %llu ms, %s", sb->id, (unsigned long long)(mono_ms() - t),
 			  reused ? "back in the pool" : "removed (pool full)");

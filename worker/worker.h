@@ -54,6 +54,7 @@ int sb_create(uint32_t token, int runtime, const char *image, const char *prefer
 int sb_start(struct sandbox *sb, struct isol8_err *err);
 /* Ask the sandbox's agent to keep a standby interpreter for runtime (when it has one); sets sb->warm. */
 void sb_warm(struct sandbox *sb, int runtime);
+/* timeout_ms 0: back in a pool, the deadline of an idle pooled sandbox (common/proto.h V_RENEW). */
 int sb_renew(const char *id, uint64_t timeout_ms, struct isol8_err *err);
 /* Returns the hijacked stream fd in *fd and the exec id. argv/env are NULL-terminated. */
 int sb_exec(const char *id, const char *const *argv, const char *const *env, const char *workdir, bool attach_stdin,
