@@ -193,6 +193,34 @@ bool pool_put(const struct pool_key *k, const char *owner, const struct sandbox 
 	return ok;
 }
 
+/* Entries whose container is gone (sb_alive), out of the table, for drop_dead() outside the
+ * lock. Under lock. */
+static unsigned take_dead_locked(struct sandbox dead[POOL_MAX])
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < n_ents;)
+		if (!sb_alive(&ents[i].sb)) {
+			dead[n++] = ents[i].sb;
+			ents[i] = ents[--n_ents];
+		} else {
+			i++;
+		}
+	return n;
+}
+
+static void drop_dead(struct sandbox *dead, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct isol8_err err = ISOL8_ERR_INIT;
+		log_info("pooled sandbox %.12s is gone (container removed or engine restarted): dropped", dead[i].id);
+		xclose(dead[i].agent_fd);
+		/* Clears the broker's record; a container already gone is not an error there. */
+		if (sb_remove(dead[i].id, &err) < 0)
+			log_debug("remove %.12s: %s", dead[i].id, err.msg);
+	}
+}
+
 /* Under lock. */
 static bool take_locked(const struct pool_key *k, const char *owner, struct sandbox *out)
 {
@@ -228,9 +256,13 @@ static bool take_locked(const struct pool_key *k, const char *owner, struct sand
 bool pool_take(const struct pool_key *k, const char *owner, struct sandbox *out)
 {
 	uint64_t end = mono_ms() + DIRTY_WAIT_MS;
+	struct sandbox dead[POOL_MAX];
+	unsigned n_dead;
 	bool found;
 
 	pthread_mutex_lock(&lock);
+	/* Before choosing: a slot whose container died while idle must not fail a run. */
+	n_dead = take_dead_locked(dead);
 	while (!(found = take_locked(k, owner, out)) && keyset_count(&resetting, k) && mono_ms() < end) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -242,6 +274,7 @@ bool pool_take(const struct pool_key *k, const char *owner, struct sandbox *out)
 		pthread_cond_timedwait(&put_cv, &lock, &ts);
 	}
 	pthread_mutex_unlock(&lock);
+	drop_dead(dead, n_dead);
 	return found;
 }
 
@@ -371,6 +404,15 @@ void pool_join(struct conn *c)
 
 void pool_expire(uint64_t now, bool all)
 {
+	struct sandbox dead[POOL_MAX];
+	unsigned n_dead;
+
+	/* Noticed in the background too, within a second, so that the next run finds the pool as
+	 * it really is. */
+	pthread_mutex_lock(&lock);
+	n_dead = all ? 0 : take_dead_locked(dead);
+	pthread_mutex_unlock(&lock);
+	drop_dead(dead, n_dead);
 	for (;;) {
 		struct sandbox victim;
 		bool found = false;

@@ -4,6 +4,8 @@
  * went out, off the caller's path. */
 #include "config.h"
 
+#include <string.h>
+
 #include "common/log.h"
 #include "worker/agent.h"
 #include "worker/run.h"
@@ -40,6 +42,26 @@ static void remove_sandbox(struct sandbox *sb)
 	sb->agent_fd = xclose(sb->agent_fd);
 	if (sb_remove(sb->id, &e) < 0)
 		log_warn("remove %.12s: %s", sb->id, e.msg);
+}
+
+void run_drop_sandbox(struct run *run)
+{
+	if (run->o_init)
+		pump_out_free(&run->o);
+	run->o_init = false;
+	if (run->hold != HOLD_NONE)
+		remove_sandbox(run->sb);
+	run->hold = HOLD_NONE;
+	if (run->out_reg)
+		pool_out_end(&run->pk);
+	run->out_reg = false;
+	run->sb_local = (struct sandbox){.agent_fd = -1};
+	run->sb = &run->sb_local;
+	memset(&run->x, 0, sizeof run->x);
+	memset(&run->o, 0, sizeof run->o);
+	run->notice = NULL;
+	run->need_file = run->warm = false;
+	run->codefile[0] = '\0';
 }
 
 void run_release(struct run *run)

@@ -5,10 +5,12 @@
  * the original. */
 #include "config.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/log.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
 #include "worker/run.h"
@@ -91,22 +93,44 @@ static int plan_code(struct run *run, struct isol8_err *err)
 	return 0;
 }
 
-int run_execute(struct run *run, struct conn *c, const struct run_req *r, int out_fd, int err_fd,
-		struct isol8_err *err)
+/* A run whose sandbox died before the program got anything is retried on another one; more
+ * than a few deaths in a row are not a stale pool but a broken engine. */
+#define RUN_ATTEMPTS 3
+
+/* After a failed phase: did the sandbox itself go away (container removed or killed, engine
+ * restarted) rather than refuse what the run asked? */
+static bool sandbox_gone(const struct sandbox *sb)
 {
+	struct pollfd pf = {.fd = sb->agent_fd, .events = POLLRDHUP};
+	struct isol8_err e = ISOL8_ERR_INIT;
+	bool running = false, oom;
+	uint32_t kills;
+	int code;
+
+	if (sb->agent_fd >= 0 && poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLRDHUP | POLLERR)))
+		return true;
+	if (sb_inspect(sb->id, &running, &oom, &code, &kills, &e) < 0) {
+		log_debug("inspect %.12s: %s", sb->id, e.msg);
+		return true;
+	}
+	return !running;
+}
+
+/* Nothing of the program or its setup has reached the caller, and nothing was taken from its
+ * live stdin: the same run may start over elsewhere. */
+static bool untouched(const struct run *run)
+{
+	return run->kind == SANDBOX_EPHEMERAL && run->r->stdin_fd < 0 && !run->x.started_ms &&
+	       (!run->o_init || (!run->o.first_byte_ms && !run->o.cap[1].total && !run->o.cap[2].total));
+}
+
+/* From acquire to the program's end. 1: a setup script timed out or was interrupted. */
+static int attempt(struct run *run, int out_fd, int err_fd, struct isol8_err *err)
+{
+	const struct run_req *r = run->r;
 	struct timings *tm = &run->tm;
 	uint64_t t;
 	int rc;
-
-	run->c = c;
-	run->r = r;
-	tm->t0 = mono_ms();
-	run->sb = &run->sb_local;
-	run->sb_local.agent_fd = -1;
-	run->kind = r->session ? SANDBOX_SESSION : r->persist ? SANDBOX_PERSIST : SANDBOX_EPHEMERAL;
-	env_build(&run->env, r);
-	iso_now(run->ts, sizeof run->ts);
-	new_execution_id(run->exec_id);
 
 	if (run_acquire(run, err) < 0)
 		return -1;
@@ -132,15 +156,43 @@ int run_execute(struct run *run, struct conn *c, const struct run_req *r, int ou
 
 	t = mono_ms();
 	rc = run_setup(run, err);
+	if (rc != 0)
+		return rc;
+	tm->setup = mono_ms() - t;
+	t = mono_ms();
+	if (run_program(run, err) < 0)
+		return -1;
+	tm->exec = mono_ms() - t;
+	return 0;
+}
+
+int run_execute(struct run *run, struct conn *c, const struct run_req *r, int out_fd, int err_fd,
+		struct isol8_err *err)
+{
+	int rc;
+
+	run->c = c;
+	run->r = r;
+	run->tm.t0 = mono_ms();
+	run->sb = &run->sb_local;
+	run->sb_local.agent_fd = -1;
+	run->kind = r->session ? SANDBOX_SESSION : r->persist ? SANDBOX_PERSIST : SANDBOX_EPHEMERAL;
+	env_build(&run->env, r);
+	iso_now(run->ts, sizeof run->ts);
+	new_execution_id(run->exec_id);
+
+	for (int n = 1;; n++) {
+		rc = attempt(run, out_fd, err_fd, err);
+		if (rc >= 0 || run->hold == HOLD_NONE || n == RUN_ATTEMPTS || !untouched(run) ||
+		    !sandbox_gone(run->sb))
+			break;
+		log_info("sandbox %.12s went away before the program started (%s): retrying on another", run->sb->id,
+			 err->msg);
+		isol8_err_clear(err);
+		run_drop_sandbox(run);
+	}
 	if (rc < 0)
 		return -1;
-	if (rc == 0) {
-		tm->setup = mono_ms() - t;
-		t = mono_ms();
-		if (run_program(run, err) < 0)
-			return -1;
-		tm->exec = mono_ms() - t;
-	}
 	run_collect(run);
 	return 0;
 }

@@ -77,6 +77,8 @@ void env_free(struct env_list *e);
 /* release.c: the cleanup of a struct run (see _cleanup_run_). */
 void run_release(struct run *run);
 #define _cleanup_run_ _cleanup_(run_release)
+/* release.c: give up the sandbox of a failed attempt (removed) and forget the attempt. */
+void run_drop_sandbox(struct run *run);
 
 /* acquire.c */
 int run_acquire(struct run *run, struct isol8_err *err);

@@ -1,6 +1,7 @@
 /* Typed wrappers for the sandbox verbs (encoding in common/proto.h). */
 #include "config.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,6 +126,17 @@ int sb_renew(const char *id, uint64_t timeout_ms, struct isol8_err *err)
 	isol8_msg_free(&m);
 	return 0;
 }
+bool sb_alive(const struct sandbox *sb)
+{
+	/* The agent is the container's PID 1: its end of the socket closes when the container
+	 * goes. A late message (an exit after our own backstop fired) is no sign of death. */
+	struct pollfd pf = {.fd = sb->agent_fd, .events = POLLRDHUP};
+
+	if (sb->agent_fd < 0)
+		return true;
+	return poll(&pf, 1, 0) <= 0 || !(pf.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
 int sb_remove(const char *id, struct isol8_err *err) { return call_id_only(V_REMOVE, id, err); }
 
 int sb_exec(const char *id, const char *const *argv, const char *const *env, const char *workdir, bool attach_stdin,

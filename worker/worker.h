@@ -56,6 +56,9 @@ int sb_start(struct sandbox *sb, struct isol8_err *err);
 void sb_warm(struct sandbox *sb, int runtime);
 /* timeout_ms 0: back in a pool, the deadline of an idle pooled sandbox (common/proto.h V_RENEW). */
 int sb_renew(const char *id, uint64_t timeout_ms, struct isol8_err *err);
+/* False when the sandbox's agent hung up: its container is gone (removed, killed, engine
+ * restarted). Costs one poll; true for a sandbox without an agent. */
+bool sb_alive(const struct sandbox *sb);
 /* Returns the hijacked stream fd in *fd and the exec id. argv/env are NULL-terminated. */
 int sb_exec(const char *id, const char *const *argv, const char *const *env, const char *workdir, bool attach_stdin,
 	    char exec_id[65], int *fd, struct isol8_err *err);
