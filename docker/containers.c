@@ -79,6 +79,7 @@ int docker_container_remove(struct docker *d, const char *id, bool force, bool i
 	_cleanup_free_ char *path = NULL;
 	struct docker_call call = { .method = "DELETE", .body_fd = -1, .max_response = 65536,
 				    .timeout_ms = DOCKER_JSON_TIMEOUT_MS };
+	long status;
 	int r;
 
 	if (!n)
@@ -86,8 +87,12 @@ int docker_container_remove(struct docker *d, const char *id, bool force, bool i
 	path = xasprintf("/containers/%s?force=%d&v=1", n, force ? 1 : 0);
 	call.path = path;
 	r = docker_call_run(d, &call, err);
+	status = call.status;
 	docker_call_free(&call);
-	if (r < 0 && ignore_missing && err && err->code == ISOL8_E_NOTFOUND) {
+	/* 409 "removal ... already in progress": someone else (an admin's docker rm -f, cleanup)
+	 * is removing it, and it will be gone as surely as if we had. */
+	if (r < 0 && ignore_missing && err &&
+	    (err->code == ISOL8_E_NOTFOUND || (status == 409 && strstr(err->msg, "already in progress")))) {
 		isol8_err_clear(err);
 		return 0;
 	}
