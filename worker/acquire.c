@@ -61,6 +61,10 @@ int run_acquire(struct run *run, struct isol8_err *err)
 
 	if (r->session) {
 		run->s = session_acquire(c->principal, r->session);
+		if (run->s && session_check_alive(run->s, err) < 0) {
+			run->s = NULL;
+			return -1;
+		}
 		if (run->s && run->s->runtime != r->runtime)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
 					     "Cannot switch runtime: session '%s' is bound to %s, this run asks for %s",

@@ -150,6 +150,8 @@ static int handle_file(struct conn *c, struct isol8_msg *m, struct isol8_err *er
 	s = session_acquire(c->principal, sess);
 	if (!s)
 		return isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "no session '%s'", sess);
+	if (session_check_alive(s, err) < 0)
+		return -1;
 	if (m->type == FE_FILE_PUT) {
 		/* Through tar(1) in the sandbox: /sandbox is a tmpfs the archive API cannot reach. */
 		_cleanup_close_ int fd = isol8_msg_take_fd(m, 0);

@@ -191,6 +191,12 @@ int run_execute(struct run *run, struct conn *c, const struct run_req *r, int ou
 		isol8_err_clear(err);
 		run_drop_sandbox(run);
 	}
+	/* What the caller needs to know is that the sandbox went away, not which read failed;
+	 * output written before stays with the caller. */
+	if (rc < 0 && run->sb->id[0] && !untouched(run) && sandbox_gone(run->sb)) {
+		log_info("sandbox %.12s went away while the program ran: %s", run->sb->id, err->msg);
+		isol8_err_set(err, ISOL8_E_DOCKER, 0, SANDBOX_KILLED_MSG);
+	}
 	if (rc < 0)
 		return -1;
 	run_collect(run);

@@ -96,6 +96,18 @@ void session_destroy(struct session *s)
 	session_release(s);
 }
 
+int session_check_alive(struct session *s, struct isol8_err *err)
+{
+	char name[sizeof s->name];
+
+	if (sb_alive(&s->sb))
+		return 0;
+	snprintf(name, sizeof name, "%s", s->name);
+	log_info("session %s of tenant %s: container %.12s is gone", s->name, s->tenant, s->sb.id);
+	session_destroy(s);
+	return isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "session '%s' was lost: its container is gone", name);
+}
+
 unsigned session_count(const char *tenant)
 {
 	unsigned n = 0;

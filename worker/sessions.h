@@ -32,6 +32,9 @@ struct session *session_acquire(const char *owner, const char *name);
 struct session *session_add(const char *owner, const char *tenant, const char *name, int runtime, const struct sandbox *sb,
 			    uint64_t idle_ms);
 void session_release(struct session *s);
+/* -1 when s's container is gone (removed, killed, engine restarted): s is removed (and
+ * released) and err says the session was lost. */
+int session_check_alive(struct session *s, struct isol8_err *err);
 /* Remove a session: stop its driver, remove its sandbox. s must be acquired; it is released. */
 void session_destroy(struct session *s);
 unsigned session_count(const char *tenant);
