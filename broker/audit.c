@@ -774,8 +774,14 @@ int audit_execution(struct broker *b, unsigned worker, uint32_t gen, struct isol
 		add_u64(v, "memoryMB", (e.mem + (1u << 19)) >> 20);
 		add_u64(v, "peakMemoryMB", (e.peak + (1u << 19)) >> 20);
 		add_u64(v, "peakMemoryBytes", e.peak);
-		add_u64(v, "networkBytesIn", e.net_in);
-		add_u64(v, "networkBytesOut", e.net_out);
+		if (have_note && nt.net == ISOL8_NET_HOST) {
+			/* The host's counters are not the sandbox's: unknown. */
+			json_object_object_add(v, "networkBytesIn", NULL);
+			json_object_object_add(v, "networkBytesOut", NULL);
+		} else {
+			add_u64(v, "networkBytesIn", e.net_in);
+			add_u64(v, "networkBytesOut", e.net_out);
+		}
 		json_object_object_add(o, "resourceUsage", v);
 	}
 	if (e.flags & ISOL8_AUDIT_R_NET) {

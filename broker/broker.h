@@ -250,6 +250,8 @@ struct docker;
 int netns_apply_rules(struct broker *b, struct docker *d, const char *id, const struct owned_container *oc,
 		      struct isol8_msg *m, struct isol8_err *err);
 int netns_logs(struct broker *b, const char *id, struct isol8_buf *reply, struct isol8_err *err);
+/* Bytes the proxy relayed for a filtered sandbox (0 for others). */
+int netns_stats(struct broker *b, const char *id, uint64_t *up, uint64_t *down, struct isol8_err *err);
 /* The sandbox is gone: tell the proxy to close its listener (no-op for other sandboxes). */
 void netns_forget(struct broker *b, const char *id);
 void netns_proxy_lost(void);

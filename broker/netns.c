@@ -508,6 +508,27 @@ int netns_logs(struct broker *b, const char *id, struct isol8_buf *out, struct i
 	return 0;
 }
 
+int netns_stats(struct broker *b, const char *id, uint64_t *up, uint64_t *down, struct isol8_err *err)
+{
+	struct isol8_buf px = ISOL8_BUF_INIT;
+	struct isol8_msg reply;
+	int rc;
+
+	*up = *down = 0;
+	if (!reg_has(id))
+		return 0;
+	isol8_put_str(&px, id);
+	rc = broker_proxy_call(b, PX_STATS, &px, -1, &reply, err);
+	isol8_buf_free(&px);
+	if (rc < 0)
+		return -1;
+	rc = isol8_get_u64(&reply, up, err) < 0 || isol8_get_u64(&reply, down, err) < 0 || isol8_msg_end(&reply, err) < 0
+		     ? -1
+		     : 0;
+	isol8_msg_free(&reply);
+	return rc;
+}
+
 void netns_forget(struct broker *b, const char *id)
 {
 	struct isol8_buf px = ISOL8_BUF_INIT;

@@ -13,6 +13,7 @@
 
 #include "broker/audit.h"
 #include "broker/broker.h"
+#include "broker/usage.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
 
@@ -224,6 +225,7 @@ void table_container_del(const char *id)
 				close(ctrs[i].agent_listen);
 			agent_slot_remove(ctrs[i].slot);
 			audit_forget(id);
+			usage_forget(id);
 			ctrs[i] = ctrs[--n_ctrs];
 			break;
 		}

@@ -113,6 +113,10 @@ enum isol8_msg_type {
 	V_RENEW = 54,        /* str container, u64 timeout_ms: a reused ephemeral sandbox gets a fresh hard
 	                        deadline (now + min(timeout, its applied timeout) + 60 s); timeout_ms 0:
 	                        it went back to the pool (the deadline a new one gets) -> empty */
+	V_USAGE = 56,        /* str container, u8 reset (1: start a new memory peak after reading)
+	                        -> u8 known (USAGE_K_*), u64 cpu_us, u64 memory_bytes,
+	                        u64 peak_memory_bytes, u64 net_bytes_in, u64 net_bytes_out: the
+	                        sandbox's cumulative counters (cgroup; the proxy for filtered) */
 	V_AUDIT = 55,        /* one finished run, for the broker's audit log (no reply). Only what the
 	                        worker alone knows; the broker adds who, where and with which limits:
 	                        u32 token, str container (empty: no sandbox was reached),
@@ -139,7 +143,16 @@ enum isol8_msg_type {
 	PX_LOGS = 62,        /* str container -> str json */
 	PX_REPLY_OK = 63,    /* request-specific payload */
 	PX_REPLY_ERR = 64,   /* u16 isol8_err code, str message */
+	PX_STATS = 65,       /* str container -> u64 bytes_up (sent upstream for the sandbox),
+	                        u64 bytes_down (received for it), closed and open connections */
 };
+
+/* V_USAGE */
+#define USAGE_K_CPU 0x01u
+#define USAGE_K_MEM 0x02u
+#define USAGE_K_PEAK 0x04u
+#define USAGE_K_PEAK_RESET 0x08u /* the peak counts from the last reset, not the sandbox's start */
+#define USAGE_K_NET 0x10u        /* network counts are the sandbox's own (none, filtered) */
 
 /* V_AUDIT */
 enum isol8_audit_outcome {

@@ -98,6 +98,7 @@
 	ROW(V_NET_LOGS, "network-logs", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_STR(1), ISOL8_ID_MAX, 0,          \
 	    verb_net_logs)                                                                                      \
 	ROW(V_RENEW, "renew", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_STR(1) + 8, ISOL8_ID_MAX + 8, 0, verb_renew) \
+	ROW(V_USAGE, "usage", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_STR(1) + 1, ISOL8_ID_MAX + 1, 0, verb_usage) \
 	ROW(V_AUDIT, "audit", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_AUDIT_FIXED + 1, ISOL8_ANY, ISOL8_MSG_NOREPLY, \
 	    verb_audit)                                                                                         \
 	/* broker -> proxy, and its answers */                                                                  \
@@ -105,6 +106,7 @@
 	    ISOL8_STR(1) + 4 + 4 + 1 + ISOL8_STR(0) + 4 * 4 + 4, ISOL8_ANY, 0, NULL)                            \
 	ROW(PX_DROP, "proxy-drop", PEER_BROKER, PEER_PROXY, FDS0, ISOL8_STR(1), ISOL8_ID_MAX, 0, NULL)          \
 	ROW(PX_LOGS, "proxy-logs", PEER_BROKER, PEER_PROXY, FDS0, ISOL8_STR(1), ISOL8_ID_MAX, 0, NULL)          \
+	ROW(PX_STATS, "proxy-stats", PEER_BROKER, PEER_PROXY, FDS0, ISOL8_STR(1), ISOL8_ID_MAX, 0, NULL)        \
 	ROW(PX_REPLY_OK, "proxy-reply-ok", PEER_PROXY, PEER_BROKER, FDS0, 0, ISOL8_ANY, 0, NULL)               \
 	ROW(PX_REPLY_ERR, "proxy-reply-error", PEER_PROXY, PEER_BROKER, FDS0, ISOL8_ERR_MIN, ISOL8_ERR_MAX, 0,  \
 	    NULL)                                                                                               \

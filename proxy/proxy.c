@@ -113,6 +113,7 @@ struct listener {
 	struct log_rec *logs;
 	size_t n_logs;
 	unsigned conns;
+	uint64_t up_done, down_done; /* bytes of its closed connections (PX_STATS) */
 };
 
 enum cstate { C_FREE = 0, C_HEAD, C_RESOLVING, C_CONNECTING, C_RELAY, C_REPLY };
@@ -211,6 +212,8 @@ static void conn_close(unsigned i)
 			r->down = c->down_bytes;
 			r->dur_ms = clock_mono_ms() - r->start_ms;
 		}
+		l->up_done += c->up_bytes;
+		l->down_done += c->down_bytes;
 		if (l->conns)
 			l->conns--;
 		if (tenants[l->ten].conns)
@@ -871,6 +874,7 @@ static int do_listen(struct isol8_msg *m, struct isol8_err *err)
 	snprintf(l->id, sizeof l->id, "%s", id);
 	l->n_logs = 0;
 	l->conns = 0;
+	l->up_done = l->down_done = 0;
 	log_debug("listening for sandbox %.12s", id);
 	return 0;
 }
@@ -911,6 +915,7 @@ static void serve_channel_msg(int chan, struct isol8_msg *m)
 		break;
 	case PX_DROP:
 	case PX_LOGS:
+	case PX_STATS:
 		if (isol8_get_str(m, &id, ISOL8_MAX_ID, &err) < 0 || isol8_msg_end(m, &err) < 0)
 			break;
 		rc = 0;
@@ -918,6 +923,17 @@ static void serve_channel_msg(int chan, struct isol8_msg *m)
 			struct listener *l = find_listener(id);
 			if (l)
 				listener_drop(l);
+		} else if (m->type == PX_STATS) {
+			/* The sandbox's traffic through us so far: closed connections plus open ones. */
+			struct listener *l = find_listener(id);
+			uint64_t up = l ? l->up_done : 0, down = l ? l->down_done : 0;
+			for (unsigned i = 0; l && i < n_conns; i++)
+				if (conns[i]->lst == (unsigned)(l - lst) && conns[i]->lgen == l->gen) {
+					up += conns[i]->up_bytes;
+					down += conns[i]->down_bytes;
+				}
+			isol8_put_u64(&reply, up);
+			isol8_put_u64(&reply, down);
 		} else {
 			json_object *a = logs_json(find_listener(id));
 			const char *s = json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN);

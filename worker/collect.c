@@ -158,6 +158,11 @@ void run_collect(struct run *run)
 	if (run->notice)
 		json_object_object_add(res, "notice", json_object_new_string(run->notice));
 	json_object_object_add(res, "limits", limits_json(sb, r->net_mode));
+	{
+		json_object *u = usage_result(run->sb, (uint64_t)(x->ms ? x->ms : run->tm.exec));
+		if (u)
+			json_object_object_add(res, "resourceUsage", u);
+	}
 	if (r->log_network && r->net_mode == ISOL8_NET_FILTERED)
 		add_network_logs(res, sb);
 	json_object_object_add(res, "timings", timings_json(run));

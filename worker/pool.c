@@ -297,6 +297,7 @@ static void *fill_main(void *arg)
 		sb_remove(sb.id, &err);
 	} else {
 		sb_warm(&sb, j->key.runtime);
+		usage_rebase(&sb);
 		pthread_mutex_lock(&lock);
 		if (n_ents < POOL_MAX && !g_worker_stopping) {
 			ents[n_ents].key = j->key;

@@ -25,6 +25,7 @@ static bool try_reuse(struct run *run)
 	/* Back in the pool it waits like a fresh one: the broker's hard deadline must not run out
 	 * before the pool's own age limit (worker/pool.h), or the two disagree on who owns it. */
 	if (agent_reset(sb->agent_fd, &e) == 0 && sb_renew(sb->id, 0, &e) == 0) {
+		usage_rebase(sb);
 		reused = pool_put(&run->pk, run->c->principal, sb);
 		log_debug("release %.12s: reset in %llu ms, %s", sb->id, (unsigned long long)(mono_ms() - t),
 			  reused ? "back in the pool" : "removed (pool full)");

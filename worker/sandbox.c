@@ -281,3 +281,23 @@ int sb_net_logs(const char *id, char **json, struct isol8_err *err)
 	isol8_msg_free(&m);
 	return 0;
 }
+
+int sb_usage(const char *id, bool reset, struct sb_usage *u, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+
+	isol8_put_str(&p, id);
+	isol8_put_u8(&p, reset ? 1 : 0);
+	if (call(V_USAGE, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	if (isol8_get_u8(&m, &u->known, err) < 0 || isol8_get_u64(&m, &u->cpu_us, err) < 0 ||
+	    isol8_get_u64(&m, &u->mem, err) < 0 || isol8_get_u64(&m, &u->peak, err) < 0 ||
+	    isol8_get_u64(&m, &u->net_in, err) < 0 || isol8_get_u64(&m, &u->net_out, err) < 0 ||
+	    isol8_msg_end(&m, err) < 0) {
+		isol8_msg_free(&m);
+		return isol8_err_wrap(err, "usage reply");
+	}
+	isol8_msg_free(&m);
+	return 0;
+}

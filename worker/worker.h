@@ -38,6 +38,11 @@ struct sandbox_limits {
 	uint32_t pids;
 	bool writable;
 };
+/* V_USAGE: a sandbox's cumulative counters (USAGE_K_* says which are known). */
+struct sb_usage {
+	uint8_t known;
+	uint64_t cpu_us, mem, peak, net_in, net_out;
+};
 struct sandbox {
 	char id[65];
 	char image[257];
@@ -47,6 +52,7 @@ struct sandbox {
 	uint32_t uses;             /* runs served (pool reuse) */
 	bool warm;                 /* its agent keeps a standby interpreter of the runtime (worker/standby.h) */
 	uint64_t born_ms;
+	struct sb_usage base;      /* counters when its current run began (worker/usage.c) */
 };
 int sb_create(uint32_t token, int runtime, const char *image, const char *preferred, const struct sandbox_limits *want,
 	      int net_mode, int kind, const char *session, struct sandbox *out, struct isol8_err *err);
@@ -71,6 +77,16 @@ int sb_remove(const char *id, struct isol8_err *err);
 int sb_net_rules(const char *id, char *const *allow, size_t n_allow, char *const *deny, size_t n_deny, bool log,
 		 struct isol8_err *err);
 int sb_net_logs(const char *id, char **json, struct isol8_err *err);
+/* The sandbox's counters; reset: start a new memory peak after reading. */
+int sb_usage(const char *id, bool reset, struct sb_usage *u, struct isol8_err *err);
+
+/* ---- usage.c: per-run resource usage from the cumulative counters ---- */
+/* Before a run (a pooled sandbox after its reset, a new one after its start): the counters the
+ * next run's figures start from, and a new memory peak. Off the caller's path. */
+void usage_rebase(struct sandbox *sb);
+/* After a run: the result's resourceUsage (NULL when nothing is known); rebases sb for the
+ * next run of a session. */
+json_object *usage_result(struct sandbox *sb, uint64_t duration_ms);
 
 /* ---- pump.c: one exec's stream to the frontend's fds ---- */
 struct pump_out {

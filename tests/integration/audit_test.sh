@@ -31,7 +31,7 @@ case_execution_record() {
 		"the log is 0640, root and group adm"
 	line=$(jq -c 'select(.type == "execution")' "$L")
 	keys=$(printf '%s' "$line" | jq -r 'keys_unsorted | join(",")')
-	is "$keys" "seq,prev,time,type,executionId,tenant,principal,uid,gid,container,image,runtime,kind,limits,network,outcome,exitCode,durationMs,totalMs,timedOut,oomKilled,stdoutBytes,stderrBytes,truncated,codeHash" \
+	is "$keys" "seq,prev,time,type,executionId,tenant,principal,uid,gid,container,image,runtime,kind,limits,network,outcome,exitCode,durationMs,totalMs,timedOut,oomKilled,stdoutBytes,stderrBytes,truncated,resourceUsage,codeHash" \
 		"an execution record has the broker's and the worker's fields, in order"
 	is "$(printf '%s' "$line" | jq -c '[.tenant, .principal, .uid, .gid, .image, .runtime, .kind, .network, .outcome, .exitCode, .stdoutBytes, .timedOut]')" \
 		'["admin","uid:0",0,0,"isol8:python","python","ephemeral","none","ok",0,8,false]' "who, where and how it ended"
