@@ -26,7 +26,7 @@ enum opt_id {
 	O_PERSIST, O_DEBUG, O_TIMEOUT, O_MEMORY, O_CPU, O_IMAGE, O_PIDS, O_WRITABLE, O_MAX_OUTPUT,
 	O_SECRET, O_ENV, O_SANDBOX_SIZE, O_TMP_SIZE, O_STDIN, O_INSTALL, O_SETUP, O_WORKDIR, O_URL,
 	O_GITHUB, O_GIST, O_HASH, O_INSECURE_URL, O_LOG_NETWORK, O_FILES, O_HOST, O_KEY,
-	O_SESSION_ID, O_JSON, O_TIMINGS, O_SOCKET, O_AGENT_FLAGS, O_HELP,
+	O_SESSION_ID, O_JSON, O_TIMINGS, O_USAGE, O_SOCKET, O_AGENT_FLAGS, O_HELP,
 };
 
 struct opt_def {
@@ -75,6 +75,7 @@ static const struct opt_def opts[] = {
 	{"session-id", 0, true, O_SESSION_ID},
 	{"json", 0, false, O_JSON},
 	{"timings", 0, false, O_TIMINGS},
+	{"usage", 0, false, O_USAGE},
 	{"socket", 0, true, O_SOCKET},
 	{"agent-flags", 0, true, O_AGENT_FLAGS},
 	{"help", 'h', false, O_HELP},
@@ -383,6 +384,7 @@ static int apply(struct run_opts *o, const struct opt_def *d, const char *v, str
 		break;
 	case O_JSON: o->json = true; break;
 	case O_TIMINGS: o->timings = true; break;
+	case O_USAGE: o->usage = true; break;
 	case O_SOCKET:
 		if (!*v || strlen(v) > RUN_MAX_SOCKET_PATH)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--socket needs a path of 1-%u bytes",

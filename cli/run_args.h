@@ -98,6 +98,7 @@ struct run_opts {
 	bool no_stream;
 	bool json;
 	bool timings;
+	bool usage;       /* --usage: the run's resourceUsage in one line on stderr */
 	bool debug;
 	bool log_network;
 	char *out_file;

@@ -49,6 +49,39 @@ static bool bool_member(json_object *o, const char *key)
 	       json_object_get_boolean(v);
 }
 
+static double num_member(json_object *o, const char *key, bool *known)
+{
+	json_object *v;
+
+	*known = isol8_json_member(o, key, &v) == 1 &&
+		 (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double));
+	return *known ? json_object_get_double(v) : 0.0;
+}
+
+/* --usage: "[Usage] cpu 12 ms (4.1%), memory 9 MB (peak 11 MB), network in 0 B, out 0 B". */
+static void print_usage(json_object *res)
+{
+	json_object *u;
+	bool k1, k2;
+	double in, out;
+
+	if (isol8_json_member(res, "resourceUsage", &u) != 1 || !json_object_is_type(u, json_type_object)) {
+		fputs("[Usage] not measured (isol8d could not read the sandbox's cgroup)\n", stderr);
+		return;
+	}
+	fprintf(stderr, "[Usage] cpu %.0f ms (%.1f%%), memory %.0f MB (peak %.0f MB%s)", num_member(u, "cpuTimeMs", &k1),
+		num_member(u, "cpuPercent", &k1), num_member(u, "memoryMB", &k1), num_member(u, "peakMemoryMB", &k1),
+		strcmp(str_member(u, "peakMemoryScope") ? str_member(u, "peakMemoryScope") : "", "sandbox") == 0
+			? " since the sandbox started"
+			: "");
+	in = num_member(u, "networkBytesIn", &k1);
+	out = num_member(u, "networkBytesOut", &k2);
+	if (k1 && k2)
+		fprintf(stderr, ", network in %.0f B, out %.0f B\n", in, out);
+	else
+		fputs(", network not measured (host network)\n", stderr);
+}
+
 static void print_timings(json_object *res, const char *prefix)
 {
 	json_object *t;
@@ -126,6 +159,8 @@ int run_result_report(const struct run_opts *o, struct run_io *io, const char *t
 		fprintf(stderr, "[Run] Output written to %s\n", o->out_file);
 	if (o->timings)
 		print_timings(res, "[Timing] ");
+	if (o->usage)
+		print_usage(res);
 	if (o->debug) {
 		fprintf(stderr, "[DEBUG] result: exitCode=%d", *exit_code);
 		if ((s = str_member(res, "executionId")))

@@ -87,6 +87,7 @@ static const char run_text[] =
 	"  --out <file>              Also write stdout to <file>                  (-)\n"
 	"  --json                    Print the result as one JSON object with stdout/stderr (false)\n"
 	"  --timings                 Print phase timings on stderr                (false)\n"
+	"  --usage                   Print the run's CPU, memory and network use on stderr (false)\n"
 	"  --debug                   Debug output on stderr                       (config debug)\n"
 	"\n"
 	"Connection:\n"
