@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "http/server.h"
+#include "lockdown/seccomp_build.h"
 
 static const char *const allow_plain[] = {
 	/* I/O on held fds, the listener and broker connections */
@@ -39,63 +40,28 @@ static const char *const allow_plain[] = {
 	"getpid", "getppid", "gettid", "getuid", "geteuid", "getgid", "getegid", "uname", "prlimit64",
 };
 
-static const char *const kill_list[] = {
-	"execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "unshare",
-	"setns", "pivot_root", "chroot", "bpf", "keyctl", "add_key", "request_key", "init_module",
-	"finit_module", "delete_module", "kexec_load", "perf_event_open", "userfaultfd",
-};
-
-
-#define CMP(...) ((const struct scmp_arg_cmp[]){__VA_ARGS__})
-
-static int add(scmp_filter_ctx ctx, uint32_t act, const char *name, unsigned n, const struct scmp_arg_cmp *cmp,
-	       struct isol8_err *err)
-{
-	int nr = seccomp_syscall_resolve_name(name), r;
-	if (nr == __NR_SCMP_ERROR || nr < 0)
-		return 0; /* not on this architecture */
-	r = seccomp_rule_add_array(ctx, act, nr, n, cmp);
-	return r < 0 ? isol8_err_set(err, ISOL8_E_INTERNAL, -r, "http seccomp rule %s", name) : 0;
-}
-
 int http_seccomp_load(struct isol8_err *err)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
-	const scmp_datum_t wmask = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND;
-	int r;
+	const struct sc_rule rules[] = {
+		/* No new sockets and no connect: the connector hands over connected ones. An AF_UNIX
+		 * socketpair reaches nothing outside the process (MHD relays an upgraded TLS
+		 * connection, wss, through one). */
+		{"socket", SC_EACCES, 0, {{0}}},
+		{"socketpair", SC_ALLOW, 1, {SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)}},
+		{"connect", SC_EACCES, 0, {{0}}},
+		{"bind", SC_EACCES, 0, {{0}}},
+		/* libmicrohttpd's threads; a fork kills rather than failing with the default EPERM */
+		SC_RULES_THREADS_ONLY,
+		{"clone", SC_KILL, 1, {SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)}},
+		SC_RULE_OPENAT_READONLY,
+	};
+	const struct sc_names lists[] = {
+		SC_NAMES(SC_ALLOW, allow_plain),
+		{SC_KILL, sc_escapes, sc_n_escapes},
+	};
+	const struct sc_filter f = {"http server", SC_EPERM, lists, SC_LEN(lists), rules, SC_LEN(rules)};
 
-	if (!ctx)
-		return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "seccomp_init");
-	for (size_t i = 0; i < sizeof allow_plain / sizeof allow_plain[0]; i++)
-		if (add(ctx, SCMP_ACT_ALLOW, allow_plain[i], 0, NULL, err) < 0)
-			goto fail;
-	for (size_t i = 0; i < sizeof kill_list / sizeof kill_list[0]; i++)
-		if (add(ctx, SCMP_ACT_KILL_PROCESS, kill_list[i], 0, NULL, err) < 0)
-			goto fail;
-	/* No new sockets and no connect: the connector hands over connected ones. An AF_UNIX
-	 * socketpair reaches nothing outside the process (MHD relays an upgraded TLS connection,
-	 * wss, through one). */
-	if (add(ctx, SCMP_ACT_ERRNO(EACCES), "socket", 0, NULL, err) < 0 ||
-	    add(ctx, SCMP_ACT_ALLOW, "socketpair", 1, CMP(SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)), err) < 0 ||
-	    add(ctx, SCMP_ACT_ERRNO(EACCES), "connect", 0, NULL, err) < 0 ||
-	    add(ctx, SCMP_ACT_ERRNO(EACCES), "bind", 0, NULL, err) < 0 ||
-	    /* Threads, never processes; clone3 hides its flags from seccomp, so glibc must fall back. */
-	    add(ctx, SCMP_ACT_ALLOW, "clone", 1, CMP(SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)), err) < 0 ||
-	    add(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3", 0, NULL, err) < 0 ||
-	    add(ctx, SCMP_ACT_KILL_PROCESS, "clone", 1, CMP(SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)), err) < 0 ||
-	    /* Read-only opens. */
-	    add(ctx, SCMP_ACT_ALLOW, "openat", 1, CMP(SCMP_A2_32(SCMP_CMP_MASKED_EQ, wmask, O_RDONLY)), err) < 0)
-		goto fail;
-	r = seccomp_load(ctx);
-	if (r < 0) {
-		isol8_err_set(err, ISOL8_E_INTERNAL, -r, "seccomp_load");
-		goto fail;
-	}
-	seccomp_release(ctx);
-	return 0;
-fail:
-	seccomp_release(ctx);
-	return -1;
+	return sc_filter_load(&f, err);
 }
 
 static const char *const connector_allow[] = {
@@ -107,38 +73,25 @@ static const char *const connector_allow[] = {
 
 int http_connector_seccomp_load(struct isol8_err *err)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
-	int r;
+	const struct sc_rule rules[] = {
+		/* AF_UNIX only (the path is ours, fixed at start). No kill, tgkill or tkill: as uid 0
+		 * without capabilities this process could still signal every root process; it tells
+		 * its child to stop through a pipe instead. */
+		{"socket", SC_ALLOW, 1, {SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)}},
+		{"connect", SC_ALLOW, 0, {{0}}},
+		{"open", SC_EACCES, 0, {{0}}},
+		{"openat", SC_EACCES, 0, {{0}}},
+		{"openat2", SC_EACCES, 0, {{0}}},
+		{"clone", SC_KILL, 0, {{0}}},
+		{"clone3", SC_KILL, 0, {{0}}},
+		{"fork", SC_KILL, 0, {{0}}},
+		{"vfork", SC_KILL, 0, {{0}}},
+	};
+	const struct sc_names lists[] = {
+		SC_NAMES(SC_ALLOW, connector_allow),
+		{SC_KILL, sc_escapes, sc_n_escapes},
+	};
+	const struct sc_filter f = {"http connector", SC_EPERM, lists, SC_LEN(lists), rules, SC_LEN(rules)};
 
-	if (!ctx)
-		return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "seccomp_init");
-	for (size_t i = 0; i < sizeof connector_allow / sizeof connector_allow[0]; i++)
-		if (add(ctx, SCMP_ACT_ALLOW, connector_allow[i], 0, NULL, err) < 0)
-			goto fail;
-	for (size_t i = 0; i < sizeof kill_list / sizeof kill_list[0]; i++)
-		if (add(ctx, SCMP_ACT_KILL_PROCESS, kill_list[i], 0, NULL, err) < 0)
-			goto fail;
-	/* AF_UNIX only (the path is ours, fixed at start). No kill, tgkill or tkill: as uid 0
-	 * without capabilities this process could still signal every root process; it tells its
-	 * child to stop through a pipe instead. */
-	if (add(ctx, SCMP_ACT_ALLOW, "socket", 1, CMP(SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)), err) < 0 ||
-	    add(ctx, SCMP_ACT_ALLOW, "connect", 0, NULL, err) < 0 ||
-	    add(ctx, SCMP_ACT_ERRNO(EACCES), "open", 0, NULL, err) < 0 ||
-	    add(ctx, SCMP_ACT_ERRNO(EACCES), "openat", 0, NULL, err) < 0 ||
-	    add(ctx, SCMP_ACT_ERRNO(EACCES), "openat2", 0, NULL, err) < 0 ||
-	    add(ctx, SCMP_ACT_KILL_PROCESS, "clone", 0, NULL, err) < 0 ||
-	    add(ctx, SCMP_ACT_KILL_PROCESS, "clone3", 0, NULL, err) < 0 ||
-	    add(ctx, SCMP_ACT_KILL_PROCESS, "fork", 0, NULL, err) < 0 ||
-	    add(ctx, SCMP_ACT_KILL_PROCESS, "vfork", 0, NULL, err) < 0)
-		goto fail;
-	r = seccomp_load(ctx);
-	if (r < 0) {
-		isol8_err_set(err, ISOL8_E_INTERNAL, -r, "seccomp_load");
-		goto fail;
-	}
-	seccomp_release(ctx);
-	return 0;
-fail:
-	seccomp_release(ctx);
-	return -1;
+	return sc_filter_load(&f, err);
 }

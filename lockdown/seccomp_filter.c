@@ -1,5 +1,6 @@
 #include "config.h"
 #include "lockdown/seccomp_filter.h"
+#include "lockdown/seccomp_build.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -52,13 +53,8 @@ static const char *const deny_eacces[] = {
 	"faccessat2", "readlink", "readlinkat",
 };
 
-/* Sandbox escapes: always fatal, even in the seccomp-debug build whose default only traps. */
-static const char *const always_kill[] = {
-	"execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2",
-	"pivot_root", "chroot", "unshare", "setns", "bpf", "keyctl", "add_key", "request_key",
-	"init_module", "finit_module", "kexec_load", "perf_event_open", "userfaultfd", "open_by_handle_at",
-	"fsopen", "fsmount", "move_mount", "open_tree", "pidfd_open", "pidfd_getfd",
-};
+/* Sandbox escapes (sc_escapes) are always fatal, even in the seccomp-debug build whose default
+ * only traps. */
 
 #ifdef ISOL8_SANITIZERS
 /* Sanitizer build only (never shipped). Seen with strace on the ASan probe (try_syscall
@@ -120,158 +116,10 @@ static int install_sigsys_handler(struct isol8_err *err)
 		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "unblock SIGSYS");
 	return 0;
 }
-#define DEFAULT_ACTION SCMP_ACT_TRAP
+#define DEFAULT_ACTION SC_TRAP
 #else
-#define DEFAULT_ACTION SCMP_ACT_KILL_PROCESS
+#define DEFAULT_ACTION SC_KILL
 #endif
-
-static void seccomp_ctx_release(scmp_filter_ctx *ctx)
-{
-	if (*ctx)
-		seccomp_release(*ctx);
-}
-
-/* Adds one rule; libseccomp returns -errno. `nr` comes from SCMP_SYS() or name resolution. */
-static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *name, unsigned n_cmp,
-		    const struct scmp_arg_cmp *cmp, struct isol8_err *err)
-{
-	int r = seccomp_rule_add_array(ctx, action, nr, n_cmp, cmp);
-
-	if (r < 0)
-		return isol8_err_set(err, ISOL8_E_INTERNAL, -r, "seccomp rule for %s", name);
-	return 0;
-}
-
-static int add_list(scmp_filter_ctx ctx, uint32_t action, const char *const *names, size_t n,
-		    struct isol8_err *err)
-{
-	for (size_t i = 0; i < n; i++) {
-		int nr = seccomp_syscall_resolve_name(names[i]);
-
-		/* Unknown name, or a libseccomp pseudo-syscall (negative) for one the native
-		 * architecture does not have: nothing to allow or deny. */
-		if (nr == __NR_SCMP_ERROR || nr < 0)
-			continue;
-		if (add_rule(ctx, action, nr, names[i], 0, NULL, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define CMP(...) ((const struct scmp_arg_cmp[]){__VA_ARGS__})
-
-static int add_conditional(scmp_filter_ctx ctx, struct isol8_err *err)
-{
-	static const int fcntl_cmds[] = {
-		F_GETFL, F_SETFL, F_GETFD, F_SETFD, F_DUPFD_CLOEXEC,
-		/* sealing a memfd before handing it on is in-process */
-		F_ADD_SEALS, F_GET_SEALS,
-	};
-	/* Namespace flags are useless without capabilities and invalid with CLONE_THREAD for the
-	 * user and pid ones, but refusing them costs nothing. */
-	const scmp_datum_t clone_mask = CLONE_THREAD | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-					CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWCGROUP;
-	const scmp_datum_t self = (scmp_datum_t)getpid();
-
-	for (size_t i = 0; i < ARRAY_LEN(fcntl_cmds); i++)
-		if (add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), "fcntl", 1,
-			     CMP(SCMP_A1_32(SCMP_CMP_EQ, (scmp_datum_t)fcntl_cmds[i])), err) < 0)
-			return -1;
-
-	/* Threads only: pthread_create() passes CLONE_THREAD; fork() does not. clone3 cannot be
-	 * filtered on its flags (they are behind a pointer), so it reports ENOSYS and glibc
-	 * falls back to clone(). clone's flags are argument 0 on x86_64 and aarch64. */
-	if (add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), "clone", 1,
-		     CMP(SCMP_A0_64(SCMP_CMP_MASKED_EQ, clone_mask, CLONE_THREAD)), err) < 0)
-		return -1;
-	if (add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), "clone3", 0, NULL, err) < 0)
-		return -1;
-
-	/* fstat() is newfstatat(fd, "", buf, AT_EMPTY_PATH) in glibc >= 2.33. Note that the kernel
-	 * still resolves a non-empty path given with AT_EMPTY_PATH; that leaks metadata only. */
-	if (add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(newfstatat), "newfstatat", 1,
-		     CMP(SCMP_A3_32(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH)), err) < 0)
-		return -1;
-#ifndef ISOL8_SANITIZERS
-	if (add_rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(newfstatat), "newfstatat", 1,
-		     CMP(SCMP_A3_32(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0)), err) < 0)
-		return -1;
-#endif
-
-	/* Only reading limits (getrlimit() is prlimit64(0, res, NULL, old) in glibc). */
-	if (add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), "prlimit64", 2,
-		     CMP(SCMP_A0_64(SCMP_CMP_EQ, 0), SCMP_A2_64(SCMP_CMP_EQ, 0)), err) < 0)
-		return -1;
-
-	/* Signals to itself only (raise(), abort(), thread wake-ups). */
-	if (add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), "kill", 1, CMP(SCMP_A0_32(SCMP_CMP_EQ, self)),
-		     err) < 0)
-		return -1;
-	if (add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), "tgkill", 1,
-		     CMP(SCMP_A0_32(SCMP_CMP_EQ, self)), err) < 0)
-		return -1;
-
-	/* sendto() without a destination is send() on an already connected socket. */
-	if (add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendto), "sendto", 1, CMP(SCMP_A4_64(SCMP_CMP_EQ, 0)),
-		     err) < 0)
-		return -1;
-
-	/* stdio asks isatty() (TCGETS) on char devices such as /dev/null: answer "not a tty";
-	 * FIONREAD is how event loops size a read. */
-	if (add_rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), "ioctl", 1,
-		     CMP(SCMP_A1_32(SCMP_CMP_EQ, FIONREAD)), err) < 0)
-		return -1;
-	if (add_rule(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), "ioctl", 1,
-		     CMP(SCMP_A1_32(SCMP_CMP_NE, FIONREAD)), err) < 0)
-		return -1;
-	return 0;
-}
-
-/* open/openat: EACCES, except read-only opens in the sanitizer build. libseccomp cannot express
- * "flags & mask != 0" in one comparison, so the complement is one rule per forbidden bit. */
-static int add_open_rules(scmp_filter_ctx ctx, struct isol8_err *err)
-{
-#ifdef ISOL8_SANITIZERS
-	static const scmp_datum_t write_bits[] = {O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, __O_TMPFILE};
-	scmp_datum_t mask = 0;
-	struct {
-		const char *name;
-		int nr;
-		unsigned flags_arg;
-	} calls[] = {
-		{"openat", SCMP_SYS(openat), 2},
-		{"open", seccomp_syscall_resolve_name("open"), 1},
-	};
-
-	for (size_t b = 0; b < ARRAY_LEN(write_bits); b++)
-		mask |= write_bits[b];
-	for (size_t c = 0; c < ARRAY_LEN(calls); c++) {
-		if (calls[c].nr < 0)
-			continue;
-		if (add_rule(ctx, SCMP_ACT_ALLOW, calls[c].nr, calls[c].name, 1,
-			     CMP(SCMP_CMP64(calls[c].flags_arg, SCMP_CMP_MASKED_EQ, mask, 0)), err) < 0)
-			return -1;
-		for (size_t b = 0; b < ARRAY_LEN(write_bits); b++)
-			if (add_rule(ctx, SCMP_ACT_ERRNO(EACCES), calls[c].nr, calls[c].name, 1,
-				     CMP(SCMP_CMP64(calls[c].flags_arg, SCMP_CMP_MASKED_EQ, write_bits[b],
-						    write_bits[b])),
-				     err) < 0)
-				return -1;
-	}
-	/* These are allowed for the runtime; keep them out of the deny list. */
-	if (add_list(ctx, SCMP_ACT_ALLOW, allow_sanitizers, ARRAY_LEN(allow_sanitizers), err) < 0)
-		return -1;
-	/* A symbolizer would be fork+exec'd: make the fork fail cleanly (execve still kills). */
-	if (add_rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), "clone", 1,
-		     CMP(SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0)), err) < 0)
-		return -1;
-#else
-	(void)ctx;
-	(void)err;
-#endif
-	return 0;
-}
 
 #ifdef ISOL8_SANITIZERS
 static bool in_list(const char *name, const char *const *names, size_t n)
@@ -283,65 +131,83 @@ static bool in_list(const char *name, const char *const *names, size_t n)
 }
 #endif
 
-static int add_deny_list(scmp_filter_ctx ctx, struct isol8_err *err)
-{
-	for (size_t i = 0; i < ARRAY_LEN(deny_eacces); i++) {
-		const char *name = deny_eacces[i];
-
 #ifdef ISOL8_SANITIZERS
-		if (strcmp(name, "open") == 0 || strcmp(name, "openat") == 0 ||
-		    in_list(name, allow_sanitizers, ARRAY_LEN(allow_sanitizers)))
-			continue;
+#define SAN_WRITE_BITS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE)
 #endif
-		if (add_list(ctx, SCMP_ACT_ERRNO(EACCES), &name, 1, err) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* With the default action already "kill", libseccomp refuses rules that repeat it (EACCES), and
- * they would change nothing: the list matters only when the default merely traps. */
-static int add_always_kill(scmp_filter_ctx ctx, struct isol8_err *err)
-{
-#ifdef ISOL8_SECCOMP_DEBUG
-	return add_list(ctx, SCMP_ACT_KILL_PROCESS, always_kill, ARRAY_LEN(always_kill), err);
-#else
-	(void)ctx;
-	(void)err;
-	(void)always_kill;
-	return 0;
-#endif
-}
+#define CMP1(c) 1, {c}
+#define CMP2(a, b) 2, {a, b}
 
 int worker_seccomp_load(struct isol8_err *err)
 {
-	__attribute__((cleanup(seccomp_ctx_release))) scmp_filter_ctx ctx = NULL;
-	int r;
+	/* Signals to itself only (raise(), abort(), thread wake-ups): the pid as seen now. */
+	const scmp_datum_t self = (scmp_datum_t)getpid();
+	const struct sc_rule rules[] = {
+		/* fcntl: flags and close-on-exec; sealing a memfd before handing it on is in-process */
+		{"fcntl", SC_ALLOW, CMP1(SCMP_A1_32(SCMP_CMP_EQ, F_GETFL))},
+		{"fcntl", SC_ALLOW, CMP1(SCMP_A1_32(SCMP_CMP_EQ, F_SETFL))},
+		{"fcntl", SC_ALLOW, CMP1(SCMP_A1_32(SCMP_CMP_EQ, F_GETFD))},
+		{"fcntl", SC_ALLOW, CMP1(SCMP_A1_32(SCMP_CMP_EQ, F_SETFD))},
+		{"fcntl", SC_ALLOW, CMP1(SCMP_A1_32(SCMP_CMP_EQ, F_DUPFD_CLOEXEC))},
+		{"fcntl", SC_ALLOW, CMP1(SCMP_A1_32(SCMP_CMP_EQ, F_ADD_SEALS))},
+		{"fcntl", SC_ALLOW, CMP1(SCMP_A1_32(SCMP_CMP_EQ, F_GET_SEALS))},
+		SC_RULES_THREADS_ONLY,
+		/* fstat() is newfstatat(fd, "", buf, AT_EMPTY_PATH) in glibc >= 2.33. The kernel still
+		 * resolves a non-empty path given with AT_EMPTY_PATH; that leaks metadata only. */
+		{"newfstatat", SC_ALLOW, CMP1(SCMP_A3_32(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH))},
+#ifndef ISOL8_SANITIZERS
+		{"newfstatat", SC_EACCES, CMP1(SCMP_A3_32(SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0))},
+#endif
+		/* Only reading limits (getrlimit() is prlimit64(0, res, NULL, old) in glibc). */
+		{"prlimit64", SC_ALLOW, CMP2(SCMP_A0_64(SCMP_CMP_EQ, 0), SCMP_A2_64(SCMP_CMP_EQ, 0))},
+		{"kill", SC_ALLOW, CMP1(SCMP_A0_32(SCMP_CMP_EQ, self))},
+		{"tgkill", SC_ALLOW, CMP1(SCMP_A0_32(SCMP_CMP_EQ, self))},
+		/* sendto() without a destination is send() on an already connected socket. */
+		{"sendto", SC_ALLOW, CMP1(SCMP_A4_64(SCMP_CMP_EQ, 0))},
+		/* stdio asks isatty() (TCGETS) on char devices such as /dev/null: "not a tty";
+		 * FIONREAD is how event loops size a read. */
+		{"ioctl", SC_ALLOW, CMP1(SCMP_A1_32(SCMP_CMP_EQ, FIONREAD))},
+		{"ioctl", SC_ENOTTY, CMP1(SCMP_A1_32(SCMP_CMP_NE, FIONREAD))},
+#ifdef ISOL8_SANITIZERS
+		/* Read-only opens for the runtime's reports; each writing bit is refused on its own,
+		 * since libseccomp cannot say "flags & mask != 0" in one comparison. */
+		{"openat", SC_ALLOW, CMP1(SCMP_A2_64(SCMP_CMP_MASKED_EQ, SAN_WRITE_BITS, 0))},
+		{"open", SC_ALLOW, CMP1(SCMP_A1_64(SCMP_CMP_MASKED_EQ, SAN_WRITE_BITS, 0))},
+#define SAN_DENY_BIT(bit)                                                                              \
+	{"openat", SC_EACCES, CMP1(SCMP_A2_64(SCMP_CMP_MASKED_EQ, bit, bit))},                          \
+	{"open", SC_EACCES, CMP1(SCMP_A1_64(SCMP_CMP_MASKED_EQ, bit, bit))}
+		SAN_DENY_BIT(O_WRONLY), SAN_DENY_BIT(O_RDWR), SAN_DENY_BIT(O_CREAT), SAN_DENY_BIT(O_TRUNC),
+		SAN_DENY_BIT(O_APPEND), SAN_DENY_BIT(__O_TMPFILE),
+		/* A symbolizer would be fork+exec'd: the fork fails cleanly (execve still kills). */
+		{"clone", SC_EPERM, CMP1(SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))},
+#endif
+	};
+#ifdef ISOL8_SANITIZERS
+	/* The runtime needs some of the denied calls (and open/openat have rules above). */
+	const char *deny[SC_LEN(deny_eacces)];
+	size_t n_deny = 0;
+	for (size_t i = 0; i < SC_LEN(deny_eacces); i++)
+		if (strcmp(deny_eacces[i], "open") != 0 && strcmp(deny_eacces[i], "openat") != 0 &&
+		    !in_list(deny_eacces[i], allow_sanitizers, SC_LEN(allow_sanitizers)))
+			deny[n_deny++] = deny_eacces[i];
+#else
+	const char *const *deny = deny_eacces;
+	size_t n_deny = SC_LEN(deny_eacces);
+#endif
+	const struct sc_names lists[] = {
+		SC_NAMES(SC_ALLOW, allow_plain),
+		{SC_KILL, sc_escapes, sc_n_escapes},
+#ifdef ISOL8_SANITIZERS
+		SC_NAMES(SC_ALLOW, allow_sanitizers),
+#endif
+		{SC_EACCES, deny, n_deny},
+	};
+	const struct sc_filter f = {"worker", DEFAULT_ACTION, lists, SC_LEN(lists), rules, SC_LEN(rules)};
 
 #ifdef ISOL8_SECCOMP_DEBUG
 	if (install_sigsys_handler(err) < 0)
 		return isol8_err_wrap(err, "seccomp debug");
 #endif
-	ctx = seccomp_init(DEFAULT_ACTION);
-	if (!ctx)
-		return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "seccomp_init failed");
-	/* Foreign-ABI syscalls (i386 int 0x80, x32) kill the whole process, not just the thread. */
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	if (r < 0)
-		return isol8_err_set(err, ISOL8_E_INTERNAL, -r, "seccomp bad-arch action");
-	/* A fresh fork has one thread, but if a caller ever locks down later, every thread must be
-	 * covered, or the load fails. */
-	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-	if (r < 0)
-		return isol8_err_set(err, ISOL8_E_INTERNAL, -r, "seccomp tsync");
-
-	if (add_list(ctx, SCMP_ACT_ALLOW, allow_plain, ARRAY_LEN(allow_plain), err) < 0 ||
-	    add_always_kill(ctx, err) < 0 ||
-	    add_conditional(ctx, err) < 0 || add_open_rules(ctx, err) < 0 || add_deny_list(ctx, err) < 0)
+	if (sc_filter_load(&f, err) < 0)
 		return isol8_err_wrap(err, "build seccomp filter");
-
-	r = seccomp_load(ctx);
-	if (r < 0)
-		return isol8_err_set(err, ISOL8_E_INTERNAL, -r, "seccomp_load");
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <seccomp.h>
 #include <sys/socket.h>
 
+#include "lockdown/seccomp_build.h"
 #include "proxy/proxy.h"
 
 static const char *const allow_plain[] = {
@@ -45,67 +46,27 @@ static const char *const allow_sanitizers[] = {
 };
 #endif
 
-#define CMP(...) ((const struct scmp_arg_cmp[]){__VA_ARGS__})
-
-static int rule(scmp_filter_ctx ctx, uint32_t act, int nr, unsigned n, const struct scmp_arg_cmp *cmp,
-		struct isol8_err *err)
-{
-	int r = seccomp_rule_add_array(ctx, act, nr, n, cmp);
-	return r < 0 ? isol8_err_set(err, ISOL8_E_INTERNAL, -r, "proxy seccomp rule %d", nr) : 0;
-}
-
 int proxy_seccomp_load(struct isol8_err *err)
 {
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	const scmp_datum_t wmask = O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND;
-	int r, nr;
-
-	if (!ctx)
-		return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "seccomp_init");
-	for (size_t i = 0; i < sizeof allow_plain / sizeof allow_plain[0]; i++) {
-		nr = seccomp_syscall_resolve_name(allow_plain[i]);
-		if (nr == __NR_SCMP_ERROR || nr < 0)
-			continue;
-		if (rule(ctx, SCMP_ACT_ALLOW, nr, 0, NULL, err) < 0)
-			goto fail;
-	}
+	const struct sc_rule rules[] = {
+		/* Internet sockets only. glibc's resolver may probe nscd (AF_UNIX) or ask netlink for
+		 * interface addresses: those see an ordinary error; any other family kills. */
+		{"socket", SC_ALLOW, 1, {SCMP_A0_32(SCMP_CMP_EQ, AF_INET)}},
+		{"socket", SC_ALLOW, 1, {SCMP_A0_32(SCMP_CMP_EQ, AF_INET6)}},
+		{"socket", SC_EACCES, 1, {SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)}},
+		{"socket", SC_EACCES, 1, {SCMP_A0_32(SCMP_CMP_EQ, AF_NETLINK)}},
+		/* the resolver pool's threads; never a process */
+		SC_RULES_THREADS_ONLY,
+		/* Read-only opens; a writing open is a bug or an exploit and kills. */
+		SC_RULE_OPENAT_READONLY,
+	};
+	const struct sc_names lists[] = {
+		SC_NAMES(SC_ALLOW, allow_plain),
 #ifdef ISOL8_SANITIZERS
-	for (size_t i = 0; i < sizeof allow_sanitizers / sizeof allow_sanitizers[0]; i++) {
-		nr = seccomp_syscall_resolve_name(allow_sanitizers[i]);
-		if (nr == __NR_SCMP_ERROR || nr < 0)
-			continue;
-		if (rule(ctx, SCMP_ACT_ALLOW, nr, 0, NULL, err) < 0)
-			goto fail;
-	}
+		SC_NAMES(SC_ALLOW, allow_sanitizers),
 #endif
-	/* Internet sockets only. glibc's resolver may probe nscd (AF_UNIX) or ask netlink for
-	 * interface addresses: those see an ordinary error; any other family kills. */
-	if (rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, CMP(SCMP_A0_32(SCMP_CMP_EQ, AF_INET)), err) < 0 ||
-	    rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, CMP(SCMP_A0_32(SCMP_CMP_EQ, AF_INET6)), err) < 0 ||
-	    rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, CMP(SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)), err) < 0 ||
-	    rule(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, CMP(SCMP_A0_32(SCMP_CMP_EQ, AF_NETLINK)), err) < 0)
-		goto fail;
-	/* Threads, never processes: clone only with CLONE_THREAD (on x86-64 and arm64 the flags are
-	 * argument 0). clone3 passes its flags in memory seccomp cannot read, so it reports ENOSYS
-	 * and glibc falls back to clone. */
-	if (rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, CMP(SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD)),
-		 err) < 0)
-		goto fail;
-	nr = seccomp_syscall_resolve_name("clone3");
-	if (nr != __NR_SCMP_ERROR && nr >= 0 && rule(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0, NULL, err) < 0)
-		goto fail;
-	/* Read-only opens; a writing open is a bug or an exploit and kills. */
-	if (rule(ctx, SCMP_ACT_ALLOW, SCMP_SYS(openat), 1, CMP(SCMP_A2_32(SCMP_CMP_MASKED_EQ, wmask, O_RDONLY)),
-		 err) < 0)
-		goto fail;
-	r = seccomp_load(ctx);
-	if (r < 0) {
-		isol8_err_set(err, ISOL8_E_INTERNAL, -r, "seccomp_load");
-		goto fail;
-	}
-	seccomp_release(ctx);
-	return 0;
-fail:
-	seccomp_release(ctx);
-	return -1;
+	};
+	const struct sc_filter f = {"proxy", SC_KILL, lists, SC_LEN(lists), rules, SC_LEN(rules)};
+
+	return sc_filter_load(&f, err);
 }
