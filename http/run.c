@@ -67,9 +67,22 @@ static char *with_stdin_stream(const struct http_run_spec *spec, size_t *len, st
 int http_run_start_stdin(const struct http_server_conf *conf, const struct http_key *key, const struct http_run_spec *spec,
 			 int stdin_fd, struct http_run *r, struct isol8_err *err)
 {
+	int sock = http_broker_open(conf, HELLO_RUN, spec->session, key, err);
+
+	if (sock < 0) {
+		memset(r, 0, sizeof *r);
+		r->sock = r->out = r->err = -1;
+		return -1;
+	}
+	return http_run_start_on(sock, spec, stdin_fd, r, err);
+}
+
+int http_run_start_on(int sock_in, const struct http_run_spec *spec, int stdin_fd, struct http_run *r,
+		      struct isol8_err *err)
+{
 	_cleanup_free_ char *json = NULL;
 	size_t json_len = spec->json_len;
-	_cleanup_close_ int bundle = -1, sock = -1;
+	_cleanup_close_ int bundle = -1, sock = sock_in;
 	int po[2] = {-1, -1}, pe[2] = {-1, -1}, fds[3], rc = -1;
 
 	memset(r, 0, sizeof *r);
@@ -81,9 +94,6 @@ int http_run_start_stdin(const struct http_server_conf *conf, const struct http_
 		isol8_err_set(err, ISOL8_E_IO, errno, "pipe");
 		goto out;
 	}
-	sock = http_broker_open(conf, HELLO_RUN, spec->session, key, err);
-	if (sock < 0)
-		goto out;
 	fds[0] = po[1];
 	fds[1] = pe[1];
 	fds[2] = bundle;

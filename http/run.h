@@ -33,6 +33,10 @@ int http_run_start(const struct http_server_conf *conf, const struct http_key *k
  * its copy) goes to isol8d with FE_STDIN after the request. */
 int http_run_start_stdin(const struct http_server_conf *conf, const struct http_key *key, const struct http_run_spec *spec,
 			 int stdin_fd, struct http_run *r, struct isol8_err *err);
+/* Same on a broker connection the caller opened with HELLO_RUN for spec->session (isol8 mcp
+ * opens it as its own user); sock is the callee's from here on, also on failure. */
+int http_run_start_on(int sock, const struct http_run_spec *spec, int stdin_fd, struct http_run *r,
+		      struct isol8_err *err);
 /* Wait up to timeout_ms (-1: forever) and emit what arrived. Output written before the result
  * is always emitted before it. Returns 1 once the result or error has been emitted, else 0. */
 int http_run_pump(struct http_run *r, int timeout_ms, http_run_emit emit, void *cls);
