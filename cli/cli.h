@@ -31,6 +31,7 @@ int cmd_file(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_serve(int argc, char **argv); /* http: cmd_serve.c */
+int cmd_mcp(int argc, char **argv);   /* mcp/server.c: MCP over stdio */
 
 /* Help texts (usage.c). usage_command returns -1 for a command it has no text for. */
 void usage_main(FILE *f);

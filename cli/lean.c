@@ -48,6 +48,7 @@ int cmd_setup(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_f
 int cmd_build(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
 int cmd_cleanup(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
 int cmd_serve(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
+int cmd_mcp(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
 
 int remote_run(const struct run_opts *o, struct run_input *in, int *exit_code, struct isol8_err *err)
 {

@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{"cp", cmd_cp},           {"config", cmd_config},   {"setup", cmd_setup},
 	{"build", cmd_build},     {"cleanup", cmd_cleanup}, {"version", cmd_version},
 	{"serve", cmd_serve}, /* http: the HTTP frontend */
+	{"mcp", cmd_mcp},     /* mcp: Model Context Protocol over stdio */
 	{"audit", cmd_audit},
 };
 

@@ -23,6 +23,7 @@ static const char main_text[] =
 	"  config                Display the resolved configuration\n"
 	"  audit verify|show     Check isol8d's audit log, or list its records\n"
 	"  serve                 Serve the HTTP API (forwards to isol8d)\n"
+	"  mcp                   Serve the Model Context Protocol on stdin/stdout\n"
 	"  version               Print the version\n"
 	"  help [command]        Show help for a command\n"
 	"\n"
@@ -136,7 +137,15 @@ static const char serve_text[] =
 	"\n"
 	"Endpoints: GET /health, POST /execute, POST /execute/stream (SSE), POST /file,\n"
 	"GET /file?sessionId=&path=, GET /sessions, DELETE /session/<id>, POST /cleanup,\n"
-	"GET /execute/ws (WebSocket: execute, stdin, signal messages).\n";
+	"GET /execute/ws (WebSocket: execute, stdin, signal messages), GET /openapi.json.\n";
+
+static const char mcp_text[] =
+	"Usage: isol8 mcp [--socket <path>]\n"
+	"\n"
+	"Speak the Model Context Protocol (JSON-RPC, one message a line) on stdin/stdout, for an\n"
+	"MCP client that starts it. Tools: execute, session_create, session_run, session_stop,\n"
+	"file_put, file_get; resource isol8://runtimes. Every call goes to isol8d as you, under\n"
+	"your policy.\n";
 
 static const char file_text[] =
 	"Usage: isol8 file put <name> <local> <remote> [--socket <path>]\n"
@@ -171,6 +180,7 @@ int usage_command(const char *cmd, FILE *f)
 		{"run", run_text},   {"session", session_text}, {"file", file_text},
 		{"cp", cp_text},     {"config", config_text},   {"version", version_text},
 		{"serve", serve_text}, /* http */
+		{"mcp", mcp_text},
 	};
 
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
