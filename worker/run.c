@@ -2,7 +2,7 @@
  * session's), inject the files, install packages and run setup scripts, execute the program
  * with streaming output, collect the outcome into the result. The release phase runs from
  * the caller's cleanup (worker/run.h). The deadline covers install + setup + execution, as in
- * the original. */
+ * the original, and starts when the sandbox is ready. */
 #include "config.h"
 
 #include <poll.h>
@@ -135,9 +135,12 @@ static int attempt(struct run *run, int out_fd, int err_fd, struct isol8_err *er
 	if (run_acquire(run, err) < 0)
 		return -1;
 	/* The applied timeout comes from the broker (after policy clamping), not the request. A
-	 * session keeps the limits it was created with; a later run may only lower its timeout. */
-	run->deadline = tm->t0 + (r->timeout_ms < run->sb->lim.timeout_ms ? r->timeout_ms : run->sb->lim.timeout_ms);
+	 * session keeps the limits it was created with; a later run may only lower its timeout.
+	 * It starts once the sandbox is there: waiting for one or creating it (timings.acquireMs)
+	 * is isol8's time, not the program's. */
 	tm->acquire = mono_ms() - tm->t0;
+	run->deadline = tm->t0 + tm->acquire +
+			(r->timeout_ms < run->sb->lim.timeout_ms ? r->timeout_ms : run->sb->lim.timeout_ms);
 	pump_out_init(&run->o, out_fd, err_fd, (const char *const *)r->secret_vals, run->sb->lim.max_output);
 	run->o_init = true;
 	if (plan_code(run, err) < 0)
