@@ -46,7 +46,7 @@ int broker_spawn_http(struct broker *b, struct isol8_err *err)
 {
 	_cleanup_close_ int kfd = -1;
 	char *colon, addr[128], port[16];
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (strlen(b->o.http) >= sizeof addr || !(colon = strrchr(b->o.http, ':')) || colon == b->o.http ||
 	    strlen(colon + 1) >= sizeof port || !colon[1])
@@ -56,6 +56,7 @@ int broker_spawn_http(struct broker *b, struct isol8_err *err)
 	kfd = open(b->o.http_keys, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (kfd < 0)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "--http-keys %s", b->o.http_keys);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0)
 		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork http frontend");
@@ -73,6 +74,10 @@ int broker_spawn_http(struct broker *b, struct isol8_err *err)
 		if (setgroups(0, NULL) < 0 || setresgid(b->worker_gid, b->worker_gid, b->worker_gid) < 0 ||
 		    setresuid(b->worker_uid, b->worker_uid, b->worker_uid) < 0 || setuid(0) == 0 ||
 		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			_exit(126);
+		/* It dies with the broker (it would hold the HTTP port and refuse a restarted
+		 * broker's bind). Set after the uid change, which clears it; kept across exec. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
 			_exit(126);
 		execv(b->o.http_path, argv);
 		_exit(127);

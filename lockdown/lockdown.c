@@ -317,6 +317,11 @@ int worker_lockdown_with(const struct worker_identity *id, int *keep_fds, unsign
 		return isol8_err_wrap(err, "lockdown: ids");
 	if (verify_dropped(id, err) < 0)
 		return isol8_err_wrap(err, "lockdown: verify");
+	/* EOF on the broker channel is the usual way out; this one also ends a child that is stuck
+	 * elsewhere, within the kernel's own delivery time. */
+	if (id->parent && (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != id->parent))
+		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "lockdown: the parent (pid %d) is gone",
+				     (int)id->parent);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
 		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "lockdown: PR_SET_NO_NEW_PRIVS");
 	/* No core dumps of tenant data, and no ptrace/proc access from other nobody processes. */

@@ -17,6 +17,10 @@
 struct worker_identity {
 	uid_t uid;
 	gid_t gid;
+	/* Non-zero: the process that started us (the broker). Lockdown then has the kernel kill
+	 * us when it dies (PR_SET_PDEATHSIG, after the uid change, which clears it) and fails if
+	 * it is already gone. */
+	pid_t parent;
 };
 
 /* Resolve the unprivileged account: `name` if non-NULL (must exist), else "isol8" if it exists,

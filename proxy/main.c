@@ -34,6 +34,7 @@ int main(int argc, char **argv)
 	}
 	if (chan < 3 || id.uid == 0 || id.gid == 0)
 		die("isol8-proxy is started by isol8d, not by hand");
+	id.parent = getppid();
 	isol8_log_init("isol8-proxy", level, false);
 	signal(SIGPIPE, SIG_IGN);
 	if (hosts && proxy_hosts_load(hosts, &err) < 0)

@@ -162,6 +162,7 @@ int main(int argc, char **argv)
 	}
 	if (chan < 3 || id.uid == 0)
 		die("isol8-worker is started by isol8d, not by hand");
+	id.parent = getppid();
 	isol8_log_init("isol8-worker", level, false);
 	signal(SIGPIPE, SIG_IGN);
 	keep[1] = chan;
