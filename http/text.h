@@ -16,7 +16,7 @@
  * keep_tail it is converted and 0 is returned. */
 size_t http_utf8_append(struct isol8_buf *out, const char *src, size_t n, bool keep_tail);
 
-/* Standard base64 (RFC 4648, with padding) of src appended to out. */
+/* isol8_base64_encode/decode (common/base64.h), kept under these names for the HTTP code. */
 void http_base64_encode(struct isol8_buf *out, const void *src, size_t n);
 /* Decode standard base64 into out (reset first). Whitespace is not allowed; padding is
  * optional but must be correct when present; bits left over in the final quantum must be
