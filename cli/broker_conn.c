@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -86,6 +87,75 @@ int broker_expect(int sock, uint8_t type, struct isol8_msg *m, struct isol8_err 
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected reply type %u from isol8d (wanted %u)", got,
 				     type);
 	}
+	return 1;
+}
+
+/* The sealed memfd's content, at most max bytes (the worker could have sealed any size). */
+static int read_memfd(int fd, size_t max, struct isol8_buf *out, struct isol8_err *err)
+{
+	struct stat st;
+	size_t off = 0;
+
+	if (fstat(fd, &st) < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "output files: fstat");
+	if (st.st_size < 0 || (uint64_t)st.st_size > max)
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "output files from isol8d larger than %zu bytes", max);
+	isol8_buf_reserve(out, (size_t)st.st_size + 1);
+	while (off < (size_t)st.st_size) {
+		ssize_t n = pread(fd, out->data + off, (size_t)st.st_size - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return isol8_err_set(err, ISOL8_E_IO, n < 0 ? errno : 0, "output files: read");
+		off += (size_t)n;
+	}
+	out->len = off;
+	out->data[off] = '\0';
+	return 0;
+}
+
+int broker_expect_result(int sock, struct isol8_msg *m, struct isol8_err *err)
+{
+	struct isol8_buf files = ISOL8_BUF_INIT, merged = ISOL8_BUF_INIT;
+	bool have_files = false;
+
+	if (broker_recv(sock, m, err) < 0)
+		return -1;
+	if (m->type == WK_FILE) {
+		int r = read_memfd(m->fds[0], BROKER_FILES_MAX, &files, err);
+		isol8_msg_free(m);
+		if (r < 0 || broker_recv(sock, m, err) < 0) {
+			isol8_buf_free(&files);
+			return -1;
+		}
+		have_files = true;
+	}
+	if (m->type != WK_RESULT) {
+		uint8_t got = m->type;
+		isol8_msg_free(m);
+		isol8_buf_free(&files);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected reply type %u from isol8d (wanted %u)", got,
+				     WK_RESULT);
+	}
+	if (!have_files)
+		return 1;
+	/* Spliced, not parsed and rebuilt: the files may be tens of MiB of base64. Both texts must
+	 * at least look like objects; the caller's parser checks the rest. */
+	if (m->len < 3 || m->payload[0] != '{' || m->payload[m->len - 1] != '}' || files.len < 2 ||
+	    files.data[0] != '{' || files.data[files.len - 1] != '}') {
+		isol8_msg_free(m);
+		isol8_buf_free(&files);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "malformed result or output files from isol8d");
+	}
+	isol8_buf_append(&merged, m->payload, m->len - 1);
+	isol8_buf_puts(&merged, ",\"files\":");
+	isol8_buf_append(&merged, files.data, files.len);
+	isol8_buf_putc(&merged, '}');
+	isol8_buf_free(&files);
+	free(m->payload);
+	m->len = (uint32_t)merged.len;
+	m->payload = (uint8_t *)isol8_buf_steal(&merged, NULL);
+	m->pos = 0;
 	return 1;
 }
 

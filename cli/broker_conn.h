@@ -7,6 +7,7 @@
 
 #include "common/err.h"
 #include "common/ipc.h"
+#include "common/proto.h"
 
 #define ISOL8_DEFAULT_SOCKET "/run/isol8/isol8d.sock"
 
@@ -40,6 +41,17 @@ int broker_recv(int sock, struct isol8_msg *m, struct isol8_err *err);
 
 /* Receive and require a given type; anything else is a protocol error. */
 int broker_expect(int sock, uint8_t type, struct isol8_msg *m, struct isol8_err *err);
+
+/* Largest output-files object a run's WK_FILE may hold: base64 of ISOL8_OUTPUT_TOTAL_MAX bytes
+ * plus the keys (every byte of a path escaped) and punctuation. */
+#define BROKER_FILES_MAX \
+	((ISOL8_OUTPUT_TOTAL_MAX / 3 + 1) * 4 + ISOL8_MAX_OUTPUT_PATHS * (6 * ISOL8_MAX_PATH + 8) + 2)
+/* A run's answer: WK_RESULT, after a WK_FILE with the output files when the run collected any
+ * (request.outputPaths). The files ({path: base64}) are spliced into the result text as its
+ * "files" member, so callers see one result object; the text is then at most
+ * ISOL8_IPC_MAX_PAYLOAD + BROKER_FILES_MAX + 16 bytes and still to be parsed (it came from a
+ * worker). */
+int broker_expect_result(int sock, struct isol8_msg *m, struct isol8_err *err);
 
 /* Parse a WK_ERROR payload {u16 code, str message} into err (always returns -1). */
 int broker_error_from_msg(struct isol8_msg *m, struct isol8_err *err);

@@ -26,7 +26,7 @@ enum opt_id {
 	O_PERSIST, O_DEBUG, O_TIMEOUT, O_MEMORY, O_CPU, O_IMAGE, O_PIDS, O_WRITABLE, O_MAX_OUTPUT,
 	O_SECRET, O_ENV, O_SANDBOX_SIZE, O_TMP_SIZE, O_STDIN, O_INSTALL, O_SETUP, O_WORKDIR, O_URL,
 	O_GITHUB, O_GIST, O_HASH, O_INSECURE_URL, O_LOG_NETWORK, O_FILES, O_HOST, O_KEY,
-	O_SESSION_ID, O_JSON, O_TIMINGS, O_USAGE, O_SOCKET, O_AGENT_FLAGS, O_HELP,
+	O_SESSION_ID, O_JSON, O_TIMINGS, O_USAGE, O_SOCKET, O_AGENT_FLAGS, O_OUTPUT_PATH, O_OUTPUT_DIR, O_HELP,
 };
 
 struct opt_def {
@@ -78,6 +78,8 @@ static const struct opt_def opts[] = {
 	{"usage", 0, false, O_USAGE},
 	{"socket", 0, true, O_SOCKET},
 	{"agent-flags", 0, true, O_AGENT_FLAGS},
+	{"output-path", 0, true, O_OUTPUT_PATH},
+	{"output-dir", 0, true, O_OUTPUT_DIR},
 	{"help", 'h', false, O_HELP},
 };
 
@@ -151,13 +153,14 @@ void run_opts_free(struct run_opts *o)
 	char **strs[] = {&o->file, &o->eval, &o->cmd, &o->runtime, &o->file_ext, &o->stdin_data,
 			 &o->files_dir, &o->workdir, &o->image, &o->network, &o->session_id,
 			 &o->out_file, &o->socket_path, &o->url, &o->github, &o->gist, &o->hash,
-			 &o->host, &o->key, &o->agent_flags};
+			 &o->host, &o->key, &o->agent_flags, &o->output_dir};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
 		*strs[i] = NULL;
 	}
 	strv_free(&o->args);
+	strv_free(&o->output_paths);
 	strv_free(&o->setup);
 	strv_free(&o->install);
 	strv_free(&o->allow);
@@ -392,6 +395,20 @@ static int apply(struct run_opts *o, const struct opt_def *d, const char *v, str
 		set_str(&o->socket_path, v);
 		break;
 	case O_AGENT_FLAGS: set_str(&o->agent_flags, v); break;
+	case O_OUTPUT_PATH: {
+		char rel[ISOL8_MAX_PATH + 1];
+		if (isol8_sandbox_relpath(v, "--output-path", rel, sizeof rel, err) < 0)
+			return -1;
+		if (o->output_paths.n >= ISOL8_MAX_OUTPUT_PATHS)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--output-path: at most %u paths", ISOL8_MAX_OUTPUT_PATHS);
+		strv_push(&o->output_paths, v);
+		break;
+	}
+	case O_OUTPUT_DIR:
+		if (!*v)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--output-dir needs a directory");
+		set_str(&o->output_dir, v);
+		break;
 	case O_HELP: o->help = true; break;
 	}
 	return 0;
@@ -558,6 +575,12 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 				     "--agent-flags needs the agent runtime, which this isol8 does not provide");
 	if (check_remote(o, err) < 0)
 		return -1;
+	if (o->output_dir && !o->output_paths.n)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--output-dir needs at least one --output-path");
+	/* The files come back in the result: somewhere to put them, or the --json to show them. */
+	if (o->output_paths.n && !o->output_dir && !o->json)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "--output-path needs --output-dir DIR (to write the files) or --json (to print them)");
 	/* http: --host runs through cli/remote.c (cmd_run.c); --key alone means nothing. */
 	if (o->key && !o->host)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--key needs --host");

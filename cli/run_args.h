@@ -72,6 +72,8 @@ struct run_opts {
 	struct strv setup; /* raw --setup values (file-or-literal is resolved by run_input) */
 	struct strv install;
 	char *files_dir;  /* --files */
+	struct strv output_paths; /* --output-path, as given (each checked to lie below /sandbox) */
+	char *output_dir; /* --output-dir: where the output files are written */
 	char *workdir;    /* resolved, always under /sandbox */
 
 	/* limits and sandbox options */

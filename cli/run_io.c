@@ -179,7 +179,7 @@ static int loop(struct run_io *io, const sigset_t *waitmask, struct isol8_msg *r
 			stdin_pump(io, p[in_idx].fd == io->stdin_src);
 		if (p[0].revents) {
 			struct isol8_msg m;
-			if (broker_expect(io->sock, WK_RESULT, &m, err) < 0)
+			if (broker_expect_result(io->sock, &m, err) < 0)
 				return -1;
 			*result = m;
 			return 0;

@@ -87,6 +87,8 @@ static json_object *request_obj(const struct run_opts *o, const struct run_input
 	json_object_object_add(r, "installPackages", strv_json(&o->install));
 	if (o->args.n)
 		json_object_object_add(r, "args", strv_json(&o->args));
+	if (o->output_paths.n)
+		json_object_object_add(r, "outputPaths", strv_json(&o->output_paths));
 	if (in->setup_script)
 		json_object_object_add(r, "setupScript", json_object_new_string(in->setup_script));
 	if (in->code_in_bundle)

@@ -2,7 +2,7 @@
  *
  * Shape (documented in man/isol8-protocol.7):
  * {"request":{"code"?,"cmd"?,"runtime","timeoutMs","env","fileExtension"?,"stdin"?,"workdir",
- *             "installPackages","args"?,"setupScript"?,"codeInBundle"?,"stdinInBundle"?,"stdinStream"?,"hasFiles"?},
+ *             "installPackages","args"?,"outputPaths"?,"setupScript"?,"codeInBundle"?,"stdinInBundle"?,"stdinStream"?,"hasFiles"?},
  *  "options":{"memoryLimit","cpuLimit","pidsLimit","sandboxSize","tmpSize","maxOutputSize",
  *             "network","networkFilter":{"whitelist","blacklist"},"readonlyRootFs","image"?,
  *             "persist","secrets","logNetwork","debug"},

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/json.h"
+#include "cli/run_outfiles.h"
 #include "cli/cli.h"
 
 /* Like the original's console.log(result.stdout): trailing whitespace trimmed, one newline. */
@@ -148,6 +149,17 @@ int run_result_report(const struct run_opts *o, struct run_io *io, const char *t
 		print_json(res, io);
 	else if (o->no_stream)
 		run_result_print_buffered(io);
+	if (!o->json)
+		run_outfiles_warn(res);
+	if (o->output_dir) {
+		size_t n = 0;
+		if (run_outfiles_write(o->output_dir, res, &n, err) < 0) {
+			json_object_put(res);
+			return -1;
+		}
+		if (!o->json)
+			fprintf(stderr, "[Run] %zu output file%s written to %s\n", n, n == 1 ? "" : "s", o->output_dir);
+	}
 
 	if (!o->json && (bool_member(res, "truncated") || io->collect_truncated))
 		fputs("[WARN] Output was truncated\n", stderr);

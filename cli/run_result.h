@@ -5,12 +5,14 @@
 
 #include <stddef.h>
 
+#include "cli/broker_conn.h"
 #include "common/err.h"
 #include "cli/run_args.h"
 #include "cli/run_io.h"
 
-/* Largest result text accepted from the worker (it fits one frame anyway). */
-#define RUN_RESULT_MAX (64u * 1024u)
+/* Largest result text accepted from the worker: one frame, plus the output files spliced in by
+ * broker_expect_result(). */
+#define RUN_RESULT_MAX (ISOL8_IPC_MAX_PAYLOAD + BROKER_FILES_MAX + 16u)
 
 int run_result_report(const struct run_opts *o, struct run_io *io, const char *text, size_t len, int *exit_code,
 		      struct isol8_err *err);

@@ -87,6 +87,8 @@ static const char run_text[] =
 	"  --no-stream               Print output when the run ends, not as it comes (false)\n"
 	"  --out <file>              Also write stdout to <file>                  (-)\n"
 	"  --json                    Print the result as one JSON object with stdout/stderr (false)\n"
+	"  --output-path <path>      Return this file of /sandbox after the run (repeatable) (-)\n"
+	"  --output-dir <dir>        Write the --output-path files under <dir>    (-)\n"
 	"  --timings                 Print phase timings on stderr                (false)\n"
 	"  --usage                   Print the run's CPU, memory and network use on stderr (false)\n"
 	"  --debug                   Debug output on stderr                       (config debug)\n"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/proto.h"
 #include "common/xalloc.h"
 
 /* Input quoted for an error message: cut to a readable length, non-printable bytes escaped so
@@ -297,5 +298,36 @@ int isol8_parse_kv(const char *s, char **key, char **value, struct isol8_err *er
 	}
 	*key = k;
 	*value = xstrdup(eq + 1);
+	return 0;
+}
+
+int isol8_sandbox_relpath(const char *p, const char *what, char *out, size_t n, struct isol8_err *err)
+{
+	const char *rel = p;
+	size_t len = strlen(p);
+
+	if (len == 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: empty path", what);
+	if (len > ISOL8_MAX_PATH)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: longer than %u bytes", what, ISOL8_MAX_PATH);
+	if (strcmp(p, "/sandbox") == 0 || strcmp(p, "/sandbox/") == 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: must name a file inside /sandbox", what);
+	if (p[0] == '/') {
+		if (strncmp(p, "/sandbox/", 9) != 0)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: must be inside /sandbox", what);
+		rel = p + 9;
+	}
+	for (const char *c = rel;;) {
+		size_t seg = strcspn(c, "/");
+		if (seg == 0 || (seg == 1 && c[0] == '.') || (seg == 2 && c[0] == '.' && c[1] == '.'))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "%s: empty, '.' and '..' path components are not allowed", what);
+		if (!c[seg])
+			break;
+		c += seg + 1;
+	}
+	if (strlen(rel) >= n)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: path too long", what);
+	memcpy(out, rel, strlen(rel) + 1);
 	return 0;
 }

@@ -25,5 +25,11 @@ int isol8_parse_cpu(const char *s, double *out, struct isol8_err *err);
 /* KEY=VALUE; KEY must match [A-Za-z_][A-Za-z0-9_]* ; split at the first '='. Fresh copies. */
 int isol8_parse_kv(const char *s, char **key, char **value, struct isol8_err *err);
 bool isol8_valid_env_name(const char *s);
+/* A path inside /sandbox named by a client ("/sandbox/out/a.txt" or "out/a.txt"): the part
+ * below /sandbox ("out/a.txt") in out (n bytes). Refused, "<what>: ..." (ISOL8_E_USAGE): empty,
+ * longer than ISOL8_MAX_PATH, outside /sandbox, /sandbox itself, and any "", "." or ".."
+ * component (so also a trailing '/'): nothing is normalised, so what is checked is what is
+ * opened. */
+int isol8_sandbox_relpath(const char *p, const char *what, char *out, size_t n, struct isol8_err *err);
 
 #endif

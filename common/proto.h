@@ -35,6 +35,11 @@
  * command, the timeout prefix and deno's flags, and a standby's job with the code. */
 #define ISOL8_MAX_SCRIPT_ARGS 32u
 #define ISOL8_MAX_SCRIPT_ARGS_BYTES 16384u
+/* A run's output files (request.outputPaths): how many, and the bytes of one and of all,
+ * collected after the program ended and returned base64-encoded in the result. */
+#define ISOL8_MAX_OUTPUT_PATHS 32u
+#define ISOL8_OUTPUT_FILE_MAX (10u << 20)
+#define ISOL8_OUTPUT_TOTAL_MAX (32u << 20)
 #define ISOL8_MAX_ENV 128u
 #define ISOL8_MAX_ENV_ENTRY 32768u
 #define ISOL8_MAX_TENANT 64u
@@ -67,7 +72,8 @@ enum isol8_msg_type {
 	/* worker -> frontend */
 	WK_RESULT = 20,      /* JSON result text */
 	WK_ERROR = 21,       /* u16 isol8_err code, str message */
-	WK_FILE = 22,        /* fd: content (memfd) */
+	WK_FILE = 22,        /* fd: content (memfd). Also in a run, right before WK_RESULT when
+	                        request.outputPaths yielded files: the JSON object {path: base64} */
 	WK_SESSIONS = 23,    /* JSON array text */
 	WK_OK = 24,          /* empty */
 

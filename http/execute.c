@@ -201,6 +201,8 @@ static void sse_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 			snprintf(code, sizeof code, "%d", json_object_get_int(v));
 		else
 			add_event(s, "error", json_object_new_string("malformed result from isol8d"), NULL);
+		if (res && (v = http_files_event(res)))
+			add_event(s, "files", v, "code");
 		/* The original sends the exit code as a decimal string. */
 		add_event(s, "exit", json_object_new_string(code), "code");
 		if (res)

@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "common/cleanup.h"
+#include "common/json.h"
 #include "common/xalloc.h"
 #include "common/proto.h"
 #include "cli/broker_conn.h"
@@ -152,7 +153,7 @@ static void finish(struct http_run *r, http_run_emit emit, void *cls)
 	drain(&r->out, HTTP_EV_STDOUT, emit, cls, SIZE_MAX);
 	drain(&r->err, HTTP_EV_STDERR, emit, cls, SIZE_MAX);
 	r->done = true;
-	if (broker_expect(r->sock, WK_RESULT, &m, &r->fail) < 0) {
+	if (broker_expect_result(r->sock, &m, &r->fail) < 0) {
 		emit(cls, HTTP_EV_ERROR, r->fail.msg, strlen(r->fail.msg));
 		return;
 	}
@@ -201,4 +202,19 @@ void http_run_close(struct http_run *r)
 	r->sock = xclose(r->sock);
 	r->out = xclose(r->out);
 	r->err = xclose(r->err);
+}
+
+json_object *http_files_event(json_object *result)
+{
+	static const char *const keys[] = {"files", "fileErrors"};
+	json_object *ev = NULL, *v;
+
+	for (size_t i = 0; i < 2; i++) {
+		if (isol8_json_member(result, keys[i], &v) != 1 || !json_object_is_type(v, json_type_object))
+			continue;
+		if (!ev)
+			ev = json_object_new_object();
+		json_object_object_add(ev, keys[i], json_object_get(v));
+	}
+	return ev;
 }

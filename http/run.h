@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <json-c/json.h>
+
 #include "common/err.h"
 #include "http/server.h"
 #include "http/translate.h"
@@ -40,6 +42,10 @@ int http_run_start_on(int sock, const struct http_run_spec *spec, int stdin_fd, 
 /* Wait up to timeout_ms (-1: forever) and emit what arrived. Output written before the result
  * is always emitted before it. Returns 1 once the result or error has been emitted, else 0. */
 int http_run_pump(struct http_run *r, int timeout_ms, http_run_emit emit, void *cls);
+/* For the streaming endpoints: the data of a "files" event, {"files":{path: base64},
+ * "fileErrors":{path: message}} with the members the result has (request.outputPaths), or NULL
+ * when it has neither. Sent before "exit". */
+json_object *http_files_event(json_object *result);
 /* Interrupt the program if it is still running (client went away) and close everything. */
 void http_run_close(struct http_run *r);
 

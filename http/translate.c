@@ -3,6 +3,7 @@
 #include "http/translate.h"
 
 #include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/json.h"
@@ -132,6 +133,26 @@ static int copy_strv(json_object *src, const char *key, const char *path, size_t
 	return 1;
 }
 
+/* request.outputPaths: each a file below /sandbox, refused here with the path's index so a
+ * client learns which one is wrong before anything runs (the worker checks again). */
+static int copy_output_paths(json_object *req, json_object *out, struct isol8_err *err)
+{
+	json_object *v;
+	int r = copy_strv(req, "outputPaths", "request.outputPaths", ISOL8_MAX_OUTPUT_PATHS, ISOL8_MAX_PATH, out, err);
+
+	if (r <= 0)
+		return r;
+	json_object_object_get_ex(out, "outputPaths", &v);
+	for (size_t i = 0; i < json_object_array_length(v); i++) {
+		char what[48], rel[ISOL8_MAX_PATH + 1];
+		snprintf(what, sizeof what, "request.outputPaths[%zu]", i);
+		if (isol8_sandbox_relpath(json_object_get_string(json_object_array_get_idx(v, i)), what, rel, sizeof rel,
+					  err) < 0)
+			return -1;
+	}
+	return 1;
+}
+
 /* {NAME: "value"} with environment-variable names. */
 static int copy_env(json_object *src, const char *key, const char *path, json_object *dst, struct isol8_err *err)
 {
@@ -231,9 +252,6 @@ static int build_request(json_object *req, uint64_t default_timeout, bool have_d
 	if (isol8_json_member(req, "codeUrl", &v) == 1)
 		return isol8_err_set(err, ISOL8_E_POLICY, 0,
 				     "Remote code fetching is disabled on this server (request.codeUrl)");
-	if (isol8_json_member(req, "outputPaths", &v) == 1 &&
-	    (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > 0))
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "request.outputPaths: not supported by this server");
 	if (isol8_json_member(req, "metadata", &v) == 1) {
 		/* For the audit record; the worker checks the pairs against common/audit.h's rules. */
 		if (isol8_json_expect_type(v, json_type_object, "request.metadata", err) < 0)
@@ -274,6 +292,7 @@ static int build_request(json_object *req, uint64_t default_timeout, bool have_d
 	    copy_strv(req, "installPackages", "request.installPackages", MAX_INSTALL, 214, out, err) < 0 ||
 	    copy_string(req, "setupScript", "request.setupScript", 1u << 16, out, err) < 0 ||
 	    copy_strv(req, "args", "request.args", ISOL8_MAX_SCRIPT_ARGS, ISOL8_MAX_SCRIPT_ARGS_BYTES, out, err) < 0 ||
+	    copy_output_paths(req, out, err) < 0 ||
 	    take_files(req, s, err) < 0)
 		return -1;
 	if (isol8_json_member(req, "workdir", &v) == 1) {

@@ -133,6 +133,8 @@ static void run_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 			snprintf(code, sizeof code, "%d", json_object_get_int(v));
 		else
 			send_error(w, "malformed result from isol8d");
+		if (res && (v = http_files_event(res)))
+			send_event(w, "files", v, "code");
 		send_event(w, "exit", json_object_new_string(code), "code");
 		if (res)
 			json_object_put(res);

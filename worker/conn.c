@@ -16,6 +16,7 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 #include "common/tar.h"
+#include "worker/outfiles.h"
 #include "worker/pool.h"
 #include "worker/run.h"
 #include "worker/sessions.h"
@@ -41,6 +42,14 @@ void conn_send_result(struct conn *c, json_object *result)
 		log_debug("result not delivered: %s", err.msg);
 	/* The caller has its result; the report goes while the sandbox still exists. */
 	audit_report_result(c, result);
+}
+
+void conn_send_files(struct conn *c, int fd)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	if (isol8_ipc_send(c->fd, WK_FILE, 0, NULL, 0, &fd, 1, &err) < 0)
+		log_debug("output files not delivered: %s", err.msg);
 }
 
 /* FE_STDIN: the live stdin pipe that follows an FE_RUN asking for it. */
@@ -91,6 +100,16 @@ static int handle_run(struct conn *c, struct isol8_msg *m, struct isol8_err *err
 	/* The output fds are closed before the result so a frontend reading pipes sees EOF first. */
 	out = xclose(out);
 	errfd = xclose(errfd);
+	/* Output files are read while the sandbox still holds them: before an ephemeral one is
+	 * reset (the release phase), before a session's next run. */
+	if (r.n_out && run.sb) {
+		int files_fd = -1;
+		outfiles_collect(run.sb->id, r.out_paths, r.out_rel, r.n_out, run.env.v, run.result, &files_fd);
+		if (files_fd >= 0) {
+			conn_send_files(c, files_fd);
+			close(files_fd);
+		}
+	}
 	conn_send_result(c, run.result);
 	c->run = NULL;
 	return 0;

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -307,6 +308,32 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 			r->args[r->n_args++] = xstrndup(json_object_get_string(e), sl);
 		}
 	}
+	if ((v = get(req, "outputPaths"))) {
+		size_t cnt;
+		if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > ISOL8_MAX_OUTPUT_PATHS) {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "request.outputPaths: expected an array of at most %u paths",
+				      ISOL8_MAX_OUTPUT_PATHS);
+			goto out;
+		}
+		cnt = json_object_array_length(v);
+		r->out_paths = xcalloc(cnt + 1, sizeof *r->out_paths);
+		r->out_rel = xcalloc(cnt + 1, sizeof *r->out_rel);
+		for (size_t i = 0; i < cnt; i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			char what[48], rel[ISOL8_MAX_PATH + 1];
+			snprintf(what, sizeof what, "request.outputPaths[%zu]", i);
+			if (!json_object_is_type(e, json_type_string) ||
+			    memchr(json_object_get_string(e), '\0', (size_t)json_object_get_string_len(e))) {
+				isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: expected a path", what);
+				goto out;
+			}
+			if (isol8_sandbox_relpath(json_object_get_string(e), what, rel, sizeof rel, err) < 0)
+				goto out;
+			r->out_paths[i] = xstrdup(json_object_get_string(e));
+			r->out_rel[i] = xstrdup(rel);
+			r->n_out = i + 1;
+		}
+	}
 	if (opt) {
 		if ((v = get(opt, "cpuLimit"))) {
 			if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)) {
@@ -431,6 +458,8 @@ void request_free(struct run_req *r)
 	free(r->workdir);
 	free_list(r->install, r->n_install);
 	free_list(r->args, r->n_args);
+	free_list(r->out_paths, r->n_out);
+	free_list(r->out_rel, r->n_out);
 	free(r->setup_script);
 	free(r->image);
 	free(r->preferred_image);

@@ -131,6 +131,7 @@ struct run_req {
 	char *workdir;
 	char **install; size_t n_install;
 	char **args; size_t n_args;        /* the program's own arguments (request.args) */
+	char **out_paths, **out_rel; size_t n_out; /* request.outputPaths as given, and below /sandbox */
 	char *setup_script;
 	struct sandbox_limits lim;
 	int net_mode;
@@ -181,6 +182,8 @@ struct conn {
 };
 void *conn_main(void *arg);
 void conn_send_result(struct conn *c, json_object *result);
+/* WK_FILE ahead of the result: the run's output files (a sealed memfd, see worker/outfiles.h). */
+void conn_send_files(struct conn *c, int fd);
 
 /* ---- audit_report.c: V_AUDIT, what the broker's audit log needs from the worker ---- */
 /* After a result went to the frontend (the sandbox still exists). */

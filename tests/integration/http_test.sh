@@ -159,6 +159,18 @@ hcurl "$KA" POST /execute '{"request":{"code":"import sys; print(sys.argv[1:])",
 is "$CODE|$(json_get "$BODY_OUT" .stdout)" $'200|"[\'a b\', \'-x\']\\n"' "request.args are the program's arguments"
 hcurl "$KA" POST /execute '{"request":{"code":"1","runtime":"python","args":"a b"}}'
 is "$CODE|$(json_get "$BODY_OUT" .error)" '400|"request.args: expected array, got string"' "request.args not an array: 400"
+hcurl "$KA" POST /execute '{"request":{"code":"open(\"o.txt\",\"w\").write(\"out!\")","runtime":"python","outputPaths":["o.txt","/sandbox/none"]}}'
+is "$CODE|$(json_get "$BODY_OUT" .files)|$(json_get "$BODY_OUT" .fileErrors)" '200|{"o.txt":"b3V0IQ=="}|{"/sandbox/none":"not found"}' \
+	"POST /execute outputPaths: files as base64, a missing one in fileErrors"
+hcurl "$KA" POST /execute '{"request":{"code":"1","runtime":"python","outputPaths":["../etc/passwd"]}}'
+is "$CODE|$(json_get "$BODY_OUT" .error)" '400|"request.outputPaths[0]: empty, '"'.'"' and '"'..'"' path components are not allowed"' \
+	"outputPaths with ..: 400 naming the entry"
+hcurl "$KA" POST /execute '{"request":{"code":"1","runtime":"python","outputPaths":["/etc/passwd"]}}'
+is "$CODE|$(json_get "$BODY_OUT" .error)" '400|"request.outputPaths[0]: must be inside /sandbox"' "outputPaths outside /sandbox: 400"
+CODE=$(curl -sN -o "$T_TMP/sse-files" -w '%{http_code}' -X POST -H "Authorization: Bearer $KA" -H 'Content-Type: application/json' \
+	--data-binary '{"request":{"code":"open(\"s.txt\",\"w\").write(\"sse\")","runtime":"python","outputPaths":["s.txt"]}}' "$U/execute/stream")
+is "$CODE|$(grep -c '^data: ' "$T_TMP/sse-files")|$(sed -n 's/^data: //p' "$T_TMP/sse-files" | jq -c 'select(.type != "exit")')" \
+	'200|2|{"type":"files","data":{"files":{"s.txt":"c3Nl"}},"phase":"code"}' "POST /execute/stream outputPaths: a files event before exit"
 hcurl "$KA" POST /execute '{"request":{"code":"import sys; sys.stdout.buffer.write(b\"ok\\xff\\n\")","runtime":"python"}}'
 is "$CODE|$(json_get "$BODY_OUT" .stdout)" $'200|"ok\xef\xbf\xbd\\n"' "invalid UTF-8 output becomes U+FFFD (valid JSON)"
 
@@ -385,6 +397,11 @@ elif what == "live":
     rest = events(s)
     print("live", json.dumps(first[-1][1]), json.dumps(second[-1][1]),
           json.dumps("".join(d for t, d in rest if t == "stdout")), [d for t, d in rest if t == "exit"])
+elif what == "files":
+    s, st, ok = connect()
+    execute(s, "open('w.txt', 'w').write('ws')", outputPaths=["w.txt", "nope"])
+    ev = events(s)
+    print("files", json.dumps([d for t, d in ev if t == "files"], sort_keys=True), [d for t, d in ev if t == "exit"])
 elif what == "sigint":
     s, st, ok = connect()
     execute(s, "import time\nprint('sleeping', flush=True)\ntime.sleep(60)")
@@ -429,6 +446,8 @@ close 1000 Execution complete
 after b'"'"''"'"'' "WS: ping during fragments, events with phase code, then the server closes 1000 \"Execution complete\""
 is "$(ws stdin)" "stdin \"ABC\\nDEF\\n\" ['0']" "WS: stdin messages feed the program's stdin"
 is "$(ws live)" "live \"ready\\n\" \"ABC\\n\" \"DEF\\n\" ['0']" "WS: live stdin after the start is read as it arrives"
+is "$(ws files)" "files [{\"fileErrors\": {\"nope\": \"not found\"}, \"files\": {\"w.txt\": \"d3M=\"}}] ['0']" \
+	"WS: outputPaths come as a files event before exit"
 like "$(ws sigint)" "^sigint \\(('exit', '130')|('error', .*)\\) fast$" "WS: signal SIGINT interrupts a sleeping program"
 is "$(ws errors)" $'badtype error\nbadjson [\'error\', \'close\']\nbadruntime Unknown runtime (\'close\', 1000)\nbadutf8 [(\'close\', 1007)]\nunmasked [(\'close\', 1002)]\nbig [(\'close\', 1009)]' \
 	"WS: unknown type is an error event; bad JSON error + close; bad request error + close 1000; bad UTF-8 1007, unmasked 1002, oversize 1009"

@@ -246,6 +246,8 @@ START_TEST(translate_ok)
 	/* the program's arguments pass through as given */
 	ck_assert_int_eq(tr("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"args\":[\"a b\",\"\",\"-x\"]}}"), 0);
 	ck_assert_str_eq(jpath("request", "args"), "[\"a b\",\"\",\"-x\"]");
+	ck_assert_int_eq(tr("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":[\"o.txt\",\"/sandbox/d/p\"]}}"), 0);
+	ck_assert_str_eq(jpath("request", "outputPaths"), "[\"o.txt\",\"/sandbox/d/p\"]");
 	http_spec_free(&spec);
 }
 END_TEST
@@ -330,7 +332,12 @@ START_TEST(translate_hostile)
 	       "\"25\",\"26\",\"27\",\"28\",\"29\",\"30\",\"31\",\"32\",\"33\"]}}",
 	       ISOL8_E_USAGE, "request.args: more than 32 entries");
 	tr_bad("{\"request\":{\"codeUrl\":\"https://x/y.py\",\"runtime\":\"python\"}}", ISOL8_E_POLICY, "disabled");
-	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":[\"a\"]}}", ISOL8_E_USAGE, "not supported");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":[\"../a\"]}}", ISOL8_E_USAGE,
+	       "request.outputPaths[0]: empty, '.' and '..' path components are not allowed");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":[\"a\",\"/etc/x\"]}}", ISOL8_E_USAGE,
+	       "request.outputPaths[1]: must be inside /sandbox");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":\"a\"}}", ISOL8_E_USAGE,
+	       "request.outputPaths: expected array");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"memoryLimit\":\"lots\"}}", ISOL8_E_USAGE,
 	       "options.memoryLimit");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"network\":\"bridge\"}}", ISOL8_E_USAGE,

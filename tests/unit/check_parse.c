@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/parse.h"
+#include "common/proto.h"
 
 static uint64_t size_ok(const char *s)
 {
@@ -335,6 +336,54 @@ START_TEST(test_pool_size_long)
 }
 END_TEST
 
+START_TEST(test_sandbox_relpath)
+{
+	static const struct { const char *in, *out; } ok[] = {
+		{"a", "a"}, {"/sandbox/a", "a"}, {"a/b/c.txt", "a/b/c.txt"}, {"/sandbox/a/b", "a/b"},
+		{"..a/b..", "..a/b.."}, {".hidden", ".hidden"}, {"/sandbox/sandbox", "sandbox"},
+	};
+	static const struct { const char *in, *msg; } bad[] = {
+		{"", "w: empty path"},
+		{"/sandbox", "w: must name a file inside /sandbox"},
+		{"/sandbox/", "w: must name a file inside /sandbox"},
+		{"/etc/passwd", "w: must be inside /sandbox"},
+		{"/sandboxx/a", "w: must be inside /sandbox"},
+		{"/tmp/x", "w: must be inside /sandbox"},
+		{"..", "w: empty, '.' and '..' path components are not allowed"},
+		{"../etc/passwd", "w: empty, '.' and '..' path components are not allowed"},
+		{"/sandbox/../etc", "w: empty, '.' and '..' path components are not allowed"},
+		{"a/../../b", "w: empty, '.' and '..' path components are not allowed"},
+		{"a//b", "w: empty, '.' and '..' path components are not allowed"},
+		{"./a", "w: empty, '.' and '..' path components are not allowed"},
+		{"a/.", "w: empty, '.' and '..' path components are not allowed"},
+		{"a/", "w: empty, '.' and '..' path components are not allowed"},
+		{"/sandbox//a", "w: empty, '.' and '..' path components are not allowed"},
+	};
+	char out[ISOL8_MAX_PATH + 1], small[4];
+	struct isol8_err e;
+	char *longp = malloc(ISOL8_MAX_PATH + 2);
+
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+		memset(&e, 0, sizeof e);
+		ck_assert_int_eq(isol8_sandbox_relpath(ok[i].in, "w", out, sizeof out, &e), 0);
+		ck_assert_str_eq(out, ok[i].out);
+	}
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		memset(&e, 0, sizeof e);
+		ck_assert_msg(isol8_sandbox_relpath(bad[i].in, "w", out, sizeof out, &e) == -1, "accepted '%s'", bad[i].in);
+		ck_assert_int_eq(e.code, ISOL8_E_USAGE);
+		ck_assert_str_eq(e.msg, bad[i].msg);
+	}
+	memset(longp, 'a', ISOL8_MAX_PATH + 1);
+	longp[ISOL8_MAX_PATH + 1] = '\0';
+	ck_assert_int_eq(isol8_sandbox_relpath(longp, "w", out, sizeof out, &e), -1);
+	ck_assert_str_eq(e.msg, "w: longer than 1024 bytes");
+	ck_assert_int_eq(isol8_sandbox_relpath("abcd", "w", small, sizeof small, &e), -1);
+	ck_assert_str_eq(e.msg, "w: path too long");
+	free(longp);
+}
+END_TEST
+
 static Suite *parse_suite(void)
 {
 	Suite *s = suite_create("parse");
@@ -353,6 +402,7 @@ static Suite *parse_suite(void)
 	tcase_add_test(tc, test_kv_long);
 	tcase_add_test(tc, test_pool_size);
 	tcase_add_test(tc, test_pool_size_long);
+	tcase_add_test(tc, test_sandbox_relpath);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -422,6 +422,38 @@ START_TEST(program_arguments)
 }
 END_TEST
 
+START_TEST(output_paths)
+{
+	struct run_input in = {.code = (char *)"1", .code_len = 1};
+	size_t len;
+	char *text;
+
+	ck_assert_int_eq(parse("-e", "1", "--output-path", "a.txt", "--output-path", "/sandbox/d/b", "--output-dir", "out",
+			       NULL),
+			 0);
+	ck_assert_uint_eq(o.output_paths.n, 2);
+	ck_assert_str_eq(o.output_paths.v[1], "/sandbox/d/b");
+	ck_assert_str_eq(o.output_dir, "out");
+	text = run_request_json(&o, &in, &len);
+	ck_assert_ptr_nonnull(strstr(text, "\"outputPaths\":[\"a.txt\",\"/sandbox/d/b\"]"));
+	free(text);
+	run_opts_free(&o);
+	ck_assert_int_eq(parse("-e", "1", "--output-path", "a", "--json", NULL), 0);
+	run_opts_free(&o);
+
+	ck_assert_int_eq(parse("-e", "1", "--output-path", "../x", "--json", NULL), -1);
+	ck_usage("--output-path: empty, '.' and '..' path components are not allowed");
+	ck_assert_int_eq(parse("-e", "1", "--output-path", "/etc/passwd", "--json", NULL), -1);
+	ck_usage("--output-path: must be inside /sandbox");
+	ck_assert_int_eq(parse("-e", "1", "--output-path", "a", NULL), -1);
+	ck_usage("--output-path needs --output-dir DIR (to write the files) or --json (to print them)");
+	ck_assert_int_eq(parse("-e", "1", "--output-dir", "d", NULL), -1);
+	ck_usage("--output-dir needs at least one --output-path");
+	ck_assert_int_eq(parse("-e", "1", "--output-dir", "", NULL), -1);
+	ck_usage("--output-dir needs a directory");
+}
+END_TEST
+
 START_TEST(arguments_in_request)
 {
 	struct run_input in = {.code = (char *)"print(1)", .code_len = 8};
@@ -903,6 +935,7 @@ int main(void)
 	tcase_add_test(tc, option_syntax_errors);
 	tcase_add_test(tc, program_arguments);
 	tcase_add_test(tc, arguments_in_request);
+	tcase_add_test(tc, output_paths);
 	tcase_add_test(tc, double_dash);
 	tcase_add_test(tc, workdir);
 	tcase_add_test(tc, workdir_too_long);
