@@ -69,6 +69,8 @@ int worker_identity_resolve(const char *name, struct worker_identity *id, struct
 
 	if (!id)
 		return isol8_err_set(err, ISOL8_E_INTERNAL, EINVAL, "worker identity: no output");
+	/* Only uid and gid come from the account; no parent unless the caller names one. */
+	memset(id, 0, sizeof *id);
 	if (name) {
 		if (!*name)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "worker user: empty name");
