@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	{"serve", cmd_serve}, /* http: the HTTP frontend */
 	{"mcp", cmd_mcp},     /* mcp: Model Context Protocol over stdio */
 	{"audit", cmd_audit},
+	{"doctor", cmd_doctor},
 };
 
 /* Commands of the original that this isol8 does not offer (yet). */

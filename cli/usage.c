@@ -22,6 +22,7 @@ static const char main_text[] =
 	"  cleanup               Remove isol8 containers (and images with --images)\n"
 	"  config                Display the resolved configuration\n"
 	"  audit verify|show     Check isol8d's audit log, or list its records\n"
+	"  doctor                Check the host and probe a real sandbox against the policy\n"
 	"  serve                 Serve the HTTP API (forwards to isol8d)\n"
 	"  mcp                   Serve the Model Context Protocol on stdin/stdout\n"
 	"  version               Print the version\n"

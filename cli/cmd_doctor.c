@@ -1,0 +1,401 @@
+/* `isol8 doctor [--json]`: is this host fit to run isol8, and is a sandbox what the policy
+ * says? Host checks first (engine, cgroups, seccomp, iptables, images, the daemon's socket,
+ * the policy, runc, the systemd unit), then a probe run as an ordinary `isol8 run` in a real
+ * sandbox for each network mode the caller may use (cli/doctor_probe.h). One table of
+ * expected and seen values; exit 1 on any failed check. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/broker_conn.h"
+#include "cli/cli.h"
+#include "cli/doctor_probe.h"
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/xalloc.h"
+#include "policy/policy.h"
+
+enum status { ST_OK, ST_FAIL, ST_SKIP };
+
+struct doctor {
+	json_object *checks;
+	bool as_json;
+	unsigned failed;
+	const char *group;
+};
+
+static void row(struct doctor *d, enum status st, const char *name, const char *expected, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+static void row(struct doctor *d, enum status st, const char *name, const char *expected, const char *fmt, ...)
+{
+	static const char *const names[] = {"ok", "fail", "skip"};
+	static const char *const marks[] = {"\u2713", "\u2717", "-"};
+	char seen[1024];
+	va_list ap;
+	json_object *o = json_object_new_object();
+
+	va_start(ap, fmt);
+	vsnprintf(seen, sizeof seen, fmt, ap);
+	va_end(ap);
+	if (st == ST_FAIL)
+		d->failed++;
+	json_object_object_add(o, "group", json_object_new_string(d->group));
+	json_object_object_add(o, "check", json_object_new_string(name));
+	json_object_object_add(o, "status", json_object_new_string(names[st]));
+	json_object_object_add(o, "expected", json_object_new_string(expected));
+	json_object_object_add(o, "seen", json_object_new_string(seen));
+	json_object_array_add(d->checks, o);
+	if (!d->as_json)
+		printf("%s %-16s %-28s %-32s %s\n", marks[st], d->group, name, expected, seen);
+}
+
+/* ---- the Docker engine, by hand: GET over its UNIX socket (HTTP/1.0, the engine closes) ---- */
+
+static const char *docker_socket(void)
+{
+	const char *h = getenv("DOCKER_HOST");
+	return h && strncmp(h, "unix://", 7) == 0 ? h + 7 : "/var/run/docker.sock";
+}
+
+/* The body of GET path, parsed; NULL with *status 0 when the engine cannot be reached. */
+static json_object *docker_get(const char *path, int *status, char *why, size_t whylen)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	char req[512], tmp[8192], *body;
+	json_object *o = NULL;
+	ssize_t n;
+
+	*status = 0;
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", docker_socket());
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		snprintf(why, whylen, "%s: %s", a.sun_path, strerror(errno));
+		return NULL;
+	}
+	snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: docker\r\n\r\n", path);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		snprintf(why, whylen, "%s: %s", a.sun_path, strerror(errno));
+		return NULL;
+	}
+	while ((n = read(fd, tmp, sizeof tmp)) > 0 && b.len < (4u << 20))
+		isol8_buf_append(&b, tmp, (size_t)n);
+	if (b.len < 12 || sscanf(b.data, "HTTP/%*s %d", status) != 1) {
+		snprintf(why, whylen, "no HTTP answer on %s", a.sun_path);
+		isol8_buf_free(&b);
+		return NULL;
+	}
+	body = strstr(b.data, "\r\n\r\n");
+	if (body)
+		o = json_tokener_parse(body + 4);
+	isol8_buf_free(&b);
+	return o;
+}
+
+static const char *jget(json_object *o, const char *k)
+{
+	json_object *v;
+	return o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : NULL;
+}
+
+static void check_engine(struct doctor *d)
+{
+	static const char *const rts[] = {"python", "node", "bun", "deno", "bash"};
+	char why[300] = "", path[64], list[200] = "";
+	int st;
+	json_object *v = docker_get("/version", &st, why, sizeof why), *comps;
+	const char *api = jget(v, "ApiVersion"), *runc = NULL;
+	unsigned missing = 0;
+
+	if (!v || st != 200) {
+		/* Only root and the docker group may use the engine; isol8 itself does not need the
+		 * caller to (isol8d does). */
+		row(d, errno == EACCES || geteuid() != 0 ? ST_SKIP : ST_FAIL, "engine reachable", "API >= 1.41",
+		    "%s", *why ? why : "no answer");
+		json_object_put(v);
+		return;
+	}
+	row(d, api && strcmp(api, "1.41") >= 0 ? ST_OK : ST_FAIL, "engine reachable", "API >= 1.41", "API %s, engine %s",
+	    api ? api : "?", jget(v, "Version") ? jget(v, "Version") : "?");
+	if (json_object_object_get_ex(v, "Components", &comps) && json_object_is_type(comps, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(comps); i++) {
+			json_object *c = json_object_array_get_idx(comps, i), *det;
+			if (jget(c, "Name") && strcmp(jget(c, "Name"), "runc") == 0) {
+				runc = jget(c, "Version");
+				if (json_object_object_get_ex(c, "Details", &det) && jget(det, "GitCommit"))
+					(void)det;
+			}
+		}
+	/* runc before 1.1.12 lets a container's working directory escape to the host (CVE-2024-21626);
+	 * Debian backports the fix into 1.1.5+ds1-1+deb12u1. */
+	row(d, !runc ? ST_SKIP : (strcmp(runc, "1.1.12") >= 0 || strstr(runc, "deb12u1")) ? ST_OK : ST_FAIL, "runc version",
+	    ">= 1.1.12 or Debian's fixed 1.1.5", "%s", runc ? runc : "not reported by the engine");
+	json_object_put(v);
+	for (size_t i = 0; i < sizeof rts / sizeof rts[0]; i++) {
+		json_object *img;
+		snprintf(path, sizeof path, "/images/isol8:%s/json", rts[i]);
+		img = docker_get(path, &st, why, sizeof why);
+		if (st != 200) {
+			missing++;
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%sisol8:%s", *list ? ", " : "", rts[i]);
+		}
+		json_object_put(img);
+	}
+	row(d, missing ? ST_FAIL : ST_OK, "runtime images", "isol8:python ... isol8:bash", "%s",
+	    missing ? list : "all 5 present");
+	if (missing)
+		snprintf(list + strlen(list), sizeof list - strlen(list), " missing: run 'isol8 setup'");
+}
+
+static void check_host(struct doctor *d, const char *sock)
+{
+	struct stat st;
+	char buf[4096];
+	bool seccomp = false;
+	FILE *f;
+
+	d->group = "host";
+	check_engine(d);
+	if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0)
+		row(d, ST_OK, "cgroup version", "v1 or v2", "v2 (unified)");
+	else if (stat("/sys/fs/cgroup/memory", &st) == 0 && stat("/sys/fs/cgroup/pids", &st) == 0)
+		row(d, ST_OK, "cgroup version", "v1 or v2", "v1 (memory, pids, cpu controllers)");
+	else
+		row(d, ST_FAIL, "cgroup version", "v1 or v2", "no memory/pids controller under /sys/fs/cgroup");
+	if ((f = fopen("/proc/self/status", "re"))) {
+		while (fgets(buf, sizeof buf, f))
+			seccomp |= strncmp(buf, "Seccomp:", 8) == 0;
+		fclose(f);
+	}
+	row(d, seccomp ? ST_OK : ST_FAIL, "seccomp available", "kernel with seccomp filters", "%s",
+	    seccomp ? "yes (Seccomp in /proc/self/status)" : "no");
+	{
+		static const char *const ipt[] = {"/usr/sbin/iptables", "/sbin/iptables", "/usr/sbin/nft", "/usr/bin/iptables"};
+		const char *found = NULL;
+		for (size_t i = 0; i < sizeof ipt / sizeof ipt[0] && !found; i++)
+			if (access(ipt[i], X_OK) == 0)
+				found = ipt[i];
+		row(d, found ? ST_OK : ST_FAIL, "iptables available", "iptables or nft", "%s", found ? found : "neither found");
+	}
+	if (stat(sock, &st) < 0 || !S_ISSOCK(st.st_mode)) {
+		row(d, ST_FAIL, "isol8d socket", "a socket", "%s: %s", sock, errno ? strerror(errno) : "not a socket");
+	} else {
+		struct group *g = getgrgid(st.st_gid);
+		/* Anyone who can connect can run code: the socket is for its group, not for all. */
+		row(d, (st.st_mode & 07) && strcmp(sock, ISOL8_DEFAULT_SOCKET) == 0 ? ST_FAIL : ST_OK, "isol8d socket",
+		    "root, group isol8, not for others", "%s %04o %u:%s", sock, st.st_mode & 07777, (unsigned)st.st_uid,
+		    g ? g->gr_name : "?");
+	}
+	if (access("/etc/isol8/policy.json", F_OK) == 0) {
+		struct isol8_policy p;
+		struct isol8_err err = ISOL8_ERR_INIT;
+		if (access("/etc/isol8/policy.json", R_OK) < 0)
+			row(d, ST_SKIP, "policy valid", "loads", "/etc/isol8/policy.json: %s", strerror(errno));
+		else if (isol8_policy_load_file("/etc/isol8/policy.json", &p, &err) < 0)
+			row(d, ST_FAIL, "policy valid", "loads", "%s", err.msg);
+		else {
+			row(d, ST_OK, "policy valid", "loads", "/etc/isol8/policy.json: %zu tenants", p.n_tenants);
+			isol8_policy_free(&p);
+		}
+	} else {
+		row(d, ST_OK, "policy valid", "loads", "no /etc/isol8/policy.json: the built-in policy");
+	}
+	if (access("/run/systemd/system", F_OK) == 0 && access("/bin/systemctl", X_OK) == 0) {
+		FILE *p = popen("systemctl show isol8d.service -p LoadState -p NoNewPrivileges -p ProtectSystem "
+				"-p PrivateTmp 2>/dev/null",
+				"re");
+		char props[512] = "";
+		size_t n = p ? fread(props, 1, sizeof props - 1, p) : 0;
+		if (p)
+			pclose(p);
+		props[n] = '\0';
+		for (char *c = props; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		if (!strstr(props, "LoadState=loaded"))
+			row(d, ST_SKIP, "systemd unit hardening", "NoNewPrivileges, ProtectSystem", "isol8d.service not installed");
+		else
+			row(d, strstr(props, "NoNewPrivileges=yes") && !strstr(props, "ProtectSystem=no") ? ST_OK : ST_FAIL,
+			    "systemd unit hardening", "NoNewPrivileges=yes, ProtectSystem set", "%s", props);
+	} else {
+		row(d, ST_SKIP, "systemd unit hardening", "NoNewPrivileges, ProtectSystem", "not running under systemd");
+	}
+}
+
+/* ---- the probe in a sandbox ---- */
+
+/* `isol8 run --json` with this binary; stdout captured. Returns the exit status. */
+static int run_self(const char *sock, const char *net, const char *code, struct isol8_buf *out, struct isol8_buf *err)
+{
+	int po[2], pe[2], status = 0;
+	pid_t pid;
+	char tmp[8192];
+	ssize_t n;
+
+	if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		dup2(devnull, 0);
+		dup2(po[1], 1);
+		dup2(pe[1], 2);
+		execl("/proc/self/exe", "isol8", "run", "--socket", sock, "--json", "-r", "python", "--net", net,
+		      "--timeout", "60000", "-e", code, (char *)NULL);
+		_exit(127);
+	}
+	close(po[1]);
+	close(pe[1]);
+	while ((n = read(po[0], tmp, sizeof tmp)) > 0)
+		isol8_buf_append(out, tmp, (size_t)n);
+	while ((n = read(pe[0], tmp, sizeof tmp)) > 0)
+		isol8_buf_append(err, tmp, (size_t)n);
+	close(po[0]);
+	close(pe[0]);
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static long long num_of(json_object *o, const char *k)
+{
+	json_object *v;
+	return o && json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : -1;
+}
+
+/* The cgroup limits inside against what isol8d says it applied. */
+static void check_limits(struct doctor *d, json_object *limits, const char *mem, const char *pids, const char *cpu)
+{
+	long long want_mem = num_of(limits, "memoryBytes"), want_pids = num_of(limits, "pidsLimit");
+	json_object *v;
+	double want_cpu = limits && json_object_object_get_ex(limits, "cpuLimit", &v) ? json_object_get_double(v) : -1;
+	long long quota = -1, period = -1;
+	char exp[128];
+	bool ok;
+
+	if (sscanf(cpu, "%lld %lld", &quota, &period) != 2)
+		sscanf(cpu, "max %lld", &period);
+	snprintf(exp, sizeof exp, "memory %lld, pids %lld, cpu %.2f", want_mem, want_pids, want_cpu);
+	ok = want_mem > 0 && atoll(mem) == want_mem && atoll(pids) == want_pids && quota > 0 && period > 0 &&
+	     (double)quota / (double)period > want_cpu - 0.005 && (double)quota / (double)period < want_cpu + 0.005;
+	row(d, ok ? ST_OK : ST_FAIL, "limits as applied", exp, "memory %s, pids %s, cpu %.2f", mem, pids,
+	    quota > 0 && period > 0 ? (double)quota / (double)period : -1.0);
+}
+
+static void probe(struct doctor *d, const char *sock, const char *net)
+{
+	struct isol8_buf out = ISOL8_BUF_INIT, err = ISOL8_BUF_INIT;
+	_cleanup_free_ char *code = xasprintf(doctor_probe_py, net);
+	char group[40], mem[64] = "?", pids[64] = "?", cpu[64] = "?";
+	json_object *res = NULL, *limits = NULL, *v;
+	const char *text;
+	int rc;
+
+	snprintf(group, sizeof group, "sandbox (%s)", net);
+	d->group = group;
+	rc = run_self(sock, net, code, &out, &err);
+	if (out.len)
+		res = json_tokener_parse(out.data);
+	if (!res || !json_object_object_get_ex(res, "stdout", &v)) {
+		const char *e = err.len ? err.data : "no output";
+		size_t el = strlen(e);
+		while (el && e[el - 1] == '\n')
+			el--;
+		/* A mode the caller's tenant may not use is not a fault of the host. */
+		row(d, strstr(e, "not allowed") ? ST_SKIP : ST_FAIL, "probe ran", "exit 0", "isol8 run exit %d: %.*s", rc,
+		    (int)el, e);
+		goto out;
+	}
+	text = json_object_get_string(v);
+	row(d, num_of(res, "exitCode") == 0 ? ST_OK : ST_FAIL, "probe ran", "exit 0", "exit %lld in %.12s", num_of(res, "exitCode"),
+	    jget(res, "containerId") ? jget(res, "containerId") : "?");
+	json_object_object_get_ex(res, "limits", &limits);
+	for (const char *l = text; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+		_cleanup_free_ char *line = xstrndup(l, len);
+		char *f[4] = {0}, *save = NULL;
+		int k = 0;
+
+		if (strncmp(line, "@memory=", 8) == 0)
+			snprintf(mem, sizeof mem, "%s", line + 8);
+		else if (strncmp(line, "@pids=", 6) == 0)
+			snprintf(pids, sizeof pids, "%s", line + 6);
+		else if (strncmp(line, "@cpu=", 5) == 0)
+			snprintf(cpu, sizeof cpu, "%s", line + 5);
+		else {
+			for (char *t = strtok_r(line, "|", &save); t && k < 4; t = strtok_r(NULL, "|", &save))
+				f[k++] = t;
+			if (k == 4)
+				row(d, strcmp(f[3], "1") == 0 ? ST_OK : ST_FAIL, f[0], f[1], "%s", f[2]);
+		}
+		l = nl ? nl + 1 : NULL;
+	}
+	check_limits(d, limits, mem, pids, cpu);
+out:
+	json_object_put(res);
+	isol8_buf_free(&out);
+	isol8_buf_free(&err);
+}
+
+int cmd_doctor(int argc, char **argv)
+{
+	struct doctor d = {.checks = json_object_new_array(), .group = "host"};
+	const char *sock_flag = NULL, *sock;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			d.as_json = true;
+		else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc)
+			sock_flag = argv[++i];
+		else if (strncmp(argv[i], "--socket=", 9) == 0)
+			sock_flag = argv[i] + 9;
+		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			puts("Usage: isol8 doctor [--json] [--socket PATH]\n\n"
+			     "Check the host (engine, cgroups, seccomp, iptables, images, isol8d's socket, the policy,\n"
+			     "runc, the systemd unit) and probe a real sandbox for each network mode you may use:\n"
+			     "capabilities, no_new_privs, seccomp and refused syscalls, read-only root, /tmp noexec,\n"
+			     "uid 100, limits, network, no Docker socket, host processes hidden. Exit 1 on any \u2717.");
+			json_object_put(d.checks);
+			return 0;
+		} else {
+			json_object_put(d.checks);
+			return cli_usage_error("unknown argument '%s' (isol8 doctor [--json] [--socket PATH])", argv[i]);
+		}
+	}
+	sock = broker_socket_path(sock_flag);
+	if (!d.as_json)
+		printf("  %-16s %-28s %-32s %s\n", "GROUP", "CHECK", "EXPECTED", "SEEN");
+	check_host(&d, sock);
+	probe(&d, sock, "none");
+	probe(&d, sock, "filtered");
+	if (d.as_json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "ok", json_object_new_boolean(d.failed == 0));
+		json_object_object_add(o, "failed", json_object_new_int((int)d.failed));
+		json_object_object_add(o, "checks", json_object_get(d.checks));
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else {
+		printf("\n%s\n", d.failed ? "[ERR] some checks failed (\u2717)" : "[OK] all checks passed");
+	}
+	json_object_put(d.checks);
+	return d.failed ? 1 : 0;
+}

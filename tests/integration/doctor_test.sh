@@ -1,0 +1,61 @@
+#!/bin/bash
+# isol8 doctor (issue 14): host checks and a probe in a real sandbox for each network mode the
+# caller may use, as a table of expected and seen values; exit 1 on any failed check. A daemon
+# started with a seccomp profile that allows everything is caught. Real isol8d, real engine.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+SRC=${ISOL8_SRCDIR:-$here/../..}
+# shellcheck source=../lib/daemon.sh
+. "$SRC/tests/lib/daemon.sh"
+
+daemon_setup doctor_test
+docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python missing (isol8 setup)"
+command -v jq >/dev/null || bail "jq needed"
+
+SANDBOX_CHECKS='probe ran,capabilities empty,no_new_privs,seccomp filter on,sample syscalls refused,root filesystem read-only,/tmp noexec,runs as uid 100,NET,no Docker socket,host processes invisible,limits as applied'
+
+case_all_pass() {
+	local S
+	daemon_start d || return
+	S=${D_SOCK[d]}
+	run_cap "$ISOL8" doctor --socket "$S"
+	is "$RC|$(tail -1 <<<"${OUT%$'\n'}")" "0|[OK] all checks passed" "doctor passes on a sound host and daemon"
+	like "$(head -1 <<<"$OUT")" '^  GROUP +CHECK +EXPECTED +SEEN$' "a table with expected and seen columns"
+	like "$OUT" $'\n✓ sandbox \\(none\\) +root filesystem read-only +EROFS +EROFS\n' "a ✓ row shows expected and seen"
+	run_cap "$ISOL8" doctor --socket "$S" --json
+	is "$RC|$(jq -c '[.ok, .failed]' <<<"$OUT")" '0|[true,0]' "--json: ok, nothing failed"
+	is "$(jq -r '[.checks[] | select(.group == "sandbox (none)") | .check] | join(",")' <<<"$OUT")" "${SANDBOX_CHECKS/NET/no network}" \
+		"every conformance check ran in a sandbox without network"
+	is "$(jq -r '[.checks[] | select(.group == "sandbox (filtered)") | .check] | join(",")' <<<"$OUT")" "${SANDBOX_CHECKS/NET/only the proxy}" \
+		"and in a filtered one"
+	is "$(jq -r '[.checks[] | select(.group != "host") | .status] | unique | join(",")' <<<"$OUT")" ok "all of them ✓"
+	is "$(jq -r '.checks[] | select(.check == "limits as applied" and .group == "sandbox (none)") | .seen' <<<"$OUT")" \
+		"memory 536870912, pids 64, cpu 1.00" "the sandbox's cgroup limits are the ones isol8d applied"
+	is "$(jq -r '.checks[] | select(.check == "sample syscalls refused" and .group == "sandbox (none)") | .seen' <<<"$OUT")" \
+		"unshare EPERM, keyctl EPERM, add_key EPERM, mount EPERM, kexec_load EPERM, userfaultfd EPERM" "each sample syscall refused"
+	is "$(jq -r '[.checks[] | select(.group == "host") | .check] | join(",")' <<<"$OUT")" \
+		"engine reachable,runc version,runtime images,cgroup version,seccomp available,iptables available,isol8d socket,policy valid,systemd unit hardening" \
+		"the host checks"
+	run_cap su nobody -s /bin/sh -c "'$ISOL8' doctor --socket '$S' --json"
+	is "$RC|$(jq -c '[.ok, (.checks[] | select(.check == "engine reachable") | .status)]' <<<"$OUT")" '0|[true,"skip"]' \
+		"another user: the engine check is skipped (only root may use Docker), the probes pass"
+	daemon_stop d
+}
+
+case_unconfined_seccomp_fails() {
+	local S P=$T_TMP/allow-all.json
+	echo '{"defaultAction": "SCMP_ACT_ALLOW"}' >"$P"
+	daemon_start w --seccomp-profile "$P" || return
+	S=${D_SOCK[w]}
+	run_cap "$ISOL8" doctor --socket "$S"
+	is "$RC|$(tail -1 <<<"${OUT%$'\n'}")" "1|[ERR] some checks failed (✗)" "doctor fails when sandboxes get a seccomp profile that allows all"
+	like "$OUT" $'\n✗ sandbox \\(none\\) +sample syscalls refused +each EPERM or ENOSYS +[^\n]*keyctl (ALLOWED|E[A-Z]+)' \
+		"and names the check: keyctl is no longer refused"
+	run_cap "$ISOL8" doctor --socket "$S" --json
+	is "$(jq -r '[.checks[] | select(.status == "fail") | .group + ": " + .check] | join("; ")' <<<"$OUT")" \
+		"sandbox (none): sample syscalls refused; sandbox (filtered): sample syscalls refused" "only that check fails, in both modes"
+	daemon_stop w
+}
+
+run_cases "$@"
