@@ -153,6 +153,25 @@ static int get_u32(json_object *v, const char *path, uint32_t min, uint32_t max,
 	return 0;
 }
 
+/* --check-policy wants every error, not the first: while a collector is set (this thread
+ * only, isol8_policy_check_file), an error at a tenant's member is reported and parsing goes
+ * on with the next member. Loading for use still stops at the first. */
+static __thread struct policy_collect {
+	void (*report)(void *ctx, const char *msg);
+	void *ctx;
+	unsigned n;
+} *g_collect;
+
+static int note(struct isol8_err *err)
+{
+	if (!g_collect)
+		return -1;
+	g_collect->report(g_collect->ctx, err->msg);
+	g_collect->n++;
+	*err = (struct isol8_err)ISOL8_ERR_INIT;
+	return 0;
+}
+
 static int parse_limits(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err)
 {
 	static const char *const keys[] = {"memory",     "cpu",         "pids",        "timeoutMs",
@@ -161,10 +180,10 @@ static int parse_limits(json_object *o, const char *path, struct isol8_tenant *t
 	char kp[P];
 	json_object *v;
 
-	if (isol8_json_check_keys(o, path, keys, err) < 0)
+	if (isol8_json_check_keys(o, path, keys, err) < 0 && note(err) < 0)
 		return -1;
 #define MEMBER(key) (isol8_json_path_key(kp, sizeof kp, path, key), isol8_json_member(o, key, &v) > 0)
-	if (MEMBER("memory") && get_size(v, kp, &t->ceil.memory, err) < 0)
+	if (MEMBER("memory") && get_size(v, kp, &t->ceil.memory, err) < 0 && note(err) < 0)
 		return -1;
 	if (MEMBER("cpu")) {
 		const char *s;
@@ -181,23 +200,23 @@ static int parse_limits(json_object *o, const char *path, struct isol8_tenant *t
 			return -1;
 		}
 	}
-	if (MEMBER("pids") && get_u32(v, kp, 1, MAX_PIDS, &t->ceil.pids, err) < 0)
+	if (MEMBER("pids") && get_u32(v, kp, 1, MAX_PIDS, &t->ceil.pids, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("timeoutMs") && get_ms(v, kp, 1, &t->ceil.timeout_ms, err) < 0)
+	if (MEMBER("timeoutMs") && get_ms(v, kp, 1, &t->ceil.timeout_ms, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("sandboxSize") && get_size(v, kp, &t->ceil.sandbox_size, err) < 0)
+	if (MEMBER("sandboxSize") && get_size(v, kp, &t->ceil.sandbox_size, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("tmpSize") && get_size(v, kp, &t->ceil.tmp_size, err) < 0)
+	if (MEMBER("tmpSize") && get_size(v, kp, &t->ceil.tmp_size, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("maxOutput") && get_size(v, kp, &t->ceil.max_output, err) < 0)
+	if (MEMBER("maxOutput") && get_size(v, kp, &t->ceil.max_output, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("maxSessions") && get_u32(v, kp, 0, 100000, &t->max_sessions, err) < 0)
+	if (MEMBER("maxSessions") && get_u32(v, kp, 0, 100000, &t->max_sessions, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("sessionIdleMs") && get_ms(v, kp, 1000, &t->session_idle_ms, err) < 0)
+	if (MEMBER("sessionIdleMs") && get_ms(v, kp, 1000, &t->session_idle_ms, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("maxConcurrent") && get_u32(v, kp, 1, 100000, &t->max_concurrent, err) < 0)
+	if (MEMBER("maxConcurrent") && get_u32(v, kp, 1, 100000, &t->max_concurrent, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("maxPersist") && get_u32(v, kp, 0, 1000, &t->max_persist, err) < 0)
+	if (MEMBER("maxPersist") && get_u32(v, kp, 0, 1000, &t->max_persist, err) < 0 && note(err) < 0)
 		return -1;
 #undef MEMBER
 	return 0;
@@ -339,32 +358,32 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 	char kp[P];
 	json_object *v;
 
-	if (isol8_json_check_keys(o, path, keys, err) < 0)
+	if (isol8_json_check_keys(o, path, keys, err) < 0 && note(err) < 0 && note(err) < 0)
 		return -1;
 #define MEMBER(key) (isol8_json_path_key(kp, sizeof kp, path, key), isol8_json_member(o, key, &v) > 0)
-	if (MEMBER("match") && parse_match(v, kp, t, err) < 0)
+	if (MEMBER("match") && parse_match(v, kp, t, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("onExceed") && parse_choice(v, kp, "clamp", "refuse", &t->refuse_on_exceed, err) < 0)
+	if (MEMBER("onExceed") && parse_choice(v, kp, "clamp", "refuse", &t->refuse_on_exceed, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("limits") && parse_limits(v, kp, t, err) < 0)
+	if (MEMBER("limits") && parse_limits(v, kp, t, err) < 0 && note(err) < 0)
 		return -1;
 	if (MEMBER("runtimes") && parse_enum_mask(v, kp, isol8_runtime_parse, "runtime",
-						  "python, node, bun, deno, bash", &t->runtimes_mask, err) < 0)
+						  "python, node, bun, deno, bash", &t->runtimes_mask, err) < 0 && note(err) < 0)
 		return -1;
 	if (MEMBER("network") && parse_enum_mask(v, kp, isol8_net_mode_parse, "network mode",
-						 "none, filtered, host", &t->network_mask, err) < 0)
+						 "none, filtered, host", &t->network_mask, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("writableRoot") && isol8_json_as_bool(v, kp, &t->writable_root, err) < 0)
+	if (MEMBER("writableRoot") && isol8_json_as_bool(v, kp, &t->writable_root, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("persist") && isol8_json_as_bool(v, kp, &t->persist_ok, err) < 0)
+	if (MEMBER("persist") && isol8_json_as_bool(v, kp, &t->persist_ok, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("customImages") && isol8_json_as_bool(v, kp, &t->custom_images, err) < 0)
+	if (MEMBER("customImages") && isol8_json_as_bool(v, kp, &t->custom_images, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("images") && parse_images(v, kp, t, err) < 0)
+	if (MEMBER("images") && parse_images(v, kp, t, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("seccomp") && parse_choice(v, kp, "strict", "unconfined", &t->seccomp_unconfined_ok, err) < 0)
+	if (MEMBER("seccomp") && parse_choice(v, kp, "strict", "unconfined", &t->seccomp_unconfined_ok, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("networkFilter") && policy_parse_netfilter(v, kp, t, err) < 0)
+	if (MEMBER("networkFilter") && policy_parse_netfilter(v, kp, t, err) < 0 && note(err) < 0)
 		return -1;
 #undef MEMBER
 	return 0;
@@ -437,7 +456,7 @@ static int from_json(json_object *root, struct isol8_policy *p, struct isol8_err
 		if (parse_tenant(tv, tp, &p->tenants[i - 1], err) < 0)
 			return -1;
 	}
-	if (check_unique(p, err) < 0)
+	if (check_unique(p, err) < 0 && note(err) < 0)
 		return -1;
 
 	p->default_tenant = -1;
@@ -448,9 +467,12 @@ static int from_json(json_object *root, struct isol8_policy *p, struct isol8_err
 		for (size_t k = 0; k < p->n_tenants; k++)
 			if (strcmp(p->tenants[k].name, s) == 0)
 				p->default_tenant = (int)k;
-		if (p->default_tenant < 0)
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "defaultTenant: unknown tenant \"%.64s\"", s);
+		if (p->default_tenant < 0 &&
+		    (isol8_err_set(err, ISOL8_E_USAGE, 0, "defaultTenant: unknown tenant \"%.64s\"", s), note(err) < 0))
+			return -1;
 	}
+	if (g_collect && g_collect->n)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%u error(s)", g_collect->n);
 	return 0;
 }
 
@@ -496,5 +518,20 @@ int isol8_policy_load_file(const char *path, struct isol8_policy *p, struct isol
 		return -1;
 	r = parse_doc(root, path, p, err);
 	json_object_put(root);
+	return r;
+}
+
+int isol8_policy_check_file(const char *path, void (*report)(void *ctx, const char *msg), void *ctx,
+			    struct isol8_policy *p, struct isol8_err *err)
+{
+	struct policy_collect c = {report, ctx, 0};
+	int r;
+
+	g_collect = &c;
+	r = isol8_policy_load_file(path, p, err);
+	g_collect = NULL;
+	/* A syntax error or a broken top level is one error, reported as the loader words it. */
+	if (r < 0 && !c.n)
+		report(ctx, err->msg);
 	return r;
 }

@@ -105,6 +105,11 @@ void isol8_limits_defaults(struct isol8_limits *l);
 /* Parse JSON text. Errors name the JSON path: "policy.json: tenants.ci.limits.memory: invalid size \"12x\"". */
 int isol8_policy_parse(const char *json_text, const char *source, struct isol8_policy *p, struct isol8_err *err);
 int isol8_policy_load_file(const char *path, struct isol8_policy *p, struct isol8_err *err);
+/* isol8d --check-policy: like isol8_policy_load_file, but every error found is passed to report
+ * (one message each, "tenants.ci.limits.memory: ...", without the file name) instead of only
+ * the first; -1 when there was any. */
+int isol8_policy_check_file(const char *path, void (*report)(void *ctx, const char *msg), void *ctx,
+			    struct isol8_policy *p, struct isol8_err *err);
 /* Built-in default: uid 0 -> "admin" (generous ceilings, host network and writable root
  * allowed); everyone else -> "local" (spec defaults as ceilings, none/filtered network,
  * seccomp always on); HTTP keys map to "local" unless listed. */
