@@ -1,6 +1,7 @@
 /* API key table (contract in keys.h). */
 #include "config.h"
 #include "http/keys.h"
+#include "common/keys_file.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -31,29 +32,6 @@ void http_keys_free(struct http_keys *k)
 	k->n = 0;
 }
 
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > ISOL8_MAX_KEY_NAME)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '_' || *s == '.' || *s == '-'))
-			return false;
-	return true;
-}
-
-static bool valid_secret(const char *s, size_t n)
-{
-	if (n < HTTP_KEY_MIN_SECRET || n > HTTP_KEY_MAX_SECRET)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
-			return false;
-	return true;
-}
-
 static void key_id(const char *secret, size_t n, char out[ISOL8_KEY_ID_LEN + 1])
 {
 	static const char domain[] = "isol8 key id"; /* with its NUL: separates it from the secret */
@@ -74,10 +52,10 @@ int http_keys_add(struct http_keys *k, const char *name, const char *secret, str
 {
 	size_t n = strlen(secret);
 
-	if (!valid_name(name))
+	if (!http_key_name_valid(name))
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid key name '%.64s': use 1-64 of [A-Za-z0-9_.-]",
 				     name);
-	if (!valid_secret(secret, n))
+	if (!http_key_secret_valid(secret, n))
 		return isol8_err_set(err, ISOL8_E_USAGE, 0,
 				     "key '%s': the secret must be %u-%u printable characters without spaces", name,
 				     HTTP_KEY_MIN_SECRET, HTTP_KEY_MAX_SECRET);
@@ -99,35 +77,15 @@ int http_keys_add(struct http_keys *k, const char *name, const char *secret, str
 	return 0;
 }
 
+static int add_cb(void *ctx, const char *name, const char *secret, struct isol8_err *err)
+{
+	return http_keys_add(ctx, name, secret, err);
+}
+
 int http_keys_parse(struct http_keys *k, const char *text, size_t len, struct isol8_err *err)
 {
-	size_t line = 0, pos = 0;
-
-	while (pos < len) {
-		const char *s = text + pos, *nl = memchr(s, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - s) : len - pos;
-		_cleanup_free_ char *copy = NULL;
-		char *colon;
-		int r;
-
-		pos += n + (nl ? 1 : 0);
-		line++;
-		if (n && s[n - 1] == '\r')
-			n--;
-		if (n == 0 || s[0] == '#')
-			continue;
-		if (memchr(s, '\0', n))
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "line %zu: contains a NUL byte", line);
-		copy = xstrndup(s, n);
-		colon = strchr(copy, ':');
-		if (!colon)
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "line %zu: expected name:secret", line);
-		*colon = '\0';
-		r = http_keys_add(k, copy, colon + 1, err);
-		explicit_bzero(copy, n);
-		if (r < 0)
-			return isol8_err_wrap(err, "line %zu", line);
-	}
+	if (http_keys_scan(text, len, add_cb, k, err) < 0)
+		return -1;
 	if (k->n == 0)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "no keys");
 	return 0;
@@ -135,39 +93,15 @@ int http_keys_parse(struct http_keys *k, const char *text, size_t len, struct is
 
 int http_keys_load_file(struct http_keys *k, const char *path, struct isol8_err *err)
 {
-	/* "fd:N": an already open file handed over by isol8d --http (the file may be root-only). */
-	_cleanup_close_ int fd = strncmp(path, "fd:", 3) == 0 && path[3] >= '0' && path[3] <= '9' && atoi(path + 3) > 2
-					 ? fcntl(atoi(path + 3), F_DUPFD_CLOEXEC, 3)
-					 : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
+	char *text = http_keys_read_file(path, &len, err);
 	int r;
 
-	if (fd < 0)
-		return isol8_err_set(err, ISOL8_E_IO, errno, "cannot open keys file %s", path);
-	struct isol8_buf b = ISOL8_BUF_INIT;
-	char tmp[4096];
-
-	for (;;) {
-		ssize_t n = read(fd, tmp, sizeof tmp);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || b.len + (size_t)n > HTTP_KEYS_FILE_MAX) {
-			int e = n < 0 ? errno : 0;
-			explicit_bzero(b.data, b.len);
-			isol8_buf_free(&b);
-			explicit_bzero(tmp, sizeof tmp);
-			return isol8_err_set(err, n < 0 ? ISOL8_E_IO : ISOL8_E_LIMIT, e, "%s: %s", path,
-					     n < 0 ? "cannot read" : "keys file too large");
-		}
-		if (n == 0)
-			break;
-		isol8_buf_append(&b, tmp, (size_t)n);
-	}
-	explicit_bzero(tmp, sizeof tmp);
-	text = isol8_buf_steal(&b, &len);
+	if (!text)
+		return -1;
 	r = http_keys_parse(k, text, len, err);
 	explicit_bzero(text, len);
+	free(text);
 	if (r < 0)
 		return isol8_err_wrap(err, "%s", path);
 	return 0;

@@ -10,12 +10,9 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "common/keys_file.h" /* the limits: HTTP_KEY_MAX_SECRET, ... */
 #include "common/proto.h"
 
-#define HTTP_KEY_MIN_SECRET 1u
-#define HTTP_KEY_MAX_SECRET 4096u
-#define HTTP_KEYS_MAX 1024u
-#define HTTP_KEYS_FILE_MAX (1024u * 1024u)
 
 struct http_key {
 	char *name;
