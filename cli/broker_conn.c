@@ -3,10 +3,14 @@
 #include "cli/broker_conn.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -32,6 +36,69 @@ static int unreachable(const char *path, const char *reason, struct isol8_err *e
 			     path, reason);
 }
 
+static bool has_group_now(gid_t gid)
+{
+	gid_t groups[256];
+	int n = getgroups(256, groups);
+
+	if (getegid() == gid)
+		return true;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+static bool member_in_db(const char *user, gid_t primary, gid_t gid)
+{
+	gid_t groups[256];
+	int n = 256;
+
+	if (!user || getgrouplist(user, primary, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* EACCES is not "isol8d is not running": it is running, and the socket's group decides who may
+ * use it. Say which group, and whether joining it or only a new login is missing. */
+static int denied(const char *path, struct isol8_err *err)
+{
+	struct stat st;
+	struct group *gr;
+	struct passwd *pw;
+	char gname[64];
+
+	if (stat(path, &st) < 0)
+		return unreachable(path, strerror(EACCES), err);
+	if (st.st_gid == 0)
+		return isol8_err_set(err, ISOL8_E_AUTH, 0,
+				     "permission denied on %s: only root may use this isol8d (its socket belongs to group "
+				     "root); ask an admin to start isol8d with --socket-group isol8",
+				     path);
+	gr = getgrgid(st.st_gid);
+	if (gr)
+		snprintf(gname, sizeof gname, "%s", gr->gr_name);
+	else
+		snprintf(gname, sizeof gname, "%u", (unsigned)st.st_gid);
+	pw = getpwuid(getuid());
+	if (has_group_now(st.st_gid))
+		return isol8_err_set(err, ISOL8_E_AUTH, 0,
+				     "permission denied on %s although you are in its group '%s': its mode does not "
+				     "let the group connect; ask an admin to start isol8d with --socket-mode 0660",
+				     path, gname);
+	if (pw && member_in_db(pw->pw_name, pw->pw_gid, st.st_gid))
+		return isol8_err_set(err, ISOL8_E_AUTH, 0,
+				     "permission denied on %s: you were added to the group '%s' after this login; log "
+				     "in again (or run 'newgrp %s')",
+				     path, gname, gname);
+	return isol8_err_set(err, ISOL8_E_AUTH, 0,
+			     "permission denied on %s: only members of the group '%s' may use isol8d; ask an admin "
+			     "to run 'usermod -aG %s %s', then log in again",
+			     path, gname, gname, pw ? pw->pw_name : "YOUR-USER");
+}
 
 int broker_error_from_msg(struct isol8_msg *m, struct isol8_err *err)
 {
@@ -176,6 +243,8 @@ int broker_connect(const char *path, struct isol8_err *err)
 	do
 		r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
 	while (r < 0 && errno == EINTR);
+	if (r < 0 && errno == EACCES)
+		return denied(path, err);
 	if (r < 0)
 		return unreachable(path, strerror(errno), err);
 	return steal_fd(&fd);
