@@ -504,15 +504,17 @@ static int load_file(const char *path, struct isol8_config *c, struct isol8_err 
 	return r;
 }
 
-/* 1 when path exists (whatever it is: a directory there is an error later, not a skip),
- * 0 when absent, -1 when it cannot be checked. */
+/* 1 when path exists and can be read (whatever it is: a directory there is an error later, not
+ * a skip), 0 when absent or out of reach, -1 when it cannot be checked. The search path is
+ * optional: under `su` HOME is often another user's (/root), whose files are not ours to read,
+ * and a config nobody asked for must not stop a run. */
 static int exists(const char *path, struct isol8_err *err)
 {
 	struct stat st;
 
 	if (stat(path, &st) == 0)
-		return 1;
-	if (errno == ENOENT || errno == ENOTDIR)
+		return S_ISREG(st.st_mode) && access(path, R_OK) < 0 && errno == EACCES ? 0 : 1;
+	if (errno == ENOENT || errno == ENOTDIR || errno == EACCES)
 		return 0;
 	return isol8_err_set(err, ISOL8_E_IO, errno, "%s", path);
 }
