@@ -7,9 +7,14 @@
 #include "cli/run_args.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/buf.h"
+#include "common/cleanup.h"
 #include "common/json.h"
 #include "common/parse.h"
 #include "common/proto.h"
@@ -27,6 +32,7 @@ enum opt_id {
 	O_SECRET, O_ENV, O_SANDBOX_SIZE, O_TMP_SIZE, O_STDIN, O_INSTALL, O_SETUP, O_WORKDIR, O_URL,
 	O_GITHUB, O_GIST, O_HASH, O_INSECURE_URL, O_LOG_NETWORK, O_FILES, O_HOST, O_KEY,
 	O_SESSION_ID, O_JSON, O_TIMINGS, O_USAGE, O_SOCKET, O_AGENT_FLAGS, O_OUTPUT_PATH, O_OUTPUT_DIR, O_HELP,
+	O_SECRET_FILE, O_ENV_FILE,
 };
 
 struct opt_def {
@@ -57,6 +63,8 @@ static const struct opt_def opts[] = {
 	{"max-output", 0, true, O_MAX_OUTPUT},
 	{"secret", 0, true, O_SECRET},
 	{"env", 0, true, O_ENV},
+	{"secret-file", 0, true, O_SECRET_FILE},
+	{"env-file", 0, true, O_ENV_FILE},
 	{"sandbox-size", 0, true, O_SANDBOX_SIZE},
 	{"tmp-size", 0, true, O_TMP_SIZE},
 	{"stdin", 0, true, O_STDIN},
@@ -278,10 +286,36 @@ static int parse_size_flag(const char *flag, const char *v, uint64_t min, uint64
 	return 0;
 }
 
+#define RUN_MAX_KV_FILE (1u << 20)
+
+/* --secret NAME / --env NAME: the value from the caller's environment, as `docker run -e NAME`
+ * does, so that it never has to be on a command line (every local user can read
+ * /proc/PID/cmdline). */
+static int add_from_environ(struct kvlist *l, const char *flag, const char *name, bool secret,
+			    struct isol8_err *err)
+{
+	const char *val = getenv(name);
+
+	/* A secret's name is not repeated: a value typed where its name belongs must not be. */
+	if (!val && secret)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "--%s NAME: no variable of that name is set in the environment (export it, or use "
+				     "--%s-file FILE)",
+				     flag, flag);
+	if (!val)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "--%s %s: %s is not set in the environment (export it, or use --%s-file FILE)", flag,
+				     name, name, flag);
+	kv_set(l, xstrdup(name), xstrdup(val));
+	return 0;
+}
+
 static int add_kv(struct kvlist *l, const char *flag, const char *v, bool secret, struct isol8_err *err)
 {
 	char *k = NULL, *val = NULL;
 
+	if (v && !strchr(v, '=') && isol8_valid_env_name(v))
+		return add_from_environ(l, flag, v, secret, err);
 	if (isol8_parse_kv(v, &k, &val, err) < 0) {
 		/* The parser quotes its input; a secret's value must not end up on a terminal or in logs. */
 		if (secret)
@@ -291,6 +325,68 @@ static int add_kv(struct kvlist *l, const char *flag, const char *v, bool secret
 	}
 	kv_set(l, k, val);
 	return 0;
+}
+
+/* --env-file / --secret-file: KEY=VALUE lines (docker's --env-file format: blank lines and
+ * lines starting with '#' skipped, the value taken verbatim up to the end of the line). Errors
+ * name the file and the line, never a value. */
+static int add_kv_file(struct kvlist *l, const char *flag, const char *path, bool secret, struct isol8_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	char tmp[4096];
+	size_t line = 0, pos = 0;
+	int r = 0;
+
+	if (fd < 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, errno, "--%s: cannot open %s", flag, path);
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof tmp);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || b.len + (size_t)n > RUN_MAX_KV_FILE) {
+			r = n < 0 ? isol8_err_set(err, ISOL8_E_IO, errno, "--%s: cannot read %s", flag, path)
+				  : isol8_err_set(err, ISOL8_E_USAGE, 0, "--%s: %s is larger than 1 MiB", flag, path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		isol8_buf_append(&b, tmp, (size_t)n);
+	}
+	while (pos < b.len) {
+		const char *s = b.data + pos, *nl = memchr(s, '\n', b.len - pos);
+		size_t n = nl ? (size_t)(nl - s) : b.len - pos;
+		char *k = NULL, *val = NULL, *text;
+
+		pos += n + (nl ? 1 : 0);
+		line++;
+		if (n && s[n - 1] == '\r')
+			n--;
+		if (n == 0 || s[0] == '#')
+			continue;
+		if (memchr(s, '\0', n)) {
+			r = isol8_err_set(err, ISOL8_E_USAGE, 0, "--%s: %s line %zu: contains a NUL byte", flag, path, line);
+			goto out;
+		}
+		text = xstrndup(s, n);
+		if (!strchr(text, '=') || isol8_parse_kv(text, &k, &val, err) < 0) {
+			explicit_bzero(text, n);
+			free(text);
+			r = isol8_err_set(err, ISOL8_E_USAGE, 0,
+					  "--%s: %s line %zu: expected KEY=VALUE with KEY matching [A-Za-z_][A-Za-z0-9_]*",
+					  flag, path, line);
+			goto out;
+		}
+		explicit_bzero(text, n);
+		free(text);
+		kv_set(l, k, val);
+	}
+out:
+	if (secret)
+		explicit_bzero(b.data, b.len);
+	explicit_bzero(tmp, sizeof tmp);
+	isol8_buf_free(&b);
+	return r;
 }
 
 static int apply(struct run_opts *o, const struct opt_def *d, const char *v, struct isol8_err *err)
@@ -352,6 +448,8 @@ static int apply(struct run_opts *o, const struct opt_def *d, const char *v, str
 	case O_MAX_OUTPUT: return parse_size_flag("max-output", v, 1, &o->max_output, err);
 	case O_SECRET: return add_kv(&o->secrets, d->name, v, true, err);
 	case O_ENV: return add_kv(&o->env, d->name, v, false, err);
+	case O_SECRET_FILE: return add_kv_file(&o->secrets, d->name, v, true, err);
+	case O_ENV_FILE: return add_kv_file(&o->env, d->name, v, false, err);
 	case O_SANDBOX_SIZE: return parse_size_flag("sandbox-size", v, 1024 * 1024, &o->sandbox_size, err);
 	case O_TMP_SIZE: return parse_size_flag("tmp-size", v, 1024 * 1024, &o->tmp_size, err);
 	case O_STDIN: set_str(&o->stdin_data, v); break;

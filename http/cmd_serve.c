@@ -23,6 +23,7 @@
 #include "common/ipc.h"
 #include "common/parse.h"
 #include "common/proto.h"
+#include "common/xalloc.h"
 #include "cli/broker_conn.h"
 #include "cli/cli.h"
 #include "http/connector.h"
@@ -33,7 +34,7 @@
 #define TLS_FILE_MAX (1024u * 1024u)
 
 struct serve_args {
-	const char *port, *key, *keys_file, *bind, *max_body, *socket, *tls_cert, *tls_key;
+	const char *port, *key, *key_file, *keys_file, *bind, *max_body, *socket, *tls_cert, *tls_key;
 	unsigned keepalive_ms;
 	int act_for_keys; /* -1 auto (root), 0 off, 1 on */
 	bool no_seccomp; /* --no-seccomp: debugging only */
@@ -75,6 +76,8 @@ static int parse(int argc, char **argv, struct serve_args *a)
 			a->key = v;
 		else if ((v = value(argc, argv, &i, "--keys-file")))
 			a->keys_file = v;
+		else if ((v = value(argc, argv, &i, "--key-file")))
+			a->key_file = v;
 		else if ((v = value(argc, argv, &i, "--bind")))
 			a->bind = v;
 		else if ((v = value(argc, argv, &i, "--max-body")))
@@ -171,15 +174,64 @@ static int bind_listen(const char *addr, unsigned port, int *fd_out, unsigned *b
 	return 0;
 }
 
+/* --key-file: the key is the file's first line, so that it is never on a command line (every
+ * local user can read /proc/PID/cmdline). */
+static char *read_key_file(const char *path, struct isol8_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	char buf[HTTP_KEY_MAX_SECRET + 3];
+	size_t len = 0;
+	char *nl, *k;
+
+	if (fd < 0) {
+		isol8_err_set(err, ISOL8_E_USAGE, errno, "--key-file: cannot open %s", path);
+		return NULL;
+	}
+	while (len < sizeof buf - 1) {
+		ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			isol8_err_set(err, ISOL8_E_IO, errno, "--key-file: cannot read %s", path);
+			explicit_bzero(buf, sizeof buf);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	if ((nl = strchr(buf, '\n')))
+		*nl = '\0';
+	if ((nl = strchr(buf, '\r')))
+		*nl = '\0';
+	k = *buf ? xstrdup(buf) : NULL;
+	explicit_bzero(buf, sizeof buf);
+	if (!k)
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "--key-file: %s is empty (put the key on its first line)", path);
+	return k;
+}
+
 static int load_keys(const struct serve_args *a, struct http_keys *keys, struct isol8_err *err)
 {
+	_cleanup_free_ char *from_file = NULL;
 	const char *k = a->key;
 
+	if (a->key && a->key_file)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--key and --key-file: give one of them");
+	if (a->key_file) {
+		if (!(from_file = read_key_file(a->key_file, err)))
+			return -1;
+		k = from_file;
+	}
 	if (!k && (k = getenv("ISOL8_API_KEY")) && !*k)
 		k = NULL;
 	if (k) {
-		if (http_keys_add(keys, "default", k, err) < 0)
-			return isol8_err_wrap(err, "--key");
+		int r = http_keys_add(keys, "default", k, err);
+		if (from_file)
+			explicit_bzero(from_file, strlen(from_file));
+		if (r < 0)
+			return isol8_err_wrap(err, a->key_file ? "--key-file" : "--key");
 		if (strlen(k) < 16)
 			fputs("[WARN] The API key is shorter than 16 characters; use a long random key\n", stderr);
 	}
@@ -187,7 +239,7 @@ static int load_keys(const struct serve_args *a, struct http_keys *keys, struct 
 		return -1;
 	if (keys->n == 0)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0,
-				     "an API key is required: --key KEY, ISOL8_API_KEY or --keys-file FILE");
+				     "an API key is required: --key-file FILE, ISOL8_API_KEY, --keys-file FILE or --key KEY");
 	return 0;
 }
 

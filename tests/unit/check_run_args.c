@@ -324,6 +324,24 @@ START_TEST(kv_values)
 }
 END_TEST
 
+/* NAME alone: the value comes from the caller's environment (off the command line). */
+START_TEST(kv_from_environment)
+{
+	setenv("I8_TEST_SECRET", "from-env-value", 1);
+	setenv("I8_TEST_ENV", "", 1);
+	unsetenv("I8_TEST_UNSET");
+	ck_assert_int_eq(parse("-e", "1", "--secret", "I8_TEST_SECRET", "--env", "I8_TEST_ENV", NULL), 0);
+	ck_assert_str_eq(o.secrets.keys[0], "I8_TEST_SECRET");
+	ck_assert_str_eq(o.secrets.values[0], "from-env-value");
+	ck_assert_str_eq(o.env.keys[0], "I8_TEST_ENV");
+	ck_assert_str_eq(o.env.values[0], "");
+	ck_assert_int_eq(parse("-e", "1", "--env", "I8_TEST_UNSET", NULL), -1);
+	ck_usage("--env I8_TEST_UNSET: I8_TEST_UNSET is not set in the environment (export it, or use --env-file FILE)");
+	ck_assert_int_eq(parse("-e", "1", "--secret", "I8_TEST_UNSET", NULL), -1);
+	ck_assert_ptr_null(strstr(err.msg, "I8_TEST_UNSET"));
+}
+END_TEST
+
 START_TEST(option_syntax_errors)
 {
 	ck_assert_int_eq(parse("--nope", NULL), -1);
@@ -932,6 +950,7 @@ int main(void)
 	tcase_add_test(tc, bad_values);
 	tcase_add_test(tc, bad_values_from_common_parsers);
 	tcase_add_test(tc, kv_values);
+	tcase_add_test(tc, kv_from_environment);
 	tcase_add_test(tc, option_syntax_errors);
 	tcase_add_test(tc, program_arguments);
 	tcase_add_test(tc, arguments_in_request);
