@@ -41,7 +41,9 @@ int agent_slot_create(const struct broker *b, char *dir_out, size_t dir_len, int
 	int r;
 
 	snprintf(base, sizeof base, "%s/slots", dirname(copy));
-	if (mkdir(base, 0755) < 0 && errno != EEXIST)
+	/* Modes are set explicitly: the service runs with UMask=0077, and the sandbox's user
+	 * (not root) must traverse both directories to reach the socket. */
+	if ((mkdir(base, 0755) < 0 && errno != EEXIST) || chmod(base, 0755) < 0)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "create %s", base);
 	if (getrandom(rnd, sizeof rnd, 0) != sizeof rnd)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "getrandom");
@@ -49,6 +51,10 @@ int agent_slot_create(const struct broker *b, char *dir_out, size_t dir_len, int
 		 rnd[5], rnd[6], rnd[7]);
 	if (mkdir(dir_out, 0755) < 0)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "create %s", dir_out);
+	if (chmod(dir_out, 0755) < 0) {
+		rmdir(dir_out);
+		return isol8_err_set(err, ISOL8_E_IO, errno, "chmod %s", dir_out);
+	}
 	if (snprintf(sa.sun_path, sizeof sa.sun_path, "%s/sock", dir_out) >= (int)sizeof sa.sun_path) {
 		rmdir(dir_out);
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "agent socket path too long under %s", base);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "common/err.h"
 #include "common/ipc.h"
@@ -38,6 +39,11 @@
 
 /* --pool-size and poolSize bounds, each of clean and dirty. */
 #define BROKER_POOL_SIZE_MAX 16
+
+/* Accounts (broker/accounts.c, sysusers.d/isol8.conf): members of the client group may use the
+ * socket; the unprivileged system account runs workers, the proxy and the HTTP child. */
+#define BROKER_CLIENT_GROUP "isol8"
+#define BROKER_UNPRIV_USER "isol8-unpriv"
 
 struct broker_opts {
 	const char *socket_path;
@@ -69,6 +75,11 @@ struct broker_opts {
 	const char *http_path;      /* isol8-full */
 	int log_level;
 	const char *audit_log;      /* --audit-log FILE (wins over the policy's audit.path) */
+	bool policy_explicit;       /* --policy given: a missing file is an error, not "built-in" */
+	bool check_policy;          /* --check-policy: validate and exit */
+	bool no_create_accounts;    /* --no-create-accounts */
+	/* given on the command line, so --config does not override them */
+	bool set_max_concurrent, set_pool_size, set_pool_strategy;
 };
 
 struct worker_slot {
@@ -84,7 +95,13 @@ struct worker_slot {
 
 struct broker {
 	struct broker_opts o;
+	/* Replaced by the main thread only (reload.c), under the write lock; verb threads hold the
+	 * read lock while they run, since they index tenants and read ceilings. */
 	struct isol8_policy policy;
+	pthread_rwlock_t policy_lock;
+	uint32_t policy_gen;        /* bumped by every reload that took effect */
+	time_t policy_loaded_at;
+	time_t started_at;
 	char *seccomp_json;         /* profile text passed as seccomp=<json> */
 	char *instance;             /* label value tying containers to this daemon */
 	uid_t worker_uid;
@@ -109,6 +126,7 @@ struct broker {
 	char *http_socket;
 	unsigned http_crashes;
 	uint64_t http_respawn_at_ms;
+	bool http_restart;          /* stopped on purpose (reload of the keys file): respawn now */
 };
 
 /* listen.c */
@@ -166,6 +184,7 @@ struct owned_container {
 	char slot[160];       /* agent slot directory, "" without an agent */
 	int agent_listen;     /* listening socket until the agent connected, else -1 */
 	uint64_t timeout_ms;  /* applied timeout, for deadline renewals */
+	uint32_t policy_gen;  /* broker policy_gen at create: a pooled one from an older policy is not reused */
 };
 /* A token lets the worker create sandboxes for the tenant: it dies at V_CONN_DONE, with the
  * worker, or at expires_ms, whichever comes first, so a worker that never says it is done
@@ -264,6 +283,37 @@ int agent_slot_create(const struct broker *b, char *dir_out, size_t dir_len, int
 int agent_slot_accept(int listen_fd, const char *container_id, unsigned timeout_ms, int *conn_out,
 		      struct isol8_err *err);
 void agent_slot_remove(const char *dir);
+
+/* table.c, for reload.c: tenant indices after a reload (map[old] = new index or -1) */
+void table_remap_tenants(const int *map, size_t n_old);
+size_t table_container_ids_tenant(int tenant, char (**ids)[65]);
+/* Why the broker removed a container on its own, told to its owner's next verb on it. */
+void table_tombstone_add(const char *id, const char *why);
+bool table_tombstone_get(const char *id, char *why, size_t len);
+
+/* reload.c: the policy's life cycle */
+void broker_policy_lock_init(struct broker *b);
+/* At start: the policy file, or the built-in policy when the default file does not exist. */
+int broker_policy_load(struct broker *b, struct isol8_err *err);
+/* --check-policy: every error on its own line on stderr, "FILE: json.path: reason"; returns the
+ * exit status (0 valid, 1 not). */
+int broker_check_policy(const struct broker_opts *o);
+/* SIGHUP: re-read the policy and the --http-keys file. A file that does not load changes
+ * nothing (logged); otherwise new requests get the new rules, running ones keep going, and the
+ * sandboxes of tenants no longer in the policy are removed. */
+void broker_reload(struct broker *b);
+
+/* peers.c: connections waiting for a worker follow a reload (tenant gone: refused) */
+void broker_pending_remap(struct broker *b, const int *map, size_t n_old);
+
+/* loop.c: until SIGTERM/SIGINT (0) or a poll failure (-1) */
+int broker_loop(struct broker *b, int sfd);
+
+/* notify.c: sd_notify(3) when started by systemd (NOTIFY_SOCKET); no-ops otherwise */
+void broker_notify_ready(const struct broker *b);
+void broker_notify_reloading(void);
+void broker_notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void broker_notify_stopping(void);
 
 uint64_t now_ms(void);
 extern struct broker *g_broker;

@@ -92,7 +92,11 @@ bool broker_http_reaped(struct broker *b, pid_t pid, int status, uint64_t now)
 	if (!b->http_pid || pid != b->http_pid)
 		return false;
 	b->http_pid = 0;
-	if (!b->stopping) {
+	if (b->http_restart) {
+		/* Stopped by a reload to read the new keys: not a crash, no back-off. */
+		b->http_restart = false;
+		b->http_respawn_at_ms = now;
+	} else if (!b->stopping) {
 		log_warn("http frontend (pid %d) ended (status %d); restarting", (int)pid,
 			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 		b->http_crashes++;

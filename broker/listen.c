@@ -30,7 +30,8 @@ static int ensure_dir(const char *path, gid_t gid, mode_t mode, struct isol8_err
 	}
 	if (errno != ENOENT)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "stat %s", dir);
-	if (mkdir(dir, mode) < 0 && errno != EEXIST)
+	/* chmod: the umask (UMask=0077 in the unit) must not take the group's search bit. */
+	if ((mkdir(dir, mode) < 0 && errno != EEXIST) || chmod(dir, mode) < 0)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "create %s", dir);
 	if (gid != (gid_t)-1 && chown(dir, 0, gid) < 0)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "chown %s", dir);

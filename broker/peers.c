@@ -444,3 +444,25 @@ void broker_pending_expire(struct broker *b, uint64_t now)
 		}
 	}
 }
+
+void broker_pending_remap(struct broker *b, const int *map, size_t n_old)
+{
+	(void)b;
+	for (unsigned i = 0; i < n_pend;) {
+		int t = pend[i].tenant;
+
+		if (t < 0) { /* an HTTP connection before its key named a tenant */
+			i++;
+			continue;
+		}
+		t = (size_t)t < n_old ? map[t] : -1;
+		if (t < 0) {
+			refuse(pend[i].fd, ISOL8_E_AUTH,
+			       "isol8d reloaded its policy and your tenant is no longer in it; ask its admin");
+			drop(i); /* refuse() sent its own copy; ours closes here */
+			continue;
+		}
+		pend[i].tenant = t;
+		i++;
+	}
+}

@@ -316,3 +316,57 @@ void table_exec_del(const char *exec_id)
 		}
 	pthread_mutex_unlock(&lock);
 }
+
+/* ---- policy reload ---- */
+
+void table_remap_tenants(const int *map, size_t n_old)
+{
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_tokens; i++)
+		if (tokens[i].tenant >= 0)
+			tokens[i].tenant = (size_t)tokens[i].tenant < n_old ? map[tokens[i].tenant] : -1;
+	for (size_t i = 0; i < n_ctrs; i++)
+		if (ctrs[i].tenant >= 0)
+			ctrs[i].tenant = (size_t)ctrs[i].tenant < n_old ? map[ctrs[i].tenant] : -1;
+	pthread_mutex_unlock(&lock);
+}
+
+size_t table_container_ids_tenant(int tenant, char (**ids)[65])
+{
+	size_t n = 0;
+	pthread_mutex_lock(&lock);
+	*ids = xcalloc(n_ctrs + 1, sizeof **ids);
+	for (size_t i = 0; i < n_ctrs; i++)
+		if (ctrs[i].tenant == tenant)
+			memcpy((*ids)[n++], ctrs[i].id, 65);
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
+/* Why a container the broker removed on its own is gone, for the owner's next verb on it:
+ * the last TOMBSTONES removals, oldest overwritten first. */
+#define TOMBSTONES 256
+static struct { char id[65]; char why[192]; } tombs[TOMBSTONES];
+static unsigned n_tombs;
+
+void table_tombstone_add(const char *id, const char *why)
+{
+	pthread_mutex_lock(&lock);
+	snprintf(tombs[n_tombs % TOMBSTONES].id, sizeof tombs[0].id, "%s", id);
+	snprintf(tombs[n_tombs % TOMBSTONES].why, sizeof tombs[0].why, "%s", why);
+	n_tombs++;
+	pthread_mutex_unlock(&lock);
+}
+
+bool table_tombstone_get(const char *id, char *why, size_t len)
+{
+	bool found = false;
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < TOMBSTONES && i < n_tombs; i++)
+		if (strcmp(tombs[i].id, id) == 0) {
+			snprintf(why, len, "%s", tombs[i].why);
+			found = true;
+		}
+	pthread_mutex_unlock(&lock);
+	return found;
+}

@@ -8,15 +8,18 @@
 #include "common/err.h"
 
 struct broker_users {
-	bool isol8_exists; /* a passwd entry "isol8" exists (the default socket group follows it) */
+	bool group_exists; /* the client group (BROKER_CLIENT_GROUP) exists */
+	gid_t group_gid;
 	bool found;        /* the worker account was found */
 	uid_t uid;         /* worker account, when found */
 	gid_t gid;
 };
 
-/* Look up "isol8" and the worker account (name, or NULL for "isol8", else "nobody") in the
- * passwd database. -1 only when the lookup itself could not be run; a missing account is
+/* Look up the client group and the worker account (name, or NULL for BROKER_UNPRIV_USER). -1 only when the lookup itself could not be run; a missing account is
  * found = false. Call before any thread exists. */
 int broker_lookup_users(const char *name, struct broker_users *out, struct isol8_err *err);
+/* Create what u says is missing (the client group, the default worker account) with
+ * groupadd/useradd, as systemd-sysusers would from sysusers.d/isol8.conf. */
+int broker_create_accounts(const struct broker_users *u, struct isol8_err *err);
 
 #endif

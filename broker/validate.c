@@ -59,6 +59,10 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	r->token = token;
 	r->token_ok = true;
 	r->prewarm = prewarm;
+	/* -1: the tenant left the policy at a reload while this connection was running. */
+	if (r->tenant < 0 || (size_t)r->tenant >= b->policy.n_tenants)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0,
+				     "your tenant is no longer in isol8d's policy (it was reloaded); ask its admin");
 	t = &b->policy.tenants[r->tenant];
 
 	/* Enums are range-checked before any use. */

@@ -50,8 +50,12 @@ static int get_owned(struct job *j, char **id, struct owned_container *oc, struc
 {
 	if (isol8_get_str(&j->m, id, ISOL8_MAX_ID, err) < 0)
 		return -1;
-	if (table_container_owned(*id, j->worker, j->gen, oc) < 0)
+	if (table_container_owned(*id, j->worker, j->gen, oc) < 0) {
+		char why[256];
+		if (table_tombstone_get(*id, why, sizeof why))
+			return isol8_err_set(err, ISOL8_E_POLICY, 0, "sandbox %.12s was %s", *id, why);
 		return isol8_err_set(err, ISOL8_E_POLICY, 0, "container %.12s is not owned by this worker", *id);
+	}
 	return 0;
 }
 
@@ -108,6 +112,7 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	 * renews the deadline to the run's own timeout (verb_renew). */
 	oc.deadline_ms = r.kind == SANDBOX_EPHEMERAL ? now_ms() + BROKER_POOL_IDLE_MS + r.lim.timeout_ms + 60000 : 0;
 	oc.timeout_ms = r.lim.timeout_ms;
+	oc.policy_gen = j->b->policy_gen;
 	table_container_add(&oc);
 	audit_note_sandbox(id, &r);
 	if (r.clamped && !r.prewarm)
@@ -171,6 +176,10 @@ static int verb_renew(struct job *j, struct docker *d, struct isol8_buf *reply, 
 		return -1;
 	if (oc.kind != SANDBOX_EPHEMERAL)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "renew: %.12s is not an ephemeral sandbox", id);
+	/* Made under ceilings that a reload has replaced: the worker creates a fresh one instead
+	 * (and does not put this one back in its pool). */
+	if (oc.policy_gen != j->b->policy_gen)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "renew: %.12s predates the policy reload", id);
 	/* 0: back in the worker's pool after a reset, which gets the stay a new sandbox gets at
 	 * create (verb_create); the worker drops pooled sandboxes before it (worker/pool.h). */
 	if (ms == 0)
@@ -414,8 +423,11 @@ static void job_run(struct job *j, bool need_docker)
 
 	if (need_docker)
 		d = docker_open(j->b->o.docker_host, &err);
-	if (d || !need_docker)
+	if (d || !need_docker) {
+		pthread_rwlock_rdlock(&j->b->policy_lock);
 		rc = fn(j, d, &reply, &rfd, &err);
+		pthread_rwlock_unlock(&j->b->policy_lock);
+	}
 	if (rc < 0) {
 		log_warn("worker %u verb %s refused: %s", j->worker, j->spec->name, err.msg);
 		reply_err(j->b, j->worker, j->m.request_id, &err);

@@ -3,7 +3,7 @@
  * calling thread only).
  *
  * Started as root: the worker sequence (lockdown/lockdown.h: fds, bounding set and ambient,
- * setgroups/setresgid/setresuid to the `isol8` account, else `nobody`, verification that
+ * setgroups/setresgid/setresuid to the `isol8-unpriv` account, else `nobody`, verification that
  * setuid(0) fails, no_new_privs, non-dumpable), then Landlock, then the server's seccomp
  * filter. Started unprivileged: no_new_privs, non-dumpable, Landlock, seccomp.
  *

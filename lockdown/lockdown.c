@@ -63,7 +63,9 @@ static int lookup_account(const char *name, struct worker_identity *id, bool *fo
 
 int worker_identity_resolve(const char *name, struct worker_identity *id, struct isol8_err *err)
 {
-	static const char *const fallbacks[] = {"isol8", "nobody"};
+	/* isol8-unpriv: the account sysusers.d/isol8.conf (or isol8d) creates; nobody only on hosts
+	 * where neither ran. */
+	static const char *const fallbacks[] = {"isol8-unpriv", "nobody"};
 	const char *used = NULL;
 	bool found = false;
 
@@ -87,7 +89,7 @@ int worker_identity_resolve(const char *name, struct worker_identity *id, struct
 		}
 		if (!found)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
-					     "worker user: neither \"isol8\" nor \"nobody\" exists");
+					     "worker user: neither \"isol8-unpriv\" nor \"nobody\" exists");
 	}
 	/* A root uid or gid would make every later step a no-op. */
 	if (id->uid == 0 || id->gid == 0)

@@ -23,7 +23,7 @@ struct worker_identity {
 	pid_t parent;
 };
 
-/* Resolve the unprivileged account: `name` if non-NULL (must exist), else "isol8" if it exists,
+/* Resolve the unprivileged account: `name` if non-NULL (must exist), else "isol8-unpriv" if it exists,
  * else "nobody". Refuses any account with uid 0 or gid 0 (ISOL8_E_USAGE). Uses NSS, so call it
  * in the broker before forking, not in the child. Returns 0, or -1 with *err filled. */
 int worker_identity_resolve(const char *name, struct worker_identity *id, struct isol8_err *err);

@@ -21,7 +21,7 @@ for _ in $(seq 50); do curl -s "$U/health" >/dev/null 2>&1 && break; sleep 0.1; 
 is "$(curl -s "$U/health")" '{"status":"ok","version":"0.1.0"}' "health answers"
 serve=$(pgrep -f "isol8-full serve --bind 127.0.0.1 --port $port" | head -1)
 like "$serve" '^[0-9]+$' "the HTTP frontend runs as a child of isol8d"
-is "$(ps -o user= -p "$serve" 2>/dev/null | tr -d ' ')" nobody "it runs as the unprivileged account"
+is "$(ps -o uid= -p "$serve" 2>/dev/null | tr -d ' ')" "$(id -u isol8-unpriv)" "it runs as the unprivileged account (isol8-unpriv)"
 is "$(awk '/^CapEff/ {print $2}' "/proc/$serve/status")" 0000000000000000 "with no capabilities"
 is "$(awk '/^NoNewPrivs/ {print $2}' "/proc/$serve/status")" 1 "and no_new_privs"
 is "$(awk '/^Seccomp:/ {print $2}' "/proc/$serve/status")" 2 "and its seccomp filter"

@@ -64,7 +64,7 @@ is "$RC|$ERR" "1|isol8d: error: $T_TMP/absent.json: No such file or directory
 " "missing config file: one line, exit 1"
 for v in "1,x" "17" "1,2,3" "" "-1,1" "1, 1"; do
 	run_cap "$ISOL8D" --pool-size "$v" --socket "$T_TMP/bad.sock" --foreground
-	is "$RC|$ERR" "1|isol8d: error: --pool-size: invalid pool size \"$v\": expected N or CLEAN,DIRTY (0..16)
+	is "$RC|$ERR" "2|isol8d: error: --pool-size: invalid pool size \"$v\": expected N or CLEAN,DIRTY (0..16)
 " "--pool-size '$v' refused in one line"
 done
 is "$(find "$T_TMP" -maxdepth 1 -name '*.sock' | wc -l)" 0 "no socket left by a refused start"
