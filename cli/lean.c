@@ -47,6 +47,7 @@ int cli_exec_full(void)
 int cmd_setup(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
 int cmd_build(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
 int cmd_cleanup(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
+int cmd_list_custom(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
 int cmd_serve(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
 int cmd_mcp(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
 

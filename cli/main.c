@@ -31,10 +31,11 @@ static const struct command commands[] = {
 	{"mcp", cmd_mcp},     /* mcp: Model Context Protocol over stdio */
 	{"audit", cmd_audit},
 	{"doctor", cmd_doctor},
+	{"list-custom", cmd_list_custom},
 };
 
 /* Commands of the original that this isol8 does not offer (yet). */
-static const char *const unsupported[] = {"login", "logout", "list-custom"};
+static const char *const unsupported[] = {"login", "logout"};
 
 static const struct command *find(const char *name)
 {

@@ -6,5 +6,6 @@
 int cmd_setup(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_cleanup(int argc, char **argv);
+int cmd_list_custom(int argc, char **argv);
 
 #endif
