@@ -8,7 +8,7 @@
 
 /* The handler column is the broker's alone (broker/verbs.c). */
 #define ROW(t, nm, fr, dst, fds, lo, hi, fl, handler) \
-	{.type = t, .name = nm, .from = fr, .to = dst, fds, .min_len = lo, .max_len = hi, .flags = fl},
+	{.type = t, .symbol = #t, .name = nm, .from = fr, .to = dst, fds, .min_len = lo, .max_len = hi, .flags = fl},
 const struct isol8_proto_row isol8_proto[] = {ISOL8_PROTO_ROWS(ROW)};
 #undef ROW
 const unsigned isol8_proto_rows = sizeof isol8_proto / sizeof isol8_proto[0];

@@ -214,7 +214,8 @@ struct isol8_err;
 
 struct isol8_proto_row {
 	uint8_t type;
-	const char *name;
+	const char *symbol; /* "FE_HELLO" */
+	const char *name;   /* "hello", as errors and logs call it */
 	uint8_t from;     /* peer kinds that may send it */
 	uint8_t to;       /* peer kinds that receive it */
 	uint8_t nfds;     /* exact number of fds it carries */

@@ -1,12 +1,19 @@
 /* Unit tests for the protocol table (common/proto_rows.h) and isol8_proto_check(): the rows are
- * consistent, and every way a message can miss its row is refused with its fds closed. */
+ * consistent, every way a message can miss its row is refused with its fds closed, and the table
+ * of man/isol8-protocol.7 is the one the code has.
+ *
+ * `check_proto --write-man FILE` rewrites that table from the rows (make protocol-man). */
 #include "config.h"
+#include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/ipc.h"
 #include "common/proto.h"
+#include "common/xalloc.h"
 
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -69,7 +76,7 @@ START_TEST(test_rows_consistent)
 	for (unsigned i = 0; i < isol8_proto_rows; i++) {
 		const struct isol8_proto_row *r = &isol8_proto[i];
 
-		ck_assert_msg(r->name && *r->name, "row %u has no name", i);
+		ck_assert_msg(r->name && *r->name && r->symbol && *r->symbol, "row %u has no name", i);
 		ck_assert_msg(r->from && r->to, "%s: sender and receiver kinds", r->name);
 		ck_assert_msg(r->nfds <= ISOL8_IPC_MAX_FDS, "%s: nfds", r->name);
 		ck_assert_msg(r->min_len <= r->max_len && r->max_len <= ISOL8_IPC_MAX_PAYLOAD, "%s: bounds", r->name);
@@ -232,6 +239,117 @@ START_TEST(test_length_bounds)
 }
 END_TEST
 
+/* ---- the man page's table ---- */
+
+#define MAN_BEGIN ".\\\" BEGIN PROTOCOL TABLE: generated from common/proto_rows.h by make protocol-man\n"
+#define MAN_END ".\\\" END PROTOCOL TABLE\n"
+
+static void put_peers(struct isol8_buf *b, uint8_t mask)
+{
+	static const char *const names[] = {"frontend", "worker", "broker", "proxy", "agent", "connector"};
+	bool first = true;
+
+	for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (mask & (1u << i)) {
+			isol8_buf_printf(b, "%s%s", first ? "" : ", ", names[i]);
+			first = false;
+		}
+}
+
+/* The rows as a tbl(1) table, in type order. */
+static char *man_table(void)
+{
+	struct isol8_buf b = ISOL8_BUF_INIT;
+
+	isol8_buf_puts(&b, ".nh\n.ad l\n.TS\nl l l lw(14n) lw(14n) lw(16n) l.\n");
+	isol8_buf_puts(&b, "type\t\tname\tfrom\tto\tdescriptors\tbytes\n");
+	for (unsigned t = 0; t < 256; t++) {
+		const struct isol8_proto_row *r = isol8_proto_find((uint8_t)t);
+		if (!r)
+			continue;
+		isol8_buf_printf(&b, "%u\t%s\t%s\tT{\n", t, r->symbol, r->name);
+		put_peers(&b, r->from);
+		isol8_buf_puts(&b, "\nT}\tT{\n");
+		put_peers(&b, r->to);
+		isol8_buf_puts(&b, "\nT}\tT{\n");
+		if (!r->nfds)
+			isol8_buf_puts(&b, "\\-");
+		for (unsigned k = 0; k < r->nfds; k++)
+			isol8_buf_printf(&b, "%s%s", k ? ", " : "", isol8_fd_kind_name((enum isol8_fd_kind)r->fd_kinds[k]));
+		if (r->min_len == r->max_len)
+			isol8_buf_printf(&b, "\nT}\t%u\n", r->min_len);
+		else
+			isol8_buf_printf(&b, "\nT}\t%u\\(en%u\n", r->min_len, r->max_len);
+	}
+	isol8_buf_puts(&b, ".TE\n.ad\n.hy\n");
+	return isol8_buf_steal(&b, NULL);
+}
+
+static char *read_file(const char *path)
+{
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	char tmp[4096];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return NULL;
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0)
+		isol8_buf_append(&b, tmp, n);
+	fclose(f);
+	isol8_buf_append(&b, "", 0);
+	return isol8_buf_steal(&b, NULL);
+}
+
+/* Where the generated block of text starts and ends (after MAN_BEGIN, at MAN_END). */
+static int man_block(const char *text, const char **start, const char **end)
+{
+	const char *a = strstr(text, MAN_BEGIN), *z;
+
+	if (!a)
+		return -1;
+	a += strlen(MAN_BEGIN);
+	z = strstr(a, MAN_END);
+	if (!z)
+		return -1;
+	*start = a;
+	*end = z;
+	return 0;
+}
+
+#define MAN_PAGE ISOL8_TEST_SRCDIR "/man/isol8-protocol.7"
+
+START_TEST(test_man_page_matches)
+{
+	_cleanup_free_ char *text = read_file(MAN_PAGE), *want = man_table();
+	const char *a, *z;
+
+	ck_assert_msg(text != NULL, "cannot read %s", MAN_PAGE);
+	ck_assert_msg(man_block(text, &a, &z) == 0, "%s has no generated protocol table", MAN_PAGE);
+	ck_assert_msg((size_t)(z - a) == strlen(want) && memcmp(a, want, strlen(want)) == 0,
+		      "%s disagrees with common/proto_rows.h: run make protocol-man", MAN_PAGE);
+}
+END_TEST
+
+static int write_man(const char *path)
+{
+	_cleanup_free_ char *text = read_file(path), *table = man_table(), *tmp = xasprintf("%s.tmp", path);
+	const char *a, *z;
+	FILE *f;
+
+	if (!text || man_block(text, &a, &z) < 0) {
+		fprintf(stderr, "%s: no block between the protocol table markers\n", path);
+		return 1;
+	}
+	f = fopen(tmp, "w");
+	if (!f || fwrite(text, 1, (size_t)(a - text), f) != (size_t)(a - text) || fputs(table, f) < 0 ||
+	    fputs(z, f) < 0 || fclose(f) != 0 || rename(tmp, path) < 0) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 static Suite *proto_suite(void)
 {
 	Suite *s = suite_create("proto");
@@ -246,15 +364,19 @@ static Suite *proto_suite(void)
 	tcase_add_test(tc, test_wrong_fd_count);
 	tcase_add_test(tc, test_wrong_fd_kind);
 	tcase_add_test(tc, test_length_bounds);
+	tcase_add_test(tc, test_man_page_matches);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
-	SRunner *sr = srunner_create(proto_suite());
+	SRunner *sr;
 	int failed;
 
+	if (argc == 3 && strcmp(argv[1], "--write-man") == 0)
+		return write_man(argv[2]);
+	sr = srunner_create(proto_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
