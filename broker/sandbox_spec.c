@@ -9,7 +9,10 @@
 #include <stdlib.h>
 
 #include "broker/broker.h"
+#include "common/cleanup.h"
+#include "common/log.h"
 #include "common/proto.h"
+#include "common/xalloc.h"
 
 #define SANDBOX_USER "100:101"
 
@@ -54,7 +57,7 @@ json_object *sandbox_create_body(const struct broker *b, const struct sandbox_sp
 	json_object *capdrop = json_object_new_array();
 	json_object *secopt = json_object_new_array();
 	json_object *logcfg = json_object_new_object();
-	char *seccomp = NULL;
+	_cleanup_free_ char *seccomp = NULL;
 
 	json_object_object_add(body, "Image", json_object_new_string(s->image));
 	/* The container's main process only keeps the sandbox alive; programs run as execs. */
@@ -91,13 +94,14 @@ json_object *sandbox_create_body(const struct broker *b, const struct sandbox_sp
 	json_object_object_add(hc, "CapDrop", capdrop);
 	json_object_object_add(hc, "CapAdd", json_object_new_array());
 	json_object_array_add(secopt, json_object_new_string("no-new-privileges"));
-	if (b->seccomp_json) {
-		if (asprintf(&seccomp, "seccomp=%s", b->seccomp_json) < 0)
-			seccomp = NULL;
-		if (seccomp)
-			json_object_array_add(secopt, json_object_new_string(seccomp));
-		free(seccomp);
+	/* Never a sandbox without the profile: isol8d does not start without one, and out of memory
+	 * here aborts (xasprintf) instead of leaving it out. */
+	if (!b->seccomp_json) {
+		log_error("no sandbox seccomp profile loaded; refusing to create a sandbox without it");
+		abort();
 	}
+	seccomp = xasprintf("seccomp=%s", b->seccomp_json);
+	json_object_array_add(secopt, json_object_new_string(seccomp));
 	json_object_object_add(hc, "SecurityOpt", secopt);
 	json_object_object_add(hc, "Privileged", json_object_new_boolean(0));
 	json_object_object_add(hc, "IpcMode", json_object_new_string("private"));
