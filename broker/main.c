@@ -20,6 +20,7 @@
 #include "broker/broker.h"
 #include "broker/options.h"
 #include "broker/users.h"
+#include "common/buildtree.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -83,13 +84,15 @@ static char *read_text_file(const char *path, size_t max, struct isol8_err *err)
 
 static char *find_seccomp(const char *explicit_path)
 {
-	static const char *const cands[] = {ISOL8_DATADIR "/seccomp-strict.json", ISOL8_SRCDIR "/policy/seccomp-strict.json"};
+	_cleanup_free_ char *tree = isol8_build_tree_path("policy/seccomp-strict.json");
+	const char *installed = ISOL8_DATADIR "/seccomp-strict.json";
+
 	if (explicit_path)
 		return xstrdup(explicit_path);
-	for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++)
-		if (access(cands[i], R_OK) == 0)
-			return xstrdup(cands[i]);
-	return xstrdup(cands[0]);
+	/* A build tree only when told where it is ($ISOL8_SRCDIR) and nothing is installed. */
+	if (access(installed, R_OK) != 0 && tree && access(tree, R_OK) == 0)
+		return steal_ptr(&tree);
+	return xstrdup(installed);
 }
 
 static void write_pidfile(const char *path)

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/buildtree.h"
 #include "common/cleanup.h"
 #include "common/ipc.h"
 #include "common/parse.h"
@@ -278,12 +279,13 @@ static int read_pem(const char *path, const char *what, char **out, struct isol8
  * before the lockdown takes the filesystem away. Missing is not fatal: GET /openapi.json is 404. */
 static char *load_openapi(size_t *len)
 {
-	static const char *const cands[] = {ISOL8_DATADIR "/openapi.json", ISOL8_SRCDIR "/docs/openapi.json"};
+	_cleanup_free_ char *tree = isol8_build_tree_path("docs/openapi.json");
+	const char *const cands[] = {ISOL8_DATADIR "/openapi.json", tree};
 	struct isol8_buf b = ISOL8_BUF_INIT;
 	char tmp[8192];
 
 	*len = 0;
-	for (size_t i = 0; i < sizeof cands / sizeof cands[0]; i++) {
+	for (size_t i = 0; i < sizeof cands / sizeof cands[0] && cands[i]; i++) {
 		_cleanup_close_ int fd = open(cands[i], O_RDONLY | O_CLOEXEC);
 		ssize_t n;
 		if (fd < 0)

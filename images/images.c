@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/buildtree.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "common/tar.h"
@@ -260,13 +261,8 @@ int isol8_image_data_dir(char **out, struct isol8_err *err)
 {
 	const char *env = getenv("ISOL8_DATA_DIR");
 	_cleanup_free_ char *installed = xasprintf("%s/sandbox", ISOL8_DATADIR);
-#ifdef ISOL8_SRCDIR
-	_cleanup_free_ char *src = xasprintf("%s/sandbox", ISOL8_SRCDIR);
-	bool have_src = is_dockerfile_dir(src);
-#else
-	char *src = NULL;
-	bool have_src = false;
-#endif
+	_cleanup_free_ char *src = isol8_build_tree_path("sandbox");
+	bool have_src = src && is_dockerfile_dir(src);
 
 	if (env && *env) {
 		if (!is_dockerfile_dir(env))

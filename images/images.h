@@ -68,8 +68,9 @@ char *isol8_image_custom_tag(int rt, const char deps_hash[ISOL8_SHA256_HEX]);
 /* SHA-256 of one buffer as hex. */
 void isol8_sha256_hex(const void *data, size_t len, char hex[ISOL8_SHA256_HEX]);
 
-/* The folder holding Dockerfile and sandbox/: $ISOL8_DATA_DIR, else <pkgdatadir>/docker if it
- * exists, else <source tree>/docker. Fresh string. */
+/* The folder holding the Dockerfile and the in-image helpers: $ISOL8_DATA_DIR, else
+ * <pkgdatadir>/sandbox if it exists, else $ISOL8_SRCDIR/sandbox (a build run in place; it wins
+ * over an installed copy for a binary that is not installed, common/buildtree.h). Fresh string. */
 int isol8_image_data_dir(char **out, struct isol8_err *err);
 
 /* Every *.crt below dir (recursive, regular files, symlinks followed), sorted. A missing dir is

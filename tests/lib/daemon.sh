@@ -94,6 +94,11 @@ require_root() {
 
 bail() { echo "Bail out! $*"; exit 99; }
 
+# An uninstalled build finds its data files (the sandbox seccomp profile, ...) only through
+# ISOL8_SRCDIR (common/buildtree.h): point it at this tree unless the caller did.
+ISOL8_SRCDIR=${ISOL8_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+export ISOL8_SRCDIR
+
 find_builddir() {
 	local d=${ISOL8_BUILDDIR:-$PWD}
 	[ -x "$d/isol8d" ] && [ -x "$d/isol8" ] && [ -x "$d/isol8-worker" ] ||
