@@ -98,7 +98,7 @@ static bool peer_in_container(pid_t pid, const char *id)
 int agent_slot_accept(int listen_fd, const char *container_id, unsigned timeout_ms, int *conn_out,
 		      struct isol8_err *err)
 {
-	uint64_t until = now_ms() + timeout_ms;
+	uint64_t until = clock_mono_ms() + timeout_ms;
 
 	/* Anyone who can reach the slot directory could connect first; such peers are refused and
 	 * the broker keeps waiting for the agent until the deadline. */
@@ -107,7 +107,7 @@ int agent_slot_accept(int listen_fd, const char *container_id, unsigned timeout_
 		struct ucred cred;
 		socklen_t len = sizeof cred;
 		_cleanup_close_ int c = -1;
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 		int r;
 
 		if (now >= until)

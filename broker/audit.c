@@ -530,7 +530,7 @@ void audit_forget(const char *id)
  * counted, and the count goes into the next record that is written. */
 static bool refusal_admit(uint64_t *dropped)
 {
-	uint64_t sec = now_ms() / 1000;
+	uint64_t sec = clock_mono_ms() / 1000;
 	bool ok;
 
 	pthread_mutex_lock(&lock);

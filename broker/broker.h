@@ -12,6 +12,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/ipc.h"
 #include "common/proto.h"
@@ -315,7 +316,6 @@ void broker_notify_reloading(void);
 void broker_notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void broker_notify_stopping(void);
 
-uint64_t now_ms(void);
 extern struct broker *g_broker;
 
 #endif

@@ -80,7 +80,7 @@ static bool read_signals(struct broker *b, int sfd)
 static void enforce_deadlines(struct broker *b)
 {
 	char (*ids)[65] = NULL;
-	size_t n = table_container_ids(UINT32_MAX, 0, true, now_ms(), &ids);
+	size_t n = table_container_ids(UINT32_MAX, 0, true, clock_mono_ms(), &ids);
 	if (n)
 		log_warn("removing %zu sandbox(es) past their hard deadline", n);
 	/* Forget them now so the next check does not start a second removal. */
@@ -119,7 +119,7 @@ int broker_loop(struct broker *b, int sfd)
 			log_error("poll: %s", strerror(errno));
 			return -1;
 		}
-		now = now_ms();
+		now = clock_mono_ms();
 		for (unsigned k = 0; r > 0 && k < s.n; k++) {
 			if (!s.pf[k].revents)
 				continue;

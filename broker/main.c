@@ -29,13 +29,6 @@
 
 struct broker *g_broker;
 
-uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static char *find_sibling(const char *name)
 {
 	char exe[4096];
@@ -126,7 +119,7 @@ static void daemonize(void)
 
 static void shutdown_broker(struct broker *b)
 {
-	uint64_t until = now_ms() + b->o.grace_ms;
+	uint64_t until = clock_mono_ms() + b->o.grace_ms;
 	char (*ids)[65] = NULL;
 	size_t n;
 
@@ -147,7 +140,7 @@ static void shutdown_broker(struct broker *b)
 	for (;;) {
 		struct pollfd pf[BROKER_MAX_WORKERS];
 		unsigned map[BROKER_MAX_WORKERS], np = 0, alive = 0;
-		uint64_t now = now_ms();
+		uint64_t now = clock_mono_ms();
 
 		broker_reap_workers(b, now);
 		for (unsigned i = 0; i < b->o.workers; i++) {

@@ -58,10 +58,10 @@ static unsigned n_linger; /* atomic: linger threads alive */
 static void *linger_main(void *arg)
 {
 	int fd = (int)(intptr_t)arg;
-	uint64_t until = now_ms() + 500;
+	uint64_t until = clock_mono_ms() + 500;
 
 	shutdown(fd, SHUT_WR);
-	while (now_ms() < until) {
+	while (clock_mono_ms() < until) {
 		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		struct isol8_msg m = {0};
 		struct isol8_err err = ISOL8_ERR_INIT;
@@ -191,7 +191,7 @@ void broker_accept(struct broker *b, int listen_fd)
 			refuse(fd, ISOL8_E_LIMIT, msg);
 			continue;
 		}
-		pend[n_pend] = (struct pending){steal_fd(&fd), cred, tenant_index(b, t), now_ms() + HELLO_TIMEOUT_MS, ""};
+		pend[n_pend] = (struct pending){steal_fd(&fd), cred, tenant_index(b, t), clock_mono_ms() + HELLO_TIMEOUT_MS, ""};
 		snprintf(pend[n_pend].principal, sizeof pend[n_pend].principal, "uid:%u", (unsigned)cred.uid);
 		n_pend++;
 	}
@@ -272,7 +272,7 @@ static void route(struct broker *b, struct pending *p, uint8_t op, const char *s
 		return;
 	}
 	token = table_token_new(idx, b->w[idx].gen, p->tenant, p->cred.uid, op == HELLO_RUN,
-				now_ms() + (t->ceil.timeout_ms ? t->ceil.timeout_ms : 86400000) + BROKER_TOKEN_GRACE_MS);
+				clock_mono_ms() + (t->ceil.timeout_ms ? t->ceil.timeout_ms : 86400000) + BROKER_TOKEN_GRACE_MS);
 	table_token_set_who(token, p->principal, p->cred.gid);
 	isol8_put_u32(&pl, token);
 	isol8_put_u8(&pl, op);
@@ -417,7 +417,7 @@ void broker_pending_ready(struct broker *b, int fd)
 	pend[i].queued = true;
 	pend[i].seq = next_seq++;
 	pend[i].op = op;
-	pend[i].deadline = now_ms() + QUEUE_WAIT_MS;
+	pend[i].deadline = clock_mono_ms() + QUEUE_WAIT_MS;
 	snprintf(pend[i].session, sizeof pend[i].session, "%s", session);
 	broker_run_queue(b);
 	return;

@@ -50,7 +50,7 @@ uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, b
 
 int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant, bool *prewarm)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	int r = -1;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n_tokens; i++)
@@ -79,7 +79,7 @@ void table_token_set_who(uint32_t token, const char *principal, gid_t gid)
 
 int table_token_who(uint32_t token, unsigned worker, uint32_t gen, struct token_who *who)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	int r = -1;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n_tokens; i++)

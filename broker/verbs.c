@@ -110,7 +110,7 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	/* A hard lifetime the broker enforces itself, whatever the worker does with its timer. */
 	/* Room for a stay in a worker's warm pool (BROKER_POOL_IDLE_MS); taking it from the pool
 	 * renews the deadline to the run's own timeout (verb_renew). */
-	oc.deadline_ms = r.kind == SANDBOX_EPHEMERAL ? now_ms() + BROKER_POOL_IDLE_MS + r.lim.timeout_ms + 60000 : 0;
+	oc.deadline_ms = r.kind == SANDBOX_EPHEMERAL ? clock_mono_ms() + BROKER_POOL_IDLE_MS + r.lim.timeout_ms + 60000 : 0;
 	oc.timeout_ms = r.lim.timeout_ms;
 	oc.policy_gen = j->b->policy_gen;
 	table_container_add(&oc);
@@ -183,10 +183,10 @@ static int verb_renew(struct job *j, struct docker *d, struct isol8_buf *reply, 
 	/* 0: back in the worker's pool after a reset, which gets the stay a new sandbox gets at
 	 * create (verb_create); the worker drops pooled sandboxes before it (worker/pool.h). */
 	if (ms == 0)
-		return table_container_renew(id, j->worker, j->gen, now_ms() + BROKER_POOL_IDLE_MS + oc.timeout_ms + 60000);
+		return table_container_renew(id, j->worker, j->gen, clock_mono_ms() + BROKER_POOL_IDLE_MS + oc.timeout_ms + 60000);
 	if (ms > oc.timeout_ms)
 		ms = oc.timeout_ms;
-	return table_container_renew(id, j->worker, j->gen, now_ms() + ms + 60000);
+	return table_container_renew(id, j->worker, j->gen, clock_mono_ms() + ms + 60000);
 }
 
 static int verb_exec(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)

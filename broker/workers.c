@@ -72,7 +72,7 @@ void broker_prewarm_worker(struct broker *b, unsigned idx)
 			uint32_t token;
 			if (!(b->o.prewarm_mask & (1u << rt)) || isol8_policy_check_runtime(tenants[t], rt, &(struct isol8_err)ISOL8_ERR_INIT) < 0)
 				continue;
-			token = table_token_new(idx, b->w[idx].gen, ti, (uid_t)-1, false, now_ms() + BROKER_PREWARM_TOKEN_MS);
+			token = table_token_new(idx, b->w[idx].gen, ti, (uid_t)-1, false, clock_mono_ms() + BROKER_PREWARM_TOKEN_MS);
 			isol8_put_u32(&p, token);
 			isol8_put_str(&p, tenants[t]->name);
 			isol8_put_u8(&p, (uint8_t)rt);
