@@ -124,6 +124,7 @@ static void *expiry_thread(void *arg)
 		nanosleep(&ts, NULL);
 		sessions_expire(mono_ms());
 		pool_expire(mono_ms(), false);
+		reaper_retry();
 	}
 	return NULL;
 }

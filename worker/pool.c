@@ -212,12 +212,11 @@ static unsigned take_dead_locked(struct sandbox dead[POOL_MAX])
 static void drop_dead(struct sandbox *dead, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
-		struct isol8_err err = ISOL8_ERR_INIT;
 		log_info("pooled sandbox %.12s is gone (container removed or engine restarted): dropped", dead[i].id);
 		xclose(dead[i].agent_fd);
-		/* Clears the broker's record; a container already gone is not an error there. */
-		if (sb_remove(dead[i].id, &err) < 0)
-			log_debug("remove %.12s: %s", dead[i].id, err.msg);
+		/* Clears the broker's record; a container already gone is not an error there. With
+		 * the engine down it stays (stopped, restartable) until the engine answers again. */
+		sb_remove_or_later(dead[i].id);
 	}
 }
 

@@ -38,11 +38,8 @@ static bool try_reuse(struct run *run)
 
 static void remove_sandbox(struct sandbox *sb)
 {
-	struct isol8_err e = ISOL8_ERR_INIT;
-
 	sb->agent_fd = xclose(sb->agent_fd);
-	if (sb_remove(sb->id, &e) < 0)
-		log_warn("remove %.12s: %s", sb->id, e.msg);
+	sb_remove_or_later(sb->id);
 }
 
 void run_drop_sandbox(struct run *run)

@@ -87,11 +87,9 @@ void session_release(struct session *s)
 
 void session_destroy(struct session *s)
 {
-	struct isol8_err err = ISOL8_ERR_INIT;
 	s->repl_fd = xclose(s->repl_fd);
 	s->sb.agent_fd = xclose(s->sb.agent_fd);
-	if (sb_remove(s->sb.id, &err) < 0)
-		log_warn("session %s: remove %.12s: %s", s->name, s->sb.id, err.msg);
+	sb_remove_or_later(s->sb.id);
 	s->dead = true;
 	session_release(s);
 }

@@ -72,6 +72,10 @@ int sb_exec_status(const char *exec_id, bool *running, int *exit_code, struct is
 int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, uint32_t *oom_kills, struct isol8_err *err);
 int sb_kill(const char *id, int sig, struct isol8_err *err);
 int sb_remove(const char *id, struct isol8_err *err);
+/* reaper.c: remove, or, while the engine does not answer, keep retrying every second
+ * (reaper_retry, from the expiry thread) so that no container outlives an engine restart. */
+void sb_remove_or_later(const char *id);
+void reaper_retry(void);
 /* Filtered networking: apply the rules once, right after start; fetch the proxy's log (JSON
  * array text, caller frees). */
 int sb_net_rules(const char *id, char *const *allow, size_t n_allow, char *const *deny, size_t n_deny, bool log,
