@@ -429,7 +429,10 @@ static void job_run(struct job *j, bool need_docker)
 		pthread_rwlock_unlock(&j->b->policy_lock);
 	}
 	if (rc < 0) {
-		log_warn("worker %u verb %s refused: %s", j->worker, j->spec->name, err.msg);
+		/* "refused" is for what the worker may not do; the engine failing is not its fault. */
+		bool refusal = err.code != ISOL8_E_DOCKER && err.code != ISOL8_E_UNAVAIL && err.code != ISOL8_E_NOTFOUND &&
+			       err.code != ISOL8_E_TIMEOUT && err.code != ISOL8_E_IO;
+		log_warn("worker %u verb %s %s: %s", j->worker, j->spec->name, refusal ? "refused" : "failed", err.msg);
 		reply_err(j->b, j->worker, j->m.request_id, &err);
 	} else if (j->b->w[j->worker].gen == j->gen) {
 		broker_send_worker(j->b, j->worker, rfd >= 0 ? BR_REPLY_OK_FD : BR_REPLY_OK, j->m.request_id, &reply,
