@@ -95,16 +95,20 @@ case_session_args() {
 }
 
 case_bad_args() {
-	local many=() i before
-	before=$(daemon_containers r | wc -l)
+	local many=() i q
+	# A daemon of its own without a pool, so that no container comes or goes unless a run
+	# makes one (the shared daemon refills its pool whenever it likes).
+	daemon_start quiet --pool-size 0 || return
+	q=${D_SOCK[quiet]}
 	for ((i = 0; i < 33; i++)); do many+=(x); done
-	run -e 1 -- "${many[@]}" </dev/null
+	run_cap "$ISOL8" run --socket "$q" -e 1 -- "${many[@]}" </dev/null
 	is "$RC|$OUT|$ERR" $'2||[ERR] too many program arguments: 33 (at most 32)\n' "33 arguments: one [ERR] line, exit 2"
-	run -e 1 -- "$(head -c 16385 /dev/zero | tr '\0' a)" </dev/null
+	run_cap "$ISOL8" run --socket "$q" -e 1 -- "$(head -c 16385 /dev/zero | tr '\0' a)" </dev/null
 	is "$RC|$ERR" $'2|[ERR] program arguments too long: 16386 bytes (at most 16384)\n' "arguments over 16 KiB: [ERR], exit 2"
-	run -e 1 x.py -- a </dev/null
+	run_cap "$ISOL8" run --socket "$q" -e 1 x.py -- a </dev/null
 	is "$RC|$ERR" $'2|[ERR] --eval cannot be combined with a file argument\n' "-e with a bare word before --: refused as a file"
-	is "$(daemon_containers r | wc -l)" "$before" "refused runs created no container"
+	is "$(daemon_containers quiet | wc -l)" 0 "refused runs created no container"
+	daemon_stop quiet
 }
 
 # ---- live stdin -------------------------------------------------------------------------------------
