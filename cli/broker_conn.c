@@ -183,11 +183,16 @@ static int read_memfd(int fd, size_t max, struct isol8_buf *out, struct isol8_er
 
 int broker_expect_result(int sock, struct isol8_msg *m, struct isol8_err *err)
 {
+	if (broker_recv(sock, m, err) < 0)
+		return -1;
+	return broker_result_from(sock, m, err);
+}
+
+int broker_result_from(int sock, struct isol8_msg *m, struct isol8_err *err)
+{
 	struct isol8_buf files = ISOL8_BUF_INIT, merged = ISOL8_BUF_INIT;
 	bool have_files = false;
 
-	if (broker_recv(sock, m, err) < 0)
-		return -1;
 	if (m->type == WK_FILE) {
 		int r = read_memfd(m->fds[0], BROKER_FILES_MAX, &files, err);
 		isol8_msg_free(m);

@@ -52,6 +52,9 @@ int broker_expect(int sock, uint8_t type, struct isol8_msg *m, struct isol8_err 
  * ISOL8_IPC_MAX_PAYLOAD + BROKER_FILES_MAX + 16 bytes and still to be parsed (it came from a
  * worker). */
 int broker_expect_result(int sock, struct isol8_msg *m, struct isol8_err *err);
+/* The same, with the first message (WK_FILE or WK_RESULT) already received into *m (the HTTP
+ * server's pump reads setup-phase messages before it). */
+int broker_result_from(int sock, struct isol8_msg *m, struct isol8_err *err);
 
 /* Parse a WK_ERROR payload {u16 code, str message} into err (always returns -1). */
 int broker_error_from_msg(struct isol8_msg *m, struct isol8_err *err);

@@ -76,6 +76,12 @@ enum isol8_msg_type {
 	                        request.outputPaths yielded files: the JSON object {path: base64} */
 	WK_SESSIONS = 23,    /* JSON array text */
 	WK_OK = 24,          /* empty */
+	WK_PHASE = 26,       /* u8 ISOL8_PHASE_*: the run enters that phase; sent only when the
+	                        request has phaseEvents, and only around setup scripts (SETUP before
+	                        the first, CODE after the last succeeded) */
+	WK_OUTPUT = 27,      /* u8 stream (1 stdout, 2 stderr), bytes: output of the setup phase,
+	                        which travels here instead of the pipes so that it stays in order
+	                        with WK_PHASE; the pipes carry only the program's output */
 
 	/* broker connector -> isol8 serve (the answer to a hello on its private link) */
 	CN_CONNECTED = 25,   /* empty | fd: a connection to isol8d on which the hello was sent */
@@ -238,5 +244,8 @@ const struct isol8_proto_row *isol8_proto_find(uint8_t type);
  * 1", ...). Which of the accepted types fits the receiver's state is the caller's check. */
 int isol8_proto_check(uint8_t receiver, uint8_t sender, struct isol8_msg *m, const struct isol8_proto_row **spec_out,
 		      struct isol8_err *err);
+
+/* WK_PHASE: the StreamEvent phases of the original's HTTP API. */
+enum { ISOL8_PHASE_SETUP = 1, ISOL8_PHASE_CODE = 2 };
 
 #endif

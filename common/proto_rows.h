@@ -67,6 +67,8 @@
 	ROW(WK_FILE, "file", PEER_WORKER | PEER_BROKER, PEER_FRONTEND, FDS1(ISOL8_FD_MEMFD), 0, 0, 0, NULL)                  \
 	ROW(WK_SESSIONS, "sessions", PEER_WORKER, PEER_FRONTEND, FDS0, 0, ISOL8_ANY, 0, NULL)                  \
 	ROW(WK_OK, "ok", PEER_WORKER, PEER_FRONTEND, FDS0, 0, 0, 0, NULL)                                      \
+	ROW(WK_PHASE, "phase", PEER_WORKER, PEER_FRONTEND, FDS0, 1, 1, 0, NULL)                                \
+	ROW(WK_OUTPUT, "output", PEER_WORKER, PEER_FRONTEND, FDS0, 2, ISOL8_ANY, 0, NULL)                      \
 	ROW(CN_CONNECTED, "connected", PEER_CONNECTOR, PEER_FRONTEND, FDS1(ISOL8_FD_SEQPACKET), 0, 0, 0, NULL) \
 	/* broker -> worker */                                                                                  \
 	ROW(BR_ASSIGN, "assign", PEER_BROKER, PEER_WORKER, FDS1(ISOL8_FD_SEQPACKET), ISOL8_ASSIGN_FIXED,        \

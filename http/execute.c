@@ -79,6 +79,7 @@ static void collect_emit(void *cls, enum http_ev kind, const char *data, size_t 
 		}
 		break;
 	case HTTP_EV_ERROR: c->failed = true; break;
+	case HTTP_EV_PHASE: break;
 	}
 }
 
@@ -141,6 +142,7 @@ struct sse {
 	char tail[2][4];           /* incomplete UTF-8 sequence held back per stream */
 	size_t tail_len[2];
 	bool finished;
+	bool setup;                /* in the setup phase (between HTTP_EV_PHASE setup and code) */
 	uint64_t last_write;
 	int client_fd; /* MHD's socket to the client, only polled for hang-up */
 };
@@ -176,7 +178,8 @@ static void add_output(struct sse *s, int i, const char *data, size_t n, bool la
 	memcpy(s->tail[i], in.data + in.len - keep, keep);
 	s->tail_len[i] = keep;
 	if (out.len)
-		add_event(s, i == 0 ? "stdout" : "stderr", json_object_new_string_len(out.data, (int)out.len), "code");
+		add_event(s, i == 0 ? "stdout" : "stderr", json_object_new_string_len(out.data, (int)out.len),
+			  s->setup ? "setup" : "code");
 	isol8_buf_free(&in);
 	isol8_buf_free(&out);
 }
@@ -196,7 +199,7 @@ static void sse_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 		add_output(s, 1, "", 0, true);
 		res = isol8_json_parse(data, n, RUN_RESULT_MAX, &err);
 		if (res && isol8_json_member(res, "timedOut", &v) == 1 && json_object_get_boolean(v))
-			add_event(s, "error", json_object_new_string("EXECUTION TIMED OUT"), "code");
+			add_event(s, "error", json_object_new_string("EXECUTION TIMED OUT"), s->setup ? "setup" : "code");
 		if (res && isol8_json_member(res, "exitCode", &v) == 1 && json_object_is_type(v, json_type_int))
 			snprintf(code, sizeof code, "%d", json_object_get_int(v));
 		else
@@ -204,7 +207,7 @@ static void sse_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 		if (res && (v = http_files_event(res)))
 			add_event(s, "files", v, "code");
 		/* The original sends the exit code as a decimal string. */
-		add_event(s, "exit", json_object_new_string(code), "code");
+		add_event(s, "exit", json_object_new_string(code), s->setup ? "setup" : "code");
 		if (res)
 			json_object_put(res);
 		break;
@@ -212,6 +215,14 @@ static void sse_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 		add_output(s, 0, "", 0, true);
 		add_output(s, 1, "", 0, true);
 		add_event(s, "error", json_object_new_string_len(data, (int)n), NULL);
+		break;
+	case HTTP_EV_PHASE:
+		add_output(s, 0, "", 0, true);
+		add_output(s, 1, "", 0, true);
+		/* As the original: the setup phase ends with its own exit event. */
+		if (s->setup && strcmp(data, "code") == 0)
+			add_event(s, "exit", json_object_new_string("0"), "setup");
+		s->setup = strcmp(data, "setup") == 0;
 		break;
 	}
 }

@@ -145,20 +145,51 @@ static void drain(int *pfd, enum http_ev kind, http_run_emit emit, void *cls, si
 	}
 }
 
-static void finish(struct http_run *r, http_run_emit emit, void *cls)
+static void fail_run(struct http_run *r, http_run_emit emit, void *cls)
+{
+	r->done = true;
+	emit(cls, HTTP_EV_ERROR, r->fail.msg, strlen(r->fail.msg));
+}
+
+/* One message from the worker: setup output and phase changes (run goes on, 0), or the
+ * result or an error (1). */
+static int on_message(struct http_run *r, http_run_emit emit, void *cls)
 {
 	struct isol8_msg m;
 
-	/* Everything the program wrote before the result is already queued in the pipes. */
-	drain(&r->out, HTTP_EV_STDOUT, emit, cls, SIZE_MAX);
-	drain(&r->err, HTTP_EV_STDERR, emit, cls, SIZE_MAX);
-	r->done = true;
-	if (broker_expect_result(r->sock, &m, &r->fail) < 0) {
-		emit(cls, HTTP_EV_ERROR, r->fail.msg, strlen(r->fail.msg));
-		return;
+	if (broker_recv(r->sock, &m, &r->fail) < 0) {
+		fail_run(r, emit, cls);
+		return 1;
 	}
-	emit(cls, HTTP_EV_RESULT, (const char *)m.payload, m.len);
-	isol8_msg_free(&m);
+	switch (m.type) {
+	case WK_OUTPUT:
+		emit(cls, m.payload[0] == 2 ? HTTP_EV_STDERR : HTTP_EV_STDOUT, (const char *)m.payload + 1, m.len - 1);
+		isol8_msg_free(&m);
+		return 0;
+	case WK_PHASE:
+		r->in_setup = m.payload[0] == ISOL8_PHASE_SETUP;
+		emit(cls, HTTP_EV_PHASE, r->in_setup ? "setup" : "code", r->in_setup ? 5 : 4);
+		isol8_msg_free(&m);
+		return 0;
+	case WK_FILE: /* outputPaths: the files, then the result */
+	case WK_RESULT:
+		/* Everything the program wrote before the result is already queued in the pipes. */
+		drain(&r->out, HTTP_EV_STDOUT, emit, cls, SIZE_MAX);
+		drain(&r->err, HTTP_EV_STDERR, emit, cls, SIZE_MAX);
+		if (broker_result_from(r->sock, &m, &r->fail) < 0) {
+			fail_run(r, emit, cls);
+			return 1;
+		}
+		r->done = true;
+		emit(cls, HTTP_EV_RESULT, (const char *)m.payload, m.len);
+		isol8_msg_free(&m);
+		return 1;
+	default:
+		isol8_err_set(&r->fail, ISOL8_E_PROTO, 0, "unexpected reply type %u from isol8d during a run", m.type);
+		isol8_msg_free(&m);
+		fail_run(r, emit, cls);
+		return 1;
+	}
 }
 
 int http_run_pump(struct http_run *r, int timeout_ms, http_run_emit emit, void *cls)
@@ -170,25 +201,25 @@ int http_run_pump(struct http_run *r, int timeout_ms, http_run_emit emit, void *
 	if (r->done)
 		return 1;
 	p[n++] = (struct pollfd){.fd = r->sock, .events = POLLIN};
-	if (r->out >= 0)
+	/* During setup the pipes stay unread: anything in them is the program's, which comes after
+	 * the setup output and the phase change still queued on the socket. */
+	if (r->out >= 0 && !r->in_setup)
 		p[n++] = (struct pollfd){.fd = r->out, .events = POLLIN};
-	if (r->err >= 0)
+	if (r->err >= 0 && !r->in_setup)
 		p[n++] = (struct pollfd){.fd = r->err, .events = POLLIN};
 	rc = poll(p, n, timeout_ms);
 	if (rc < 0 && errno != EINTR) {
 		isol8_err_set(&r->fail, ISOL8_E_IO, errno, "poll");
-		r->done = true;
-		emit(cls, HTTP_EV_ERROR, r->fail.msg, strlen(r->fail.msg));
+		fail_run(r, emit, cls);
 		return 1;
 	}
 	if (rc <= 0)
 		return 0;
+	/* The socket first: a phase change must be seen before the program's output after it. */
+	if (p[0].revents)
+		return on_message(r, emit, cls);
 	drain(&r->out, HTTP_EV_STDOUT, emit, cls, 256u * 1024u);
 	drain(&r->err, HTTP_EV_STDERR, emit, cls, 256u * 1024u);
-	if (p[0].revents) {
-		finish(r, emit, cls);
-		return 1;
-	}
 	return 0;
 }
 

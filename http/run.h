@@ -13,13 +13,16 @@
 #include "http/server.h"
 #include "http/translate.h"
 
-enum http_ev { HTTP_EV_STDOUT = 1, HTTP_EV_STDERR, HTTP_EV_RESULT, HTTP_EV_ERROR };
+/* HTTP_EV_PHASE: data is "setup" or "code", the phase the run enters (only around setup
+ * scripts; a run without them stays in "code"). Output events belong to the current phase. */
+enum http_ev { HTTP_EV_STDOUT = 1, HTTP_EV_STDERR, HTTP_EV_RESULT, HTTP_EV_ERROR, HTTP_EV_PHASE };
 
 struct http_run {
 	int sock;
 	int out; /* read ends, -1 once at EOF */
 	int err;
 	bool done;
+	bool in_setup; /* between WK_PHASE setup and code: output comes on the socket only */
 	struct isol8_err fail; /* for HTTP_EV_ERROR: the worker's code and message */
 };
 

@@ -306,6 +306,9 @@ static int build_request(json_object *req, uint64_t default_timeout, bool have_d
 	}
 	if (s->n_files)
 		json_object_object_add(out, "hasFiles", json_object_new_boolean(1));
+	/* The original's events carry phase setup/code: the worker marks the setup scripts' output
+	 * (WK_PHASE, WK_OUTPUT; http/run.c). */
+	json_object_object_add(out, "phaseEvents", json_object_new_boolean(1));
 	return 0;
 }
 

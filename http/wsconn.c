@@ -73,6 +73,7 @@ struct wsc {
 	uint16_t close_code;      /* non-zero: send a close with this status and stop */
 	const char *close_reason;
 	bool peer_closed;         /* the peer's close frame was answered */
+	bool setup;               /* the run is in its setup phase */
 };
 
 /* phase as in /execute/stream: "code" for the run's own events, NULL outside it. */
@@ -108,7 +109,8 @@ static void add_output(struct wsc *w, int i, const char *data, size_t n, bool la
 	memcpy(w->tail[i], in.data + in.len - keep, keep);
 	w->tail_len[i] = keep;
 	if (out.len)
-		send_event(w, i == 0 ? "stdout" : "stderr", json_object_new_string_len(out.data, (int)out.len), "code");
+		send_event(w, i == 0 ? "stdout" : "stderr", json_object_new_string_len(out.data, (int)out.len),
+			   w->setup ? "setup" : "code");
 	isol8_buf_free(&in);
 	isol8_buf_free(&out);
 }
@@ -128,14 +130,14 @@ static void run_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 		add_output(w, 1, "", 0, true);
 		res = isol8_json_parse(data, n, RUN_RESULT_MAX, &err);
 		if (res && isol8_json_member(res, "timedOut", &v) == 1 && json_object_get_boolean(v))
-			send_event(w, "error", json_object_new_string("EXECUTION TIMED OUT"), "code");
+			send_event(w, "error", json_object_new_string("EXECUTION TIMED OUT"), w->setup ? "setup" : "code");
 		if (res && isol8_json_member(res, "exitCode", &v) == 1 && json_object_is_type(v, json_type_int))
 			snprintf(code, sizeof code, "%d", json_object_get_int(v));
 		else
 			send_error(w, "malformed result from isol8d");
 		if (res && (v = http_files_event(res)))
 			send_event(w, "files", v, "code");
-		send_event(w, "exit", json_object_new_string(code), "code");
+		send_event(w, "exit", json_object_new_string(code), w->setup ? "setup" : "code");
 		if (res)
 			json_object_put(res);
 		break;
@@ -143,6 +145,13 @@ static void run_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 		add_output(w, 0, "", 0, true);
 		add_output(w, 1, "", 0, true);
 		send_event(w, "error", json_object_new_string_len(data, (int)n), NULL);
+		break;
+	case HTTP_EV_PHASE:
+		add_output(w, 0, "", 0, true);
+		add_output(w, 1, "", 0, true);
+		if (w->setup && strcmp(data, "code") == 0)
+			send_event(w, "exit", json_object_new_string("0"), "setup");
+		w->setup = strcmp(data, "setup") == 0;
 		break;
 	}
 }

@@ -199,6 +199,7 @@ static void collect_emit(void *cls, enum http_ev kind, const char *data, size_t 
 		c->failed = !c->res;
 		break;
 	case HTTP_EV_ERROR: c->failed = true; break;
+	case HTTP_EV_PHASE: break;
 	}
 }
 

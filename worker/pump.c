@@ -24,6 +24,7 @@ void pump_out_init(struct pump_out *o, int out_fd, int err_fd, const char *const
 	o->fd[0] = -1;
 	o->fd[1] = out_fd;
 	o->fd[2] = err_fd;
+	o->msg_fd = -1;
 	while (secrets && secrets[n])
 		n++;
 	for (int s = 1; s <= 2; s++) {
@@ -32,8 +33,28 @@ void pump_out_init(struct pump_out *o, int out_fd, int err_fd, const char *const
 	}
 }
 
+/* Setup output travels in order with the WK_PHASE messages around it, on the frontend's socket;
+ * the pipes then carry only the program's own output. */
+static void send_output(struct pump_out *o, int s, const char *p, size_t n)
+{
+	char buf[32768];
+
+	while (n && !o->write_failed[s]) {
+		struct isol8_err err = ISOL8_ERR_INIT;
+		size_t k = n < sizeof buf - 1 ? n : sizeof buf - 1;
+		buf[0] = (char)s;
+		memcpy(buf + 1, p, k);
+		if (isol8_ipc_send(o->msg_fd, WK_OUTPUT, 0, buf, k + 1, NULL, 0, &err) < 0)
+			o->write_failed[s] = true;
+		p += k;
+		n -= k;
+	}
+}
+
 static void write_all(struct pump_out *o, int s, const char *p, size_t n)
 {
+	if (o->msg_fd >= 0)
+		return send_output(o, s, p, n);
 	while (n && !o->write_failed[s]) {
 		ssize_t w = write(o->fd[s], p, n);
 		if (w < 0 && errno == EINTR)
@@ -72,6 +93,17 @@ void pump_out_write(struct pump_out *o, int s, const char *data, size_t len)
 	if (masked.len)
 		emit(o, s, &masked);
 	isol8_buf_free(&masked);
+}
+
+void pump_out_flush(struct pump_out *o)
+{
+	for (int s = 1; s <= 2; s++) {
+		struct isol8_buf masked = ISOL8_BUF_INIT;
+		isol8_masker_flush(o->mask[s], &masked);
+		if (masked.len)
+			emit(o, s, &masked);
+		isol8_buf_free(&masked);
+	}
 }
 
 void pump_out_finish(struct pump_out *o)

@@ -252,7 +252,8 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 	    get_str(req, "fileExtension", "request", 16, &r->file_ext, err) < 0 ||
 	    get_str(req, "workdir", "request", ISOL8_MAX_PATH, &r->workdir, err) < 0 ||
 	    get_str(req, "setupScript", "request", 1u << 16, &r->setup_script, err) < 0 ||
-	    get_bool(req, "stdinStream", "request", &r->stdin_stream, err) < 0)
+	    get_bool(req, "stdinStream", "request", &r->stdin_stream, err) < 0 ||
+	    get_bool(req, "phaseEvents", "request", &r->phase_events, err) < 0)
 		goto out;
 	{
 		char *s = NULL;

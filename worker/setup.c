@@ -82,6 +82,18 @@ int run_install(struct run *run, struct isol8_err *err)
 	return code ? -1 : 0;
 }
 
+/* WK_PHASE to the frontend (when the request asked for phaseEvents), after the maskers gave up
+ * what they held back of the phase before. */
+static int send_phase(struct run *run, uint8_t phase, struct isol8_err *err)
+{
+	if (!run->r->phase_events)
+		return 0;
+	pump_out_flush(&run->o);
+	/* Setup output goes on the socket, in order with these messages (WK_OUTPUT). */
+	run->o.msg_fd = phase == ISOL8_PHASE_SETUP ? run->c->fd : -1;
+	return isol8_ipc_send(run->c->fd, WK_PHASE, 0, &phase, 1, NULL, 0, err);
+}
+
 int run_setup(struct run *run, struct isol8_err *err)
 {
 	const struct run_req *r = run->r;
@@ -91,6 +103,10 @@ int run_setup(struct run *run, struct isol8_err *err)
 	const char *img_argv[] = {"timeout", "-s", "KILL", tmo, "bash", "/usr/local/lib/isol8/setup.sh", NULL};
 	const char *req_argv[] = {"timeout", "-s", "KILL", tmo, "bash", "-c", r->setup_script, NULL};
 
+	if (!sb->image_setup && !r->setup_script)
+		return 0;
+	if (send_phase(run, ISOL8_PHASE_SETUP, err) < 0)
+		return -1;
 	for (int k = 0; k < 2; k++) {
 		if ((k == 0 && !sb->image_setup) || (k == 1 && !r->setup_script))
 			continue;
@@ -103,5 +119,5 @@ int run_setup(struct run *run, struct isol8_err *err)
 		if (x->exit_code != 0)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "Setup script failed (exit code %d)", x->exit_code);
 	}
-	return 0;
+	return send_phase(run, ISOL8_PHASE_CODE, err);
 }

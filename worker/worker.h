@@ -99,6 +99,7 @@ struct pump_out {
 	struct isol8_outcap cap[3];
 	bool write_failed[3];
 	uint64_t first_byte_ms;       /* mono_ms() when the program's first output byte arrived; 0 before */
+	int msg_fd;                   /* >= 0: output goes there as WK_OUTPUT messages (setup phase) */
 };
 struct pump_result {
 	bool eof;           /* stream ended */
@@ -108,6 +109,7 @@ struct pump_result {
 };
 void pump_out_init(struct pump_out *o, int out_fd, int err_fd, const char *const *secrets, uint64_t max_output);
 void pump_out_finish(struct pump_out *o);  /* flush maskers, write truncation markers */
+void pump_out_flush(struct pump_out *o);   /* flush maskers only: a phase of the run ends */
 void pump_out_free(struct pump_out *o);
 void pump_out_write(struct pump_out *o, int stream, const char *data, size_t len);
 /* Feed stdin (may be NULL) then half-close; read frames until EOF or deadline (monotonic ms);
@@ -137,6 +139,7 @@ struct run_req {
 	char **args; size_t n_args;        /* the program's own arguments (request.args) */
 	char **out_paths, **out_rel; size_t n_out; /* request.outputPaths as given, and below /sandbox */
 	char *setup_script;
+	bool phase_events;                 /* WK_PHASE around setup scripts (isol8 serve's events) */
 	struct sandbox_limits lim;
 	int net_mode;
 	/* filtered networking (issue 7): host-name patterns for the proxy, and whether to report its log */

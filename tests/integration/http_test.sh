@@ -203,6 +203,19 @@ hcurl "$KA" POST /execute/stream "$(exec_body 'import sys; sys.stdout.write("p\n
 out=$BODY_OUT
 is "$(printf '%s\n' "$out" | sed -n 's/^data: //p' | jq -c .)" '{"type":"stdout","data":"p\n","phase":"code"}
 {"type":"exit","data":"0","phase":"code"}' "SSE: every event of the run has phase code (the original's StreamEvent)"
+setup_body=$(jq -cn '{request:{code:"import sys; sys.stdout.write(\"ran\\n\")",runtime:"python",
+	setupScript:"echo preparing; echo warn >&2"}}')
+hcurl "$KA" POST /execute/stream "$setup_body" -N
+is "$(printf '%s\n' "$BODY_OUT" | sed -n 's/^data: //p' | jq -c .)" '{"type":"stdout","data":"preparing\n","phase":"setup"}
+{"type":"stderr","data":"warn\n","phase":"setup"}
+{"type":"exit","data":"0","phase":"setup"}
+{"type":"stdout","data":"ran\n","phase":"code"}
+{"type":"exit","data":"0","phase":"code"}' "SSE: a setup script's output has phase setup and its own exit event, then the code's"
+hcurl "$KA" POST /execute/stream "$(jq -cn '{request:{code:"print(1)",runtime:"python",setupScript:"echo half; exit 3"}}')" -N
+is "$(printf '%s\n' "$BODY_OUT" | sed -n 's/^data: //p' | jq -c .)" '{"type":"stdout","data":"half\n","phase":"setup"}
+{"type":"error","data":"Setup script failed (exit code 3)"}' "SSE: a failing setup script: its output, then an error without phase"
+hcurl "$KA" POST /execute "$setup_body"
+is "$CODE|$(json_get "$BODY_OUT" '[.stdout, .stderr, .exitCode]')" '200|["preparing\nran\n","warn\n",0]' "/execute: setup output is part of stdout and stderr"
 hcurl "$KA" POST /execute/stream "$(exec_body x cobol)"
 is "$CODE" 400 "SSE: a bad request is a 400 before the stream starts"
 
@@ -373,6 +386,15 @@ if what == "print":
         print("after", s.recv(10))
     except OSError as e:
         print("after", type(e).__name__)
+elif what == "setup":
+    s, st, ok = connect()
+    send(s, 1, json.dumps({"type": "execute", "request": {"code": "import sys; sys.stdout.write('c\\n')",
+                                                          "runtime": "python", "setupScript": "echo s"}}))
+    while True:
+        op, p = recv(s)
+        if op == 8:
+            break
+        print(p.decode())
 elif what == "stdin":
     s, st, ok = connect()
     execute(s, "import sys; print(sys.stdin.read().upper())")
@@ -444,6 +466,10 @@ pong True
 {"type":"exit","data":"0","phase":"code"}
 close 1000 Execution complete
 after b'"'"''"'"'' "WS: ping during fragments, events with phase code, then the server closes 1000 \"Execution complete\""
+is "$(ws setup)" '{"type":"stdout","data":"s\n","phase":"setup"}
+{"type":"exit","data":"0","phase":"setup"}
+{"type":"stdout","data":"c\n","phase":"code"}
+{"type":"exit","data":"0","phase":"code"}' "WS: setup output has phase setup, then the code's events"
 is "$(ws stdin)" "stdin \"ABC\\nDEF\\n\" ['0']" "WS: stdin messages feed the program's stdin"
 is "$(ws live)" "live \"ready\\n\" \"ABC\\n\" \"DEF\\n\" ['0']" "WS: live stdin after the start is read as it arrives"
 is "$(ws files)" "files [{\"fileErrors\": {\"nope\": \"not found\"}, \"files\": {\"w.txt\": \"d3M=\"}}] ['0']" \
