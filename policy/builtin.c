@@ -46,6 +46,7 @@ void policy_tenant_defaults(struct isol8_tenant *t, const char *name)
 	t->writable_root = false;
 	t->custom_images = true;
 	t->seccomp_unconfined_ok = false;
+	t->isolation = ISOL8_ISO_RUNC;
 	policy_net_defaults(&t->net);
 }
 

@@ -30,6 +30,15 @@ int isol8_runtime_parse(const char *name)
 	return -1;
 }
 
+static const char *const isolation_names[ISOL8_ISO__MAX] = {"runc", "runsc"};
+
+const char *isol8_isolation_name(int iso)
+{
+	if (iso < 0 || iso >= ISOL8_ISO__MAX)
+		return NULL;
+	return isolation_names[iso];
+}
+
 const char *isol8_net_mode_name(int mode)
 {
 	if (mode < 0 || mode >= ISOL8_NET__MAX)

@@ -354,7 +354,7 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 {
 	static const char *const keys[] = {"match",        "onExceed",     "limits", "runtimes", "network",
 					   "writableRoot", "customImages", "images", "seccomp",  "networkFilter",
-					   "persist",      NULL};
+					   "persist",      "isolation",    NULL};
 	char kp[P];
 	json_object *v;
 
@@ -385,7 +385,25 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 		return -1;
 	if (MEMBER("networkFilter") && policy_parse_netfilter(v, kp, t, err) < 0 && note(err) < 0)
 		return -1;
+	if (MEMBER("isolation")) {
+		bool runsc = false;
+		if (parse_choice(v, kp, "runc", "runsc", &runsc, err) < 0)
+			return -1;
+		t->isolation = runsc ? ISOL8_ISO_RUNSC : ISOL8_ISO_RUNC;
+	}
 #undef MEMBER
+	/* gVisor's runtime is registered with --network=none (its netstack would copy the
+	 * container's interfaces at start, before the broker wires a filtered sandbox, and "host"
+	 * would be the host's stack): a runsc tenant gets no network, and the file must say so. */
+	if (t->isolation == ISOL8_ISO_RUNSC && (t->network_mask & ~(1u << ISOL8_NET_NONE))) {
+		isol8_json_path_key(kp, sizeof kp, path, "network");
+		if (isol8_json_member(o, "network", &v) <= 0) {
+			t->network_mask = 1u << ISOL8_NET_NONE; /* the default list, narrowed */
+			return 0;
+		}
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "%s: isolation \"runsc\" allows [\"none\"] only (gVisor sandboxes have no network)", kp);
+	}
 	return 0;
 }
 

@@ -16,6 +16,7 @@
  *       "customImages": true,              // isol8:<runtime>-custom-* images
  *       "images": ["^myorg/.*$"],          // extra images allowed via --image (POSIX ERE)
  *       "seccomp": "strict",               // only "strict" for now; "unconfined" needs admin
+ *       "isolation": "runc" | "runsc",     // OCI runtime of its sandboxes; runsc: gVisor, network none
  *       "networkFilter": { "allow": ["*"], "deny": [], "ports": [80, 443], "allowAddresses": [] }
  *     }
  *   },
@@ -48,6 +49,11 @@ int isol8_runtime_parse(const char *name); /* -1 if unknown */
 const char *isol8_net_mode_name(int mode);
 int isol8_net_mode_parse(const char *name);
 
+/* The tenant's isolation tier: the engine's OCI runtime for its sandboxes. The names are the
+ * runtime names the engine is asked for (HostConfig.Runtime). */
+enum isol8_isolation { ISOL8_ISO_RUNC = 0, ISOL8_ISO_RUNSC, ISOL8_ISO__MAX };
+const char *isol8_isolation_name(int iso); /* NULL if out of range */
+
 struct isol8_limits {
 	uint64_t memory;       /* bytes */
 	double cpu;            /* cores */
@@ -77,6 +83,7 @@ struct isol8_tenant {
 	regex_t *images; size_t n_images;
 	char **image_patterns;
 	bool seccomp_unconfined_ok;
+	int isolation;                /* enum isol8_isolation; set by the policy only, never by a request */
 	struct net_policy net;        /* "networkFilter": ceiling for filtered sandboxes */
 };
 

@@ -113,6 +113,7 @@ static void tenants_equal(const struct isol8_tenant *a, const struct isol8_tenan
 	for (size_t i = 0; i < a->n_images; i++)
 		ck_assert_str_eq(a->image_patterns[i], b->image_patterns[i]);
 	ck_assert_int_eq(a->seccomp_unconfined_ok, b->seccomp_unconfined_ok);
+	ck_assert_int_eq(a->isolation, b->isolation);
 	ck_assert_uint_eq(a->net.n_allow, b->net.n_allow);
 	for (size_t i = 0; i < a->net.n_allow; i++)
 		ck_assert_str_eq(a->net.allow[i], b->net.allow[i]);
@@ -320,6 +321,48 @@ START_TEST(test_parse_ok)
 	isol8_policy_free(&p);
 	expect_parse_error(T("{\"persist\": 1}"), "policy.json: tenants.ci.persist: expected boolean, got number");
 	expect_parse_error(T("{\"limits\": {\"maxPersist\": 1001}}"), "policy.json: tenants.ci.limits.maxPersist...");
+}
+END_TEST
+
+/* "isolation": the tenant's OCI runtime, runc unless the file says runsc; runsc has no
+ * network, so a list naming more is refused and the default list narrows to none. */
+START_TEST(test_isolation)
+{
+	struct isol8_policy p;
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	ck_assert_str_eq(isol8_isolation_name(ISOL8_ISO_RUNC), "runc");
+	ck_assert_str_eq(isol8_isolation_name(ISOL8_ISO_RUNSC), "runsc");
+	ck_assert_ptr_null(isol8_isolation_name(ISOL8_ISO__MAX));
+	ck_assert_ptr_null(isol8_isolation_name(-1));
+
+	isol8_policy_builtin(&p);
+	for (size_t i = 0; i < p.n_tenants; i++)
+		ck_assert_int_eq(p.tenants[i].isolation, ISOL8_ISO_RUNC);
+	isol8_policy_free(&p);
+
+	ck_assert_msg(isol8_policy_parse(T("{}"), "t.json", &p, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(p.tenants[0].isolation, ISOL8_ISO_RUNC);
+	isol8_policy_free(&p);
+	ck_assert_msg(isol8_policy_parse(T("{\"isolation\": \"runc\", \"network\": [\"host\"]}"), "t.json", &p, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_int_eq(p.tenants[0].isolation, ISOL8_ISO_RUNC);
+	isol8_policy_free(&p);
+	ck_assert_msg(isol8_policy_parse(T("{\"isolation\": \"runsc\"}"), "t.json", &p, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(p.tenants[0].isolation, ISOL8_ISO_RUNSC);
+	ck_assert_uint_eq(p.tenants[0].network_mask, 1u << ISOL8_NET_NONE);
+	isol8_policy_free(&p);
+	ck_assert_msg(isol8_policy_parse(T("{\"network\": [\"none\"], \"isolation\": \"runsc\"}"), "t.json", &p, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_int_eq(p.tenants[0].isolation, ISOL8_ISO_RUNSC);
+	isol8_policy_free(&p);
+
+	expect_parse_error(T("{\"isolation\": \"runsc\", \"network\": [\"none\", \"filtered\"]}"),
+			   "policy.json: tenants.ci.network: isolation \"runsc\" allows [\"none\"] only (gVisor "
+			   "sandboxes have no network)");
+	expect_parse_error(T("{\"isolation\": \"kata\"}"),
+			   "policy.json: tenants.ci.isolation: unknown value \"kata\" (expected runc, runsc)");
+	expect_parse_error(T("{\"isolation\": true}"), "policy.json: tenants.ci.isolation: expected string, got boolean");
 }
 END_TEST
 
@@ -570,6 +613,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_netfilter);
 	tcase_add_test(tc, test_parse_errors);
 	tcase_add_test(tc, test_parse_ok);
+	tcase_add_test(tc, test_isolation);
 	tcase_add_test(tc, test_supplementary_groups);
 	tcase_add_test(tc, test_load_file_errors);
 	tcase_add_test(tc, test_clamp_and_refuse);
