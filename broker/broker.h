@@ -247,6 +247,7 @@ struct sandbox_spec {
 	struct isol8_limits lim;
 	int net_mode;
 	bool writable;
+	int isolation; /* enum isol8_isolation: HostConfig.Runtime */
 };
 struct json_object;
 struct json_object *sandbox_create_body(const struct broker *b, const struct sandbox_spec *s);

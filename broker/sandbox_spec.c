@@ -1,7 +1,8 @@
 /* The Docker create body for a sandbox, rebuilt by the broker from validated values only.
  * A worker never supplies JSON for Docker. Hardening here is not negotiable by any request:
  * CapDrop ALL, no-new-privileges, the seccomp profile, a non-root user, no privileged mode,
- * private IPC, no swap beyond the memory limit, isol8 labels. */
+ * private IPC, no swap beyond the memory limit, isol8 labels. The OCI runtime is the tenant's
+ * isolation tier from the policy (runc, or gVisor's runsc); a request cannot name one. */
 #include "config.h"
 
 #include <json-c/json.h>
@@ -30,9 +31,25 @@ static json_object *labels(const struct broker *b, const struct sandbox_spec *s)
 	json_object_object_add(l, "org.isol8.worker", json_object_new_string(w));
 	json_object_object_add(l, "org.isol8.kind", json_object_new_string(kind_names[s->kind]));
 	json_object_object_add(l, "org.isol8.runtime", json_object_new_string(isol8_runtime_name(s->runtime)));
+	json_object_object_add(l, "org.isol8.isolation", json_object_new_string(isol8_isolation_name(s->isolation)));
 	if (s->session && *s->session)
 		json_object_object_add(l, "org.isol8.session", json_object_new_string(s->session));
 	return l;
+}
+
+/* The engine's pids limit counts host tasks. Under runsc those are the Sentry's and gofer's
+ * (about 50 at rest) and, on the ptrace platform, about six per process the program starts;
+ * the Sentry dies when the Go runtime cannot get a thread. So a runsc sandbox gets room for its
+ * own tasks plus eight per allowed process: the program's process count is bounded by it, not
+ * exactly at the policy's number. */
+#define RUNSC_PIDS_BASE 128
+#define RUNSC_PIDS_PER_PROC 8
+
+static int64_t host_pids(const struct sandbox_spec *s)
+{
+	if (s->isolation != ISOL8_ISO_RUNSC)
+		return s->lim.pids;
+	return RUNSC_PIDS_BASE + (int64_t)RUNSC_PIDS_PER_PROC * s->lim.pids;
 }
 
 static json_object *tmpfs(const struct sandbox_spec *s)
@@ -87,7 +104,7 @@ json_object *sandbox_create_body(const struct broker *b, const struct sandbox_sp
 	json_object_object_add(hc, "Memory", json_object_new_int64((int64_t)s->lim.memory));
 	json_object_object_add(hc, "MemorySwap", json_object_new_int64((int64_t)s->lim.memory));
 	json_object_object_add(hc, "NanoCpus", json_object_new_int64((int64_t)(s->lim.cpu * 1e9)));
-	json_object_object_add(hc, "PidsLimit", json_object_new_int64(s->lim.pids));
+	json_object_object_add(hc, "PidsLimit", json_object_new_int64(host_pids(s)));
 	json_object_object_add(hc, "ReadonlyRootfs", json_object_new_boolean(!s->writable));
 	json_object_object_add(hc, "Tmpfs", tmpfs(s));
 	json_object_array_add(capdrop, json_object_new_string("ALL"));
@@ -104,6 +121,7 @@ json_object *sandbox_create_body(const struct broker *b, const struct sandbox_sp
 	json_object_array_add(secopt, json_object_new_string(seccomp));
 	json_object_object_add(hc, "SecurityOpt", secopt);
 	json_object_object_add(hc, "Privileged", json_object_new_boolean(0));
+	json_object_object_add(hc, "Runtime", json_object_new_string(isol8_isolation_name(s->isolation)));
 	json_object_object_add(hc, "IpcMode", json_object_new_string("private"));
 	json_object_object_add(hc, "NetworkMode", json_object_new_string(s->net_mode == ISOL8_NET_HOST ? "host" : "none"));
 	json_object_object_add(hc, "AutoRemove", json_object_new_boolean(0));

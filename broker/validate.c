@@ -5,6 +5,7 @@
 
 #include "broker/validate.h"
 #include "common/cleanup.h"
+#include "common/json.h"
 #include "common/parse.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
@@ -30,6 +31,33 @@ static bool image_exists(struct docker *d, const char *name, bool *has_setup, bo
 		*has_agent = strcmp(json_object_get_string(v), "1") == 0;
 	json_object_put(o);
 	return true;
+}
+
+/* The tenant's isolation tier needs its OCI runtime in the engine (runsc: registered in
+ * /etc/docker/daemon.json "runtimes"). Asked of GET /info until it is there, then remembered:
+ * runtimes can be added by reloading dockerd, not removed from a running one's containers. */
+static int check_engine_runtime(struct docker *d, const struct isol8_tenant *t, struct isol8_err *err)
+{
+	static _Atomic bool have_runsc;
+	json_object *info = NULL, *rts;
+	const char *name = isol8_isolation_name(t->isolation);
+	bool found;
+
+	if (t->isolation == ISOL8_ISO_RUNC || have_runsc)
+		return 0;
+	if (docker_info(d, &info, err) < 0)
+		return isol8_err_wrap(err, "ask the engine for its runtimes");
+	found = isol8_json_member(info, "Runtimes", &rts) == 1 && json_object_is_type(rts, json_type_object) &&
+		json_object_object_get_ex(rts, name, NULL);
+	json_object_put(info);
+	if (!found)
+		return isol8_err_set(err, ISOL8_E_UNAVAIL, 0,
+				     "tenant %s needs the OCI runtime %s (policy \"isolation\"), which the engine does not "
+				     "have: install it and register it in /etc/docker/daemon.json \"runtimes\", then "
+				     "reload dockerd (kill -HUP)",
+				     t->name, name);
+	have_runsc = true;
+	return 0;
 }
 
 int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol8_msg *m, struct docker *d,
@@ -107,6 +135,9 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	if (writable && !t->writable_root)
 		return isol8_err_set(err, ISOL8_E_POLICY, 0, "a writable root filesystem is not allowed for tenant %s",
 				     t->name);
+	if (check_engine_runtime(d, t, err) < 0)
+		return -1;
+	r->isolation = t->isolation;
 	r->asked = r->lim;
 	if (isol8_policy_apply_limits(t, &r->lim, err) < 0)
 		return -1;

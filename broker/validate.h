@@ -20,6 +20,7 @@ struct create_req {
 	int net_mode;
 	bool writable;
 	int kind;
+	int isolation;        /* enum isol8_isolation: the tenant's tier, from the policy alone */
 	char session[ISOL8_MAX_SESSION + 1];
 	/* for the audit log */
 	uint32_t token;

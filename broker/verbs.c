@@ -79,9 +79,11 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	s = (struct sandbox_spec){.image = r.image, .runtime = r.runtime, .tenant = r.tenant,
 				  .tenant_name = j->b->policy.tenants[r.tenant].name, .worker = j->worker,
 				  .kind = r.kind, .session = r.session, .lim = r.lim, .net_mode = r.net_mode,
-				  .writable = r.writable};
+				  .writable = r.writable, .isolation = r.isolation};
 	oc.agent_listen = -1;
-	if (r.image_agent && !j->b->o.no_agent) {
+	/* Under gVisor the agent's connection would end in the Sentry's own socket table, not on
+	 * the host's listener, and no host fd could cross it: runsc sandboxes use docker exec. */
+	if (r.image_agent && !j->b->o.no_agent && r.isolation == ISOL8_ISO_RUNC) {
 		struct isol8_err aerr = ISOL8_ERR_INIT;
 		if (agent_slot_create(j->b, oc.slot, sizeof oc.slot, &oc.agent_listen, &aerr) < 0) {
 			/* Without a slot the sandbox still works through docker exec. */
@@ -117,8 +119,8 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	audit_note_sandbox(id, &r);
 	if (r.clamped && !r.prewarm)
 		audit_clamp(j->b, j->worker, j->gen, r.token, id, &r.asked, &r.lim);
-	log_info("created sandbox %.12s tenant=%s runtime=%s image=%s kind=%d mem=%llu cpu=%.2f pids=%u",
-		 id, s.tenant_name, isol8_runtime_name(r.runtime), r.image, r.kind,
+	log_info("created sandbox %.12s tenant=%s runtime=%s isolation=%s image=%s kind=%d mem=%llu cpu=%.2f pids=%u",
+		 id, s.tenant_name, isol8_runtime_name(r.runtime), isol8_isolation_name(r.isolation), r.image, r.kind,
 		 (unsigned long long)r.lim.memory, r.lim.cpu, r.lim.pids);
 	isol8_put_str(reply, id);
 	isol8_put_u64(reply, r.lim.memory);
@@ -131,6 +133,7 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	isol8_put_u8(reply, r.writable);
 	isol8_put_str(reply, r.image);
 	isol8_put_u8(reply, r.image_setup);
+	isol8_put_u8(reply, (uint8_t)r.isolation);
 	create_req_free(&r);
 	(void)rfd;
 	return 0;

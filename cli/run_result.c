@@ -95,6 +95,8 @@ static void print_timings(json_object *res, const char *prefix)
 			fprintf(stderr, "%s%s: %.0f ms\n", prefix, phase, json_object_get_double(ms));
 		else if (json_object_is_type(ms, json_type_boolean))
 			fprintf(stderr, "%s%s: %s\n", prefix, phase, json_object_get_boolean(ms) ? "yes" : "no");
+		else if (json_object_is_type(ms, json_type_string))
+			fprintf(stderr, "%s%s: %s\n", prefix, phase, json_object_get_string(ms));
 	}
 }
 

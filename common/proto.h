@@ -103,7 +103,8 @@ enum isol8_msg_type {
 	                        u8 net_mode, u8 writable, u8 kind (0 ephemeral, 1 session, 2 persist),
 	                        str session
 	                        -> str container_id, u64 memory, u64 cpu_millis, u32 pids, u64 timeout_ms,
-	                           u64 sandbox_size, u64 tmp_size, u64 max_output, u8 writable, str image, u8 image_setup */
+	                           u64 sandbox_size, u64 tmp_size, u64 max_output, u8 writable, str image, u8 image_setup,
+	                           u8 isolation (enum isol8_isolation: 0 runc, 1 runsc; no agent under runsc) */
 	V_START = 41,        /* str container -> empty, or | fd: the agent connection (common/agent_proto.h)
 	                        when the image carries the agent and it connected */
 	V_EXEC = 42,         /* str container, u32 argc, str argv[argc], u32 envc, str env[envc],

@@ -31,6 +31,8 @@ const char *docker_socket_path(const struct docker *d);
 
 int docker_ping(struct docker *d, struct isol8_err *err);
 int docker_version(struct docker *d, json_object **out, struct isol8_err *err);
+/* GET /info: the engine's configuration, "Runtimes" (OCI runtimes by name) among it. */
+int docker_info(struct docker *d, json_object **out, struct isol8_err *err);
 
 /* ---- networks ---- */
 /* *out is a JSON array of network objects (IPAM.Config[].Subnet among their members). */

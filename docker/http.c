@@ -409,3 +409,8 @@ int docker_version(struct docker *d, json_object **out, struct isol8_err *err)
 {
 	return docker_call_json(d, "GET", "/version", NULL, out, err);
 }
+
+int docker_info(struct docker *d, json_object **out, struct isol8_err *err)
+{
+	return docker_call_json(d, "GET", "/info", NULL, out, err);
+}

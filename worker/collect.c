@@ -53,6 +53,21 @@ static json_object *timings_json(const struct run *run)
 		json_object_object_add(tj, "exitedAtMs", json_object_new_int64((int64_t)(run->x.exited_ms - tm->t0)));
 	json_object_object_add(tj, "totalMs", json_object_new_int64((int64_t)tm->total));
 	json_object_object_add(tj, "standby", json_object_new_boolean(run->x.standby));
+	if (run->sb) {
+		/* The fast path is the agent's socket (fds passed, no engine round trip per program);
+		 * say when the run went without it, and why. */
+		bool agent = run->sb->agent_fd >= 0;
+		json_object_object_add(tj, "isolation", json_object_new_string(isol8_isolation_name(run->sb->isolation)));
+		json_object_object_add(tj, "execPath", json_object_new_string(agent ? "agent" : "docker-exec"));
+		if (!agent)
+			json_object_object_add(
+				tj, "fallback",
+				json_object_new_string(run->sb->isolation == ISOL8_ISO_RUNSC
+							       ? "gVisor (runsc): the agent's socket and fd passing do not "
+								 "cross the Sentry, so programs start through docker exec and "
+								 "sandboxes are not reused"
+							       : "no agent in this sandbox: programs start through docker exec"));
+	}
 	return tj;
 }
 

@@ -40,7 +40,7 @@ int sb_create(uint32_t token, int runtime, const char *image, const char *prefer
 	struct isol8_buf p = ISOL8_BUF_INIT;
 	struct isol8_msg m = {0};
 	_cleanup_free_ char *id = NULL, *img = NULL;
-	uint8_t writable, setup;
+	uint8_t writable, setup, iso;
 
 	isol8_put_u32(&p, token);
 	isol8_put_u8(&p, (uint8_t)runtime);
@@ -66,7 +66,7 @@ int sb_create(uint32_t token, int runtime, const char *image, const char *prefer
 	    isol8_get_u64(&m, &out->lim.timeout_ms, err) < 0 || isol8_get_u64(&m, &out->lim.sandbox_size, err) < 0 ||
 	    isol8_get_u64(&m, &out->lim.tmp_size, err) < 0 || isol8_get_u64(&m, &out->lim.max_output, err) < 0 ||
 	    isol8_get_u8(&m, &writable, err) < 0 || isol8_get_str(&m, &img, 256, err) < 0 ||
-	    isol8_get_u8(&m, &setup, err) < 0 || isol8_msg_end(&m, err) < 0) {
+	    isol8_get_u8(&m, &setup, err) < 0 || isol8_get_u8(&m, &iso, err) < 0 || isol8_msg_end(&m, err) < 0) {
 		isol8_msg_free(&m);
 		return isol8_err_wrap(err, "create reply");
 	}
@@ -75,6 +75,9 @@ int sb_create(uint32_t token, int runtime, const char *image, const char *prefer
 	out->lim.writable = writable;
 	out->image_setup = setup;
 	isol8_msg_free(&m);
+	if (!isol8_isolation_name(iso))
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "create reply: isolation %u out of range", iso);
+	out->isolation = iso;
 	return 0;
 }
 

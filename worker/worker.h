@@ -47,6 +47,7 @@ struct sandbox {
 	char id[65];
 	char image[257];
 	bool image_setup;
+	int isolation;             /* enum isol8_isolation, from the broker's create reply */
 	struct sandbox_limits lim; /* as applied by the broker after policy */
 	int agent_fd;              /* connection to the in-sandbox agent, -1 without one (owned) */
 	uint32_t uses;             /* runs served (pool reuse) */
