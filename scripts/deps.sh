@@ -12,6 +12,8 @@ PKGS=(
 	docker.io debootstrap iptables procps util-linux python3 curl ca-certificates
 	# used by the integration tests (python3-jsonschema: answers against docs/openapi.json)
 	jq iproute2 openssl bc python3-jsonschema
+	# gVisor, the engine's "runsc" runtime for tenants with "isolation": "runsc"
+	runsc
 	# the Python SDK's wheel, built offline (sdk/python)
 	python3-pip python3-setuptools python3-wheel
 )

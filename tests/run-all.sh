@@ -12,6 +12,7 @@ step() { printf '\n== [%ss] %s\n' "$(( $(date +%s) - t0 ))" "$*" >&2; }
 step "dependencies";   scripts/deps.sh
 step "docker engine";  tests/lib/engine.sh ensure
 step "base image";     tests/lib/engine.sh seed
+step "gVisor runtime"; tests/lib/engine.sh runsc
 step "build";          scripts/build.sh --enable-werror
 # The build runs in place: its image build files are this tree's (common/buildtree.h).
 step "runtime images"; ISOL8_SRCDIR=$top build/isol8 setup

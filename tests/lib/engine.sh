@@ -8,6 +8,9 @@
 #                      the rootfs tarball is cached so a second seed is fast
 #   engine.sh stop     stop dockerd, only if this script started it
 #   engine.sh status   print whether docker answers and who started it
+#   engine.sh runsc    register gVisor's runsc (installed by scripts/deps.sh) as the engine's
+#                      "runsc" runtime: merge it into /etc/docker/daemon.json and SIGHUP dockerd,
+#                      which reloads "runtimes" without a restart (the engine may be shared)
 #
 # Environment: ISOL8_ENGINE_STATE (default /run/isol8-test), ISOL8_CACHE (default /var/cache/isol8),
 # ISOL8_SEED_IMAGE (default debian:bookworm-slim), ISOL8_SUITE (default bookworm),
@@ -183,6 +186,52 @@ cmd_stop() {
 	rm -f "$PIDFILE"
 }
 
+# The ptrace platform: systrap is newer than bookworm's runsc, and KVM hangs inside a VM without
+# nested virtualisation. --network=none: gVisor's netstack would copy the container's
+# interfaces, and under Docker's "none" it finds the root namespace's and refuses to start; isol8
+# gives runsc tenants no network. No --oci-seccomp: bookworm's runsc ignores errnoRet, so clone3
+# would fail with EPERM and no thread could start (docs/seccomp.md).
+RUNSC_ARGS='["--platform=ptrace", "--network=none"]'
+DAEMON_JSON=${ISOL8_DAEMON_JSON:-/etc/docker/daemon.json}
+
+engine_has_runsc() { docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; }
+
+cmd_runsc() {
+	local path pid i
+	docker_answers || die "docker does not answer (run: $0 ensure)"
+	if engine_has_runsc; then
+		say "the engine already has the runsc runtime"
+		return 0
+	fi
+	command -v runsc >/dev/null 2>&1 || apt_install runsc
+	path=$(command -v runsc)
+	need_root "registering runsc in $DAEMON_JSON"
+	mkdir -p "$(dirname "$DAEMON_JSON")"
+	# Merge, keeping whatever else the file configures; a file that is not JSON is left alone.
+	python3 - "$DAEMON_JSON" "$path" "$RUNSC_ARGS" <<'PY' || die "cannot merge runsc into $DAEMON_JSON"
+import json, os, sys
+p, path, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+d = {}
+if os.path.exists(p) and os.path.getsize(p) > 0:
+    with open(p) as f:
+        d = json.load(f)
+d.setdefault("runtimes", {})["runsc"] = {"path": path, "runtimeArgs": args}
+with open(p + ".new", "w") as f:
+    json.dump(d, f, indent=2)
+    f.write("\n")
+os.rename(p + ".new", p)
+PY
+	pid=$(pidof dockerd || true)
+	[ -n "$pid" ] || die "no dockerd process to reload"
+	say "reloading dockerd (pid $pid) with SIGHUP"
+	kill -HUP $pid
+	for i in $(seq 1 20); do
+		engine_has_runsc && { say "runsc registered: $path ${RUNSC_ARGS}"; return 0; }
+		sleep 0.5
+	done
+	die "dockerd did not pick up the runsc runtime (see its log)"
+}
+
 cmd_status() {
 	if docker_answers; then say "docker answers"; else say "docker does not answer"; fi
 	if [ -s "$PIDFILE" ]; then say "started by this script: pid $(cat "$PIDFILE")"; else say "not started by this script"; fi
@@ -194,6 +243,7 @@ ensure) cmd_ensure ;;
 seed) cmd_seed ;;
 stop) cmd_stop ;;
 status) cmd_status ;;
+runsc) cmd_runsc ;;
 mirror) host_mirror ;;
-*) echo "usage: $0 ensure|seed|stop|status|mirror" >&2; exit 2 ;;
+*) echo "usage: $0 ensure|seed|stop|status|runsc|mirror" >&2; exit 2 ;;
 esac
