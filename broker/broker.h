@@ -305,6 +305,10 @@ int broker_check_policy(const struct broker_opts *o);
  * sandboxes of tenants no longer in the policy are removed. */
 void broker_reload(struct broker *b);
 
+/* status.c: HELLO_STATUS, answered on fd (closed after); all: every tenant, else tenant's */
+void broker_serve_status(struct broker *b, int fd, int tenant, bool all);
+/* peers.c: runs waiting in the queue, of one tenant or all (tenant < 0) */
+unsigned broker_queue_waiting(int tenant);
 /* peers.c: connections waiting for a worker follow a reload (tenant gone: refused) */
 void broker_pending_remap(struct broker *b, const int *map, size_t n_old);
 
@@ -316,6 +320,9 @@ void broker_notify_ready(const struct broker *b);
 void broker_notify_reloading(void);
 void broker_notify_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void broker_notify_stopping(void);
+/* Under systemd (stderr is the journal): log lines go to the journal with TENANT=, PRINCIPAL=,
+ * EXECUTION_ID= and CONTAINER_ID= fields. false otherwise (plain lines, timestamped). */
+bool broker_log_to_journal(void);
 
 extern struct broker *g_broker;
 

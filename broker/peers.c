@@ -383,6 +383,12 @@ void broker_pending_ready(struct broker *b, int fd)
 		return;
 	}
 	isol8_msg_free(&m);
+	if (op == HELLO_STATUS) {
+		/* Answered here, like the audit log: root sees every tenant, others their own. */
+		broker_serve_status(b, steal_fd(&pend[i].fd), pend[i].tenant, pend[i].cred.uid == 0 && !key);
+		drop(i);
+		return;
+	}
 	if (op == HELLO_AUDIT) {
 		/* Answered here: the log is the broker's. root reads every record, others their
 		 * tenant's (an API key's too: the HTTP frontend asks on its behalf). */
@@ -465,4 +471,12 @@ void broker_pending_remap(struct broker *b, const int *map, size_t n_old)
 		pend[i].tenant = t;
 		i++;
 	}
+}
+
+unsigned broker_queue_waiting(int tenant)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < n_pend; i++)
+		n += pend[i].queued && (tenant < 0 || pend[i].tenant == tenant);
+	return n;
 }

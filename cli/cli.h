@@ -27,6 +27,7 @@ bool cli_wants_help(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_file(int argc, char **argv);
 int cmd_cp(int argc, char **argv);

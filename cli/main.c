@@ -32,6 +32,7 @@ static const struct command commands[] = {
 	{"audit", cmd_audit},
 	{"doctor", cmd_doctor},
 	{"list-custom", cmd_list_custom},
+	{"status", cmd_status},
 };
 
 /* Commands of the original that this isol8 does not offer (yet). */

@@ -23,6 +23,7 @@ static const char main_text[] =
 	"  cleanup               Remove isol8 containers (and images with --images)\n"
 	"  config                Display the resolved configuration\n"
 	"  audit verify|show     Check isol8d's audit log, or list its records\n"
+	"  status                Show the running isol8d: workers, queue, tenants, policy\n"
 	"  doctor                Check the host and probe a real sandbox against the policy\n"
 	"  serve                 Serve the HTTP API (forwards to isol8d)\n"
 	"  mcp                   Serve the Model Context Protocol on stdin/stdout\n"
@@ -184,13 +185,20 @@ void usage_main(FILE *f)
 	fputs(main_text, f);
 }
 
+static const char status_text[] =
+	"Usage: isol8 status [--json] [--socket <path>]\n"
+	"\n"
+	"Show the running isol8d: version and uptime, workers, the run queue, runs in flight and\n"
+	"sandboxes per tenant, and the policy in force (file, load time, reloads). root sees every\n"
+	"tenant; others see their own.\n";
+
 int usage_command(const char *cmd, FILE *f)
 {
 	static const struct { const char *name, *text; } texts[] = {
 		{"run", run_text},   {"session", session_text}, {"file", file_text},
 		{"cp", cp_text},     {"config", config_text},   {"version", version_text},
 		{"serve", serve_text}, /* http */
-		{"mcp", mcp_text},
+		{"mcp", mcp_text},   {"status", status_text},
 	};
 
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {

@@ -202,6 +202,9 @@ enum isol8_hello_op {
 	HELLO_FILE = 4,
 	HELLO_AUDIT = 5,   /* answered by the broker itself: WK_FILE with the audit records the
 	                      caller may read (root: all; others: their tenant's), then close */
+	HELLO_STATUS = 6,  /* answered by the broker itself: WK_FILE with a JSON document (version,
+	                      uptime, workers, queue, runs and sandboxes per tenant, policy; root:
+	                      every tenant, others their own), then close */
 	HELLO__MAX
 };
 

@@ -1,0 +1,131 @@
+/* `isol8 status [--json]`: the running daemon as isol8d sees it (broker/status.c): version,
+ * uptime, workers, the queue, runs and sandboxes per tenant, and the policy in force. */
+#include "config.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/proto.h"
+#include "cli/broker_conn.h"
+#include "cli/cli.h"
+
+#define STATUS_MAX (4u << 20)
+
+static long long num(json_object *o, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) ? (long long)json_object_get_int64(v) : 0;
+}
+
+static const char *str(json_object *o, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
+		       ? json_object_get_string(v)
+		       : "-";
+}
+
+static json_object *member(json_object *o, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) ? v : NULL;
+}
+
+static void print_human(json_object *d)
+{
+	json_object *q = member(d, "queue"), *pol = member(d, "policy"), *ws = member(d, "workers"),
+		    *ts = member(d, "tenants");
+	long long up = num(d, "uptimeSeconds");
+
+	printf("isol8d %s, pid %lld, up %lldd %02lldh%02lldm (since %s), socket %s\n", str(d, "version"), num(d, "pid"),
+	       up / 86400, up % 86400 / 3600, up % 3600 / 60, str(d, "startedAt"), str(d, "socket"));
+	if (pol)
+		printf("policy %s: %lld tenants, loaded %s, %lld reload%s\n", str(pol, "source"), num(pol, "tenants"),
+		       str(pol, "loadedAt"), num(pol, "reloads"), num(pol, "reloads") == 1 ? "" : "s");
+	if (q)
+		printf("runs: %lld in flight of at most %lld, %lld waiting (queue of %lld)\n", num(q, "runsInFlight"),
+		       num(q, "maxConcurrent"), num(q, "waiting"), num(q, "maxWaiting"));
+	printf("pool: %s, %lld warm and %lld resetting per shape and worker at most\n", str(d, "pool"),
+	       num(d, "poolSize"), num(d, "poolDirty"));
+	for (size_t i = 0; ws && i < json_object_array_length(ws); i++) {
+		json_object *w = json_object_array_get_idx(ws, i);
+		json_object *sb = member(w, "sandboxes");
+		printf("worker %lld: %s, pid %lld, %lld connection%s, %lld restart%s", num(w, "index"),
+		       json_object_get_boolean(member(w, "running")) ? "running" : "down", num(w, "pid"),
+		       num(w, "connections"), num(w, "connections") == 1 ? "" : "s", num(w, "restarts"),
+		       num(w, "restarts") == 1 ? "" : "s");
+		if (sb)
+			printf(", %lld sandbox%s", (long long)json_object_get_int64(sb),
+			       json_object_get_int64(sb) == 1 ? "" : "es");
+		putchar('\n');
+	}
+	printf("%-20s %6s %6s %9s %10s %10s\n", "TENANT", "RUNS", "QUEUED", "SESSIONS", "PERSISTED", "EPHEMERAL");
+	for (size_t i = 0; ts && i < json_object_array_length(ts); i++) {
+		json_object *t = json_object_array_get_idx(ts, i);
+		printf("%-20s %6lld %6lld %9lld %10lld %10lld\n", str(t, "name"), num(t, "runsInFlight"), num(t, "queued"),
+		       num(t, "sessions"), num(t, "persisted"), num(t, "ephemeralSandboxes"));
+	}
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_msg m = {0};
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	const char *socket = NULL;
+	bool as_json = false;
+	_cleanup_close_ int sock = -1, fd = -1;
+	json_object *doc;
+	char tmp[8192];
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0)
+			as_json = true;
+		else if (strcmp(a, "--socket") == 0 && i + 1 < argc)
+			socket = argv[++i];
+		else if (strncmp(a, "--socket=", 9) == 0)
+			socket = a + 9;
+		else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+			return usage_command("status", stdout) == 0 ? 0 : 2;
+		else
+			return cli_usage_error("unknown argument '%s' (isol8 status [--json] [--socket PATH])", a);
+	}
+	sock = broker_open(broker_socket_path(socket), HELLO_STATUS, "", &err);
+	if (sock < 0 || broker_expect(sock, WK_FILE, &m, &err) < 0 || m.nfds != 1) {
+		if (!err.code)
+			isol8_err_set(&err, ISOL8_E_PROTO, 0, "isol8d sent no status");
+		isol8_msg_free(&m);
+		return cli_fail(&err);
+	}
+	fd = isol8_msg_take_fd(&m, 0);
+	isol8_msg_free(&m);
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof tmp);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || b.len + (size_t)n > STATUS_MAX)
+			break;
+		isol8_buf_append(&b, tmp, (size_t)n);
+	}
+	isol8_buf_putc(&b, '\0');
+	doc = json_tokener_parse(b.data);
+	isol8_buf_free(&b);
+	if (!doc || !json_object_is_type(doc, json_type_object)) {
+		json_object_put(doc);
+		isol8_err_set(&err, ISOL8_E_PROTO, 0, "isol8d's status is not a JSON object");
+		return cli_fail(&err);
+	}
+	if (as_json)
+		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							   JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		print_human(doc);
+	json_object_put(doc);
+	return 0;
+}
