@@ -348,6 +348,9 @@ int main(int argc, char **argv)
 		log_info("config %s: maxConcurrent %u, poolStrategy %s, poolSize clean %u dirty %u", b->o.config_path,
 			 b->o.max_concurrent, b->o.pool_secure ? "secure" : "fast", b->o.pool_size, b->o.pool_dirty);
 	}
+	/* From here on isol8d is a daemon: its lines need a time (the journal adds its own). */
+	if (!b->o.log_json && !broker_log_to_journal())
+		isol8_log_set_timestamps(true);
 	if (geteuid() != 0)
 		log_warn("not running as root: workers cannot drop privileges and will fail to start");
 

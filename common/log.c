@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +16,8 @@ static int log_level = ISOL8_LOG_INFO;
 static bool log_json;
 static void (*log_sink)(int, const char *, void *);
 static void *log_sink_ctx;
+static bool log_timestamps;
+static void (*log_writer)(int, const char *, const char *);
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -29,6 +32,33 @@ void isol8_log_init(const char *prog, int level, bool json)
 void isol8_log_set_level(int level) { log_level = level; }
 int isol8_log_get_level(void) { return log_level; }
 bool isol8_log_is_json(void) { return log_json; }
+
+void isol8_log_set_timestamps(bool on) { log_timestamps = on; }
+
+bool isol8_log_stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(2, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void isol8_log_set_writer(void (*writer)(int level, const char *origin, const char *msg)) { log_writer = writer; }
+
+/* RFC 3339, UTC, milliseconds: "2026-12-03T14:10:00.123Z". */
+void isol8_log_rfc3339_now(char *ts, size_t n)
+{
+	struct timeval tv;
+	struct tm tm;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	snprintf(ts, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+		 tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
+}
 
 void isol8_log_set_sink(void (*sink)(int, const char *, void *), void *ctx)
 {
@@ -54,15 +84,14 @@ int isol8_log_level_parse(const char *name)
 static void emit(int level, const char *origin, const char *msg)
 {
 	char ts[96];
-	struct timeval tv;
-	struct tm tm;
 
+	if (log_writer && !log_json) {
+		log_writer(level, origin ? origin : log_prog, msg);
+		return;
+	}
 	if (log_json) {
 		json_object *o = json_object_new_object();
-		gettimeofday(&tv, NULL);
-		gmtime_r(&tv.tv_sec, &tm);
-		snprintf(ts, sizeof ts, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900, tm.tm_mon + 1,
-			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)(tv.tv_usec / 1000));
+		isol8_log_rfc3339_now(ts, sizeof ts);
 		json_object_object_add(o, "ts", json_object_new_string(ts));
 		json_object_object_add(o, "level", json_object_new_string(level_names[level]));
 		json_object_object_add(o, "prog", json_object_new_string(origin ? origin : log_prog));
@@ -70,6 +99,10 @@ static void emit(int level, const char *origin, const char *msg)
 		fprintf(stderr, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 		json_object_put(o);
 	} else {
+		if (log_timestamps) {
+			isol8_log_rfc3339_now(ts, sizeof ts);
+			fprintf(stderr, "%s ", ts);
+		}
 		fprintf(stderr, "%s: %s%s%s\n", origin ? origin : log_prog,
 			level == ISOL8_LOG_ERROR ? "error: " : level == ISOL8_LOG_WARN ? "warning: " :
 			level == ISOL8_LOG_DEBUG ? "debug: " : "", msg, "");

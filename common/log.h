@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 enum isol8_log_level { ISOL8_LOG_ERROR = 0, ISOL8_LOG_WARN, ISOL8_LOG_INFO, ISOL8_LOG_DEBUG };
 
@@ -12,6 +13,16 @@ void isol8_log_init(const char *prog, int level, bool json);
 void isol8_log_set_level(int level);
 int isol8_log_get_level(void);
 bool isol8_log_is_json(void);
+/* Plain lines start with an RFC 3339 UTC time (daemons, when stderr is not the journal, which
+ * keeps its own). */
+void isol8_log_set_timestamps(bool on);
+/* The current time as those lines show it: "2026-12-03T14:10:00.123Z" (n >= 25). */
+void isol8_log_rfc3339_now(char *ts, size_t n);
+/* stderr is the journal (systemd's JOURNAL_STREAM names it). */
+bool isol8_log_stderr_is_journal(void);
+/* Every line, own or relayed, goes to writer instead of stderr (isol8d: the journal, with
+ * fields); --log-json output is not redirected. NULL restores stderr. */
+void isol8_log_set_writer(void (*writer)(int level, const char *origin, const char *msg));
 /* Redirect output (e.g. a worker sends lines to the broker). NULL restores stderr. */
 void isol8_log_set_sink(void (*sink)(int level, const char *line, void *ctx), void *ctx);
 const char *isol8_log_level_name(int level); /* NULL for out-of-range levels */

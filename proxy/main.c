@@ -36,6 +36,7 @@ int main(int argc, char **argv)
 		die("isol8-proxy is started by isol8d, not by hand");
 	id.parent = getppid();
 	isol8_log_init("isol8-proxy", level, false);
+	isol8_log_set_timestamps(!isol8_log_stderr_is_journal());
 	signal(SIGPIPE, SIG_IGN);
 	if (hosts && proxy_hosts_load(hosts, &err) < 0)
 		die("proxy hosts: %s", err.msg);
