@@ -302,7 +302,7 @@ enum MHD_Result http_handle_stream(struct http_call *call)
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
 	MHD_add_response_header(r, "X-Accel-Buffering", "no");
-	ret = MHD_queue_response(call->conn, MHD_HTTP_OK, r);
+	ret = http_queue(call->conn, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
 }

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cleanup.h"
 #include "common/log.h"
+#include "common/proto.h"
 #include "common/xalloc.h"
 #include "cli/broker_conn.h"
 #include "http/connector.h"
@@ -55,11 +58,32 @@ enum route {
 
 struct req {
 	enum route route;
+	uint64_t t0_ms;
+	unsigned status;   /* of the response queued, for the access log */
+	char method[16];
+	char path[128];
 	const char *arg;
 	const struct http_key *key;
 	struct isol8_buf body;
 	bool too_large;
 };
+
+/* The status of the response this thread queued last: MHD calls the request handler and the
+ * completion callback of one request on the same thread. */
+static __thread unsigned last_status;
+
+enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+	last_status = status;
+	return MHD_queue_response(c, status, r);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 int http_broker_open(const struct http_server_conf *conf, uint8_t op, const char *session, const struct http_key *key,
 		     struct isol8_err *err)
@@ -82,7 +106,7 @@ enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status, json_
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	ret = MHD_queue_response(c, status, r);
+	ret = http_queue(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -156,10 +180,40 @@ static enum route route(const char *method, const char *url, const char **arg)
 	return path_known ? R_BAD_METHOD : R_NONE;
 }
 
-static enum MHD_Result health(struct MHD_Connection *c)
+#define HEALTH_TIMEOUT_MS 3000
+
+/* Healthy means isol8d answers: a load balancer must not send requests to a server whose
+ * daemon is down. One HELLO_STATUS round trip (answered by the broker itself, no worker);
+ * with API keys it is asked as the first key, whose tenant then sees its own status. */
+static int daemon_answers(struct http_server *s, struct isol8_err *err)
 {
+	const struct http_key *k = s->conf->keys.n ? &s->conf->keys.v[0] : NULL;
+	_cleanup_close_ int sock = http_broker_open(s->conf, HELLO_STATUS, "", k, err);
+	struct pollfd pf;
+	struct isol8_msg m = {0};
+
+	if (sock < 0)
+		return -1;
+	pf = (struct pollfd){.fd = sock, .events = POLLIN};
+	if (poll(&pf, 1, HEALTH_TIMEOUT_MS) <= 0)
+		return isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "isol8d did not answer within %d ms", HEALTH_TIMEOUT_MS);
+	if (broker_expect(sock, WK_FILE, &m, err) < 0)
+		return -1;
+	isol8_msg_free(&m);
+	return 0;
+}
+
+static enum MHD_Result health(struct http_server *s, struct MHD_Connection *c)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
 	json_object *o = json_object_new_object();
 
+	if (daemon_answers(s, &err) < 0) {
+		json_object_object_add(o, "status", json_object_new_string("unavailable"));
+		json_object_object_add(o, "version", json_object_new_string(HTTP_VERSION_STRING));
+		json_object_object_add(o, "error", json_object_new_string(err.msg[0] ? err.msg : "isol8d unreachable"));
+		return http_reply_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, o);
+	}
 	json_object_object_add(o, "status", json_object_new_string("ok"));
 	json_object_object_add(o, "version", json_object_new_string(HTTP_VERSION_STRING));
 	return http_reply_json(c, MHD_HTTP_OK, o);
@@ -186,7 +240,7 @@ static enum MHD_Result unauthorized(struct MHD_Connection *c, const char *challe
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, challenge);
-	ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED, r);
+	ret = http_queue(c, MHD_HTTP_UNAUTHORIZED, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -203,7 +257,7 @@ static enum MHD_Result openapi(struct MHD_Connection *c, const struct http_serve
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	ret = http_queue(c, MHD_HTTP_OK, r);
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -231,7 +285,7 @@ static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *
 	if (q->route == R_BAD_METHOD)
 		return http_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed");
 	if (q->route == R_HEALTH)
-		return health(c);
+		return health(s, c);
 	if (q->route == R_OPENAPI)
 		return openapi(c, s->conf);
 	if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))
@@ -284,12 +338,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!q) {
 		/* Headers complete: the header deadline is met for this request. */
 		http_deadline_disarm(&s->deadlines, c);
+		enum MHD_Result r;
+
 		q = xcalloc(1, sizeof *q);
 		*con_cls = q;
+		q->t0_ms = mono_ms();
+		snprintf(q->method, sizeof q->method, "%s", method);
+		/* MHD passes the path without the query string: nothing secret, nothing long. */
+		snprintf(q->path, sizeof q->path, "%s", url);
 		pthread_mutex_lock(&s->lock);
 		s->active++;
 		pthread_mutex_unlock(&s->lock);
-		return first_call(s, c, q, url, method);
+		last_status = 0;
+		r = first_call(s, c, q, url, method);
+		if (last_status)
+			q->status = last_status;
+		return r;
 	}
 	if (*upload_size) {
 		/* Past the cap the rest is discarded and the answer is 413 once it has been read. */
@@ -302,7 +366,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	return dispatch(s, c, q);
+	{
+		enum MHD_Result r;
+
+		last_status = 0;
+		r = dispatch(s, c, q);
+		if (last_status)
+			q->status = last_status;
+		return r;
+	}
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -310,11 +382,19 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
 	struct http_server *s = cls;
 	struct req *q = *con_cls;
 
-	(void)toe;
 	/* The next request on this connection must have its headers in time too. */
 	http_deadline_rearm(&s->deadlines, c);
 	if (!q)
 		return;
+	/* One line per request: never the key, only its name; the path only, without a query. */
+	{
+		char ts[32];
+		isol8_log_rfc3339_now(ts, sizeof ts);
+		/* stderr is the server's log (the journal under isol8d --http); one write per line */
+		fprintf(stderr, "%s isol8 serve: access %s %s %u %llums key=%s%s\n", ts, q->method, q->path, q->status,
+			(unsigned long long)(mono_ms() - q->t0_ms), q->key ? q->key->name : "-",
+			toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (ended early)");
+	}
 	isol8_buf_free(&q->body);
 	free(q);
 	*con_cls = NULL;

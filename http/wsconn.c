@@ -539,7 +539,7 @@ enum MHD_Result http_handle_ws(struct http_call *call)
 		if (!r)
 			return MHD_NO;
 		MHD_add_response_header(r, "Sec-WebSocket-Version", "13");
-		ret = MHD_queue_response(c, MHD_HTTP_UPGRADE_REQUIRED, r);
+		ret = http_queue(c, MHD_HTTP_UPGRADE_REQUIRED, r);
 		MHD_destroy_response(r);
 		return ret;
 	}
@@ -560,7 +560,7 @@ enum MHD_Result http_handle_ws(struct http_call *call)
 	}
 	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "websocket");
 	MHD_add_response_header(r, "Sec-WebSocket-Accept", accept);
-	ret = MHD_queue_response(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+	ret = http_queue(c, MHD_HTTP_SWITCHING_PROTOCOLS, r);
 	MHD_destroy_response(r);
 	/* If the upgrade never happens (client gone before the 101 went out) w leaks: MHD gives no
 	 * callback for that case, and it is bounded by the connection limit. */
