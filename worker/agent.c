@@ -55,7 +55,7 @@ static int wait_msg(int afd, uint64_t deadline, struct isol8_msg *m, const char 
 {
 	for (;;) {
 		struct pollfd pf = {.fd = afd, .events = POLLIN};
-		uint64_t now = mono_ms();
+		uint64_t now = clock_mono_ms();
 		int r;
 		if (now >= deadline)
 			return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "the sandbox agent did not answer in time");
@@ -75,7 +75,7 @@ int agent_handshake(int afd, struct isol8_err *err)
 
 	if (fl >= 0)
 		fcntl(afd, F_SETFL, fl | O_NONBLOCK);
-	if (wait_msg(afd, mono_ms() + 5000, &m, NULL, err) < 0)
+	if (wait_msg(afd, clock_mono_ms() + 5000, &m, NULL, err) < 0)
 		return -1;
 	if (m.type != A_READY || isol8_get_u32(&m, &version, err) < 0 || isol8_get_u32(&m, &pid, err) < 0 ||
 	    isol8_msg_end(&m, err) < 0 || version != ISOL8_AGENT_VERSION) {
@@ -125,7 +125,7 @@ int agent_exec(int afd, const char *const *argv, const char *const *env, const c
 {
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
 	struct isol8_buf p = ISOL8_BUF_INIT;
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = clock_mono_ms();
 	int rc = -1;
 
 	memset(x, 0, sizeof *x);
@@ -171,7 +171,7 @@ int agent_warm(int afd, const char *const *argv, const char *const *env, struct 
 	put_cmd(&p, argv, env);
 	rc = isol8_ipc_send_buf(afd, A_WARM, 0, &p, NULL, 0, err);
 	isol8_buf_free(&p);
-	if (rc < 0 || wait_msg(afd, mono_ms() + 5000, &m, NULL, err) < 0)
+	if (rc < 0 || wait_msg(afd, clock_mono_ms() + 5000, &m, NULL, err) < 0)
 		return -1;
 	if (m.type != A_DONE || isol8_get_u32(&m, &zero, err) < 0 || isol8_msg_end(&m, err) < 0) {
 		isol8_msg_free(&m);
@@ -186,7 +186,7 @@ int agent_exec_warm(int afd, const void *job, size_t job_len, const char *in, si
 {
 	struct isol8_buf p = ISOL8_BUF_INIT;
 	struct isol8_msg m = {0};
-	uint64_t t0 = mono_ms();
+	uint64_t t0 = clock_mono_ms();
 	uint32_t pid;
 	int r;
 
@@ -213,7 +213,7 @@ int agent_exec_warm(int afd, const void *job, size_t job_len, const char *in, si
 	{
 		int in_w = m.fds[0], out_r = m.fds[1], err_r = m.fds[2];
 		m.nfds = 0; /* pump_loop owns them now */
-		x->started_ms = mono_ms();
+		x->started_ms = clock_mono_ms();
 		isol8_msg_free(&m);
 		return pump_loop(afd, out_r, err_r, in_w, in, in_len, t0, deadline, ctrl_fd, o, x, err);
 	}
@@ -238,7 +238,7 @@ static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, si
 	for (;;) {
 		struct pollfd pf[5];
 		int idx[5], np = 0, r, tmo;
-		uint64_t now = mono_ms();
+		uint64_t now = clock_mono_ms();
 
 		if (exited && ((!out_open && !err_open) || now >= exit_at + DRAIN_AFTER_EXIT_MS))
 			break;
@@ -301,9 +301,9 @@ static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, si
 					x->sys_us = su;
 					x->maxrss_kb = rss;
 					exited = true;
-					exit_at = mono_ms();
+					exit_at = clock_mono_ms();
 				} else if (m.type == A_STARTED) {
-					x->started_ms = mono_ms();
+					x->started_ms = clock_mono_ms();
 				} else {
 					isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected message %u from the sandbox agent", m.type);
 					isol8_msg_free(&m);
@@ -344,7 +344,7 @@ static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, si
 			}
 		}
 	}
-	x->ms = mono_ms() - t0;
+	x->ms = clock_mono_ms() - t0;
 	rc = 0;
 out:
 	/* Only our ends are ever open here. */
@@ -361,7 +361,7 @@ int agent_reset(int afd, struct isol8_err *err)
 
 	if (isol8_ipc_send(afd, A_RESET, 0, NULL, 0, NULL, 0, err) < 0)
 		return -1;
-	if (wait_msg(afd, mono_ms() + 5000, &m, NULL, err) < 0)
+	if (wait_msg(afd, clock_mono_ms() + 5000, &m, NULL, err) < 0)
 		return -1;
 	if (m.type != A_DONE || isol8_get_u32(&m, &failures, err) < 0 || isol8_msg_end(&m, err) < 0) {
 		isol8_msg_free(&m);

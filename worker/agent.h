@@ -12,7 +12,7 @@ struct agent_outcome {
 	int signal;
 	bool timed_out, interrupted;
 	uint64_t ms, user_us, sys_us, maxrss_kb;
-	uint64_t started_ms;  /* mono_ms() when the agent reported the program started */
+	uint64_t started_ms;  /* clock_mono_ms() when the agent reported the program started */
 };
 
 /* Read the agent's A_READY (sets the fd non-blocking). */

@@ -98,7 +98,7 @@ static void classify(struct run *run)
 	struct session *s = run->s;
 	struct isol8_err e = ISOL8_ERR_INIT;
 
-	if (!x->timed_out && x->exit_code == 137 && mono_ms() + 5 >= run->deadline)
+	if (!x->timed_out && x->exit_code == 137 && clock_mono_ms() + 5 >= run->deadline)
 		x->timed_out = true;
 	if (x->timed_out || x->interrupted) {
 		/* With an agent the program's group is already dead and the reset cleans the rest. */
@@ -149,7 +149,7 @@ void run_collect(struct run *run)
 	}
 	if (x->exit_code < 0)
 		x->exit_code = 1;
-	run->tm.total = mono_ms() - run->tm.t0;
+	run->tm.total = clock_mono_ms() - run->tm.t0;
 
 	res = json_object_new_object();
 	json_object_object_add(res, "exitCode", json_object_new_int(x->exit_code));

@@ -208,12 +208,12 @@ static int handle_file(struct conn *c, struct isol8_msg *m, struct isol8_err *er
 			char mid[65];
 			if (sb_exec(s->sb.id, mk, NULL, "/sandbox", false, mid, &mfd, err) < 0)
 				goto put_out;
-			pump_collect(mfd, NULL, 0, &so, &se, 4096, mono_ms() + 10000, err);
+			pump_collect(mfd, NULL, 0, &so, &se, 4096, clock_mono_ms() + 10000, err);
 			xclose(mfd);
 		}
 		if (sb_exec(s->sb.id, argv, NULL, "/sandbox", true, exec_id, &sfd, err) < 0)
 			goto put_out;
-		pump_collect(sfd, tar.data, tar.len, &so, &se, 4096, mono_ms() + 30000, err);
+		pump_collect(sfd, tar.data, tar.len, &so, &se, 4096, clock_mono_ms() + 30000, err);
 		xclose(sfd);
 		for (int i = 0; i < 200 && running; i++)
 			if (sb_exec_status(exec_id, &running, &code, err) < 0 || (running && usleep(2000)))
@@ -239,7 +239,7 @@ static int handle_file(struct conn *c, struct isol8_msg *m, struct isol8_err *er
 		bool running = true;
 
 		if (sb_exec(s->sb.id, argv, NULL, "/sandbox", false, exec_id, &sfd, err) == 0) {
-			pump_collect(sfd, NULL, 0, &so, &se, 64u << 20, mono_ms() + 30000, err);
+			pump_collect(sfd, NULL, 0, &so, &se, 64u << 20, clock_mono_ms() + 30000, err);
 			xclose(sfd);
 			for (int i = 0; i < 200 && running; i++)
 				if (sb_exec_status(exec_id, &running, &code, err) < 0 || (running && usleep(2000)))

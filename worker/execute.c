@@ -27,7 +27,7 @@ static void outcome_from_agent(struct exec_outcome *x, const struct agent_outcom
 	x->eof = true;
 	x->ms = ax->ms;
 	x->started_ms = ax->started_ms;
-	x->exited_ms = mono_ms();
+	x->exited_ms = clock_mono_ms();
 }
 
 /* argv always starts with the 4-entry `timeout -s KILL <t>` prefix: docker exec needs it, the
@@ -41,13 +41,13 @@ int exec_stream(const struct sandbox *sb, const char *const *argv, const char *c
 	struct pump_result pr;
 	bool running = true;
 	int sig = 0;
-	uint64_t t = mono_ms();
+	uint64_t t = clock_mono_ms();
 
 	memset(x, 0, sizeof *x);
 	x->exit_code = -1;
 	if (sb->agent_fd >= 0) {
 		struct agent_outcome ax;
-		uint64_t now = mono_ms();
+		uint64_t now = clock_mono_ms();
 		if (agent_exec(sb->agent_fd, argv + 4, env, workdir, attach ? in : NULL, attach ? in_len : 0, stdin_fd,
 			       deadline > now ? deadline - now : 1, deadline + HOST_GRACE_MS, ctrl_fd, o, &ax, err) < 0)
 			return -1;
@@ -56,10 +56,10 @@ int exec_stream(const struct sandbox *sb, const char *const *argv, const char *c
 	}
 	if (sb_exec(sb->id, argv, env, workdir, attach, exec_id, &fd, err) < 0)
 		return -1;
-	x->started_ms = mono_ms();
+	x->started_ms = clock_mono_ms();
 	if (pump_run(fd, in, in_len, stdin_fd, true, o, deadline + HOST_GRACE_MS, NULL, ctrl_fd, &sig, &pr, err) < 0)
 		return -1;
-	x->ms = mono_ms() - t;
+	x->ms = clock_mono_ms() - t;
 	x->timed_out = pr.timed_out;
 	x->interrupted = pr.interrupted;
 	x->eof = pr.eof;
@@ -71,7 +71,7 @@ int exec_stream(const struct sandbox *sb, const char *const *argv, const char *c
 		if (running)
 			usleep(i < 50 ? 1000 : 10000);
 	}
-	x->exited_ms = mono_ms();
+	x->exited_ms = clock_mono_ms();
 	return 0;
 }
 
@@ -80,7 +80,7 @@ static int send_all(int fd, const char *p, size_t n, uint64_t deadline, struct i
 	while (n) {
 		struct pollfd pf = {.fd = fd, .events = POLLOUT};
 		ssize_t w;
-		uint64_t now = mono_ms();
+		uint64_t now = clock_mono_ms();
 		if (now >= deadline)
 			return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "interpreter did not accept the code in time");
 		poll(&pf, 1, (int)(deadline - now));
@@ -103,7 +103,7 @@ void repl_kill(struct session *s, const char *const *env)
 		NULL};
 	struct isol8_buf o = ISOL8_BUF_INIT, e = ISOL8_BUF_INIT;
 	struct isol8_err err = ISOL8_ERR_INIT;
-	if (run_helper(s->sb.id, argv, env, NULL, 0, mono_ms() + 5000, &o, &e, &err) < 0)
+	if (run_helper(s->sb.id, argv, env, NULL, 0, clock_mono_ms() + 5000, &o, &e, &err) < 0)
 		log_warn("session %s: stopping its interpreter: %s", s->name, err.msg);
 	isol8_buf_free(&o);
 	isol8_buf_free(&e);
@@ -119,7 +119,7 @@ static int repl_run(struct run *run, struct isol8_err *err)
 	char token[33], hdr[96];
 	struct pump_result pr;
 	int sig = 0;
-	uint64_t t = mono_ms();
+	uint64_t t = clock_mono_ms();
 
 	memset(x, 0, sizeof *x);
 	x->exit_code = -1;
@@ -155,7 +155,7 @@ static int repl_run(struct run *run, struct isol8_err *err)
 		repl_kill(s, env);
 		return -1;
 	}
-	x->ms = mono_ms() - t;
+	x->ms = clock_mono_ms() - t;
 	if (pr.marker_code >= 0) {
 		x->exit_code = pr.marker_code;
 		return 0;
@@ -189,7 +189,7 @@ static int run_standby(struct run *run, const char *file, struct isol8_err *err)
 	struct isol8_buf job = ISOL8_BUF_INIT;
 	struct isol8_err e2 = ISOL8_ERR_INIT;
 	struct agent_outcome ax;
-	uint64_t now = mono_ms(), deadline = run->deadline;
+	uint64_t now = clock_mono_ms(), deadline = run->deadline;
 	int rc = 1;
 
 	if (!standby_env_compatible(runtime_base_env_list(), run->env.v))
@@ -220,7 +220,7 @@ int run_program(struct run *run, struct isol8_err *err)
 
 	if (run->s && repl_capable(r))
 		return repl_run(run, err);
-	timeout_arg(tmo, sizeof tmo, run->deadline > mono_ms() ? run->deadline - mono_ms() : 1);
+	timeout_arg(tmo, sizeof tmo, run->deadline > clock_mono_ms() ? run->deadline - clock_mono_ms() : 1);
 	argv[n++] = "timeout"; argv[n++] = "-s"; argv[n++] = "KILL"; argv[n++] = tmo;
 	if (r->cmd) {
 		argv[n++] = "bash"; argv[n++] = "-c"; argv[n++] = r->cmd;

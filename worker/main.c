@@ -27,13 +27,6 @@ volatile bool g_worker_stopping;
 unsigned g_worker_index;
 static volatile int active_conns;
 
-uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Sandboxed processes log through the broker, which re-checks level and length. */
 static void log_to_broker(int level, const char *line, void *ctx)
 {
@@ -122,8 +115,8 @@ static void *expiry_thread(void *arg)
 	for (;;) {
 		struct timespec ts = {1, 0};
 		nanosleep(&ts, NULL);
-		sessions_expire(mono_ms());
-		pool_expire(mono_ms(), false);
+		sessions_expire(clock_mono_ms());
+		pool_expire(clock_mono_ms(), false);
 		reaper_retry();
 	}
 	return NULL;

@@ -129,7 +129,7 @@ static int run_collector(const char *id, char *const *rel, size_t n, const char 
 		return -1;
 	/* One byte over what a well-behaved collector can write marks a misbehaving one. */
 	if (pump_collect(fd, NULL, 0, out, &errb, ISOL8_OUTPUT_TOTAL_MAX + n * RECORD_HEAD_MAX + 1,
-			 mono_ms() + COLLECT_TIMEOUT_MS, err) < 0) {
+			 clock_mono_ms() + COLLECT_TIMEOUT_MS, err) < 0) {
 		isol8_buf_free(&errb);
 		return -1;
 	}

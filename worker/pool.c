@@ -179,7 +179,7 @@ bool pool_put(const struct pool_key *k, const char *owner, const struct sandbox 
 		ents[n_ents].key = *k;
 		snprintf(ents[n_ents].owner, sizeof ents[n_ents].owner, "%s", owner);
 		ents[n_ents].sb = *sb;
-		ents[n_ents].created = mono_ms();
+		ents[n_ents].created = clock_mono_ms();
 		n_ents++;
 		ok = true;
 		pthread_cond_broadcast(&put_cv);
@@ -223,7 +223,7 @@ static void drop_dead(struct sandbox *dead, unsigned n)
 /* Under lock. */
 static bool take_locked(const struct pool_key *k, const char *owner, struct sandbox *out)
 {
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	bool found = false;
 	unsigned best = 0;
 	/* A sandbox pooled less than STANDBY_SETTLE_MS ago may still be starting its standby
@@ -254,7 +254,7 @@ static bool take_locked(const struct pool_key *k, const char *owner, struct sand
 
 bool pool_take(const struct pool_key *k, const char *owner, struct sandbox *out)
 {
-	uint64_t end = mono_ms() + DIRTY_WAIT_MS;
+	uint64_t end = clock_mono_ms() + DIRTY_WAIT_MS;
 	struct sandbox dead[POOL_MAX];
 	unsigned n_dead;
 	bool found;
@@ -262,7 +262,7 @@ bool pool_take(const struct pool_key *k, const char *owner, struct sandbox *out)
 	pthread_mutex_lock(&lock);
 	/* Before choosing: a slot whose container died while idle must not fail a run. */
 	n_dead = take_dead_locked(dead);
-	while (!(found = take_locked(k, owner, out)) && keyset_count(&resetting, k) && mono_ms() < end) {
+	while (!(found = take_locked(k, owner, out)) && keyset_count(&resetting, k) && clock_mono_ms() < end) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += 10 * 1000000L;
@@ -302,7 +302,7 @@ static void *fill_main(void *arg)
 			ents[n_ents].key = j->key;
 			ents[n_ents].owner[0] = '\0'; /* untouched: any principal of the tenant */
 			ents[n_ents].sb = sb;
-			ents[n_ents].created = mono_ms();
+			ents[n_ents].created = clock_mono_ms();
 			n_ents++;
 			sb.id[0] = '\0';
 		}

@@ -88,7 +88,7 @@ void pump_out_write(struct pump_out *o, int s, const char *data, size_t len)
 	if (s != 1 && s != 2)
 		return;
 	if (!o->first_byte_ms && len)
-		o->first_byte_ms = mono_ms();
+		o->first_byte_ms = clock_mono_ms();
 	isol8_masker_feed(o->mask[s], data, len, &masked);
 	if (masked.len)
 		emit(o, s, &masked);
@@ -258,7 +258,7 @@ int pump_run(int fd, const char *stdin_data, size_t stdin_len, int stdin_fd, boo
 		shutdown(fd, SHUT_WR);
 	for (;;) {
 		struct pollfd pf[3];
-		uint64_t now = mono_ms();
+		uint64_t now = clock_mono_ms();
 		int n = 1, ci = -1, si = -1, timeout;
 		ssize_t r;
 
@@ -366,7 +366,7 @@ int pump_collect(int fd, const void *stdin_data, size_t stdin_len, struct isol8_
 		shutdown(fd, SHUT_WR);
 	for (;;) {
 		struct pollfd pf = {.fd = fd, .events = POLLIN | (wr_open ? POLLOUT : 0)};
-		uint64_t now = mono_ms();
+		uint64_t now = clock_mono_ms();
 		ssize_t r;
 		if (now >= deadline)
 			return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "timed out");

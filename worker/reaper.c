@@ -49,7 +49,7 @@ void reaper_retry(void)
 {
 	char todo[REAPER_MAX][65];
 	unsigned n, failed = 0;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 
 	pthread_mutex_lock(&lock);
 	if (now < next_at) {
@@ -76,6 +76,6 @@ void reaper_retry(void)
 	}
 	pthread_mutex_lock(&lock);
 	delay_ms = failed ? (delay_ms >= 8000 ? 16000 : delay_ms * 2) : 1000;
-	next_at = mono_ms() + (failed ? delay_ms : 0);
+	next_at = clock_mono_ms() + (failed ? delay_ms : 0);
 	pthread_mutex_unlock(&lock);
 }

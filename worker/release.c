@@ -19,15 +19,15 @@ static bool try_reuse(struct run *run)
 	uint64_t t;
 
 	if (!run->have_pk || !run->result || g_pool_secure || sb->agent_fd < 0 || ++sb->uses >= POOL_MAX_USES ||
-	    mono_ms() - sb->born_ms >= 10 * 60 * 1000 || !pool_dirty_begin(&run->pk))
+	    clock_mono_ms() - sb->born_ms >= 10 * 60 * 1000 || !pool_dirty_begin(&run->pk))
 		return false;
-	t = mono_ms();
+	t = clock_mono_ms();
 	/* Back in the pool it waits like a fresh one: the broker's hard deadline must not run out
 	 * before the pool's own age limit (worker/pool.h), or the two disagree on who owns it. */
 	if (agent_reset(sb->agent_fd, &e) == 0 && sb_renew(sb->id, 0, &e) == 0) {
 		usage_rebase(sb);
 		reused = pool_put(&run->pk, run->c->principal, sb);
-		log_debug("release %.12s: reset in %llu ms, %s", sb->id, (unsigned long long)(mono_ms() - t),
+		log_debug("release %.12s: reset in %llu ms, %s", sb->id, (unsigned long long)(clock_mono_ms() - t),
 			  reused ? "back in the pool" : "removed (pool full)");
 	} else {
 		log_warn("sandbox %.12s not reused: %s", sb->id, e.msg);

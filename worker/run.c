@@ -138,7 +138,7 @@ static int attempt(struct run *run, int out_fd, int err_fd, struct isol8_err *er
 	 * session keeps the limits it was created with; a later run may only lower its timeout.
 	 * It starts once the sandbox is there: waiting for one or creating it (timings.acquireMs)
 	 * is isol8's time, not the program's. */
-	tm->acquire = mono_ms() - tm->t0;
+	tm->acquire = clock_mono_ms() - tm->t0;
 	run->deadline = tm->t0 + tm->acquire +
 			(r->timeout_ms < run->sb->lim.timeout_ms ? r->timeout_ms : run->sb->lim.timeout_ms);
 	pump_out_init(&run->o, out_fd, err_fd, (const char *const *)r->secret_vals, run->sb->lim.max_output);
@@ -146,26 +146,26 @@ static int attempt(struct run *run, int out_fd, int err_fd, struct isol8_err *er
 	if (plan_code(run, err) < 0)
 		return -1;
 
-	t = mono_ms();
+	t = clock_mono_ms();
 	if (((run->need_file && !run->warm) || r->has_files) &&
 	    run_inject(run, run->need_file ? run->codefile : NULL, err) < 0)
 		return -1;
-	tm->inject = mono_ms() - t;
+	tm->inject = clock_mono_ms() - t;
 
-	t = mono_ms();
+	t = clock_mono_ms();
 	if (run_install(run, err) < 0)
 		return -1;
-	tm->install = mono_ms() - t;
+	tm->install = clock_mono_ms() - t;
 
-	t = mono_ms();
+	t = clock_mono_ms();
 	rc = run_setup(run, err);
 	if (rc != 0)
 		return rc;
-	tm->setup = mono_ms() - t;
-	t = mono_ms();
+	tm->setup = clock_mono_ms() - t;
+	t = clock_mono_ms();
 	if (run_program(run, err) < 0)
 		return -1;
-	tm->exec = mono_ms() - t;
+	tm->exec = clock_mono_ms() - t;
 	return 0;
 }
 
@@ -176,7 +176,7 @@ int run_execute(struct run *run, struct conn *c, const struct run_req *r, int ou
 
 	run->c = c;
 	run->r = r;
-	run->tm.t0 = mono_ms();
+	run->tm.t0 = clock_mono_ms();
 	run->sb = &run->sb_local;
 	run->sb_local.agent_fd = -1;
 	run->kind = r->session ? SANDBOX_SESSION : r->persist ? SANDBOX_PERSIST : SANDBOX_EPHEMERAL;

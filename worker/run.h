@@ -34,7 +34,7 @@ struct exec_outcome {
 	int exit_code;
 	bool timed_out, interrupted, eof, standby;
 	uint64_t ms;
-	uint64_t started_ms, exited_ms; /* mono_ms() at program start and when its status was known */
+	uint64_t started_ms, exited_ms; /* clock_mono_ms() at program start and when its status was known */
 };
 
 /* What the acquire phase holds, for the release phase. */

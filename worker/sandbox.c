@@ -99,7 +99,7 @@ int sb_start(struct sandbox *sb, struct isol8_err *err)
 		fd = xclose(fd);
 	}
 	sb->agent_fd = fd;
-	sb->born_ms = mono_ms();
+	sb->born_ms = clock_mono_ms();
 	return 0;
 }
 

@@ -46,7 +46,7 @@ struct session *session_add(const char *owner, const char *tenant, const char *n
 	s->runtime = runtime;
 	s->sb = *sb;
 	s->repl_fd = -1;
-	s->created_ms = s->last_used_ms = mono_ms();
+	s->created_ms = s->last_used_ms = clock_mono_ms();
 	s->created_wall = (uint64_t)time(NULL);
 	s->idle_ms = idle_ms ? idle_ms : 30 * 60 * 1000;
 	s->refs = 1;
@@ -67,7 +67,7 @@ struct session *session_add(const char *owner, const char *tenant, const char *n
 void session_release(struct session *s)
 {
 	bool free_it = false;
-	s->last_used_ms = mono_ms();
+	s->last_used_ms = clock_mono_ms();
 	pthread_mutex_unlock(&s->lock);
 	pthread_mutex_lock(&tlock);
 	if (--s->refs == 0 && s->dead) {
@@ -127,7 +127,7 @@ static void json_escape(struct isol8_buf *b, const char *s)
 int sessions_list(const char *owner, struct isol8_buf *out)
 {
 	bool first = true;
-	uint64_t now = mono_ms();
+	uint64_t now = clock_mono_ms();
 	time_t wall = time(NULL);
 	pthread_mutex_lock(&tlock);
 	isol8_buf_putc(out, '[');

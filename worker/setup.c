@@ -41,7 +41,7 @@ int run_install(struct run *run, struct isol8_err *err)
 	for (size_t i = 0; i < r->n_install; i++)
 		if (!valid_pkg(r->runtime, r->install[i]))
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid package name '%.64s'", r->install[i]);
-	timeout_arg(tmo, sizeof tmo, run->deadline > mono_ms() ? run->deadline - mono_ms() : 1);
+	timeout_arg(tmo, sizeof tmo, run->deadline > clock_mono_ms() ? run->deadline - clock_mono_ms() : 1);
 	argv[n++] = "timeout"; argv[n++] = "-s"; argv[n++] = "KILL"; argv[n++] = tmo;
 	switch (r->runtime) {
 	case ISOL8_RT_PYTHON:
@@ -110,7 +110,7 @@ int run_setup(struct run *run, struct isol8_err *err)
 	for (int k = 0; k < 2; k++) {
 		if ((k == 0 && !sb->image_setup) || (k == 1 && !r->setup_script))
 			continue;
-		timeout_arg(tmo, sizeof tmo, run->deadline > mono_ms() ? run->deadline - mono_ms() : 1);
+		timeout_arg(tmo, sizeof tmo, run->deadline > clock_mono_ms() ? run->deadline - clock_mono_ms() : 1);
 		if (exec_stream(sb, k ? req_argv : img_argv, run->env.v, "/sandbox", NULL, 0, -1, false, run->deadline,
 				run->c->fd, &run->o, x, err) < 0)
 			return -1;

@@ -12,6 +12,7 @@
 
 #include <json-c/json.h>
 
+#include "common/clock.h"
 #include "common/buf.h"
 #include "worker/outproc.h"
 #include "common/err.h"
@@ -99,7 +100,7 @@ struct pump_out {
 	struct isol8_masker *mask[3];
 	struct isol8_outcap cap[3];
 	bool write_failed[3];
-	uint64_t first_byte_ms;       /* mono_ms() when the program's first output byte arrived; 0 before */
+	uint64_t first_byte_ms;       /* clock_mono_ms() when the program's first output byte arrived; 0 before */
 	int msg_fd;                   /* >= 0: output goes there as WK_OUTPUT messages (setup phase) */
 };
 struct pump_result {
@@ -205,7 +206,6 @@ int sessions_stop(const char *tenant, const char *name, struct isol8_err *err);
 void sessions_expire(uint64_t now);
 void sessions_stop_all(void);
 
-uint64_t mono_ms(void);
 extern volatile bool g_worker_stopping;
 extern unsigned g_worker_index;
 

@@ -9,6 +9,7 @@
  * agent's side is shut for writing, so every conversation ends; a thread plays the agent's
  * reading side (receives A_RUN and its fds and closes them). */
 #include "config.h"
+#include "common/clock.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -30,14 +31,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int devnull = -1;
-
-/* worker/main.c's clock. */
-uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -131,14 +124,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 2:
 		pump_out_init(&o, devnull, devnull, secrets, 1u << 16);
-		agent_exec(sv[0], argv, env, "/sandbox", "stdin data", (op & 4) ? 10 : 0, -1, 5000, mono_ms() + 5000, -1,
+		agent_exec(sv[0], argv, env, "/sandbox", "stdin data", (op & 4) ? 10 : 0, -1, 5000, clock_mono_ms() + 5000, -1,
 			   &o, &x, &err);
 		pump_out_finish(&o);
 		pump_out_free(&o);
 		break;
 	default:
 		pump_out_init(&o, devnull, devnull, secrets, 1u << 16);
-		agent_exec_warm(sv[0], "job", 3, "in", (op & 4) ? 2 : 0, 5000, mono_ms() + 5000, -1, &o, &x, &err);
+		agent_exec_warm(sv[0], "job", 3, "in", (op & 4) ? 2 : 0, 5000, clock_mono_ms() + 5000, -1, &o, &x, &err);
 		pump_out_finish(&o);
 		pump_out_free(&o);
 		break;

@@ -5,6 +5,7 @@
  * parser through a memfd as they do in the worker. A parse that succeeds is freed with
  * request_free(); one that fails must leave nothing behind (LeakSanitizer checks both). */
 #include "config.h"
+#include "common/clock.h"
 
 #include <string.h>
 #include <sys/mman.h>
@@ -14,14 +15,6 @@
 #include "worker/worker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* worker/main.c's clock, which request.c's neighbours expect. */
-uint64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
