@@ -147,7 +147,12 @@ daemon_start() { # ID [isol8d args...]
 	# `pkill isol8d` elsewhere on the machine cannot stop it mid-test. setsid: it must not share
 	# the test's process group either; it is still our child, so $! is its pid.
 	ln -sf "$ISOL8D" "$dir/i8d-test"
-	setsid "$dir/i8d-test" --worker-path "$BUILDDIR/isol8-worker" --socket "${D_SOCK[$id]}" --socket-mode 0666 --foreground --pidfile "$dir/pid" \
+	# ISOL8_TEST_DAEMON_WRAPPER runs the daemon under a tool, e.g. valgrind (its workers lock
+	# themselves down, so the tool follows the broker only):
+	#   ISOL8_TEST_DAEMON_WRAPPER="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite"
+	# makes a memory error or a definite leak a failing exit status at daemon_stop.
+	# shellcheck disable=SC2086 # the wrapper is a command line
+	setsid ${ISOL8_TEST_DAEMON_WRAPPER:-} "$dir/i8d-test" --worker-path "$BUILDDIR/isol8-worker" --socket "${D_SOCK[$id]}" --socket-mode 0666 --foreground --pidfile "$dir/pid" \
 		--grace-ms 3000 "$@" >"${D_LOG[$id]}" 2>&1 </dev/null &
 	pid=$!
 	D_PID[$id]=$pid
@@ -162,6 +167,18 @@ daemon_start() { # ID [isol8d args...]
 		return 1
 	fi
 	is "$(cat "$dir/pid")" "$pid" "daemon $id: pidfile holds its pid"
+	# isol8d listens before it has exec'd its workers: wait for them, so that a test reading
+	# daemon_workers right away sees them all (--workers N, default 2).
+	local want=2 a prev=""
+	for a in "$@"; do
+		[ "$prev" = --workers ] && want=$a
+		case $a in --workers=*) want=${a#--workers=} ;; esac
+		prev=$a
+	done
+	for ((i = 0; i < 100; i++)); do
+		[ "$(daemon_workers "$id" | wc -l)" -ge "$want" ] && break
+		sleep 0.1
+	done
 	return 0
 }
 
