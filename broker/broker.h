@@ -76,6 +76,7 @@ struct broker_opts {
 	const char *http_path;      /* isol8-full */
 	int log_level;
 	const char *audit_log;      /* --audit-log FILE (wins over the policy's audit.path) */
+	const char *keys_db;        /* --keys-db FILE: the API key store (broker/keystore.h) */
 	bool policy_explicit;       /* --policy given: a missing file is an error, not "built-in" */
 	bool check_policy;          /* --check-policy: validate and exit */
 	bool no_create_accounts;    /* --no-create-accounts */
@@ -325,5 +326,13 @@ void broker_notify_stopping(void);
 bool broker_log_to_journal(void);
 
 extern struct broker *g_broker;
+
+/* keys.c: the API key store's doors (HELLO_KEYS, FE_HELLO_DBKEY) */
+const char *keys_db_path(const struct broker *b);
+/* Serves one FE_KEYS on fd (owned) on a thread of its own. */
+void keys_serve(struct broker *b, int fd);
+/* Main loop only: the key whose token hashes to hash_hex -> its tenant index and principal. */
+int keys_authenticate(struct broker *b, const char *hash_hex, int *tenant, char *principal, size_t plen,
+		      uid_t frontend_uid, struct isol8_err *err);
 
 #endif

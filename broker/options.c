@@ -21,7 +21,7 @@
 enum {
 	O_SOCKET = 256, O_GROUP, O_MODE, O_POLICY, O_WORKERS, O_USER, O_SECCOMP, O_WPATH, O_GRACE, O_PIDFILE,
 	O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS, O_NOAGENT,
-	O_PSIZE, O_PSTRAT, O_PREWARM, O_HTTP, O_HTTPKEYS, O_CONFIG, O_CHECK, O_NOACCOUNTS, O_AUDIT,
+	O_PSIZE, O_PSTRAT, O_PREWARM, O_HTTP, O_HTTPKEYS, O_CONFIG, O_CHECK, O_NOACCOUNTS, O_AUDIT, O_KEYSDB,
 };
 
 static const struct option opts[] = {
@@ -40,6 +40,7 @@ static const struct option opts[] = {
 	{"proxy-path", required_argument, 0, O_PPATH}, {"proxy-hosts", required_argument, 0, O_PHOSTS},
 	{"config", required_argument, 0, O_CONFIG}, {"check-policy", no_argument, 0, O_CHECK},
 	{"no-create-accounts", no_argument, 0, O_NOACCOUNTS}, {"audit-log", required_argument, 0, O_AUDIT},
+	{"keys-db", required_argument, 0, O_KEYSDB},
 	{0, 0, 0, 0}};
 
 void broker_usage(FILE *f)
@@ -82,6 +83,8 @@ void broker_usage(FILE *f)
 		"  --audit-log FILE       the audit log (default: the policy's audit.path, else\n"
 		"                         " AUDIT_DEFAULT_PATH " for the default socket and\n"
 		"                         SOCKET.audit.jsonl for others)\n"
+		"  --keys-db FILE         the API key store (isol8 keys; default /var/lib/isol8/keys.db for\n"
+		"                         the default socket, SOCKET.keys.db for others)\n"
 		"  --pidfile FILE         write the daemon's pid\n"
 		"  --foreground           do not detach\n"
 		"  --log-json             log JSON lines\n"
@@ -225,6 +228,7 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 		}
 		case O_CONFIG: o->config_path = optarg; break;
 		case O_AUDIT: o->audit_log = optarg; break;
+		case O_KEYSDB: o->keys_db = optarg; break;
 		case O_PREWARM: {
 			_cleanup_free_ char *list = xstrdup(optarg);
 			char *save = NULL;

@@ -308,7 +308,7 @@ void broker_pending_ready(struct broker *b, int fd)
 {
 	struct isol8_msg m = {0};
 	struct isol8_err err = ISOL8_ERR_INIT;
-	_cleanup_free_ char *session = NULL, *key = NULL, *key_id = NULL;
+	_cleanup_free_ char *session = NULL, *key = NULL, *key_id = NULL, *key_hash = NULL;
 	uint8_t op = 0;
 	unsigned i;
 	int r;
@@ -328,14 +328,39 @@ void broker_pending_ready(struct broker *b, int fd)
 			return;
 		goto bad;
 	}
-	/* The table lets only the two hellos through from a frontend to the broker. */
+	/* The table lets only the hellos (and FE_KEYS, which must not come first) through from a
+	 * frontend to the broker. */
 	if (isol8_proto_check(PEER_BROKER, PEER_FRONTEND, &m, NULL, &err) < 0 ||
+	    (m.type == FE_KEYS && isol8_err_set(&err, ISOL8_E_PROTO, 0, "a keys request needs the keys hello first")) ||
 	    isol8_get_u8(&m, &op, &err) < 0 || isol8_get_str(&m, &session, ISOL8_MAX_SESSION, &err) < 0 ||
 	    (m.type == FE_HELLO_KEY && (isol8_get_str(&m, &key, ISOL8_MAX_KEY_NAME, &err) < 0 ||
 					isol8_get_str(&m, &key_id, ISOL8_KEY_ID_LEN, &err) < 0)) ||
-	    isol8_msg_end(&m, &err) < 0)
+	    (m.type == FE_HELLO_DBKEY && isol8_get_str(&m, &key_hash, 64, &err) < 0) || isol8_msg_end(&m, &err) < 0)
 		goto bad;
-	if (key) {
+	if (key_hash) {
+		/* As for FE_HELLO_KEY: only a trusted HTTP frontend speaks for bearer tokens. */
+		if (!broker_trusts_key_claims(b, &pend[i].cred)) {
+			log_warn("peer uid=%u pid=%d sent a key hash but is not a trusted HTTP frontend",
+				 (unsigned)pend[i].cred.uid, (int)pend[i].cred.pid);
+			refuse(fd, ISOL8_E_AUTH, "this peer may not act for API keys");
+			isol8_msg_free(&m);
+			drop(i);
+			return;
+		}
+		if (keys_authenticate(b, key_hash, &pend[i].tenant, pend[i].principal, sizeof pend[i].principal,
+				      pend[i].cred.uid, &err) < 0) {
+			refuse(fd, err.code == ISOL8_E_PROTO ? ISOL8_E_PROTO : ISOL8_E_AUTH,
+			       err.code == ISOL8_E_AUTH || err.code == ISOL8_E_PROTO ? err.msg : "Invalid API key");
+			if (err.code != ISOL8_E_AUTH && err.code != ISOL8_E_PROTO)
+				log_warn("key store: %s", err.msg);
+			audit_refuse(b, -1, &pend[i].cred, "dbkey", "connect", ISOL8_E_AUTH, "Invalid API key");
+			isol8_msg_free(&m);
+			drop(i);
+			return;
+		}
+		key = xstrdup(""); /* acts for a key: no admin answers below */
+	}
+	if (key && !key_hash) {
 		/* Only a trusted HTTP frontend may speak for an API key: it authenticated the bearer
 		 * itself. Anyone else claiming a key is refused, whatever the key. */
 		const struct isol8_tenant *kt;
@@ -393,6 +418,23 @@ void broker_pending_ready(struct broker *b, int fd)
 		/* Answered here: the log is the broker's. root reads every record, others their
 		 * tenant's (an API key's too: the HTTP frontend asks on its behalf). */
 		audit_serve_show(b, steal_fd(&pend[i].fd), pend[i].cred.uid == 0 && !key ? -1 : pend[i].tenant);
+		drop(i);
+		return;
+	}
+	if (op == HELLO_AUTH) {
+		struct isol8_err e2 = ISOL8_ERR_INIT;
+		isol8_ipc_send(fd, WK_OK, 0, NULL, 0, NULL, 0, &e2);
+		drop(i);
+		return;
+	}
+	if (op == HELLO_KEYS) {
+		/* The key store is the admin's: root on the socket itself, never an API key. */
+		if (pend[i].cred.uid != 0 || key) {
+			refuse(fd, ISOL8_E_AUTH, "managing API keys needs root (sudo isol8 keys ...)");
+			drop(i);
+			return;
+		}
+		keys_serve(b, steal_fd(&pend[i].fd));
 		drop(i);
 		return;
 	}

@@ -28,6 +28,7 @@ int cmd_run(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_file(int argc, char **argv);
 int cmd_cp(int argc, char **argv);

@@ -33,6 +33,7 @@ static const struct command commands[] = {
 	{"doctor", cmd_doctor},
 	{"list-custom", cmd_list_custom},
 	{"status", cmd_status},
+	{"keys", cmd_keys},
 };
 
 /* Commands of the original that this isol8 does not offer (yet). */

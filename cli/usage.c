@@ -20,6 +20,7 @@ static const char main_text[] =
 	"  setup                 Build the runtime images (and configured custom images)\n"
 	"  build                 Build a custom image with packages baked in\n"
 	"  list-custom           List the custom images (--json)\n"
+	"  keys create|list|revoke|purge  API keys of isol8 serve (root)\n"
 	"  cleanup               Remove isol8 containers (and images with --images)\n"
 	"  config                Display the resolved configuration\n"
 	"  audit verify|show     Check isol8d's audit log, or list its records\n"

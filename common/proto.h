@@ -59,6 +59,16 @@ enum isol8_msg_type {
 	                        is "key:NAME@FRONTEND_UID#ID", so two servers that both call their
 	                        key "default" but hold different secrets never share sessions */
 
+	FE_HELLO_DBKEY = 3,  /* u8 op, str session, str SHA-256 of a bearer token (64 lowercase hex):
+	                        only from a trusted HTTP frontend, for a token it does not hold
+	                        itself. isol8d looks the hash up in its key store (broker/keystore.h):
+	                        refused (ISOL8_E_AUTH "Invalid API key") when unknown, revoked,
+	                        expired or its tenant left the policy; else the key's tenant, and
+	                        the principal "dbkey:NAME@FRONTEND_UID#ID" */
+	FE_KEYS = 17,        /* after a HELLO_KEYS hello (uid 0 only): u8 action (enum
+	                        isol8_keys_action), str name, str tenant, u64 ttl_ms (0: default),
+	                        str id -> WK_FILE with the JSON answer in a sealed memfd, or WK_ERROR */
+
 	/* frontend -> worker (after routing) */
 	FE_RUN = 10,         /* JSON request text | fds: stdout, stderr, bundle (memfd, may be empty) */
 	FE_SESSION_LIST = 11,/* empty */
@@ -194,6 +204,11 @@ enum isol8_audit_outcome {
 #define ISOL8_NET_MAX_PATTERNS 64u
 #define ISOL8_NET_MAX_PATTERN 256u
 
+/* FE_KEYS actions. create: name, tenant, ttl -> the key object with "key" (shown once); list:
+ * tenant ("" all) -> {"keys":[...]}; revoke: id -> {"ok":true,"id"}; purge -> {"ok":true,
+ * "removed":N}; login: as create -> {"token","expiresAt","keyId"} (POST /auth/login). */
+enum isol8_keys_action { KEYS_CREATE = 1, KEYS_LIST, KEYS_REVOKE, KEYS_PURGE, KEYS_LOGIN, KEYS__MAX };
+
 /* FE_HELLO ops */
 enum isol8_hello_op {
 	HELLO_RUN = 1,
@@ -205,6 +220,10 @@ enum isol8_hello_op {
 	HELLO_STATUS = 6,  /* answered by the broker itself: WK_FILE with a JSON document (version,
 	                      uptime, workers, queue, runs and sandboxes per tenant, policy; root:
 	                      every tenant, others their own), then close */
+	HELLO_KEYS = 7,    /* answered by the broker itself, for uid 0 only: one FE_KEYS */
+	HELLO_AUTH = 8,    /* answered by the broker itself: WK_OK when the hello's identity (a key
+	                      store token, FE_HELLO_DBKEY) was accepted; isol8 serve checks a token
+	                      with it before answering a request */
 	HELLO__MAX
 };
 

@@ -45,6 +45,10 @@
 	    1 + ISOL8_STR(0) + ISOL8_STR(1) + ISOL8_STR(ISOL8_KEY_ID_LEN),                                      \
 	    1 + ISOL8_STR(ISOL8_MAX_SESSION) + ISOL8_STR(ISOL8_MAX_KEY_NAME) + ISOL8_STR(ISOL8_KEY_ID_LEN), 0,   \
 	    NULL)                                                                                               \
+	ROW(FE_HELLO_DBKEY, "hello-dbkey", PEER_FRONTEND, PEER_BROKER | PEER_CONNECTOR, FDS0,                   \
+	    1 + ISOL8_STR(0) + ISOL8_STR(64), 1 + ISOL8_STR(ISOL8_MAX_SESSION) + ISOL8_STR(64), 0, NULL)         \
+	ROW(FE_KEYS, "keys", PEER_FRONTEND, PEER_BROKER, FDS0, 1 + ISOL8_STR(0) * 3 + 8,                         \
+	    1 + ISOL8_STR(ISOL8_MAX_KEY_NAME) + ISOL8_STR(ISOL8_MAX_TENANT) + 8 + ISOL8_STR(36), 0, NULL)       \
 	/* frontend -> worker. The client's stdout/stderr are only written to; the bundle is read with a    \
 	   cap; the live stdin becomes the program's fd 0, so nothing but an anonymous pipe's read end */     \
 	ROW(FE_RUN, "run", PEER_FRONTEND, PEER_WORKER, FDS3(ISOL8_FD_OUTPUT, ISOL8_FD_OUTPUT, ISOL8_FD_MEMFD), 2,  \
@@ -66,7 +70,7 @@
 	    ISOL8_ERR_MAX, 0, NULL)                                                                             \
 	ROW(WK_FILE, "file", PEER_WORKER | PEER_BROKER, PEER_FRONTEND, FDS1(ISOL8_FD_MEMFD), 0, 0, 0, NULL)                  \
 	ROW(WK_SESSIONS, "sessions", PEER_WORKER, PEER_FRONTEND, FDS0, 0, ISOL8_ANY, 0, NULL)                  \
-	ROW(WK_OK, "ok", PEER_WORKER, PEER_FRONTEND, FDS0, 0, 0, 0, NULL)                                      \
+	ROW(WK_OK, "ok", PEER_WORKER | PEER_BROKER, PEER_FRONTEND, FDS0, 0, 0, 0, NULL)                        \
 	ROW(WK_PHASE, "phase", PEER_WORKER, PEER_FRONTEND, FDS0, 1, 1, 0, NULL)                                \
 	ROW(WK_OUTPUT, "output", PEER_WORKER, PEER_FRONTEND, FDS0, 2, ISOL8_ANY, 0, NULL)                      \
 	ROW(CN_CONNECTED, "connected", PEER_CONNECTOR, PEER_FRONTEND, FDS1(ISOL8_FD_SEQPACKET), 0, 0, 0, NULL) \

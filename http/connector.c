@@ -1,6 +1,7 @@
 /* The broker connector of `isol8 serve` (contract and reasons in connector.h). */
 #include "config.h"
 #include "http/connector.h"
+#include "http/keys.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -48,7 +49,7 @@ static void serve_one(int link, const char *socket_path, uint8_t hello_type, str
 	if (isol8_proto_check(PEER_CONNECTOR, PEER_FRONTEND, m, NULL, &err) < 0)
 		goto fail;
 	/* A root connector never sends a plain FE_HELLO: from uid 0 it would be the admin tenant. */
-	if (m->type != hello_type) {
+	if (m->type != hello_type && !(hello_type == FE_HELLO_KEY && m->type == FE_HELLO_DBKEY)) {
 		isol8_err_set(&err, ISOL8_E_AUTH, 0, "this server may only send %s hellos",
 			      hello_type == FE_HELLO_KEY ? "API key" : "plain");
 		goto fail;
@@ -192,9 +193,19 @@ int http_connector_open(int link, uint8_t op, const char *session, const char *k
 	struct isol8_msg m = {0};
 	int r, fd = -1;
 
-	broker_hello_payload(&b, op, session, key_name, key_id);
+	uint8_t type = key_name ? FE_HELLO_KEY : FE_HELLO;
+
+	if (key_name && strncmp(key_name, HTTP_DBKEY_PREFIX, strlen(HTTP_DBKEY_PREFIX)) == 0) {
+		/* A token of the key store: isol8d checks it, the server only has its hash. */
+		type = FE_HELLO_DBKEY;
+		isol8_put_u8(&b, op);
+		isol8_put_str(&b, session ? session : "");
+		isol8_put_str(&b, key_id);
+	} else {
+		broker_hello_payload(&b, op, session, key_name, key_id);
+	}
 	pthread_mutex_lock(&link_lock);
-	r = isol8_ipc_send_buf(link, key_name ? FE_HELLO_KEY : FE_HELLO, 0, &b, NULL, 0, err);
+	r = isol8_ipc_send_buf(link, type, 0, &b, NULL, 0, err);
 	if (r == 0) {
 		r = isol8_ipc_recv(link, &m, err);
 		if (r == 0)

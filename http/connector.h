@@ -43,5 +43,7 @@ int http_connector_run(int link, int stop_fd, pid_t child, const char *socket_pa
  * ISOL8_E_UNAVAIL "cannot reach isol8d at ..."). */
 int http_connector_open(int link, uint8_t op, const char *session, const char *key_name, const char *key_id,
 			struct isol8_err *err);
+/* (A key_name starting with HTTP_DBKEY_PREFIX sends FE_HELLO_DBKEY with key_id as the token's
+ * SHA-256: a token of isol8d's key store, see http/keys.h.) */
 
 #endif

@@ -1,6 +1,8 @@
 /* API key table (contract in keys.h). */
 #include "config.h"
 #include "http/keys.h"
+
+#include "common/sha256.h"
 #include "common/keys_file.h"
 
 #include <errno.h>
@@ -69,6 +71,7 @@ int http_keys_add(struct http_keys *k, const char *name, const char *secret, str
 					     k->v[i].name, name);
 	}
 	k->v = xrealloc(k->v, (k->n + 1) * sizeof *k->v);
+	memset(&k->v[k->n], 0, sizeof k->v[k->n]);
 	k->v[k->n].name = xstrdup(name);
 	k->v[k->n].secret = xstrdup(secret);
 	k->v[k->n].secret_len = n;
@@ -158,4 +161,23 @@ int http_bearer_token(const char *hdr, const char **tok, size_t *n)
 	*tok = s;
 	*n = (size_t)(e - s);
 	return 0;
+}
+
+bool http_dbkey_token(const char *tok, size_t n)
+{
+	if (n != 70 || strncmp(tok, "isol8_", 6) != 0)
+		return false;
+	for (size_t i = 6; i < n; i++)
+		if (!((tok[i] >= '0' && tok[i] <= '9') || (tok[i] >= 'a' && tok[i] <= 'f')))
+			return false;
+	return true;
+}
+
+void http_dbkey_make(struct http_key *k, char dbhash[65], const char *tok, size_t n)
+{
+	memset(k, 0, sizeof *k);
+	isol8_sha256_hexdigest(tok, n, dbhash);
+	k->name = (char *)HTTP_DBKEY_PREFIX;
+	/* id carries the hash to the connector; the connector sends it whole. */
+	k->dbhash = dbhash;
 }

@@ -7,6 +7,7 @@
 #ifndef ISOL8_FRONTEND_HTTP_KEYS_H
 #define ISOL8_FRONTEND_HTTP_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/err.h"
@@ -22,6 +23,7 @@ struct http_key {
 	 * SHA-256("isol8 key id", NUL, secret). Names repeat across servers ("default"); secrets
 	 * do not. */
 	char id[ISOL8_KEY_ID_LEN + 1];
+	const char *dbhash; /* a key-store token: its SHA-256 (64 hex), else NULL */
 };
 
 struct http_keys {
@@ -40,6 +42,14 @@ int http_keys_load_file(struct http_keys *k, const char *path, struct isol8_err 
  * time that depends only on n, so the timing says nothing about which key or how much of it
  * matched. Returns the key or NULL. */
 const struct http_key *http_keys_match(const struct http_keys *k, const char *tok, size_t n);
+
+/* Tokens of isol8d's key store ("isol8_" + 64 lowercase hex, `isol8 keys create`): a token not
+ * in the keys file that has this form is looked up by isol8d (FE_HELLO_DBKEY), which only ever
+ * gets its SHA-256. The key stands for it with name HTTP_DBKEY_PREFIX and the hash in dbhash. */
+#define HTTP_DBKEY_PREFIX "@db"
+bool http_dbkey_token(const char *tok, size_t n);
+/* A key for the token (caller-owned storage; name and secret point to static text). */
+void http_dbkey_make(struct http_key *k, char dbhash[65], const char *tok, size_t n);
 
 /* From an Authorization header value: the token after "Bearer " (scheme case-insensitive,
  * spaces around the token ignored), or the whole value when it has no scheme (the original

@@ -64,6 +64,8 @@ struct req {
 	char path[128];
 	const char *arg;
 	const struct http_key *key;
+	struct http_key dbkey; /* a key-store token's stand-in (key points here then) */
+	char dbhash[65];
 	struct isol8_buf body;
 	bool too_large;
 };
@@ -88,6 +90,8 @@ static uint64_t mono_ms(void)
 int http_broker_open(const struct http_server_conf *conf, uint8_t op, const char *session, const struct http_key *key,
 		     struct isol8_err *err)
 {
+	if (conf->key_principals && key->dbhash)
+		return http_connector_open(conf->broker_link, op, session, HTTP_DBKEY_PREFIX, key->dbhash, err);
 	if (conf->key_principals)
 		return http_connector_open(conf->broker_link, op, session, key->name, key->id, err);
 	return http_connector_open(conf->broker_link, op, session, NULL, NULL, err);
@@ -262,21 +266,41 @@ static enum MHD_Result openapi(struct MHD_Connection *c, const struct http_serve
 	return ret;
 }
 
-static const struct http_key *authenticate(struct http_server *s, struct MHD_Connection *c)
+/* The keys file first; else a token of isol8d's key store, which isol8d checks now (HELLO_AUTH)
+ * and again on every connection the request opens, so a revoked key fails at once. */
+static const struct http_key *authenticate(struct http_server *s, struct MHD_Connection *c, struct req *q,
+					   struct isol8_err *err)
 {
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	const struct http_key *k;
+	struct isol8_msg m = {0};
 	const char *tok;
 	size_t n;
+	int fd;
 
 	if (!h || http_bearer_token(h, &tok, &n) < 0)
 		return NULL;
-	return http_keys_match(&s->conf->keys, tok, n);
+	k = http_keys_match(&s->conf->keys, tok, n);
+	if (k || !s->conf->key_principals || !http_dbkey_token(tok, n))
+		return k;
+	http_dbkey_make(&q->dbkey, q->dbhash, tok, n);
+	fd = http_broker_open(s->conf, HELLO_AUTH, "", &q->dbkey, err);
+	if (fd < 0)
+		return NULL;
+	if (broker_expect(fd, WK_OK, &m, err) < 0) {
+		close(fd);
+		return NULL;
+	}
+	isol8_msg_free(&m);
+	close(fd);
+	return &q->dbkey;
 }
 
 /* First call: route, authenticate and check the announced length before any body is read. */
 static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *c, struct req *q, const char *url,
 				  const char *method)
 {
+	struct isol8_err err = ISOL8_ERR_INIT;
 	const char *cl;
 
 	q->route = route(method, url, &q->arg);
@@ -290,7 +314,9 @@ static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *
 		return openapi(c, s->conf);
 	if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))
 		return unauthorized(c, "Bearer realm=\"isol8\"", "Missing Authorization header");
-	q->key = authenticate(s, c);
+	q->key = authenticate(s, c, q, &err);
+	if (!q->key && err.code && err.code != ISOL8_E_AUTH)
+		return http_reply_error(c, (unsigned)isol8_err_http_status(err.code), err.msg);
 	if (!q->key)
 		return unauthorized(c, "Bearer realm=\"isol8\", error=\"invalid_token\"", "Invalid API key");
 	/* An authenticated WebSocket lives as long as its session; never cut it. */
