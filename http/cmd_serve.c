@@ -568,7 +568,8 @@ int cmd_serve(int argc, char **argv)
 		usage_command("serve", stdout);
 		return 0;
 	}
-	if (parse(argc, argv, &a) < 0)
+	/* cli_usage_error() returns 2, parse_uint() -1: either is a usage error. */
+	if (parse(argc, argv, &a) != 0)
 		return 2;
 	return serve(&a);
 }
