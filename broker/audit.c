@@ -29,6 +29,7 @@
 
 #include "broker/audit.h"
 #include "broker/broker.h"
+#include "broker/metrics.h"
 #include "broker/validate.h"
 #include "common/audit.h"
 #include "common/cleanup.h"
@@ -405,6 +406,7 @@ int audit_open(struct broker *b, const char *path, struct isol8_err *err)
 
 	g_b = b;
 	pol = b->policy.audit;
+	metrics_init(b);
 	if (!path)
 		return 0;
 	/* Debian's group for reading logs; root's own group where there is none. */
@@ -443,8 +445,9 @@ void audit_close(void)
 uint8_t audit_assign_flags(const struct broker *b)
 {
 	(void)b;
+	/* Always on: the reports feed the metrics too, audit log or not. */
 	if (log_fd < 0)
-		return 0;
+		return ISOL8_AUDIT_F_ON;
 	return (uint8_t)(ISOL8_AUDIT_F_ON | (pol.include_code ? ISOL8_AUDIT_F_CODE : 0) |
 			 (pol.include_output ? ISOL8_AUDIT_F_OUTPUT : 0));
 }
@@ -466,8 +469,7 @@ void audit_note_sandbox(const char *id, const struct create_req *r)
 {
 	struct note *n;
 
-	if (log_fd < 0)
-		return;
+	/* Kept with or without the log: the metrics label runs by the sandbox's runtime. */
 	n = xcalloc(1, sizeof *n);
 	snprintf(n->id, sizeof n->id, "%s", id);
 	n->tenant = r->tenant;
@@ -494,8 +496,6 @@ static char **copy_list(char *const *v, size_t n)
 
 void audit_note_net(const char *id, const struct net_patterns *p)
 {
-	if (log_fd < 0)
-		return;
 	pthread_mutex_lock(&lock);
 	for (struct note *n = notes; n; n = n->next)
 		if (strcmp(n->id, id) == 0 && !n->allow) {
@@ -555,6 +555,7 @@ void audit_refusal(const struct broker *b, int tenant, const char *principal, ui
 	json_object *o;
 
 	(void)b;
+	metrics_refusal(tenant, why->code);
 	if (log_fd < 0 || !refusal_admit(&dropped))
 		return;
 	o = record("refusal");
@@ -574,8 +575,7 @@ void audit_refusal_token(const struct broker *b, unsigned worker, uint32_t gen, 
 
 	/* The broker's own prewarm tokens stand for no caller: nothing was refused to anyone. A
 	 * pool top-up with the same token repeats the refusal: one record per request. */
-	if (log_fd < 0 || table_token_who(token, worker, gen, &w) < 0 || w.uid == (uid_t)-1 ||
-	    !table_token_once(token, worker, gen, 1u))
+	if (table_token_who(token, worker, gen, &w) < 0 || w.uid == (uid_t)-1 || !table_token_once(token, worker, gen, 1u))
 		return;
 	audit_refusal(b, w.tenant, w.principal, w.uid, w.gid, action, why);
 }
@@ -721,6 +721,7 @@ int audit_execution(struct broker *b, unsigned worker, uint32_t gen, struct isol
 			}
 		pthread_mutex_unlock(&lock);
 	}
+	metrics_run(w.tenant, have_note ? nt.runtime : -1, e.outcome, e.duration_ms);
 	if (log_fd < 0) {
 		rc = 0;
 		goto out;

@@ -168,6 +168,8 @@ void broker_pending_ready(struct broker *b, int fd);
 bool broker_trusts_key_claims(const struct broker *b, const struct ucred *cred);
 void broker_pending_expire(struct broker *b, uint64_t now_ms);
 void broker_run_queue(struct broker *b);
+/* Runs waiting for a slot (as of the main loop's last pass; any thread). */
+unsigned broker_queue_depth(void);
 int broker_pending_fds(int *out, unsigned max);
 
 /* verbs.c: worker side */

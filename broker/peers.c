@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "broker/audit.h"
+#include "broker/metrics.h"
 #include "broker/broker.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -44,6 +45,9 @@ struct pending {
 };
 
 static struct pending pend[BROKER_MAX_PENDING];
+/* queued_count() as of the main loop's last look, for the metrics thread (pend is the main
+ * loop's alone). */
+static unsigned n_queued_seen;
 static unsigned n_pend;
 static uint64_t next_seq;
 
@@ -220,12 +224,18 @@ static unsigned queued_count(void)
 	return n;
 }
 
+unsigned broker_queue_depth(void)
+{
+	return __atomic_load_n(&n_queued_seen, __ATOMIC_RELAXED);
+}
+
 static void route(struct broker *b, struct pending *p, uint8_t op, const char *session);
 
 /* Route queued runs in arrival order while slots are free. A tenant at its own cap does not
  * hold back other tenants queued behind it. */
 void broker_run_queue(struct broker *b)
 {
+	__atomic_store_n(&n_queued_seen, queued_count(), __ATOMIC_RELAXED);
 	for (;;) {
 		unsigned best = n_pend;
 		if (table_token_count_runs(-1) >= b->o.max_concurrent)
@@ -411,6 +421,16 @@ void broker_pending_ready(struct broker *b, int fd)
 	if (op == HELLO_STATUS) {
 		/* Answered here, like the audit log: root sees every tenant, others their own. */
 		broker_serve_status(b, steal_fd(&pend[i].fd), pend[i].tenant, pend[i].cred.uid == 0 && !key);
+		drop(i);
+		return;
+	}
+	if (op == HELLO_METRICS) {
+		/* Every tenant's figures: for root and the HTTP frontends isol8d trusts only. */
+		if (!broker_trusts_key_claims(b, &pend[i].cred)) {
+			refuse(fd, ISOL8_E_AUTH, "metrics are for root and trusted HTTP frontends (isol8d --trust-key-uid)");
+		} else {
+			metrics_serve(b, steal_fd(&pend[i].fd));
+		}
 		drop(i);
 		return;
 	}

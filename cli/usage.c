@@ -129,6 +129,8 @@ static const char serve_text[] =
 	"  --port <n>                Port (0: any free port)   ($ISOL8_PORT, $PORT, 3000)\n"
 	"                            A busy port is replaced by a free one when not interactive.\n"
 	"  --bind <addr>             Numeric IP address to listen on              (127.0.0.1)\n"
+	"  --metrics <who>           GET /metrics (Prometheus): auto (open on a loopback address, an\n"
+	"                            API key otherwise), open, key or off          (auto)\n"
 	"  --key-file <file>         API key, named 'default', from the file's first line (-)\n"
 	"  --key <key>               The same on the command line (visible to every local user;\n"
 	"                            prefer --key-file or $ISOL8_API_KEY)         ($ISOL8_API_KEY)\n"

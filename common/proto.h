@@ -166,6 +166,8 @@ enum isol8_msg_type {
 	PX_LOGS = 62,        /* str container -> str json */
 	PX_REPLY_OK = 63,    /* request-specific payload */
 	PX_REPLY_ERR = 64,   /* u16 isol8_err code, str message */
+	PX_COUNTS = 66,      /* empty -> u64 allowed, u64 blocked: requests the proxy decided since it
+	                        started, all sandboxes (isol8d's metrics) */
 	PX_STATS = 65,       /* str container -> u64 bytes_up (sent upstream for the sandbox),
 	                        u64 bytes_down (received for it), closed and open connections */
 };
@@ -224,6 +226,8 @@ enum isol8_hello_op {
 	HELLO_AUTH = 8,    /* answered by the broker itself: WK_OK when the hello's identity (a key
 	                      store token, FE_HELLO_DBKEY) was accepted; isol8 serve checks a token
 	                      with it before answering a request */
+	HELLO_METRICS = 9, /* answered by the broker itself, to root and trusted HTTP frontends only:
+	                      WK_FILE with the Prometheus text exposition, then close */
 	HELLO__MAX
 };
 

@@ -112,6 +112,7 @@
 	    ISOL8_STR(1) + 4 + 4 + 1 + ISOL8_STR(0) + 4 * 4 + 4, ISOL8_ANY, 0, NULL)                            \
 	ROW(PX_DROP, "proxy-drop", PEER_BROKER, PEER_PROXY, FDS0, ISOL8_STR(1), ISOL8_ID_MAX, 0, NULL)          \
 	ROW(PX_LOGS, "proxy-logs", PEER_BROKER, PEER_PROXY, FDS0, ISOL8_STR(1), ISOL8_ID_MAX, 0, NULL)          \
+	ROW(PX_COUNTS, "proxy-counts", PEER_BROKER, PEER_PROXY, FDS0, 0, 0, 0, NULL)                            \
 	ROW(PX_STATS, "proxy-stats", PEER_BROKER, PEER_PROXY, FDS0, ISOL8_STR(1), ISOL8_ID_MAX, 0, NULL)        \
 	ROW(PX_REPLY_OK, "proxy-reply-ok", PEER_PROXY, PEER_BROKER, FDS0, 0, ISOL8_ANY, 0, NULL)               \
 	ROW(PX_REPLY_ERR, "proxy-reply-error", PEER_PROXY, PEER_BROKER, FDS0, ISOL8_ERR_MIN, ISOL8_ERR_MAX, 0,  \

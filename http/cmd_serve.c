@@ -36,6 +36,7 @@
 
 struct serve_args {
 	const char *port, *key, *key_file, *keys_file, *bind, *max_body, *socket, *tls_cert, *tls_key;
+	const char *metrics; /* --metrics auto|open|key|off */
 	unsigned keepalive_ms;
 	int act_for_keys; /* -1 auto (root), 0 off, 1 on */
 	bool no_seccomp; /* --no-seccomp: debugging only */
@@ -81,6 +82,11 @@ static int parse(int argc, char **argv, struct serve_args *a)
 			a->key_file = v;
 		else if ((v = value(argc, argv, &i, "--bind")))
 			a->bind = v;
+		else if ((v = value(argc, argv, &i, "--metrics"))) {
+			if (strcmp(v, "auto") && strcmp(v, "open") && strcmp(v, "key") && strcmp(v, "off"))
+				return cli_usage_error("--metrics '%s': use auto (open on loopback, key otherwise), open, key or off", v);
+			a->metrics = v;
+		}
 		else if ((v = value(argc, argv, &i, "--max-body")))
 			a->max_body = v;
 		else if ((v = value(argc, argv, &i, "--socket")))
@@ -486,6 +492,14 @@ static int serve(struct serve_args *a)
 		fprintf(stderr, "[WARN] Port %u is busy; using port %u instead\n", port, bound);
 	}
 	conf.socket_path = broker_socket_path(a->socket);
+	/* GET /metrics: a scraper on this host needs no key; elsewhere the tenant names it
+	 * carries need one. */
+	if (!a->metrics || strcmp(a->metrics, "auto") == 0)
+		conf.metrics = strncmp(a->bind, "127.", 4) == 0 || strcmp(a->bind, "::1") == 0 ? HTTP_METRICS_OPEN : HTTP_METRICS_KEY;
+	else
+		conf.metrics = strcmp(a->metrics, "open") == 0 ? HTTP_METRICS_OPEN
+			       : strcmp(a->metrics, "off") == 0 ? HTTP_METRICS_OFF
+								 : HTTP_METRICS_KEY;
 	conf.key_principals = a->act_for_keys < 0 ? lk.as_root : a->act_for_keys;
 	conf.max_body = (size_t)max_body;
 	conf.max_connections = 256;

@@ -41,6 +41,7 @@ enum MHD_Result http_handle_file_put(struct http_call *call);
 enum MHD_Result http_handle_file_get(struct http_call *call);
 enum MHD_Result http_handle_cleanup(struct http_call *call);
 enum MHD_Result http_handle_ws(struct http_call *call);
+enum MHD_Result http_handle_metrics(struct http_call *call);
 
 /* Every response is queued through here, so that the access log knows its status. */
 enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r);

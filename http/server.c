@@ -46,6 +46,7 @@ enum route {
 	R_BAD_METHOD,
 	R_HEALTH,
 	R_OPENAPI,
+	R_METRICS,
 	R_EXECUTE,
 	R_STREAM,
 	R_FILE_PUT,
@@ -165,7 +166,7 @@ static enum route route(const char *method, const char *url, const char **arg)
 		{"/execute/stream", "POST", R_STREAM}, {"/file", "POST", R_FILE_PUT},
 		{"/file", "GET", R_FILE_GET},         {"/sessions", "GET", R_SESSIONS},
 		{"/cleanup", "POST", R_CLEANUP},     {"/execute/ws", "GET", R_WS},
-		{"/openapi.json", "GET", R_OPENAPI},
+		{"/openapi.json", "GET", R_OPENAPI},  {"/metrics", "GET", R_METRICS},
 	};
 	bool path_known = false;
 
@@ -312,6 +313,12 @@ static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *
 		return health(s, c);
 	if (q->route == R_OPENAPI)
 		return openapi(c, s->conf);
+	if (q->route == R_METRICS && s->conf->metrics == HTTP_METRICS_OFF)
+		return http_reply_error(c, MHD_HTTP_NOT_FOUND, "Not found");
+	/* Scrapers on the same host need no key (loopback listener, or --metrics open); the
+	 * figures name tenants, so anywhere else they need one. Answered once the request ends. */
+	if (q->route == R_METRICS && s->conf->metrics == HTTP_METRICS_OPEN)
+		return MHD_YES;
 	if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))
 		return unauthorized(c, "Bearer realm=\"isol8\"", "Missing Authorization header");
 	q->key = authenticate(s, c, q, &err);
@@ -350,6 +357,7 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
 	case R_SESSION_DELETE: return http_handle_session_delete(&call);
 	case R_CLEANUP: return http_handle_cleanup(&call);
 	case R_WS: return http_handle_ws(&call);
+	case R_METRICS: return http_handle_metrics(&call);
 	default: return http_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal routing error");
 	}
 }

@@ -17,6 +17,9 @@
 #define HTTP_KEEPALIVE_MS 15000u
 #define HTTP_HEADER_TIMEOUT_S 10u
 
+/* GET /metrics: who may scrape (isol8 serve --metrics; auto is decided at start). */
+enum http_metrics_mode { HTTP_METRICS_KEY = 0, HTTP_METRICS_OPEN, HTTP_METRICS_OFF };
+
 struct http_server_conf {
 	int listen_fd;           /* bound and listening; owned by the server once started */
 	const char *socket_path; /* isol8d socket (for messages; the connector connects to it) */
@@ -34,6 +37,7 @@ struct http_server_conf {
 	const char *tls_cert;    /* PEM text (not a path), or NULL for plain HTTP */
 	const char *tls_key;
 	const char *openapi;     /* GET /openapi.json (docs/openapi.json), NULL: 404 */
+	enum http_metrics_mode metrics;
 	size_t openapi_len;
 };
 

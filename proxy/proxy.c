@@ -350,9 +350,16 @@ static bool filter_addrs(struct conn *c)
 	return k > 0;
 }
 
+/* PX_COUNTS: requests decided since the proxy started, for isol8d's metrics. */
+static uint64_t n_allowed, n_blocked;
+
 static void mark_blocked(struct conn *c)
 {
 	struct listener *l = conn_listener(c);
+	/* Allowed by name, refused later (its address): it counts as blocked. */
+	if (n_allowed)
+		n_allowed--;
+	n_blocked++;
 	if (l && c->logi >= 0 && (size_t)c->logi < l->n_logs)
 		l->logs[c->logi].allowed = false;
 }
@@ -541,6 +548,10 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 		why = "host not allowed";
 	allowed = why == NULL;
 	c->logi = log_add(l, r, path, path_len, allowed);
+	if (allowed)
+		n_allowed++;
+	else
+		n_blocked++;
 	c->is_connect = r->is_connect;
 	log_debug("sandbox %.12s: %s %s:%u %s", l->id, r->method, r->host, r->port, allowed ? "allowed" : why);
 	if (!allowed) {
@@ -912,6 +923,11 @@ static void serve_channel_msg(int chan, struct isol8_msg *m)
 	switch (m->type) {
 	case PX_LISTEN:
 		rc = do_listen(m, &err);
+		break;
+	case PX_COUNTS:
+		isol8_put_u64(&reply, n_allowed);
+		isol8_put_u64(&reply, n_blocked);
+		rc = 0;
 		break;
 	case PX_DROP:
 	case PX_LOGS:

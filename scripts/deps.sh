@@ -14,6 +14,8 @@ PKGS=(
 	jq iproute2 openssl bc python3-jsonschema
 	# gVisor, the engine's "runsc" runtime for tenants with "isolation": "runsc"
 	runsc
+	# isol8 serve's /metrics: promtool and a Prometheus that scrapes it (tests/integration/metrics_test.sh)
+	prometheus
 	# the Python SDK's wheel, built offline (sdk/python)
 	python3-pip python3-setuptools python3-wheel
 )

@@ -1,0 +1,230 @@
+/* Prometheus metrics (text exposition format 0.0.4), answered by the broker to HELLO_METRICS
+ * from root or a trusted HTTP frontend (isol8 serve's GET /metrics). Counters are fed by the
+ * same events as the audit log (V_AUDIT, refusals); gauges are read from the broker's own
+ * tables at scrape time. Every label value comes from the policy (tenant names) or an enum
+ * (runtime, outcome, reason, kind), so the number of series is bounded by the policy. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "broker/metrics.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+#define NB (sizeof buckets / sizeof buckets[0])
+#define NRT (ISOL8_RT__MAX + 1) /* + "none": the run never reached a sandbox */
+static const char *const outcome_names[AUDIT__MAX] = {"ok", "error", "timeout", "oom", "refused"};
+
+struct tenant_counters {
+	uint64_t runs[NRT][AUDIT__MAX];
+	uint64_t hist[NRT][NB];     /* cumulative per bucket at scrape, raw per bucket here */
+	uint64_t hist_count[NRT];
+	double hist_sum[NRT];
+	uint64_t refusals[ISOL8_E__MAX];
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tenant_counters *tc; /* n_tenants + 1: the last one for callers no tenant matched */
+static size_t n_tc;
+
+void metrics_init(const struct broker *b)
+{
+	n_tc = b->policy.n_tenants + 1;
+	tc = xcalloc(n_tc, sizeof *tc);
+}
+
+static struct tenant_counters *slot(int tenant)
+{
+	if (!tc)
+		return NULL;
+	return &tc[tenant >= 0 && (size_t)tenant < n_tc - 1 ? (size_t)tenant : n_tc - 1];
+}
+
+void metrics_run(int tenant, int runtime, int outcome, uint64_t duration_ms)
+{
+	struct tenant_counters *t;
+	size_t rt = runtime >= 0 && runtime < ISOL8_RT__MAX ? (size_t)runtime : ISOL8_RT__MAX;
+	double s = (double)duration_ms / 1000.0;
+
+	if (outcome < 0 || outcome >= AUDIT__MAX)
+		return;
+	pthread_mutex_lock(&lock);
+	if ((t = slot(tenant))) {
+		t->runs[rt][outcome]++;
+		/* Refused runs never ran: no duration. */
+		if (outcome != AUDIT_REFUSED) {
+			size_t i = 0;
+			while (i < NB && s > buckets[i])
+				i++;
+			if (i < NB)
+				t->hist[rt][i]++;
+			t->hist_count[rt]++;
+			t->hist_sum[rt] += s;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void metrics_refusal(int tenant, int code)
+{
+	struct tenant_counters *t;
+
+	if (code < 0 || code >= ISOL8_E__MAX)
+		code = ISOL8_E_INTERNAL;
+	pthread_mutex_lock(&lock);
+	if ((t = slot(tenant)))
+		t->refusals[code]++;
+	pthread_mutex_unlock(&lock);
+}
+
+static const char *tname(const struct broker *b, size_t i)
+{
+	return i < b->policy.n_tenants ? b->policy.tenants[i].name : "none";
+}
+
+static const char *rtname(size_t rt)
+{
+	return rt < ISOL8_RT__MAX ? isol8_runtime_name((int)rt) : "none";
+}
+
+static void help(FILE *f, const char *name, const char *type, const char *text)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
+}
+
+static void render(struct broker *b, FILE *f)
+{
+	struct tenant_counters *snap;
+	uint64_t allowed = 0, blocked = 0;
+	bool proxy_ok;
+	unsigned alive = 0;
+
+	pthread_mutex_lock(&lock);
+	snap = xcalloc(n_tc, sizeof *snap);
+	memcpy(snap, tc, n_tc * sizeof *snap);
+	pthread_mutex_unlock(&lock);
+
+	help(f, "isol8_runs_total", "counter", "Executions by tenant, runtime and outcome.");
+	for (size_t i = 0; i < n_tc; i++)
+		for (size_t rt = 0; rt < NRT; rt++)
+			for (int o = 0; o < AUDIT__MAX; o++)
+				if (snap[i].runs[rt][o])
+					fprintf(f, "isol8_runs_total{tenant=\"%s\",runtime=\"%s\",outcome=\"%s\"} %llu\n",
+						tname(b, i), rtname(rt), outcome_names[o], (unsigned long long)snap[i].runs[rt][o]);
+	help(f, "isol8_run_duration_seconds", "histogram", "Run duration (the program's wall time) by tenant and runtime.");
+	for (size_t i = 0; i < n_tc; i++)
+		for (size_t rt = 0; rt < NRT; rt++) {
+			uint64_t cum = 0;
+			if (!snap[i].hist_count[rt])
+				continue;
+			for (size_t k = 0; k < NB; k++) {
+				cum += snap[i].hist[rt][k];
+				fprintf(f, "isol8_run_duration_seconds_bucket{tenant=\"%s\",runtime=\"%s\",le=\"%g\"} %llu\n",
+					tname(b, i), rtname(rt), buckets[k], (unsigned long long)cum);
+			}
+			fprintf(f, "isol8_run_duration_seconds_bucket{tenant=\"%s\",runtime=\"%s\",le=\"+Inf\"} %llu\n",
+				tname(b, i), rtname(rt), (unsigned long long)snap[i].hist_count[rt]);
+			fprintf(f, "isol8_run_duration_seconds_sum{tenant=\"%s\",runtime=\"%s\"} %.3f\n", tname(b, i), rtname(rt),
+				snap[i].hist_sum[rt]);
+			fprintf(f, "isol8_run_duration_seconds_count{tenant=\"%s\",runtime=\"%s\"} %llu\n", tname(b, i),
+				rtname(rt), (unsigned long long)snap[i].hist_count[rt]);
+		}
+	help(f, "isol8_refusals_total", "counter", "Requests the policy refused, by tenant (none: no tenant matched) and reason.");
+	for (size_t i = 0; i < n_tc; i++)
+		for (int c = 0; c < ISOL8_E__MAX; c++)
+			if (snap[i].refusals[c])
+				fprintf(f, "isol8_refusals_total{tenant=\"%s\",reason=\"%s\"} %llu\n", tname(b, i),
+					isol8_err_code_name(c), (unsigned long long)snap[i].refusals[c]);
+	free(snap);
+
+	help(f, "isol8_queue_depth", "gauge", "Runs waiting for a free execution slot.");
+	fprintf(f, "isol8_queue_depth %u\n", broker_queue_depth());
+	help(f, "isol8_runs_in_progress", "gauge", "Connections running code, by tenant.");
+	for (size_t i = 0; i < b->policy.n_tenants; i++)
+		fprintf(f, "isol8_runs_in_progress{tenant=\"%s\"} %u\n", tname(b, i), table_token_count_runs((int)i));
+	help(f, "isol8_sandboxes", "gauge",
+	     "Sandboxes isol8d holds, by tenant and kind (ephemeral: running, warm in a pool or being reset).");
+	for (size_t i = 0; i < b->policy.n_tenants; i++) {
+		static const char *const kinds[SANDBOX__MAX] = {"ephemeral", "session", "persist"};
+		for (int k = 0; k < SANDBOX__MAX; k++)
+			fprintf(f, "isol8_sandboxes{tenant=\"%s\",kind=\"%s\"} %u\n", tname(b, i), kinds[k],
+				table_container_count_tenant_kind((int)i, k));
+	}
+	help(f, "isol8_sessions", "gauge", "Live sessions, by tenant.");
+	for (size_t i = 0; i < b->policy.n_tenants; i++)
+		fprintf(f, "isol8_sessions{tenant=\"%s\"} %u\n", tname(b, i),
+			table_container_count_tenant_kind((int)i, SANDBOX_SESSION));
+	for (unsigned i = 0; i < b->o.workers; i++)
+		alive += b->w[i].pid > 0 && b->w[i].chan >= 0;
+	help(f, "isol8_workers_up", "gauge", "Worker processes running.");
+	fprintf(f, "isol8_workers_up %u\n", alive);
+	{
+		struct isol8_buf p = ISOL8_BUF_INIT;
+		struct isol8_msg reply;
+		struct isol8_err err = ISOL8_ERR_INIT;
+		proxy_ok = broker_proxy_call(b, PX_COUNTS, &p, -1, &reply, &err) == 0;
+		if (proxy_ok) {
+			proxy_ok = isol8_get_u64(&reply, &allowed, &err) == 0 && isol8_get_u64(&reply, &blocked, &err) == 0 &&
+				   isol8_msg_end(&reply, &err) == 0;
+			isol8_msg_free(&reply);
+		}
+		isol8_buf_free(&p);
+	}
+	help(f, "isol8_proxy_requests_total", "counter",
+	     "Requests of filtered sandboxes through the network proxy, allowed or blocked (since the proxy started).");
+	if (proxy_ok) {
+		fprintf(f, "isol8_proxy_requests_total{action=\"allowed\"} %llu\n", (unsigned long long)allowed);
+		fprintf(f, "isol8_proxy_requests_total{action=\"blocked\"} %llu\n", (unsigned long long)blocked);
+	}
+}
+
+struct serve_job {
+	struct broker *b;
+	int fd;
+};
+
+static void *serve_main(void *arg)
+{
+	struct serve_job *j = arg;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	int mfd = memfd_create("isol8-metrics", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	FILE *f = mfd >= 0 ? fdopen(dup(mfd), "w") : NULL;
+
+	if (f) {
+		render(j->b, f);
+		fclose(f);
+	}
+	if (f && lseek(mfd, 0, SEEK_SET) == 0 && isol8_memfd_seal(mfd, &err) == 0)
+		isol8_ipc_send(j->fd, WK_FILE, 0, NULL, 0, &mfd, 1, &err);
+	else
+		log_warn("metrics: %s", err.msg[0] ? err.msg : strerror(errno));
+	xclose(mfd);
+	close(j->fd);
+	free(j);
+	return NULL;
+}
+
+void metrics_serve(struct broker *b, int fd)
+{
+	struct serve_job *j = xcalloc(1, sizeof *j);
+	pthread_attr_t attr;
+	pthread_t th;
+
+	j->b = b;
+	j->fd = fd;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, serve_main, j) != 0) {
+		close(fd);
+		free(j);
+	}
+	pthread_attr_destroy(&attr);
+}
