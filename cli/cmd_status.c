@@ -36,6 +36,29 @@ static json_object *member(json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? v : NULL;
 }
 
+static int print_metrics(const char *socket)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_msg m = {0};
+	_cleanup_close_ int sock = -1, fd = -1;
+	char tmp[8192];
+	ssize_t n;
+
+	sock = broker_open(broker_socket_path(socket), HELLO_METRICS, "", &err);
+	if (sock < 0 || broker_expect(sock, WK_FILE, &m, &err) < 0 || m.nfds != 1) {
+		if (!err.code)
+			isol8_err_set(&err, ISOL8_E_PROTO, 0, "isol8d sent no metrics");
+		isol8_msg_free(&m);
+		return cli_fail(&err);
+	}
+	fd = isol8_msg_take_fd(&m, 0);
+	isol8_msg_free(&m);
+	while ((n = read(fd, tmp, sizeof tmp)) > 0)
+		if (fwrite(tmp, 1, (size_t)n, stdout) != (size_t)n)
+			return 1;
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 static void print_human(json_object *d)
 {
 	json_object *q = member(d, "queue"), *pol = member(d, "policy"), *ws = member(d, "workers"),
@@ -78,7 +101,7 @@ int cmd_status(int argc, char **argv)
 	struct isol8_msg m = {0};
 	struct isol8_buf b = ISOL8_BUF_INIT;
 	const char *socket = NULL;
-	bool as_json = false;
+	bool as_json = false, prometheus = false;
 	_cleanup_close_ int sock = -1, fd = -1;
 	json_object *doc;
 	char tmp[8192];
@@ -87,6 +110,8 @@ int cmd_status(int argc, char **argv)
 		const char *a = argv[i];
 		if (strcmp(a, "--json") == 0)
 			as_json = true;
+		else if (strcmp(a, "--prometheus") == 0)
+			prometheus = true;
 		else if (strcmp(a, "--socket") == 0 && i + 1 < argc)
 			socket = argv[++i];
 		else if (strncmp(a, "--socket=", 9) == 0)
@@ -94,8 +119,12 @@ int cmd_status(int argc, char **argv)
 		else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return usage_command("status", stdout) == 0 ? 0 : 2;
 		else
-			return cli_usage_error("unknown argument '%s' (isol8 status [--json] [--socket PATH])", a);
+			return cli_usage_error("unknown argument '%s' (isol8 status [--json|--prometheus] [--socket PATH])", a);
 	}
+	/* --prometheus: the metrics isol8 serve's GET /metrics answers, for hosts without HTTP (a
+	 * textfile collector, a cron job); isol8d gives them to root only. */
+	if (prometheus)
+		return print_metrics(socket);
 	sock = broker_open(broker_socket_path(socket), HELLO_STATUS, "", &err);
 	if (sock < 0 || broker_expect(sock, WK_FILE, &m, &err) < 0 || m.nfds != 1) {
 		if (!err.code)

@@ -189,11 +189,13 @@ void usage_main(FILE *f)
 }
 
 static const char status_text[] =
-	"Usage: isol8 status [--json] [--socket <path>]\n"
+	"Usage: isol8 status [--json | --prometheus] [--socket <path>]\n"
 	"\n"
 	"Show the running isol8d: version and uptime, workers, the run queue, runs in flight and\n"
 	"sandboxes per tenant, and the policy in force (file, load time, reloads). root sees every\n"
-	"tenant; others see their own.\n";
+	"tenant; others see their own.\n"
+	"  --prometheus   isol8d's metrics in the Prometheus text format, as isol8 serve's GET /metrics\n"
+	"                 answers them (root only)\n";
 
 int usage_command(const char *cmd, FILE *f)
 {

@@ -99,6 +99,18 @@ print(m[0], wire.error_text(m[1]))\""
 " "isol8d gives its metrics to root and trusted frontends only"
 }
 
+case_status_prometheus() {
+	run_cap "$ISOL8" status --socket "$S" --prometheus
+	printf '%s' "$OUT" >"$T_TMP/status.txt"
+	run_cap promtool check metrics <"$T_TMP/status.txt"
+	is "$RC|$OUT$ERR" "0|" "isol8 status --prometheus: the same exposition, promtool finds no problem"
+	is "$(grep '^isol8_runs_total{tenant="admin",runtime="python",outcome="ok"}' "$T_TMP/status.txt")" \
+		'isol8_runs_total{tenant="admin",runtime="python",outcome="ok"} 2' "with the same figures"
+	run_cap su nobody -s /bin/sh -c "'$ISOL8' status --socket '$S' --prometheus"
+	is "$RC|$ERR" "1|[ERR] metrics are for root and trusted HTTP frontends (isol8d --trust-key-uid)
+" "another user is refused"
+}
+
 case_prometheus_scrapes() {
 	local PP cfg v=""
 	serve_start prom
