@@ -111,6 +111,10 @@ enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status, json_
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	/* Every "too busy" answer says when to come back (RFC 9110 10.2.3), whichever layer said
+	 * it: this server's limit, isol8d's queue, an engine that is down. */
+	if (status == MHD_HTTP_TOO_MANY_REQUESTS || status == MHD_HTTP_SERVICE_UNAVAILABLE)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 	ret = http_queue(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
