@@ -3,7 +3,9 @@
 #include "http/deadline.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -12,13 +14,45 @@
 #include "common/xalloc.h"
 
 #define TICK_MS 250u
+/* A connection beyond its address's limit must show a complete request head by then (a real
+ * client sent it with the connection); a slow one is gone within a tick after. */
+#define OVER_LIMIT_MS 500u
 
 struct http_conn_slot {
 	struct http_conn_slot *prev, *next;
 	int fd;
 	uint64_t deadline_ms; /* 0: none (a request is being handled, or exempt) */
 	bool exempt;
+	bool over;            /* opened beyond the per-address limit */
+	unsigned char addr[16];
+	size_t addr_len;      /* 0: unknown address (not counted) */
 };
+
+/* The client's address without its port: what the per-address limit counts. */
+static void slot_addr(struct http_conn_slot *s, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (sa && sa->sa_family == AF_INET) {
+		memcpy(s->addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
+		s->addr_len = 4;
+	} else if (sa && sa->sa_family == AF_INET6) {
+		memcpy(s->addr, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
+		s->addr_len = 16;
+	}
+}
+
+/* Under lock. */
+static unsigned count_addr(const struct http_deadlines *d, const struct http_conn_slot *s)
+{
+	unsigned n = 0;
+
+	for (const struct http_conn_slot *o = d->head; o; o = o->next)
+		if (o->addr_len == s->addr_len && memcmp(o->addr, s->addr, s->addr_len) == 0 && !o->over)
+			n++;
+	return n;
+}
 
 /* Every expired connection is shut down, once. Safe against fd reuse: MHD sends
  * MHD_CONNECTION_NOTIFY_CLOSED (which unlinks the slot under the lock) before it closes the
@@ -52,12 +86,13 @@ static void *timer_main(void *arg)
 	return NULL;
 }
 
-int http_deadlines_start(struct http_deadlines *d, unsigned timeout_s, struct isol8_err *err)
+int http_deadlines_start(struct http_deadlines *d, unsigned timeout_s, unsigned per_addr, struct isol8_err *err)
 {
 	pthread_condattr_t ca;
 	int r;
 
 	d->timeout_ms = (uint64_t)timeout_s * 1000u;
+	d->per_addr = per_addr;
 	d->head = NULL;
 	d->stop = false;
 	pthread_mutex_init(&d->lock, NULL);
@@ -107,8 +142,10 @@ void http_deadlines_notify(void *cls, struct MHD_Connection *c, void **socket_co
 			return; /* nothing to cut; the idle timeout still applies */
 		s = xcalloc(1, sizeof *s);
 		s->fd = ci->connect_fd;
+		slot_addr(s, c);
 		pthread_mutex_lock(&d->lock);
-		s->deadline_ms = clock_mono_ms() + d->timeout_ms;
+		s->over = d->per_addr && s->addr_len && count_addr(d, s) >= d->per_addr;
+		s->deadline_ms = clock_mono_ms() + (s->over ? OVER_LIMIT_MS : d->timeout_ms);
 		s->next = d->head;
 		if (d->head)
 			d->head->prev = s;
@@ -159,6 +196,19 @@ void http_deadline_rearm(struct http_deadlines *d, struct MHD_Connection *c)
 	if (!s->exempt)
 		s->deadline_ms = clock_mono_ms() + d->timeout_ms;
 	pthread_mutex_unlock(&d->lock);
+}
+
+bool http_conn_over_limit(struct http_deadlines *d, struct MHD_Connection *c)
+{
+	struct http_conn_slot *s = slot_of(c);
+	bool over;
+
+	if (!s)
+		return false;
+	pthread_mutex_lock(&d->lock);
+	over = s->over;
+	pthread_mutex_unlock(&d->lock);
+	return over;
 }
 
 void http_deadline_exempt(struct http_deadlines *d, struct MHD_Connection *c)

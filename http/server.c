@@ -120,6 +120,25 @@ enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status, json_
 	return ret;
 }
 
+/* 429 and the end of the connection: it holds a thread its address is not entitled to. */
+static enum MHD_Result reply_busy_close(struct MHD_Connection *c, const char *msg)
+{
+	static const char fmt[] = "{\"error\":\"%s\"}";
+	char body[256];
+	int n = snprintf(body, sizeof body, fmt, msg);
+	struct MHD_Response *r = MHD_create_response_from_buffer((size_t)n, body, MHD_RESPMEM_MUST_COPY);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	ret = http_queue(c, MHD_HTTP_TOO_MANY_REQUESTS, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 enum MHD_Result http_reply_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
 	json_object *o = json_object_new_object();
@@ -374,6 +393,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	(void)version;
 	if (!q) {
+		/* Beyond its address's limit: an answer (not a reset) that says when to come back. */
+		if (http_conn_over_limit(&s->deadlines, c)) {
+			http_deadline_disarm(&s->deadlines, c);
+			return reply_busy_close(c, "Too many connections from your address; retry later");
+		}
 		/* Headers complete: the header deadline is met for this request. */
 		http_deadline_disarm(&s->deadlines, c);
 		enum MHD_Result r;
@@ -460,7 +484,7 @@ struct http_server *http_server_start(struct http_server_conf *conf, struct isol
 
 	s->conf = conf;
 	if (http_deadlines_start(&s->deadlines, conf->header_timeout_s ? conf->header_timeout_s : HTTP_HEADER_TIMEOUT_S,
-				 err) < 0) {
+				 conf->per_ip_connections, err) < 0) {
 		free(s);
 		return NULL;
 	}
@@ -474,7 +498,7 @@ struct http_server *http_server_start(struct http_server_conf *conf, struct isol
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, conf->listen_fd,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_NOTIFY_CONNECTION, http_deadlines_notify, &s->deadlines, MHD_OPTION_CONNECTION_LIMIT,
-				conf->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, conf->per_ip_connections,
+				conf->max_connections,
 				MHD_OPTION_CONNECTION_TIMEOUT, conf->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				(size_t)(64 * 1024), MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_EXTERNAL_LOGGER,
 				on_mhd_log, NULL, conf->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
