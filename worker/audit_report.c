@@ -96,10 +96,16 @@ static void send_report(struct conn *c, const struct report *rp)
 		isol8_put_str(&p, r->meta_v[i]);
 	}
 	put_capped(&p, (c->audit_flags & ISOL8_AUDIT_F_CODE) && code ? code : "", ISOL8_AUDIT_MAX_CODE);
-	/* includeOutput: the output is streamed to the caller and not kept; the heads stay empty
-	 * until the pump keeps them (see isol8-policy(5)). */
-	isol8_put_str(&p, "");
-	isol8_put_str(&p, "");
+	/* includeOutput: what the pump kept of each stream (masked, as the caller saw it). */
+	for (int s = 1; s <= 2; s++) {
+		const struct isol8_buf *h = (c->audit_flags & ISOL8_AUDIT_F_OUTPUT) && c->out_head ? &c->out_head[s] : NULL;
+		char buf[ISOL8_AUDIT_MAX_OUTPUT];
+		size_t n = h && h->data ? (h->len < sizeof buf ? h->len : sizeof buf) : 0;
+		/* A string on the wire holds no NUL: output may. */
+		for (size_t i = 0; i < n; i++)
+			buf[i] = h->data[i] ? h->data[i] : '?';
+		isol8_put_bytes(&p, buf, n);
+	}
 	if (p.len > ISOL8_IPC_MAX_PAYLOAD)
 		log_warn("audit report of %.12s too large (%zu bytes): not sent", rp->container, p.len);
 	else

@@ -110,7 +110,9 @@ static int handle_run(struct conn *c, struct isol8_msg *m, struct isol8_err *err
 			close(files_fd);
 		}
 	}
+	c->out_head = run.o_init ? run.o.head : NULL;
 	conn_send_result(c, run.result);
+	c->out_head = NULL;
 	c->run = NULL;
 	return 0;
 }

@@ -79,6 +79,9 @@ static void emit(struct pump_out *o, int s, struct isol8_buf *masked)
 	size_t take = isol8_outcap_take_utf8(&o->cap[s], masked->data, masked->len);
 	if (take)
 		write_all(o, s, masked->data, take);
+	if (take && o->head[s].len < o->head_max)
+		isol8_buf_append(&o->head[s], masked->data,
+				 take < o->head_max - o->head[s].len ? take : o->head_max - o->head[s].len);
 	isol8_buf_reset(masked);
 }
 
@@ -129,6 +132,8 @@ void pump_out_free(struct pump_out *o)
 		if (o->mask[s])
 			isol8_masker_free(o->mask[s]);
 	memset(o->mask, 0, sizeof o->mask);
+	for (int s = 1; s <= 2; s++)
+		isol8_buf_free(&o->head[s]);
 }
 
 /* ---- REPL end-marker scanning: "\x1e<token> <code>\n" on each stream ---- */

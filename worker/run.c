@@ -143,6 +143,8 @@ static int attempt(struct run *run, int out_fd, int err_fd, struct isol8_err *er
 			(r->timeout_ms < run->sb->lim.timeout_ms ? r->timeout_ms : run->sb->lim.timeout_ms);
 	pump_out_init(&run->o, out_fd, err_fd, (const char *const *)r->secret_vals, run->sb->lim.max_output);
 	run->o_init = true;
+	if (run->c->audit_flags & ISOL8_AUDIT_F_OUTPUT)
+		run->o.head_max = ISOL8_AUDIT_MAX_OUTPUT;
 	if (plan_code(run, err) < 0)
 		return -1;
 

@@ -102,6 +102,10 @@ struct pump_out {
 	bool write_failed[3];
 	uint64_t first_byte_ms;       /* clock_mono_ms() when the program's first output byte arrived; 0 before */
 	int msg_fd;                   /* >= 0: output goes there as WK_OUTPUT messages (setup phase) */
+	/* policy audit.includeOutput: the first head_max bytes of each stream as the caller got
+	 * them (masked), for the audit record; 0: none kept */
+	struct isol8_buf head[3];
+	size_t head_max;
 };
 struct pump_result {
 	bool eof;           /* stream ended */
@@ -187,6 +191,7 @@ struct conn {
 	bool filler_started;
 	uint8_t audit_flags;    /* ISOL8_AUDIT_F_* from BR_ASSIGN */
 	const struct run_req *run; /* the run in progress (handle_run), for its audit report */
+	const struct isol8_buf *out_head; /* [1] stdout, [2] stderr: its output heads, or NULL */
 	bool audited;           /* its V_AUDIT went out */
 };
 void *conn_main(void *arg);

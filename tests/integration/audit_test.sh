@@ -208,6 +208,22 @@ EOF
 	daemon_stop m
 }
 
+case_include_code_and_output() {
+	local P=$T_TMP/incl-policy.json rec code='import sys; print("out:" + "hunter2"); print("err!", file=sys.stderr)'
+	jq '.audit = {"includeCode": true, "includeOutput": true}' "$SRC/policy/default-policy.json" >"$P"
+	daemon_start i --policy "$P" || return
+	run_cap "$ISOL8" run --socket "${D_SOCK[i]}" --secret PW=hunter2 -e "$code"
+	is "$RC|$OUT" $'0|out:***\n' "the run's output, with the secret masked"
+	rec=$(typed i execution)
+	is "$(jq -c '[.code, .stdoutHead, .stderrHead]' <<<"$rec")" "$(jq -cn --arg c "$code" '[$c, "out:***\n", "err!\n"]')" \
+		"includeCode and includeOutput: the code, and the output heads as the caller saw them"
+	daemon_stop i
+	daemon_start n || return
+	"$ISOL8" run --socket "${D_SOCK[n]}" -e 'print(1)' >/dev/null
+	is "$(typed n execution | jq -c '[has("code"), has("stdoutHead")]')" '[false,false]' "by default neither is recorded"
+	daemon_stop n
+}
+
 case_one_log_per_daemon() {
 	daemon_start a || return
 	run_cap "$ISOL8D" --worker-path "$BUILDDIR/isol8-worker" --socket "$T_TMP/other.sock" --foreground \
