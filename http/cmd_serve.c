@@ -24,6 +24,7 @@
 #include "common/ipc.h"
 #include "common/parse.h"
 #include "common/proto.h"
+#include "common/suggest.h"
 #include "common/xalloc.h"
 #include "cli/broker_conn.h"
 #include "cli/cli.h"
@@ -62,8 +63,11 @@ static int parse_uint(const char *s, unsigned max, unsigned *out, const char *wh
 	struct isol8_err err = ISOL8_ERR_INIT;
 	uint64_t v;
 
-	if (isol8_parse_u64(s, max, &v, &err) < 0)
-		return cli_usage_error("%s: %s", what, err.msg);
+	/* cli_usage_error() returns the exit status (2), not -1: callers test "< 0". */
+	if (isol8_parse_u64(s, max, &v, &err) < 0) {
+		cli_usage_error("%s: %s", what, err.msg);
+		return -1;
+	}
 	*out = (unsigned)v;
 	return 0;
 }
@@ -119,7 +123,17 @@ static int parse(int argc, char **argv, struct serve_args *a)
 		else if (strcmp(argv[i], "--no-act-for-keys") == 0)
 			a->act_for_keys = 0;
 		else
-			return cli_usage_error("unknown option or missing value: '%s'", argv[i]);
+		{
+			static const char *const known[] = {"port", "key", "key-file", "keys-file", "bind", "max-body",
+							    "socket", "tls-cert", "tls-key", "grace", "max-concurrent",
+							    "act-for-keys", "no-act-for-keys", "header-timeout"};
+			const char *sugg = strncmp(argv[i], "--", 2) == 0
+						   ? isol8_suggest(argv[i] + 2, known, sizeof known / sizeof known[0])
+						   : NULL;
+			if (sugg && strcmp(sugg, argv[i] + 2) != 0)
+				return cli_usage_error("unknown option '%s' (did you mean --%s?)", argv[i], sugg);
+			return cli_usage_error("unknown option or missing value: '%s'; see 'isol8 serve --help'", argv[i]);
+		}
 	}
 	return 0;
 }
