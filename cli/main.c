@@ -8,6 +8,7 @@
 #include <sys/utsname.h>
 
 #include "common/log.h"
+#include "common/suggest.h"
 #include "cli/cli.h"
 #include "images/commands_images.h"
 
@@ -19,6 +20,14 @@ struct command {
 
 static int cmd_version(int argc, char **argv)
 {
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage_command("version", stdout);
+		return 0;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "[ERR] isol8 version takes no arguments (got '%s')\n", argv[1]);
+		return 2;
+	}
 	printf("isol8 %s\n", PACKAGE_VERSION);
 	return 0;
 }
@@ -55,8 +64,19 @@ static int unknown(const char *name)
 			return 1;
 		}
 	}
-	fprintf(stderr, "[ERR] unknown command '%s'\n", name);
-	fputs("Run 'isol8 help' for a list of commands.\n", stderr);
+	{
+		const char *names[sizeof commands / sizeof commands[0] + 1], *sugg;
+		size_t n = 0;
+		for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+			names[n++] = commands[i].name;
+		names[n++] = "help";
+		sugg = isol8_suggest(name, names, n);
+		if (sugg) {
+			fprintf(stderr, "[ERR] unknown command '%s' (did you mean 'isol8 %s'?)\n", name, sugg);
+			return 2;
+		}
+	}
+	fprintf(stderr, "[ERR] unknown command '%s'; run 'isol8 help' for the list of commands\n", name);
 	return 2;
 }
 
@@ -112,8 +132,7 @@ int main(int argc, char **argv)
 			isol8_log_set_level(ISOL8_LOG_DEBUG);
 			continue;
 		}
-		fprintf(stderr, "[ERR] unknown option '%s'\n", a);
-		fputs("Run 'isol8 help' for a list of commands.\n", stderr);
+		fprintf(stderr, "[ERR] unknown option '%s'; isol8 takes -V, --version, -h, --help and --debug before the command\n", a);
 		return 2;
 	}
 	if (i >= argc) {

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "common/json.h"
 #include "common/parse.h"
 #include "common/proto.h"
+#include "common/suggest.h"
 #include "cli/registries.h"
 #include "common/xalloc.h"
 
@@ -552,9 +554,19 @@ static int parse_argv(int argc, char **argv, struct run_opts *o, struct strv *po
 		if (a[1] == '-') {
 			const char *eq = strchr(a + 2, '=');
 			d = find_long(a + 2, eq ? (size_t)(eq - a - 2) : strlen(a + 2));
-			if (!d)
+			if (!d) {
+				const char *names[sizeof opts / sizeof opts[0]], *sugg;
+				char word[64];
+				for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+					names[k] = opts[k].name;
+				snprintf(word, sizeof word, "%.*s", (int)(eq ? (size_t)(eq - a - 2) : strlen(a + 2)), a + 2);
+				sugg = isol8_suggest(word, names, sizeof opts / sizeof opts[0]);
+				if (sugg)
+					return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown option '--%s' (did you mean --%s?)",
+							     word, sugg);
 				return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown option '%.*s'",
 						     (int)(eq ? (size_t)(eq - a) : strlen(a)), a);
+			}
 			if (eq && !d->has_arg)
 				return isol8_err_set(err, ISOL8_E_USAGE, 0, "option '--%s' does not take a value", d->name);
 			val = eq ? eq + 1 : NULL;
@@ -687,9 +699,22 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 		const char *rt = "python";
 		if (o->cmd)
 			rt = "bash";
-		else if (o->file && !(rt = run_runtime_from_path(o->file)))
+		else if (o->image && strncmp(o->image, "isol8:", 6) == 0 && !o->file) {
+			/* --image isol8:node -e ...: the image says which runtime it is for; running
+			 * python3 in it would only fail with "python3: No such file or directory". */
+			for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++) {
+				size_t n = strlen(runtimes[i]);
+				if (strncmp(o->image + 6, runtimes[i], n) == 0 && (!o->image[6 + n] || o->image[6 + n] == '-'))
+					rt = runtimes[i];
+			}
+		}
+		else if (o->file && !(rt = run_runtime_from_path(o->file))) {
+			/* A missing file is not a runtime question ("isol8 run notes.txt" typo'd). */
+			if (access(o->file, F_OK) < 0 && errno == ENOENT)
+				return isol8_err_set(err, ISOL8_E_NOTFOUND, ENOENT, "cannot open %s", o->file);
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
 					     "Cannot detect runtime for %s. Use --runtime to specify.", o->file);
+		}
 		o->runtime = xstrdup(rt);
 	}
 	if (o->file) {

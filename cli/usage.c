@@ -188,6 +188,12 @@ void usage_main(FILE *f)
 	fputs(main_text, f);
 }
 
+static const char help_text[] =
+	"Usage: isol8 help [command]\n"
+	"\n"
+	"Without a command, list the commands; with one, show its options (as 'isol8 <command>\n"
+	"--help' does).\n";
+
 static const char status_text[] =
 	"Usage: isol8 status [--json | --prometheus] [--socket <path>]\n"
 	"\n"
@@ -203,7 +209,7 @@ int usage_command(const char *cmd, FILE *f)
 		{"run", run_text},   {"session", session_text}, {"file", file_text},
 		{"cp", cp_text},     {"config", config_text},   {"version", version_text},
 		{"serve", serve_text}, /* http */
-		{"mcp", mcp_text},   {"status", status_text},
+		{"mcp", mcp_text},   {"status", status_text}, {"help", help_text},
 	};
 
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <json-c/json.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -324,6 +325,23 @@ START_TEST(kv_values)
 }
 END_TEST
 
+/* --image isol8:<runtime>: the runtime follows the image unless -r says otherwise. */
+START_TEST(runtime_from_image)
+{
+	ck_assert_int_eq(parse("--image", "isol8:node", "-e", "console.log(1)", NULL), 0);
+	ck_assert_str_eq(o.runtime, "node");
+	run_opts_free(&o);
+	ck_assert_int_eq(parse("--image", "isol8:bash-custom-0123456789ab", "-e", "echo 1", NULL), 0);
+	ck_assert_str_eq(o.runtime, "bash");
+	run_opts_free(&o);
+	ck_assert_int_eq(parse("--image", "isol8:nodejs", "-e", "1", NULL), 0);
+	ck_assert_str_eq(o.runtime, "python");
+	run_opts_free(&o);
+	ck_assert_int_eq(parse("-r", "python", "--image", "isol8:node", "-e", "1", NULL), 0);
+	ck_assert_str_eq(o.runtime, "python");
+}
+END_TEST
+
 /* NAME alone: the value comes from the caller's environment (off the command line). */
 START_TEST(kv_from_environment)
 {
@@ -352,7 +370,7 @@ START_TEST(option_syntax_errors)
 	ck_usage("unknown option '-x'");
 	/* no abbreviations */
 	ck_assert_int_eq(parse("--pers", NULL), -1);
-	ck_usage("unknown option '--pers'");
+	ck_usage("unknown option '--pers' (did you mean --persistent?)");
 	ck_assert_int_eq(parse("-e", "1", "--persist=yes", NULL), -1);
 	ck_usage("option '--persist' does not take a value");
 	ck_assert_int_eq(parse("-e", "1", "--timeout", NULL), -1);
@@ -574,8 +592,20 @@ START_TEST(runtime_detection)
 		ck_assert_str_eq(o.file, m[i].file);
 		run_opts_free(&o);
 	}
-	ck_assert_int_eq(parse("a.rb", NULL), -1);
-	ck_usage("Cannot detect runtime for a.rb. Use --runtime to specify.");
+	/* a missing file is said to be missing, not of an unknown runtime */
+	ck_assert_int_eq(parse("no-such-file.rb", NULL), -1);
+	ck_assert_int_eq(err.code, ISOL8_E_NOTFOUND);
+	ck_assert_str_eq(err.msg, "cannot open no-such-file.rb: No such file or directory");
+	{
+		char rb[] = "/tmp/check_run_args_XXXXXX.rb", want[128];
+		int fd = mkstemps(rb, 3);
+		ck_assert_int_ge(fd, 0);
+		close(fd);
+		ck_assert_int_eq(parse(rb, NULL), -1);
+		snprintf(want, sizeof want, "Cannot detect runtime for %s. Use --runtime to specify.", rb);
+		ck_usage(want);
+		unlink(rb);
+	}
 	ck_assert_int_eq(parse("Makefile", NULL), -1);
 	ck_assert_int_eq(parse("dir.py/script", NULL), -1);
 	/* -r overrides; the extension is still passed */
@@ -951,6 +981,7 @@ int main(void)
 	tcase_add_test(tc, bad_values_from_common_parsers);
 	tcase_add_test(tc, kv_values);
 	tcase_add_test(tc, kv_from_environment);
+	tcase_add_test(tc, runtime_from_image);
 	tcase_add_test(tc, option_syntax_errors);
 	tcase_add_test(tc, program_arguments);
 	tcase_add_test(tc, arguments_in_request);
