@@ -21,6 +21,10 @@ extern char **cli_orig_argv;
 int cli_exec_full(void);
 /* Print "[ERR] <formatted>" and return 2. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* After getopt_long returned '?' or ':' (optstring starting with ':', opterr 0): one [ERR] line
+ * for the option at argv[optind - 1], with the nearest real name; returns 2. */
+struct option;
+int cli_getopt_error(const char *cmd, char **argv, const struct option *opts);
 /* True when argv[1..] contains -h/--help before any "--". */
 bool cli_wants_help(int argc, char **argv);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cli.h"
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
@@ -49,6 +50,10 @@ static int add_setup(struct isol8_buf *script, const char *arg)
 		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && script->len + n <= SETUP_MAX)
 			isol8_buf_append(script, chunk, n);
 		fclose(f);
+	} else if (!strpbrk(arg, " \t;&|") && strchr(arg, '/')) {
+		/* One word with a slash names a file; a typo'd path must not become the command. */
+		fprintf(stderr, "[ERR] --setup %s: no such file (give a script file, or a shell command)\n", arg);
+		return -1;
 	} else {
 		isol8_buf_puts(script, arg);
 	}
@@ -101,7 +106,8 @@ int cmd_build(int argc, char **argv)
 	int c, rt, rc = 1;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b': base = optarg; break;
 		case 'i': isol8_strlist_add_csv(&pkgs, optarg); break;
@@ -113,15 +119,15 @@ int cmd_build(int argc, char **argv)
 		case 'f': force = true; break;
 		case 'p': pip_index = optarg; break;
 		case 'h': build_usage(stdout); rc = 0; goto out;
-		default: goto usage;
+		default: rc = cli_getopt_error("build", argv, opts); goto out;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "[ERR] build: unexpected argument: %s\n", argv[optind]);
+		fprintf(stderr, "[ERR] build: unexpected argument: %s; see 'isol8 build --help'\n", argv[optind]);
 		goto usage;
 	}
 	if (!base) {
-		fprintf(stderr, "[ERR] build: --base is required\n");
+		fprintf(stderr, "[ERR] build: --base RUNTIME is required (python, node, bun, deno or bash)\n");
 		goto usage;
 	}
 	rt = isol8_runtime_parse(base);
@@ -198,7 +204,7 @@ int cmd_build(int argc, char **argv)
 	rc = 0;
 	goto out;
 usage:
-	build_usage(stderr);
+	/* Each way here printed its one [ERR] line; the whole usage would bury it. */
 usage_err:
 	rc = 2;
 out:

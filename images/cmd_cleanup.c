@@ -1,5 +1,8 @@
-/* isol8 cleanup: remove containers (and with --images, images) labelled org.isol8.managed=true.
- * Nothing without that label is ever touched; the bootstrapped FROM image has no such label. */
+/* isol8 cleanup: remove the containers an isol8d created (label org.isol8.instance, which only
+ * the broker sets, at create time) and with --images the images labelled org.isol8.managed=true.
+ * Containers are not selected by org.isol8.managed: the images carry it, so every container a
+ * user starts from them with plain `docker run` inherits it. Nothing else is ever touched; the
+ * bootstrapped FROM image has no such label. */
 #include "config.h"
 
 #include <getopt.h>
@@ -9,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "images/commands_images.h"
@@ -16,11 +20,13 @@
 #include "images/images.h"
 
 #define MANAGED_FILTER ISOL8_LABEL_MANAGED "=true"
+#define CONTAINER_FILTER "org.isol8.instance"
 
 static void cleanup_usage(FILE *f)
 {
 	fprintf(f, "Usage: isol8 cleanup [--force] [--images] [--filter KEY=VALUE]\n"
-		   "Remove isol8 containers (label " MANAGED_FILTER ").\n"
+		   "Remove the containers isol8d created (label " CONTAINER_FILTER "); with --images also\n"
+		   "the isol8 images (label " MANAGED_FILTER ").\n"
 		   "  --force            do not ask for confirmation\n"
 		   "  --images           also remove isol8 images\n"
 		   "  --filter KEY=VALUE only objects that also carry this label\n");
@@ -185,7 +191,8 @@ int cmd_cleanup(int argc, char **argv)
 	int c, rc = 1, nc, ni;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': force = true; break;
 		case 'i': with_images = true; break;
@@ -197,18 +204,17 @@ int cmd_cleanup(int argc, char **argv)
 			}
 			break;
 		case 'h': cleanup_usage(stdout); return 0;
-		default: cleanup_usage(stderr); return 2;
+		default: return cli_getopt_error("cleanup", argv, opts);
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "[ERR] cleanup: unexpected argument: %s\n", argv[optind]);
-		cleanup_usage(stderr);
+		fprintf(stderr, "[ERR] cleanup: unexpected argument: %s; see 'isol8 cleanup --help'\n", argv[optind]);
 		return 2;
 	}
 	d = isol8_images_connect();
 	if (!d)
 		return 1;
-	if (docker_container_list(d, MANAGED_FILTER, true, &all, &err) < 0) {
+	if (docker_container_list(d, CONTAINER_FILTER, true, &all, &err) < 0) {
 		fprintf(stderr, "[ERR] list containers: %s\n", err.msg);
 		goto out;
 	}

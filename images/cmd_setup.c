@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "common/cleanup.h"
 #include "common/conf.h"
 #include "common/xalloc.h"
@@ -116,7 +117,8 @@ int cmd_setup(int argc, char **argv)
 	int c, rc = 1;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': force = true; break;
 		case OPT_BOOTSTRAP: bootstrap = true; break;
@@ -133,11 +135,12 @@ int cmd_setup(int argc, char **argv)
 				isol8_strlist_add_csv(&pkgs[c - OPT_PKG_BASE], optarg);
 				break;
 			}
-			goto usage;
+			rc = cli_getopt_error("setup", argv, opts);
+			goto out;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "[ERR] setup: unexpected argument: %s\n", argv[optind]);
+		fprintf(stderr, "[ERR] setup: unexpected argument: %s; see 'isol8 setup --help'\n", argv[optind]);
 		goto usage;
 	}
 	if (mirror && !isol8_mirror_url_ok(mirror)) {
@@ -206,7 +209,7 @@ int cmd_setup(int argc, char **argv)
 		printf("\n[DONE] Setup complete!\n");
 	goto out;
 usage:
-	setup_usage(stderr);
+	/* Each way here printed its one [ERR] line; the whole usage would bury it. */
 	rc = 2;
 out:
 	for (int rt = 0; rt < ISOL8_RT__MAX; rt++)

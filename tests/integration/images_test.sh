@@ -184,7 +184,8 @@ check "  the setup script is baked in with label org.isol8.setup=1" bash -c "[ '
 # --- cleanup touches only managed objects ---
 docker create --label org.isol8.test=images-foreign debian:bookworm-slim true >/dev/null
 docker tag debian:bookworm-slim isol8-foreign-test:1
-docker create --label org.isol8.managed=true --label "$TEST_LABEL" debian:bookworm-slim true >/dev/null
+docker create --label org.isol8.managed=true --label org.isol8.instance=/images-test.sock --label "$TEST_LABEL" \
+	debian:bookworm-slim true >/dev/null
 printf 'FROM debian:bookworm-slim\nLABEL org.isol8.managed=true %s\n' "$TEST_LABEL" |
 	docker build -q --pull=false -t isol8-test-managed:1 - >/dev/null 2>&1
 "$ISOL8" cleanup --images --filter "$TEST_LABEL" </dev/null >out 2>err
