@@ -1,0 +1,92 @@
+#!/bin/bash
+# The misleading errors of issue 20 (item 10): each bad input gets one [ERR] line with the fix,
+# exit 2 only for usage errors, "did you mean" for a mistyped flag or command, and cleanup
+# leaves containers a user started from isol8 images with plain docker alone.
+# shellcheck source=../lib/daemon.sh
+. "${ISOL8_SRCDIR:-$(dirname "$0")/../..}/tests/lib/daemon.sh"
+SRC=$(cd "${ISOL8_SRCDIR:-$(dirname "$0")/../..}" && pwd)
+find_builddir
+T_TMP=$(mktemp -d /tmp/isol8-errors.XXXXXX) || bail "mktemp"
+chmod 0755 "$T_TMP"
+TEST_LABEL=org.isol8.test=errors-$$
+trap 'docker rm -f $(docker ps -aq --filter "label=$TEST_LABEL") >/dev/null 2>&1; rm -rf "$T_TMP"' EXIT
+cd "$T_TMP" || bail "cd"
+
+one_line() { # DESC WANT-RC WANT-ERR CMD...
+	local d=$1 rc=$2 want=$3
+	shift 3
+	run_cap "$@" </dev/null
+	is "$RC|$OUT|$ERR" "$rc||$want"$'\n' "$d"
+}
+
+case_serve_port() {
+	run_cap timeout 5 "$ISOL8" serve --port 99999 --key-file /dev/null --socket "$T_TMP/none.sock" </dev/null
+	is "$RC|$OUT" "2|" "serve --port 99999: exit 2 at once, nothing served"
+	is "$ERR" '[ERR] --port: invalid number "99999": must be at most 65535'$'\n' "  one [ERR] line"
+	one_line "serve: a mistyped option, did you mean" 2 "[ERR] unknown option '--prot' (did you mean --port?)" \
+		timeout 5 "$ISOL8" serve --prot 3000
+}
+
+case_did_you_mean() {
+	one_line "run --memroy: did you mean --memory" 2 "[ERR] unknown option '--memroy' (did you mean --memory?)" \
+		"$ISOL8" run --memroy 1g -e 1
+	one_line "isol8 sesion: did you mean session" 2 "[ERR] unknown command 'sesion' (did you mean 'isol8 session'?)" \
+		"$ISOL8" sesion list
+	one_line "isol8 --bogus: one line naming the global options" 2 \
+		"[ERR] unknown option '--bogus'; isol8 takes -V, --version, -h, --help and --debug before the command" \
+		"$ISOL8" --bogus run
+}
+
+case_help_and_version() {
+	run_cap "$ISOL8" help help </dev/null
+	is "$RC|$(head -1 <<<"$OUT")|$ERR" "0|Usage: isol8 help [command]|" "isol8 help help: the help command's usage"
+	run_cap "$ISOL8" version --help </dev/null
+	is "$RC|$OUT|$ERR" $'0|Usage: isol8 version | isol8 --version | isol8 -V\n|' "isol8 version --help: its usage"
+	one_line "isol8 version extra: usage error" 2 "[ERR] isol8 version takes no arguments (got 'extra')" "$ISOL8" version extra
+}
+
+case_missing_file() {
+	one_line "isol8 run notes.txt (missing): says so, exit 1" 1 "[ERR] cannot open notes.txt: No such file or directory" \
+		"$ISOL8" run notes.txt
+	echo 'hello' >"$T_TMP/notes.txt"
+	one_line "  an existing file of no known runtime: the runtime question" 2 \
+		"[ERR] Cannot detect runtime for notes.txt. Use --runtime to specify." "$ISOL8" run notes.txt
+}
+
+case_image_commands() {
+	one_line "cleanup --bogus: one [ERR] line, exit 2" 2 "[ERR] isol8 cleanup: unknown option '--bogus'; see 'isol8 cleanup --help'" \
+		"$ISOL8" cleanup --bogus
+	one_line "setup --runtims: did you mean --runtimes" 2 "[ERR] isol8 setup: unknown option '--runtims' (did you mean --runtimes?)" \
+		"$ISOL8" setup --runtims python
+	one_line "build --instll: did you mean --install" 2 "[ERR] isol8 build: unknown option '--instll' (did you mean --install?)" \
+		"$ISOL8" build --instll numpy
+	one_line "build --base: a missing value, one line" 2 "[ERR] isol8 build: option '--base' needs a value; see 'isol8 build --help'" \
+		"$ISOL8" build --base
+	one_line "build --setup /typo/path: refused, not run as a command" 2 \
+		"[ERR] --setup /typo/path: no such file (give a script file, or a shell command)" \
+		"$ISOL8" build --base python --setup /typo/path
+}
+
+case_policy_example() {
+	sed -n '/^\.SH EXAMPLE/,/^\.SH SECCOMP/p' "$SRC/man/isol8-policy.5" | sed -n '/^\.nf/,/^\.fi/p' | grep -v '^\.' |
+		sed 's/\\e/\\/g' >"$T_TMP/example.json"
+	run_cap "$ISOL8D" --check-policy "$T_TMP/example.json"
+	is "$RC|$ERR" "0|" "the EXAMPLE of isol8-policy(5) is a valid policy"
+}
+
+# Containers from isol8 images inherit org.isol8.managed=true; only the broker sets
+# org.isol8.instance. cleanup selects by the latter (--filter keeps this test to its own).
+case_cleanup_label() {
+	local mine ours
+	[ "$(id -u)" = 0 ] && timeout 20 docker version >/dev/null 2>&1 || { ok "# SKIP needs root and the engine"; return; }
+	docker image inspect isol8:bash >/dev/null 2>&1 || { ok "# SKIP isol8:bash missing"; return; }
+	mine=$(docker create --label "$TEST_LABEL" isol8:bash true)
+	ours=$(docker create --label "$TEST_LABEL" --label org.isol8.instance=/errors-test.sock isol8:bash true)
+	run_cap "$ISOL8" cleanup --force --filter "$TEST_LABEL" </dev/null
+	is "$RC" 0 "cleanup --force"
+	is "$(docker inspect -f '{{index .Config.Labels "org.isol8.managed"}}' "$mine" 2>&1)" true \
+		"a plain docker create from isol8:bash inherits org.isol8.managed and is left alone"
+	is "$(docker ps -aq --no-trunc --filter "id=$ours")" "" "the container with isol8d's instance label is removed"
+}
+
+run_cases "$@"
