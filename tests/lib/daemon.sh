@@ -12,6 +12,8 @@
 #            daemon_containers ID ids of containers labelled org.isol8.instance=<its socket>
 #            daemon_workers ID    pids of its isol8-worker children
 #            i8 ID SUBCMD ARGS... the isol8 CLI against that daemon
+#   ISOL8_TEST_ISOLATION=runsc: every daemon_start gets its policy (--policy FILE, else the
+#   built-in one) with each tenant on gVisor and network none (tests/integration/runsc_test.sh)
 #   Every daemon started here is stopped by the EXIT trap that daemon_setup installs.
 #
 # Build dir: $ISOL8_BUILDDIR (set by make check), else the current directory.
@@ -54,8 +56,8 @@ done_testing() {
 	exit 1
 }
 
-# run_cases [-k NAME | -l]: run every function named case_<name>, in the order the script
-# defines them, or only those whose name contains NAME; then the function `teardown` if the
+# run_cases [-k NAME]... | -l: run every function named case_<name>, in the order the script
+# defines them, or only those whose name contains one of the NAMEs; then the function `teardown` if the
 # script has one (stop its daemons), then done_testing. A script that ends with
 # `run_cases "$@"` lets one case be run alone (`script.sh -k timeout`) and lists them with -l.
 # Each case sets up what it needs, so that it passes alone as in the whole run.
@@ -64,22 +66,24 @@ case_names() {
 	{ grep -oE '^case_[A-Za-z0-9_]+' "$src" 2>/dev/null || declare -F | awk '{print $3}' | grep '^case_'; } | awk '!seen[$0]++'
 }
 run_cases() {
-	local sel="" f n=0
+	local sel=() f n=0 k hit
 	while [ $# -gt 0 ]; do
 		case $1 in
-		-k) [ $# -ge 2 ] || { echo "usage: $0 [-k CASE | -l]" >&2; exit 2; }; sel=$2; shift 2 ;;
+		-k) [ $# -ge 2 ] || { echo "usage: $0 [-k CASE]... | -l" >&2; exit 2; }; sel+=("$2"); shift 2 ;;
 		-l) case_names | sed 's/^case_//'; exit 0 ;;
-		*) echo "usage: $0 [-k CASE | -l]" >&2; exit 2 ;;
+		*) echo "usage: $0 [-k CASE]... | -l" >&2; exit 2 ;;
 		esac
 	done
 	for f in $(case_names); do
 		declare -F "$f" >/dev/null || continue
-		[ -z "$sel" ] || [[ $f == *"$sel"* ]] || continue
+		hit=$((${#sel[@]} == 0))
+		for k in "${sel[@]}"; do [[ $f == *"$k"* ]] && hit=1; done
+		[ "$hit" = 1 ] || continue
 		diag "case ${f#case_}"
 		n=$((n + 1))
 		"$f"
 	done
-	[ "$n" -gt 0 ] || bail "no case matches '$sel'"
+	[ "$n" -gt 0 ] || bail "no case matches '${sel[*]}'"
 	if declare -F teardown >/dev/null; then teardown; fi
 	done_testing
 }
@@ -137,11 +141,30 @@ proc_gone() {
 	[ -z "$st" ] || [ "$st" = Z ] || [ "$st" = X ]
 }
 
+# tier_policy DIR ARGS...: print ARGS with the policy rewritten for $ISOL8_TEST_ISOLATION, one a line
+tier_policy() {
+	local dir=$1 src=${ISOL8_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}/policy/default-policy.json
+	local a prev="" out=()
+	shift
+	for a in "$@"; do
+		if [ "$prev" = --policy ]; then src=$a; else [ "$a" = --policy ] || out+=("$a"); fi
+		prev=$a
+	done
+	jq --arg iso "$ISOL8_TEST_ISOLATION" '.tenants |= map_values(.isolation = $iso | .network = ["none"])' \
+		"$src" >"$dir/policy-$ISOL8_TEST_ISOLATION.json" || bail "cannot rewrite $src for $ISOL8_TEST_ISOLATION"
+	printf '%s\n' --policy "$dir/policy-$ISOL8_TEST_ISOLATION.json" "${out[@]}"
+}
+
 daemon_start() { # ID [isol8d args...]
 	local id=$1 dir pid i
 	shift
 	dir="$T_TMP/d-$id"
 	mkdir -p "$dir" && chmod 0755 "$dir"
+	if [ -n "${ISOL8_TEST_ISOLATION:-}" ]; then
+		local args
+		mapfile -t args < <(tier_policy "$dir" "$@")
+		set -- "${args[@]}"
+	fi
 	D_DIR[$id]=$dir D_SOCK[$id]=$dir/isol8d.sock D_LOG[$id]=$dir/isol8d.log
 	# The daemon runs under its own name (a symlink; comm comes from it) so that a developer's
 	# `pkill isol8d` elsewhere on the machine cannot stop it mid-test. setsid: it must not share
