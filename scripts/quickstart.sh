@@ -17,7 +17,7 @@ step "runtime images";      /usr/local/bin/isol8 setup
 step "isol8d"
 if ! /usr/local/bin/isol8 session list >/dev/null 2>&1; then
 	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-		install -m 0644 build/isol8d.service /etc/systemd/system/isol8d.service
+		# make install put the unit in systemd's unit directory and ran systemd-sysusers
 		systemctl daemon-reload
 		systemctl enable --now isol8d
 	else
@@ -28,3 +28,5 @@ if ! /usr/local/bin/isol8 session list >/dev/null 2>&1; then
 fi
 step "sample run"
 /usr/local/bin/isol8 run -e "print('hello from isol8')"
+step "other users"
+echo "Members of the group isol8 may run code: usermod -aG isol8 USER (then log in again)." >&2
