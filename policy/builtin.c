@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/run_defaults.h"
 #include "common/xalloc.h"
 
 #define GIB (1024ull * 1024ull * 1024ull)
@@ -14,13 +15,13 @@
 
 void isol8_limits_defaults(struct isol8_limits *l)
 {
-	l->memory = 512 * MIB;
-	l->cpu = 1.0;
-	l->pids = 64;
-	l->timeout_ms = 30000;
-	l->sandbox_size = 512 * MIB;
-	l->tmp_size = 256 * MIB;
-	l->max_output = 1 * MIB;
+	l->memory = ISOL8_DEFAULT_MEMORY;
+	l->cpu = ISOL8_DEFAULT_CPU_MILLIS / 1000.0;
+	l->pids = ISOL8_DEFAULT_PIDS;
+	l->timeout_ms = ISOL8_DEFAULT_TIMEOUT_MS;
+	l->sandbox_size = ISOL8_DEFAULT_SANDBOX_SIZE;
+	l->tmp_size = ISOL8_DEFAULT_TMP_SIZE;
+	l->max_output = ISOL8_DEFAULT_MAX_OUTPUT;
 }
 
 double policy_all_cpus(void)

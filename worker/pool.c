@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/run_defaults.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -361,10 +362,8 @@ static void *prewarm_main(void *arg)
 	/* The shape of a request with no flags and no user config (the spec defaults). */
 	memset(&r, 0, sizeof r);
 	r.runtime = j->runtime;
-	r.timeout_ms = 30000;
-	r.lim = (struct sandbox_limits){.memory = 512ull << 20, .cpu_millis = 1000, .timeout_ms = 30000,
-					.sandbox_size = 512ull << 20, .tmp_size = 256ull << 20,
-					.max_output = 1u << 20, .pids = 64};
+	r.timeout_ms = ISOL8_DEFAULT_TIMEOUT_MS;
+	sandbox_limits_default(&r.lim);
 	pool_key_make(&f->key, j->tenant, &r);
 	f->token = j->token;
 	pthread_mutex_lock(&lock);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/run_defaults.h"
 #include "common/cleanup.h"
 #include "common/parse.h"
 #include "common/proto.h"
@@ -216,6 +217,14 @@ static int get_metadata(json_object *v, struct run_req *r, struct isol8_err *err
 	return 0;
 }
 
+void sandbox_limits_default(struct sandbox_limits *l)
+{
+	*l = (struct sandbox_limits){.memory = ISOL8_DEFAULT_MEMORY, .cpu_millis = ISOL8_DEFAULT_CPU_MILLIS,
+				     .timeout_ms = ISOL8_DEFAULT_TIMEOUT_MS, .sandbox_size = ISOL8_DEFAULT_SANDBOX_SIZE,
+				     .tmp_size = ISOL8_DEFAULT_TMP_SIZE, .max_output = ISOL8_DEFAULT_MAX_OUTPUT,
+				     .pids = ISOL8_DEFAULT_PIDS};
+}
+
 int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r, struct isol8_err *err)
 {
 	json_tokener *tok = json_tokener_new_ex(32);
@@ -229,10 +238,8 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 
 	memset(r, 0, sizeof *r);
 	r->stdin_fd = -1;
-	r->timeout_ms = 30000;
-	r->lim = (struct sandbox_limits){.memory = 512ull << 20, .cpu_millis = 1000, .timeout_ms = 30000,
-					 .sandbox_size = 512ull << 20, .tmp_size = 256ull << 20,
-					 .max_output = 1u << 20, .pids = 64};
+	r->timeout_ms = ISOL8_DEFAULT_TIMEOUT_MS;
+	sandbox_limits_default(&r->lim);
 	root = json_tokener_parse_ex(tok, json, (int)len);
 	if (!root || json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(root, json_type_object)) {
 		isol8_err_set(err, ISOL8_E_USAGE, 0, "request: malformed JSON");

@@ -39,6 +39,9 @@ struct sandbox_limits {
 	uint32_t pids;
 	bool writable;
 };
+/* A run with no flags (common/run_defaults.h): what the request parser starts from and the shape
+ * the pool prewarms. */
+void sandbox_limits_default(struct sandbox_limits *l);
 /* V_USAGE: a sandbox's cumulative counters (USAGE_K_* says which are known). */
 struct sb_usage {
 	uint8_t known;

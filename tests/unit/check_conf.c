@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/run_defaults.h"
 #include "common/conf.h"
 #include "common/json.h"
 
@@ -35,13 +36,14 @@ static void parse_ok(const char *text, struct isol8_config *c)
 static void check_defaults(const struct isol8_config *c)
 {
 	ck_assert_uint_eq(c->max_concurrent, 10);
-	ck_assert(c->defaults.timeout_ms == 30000);
-	ck_assert(c->defaults.memory == 512ULL << 20);
+	/* The config's defaults are JSON text; they must say what common/run_defaults.h says. */
+	ck_assert(c->defaults.timeout_ms == 30000 && c->defaults.timeout_ms == ISOL8_DEFAULT_TIMEOUT_MS);
+	ck_assert(c->defaults.memory == 512ULL << 20 && c->defaults.memory == ISOL8_DEFAULT_MEMORY);
 	ck_assert_str_eq(c->defaults.memory_str, "512m");
-	ck_assert(c->defaults.cpu == 1.0);
+	ck_assert(c->defaults.cpu == 1.0 && c->defaults.cpu * 1000 == ISOL8_DEFAULT_CPU_MILLIS);
 	ck_assert_str_eq(c->defaults.network, "none");
-	ck_assert(c->defaults.sandbox_size == 512ULL << 20);
-	ck_assert(c->defaults.tmp_size == 256ULL << 20);
+	ck_assert(c->defaults.sandbox_size == 512ULL << 20 && c->defaults.sandbox_size == ISOL8_DEFAULT_SANDBOX_SIZE);
+	ck_assert(c->defaults.tmp_size == 256ULL << 20 && c->defaults.tmp_size == ISOL8_DEFAULT_TMP_SIZE);
 	ck_assert(c->readonly_root_fs);
 	ck_assert_uint_eq(c->n_whitelist, 0);
 	ck_assert_ptr_nonnull(c->whitelist);
