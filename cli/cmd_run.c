@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -169,6 +170,31 @@ static int run_remote(struct run_ctx *c, int *exit_code, struct isol8_err *err)
 	return r;
 }
 
+/* --json promises one JSON object on stdout, also when isol8 itself fails (a bad flag, isol8d
+ * unreachable, a refused request): {"error": message, "code": name}, besides the [ERR] line. */
+static int run_fail(bool json, const struct isol8_err *err)
+{
+	int status = cli_fail(err);
+
+	if (json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "error", json_object_new_string(err->msg[0] ? err->msg : "unknown error"));
+		json_object_object_add(o, "code", json_object_new_string(isol8_err_code_name(err->code)));
+		json_object_object_add(o, "exitCode", json_object_new_int(status));
+		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	}
+	return status;
+}
+
+static bool wants_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			return true;
+	return false;
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
@@ -184,12 +210,12 @@ int cmd_run(int argc, char **argv)
 	}
 	memset(&conf, 0, sizeof conf);
 	if (isol8_config_load(NULL, &conf, &err) < 0)
-		return cli_fail(&err);
+		return run_fail(wants_json(argc, argv), &err);
 	defaults_from_config(&conf, &def);
 	def.debug = def.debug || cli_debug;
 	if (run_args_parse(argc, argv, &def, &c.o, &err) < 0) {
 		isol8_config_free(&conf);
-		return cli_fail(&err);
+		return run_fail(wants_json(argc, argv), &err);
 	}
 	isol8_config_free(&conf);
 #ifdef ISOL8_LEAN
@@ -207,12 +233,12 @@ int cmd_run(int argc, char **argv)
 		fprintf(stderr, "[Run] Session ID: %s\n", c.o.session_id);
 	}
 	if (run_input_load(&c.o, STDIN_FILENO, &c.in, &err) < 0)
-		status = cli_fail(&err);
+		status = run_fail(c.o.json, &err);
 	else if (c.o.host) { /* http: remote isol8 serve */
 		if (remote_run(&c.o, &c.in, &status, &err) < 0)
 			status = err.msg[0] ? cli_fail(&err) : 1;
 	} else if (run_remote(&c, &status, &err) < 0)
-		status = cli_fail(&err);
+		status = run_fail(c.o.json, &err);
 
 	xclose(c.sock);
 	xclose(c.bundle);
