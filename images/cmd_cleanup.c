@@ -24,10 +24,11 @@
 
 static void cleanup_usage(FILE *f)
 {
-	fprintf(f, "Usage: isol8 cleanup [--force] [--images] [--filter KEY=VALUE]\n"
+	fprintf(f, "Usage: isol8 cleanup [--force] [--dry-run] [--images] [--filter KEY=VALUE]\n"
 		   "Remove the containers isol8d created (label " CONTAINER_FILTER "); with --images also\n"
 		   "the isol8 images (label " MANAGED_FILTER ").\n"
 		   "  --force            do not ask for confirmation\n"
+		   "  --dry-run          list what would be removed, remove nothing\n"
 		   "  --images           also remove isol8 images\n"
 		   "  --filter KEY=VALUE only objects that also carry this label\n");
 }
@@ -180,12 +181,12 @@ int cmd_cleanup(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' }, { "images", no_argument, NULL, 'i' },
 		{ "filter", required_argument, NULL, 'F' }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "dry-run", no_argument, NULL, 'n' }, { NULL, 0, NULL, 0 },
 	};
 	struct isol8_err err = ISOL8_ERR_INIT;
 	json_object *all = NULL, *containers = NULL, *images = NULL;
 	const char *filter = NULL;
-	bool force = false, with_images = false;
+	bool force = false, with_images = false, dry_run = false;
 	struct docker *d = NULL;
 	size_t cfail = 0, ifail = 0;
 	int c, rc = 1, nc, ni;
@@ -196,6 +197,7 @@ int cmd_cleanup(int argc, char **argv)
 		switch (c) {
 		case 'f': force = true; break;
 		case 'i': with_images = true; break;
+		case 'n': dry_run = true; break;
 		case 'F':
 			filter = optarg;
 			if (!*filter || *filter == '=') {
@@ -240,6 +242,11 @@ int cmd_cleanup(int argc, char **argv)
 	print_containers(containers);
 	if (images)
 		print_images(images);
+	if (dry_run) {
+		printf("Dry run: nothing removed (%d container(s), %d image(s) would be)\n", nc, ni);
+		rc = 0;
+		goto out;
+	}
 	if (!force) {
 		if (!isatty(STDIN_FILENO)) {
 			fprintf(stderr, "[ERR] Refusing to remove without confirmation: stdin is not a terminal (use --force)\n");
