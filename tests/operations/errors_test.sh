@@ -37,6 +37,16 @@ case_did_you_mean() {
 		"$ISOL8" --bogus run
 }
 
+# --json promises JSON on stdout, also when isol8 itself fails.
+case_run_json_errors() {
+	run_cap "$ISOL8" run --json --memroy 1g -e 1 </dev/null
+	is "$RC|$OUT" '2|{"error":"unknown option '"'"'--memroy'"'"' (did you mean --memory?)","code":"usage","exitCode":2}'$'\n' \
+		"run --json with a bad flag: a JSON error on stdout, exit 2"
+	run_cap "$ISOL8" run --json --socket "$T_TMP/none.sock" -e 1 </dev/null
+	is "$RC|$(json_get "$OUT" '[.code, .exitCode]')" '1|["unavailable",1]' "run --json with isol8d unreachable: code unavailable"
+	like "$(json_get "$OUT" '.error')" '^"cannot reach isol8d at ' "  and the message"
+}
+
 case_help_and_version() {
 	run_cap "$ISOL8" help help </dev/null
 	is "$RC|$(head -1 <<<"$OUT")|$ERR" "0|Usage: isol8 help [command]|" "isol8 help help: the help command's usage"
@@ -82,6 +92,10 @@ case_cleanup_label() {
 	docker image inspect isol8:bash >/dev/null 2>&1 || { ok "# SKIP isol8:bash missing"; return; }
 	mine=$(docker create --label "$TEST_LABEL" isol8:bash true)
 	ours=$(docker create --label "$TEST_LABEL" --label org.isol8.instance=/errors-test.sock isol8:bash true)
+	run_cap "$ISOL8" cleanup --dry-run --filter "$TEST_LABEL" </dev/null
+	is "$RC|$(printf "%s" "$OUT" | tail -1)" "0|Dry run: nothing removed (1 container(s), 0 image(s) would be)" \
+		"cleanup --dry-run lists and removes nothing"
+	is "$(docker ps -aq --no-trunc --filter "id=$ours" | wc -l)" 1 "  the container is still there"
 	run_cap "$ISOL8" cleanup --force --filter "$TEST_LABEL" </dev/null
 	is "$RC" 0 "cleanup --force"
 	is "$(docker inspect -f '{{index .Config.Labels "org.isol8.managed"}}' "$mine" 2>&1)" true \
