@@ -332,7 +332,8 @@ extern struct broker *g_broker;
 /* keys.c: the API key store's doors (HELLO_KEYS, FE_HELLO_DBKEY) */
 const char *keys_db_path(const struct broker *b);
 /* Serves one FE_KEYS on fd (owned) on a thread of its own. */
-void keys_serve(struct broker *b, int fd);
+/* tenant: the only tenant the caller may manage (an isol8 serve key), NULL for root. */
+void keys_serve(struct broker *b, int fd, const char *tenant);
 /* Main loop only: the key whose token hashes to hash_hex -> its tenant index and principal. */
 int keys_authenticate(struct broker *b, const char *hash_hex, int *tenant, char *principal, size_t plen,
 		      uid_t frontend_uid, struct isol8_err *err);

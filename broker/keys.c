@@ -97,6 +97,7 @@ int keys_authenticate(struct broker *b, const char *hash_hex, int *tenant, char 
 struct keys_job {
 	struct broker *b;
 	int fd;
+	char *only_tenant; /* NULL: root, every tenant */
 };
 
 static void reply_error(int fd, const struct isol8_err *e)
@@ -130,7 +131,8 @@ static int reply_json(int fd, const struct isol8_buf *json, struct isol8_err *er
 	return isol8_ipc_send(fd, WK_FILE, 0, NULL, 0, &mfd, 1, err);
 }
 
-static int serve_one(struct broker *b, struct isol8_msg *m, struct isol8_buf *out, struct isol8_err *err)
+static int serve_one(struct broker *b, const char *only, struct isol8_msg *m, struct isol8_buf *out,
+		     struct isol8_err *err)
 {
 	_cleanup_free_ char *name = NULL, *tenant = NULL, *id = NULL;
 	uint8_t action;
@@ -143,6 +145,12 @@ static int serve_one(struct broker *b, struct isol8_msg *m, struct isol8_buf *ou
 		return -1;
 	if (action == 0 || action >= KEYS__MAX)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "unknown keys action %u", action);
+	if (only && *tenant && strcmp(tenant, only) != 0)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "this key manages the keys of tenant %s only", only);
+	if (only && !*tenant) {
+		free(tenant);
+		tenant = xstrdup(only);
+	}
 	if (!(s = store(b, err)))
 		return -1;
 	switch (action) {
@@ -176,14 +184,14 @@ static int serve_one(struct broker *b, struct isol8_msg *m, struct isol8_buf *ou
 	case KEYS_LIST:
 		return keystore_list(s, *tenant ? tenant : NULL, out, err);
 	case KEYS_REVOKE:
-		if (keystore_revoke(s, id, err) < 0)
+		if (keystore_revoke(s, id, only, err) < 0)
 			return -1;
 		log_info("API key %s revoked", id);
 		isol8_buf_printf(out, "{\"ok\":true,\"id\":\"%s\"}", id);
 		return 0;
 	case KEYS_PURGE: {
 		unsigned n = 0;
-		if (keystore_purge(s, &n, err) < 0)
+		if (keystore_purge(s, only, &n, err) < 0)
 			return -1;
 		isol8_buf_printf(out, "{\"ok\":true,\"removed\":%u}", n);
 		return 0;
@@ -205,7 +213,7 @@ static void *keys_main(void *arg)
 		isol8_err_set(&err, ISOL8_E_TIMEOUT, 0, "no keys request within %d ms", KEYS_MSG_TIMEOUT_MS);
 	else if (isol8_ipc_recv(j->fd, &m, &err) > 0 && isol8_proto_check(PEER_BROKER, PEER_FRONTEND, &m, NULL, &err) == 0 &&
 		 m.type == FE_KEYS)
-		r = serve_one(j->b, &m, &out, &err);
+		r = serve_one(j->b, j->only_tenant, &m, &out, &err);
 	else if (!err.code)
 		isol8_err_set(&err, ISOL8_E_PROTO, 0, "expected a keys request");
 	if (r == 0 && reply_json(j->fd, &out, &err) < 0)
@@ -218,11 +226,12 @@ static void *keys_main(void *arg)
 	isol8_buf_free(&out);
 	isol8_msg_free(&m);
 	close(j->fd);
+	free(j->only_tenant);
 	free(j);
 	return NULL;
 }
 
-void keys_serve(struct broker *b, int fd)
+void keys_serve(struct broker *b, int fd, const char *tenant)
 {
 	struct keys_job *j = xcalloc(1, sizeof *j);
 	pthread_attr_t attr;
@@ -230,10 +239,12 @@ void keys_serve(struct broker *b, int fd)
 
 	j->b = b;
 	j->fd = fd;
+	j->only_tenant = tenant ? xstrdup(tenant) : NULL;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &attr, keys_main, j) != 0) {
 		close(fd);
+		free(j->only_tenant);
 		free(j);
 	}
 	pthread_attr_destroy(&attr);

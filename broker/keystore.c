@@ -317,22 +317,28 @@ out:
 	return rc;
 }
 
-int keystore_revoke(struct keystore *ks, const char *id, struct isol8_err *err)
+int keystore_revoke(struct keystore *ks, const char *id, const char *tenant, struct isol8_err *err)
 {
 	int n = 0;
 
-	if (exec_changes(ks, "UPDATE api_keys SET revoked = 1 WHERE id = ?", id, NULL, &n, "revoke", err) < 0)
+	if (exec_changes(ks,
+			 tenant ? "UPDATE api_keys SET revoked = 1 WHERE id = ? AND tenantId = ?"
+				: "UPDATE api_keys SET revoked = 1 WHERE id = ?",
+			 id, tenant, &n, "revoke", err) < 0)
 		return -1;
 	return n > 0 ? 0 : isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "Key not found");
 }
 
-int keystore_purge(struct keystore *ks, unsigned *removed, struct isol8_err *err)
+int keystore_purge(struct keystore *ks, const char *tenant, unsigned *removed, struct isol8_err *err)
 {
 	char now[32];
 	int n = 0;
 
 	iso_time(now_ms(), now);
-	if (exec_changes(ks, "DELETE FROM api_keys WHERE revoked != 0 OR expiresAt < ?", now, NULL, &n, "purge", err) < 0)
+	if (exec_changes(ks,
+			 tenant ? "DELETE FROM api_keys WHERE (revoked != 0 OR expiresAt < ?) AND tenantId = ?"
+				: "DELETE FROM api_keys WHERE revoked != 0 OR expiresAt < ?",
+			 now, tenant, &n, "purge", err) < 0)
 		return -1;
 	*removed = (unsigned)n;
 	return 0;

@@ -43,10 +43,11 @@ int keystore_create(struct keystore *ks, const char *name, const char *tenant, u
 /* {"keys":[{id,name,keyPrefix,tenantId,createdAt,expiresAt,lastUsedAt,revoked}]}, oldest first;
  * tenant NULL: all. Neither the hash nor the key is ever listed. */
 int keystore_list(struct keystore *ks, const char *tenant, struct isol8_buf *json, struct isol8_err *err);
-/* ISOL8_E_NOTFOUND "Key not found" for an unknown id. */
-int keystore_revoke(struct keystore *ks, const char *id, struct isol8_err *err);
-/* Deletes revoked and expired keys; *removed counts them. */
-int keystore_purge(struct keystore *ks, unsigned *removed, struct isol8_err *err);
+/* ISOL8_E_NOTFOUND "Key not found" for an unknown id (or one of another tenant than tenant,
+ * when given). */
+int keystore_revoke(struct keystore *ks, const char *id, const char *tenant, struct isol8_err *err);
+/* Deletes revoked and expired keys (of tenant, NULL: all); *removed counts them. */
+int keystore_purge(struct keystore *ks, const char *tenant, unsigned *removed, struct isol8_err *err);
 /* The key whose SHA-256 is hash_hex (64 lowercase hex), if it is neither revoked nor expired
  * (ISOL8_E_AUTH "Invalid API key" otherwise, the same text for every reason); records
  * lastUsedAt. */

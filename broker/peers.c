@@ -448,13 +448,16 @@ void broker_pending_ready(struct broker *b, int fd)
 		return;
 	}
 	if (op == HELLO_KEYS) {
-		/* The key store is the admin's: root on the socket itself, never an API key. */
-		if (pend[i].cred.uid != 0 || key) {
-			refuse(fd, ISOL8_E_AUTH, "managing API keys needs root (sudo isol8 keys ...)");
+		/* The key store is root's on the socket itself, and a static key's of isol8 serve for
+		 * its own tenant only (the original's master key); never a key of the store. */
+		if (key_hash || (!key && pend[i].cred.uid != 0)) {
+			refuse(fd, ISOL8_E_AUTH,
+			       key_hash ? "Master key required for this operation"
+					: "managing API keys needs root (sudo isol8 keys ...)");
 			drop(i);
 			return;
 		}
-		keys_serve(b, steal_fd(&pend[i].fd));
+		keys_serve(b, steal_fd(&pend[i].fd), key ? b->policy.tenants[pend[i].tenant].name : NULL);
 		drop(i);
 		return;
 	}

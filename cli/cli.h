@@ -33,6 +33,8 @@ int cmd_session(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_file(int argc, char **argv);
 int cmd_cp(int argc, char **argv);

@@ -155,6 +155,10 @@ int cmd_keys(int argc, char **argv)
 		return cli_usage_error("keys create needs --name NAME and --tenant TENANT");
 	if (action == KEYS_REVOKE && !id)
 		return cli_usage_error("keys revoke needs the key's ID (isol8 keys list shows them)");
+	if (action == KEYS_REVOKE && strlen(id) > 36) {
+		isol8_err_set(&err, ISOL8_E_NOTFOUND, 0, "Key not found");
+		return cli_fail(&err);
+	}
 	if (call(socket, action, name, tenant, ttl, id, &a, &err) < 0)
 		return cli_fail(&err);
 	if (json) {

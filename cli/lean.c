@@ -50,6 +50,8 @@ int cmd_cleanup(int argc, char **argv) { (void)argc; (void)argv; return cli_exec
 int cmd_list_custom(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
 int cmd_serve(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
 int cmd_mcp(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
+int cmd_login(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
+int cmd_logout(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
 
 int remote_run(const struct run_opts *o, struct run_input *in, int *exit_code, struct isol8_err *err)
 {

@@ -43,10 +43,9 @@ static const struct command commands[] = {
 	{"list-custom", cmd_list_custom},
 	{"status", cmd_status},
 	{"keys", cmd_keys},
+	{"login", cmd_login},
+	{"logout", cmd_logout},
 };
-
-/* Commands of the original that this isol8 does not offer (yet). */
-static const char *const unsupported[] = {"login", "logout"};
 
 static const struct command *find(const char *name)
 {
@@ -58,12 +57,6 @@ static const struct command *find(const char *name)
 
 static int unknown(const char *name)
 {
-	for (size_t i = 0; i < sizeof unsupported / sizeof unsupported[0]; i++) {
-		if (strcmp(unsupported[i], name) == 0) {
-			fprintf(stderr, "[ERR] '%s' is not supported yet\n", name);
-			return 1;
-		}
-	}
 	{
 		const char *names[sizeof commands / sizeof commands[0] + 1], *sugg;
 		size_t n = 0;

@@ -1,6 +1,7 @@
 /* Remote client over libcurl (contract in remote.h). */
 #include "config.h"
 #include "cli/remote.h"
+#include "cli/credentials.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -32,13 +33,10 @@ struct xfer {
 	CURL *curl;
 };
 
-static const char *key_or_env(const char *key)
+/* --key > ISOL8_API_KEY > the credentials `isol8 login` stored for this host. */
+static const char *key_or_env(const char *key, const char *host, char **owned)
 {
-	const char *e = getenv("ISOL8_API_KEY");
-
-	if (key && *key)
-		return key;
-	return e && *e ? e : NULL;
+	return credentials_resolve(key, host, owned);
 }
 
 /* base URL without trailing slashes + path; only http and https. */
@@ -223,7 +221,8 @@ static int status_error(struct xfer *x, struct isol8_err *err)
 
 int remote_run(const struct run_opts *o, struct run_input *in, int *exit_code, struct isol8_err *err)
 {
-	const char *key = key_or_env(o->key);
+	_cleanup_free_ char *stored = NULL;
+	const char *key = key_or_env(o->key, o->host, &stored);
 	bool collect = o->no_stream || o->json;
 	_cleanup_free_ char *url = NULL, *body = NULL;
 	struct xfer x = {.sse = !collect};
@@ -231,7 +230,7 @@ int remote_run(const struct run_opts *o, struct run_input *in, int *exit_code, s
 	int r = -1;
 
 	if (!key)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--host needs an API key: --key KEY or ISOL8_API_KEY");
+		return isol8_err_set(err, ISOL8_E_AUTH, 0, CREDENTIALS_REQUIRED_MSG);
 	url = endpoint(o->host, collect ? "/execute" : "/execute/stream", err);
 	if (!url)
 		return -1;
@@ -292,11 +291,13 @@ json_object *remote_session_list(const char *host, const char *key, struct isol8
 	struct xfer x = {0};
 	json_object *o = NULL, *arr = NULL;
 
-	key = key_or_env(key);
+	_cleanup_free_ char *stored = NULL;
+
+	key = key_or_env(key, host, &stored);
 	if (!url)
 		return NULL;
 	if (!key) {
-		isol8_err_set(err, ISOL8_E_USAGE, 0, "--host needs an API key: --key KEY or ISOL8_API_KEY");
+		isol8_err_set(err, ISOL8_E_AUTH, 0, CREDENTIALS_REQUIRED_MSG);
 		return NULL;
 	}
 	if (request("GET", url, key, NULL, 0, &x, err) == 0) {
@@ -323,13 +324,52 @@ int remote_session_stop(const char *host, const char *key, const char *id, struc
 	struct xfer x = {0};
 	int r = -1;
 
-	key = key_or_env(key);
+	_cleanup_free_ char *stored = NULL;
+
+	key = key_or_env(key, host, &stored);
 	if (!url)
 		return -1;
 	if (!key)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--host needs an API key: --key KEY or ISOL8_API_KEY");
+		return isol8_err_set(err, ISOL8_E_AUTH, 0, CREDENTIALS_REQUIRED_MSG);
 	if (request("DELETE", url, key, NULL, 0, &x, err) == 0)
 		r = x.status == 200 ? 0 : status_error(&x, err);
+	isol8_buf_free(&x.body);
+	return r;
+}
+
+int remote_login(const char *host, const char *master, const char *name, uint64_t ttl_ms, json_object **answer,
+		 struct isol8_err *err)
+{
+	_cleanup_free_ char *url = endpoint(host, "/auth/login", err);
+	json_object *body = json_object_new_object(), *m;
+	struct xfer x = {0};
+	const char *text;
+	int r;
+
+	*answer = NULL;
+	if (!url) {
+		json_object_put(body);
+		return -1;
+	}
+	json_object_object_add(body, "name", json_object_new_string(name));
+	if (ttl_ms)
+		json_object_object_add(body, "ttlMs", json_object_new_uint64(ttl_ms));
+	text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
+	r = request("POST", url, master, text, strlen(text), &x, err);
+	json_object_put(body);
+	if (r == 0 && (x.status < 200 || x.status > 299)) {
+		json_object *o = x.body.len ? isol8_json_parse(x.body.data, x.body.len, REMOTE_BODY_MAX, err) : NULL;
+		isol8_err_set(err, ISOL8_E_AUTH, 0, "Authentication failed: %s",
+			      o && isol8_json_member(o, "error", &m) == 1 && json_object_is_type(m, json_type_string)
+				      ? json_object_get_string(m)
+				      : "the server refused the key");
+		if (o)
+			json_object_put(o);
+		r = -1;
+	} else if (r == 0) {
+		*answer = isol8_json_parse(x.body.data, x.body.len, REMOTE_BODY_MAX, err);
+		r = *answer ? 0 : -1;
+	}
 	isol8_buf_free(&x.body);
 	return r;
 }

@@ -19,6 +19,10 @@ int remote_run(const struct run_opts *o, struct run_input *in, int *exit_code, s
 
 /* GET /sessions: a new reference to the array of the caller's sessions. */
 json_object *remote_session_list(const char *host, const char *key, struct isol8_err *err);
+/* POST /auth/login with the server's master key: a new key of its store in *answer
+ * ({token, expiresAt, keyId}). */
+int remote_login(const char *host, const char *master, const char *name, uint64_t ttl_ms, json_object **answer,
+		 struct isol8_err *err);
 /* DELETE /session/<id>. */
 int remote_session_stop(const char *host, const char *key, const char *id, struct isol8_err *err);
 

@@ -21,6 +21,7 @@ static const char main_text[] =
 	"  build                 Build a custom image with packages baked in\n"
 	"  list-custom           List the custom images (--json)\n"
 	"  keys create|list|revoke|purge  API keys of isol8 serve (root)\n"
+	"  login, logout         Store (remove) an API key for --host from a server's master key\n"
 	"  cleanup               Remove isol8 containers (and images with --images)\n"
 	"  config                Display the resolved configuration\n"
 	"  audit verify|show     Check isol8d's audit log, or list its records\n"

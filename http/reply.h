@@ -33,6 +33,10 @@ enum MHD_Result http_reply_err(struct MHD_Connection *c, const struct isol8_err 
 int http_inflight_enter(struct http_server *s);
 void http_inflight_leave(struct http_server *s);
 
+/* auth.c: /auth/keys (POST, GET), /auth/keys/:id (DELETE), /auth/login (POST) */
+enum { HTTP_AUTH_CREATE = 1, HTTP_AUTH_LIST, HTTP_AUTH_REVOKE, HTTP_AUTH_LOGIN };
+enum MHD_Result http_handle_auth(struct http_call *call, int what);
+
 enum MHD_Result http_handle_execute(struct http_call *call);
 enum MHD_Result http_handle_stream(struct http_call *call);
 enum MHD_Result http_handle_sessions(struct http_call *call);

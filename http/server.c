@@ -54,6 +54,10 @@ enum route {
 	R_SESSIONS,
 	R_SESSION_DELETE,
 	R_CLEANUP,
+	R_AUTH_CREATE,
+	R_AUTH_LIST,
+	R_AUTH_REVOKE,
+	R_AUTH_LOGIN,
 	R_WS,
 };
 
@@ -190,6 +194,8 @@ static enum route route(const char *method, const char *url, const char **arg)
 		{"/file", "GET", R_FILE_GET},         {"/sessions", "GET", R_SESSIONS},
 		{"/cleanup", "POST", R_CLEANUP},     {"/execute/ws", "GET", R_WS},
 		{"/openapi.json", "GET", R_OPENAPI},  {"/metrics", "GET", R_METRICS},
+		{"/auth/keys", "POST", R_AUTH_CREATE}, {"/auth/keys", "GET", R_AUTH_LIST},
+		{"/auth/login", "POST", R_AUTH_LOGIN},
 	};
 	bool path_known = false;
 
@@ -197,6 +203,10 @@ static enum route route(const char *method, const char *url, const char **arg)
 	if (strncmp(url, "/session/", 9) == 0 && url[9] && !strchr(url + 9, '/')) {
 		*arg = url + 9;
 		return strcmp(method, "DELETE") == 0 ? R_SESSION_DELETE : R_BAD_METHOD;
+	}
+	if (strncmp(url, "/auth/keys/", 11) == 0 && url[11] && !strchr(url + 11, '/')) {
+		*arg = url + 11;
+		return strcmp(method, "DELETE") == 0 ? R_AUTH_REVOKE : R_BAD_METHOD;
 	}
 	for (size_t i = 0; i < sizeof tab / sizeof tab[0]; i++) {
 		if (strcmp(url, tab[i].path) != 0)
@@ -379,6 +389,10 @@ static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c,
 	case R_SESSIONS: return http_handle_sessions(&call);
 	case R_SESSION_DELETE: return http_handle_session_delete(&call);
 	case R_CLEANUP: return http_handle_cleanup(&call);
+	case R_AUTH_CREATE: return http_handle_auth(&call, HTTP_AUTH_CREATE);
+	case R_AUTH_LIST: return http_handle_auth(&call, HTTP_AUTH_LIST);
+	case R_AUTH_REVOKE: return http_handle_auth(&call, HTTP_AUTH_REVOKE);
+	case R_AUTH_LOGIN: return http_handle_auth(&call, HTTP_AUTH_LOGIN);
 	case R_WS: return http_handle_ws(&call);
 	case R_METRICS: return http_handle_metrics(&call);
 	default: return http_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal routing error");

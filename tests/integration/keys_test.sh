@@ -108,4 +108,68 @@ case_d_revoked_and_expired() {
 	is "$(sqlite3 "$DB" "select group_concat(name) from (select name from api_keys order by name)")" "ci,web" "the live keys stay"
 }
 
+hjson() { # KEY METHOD PATH [BODY]
+	local body=()
+	[ $# -ge 4 ] && body=(--data-binary "$4")
+	CODE=$(curl -s -o "$T_TMP/body" -w '%{http_code}' -X "$2" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' \
+		"${body[@]}" "$U$3")
+	BODY=$(cat "$T_TMP/body")
+}
+
+case_e_http_auth_endpoints() {
+	local k id t
+	hjson "$MASTER" POST /auth/keys '{"name":"from-http","ttlMs":60000}'
+	is "$CODE|$(json_get "$BODY" '[.name, .tenantId, (.key | test("^isol8_[0-9a-f]{64}$")), (.keyPrefix == (.key[0:10] + "..."))]')" \
+		'201|["from-http","local",true,true]' "POST /auth/keys with the master key: 201, the key once, in the master key's tenant"
+	k=$(json_get "$BODY" .key | tr -d '"')
+	id=$(json_get "$BODY" .id | tr -d '"')
+	hexec "$k"
+	is "$CODE" 200 "the new key runs code"
+	hjson "$MASTER" POST /auth/keys '{"name":"other","tenantId":"admin"}'
+	is "$CODE|$BODY" '403|{"error":"this key manages the keys of tenant local only"}' "a master key mints keys for its own tenant only"
+	hjson "$MASTER" POST /auth/keys '{}'
+	is "$CODE|$BODY" '400|{"error":"name is required"}' "POST /auth/keys without a name: 400"
+	hjson "$k" POST /auth/keys '{"name":"x"}'
+	is "$CODE|$BODY" '403|{"error":"Master key required for this operation"}' "a key of the store cannot mint keys: 403"
+	hjson "$MASTER" GET /auth/keys
+	is "$CODE|$(json_get "$BODY" '[.keys[] | select(.name == "from-http") | .id]')" "200|[\"$id\"]" "GET /auth/keys lists it (no key, no hash)"
+	unlike "$BODY" 'isol8_[0-9a-f]{64}|keyHash' "GET /auth/keys shows no secret"
+	hjson "$MASTER" DELETE "/auth/keys/$id"
+	is "$CODE|$BODY" "200|{\"ok\":true,\"id\":\"$id\"}" "DELETE /auth/keys/:id revokes"
+	hjson "$MASTER" DELETE /auth/keys/00000000-0000-4000-8000-000000000000
+	is "$CODE|$BODY" '404|{"error":"Key not found"}' "DELETE of an unknown id: 404"
+	hexec "$k"
+	is "$CODE" 401 "the revoked key is refused at once"
+	hjson "$MASTER" POST /auth/login '{"name":"web-login"}'
+	is "$CODE|$(json_get "$BODY" '[(.token | test("^isol8_[0-9a-f]{64}$")), (.keyId | length), (.expiresAt | test("^20"))]')" \
+		'200|[true,36,true]' "POST /auth/login: token, keyId, expiresAt"
+}
+
+case_f_login_logout() {
+	local home=$T_TMP/home f
+	mkdir -p "$home"
+	f=$home/.isol8/credentials.json
+	run_cap env HOME="$home" ISOL8_API_KEY= "$ISOL8" run --host "$U" -e 'print(1)'
+	is "$RC|$ERR" $'1|[ERR] API key required. Use --key, ISOL8_API_KEY env var, or `isol8 login`.\n' "no key anywhere: the original's message"
+	run_cap env HOME="$home" "$ISOL8" login --host "$U" --key wrong-master-key-000
+	is "$RC|$ERR" $'1|[ERR] Authentication failed: Invalid API key\n' "login with a wrong master key: exit 1"
+	is "$(ls -A "$home")" "" "and stores nothing"
+	run_cap env HOME="$home" "$ISOL8" login --host "$U/" --key "$MASTER" --name cli-test
+	like "$RC|$OUT" "^0[|]\\[OK\\] Logged in"$'\n'"  Host:    $U/"$'\n'"  Expires: 20" "login: stores a key of the store"
+	is "$(stat -c '%a' "$f" "$home/.isol8" | tr '\n' ' ')" "600 700 " "credentials.json 0600 in a 0700 directory"
+	is "$(jq -r '.token | test("^isol8_[0-9a-f]{64}$")' "$f")|$(jq -r .host "$f")" "true|$U/" "the file holds host, token, expiresAt, keyId"
+	run_cap env HOME="$home" ISOL8_API_KEY= "$ISOL8" run --host "$U" -e 'print("stored key")'
+	is "$RC|$OUT" $'0|stored key\n' "--host uses the stored key (the host's trailing / ignored)"
+	run_cap env HOME="$home" ISOL8_API_KEY=wrong "$ISOL8" run --host "$U" -e 'print(1)'
+	is "$RC" 1 "ISOL8_API_KEY wins over the stored key"
+	jq '.expiresAt = "2000-01-01T00:00:00.000Z"' "$f" >"$f.new" && mv "$f.new" "$f"
+	run_cap env HOME="$home" ISOL8_API_KEY= "$ISOL8" run --host "$U" -e 'print(1)'
+	is "$RC|$ERR" $'1|[WARN] Stored credentials have expired. Run `isol8 login` to re-authenticate.\n[ERR] API key required. Use --key, ISOL8_API_KEY env var, or `isol8 login`.\n' \
+		"expired stored credentials: the original's warning"
+	run_cap env HOME="$home" "$ISOL8" logout
+	is "$RC|$OUT" $'0|[OK] Credentials removed from ~/.isol8/credentials.json\n' "logout removes the file"
+	run_cap env HOME="$home" "$ISOL8" logout
+	is "$RC|$OUT" $'0|[INFO] No stored credentials found.\n' "a second logout: nothing to remove"
+}
+
 run_cases "$@"
