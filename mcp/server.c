@@ -25,7 +25,8 @@ static const char *const versions[] = {MCP_LATEST, "2025-03-26", "2024-11-05"};
 static void send_msg(json_object *msg)
 {
 	size_t n;
-	const char *t = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	const char *t = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+							  &n);
 
 	fwrite(t, 1, n, stdout);
 	fputc('\n', stdout);
@@ -57,7 +58,8 @@ static void reply_error(json_object *id, int code, const char *msg)
 
 static json_object *initialize(json_object *params)
 {
-	json_object *r = json_object_new_object(), *caps = json_object_new_object(), *info = json_object_new_object(), *v;
+	json_object *r = json_object_new_object(), *caps = json_object_new_object(), *info = json_object_new_object(),
+		    *v;
 	const char *want = NULL, *use = MCP_LATEST;
 
 	if (params && isol8_json_member(params, "protocolVersion", &v) == 1 && json_object_is_type(v, json_type_string))
@@ -72,10 +74,11 @@ static json_object *initialize(json_object *params)
 	json_object_object_add(info, "name", json_object_new_string("isol8"));
 	json_object_object_add(info, "version", json_object_new_string(PACKAGE_VERSION));
 	json_object_object_add(r, "serverInfo", info);
-	json_object_object_add(r, "instructions",
-			       json_object_new_string("Runs code in isol8 sandboxes under your account's policy. Use execute "
-						      "for one-off runs; session_create/session_run/session_stop to keep "
-						      "state between runs; file_put/file_get to move files in a session."));
+	json_object_object_add(
+		r, "instructions",
+		json_object_new_string("Runs code in isol8 sandboxes under your account's policy. Use execute "
+				       "for one-off runs; session_create/session_run/session_stop to keep "
+				       "state between runs; file_put/file_get to move files in a session."));
 	return r;
 }
 
@@ -157,7 +160,8 @@ int cmd_mcp(int argc, char **argv)
 			m.socket = argv[i] + 9;
 		else
 			return cli_usage_error("unknown argument '%s' (isol8 mcp [--socket PATH]; it speaks MCP on "
-					       "stdin/stdout)", argv[i]);
+					       "stdin/stdout)",
+					       argv[i]);
 	}
 	m.socket = broker_socket_path(m.socket);
 	while ((n = getline(&line, &cap, stdin)) >= 0) {
@@ -173,7 +177,8 @@ int cmd_mcp(int argc, char **argv)
 			continue;
 		}
 		if (!json_object_is_type(msg, json_type_object))
-			reply_error(NULL, -32600, "Invalid Request: expected a JSON object (batches are not supported)");
+			reply_error(NULL, -32600,
+				    "Invalid Request: expected a JSON object (batches are not supported)");
 		else
 			handle(&m, msg);
 		json_object_put(msg);

@@ -33,7 +33,8 @@
 static const struct {
 	const char *name, *ext, *noop;
 } runtimes[] = {
-	{"python", ".py", "pass"}, {"node", ".mjs", ";"}, {"bun", ".ts", ";"}, {"deno", ".mts", ";"}, {"bash", ".sh", ":"},
+	{"python", ".py", "pass"}, {"node", ".mjs", ";"}, {"bun", ".ts", ";"},
+	{"deno", ".mts", ";"},     {"bash", ".sh", ":"},
 };
 
 /* ---- the tool list ------------------------------------------------------------------------ */
@@ -44,9 +45,11 @@ static const struct {
 static const char tools_json[] =
 	"["
 	"{\"name\":\"execute\",\"title\":\"Run code in a fresh sandbox\","
-	"\"description\":\"Runs code in a new isol8 sandbox (no network unless your policy and the network argument allow it) "
+	"\"description\":\"Runs code in a new isol8 sandbox (no network unless your policy and the network argument "
+	"allow it) "
 	"and returns its stdout, stderr and exit code. The sandbox is removed afterwards.\","
-	"\"inputSchema\":{\"type\":\"object\",\"required\":[\"runtime\",\"code\"],\"additionalProperties\":false,\"properties\":{"
+	"\"inputSchema\":{\"type\":\"object\",\"required\":[\"runtime\",\"code\"],\"additionalProperties\":false,"
+	"\"properties\":{"
 	"\"runtime\":{\"type\":\"string\"," RT_ENUM "},"
 	"\"code\":{\"type\":\"string\",\"description\":\"Source code to run\"},"
 	"\"stdin\":{\"type\":\"string\"},"
@@ -59,22 +62,27 @@ static const char tools_json[] =
 	"{\"name\":\"session_create\",\"title\":\"Create a persistent session\","
 	"\"description\":\"Creates a sandbox that keeps its files and interpreter state between session_run calls "
 	"(one runtime per session). Stop it with session_stop.\","
-	"\"inputSchema\":{\"type\":\"object\",\"required\":[\"runtime\"],\"additionalProperties\":false,\"properties\":{"
+	"\"inputSchema\":{\"type\":\"object\",\"required\":[\"runtime\"],\"additionalProperties\":false,\"properties\":"
+	"{"
 	"\"runtime\":{\"type\":\"string\"," RT_ENUM "},"
 	"\"sessionId\":" SID ","
 	"\"network\":{\"type\":\"string\",\"enum\":[\"none\",\"filtered\",\"host\"]},"
 	"\"timeoutMs\":{\"type\":\"integer\",\"minimum\":1}}}},"
 	"{\"name\":\"session_run\",\"title\":\"Run code in a session\","
 	"\"description\":\"Runs code in a session made by session_create; variables, imports and files persist.\","
-	"\"inputSchema\":{\"type\":\"object\",\"required\":[\"sessionId\",\"code\"],\"additionalProperties\":false,\"properties\":{"
+	"\"inputSchema\":{\"type\":\"object\",\"required\":[\"sessionId\",\"code\"],\"additionalProperties\":false,"
+	"\"properties\":{"
 	"\"sessionId\":" SID ",\"code\":{\"type\":\"string\"},\"stdin\":{\"type\":\"string\"},"
 	"\"timeoutMs\":{\"type\":\"integer\",\"minimum\":1}}}},"
-	"{\"name\":\"session_stop\",\"title\":\"Stop a session\",\"description\":\"Removes a session and its sandbox.\","
-	"\"inputSchema\":{\"type\":\"object\",\"required\":[\"sessionId\"],\"additionalProperties\":false,\"properties\":{"
+	"{\"name\":\"session_stop\",\"title\":\"Stop a session\",\"description\":\"Removes a session and its "
+	"sandbox.\","
+	"\"inputSchema\":{\"type\":\"object\",\"required\":[\"sessionId\"],\"additionalProperties\":false,"
+	"\"properties\":{"
 	"\"sessionId\":" SID "}}},"
 	"{\"name\":\"file_put\",\"title\":\"Write a file into a session\","
 	"\"description\":\"Writes a file into a session's sandbox (relative paths are under /sandbox).\","
-	"\"inputSchema\":{\"type\":\"object\",\"required\":[\"sessionId\",\"path\",\"content\"],\"additionalProperties\":false,"
+	"\"inputSchema\":{\"type\":\"object\",\"required\":[\"sessionId\",\"path\",\"content\"],"
+	"\"additionalProperties\":false,"
 	"\"properties\":{\"sessionId\":" SID ",\"path\":{\"type\":\"string\"},\"content\":{\"type\":\"string\"},"
 	"\"encoding\":{\"type\":\"string\",\"enum\":[\"utf8\",\"base64\"],\"default\":\"utf8\"}}}},"
 	"{\"name\":\"file_get\",\"title\":\"Read a file from a session\","
@@ -188,8 +196,12 @@ static void collect_emit(void *cls, enum http_ev kind, const char *data, size_t 
 	struct isol8_err err = ISOL8_ERR_INIT;
 
 	switch (kind) {
-	case HTTP_EV_STDOUT: keep(&c->out, data, n); break;
-	case HTTP_EV_STDERR: keep(&c->err, data, n); break;
+	case HTTP_EV_STDOUT:
+		keep(&c->out, data, n);
+		break;
+	case HTTP_EV_STDERR:
+		keep(&c->err, data, n);
+		break;
 	case HTTP_EV_RESULT:
 		c->res = isol8_json_parse(data, n, RUN_RESULT_MAX, &err);
 		if (c->res && !json_object_is_type(c->res, json_type_object)) {
@@ -198,8 +210,11 @@ static void collect_emit(void *cls, enum http_ev kind, const char *data, size_t 
 		}
 		c->failed = !c->res;
 		break;
-	case HTTP_EV_ERROR: c->failed = true; break;
-	case HTTP_EV_PHASE: break;
+	case HTTP_EV_ERROR:
+		c->failed = true;
+		break;
+	case HTTP_EV_PHASE:
+		break;
 	}
 }
 
@@ -277,7 +292,8 @@ static json_object *run_result(json_object *res)
 	if (t.len && t.data[t.len - 1] != '\n')
 		isol8_buf_putc(&t, '\n');
 	isol8_buf_printf(&t, "--- exit code %d%s ---", code,
-			 isol8_json_member(res, "timedOut", &v) == 1 && json_object_get_boolean(v) ? " (timed out)" : "");
+			 isol8_json_member(res, "timedOut", &v) == 1 && json_object_get_boolean(v) ? " (timed out)"
+												   : "");
 	r = result(t.data, t.len, false, res);
 	isol8_buf_free(&t);
 	return r;
@@ -376,8 +392,8 @@ static bool valid_session(const char *s, json_object **bad)
 
 static json_object *tool_execute(const struct mcp *m, json_object *args)
 {
-	static const char *const allowed[] = {"runtime", "code", "stdin", "args", "env", "files", "timeoutMs", "network",
-					      NULL};
+	static const char *const allowed[] = {"runtime", "code",      "stdin",   "args", "env",
+					      "files",   "timeoutMs", "network", NULL};
 	static const char *const req_keys[] = {"runtime", "code", "stdin", "args", "env", "files", "timeoutMs", NULL};
 	struct isol8_err err = ISOL8_ERR_INIT;
 	json_object *bad = NULL, *req, *opt, *env, *res = NULL;
@@ -603,9 +619,9 @@ json_object *mcp_tools_call(const struct mcp *m, const char *name, json_object *
 		const char *name;
 		json_object *(*fn)(const struct mcp *m, json_object *args);
 	} tab[] = {
-		{"execute", tool_execute},       {"session_create", tool_session_create},
+		{"execute", tool_execute},         {"session_create", tool_session_create},
 		{"session_run", tool_session_run}, {"session_stop", tool_session_stop},
-		{"file_put", tool_file_put},     {"file_get", tool_file_get},
+		{"file_put", tool_file_put},       {"file_get", tool_file_get},
 	};
 	json_object *empty = NULL, *r;
 
