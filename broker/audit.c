@@ -816,17 +816,17 @@ out:
 
 struct show_job {
 	int fd;
-	int tenant;
+	bool all;
+	char tenant[ISOL8_MAX_TENANT + 1];
 };
 
-static int show_collect(int tenant, int mfd, struct isol8_err *err)
+static int show_collect(const char *want, int mfd, struct isol8_err *err)
 {
 	_cleanup_free_ char *path = NULL;
 	FILE *f;
 	char *line = NULL;
 	size_t cap = 0, total = 0;
 	ssize_t n;
-	const char *want = tenant >= 0 ? tenant_name(tenant) : NULL;
 
 	pthread_mutex_lock(&lock);
 	path = log_path ? xstrdup(log_path) : NULL;
@@ -870,7 +870,7 @@ static void *show_main(void *arg)
 
 	if (mfd < 0)
 		isol8_err_set(&err, ISOL8_E_IO, errno, "memfd_create");
-	if (mfd >= 0 && show_collect(j->tenant, mfd, &err) == 0 && lseek(mfd, 0, SEEK_SET) == 0 &&
+	if (mfd >= 0 && show_collect(j->all ? NULL : j->tenant, mfd, &err) == 0 && lseek(mfd, 0, SEEK_SET) == 0 &&
 	    isol8_memfd_seal(mfd, &err) == 0) {
 		isol8_ipc_send(j->fd, WK_FILE, 0, NULL, 0, &mfd, 1, &err);
 	} else {
@@ -887,7 +887,7 @@ static void *show_main(void *arg)
 	return NULL;
 }
 
-void audit_serve_show(struct broker *b, int fd, int tenant)
+void audit_serve_show(struct broker *b, int fd, const char *tenant)
 {
 	struct show_job *j = xcalloc(1, sizeof *j);
 	pthread_attr_t attr;
@@ -895,7 +895,9 @@ void audit_serve_show(struct broker *b, int fd, int tenant)
 
 	(void)b;
 	j->fd = fd;
-	j->tenant = tenant;
+	/* The name, not the index: a reload may renumber tenants while the thread reads. */
+	j->all = !tenant;
+	snprintf(j->tenant, sizeof j->tenant, "%s", tenant ? tenant : "");
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&th, &attr, show_main, j) != 0) {

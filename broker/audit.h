@@ -48,7 +48,8 @@ void audit_clamp(const struct broker *b, unsigned worker, uint32_t gen, uint32_t
 /* V_AUDIT from a worker (already checked against the verb table). */
 int audit_execution(struct broker *b, unsigned worker, uint32_t gen, struct isol8_msg *m, struct isol8_err *err);
 /* HELLO_AUDIT: send the records the peer may read as WK_FILE on fd (then the caller closes
- * it). tenant -1: all. Runs in its own thread; takes ownership of fd. */
-void audit_serve_show(struct broker *b, int fd, int tenant);
+ * it). tenant: its tenant's name (copied), NULL for all. Runs in its own thread; takes
+ * ownership of fd. */
+void audit_serve_show(struct broker *b, int fd, const char *tenant);
 
 #endif

@@ -23,7 +23,10 @@ static const double buckets[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.
 #define NRT (ISOL8_RT__MAX + 1) /* + "none": the run never reached a sandbox */
 static const char *const outcome_names[AUDIT__MAX] = {"ok", "error", "timeout", "oom", "refused"};
 
+/* By tenant name, not index: a SIGHUP reload renumbers tenants (broker/reload.c), and the
+ * counters of a tenant it removes stay (counters never go down). */
 struct tenant_counters {
+	char name[ISOL8_MAX_TENANT + 1]; /* "none": callers no tenant matched */
 	uint64_t runs[NRT][AUDIT__MAX];
 	uint64_t hist[NRT][NB];     /* cumulative per bucket at scrape, raw per bucket here */
 	uint64_t hist_count[NRT];
@@ -32,20 +35,30 @@ struct tenant_counters {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct tenant_counters *tc; /* n_tenants + 1: the last one for callers no tenant matched */
-static size_t n_tc;
+static struct tenant_counters *tc;
+static size_t n_tc, cap_tc;
+static const struct broker *g_b;
 
 void metrics_init(const struct broker *b)
 {
-	n_tc = b->policy.n_tenants + 1;
-	tc = xcalloc(n_tc, sizeof *tc);
+	g_b = b;
 }
 
+/* Called with the policy stable (main loop or a verb thread's read lock) and lock held. */
 static struct tenant_counters *slot(int tenant)
 {
-	if (!tc)
-		return NULL;
-	return &tc[tenant >= 0 && (size_t)tenant < n_tc - 1 ? (size_t)tenant : n_tc - 1];
+	const char *name = g_b && tenant >= 0 && (size_t)tenant < g_b->policy.n_tenants ? g_b->policy.tenants[tenant].name
+											 : "none";
+	for (size_t i = 0; i < n_tc; i++)
+		if (strcmp(tc[i].name, name) == 0)
+			return &tc[i];
+	if (n_tc == cap_tc) {
+		cap_tc = cap_tc ? cap_tc * 2 : 8;
+		tc = xrealloc(tc, cap_tc * sizeof *tc);
+	}
+	memset(&tc[n_tc], 0, sizeof tc[n_tc]);
+	snprintf(tc[n_tc].name, sizeof tc[n_tc].name, "%s", name);
+	return &tc[n_tc++];
 }
 
 void metrics_run(int tenant, int runtime, int outcome, uint64_t duration_ms)
@@ -87,7 +100,7 @@ void metrics_refusal(int tenant, int code)
 
 static const char *tname(const struct broker *b, size_t i)
 {
-	return i < b->policy.n_tenants ? b->policy.tenants[i].name : "none";
+	return b->policy.tenants[i].name;
 }
 
 static const char *rtname(size_t rt)
@@ -106,21 +119,23 @@ static void render(struct broker *b, FILE *f)
 	uint64_t allowed = 0, blocked = 0;
 	bool proxy_ok;
 	unsigned alive = 0;
+	size_t n;
 
 	pthread_mutex_lock(&lock);
-	snap = xcalloc(n_tc, sizeof *snap);
-	memcpy(snap, tc, n_tc * sizeof *snap);
+	n = n_tc;
+	snap = xcalloc(n + 1, sizeof *snap);
+	memcpy(snap, tc, n * sizeof *snap);
 	pthread_mutex_unlock(&lock);
 
 	help(f, "isol8_runs_total", "counter", "Executions by tenant, runtime and outcome.");
-	for (size_t i = 0; i < n_tc; i++)
+	for (size_t i = 0; i < n; i++)
 		for (size_t rt = 0; rt < NRT; rt++)
 			for (int o = 0; o < AUDIT__MAX; o++)
 				if (snap[i].runs[rt][o])
 					fprintf(f, "isol8_runs_total{tenant=\"%s\",runtime=\"%s\",outcome=\"%s\"} %llu\n",
-						tname(b, i), rtname(rt), outcome_names[o], (unsigned long long)snap[i].runs[rt][o]);
+						snap[i].name, rtname(rt), outcome_names[o], (unsigned long long)snap[i].runs[rt][o]);
 	help(f, "isol8_run_duration_seconds", "histogram", "Run duration (the program's wall time) by tenant and runtime.");
-	for (size_t i = 0; i < n_tc; i++)
+	for (size_t i = 0; i < n; i++)
 		for (size_t rt = 0; rt < NRT; rt++) {
 			uint64_t cum = 0;
 			if (!snap[i].hist_count[rt])
@@ -128,23 +143,25 @@ static void render(struct broker *b, FILE *f)
 			for (size_t k = 0; k < NB; k++) {
 				cum += snap[i].hist[rt][k];
 				fprintf(f, "isol8_run_duration_seconds_bucket{tenant=\"%s\",runtime=\"%s\",le=\"%g\"} %llu\n",
-					tname(b, i), rtname(rt), buckets[k], (unsigned long long)cum);
+					snap[i].name, rtname(rt), buckets[k], (unsigned long long)cum);
 			}
 			fprintf(f, "isol8_run_duration_seconds_bucket{tenant=\"%s\",runtime=\"%s\",le=\"+Inf\"} %llu\n",
-				tname(b, i), rtname(rt), (unsigned long long)snap[i].hist_count[rt]);
-			fprintf(f, "isol8_run_duration_seconds_sum{tenant=\"%s\",runtime=\"%s\"} %.3f\n", tname(b, i), rtname(rt),
+				snap[i].name, rtname(rt), (unsigned long long)snap[i].hist_count[rt]);
+			fprintf(f, "isol8_run_duration_seconds_sum{tenant=\"%s\",runtime=\"%s\"} %.3f\n", snap[i].name, rtname(rt),
 				snap[i].hist_sum[rt]);
-			fprintf(f, "isol8_run_duration_seconds_count{tenant=\"%s\",runtime=\"%s\"} %llu\n", tname(b, i),
+			fprintf(f, "isol8_run_duration_seconds_count{tenant=\"%s\",runtime=\"%s\"} %llu\n", snap[i].name,
 				rtname(rt), (unsigned long long)snap[i].hist_count[rt]);
 		}
 	help(f, "isol8_refusals_total", "counter", "Requests the policy refused, by tenant (none: no tenant matched) and reason.");
-	for (size_t i = 0; i < n_tc; i++)
+	for (size_t i = 0; i < n; i++)
 		for (int c = 0; c < ISOL8_E__MAX; c++)
 			if (snap[i].refusals[c])
-				fprintf(f, "isol8_refusals_total{tenant=\"%s\",reason=\"%s\"} %llu\n", tname(b, i),
+				fprintf(f, "isol8_refusals_total{tenant=\"%s\",reason=\"%s\"} %llu\n", snap[i].name,
 					isol8_err_code_name(c), (unsigned long long)snap[i].refusals[c]);
 	free(snap);
 
+	/* The tenants of the policy in force: a reload swaps it under the write lock. */
+	pthread_rwlock_rdlock(&b->policy_lock);
 	help(f, "isol8_queue_depth", "gauge", "Runs waiting for a free execution slot.");
 	fprintf(f, "isol8_queue_depth %u\n", broker_queue_depth());
 	help(f, "isol8_runs_in_progress", "gauge", "Connections running code, by tenant.");
@@ -162,6 +179,7 @@ static void render(struct broker *b, FILE *f)
 	for (size_t i = 0; i < b->policy.n_tenants; i++)
 		fprintf(f, "isol8_sessions{tenant=\"%s\"} %u\n", tname(b, i),
 			table_container_count_tenant_kind((int)i, SANDBOX_SESSION));
+	pthread_rwlock_unlock(&b->policy_lock);
 	for (unsigned i = 0; i < b->o.workers; i++)
 		alive += b->w[i].pid > 0 && b->w[i].chan >= 0;
 	help(f, "isol8_workers_up", "gauge", "Worker processes running.");

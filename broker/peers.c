@@ -437,7 +437,8 @@ void broker_pending_ready(struct broker *b, int fd)
 	if (op == HELLO_AUDIT) {
 		/* Answered here: the log is the broker's. root reads every record, others their
 		 * tenant's (an API key's too: the HTTP frontend asks on its behalf). */
-		audit_serve_show(b, steal_fd(&pend[i].fd), pend[i].cred.uid == 0 && !key ? -1 : pend[i].tenant);
+		audit_serve_show(b, steal_fd(&pend[i].fd),
+				 pend[i].cred.uid == 0 && !key ? NULL : b->policy.tenants[pend[i].tenant].name);
 		drop(i);
 		return;
 	}
