@@ -177,7 +177,9 @@ void broker_accept(struct broker *b, int listen_fd)
 			continue;
 		}
 		t = isol8_policy_match_local(&b->policy, cred.uid, cred.gid);
-		if (!t) {
+		/* The --http child acts for API keys only: its own account need not be a tenant
+		 * (with "defaultTenant": null it is none), the key in its hello names one. */
+		if (!t && listen_fd != b->http_listen_fd) {
 			snprintf(msg, sizeof msg, "uid %u is not allowed to use isol8d: no tenant in policy %s matches it",
 				 (unsigned)cred.uid, b->policy.source ? b->policy.source : "(built-in)");
 			log_warn("peer uid=%u pid=%d refused: no matching tenant", (unsigned)cred.uid, (int)cred.pid);
@@ -406,6 +408,13 @@ void broker_pending_ready(struct broker *b, int fd)
 		 * frontend uids together do not. */
 		snprintf(pend[i].principal, sizeof pend[i].principal, "key:%s@%u#%s", key, (unsigned)pend[i].cred.uid,
 			 key_id);
+	}
+	if (pend[i].tenant < 0) {
+		/* Only the --http child gets here without a tenant; it must name a key. */
+		refuse(fd, ISOL8_E_AUTH, "this connection has no tenant: the HTTP frontend must act for an API key");
+		isol8_msg_free(&m);
+		drop(i);
+		return;
 	}
 	if (op == 0 || op >= HELLO__MAX) {
 		isol8_err_set(&err, ISOL8_E_PROTO, 0, "unknown hello op %u", op);
