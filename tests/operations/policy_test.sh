@@ -126,4 +126,38 @@ case_tenant_removed() {
 	daemon_stop t
 }
 
+# SIGHUP re-reads --http-keys too: the HTTP child restarts with the new file; a broken file
+# keeps the running keys.
+case_reload_keys() {
+	local f=$T_TMP/k.json keys=$T_TMP/http.keys port u code
+	policy "$f" 256m ', "bots": {"match": {"keys": ["alpha", "bravo"]}}'
+	printf 'alpha:secret-alpha-0123456789\n' >"$keys" && chmod 600 "$keys"
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	u=http://127.0.0.1:$port
+	daemon_start k --policy "$f" --http "127.0.0.1:$port" --http-keys "$keys" || return
+	for _ in $(seq 50); do curl -s "$u/health" >/dev/null 2>&1 && break; sleep 0.1; done
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer secret-alpha-0123456789' "$u/sessions")
+	is "$code" 200 "before the reload: key alpha is accepted"
+	printf 'bravo:secret-bravo-0123456789\n' >"$keys"
+	kill -HUP "${D_PID[k]}"
+	wait_log k 'restarting the HTTP frontend' || not_ok "HTTP child restart logged" "$(tail "${D_LOG[k]}")"
+	for _ in $(seq 100); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer secret-bravo-0123456789' "$u/sessions")
+		[ "$code" = 200 ] && break
+		sleep 0.1
+	done
+	is "$code" 200 "after the reload: the new key bravo is accepted"
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer secret-alpha-0123456789' "$u/sessions")
+	is "$code" 401 "  and the removed key alpha is not"
+	printf 'bravo:secret-bravo-0123456789\nbravo:again-0123456789\n' >"$keys"
+	kill -HUP "${D_PID[k]}"
+	wait_log k 'reload refused, policy and keys stay' || not_ok "bad keys file refused" "$(tail "${D_LOG[k]}")"
+	like "$(grep 'reload refused, policy and keys stay' "${D_LOG[k]}")" "$keys: line 2: key name 'bravo' given twice" \
+		"a broken keys file: refused, the log names the file and the line"
+	unlike "$(cat "${D_LOG[k]}")" "secret-bravo|again-0123" "  no secret in the log"
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer secret-bravo-0123456789' "$u/sessions")
+	is "$code" 200 "  and the running keys still work"
+	daemon_stop k
+}
+
 run_cases "$@"
