@@ -83,7 +83,7 @@ exec_body() { # CODE [RUNTIME] -> envelope JSON
 hcurl "" GET /health
 is "$CODE|$BODY_OUT" '200|{"status":"ok","version":"0.1.0"}' "GET /health needs no key"
 hcurl "" GET /openapi.json
-is "$CODE|$(json_get "$BODY_OUT" '[.openapi, (.paths | keys | length)]')" '200|["3.1.0",9]' "GET /openapi.json needs no key: OpenAPI 3.1, 9 paths"
+is "$CODE|$(json_get "$BODY_OUT" '[.openapi, (.paths | keys | length)]')" '200|["3.1.0",12]' "GET /openapi.json needs no key: OpenAPI 3.1, 12 paths"
 is "$(jq -S . "$T_TMP/body" | sha256sum)" "$(jq -S . "${ISOL8_SRCDIR:-$here/../..}/docs/openapi.json" | sha256sum)" \
 	"GET /openapi.json serves docs/openapi.json"
 hcurl "" POST /execute "$(exec_body 'print(1)')"
@@ -167,6 +167,21 @@ is "$CODE|$(json_get "$BODY_OUT" .error)" '400|"request.outputPaths[0]: empty, '
 	"outputPaths with ..: 400 naming the entry"
 hcurl "$KA" POST /execute '{"request":{"code":"1","runtime":"python","outputPaths":["/etc/passwd"]}}'
 is "$CODE|$(json_get "$BODY_OUT" .error)" '400|"request.outputPaths[0]: must be inside /sandbox"' "outputPaths outside /sandbox: 400"
+# ---- /auth (the key store, through isol8d) ----------------------------------------------------------
+hcurl "$KA" POST /auth/keys '{"name":"http-test","ttlMs":600000}'
+is "$CODE|$(json_get "$BODY_OUT" '[.name, (.key | test("^isol8_[0-9a-f]{64}$"))]')" '201|["http-test",true]' "POST /auth/keys: 201 with the key"
+DBK=$(json_get "$BODY_OUT" .key | tr -d '"')
+DBID=$(json_get "$BODY_OUT" .id | tr -d '"')
+hcurl "$DBK" POST /execute "$(exec_body 'print("store key")')"
+is "$CODE|$(json_get "$BODY_OUT" .stdout)" '200|"store key\n"' "a key of the store runs code"
+hcurl "$KA" GET /auth/keys
+is "$CODE|$(json_get "$BODY_OUT" '[.keys[].name]')" '200|["http-test"]' "GET /auth/keys"
+hcurl "$DBK" GET /auth/keys
+is "$CODE" 403 "GET /auth/keys with a key of the store: 403"
+hcurl "$KA" DELETE "/auth/keys/$DBID"
+is "$CODE|$(json_get "$BODY_OUT" .ok)" '200|true' "DELETE /auth/keys/:id"
+hcurl "$KA" POST /auth/login '{}'
+is "$CODE|$(json_get "$BODY_OUT" '.token | test("^isol8_")')" '200|true' "POST /auth/login"
 CODE=$(curl -sN -o "$T_TMP/sse-files" -w '%{http_code}' -X POST -H "Authorization: Bearer $KA" -H 'Content-Type: application/json' \
 	--data-binary '{"request":{"code":"open(\"s.txt\",\"w\").write(\"sse\")","runtime":"python","outputPaths":["s.txt"]}}' "$U/execute/stream")
 is "$CODE|$(grep -c '^data: ' "$T_TMP/sse-files")|$(sed -n 's/^data: //p' "$T_TMP/sse-files" | jq -c 'select(.type != "exit")')" \
