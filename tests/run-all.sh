@@ -19,6 +19,11 @@ step "runtime images"; ISOL8_SRCDIR=$top build/isol8 setup
 step "make check"
 rc=0
 make -C build check -j1 || rc=$?
+step "fuzz smoke"
+# The committed corpora, replayed by every libFuzzer harness in an ASan+UBSan build.
+mkdir -p build-fuzz
+(cd build-fuzz && { [ -f Makefile ] || ../configure CC=clang --enable-fuzzing >configure.out 2>&1; } &&
+	make -j"$(nproc)" >make.out 2>&1 && make fuzz-smoke) || { rc=1; tail -n 40 build-fuzz/make.out >&2; }
 step "distcheck"
 # The tarball builds from a read-only copy of its own files and passes the unit suites.
 make -C build distcheck-unit >build/distcheck.log 2>&1 || { rc=1; tail -n 40 build/distcheck.log >&2; }
