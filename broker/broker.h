@@ -116,6 +116,7 @@ struct broker {
 	bool priv_split;
 	volatile int inflight;
 	bool stopping;
+	int node_state;             /* enum isol8_node_state (drain.c); the main thread's */
 	/* isol8-proxy (proxyctl.c): one per daemon, serving every filtered sandbox */
 	pid_t proxy_pid;            /* 0 when not running */
 	int proxy_chan;             /* -1 when dead */
@@ -172,6 +173,19 @@ void broker_run_queue(struct broker *b);
 unsigned broker_queue_depth(void);
 int broker_pending_fds(int *out, unsigned max);
 
+/* Runs accepted and waiting for a slot. */
+unsigned broker_queued_runs(void);
+
+/* drain.c: SIGUSR1 drains, SIGUSR2 undrains; HELLO_HEALTH */
+void broker_drain_signal(struct broker *b, int signo);
+/* From the main loop: a draining node with nothing left becomes drained. */
+void broker_drain_tick(struct broker *b);
+/* 1 with msg when a run (session "" for a stateless one) must be refused: draining, and not a
+ * session that exists. */
+int broker_drain_refuses(const struct broker *b, int tenant, const char *session, char *msg, size_t len);
+/* Answer HELLO_HEALTH on fd (the caller closes it). */
+void broker_serve_health(struct broker *b, int fd);
+
 /* verbs.c: worker side */
 void broker_worker_msg(struct broker *b, unsigned idx);
 
@@ -222,8 +236,10 @@ void table_container_del(const char *id);
 /* Take the agent listening fd out of the entry (-1 if none or not owned). */
 int table_container_take_listen(const char *id, unsigned worker, uint32_t gen);
 int table_container_renew(const char *id, unsigned worker, uint32_t gen, uint64_t deadline_ms);
-/* Containers of one tenant of one enum isol8_sandbox_kind. */
+/* Containers of one tenant (every tenant when tenant < 0) of one enum isol8_sandbox_kind. */
 unsigned table_container_count_tenant_kind(int tenant, int kind);
+/* A session sandbox of this tenant with this name exists. */
+bool table_session_exists(int tenant, const char *name);
 /* Copy out ids of containers matching (worker, gen) or all when worker == UINT32_MAX. Caller frees. */
 size_t table_container_ids(unsigned worker, uint32_t gen, bool expired_only, uint64_t now_ms, char (**ids)[65]);
 /* Ids of every container whose owning worker slot's generation is no longer current. */

@@ -70,6 +70,8 @@ static bool read_signals(struct broker *b, int sfd)
 		case SIGTERM:
 		case SIGINT: stop = true; break;
 		case SIGHUP: broker_reload(b); break;
+		case SIGUSR1:
+		case SIGUSR2: broker_drain_signal(b, (int)si.ssi_signo); break;
 		default: break; /* SIGCHLD: the reaper runs after every wake-up */
 		}
 	}
@@ -141,6 +143,7 @@ int broker_loop(struct broker *b, int sfd)
 			last_deadline_check = now;
 			enforce_deadlines(b);
 			expire_tokens(b, now);
+			broker_drain_tick(b);
 		}
 	}
 }

@@ -231,6 +231,11 @@ unsigned broker_queue_depth(void)
 	return __atomic_load_n(&n_queued_seen, __ATOMIC_RELAXED);
 }
 
+unsigned broker_queued_runs(void)
+{
+	return queued_count();
+}
+
 static void route(struct broker *b, struct pending *p, uint8_t op, const char *session);
 
 /* Route queued runs in arrival order while slots are free. A tenant at its own cap does not
@@ -321,6 +326,7 @@ void broker_pending_ready(struct broker *b, int fd)
 	struct isol8_msg m = {0};
 	struct isol8_err err = ISOL8_ERR_INIT;
 	_cleanup_free_ char *session = NULL, *key = NULL, *key_id = NULL, *key_hash = NULL;
+	char drain_msg[200];
 	uint8_t op = 0;
 	unsigned i;
 	int r;
@@ -349,6 +355,14 @@ void broker_pending_ready(struct broker *b, int fd)
 					isol8_get_str(&m, &key_id, ISOL8_KEY_ID_LEN, &err) < 0)) ||
 	    (m.type == FE_HELLO_DBKEY && isol8_get_str(&m, &key_hash, 64, &err) < 0) || isol8_msg_end(&m, &err) < 0)
 		goto bad;
+	/* Before any key check: a balancer's health check has no key, and the answer names no
+	 * tenant, only the node's state and two counts. */
+	if (op == HELLO_HEALTH) {
+		isol8_msg_free(&m);
+		broker_serve_health(b, fd);
+		drop(i);
+		return;
+	}
 	if (key_hash) {
 		/* As for FE_HELLO_KEY: only a trusted HTTP frontend speaks for bearer tokens. */
 		if (!broker_trusts_key_claims(b, &pend[i].cred)) {
@@ -473,6 +487,11 @@ void broker_pending_ready(struct broker *b, int fd)
 	}
 	if (op != HELLO_RUN) {
 		route(b, &pend[i], op, session);
+		drop(i);
+		return;
+	}
+	if (broker_drain_refuses(b, pend[i].tenant, session, drain_msg, sizeof drain_msg)) {
+		refuse(fd, ISOL8_E_UNAVAIL, drain_msg);
 		drop(i);
 		return;
 	}

@@ -242,10 +242,20 @@ unsigned table_container_count_tenant_kind(int tenant, int kind)
 	unsigned n = 0;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n_ctrs; i++)
-		if (ctrs[i].tenant == tenant && ctrs[i].kind == kind)
+		if ((tenant < 0 || ctrs[i].tenant == tenant) && ctrs[i].kind == kind)
 			n++;
 	pthread_mutex_unlock(&lock);
 	return n;
+}
+
+bool table_session_exists(int tenant, const char *name)
+{
+	bool found = false;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_ctrs && !found; i++)
+		found = ctrs[i].tenant == tenant && ctrs[i].kind == SANDBOX_SESSION && strcmp(ctrs[i].session, name) == 0;
+	pthread_mutex_unlock(&lock);
+	return found;
 }
 
 size_t table_container_ids(unsigned worker, uint32_t gen, bool expired_only, uint64_t now, char (**ids)[65])

@@ -96,6 +96,9 @@ enum isol8_msg_type {
 	/* broker connector -> isol8 serve (the answer to a hello on its private link) */
 	CN_CONNECTED = 25,   /* empty | fd: a connection to isol8d on which the hello was sent */
 
+	/* broker -> frontend: the answer to HELLO_HEALTH */
+	WK_HEALTH = 28,      /* u8 enum isol8_node_state, u32 runs in flight or queued, u32 sessions */
+
 	/* broker -> worker */
 	BR_ASSIGN = 30,      /* u32 token, u8 op, str tenant, str principal ("uid:N" | "key:NAME"), u32 uid, u32 gid, u32 pid,
 	                        str session, u32 max_sessions, u64 session_idle_ms,
@@ -228,8 +231,14 @@ enum isol8_hello_op {
 	                      with it before answering a request */
 	HELLO_METRICS = 9, /* answered by the broker itself, to root and trusted HTTP frontends only:
 	                      WK_FILE with the Prometheus text exposition, then close */
+	HELLO_HEALTH = 10,  /* answered by the broker itself, to any peer and before any key check
+	                      (a balancer's health check carries no key): WK_HEALTH, then close */
 	HELLO__MAX
 };
+
+/* WK_HEALTH states: draining (SIGUSR1) refuses new runs and new sessions while the running
+ * ones finish; drained is draining with nothing left (isol8d(8), "Drain"). */
+enum isol8_node_state { NODE_READY = 0, NODE_DRAINING = 1, NODE_DRAINED = 2, NODE__MAX };
 
 /* V_CREATE kinds */
 enum isol8_sandbox_kind { SANDBOX_EPHEMERAL = 0, SANDBOX_SESSION = 1, SANDBOX_PERSIST = 2, SANDBOX__MAX };

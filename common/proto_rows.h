@@ -62,9 +62,9 @@
 	    ISOL8_STR(ISOL8_MAX_SESSION) + ISOL8_STR(ISOL8_MAX_PATH), 0, NULL)                                  \
 	ROW(FE_SIGNAL, "signal", PEER_FRONTEND, PEER_WORKER, FDS0, 1, 1, ISOL8_MSG_NOREPLY, NULL)               \
 	ROW(FE_STDIN, "stdin", PEER_FRONTEND, PEER_WORKER, FDS1(ISOL8_FD_PIPE_R), 0, 0, ISOL8_MSG_NOREPLY, NULL) \
-	/* worker -> frontend; WK_ERROR also from the broker (a refused hello) and the connector, and     \
-	   WK_FILE from the broker (isol8 audit show). The worker may be another tenant's compromised      \
-	   process: its fds are read only as sealed memfds */                                               \
+	/* worker -> frontend; WK_ERROR also from the broker (a refused hello) and the connector,         \
+	   WK_FILE from the broker (isol8 audit show), WK_HEALTH only from it. The worker may be another   \
+	   tenant's compromised process: its fds are read only as sealed memfds */                          \
 	ROW(WK_RESULT, "result", PEER_WORKER, PEER_FRONTEND, FDS0, 0, ISOL8_ANY, 0, NULL)                      \
 	ROW(WK_ERROR, "error", PEER_WORKER | PEER_BROKER | PEER_CONNECTOR, PEER_FRONTEND, FDS0, ISOL8_ERR_MIN,  \
 	    ISOL8_ERR_MAX, 0, NULL)                                                                             \
@@ -74,6 +74,7 @@
 	ROW(WK_PHASE, "phase", PEER_WORKER, PEER_FRONTEND, FDS0, 1, 1, 0, NULL)                                \
 	ROW(WK_OUTPUT, "output", PEER_WORKER, PEER_FRONTEND, FDS0, 2, ISOL8_ANY, 0, NULL)                      \
 	ROW(CN_CONNECTED, "connected", PEER_CONNECTOR, PEER_FRONTEND, FDS1(ISOL8_FD_SEQPACKET), 0, 0, 0, NULL) \
+	ROW(WK_HEALTH, "health", PEER_BROKER, PEER_FRONTEND, FDS0, 1 + 4 + 4, 1 + 4 + 4, 0, NULL)              \
 	/* broker -> worker */                                                                                  \
 	ROW(BR_ASSIGN, "assign", PEER_BROKER, PEER_WORKER, FDS1(ISOL8_FD_SEQPACKET), ISOL8_ASSIGN_FIXED,        \
 	    ISOL8_ASSIGN_FIXED + ISOL8_MAX_TENANT + ISOL8_MAX_PRINCIPAL + ISOL8_MAX_SESSION, 0, NULL)            \
