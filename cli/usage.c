@@ -143,6 +143,8 @@ static const char serve_text[] =
 	"  --tls-cert <file>         Serve HTTPS with this PEM certificate (chain) (-)\n"
 	"  --tls-key <file>          ... and this PEM private key (both or neither) (-)\n"
 	"  --header-timeout <s>      Cut a request whose headers are not in after s seconds (10)\n"
+	"  --node-id <id>            This node's name in X-Isol8-Node and /health ($ISOL8_NODE_ID,\n"
+	"                            the host name); 1-64 of [A-Za-z0-9_.-]\n"
 	"  --act-for-keys            Ask isol8d to act for each key (default when run as root;\n"
 	"                            isol8d must trust this uid); --no-act-for-keys: act as me\n"
 	"                            (refused as root)\n"

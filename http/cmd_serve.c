@@ -36,7 +36,7 @@
 #define TLS_FILE_MAX (1024u * 1024u)
 
 struct serve_args {
-	const char *port, *key, *key_file, *keys_file, *bind, *max_body, *socket, *tls_cert, *tls_key;
+	const char *port, *key, *key_file, *keys_file, *bind, *max_body, *socket, *tls_cert, *tls_key, *node_id;
 	const char *metrics; /* --metrics auto|open|key|off */
 	unsigned keepalive_ms;
 	int act_for_keys; /* -1 auto (root), 0 off, 1 on */
@@ -99,6 +99,8 @@ static int parse(int argc, char **argv, struct serve_args *a)
 			a->tls_cert = v;
 		else if ((v = value(argc, argv, &i, "--tls-key")))
 			a->tls_key = v;
+		else if ((v = value(argc, argv, &i, "--node-id")))
+			a->node_id = v;
 		else if ((v = value(argc, argv, &i, "--keepalive-ms"))) {
 			/* Hidden: lets the tests see the SSE keepalive without waiting 15 s. */
 			if (parse_uint(v, 3600000, &a->keepalive_ms, "--keepalive-ms") < 0 || a->keepalive_ms < 10)
@@ -156,6 +158,31 @@ static int pick_port(const struct serve_args *a, unsigned *port)
 	*port = DEFAULT_PORT;
 	if (s && parse_uint(s, 65535, port, what) < 0)
 		return -1;
+	return 0;
+}
+
+/* --node-id > ISOL8_NODE_ID > the host name (up to its first dot, which a node id may hold but a
+ * host name's domain only lengthens). Same charset as session names: it goes into headers. */
+static int pick_node_id(const struct serve_args *a, char *out, size_t len, struct isol8_err *err)
+{
+	const char *s = a->node_id, *what = "--node-id";
+	char host[256] = "";
+
+	if (!s || !*s) {
+		s = getenv("ISOL8_NODE_ID");
+		what = "ISOL8_NODE_ID";
+	}
+	if (!s || !*s) {
+		what = "the host name";
+		if (gethostname(host, sizeof host - 1) < 0)
+			return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "gethostname (set --node-id)");
+		host[strcspn(host, ".")] = '\0';
+		s = host;
+	}
+	if (!isol8_valid_session_name(s))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s '%.80s' is not a valid node id: use 1-64 of [A-Za-z0-9_.-]",
+				     what, s);
+	snprintf(out, len, "%s", s);
 	return 0;
 }
 
@@ -472,6 +499,7 @@ static int serve(struct serve_args *a)
 	_cleanup_free_ char *tls_cert = NULL;
 	_cleanup_free_ char *tls_key = NULL;
 	_cleanup_free_ char *openapi = NULL;
+	char node_id[ISOL8_MAX_SESSION + 1];
 
 	/* As root, plain hellos would be uid 0's: every API client would be the admin tenant. */
 	if (lk.as_root && a->act_for_keys == 0)
@@ -485,6 +513,8 @@ static int serve(struct serve_args *a)
 	if (lk.as_root && worker_identity_resolve(NULL, &lk.id, &err) < 0)
 		return cli_fail(&err);
 	if (load_tls(a, &tls_cert, &tls_key, &err) < 0)
+		return cli_fail(&err);
+	if (pick_node_id(a, node_id, sizeof node_id, &err) < 0)
 		return cli_fail(&err);
 	if (load_keys(a, &conf.keys, &err) < 0) {
 		http_keys_free(&conf.keys);
@@ -529,6 +559,7 @@ static int serve(struct serve_args *a)
 	conf.tls_key = tls_key;
 	openapi = load_openapi(&conf.openapi_len);
 	conf.openapi = openapi;
+	conf.node_id = node_id;
 
 	/* Threads started by libmicrohttpd inherit this mask: only sigwait() sees the signals. The
 	 * connector forwards them to the server; SIGCHLD waits for its signalfd. */

@@ -49,9 +49,9 @@ static void serve_one(int link, const char *socket_path, uint8_t hello_type, str
 	if (isol8_proto_check(PEER_CONNECTOR, PEER_FRONTEND, m, NULL, &err) < 0)
 		goto fail;
 	/* A root connector never sends a plain FE_HELLO: from uid 0 it would be the admin tenant.
-	 * The one exception asks for the daemon's metrics, which run nothing as anyone. */
+	 * The exceptions ask for the daemon's metrics or its health, which run nothing as anyone. */
 	if (m->type != hello_type && !(hello_type == FE_HELLO_KEY && m->type == FE_HELLO_DBKEY) &&
-	    !(m->type == FE_HELLO && m->len >= 1 && m->payload[0] == HELLO_METRICS)) {
+	    !(m->type == FE_HELLO && m->len >= 1 && (m->payload[0] == HELLO_METRICS || m->payload[0] == HELLO_HEALTH))) {
 		isol8_err_set(&err, ISOL8_E_AUTH, 0, "this server may only send %s hellos",
 			      hello_type == FE_HELLO_KEY ? "API key" : "plain");
 		goto fail;

@@ -30,6 +30,10 @@ static int prepare(struct http_call *call, struct http_run_spec *spec, struct ht
 		*ret = http_reply_err(call->conn, &err);
 		return 0;
 	}
+	if (!http_session_affinity(call, spec->session, ret)) {
+		http_spec_free(spec);
+		return 0;
+	}
 	if (!http_inflight_enter(call->srv)) {
 		http_spec_free(spec);
 		*ret = http_reply_error(call->conn, 429, "Too many concurrent executions; retry later");

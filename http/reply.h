@@ -37,6 +37,15 @@ void http_inflight_leave(struct http_server *s);
 enum { HTTP_AUTH_CREATE = 1, HTTP_AUTH_LIST, HTTP_AUTH_REVOKE, HTTP_AUTH_LOGIN };
 enum MHD_Result http_handle_auth(struct http_call *call, int what);
 
+/* affinity.c: this node's id (conf->node_id), on every answer as X-Isol8-Node. */
+extern const char *http_node_id;
+void http_response_node(struct MHD_Response *r);
+/* Check X-Isol8-Session against the session the request names (NULL or "" for none) and a
+ * foreign X-Isol8-Node; 0 when refused, with the answer queued in *ret. */
+int http_session_affinity(struct http_call *call, const char *session, enum MHD_Result *ret);
+/* GET /health: ready, draining, drained or down, asked of isol8d. */
+enum MHD_Result http_handle_health(struct MHD_Connection *c, const struct http_server_conf *conf);
+
 enum MHD_Result http_handle_execute(struct http_call *call);
 enum MHD_Result http_handle_stream(struct http_call *call);
 enum MHD_Result http_handle_sessions(struct http_call *call);

@@ -82,6 +82,7 @@ static __thread unsigned last_status;
 enum MHD_Result http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
 {
 	last_status = status;
+	http_response_node(r);
 	return MHD_queue_response(c, status, r);
 }
 
@@ -218,45 +219,6 @@ static enum route route(const char *method, const char *url, const char **arg)
 	return path_known ? R_BAD_METHOD : R_NONE;
 }
 
-#define HEALTH_TIMEOUT_MS 3000
-
-/* Healthy means isol8d answers: a load balancer must not send requests to a server whose
- * daemon is down. One HELLO_STATUS round trip (answered by the broker itself, no worker);
- * with API keys it is asked as the first key, whose tenant then sees its own status. */
-static int daemon_answers(struct http_server *s, struct isol8_err *err)
-{
-	const struct http_key *k = s->conf->keys.n ? &s->conf->keys.v[0] : NULL;
-	_cleanup_close_ int sock = http_broker_open(s->conf, HELLO_STATUS, "", k, err);
-	struct pollfd pf;
-	struct isol8_msg m = {0};
-
-	if (sock < 0)
-		return -1;
-	pf = (struct pollfd){.fd = sock, .events = POLLIN};
-	if (poll(&pf, 1, HEALTH_TIMEOUT_MS) <= 0)
-		return isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "isol8d did not answer within %d ms", HEALTH_TIMEOUT_MS);
-	if (broker_expect(sock, WK_FILE, &m, err) < 0)
-		return -1;
-	isol8_msg_free(&m);
-	return 0;
-}
-
-static enum MHD_Result health(struct http_server *s, struct MHD_Connection *c)
-{
-	struct isol8_err err = ISOL8_ERR_INIT;
-	json_object *o = json_object_new_object();
-
-	if (daemon_answers(s, &err) < 0) {
-		json_object_object_add(o, "status", json_object_new_string("unavailable"));
-		json_object_object_add(o, "version", json_object_new_string(HTTP_VERSION_STRING));
-		json_object_object_add(o, "error", json_object_new_string(err.msg[0] ? err.msg : "isol8d unreachable"));
-		return http_reply_json(c, MHD_HTTP_SERVICE_UNAVAILABLE, o);
-	}
-	json_object_object_add(o, "status", json_object_new_string("ok"));
-	json_object_object_add(o, "version", json_object_new_string(HTTP_VERSION_STRING));
-	return http_reply_json(c, MHD_HTTP_OK, o);
-}
-
 /* A missing or wrong key is 401 with a Bearer challenge (RFC 6750 3.1), where the original
  * answers a wrong key with 403: 403 is kept for a key that is valid but whose policy refuses the
  * request, so a client can tell "fix the key" from "not allowed". The original's client fails on
@@ -343,7 +305,7 @@ static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *
 	if (q->route == R_BAD_METHOD)
 		return http_reply_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "Method not allowed");
 	if (q->route == R_HEALTH)
-		return health(s, c);
+		return http_handle_health(c, s->conf);
 	if (q->route == R_OPENAPI)
 		return openapi(c, s->conf);
 	if (q->route == R_METRICS && s->conf->metrics == HTTP_METRICS_OFF)
@@ -497,6 +459,7 @@ struct http_server *http_server_start(struct http_server_conf *conf, struct isol
 	unsigned flags;
 
 	s->conf = conf;
+	http_node_id = conf->node_id;
 	if (http_deadlines_start(&s->deadlines, conf->header_timeout_s ? conf->header_timeout_s : HTTP_HEADER_TIMEOUT_S,
 				 conf->per_ip_connections, err) < 0) {
 		free(s);

@@ -36,6 +36,7 @@ struct http_server_conf {
 	unsigned keepalive_ms;   /* SSE comment after this much silence */
 	const char *tls_cert;    /* PEM text (not a path), or NULL for plain HTTP */
 	const char *tls_key;
+	const char *node_id;     /* X-Isol8-Node on every answer (--node-id, else the host name) */
 	const char *openapi;     /* GET /openapi.json (docs/openapi.json), NULL: 404 */
 	enum http_metrics_mode metrics;
 	size_t openapi_len;

@@ -112,9 +112,12 @@ enum MHD_Result http_handle_sessions(struct http_call *call)
 enum MHD_Result http_handle_session_delete(struct http_call *call)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
+	enum MHD_Result ret;
 
 	if (!isol8_valid_session_name(call->arg))
 		return http_reply_error(call->conn, MHD_HTTP_BAD_REQUEST, "invalid session id: use 1-64 of [A-Za-z0-9_.-]");
+	if (!http_session_affinity(call, call->arg, &ret))
+		return ret;
 	if (stop_session(call, call->arg, &err) < 0 && err.code != ISOL8_E_NOTFOUND)
 		return http_reply_err(call->conn, &err);
 	return ok(call->conn);
@@ -181,6 +184,8 @@ enum MHD_Result http_handle_file_put(struct http_call *call)
 	}
 	if (!file_target(call->conn, session, path, &ret))
 		goto out;
+	if (!http_session_affinity(call, session, &ret))
+		goto out;
 	if (!content || http_base64_decode(content, strlen(content), &data) < 0) {
 		ret = http_reply_error(call->conn, MHD_HTTP_BAD_REQUEST, "content: expected base64");
 		goto out;
@@ -217,6 +222,8 @@ enum MHD_Result http_handle_file_get(struct http_call *call)
 	json_object *o;
 
 	if (!file_target(call->conn, session, path, &ret))
+		return ret;
+	if (!http_session_affinity(call, session, &ret))
 		return ret;
 	if (file_send(call, FE_FILE_GET, session, path, -1, &m, &err) < 0)
 		return http_reply_err(call->conn, &err);

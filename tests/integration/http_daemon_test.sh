@@ -18,7 +18,8 @@ daemon_start h --http "127.0.0.1:$port" --http-keys "$keys" || done_testing
 U=http://127.0.0.1:$port
 for _ in $(seq 50); do curl -s "$U/health" >/dev/null 2>&1 && break; sleep 0.1; done
 
-is "$(curl -s "$U/health")" '{"status":"ok","version":"0.1.0"}' "health answers"
+is "$(curl -s "$U/health")" "{\"status\":\"ok\",\"version\":\"0.1.0\",\"state\":\"ready\",\"node\":\"$(hostname | cut -d. -f1)\",\"runs\":0,\"sessions\":0}" \
+	"health answers: ready, named by the host name"
 serve=$(pgrep -f "isol8-full serve --bind 127.0.0.1 --port $port" | head -1)
 like "$serve" '^[0-9]+$' "the HTTP frontend runs as a child of isol8d"
 is "$(ps -o uid= -p "$serve" 2>/dev/null | tr -d ' ')" "$(id -u isol8-unpriv)" "it runs as the unprivileged account (isol8-unpriv)"

@@ -31,7 +31,7 @@ server_stop() {
 }
 trap 'server_stop; daemon_exit_trap' EXIT
 
-setsid "$ISOL8" serve --port 0 --keys-file "$T_TMP/keys" --max-body 64k --socket "$S" --grace 20 --keepalive-ms 300 \
+setsid "$ISOL8" serve --port 0 --keys-file "$T_TMP/keys" --max-body 64k --socket "$S" --grace 20 --keepalive-ms 300 --node-id n1 \
 	>"$SRV_LOG" 2>&1 </dev/null &
 SRV_PID=$!
 PORT=""
@@ -81,7 +81,7 @@ exec_body() { # CODE [RUNTIME] -> envelope JSON
 
 # ---- health and authentication ---------------------------------------------------------------------
 hcurl "" GET /health
-is "$CODE|$BODY_OUT" '200|{"status":"ok","version":"0.1.0"}' "GET /health needs no key"
+is "$CODE|$BODY_OUT" '200|{"status":"ok","version":"0.1.0","state":"ready","node":"n1","runs":0,"sessions":0}' "GET /health needs no key"
 hcurl "" GET /openapi.json
 is "$CODE|$(json_get "$BODY_OUT" '[.openapi, (.paths | keys | length)]')" '200|["3.1.0",12]' "GET /openapi.json needs no key: OpenAPI 3.1, 12 paths"
 is "$(jq -S . "$T_TMP/body" | sha256sum)" "$(jq -S . "${ISOL8_SRCDIR:-$here/../..}/docs/openapi.json" | sha256sum)" \
@@ -150,7 +150,7 @@ PY
 )
 is "$hostile" $'huge-header ok\nnul-in-header ok\nbad-length ok\nlength-and-chunked ok\ntwo-auth ok\nbad-version ok' "hostile request heads: 4xx or dropped"
 hcurl "" GET /health
-is "$BODY_OUT" '{"status":"ok","version":"0.1.0"}' "the server still answers after hostile heads"
+is "$(json_get "$BODY_OUT" '[.status, .state]')" '["ok","ready"]' "the server still answers after hostile heads"
 hcurl "$KA" POST /execute "$(jq -cn --arg c "$(printf 'print(len("""%s"""))' "$(head -c 50000 /dev/zero | tr '\0' 'b')")" '{request:{code:$c,runtime:"python"}}')"
 is "$CODE|$(json_get "$BODY_OUT" .stdout)" '200|"50000\n"' "code larger than one IPC frame travels in the bundle"
 hcurl "$KA" POST /execute '{"request":{"code":"print(open(\"data/in.txt\").read())","runtime":"python","files":{"data/in.txt":"file-content"}}}'
@@ -549,8 +549,8 @@ if openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext subject
 		[ -n "$TPORT" ] && break
 		sleep 0.1
 	done
-	is "$(curl -s --cacert "$T_TMP/tls.crt" "https://localhost:$TPORT/health" --resolve "localhost:$TPORT:127.0.0.1")" \
-		'{"status":"ok","version":"0.1.0"}' "TLS: GET /health over HTTPS with the self-signed CA"
+	is "$(curl -s --cacert "$T_TMP/tls.crt" "https://localhost:$TPORT/health" --resolve "localhost:$TPORT:127.0.0.1" |
+		jq -c '[.status, .version, .state]')" '["ok","0.1.0","ready"]' "TLS: GET /health over HTTPS with the self-signed CA"
 	out=$(curl -s --cacert "$T_TMP/tls.crt" --resolve "localhost:$TPORT:127.0.0.1" -X POST -H "Authorization: Bearer $KA" \
 		--data-binary "$(exec_body 'print("over tls")')" "https://localhost:$TPORT/execute")
 	is "$(json_get "$out" .stdout)" '"over tls\n"' "TLS: POST /execute over HTTPS"

@@ -88,12 +88,13 @@ case_serve_health_and_access_log() {
 		sleep 0.1
 	done
 	[ -n "$port" ] || { not_ok "isol8 serve started" "$(cat "$slog")"; return; }
-	is "$(curl -s "http://127.0.0.1:$port/health")" '{"status":"ok","version":"0.1.0"}' "/health with isol8d up: ok"
+	is "$(curl -s "http://127.0.0.1:$port/health" | jq -c '[.status, .version, .state]')" '["ok","0.1.0","ready"]' \
+		"/health with isol8d up: ok"
 	code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" "http://127.0.0.1:$port/sessions?x=$key")
 	is "$code" 200 "an authenticated request"
 	daemon_stop h
 	body=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$port/health")
-	like "$body" '^\{"status":"unavailable","version":"0\.1\.0","error":"cannot reach isol8d at [^"]*"\} 503$' \
+	like "$body" '^\{"status":"unavailable","version":"0\.1\.0","error":"cannot reach isol8d at [^"]*","state":"down","node":"[^"]+"\} 503$' \
 		"/health with isol8d gone: 503 and a JSON reason"
 	kill -TERM "$pid"; wait "$pid" 2>/dev/null
 	like "$(cat "$slog")" "$RFC3339 isol8 serve: access GET /health 200 [0-9]+ms key=-" "access log: time, method, path, status, duration"
