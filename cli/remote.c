@@ -7,12 +7,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/json.h"
+#include "common/proto.h"
 #include "common/xalloc.h"
+#include "cli/remote_nodes.h"
 #include "cli/run_io.h"
 #include "cli/run_request.h"
 #include "cli/run_result.h"
@@ -31,6 +34,9 @@ struct xfer {
 	bool got_error;
 	int exit_code;
 	CURL *curl;
+	const char *session;    /* the session the request names: X-Isol8-Session */
+	char *node_sent;        /* X-Isol8-Node sent (remembered for the session), or NULL */
+	char node[ISOL8_MAX_SESSION + 1]; /* X-Isol8-Node of the answer */
 };
 
 /* --key > ISOL8_API_KEY > the credentials `isol8 login` stored for this host. */
@@ -147,6 +153,27 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *cls)
 	return n;
 }
 
+/* Only X-Isol8-Node is read: the node that answered. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *cls)
+{
+	struct xfer *x = cls;
+	size_t n = size * nmemb;
+	static const char name[] = "x-isol8-node:";
+
+	if (n > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+		size_t a = sizeof name - 1, e = n;
+		while (a < e && (p[a] == ' ' || p[a] == '\t'))
+			a++;
+		while (e > a && (p[e - 1] == '\r' || p[e - 1] == '\n' || p[e - 1] == ' '))
+			e--;
+		if (e - a < sizeof x->node) {
+			memcpy(x->node, p + a, e - a);
+			x->node[e - a] = '\0';
+		}
+	}
+	return n;
+}
+
 /* One request. Returns 0 when an answer arrived (any status), -1 when the server could not
  * be reached or the transfer failed. */
 static int request(const char *method, const char *url, const char *key, const char *body, size_t len,
@@ -166,6 +193,17 @@ static int request(const char *method, const char *url, const char *key, const c
 	h = curl_slist_append(h, "Content-Type: application/json");
 	if (x->sse)
 		h = curl_slist_append(h, "Accept: text/event-stream");
+	if (x->session && *x->session) {
+		char line[ISOL8_MAX_SESSION * 2 + 32];
+		/* Where a balancer hashes without reading the body (deploy/haproxy); the server checks
+		 * it against the body. */
+		snprintf(line, sizeof line, "X-Isol8-Session: %s", x->session);
+		h = curl_slist_append(h, line);
+		if (x->node_sent) {
+			snprintf(line, sizeof line, "X-Isol8-Node: %s", x->node_sent);
+			h = curl_slist_append(h, line);
+		}
+	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -175,6 +213,8 @@ static int request(const char *method, const char *url, const char *key, const c
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -204,7 +244,7 @@ static int status_error(struct xfer *x, struct isol8_err *err)
 		   : x->status == 404			 ? ISOL8_E_NOTFOUND
 		   : x->status == 400 || x->status == 413 ? ISOL8_E_USAGE
 		   : x->status == 429			 ? ISOL8_E_LIMIT
-		   : x->status == 503			 ? ISOL8_E_UNAVAIL
+		   : x->status == 503 || x->status == 421 ? ISOL8_E_UNAVAIL
 							 : ISOL8_E_INTERNAL;
 
 	if (o && isol8_json_member(o, "error", &m) == 1 && json_object_is_type(m, json_type_string))
@@ -225,7 +265,7 @@ int remote_run(const struct run_opts *o, struct run_input *in, int *exit_code, s
 	const char *key = key_or_env(o->key, o->host, &stored);
 	bool collect = o->no_stream || o->json;
 	_cleanup_free_ char *url = NULL, *body = NULL;
-	struct xfer x = {.sse = !collect};
+	struct xfer x = {.sse = !collect, .session = o->session_id};
 	size_t len;
 	int r = -1;
 
@@ -245,12 +285,17 @@ int remote_run(const struct run_opts *o, struct run_input *in, int *exit_code, s
 	if (o->debug)
 		fprintf(stderr, "[DEBUG] remote: POST %s (%zu bytes)\n", url, len);
 	fflush(stdout);
+	if (o->session_id)
+		x.node_sent = remote_node_get(o->host, o->session_id);
 	if (request("POST", url, key, body, len, &x, err) < 0)
 		goto out;
 	if (x.status != 200) {
 		status_error(&x, err);
 		goto out;
 	}
+	/* The node that created the session holds it (remote_nodes.h). */
+	if (o->session_id && !x.node_sent && x.node[0])
+		remote_node_set(o->host, o->session_id, x.node);
 	if (collect) {
 		struct run_io io;
 		json_object *res, *v;
@@ -281,6 +326,7 @@ int remote_run(const struct run_opts *o, struct run_input *in, int *exit_code, s
 	*exit_code = x.exit_code & 0xff;
 	r = 0;
 out:
+	free(x.node_sent);
 	isol8_buf_free(&x.body);
 	return r;
 }
@@ -321,7 +367,7 @@ int remote_session_stop(const char *host, const char *key, const char *id, struc
 {
 	_cleanup_free_ char *path = xasprintf("/session/%s", id);
 	_cleanup_free_ char *url = endpoint(host, path, err);
-	struct xfer x = {0};
+	struct xfer x = {.session = id};
 	int r = -1;
 
 	_cleanup_free_ char *stored = NULL;
@@ -331,8 +377,12 @@ int remote_session_stop(const char *host, const char *key, const char *id, struc
 		return -1;
 	if (!key)
 		return isol8_err_set(err, ISOL8_E_AUTH, 0, CREDENTIALS_REQUIRED_MSG);
+	x.node_sent = remote_node_get(host, id);
 	if (request("DELETE", url, key, NULL, 0, &x, err) == 0)
 		r = x.status == 200 ? 0 : status_error(&x, err);
+	if (r == 0)
+		remote_node_set(host, id, NULL);
+	free(x.node_sent);
 	isol8_buf_free(&x.body);
 	return r;
 }

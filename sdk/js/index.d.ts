@@ -177,6 +177,8 @@ export declare class RemoteIsol8 {
   options?: Isol8Options;
   /** the server's version, after start() */
   version?: string;
+  /** session id -> the node (X-Isol8-Node) that answered its first request */
+  readonly nodes: Map<string, string>;
   start(): Promise<void>;
   stop(): Promise<void>;
   execute(req: ExecutionRequest): Promise<ExecutionResult>;

@@ -38,6 +38,9 @@ export class RemoteIsol8 {
     this.sessionId = sessionId;
     this.options = options;
     this.version = undefined;
+    /** Behind a balancer: the node that answered each session's first request, echoed as
+     * X-Isol8-Node so that another node refuses the session instead of starting it afresh. */
+    this.nodes = new Map();
   }
 
   /** GET /health: throws "Remote server health check failed: <status>". */
@@ -59,13 +62,13 @@ export class RemoteIsol8 {
 
   /** Runs code and resolves with the whole ExecutionResult. */
   async execute(req) {
-    return (await this.#call("POST", "/execute", this.#envelope(req), "Execution failed")).json();
+    return (await this.#call("POST", "/execute", this.#envelope(req), "Execution failed", this.sessionId)).json();
   }
 
   /** Runs code; yields StreamEvents (Server-Sent Events) as the program writes. Breaking out
    * of the loop stops the program. */
   async *executeStream(req) {
-    const res = await this.#call("POST", "/execute/stream", this.#envelope(req), "Execution failed");
+    const res = await this.#call("POST", "/execute/stream", this.#envelope(req), "Execution failed", this.sessionId);
     const decoder = new TextDecoder();
     let buf = "";
     try {
@@ -88,13 +91,13 @@ export class RemoteIsol8 {
   async putFile(path, content) {
     const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
     await this.#call("POST", "/file", { sessionId: this.#needSession(), path, content: toBase64(bytes) },
-      "File upload failed");
+      "File upload failed", this.sessionId);
   }
 
   /** Reads a file from the session's sandbox. */
   async getFile(path) {
     const q = new URLSearchParams({ sessionId: this.#needSession(), path });
-    const body = await (await this.#call("GET", "/file?" + q, undefined, "File download failed")).json();
+    const body = await (await this.#call("GET", "/file?" + q, undefined, "File download failed", this.sessionId)).json();
     return fromBase64(body.content);
   }
 
@@ -105,7 +108,8 @@ export class RemoteIsol8 {
 
   /** Stops a session; one that does not exist is not an error. */
   async deleteSession(id) {
-    await this.#call("DELETE", "/session/" + encodeURIComponent(id), undefined, "Deleting session failed");
+    await this.#call("DELETE", "/session/" + encodeURIComponent(id), undefined, "Deleting session failed", id);
+    this.nodes.delete(id);
   }
 
   #needSession() {
@@ -120,9 +124,14 @@ export class RemoteIsol8 {
     return env;
   }
 
-  async #call(method, path, body, what) {
+  async #call(method, path, body, what, session) {
     const headers = { Accept: "application/json" };
     if (this.apiKey) headers.Authorization = `Bearer ${this.apiKey}`;
+    if (session) {
+      // Where a balancer hashes without reading the body; the server checks it matches.
+      headers["X-Isol8-Session"] = session;
+      if (this.nodes.has(session)) headers["X-Isol8-Node"] = this.nodes.get(session);
+    }
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let res;
     try {
@@ -130,7 +139,11 @@ export class RemoteIsol8 {
     } catch (e) {
       throw new Isol8Error(`${what}: cannot reach ${this.host}: ${e.cause?.code ?? e.message}`);
     }
-    if (res.ok) return res;
+    if (res.ok) {
+      const node = res.headers.get("x-isol8-node");
+      if (session && node && !this.nodes.has(session)) this.nodes.set(session, node);
+      return res;
+    }
     const text = await res.text();
     let parsed;
     try {

@@ -35,6 +35,9 @@ class RemoteIsol8:
         self.options = options
         self.timeout = timeout
         self.version: Optional[str] = None
+        # Behind a balancer (several nodes): the node that answered each session's first request,
+        # echoed as X-Isol8-Node so that another node refuses it instead of starting afresh.
+        self.nodes: Dict[str, str] = {}
 
     # ---- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -63,13 +66,15 @@ class RemoteIsol8:
         """Run code and return the whole result: execute(code="print(1)", runtime="python") or
         execute(ExecutionRequest(...)). A program's failure is a result with its exit code;
         a refused or broken request raises Isol8Error."""
-        body = self._call("POST", "/execute", self._envelope(request, fields), what="Execution failed")
+        body = self._call("POST", "/execute", self._envelope(request, fields), what="Execution failed",
+                          session=self.session_id)
         return ExecutionResult.from_json(body)
 
     def execute_stream(self, request: RequestLike = None, **fields: Any) -> Iterator[StreamEvent]:
         """Run code and yield StreamEvents (Server-Sent Events) as the program writes: stdout and
         stderr chunks, then exit (or error). Leaving the loop early stops the program."""
-        resp = self._open("POST", "/execute/stream", self._envelope(request, fields), what="Execution failed")
+        resp = self._open("POST", "/execute/stream", self._envelope(request, fields), what="Execution failed",
+                          session=self.session_id)
         with resp:
             for raw in resp:
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -81,12 +86,13 @@ class RemoteIsol8:
         """Write a file into the session's sandbox (relative paths are under /sandbox)."""
         data = content.encode() if isinstance(content, str) else bytes(content)
         self._call("POST", "/file", {"sessionId": self._need_session(), "path": path,
-                                     "content": base64.b64encode(data).decode()}, what="File upload failed")
+                                     "content": base64.b64encode(data).decode()}, what="File upload failed",
+                   session=self.session_id)
 
     def get_file(self, path: str) -> bytes:
         """Read a file from the session's sandbox."""
         q = urllib.parse.urlencode({"sessionId": self._need_session(), "path": path})
-        body = self._call("GET", "/file?" + q, what="File download failed")
+        body = self._call("GET", "/file?" + q, what="File download failed", session=self.session_id)
         return base64.b64decode(body["content"])
 
     # ---- sessions --------------------------------------------------------------------------
@@ -97,7 +103,9 @@ class RemoteIsol8:
 
     def delete_session(self, session_id: str) -> None:
         """Stop a session; a session that does not exist is not an error."""
-        self._call("DELETE", "/session/" + urllib.parse.quote(session_id, safe=""), what="Deleting session failed")
+        self._call("DELETE", "/session/" + urllib.parse.quote(session_id, safe=""), what="Deleting session failed",
+                   session=session_id)
+        self.nodes.pop(session_id, None)
 
     # ---- plumbing --------------------------------------------------------------------------
     def _need_session(self) -> str:
@@ -119,8 +127,13 @@ class RemoteIsol8:
         return env
 
     def _open(self, method: str, path: str, body: Optional[Dict[str, Any]] = None, *, what: str,
-              auth: bool = True):
+              auth: bool = True, session: Optional[str] = None):
         headers = {"Accept": "application/json"}
+        if session:
+            # Where a balancer hashes without reading the body; the server checks it matches.
+            headers["X-Isol8-Session"] = session
+            if session in self.nodes:
+                headers["X-Isol8-Node"] = self.nodes[session]
         data = None
         if body is not None:
             data = json.dumps(body).encode()
@@ -129,7 +142,11 @@ class RemoteIsol8:
             headers["Authorization"] = "Bearer " + self.api_key
         req = urllib.request.Request(self.host + path, data=data, headers=headers, method=method)
         try:
-            return urllib.request.urlopen(req, timeout=self.timeout)
+            resp = urllib.request.urlopen(req, timeout=self.timeout)
+            node = resp.headers.get("X-Isol8-Node")
+            if session and node and session not in self.nodes:
+                self.nodes[session] = node
+            return resp
         except urllib.error.HTTPError as e:
             raw = e.read()
             e.close()
@@ -144,8 +161,8 @@ class RemoteIsol8:
             raise Isol8Error("%s: cannot reach %s: %s" % (what, self.host, reason)) from None
 
     def _call(self, method: str, path: str, body: Optional[Dict[str, Any]] = None, *, what: str,
-              auth: bool = True) -> Any:
-        with self._open(method, path, body, what=what, auth=auth) as resp:
+              auth: bool = True, session: Optional[str] = None) -> Any:
+        with self._open(method, path, body, what=what, auth=auth, session=session) as resp:
             raw = resp.read()
         try:
             return json.loads(raw) if raw else {}
