@@ -18,6 +18,8 @@ PKGS=(
 	runsc
 	# isol8 serve's /metrics: promtool and a Prometheus that scrapes it (tests/integration/metrics_test.sh)
 	prometheus
+	# the two-node test (tests/integration/nodes_test.sh) and the deploy/ checks
+	haproxy python3-yaml
 	# the Python SDK's wheel, built offline (sdk/python)
 	python3-pip python3-setuptools python3-wheel
 )
