@@ -150,6 +150,10 @@ static json_object *record(const char *type)
 	iso_time(ts, sizeof ts);
 	add_str(o, "time", ts);
 	add_str(o, "type", type);
+	/* Per-node chains: each node writes its own file, and its records say which node (the files
+	 * are shipped to one place, isol8d(8) AUDIT LOG). */
+	if (g_b && g_b->o.node_id)
+		add_str(o, "node", g_b->o.node_id);
 	return o;
 }
 

@@ -77,6 +77,7 @@ struct broker_opts {
 	int log_level;
 	const char *audit_log;      /* --audit-log FILE (wins over the policy's audit.path) */
 	const char *keys_db;        /* --keys-db FILE: the API key store (broker/keystore.h) */
+	const char *node_id;        /* --node-id, else the host name; NULL when it has none usable */
 	bool policy_explicit;       /* --policy given: a missing file is an error, not "built-in" */
 	bool check_policy;          /* --check-policy: validate and exit */
 	bool no_create_accounts;    /* --no-create-accounts */

@@ -63,7 +63,9 @@ int broker_spawn_http(struct broker *b, struct isol8_err *err)
 	if (pid == 0) {
 		sigset_t none;
 		char *argv[] = {"isol8-full", "serve", "--bind", addr, "--port", port, "--keys-file", "fd:4",
-				"--socket", b->http_socket, "--act-for-keys", NULL};
+				"--socket", b->http_socket, "--act-for-keys",
+				/* one name per node: the audit records' and X-Isol8-Node's */
+				b->o.node_id ? "--node-id" : NULL, (char *)b->o.node_id, NULL};
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);

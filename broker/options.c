@@ -21,7 +21,7 @@
 enum {
 	O_SOCKET = 256, O_GROUP, O_MODE, O_POLICY, O_WORKERS, O_USER, O_SECCOMP, O_WPATH, O_GRACE, O_PIDFILE,
 	O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS, O_NOAGENT,
-	O_PSIZE, O_PSTRAT, O_PREWARM, O_HTTP, O_HTTPKEYS, O_CONFIG, O_CHECK, O_NOACCOUNTS, O_AUDIT, O_KEYSDB,
+	O_PSIZE, O_PSTRAT, O_PREWARM, O_HTTP, O_HTTPKEYS, O_CONFIG, O_CHECK, O_NOACCOUNTS, O_AUDIT, O_KEYSDB, O_NODEID,
 };
 
 static const struct option opts[] = {
@@ -40,7 +40,7 @@ static const struct option opts[] = {
 	{"proxy-path", required_argument, 0, O_PPATH}, {"proxy-hosts", required_argument, 0, O_PHOSTS},
 	{"config", required_argument, 0, O_CONFIG}, {"check-policy", no_argument, 0, O_CHECK},
 	{"no-create-accounts", no_argument, 0, O_NOACCOUNTS}, {"audit-log", required_argument, 0, O_AUDIT},
-	{"keys-db", required_argument, 0, O_KEYSDB},
+	{"keys-db", required_argument, 0, O_KEYSDB}, {"node-id", required_argument, 0, O_NODEID},
 	{0, 0, 0, 0}};
 
 void broker_usage(FILE *f)
@@ -85,6 +85,8 @@ void broker_usage(FILE *f)
 		"                         SOCKET.audit.jsonl for others)\n"
 		"  --keys-db FILE         the API key store (isol8 keys; default /var/lib/isol8/keys.db for\n"
 		"                         the default socket, SOCKET.keys.db for others)\n"
+		"  --node-id ID           this node's name in audit records and, with --http, X-Isol8-Node\n"
+		"                         (default: the host name up to its first dot)\n"
 		"  --pidfile FILE         write the daemon's pid\n"
 		"  --foreground           do not detach\n"
 		"  --log-json             log JSON lines\n"
@@ -229,6 +231,12 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 		case O_CONFIG: o->config_path = optarg; break;
 		case O_AUDIT: o->audit_log = optarg; break;
 		case O_KEYSDB: o->keys_db = optarg; break;
+		case O_NODEID:
+			if (!isol8_valid_session_name(optarg))
+				return isol8_err_set(err, ISOL8_E_USAGE, 0,
+						     "--node-id '%.80s': use 1-64 of [A-Za-z0-9_.-]", optarg);
+			o->node_id = optarg;
+			break;
 		case O_PREWARM: {
 			_cleanup_free_ char *list = xstrdup(optarg);
 			char *save = NULL;
@@ -278,6 +286,15 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 	}
 	if (optind < argc)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unexpected argument '%s'; see isol8d --help", argv[optind]);
+	if (!o->node_id) {
+		/* Each node of a fleet names itself in its audit records (issue 18). */
+		static char host[256];
+		if (gethostname(host, sizeof host - 1) == 0) {
+			host[strcspn(host, ".")] = '\0';
+			if (isol8_valid_session_name(host))
+				o->node_id = host;
+		}
+	}
 	return 0;
 }
 

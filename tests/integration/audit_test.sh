@@ -19,11 +19,11 @@ alog() { echo "${D_SOCK[$1]}.audit.jsonl"; }
 rec() { sed -n "${2}p" "$(alog "$1")"; }
 nobody() { su nobody -s /bin/sh -c "$*"; }
 # Records of one type, compact, one a line, without the fields that change from run to run.
-typed() { jq -c --arg t "$2" 'select(.type == $t) | del(.seq, .prev, .time, .executionId, .container, .durationMs, .totalMs, .pid, .uid, .gid)' "$(alog "$1")"; }
+typed() { jq -c --arg t "$2" 'select(.type == $t) | del(.seq, .prev, .time, .node, .executionId, .container, .durationMs, .totalMs, .pid, .uid, .gid)' "$(alog "$1")"; }
 
 case_execution_record() {
 	local L line code='print("audited")' keys
-	daemon_start x || return
+	daemon_start x --node-id node-x || return
 	L=$(alog x)
 	run_cap "$ISOL8" run --socket "${D_SOCK[x]}" -e "$code"
 	is "$RC|$OUT" $'0|audited\n' "a run succeeds with the audit log on"
@@ -31,8 +31,9 @@ case_execution_record() {
 		"the log is 0640, root and group adm"
 	line=$(jq -c 'select(.type == "execution")' "$L")
 	keys=$(printf '%s' "$line" | jq -r 'keys_unsorted | join(",")')
-	is "$keys" "seq,prev,time,type,executionId,tenant,principal,uid,gid,container,image,runtime,kind,limits,network,outcome,exitCode,durationMs,totalMs,timedOut,oomKilled,stdoutBytes,stderrBytes,truncated,resourceUsage,codeHash" \
+	is "$keys" "seq,prev,time,type,node,executionId,tenant,principal,uid,gid,container,image,runtime,kind,limits,network,outcome,exitCode,durationMs,totalMs,timedOut,oomKilled,stdoutBytes,stderrBytes,truncated,resourceUsage,codeHash" \
 		"an execution record has the broker's and the worker's fields, in order"
+	is "$(jq -r .node "$L" | sort -u)" node-x "every record names the node (--node-id): one chain per node"
 	is "$(printf '%s' "$line" | jq -c '[.tenant, .principal, .uid, .gid, .image, .runtime, .kind, .network, .outcome, .exitCode, .stdoutBytes, .timedOut]')" \
 		'["admin","uid:0",0,0,"isol8:python","python","ephemeral","none","ok",0,8,false]' "who, where and how it ended"
 	is "$(printf '%s' "$line" | jq -c .limits)" \
