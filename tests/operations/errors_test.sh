@@ -10,7 +10,6 @@ T_TMP=$(mktemp -d /tmp/isol8-errors.XXXXXX) || bail "mktemp"
 chmod 0755 "$T_TMP"
 TEST_LABEL=org.isol8.test=errors-$$
 trap 'docker rm -f $(docker ps -aq --filter "label=$TEST_LABEL") >/dev/null 2>&1; rm -rf "$T_TMP"' EXIT
-cd "$T_TMP" || bail "cd"
 
 one_line() { # DESC WANT-RC WANT-ERR CMD...
 	local d=$1 rc=$2 want=$3
@@ -57,10 +56,10 @@ case_help_and_version() {
 
 case_missing_file() {
 	one_line "isol8 run notes.txt (missing): says so, exit 1" 1 "[ERR] cannot open notes.txt: No such file or directory" \
-		"$ISOL8" run notes.txt
+		env -C "$T_TMP" "$ISOL8" run notes.txt
 	echo 'hello' >"$T_TMP/notes.txt"
 	one_line "  an existing file of no known runtime: the runtime question" 2 \
-		"[ERR] Cannot detect runtime for notes.txt. Use --runtime to specify." "$ISOL8" run notes.txt
+		"[ERR] Cannot detect runtime for notes.txt. Use --runtime to specify." env -C "$T_TMP" "$ISOL8" run notes.txt
 }
 
 case_image_commands() {
