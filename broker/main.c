@@ -163,14 +163,19 @@ static void shutdown_broker(struct broker *b)
 			kill(b->w[i].pid, SIGKILL);
 			waitpid(b->w[i].pid, NULL, 0);
 		}
-	/* Wait briefly for verb threads still talking to Docker. */
-	for (int k = 0; k < 100 && __atomic_load_n(&b->inflight, __ATOMIC_SEQ_CST) > 0; k++)
+	/* Wait for verb threads still talking to Docker: a create that is still in flight records
+	 * its container after this, and a loaded engine takes seconds (up to 10 s here; the unit
+	 * allows 30). Then remove what the table holds, twice in case one was late anyway. */
+	for (int k = 0; k < 500 && __atomic_load_n(&b->inflight, __ATOMIC_SEQ_CST) > 0; k++)
 		usleep(20000);
-	n = table_container_ids(UINT32_MAX, 0, false, 0, &ids);
-	if (n)
-		log_info("removing %zu sandbox(es) created by this daemon", n);
-	broker_remove_containers(b, ids, n);
-	free(ids);
+	for (int pass = 0; pass < 2; pass++) {
+		n = table_container_ids(UINT32_MAX, 0, false, 0, &ids);
+		if (n)
+			log_info("removing %zu sandbox(es) created by this daemon", n);
+		broker_remove_containers(b, ids, n);
+		free(ids);
+		ids = NULL;
+	}
 	broker_stop_http(b, true);
 	broker_stop_proxy(b);
 	audit_close();
