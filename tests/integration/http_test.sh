@@ -83,7 +83,7 @@ exec_body() { # CODE [RUNTIME] -> envelope JSON
 hcurl "" GET /health
 is "$CODE|$BODY_OUT" '200|{"status":"ok","version":"0.1.0","state":"ready","node":"n1","runs":0,"sessions":0}' "GET /health needs no key"
 hcurl "" GET /openapi.json
-is "$CODE|$(json_get "$BODY_OUT" '[.openapi, (.paths | keys | length)]')" '200|["3.1.0",12]' "GET /openapi.json needs no key: OpenAPI 3.1, 12 paths"
+is "$CODE|$(json_get "$BODY_OUT" '[.openapi, (.paths | keys | length)]')" '200|["3.1.0",13]' "GET /openapi.json needs no key: OpenAPI 3.1, 13 paths"
 is "$(jq -S . "$T_TMP/body" | sha256sum)" "$(jq -S . "${ISOL8_SRCDIR:-$here/../..}/docs/openapi.json" | sha256sum)" \
 	"GET /openapi.json serves docs/openapi.json"
 hcurl "" POST /execute "$(exec_body 'print(1)')"
@@ -94,6 +94,8 @@ is "$(curl -s -o /dev/null -D - -H 'Authorization: Bearer wrong-key-0123456789' 
 	'WWW-Authenticate: Bearer realm="isol8", error="invalid_token"' "wrong key: a Bearer challenge naming invalid_token"
 is "$(curl -s -o /dev/null -D - "$U/sessions" | tr -d '\r' | grep -i '^www-authenticate:')" \
 	'WWW-Authenticate: Bearer realm="isol8"' "no key: a Bearer challenge"
+hcurl "$KA" GET /metrics
+like "$CODE" '^(200|503)$' "GET /metrics answers (checked against the description at the end)"
 hcurl "$KA" GET /nowhere
 is "$CODE" 404 "unknown route: 404"
 hcurl "$KA" GET /execute
