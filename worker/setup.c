@@ -74,7 +74,8 @@ int run_install(struct run *run, struct isol8_err *err)
 	if (code != 0) {
 		/* Install output can echo secrets (URLs with tokens): mask it like program output. */
 		pump_out_write(&run->o, 2, errb.data ? errb.data : "", errb.len);
-		isol8_err_set(err, ISOL8_E_USAGE, 0, "Package install failed (exit code %d)%s", code,
+		/* Not a usage error (exit 2): the request was well formed, the install did not work. */
+		isol8_err_set(err, ISOL8_E_IO, 0, "Package install failed (exit code %d)%s", code,
 			      r->net_mode == ISOL8_NET_NONE ? " (network is 'none': the registry is unreachable)" : "");
 	}
 	isol8_buf_free(&out);
