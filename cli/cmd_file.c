@@ -157,6 +157,14 @@ static int file_get(const char *socket, const char *name, const char *remote, co
 		return cli_fail(&err);
 	}
 	if (local && strcmp(local, "-") != 0) {
+		struct stat st;
+		_cleanup_free_ char *into = NULL;
+		/* "isol8 cp s1:/sandbox/out.txt ." copies into the directory, as cp(1) does. */
+		if (stat(local, &st) == 0 && S_ISDIR(st.st_mode)) {
+			const char *base = strrchr(path, '/');
+			into = xasprintf("%s/%s", local, base ? base + 1 : path);
+			local = into;
+		}
 		out = open(local, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
 		if (out < 0) {
 			isol8_err_set(&err, ISOL8_E_IO, errno, "cannot create %s", local);
