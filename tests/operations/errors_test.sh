@@ -102,4 +102,20 @@ case_cleanup_label() {
 	is "$(docker ps -aq --no-trunc --filter "id=$ours")" "" "the container with isol8d's instance label is removed"
 }
 
+# With a daemon: cp into a directory, and a failed package install is not a usage error.
+case_with_daemon() {
+	[ "$(id -u)" = 0 ] && timeout 20 docker version >/dev/null 2>&1 || { ok "# SKIP needs root and the engine"; return; }
+	docker image inspect isol8:python >/dev/null 2>&1 || { ok "# SKIP isol8:python missing"; return; }
+	daemon_start e || return
+	run_cap i8 e run --session-id cp1 -r bash -e 'echo copied >/sandbox/out.txt' </dev/null
+	mkdir -p "$T_TMP/dest"
+	run_cap env -C "$T_TMP/dest" "$ISOL8" cp --socket "${D_SOCK[e]}" cp1:/sandbox/out.txt . </dev/null
+	is "$RC|$ERR|$(cat "$T_TMP/dest/out.txt" 2>&1)" "0||copied" "isol8 cp s1:/sandbox/out.txt . copies into the directory"
+	run_cap i8 e run -r python --install no-such-package-isol8-test -e 'print(1)' </dev/null
+	is "$RC" 1 "a failed package install: exit 1, not 2 (it is not a usage error)"
+	like "$ERR" $'\\[ERR\\] Package install failed \\(exit code [0-9]+\\)' "  with its [ERR] line"
+	run_cap i8 e session stop cp1 </dev/null
+	daemon_stop e
+}
+
 run_cases "$@"
