@@ -525,3 +525,90 @@ API int isol8_session_stop(isol8_engine *e, const char *session, isol8_error *er
 	isol8_msg_free(&m);
 	return 0;
 }
+
+/* ---- files ------------------------------------------------------------------------------- */
+
+#define FILE_MAX (64u * 1024u * 1024u)
+
+/* FE_FILE_PUT with fd (the content) or FE_FILE_GET (*got: the file, a sealed memfd). */
+static int file_call(isol8_engine *e, uint8_t type, const char *session, const char *path, int fd, int *got,
+		     isol8_error *err)
+{
+	struct isol8_err ie = ISOL8_ERR_INIT;
+	_cleanup_close_ int sock = -1;
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	struct isol8_msg m;
+	int r;
+
+	if (!session || !isol8_valid_session_name(session) || !path || !*path || strlen(path) > ISOL8_MAX_PATH) {
+		set_err(err, ISOL8_ERR_USAGE, 0, "session: use 1-64 of [A-Za-z0-9_.-]; path: 1-1024 bytes");
+		return -1;
+	}
+	sock = broker_open(e->socket, HELLO_FILE, session, &ie);
+	if (sock < 0)
+		return from_err(err, &ie);
+	isol8_put_str(&b, session);
+	isol8_put_str(&b, path);
+	r = isol8_ipc_send_buf(sock, type, 0, &b, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, &ie);
+	isol8_buf_free(&b);
+	if (r < 0 || broker_expect(sock, type == FE_FILE_PUT ? WK_OK : WK_FILE, &m, &ie) < 0)
+		return from_err(err, &ie);
+	if (got)
+		*got = isol8_msg_take_fd(&m, 0);
+	isol8_msg_free(&m);
+	return 0;
+}
+
+API int isol8_file_put(isol8_engine *e, const char *session, const char *path, const void *data, size_t len,
+		       isol8_error *err)
+{
+	struct isol8_err ie = ISOL8_ERR_INIT;
+	_cleanup_close_ int fd = memfd_create("isol8-lib-file", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	const char *p = data;
+	size_t off = 0;
+
+	while (fd >= 0 && off < len) {
+		ssize_t n = write(fd, p + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (fd < 0 || off != len || lseek(fd, 0, SEEK_SET) < 0 || isol8_memfd_seal(fd, &ie) < 0) {
+		set_err(err, ISOL8_ERR_IO, errno, "cannot stage the file (memfd)");
+		return -1;
+	}
+	return file_call(e, FE_FILE_PUT, session, path, fd, NULL, err);
+}
+
+API int isol8_file_get(isol8_engine *e, const char *session, const char *path, void **data, size_t *len,
+		       isol8_error *err)
+{
+	_cleanup_close_ int fd = -1;
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	char buf[65536];
+
+	*data = NULL;
+	*len = 0;
+	if (file_call(e, FE_FILE_GET, session, path, -1, &fd, err) < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf) : 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || b.len + (size_t)(n > 0 ? n : 0) > FILE_MAX) {
+			isol8_buf_free(&b);
+			set_err(err, n < 0 ? ISOL8_ERR_IO : ISOL8_ERR_LIMIT, n < 0 ? errno : 0,
+				n < 0 ? "reading the file from isol8d failed" : "file larger than 64 MiB");
+			return -1;
+		}
+		if (n == 0)
+			break;
+		isol8_buf_append(&b, buf, (size_t)n);
+	}
+	isol8_buf_putc(&b, '\0');
+	*len = b.len - 1;
+	*data = isol8_buf_steal(&b, NULL);
+	return 0;
+}

@@ -108,6 +108,11 @@ void isol8_result_free(isol8_result *r);
 /* Sessions of the caller: the list as a JSON array text (free() it), and stop. */
 char *isol8_session_list(isol8_engine *e, isol8_error *err);
 int isol8_session_stop(isol8_engine *e, const char *session, isol8_error *err);
+/* Files in a session's sandbox (path relative to /sandbox, or absolute under it or /tmp). get:
+ * *data (free() it) is NUL-terminated past *len. */
+int isol8_file_put(isol8_engine *e, const char *session, const char *path, const void *data, size_t len,
+		   isol8_error *err);
+int isol8_file_get(isol8_engine *e, const char *session, const char *path, void **data, size_t *len, isol8_error *err);
 
 #ifdef __cplusplus
 }

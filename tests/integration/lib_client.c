@@ -115,6 +115,17 @@ int main(int argc, char **argv)
 		isol8_request_set_session(q, "lib-s1", &err);
 		run_print(q, "second");
 		isol8_request_free(q);
+		{
+			void *got = NULL;
+			size_t glen = 0;
+			int prc = isol8_file_put(e, "lib-s1", "d/f.bin", "a\0b", 3, &err);
+			int grc = isol8_file_get(e, "lib-s1", "/sandbox/d/f.bin", &got, &glen, &err);
+			printf("file put %d get %d len %zu same %d\n", prc, grc, glen,
+			       glen == 3 && memcmp(got, "a\0b", 3) == 0);
+			free(got);
+			grc = isol8_file_get(e, "lib-s1", "missing", &got, &glen, &err);
+			printf("missing %d %d\n", grc, err.code);
+		}
 		list = isol8_session_list(e, &err);
 		printf("listed %d\n", list && strstr(list, "\"id\":\"lib-s1\"") != NULL);
 		free(list);

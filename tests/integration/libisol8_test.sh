@@ -56,9 +56,11 @@ case_session() {
 	is "$("$CLIENT" "${D_SOCK[l]}" session)" "first: exit 0 stdout [] stderr [] runtime python id-len 36 ts 20$(date -u +%y) trunc 0 timeout 0
 second: exit 0 stdout [42
 ] stderr [] runtime python id-len 36 ts 20$(date -u +%y) trunc 0 timeout 0
+file put 0 get 0 len 3 same 1
+missing -1 5
 listed 1
 stop 0
-stop-again -1 5 no session 'lib-s1'" "sessions: state across runs, list, stop, stop again is NOTFOUND"
+stop-again -1 5 no session 'lib-s1'" "sessions: state across runs, a binary file in and out, list, stop, stop again is NOTFOUND"
 }
 
 case_daemon_down() {
