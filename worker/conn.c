@@ -104,7 +104,7 @@ static int handle_run(struct conn *c, struct isol8_msg *m, struct isol8_err *err
 	 * reset (the release phase), before a session's next run. */
 	if (r.n_out && run.sb) {
 		int files_fd = -1;
-		outfiles_collect(run.sb->id, r.out_paths, r.out_rel, r.n_out, run.env.v, run.result, &files_fd);
+		outfiles_collect(run.sb, r.out_paths, r.out_rel, r.n_out, run.env.v, run.result, &files_fd);
 		if (files_fd >= 0) {
 			conn_send_files(c, files_fd);
 			close(files_fd);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/base64.h"
@@ -21,6 +22,7 @@
 #include "common/parse.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
+#include "worker/agent.h"
 #include "worker/worker.h"
 
 #define COLLECT_BIN "/usr/local/lib/isol8/isol8-collect"
@@ -105,10 +107,43 @@ static void add_error(json_object *errors, const char *path, const char *msg)
 	json_object_object_add(errors, path, json_object_new_string(msg));
 }
 
-/* Runs the collector; its stdout in out. Returns its exit code, or -1 with err. */
-static int run_collector(const char *id, char *const *rel, size_t n, const char *const *env, struct isol8_buf *out,
-			 struct isol8_err *err)
+/* The agent's way (no docker exec: ~200 ms less): the output goes through a pump_out whose
+ * targets are memfds, which never block, and is read back once the collector has exited. */
+static int run_by_agent(const struct sandbox *sb, const char *const *argv, const char *const *env, size_t cap,
+			struct isol8_buf *out, struct isol8_err *err)
 {
+	_cleanup_close_ int ofd = memfd_create("isol8-collect-out", MFD_CLOEXEC);
+	_cleanup_close_ int efd = memfd_create("isol8-collect-err", MFD_CLOEXEC);
+	struct agent_outcome ax;
+	struct pump_out o;
+	struct stat st;
+	int rc;
+
+	if (ofd < 0 || efd < 0)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "memfd_create");
+	pump_out_init(&o, ofd, efd, NULL, cap);
+	rc = agent_exec(sb->agent_fd, argv, env, "/sandbox", NULL, 0, -1, COLLECT_TIMEOUT_MS,
+			clock_mono_ms() + COLLECT_TIMEOUT_MS + 1500, -1, &o, &ax, err);
+	pump_out_flush(&o);
+	pump_out_free(&o);
+	if (rc < 0)
+		return -1;
+	if (ax.timed_out)
+		return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "the collector did not finish in time");
+	if (fstat(ofd, &st) < 0 || (size_t)st.st_size > cap)
+		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "the collector sent more than allowed");
+	isol8_buf_reserve(out, (size_t)st.st_size + 1);
+	if (pread(ofd, out->data, (size_t)st.st_size, 0) != st.st_size)
+		return isol8_err_set(err, ISOL8_E_IO, errno, "read the collector's output");
+	out->len = (size_t)st.st_size;
+	return ax.exit_code;
+}
+
+/* Runs the collector; its stdout in out. Returns its exit code, or -1 with err. */
+static int run_collector(const struct sandbox *sb, char *const *rel, size_t n, const char *const *env,
+			 struct isol8_buf *out, struct isol8_err *err)
+{
+	const char *id = sb->id;
 	const char *argv[ISOL8_MAX_OUTPUT_PATHS + 4];
 	char max_file[24], max_total[24], exec_id[65];
 	struct isol8_buf errb = ISOL8_BUF_INIT;
@@ -125,6 +160,8 @@ static int run_collector(const char *id, char *const *rel, size_t n, const char 
 	for (size_t i = 0; i < n; i++)
 		argv[k++] = rel[i];
 	argv[k] = NULL;
+	if (sb->agent_fd >= 0)
+		return run_by_agent(sb, argv, env, ISOL8_OUTPUT_TOTAL_MAX + n * RECORD_HEAD_MAX + 1, out, err);
 	if (sb_exec(id, argv, env, "/sandbox", false, exec_id, &fd, err) < 0)
 		return -1;
 	/* One byte over what a well-behaved collector can write marks a misbehaving one. */
@@ -166,7 +203,7 @@ static int parse_head(const struct isol8_buf *out, size_t *pos, char status[16],
 	return 0;
 }
 
-int outfiles_collect(const char *sandbox_id, char *const *paths, char *const *rel, size_t n, const char *const *env,
+int outfiles_collect(const struct sandbox *sb, char *const *paths, char *const *rel, size_t n, const char *const *env,
 		     json_object *result, int *files_fd)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
@@ -179,7 +216,7 @@ int outfiles_collect(const char *sandbox_id, char *const *paths, char *const *re
 	int code;
 
 	*files_fd = -1;
-	code = run_collector(sandbox_id, rel, n, env, &out, &err);
+	code = run_collector(sb, rel, n, env, &out, &err);
 	if (code < 0)
 		why = err.msg;
 	else if (code == 126 || code == 127)

@@ -14,7 +14,8 @@
  * regular file, a symbolic link on the way, over a limit, unreadable) is reported in the
  * result's "fileErrors" {path: message}; none of that fails the run. Returns the number of
  * files read. */
-int outfiles_collect(const char *sandbox_id, char *const *paths, char *const *rel, size_t n, const char *const *env,
+struct sandbox;
+int outfiles_collect(const struct sandbox *sb, char *const *paths, char *const *rel, size_t n, const char *const *env,
 		     json_object *result, int *files_fd);
 
 #endif

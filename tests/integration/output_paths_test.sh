@@ -46,10 +46,11 @@ case_bad_paths_refused() {
 	local before p
 	before=$(daemon_containers o | wc -l)
 	for p in ../etc/passwd /etc/passwd /sandbox/../etc/passwd a/../../b /sandbox /tmp/x 'a//b' './a' 'a/'; do
-		run --json --output-path "$p" -e 'print(1)' </dev/null
+		run --output-dir "$T_TMP/never" --output-path "$p" -e 'print(1)' </dev/null
 		like "$RC|$OUT|$ERR" '^2[|][|]\[ERR\] --output-path: .*(inside /sandbox|not allowed)' "--output-path '$p': one [ERR] line, exit 2"
 	done
 	is "$(daemon_containers o | wc -l)" "$before" "refused paths started no sandbox"
+	[ ! -e "$T_TMP/never" ] && ok "refused paths created no --output-dir" || not_ok "refused paths created no --output-dir"
 	run --output-path a.txt -e 'print(1)' </dev/null
 	is "$RC|$ERR" $'2|[ERR] --output-path needs --output-dir DIR (to write the files) or --json (to print them)\n' \
 		"--output-path alone has nowhere to go: refused"
