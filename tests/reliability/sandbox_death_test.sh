@@ -96,6 +96,55 @@ case_killed_mid_run() {
 	daemon_stop km
 }
 
+# The same over HTTP: POST /execute answers a JSON error, POST /execute/stream an error event
+# after the output that came before.
+case_killed_mid_run_http() {
+	local port i pid code
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	printf 'alpha:secret-alpha-0123456789\n' >"$T_TMP/keys"
+	chmod 600 "$T_TMP/keys"
+	daemon_start kh --http "127.0.0.1:$port" --http-keys "$T_TMP/keys" || return
+	for ((i = 0; i < 100; i++)); do
+		curl -s -o /dev/null "http://127.0.0.1:$port/health" && break
+		sleep 0.1
+	done
+	hpost() { # PATH OUTFILE: a sleeping program that prints first
+		curl -s -N -o "$2" -w '%{http_code}' -X POST -H 'Authorization: Bearer secret-alpha-0123456789' \
+			-H 'Content-Type: application/json' \
+			--data-binary '{"request":{"code":"import time\nprint(\"before\", flush=True)\ntime.sleep(20)","runtime":"python"}}' \
+			"http://127.0.0.1:$port$1" >"$2.code"
+	}
+	hpost /execute/stream "$T_TMP/kh.sse" &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		grep -q before "$T_TMP/kh.sse" 2>/dev/null && break
+		sleep 0.1
+	done
+	remove_all kh
+	wait "$pid"
+	is "$(cat "$T_TMP/kh.sse.code")|$(grep '^data:' "$T_TMP/kh.sse" | sed 's/^data: *//' | jq -c '[.type, .data]' | tr '\n' ' ')" \
+		'200|["stdout","before\n"] ["error","the sandbox was killed while the program ran (container removed or engine restarted)"] ' \
+		"HTTP stream: the output before, then an error event saying what happened"
+	hpost /execute "$T_TMP/kh.json" &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		[ "$(eng_running kh)" -ge 1 ] && break
+		sleep 0.1
+	done
+	sleep 1.5
+	remove_all kh
+	wait "$pid"
+	code=$(cat "$T_TMP/kh.json.code")
+	is "$code|$(jq -c . "$T_TMP/kh.json" 2>/dev/null)" \
+		'502|{"error":"the sandbox was killed while the program ran (container removed or engine restarted)"}' \
+		"HTTP: POST /execute answers a JSON error (502) saying what happened"
+	run_cap i8 kh run -e "$HELLO"
+	is "$RC|$OUT|$ERR" $'0|hello\n|' "HTTP: the next run succeeds"
+	daemon_stop kh
+}
+
+eng_running() { docker ps -q --filter "label=org.isol8.instance=${D_SOCK[$1]}" | wc -l; }
+
 case_session_lost() {
 	local id
 	daemon_start sl || return
