@@ -36,6 +36,14 @@ static bool take_pooled(struct run *run)
 	return ok;
 }
 
+/* Docker's own words name a directory deep in its data root; say what it means. */
+static int explain_full(struct isol8_err *err)
+{
+	if (strstr(err->msg, "no space left on device"))
+		return isol8_err_wrap(err, "the Docker engine's disk is full (free space where dockerd keeps its data)");
+	return -1;
+}
+
 static int create_new(struct run *run, struct isol8_err *err)
 {
 	const struct run_req *r = run->r;
@@ -43,10 +51,10 @@ static int create_new(struct run *run, struct isol8_err *err)
 
 	if (sb_create(run->c->token, r->runtime, r->image ? r->image : "", r->preferred_image ? r->preferred_image : "",
 		      &r->lim, r->net_mode, run->kind, r->session ? r->session : "", sb, err) < 0)
-		return -1;
+		return explain_full(err);
 	run->hold = HOLD_PARTIAL;
 	if (sb_start(sb, err) < 0)
-		return -1;
+		return explain_full(err);
 	/* A sandbox made for this run keeps a standby too once it is back in the pool. */
 	if (run->have_pk)
 		sb_warm(sb, r->runtime);
