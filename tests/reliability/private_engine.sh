@@ -4,13 +4,41 @@
 # pidfile under $T_TMP, no bridge and no iptables, its own containerd namespace.
 #
 #   eng_start [DATA_ROOT]  start it (again: same data root keeps its images and containers)
+#   eng_small_root MB      mount MB of ext4 from a loop device at $ENG_MNT (for a full disk);
+#                          call it directly, not in $(...): it sets ENG_MNT
 #   eng_stop               SIGTERM, wait for it to exit
 #   eng_load IMAGE...      copy images from the machine's engine (docker save | load)
 #   edocker ARGS...        the docker CLI against it
 #   eng_containers ID      containers of isol8d ID on it, "id status" per line
 # ENG_SOCK is its socket; isol8d reaches it through DOCKER_HOST=unix://$ENG_SOCK.
 
-ENG_DIR="" ENG_SOCK="" ENG_PID="" ENG_DATA=""
+ENG_DIR="" ENG_SOCK="" ENG_PID="" ENG_DATA="" ENG_MNT=""
+
+# Daemons first (they remove their containers through the engine), then the engine, then its
+# loop mount, then the temp dir.
+eng_exit_trap() {
+	local id
+	for id in "${!D_PID[@]}"; do
+		daemon_stop "$id" quiet
+	done
+	eng_stop
+	if [ -n "$ENG_MNT" ]; then
+		# The engine's last helpers may hold it for a moment after dockerd exits.
+		for ((id = 0; id < 50; id++)); do
+			umount "$ENG_MNT" 2>/dev/null && break
+			sleep 0.1
+		done
+		mountpoint -q "$ENG_MNT" && umount -l "$ENG_MNT"
+	fi
+	daemon_exit_trap
+}
+
+eng_small_root() {
+	mkdir -p "$T_TMP/engine-disk"
+	truncate -s "${1}M" "$T_TMP/engine-disk.img" && mkfs.ext4 -q -m 0 -F "$T_TMP/engine-disk.img" &&
+		mount -o loop "$T_TMP/engine-disk.img" "$T_TMP/engine-disk" || return 1
+	ENG_MNT=$T_TMP/engine-disk
+}
 
 edocker() { docker -H "unix://$ENG_SOCK" "$@"; }
 
@@ -20,7 +48,7 @@ eng_start() {
 		ENG_DIR=$T_TMP/engine
 		mkdir -p "$ENG_DIR"
 		ENG_SOCK=$ENG_DIR/docker.sock
-		trap 'eng_stop; daemon_exit_trap' EXIT
+		trap eng_exit_trap EXIT
 	fi
 	ENG_DATA=${1:-$ENG_DIR/data}
 	# Its own network namespace: a dockerd started with --bridge=none deletes the host's docker0
