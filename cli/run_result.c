@@ -83,6 +83,32 @@ static void print_usage(json_object *res)
 		fputs(", network not measured (host network)\n", stderr);
 }
 
+/* --log-network without --json: one line per request the proxy saw, after the output. */
+static void print_network_logs(json_object *res)
+{
+	json_object *logs;
+	size_t n;
+
+	if (isol8_json_member(res, "networkLogs", &logs) != 1 || !json_object_is_type(logs, json_type_array)) {
+		fputs("[Network] no request log: --log-network records the requests of --net filtered sandboxes\n",
+		      stderr);
+		return;
+	}
+	n = json_object_array_length(logs);
+	if (!n)
+		fputs("[Network] no requests\n", stderr);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_array_get_idx(logs, i);
+		bool k;
+		const char *path = str_member(e, "path");
+		fprintf(stderr, "[Network] %s %s %s:%.0f%s %.0f ms, %.0f B up, %.0f B down\n",
+			str_member(e, "action") ? str_member(e, "action") : "?",
+			str_member(e, "method") ? str_member(e, "method") : "?",
+			str_member(e, "host") ? str_member(e, "host") : "?", num_member(e, "port", &k), path ? path : "",
+			num_member(e, "durationMs", &k), num_member(e, "bytesUp", &k), num_member(e, "bytesDown", &k));
+	}
+}
+
 static void print_timings(json_object *res, const char *prefix)
 {
 	json_object *t;
@@ -175,6 +201,8 @@ int run_result_report(const struct run_opts *o, struct run_io *io, const char *t
 		print_timings(res, "[Timing] ");
 	if (o->usage)
 		print_usage(res);
+	if (o->log_network && !o->json)
+		print_network_logs(res);
 	if (o->debug) {
 		fprintf(stderr, "[DEBUG] result: exitCode=%d", *exit_code);
 		if ((s = str_member(res, "executionId")))
