@@ -114,6 +114,18 @@ case_with_daemon() {
 	run_cap i8 e run -r python --install no-such-package-isol8-test -e 'print(1)' </dev/null
 	is "$RC" 1 "a failed package install: exit 1, not 2 (it is not a usage error)"
 	like "$ERR" $'\\[ERR\\] Package install failed \\(exit code [0-9]+\\)' "  with its [ERR] line"
+	# --log-network prints the proxy's log without --json too.
+	run_cap i8 e run --net filtered --deny blocked.example --log-network -r python -e '
+import urllib.request
+try:
+    urllib.request.urlopen("http://blocked.example/x", timeout=5)
+except Exception as e:
+    print("refused:", type(e).__name__)' </dev/null
+	is "$RC|$OUT" $'0|refused: HTTPError\n' "a filtered run whose request is blocked"
+	like "$ERR" '\[Network\] BLOCK GET blocked\.example:80/x [0-9]+ ms' "--log-network without --json prints the request"
+	run_cap i8 e run --log-network -r bash -e 'echo hi' </dev/null
+	is "$RC|$ERR" "0|[Network] no request log: --log-network records the requests of --net filtered sandboxes"$'\n' \
+		"  and says why there is none for a sandbox without the proxy"
 	run_cap i8 e session stop cp1 </dev/null
 	daemon_stop e
 }
