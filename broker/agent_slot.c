@@ -28,7 +28,6 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 
-#define SANDBOX_UID 100u
 
 int agent_slot_create(const struct broker *b, char *dir_out, size_t dir_len, int *listen_fd, struct isol8_err *err)
 {
@@ -95,7 +94,7 @@ static bool peer_in_container(pid_t pid, const char *id)
 	return found;
 }
 
-int agent_slot_accept(int listen_fd, const char *container_id, unsigned timeout_ms, int *conn_out,
+int agent_slot_accept(int listen_fd, const char *container_id, uid_t uid, unsigned timeout_ms, int *conn_out,
 		      struct isol8_err *err)
 {
 	uint64_t until = clock_mono_ms() + timeout_ms;
@@ -126,7 +125,7 @@ int agent_slot_accept(int listen_fd, const char *container_id, unsigned timeout_
 		}
 		if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 			continue;
-		if (cred.uid != SANDBOX_UID || !peer_in_container(cred.pid, container_id)) {
+		if (cred.uid != uid || !peer_in_container(cred.pid, container_id)) {
 			log_warn("agent slot of %.12s: refused peer uid=%u pid=%d (not the sandbox)", container_id,
 				 (unsigned)cred.uid, (int)cred.pid);
 			continue;

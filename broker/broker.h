@@ -268,6 +268,7 @@ struct sandbox_spec {
 	int net_mode;
 	bool writable;
 	int isolation; /* enum isol8_isolation: HostConfig.Runtime */
+	uint32_t uid, gid; /* the tenant's sandbox user (policy "hostUid", else 100:101) */
 };
 struct json_object;
 struct json_object *sandbox_create_body(const struct broker *b, const struct sandbox_spec *s);
@@ -302,7 +303,7 @@ long broker_cgroup_oom_kills(int pid);
 
 /* agent_slot.c: the host end of the in-sandbox agent's connection */
 int agent_slot_create(const struct broker *b, char *dir_out, size_t dir_len, int *listen_fd, struct isol8_err *err);
-int agent_slot_accept(int listen_fd, const char *container_id, unsigned timeout_ms, int *conn_out,
+int agent_slot_accept(int listen_fd, const char *container_id, uid_t uid, unsigned timeout_ms, int *conn_out,
 		      struct isol8_err *err);
 void agent_slot_remove(const char *dir);
 

@@ -15,7 +15,6 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 
-#define SANDBOX_USER "100:101"
 
 static const char *const kind_names[SANDBOX__MAX] = {"ephemeral", "session", "persist"};
 
@@ -58,8 +57,8 @@ static json_object *tmpfs(const struct sandbox_spec *s)
 	char v[160];
 
 	/* /sandbox allows exec (native modules of installed packages live there); /tmp does not. */
-	snprintf(v, sizeof v, "rw,exec,nosuid,nodev,size=%llu,uid=100,gid=101,mode=0755",
-		 (unsigned long long)s->lim.sandbox_size);
+	snprintf(v, sizeof v, "rw,exec,nosuid,nodev,size=%llu,uid=%u,gid=%u,mode=0755",
+		 (unsigned long long)s->lim.sandbox_size, (unsigned)s->uid, (unsigned)s->gid);
 	json_object_object_add(t, "/sandbox", json_object_new_string(v));
 	snprintf(v, sizeof v, "rw,noexec,nosuid,nodev,size=%llu,mode=1777", (unsigned long long)s->lim.tmp_size);
 	json_object_object_add(t, "/tmp", json_object_new_string(v));
@@ -75,6 +74,7 @@ json_object *sandbox_create_body(const struct broker *b, const struct sandbox_sp
 	json_object *secopt = json_object_new_array();
 	json_object *logcfg = json_object_new_object();
 	_cleanup_free_ char *seccomp = NULL;
+	char user[32];
 
 	json_object_object_add(body, "Image", json_object_new_string(s->image));
 	/* The container's main process only keeps the sandbox alive; programs run as execs. */
@@ -92,7 +92,8 @@ json_object *sandbox_create_body(const struct broker *b, const struct sandbox_sp
 		json_object_array_add(cmd, json_object_new_string("infinity"));
 	}
 	json_object_object_add(body, "Cmd", cmd);
-	json_object_object_add(body, "User", json_object_new_string(SANDBOX_USER));
+	snprintf(user, sizeof user, "%u:%u", (unsigned)s->uid, (unsigned)s->gid);
+	json_object_object_add(body, "User", json_object_new_string(user));
 	json_object_object_add(body, "WorkingDir", json_object_new_string("/sandbox"));
 	json_object_object_add(body, "Env", json_object_new_array());
 	json_object_object_add(body, "Labels", labels(b, s));

@@ -285,7 +285,11 @@ json_object *exec_create_body(const struct exec_req *e)
 	json_object_object_add(b, "Cmd", cmd);
 	json_object_object_add(b, "Env", env);
 	json_object_object_add(b, "WorkingDir", json_object_new_string(e->workdir));
-	json_object_object_add(b, "User", json_object_new_string("100:101"));
+	{
+		char user[32];
+		snprintf(user, sizeof user, "%u:%u", (unsigned)e->uid, (unsigned)e->gid);
+		json_object_object_add(b, "User", json_object_new_string(user));
+	}
 	json_object_object_add(b, "Privileged", json_object_new_boolean(0));
 	json_object_object_add(b, "Tty", json_object_new_boolean(0));
 	json_object_object_add(b, "AttachStdin", json_object_new_boolean(e->attach_stdin));

@@ -41,6 +41,7 @@ struct exec_req {
 	char **env; size_t envc;
 	char *workdir;
 	bool attach_stdin;
+	uint32_t uid, gid; /* the owning tenant's sandbox user, set by the verb (never by the worker) */
 };
 void exec_req_free(struct exec_req *e);
 int validate_exec(struct isol8_msg *m, struct exec_req *e, struct isol8_err *err);

@@ -79,7 +79,9 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	s = (struct sandbox_spec){.image = r.image, .runtime = r.runtime, .tenant = r.tenant,
 				  .tenant_name = j->b->policy.tenants[r.tenant].name, .worker = j->worker,
 				  .kind = r.kind, .session = r.session, .lim = r.lim, .net_mode = r.net_mode,
-				  .writable = r.writable, .isolation = r.isolation};
+				  .writable = r.writable, .isolation = r.isolation,
+				  .uid = j->b->policy.tenants[r.tenant].host_uid,
+				  .gid = j->b->policy.tenants[r.tenant].host_gid};
 	oc.agent_listen = -1;
 	/* Under gVisor the agent's connection would end in the Sentry's own socket table, not on
 	 * the host's listener, and no host fd could cross it: runsc sandboxes use docker exec. */
@@ -154,7 +156,7 @@ static int verb_start(struct job *j, struct docker *d, struct isol8_buf *reply, 
 	if (lfd >= 0) {
 		struct isol8_err aerr = ISOL8_ERR_INIT;
 		int conn = -1;
-		if (agent_slot_accept(lfd, id, 5000, &conn, &aerr) < 0)
+		if (agent_slot_accept(lfd, id, j->b->policy.tenants[oc.tenant].host_uid, 5000, &conn, &aerr) < 0)
 			log_warn("sandbox %.12s: %s; falling back to docker exec", id, aerr.msg);
 		else
 			*rfd = conn;
@@ -205,6 +207,8 @@ static int verb_exec(struct job *j, struct docker *d, struct isol8_buf *reply, i
 		return -1;
 	if (validate_exec(&j->m, &e, err) < 0)
 		return -1;
+	e.uid = j->b->policy.tenants[oc.tenant].host_uid;
+	e.gid = j->b->policy.tenants[oc.tenant].host_gid;
 	body = exec_create_body(&e);
 	rc = docker_exec_create(d, id, body, exec_id, err);
 	json_object_put(body);

@@ -48,6 +48,8 @@ void policy_tenant_defaults(struct isol8_tenant *t, const char *name)
 	t->custom_images = true;
 	t->seccomp_unconfined_ok = false;
 	t->isolation = ISOL8_ISO_RUNC;
+	t->host_uid = ISOL8_SANDBOX_UID;
+	t->host_gid = ISOL8_SANDBOX_GID;
 	policy_net_defaults(&t->net);
 }
 

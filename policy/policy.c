@@ -354,7 +354,7 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 {
 	static const char *const keys[] = {"match",        "onExceed",     "limits", "runtimes", "network",
 					   "writableRoot", "customImages", "images", "seccomp",  "networkFilter",
-					   "persist",      "isolation",    NULL};
+					   "persist",      "isolation",    "hostUid",      NULL};
 	char kp[P];
 	json_object *v;
 
@@ -385,6 +385,13 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 		return -1;
 	if (MEMBER("networkFilter") && policy_parse_netfilter(v, kp, t, err) < 0 && note(err) < 0)
 		return -1;
+	if (MEMBER("hostUid")) {
+		uint64_t u;
+		/* Below 10000 are the host's own accounts (Debian's system and user ranges). */
+		if (isol8_json_as_u64(v, kp, ISOL8_HOST_UID_MIN, ISOL8_HOST_UID_MAX, &u, err) < 0)
+			return -1;
+		t->host_uid = t->host_gid = (uint32_t)u;
+	}
 	if (MEMBER("isolation")) {
 		bool runsc = false;
 		if (parse_choice(v, kp, "runc", "runsc", &runsc, err) < 0)
@@ -415,6 +422,11 @@ static int check_unique(const struct isol8_policy *p, struct isol8_err *err)
 		const struct isol8_tenant *ta = &p->tenants[a];
 		for (size_t b = a; b < p->n_tenants; b++) {
 			const struct isol8_tenant *tb = &p->tenants[b];
+			/* A host uid is what keeps two tenants' sandboxes apart on the host. */
+			if (b != a && ta->host_uid != ISOL8_SANDBOX_UID && ta->host_uid == tb->host_uid)
+				return isol8_err_set(err, ISOL8_E_USAGE, 0,
+						     "tenants.%s.hostUid: %u is also the hostUid of tenant %s", tb->name,
+						     (unsigned)tb->host_uid, ta->name);
 			for (size_t i = 0; i < ta->n_uids; i++)
 				for (size_t j = (a == b ? i + 1 : 0); j < tb->n_uids; j++)
 					if (ta->uids[i] == tb->uids[j])

@@ -17,6 +17,7 @@
  *       "images": ["^myorg/.*$"],          // extra images allowed via --image (POSIX ERE)
  *       "seccomp": "strict",               // only "strict" for now; "unconfined" needs admin
  *       "isolation": "runc" | "runsc",     // OCI runtime of its sandboxes; runsc: gVisor, network none
+ *       "hostUid": 20001,                  // its sandboxes' user (uid = gid) instead of 100:101
  *       "networkFilter": { "allow": ["*"], "deny": [], "ports": [80, 443], "allowAddresses": [] }
  *     }
  *   },
@@ -52,6 +53,11 @@ int isol8_net_mode_parse(const char *name);
 /* The tenant's isolation tier: the engine's OCI runtime for its sandboxes. The names are the
  * runtime names the engine is asked for (HostConfig.Runtime). */
 enum isol8_isolation { ISOL8_ISO_RUNC = 0, ISOL8_ISO_RUNSC, ISOL8_ISO__MAX };
+/* The sandbox user of the images (sandbox/Dockerfile); a tenant's "hostUid" replaces it. */
+#define ISOL8_SANDBOX_UID 100u
+#define ISOL8_SANDBOX_GID 101u
+#define ISOL8_HOST_UID_MIN 10000u
+#define ISOL8_HOST_UID_MAX 2147483646u
 const char *isol8_isolation_name(int iso); /* NULL if out of range */
 
 struct isol8_limits {
@@ -84,6 +90,7 @@ struct isol8_tenant {
 	char **image_patterns;
 	bool seccomp_unconfined_ok;
 	int isolation;                /* enum isol8_isolation; set by the policy only, never by a request */
+	uint32_t host_uid, host_gid;  /* the sandboxes' user: 100:101, or "hostUid" (uid = gid) */
 	struct net_policy net;        /* "networkFilter": ceiling for filtered sandboxes */
 };
 

@@ -114,6 +114,8 @@ static void tenants_equal(const struct isol8_tenant *a, const struct isol8_tenan
 		ck_assert_str_eq(a->image_patterns[i], b->image_patterns[i]);
 	ck_assert_int_eq(a->seccomp_unconfined_ok, b->seccomp_unconfined_ok);
 	ck_assert_int_eq(a->isolation, b->isolation);
+	ck_assert_uint_eq(a->host_uid, b->host_uid);
+	ck_assert_uint_eq(a->host_gid, b->host_gid);
 	ck_assert_uint_eq(a->net.n_allow, b->net.n_allow);
 	for (size_t i = 0; i < a->net.n_allow; i++)
 		ck_assert_str_eq(a->net.allow[i], b->net.allow[i]);
@@ -366,6 +368,37 @@ START_TEST(test_isolation)
 }
 END_TEST
 
+/* "hostUid": the tenant's sandbox user on the host (uid = gid), 100:101 without it; outside
+ * the host's own accounts, and never the same for two tenants. */
+START_TEST(test_host_uid)
+{
+	struct isol8_policy p;
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	isol8_policy_builtin(&p);
+	for (size_t i = 0; i < p.n_tenants; i++) {
+		ck_assert_uint_eq(p.tenants[i].host_uid, 100);
+		ck_assert_uint_eq(p.tenants[i].host_gid, 101);
+	}
+	isol8_policy_free(&p);
+	ck_assert_msg(isol8_policy_parse("{\"tenants\":{\"a\":{\"hostUid\": 20001},\"b\":{\"hostUid\": 20002},\"c\":{}}}",
+					 "t.json", &p, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_uint_eq(p.tenants[0].host_uid, 20001);
+	ck_assert_uint_eq(p.tenants[0].host_gid, 20001);
+	ck_assert_uint_eq(p.tenants[1].host_uid, 20002);
+	ck_assert_uint_eq(p.tenants[2].host_uid, 100);
+	ck_assert_uint_eq(p.tenants[2].host_gid, 101);
+	isol8_policy_free(&p);
+	expect_parse_error(T("{\"hostUid\": 100}"), "policy.json: tenants.ci.hostUid...");
+	expect_parse_error(T("{\"hostUid\": 0}"), "policy.json: tenants.ci.hostUid...");
+	expect_parse_error(T("{\"hostUid\": 2147483647}"), "policy.json: tenants.ci.hostUid...");
+	expect_parse_error(T("{\"hostUid\": \"20001\"}"), "policy.json: tenants.ci.hostUid...");
+	expect_parse_error("{\"tenants\":{\"a\":{\"hostUid\": 20001},\"b\":{\"hostUid\": 20001}}}",
+			   "policy.json: tenants.b.hostUid: 20001 is also the hostUid of tenant a");
+}
+END_TEST
+
 START_TEST(test_supplementary_groups)
 {
 	/* Find any user that is a supplementary member of some group; skip when there is none. */
@@ -614,6 +647,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_parse_errors);
 	tcase_add_test(tc, test_parse_ok);
 	tcase_add_test(tc, test_isolation);
+	tcase_add_test(tc, test_host_uid);
 	tcase_add_test(tc, test_supplementary_groups);
 	tcase_add_test(tc, test_load_file_errors);
 	tcase_add_test(tc, test_clamp_and_refuse);
