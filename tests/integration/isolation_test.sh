@@ -127,4 +127,60 @@ case_engine_without_runsc() {
 	wait $fp 2>/dev/null
 }
 
+# Issue 17 item 2: "hostUid" gives a tenant's sandboxes a host identity of their own. Two
+# tenants run at once: each program is its tenant's uid on the host (and inside), and a
+# process with one tenant's uid can neither signal nor read the other's program through the
+# host's /proc, while the same uid can signal it (what all tenants shared with 100:101).
+case_host_uid_per_tenant() {
+	local pa pb ca cb A B i
+	jq '.tenants.a = (.tenants.local + {match: {uids: [65534], gids: [], keys: []}, hostUid: 20001})
+	  | .tenants.b = (.tenants.local + {match: {uids: [1], gids: [], keys: []}, hostUid: 20002})' \
+		"$SRC/policy/default-policy.json" >"$T_TMP/uids.json"
+	daemon_start u --policy "$T_TMP/uids.json" --pool-size 0 || return
+	mkdir -p "$T_TMP/home-daemon" && chmod 0777 "$T_TMP/home-daemon"
+	as_nobody "$ISOL8" run --socket "${D_SOCK[u]}" -r bash -e 'id -u; id -g; touch /sandbox/f; stat -c %u /sandbox/f; exec sleep 6' \
+		>"$T_TMP/a.out" 2>&1 </dev/null &
+	pa=$!
+	setpriv --reuid=daemon --regid=daemon --clear-groups env HOME="$T_TMP/home-daemon" \
+		"$ISOL8" run --socket "${D_SOCK[u]}" -r bash -e 'id -u; exec sleep 6' >"$T_TMP/b.out" 2>&1 </dev/null &
+	pb=$!
+	for ((i = 0; i < 100; i++)); do
+		ca=$(docker ps -q --filter "label=org.isol8.instance=${D_SOCK[u]}" --filter label=org.isol8.tenant=a)
+		cb=$(docker ps -q --filter "label=org.isol8.instance=${D_SOCK[u]}" --filter label=org.isol8.tenant=b)
+		A=$(docker top "$ca" -eo pid,comm 2>/dev/null | awk '$2 == "sleep" {print $1}')
+		B=$(docker top "$cb" -eo pid,comm 2>/dev/null | awk '$2 == "sleep" {print $1}')
+		[ -n "$A" ] && [ -n "$B" ] && break
+		sleep 0.1
+	done
+	is "$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$A/status")" "20001 20001 20001 20001" \
+		"tenant a's program is host uid 20001"
+	is "$(awk '/^Uid:/ {print $2, $3, $4, $5}' "/proc/$B/status")" "20002 20002 20002 20002" \
+		"tenant b's program, at the same time, is host uid 20002"
+	is "$(awk '/^Gid:/ {print $2}' "/proc/$A/status") $(awk '/^Gid:/ {print $2}' "/proc/$B/status")" "20001 20002" \
+		"and gid"
+	run_cap setpriv --reuid=20001 --regid=20001 --clear-groups kill -0 "$B"
+	like "$RC $ERR" '^1 .*Operation not permitted' "tenant a's uid cannot signal tenant b's program"
+	run_cap setpriv --reuid=20001 --regid=20001 --clear-groups cat "/proc/$B/environ"
+	like "$RC $ERR" '^1 .*Permission denied' "nor read its environment through the host's /proc"
+	run_cap setpriv --reuid=20002 --regid=20002 --clear-groups kill -0 "$B"
+	is "$RC" 0 "(its own uid can: a shared uid was all that stood between tenants)"
+	wait $pa
+	is "$?|$(cat "$T_TMP/a.out")" "0|20001
+20001
+20001" "inside, tenant a's program is 20001:20001 and owns what it creates in /sandbox"
+	wait $pb
+	is "$?|$(cat "$T_TMP/b.out")" "0|20002" "tenant b's run succeeded as 20002"
+	daemon_stop u
+}
+
+case_host_uid_refused() {
+	jq '.tenants.local.hostUid = 100' "$SRC/policy/default-policy.json" >"$T_TMP/low.json"
+	run_cap timeout 20 "$ISOL8D" --policy "$T_TMP/low.json" --socket "$T_TMP/low.sock" --foreground
+	like "$RC|$ERR" '^1\|.*tenants\.local\.hostUid: .*10000' "a hostUid among the host's own accounts is refused"
+	jq '.tenants.admin.hostUid = 30000 | .tenants.local.hostUid = 30000' "$SRC/policy/default-policy.json" >"$T_TMP/dup.json"
+	run_cap timeout 20 "$ISOL8D" --policy "$T_TMP/dup.json" --socket "$T_TMP/dup.sock" --foreground
+	like "$RC|$ERR" '^1\|.*tenants\.local\.hostUid: 30000 is also the hostUid of tenant admin' \
+		"two tenants cannot share a hostUid"
+}
+
 run_cases "$@"
