@@ -80,6 +80,7 @@ exec_body() { # CODE [RUNTIME] -> envelope JSON
 }
 
 # ---- health and authentication ---------------------------------------------------------------------
+case_health_auth() {
 hcurl "" GET /health
 is "$CODE|$BODY_OUT" '200|{"status":"ok","version":"0.1.0","state":"ready","node":"n1","runs":0,"sessions":0}' "GET /health needs no key"
 hcurl "" GET /openapi.json
@@ -101,7 +102,10 @@ is "$CODE" 404 "unknown route: 404"
 hcurl "$KA" GET /execute
 is "$CODE" 405 "wrong method: 405"
 
+}
+
 # ---- /execute ----------------------------------------------------------------------------------------
+case_execute() {
 hcurl "$KA" POST /execute "$(exec_body 'print("hello http")')"
 is "$CODE|$(json_get "$BODY_OUT" .stdout)|$(json_get "$BODY_OUT" .exitCode)" '200|"hello http\n"|0' \
 	"/execute: exact stdout and exitCode 0"
@@ -169,7 +173,10 @@ is "$CODE|$(json_get "$BODY_OUT" .error)" '400|"request.outputPaths[0]: empty, '
 	"outputPaths with ..: 400 naming the entry"
 hcurl "$KA" POST /execute '{"request":{"code":"1","runtime":"python","outputPaths":["/etc/passwd"]}}'
 is "$CODE|$(json_get "$BODY_OUT" .error)" '400|"request.outputPaths[0]: must be inside /sandbox"' "outputPaths outside /sandbox: 400"
+}
+
 # ---- /auth (the key store, through isol8d) ----------------------------------------------------------
+case_auth_keys() {
 hcurl "$KA" POST /auth/keys '{"name":"http-test","ttlMs":600000}'
 is "$CODE|$(json_get "$BODY_OUT" '[.name, (.key | test("^isol8_[0-9a-f]{64}$"))]')" '201|["http-test",true]' "POST /auth/keys: 201 with the key"
 DBK=$(json_get "$BODY_OUT" .key | tr -d '"')
@@ -191,7 +198,10 @@ is "$CODE|$(grep -c '^data: ' "$T_TMP/sse-files")|$(sed -n 's/^data: //p' "$T_TM
 hcurl "$KA" POST /execute '{"request":{"code":"import sys; sys.stdout.buffer.write(b\"ok\\xff\\n\")","runtime":"python"}}'
 is "$CODE|$(json_get "$BODY_OUT" .stdout)" $'200|"ok\xef\xbf\xbd\\n"' "invalid UTF-8 output becomes U+FFFD (valid JSON)"
 
+}
+
 # ---- /execute/stream -------------------------------------------------------------------------------
+case_stream() {
 cat >"$T_TMP/sse.py" <<'PY'
 import json, os, sys, time, urllib.request
 url, key, code = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -236,7 +246,10 @@ is "$CODE|$(json_get "$BODY_OUT" '[.stdout, .stderr, .exitCode]')" '200|["prepar
 hcurl "$KA" POST /execute/stream "$(exec_body x cobol)"
 is "$CODE" 400 "SSE: a bad request is a 400 before the stream starts"
 
+}
+
 # ---- sessions: ownership across two keys ----------------------------------------------------------
+case_sessions() {
 SID=http-own-$$
 hcurl "$KA" POST /execute "$(jq -cn --arg s "$SID" '{request:{code:"open(\"/sandbox/note.txt\",\"w\").write(\"alpha\")\nprint(\"made\")",runtime:"python"},sessionId:$s}')"
 is "$CODE|$(json_get "$BODY_OUT" .stdout)" '200|"made\n"' "key A creates session $SID"
@@ -284,7 +297,10 @@ hcurl "$KB" POST /execute "$(jq -cn '{request:{code:"print(1)",runtime:"python"}
 hcurl "$KB" POST /cleanup '{}'
 is "$CODE|$(json_get "$BODY_OUT" .removed)" '200|1' "POST /cleanup stops the caller's sessions"
 
+}
+
 # ---- concurrency -----------------------------------------------------------------------------------
+case_concurrency() {
 pids=()
 for i in $(seq 1 16); do
 	curl -s -o "$T_TMP/c$i" -w '%{http_code}\t%{content_type}' -X POST -H "Authorization: Bearer $KA" \
@@ -299,7 +315,10 @@ for i in $(seq 1 16); do
 done
 is "$wait_ok" 16 "16 concurrent /execute: all answered correctly"
 
+}
+
 # ---- /execute/ws (WebSocket) -----------------------------------------------------------------------
+case_websocket() {
 cat >"$T_TMP/ws.py" <<'PY'
 # Minimal RFC 6455 client (stdlib only). argv: host port key script-name
 import base64, hashlib, json, os, socket, ssl, struct, sys, time
@@ -503,7 +522,10 @@ CODE=$(acurl "$T_TMP/body" "$U/execute/ws" -H "Authorization: Bearer $KA" -H 'Up
 	-H 'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: short')
 is "$CODE" 400 "WS: malformed Sec-WebSocket-Key is 400"
 
+}
+
 # ---- keepalive and a slow client -----------------------------------------------------------------
+case_keepalive() {
 # The server runs with --keepalive-ms 300 (hidden; 15 s by default).
 hcurl "$KA" POST /execute/stream "$(exec_body $'import time\ntime.sleep(1.5)\nprint("woke")')" -N
 out=$BODY_OUT
@@ -539,7 +561,10 @@ if proc_gone "$slow"; then not_ok "slow client still sending while the other req
 wait "$slow"
 is "$(cat "$T_TMP/slow.out")" "200 slow" "the slow client's request completes too"
 
+}
+
 # ---- TLS: a second server with --tls-cert/--tls-key -------------------------------------------------
+case_tls() {
 if openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
 	-days 1 -keyout "$T_TMP/tls.key" -out "$T_TMP/tls.crt" >/dev/null 2>&1; then
 	setsid "$ISOL8" serve --port 0 --keys-file "$T_TMP/keys" --socket "$S" --grace 5 \
@@ -571,7 +596,10 @@ else
 	ok "# SKIP openssl cannot make a test certificate"
 fi
 
+}
+
 # ---- 429 when isol8d's queue is full (a second daemon: one run, one waiting) ------------------------
+case_queue_full() {
 # Its policy gives key "bravo" a tenant allowed only bash, for the 403 test.
 jq '.tenants.bashonly = (.tenants.local | .match = {uids: [], gids: [], keys: ["bravo"]} | .runtimes = ["bash"])' \
 	"${ISOL8_SRCDIR:-$here/../..}/policy/default-policy.json" >"$T_TMP/policy.json"
@@ -613,7 +641,10 @@ if daemon_start q --max-concurrent 1 --queue 1 --policy "$T_TMP/policy.json"; th
 	daemon_stop q
 fi
 
+}
+
 # ---- remote client ---------------------------------------------------------------------------------
+case_remote_client() {
 run_cap "$ISOL8" run --host "$U" --key "$KA" -e 'import sys; print("remote hi"); print("e", file=sys.stderr); sys.exit(3)' </dev/null
 is "$RC|$OUT|$ERR" $'3|remote hi\n|e\n' "isol8 run --host: streams stdout/stderr, exits with the program's code"
 ISOL8_API_KEY=$KA run_cap "$ISOL8" run --host "$U/" --no-stream -e 'print("buffered")' </dev/null
@@ -632,7 +663,10 @@ is "$(json_get "$OUT" '[.[].id] | index("http-remote-s") != null')" true "isol8 
 run_cap "$ISOL8" session stop http-remote-s --host "$U" --key "$KA"
 is "$RC" 0 "isol8 session stop --host"
 
+}
+
 # ---- graceful shutdown: a running request still gets its result ------------------------------------
+case_graceful_shutdown() {
 curl -s -o "$T_TMP/late" -X POST -H "Authorization: Bearer $KA" \
 	--data-binary "$(exec_body $'import time\ntime.sleep(2)\nprint("late")')" "$U/execute" &
 late=$!
@@ -646,7 +680,10 @@ like "$(cat "$SRV_LOG")" 'Server stopped' "isol8 serve logs its shutdown"
 
 daemon_stop h
 
+}
+
 # ---- every answer above against docs/openapi.json ---------------------------------------------------
+case_openapi() {
 py=""
 for p in /usr/bin/python3 python3; do "$p" -c 'import jsonschema' 2>/dev/null && { py=$p; break; }; done
 if [ -z "$py" ]; then
@@ -655,4 +692,6 @@ else
 	out=$("$py" "${ISOL8_SRCDIR:-$here/../..}/tests/lib/openapi_check.py" "${ISOL8_SRCDIR:-$here/../..}/docs/openapi.json" "$API_LOG" 2>&1)
 	like "$out" '^checked [0-9]{2,} answers and [0-9]{2,} events$' "every answer and event matches docs/openapi.json"
 fi
-done_testing
+}
+
+run_cases "$@"
