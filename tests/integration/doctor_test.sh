@@ -61,6 +61,17 @@ case_runsc_tenant() {
 	daemon_stop g
 }
 
+# A tenant with its own host uid (issue 17 item 2) passes the uid check as that uid.
+case_host_uid_tenant() {
+	jq '.tenants.local.hostUid = 20001' "$SRC/policy/default-policy.json" >"$T_TMP/uid.json"
+	daemon_start h --policy "$T_TMP/uid.json" || return
+	run_cap su nobody -s /bin/sh -c "'$ISOL8' doctor --socket '${D_SOCK[h]}' --json"
+	is "$RC|$(jq -c '.ok' <<<"$OUT")" '0|true' "doctor passes for a hostUid tenant"
+	is "$(jq -r '[.checks[] | select(.check == "runs as uid 100") | .status + " " + .seen] | unique | join(",")' <<<"$OUT")" \
+		"ok 20001:20001" "its sandboxes run as 20001:20001"
+	daemon_stop h
+}
+
 case_unconfined_seccomp_fails() {
 	local S P=$T_TMP/allow-all.json
 	echo '{"defaultAction": "SCMP_ACT_ALLOW"}' >"$P"
