@@ -77,6 +77,9 @@ export interface Timings {
   exitedAtMs?: number;
   totalMs?: number;
   standby?: boolean;
+  isolation?: "runc" | "runsc";
+  execPath?: "agent" | "docker-exec";
+  fallback?: string;
 }
 
 export interface NetworkLogEntry {
@@ -95,8 +98,13 @@ export interface ResourceUsage {
   cpuPercent?: number;
   memoryMB?: number;
   peakMemoryMB?: number;
-  networkBytesIn?: number;
-  networkBytesOut?: number;
+  networkBytesIn?: number | null;
+  networkBytesOut?: number | null;
+  cpuTimeMs?: number;
+  cpuTimeUs?: number;
+  memoryBytes?: number;
+  peakMemoryBytes?: number;
+  peakMemoryScope?: "run" | "sandbox";
 }
 
 export interface ExecutionResult {
@@ -124,13 +132,20 @@ export interface ExecutionResult {
   networkLogs?: NetworkLogEntry[];
   /** outputPaths: path -> base64 content */
   files?: Record<string, string>;
+  /** outputPaths that gave no file: path -> why */
+  fileErrors?: Record<string, string>;
   resourceUsage?: ResourceUsage;
 }
 
+export interface FilesEventData {
+  files?: Record<string, string>;
+  fileErrors?: Record<string, string>;
+}
+
 export interface StreamEvent {
-  type: "stdout" | "stderr" | "exit" | "error";
-  /** for exit: the exit code as a decimal string */
-  data: string;
+  type: "stdout" | "stderr" | "exit" | "error" | "files";
+  /** for exit: the exit code as a decimal string; for files: the outputPaths */
+  data: string | FilesEventData;
   phase?: "setup" | "code";
 }
 

@@ -22,7 +22,7 @@ case_node_tests() {
 	run_cap env ISOL8_TEST_URL="$SRV_URL" ISOL8_TEST_KEY="$KA" ISOL8_TEST_KEY_BASH="$KB" \
 		ISOL8_OPENAPI="$SRC/docs/openapi.json" node --test "$SRC/sdk/js/test/"
 	is "$RC" 0 "node --test: live calls and index.d.ts against the OpenAPI schemas"
-	like "$OUT" $'\n# pass 24\n# fail 0\n# cancelled 0\n# skipped 0\n' "24 passed, none failed or skipped"
+	like "$OUT" $'\n# pass 25\n# fail 0\n# cancelled 0\n# skipped 0\n' "25 passed, none failed or skipped"
 	[ "$RC" = 0 ] || diag "$(grep -A12 '^not ok' <<<"$OUT")"
 }
 

@@ -21,7 +21,10 @@ const union = (parts) => [...new Set(parts.flatMap((p) => p.split(" | ")))].sort
 
 function tsOf(s) {
   if (s.$ref) {
-    const n = s.$ref.split("/").pop();
+    const parts = s.$ref.replace(/^#\//, "").split("/");
+    // A pointer into another schema's property: the type of that property.
+    if (parts.length > 3) return tsOf(parts.reduce((o, k) => o[k], spec));
+    const n = parts.pop();
     return refName[n] ?? n;
   }
   if (s.allOf && s.allOf.length === 1) return tsOf(s.allOf[0]);
@@ -57,7 +60,7 @@ function interfaces() {
 
 const ifaces = interfaces();
 const checked = ["ExecutionRequest", "Isol8Options", "NetworkFilter", "ExecutionResult", "Limits", "Timings",
-  "NetworkLogEntry", "ResourceUsage", "StreamEvent", "SessionInfo"];
+  "NetworkLogEntry", "ResourceUsage", "StreamEvent", "FilesEventData", "SessionInfo"];
 
 for (const name of checked) {
   test(`${name} matches components.schemas.${rename[name] ?? name}`, () => {

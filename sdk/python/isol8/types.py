@@ -59,6 +59,7 @@ class ExecutionResult:
     network_logs: Optional[List[Dict[str, Any]]] = None
     resource_usage: Optional[Dict[str, Any]] = None
     files: Optional[Dict[str, bytes]] = None
+    file_errors: Optional[Dict[str, str]] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -72,6 +73,7 @@ class ExecutionResult:
             oom_killed=bool(d.get("oomKilled", False)), session_id=d.get("sessionId"), notice=d.get("notice"),
             limits=d.get("limits"), network_logs=d.get("networkLogs"), resource_usage=d.get("resourceUsage"),
             files={k: base64.b64decode(v) for k, v in files.items()} if isinstance(files, dict) else None,
+            file_errors=d.get("fileErrors"),
             raw=d,
         )
 
