@@ -36,7 +36,7 @@ def one(i):
         r = c.getresponse()
         data = r.read()
         ms = (time.monotonic() - t0) * 1000
-        out = None
+        out = None if r.status == 200 else data[:200].decode("utf-8", "replace")
         if r.status == 200:
             try:
                 j = json.loads(data)
@@ -64,7 +64,7 @@ for t in threads:
 for t in threads:
     t.join()
 wall = (time.monotonic() - t0) * 1000
-status, no_retry, errors, outs = {}, 0, {}, {}
+status, no_retry, errors, outs, bodies = {}, 0, {}, {}, {}
 lat_all, lat_ok = [], []
 for s, ms, ra, out in results:
     if isinstance(s, str):
@@ -75,10 +75,13 @@ for s, ms, ra, out in results:
     if s == 200:
         lat_ok.append(ms)
         outs[out] = outs.get(out, 0) + 1
+    if s != 200:
+        bodies.setdefault(str(s), {})
+        bodies[str(s)][out] = bodies[str(s)].get(out, 0) + 1
     if s in (429, 503) and not ra:
         no_retry += 1
 summary = {"n": n, "status": status, "busy_without_retry_after": no_retry, "transport_errors": errors,
-           "outputs_200": outs, "wall_ms": round(wall), "all_ms": {p: pct(lat_all, int(p[1:])) for p in ("p50", "p95", "p99")},
+           "outputs_200": outs, "bodies": bodies, "wall_ms": round(wall), "all_ms": {p: pct(lat_all, int(p[1:])) for p in ("p50", "p95", "p99")},
            "ok_ms": {p: pct(lat_ok, int(p[1:])) for p in ("p50", "p95", "p99")},
            "max_ms": round(max(lat_all), 1) if lat_all else None}
 print(json.dumps(summary, sort_keys=True))
