@@ -24,11 +24,12 @@
 
 static void cleanup_usage(FILE *f)
 {
-	fprintf(f, "Usage: isol8 cleanup [--force] [--dry-run] [--images] [--filter KEY=VALUE]\n"
+	fprintf(f, "Usage: isol8 cleanup [--force] [--dry-run] [--json] [--images] [--filter KEY=VALUE]\n"
 		   "Remove the containers isol8d created (label " CONTAINER_FILTER "); with --images also\n"
 		   "the isol8 images (label " MANAGED_FILTER ").\n"
 		   "  --force            do not ask for confirmation\n"
 		   "  --dry-run          list what would be removed, remove nothing\n"
+		   "  --json             print what was found and removed as JSON (needs --force or --dry-run)\n"
 		   "  --images           also remove isol8 images\n"
 		   "  --filter KEY=VALUE only objects that also carry this label\n");
 }
@@ -176,17 +177,46 @@ static int remove_images(struct docker *d, json_object *list, size_t *failed)
 	return removed;
 }
 
+/* --json: what was found (and, without --dry-run, what was removed), for scripts. */
+static void print_json(json_object *containers, json_object *images, bool dry_run, int rcn, int rin, size_t cfail,
+		       size_t ifail)
+{
+	json_object *o = json_object_new_object(), *cs = json_object_new_array(), *is = json_object_new_array();
+
+	for (size_t i = 0; i < json_object_array_length(containers); i++) {
+		json_object *c = json_object_array_get_idx(containers, i), *e = json_object_new_object();
+		const char *id = str_member(c, "Id"), *image = str_member(c, "Image"), *state = str_member(c, "State");
+		json_object_object_add(e, "id", json_object_new_string(id ? id : ""));
+		json_object_object_add(e, "image", json_object_new_string(image ? image : ""));
+		json_object_object_add(e, "state", json_object_new_string(state ? state : ""));
+		json_object_array_add(cs, e);
+	}
+	for (size_t i = 0; images && i < json_object_array_length(images); i++) {
+		const char *id = str_member(json_object_array_get_idx(images, i), "Id");
+		json_object_array_add(is, json_object_new_string(id ? id : ""));
+	}
+	json_object_object_add(o, "dryRun", json_object_new_boolean(dry_run));
+	json_object_object_add(o, "containers", cs);
+	json_object_object_add(o, "images", is);
+	json_object_object_add(o, "removedContainers", json_object_new_int(rcn));
+	json_object_object_add(o, "removedImages", json_object_new_int(rin));
+	json_object_object_add(o, "failed", json_object_new_int64((int64_t)(cfail + ifail)));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						   JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
 int cmd_cleanup(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "force", no_argument, NULL, 'f' }, { "images", no_argument, NULL, 'i' },
 		{ "filter", required_argument, NULL, 'F' }, { "help", no_argument, NULL, 'h' },
-		{ "dry-run", no_argument, NULL, 'n' }, { NULL, 0, NULL, 0 },
+		{ "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
 	};
 	struct isol8_err err = ISOL8_ERR_INIT;
 	json_object *all = NULL, *containers = NULL, *images = NULL;
 	const char *filter = NULL;
-	bool force = false, with_images = false, dry_run = false;
+	bool force = false, with_images = false, dry_run = false, as_json = false;
 	struct docker *d = NULL;
 	size_t cfail = 0, ifail = 0;
 	int c, rc = 1, nc, ni;
@@ -198,6 +228,7 @@ int cmd_cleanup(int argc, char **argv)
 		case 'f': force = true; break;
 		case 'i': with_images = true; break;
 		case 'n': dry_run = true; break;
+		case 'j': as_json = true; break;
 		case 'F':
 			filter = optarg;
 			if (!*filter || *filter == '=') {
@@ -211,6 +242,11 @@ int cmd_cleanup(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "[ERR] cleanup: unexpected argument: %s; see 'isol8 cleanup --help'\n", argv[optind]);
+		return 2;
+	}
+	/* The confirmation prompt would share stdout with the JSON. */
+	if (as_json && !force && !dry_run) {
+		fprintf(stderr, "[ERR] cleanup --json needs --force or --dry-run (it cannot ask)\n");
 		return 2;
 	}
 	d = isol8_images_connect();
@@ -234,6 +270,16 @@ int cmd_cleanup(int argc, char **argv)
 	}
 	nc = (int)json_object_array_length(containers);
 	ni = images ? (int)json_object_array_length(images) : 0;
+	if (as_json) {
+		int rcn = 0, rin = 0;
+		if (!dry_run) {
+			rcn = nc ? remove_containers(d, containers, &cfail) : 0;
+			rin = ni ? remove_images(d, images, &ifail) : 0;
+		}
+		print_json(containers, images, dry_run, rcn, rin, cfail, ifail);
+		rc = cfail || ifail ? 1 : 0;
+		goto out;
+	}
 	if (nc == 0 && ni == 0) {
 		printf(with_images ? "No isol8 containers or images found\n" : "No isol8 containers found\n");
 		rc = 0;
