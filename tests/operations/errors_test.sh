@@ -95,6 +95,11 @@ case_cleanup_label() {
 	is "$RC|$(printf "%s" "$OUT" | tail -1)" "0|Dry run: nothing removed (1 container(s), 0 image(s) would be)" \
 		"cleanup --dry-run lists and removes nothing"
 	is "$(docker ps -aq --no-trunc --filter "id=$ours" | wc -l)" 1 "  the container is still there"
+	run_cap "$ISOL8" cleanup --json --dry-run --filter "$TEST_LABEL" </dev/null
+	is "$RC|$(json_get "$OUT" '[.dryRun, [.containers[].id], .removedContainers]')" "0|[true,[\"$ours\"],0]" \
+		"cleanup --json --dry-run: what would go, as JSON"
+	run_cap "$ISOL8" cleanup --json --filter "$TEST_LABEL" </dev/null
+	is "$RC|$ERR" "2|[ERR] cleanup --json needs --force or --dry-run (it cannot ask)"$'\n' "  --json without --force or --dry-run: usage error"
 	run_cap "$ISOL8" cleanup --force --filter "$TEST_LABEL" </dev/null
 	is "$RC" 0 "cleanup --force"
 	is "$(docker inspect -f '{{index .Config.Labels "org.isol8.managed"}}' "$mine" 2>&1)" true \
