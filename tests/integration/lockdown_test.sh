@@ -35,12 +35,12 @@ seccomp_debug=$(awk '$1 == "seccomp_debug" {print $2}' <<<"$build")
 echo "# build: sanitizers=$sanitizers seccomp_debug=$seccomp_debug"
 
 # --- identity -----------------------------------------------------------------------------
-if getent passwd isol8 >/dev/null; then
-	want_default=$(getent passwd isol8 | awk -F: '{print $3, $4}')
+if getent passwd isol8-unpriv >/dev/null; then
+	want_default=$(getent passwd isol8-unpriv | awk -F: '{print $3, $4}')
 else
 	want_default=$(getent passwd nobody | awk -F: '{print $3, $4}')
 fi
-expect_eq "identity: default is isol8, else nobody" "$("$PROBE" identity)" "$want_default"
+expect_eq "identity: default is isol8-unpriv, else nobody" "$("$PROBE" identity)" "$want_default"
 expect_eq "identity: nobody" "$("$PROBE" identity nobody)" "65534 65534"
 out=$("$PROBE" identity root); rc=$?
 expect_eq "identity: root refused (exit)" "$rc" 1
