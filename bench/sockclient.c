@@ -35,8 +35,8 @@ static double now_ms(void)
 
 static char *request_json(const char *runtime, const char *code)
 {
-	json_object *root = json_object_new_object(), *req = json_object_new_object(),
-		    *opt = json_object_new_object(), *filter = json_object_new_object();
+	json_object *root = json_object_new_object(), *req = json_object_new_object(), *opt = json_object_new_object(),
+		    *filter = json_object_new_object();
 	char *out;
 
 	json_object_object_add(req, "code", json_object_new_string(code));
@@ -164,8 +164,9 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sockclient: run %ld: %s\n", i, err.msg);
 			return 1;
 		}
-		if (code != 0 || (argc == 6 && (out.len != strlen(argv[5]) ||
-						 (out.len && memcmp(out.data, argv[5], out.len) != 0)))) {
+		if (code != 0 ||
+		    (argc == 6 &&
+		     (out.len != strlen(argv[5]) || (out.len && memcmp(out.data, argv[5], out.len) != 0)))) {
 			fprintf(stderr, "sockclient: run %ld: exit %d, stdout '%.*s'\n", i, code, (int)out.len,
 				out.data ? out.data : "");
 			return 1;

@@ -28,7 +28,6 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 
-
 int agent_slot_create(const struct broker *b, char *dir_out, size_t dir_len, int *listen_fd, struct isol8_err *err)
 {
 	_cleanup_free_ char *copy = xstrdup(b->o.socket_path);

@@ -38,8 +38,8 @@
 #include "common/xalloc.h"
 #include "proxy/rules.h"
 
-#define SHOW_MAX (64u << 20)     /* bytes of records one `isol8 audit show` gets */
-#define REFUSALS_PER_SEC 20u     /* more are counted and reported in the next one */
+#define SHOW_MAX (64u << 20) /* bytes of records one `isol8 audit show` gets */
+#define REFUSALS_PER_SEC 20u /* more are counted and reported in the next one */
 
 struct note {
 	char id[65];
@@ -75,7 +75,8 @@ static void iso_time(char *buf, size_t n)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", (tm.tm_year + 1900) % 10000, (tm.tm_mon + 1) % 100,
-		 tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100, (int)(ts.tv_nsec / 1000000) % 1000);
+		 tm.tm_mday % 100, tm.tm_hour % 100, tm.tm_min % 100, tm.tm_sec % 100,
+		 (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
 /* A string from a less trusted source as valid UTF-8: each byte that does not start a valid
@@ -266,7 +267,8 @@ static void sweep_rotated(void)
 		if (fstatat(dirfd(dp), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
 		    st.st_mtime < cutoff) {
 			if (unlinkat(dirfd(dp), e->d_name, 0) == 0)
-				log_info("audit: removed %s/%s (older than %u days)", dir, e->d_name, pol.retention_days);
+				log_info("audit: removed %s/%s (older than %u days)", dir, e->d_name,
+					 pol.retention_days);
 		}
 	}
 	closedir(dp);
@@ -344,10 +346,11 @@ static int write_locked(json_object *o)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			log_error("audit: write %s: %s; record seq %llu lost", log_path, n < 0 ? strerror(errno) : "short",
-				  (unsigned long long)next_seq);
+			log_error("audit: write %s: %s; record seq %llu lost", log_path,
+				  n < 0 ? strerror(errno) : "short", (unsigned long long)next_seq);
 			if (off && ftruncate(log_fd, (off_t)file_size) < 0)
-				log_error("audit: cannot cut %s back to its last record: %s", log_path, strerror(errno));
+				log_error("audit: cannot cut %s back to its last record: %s", log_path,
+					  strerror(errno));
 			isol8_buf_free(&line);
 			return -1;
 		}
@@ -357,7 +360,8 @@ static int write_locked(json_object *o)
 	next_seq++;
 	memcpy(last_hash, hash, sizeof hash);
 	isol8_buf_free(&line);
-	if (pol.max_size && file_size >= pol.max_size && strcmp(json_object_get_string(json_object_object_get(o, "type")), "rotate") != 0)
+	if (pol.max_size && file_size >= pol.max_size &&
+	    strcmp(json_object_get_string(json_object_object_get(o, "type")), "rotate") != 0)
 		rotate_locked();
 	return 0;
 }
@@ -552,8 +556,8 @@ static bool refusal_admit(uint64_t *dropped)
 	return ok;
 }
 
-void audit_refusal(const struct broker *b, int tenant, const char *principal, uid_t uid, gid_t gid,
-		   const char *action, const struct isol8_err *why)
+void audit_refusal(const struct broker *b, int tenant, const char *principal, uid_t uid, gid_t gid, const char *action,
+		   const struct isol8_err *why)
 {
 	uint64_t dropped;
 	json_object *o;
@@ -579,7 +583,8 @@ void audit_refusal_token(const struct broker *b, unsigned worker, uint32_t gen, 
 
 	/* The broker's own prewarm tokens stand for no caller: nothing was refused to anyone. A
 	 * pool top-up with the same token repeats the refusal: one record per request. */
-	if (table_token_who(token, worker, gen, &w) < 0 || w.uid == (uid_t)-1 || !table_token_once(token, worker, gen, 1u))
+	if (table_token_who(token, worker, gen, &w) < 0 || w.uid == (uid_t)-1 ||
+	    !table_token_once(token, worker, gen, 1u))
 		return;
 	audit_refusal(b, w.tenant, w.principal, w.uid, w.gid, action, why);
 }
@@ -712,7 +717,8 @@ int audit_execution(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	}
 	if (*e.container) {
 		if (table_container_owned(e.container, worker, gen, &oc) < 0 || oc.tenant != w.tenant) {
-			isol8_err_set(err, ISOL8_E_POLICY, 0, "audit: sandbox %.12s is not this connection's", e.container);
+			isol8_err_set(err, ISOL8_E_POLICY, 0, "audit: sandbox %.12s is not this connection's",
+				      e.container);
 			goto out;
 		}
 		pthread_mutex_lock(&lock);
@@ -769,13 +775,15 @@ int audit_execution(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	json_object_object_add(o, "oomKilled", json_object_new_boolean(e.outcome == AUDIT_OOM));
 	add_u64(o, "stdoutBytes", e.out_bytes);
 	add_u64(o, "stderrBytes", e.err_bytes);
-	json_object_object_add(o, "truncated",
-			       json_object_new_boolean(e.flags & (ISOL8_AUDIT_R_STDOUT_TRUNC | ISOL8_AUDIT_R_STDERR_TRUNC)));
+	json_object_object_add(
+		o, "truncated",
+		json_object_new_boolean(e.flags & (ISOL8_AUDIT_R_STDOUT_TRUNC | ISOL8_AUDIT_R_STDERR_TRUNC)));
 	if (e.flags & ISOL8_AUDIT_R_USAGE) {
 		double pct = e.duration_ms ? (double)e.cpu_us / 10.0 / (double)e.duration_ms : 0.0;
 		v = json_object_new_object();
 		add_u64(v, "cpuTimeMs", e.cpu_us / 1000);
-		json_object_object_add(v, "cpuPercent", json_object_new_double((double)(int64_t)(pct * 100.0 + 0.5) / 100.0));
+		json_object_object_add(v, "cpuPercent",
+				       json_object_new_double((double)(int64_t)(pct * 100.0 + 0.5) / 100.0));
 		add_u64(v, "memoryMB", (e.mem + (1u << 19)) >> 20);
 		add_u64(v, "peakMemoryMB", (e.peak + (1u << 19)) >> 20);
 		add_u64(v, "peakMemoryBytes", e.peak);
@@ -845,8 +853,9 @@ static int show_collect(const char *want, int mfd, struct isol8_err *err)
 		if (want) {
 			/* The broker's own file, written by it alone; parsed only to pick the tenant. */
 			json_object *o = json_tokener_parse(line), *t;
-			keep = o && json_object_object_get_ex(o, "tenant", &t) && json_object_is_type(t, json_type_string) &&
-			       strcmp(json_object_get_string(t), want) == 0;
+			keep = o && json_object_object_get_ex(o, "tenant", &t) &&
+				json_object_is_type(t, json_type_string) &&
+				strcmp(json_object_get_string(t), want) == 0;
 			json_object_put(o);
 		}
 		if (!keep)

@@ -37,8 +37,8 @@ void audit_forget(const char *id);
 
 /* A request refused by the policy. tenant: index, or -1 when no tenant matched. action names
  * what was refused ("connect", "create-sandbox"). */
-void audit_refusal(const struct broker *b, int tenant, const char *principal, uid_t uid, gid_t gid,
-		   const char *action, const struct isol8_err *why);
+void audit_refusal(const struct broker *b, int tenant, const char *principal, uid_t uid, gid_t gid, const char *action,
+		   const struct isol8_err *why);
 /* The same for a verb carrying a connection token. */
 void audit_refusal_token(const struct broker *b, unsigned worker, uint32_t gen, uint32_t token, const char *action,
 			 const struct isol8_err *why);

@@ -19,12 +19,12 @@
 #include "policy/policy.h"
 
 #define BROKER_MAX_WORKERS 16
-#define BROKER_MAX_INFLIGHT 64   /* concurrent verb threads */
+#define BROKER_MAX_INFLIGHT 64            /* concurrent verb threads */
 #define BROKER_MAX_INFLIGHT_PER_WORKER 32 /* one busy worker cannot starve the others */
 /* How long an ephemeral sandbox may idle in a worker's pool before the broker's own hard
  * deadline removes it (workers drop pool entries earlier, see worker/pool.h). */
 #define BROKER_POOL_IDLE_MS (10u * 60u * 1000u)
-#define BROKER_MAX_PENDING 128   /* accepted frontends waiting for FE_HELLO or queued */
+#define BROKER_MAX_PENDING 128 /* accepted frontends waiting for FE_HELLO or queued */
 /* Routed connections each hold a worker thread and a few fds until the worker is done: a
  * worker takes at most BROKER_CONNS_PER_WORKER (well inside its 1024 fds), and one peer
  * (tenant and uid) at most BROKER_CONNS_PER_PEER in all workers, so one tenant cannot exhaust
@@ -48,51 +48,51 @@
 
 struct broker_opts {
 	const char *socket_path;
-	const char *socket_group;   /* group owning the socket, NULL = root's (or isol8 if present) */
-	mode_t socket_mode;         /* 0660 by default */
+	const char *socket_group; /* group owning the socket, NULL = root's (or isol8 if present) */
+	mode_t socket_mode;       /* 0660 by default */
 	const char *policy_path;
-	const char *user;           /* worker account */
+	const char *user; /* worker account */
 	const char *pidfile;
 	const char *worker_path;
-	const char *seccomp_path;   /* sandbox seccomp profile (Docker JSON) */
+	const char *seccomp_path; /* sandbox seccomp profile (Docker JSON) */
 	const char *docker_host;
-	const char *proxy_path;     /* isol8-proxy binary (default: next to isol8d) */
-	const char *proxy_hosts;    /* test hook: hosts file for the proxy's own name resolution */
+	const char *proxy_path;  /* isol8-proxy binary (default: next to isol8d) */
+	const char *proxy_hosts; /* test hook: hosts file for the proxy's own name resolution */
 	unsigned workers;
-	unsigned max_concurrent;     /* running executions per daemon (10) */
-	unsigned queue_max;          /* runs waiting for a slot (32) */
-	uid_t trust_key_uid;        /* besides root, the uid allowed to act for API keys (-1: none) */
+	unsigned max_concurrent; /* running executions per daemon (10) */
+	unsigned queue_max;      /* runs waiting for a slot (32) */
+	uid_t trust_key_uid;     /* besides root, the uid allowed to act for API keys (-1: none) */
 	unsigned grace_ms;
 	bool foreground;
 	bool log_json;
-	bool no_agent;              /* --no-agent: always use docker exec */
-	unsigned pool_size;         /* clean: warm sandboxes per shape and worker (2; 0 = no pool) */
-	unsigned pool_dirty;        /* dirty: resets of used sandboxes in flight per worker (2) */
-	const char *config_path;    /* --config FILE (isol8.config.json keys) */
-	bool pool_secure;           /* --pool-strategy secure: never reuse a sandbox */
-	uint32_t prewarm_mask;      /* --prewarm: runtimes (bit per enum isol8_runtime) */
-	const char *http;           /* --http ADDR:PORT */
-	const char *http_keys;      /* --http-keys FILE (name:secret lines) */
-	const char *http_path;      /* isol8-full */
+	bool no_agent;           /* --no-agent: always use docker exec */
+	unsigned pool_size;      /* clean: warm sandboxes per shape and worker (2; 0 = no pool) */
+	unsigned pool_dirty;     /* dirty: resets of used sandboxes in flight per worker (2) */
+	const char *config_path; /* --config FILE (isol8.config.json keys) */
+	bool pool_secure;        /* --pool-strategy secure: never reuse a sandbox */
+	uint32_t prewarm_mask;   /* --prewarm: runtimes (bit per enum isol8_runtime) */
+	const char *http;        /* --http ADDR:PORT */
+	const char *http_keys;   /* --http-keys FILE (name:secret lines) */
+	const char *http_path;   /* isol8-full */
 	int log_level;
-	const char *audit_log;      /* --audit-log FILE (wins over the policy's audit.path) */
-	const char *keys_db;        /* --keys-db FILE: the API key store (broker/keystore.h) */
-	const char *node_id;        /* --node-id, else the host name; NULL when it has none usable */
-	bool policy_explicit;       /* --policy given: a missing file is an error, not "built-in" */
-	bool check_policy;          /* --check-policy: validate and exit */
-	bool no_create_accounts;    /* --no-create-accounts */
+	const char *audit_log;   /* --audit-log FILE (wins over the policy's audit.path) */
+	const char *keys_db;     /* --keys-db FILE: the API key store (broker/keystore.h) */
+	const char *node_id;     /* --node-id, else the host name; NULL when it has none usable */
+	bool policy_explicit;    /* --policy given: a missing file is an error, not "built-in" */
+	bool check_policy;       /* --check-policy: validate and exit */
+	bool no_create_accounts; /* --no-create-accounts */
 	/* given on the command line, so --config does not override them */
 	bool set_max_concurrent, set_pool_size, set_pool_strategy;
 };
 
 struct worker_slot {
-	pid_t pid;          /* 0 when not running */
-	int chan;           /* broker end of the socketpair, -1 when dead */
-	uint32_t gen;       /* bumped on every respawn: stale replies and ownership die with it */
-	unsigned load;      /* connections assigned and not yet done */
+	pid_t pid;     /* 0 when not running */
+	int chan;      /* broker end of the socketpair, -1 when dead */
+	uint32_t gen;  /* bumped on every respawn: stale replies and ownership die with it */
+	unsigned load; /* connections assigned and not yet done */
 	uint64_t respawn_at_ms;
 	unsigned crashes;
-	volatile int inflight; /* verb threads working for this worker */
+	volatile int inflight;     /* verb threads working for this worker */
 	pthread_mutex_t send_lock; /* verb threads and the main loop both send on chan */
 };
 
@@ -102,22 +102,22 @@ struct broker {
 	 * read lock while they run, since they index tenants and read ceilings. */
 	struct isol8_policy policy;
 	pthread_rwlock_t policy_lock;
-	uint32_t policy_gen;        /* bumped by every reload that took effect */
+	uint32_t policy_gen; /* bumped by every reload that took effect */
 	time_t policy_loaded_at;
 	time_t started_at;
-	char *seccomp_json;         /* profile text passed as seccomp=<json> */
-	char *instance;             /* label value tying containers to this daemon */
+	char *seccomp_json; /* profile text passed as seccomp=<json> */
+	char *instance;     /* label value tying containers to this daemon */
 	uid_t worker_uid;
 	gid_t worker_gid;
 	int listen_fd;
-	int claim_fd;               /* flock on <socket>.lock, held for the daemon's life */
+	int claim_fd; /* flock on <socket>.lock, held for the daemon's life */
 	struct worker_slot w[BROKER_MAX_WORKERS];
 	/* Worker 0 serves only privileged tenants when the policy has both kinds and there are
 	 * at least two workers (broker_split_workers). */
 	bool priv_split;
 	volatile int inflight;
 	bool stopping;
-	int node_state;             /* enum isol8_node_state (drain.c); the main thread's */
+	int node_state; /* enum isol8_node_state (drain.c); the main thread's */
 	/* isol8-proxy (proxyctl.c): one per daemon, serving every filtered sandbox */
 	pid_t proxy_pid;            /* 0 when not running */
 	int proxy_chan;             /* -1 when dead */
@@ -125,12 +125,12 @@ struct broker {
 	uint32_t proxy_req;
 	unsigned proxy_crashes;
 	uint64_t proxy_respawn_at_ms;
-	pid_t http_pid;             /* --http child, 0 when not running */
-	int http_listen_fd;         /* private socket for the --http child (owned by its account) */
+	pid_t http_pid;     /* --http child, 0 when not running */
+	int http_listen_fd; /* private socket for the --http child (owned by its account) */
 	char *http_socket;
 	unsigned http_crashes;
 	uint64_t http_respawn_at_ms;
-	bool http_restart;          /* stopped on purpose (reload of the keys file): respawn now */
+	bool http_restart; /* stopped on purpose (reload of the keys file): respawn now */
 };
 
 /* listen.c */
@@ -195,8 +195,8 @@ struct owned_container {
 	char id[65];
 	unsigned worker;
 	uint32_t gen;
-	int tenant;           /* index in policy */
-	int kind;             /* enum isol8_sandbox_kind */
+	int tenant; /* index in policy */
+	int kind;   /* enum isol8_sandbox_kind */
 	char session[65];
 	uint64_t deadline_ms; /* hard lifetime for ephemeral sandboxes, 0 = none */
 	int net_mode;         /* enum isol8_net_mode it was created with */
@@ -212,7 +212,7 @@ uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, b
 /* Who a frontend token stands for (audit records): set once at routing. */
 struct token_who {
 	int tenant;
-	uid_t uid;  /* -1 for the broker's own tokens */
+	uid_t uid; /* -1 for the broker's own tokens */
 	gid_t gid;
 	char principal[ISOL8_MAX_PRINCIPAL + 1];
 };
@@ -263,11 +263,11 @@ struct sandbox_spec {
 	unsigned worker;
 	int kind;
 	const char *session;
-	const char *agent_slot;   /* bind-mounted at /run/isol8-agent when non-NULL */
+	const char *agent_slot; /* bind-mounted at /run/isol8-agent when non-NULL */
 	struct isol8_limits lim;
 	int net_mode;
 	bool writable;
-	int isolation; /* enum isol8_isolation: HostConfig.Runtime */
+	int isolation;     /* enum isol8_isolation: HostConfig.Runtime */
 	uint32_t uid, gid; /* the tenant's sandbox user (policy "hostUid", else 100:101) */
 };
 struct json_object;

@@ -39,7 +39,8 @@ void broker_drain_tick(struct broker *b)
 {
 	if (b->node_state != NODE_DRAINING)
 		return;
-	if (table_token_count_runs(-1) || broker_queued_runs() || table_container_count_tenant_kind(-1, SANDBOX_SESSION))
+	if (table_token_count_runs(-1) || broker_queued_runs() ||
+	    table_container_count_tenant_kind(-1, SANDBOX_SESSION))
 		return;
 	b->node_state = NODE_DRAINED;
 	log_info("drain: drained, no run or session left; safe to stop");

@@ -159,18 +159,20 @@ static int serve_one(struct broker *b, const char *only, struct isol8_msg *m, st
 		char key[KEYSTORE_KEY_LEN + 1];
 		struct keystore_key k;
 		if (!*name || !isol8_valid_session_name(name))
-			return isol8_err_set(err, ISOL8_E_USAGE, 0,
-					     "name is required: 1-%u characters from A-Z a-z 0-9 _ . - (not starting with . or -)",
-					     ISOL8_MAX_KEY_NAME);
+			return isol8_err_set(
+				err, ISOL8_E_USAGE, 0,
+				"name is required: 1-%u characters from A-Z a-z 0-9 _ . - (not starting with . or -)",
+				ISOL8_MAX_KEY_NAME);
 		if (!*tenant)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "tenant is required");
 		if (!tenant_exists(b, tenant))
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "no tenant '%s' in the policy (see isol8-policy(5))",
-					     tenant);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "no tenant '%s' in the policy (see isol8-policy(5))", tenant);
 		if (keystore_create(s, name, tenant, ttl, key, &k, err) < 0)
 			return -1;
 		if (action == KEYS_LOGIN) {
-			isol8_buf_printf(out, "{\"token\":\"%s\",\"expiresAt\":\"%s\",\"keyId\":\"%s\"}", key, k.expires, k.id);
+			isol8_buf_printf(out, "{\"token\":\"%s\",\"expiresAt\":\"%s\",\"keyId\":\"%s\"}", key,
+					 k.expires, k.id);
 		} else {
 			keystore_key_json(&k, out);
 			/* The secret is shown this once: the object gains "key" before its end. */
@@ -211,8 +213,8 @@ static void *keys_main(void *arg)
 
 	if (poll(&pf, 1, KEYS_MSG_TIMEOUT_MS) <= 0)
 		isol8_err_set(&err, ISOL8_E_TIMEOUT, 0, "no keys request within %d ms", KEYS_MSG_TIMEOUT_MS);
-	else if (isol8_ipc_recv(j->fd, &m, &err) > 0 && isol8_proto_check(PEER_BROKER, PEER_FRONTEND, &m, NULL, &err) == 0 &&
-		 m.type == FE_KEYS)
+	else if (isol8_ipc_recv(j->fd, &m, &err) > 0 &&
+		 isol8_proto_check(PEER_BROKER, PEER_FRONTEND, &m, NULL, &err) == 0 && m.type == FE_KEYS)
 		r = serve_one(j->b, j->only_tenant, &m, &out, &err);
 	else if (!err.code)
 		isol8_err_set(&err, ISOL8_E_PROTO, 0, "expected a keys request");

@@ -118,8 +118,8 @@ int keystore_open(const char *path, struct keystore **out, struct isol8_err *err
 	close(fd);
 	ks = xcalloc(1, sizeof *ks);
 	pthread_mutex_init(&ks->lock, NULL);
-	if (sqlite3_open_v2(path, &ks->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW, NULL) !=
-		    SQLITE_OK ||
+	if (sqlite3_open_v2(path, &ks->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
+			    NULL) != SQLITE_OK ||
 	    sqlite3_exec(ks->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 		db_error(ks, path, err);
 		keystore_close(ks);
@@ -352,9 +352,9 @@ int keystore_validate(struct keystore *ks, const char *hash_hex, struct keystore
 
 	iso_time(now_ms(), now);
 	pthread_mutex_lock(&ks->lock);
-	if (sqlite3_prepare_v2(ks->db,
-			       "SELECT " KEY_COLUMNS " FROM api_keys WHERE keyHash = ? AND revoked = 0 AND expiresAt >= ?",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		    ks->db, "SELECT " KEY_COLUMNS " FROM api_keys WHERE keyHash = ? AND revoked = 0 AND expiresAt >= ?",
+		    -1, &st, NULL) != SQLITE_OK) {
 		db_error(ks, "lookup", err);
 		goto out;
 	}

@@ -17,17 +17,17 @@
 #include "common/err.h"
 
 #define KEYSTORE_DEFAULT_PATH "/var/lib/isol8/keys.db"
-#define KEYSTORE_KEY_LEN 70u    /* "isol8_" + 64 hex */
+#define KEYSTORE_KEY_LEN 70u /* "isol8_" + 64 hex */
 #define KEYSTORE_MAX_TTL_MS (10ull * 365 * 24 * 3600 * 1000)
 #define KEYSTORE_DEFAULT_TTL_MS (30ull * 24 * 3600 * 1000)
 
 struct keystore;
 
 struct keystore_key {
-	char id[37];               /* UUID v4 */
+	char id[37]; /* UUID v4 */
 	char name[65];
 	char tenant[65];
-	char prefix[14];           /* "isol8_abcd..." */
+	char prefix[14];                              /* "isol8_abcd..." */
 	char created[32], expires[32], last_used[32]; /* ISO-8601 UTC; last_used "" when never */
 	bool revoked;
 };

@@ -82,9 +82,9 @@ int broker_claim_socket(const char *path, const char *group, mode_t mode, int *l
 	if (probe < 0)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "socket");
 	if (connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0 || (errno != ECONNREFUSED && errno != ENOENT))
-		return isol8_err_set(err, ISOL8_E_USAGE, 0,
-				     "another isol8d is already listening on %s; stop it first or choose another --socket",
-				     path);
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			"another isol8d is already listening on %s; stop it first or choose another --socket", path);
 	*lock_out = steal_fd(&lfd);
 	return 0;
 }

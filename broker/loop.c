@@ -68,11 +68,18 @@ static bool read_signals(struct broker *b, int sfd)
 	while (read(sfd, &si, sizeof si) == sizeof si) {
 		switch (si.ssi_signo) {
 		case SIGTERM:
-		case SIGINT: stop = true; break;
-		case SIGHUP: broker_reload(b); break;
+		case SIGINT:
+			stop = true;
+			break;
+		case SIGHUP:
+			broker_reload(b);
+			break;
 		case SIGUSR1:
-		case SIGUSR2: broker_drain_signal(b, (int)si.ssi_signo); break;
-		default: break; /* SIGCHLD: the reaper runs after every wake-up */
+		case SIGUSR2:
+			broker_drain_signal(b, (int)si.ssi_signo);
+			break;
+		default:
+			break; /* SIGCHLD: the reaper runs after every wake-up */
 		}
 	}
 	return stop;
@@ -81,7 +88,7 @@ static bool read_signals(struct broker *b, int sfd)
 /* Expired ephemeral sandboxes: the worker's own timer should have removed them long ago. */
 static void enforce_deadlines(struct broker *b)
 {
-	char (*ids)[65] = NULL;
+	char(*ids)[65] = NULL;
 	size_t n = table_container_ids(UINT32_MAX, 0, true, clock_mono_ms(), &ids);
 	if (n)
 		log_warn("removing %zu sandbox(es) past their hard deadline", n);
@@ -130,10 +137,18 @@ int broker_loop(struct broker *b, int sfd)
 				if (read_signals(b, sfd))
 					return 0;
 				break;
-			case PK_LISTEN: broker_accept(b, b->listen_fd); break;
-			case PK_HTTP_LISTEN: broker_accept(b, b->http_listen_fd); break;
-			case PK_WORKER: broker_worker_msg(b, s.slot[k].worker); break;
-			case PK_PENDING: broker_pending_ready(b, s.pf[k].fd); break;
+			case PK_LISTEN:
+				broker_accept(b, b->listen_fd);
+				break;
+			case PK_HTTP_LISTEN:
+				broker_accept(b, b->http_listen_fd);
+				break;
+			case PK_WORKER:
+				broker_worker_msg(b, s.slot[k].worker);
+				break;
+			case PK_PENDING:
+				broker_pending_ready(b, s.pf[k].fd);
+				break;
 			}
 		}
 		broker_reap_workers(b, now);

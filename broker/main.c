@@ -120,7 +120,7 @@ static void daemonize(void)
 static void shutdown_broker(struct broker *b)
 {
 	uint64_t until = clock_mono_ms() + b->o.grace_ms;
-	char (*ids)[65] = NULL;
+	char(*ids)[65] = NULL;
 	size_t n;
 
 	b->stopping = true;
@@ -312,8 +312,8 @@ static void spawn_children(struct broker *b)
 		if (broker_spawn_worker(b, i, &err) < 0)
 			die("%s", err.msg);
 	}
-	log_info("listening on %s (pid %d, %u workers, socket group %s)", b->o.socket_path, (int)getpid(),
-		 b->o.workers, b->o.socket_group ? b->o.socket_group : "root");
+	log_info("listening on %s (pid %d, %u workers, socket group %s)", b->o.socket_path, (int)getpid(), b->o.workers,
+		 b->o.socket_group ? b->o.socket_group : "root");
 	if (b->o.http && (broker_http_listen(b, &err) < 0 || broker_spawn_http(b, &err) < 0))
 		die("%s", err.msg);
 }

@@ -28,7 +28,7 @@ static const char *const outcome_names[AUDIT__MAX] = {"ok", "error", "timeout", 
 struct tenant_counters {
 	char name[ISOL8_MAX_TENANT + 1]; /* "none": callers no tenant matched */
 	uint64_t runs[NRT][AUDIT__MAX];
-	uint64_t hist[NRT][NB];     /* cumulative per bucket at scrape, raw per bucket here */
+	uint64_t hist[NRT][NB]; /* cumulative per bucket at scrape, raw per bucket here */
 	uint64_t hist_count[NRT];
 	double hist_sum[NRT];
 	uint64_t refusals[ISOL8_E__MAX];
@@ -47,8 +47,9 @@ void metrics_init(const struct broker *b)
 /* Called with the policy stable (main loop or a verb thread's read lock) and lock held. */
 static struct tenant_counters *slot(int tenant)
 {
-	const char *name = g_b && tenant >= 0 && (size_t)tenant < g_b->policy.n_tenants ? g_b->policy.tenants[tenant].name
-											 : "none";
+	const char *name = g_b && tenant >= 0 && (size_t)tenant < g_b->policy.n_tenants
+		? g_b->policy.tenants[tenant].name
+		: "none";
 	for (size_t i = 0; i < n_tc; i++)
 		if (strcmp(tc[i].name, name) == 0)
 			return &tc[i];
@@ -132,9 +133,12 @@ static void render(struct broker *b, FILE *f)
 		for (size_t rt = 0; rt < NRT; rt++)
 			for (int o = 0; o < AUDIT__MAX; o++)
 				if (snap[i].runs[rt][o])
-					fprintf(f, "isol8_runs_total{tenant=\"%s\",runtime=\"%s\",outcome=\"%s\"} %llu\n",
-						snap[i].name, rtname(rt), outcome_names[o], (unsigned long long)snap[i].runs[rt][o]);
-	help(f, "isol8_run_duration_seconds", "histogram", "Run duration (the program's wall time) by tenant and runtime.");
+					fprintf(f,
+						"isol8_runs_total{tenant=\"%s\",runtime=\"%s\",outcome=\"%s\"} %llu\n",
+						snap[i].name, rtname(rt), outcome_names[o],
+						(unsigned long long)snap[i].runs[rt][o]);
+	help(f, "isol8_run_duration_seconds", "histogram",
+	     "Run duration (the program's wall time) by tenant and runtime.");
 	for (size_t i = 0; i < n; i++)
 		for (size_t rt = 0; rt < NRT; rt++) {
 			uint64_t cum = 0;
@@ -142,17 +146,20 @@ static void render(struct broker *b, FILE *f)
 				continue;
 			for (size_t k = 0; k < NB; k++) {
 				cum += snap[i].hist[rt][k];
-				fprintf(f, "isol8_run_duration_seconds_bucket{tenant=\"%s\",runtime=\"%s\",le=\"%g\"} %llu\n",
+				fprintf(f,
+					"isol8_run_duration_seconds_bucket{tenant=\"%s\",runtime=\"%s\",le=\"%g\"} "
+					"%llu\n",
 					snap[i].name, rtname(rt), buckets[k], (unsigned long long)cum);
 			}
 			fprintf(f, "isol8_run_duration_seconds_bucket{tenant=\"%s\",runtime=\"%s\",le=\"+Inf\"} %llu\n",
 				snap[i].name, rtname(rt), (unsigned long long)snap[i].hist_count[rt]);
-			fprintf(f, "isol8_run_duration_seconds_sum{tenant=\"%s\",runtime=\"%s\"} %.3f\n", snap[i].name, rtname(rt),
-				snap[i].hist_sum[rt]);
-			fprintf(f, "isol8_run_duration_seconds_count{tenant=\"%s\",runtime=\"%s\"} %llu\n", snap[i].name,
-				rtname(rt), (unsigned long long)snap[i].hist_count[rt]);
+			fprintf(f, "isol8_run_duration_seconds_sum{tenant=\"%s\",runtime=\"%s\"} %.3f\n", snap[i].name,
+				rtname(rt), snap[i].hist_sum[rt]);
+			fprintf(f, "isol8_run_duration_seconds_count{tenant=\"%s\",runtime=\"%s\"} %llu\n",
+				snap[i].name, rtname(rt), (unsigned long long)snap[i].hist_count[rt]);
 		}
-	help(f, "isol8_refusals_total", "counter", "Requests the policy refused, by tenant (none: no tenant matched) and reason.");
+	help(f, "isol8_refusals_total", "counter",
+	     "Requests the policy refused, by tenant (none: no tenant matched) and reason.");
 	for (size_t i = 0; i < n; i++)
 		for (int c = 0; c < ISOL8_E__MAX; c++)
 			if (snap[i].refusals[c])
@@ -190,8 +197,8 @@ static void render(struct broker *b, FILE *f)
 		struct isol8_err err = ISOL8_ERR_INIT;
 		proxy_ok = broker_proxy_call(b, PX_COUNTS, &p, -1, &reply, &err) == 0;
 		if (proxy_ok) {
-			proxy_ok = isol8_get_u64(&reply, &allowed, &err) == 0 && isol8_get_u64(&reply, &blocked, &err) == 0 &&
-				   isol8_msg_end(&reply, &err) == 0;
+			proxy_ok = isol8_get_u64(&reply, &allowed, &err) == 0 &&
+				isol8_get_u64(&reply, &blocked, &err) == 0 && isol8_msg_end(&reply, &err) == 0;
 			isol8_msg_free(&reply);
 		}
 		isol8_buf_free(&p);

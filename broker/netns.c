@@ -344,7 +344,8 @@ static int make_listener(int nsfd_in, int *lfd, struct isol8_err *err)
 		;
 	if (n >= 2 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
 		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
 			memcpy(&got_fd, CMSG_DATA(c), sizeof got_fd);
 	}
 	if (n < 2)
@@ -355,7 +356,8 @@ static int make_listener(int nsfd_in, int *lfd, struct isol8_err *err)
 		return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "filtered network setup: %s", text);
 	}
 	if (hdr[1] & 1)
-		log_warn("iptables is not installed: no drop rules in filtered sandboxes (their namespace has only loopback)");
+		log_warn("iptables is not installed: no drop rules in filtered sandboxes (their namespace has only "
+			 "loopback)");
 	if (hdr[1] & 2)
 		log_warn("ip6tables could not install the IPv6 drop rule (the namespace has no IPv6 route either)");
 	*lfd = got_fd;
@@ -387,7 +389,8 @@ static int put_docker_subnets(struct docker *d, struct isol8_buf *px, struct iso
 			    !(str = json_object_get_string(sub)) || net_cidr_parse(str, &c, &ignored) < 0)
 				continue;
 			if (n == NET_MAX_DOCKER_NETS) {
-				rc = isol8_err_set(err, ISOL8_E_LIMIT, 0, "more than %u Docker subnets", NET_MAX_DOCKER_NETS);
+				rc = isol8_err_set(err, ISOL8_E_LIMIT, 0, "more than %u Docker subnets",
+						   NET_MAX_DOCKER_NETS);
 				goto out;
 			}
 			cidrs[n++] = (char *)str;
@@ -427,7 +430,8 @@ int netns_apply_rules(struct broker *b, struct docker *d, const char *id, const 
 	}
 	if (oc->net_mode != ISOL8_NET_FILTERED) {
 		net_patterns_free(&p);
-		return isol8_err_set(err, ISOL8_E_POLICY, 0, "sandbox %.12s was not created with network mode filtered", id);
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "sandbox %.12s was not created with network mode filtered",
+				     id);
 	}
 	if (reg_has(id)) {
 		net_patterns_free(&p);
@@ -522,9 +526,10 @@ int netns_stats(struct broker *b, const char *id, uint64_t *up, uint64_t *down, 
 	isol8_buf_free(&px);
 	if (rc < 0)
 		return -1;
-	rc = isol8_get_u64(&reply, up, err) < 0 || isol8_get_u64(&reply, down, err) < 0 || isol8_msg_end(&reply, err) < 0
-		     ? -1
-		     : 0;
+	rc = isol8_get_u64(&reply, up, err) < 0 || isol8_get_u64(&reply, down, err) < 0 ||
+			isol8_msg_end(&reply, err) < 0
+		? -1
+		: 0;
 	isol8_msg_free(&reply);
 	return rc;
 }

@@ -72,7 +72,7 @@ void broker_notify_stopping(void)
 static const struct {
 	const char *word, *field;
 } journal_keys[] = {
-	{"tenant=", "TENANT="},          {"principal=", "PRINCIPAL="}, {"executionId=", "EXECUTION_ID="},
+	{"tenant=", "TENANT="},          {"principal=", "PRINCIPAL="},    {"executionId=", "EXECUTION_ID="},
 	{"execution=", "EXECUTION_ID="}, {"container=", "CONTAINER_ID="},
 };
 

@@ -19,29 +19,73 @@
 #include "common/xalloc.h"
 
 enum {
-	O_SOCKET = 256, O_GROUP, O_MODE, O_POLICY, O_WORKERS, O_USER, O_SECCOMP, O_WPATH, O_GRACE, O_PIDFILE,
-	O_FG, O_JSON, O_DEBUG, O_VERSION, O_HELP, O_TRUSTKEY, O_MAXC, O_QUEUE, O_PPATH, O_PHOSTS, O_NOAGENT,
-	O_PSIZE, O_PSTRAT, O_PREWARM, O_HTTP, O_HTTPKEYS, O_CONFIG, O_CHECK, O_NOACCOUNTS, O_AUDIT, O_KEYSDB, O_NODEID,
+	O_SOCKET = 256,
+	O_GROUP,
+	O_MODE,
+	O_POLICY,
+	O_WORKERS,
+	O_USER,
+	O_SECCOMP,
+	O_WPATH,
+	O_GRACE,
+	O_PIDFILE,
+	O_FG,
+	O_JSON,
+	O_DEBUG,
+	O_VERSION,
+	O_HELP,
+	O_TRUSTKEY,
+	O_MAXC,
+	O_QUEUE,
+	O_PPATH,
+	O_PHOSTS,
+	O_NOAGENT,
+	O_PSIZE,
+	O_PSTRAT,
+	O_PREWARM,
+	O_HTTP,
+	O_HTTPKEYS,
+	O_CONFIG,
+	O_CHECK,
+	O_NOACCOUNTS,
+	O_AUDIT,
+	O_KEYSDB,
+	O_NODEID,
 };
 
-static const struct option opts[] = {
-	{"socket", required_argument, 0, O_SOCKET}, {"socket-group", required_argument, 0, O_GROUP},
-	{"socket-mode", required_argument, 0, O_MODE}, {"policy", required_argument, 0, O_POLICY},
-	{"workers", required_argument, 0, O_WORKERS}, {"user", required_argument, 0, O_USER},
-	{"seccomp-profile", required_argument, 0, O_SECCOMP}, {"worker-path", required_argument, 0, O_WPATH},
-	{"grace-ms", required_argument, 0, O_GRACE}, {"pidfile", required_argument, 0, O_PIDFILE},
-	{"foreground", no_argument, 0, O_FG}, {"log-json", no_argument, 0, O_JSON},
-	{"debug", no_argument, 0, O_DEBUG}, {"version", no_argument, 0, O_VERSION},
-	{"help", no_argument, 0, O_HELP}, {"trust-key-uid", required_argument, 0, O_TRUSTKEY},
-	{"max-concurrent", required_argument, 0, O_MAXC}, {"queue", required_argument, 0, O_QUEUE},
-	{"no-agent", no_argument, 0, O_NOAGENT}, {"pool-size", required_argument, 0, O_PSIZE},
-	{"pool-strategy", required_argument, 0, O_PSTRAT}, {"prewarm", required_argument, 0, O_PREWARM},
-	{"http", required_argument, 0, O_HTTP}, {"http-keys", required_argument, 0, O_HTTPKEYS},
-	{"proxy-path", required_argument, 0, O_PPATH}, {"proxy-hosts", required_argument, 0, O_PHOSTS},
-	{"config", required_argument, 0, O_CONFIG}, {"check-policy", no_argument, 0, O_CHECK},
-	{"no-create-accounts", no_argument, 0, O_NOACCOUNTS}, {"audit-log", required_argument, 0, O_AUDIT},
-	{"keys-db", required_argument, 0, O_KEYSDB}, {"node-id", required_argument, 0, O_NODEID},
-	{0, 0, 0, 0}};
+static const struct option opts[] = {{"socket", required_argument, 0, O_SOCKET},
+				     {"socket-group", required_argument, 0, O_GROUP},
+				     {"socket-mode", required_argument, 0, O_MODE},
+				     {"policy", required_argument, 0, O_POLICY},
+				     {"workers", required_argument, 0, O_WORKERS},
+				     {"user", required_argument, 0, O_USER},
+				     {"seccomp-profile", required_argument, 0, O_SECCOMP},
+				     {"worker-path", required_argument, 0, O_WPATH},
+				     {"grace-ms", required_argument, 0, O_GRACE},
+				     {"pidfile", required_argument, 0, O_PIDFILE},
+				     {"foreground", no_argument, 0, O_FG},
+				     {"log-json", no_argument, 0, O_JSON},
+				     {"debug", no_argument, 0, O_DEBUG},
+				     {"version", no_argument, 0, O_VERSION},
+				     {"help", no_argument, 0, O_HELP},
+				     {"trust-key-uid", required_argument, 0, O_TRUSTKEY},
+				     {"max-concurrent", required_argument, 0, O_MAXC},
+				     {"queue", required_argument, 0, O_QUEUE},
+				     {"no-agent", no_argument, 0, O_NOAGENT},
+				     {"pool-size", required_argument, 0, O_PSIZE},
+				     {"pool-strategy", required_argument, 0, O_PSTRAT},
+				     {"prewarm", required_argument, 0, O_PREWARM},
+				     {"http", required_argument, 0, O_HTTP},
+				     {"http-keys", required_argument, 0, O_HTTPKEYS},
+				     {"proxy-path", required_argument, 0, O_PPATH},
+				     {"proxy-hosts", required_argument, 0, O_PHOSTS},
+				     {"config", required_argument, 0, O_CONFIG},
+				     {"check-policy", no_argument, 0, O_CHECK},
+				     {"no-create-accounts", no_argument, 0, O_NOACCOUNTS},
+				     {"audit-log", required_argument, 0, O_AUDIT},
+				     {"keys-db", required_argument, 0, O_KEYSDB},
+				     {"node-id", required_argument, 0, O_NODEID},
+				     {0, 0, 0, 0}};
 
 void broker_usage(FILE *f)
 {
@@ -146,8 +190,9 @@ static int refuse_abbreviations(int argc, char **argv, struct isol8_err *err)
 		}
 		sugg = isol8_suggest(name, names, n);
 		if (sugg)
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown option '--%s' (did you mean --%s?); see isol8d --help",
-					     name, sugg);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "unknown option '--%s' (did you mean --%s?); see isol8d --help", name,
+					     sugg);
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown option '--%s'; see isol8d --help", name);
 	}
 	return 0;
@@ -169,15 +214,22 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 		char *end;
 		unsigned long v;
 		switch (c) {
-		case O_SOCKET: o->socket_path = optarg; break;
-		case O_GROUP: o->socket_group = optarg; break;
+		case O_SOCKET:
+			o->socket_path = optarg;
+			break;
+		case O_GROUP:
+			o->socket_group = optarg;
+			break;
 		case O_MODE:
 			v = strtoul(optarg, &end, 8);
 			if (!*optarg || *end || v > 0777 || (v & 0600) != 0600)
 				return bad(err, "--socket-mode", optarg, "octal, owner must have rw");
 			o->socket_mode = (mode_t)v;
 			break;
-		case O_POLICY: o->policy_path = optarg; o->policy_explicit = true; break;
+		case O_POLICY:
+			o->policy_path = optarg;
+			o->policy_explicit = true;
+			break;
 		case O_WORKERS:
 			v = strtoul(optarg, &end, 10);
 			if (!*optarg || *end || v < 1 || v > BROKER_MAX_WORKERS)
@@ -185,18 +237,30 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 						     BROKER_MAX_WORKERS);
 			o->workers = (unsigned)v;
 			break;
-		case O_USER: o->user = optarg; break;
-		case O_SECCOMP: o->seccomp_path = optarg; break;
-		case O_WPATH: o->worker_path = optarg; break;
-		case O_PPATH: o->proxy_path = optarg; break;
-		case O_PHOSTS: o->proxy_hosts = optarg; break;
+		case O_USER:
+			o->user = optarg;
+			break;
+		case O_SECCOMP:
+			o->seccomp_path = optarg;
+			break;
+		case O_WPATH:
+			o->worker_path = optarg;
+			break;
+		case O_PPATH:
+			o->proxy_path = optarg;
+			break;
+		case O_PHOSTS:
+			o->proxy_hosts = optarg;
+			break;
 		case O_GRACE:
 			v = strtoul(optarg, &end, 10);
 			if (!*optarg || *end || v > 3600000)
 				return bad(err, "--grace-ms", optarg, "0..3600000");
 			o->grace_ms = (unsigned)v;
 			break;
-		case O_PIDFILE: o->pidfile = optarg; break;
+		case O_PIDFILE:
+			o->pidfile = optarg;
+			break;
 		case O_MAXC:
 			v = strtoul(optarg, &end, 10);
 			if (!*optarg || *end || v < 1 || v > 1024)
@@ -217,8 +281,12 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 				return bad(err, "--trust-key-uid", optarg, "a uid");
 			o->trust_key_uid = (uid_t)v;
 			break;
-		case O_FG: o->foreground = true; break;
-		case O_NOAGENT: o->no_agent = true; break;
+		case O_FG:
+			o->foreground = true;
+			break;
+		case O_NOAGENT:
+			o->no_agent = true;
+			break;
 		case O_PSIZE: {
 			uint32_t clean, dirty;
 			if (isol8_parse_pool_size(optarg, BROKER_POOL_SIZE_MAX, &clean, &dirty, err) < 0)
@@ -228,9 +296,15 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 			o->set_pool_size = true;
 			break;
 		}
-		case O_CONFIG: o->config_path = optarg; break;
-		case O_AUDIT: o->audit_log = optarg; break;
-		case O_KEYSDB: o->keys_db = optarg; break;
+		case O_CONFIG:
+			o->config_path = optarg;
+			break;
+		case O_AUDIT:
+			o->audit_log = optarg;
+			break;
+		case O_KEYSDB:
+			o->keys_db = optarg;
+			break;
 		case O_NODEID:
 			if (!isol8_valid_session_name(optarg))
 				return isol8_err_set(err, ISOL8_E_USAGE, 0,
@@ -245,15 +319,21 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 				if (strcmp(t, "all") == 0)
 					o->prewarm_mask = (1u << ISOL8_RT__MAX) - 1;
 				else if (rt < 0)
-					return isol8_err_set(err, ISOL8_E_USAGE, 0,
-							     "invalid --prewarm runtime '%s' (python, node, bun, deno, bash or all)", t);
+					return isol8_err_set(
+						err, ISOL8_E_USAGE, 0,
+						"invalid --prewarm runtime '%s' (python, node, bun, deno, bash or all)",
+						t);
 				else
 					o->prewarm_mask |= 1u << rt;
 			}
 			break;
 		}
-		case O_HTTP: o->http = optarg; break;
-		case O_HTTPKEYS: o->http_keys = optarg; break;
+		case O_HTTP:
+			o->http = optarg;
+			break;
+		case O_HTTPKEYS:
+			o->http_keys = optarg;
+			break;
 		case O_PSTRAT:
 			if (strcmp(optarg, "fast") == 0)
 				o->pool_secure = false;
@@ -263,19 +343,33 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 				return bad(err, "--pool-strategy", optarg, "fast or secure");
 			o->set_pool_strategy = true;
 			break;
-		case O_CHECK: o->check_policy = true; break;
-		case O_NOACCOUNTS: o->no_create_accounts = true; break;
-		case O_JSON: o->log_json = true; break;
-		case O_DEBUG: o->log_level = ISOL8_LOG_DEBUG; break;
-		case O_VERSION: printf("isol8d %s\n", PACKAGE_VERSION); return 1;
-		case O_HELP: broker_usage(stdout); return 1;
+		case O_CHECK:
+			o->check_policy = true;
+			break;
+		case O_NOACCOUNTS:
+			o->no_create_accounts = true;
+			break;
+		case O_JSON:
+			o->log_json = true;
+			break;
+		case O_DEBUG:
+			o->log_level = ISOL8_LOG_DEBUG;
+			break;
+		case O_VERSION:
+			printf("isol8d %s\n", PACKAGE_VERSION);
+			return 1;
+		case O_HELP:
+			broker_usage(stdout);
+			return 1;
 		case ':':
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "option '%s' needs a value; see isol8d --help",
 					     argv[optind - 1]);
 		default:
 			if (optopt > 0 && optopt < 256)
-				return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown option '-%c'; see isol8d --help", optopt);
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "option '%s' %s; see isol8d --help", argv[optind - 1],
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown option '-%c'; see isol8d --help",
+						     optopt);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "option '%s' %s; see isol8d --help",
+					     argv[optind - 1],
 					     strchr(argv[optind - 1], '=') ? "takes no value" : "needs a value");
 		}
 	}
@@ -285,7 +379,8 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 		o->policy_explicit = true;
 	}
 	if (optind < argc)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unexpected argument '%s'; see isol8d --help", argv[optind]);
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unexpected argument '%s'; see isol8d --help",
+				     argv[optind]);
 	if (!o->node_id) {
 		/* Each node of a fleet names itself in its audit records (issue 18). */
 		static char host[256];
@@ -317,7 +412,9 @@ int broker_options_apply_config(struct broker_opts *o, struct isol8_err *err)
 		if (big_clean || c.pool_dirty > BROKER_POOL_SIZE_MAX) {
 			isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: %s: %u is more than isol8d supports (0..%d)",
 				      o->config_path,
-				      c.pool_size_single ? "poolSize" : big_clean ? "poolSize.clean" : "poolSize.dirty",
+				      c.pool_size_single  ? "poolSize"
+					      : big_clean ? "poolSize.clean"
+							  : "poolSize.dirty",
 				      big_clean ? c.pool_clean : c.pool_dirty, BROKER_POOL_SIZE_MAX);
 			goto out;
 		}

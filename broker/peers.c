@@ -26,11 +26,12 @@
  * the deadline is short; each uid has a cap; and the last slots go only to a uid that holds
  * none, so another user always gets in. */
 #define HELLO_TIMEOUT_MS 2000
-#define PENDING_PER_UID 8       /* entries of one uid (waiting for its hello or queued) */
-#define PENDING_PER_FRONTEND 64 /* the same for root, the --http child and --trust-key-uid,
+#define PENDING_PER_UID 8 /* entries of one uid (waiting for its hello or queued) */
+#define PENDING_PER_FRONTEND \
+	64                 /* the same for root, the --http child and --trust-key-uid,
                                    each of which carries many clients */
-#define PENDING_RESERVE 32      /* slots only a uid with no entry may take */
-#define MAX_LINGER 16           /* refused connections draining at once; more are just closed */
+#define PENDING_RESERVE 32 /* slots only a uid with no entry may take */
+#define MAX_LINGER 16      /* refused connections draining at once; more are just closed */
 
 struct pending {
 	int fd;
@@ -38,8 +39,8 @@ struct pending {
 	int tenant;
 	uint64_t deadline;
 	char principal[ISOL8_MAX_PRINCIPAL + 1]; /* "uid:N", or "key:NAME@UID#ID" after FE_HELLO_KEY */
-	bool queued;        /* hello read, waiting for a free execution slot */
-	uint64_t seq;       /* arrival order in the queue */
+	bool queued;                             /* hello read, waiting for a free execution slot */
+	uint64_t seq;                            /* arrival order in the queue */
 	uint8_t op;
 	char session[ISOL8_MAX_SESSION + 1];
 };
@@ -120,9 +121,12 @@ static const char *admit(const struct broker *b, const struct ucred *cred, bool 
 
 	for (unsigned i = 0; i < n_pend; i++)
 		mine += pend[i].cred.uid == cred->uid;
-	cap = http_child || cred->uid == 0 || (b->o.trust_key_uid != (uid_t)-1 && cred->uid == b->o.trust_key_uid) ? PENDING_PER_FRONTEND : PENDING_PER_UID;
+	cap = http_child || cred->uid == 0 || (b->o.trust_key_uid != (uid_t)-1 && cred->uid == b->o.trust_key_uid)
+		? PENDING_PER_FRONTEND
+		: PENDING_PER_UID;
 	if (mine >= cap) {
-		snprintf(msg, n, "uid %u already has %u connections waiting at isol8d (at most %u): finish or close them first",
+		snprintf(msg, n,
+			 "uid %u already has %u connections waiting at isol8d (at most %u): finish or close them first",
 			 (unsigned)cred->uid, mine, cap);
 		return msg;
 	}
@@ -173,14 +177,16 @@ void broker_accept(struct broker *b, int listen_fd)
 		}
 		/* The --http child's private socket serves that child only. */
 		if (listen_fd == b->http_listen_fd && (b->http_pid <= 0 || cred.pid != b->http_pid)) {
-			log_warn("peer uid=%u pid=%d on the http frontend socket refused", (unsigned)cred.uid, (int)cred.pid);
+			log_warn("peer uid=%u pid=%d on the http frontend socket refused", (unsigned)cred.uid,
+				 (int)cred.pid);
 			continue;
 		}
 		t = isol8_policy_match_local(&b->policy, cred.uid, cred.gid);
 		/* The --http child acts for API keys only: its own account need not be a tenant
 		 * (with "defaultTenant": null it is none), the key in its hello names one. */
 		if (!t && listen_fd != b->http_listen_fd) {
-			snprintf(msg, sizeof msg, "uid %u is not allowed to use isol8d: no tenant in policy %s matches it",
+			snprintf(msg, sizeof msg,
+				 "uid %u is not allowed to use isol8d: no tenant in policy %s matches it",
 				 (unsigned)cred.uid, b->policy.source ? b->policy.source : "(built-in)");
 			log_warn("peer uid=%u pid=%d refused: no matching tenant", (unsigned)cred.uid, (int)cred.pid);
 			refuse(fd, ISOL8_E_AUTH, msg);
@@ -197,7 +203,8 @@ void broker_accept(struct broker *b, int listen_fd)
 			refuse(fd, ISOL8_E_LIMIT, msg);
 			continue;
 		}
-		pend[n_pend] = (struct pending){steal_fd(&fd), cred, tenant_index(b, t), clock_mono_ms() + HELLO_TIMEOUT_MS, ""};
+		pend[n_pend] = (struct pending){steal_fd(&fd), cred, tenant_index(b, t),
+						clock_mono_ms() + HELLO_TIMEOUT_MS, ""};
 		snprintf(pend[n_pend].principal, sizeof pend[n_pend].principal, "uid:%u", (unsigned)cred.uid);
 		n_pend++;
 	}
@@ -278,18 +285,21 @@ static void route(struct broker *b, struct pending *p, uint8_t op, const char *s
 	}
 	if (table_token_count_peer(p->tenant, p->cred.uid) >= BROKER_CONNS_PER_PEER) {
 		char msg[200];
-		snprintf(msg, sizeof msg, "uid %u already has %u requests in progress at isol8d (at most %u); retry when one ends",
+		snprintf(msg, sizeof msg,
+			 "uid %u already has %u requests in progress at isol8d (at most %u); retry when one ends",
 			 (unsigned)p->cred.uid, BROKER_CONNS_PER_PEER, BROKER_CONNS_PER_PEER);
 		refuse(p->fd, ISOL8_E_LIMIT, msg);
 		return;
 	}
 	if (b->w[idx].load >= BROKER_CONNS_PER_WORKER) {
 		log_warn("worker %u is at its limit of %u connections", idx, BROKER_CONNS_PER_WORKER);
-		refuse(p->fd, ISOL8_E_LIMIT, "isol8d is busy: its worker is at its connection limit; retry in a moment");
+		refuse(p->fd, ISOL8_E_LIMIT,
+		       "isol8d is busy: its worker is at its connection limit; retry in a moment");
 		return;
 	}
 	token = table_token_new(idx, b->w[idx].gen, p->tenant, p->cred.uid, op == HELLO_RUN,
-				clock_mono_ms() + (t->ceil.timeout_ms ? t->ceil.timeout_ms : 86400000) + BROKER_TOKEN_GRACE_MS);
+				clock_mono_ms() + (t->ceil.timeout_ms ? t->ceil.timeout_ms : 86400000) +
+					BROKER_TOKEN_GRACE_MS);
 	table_token_set_who(token, p->principal, p->cred.gid);
 	isol8_put_u32(&pl, token);
 	isol8_put_u8(&pl, op);
@@ -351,8 +361,9 @@ void broker_pending_ready(struct broker *b, int fd)
 	if (isol8_proto_check(PEER_BROKER, PEER_FRONTEND, &m, NULL, &err) < 0 ||
 	    (m.type == FE_KEYS && isol8_err_set(&err, ISOL8_E_PROTO, 0, "a keys request needs the keys hello first")) ||
 	    isol8_get_u8(&m, &op, &err) < 0 || isol8_get_str(&m, &session, ISOL8_MAX_SESSION, &err) < 0 ||
-	    (m.type == FE_HELLO_KEY && (isol8_get_str(&m, &key, ISOL8_MAX_KEY_NAME, &err) < 0 ||
-					isol8_get_str(&m, &key_id, ISOL8_KEY_ID_LEN, &err) < 0)) ||
+	    (m.type == FE_HELLO_KEY &&
+	     (isol8_get_str(&m, &key, ISOL8_MAX_KEY_NAME, &err) < 0 ||
+	      isol8_get_str(&m, &key_id, ISOL8_KEY_ID_LEN, &err) < 0)) ||
 	    (m.type == FE_HELLO_DBKEY && isol8_get_str(&m, &key_hash, 64, &err) < 0) || isol8_msg_end(&m, &err) < 0)
 		goto bad;
 	/* Before any key check: a balancer's health check has no key, and the answer names no
@@ -403,7 +414,8 @@ void broker_pending_ready(struct broker *b, int fd)
 			goto bad;
 		}
 		if (strlen(key_id) != ISOL8_KEY_ID_LEN || strspn(key_id, "0123456789abcdef") != ISOL8_KEY_ID_LEN) {
-			isol8_err_set(&err, ISOL8_E_PROTO, 0, "invalid key id: %u lowercase hex digits", ISOL8_KEY_ID_LEN);
+			isol8_err_set(&err, ISOL8_E_PROTO, 0, "invalid key id: %u lowercase hex digits",
+				      ISOL8_KEY_ID_LEN);
 			goto bad;
 		}
 		kt = isol8_policy_match_key(&b->policy, key);
@@ -450,7 +462,8 @@ void broker_pending_ready(struct broker *b, int fd)
 	if (op == HELLO_METRICS) {
 		/* Every tenant's figures: for root and the HTTP frontends isol8d trusts only. */
 		if (!broker_trusts_key_claims(b, &pend[i].cred)) {
-			refuse(fd, ISOL8_E_AUTH, "metrics are for root and trusted HTTP frontends (isol8d --trust-key-uid)");
+			refuse(fd, ISOL8_E_AUTH,
+			       "metrics are for root and trusted HTTP frontends (isol8d --trust-key-uid)");
 		} else {
 			metrics_serve(b, steal_fd(&pend[i].fd));
 		}
@@ -535,9 +548,11 @@ void broker_pending_expire(struct broker *b, uint64_t now)
 		if (now >= pend[i].deadline || b->stopping) {
 			if (pend[i].queued)
 				refuse(pend[i].fd, b->stopping ? ISOL8_E_UNAVAIL : ISOL8_E_LIMIT,
-				       b->stopping ? "isol8d is shutting down" : "timed out waiting for a free execution slot");
+				       b->stopping ? "isol8d is shutting down"
+						   : "timed out waiting for a free execution slot");
 			else
-				log_debug("peer pid=%d dropped: no hello within %d ms", (int)pend[i].cred.pid, HELLO_TIMEOUT_MS);
+				log_debug("peer pid=%d dropped: no hello within %d ms", (int)pend[i].cred.pid,
+					  HELLO_TIMEOUT_MS);
 			drop(i);
 		} else {
 			i++;

@@ -23,8 +23,18 @@
 int broker_spawn_proxy(struct broker *b, struct isol8_err *err)
 {
 	char uidbuf[16], gidbuf[16], lvl[8];
-	char *argv[] = {"isol8-proxy", "--fd", "3", "--uid", uidbuf, "--gid", gidbuf, "--log-level", lvl,
-			b->o.proxy_hosts ? "--hosts" : NULL, (char *)b->o.proxy_hosts, NULL};
+	char *argv[] = {"isol8-proxy",
+			"--fd",
+			"3",
+			"--uid",
+			uidbuf,
+			"--gid",
+			gidbuf,
+			"--log-level",
+			lvl,
+			b->o.proxy_hosts ? "--hosts" : NULL,
+			(char *)b->o.proxy_hosts,
+			NULL};
 	int chan = -1;
 	pid_t pid;
 
@@ -138,7 +148,8 @@ int broker_proxy_call(struct broker *b, uint8_t type, const struct isol8_buf *p,
 		}
 		if (reply->type == PX_REPLY_ERR && isol8_get_u16(reply, &code, err) == 0 &&
 		    isol8_get_str(reply, &msg, ISOL8_MAX_ERROR_MSG, err) == 0) {
-			isol8_err_set(err, code > ISOL8_E_OK && code < ISOL8_E__MAX ? code : ISOL8_E_INTERNAL, 0, "%s", msg);
+			isol8_err_set(err, code > ISOL8_E_OK && code < ISOL8_E__MAX ? code : ISOL8_E_INTERNAL, 0, "%s",
+				      msg);
 			free(msg);
 		} else {
 			isol8_err_set(err, ISOL8_E_PROTO, 0, "bad reply %u from the network proxy", reply->type);

@@ -122,15 +122,15 @@ static size_t stop_vanished(struct broker *b, const struct isol8_policy *old, co
 	size_t total = 0;
 
 	for (size_t i = 0; i < old->n_tenants; i++) {
-		char (*ids)[65] = NULL;
+		char(*ids)[65] = NULL;
 		char why[256];
 		size_t n;
 
 		if (map[i] >= 0)
 			continue;
 		n = table_container_ids_tenant((int)i, &ids);
-		log_warn("reload: tenant %s is no longer in the policy; removing its %zu sandbox(es)", old->tenants[i].name,
-			 n);
+		log_warn("reload: tenant %s is no longer in the policy; removing its %zu sandbox(es)",
+			 old->tenants[i].name, n);
 		snprintf(why, sizeof why, "stopped when isol8d reloaded its policy: tenant %s is no longer in %s",
 			 old->tenants[i].name, new_source);
 		for (size_t k = 0; k < n; k++) {
@@ -184,7 +184,8 @@ void broker_reload(struct broker *b)
 
 	broker_pending_remap(b, map, old.n_tenants);
 	log_info("reloaded policy %s: %zu tenants (%u new, %zu gone)%s", source_of(&b->policy), b->policy.n_tenants,
-		 added, old.n_tenants + added - b->policy.n_tenants, stopped ? "; sandboxes of gone tenants removed" : "");
+		 added, old.n_tenants + added - b->policy.n_tenants,
+		 stopped ? "; sandboxes of gone tenants removed" : "");
 	isol8_policy_free(&old);
 	/* The HTTP child read its keys at start; a new one reads the new file (in-flight requests
 	 * finish in the old one, which stops on SIGTERM). */

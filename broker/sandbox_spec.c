@@ -15,7 +15,6 @@
 #include "common/proto.h"
 #include "common/xalloc.h"
 
-
 static const char *const kind_names[SANDBOX__MAX] = {"ephemeral", "session", "persist"};
 
 static json_object *labels(const struct broker *b, const struct sandbox_spec *s)
@@ -124,7 +123,8 @@ json_object *sandbox_create_body(const struct broker *b, const struct sandbox_sp
 	json_object_object_add(hc, "Privileged", json_object_new_boolean(0));
 	json_object_object_add(hc, "Runtime", json_object_new_string(isol8_isolation_name(s->isolation)));
 	json_object_object_add(hc, "IpcMode", json_object_new_string("private"));
-	json_object_object_add(hc, "NetworkMode", json_object_new_string(s->net_mode == ISOL8_NET_HOST ? "host" : "none"));
+	json_object_object_add(hc, "NetworkMode",
+			       json_object_new_string(s->net_mode == ISOL8_NET_HOST ? "host" : "none"));
 	json_object_object_add(hc, "AutoRemove", json_object_new_boolean(0));
 	/* Output travels over exec streams; the engine must not keep its own copy on disk. */
 	json_object_object_add(logcfg, "Type", json_object_new_string("none"));

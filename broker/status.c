@@ -37,8 +37,10 @@ static json_object *tenant_status(struct broker *b, int i)
 	json_object_object_add(t, "name", json_object_new_string(b->policy.tenants[i].name));
 	json_object_object_add(t, "runsInFlight", json_object_new_int64(runs));
 	json_object_object_add(t, "queued", json_object_new_int64(broker_queue_waiting(i)));
-	json_object_object_add(t, "sessions", json_object_new_int64(table_container_count_tenant_kind(i, SANDBOX_SESSION)));
-	json_object_object_add(t, "persisted", json_object_new_int64(table_container_count_tenant_kind(i, SANDBOX_PERSIST)));
+	json_object_object_add(t, "sessions",
+			       json_object_new_int64(table_container_count_tenant_kind(i, SANDBOX_SESSION)));
+	json_object_object_add(t, "persisted",
+			       json_object_new_int64(table_container_count_tenant_kind(i, SANDBOX_PERSIST)));
 	json_object_object_add(t, "ephemeralSandboxes", json_object_new_int64(eph));
 	json_object_object_add(t, "maxConcurrent", json_object_new_int64(b->policy.tenants[i].max_concurrent));
 	return t;
@@ -64,7 +66,7 @@ static json_object *status_doc(struct broker *b, int tenant, bool all)
 		json_object_object_add(w, "connections", json_object_new_int64(b->w[i].load));
 		json_object_object_add(w, "restarts", json_object_new_int64(b->w[i].gen ? b->w[i].gen - 1 : 0));
 		if (all) {
-			char (*ids)[65] = NULL;
+			char(*ids)[65] = NULL;
 			size_t n = table_container_ids(i, b->w[i].gen, false, 0, &ids);
 			json_object_object_add(w, "sandboxes", json_object_new_int64((int64_t)n));
 			free(ids);

@@ -18,22 +18,40 @@
 #include "common/xalloc.h"
 
 struct token_ent {
-	uint32_t token; unsigned worker; uint32_t gen; int tenant; uid_t uid; bool run;
+	uint32_t token;
+	unsigned worker;
+	uint32_t gen;
+	int tenant;
+	uid_t uid;
+	bool run;
 	uint64_t expires_ms; /* the token is worthless after this, whatever the worker says */
 	gid_t gid;
 	char principal[ISOL8_MAX_PRINCIPAL + 1]; /* for audit records; "" for the broker's own */
-	unsigned once;       /* table_token_once bits already taken */
+	unsigned once;                           /* table_token_once bits already taken */
 };
-struct exec_ent { char id[65]; char container[65]; unsigned worker; uint32_t gen; };
+struct exec_ent {
+	char id[65];
+	char container[65];
+	unsigned worker;
+	uint32_t gen;
+};
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct token_ent *tokens; static size_t n_tokens, cap_tokens;
-static struct owned_container *ctrs; static size_t n_ctrs, cap_ctrs;
-static struct exec_ent *execs; static size_t n_execs, cap_execs;
+static struct token_ent *tokens;
+static size_t n_tokens, cap_tokens;
+static struct owned_container *ctrs;
+static size_t n_ctrs, cap_ctrs;
+static struct exec_ent *execs;
+static size_t n_execs, cap_execs;
 static uint32_t next_token = 1;
 
-#define GROW(arr, n, cap) do { if ((n) == (cap)) { (cap) = (cap) ? (cap) * 2 : 16; \
-	(arr) = xrealloc((arr), (cap) * sizeof *(arr)); } } while (0)
+#define GROW(arr, n, cap)                                               \
+	do {                                                            \
+		if ((n) == (cap)) {                                     \
+			(cap) = (cap) ? (cap)*2 : 16;                   \
+			(arr) = xrealloc((arr), (cap) * sizeof *(arr)); \
+		}                                                       \
+	} while (0)
 
 uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, bool run, uint64_t expires_ms)
 {
@@ -253,7 +271,8 @@ bool table_session_exists(int tenant, const char *name)
 	bool found = false;
 	pthread_mutex_lock(&lock);
 	for (size_t i = 0; i < n_ctrs && !found; i++)
-		found = ctrs[i].tenant == tenant && ctrs[i].kind == SANDBOX_SESSION && strcmp(ctrs[i].session, name) == 0;
+		found = ctrs[i].tenant == tenant && ctrs[i].kind == SANDBOX_SESSION &&
+			strcmp(ctrs[i].session, name) == 0;
 	pthread_mutex_unlock(&lock);
 	return found;
 }
@@ -356,7 +375,10 @@ size_t table_container_ids_tenant(int tenant, char (**ids)[65])
 /* Why a container the broker removed on its own is gone, for the owner's next verb on it:
  * the last TOMBSTONES removals, oldest overwritten first. */
 #define TOMBSTONES 256
-static struct { char id[65]; char why[192]; } tombs[TOMBSTONES];
+static struct {
+	char id[65];
+	char why[192];
+} tombs[TOMBSTONES];
 static unsigned n_tombs;
 
 void table_tombstone_add(const char *id, const char *why)

@@ -30,8 +30,8 @@
 struct cg {
 	char id[65];
 	bool v2;
-	char cpu[200], mem[200];  /* directories ("" when not found) */
-	int peak_fd;              /* v2: memory.peak held open after a reset, else -1 */
+	char cpu[200], mem[200]; /* directories ("" when not found) */
+	int peak_fd;             /* v2: memory.peak held open after a reset, else -1 */
 	bool peak_reset_failed;
 	struct cg *next;
 };

@@ -8,10 +8,10 @@
 #include "common/proto.h"
 
 struct usage_sample {
-	uint8_t known;       /* USAGE_K_* */
-	uint64_t cpu_us;     /* user + system, since the sandbox started */
-	uint64_t mem;        /* bytes in use now */
-	uint64_t peak;       /* highest bytes in use since start or the last reset */
+	uint8_t known;   /* USAGE_K_* */
+	uint64_t cpu_us; /* user + system, since the sandbox started */
+	uint64_t mem;    /* bytes in use now */
+	uint64_t peak;   /* highest bytes in use since start or the last reset */
 };
 
 /* Read the counters of container id (its cgroup found on first use and remembered);

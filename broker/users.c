@@ -144,9 +144,18 @@ int broker_create_accounts(const struct broker_users *u, struct isol8_err *err)
 		snprintf(upath, sizeof upath, "%s", t);
 		/* Its own group (--user-group), not the client group: a worker must not be able to
 		 * connect to the socket as a client. */
-		char *const argv[] = {upath, "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-				      "--shell", "/usr/sbin/nologin", "--comment", "isol8 workers, proxy and HTTP server",
-				      BROKER_UNPRIV_USER, NULL};
+		char *const argv[] = {upath,
+				      "--system",
+				      "--user-group",
+				      "--no-create-home",
+				      "--home-dir",
+				      "/nonexistent",
+				      "--shell",
+				      "/usr/sbin/nologin",
+				      "--comment",
+				      "isol8 workers, proxy and HTTP server",
+				      BROKER_UNPRIV_USER,
+				      NULL};
 		if (run_tool(argv, err) < 0)
 			return isol8_err_wrap(err, "create user %s", BROKER_UNPRIV_USER);
 		log_info("created the system account %s (workers, proxy, HTTP server)", BROKER_UNPRIV_USER);

@@ -10,8 +10,8 @@
 struct broker_users {
 	bool group_exists; /* the client group (BROKER_CLIENT_GROUP) exists */
 	gid_t group_gid;
-	bool found;        /* the worker account was found */
-	uid_t uid;         /* worker account, when found */
+	bool found; /* the worker account was found */
+	uid_t uid;  /* worker account, when found */
 	gid_t gid;
 };
 

@@ -51,11 +51,12 @@ static int check_engine_runtime(struct docker *d, const struct isol8_tenant *t, 
 		json_object_object_get_ex(rts, name, NULL);
 	json_object_put(info);
 	if (!found)
-		return isol8_err_set(err, ISOL8_E_UNAVAIL, 0,
-				     "tenant %s needs the OCI runtime %s (policy \"isolation\"), which the engine does not "
-				     "have: install it and register it in /etc/docker/daemon.json \"runtimes\", then "
-				     "reload dockerd (kill -HUP)",
-				     t->name, name);
+		return isol8_err_set(
+			err, ISOL8_E_UNAVAIL, 0,
+			"tenant %s needs the OCI runtime %s (policy \"isolation\"), which the engine does not "
+			"have: install it and register it in /etc/docker/daemon.json \"runtimes\", then "
+			"reload dockerd (kill -HUP)",
+			t->name, name);
 	have_runsc = true;
 	return 0;
 }
@@ -144,13 +145,13 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	r->clamped = memcmp(&r->asked, &r->lim, sizeof r->lim) != 0;
 	if (kind == SANDBOX_SESSION && t->max_sessions &&
 	    table_container_count_tenant_kind(r->tenant, SANDBOX_SESSION) >= t->max_sessions)
-		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "tenant %s already has %u sessions (policy maximum)", t->name,
-				     t->max_sessions);
+		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "tenant %s already has %u sessions (policy maximum)",
+				     t->name, t->max_sessions);
 	/* A persisted sandbox outlives its run, its timeout and maxConcurrent: the policy decides
 	 * whether a tenant may have any, and how many at once. */
 	if (kind == SANDBOX_PERSIST && !t->persist_ok)
-		return isol8_err_set(err, ISOL8_E_POLICY, 0, "persisted sandboxes (--persist) are not allowed for tenant %s",
-				     t->name);
+		return isol8_err_set(err, ISOL8_E_POLICY, 0,
+				     "persisted sandboxes (--persist) are not allowed for tenant %s", t->name);
 	if (kind == SANDBOX_PERSIST && table_container_count_tenant_kind(r->tenant, SANDBOX_PERSIST) >= t->max_persist)
 		return isol8_err_set(err, ISOL8_E_LIMIT, 0,
 				     "tenant %s already has %u persisted sandboxes (policy maximum maxPersist); an "
@@ -208,7 +209,8 @@ int validate_sandbox_path(const char *p, struct isol8_err *err)
 	for (c = p; *c; c++) {
 		if (c[0] == '/' && c[1] == '/')
 			return isol8_err_set(err, ISOL8_E_POLICY, 0, "path %s is not normalised", p);
-		if (c[0] == '/' && c[1] == '.' && (c[2] == '/' || c[2] == '\0' || (c[2] == '.' && (c[3] == '/' || c[3] == '\0'))))
+		if (c[0] == '/' && c[1] == '.' &&
+		    (c[2] == '/' || c[2] == '\0' || (c[2] == '.' && (c[3] == '/' || c[3] == '\0'))))
 			return isol8_err_set(err, ISOL8_E_POLICY, 0, "path %s is not normalised", p);
 	}
 	return 0;

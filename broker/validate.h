@@ -13,20 +13,20 @@
 struct create_req {
 	int tenant;
 	int runtime;
-	char *image;        /* final image name (owned) */
-	bool image_setup;   /* image carries a baked-in setup script (label org.isol8.setup) */
-	bool image_agent;   /* image carries the in-sandbox agent (label org.isol8.agent) */
+	char *image;      /* final image name (owned) */
+	bool image_setup; /* image carries a baked-in setup script (label org.isol8.setup) */
+	bool image_agent; /* image carries the in-sandbox agent (label org.isol8.agent) */
 	struct isol8_limits lim;
 	int net_mode;
 	bool writable;
 	int kind;
-	int isolation;        /* enum isol8_isolation: the tenant's tier, from the policy alone */
+	int isolation; /* enum isol8_isolation: the tenant's tier, from the policy alone */
 	char session[ISOL8_MAX_SESSION + 1];
 	/* for the audit log */
 	uint32_t token;
-	bool token_ok;        /* token resolved: refusals can name who asked */
-	bool prewarm;         /* the broker's own token */
-	bool clamped;         /* the policy lowered a limit: asked holds what was requested */
+	bool token_ok; /* token resolved: refusals can name who asked */
+	bool prewarm;  /* the broker's own token */
+	bool clamped;  /* the policy lowered a limit: asked holds what was requested */
 	struct isol8_limits asked;
 };
 void create_req_free(struct create_req *r);
@@ -37,8 +37,10 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 		    struct create_req *r, struct isol8_err *err);
 
 struct exec_req {
-	char **argv; size_t argc;
-	char **env; size_t envc;
+	char **argv;
+	size_t argc;
+	char **env;
+	size_t envc;
 	char *workdir;
 	bool attach_stdin;
 	uint32_t uid, gid; /* the owning tenant's sandbox user, set by the verb (never by the worker) */

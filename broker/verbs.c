@@ -76,10 +76,17 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 		create_req_free(&r);
 		return -1;
 	}
-	s = (struct sandbox_spec){.image = r.image, .runtime = r.runtime, .tenant = r.tenant,
-				  .tenant_name = j->b->policy.tenants[r.tenant].name, .worker = j->worker,
-				  .kind = r.kind, .session = r.session, .lim = r.lim, .net_mode = r.net_mode,
-				  .writable = r.writable, .isolation = r.isolation,
+	s = (struct sandbox_spec){.image = r.image,
+				  .runtime = r.runtime,
+				  .tenant = r.tenant,
+				  .tenant_name = j->b->policy.tenants[r.tenant].name,
+				  .worker = j->worker,
+				  .kind = r.kind,
+				  .session = r.session,
+				  .lim = r.lim,
+				  .net_mode = r.net_mode,
+				  .writable = r.writable,
+				  .isolation = r.isolation,
 				  .uid = j->b->policy.tenants[r.tenant].host_uid,
 				  .gid = j->b->policy.tenants[r.tenant].host_gid};
 	oc.agent_listen = -1;
@@ -114,7 +121,8 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	/* A hard lifetime the broker enforces itself, whatever the worker does with its timer. */
 	/* Room for a stay in a worker's warm pool (BROKER_POOL_IDLE_MS); taking it from the pool
 	 * renews the deadline to the run's own timeout (verb_renew). */
-	oc.deadline_ms = r.kind == SANDBOX_EPHEMERAL ? clock_mono_ms() + BROKER_POOL_IDLE_MS + r.lim.timeout_ms + 60000 : 0;
+	oc.deadline_ms = r.kind == SANDBOX_EPHEMERAL ? clock_mono_ms() + BROKER_POOL_IDLE_MS + r.lim.timeout_ms + 60000
+						     : 0;
 	oc.timeout_ms = r.lim.timeout_ms;
 	oc.policy_gen = j->b->policy_gen;
 	table_container_add(&oc);
@@ -188,7 +196,8 @@ static int verb_renew(struct job *j, struct docker *d, struct isol8_buf *reply, 
 	/* 0: back in the worker's pool after a reset, which gets the stay a new sandbox gets at
 	 * create (verb_create); the worker drops pooled sandboxes before it (worker/pool.h). */
 	if (ms == 0)
-		return table_container_renew(id, j->worker, j->gen, clock_mono_ms() + BROKER_POOL_IDLE_MS + oc.timeout_ms + 60000);
+		return table_container_renew(id, j->worker, j->gen,
+					     clock_mono_ms() + BROKER_POOL_IDLE_MS + oc.timeout_ms + 60000);
 	if (ms > oc.timeout_ms)
 		ms = oc.timeout_ms;
 	return table_container_renew(id, j->worker, j->gen, clock_mono_ms() + ms + 60000);
@@ -223,8 +232,7 @@ static int verb_exec(struct job *j, struct docker *d, struct isol8_buf *reply, i
 	return 0;
 }
 
-static int verb_exec_status(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd,
-			    struct isol8_err *err)
+static int verb_exec_status(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
 {
 	_cleanup_free_ char *id = NULL;
 	bool running = false;
@@ -285,10 +293,17 @@ static int verb_kill(struct job *j, struct docker *d, struct isol8_buf *reply, i
 	if (get_owned(j, &id, &oc, err) < 0 || isol8_get_u8(&j->m, &sig, err) < 0 || isol8_msg_end(&j->m, err) < 0)
 		return -1;
 	switch (sig) {
-	case SIGKILL: name = "SIGKILL"; break;
-	case SIGTERM: name = "SIGTERM"; break;
-	case SIGINT: name = "SIGINT"; break;
-	default: return isol8_err_set(err, ISOL8_E_PROTO, 0, "kill: signal %u not allowed", sig);
+	case SIGKILL:
+		name = "SIGKILL";
+		break;
+	case SIGTERM:
+		name = "SIGTERM";
+		break;
+	case SIGINT:
+		name = "SIGINT";
+		break;
+	default:
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "kill: signal %u not allowed", sig);
 	}
 	return docker_container_kill(d, id, name, err);
 }
@@ -330,7 +345,7 @@ static int verb_net_logs(struct job *j, struct docker *d, struct isol8_buf *repl
 
 static int verb_list_own(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
 {
-	char (*ids)[65] = NULL;
+	char(*ids)[65] = NULL;
 	size_t n;
 
 	if (isol8_msg_end(&j->m, err) < 0)
@@ -437,8 +452,8 @@ static void job_run(struct job *j, bool need_docker)
 	}
 	if (rc < 0) {
 		/* "refused" is for what the worker may not do; the engine failing is not its fault. */
-		bool refusal = err.code != ISOL8_E_DOCKER && err.code != ISOL8_E_UNAVAIL && err.code != ISOL8_E_NOTFOUND &&
-			       err.code != ISOL8_E_TIMEOUT && err.code != ISOL8_E_IO;
+		bool refusal = err.code != ISOL8_E_DOCKER && err.code != ISOL8_E_UNAVAIL &&
+			err.code != ISOL8_E_NOTFOUND && err.code != ISOL8_E_TIMEOUT && err.code != ISOL8_E_IO;
 		log_warn("worker %u verb %s %s: %s", j->worker, j->spec->name, refusal ? "refused" : "failed", err.msg);
 		reply_err(j->b, j->worker, j->m.request_id, &err);
 	} else if (j->b->w[j->worker].gen == j->gen) {

@@ -22,9 +22,24 @@ int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
 {
 	struct worker_slot *w = &b->w[idx];
 	char uidbuf[16], gidbuf[16], idxbuf[16], lvl[8], psize[16], pdirty[16];
-	char *argv[] = {"isol8-worker", "--fd", "3", "--uid", uidbuf, "--gid", gidbuf, "--index", idxbuf,
-			"--log-level", lvl, "--pool-size", psize, "--pool-dirty", pdirty, "--pool-strategy",
-			b->o.pool_secure ? "secure" : "fast", NULL};
+	char *argv[] = {"isol8-worker",
+			"--fd",
+			"3",
+			"--uid",
+			uidbuf,
+			"--gid",
+			gidbuf,
+			"--index",
+			idxbuf,
+			"--log-level",
+			lvl,
+			"--pool-size",
+			psize,
+			"--pool-dirty",
+			pdirty,
+			"--pool-strategy",
+			b->o.pool_secure ? "secure" : "fast",
+			NULL};
 	int chan = -1;
 	pid_t pid;
 
@@ -39,7 +54,8 @@ int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
 	{
 		/* Bounded sends: a worker that stops reading must not stall the broker (it is
 		 * restarted instead, see broker_send_worker). */
-		struct timeval tv = {BROKER_WORKER_SEND_TIMEOUT_MS / 1000, (BROKER_WORKER_SEND_TIMEOUT_MS % 1000) * 1000};
+		struct timeval tv = {BROKER_WORKER_SEND_TIMEOUT_MS / 1000,
+				     (BROKER_WORKER_SEND_TIMEOUT_MS % 1000) * 1000};
 		if (setsockopt(chan, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
 			log_warn("worker %u: SO_SNDTIMEO: %s", idx, strerror(errno));
 	}
@@ -70,9 +86,11 @@ void broker_prewarm_worker(struct broker *b, unsigned idx)
 			struct isol8_buf p = ISOL8_BUF_INIT;
 			int ti = (int)(tenants[t] - b->policy.tenants);
 			uint32_t token;
-			if (!(b->o.prewarm_mask & (1u << rt)) || isol8_policy_check_runtime(tenants[t], rt, &(struct isol8_err)ISOL8_ERR_INIT) < 0)
+			if (!(b->o.prewarm_mask & (1u << rt)) ||
+			    isol8_policy_check_runtime(tenants[t], rt, &(struct isol8_err)ISOL8_ERR_INIT) < 0)
 				continue;
-			token = table_token_new(idx, b->w[idx].gen, ti, (uid_t)-1, false, clock_mono_ms() + BROKER_PREWARM_TOKEN_MS);
+			token = table_token_new(idx, b->w[idx].gen, ti, (uid_t)-1, false,
+						clock_mono_ms() + BROKER_PREWARM_TOKEN_MS);
 			isol8_put_u32(&p, token);
 			isol8_put_str(&p, tenants[t]->name);
 			isol8_put_u8(&p, (uint8_t)rt);
@@ -130,7 +148,8 @@ void broker_split_workers(struct broker *b)
 	}
 	b->priv_split = priv && other && b->o.workers >= 2;
 	if (priv && other && b->o.workers < 2)
-		log_warn("privileged and unprivileged tenants share the only worker; use --workers 2 or more to keep them apart");
+		log_warn("privileged and unprivileged tenants share the only worker; use --workers 2 or more to keep "
+			 "them apart");
 	else if (b->priv_split)
 		log_info("worker 0 serves privileged tenants only, workers 1-%u the others", b->o.workers - 1);
 }
@@ -192,7 +211,7 @@ void broker_reap_workers(struct broker *b, uint64_t now)
 			continue;
 		for (unsigned i = 0; i < b->o.workers; i++) {
 			struct worker_slot *w = &b->w[i];
-			char (*ids)[65] = NULL;
+			char(*ids)[65] = NULL;
 			size_t n;
 
 			if (w->pid != pid)

@@ -74,10 +74,11 @@ static int denied(const char *path, struct isol8_err *err)
 	if (stat(path, &st) < 0)
 		return unreachable(path, strerror(EACCES), err);
 	if (st.st_gid == 0)
-		return isol8_err_set(err, ISOL8_E_AUTH, 0,
-				     "permission denied on %s: only root may use this isol8d (its socket belongs to group "
-				     "root); ask an admin to start isol8d with --socket-group isol8",
-				     path);
+		return isol8_err_set(
+			err, ISOL8_E_AUTH, 0,
+			"permission denied on %s: only root may use this isol8d (its socket belongs to group "
+			"root); ask an admin to start isol8d with --socket-group isol8",
+			path);
 	gr = getgrgid(st.st_gid);
 	if (gr)
 		snprintf(gname, sizeof gname, "%s", gr->gr_name);

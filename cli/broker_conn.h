@@ -44,8 +44,7 @@ int broker_expect(int sock, uint8_t type, struct isol8_msg *m, struct isol8_err 
 
 /* Largest output-files object a run's WK_FILE may hold: base64 of ISOL8_OUTPUT_TOTAL_MAX bytes
  * plus the keys (every byte of a path escaped) and punctuation. */
-#define BROKER_FILES_MAX \
-	((ISOL8_OUTPUT_TOTAL_MAX / 3 + 1) * 4 + ISOL8_MAX_OUTPUT_PATHS * (6 * ISOL8_MAX_PATH + 8) + 2)
+#define BROKER_FILES_MAX ((ISOL8_OUTPUT_TOTAL_MAX / 3 + 1) * 4 + ISOL8_MAX_OUTPUT_PATHS * (6 * ISOL8_MAX_PATH + 8) + 2)
 /* A run's answer: WK_RESULT, after a WK_FILE with the output files when the run collected any
  * (request.outputPaths). The files ({path: base64}) are spliced into the result text as its
  * "files" member, so callers see one result object; the text is then at most

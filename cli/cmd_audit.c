@@ -74,12 +74,14 @@ static int verify_file(const char *path, struct isol8_audit_verify *v, bool *bad
 		{
 			json_tokener *tok = json_tokener_new();
 			json_object *o = json_tokener_parse_ex(tok, line, (int)len);
-			bool ok = o && json_tokener_get_error(tok) == json_tokener_success && json_object_is_type(o, json_type_object);
+			bool ok = o && json_tokener_get_error(tok) == json_tokener_success &&
+				json_object_is_type(o, json_type_object);
 			json_object_put(o);
 			json_tokener_free(tok);
 			if (!ok && !*bad) {
-				snprintf(v->msg, sizeof v->msg, "%.300s (seq %llu): not valid JSON: changed after it was written",
-					 label, (unsigned long long)v->seq);
+				snprintf(v->msg, sizeof v->msg,
+					 "%.300s (seq %llu): not valid JSON: changed after it was written", label,
+					 (unsigned long long)v->seq);
 				v->broken = true;
 				*bad = true;
 			}
@@ -154,7 +156,8 @@ static int since_arg(const char *s, char *out, size_t n)
 			ok = strchr("0123456789-:T.Z", s[i]) != NULL;
 		if (!ok)
 			return cli_usage_error("--since '%s': use a UTC date or time (2026-12-03, "
-					       "2026-12-03T13:00:00Z) or an age (30m, 2h, 7d)", s);
+					       "2026-12-03T13:00:00Z) or an age (30m, 2h, 7d)",
+					       s);
 		snprintf(out, n, "%.*s", (int)(s[l - 1] == 'Z' ? l - 1 : l), s);
 	}
 	return 0;
@@ -197,7 +200,8 @@ static int audit_show(int argc, char **argv)
 		else if (strncmp(a, "--socket=", 9) == 0)
 			socket = a + 9;
 		else
-			return cli_usage_error("unknown argument '%s' (isol8 audit show [--tenant NAME] [--since TIME] [--json])", a);
+			return cli_usage_error(
+				"unknown argument '%s' (isol8 audit show [--tenant NAME] [--since TIME] [--json])", a);
 	}
 	sock = broker_open(broker_socket_path(socket), HELLO_AUDIT, "", &err);
 	if (sock < 0 || broker_expect(sock, WK_FILE, &m, &err) < 0 || m.nfds != 1) {
@@ -216,8 +220,8 @@ static int audit_show(int argc, char **argv)
 	}
 	all = json_object_new_array();
 	if (!as_json)
-		printf("%-24s %-9s %-10s %-16s %-7s %-9s %5s %7s  %s\n", "TIME", "TYPE", "TENANT", "PRINCIPAL", "RUNTIME",
-		       "OUTCOME", "EXIT", "MS", "CONTAINER / REASON");
+		printf("%-24s %-9s %-10s %-16s %-7s %-9s %5s %7s  %s\n", "TIME", "TYPE", "TENANT", "PRINCIPAL",
+		       "RUNTIME", "OUTCOME", "EXIT", "MS", "CONTAINER / REASON");
 	while ((n = getline(&line, &cap, f)) > 0) {
 		json_object *o = json_tokener_parse(line);
 		const char *type;
@@ -243,15 +247,15 @@ static int audit_show(int argc, char **argv)
 			       field(o, "container", "-"));
 		else
 			printf("%-24s %-9s %-10s %-16s %-7s %-9s %5s %7s  %s\n", field(o, "time", "-"), type,
-			       field(o, "tenant", "-"), field(o, "principal", "-"), "-", field(o, "reason", "-"), "-", "-",
-			       field(o, "message", ""));
+			       field(o, "tenant", "-"), field(o, "principal", "-"), "-", field(o, "reason", "-"), "-",
+			       "-", field(o, "message", ""));
 		json_object_put(o);
 	}
 	free(line);
 	fclose(f);
 	if (as_json)
-		puts(json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							   JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(
+			all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else if (!shown)
 		puts("[INFO] No audit records match.");
 	json_object_put(all);

@@ -106,8 +106,8 @@ int cmd_config(int argc, char **argv)
 	if (isol8_config_load(NULL, &c, &err) < 0)
 		return cli_fail(&err);
 	if (as_json)
-		puts(json_object_to_json_string_ext(c.root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-								    JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(
+			c.root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		print_text(&c);
 	isol8_config_free(&c);

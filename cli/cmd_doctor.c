@@ -109,8 +109,8 @@ static const char *jget(json_object *o, const char *k)
 {
 	json_object *v;
 	return o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : NULL;
+		? json_object_get_string(v)
+		: NULL;
 }
 
 /* gVisor, for tenants with "isolation": "runsc" (isol8-policy(5) ISOLATION): registered in the
@@ -127,7 +127,9 @@ static void check_runsc(struct doctor *d)
 	if (!info || st != 200 || !json_object_object_get_ex(info, "Runtimes", &rts) ||
 	    !json_object_object_get_ex(rts, "runsc", &rs)) {
 		row(d, ST_SKIP, "runtime runsc", "registered, --network=none", "%s",
-		    info && st == 200 ? "not registered (needed only by runsc tenants)" : *why ? why : "no answer");
+		    info && st == 200 ? "not registered (needed only by runsc tenants)"
+			    : *why    ? why
+				      : "no answer");
 		json_object_put(info);
 		return;
 	}
@@ -155,13 +157,13 @@ static void check_engine(struct doctor *d)
 	if (!v || st != 200) {
 		/* Only root and the docker group may use the engine; isol8 itself does not need the
 		 * caller to (isol8d does). */
-		row(d, errno == EACCES || geteuid() != 0 ? ST_SKIP : ST_FAIL, "engine reachable", "API >= 1.41",
-		    "%s", *why ? why : "no answer");
+		row(d, errno == EACCES || geteuid() != 0 ? ST_SKIP : ST_FAIL, "engine reachable", "API >= 1.41", "%s",
+		    *why ? why : "no answer");
 		json_object_put(v);
 		return;
 	}
-	row(d, api && strcmp(api, "1.41") >= 0 ? ST_OK : ST_FAIL, "engine reachable", "API >= 1.41", "API %s, engine %s",
-	    api ? api : "?", jget(v, "Version") ? jget(v, "Version") : "?");
+	row(d, api && strcmp(api, "1.41") >= 0 ? ST_OK : ST_FAIL, "engine reachable", "API >= 1.41",
+	    "API %s, engine %s", api ? api : "?", jget(v, "Version") ? jget(v, "Version") : "?");
 	if (json_object_object_get_ex(v, "Components", &comps) && json_object_is_type(comps, json_type_array))
 		for (size_t i = 0; i < json_object_array_length(comps); i++) {
 			json_object *c = json_object_array_get_idx(comps, i), *det;
@@ -173,8 +175,11 @@ static void check_engine(struct doctor *d)
 		}
 	/* runc before 1.1.12 lets a container's working directory escape to the host (CVE-2024-21626);
 	 * Debian backports the fix into 1.1.5+ds1-1+deb12u1. */
-	row(d, !runc ? ST_SKIP : (strcmp(runc, "1.1.12") >= 0 || strstr(runc, "deb12u1")) ? ST_OK : ST_FAIL, "runc version",
-	    ">= 1.1.12 or Debian's fixed 1.1.5", "%s", runc ? runc : "not reported by the engine");
+	row(d,
+	    !runc                                                              ? ST_SKIP
+		    : (strcmp(runc, "1.1.12") >= 0 || strstr(runc, "deb12u1")) ? ST_OK
+									       : ST_FAIL,
+	    "runc version", ">= 1.1.12 or Debian's fixed 1.1.5", "%s", runc ? runc : "not reported by the engine");
 	json_object_put(v);
 	for (size_t i = 0; i < sizeof rts / sizeof rts[0]; i++) {
 		json_object *img;
@@ -182,7 +187,8 @@ static void check_engine(struct doctor *d)
 		img = docker_get(path, &st, why, sizeof why);
 		if (st != 200) {
 			missing++;
-			snprintf(list + strlen(list), sizeof list - strlen(list), "%sisol8:%s", *list ? ", " : "", rts[i]);
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%sisol8:%s", *list ? ", " : "",
+				 rts[i]);
 		}
 		json_object_put(img);
 	}
@@ -216,12 +222,14 @@ static void check_host(struct doctor *d, const char *sock)
 	row(d, seccomp ? ST_OK : ST_FAIL, "seccomp available", "kernel with seccomp filters", "%s",
 	    seccomp ? "yes (Seccomp in /proc/self/status)" : "no");
 	{
-		static const char *const ipt[] = {"/usr/sbin/iptables", "/sbin/iptables", "/usr/sbin/nft", "/usr/bin/iptables"};
+		static const char *const ipt[] = {"/usr/sbin/iptables", "/sbin/iptables", "/usr/sbin/nft",
+						  "/usr/bin/iptables"};
 		const char *found = NULL;
 		for (size_t i = 0; i < sizeof ipt / sizeof ipt[0] && !found; i++)
 			if (access(ipt[i], X_OK) == 0)
 				found = ipt[i];
-		row(d, found ? ST_OK : ST_FAIL, "iptables available", "iptables or nft", "%s", found ? found : "neither found");
+		row(d, found ? ST_OK : ST_FAIL, "iptables available", "iptables or nft", "%s",
+		    found ? found : "neither found");
 	}
 	if (stat(sock, &st) < 0 || !S_ISSOCK(st.st_mode)) {
 		row(d, ST_FAIL, "isol8d socket", "a socket", "%s: %s", sock, errno ? strerror(errno) : "not a socket");
@@ -259,12 +267,16 @@ static void check_host(struct doctor *d, const char *sock)
 			if (*c == '\n')
 				*c = ' ';
 		if (!strstr(props, "LoadState=loaded"))
-			row(d, ST_SKIP, "systemd unit hardening", "NoNewPrivileges, ProtectSystem", "isol8d.service not installed");
+			row(d, ST_SKIP, "systemd unit hardening", "NoNewPrivileges, ProtectSystem",
+			    "isol8d.service not installed");
 		else
-			row(d, strstr(props, "NoNewPrivileges=yes") && !strstr(props, "ProtectSystem=no") ? ST_OK : ST_FAIL,
+			row(d,
+			    strstr(props, "NoNewPrivileges=yes") && !strstr(props, "ProtectSystem=no") ? ST_OK
+												       : ST_FAIL,
 			    "systemd unit hardening", "NoNewPrivileges=yes, ProtectSystem set", "%s", props);
 	} else {
-		row(d, ST_SKIP, "systemd unit hardening", "NoNewPrivileges, ProtectSystem", "not running under systemd");
+		row(d, ST_SKIP, "systemd unit hardening", "NoNewPrivileges, ProtectSystem",
+		    "not running under systemd");
 	}
 }
 
@@ -324,7 +336,7 @@ static void check_limits(struct doctor *d, json_object *limits, const char *mem,
 		sscanf(cpu, "max %lld", &period);
 	snprintf(exp, sizeof exp, "memory %lld, pids %lld, cpu %.2f", want_mem, want_pids, want_cpu);
 	ok = want_mem > 0 && atoll(mem) == want_mem && atoll(pids) == want_pids && quota > 0 && period > 0 &&
-	     (double)quota / (double)period > want_cpu - 0.005 && (double)quota / (double)period < want_cpu + 0.005;
+		(double)quota / (double)period > want_cpu - 0.005 && (double)quota / (double)period < want_cpu + 0.005;
 	row(d, ok ? ST_OK : ST_FAIL, "limits as applied", exp, "memory %s, pids %s, cpu %.2f", mem, pids,
 	    quota > 0 && period > 0 ? (double)quota / (double)period : -1.0);
 }
@@ -361,13 +373,13 @@ static void probe(struct doctor *d, const char *sock, const char *net)
 		while (el && e[el - 1] == '\n')
 			el--;
 		/* A mode the caller's tenant may not use is not a fault of the host. */
-		row(d, strstr(e, "not allowed") ? ST_SKIP : ST_FAIL, "probe ran", "exit 0", "isol8 run exit %d: %.*s", rc,
-		    (int)el, e);
+		row(d, strstr(e, "not allowed") ? ST_SKIP : ST_FAIL, "probe ran", "exit 0", "isol8 run exit %d: %.*s",
+		    rc, (int)el, e);
 		goto out;
 	}
 	text = json_object_get_string(v);
-	row(d, num_of(res, "exitCode") == 0 ? ST_OK : ST_FAIL, "probe ran", "exit 0", "exit %lld in %.12s", num_of(res, "exitCode"),
-	    jget(res, "containerId") ? jget(res, "containerId") : "?");
+	row(d, num_of(res, "exitCode") == 0 ? ST_OK : ST_FAIL, "probe ran", "exit 0", "exit %lld in %.12s",
+	    num_of(res, "exitCode"), jget(res, "containerId") ? jget(res, "containerId") : "?");
 	if (json_object_object_get_ex(res, "timings", &v) && jget(v, "isolation")) {
 		/* The caller's tier is the policy's; under gVisor the kernel-level checks below see the
 		 * Sentry, which has no seccomp filter or no_new_privs of its own to report. */
@@ -400,7 +412,8 @@ static void probe(struct doctor *d, const char *sock, const char *net)
 		l = nl ? nl + 1 : NULL;
 	}
 	if (runsc && strcmp(mem, "?") == 0)
-		row(d, ST_SKIP, "limits as applied", "the cgroup's limits", "not visible inside gVisor (the host's cgroup holds them)");
+		row(d, ST_SKIP, "limits as applied", "the cgroup's limits",
+		    "not visible inside gVisor (the host's cgroup holds them)");
 	else
 		check_limits(d, limits, mem, pids, cpu);
 out:
@@ -423,15 +436,18 @@ int cmd_doctor(int argc, char **argv)
 			sock_flag = argv[i] + 9;
 		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			puts("Usage: isol8 doctor [--json] [--socket PATH]\n\n"
-			     "Check the host (engine, cgroups, seccomp, iptables, images, isol8d's socket, the policy,\n"
+			     "Check the host (engine, cgroups, seccomp, iptables, images, isol8d's socket, the "
+			     "policy,\n"
 			     "runc, the systemd unit) and probe a real sandbox for each network mode you may use:\n"
 			     "capabilities, no_new_privs, seccomp and refused syscalls, read-only root, /tmp noexec,\n"
-			     "uid 100, limits, network, no Docker socket, host processes hidden. Exit 1 on any \u2717.");
+			     "uid 100, limits, network, no Docker socket, host processes hidden. Exit 1 on any "
+			     "\u2717.");
 			json_object_put(d.checks);
 			return 0;
 		} else {
 			json_object_put(d.checks);
-			return cli_usage_error("unknown argument '%s' (isol8 doctor [--json] [--socket PATH])", argv[i]);
+			return cli_usage_error("unknown argument '%s' (isol8 doctor [--json] [--socket PATH])",
+					       argv[i]);
 		}
 	}
 	sock = broker_socket_path(sock_flag);
@@ -445,8 +461,8 @@ int cmd_doctor(int argc, char **argv)
 		json_object_object_add(o, "ok", json_object_new_boolean(d.failed == 0));
 		json_object_object_add(o, "failed", json_object_new_int((int)d.failed));
 		json_object_object_add(o, "checks", json_object_get(d.checks));
-		puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							      JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(
+			o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else {
 		printf("\n%s\n", d.failed ? "[ERR] some checks failed (\u2717)" : "[OK] all checks passed");

@@ -58,8 +58,8 @@ static int parse_ttl(const char *s, uint64_t *out)
 	return 0;
 }
 
-static int call(const char *socket, uint8_t action, const char *name, const char *tenant, uint64_t ttl,
-		const char *id, json_object **answer, struct isol8_err *err)
+static int call(const char *socket, uint8_t action, const char *name, const char *tenant, uint64_t ttl, const char *id,
+		json_object **answer, struct isol8_err *err)
 {
 	_cleanup_close_ int sock = broker_open(broker_socket_path(socket), HELLO_KEYS, "", err);
 	struct isol8_buf p = ISOL8_BUF_INIT, text = ISOL8_BUF_INIT;
@@ -100,7 +100,7 @@ static const char *str(json_object *o, const char *k)
 	json_object *v;
 
 	return isol8_json_member(o, k, &v) == 1 && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-											     : "";
+											    : "";
 }
 
 static void print_json(json_object *o)
@@ -173,14 +173,15 @@ int cmd_keys(int argc, char **argv)
 		    json_object_array_length(list) == 0) {
 			puts("[INFO] No API keys.");
 		} else {
-			printf("%-36s  %-16s  %-12s  %-13s  %-24s  %-24s  %s\n", "ID", "NAME", "TENANT", "PREFIX", "EXPIRES",
-			       "LAST USED", "STATUS");
+			printf("%-36s  %-16s  %-12s  %-13s  %-24s  %-24s  %s\n", "ID", "NAME", "TENANT", "PREFIX",
+			       "EXPIRES", "LAST USED", "STATUS");
 			for (size_t i = 0; i < json_object_array_length(list); i++) {
 				json_object *k = json_object_array_get_idx(list, i);
 				bool revoked = isol8_json_member(k, "revoked", &v) == 1 && json_object_get_boolean(v);
 				printf("%-36s  %-16s  %-12s  %-13s  %-24s  %-24s  %s\n", str(k, "id"), str(k, "name"),
 				       str(k, "tenantId"), str(k, "keyPrefix"), str(k, "expiresAt"),
-				       *str(k, "lastUsedAt") ? str(k, "lastUsedAt") : "never", revoked ? "revoked" : "active");
+				       *str(k, "lastUsedAt") ? str(k, "lastUsedAt") : "never",
+				       revoked ? "revoked" : "active");
 			}
 		}
 	} else if (action == KEYS_REVOKE) {

@@ -33,7 +33,7 @@ static const char *str(json_object *o, const char *k)
 	json_object *v;
 
 	return isol8_json_member(o, k, &v) == 1 && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-											     : NULL;
+											    : NULL;
 }
 
 int cmd_login(int argc, char **argv)

@@ -84,8 +84,8 @@ static int print_sessions(json_object *arr, bool as_json)
 	size_t n = json_object_array_length(arr);
 
 	if (as_json) {
-		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(
+			arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 		return 0;
 	}
 	if (n == 0) {

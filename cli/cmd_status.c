@@ -26,8 +26,8 @@ static const char *str(json_object *o, const char *key)
 {
 	json_object *v;
 	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : "-";
+		? json_object_get_string(v)
+		: "-";
 }
 
 static json_object *member(json_object *o, const char *key)
@@ -90,8 +90,8 @@ static void print_human(json_object *d)
 	printf("%-20s %6s %6s %9s %10s %10s\n", "TENANT", "RUNS", "QUEUED", "SESSIONS", "PERSISTED", "EPHEMERAL");
 	for (size_t i = 0; ts && i < json_object_array_length(ts); i++) {
 		json_object *t = json_object_array_get_idx(ts, i);
-		printf("%-20s %6lld %6lld %9lld %10lld %10lld\n", str(t, "name"), num(t, "runsInFlight"), num(t, "queued"),
-		       num(t, "sessions"), num(t, "persisted"), num(t, "ephemeralSandboxes"));
+		printf("%-20s %6lld %6lld %9lld %10lld %10lld\n", str(t, "name"), num(t, "runsInFlight"),
+		       num(t, "queued"), num(t, "sessions"), num(t, "persisted"), num(t, "ephemeralSandboxes"));
 	}
 }
 
@@ -119,7 +119,8 @@ int cmd_status(int argc, char **argv)
 		else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return usage_command("status", stdout) == 0 ? 0 : 2;
 		else
-			return cli_usage_error("unknown argument '%s' (isol8 status [--json|--prometheus] [--socket PATH])", a);
+			return cli_usage_error(
+				"unknown argument '%s' (isol8 status [--json|--prometheus] [--socket PATH])", a);
 	}
 	/* --prometheus: the metrics isol8 serve's GET /metrics answers, for hosts without HTTP (a
 	 * textfile collector, a cron job); isol8d gives them to root only. */
@@ -151,8 +152,8 @@ int cmd_status(int argc, char **argv)
 		return cli_fail(&err);
 	}
 	if (as_json)
-		puts(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							   JSON_C_TO_STRING_NOSLASHESCAPE));
+		puts(json_object_to_json_string_ext(
+			doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
 		print_human(doc);
 	json_object_put(doc);

@@ -76,14 +76,20 @@ const char *credentials_resolve(const char *key, const char *host, char **owned)
 	free(path);
 	if (!o)
 		return NULL;
-	h = isol8_json_member(o, "host", &v) == 1 && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-	t = isol8_json_member(o, "token", &v) == 1 && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-	x = isol8_json_member(o, "expiresAt", &v) == 1 && json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-												     : "";
+	h = isol8_json_member(o, "host", &v) == 1 && json_object_is_type(v, json_type_string)
+		? json_object_get_string(v)
+		: "";
+	t = isol8_json_member(o, "token", &v) == 1 && json_object_is_type(v, json_type_string)
+		? json_object_get_string(v)
+		: "";
+	x = isol8_json_member(o, "expiresAt", &v) == 1 && json_object_is_type(v, json_type_string)
+		? json_object_get_string(v)
+		: "";
 	now_iso(now);
 	if (*t && same_host(h, host)) {
 		if (*x && strcmp(x, now) < 0)
-			fputs("[WARN] Stored credentials have expired. Run `isol8 login` to re-authenticate.\n", stderr);
+			fputs("[WARN] Stored credentials have expired. Run `isol8 login` to re-authenticate.\n",
+			      stderr);
 		else
 			*owned = xstrdup(t);
 	}
@@ -112,7 +118,8 @@ int credentials_store(const char *host, const char *token, const char *expires, 
 	tmp = xasprintf("%s.tmp%ld", path, (long)getpid());
 	/* 0600 from the start: the token is a credential. */
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || write(fd, "\n", 1) != 1 ||
+	    fsync(fd) < 0) {
 		isol8_err_set(err, ISOL8_E_IO, errno, "cannot write %s", tmp);
 		goto out;
 	}

@@ -71,7 +71,8 @@ static const char doctor_probe_py[] =
 	"print('@pids=' + rd('/sys/fs/cgroup/pids.max', '/sys/fs/cgroup/pids/pids.max'))\n"
 	"cpu = rd('/sys/fs/cgroup/cpu.max')\n"
 	"if cpu == '?':\n"
-	"    cpu = rd('/sys/fs/cgroup/cpu/cpu.cfs_quota_us', '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us') + ' ' + \\\n"
+	"    cpu = rd('/sys/fs/cgroup/cpu/cpu.cfs_quota_us', '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_quota_us') + ' ' + "
+	"\\\n"
 	"          rd('/sys/fs/cgroup/cpu/cpu.cfs_period_us', '/sys/fs/cgroup/cpu,cpuacct/cpu.cfs_period_us')\n"
 	"print('@cpu=' + cpu)\n"
 	"ifs = sorted(l.split(':')[0].strip() for l in open('/proc/net/dev').readlines()[2:])\n"
@@ -97,12 +98,14 @@ static const char doctor_probe_py[] =
 	"    px = reach('127.0.0.1', 8118)\n"
 	"    chk('only the proxy', 'interfaces lo, 0 routes, no DNS, 1.1.1.1:80 ENETUNREACH, proxy connects',\n"
 	"        net + ', proxy ' + px, closed and px == 'connects')\n"
-	"socks = [p for p in ('/var/run/docker.sock', '/run/docker.sock', '/run/isol8/isol8d.sock') if os.path.exists(p)]\n"
+	"socks = [p for p in ('/var/run/docker.sock', '/run/docker.sock', '/run/isol8/isol8d.sock') if "
+	"os.path.exists(p)]\n"
 	"chk('no Docker socket', 'none', ', '.join(socks) or 'none', not socks)\n"
 	"pids = [d for d in os.listdir('/proc') if d.isdigit()]\n"
 	"names = sorted(set(rd('/proc/%%s/comm' %% p) for p in pids))\n"
 	"host = [n for n in names if n in ('dockerd', 'containerd', 'systemd', 'isol8d', 'init', 'sshd')]\n"
-	"chk('host processes invisible', 'only the sandbox\\'s own', '%%d processes: %%s' %% (len(pids), ','.join(names)),\n"
+	"chk('host processes invisible', 'only the sandbox\\'s own', '%%d processes: %%s' %% (len(pids), "
+	"','.join(names)),\n"
 	"    not host and len(pids) < 32)\n";
 
 #endif

@@ -44,19 +44,61 @@ int cli_exec_full(void)
 	return 1;
 }
 
-int cmd_setup(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
-int cmd_build(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
-int cmd_cleanup(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
-int cmd_list_custom(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
-int cmd_serve(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
-int cmd_mcp(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
-int cmd_login(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
-int cmd_logout(int argc, char **argv) { (void)argc; (void)argv; return cli_exec_full(); }
+int cmd_setup(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return cli_exec_full();
+}
+int cmd_build(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return cli_exec_full();
+}
+int cmd_cleanup(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return cli_exec_full();
+}
+int cmd_list_custom(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return cli_exec_full();
+}
+int cmd_serve(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return cli_exec_full();
+}
+int cmd_mcp(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return cli_exec_full();
+}
+int cmd_login(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return cli_exec_full();
+}
+int cmd_logout(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return cli_exec_full();
+}
 
 int remote_run(const struct run_opts *o, struct run_input *in, int *exit_code, struct isol8_err *err)
 {
 	/* cmd_run re-executes before reading input when --host is given; never reached. */
-	(void)o; (void)in; (void)exit_code;
+	(void)o;
+	(void)in;
+	(void)exit_code;
 	return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "remote runs need isol8-full");
 }
 
@@ -133,7 +175,8 @@ int run_bundle_create(const struct run_opts *o, const struct run_input *in, uint
 /* `isol8 session ... --host` re-executes isol8-full; these are never reached in the lean one. */
 json_object *remote_session_list(const char *host, const char *key, struct isol8_err *err)
 {
-	(void)host; (void)key;
+	(void)host;
+	(void)key;
 	cli_exec_full();
 	isol8_err_set(err, ISOL8_E_INTERNAL, 0, "remote sessions need isol8-full");
 	return NULL;
@@ -141,7 +184,9 @@ json_object *remote_session_list(const char *host, const char *key, struct isol8
 
 int remote_session_stop(const char *host, const char *key, const char *id, struct isol8_err *err)
 {
-	(void)host; (void)key; (void)id;
+	(void)host;
+	(void)key;
+	(void)id;
 	cli_exec_full();
 	return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "remote sessions need isol8-full");
 }

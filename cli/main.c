@@ -12,7 +12,6 @@
 #include "cli/cli.h"
 #include "images/commands_images.h"
 
-
 struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -33,17 +32,13 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{"run", cmd_run},         {"session", cmd_session}, {"file", cmd_file},
-	{"cp", cmd_cp},           {"config", cmd_config},   {"setup", cmd_setup},
-	{"build", cmd_build},     {"cleanup", cmd_cleanup}, {"version", cmd_version},
+	{"run", cmd_run},       {"session", cmd_session}, {"file", cmd_file},
+	{"cp", cmd_cp},         {"config", cmd_config},   {"setup", cmd_setup},
+	{"build", cmd_build},   {"cleanup", cmd_cleanup}, {"version", cmd_version},
 	{"serve", cmd_serve}, /* http: the HTTP frontend */
 	{"mcp", cmd_mcp},     /* mcp: Model Context Protocol over stdio */
-	{"audit", cmd_audit},
-	{"doctor", cmd_doctor},
-	{"list-custom", cmd_list_custom},
-	{"status", cmd_status},
-	{"keys", cmd_keys},
-	{"login", cmd_login},
+	{"audit", cmd_audit},   {"doctor", cmd_doctor},   {"list-custom", cmd_list_custom},
+	{"status", cmd_status}, {"keys", cmd_keys},       {"login", cmd_login},
 	{"logout", cmd_logout},
 };
 
@@ -125,7 +120,10 @@ int main(int argc, char **argv)
 			isol8_log_set_level(ISOL8_LOG_DEBUG);
 			continue;
 		}
-		fprintf(stderr, "[ERR] unknown option '%s'; isol8 takes -V, --version, -h, --help and --debug before the command\n", a);
+		fprintf(stderr,
+			"[ERR] unknown option '%s'; isol8 takes -V, --version, -h, --help and --debug before the "
+			"command\n",
+			a);
 		return 2;
 	}
 	if (i >= argc) {

@@ -27,15 +27,15 @@
 
 struct xfer {
 	long status;
-	bool sse;               /* parse as Server-Sent Events when the status is 200 */
-	struct isol8_buf body;  /* non-SSE body, or the SSE bytes not yet parsed */
+	bool sse;              /* parse as Server-Sent Events when the status is 200 */
+	struct isol8_buf body; /* non-SSE body, or the SSE bytes not yet parsed */
 	bool too_big;
 	bool got_exit;
 	bool got_error;
 	int exit_code;
 	CURL *curl;
-	const char *session;    /* the session the request names: X-Isol8-Session */
-	char *node_sent;        /* X-Isol8-Node sent (remembered for the session), or NULL */
+	const char *session;              /* the session the request names: X-Isol8-Session */
+	char *node_sent;                  /* X-Isol8-Node sent (remembered for the session), or NULL */
 	char node[ISOL8_MAX_SESSION + 1]; /* X-Isol8-Node of the answer */
 };
 
@@ -59,8 +59,8 @@ static char *endpoint(const char *host, const char *path, struct isol8_err *err)
 	if (!u || curl_url_set(u, CURLUPART_URL, host, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-		isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "invalid --host URL '%.200s': expected http://HOST[:PORT] or https://...",
-			      host);
+		isol8_err_set(err, ISOL8_E_UNAVAIL, 0,
+			      "invalid --host URL '%.200s': expected http://HOST[:PORT] or https://...", host);
 		goto done;
 	}
 	n = strlen(host);
@@ -176,8 +176,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *cls)
 
 /* One request. Returns 0 when an answer arrived (any status), -1 when the server could not
  * be reached or the transfer failed. */
-static int request(const char *method, const char *url, const char *key, const char *body, size_t len,
-		   struct xfer *x, struct isol8_err *err)
+static int request(const char *method, const char *url, const char *key, const char *body, size_t len, struct xfer *x,
+		   struct isol8_err *err)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
@@ -241,11 +241,11 @@ static int status_error(struct xfer *x, struct isol8_err *err)
 	struct isol8_err perr = ISOL8_ERR_INIT;
 	json_object *o = x->body.len ? isol8_json_parse(x->body.data, x->body.len, REMOTE_BODY_MAX, &perr) : NULL, *m;
 	int code = x->status == 401 || x->status == 403 ? ISOL8_E_AUTH
-		   : x->status == 404			 ? ISOL8_E_NOTFOUND
-		   : x->status == 400 || x->status == 413 ? ISOL8_E_USAGE
-		   : x->status == 429			 ? ISOL8_E_LIMIT
-		   : x->status == 503 || x->status == 421 ? ISOL8_E_UNAVAIL
-							 : ISOL8_E_INTERNAL;
+		: x->status == 404                      ? ISOL8_E_NOTFOUND
+		: x->status == 400 || x->status == 413  ? ISOL8_E_USAGE
+		: x->status == 429                      ? ISOL8_E_LIMIT
+		: x->status == 503 || x->status == 421  ? ISOL8_E_UNAVAIL
+							: ISOL8_E_INTERNAL;
 
 	if (o && isol8_json_member(o, "error", &m) == 1 && json_object_is_type(m, json_type_string))
 		isol8_err_set(err, code, 0, "server answered %ld: %s", x->status, json_object_get_string(m));
@@ -318,7 +318,8 @@ int remote_run(const struct run_opts *o, struct run_input *in, int *exit_code, s
 	if (x.body.len)
 		sse_event(&x, x.body.data, x.body.len); /* a last event without its blank line */
 	if (!x.got_exit) {
-		isol8_err_set(err, ISOL8_E_PROTO, 0, "%s", x.got_error ? "the run failed" : "stream ended without an exit event");
+		isol8_err_set(err, ISOL8_E_PROTO, 0, "%s",
+			      x.got_error ? "the run failed" : "stream ended without an exit event");
 		if (x.got_error)
 			err->msg[0] = '\0'; /* already printed as an [ERR] line */
 		goto out;

@@ -69,7 +69,7 @@ static bool line_is(const char *line, size_t len, const char *url, const char *s
 	size_t ul = strlen(url), sl = strlen(session);
 
 	return len > ul + sl + 2 && memcmp(line, url, ul) == 0 && line[ul] == ' ' &&
-	       memcmp(line + ul + 1, session, sl) == 0 && line[ul + 1 + sl] == ' ';
+		memcmp(line + ul + 1, session, sl) == 0 && line[ul + 1 + sl] == ' ';
 }
 
 char *remote_node_get(const char *url, const char *session)

@@ -25,16 +25,56 @@
 
 /* Docker refuses memory limits below 6 MiB; saying so here beats an engine error later. */
 #define RUN_MIN_MEMORY (6ull * 1024 * 1024)
-#define RUN_MAX_PACKAGE 214u /* npm's name limit, also plenty for pip/apt specs */
+#define RUN_MAX_PACKAGE 214u     /* npm's name limit, also plenty for pip/apt specs */
 #define RUN_MAX_SOCKET_PATH 107u /* sizeof(sun_path) - 1 */
 
 enum opt_id {
-	O_EVAL = 1, O_CMD, O_RUNTIME, O_NET, O_ALLOW, O_DENY, O_OUT, O_NO_STREAM, O_PERSISTENT,
-	O_PERSIST, O_DEBUG, O_TIMEOUT, O_MEMORY, O_CPU, O_IMAGE, O_PIDS, O_WRITABLE, O_MAX_OUTPUT,
-	O_SECRET, O_ENV, O_SANDBOX_SIZE, O_TMP_SIZE, O_STDIN, O_INSTALL, O_SETUP, O_WORKDIR, O_URL,
-	O_GITHUB, O_GIST, O_HASH, O_INSECURE_URL, O_LOG_NETWORK, O_FILES, O_HOST, O_KEY,
-	O_SESSION_ID, O_JSON, O_TIMINGS, O_USAGE, O_SOCKET, O_AGENT_FLAGS, O_OUTPUT_PATH, O_OUTPUT_DIR, O_HELP,
-	O_SECRET_FILE, O_ENV_FILE,
+	O_EVAL = 1,
+	O_CMD,
+	O_RUNTIME,
+	O_NET,
+	O_ALLOW,
+	O_DENY,
+	O_OUT,
+	O_NO_STREAM,
+	O_PERSISTENT,
+	O_PERSIST,
+	O_DEBUG,
+	O_TIMEOUT,
+	O_MEMORY,
+	O_CPU,
+	O_IMAGE,
+	O_PIDS,
+	O_WRITABLE,
+	O_MAX_OUTPUT,
+	O_SECRET,
+	O_ENV,
+	O_SANDBOX_SIZE,
+	O_TMP_SIZE,
+	O_STDIN,
+	O_INSTALL,
+	O_SETUP,
+	O_WORKDIR,
+	O_URL,
+	O_GITHUB,
+	O_GIST,
+	O_HASH,
+	O_INSECURE_URL,
+	O_LOG_NETWORK,
+	O_FILES,
+	O_HOST,
+	O_KEY,
+	O_SESSION_ID,
+	O_JSON,
+	O_TIMINGS,
+	O_USAGE,
+	O_SOCKET,
+	O_AGENT_FLAGS,
+	O_OUTPUT_PATH,
+	O_OUTPUT_DIR,
+	O_HELP,
+	O_SECRET_FILE,
+	O_ENV_FILE,
 };
 
 struct opt_def {
@@ -160,10 +200,10 @@ static void kv_free(struct kvlist *l)
 
 void run_opts_free(struct run_opts *o)
 {
-	char **strs[] = {&o->file, &o->eval, &o->cmd, &o->runtime, &o->file_ext, &o->stdin_data,
-			 &o->files_dir, &o->workdir, &o->image, &o->network, &o->session_id,
-			 &o->out_file, &o->socket_path, &o->url, &o->github, &o->gist, &o->hash,
-			 &o->host, &o->key, &o->agent_flags, &o->output_dir};
+	char **strs[] = {&o->file,        &o->eval,        &o->cmd,       &o->runtime, &o->file_ext,   &o->stdin_data,
+			 &o->files_dir,   &o->workdir,     &o->image,     &o->network, &o->session_id, &o->out_file,
+			 &o->socket_path, &o->url,         &o->github,    &o->gist,    &o->hash,       &o->host,
+			 &o->key,         &o->agent_flags, &o->output_dir};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
@@ -189,9 +229,11 @@ bool run_valid_runtime(const char *name)
 
 const char *run_runtime_from_path(const char *path)
 {
-	static const struct { const char *ext, *rt; } map[] = {
-		{"py", "python"}, {"js", "node"}, {"mjs", "node"}, {"cjs", "node"},
-		{"ts", "bun"}, {"mts", "deno"}, {"sh", "bash"},
+	static const struct {
+		const char *ext, *rt;
+	} map[] = {
+		{"py", "python"}, {"js", "node"},  {"mjs", "node"}, {"cjs", "node"},
+		{"ts", "bun"},    {"mts", "deno"}, {"sh", "bash"},
 	};
 	const char *base = strrchr(path, '/');
 	const char *dot;
@@ -293,8 +335,7 @@ static int parse_size_flag(const char *flag, const char *v, uint64_t min, uint64
 /* --secret NAME / --env NAME: the value from the caller's environment, as `docker run -e NAME`
  * does, so that it never has to be on a command line (every local user can read
  * /proc/PID/cmdline). */
-static int add_from_environ(struct kvlist *l, const char *flag, const char *name, bool secret,
-			    struct isol8_err *err)
+static int add_from_environ(struct kvlist *l, const char *flag, const char *name, bool secret, struct isol8_err *err)
 {
 	const char *val = getenv(name);
 
@@ -306,8 +347,8 @@ static int add_from_environ(struct kvlist *l, const char *flag, const char *name
 				     flag, flag);
 	if (!val)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0,
-				     "--%s %s: %s is not set in the environment (export it, or use --%s-file FILE)", flag,
-				     name, name, flag);
+				     "--%s %s: %s is not set in the environment (export it, or use --%s-file FILE)",
+				     flag, name, name, flag);
 	kv_set(l, xstrdup(name), xstrdup(val));
 	return 0;
 }
@@ -367,16 +408,18 @@ static int add_kv_file(struct kvlist *l, const char *flag, const char *path, boo
 		if (n == 0 || s[0] == '#')
 			continue;
 		if (memchr(s, '\0', n)) {
-			r = isol8_err_set(err, ISOL8_E_USAGE, 0, "--%s: %s line %zu: contains a NUL byte", flag, path, line);
+			r = isol8_err_set(err, ISOL8_E_USAGE, 0, "--%s: %s line %zu: contains a NUL byte", flag, path,
+					  line);
 			goto out;
 		}
 		text = xstrndup(s, n);
 		if (!strchr(text, '=') || isol8_parse_kv(text, &k, &val, err) < 0) {
 			explicit_bzero(text, n);
 			free(text);
-			r = isol8_err_set(err, ISOL8_E_USAGE, 0,
-					  "--%s: %s line %zu: expected KEY=VALUE with KEY matching [A-Za-z_][A-Za-z0-9_]*",
-					  flag, path, line);
+			r = isol8_err_set(
+				err, ISOL8_E_USAGE, 0,
+				"--%s: %s line %zu: expected KEY=VALUE with KEY matching [A-Za-z_][A-Za-z0-9_]*", flag,
+				path, line);
 			goto out;
 		}
 		explicit_bzero(text, n);
@@ -394,8 +437,12 @@ out:
 static int apply(struct run_opts *o, const struct opt_def *d, const char *v, struct isol8_err *err)
 {
 	switch (d->id) {
-	case O_EVAL: set_str(&o->eval, v); break;
-	case O_CMD: set_str(&o->cmd, v); break;
+	case O_EVAL:
+		set_str(&o->eval, v);
+		break;
+	case O_CMD:
+		set_str(&o->cmd, v);
+		break;
 	case O_RUNTIME:
 		if (!run_valid_runtime(v))
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
@@ -421,17 +468,26 @@ static int apply(struct run_opts *o, const struct opt_def *d, const char *v, str
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--out needs a file name");
 		set_str(&o->out_file, v);
 		break;
-	case O_NO_STREAM: o->no_stream = true; break;
-	case O_PERSISTENT: o->persistent = true; break;
-	case O_PERSIST: o->persist = true; break;
-	case O_DEBUG: o->debug = true; break;
+	case O_NO_STREAM:
+		o->no_stream = true;
+		break;
+	case O_PERSISTENT:
+		o->persistent = true;
+		break;
+	case O_PERSIST:
+		o->persist = true;
+		break;
+	case O_DEBUG:
+		o->debug = true;
+		break;
 	case O_TIMEOUT:
 		if (isol8_parse_duration_ms(v, &o->timeout_ms, err) < 0)
 			return isol8_err_wrap(err, "--timeout");
 		if (o->timeout_ms < 1)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--timeout must be at least 1 ms");
 		break;
-	case O_MEMORY: return parse_size_flag("memory", v, RUN_MIN_MEMORY, &o->memory, err);
+	case O_MEMORY:
+		return parse_size_flag("memory", v, RUN_MIN_MEMORY, &o->memory, err);
 	case O_CPU:
 		if (isol8_parse_cpu(v, &o->cpu, err) < 0)
 			return isol8_err_wrap(err, "--cpu");
@@ -446,61 +502,100 @@ static int apply(struct run_opts *o, const struct opt_def *d, const char *v, str
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--pids-limit must be an integer between 1 and %u",
 					     RUN_MAX_PIDS);
 		break;
-	case O_WRITABLE: o->writable = true; break;
-	case O_MAX_OUTPUT: return parse_size_flag("max-output", v, 1, &o->max_output, err);
-	case O_SECRET: return add_kv(&o->secrets, d->name, v, true, err);
-	case O_ENV: return add_kv(&o->env, d->name, v, false, err);
-	case O_SECRET_FILE: return add_kv_file(&o->secrets, d->name, v, true, err);
-	case O_ENV_FILE: return add_kv_file(&o->env, d->name, v, false, err);
-	case O_SANDBOX_SIZE: return parse_size_flag("sandbox-size", v, 1024 * 1024, &o->sandbox_size, err);
-	case O_TMP_SIZE: return parse_size_flag("tmp-size", v, 1024 * 1024, &o->tmp_size, err);
-	case O_STDIN: set_str(&o->stdin_data, v); break;
+	case O_WRITABLE:
+		o->writable = true;
+		break;
+	case O_MAX_OUTPUT:
+		return parse_size_flag("max-output", v, 1, &o->max_output, err);
+	case O_SECRET:
+		return add_kv(&o->secrets, d->name, v, true, err);
+	case O_ENV:
+		return add_kv(&o->env, d->name, v, false, err);
+	case O_SECRET_FILE:
+		return add_kv_file(&o->secrets, d->name, v, true, err);
+	case O_ENV_FILE:
+		return add_kv_file(&o->env, d->name, v, false, err);
+	case O_SANDBOX_SIZE:
+		return parse_size_flag("sandbox-size", v, 1024 * 1024, &o->sandbox_size, err);
+	case O_TMP_SIZE:
+		return parse_size_flag("tmp-size", v, 1024 * 1024, &o->tmp_size, err);
+	case O_STDIN:
+		set_str(&o->stdin_data, v);
+		break;
 	case O_INSTALL:
 		if (!valid_package(v))
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "Invalid package name '%s'", v);
 		strv_push(&o->install, v);
 		break;
-	case O_SETUP: strv_push(&o->setup, v); break;
+	case O_SETUP:
+		strv_push(&o->setup, v);
+		break;
 	case O_WORKDIR:
 		free(o->workdir);
 		o->workdir = NULL;
 		return run_resolve_sandbox_path(v, "Working directory", &o->workdir, err);
-	case O_URL: set_str(&o->url, v); break;
-	case O_GITHUB: set_str(&o->github, v); break;
-	case O_GIST: set_str(&o->gist, v); break;
-	case O_HASH: set_str(&o->hash, v); break;
-	case O_INSECURE_URL: o->allow_insecure_code_url = true; break;
-	case O_LOG_NETWORK: o->log_network = true; break;
+	case O_URL:
+		set_str(&o->url, v);
+		break;
+	case O_GITHUB:
+		set_str(&o->github, v);
+		break;
+	case O_GIST:
+		set_str(&o->gist, v);
+		break;
+	case O_HASH:
+		set_str(&o->hash, v);
+		break;
+	case O_INSECURE_URL:
+		o->allow_insecure_code_url = true;
+		break;
+	case O_LOG_NETWORK:
+		o->log_network = true;
+		break;
 	case O_FILES:
 		if (!*v)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--files needs a directory");
 		set_str(&o->files_dir, v);
 		break;
-	case O_HOST: set_str(&o->host, v); break;
-	case O_KEY: set_str(&o->key, v); break;
+	case O_HOST:
+		set_str(&o->host, v);
+		break;
+	case O_KEY:
+		set_str(&o->key, v);
+		break;
 	case O_SESSION_ID:
 		if (!isol8_valid_session_name(v))
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
-					     "Invalid session id '%s': use 1-%u characters from A-Z a-z 0-9 _ . - (not starting with . or -)", v,
-					     ISOL8_MAX_SESSION);
+					     "Invalid session id '%s': use 1-%u characters from A-Z a-z 0-9 _ . - (not "
+					     "starting with . or -)",
+					     v, ISOL8_MAX_SESSION);
 		set_str(&o->session_id, v);
 		break;
-	case O_JSON: o->json = true; break;
-	case O_TIMINGS: o->timings = true; break;
-	case O_USAGE: o->usage = true; break;
+	case O_JSON:
+		o->json = true;
+		break;
+	case O_TIMINGS:
+		o->timings = true;
+		break;
+	case O_USAGE:
+		o->usage = true;
+		break;
 	case O_SOCKET:
 		if (!*v || strlen(v) > RUN_MAX_SOCKET_PATH)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--socket needs a path of 1-%u bytes",
 					     RUN_MAX_SOCKET_PATH);
 		set_str(&o->socket_path, v);
 		break;
-	case O_AGENT_FLAGS: set_str(&o->agent_flags, v); break;
+	case O_AGENT_FLAGS:
+		set_str(&o->agent_flags, v);
+		break;
 	case O_OUTPUT_PATH: {
 		char rel[ISOL8_MAX_PATH + 1];
 		if (isol8_sandbox_relpath(v, "--output-path", rel, sizeof rel, err) < 0)
 			return -1;
 		if (o->output_paths.n >= ISOL8_MAX_OUTPUT_PATHS)
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--output-path: at most %u paths", ISOL8_MAX_OUTPUT_PATHS);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--output-path: at most %u paths",
+					     ISOL8_MAX_OUTPUT_PATHS);
 		strv_push(&o->output_paths, v);
 		break;
 	}
@@ -509,7 +604,9 @@ static int apply(struct run_opts *o, const struct opt_def *d, const char *v, str
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--output-dir needs a directory");
 		set_str(&o->output_dir, v);
 		break;
-	case O_HELP: o->help = true; break;
+	case O_HELP:
+		o->help = true;
+		break;
 	}
 	return 0;
 }
@@ -559,16 +656,18 @@ static int parse_argv(int argc, char **argv, struct run_opts *o, struct strv *po
 				char word[64];
 				for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
 					names[k] = opts[k].name;
-				snprintf(word, sizeof word, "%.*s", (int)(eq ? (size_t)(eq - a - 2) : strlen(a + 2)), a + 2);
+				snprintf(word, sizeof word, "%.*s", (int)(eq ? (size_t)(eq - a - 2) : strlen(a + 2)),
+					 a + 2);
 				sugg = isol8_suggest(word, names, sizeof opts / sizeof opts[0]);
 				if (sugg)
-					return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown option '--%s' (did you mean --%s?)",
-							     word, sugg);
+					return isol8_err_set(err, ISOL8_E_USAGE, 0,
+							     "unknown option '--%s' (did you mean --%s?)", word, sugg);
 				return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown option '%.*s'",
 						     (int)(eq ? (size_t)(eq - a) : strlen(a)), a);
 			}
 			if (eq && !d->has_arg)
-				return isol8_err_set(err, ISOL8_E_USAGE, 0, "option '--%s' does not take a value", d->name);
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "option '--%s' does not take a value",
+						     d->name);
 			val = eq ? eq + 1 : NULL;
 		} else {
 			d = find_short(a[1]);
@@ -623,7 +722,8 @@ static int check_remote(struct run_opts *o, struct isol8_err *err)
 		for (const char *p = o->github; *p; p++)
 			parts += *p == '/';
 		if (parts < 4)
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--github format must be owner/repo/ref/path/to/file");
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "--github format must be owner/repo/ref/path/to/file");
 	}
 	if (o->gist) {
 		const char *slash = strchr(o->gist, '/');
@@ -633,7 +733,8 @@ static int check_remote(struct run_opts *o, struct isol8_err *err)
 	if (!o->url && !o->github && !o->gist)
 		return 0;
 	if (o->file || o->eval)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--url/--github/--gist cannot be used with file input or --eval.");
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "--url/--github/--gist cannot be used with file input or --eval.");
 	/* Fetching code from URLs is a policy decision of the daemon, which does not offer it. */
 	return isol8_err_set(err, ISOL8_E_POLICY, 0,
 			     "Remote code fetching is disabled. Set remoteCode.enabled=true to allow it.");
@@ -689,8 +790,9 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--output-dir needs at least one --output-path");
 	/* The files come back in the result: somewhere to put them, or the --json to show them. */
 	if (o->output_paths.n && !o->output_dir && !o->json)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0,
-				     "--output-path needs --output-dir DIR (to write the files) or --json (to print them)");
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			"--output-path needs --output-dir DIR (to write the files) or --json (to print them)");
 	/* http: --host runs through cli/remote.c (cmd_run.c); --key alone means nothing. */
 	if (o->key && !o->host)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--key needs --host");
@@ -704,11 +806,11 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 			 * python3 in it would only fail with "python3: No such file or directory". */
 			for (size_t i = 0; i < sizeof runtimes / sizeof runtimes[0]; i++) {
 				size_t n = strlen(runtimes[i]);
-				if (strncmp(o->image + 6, runtimes[i], n) == 0 && (!o->image[6 + n] || o->image[6 + n] == '-'))
+				if (strncmp(o->image + 6, runtimes[i], n) == 0 &&
+				    (!o->image[6 + n] || o->image[6 + n] == '-'))
 					rt = runtimes[i];
 			}
-		}
-		else if (o->file && !(rt = run_runtime_from_path(o->file))) {
+		} else if (o->file && !(rt = run_runtime_from_path(o->file))) {
 			/* A missing file is not a runtime question ("isol8 run notes.txt" typo'd). */
 			if (access(o->file, F_OK) < 0 && errno == ENOENT)
 				return isol8_err_set(err, ISOL8_E_NOTFOUND, ENOENT, "cannot open %s", o->file);
@@ -743,8 +845,7 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 	return 0;
 }
 
-int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct run_opts *o,
-		   struct isol8_err *err)
+int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct run_opts *o, struct isol8_err *err)
 {
 	struct strv pos = {0};
 	size_t n_before_dd = 0;
@@ -766,8 +867,8 @@ int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct
 			return 0;
 		}
 	}
-	if (parse_argv(argc, argv, o, &pos, &n_before_dd, err) < 0 || split_positionals(o, &pos, n_before_dd, err) < 0 ||
-	    finish(o, def, err) < 0) {
+	if (parse_argv(argc, argv, o, &pos, &n_before_dd, err) < 0 ||
+	    split_positionals(o, &pos, n_before_dd, err) < 0 || finish(o, def, err) < 0) {
 		strv_free(&pos);
 		run_opts_free(o);
 		return -1;

@@ -67,14 +67,14 @@ struct run_opts {
 	char *cmd;        /* --cmd */
 	char *runtime;    /* final runtime: -r, or derived from --cmd/file/eval/stdin */
 	bool runtime_explicit;
-	char *file_ext;   /* ".cjs" etc. when a file is given */
-	char *stdin_data; /* --stdin */
+	char *file_ext;    /* ".cjs" etc. when a file is given */
+	char *stdin_data;  /* --stdin */
 	struct strv setup; /* raw --setup values (file-or-literal is resolved by run_input) */
 	struct strv install;
-	char *files_dir;  /* --files */
+	char *files_dir;          /* --files */
 	struct strv output_paths; /* --output-path, as given (each checked to lie below /sandbox) */
-	char *output_dir; /* --output-dir: where the output files are written */
-	char *workdir;    /* resolved, always under /sandbox */
+	char *output_dir;         /* --output-dir: where the output files are written */
+	char *workdir;            /* resolved, always under /sandbox */
 
 	/* limits and sandbox options */
 	uint64_t timeout_ms;
@@ -100,7 +100,7 @@ struct run_opts {
 	bool no_stream;
 	bool json;
 	bool timings;
-	bool usage;       /* --usage: the run's resourceUsage in one line on stderr */
+	bool usage; /* --usage: the run's resourceUsage in one line on stderr */
 	bool debug;
 	bool log_network;
 	char *out_file;
@@ -115,8 +115,7 @@ struct run_opts {
 };
 
 void run_opts_free(struct run_opts *o);
-int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct run_opts *o,
-		   struct isol8_err *err);
+int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct run_opts *o, struct isol8_err *err);
 
 /* Runtime for a file name from its last extension (.py python, .js/.mjs/.cjs node, .ts bun,
  * .mts deno, .sh bash); NULL when unknown. */

@@ -16,15 +16,15 @@
 #define RUN_MAX_SETUP_FILE (1024u * 1024u)
 
 struct run_input {
-	char *code;          /* NULL for --cmd */
+	char *code; /* NULL for --cmd */
 	size_t code_len;
-	char *stdin_data;    /* the program's stdin, NULL when none */
+	char *stdin_data; /* the program's stdin, NULL when none */
 	size_t stdin_len;
 	char *setup_script;  /* --setup values joined with "\n", NULL when none */
 	bool code_in_bundle; /* decided by run_request_plan() */
 	bool stdin_in_bundle;
-	bool has_files;      /* --files given and checked */
-	bool stdin_live;     /* stdin is a pipe: not read here, it flows to the program as it arrives */
+	bool has_files;  /* --files given and checked */
+	bool stdin_live; /* stdin is a pipe: not read here, it flows to the program as it arrives */
 };
 
 /* Fill *in from o. stdin_fd is the CLI's stdin (0; a parameter for tests). Piped stdin (not

@@ -17,19 +17,19 @@
 
 struct run_io {
 	int sock;
-	int out_pipe;       /* read end of the program's stdout pipe, or -1 (worker writes to fd 1) */
-	int err_pipe;       /* same for stderr */
-	int out_file;       /* --out target, or -1: receives everything read from out_pipe */
-	bool tee_stdout;    /* copy out_pipe data to fd 1 as it arrives (streaming with --out) */
-	bool collect;       /* keep pipe data in out/err (--no-stream, --json) */
-	int stdin_src;      /* live stdin: the CLI's own stdin, read as data arrives, or -1 */
-	int stdin_w;        /* write end of the pipe whose read end went with FE_STDIN, or -1; closed
+	int out_pipe;    /* read end of the program's stdout pipe, or -1 (worker writes to fd 1) */
+	int err_pipe;    /* same for stderr */
+	int out_file;    /* --out target, or -1: receives everything read from out_pipe */
+	bool tee_stdout; /* copy out_pipe data to fd 1 as it arrives (streaming with --out) */
+	bool collect;    /* keep pipe data in out/err (--no-stream, --json) */
+	int stdin_src;   /* live stdin: the CLI's own stdin, read as data arrives, or -1 */
+	int stdin_w;     /* write end of the pipe whose read end went with FE_STDIN, or -1; closed
 	                       at EOF of stdin_src, so the program sees its end of input */
 	char stdin_buf[65536];
 	size_t stdin_off, stdin_len; /* bytes read from stdin_src not yet written to stdin_w */
 	struct isol8_buf out, err;
 	bool collect_truncated;
-	int exit_now;       /* set with a -2 return: the status to exit with after a second signal */
+	int exit_now;                          /* set with a -2 return: the status to exit with after a second signal */
 	uint64_t t_start, t_connected, t_sent; /* CLOCK_MONOTONIC ms: command start, connected, request sent */
 };
 

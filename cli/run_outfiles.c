@@ -96,7 +96,8 @@ int run_outfiles_write(const char *dir, json_object *result, size_t *written, st
 	{
 		if (!json_object_is_type(val, json_type_string))
 			return isol8_err_set(err, ISOL8_E_PROTO, 0, "malformed output files from isol8d");
-		if (write_one(dirfd, key, json_object_get_string(val), (size_t)json_object_get_string_len(val), err) < 0)
+		if (write_one(dirfd, key, json_object_get_string(val), (size_t)json_object_get_string_len(val), err) <
+		    0)
 			return isol8_err_wrap(err, "--output-dir %s", dir);
 		(*written)++;
 	}

@@ -146,16 +146,15 @@ char *run_request_json(const struct run_opts *o, const struct run_input *in, siz
 	return out;
 }
 
-int run_request_plan(const struct run_opts *o, struct run_input *in, char **json, size_t *len,
-		     struct isol8_err *err)
+int run_request_plan(const struct run_opts *o, struct run_input *in, char **json, size_t *len, struct isol8_err *err)
 {
 	char *text;
 	size_t n;
 
-	in->code_in_bundle = in->code && (in->code_len > RUN_REQUEST_MAX ||
-					  !run_text_is_json_safe(in->code, in->code_len));
-	in->stdin_in_bundle = in->stdin_data && (in->stdin_len > RUN_REQUEST_MAX ||
-						 !run_text_is_json_safe(in->stdin_data, in->stdin_len));
+	in->code_in_bundle = in->code &&
+		(in->code_len > RUN_REQUEST_MAX || !run_text_is_json_safe(in->code, in->code_len));
+	in->stdin_in_bundle = in->stdin_data &&
+		(in->stdin_len > RUN_REQUEST_MAX || !run_text_is_json_safe(in->stdin_data, in->stdin_len));
 	for (;;) {
 		text = run_request_json(o, in, &n);
 		if (n <= RUN_REQUEST_MAX)
@@ -166,9 +165,10 @@ int run_request_plan(const struct run_opts *o, struct run_input *in, char **json
 		else if (in->code && !in->code_in_bundle)
 			in->code_in_bundle = true;
 		else
-			return isol8_err_set(err, ISOL8_E_LIMIT, 0,
-					     "request too large: setup scripts, env, secrets and flags must fit in %u bytes",
-					     RUN_REQUEST_MAX);
+			return isol8_err_set(
+				err, ISOL8_E_LIMIT, 0,
+				"request too large: setup scripts, env, secrets and flags must fit in %u bytes",
+				RUN_REQUEST_MAX);
 	}
 	*json = text;
 	*len = n;

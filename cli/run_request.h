@@ -27,8 +27,7 @@ char *run_request_json(const struct run_opts *o, const struct run_input *in, siz
  * when the text fits in RUN_REQUEST_MAX and they are valid UTF-8 without NUL bytes (JSON
  * strings for the daemon's strict parser); otherwise they move to the bundle, stdin first.
  * ISOL8_E_LIMIT when even then the request is too large (huge setup scripts or env). */
-int run_request_plan(const struct run_opts *o, struct run_input *in, char **json, size_t *len,
-		     struct isol8_err *err);
+int run_request_plan(const struct run_opts *o, struct run_input *in, char **json, size_t *len, struct isol8_err *err);
 
 /* Valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF) and no NUL byte. */
 bool run_text_is_json_safe(const char *s, size_t n);

@@ -17,8 +17,8 @@ static void print_trimmed(int fd, const struct isol8_buf *b)
 {
 	size_t n = b->len;
 
-	while (n > 0 && (b->data[n - 1] == '\n' || b->data[n - 1] == ' ' || b->data[n - 1] == '\t' ||
-			 b->data[n - 1] == '\r'))
+	while (n > 0 &&
+	       (b->data[n - 1] == '\n' || b->data[n - 1] == ' ' || b->data[n - 1] == '\t' || b->data[n - 1] == '\r'))
 		n--;
 	if (n == 0)
 		return;
@@ -47,7 +47,7 @@ static bool bool_member(json_object *o, const char *key)
 	json_object *v;
 
 	return isol8_json_member(o, key, &v) == 1 && json_object_is_type(v, json_type_boolean) &&
-	       json_object_get_boolean(v);
+		json_object_get_boolean(v);
 }
 
 static double num_member(json_object *o, const char *key, bool *known)
@@ -55,7 +55,7 @@ static double num_member(json_object *o, const char *key, bool *known)
 	json_object *v;
 
 	*known = isol8_json_member(o, key, &v) == 1 &&
-		 (json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double));
+		(json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double));
 	return *known ? json_object_get_double(v) : 0.0;
 }
 
@@ -70,8 +70,9 @@ static void print_usage(json_object *res)
 		fputs("[Usage] not measured (isol8d could not read the sandbox's cgroup)\n", stderr);
 		return;
 	}
-	fprintf(stderr, "[Usage] cpu %.0f ms (%.1f%%), memory %.0f MB (peak %.0f MB%s)", num_member(u, "cpuTimeMs", &k1),
-		num_member(u, "cpuPercent", &k1), num_member(u, "memoryMB", &k1), num_member(u, "peakMemoryMB", &k1),
+	fprintf(stderr, "[Usage] cpu %.0f ms (%.1f%%), memory %.0f MB (peak %.0f MB%s)",
+		num_member(u, "cpuTimeMs", &k1), num_member(u, "cpuPercent", &k1), num_member(u, "memoryMB", &k1),
+		num_member(u, "peakMemoryMB", &k1),
 		strcmp(str_member(u, "peakMemoryScope") ? str_member(u, "peakMemoryScope") : "", "sandbox") == 0
 			? " since the sandbox started"
 			: "");
@@ -104,8 +105,9 @@ static void print_network_logs(json_object *res)
 		fprintf(stderr, "[Network] %s %s %s:%.0f%s %.0f ms, %.0f B up, %.0f B down\n",
 			str_member(e, "action") ? str_member(e, "action") : "?",
 			str_member(e, "method") ? str_member(e, "method") : "?",
-			str_member(e, "host") ? str_member(e, "host") : "?", num_member(e, "port", &k), path ? path : "",
-			num_member(e, "durationMs", &k), num_member(e, "bytesUp", &k), num_member(e, "bytesDown", &k));
+			str_member(e, "host") ? str_member(e, "host") : "?", num_member(e, "port", &k),
+			path ? path : "", num_member(e, "durationMs", &k), num_member(e, "bytesUp", &k),
+			num_member(e, "bytesDown", &k));
 	}
 }
 
@@ -136,7 +138,8 @@ static void add_cli_timings(json_object *res, const struct run_io *io)
 	if (!io->t_start || isol8_json_member(res, "timings", &t) != 1 || !json_object_is_type(t, json_type_object))
 		return;
 	if (io->t_connected)
-		json_object_object_add(t, "cliConnectMs", json_object_new_int64((int64_t)(io->t_connected - io->t_start)));
+		json_object_object_add(t, "cliConnectMs",
+				       json_object_new_int64((int64_t)(io->t_connected - io->t_start)));
 	if (io->t_sent)
 		json_object_object_add(t, "cliRoundTripMs", json_object_new_int64((int64_t)(now - io->t_sent)));
 	json_object_object_add(t, "cliTotalMs", json_object_new_int64((int64_t)(now - io->t_start)));
@@ -146,10 +149,10 @@ static void print_json(json_object *res, struct run_io *io)
 {
 	json_object *out = json_object_get(res);
 
-	json_object_object_add(out, "stdout", json_object_new_string_len(io->out.data ? io->out.data : "",
-									 (int)io->out.len));
-	json_object_object_add(out, "stderr", json_object_new_string_len(io->err.data ? io->err.data : "",
-									 (int)io->err.len));
+	json_object_object_add(out, "stdout",
+			       json_object_new_string_len(io->out.data ? io->out.data : "", (int)io->out.len));
+	json_object_object_add(out, "stderr",
+			       json_object_new_string_len(io->err.data ? io->err.data : "", (int)io->err.len));
 	puts(json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	fflush(stdout);
 	json_object_put(out);

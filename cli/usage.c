@@ -164,19 +164,17 @@ static const char mcp_text[] =
 	"file_put, file_get; resource isol8://runtimes. Every call goes to isol8d as you, under\n"
 	"your policy.\n";
 
-static const char file_text[] =
-	"Usage: isol8 file put <name> <local> <remote> [--socket <path>]\n"
-	"       isol8 file get <name> <remote> [<local>|-] [--socket <path>]\n"
-	"\n"
-	"Copy a file into or out of session <name>. <remote> is resolved against /sandbox and\n"
-	"must stay inside it. Without <local> (or with -), get writes to stdout.\n";
+static const char file_text[] = "Usage: isol8 file put <name> <local> <remote> [--socket <path>]\n"
+				"       isol8 file get <name> <remote> [<local>|-] [--socket <path>]\n"
+				"\n"
+				"Copy a file into or out of session <name>. <remote> is resolved against /sandbox and\n"
+				"must stay inside it. Without <local> (or with -), get writes to stdout.\n";
 
-static const char cp_text[] =
-	"Usage: isol8 cp <local> <name>:<remote> [--socket <path>]\n"
-	"       isol8 cp <name>:<remote> <local> [--socket <path>]\n"
-	"\n"
-	"Copy a file between the local machine and session <name>'s /sandbox.\n"
-	"Write a local path containing ':' as ./path.\n";
+static const char cp_text[] = "Usage: isol8 cp <local> <name>:<remote> [--socket <path>]\n"
+			      "       isol8 cp <name>:<remote> <local> [--socket <path>]\n"
+			      "\n"
+			      "Copy a file between the local machine and session <name>'s /sandbox.\n"
+			      "Write a local path containing ':' as ./path.\n";
 
 static const char config_text[] =
 	"Usage: isol8 config [--json]\n"
@@ -208,11 +206,12 @@ static const char status_text[] =
 
 int usage_command(const char *cmd, FILE *f)
 {
-	static const struct { const char *name, *text; } texts[] = {
-		{"run", run_text},   {"session", session_text}, {"file", file_text},
-		{"cp", cp_text},     {"config", config_text},   {"version", version_text},
-		{"serve", serve_text}, /* http */
-		{"mcp", mcp_text},   {"status", status_text}, {"help", help_text},
+	static const struct {
+		const char *name, *text;
+	} texts[] = {
+		{"run", run_text},       {"session", session_text}, {"file", file_text},   {"cp", cp_text},
+		{"config", config_text}, {"version", version_text}, {"serve", serve_text}, /* http */
+		{"mcp", mcp_text},       {"status", status_text},   {"help", help_text},
 	};
 
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {

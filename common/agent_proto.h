@@ -21,12 +21,12 @@
 
 #define ISOL8_AGENT_VERSION 1u
 #define ISOL8_AGENT_SOCK "/run/isol8-agent/sock"
-#define ISOL8_AGENT_MAX_JOB 60000u   /* A_RUN_WARM's job: with its length it fits an empty pipe */
-#define ISOL8_AGENT_MAX_ERROR 1024u  /* A_ERROR's message */
+#define ISOL8_AGENT_MAX_JOB 60000u  /* A_RUN_WARM's job: with its length it fits an empty pipe */
+#define ISOL8_AGENT_MAX_ERROR 1024u /* A_ERROR's message */
 
 enum isol8_agent_msg {
 	/* agent -> worker, once after connecting */
-	A_READY = 70,    /* u32 version, u32 agent pid (in the container; the worker requires 1) */
+	A_READY = 70, /* u32 version, u32 agent pid (in the container; the worker requires 1) */
 
 	/* worker -> agent */
 	A_RUN = 71,      /* u64 timeout_ms, u32 argc, str argv[argc], u32 envc, str env[envc] ("K=V"),
@@ -55,12 +55,12 @@ enum isol8_agent_msg {
 	                    "no standby" and nothing runs (the worker then uses A_RUN). */
 
 	/* agent -> worker */
-	A_STARTED = 80,  /* u32 pid of the program (in the container) */
-	A_EXIT = 81,     /* i32 exit code (-1 when killed by a signal), u8 signal (0 if none),
+	A_STARTED = 80, /* u32 pid of the program (in the container) */
+	A_EXIT = 81,    /* i32 exit code (-1 when killed by a signal), u8 signal (0 if none),
 	                    u8 timed_out, u64 wall_ms, u64 user_us, u64 sys_us, u64 maxrss_kb */
-	A_DONE = 82,     /* u32 number of entries that could not be removed during A_RESET */
-	A_HANDOFF = 84,  /* u32 pid | fds: the standby's stdin (write end), stdout and stderr (read ends) */
-	A_ERROR = 83,    /* str message: the request could not be carried out (bad message, busy,
+	A_DONE = 82,    /* u32 number of entries that could not be removed during A_RESET */
+	A_HANDOFF = 84, /* u32 pid | fds: the standby's stdin (write end), stdout and stderr (read ends) */
+	A_ERROR = 83,   /* str message: the request could not be carried out (bad message, busy,
 	                    fork failed). An exec failure is not an A_ERROR: the child writes
 	                    "isol8: <argv0>: <strerror>\n" to its stderr and exits 127 (A_EXIT). */
 };

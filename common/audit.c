@@ -147,22 +147,25 @@ int isol8_audit_verify_line(struct isol8_audit_verify *v, const char *label, con
 	}
 	if (!head_ok)
 		return broken(v, v->first_seq ? v->seq + 1 : 0,
-			      "%s: not an audit record (a record starts with {\"seq\":N,\"prev\":\"<sha256>\",)", label);
+			      "%s: not an audit record (a record starts with {\"seq\":N,\"prev\":\"<sha256>\",)",
+			      label);
 	if (!v->first_seq) {
 		if (seq == 1 && strcmp(prev, ISOL8_AUDIT_GENESIS) != 0)
-			return broken(v, 0, "%s: seq 1 must have prev %.12s..., has %.12s...", label, ISOL8_AUDIT_GENESIS,
-				      prev);
+			return broken(v, 0, "%s: seq 1 must have prev %.12s..., has %.12s...", label,
+				      ISOL8_AUDIT_GENESIS, prev);
 		v->first_seq = seq;
 		memcpy(v->first_prev, prev, sizeof prev);
 	} else if (seq > v->seq + 1) {
 		return broken(v, v->seq + 1, "%s: seq %" PRIu64 " follows seq %" PRIu64 " at %s", label, seq, v->seq,
 			      v->last_label);
 	} else if (seq <= v->seq) {
-		return broken(v, v->seq + 1, "%s: seq %" PRIu64 " follows seq %" PRIu64 " at %s: records are out of order or repeated",
+		return broken(v, v->seq + 1,
+			      "%s: seq %" PRIu64 " follows seq %" PRIu64 " at %s: records are out of order or repeated",
 			      label, seq, v->seq, v->last_label);
 	} else if (strcmp(prev, v->hash) != 0) {
 		return broken(v, 0,
-			      "%s (seq %" PRIu64 "): prev does not match the hash of the record before it: the record at "
+			      "%s (seq %" PRIu64
+			      "): prev does not match the hash of the record before it: the record at "
 			      "%s (seq %" PRIu64 ") was changed after it was written",
 			      label, seq, v->last_label, v->seq);
 	}

@@ -47,20 +47,20 @@ void isol8_audit_line_hash(const char *line, size_t len, char hex[ISOL8_SHA256_H
  * the current one). The first line read may continue an older file (seq > 1): its prev is then
  * taken as given and reported in first_prev. */
 struct isol8_audit_verify {
-	uint64_t lines;                     /* lines fed so far */
-	uint64_t records;                   /* good records */
-	uint64_t first_seq;                 /* seq of the first record, 0 before it */
+	uint64_t lines;     /* lines fed so far */
+	uint64_t records;   /* good records */
+	uint64_t first_seq; /* seq of the first record, 0 before it */
 	char first_prev[ISOL8_SHA256_HEXLEN];
-	uint64_t seq;                       /* last good record */
-	char hash[ISOL8_SHA256_HEXLEN];     /* its hash */
+	uint64_t seq;                   /* last good record */
+	char hash[ISOL8_SHA256_HEXLEN]; /* its hash */
 	/* After the first break: where, and what. Lines fed after it only look for the record
 	 * that was missing at the break (moved_line: where it turned up, 0 if nowhere). */
 	bool broken;
 	uint64_t broken_line;
 	uint64_t missing_seq;
 	uint64_t moved_line;
-	char last_label[96];                /* where the last good record is */
-	char moved_label[96];               /* where the missing record turned up */
+	char last_label[96];  /* where the last good record is */
+	char moved_label[96]; /* where the missing record turned up */
 	char msg[400];
 };
 void isol8_audit_verify_init(struct isol8_audit_verify *v);

@@ -12,7 +12,10 @@ struct isol8_buf {
 	size_t cap;
 };
 
-#define ISOL8_BUF_INIT {NULL, 0, 0}
+#define ISOL8_BUF_INIT     \
+	{                  \
+		NULL, 0, 0 \
+	}
 
 void isol8_buf_reserve(struct isol8_buf *b, size_t extra);
 void isol8_buf_append(struct isol8_buf *b, const void *data, size_t n);

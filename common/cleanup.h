@@ -32,7 +32,12 @@ static inline int steal_fd(int *fd)
 	return r;
 }
 
-#define steal_ptr(pp) __extension__({ __typeof__(*(pp)) _p = *(pp); *(pp) = NULL; _p; })
+#define steal_ptr(pp)                         \
+	__extension__({                       \
+		__typeof__(*(pp)) _p = *(pp); \
+		*(pp) = NULL;                 \
+		_p;                           \
+	})
 
 /* close() that keeps errno and tolerates -1; returns -1 for convenient resetting. */
 static inline int xclose(int fd)

@@ -46,8 +46,9 @@ static const char default_doc[] =
 	"}";
 
 static const char *const top_keys[] = {
-	"$schema", "maxConcurrent", "defaults", "network", "cleanup", "dependencies", "security",
-	"poolStrategy", "poolSize", "remoteCode", "audit", "auth", "prebuiltImages", "debug", NULL,
+	"$schema",      "maxConcurrent", "defaults",       "network",  "cleanup",
+	"dependencies", "security",      "poolStrategy",   "poolSize", "remoteCode",
+	"audit",        "auth",          "prebuiltImages", "debug",    NULL,
 };
 static const char *const defaults_keys[] = {
 	"timeoutMs", "memoryLimit", "cpuLimit", "network", "sandboxSize", "tmpSize", "readonlyRootFs", NULL,
@@ -61,11 +62,11 @@ static const char *const dep_keys[] = {"python", "node", "bun", "deno", "bash", 
 static const char *const security_keys[] = {"seccomp", "customProfilePath", NULL};
 static const char *const pool_keys[] = {"clean", "dirty", NULL};
 static const char *const remote_keys[] = {
-	"enabled", "allowedSchemes", "allowedHosts", "blockedHosts", "maxCodeSize", "fetchTimeoutMs",
-	"requireHash", "enableCache", "cacheTtl", NULL,
+	"enabled",        "allowedSchemes", "allowedHosts", "blockedHosts", "maxCodeSize",
+	"fetchTimeoutMs", "requireHash",    "enableCache",  "cacheTtl",     NULL,
 };
 static const char *const audit_keys[] = {
-	"enabled", "destination", "logDir", "postLogScript", "trackResources", "retentionDays",
+	"enabled",     "destination",   "logDir", "postLogScript", "trackResources", "retentionDays",
 	"includeCode", "includeOutput", NULL,
 };
 static const char *const auth_keys[] = {"enabled", "connectionString", "defaultTtlMs", "cleanupIntervalMs", NULL};
@@ -104,16 +105,14 @@ static int get_bool(struct at o, const char *key, bool *out, struct isol8_err *e
 	return v ? isol8_json_as_bool(v, p, out, err) : 0;
 }
 
-static int get_u64(struct at o, const char *key, uint64_t min, uint64_t max, uint64_t *out,
-		   struct isol8_err *err)
+static int get_u64(struct at o, const char *key, uint64_t min, uint64_t max, uint64_t *out, struct isol8_err *err)
 {
 	char p[ISOL8_JSON_PATH_MAX];
 	json_object *v = member(o, key, p, sizeof p);
 	return v ? isol8_json_as_u64(v, p, min, max, out, err) : 0;
 }
 
-static int get_u32(struct at o, const char *key, uint32_t min, uint32_t max, uint32_t *out,
-		   struct isol8_err *err)
+static int get_u32(struct at o, const char *key, uint32_t min, uint32_t max, uint32_t *out, struct isol8_err *err)
 {
 	uint64_t u = *out;
 	if (get_u64(o, key, min, max, &u, err) < 0)
@@ -123,8 +122,7 @@ static int get_u32(struct at o, const char *key, uint32_t min, uint32_t max, uin
 }
 
 /* Optional string: *out stays NULL when absent. With choices, the value must be one of them. */
-static int get_str(struct at o, const char *key, const char *const *choices, char **out,
-		   struct isol8_err *err)
+static int get_str(struct at o, const char *key, const char *const *choices, char **out, struct isol8_err *err)
 {
 	char p[ISOL8_JSON_PATH_MAX];
 	json_object *v = member(o, key, p, sizeof p);
@@ -145,8 +143,8 @@ static int get_str(struct at o, const char *key, const char *const *choices, cha
 				strncat(list, *ch, sizeof list - strlen(list) - 1);
 			}
 			/* The value is quoted by json-c, which escapes control characters. */
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: invalid value %s (expected one of: %s)",
-					     p, json_object_to_json_string(v), list);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: invalid value %s (expected one of: %s)", p,
+					     json_object_to_json_string(v), list);
 		}
 	}
 	free(*out);
@@ -189,8 +187,8 @@ static int get_strv(struct at o, const char *key, char ***out, size_t *n, struct
 }
 
 /* Sub-object: checks its keys; *sub.obj NULL when absent. */
-static int get_obj(struct at o, const char *key, const char *const *keys, struct at *sub, char *pbuf,
-		   size_t pn, struct isol8_err *err)
+static int get_obj(struct at o, const char *key, const char *const *keys, struct at *sub, char *pbuf, size_t pn,
+		   struct isol8_err *err)
 {
 	json_object *v = member(o, key, pbuf, pn);
 
@@ -250,8 +248,7 @@ static int load_pool_size(struct at o, struct isol8_config *c, struct isol8_err 
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: expected number or object, got %s", p,
 				     isol8_json_type_name(v));
 	c->pool_size_single = false;
-	if (isol8_json_check_keys(v, p, pool_keys, err) < 0 ||
-	    get_u32(ps, "clean", 0, 256, &c->pool_clean, err) < 0 ||
+	if (isol8_json_check_keys(v, p, pool_keys, err) < 0 || get_u32(ps, "clean", 0, 256, &c->pool_clean, err) < 0 ||
 	    get_u32(ps, "dirty", 0, 256, &c->pool_dirty, err) < 0)
 		return -1;
 	return 0;
@@ -266,8 +263,7 @@ static int load_prebuilt(struct at o, struct isol8_config *c, struct isol8_err *
 	if (!v)
 		return 0;
 	if (!json_object_is_type(v, json_type_array))
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: expected array, got %s", p,
-				     isol8_json_type_name(v));
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: expected array, got %s", p, isol8_json_type_name(v));
 	n = json_object_array_length(v);
 	c->prebuilt = xcalloc(n ? n : 1, sizeof *c->prebuilt);
 	for (size_t i = 0; i < n; i++) {
@@ -344,21 +340,21 @@ static int load_sections(struct at root, struct isol8_config *c, struct isol8_er
 	if (get_u32(root, "maxConcurrent", 1, 1024, &c->max_concurrent, err) < 0 ||
 	    get_bool(root, "debug", &c->debug, err) < 0 ||
 	    get_str(root, "poolStrategy", pool_strategies, &c->pool_strategy, err) < 0 ||
-	    load_defaults(root, c, err) < 0 || load_pool_size(root, c, err) < 0 ||
-	    load_prebuilt(root, c, err) < 0)
+	    load_defaults(root, c, err) < 0 || load_pool_size(root, c, err) < 0 || load_prebuilt(root, c, err) < 0)
 		return -1;
 
 	if (get_obj(root, "network", network_keys, &s, p, sizeof p, err) < 0)
 		return -1;
-	if (s.obj && (get_strv(s, "whitelist", &c->whitelist, &c->n_whitelist, err) < 0 ||
-		      get_strv(s, "blacklist", &c->blacklist, &c->n_blacklist, err) < 0 ||
-		      load_registries(s, c, err) < 0))
+	if (s.obj &&
+	    (get_strv(s, "whitelist", &c->whitelist, &c->n_whitelist, err) < 0 ||
+	     get_strv(s, "blacklist", &c->blacklist, &c->n_blacklist, err) < 0 || load_registries(s, c, err) < 0))
 		return -1;
 
 	if (get_obj(root, "cleanup", cleanup_keys, &s, p, sizeof p, err) < 0)
 		return -1;
-	if (s.obj && (get_bool(s, "autoPrune", &c->auto_prune, err) < 0 ||
-		      get_u64(s, "maxContainerAgeMs", 0, I64_MAX_, &c->max_container_age_ms, err) < 0))
+	if (s.obj &&
+	    (get_bool(s, "autoPrune", &c->auto_prune, err) < 0 ||
+	     get_u64(s, "maxContainerAgeMs", 0, I64_MAX_, &c->max_container_age_ms, err) < 0))
 		return -1;
 
 	if (get_obj(root, "dependencies", dep_keys, &s, p, sizeof p, err) < 0)
@@ -369,11 +365,11 @@ static int load_sections(struct at root, struct isol8_config *c, struct isol8_er
 
 	if (get_obj(root, "security", security_keys, &s, p, sizeof p, err) < 0)
 		return -1;
-	if (s.obj && (get_str(s, "seccomp", seccomp_modes, &c->seccomp, err) < 0 ||
-		      get_str(s, "customProfilePath", NULL, &c->custom_profile_path, err) < 0))
+	if (s.obj &&
+	    (get_str(s, "seccomp", seccomp_modes, &c->seccomp, err) < 0 ||
+	     get_str(s, "customProfilePath", NULL, &c->custom_profile_path, err) < 0))
 		return -1;
-	if (c->seccomp && strcmp(c->seccomp, "custom") == 0 &&
-	    (!c->custom_profile_path || !c->custom_profile_path[0]))
+	if (c->seccomp && strcmp(c->seccomp, "custom") == 0 && (!c->custom_profile_path || !c->custom_profile_path[0]))
 		return isol8_err_set(err, ISOL8_E_USAGE, 0,
 				     "security.customProfilePath: required when security.seccomp is \"custom\"");
 
@@ -381,7 +377,8 @@ static int load_sections(struct at root, struct isol8_config *c, struct isol8_er
 		return -1;
 	if (s.obj &&
 	    (get_bool(s, "enabled", &c->remote_code.enabled, err) < 0 ||
-	     get_strv(s, "allowedSchemes", &c->remote_code.allowed_schemes, &c->remote_code.n_allowed_schemes, err) < 0 ||
+	     get_strv(s, "allowedSchemes", &c->remote_code.allowed_schemes, &c->remote_code.n_allowed_schemes, err) <
+		     0 ||
 	     get_strv(s, "allowedHosts", &c->remote_code.allowed_hosts, &c->remote_code.n_allowed_hosts, err) < 0 ||
 	     get_strv(s, "blockedHosts", &c->remote_code.blocked_hosts, &c->remote_code.n_blocked_hosts, err) < 0 ||
 	     get_u64(s, "maxCodeSize", 1, U32_MAX_, &c->remote_code.max_code_size, err) < 0 ||
@@ -393,22 +390,24 @@ static int load_sections(struct at root, struct isol8_config *c, struct isol8_er
 
 	if (get_obj(root, "audit", audit_keys, &s, p, sizeof p, err) < 0)
 		return -1;
-	if (s.obj && (get_bool(s, "enabled", &c->audit.enabled, err) < 0 ||
-		      get_str(s, "destination", audit_dests, &c->audit.destination, err) < 0 ||
-		      get_str(s, "logDir", NULL, &c->audit.log_dir, err) < 0 ||
-		      get_str(s, "postLogScript", NULL, &c->audit.post_log_script, err) < 0 ||
-		      get_bool(s, "trackResources", &c->audit.track_resources, err) < 0 ||
-		      get_u64(s, "retentionDays", 0, 36500, &c->audit.retention_days, err) < 0 ||
-		      get_bool(s, "includeCode", &c->audit.include_code, err) < 0 ||
-		      get_bool(s, "includeOutput", &c->audit.include_output, err) < 0))
+	if (s.obj &&
+	    (get_bool(s, "enabled", &c->audit.enabled, err) < 0 ||
+	     get_str(s, "destination", audit_dests, &c->audit.destination, err) < 0 ||
+	     get_str(s, "logDir", NULL, &c->audit.log_dir, err) < 0 ||
+	     get_str(s, "postLogScript", NULL, &c->audit.post_log_script, err) < 0 ||
+	     get_bool(s, "trackResources", &c->audit.track_resources, err) < 0 ||
+	     get_u64(s, "retentionDays", 0, 36500, &c->audit.retention_days, err) < 0 ||
+	     get_bool(s, "includeCode", &c->audit.include_code, err) < 0 ||
+	     get_bool(s, "includeOutput", &c->audit.include_output, err) < 0))
 		return -1;
 
 	if (get_obj(root, "auth", auth_keys, &s, p, sizeof p, err) < 0)
 		return -1;
-	if (s.obj && (get_bool(s, "enabled", &c->auth.enabled, err) < 0 ||
-		      get_str(s, "connectionString", NULL, &c->auth.connection_string, err) < 0 ||
-		      get_u64(s, "defaultTtlMs", 1, I64_MAX_, &c->auth.default_ttl_ms, err) < 0 ||
-		      get_u64(s, "cleanupIntervalMs", 1, I64_MAX_, &c->auth.cleanup_interval_ms, err) < 0))
+	if (s.obj &&
+	    (get_bool(s, "enabled", &c->auth.enabled, err) < 0 ||
+	     get_str(s, "connectionString", NULL, &c->auth.connection_string, err) < 0 ||
+	     get_u64(s, "defaultTtlMs", 1, I64_MAX_, &c->auth.default_ttl_ms, err) < 0 ||
+	     get_u64(s, "cleanupIntervalMs", 1, I64_MAX_, &c->auth.cleanup_interval_ms, err) < 0))
 		return -1;
 	return 0;
 }
@@ -429,8 +428,7 @@ static int check_pool_size_members(json_object *user, struct isol8_err *err)
 }
 
 /* user: the parsed file (borrowed) or NULL for defaults only. */
-static int config_from_json(json_object *user, const char *source, struct isol8_config *c,
-			    struct isol8_err *err)
+static int config_from_json(json_object *user, const char *source, struct isol8_config *c, struct isol8_err *err)
 {
 	json_object *defaults;
 	struct at root;
@@ -472,8 +470,7 @@ int isol8_config_defaults(struct isol8_config *c, struct isol8_err *err)
 	return config_from_json(NULL, NULL, c, err);
 }
 
-int isol8_config_parse(const char *json_text, const char *source, struct isol8_config *c,
-		       struct isol8_err *err)
+int isol8_config_parse(const char *json_text, const char *source, struct isol8_config *c, struct isol8_err *err)
 {
 	json_object *user;
 	int r;

@@ -62,10 +62,10 @@ void isol8_err_clear(struct isol8_err *e)
 }
 
 static const char *const names[ISOL8_E__MAX] = {
-	[ISOL8_E_OK] = "ok",           [ISOL8_E_INTERNAL] = "internal", [ISOL8_E_USAGE] = "usage",
-	[ISOL8_E_POLICY] = "policy",   [ISOL8_E_AUTH] = "auth",         [ISOL8_E_NOTFOUND] = "notfound",
-	[ISOL8_E_DOCKER] = "docker",   [ISOL8_E_UNAVAIL] = "unavailable", [ISOL8_E_IO] = "io",
-	[ISOL8_E_PROTO] = "protocol",  [ISOL8_E_LIMIT] = "limit",       [ISOL8_E_TIMEOUT] = "timeout",
+	[ISOL8_E_OK] = "ok",          [ISOL8_E_INTERNAL] = "internal",   [ISOL8_E_USAGE] = "usage",
+	[ISOL8_E_POLICY] = "policy",  [ISOL8_E_AUTH] = "auth",           [ISOL8_E_NOTFOUND] = "notfound",
+	[ISOL8_E_DOCKER] = "docker",  [ISOL8_E_UNAVAIL] = "unavailable", [ISOL8_E_IO] = "io",
+	[ISOL8_E_PROTO] = "protocol", [ISOL8_E_LIMIT] = "limit",         [ISOL8_E_TIMEOUT] = "timeout",
 };
 
 const char *isol8_err_code_name(int code)
@@ -78,15 +78,24 @@ const char *isol8_err_code_name(int code)
 int isol8_err_http_status(int code)
 {
 	switch (code) {
-	case ISOL8_E_USAGE: return 400;
-	case ISOL8_E_AUTH: return 401;
-	case ISOL8_E_POLICY: return 403;
-	case ISOL8_E_NOTFOUND: return 404;
-	case ISOL8_E_LIMIT: return 429;
-	case ISOL8_E_UNAVAIL: return 503;
-	case ISOL8_E_DOCKER: return 502;
-	case ISOL8_E_TIMEOUT: return 504;
-	default: return 500;
+	case ISOL8_E_USAGE:
+		return 400;
+	case ISOL8_E_AUTH:
+		return 401;
+	case ISOL8_E_POLICY:
+		return 403;
+	case ISOL8_E_NOTFOUND:
+		return 404;
+	case ISOL8_E_LIMIT:
+		return 429;
+	case ISOL8_E_UNAVAIL:
+		return 503;
+	case ISOL8_E_DOCKER:
+		return 502;
+	case ISOL8_E_TIMEOUT:
+		return 504;
+	default:
+		return 500;
 	}
 }
 

@@ -13,14 +13,10 @@
 #include <sys/vfs.h>
 
 static const char *const kind_names[ISOL8_FD__MAX] = {
-	[ISOL8_FD_UNSET] = "undeclared",
-	[ISOL8_FD_PIPE_R] = "pipe read end",
-	[ISOL8_FD_PIPE_W] = "pipe write end",
-	[ISOL8_FD_OUTPUT] = "writable output",
-	[ISOL8_FD_MEMFD] = "sealed memfd",
-	[ISOL8_FD_SEQPACKET] = "unix seqpacket socket",
-	[ISOL8_FD_STREAM] = "stream socket",
-	[ISOL8_FD_LISTEN_TCP] = "listening TCP socket",
+	[ISOL8_FD_UNSET] = "undeclared",        [ISOL8_FD_PIPE_R] = "pipe read end",
+	[ISOL8_FD_PIPE_W] = "pipe write end",   [ISOL8_FD_OUTPUT] = "writable output",
+	[ISOL8_FD_MEMFD] = "sealed memfd",      [ISOL8_FD_SEQPACKET] = "unix seqpacket socket",
+	[ISOL8_FD_STREAM] = "stream socket",    [ISOL8_FD_LISTEN_TCP] = "listening TCP socket",
 	[ISOL8_FD_SOCKET] = "connected socket",
 };
 
@@ -102,8 +98,8 @@ int isol8_fd_check(int fd, enum isol8_fd_kind kind, struct isol8_err *err)
 		ok = S_ISFIFO(st.st_mode) && acc == O_WRONLY && anonymous_pipe(fd);
 		break;
 	case ISOL8_FD_OUTPUT:
-		ok = (acc == O_WRONLY || acc == O_RDWR) && (S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) ||
-							 S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode));
+		ok = (acc == O_WRONLY || acc == O_RDWR) &&
+			(S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISCHR(st.st_mode) || S_ISSOCK(st.st_mode));
 		break;
 	case ISOL8_FD_MEMFD:
 		ok = S_ISREG(st.st_mode) && acc != O_WRONLY && memfd_sealed(fd);
@@ -112,16 +108,18 @@ int isol8_fd_check(int fd, enum isol8_fd_kind kind, struct isol8_err *err)
 		ok = S_ISSOCK(st.st_mode) && sock_is(fd, AF_UNIX, AF_UNIX, SOCK_SEQPACKET, 0);
 		break;
 	case ISOL8_FD_STREAM:
-		ok = S_ISSOCK(st.st_mode) && (sock_is(fd, AF_UNIX, AF_UNIX, SOCK_STREAM, 0) ||
-					      sock_is(fd, AF_INET, AF_INET6, SOCK_STREAM, 0));
+		ok = S_ISSOCK(st.st_mode) &&
+			(sock_is(fd, AF_UNIX, AF_UNIX, SOCK_STREAM, 0) ||
+			 sock_is(fd, AF_INET, AF_INET6, SOCK_STREAM, 0));
 		break;
 	case ISOL8_FD_LISTEN_TCP:
 		ok = S_ISSOCK(st.st_mode) && sock_is(fd, AF_INET, AF_INET6, SOCK_STREAM, 1);
 		break;
 	case ISOL8_FD_SOCKET:
-		ok = S_ISSOCK(st.st_mode) && (sock_is(fd, AF_UNIX, AF_UNIX, SOCK_STREAM, 0) ||
-					      sock_is(fd, AF_UNIX, AF_UNIX, SOCK_SEQPACKET, 0) ||
-					      sock_is(fd, AF_INET, AF_INET6, SOCK_STREAM, 0));
+		ok = S_ISSOCK(st.st_mode) &&
+			(sock_is(fd, AF_UNIX, AF_UNIX, SOCK_STREAM, 0) ||
+			 sock_is(fd, AF_UNIX, AF_UNIX, SOCK_SEQPACKET, 0) ||
+			 sock_is(fd, AF_INET, AF_INET6, SOCK_STREAM, 0));
 		break;
 	case ISOL8_FD_UNSET:
 	case ISOL8_FD__MAX:
@@ -131,7 +129,9 @@ int isol8_fd_check(int fd, enum isol8_fd_kind kind, struct isol8_err *err)
 	if (!ok)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "expected a %s, got %s (%s)", isol8_fd_kind_name(kind),
 				     type_name(st.st_mode),
-				     acc == O_RDONLY ? "read-only" : acc == O_WRONLY ? "write-only" : "read-write");
+				     acc == O_RDONLY           ? "read-only"
+					     : acc == O_WRONLY ? "write-only"
+							       : "read-write");
 	return 0;
 }
 

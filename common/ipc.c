@@ -67,8 +67,8 @@ int isol8_ipc_socketpair(int sv[2], struct isol8_err *err)
 	return 0;
 }
 
-int isol8_ipc_send(int sock, uint8_t type, uint32_t request_id, const void *payload, size_t len,
-		   const int *fds, unsigned nfds, struct isol8_err *err)
+int isol8_ipc_send(int sock, uint8_t type, uint32_t request_id, const void *payload, size_t len, const int *fds,
+		   unsigned nfds, struct isol8_err *err)
 {
 	uint8_t hdr[ISOL8_IPC_HDR_LEN];
 	int dups[ISOL8_IPC_MAX_FDS] = {-1, -1, -1};
@@ -82,8 +82,8 @@ int isol8_ipc_send(int sock, uint8_t type, uint32_t request_id, const void *payl
 	int ret = -1;
 
 	if (len > ISOL8_IPC_MAX_PAYLOAD)
-		return isol8_err_set(err, ISOL8_E_PROTO, 0, "send message type %u: payload %zu bytes exceeds %u",
-				     type, len, ISOL8_IPC_MAX_PAYLOAD);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "send message type %u: payload %zu bytes exceeds %u", type,
+				     len, ISOL8_IPC_MAX_PAYLOAD);
 	if (nfds > ISOL8_IPC_MAX_FDS)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "send message type %u: %u fds exceeds %u", type, nfds,
 				     ISOL8_IPC_MAX_FDS);
@@ -115,8 +115,7 @@ int isol8_ipc_send(int sock, uint8_t type, uint32_t request_id, const void *payl
 		for (unsigned i = 0; i < nfds; i++) {
 			dups[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
 			if (dups[i] < 0) {
-				isol8_err_set(err, ISOL8_E_IO, errno, "send message type %u: dup fd %d", type,
-					      fds[i]);
+				isol8_err_set(err, ISOL8_E_IO, errno, "send message type %u: dup fd %d", type, fds[i]);
 				goto out;
 			}
 		}
@@ -148,8 +147,8 @@ out:
 	return ret;
 }
 
-int isol8_ipc_send_buf(int sock, uint8_t type, uint32_t request_id, const struct isol8_buf *payload,
-		       const int *fds, unsigned nfds, struct isol8_err *err)
+int isol8_ipc_send_buf(int sock, uint8_t type, uint32_t request_id, const struct isol8_buf *payload, const int *fds,
+		       unsigned nfds, struct isol8_err *err)
 {
 	if (!payload)
 		return isol8_ipc_send(sock, type, request_id, NULL, 0, fds, nfds, err);
@@ -181,8 +180,7 @@ int isol8_ipc_parse_frame(const uint8_t *frame, size_t n, unsigned nfds_received
 	if (reserved != 0)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "reserved header field is 0x%08x, must be 0", reserved);
 	if (len > ISOL8_IPC_MAX_PAYLOAD)
-		return isol8_err_set(err, ISOL8_E_PROTO, 0, "payload length %u exceeds %u", len,
-				     ISOL8_IPC_MAX_PAYLOAD);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "payload length %u exceeds %u", len, ISOL8_IPC_MAX_PAYLOAD);
 	if ((size_t)len != n - ISOL8_IPC_HDR_LEN)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "payload length %u but %zu bytes received", len,
 				     n - ISOL8_IPC_HDR_LEN);
@@ -426,8 +424,7 @@ int isol8_get_u64(struct isol8_msg *m, uint64_t *v, struct isol8_err *err)
 	return 0;
 }
 
-int isol8_get_bytes(struct isol8_msg *m, const uint8_t **out, uint32_t *len, uint32_t maxlen,
-		    struct isol8_err *err)
+int isol8_get_bytes(struct isol8_msg *m, const uint8_t **out, uint32_t *len, uint32_t maxlen, struct isol8_err *err)
 {
 	uint32_t start = m->pos, n;
 
@@ -435,8 +432,8 @@ int isol8_get_bytes(struct isol8_msg *m, const uint8_t **out, uint32_t *len, uin
 		return -1;
 	if (n > maxlen) {
 		m->pos = start;
-		return isol8_err_set(err, ISOL8_E_PROTO, 0, "bytes field at offset %u: length %u exceeds %u", start,
-				     n, maxlen);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "bytes field at offset %u: length %u exceeds %u", start, n,
+				     maxlen);
 	}
 	if (need(m, n, "bytes", err) < 0) {
 		m->pos = start;

@@ -45,10 +45,10 @@ int isol8_ipc_socketpair(int sv[2], struct isol8_err *err);
 /* Send one message. fds are dup()ed before sending and the duplicates closed after a
  * successful (or failed) send, so the caller keeps ownership of its own fds. Retries EINTR;
  * MSG_NOSIGNAL (a vanished peer is an error, not SIGPIPE). */
-int isol8_ipc_send(int sock, uint8_t type, uint32_t request_id, const void *payload, size_t len,
-		   const int *fds, unsigned nfds, struct isol8_err *err);
-int isol8_ipc_send_buf(int sock, uint8_t type, uint32_t request_id, const struct isol8_buf *payload,
-		       const int *fds, unsigned nfds, struct isol8_err *err);
+int isol8_ipc_send(int sock, uint8_t type, uint32_t request_id, const void *payload, size_t len, const int *fds,
+		   unsigned nfds, struct isol8_err *err);
+int isol8_ipc_send_buf(int sock, uint8_t type, uint32_t request_id, const struct isol8_buf *payload, const int *fds,
+		       unsigned nfds, struct isol8_err *err);
 
 /* Receive one message into *m (initialised here). Returns 1 for a message, 0 for orderly EOF,
  * -1 on error with ISOL8_E_PROTO for any malformed frame: bad magic/version/reserved,
@@ -86,8 +86,7 @@ int isol8_get_u64(struct isol8_msg *m, uint64_t *v, struct isol8_err *err);
  * frees). */
 int isol8_get_str(struct isol8_msg *m, char **out, size_t maxlen, struct isol8_err *err);
 /* Bytes of at most maxlen; *out points INTO the payload (valid while m lives). */
-int isol8_get_bytes(struct isol8_msg *m, const uint8_t **out, uint32_t *len, uint32_t maxlen,
-		    struct isol8_err *err);
+int isol8_get_bytes(struct isol8_msg *m, const uint8_t **out, uint32_t *len, uint32_t maxlen, struct isol8_err *err);
 /* Fails when unread bytes remain. */
 int isol8_msg_end(struct isol8_msg *m, struct isol8_err *err);
 

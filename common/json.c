@@ -72,8 +72,8 @@ json_object *isol8_json_parse(const char *text, size_t len, size_t max_len, stru
 	}
 	/* Strict: the original used JSON.parse, which has no comments, NaN or trailing commas. */
 	/* Trailing data is checked below, where its position can be reported precisely. */
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS |
-					    JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(tok,
+			       JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS | JSON_TOKENER_VALIDATE_UTF8);
 	v = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
@@ -90,8 +90,7 @@ json_object *isol8_json_parse(const char *text, size_t len, size_t max_len, stru
 		/* Input ended inside a value: report the position just past the end. */
 		json_tokener_free(tok);
 		line_col(text, len, &line, &col);
-		isol8_err_set(err, ISOL8_E_USAGE, 0, "line %zu, column %zu: unexpected end of document", line,
-			      col);
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "line %zu, column %zu: unexpected end of document", line, col);
 		return NULL;
 	}
 	if (!v && jerr == json_tokener_success) {
@@ -114,8 +113,7 @@ json_object *isol8_json_parse(const char *text, size_t len, size_t max_len, stru
 		while (only_space(text + end, 1))
 			end++;
 		line_col(text, end, &line, &col);
-		isol8_err_set(err, ISOL8_E_USAGE, 0, "line %zu, column %zu: trailing data after JSON value",
-			      line, col);
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "line %zu, column %zu: trailing data after JSON value", line, col);
 		json_object_put(v);
 		return NULL;
 	}
@@ -157,8 +155,7 @@ json_object *isol8_json_parse_file(const char *path, size_t max_len, struct isol
 			break;
 		len += (size_t)r;
 		if (len > max_len) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: file too large (limit %zu bytes)", path,
-				      max_len);
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: file too large (limit %zu bytes)", path, max_len);
 			return NULL;
 		}
 	}
@@ -171,13 +168,19 @@ json_object *isol8_json_parse_file(const char *path, size_t max_len, struct isol
 const char *isol8_json_type_name(const json_object *v)
 {
 	switch (json_object_get_type(v)) {
-	case json_type_null: return "null";
-	case json_type_boolean: return "boolean";
+	case json_type_null:
+		return "null";
+	case json_type_boolean:
+		return "boolean";
 	case json_type_double:
-	case json_type_int: return "number";
-	case json_type_string: return "string";
-	case json_type_array: return "array";
-	case json_type_object: return "object";
+	case json_type_int:
+		return "number";
+	case json_type_string:
+		return "string";
+	case json_type_array:
+		return "array";
+	case json_type_object:
+		return "object";
 	}
 	return "unknown";
 }
@@ -296,8 +299,8 @@ int isol8_json_as_u64(json_object *v, const char *path, uint64_t min, uint64_t m
 	} else if (json_object_is_type(v, json_type_double)) {
 		double d = json_object_get_double(v);
 		if (!isfinite(d) || d != floor(d))
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: expected an integer, got %s",
-					     show(path), json_object_to_json_string(v));
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: expected an integer, got %s", show(path),
+					     json_object_to_json_string(v));
 		if (d < 0 || d >= 18446744073709551616.0)
 			goto range;
 		u = (uint64_t)d;
@@ -309,12 +312,11 @@ int isol8_json_as_u64(json_object *v, const char *path, uint64_t min, uint64_t m
 	*out = u;
 	return 0;
 range:
-	return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: %s is out of range [%" PRIu64 ", %" PRIu64 "]",
-			     show(path), json_object_to_json_string(v), min, max);
+	return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: %s is out of range [%" PRIu64 ", %" PRIu64 "]", show(path),
+			     json_object_to_json_string(v), min, max);
 }
 
-int isol8_json_as_double(json_object *v, const char *path, double min, double max, double *out,
-			 struct isol8_err *err)
+int isol8_json_as_double(json_object *v, const char *path, double min, double max, double *out, struct isol8_err *err)
 {
 	double d;
 
@@ -375,12 +377,12 @@ int isol8_json_member(json_object *obj, const char *key, json_object **out)
 	return 1;
 }
 
-int isol8_json_check_keys(json_object *obj, const char *path, const char *const *allowed,
-			  struct isol8_err *err)
+int isol8_json_check_keys(json_object *obj, const char *path, const char *const *allowed, struct isol8_err *err)
 {
 	if (!json_object_is_type(obj, json_type_object))
 		return type_error(obj, path, "object", err);
-	json_object_object_foreach(obj, key, val) {
+	json_object_object_foreach(obj, key, val)
+	{
 		bool ok = false;
 		(void)val;
 		for (const char *const *a = allowed; *a; a++) {
@@ -418,7 +420,8 @@ json_object *isol8_json_merge(json_object *base, json_object *over, bool null_is
 	if (!json_object_is_type(base, json_type_object) || !json_object_is_type(over, json_type_object))
 		return copy(over);
 	res = copy(base);
-	json_object_object_foreach(over, key, oval) {
+	json_object_object_foreach(over, key, oval)
+	{
 		json_object *bval = NULL;
 
 		if (!oval) {

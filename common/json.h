@@ -46,8 +46,7 @@ int isol8_json_as_bool(json_object *v, const char *path, bool *out, struct isol8
 int isol8_json_as_u64(json_object *v, const char *path, uint64_t min, uint64_t max, uint64_t *out,
 		      struct isol8_err *err);
 /* Finite number in [min, max]. */
-int isol8_json_as_double(json_object *v, const char *path, double min, double max, double *out,
-			 struct isol8_err *err);
+int isol8_json_as_double(json_object *v, const char *path, double min, double max, double *out, struct isol8_err *err);
 /* Array of strings: a fresh NULL-terminated vector of copies (free with isol8_strv_free). */
 int isol8_json_as_strv(json_object *v, const char *path, char ***out, size_t *n, struct isol8_err *err);
 void isol8_strv_free(char **v);
@@ -58,8 +57,7 @@ int isol8_json_member(json_object *obj, const char *key, json_object **out);
 
 /* Reject members of obj whose name is not in allowed (NULL-terminated):
  * "<path>.<key>: unknown key". obj must be an object (else "expected object" error). */
-int isol8_json_check_keys(json_object *obj, const char *path, const char *const *allowed,
-			  struct isol8_err *err);
+int isol8_json_check_keys(json_object *obj, const char *path, const char *const *allowed, struct isol8_err *err);
 
 /* Deep merge: a new document equal to base with over applied. Objects merge member by member,
  * recursively; arrays and scalars in over replace the base value. With null_is_absent, a null

@@ -20,8 +20,8 @@ bool http_key_name_valid(const char *s)
 	if (n == 0 || n > ISOL8_MAX_KEY_NAME)
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
-		      *s == '_' || *s == '.' || *s == '-'))
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+		      *s == '.' || *s == '-'))
 			return false;
 	return true;
 }
@@ -74,8 +74,8 @@ char *http_keys_read_file(const char *path, size_t *len, struct isol8_err *err)
 {
 	/* "fd:N": an already open file handed over by isol8d --http (the file may be root-only). */
 	_cleanup_close_ int fd = strncmp(path, "fd:", 3) == 0 && path[3] >= '0' && path[3] <= '9' && atoi(path + 3) > 2
-					 ? fcntl(atoi(path + 3), F_DUPFD_CLOEXEC, 3)
-					 : open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		? fcntl(atoi(path + 3), F_DUPFD_CLOEXEC, 3)
+		: open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	struct isol8_buf b = ISOL8_BUF_INIT;
 	char tmp[4096];
 

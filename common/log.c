@@ -29,11 +29,23 @@ void isol8_log_init(const char *prog, int level, bool json)
 	log_json = json;
 }
 
-void isol8_log_set_level(int level) { log_level = level; }
-int isol8_log_get_level(void) { return log_level; }
-bool isol8_log_is_json(void) { return log_json; }
+void isol8_log_set_level(int level)
+{
+	log_level = level;
+}
+int isol8_log_get_level(void)
+{
+	return log_level;
+}
+bool isol8_log_is_json(void)
+{
+	return log_json;
+}
 
-void isol8_log_set_timestamps(bool on) { log_timestamps = on; }
+void isol8_log_set_timestamps(bool on)
+{
+	log_timestamps = on;
+}
 
 bool isol8_log_stderr_is_journal(void)
 {
@@ -46,7 +58,10 @@ bool isol8_log_stderr_is_journal(void)
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-void isol8_log_set_writer(void (*writer)(int level, const char *origin, const char *msg)) { log_writer = writer; }
+void isol8_log_set_writer(void (*writer)(int level, const char *origin, const char *msg))
+{
+	log_writer = writer;
+}
 
 /* RFC 3339, UTC, milliseconds: "2026-12-03T14:10:00.123Z". */
 void isol8_log_rfc3339_now(char *ts, size_t n)
@@ -104,8 +119,11 @@ static void emit(int level, const char *origin, const char *msg)
 			fprintf(stderr, "%s ", ts);
 		}
 		fprintf(stderr, "%s: %s%s%s\n", origin ? origin : log_prog,
-			level == ISOL8_LOG_ERROR ? "error: " : level == ISOL8_LOG_WARN ? "warning: " :
-			level == ISOL8_LOG_DEBUG ? "debug: " : "", msg, "");
+			level == ISOL8_LOG_ERROR           ? "error: "
+				: level == ISOL8_LOG_WARN  ? "warning: "
+				: level == ISOL8_LOG_DEBUG ? "debug: "
+							   : "",
+			msg, "");
 	}
 	fflush(stderr);
 }

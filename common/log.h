@@ -26,7 +26,7 @@ void isol8_log_set_writer(void (*writer)(int level, const char *origin, const ch
 /* Redirect output (e.g. a worker sends lines to the broker). NULL restores stderr. */
 void isol8_log_set_sink(void (*sink)(int level, const char *line, void *ctx), void *ctx);
 const char *isol8_log_level_name(int level); /* NULL for out-of-range levels */
-int isol8_log_level_parse(const char *name);  /* -1 if unknown */
+int isol8_log_level_parse(const char *name); /* -1 if unknown */
 
 void isol8_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void isol8_vlog(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

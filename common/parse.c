@@ -57,10 +57,10 @@ static bool is_digit(char c)
 #define FRAC_DIGITS 18
 
 struct decimal {
-	uint64_t ip;      /* integer part */
-	uint64_t frac;    /* first fd fraction digits */
+	uint64_t ip;   /* integer part */
+	uint64_t frac; /* first fd fraction digits */
 	unsigned fd;
-	bool overflow;    /* integer part does not fit */
+	bool overflow; /* integer part does not fit */
 };
 
 /* digits [ '.' digits ]: at least one digit on each side of the point. Advances *p. */
@@ -127,11 +127,24 @@ int isol8_parse_size(const char *s, uint64_t *out, struct isol8_err *err)
 	if (!parse_decimal(&p, &d))
 		return bad(err, "size", s, "expected a number like 512m, 1g, 1.5g or 1024");
 	switch (lower((unsigned char)*p)) {
-	case 'k': mult = 1ULL << 10; p++; break;
-	case 'm': mult = 1ULL << 20; p++; break;
-	case 'g': mult = 1ULL << 30; p++; break;
-	case 't': mult = 1ULL << 40; p++; break;
-	default: break;
+	case 'k':
+		mult = 1ULL << 10;
+		p++;
+		break;
+	case 'm':
+		mult = 1ULL << 20;
+		p++;
+		break;
+	case 'g':
+		mult = 1ULL << 30;
+		p++;
+		break;
+	case 't':
+		mult = 1ULL << 40;
+		p++;
+		break;
+	default:
+		break;
 	}
 	if (*p == 'b' || *p == 'B')
 		p++;
@@ -144,8 +157,14 @@ int isol8_parse_size(const char *s, uint64_t *out, struct isol8_err *err)
 
 void isol8_format_size(uint64_t bytes, char *out, size_t outlen)
 {
-	static const struct { unsigned shift; char unit; } units[] = {
-		{40, 't'}, {30, 'g'}, {20, 'm'}, {10, 'k'},
+	static const struct {
+		unsigned shift;
+		char unit;
+	} units[] = {
+		{40, 't'},
+		{30, 'g'},
+		{20, 'm'},
+		{10, 'k'},
 	};
 
 	if (!outlen)

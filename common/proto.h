@@ -25,8 +25,8 @@
 #define PEER_CONNECTOR 0x20u /* isol8 serve's broker connector (frontend/http/connector.c) */
 
 /* Identifier limits, checked on every side. */
-#define ISOL8_MAX_ID 128u          /* container / exec ids (64 hex in practice) */
-#define ISOL8_MAX_SESSION 64u      /* session names: [A-Za-z0-9_.-], 1..64 */
+#define ISOL8_MAX_ID 128u     /* container / exec ids (64 hex in practice) */
+#define ISOL8_MAX_SESSION 64u /* session names: [A-Za-z0-9_.-], 1..64 */
 #define ISOL8_MAX_IMAGE 256u
 #define ISOL8_MAX_PATH 1024u
 #define ISOL8_MAX_ARGS 64u
@@ -44,63 +44,64 @@
 #define ISOL8_MAX_ENV_ENTRY 32768u
 #define ISOL8_MAX_TENANT 64u
 #define ISOL8_MAX_KEY_NAME 64u
-#define ISOL8_KEY_ID_LEN 16u       /* hex digits of an API key's id (see FE_HELLO_KEY) */
-#define ISOL8_MAX_PRINCIPAL 127u   /* "uid:N" | "key:NAME@FRONTEND_UID#ID" */
+#define ISOL8_KEY_ID_LEN 16u     /* hex digits of an API key's id (see FE_HELLO_KEY) */
+#define ISOL8_MAX_PRINCIPAL 127u /* "uid:N" | "key:NAME@FRONTEND_UID#ID" */
 #define ISOL8_MAX_LOG_LINE 2048u
 #define ISOL8_MAX_ERROR_MSG 4096u /* text of WK_ERROR, BR_REPLY_ERR, PX_REPLY_ERR */
 
 enum isol8_msg_type {
 	/* frontend -> broker */
-	FE_HELLO = 1,        /* u8 op, str session (may be empty) | 0 fds */
-	FE_HELLO_KEY = 2,    /* u8 op, str session, str key name, str key id (ISOL8_KEY_ID_LEN
+	FE_HELLO = 1,     /* u8 op, str session (may be empty) | 0 fds */
+	FE_HELLO_KEY = 2, /* u8 op, str session, str key name, str key id (ISOL8_KEY_ID_LEN
 	                        lowercase hex, derived from the secret): only from a trusted HTTP
 	                        frontend (uid 0 or --trust-key-uid), which authenticated the bearer
 	                        key. The name picks the tenant; the principal (who owns sessions)
 	                        is "key:NAME@FRONTEND_UID#ID", so two servers that both call their
 	                        key "default" but hold different secrets never share sessions */
 
-	FE_HELLO_DBKEY = 3,  /* u8 op, str session, str SHA-256 of a bearer token (64 lowercase hex):
+	FE_HELLO_DBKEY = 3, /* u8 op, str session, str SHA-256 of a bearer token (64 lowercase hex):
 	                        only from a trusted HTTP frontend, for a token it does not hold
 	                        itself. isol8d looks the hash up in its key store (broker/keystore.h):
 	                        refused (ISOL8_E_AUTH "Invalid API key") when unknown, revoked,
 	                        expired or its tenant left the policy; else the key's tenant, and
 	                        the principal "dbkey:NAME@FRONTEND_UID#ID" */
-	FE_KEYS = 17,        /* after a HELLO_KEYS hello (uid 0 only): u8 action (enum
+	FE_KEYS = 17,       /* after a HELLO_KEYS hello (uid 0 only): u8 action (enum
 	                        isol8_keys_action), str name, str tenant, u64 ttl_ms (0: default),
 	                        str id -> WK_FILE with the JSON answer in a sealed memfd, or WK_ERROR */
 
 	/* frontend -> worker (after routing) */
-	FE_RUN = 10,         /* JSON request text | fds: stdout, stderr, bundle (memfd, may be empty) */
-	FE_SESSION_LIST = 11,/* empty */
-	FE_SESSION_STOP = 12,/* str session */
-	FE_FILE_PUT = 13,    /* str session, str path | fd: content (memfd/file) */
-	FE_FILE_GET = 14,    /* str session, str path */
-	FE_SIGNAL = 15,      /* u8 signal (SIGINT/SIGTERM/SIGKILL): interrupt the running program */
-	FE_STDIN = 16,       /* empty | fd: the program's live stdin (read end of a pipe); sent right
+	FE_RUN = 10,          /* JSON request text | fds: stdout, stderr, bundle (memfd, may be empty) */
+	FE_SESSION_LIST = 11, /* empty */
+	FE_SESSION_STOP = 12, /* str session */
+	FE_FILE_PUT = 13,     /* str session, str path | fd: content (memfd/file) */
+	FE_FILE_GET = 14,     /* str session, str path */
+	FE_SIGNAL = 15,       /* u8 signal (SIGINT/SIGTERM/SIGKILL): interrupt the running program */
+	FE_STDIN = 16,        /* empty | fd: the program's live stdin (read end of a pipe); sent right
 	                        after FE_RUN when request.stdinStream is true */
 
 	/* worker -> frontend */
-	WK_RESULT = 20,      /* JSON result text */
-	WK_ERROR = 21,       /* u16 isol8_err code, str message */
-	WK_FILE = 22,        /* fd: content (memfd). Also in a run, right before WK_RESULT when
+	WK_RESULT = 20,   /* JSON result text */
+	WK_ERROR = 21,    /* u16 isol8_err code, str message */
+	WK_FILE = 22,     /* fd: content (memfd). Also in a run, right before WK_RESULT when
 	                        request.outputPaths yielded files: the JSON object {path: base64} */
-	WK_SESSIONS = 23,    /* JSON array text */
-	WK_OK = 24,          /* empty */
-	WK_PHASE = 26,       /* u8 ISOL8_PHASE_*: the run enters that phase; sent only when the
+	WK_SESSIONS = 23, /* JSON array text */
+	WK_OK = 24,       /* empty */
+	WK_PHASE = 26,    /* u8 ISOL8_PHASE_*: the run enters that phase; sent only when the
 	                        request has phaseEvents, and only around setup scripts (SETUP before
 	                        the first, CODE after the last succeeded) */
-	WK_OUTPUT = 27,      /* u8 stream (1 stdout, 2 stderr), bytes: output of the setup phase,
+	WK_OUTPUT = 27,   /* u8 stream (1 stdout, 2 stderr), bytes: output of the setup phase,
 	                        which travels here instead of the pipes so that it stays in order
 	                        with WK_PHASE; the pipes carry only the program's output */
 
 	/* broker connector -> isol8 serve (the answer to a hello on its private link) */
-	CN_CONNECTED = 25,   /* empty | fd: a connection to isol8d on which the hello was sent */
+	CN_CONNECTED = 25, /* empty | fd: a connection to isol8d on which the hello was sent */
 
 	/* broker -> frontend: the answer to HELLO_HEALTH */
-	WK_HEALTH = 28,      /* u8 enum isol8_node_state, u32 runs in flight or queued, u32 sessions */
+	WK_HEALTH = 28, /* u8 enum isol8_node_state, u32 runs in flight or queued, u32 sessions */
 
 	/* broker -> worker */
-	BR_ASSIGN = 30,      /* u32 token, u8 op, str tenant, str principal ("uid:N" | "key:NAME"), u32 uid, u32 gid, u32 pid,
+	BR_ASSIGN =
+		30, /* u32 token, u8 op, str tenant, str principal ("uid:N" | "key:NAME"), u32 uid, u32 gid, u32 pid,
 	                        str session, u32 max_sessions, u64 session_idle_ms,
 	                        u8 audit (ISOL8_AUDIT_F_*: what V_AUDIT should carry) | fd: connection */
 	BR_REPLY_OK = 31,    /* verb-specific payload, request_id of the verb */
@@ -111,39 +112,40 @@ enum isol8_msg_type {
 	                        shape for that tenant; the worker sends V_CONN_DONE for the token after */
 
 	/* worker -> broker verbs (request_id is echoed in the reply) */
-	V_CREATE = 40,       /* u32 token, u8 runtime, str image (explicit, may be empty), str preferred_image (custom, used when present, may be empty), u64 memory, u64 cpu_millis, u32 pids,
+	V_CREATE =
+		40, /* u32 token, u8 runtime, str image (explicit, may be empty), str preferred_image (custom, used when present, may be empty), u64 memory, u64 cpu_millis, u32 pids,
 	                        u64 timeout_ms, u64 sandbox_size, u64 tmp_size, u64 max_output,
 	                        u8 net_mode, u8 writable, u8 kind (0 ephemeral, 1 session, 2 persist),
 	                        str session
 	                        -> str container_id, u64 memory, u64 cpu_millis, u32 pids, u64 timeout_ms,
 	                           u64 sandbox_size, u64 tmp_size, u64 max_output, u8 writable, str image, u8 image_setup,
 	                           u8 isolation (enum isol8_isolation: 0 runc, 1 runsc; no agent under runsc) */
-	V_START = 41,        /* str container -> empty, or | fd: the agent connection (common/agent_proto.h)
+	V_START = 41,       /* str container -> empty, or | fd: the agent connection (common/agent_proto.h)
 	                        when the image carries the agent and it connected */
-	V_EXEC = 42,         /* str container, u32 argc, str argv[argc], u32 envc, str env[envc],
+	V_EXEC = 42,        /* str container, u32 argc, str argv[argc], u32 envc, str env[envc],
 	                        str workdir, u8 attach_stdin -> str exec_id | fd: hijacked stream */
-	V_EXEC_STATUS = 43,  /* str exec_id -> u8 running, u32 exit_code (as int32) */
-	V_INSPECT = 44,      /* str container -> u8 running, u8 oom_killed, u32 exit_code, u32 oom_kills (cgroup) */
-	V_KILL = 45,         /* str container, u8 signal -> empty */
-	V_REMOVE = 46,       /* str container -> empty */
+	V_EXEC_STATUS = 43, /* str exec_id -> u8 running, u32 exit_code (as int32) */
+	V_INSPECT = 44,     /* str container -> u8 running, u8 oom_killed, u32 exit_code, u32 oom_kills (cgroup) */
+	V_KILL = 45,        /* str container, u8 signal -> empty */
+	V_REMOVE = 46,      /* str container -> empty */
 	/* 47, 48: put-archive and get-archive, removed (no sender); not to be reused */
-	V_NET_RULES = 49,    /* str container, u32 n_allow, str allow[n_allow], u32 n_deny, str deny[n_deny],
+	V_NET_RULES = 49, /* str container, u32 n_allow, str allow[n_allow], u32 n_deny, str deny[n_deny],
 	                        u8 log -> empty. Only for a running sandbox created with net mode
 	                        filtered, once. Patterns: canonical host patterns (proxy/hostpat.h:
 	                        name, *.domain or *; never compiled), at most ISOL8_NET_MAX_PATTERNS
 	                        per list, each 1..ISOL8_NET_MAX_PATTERN bytes. */
-	V_LIST_OWN = 50,     /* empty -> u32 n, str id[n] */
-	V_LOG = 51,          /* u8 level, str line (no reply) */
-	V_CONN_DONE = 52,    /* u32 token (no reply) */
-	V_NET_LOGS = 53,     /* str container -> str json (array of request records, see proxy/proxy.c) */
-	V_RENEW = 54,        /* str container, u64 timeout_ms: a reused ephemeral sandbox gets a fresh hard
+	V_LIST_OWN = 50,  /* empty -> u32 n, str id[n] */
+	V_LOG = 51,       /* u8 level, str line (no reply) */
+	V_CONN_DONE = 52, /* u32 token (no reply) */
+	V_NET_LOGS = 53,  /* str container -> str json (array of request records, see proxy/proxy.c) */
+	V_RENEW = 54,     /* str container, u64 timeout_ms: a reused ephemeral sandbox gets a fresh hard
 	                        deadline (now + min(timeout, its applied timeout) + 60 s); timeout_ms 0:
 	                        it went back to the pool (the deadline a new one gets) -> empty */
-	V_USAGE = 56,        /* str container, u8 reset (1: start a new memory peak after reading)
+	V_USAGE = 56,     /* str container, u8 reset (1: start a new memory peak after reading)
 	                        -> u8 known (USAGE_K_*), u64 cpu_us, u64 memory_bytes,
 	                        u64 peak_memory_bytes, u64 net_bytes_in, u64 net_bytes_out: the
 	                        sandbox's cumulative counters (cgroup; the proxy for filtered) */
-	V_AUDIT = 55,        /* one finished run, for the broker's audit log (no reply). Only what the
+	V_AUDIT = 55,     /* one finished run, for the broker's audit log (no reply). Only what the
 	                        worker alone knows; the broker adds who, where and with which limits:
 	                        u32 token, str container (empty: no sandbox was reached),
 	                        str execution_id (ISOL8_AUDIT_MAX_EXEC_ID), u8 outcome (enum
@@ -160,18 +162,18 @@ enum isol8_msg_type {
 
 	/* broker -> proxy (isol8-proxy, one per daemon); the proxy answers each in order with
 	   PX_REPLY_OK or PX_REPLY_ERR carrying the same request_id */
-	PX_LISTEN = 60,      /* str container, u32 n_allow, str allow[], u32 n_deny, str deny[], u8 log,
+	PX_LISTEN = 60,    /* str container, u32 n_allow, str allow[], u32 n_deny, str deny[], u8 log,
 	                        str tenant, then the tenant's policy ceiling: u32 n, str allow[], u32 n,
 	                        str deny[], u32 n, u16 port[], u32 n, str cidr[] (proxy/rules.h),
 	                        then the Docker networks' subnets: u32 n, str cidr[]
 	                        | fd: listening TCP socket inside the sandbox's network namespace */
-	PX_DROP = 61,        /* str container: close its listener and connections, discard its log */
-	PX_LOGS = 62,        /* str container -> str json */
-	PX_REPLY_OK = 63,    /* request-specific payload */
-	PX_REPLY_ERR = 64,   /* u16 isol8_err code, str message */
-	PX_COUNTS = 66,      /* empty -> u64 allowed, u64 blocked: requests the proxy decided since it
+	PX_DROP = 61,      /* str container: close its listener and connections, discard its log */
+	PX_LOGS = 62,      /* str container -> str json */
+	PX_REPLY_OK = 63,  /* request-specific payload */
+	PX_REPLY_ERR = 64, /* u16 isol8_err code, str message */
+	PX_COUNTS = 66,    /* empty -> u64 allowed, u64 blocked: requests the proxy decided since it
 	                        started, all sandboxes (isol8d's metrics) */
-	PX_STATS = 65,       /* str container -> u64 bytes_up (sent upstream for the sandbox),
+	PX_STATS = 65,     /* str container -> u64 bytes_up (sent upstream for the sandbox),
 	                        u64 bytes_down (received for it), closed and open connections */
 };
 
@@ -184,11 +186,11 @@ enum isol8_msg_type {
 
 /* V_AUDIT */
 enum isol8_audit_outcome {
-	AUDIT_OK = 0,          /* the program ran to its end (any exit code) */
-	AUDIT_ERROR = 1,       /* the run failed before or around the program (err_code says why) */
+	AUDIT_OK = 0,    /* the program ran to its end (any exit code) */
+	AUDIT_ERROR = 1, /* the run failed before or around the program (err_code says why) */
 	AUDIT_TIMEOUT = 2,
 	AUDIT_OOM = 3,
-	AUDIT_REFUSED = 4,     /* the policy refused it (the broker also wrote a refusal record) */
+	AUDIT_REFUSED = 4, /* the policy refused it (the broker also wrote a refusal record) */
 	AUDIT__MAX
 };
 #define ISOL8_AUDIT_F_ON 0x01u     /* BR_ASSIGN: the daemon keeps an audit log: send V_AUDIT */
@@ -196,8 +198,8 @@ enum isol8_audit_outcome {
 #define ISOL8_AUDIT_F_OUTPUT 0x04u /* policy audit.includeOutput */
 #define ISOL8_AUDIT_R_STDOUT_TRUNC 0x01u
 #define ISOL8_AUDIT_R_STDERR_TRUNC 0x02u
-#define ISOL8_AUDIT_R_USAGE 0x04u  /* the usage fields are measured (else unknown) */
-#define ISOL8_AUDIT_R_NET 0x08u    /* the network fields are measured (filtered sandboxes) */
+#define ISOL8_AUDIT_R_USAGE 0x04u /* the usage fields are measured (else unknown) */
+#define ISOL8_AUDIT_R_NET 0x08u   /* the network fields are measured (filtered sandboxes) */
 #define ISOL8_AUDIT_R__ALL 0x0fu
 #define ISOL8_AUDIT_MAX_EXEC_ID 40u
 #define ISOL8_AUDIT_MAX_ERRMSG 512u
@@ -231,7 +233,7 @@ enum isol8_hello_op {
 	                      with it before answering a request */
 	HELLO_METRICS = 9, /* answered by the broker itself, to root and trusted HTTP frontends only:
 	                      WK_FILE with the Prometheus text exposition, then close */
-	HELLO_HEALTH = 10,  /* answered by the broker itself, to any peer and before any key check
+	HELLO_HEALTH = 10, /* answered by the broker itself, to any peer and before any key check
 	                      (a balancer's health check carries no key): WK_HEALTH, then close */
 	HELLO__MAX
 };
@@ -256,13 +258,13 @@ struct isol8_err;
 
 struct isol8_proto_row {
 	uint8_t type;
-	const char *symbol; /* "FE_HELLO" */
-	const char *name;   /* "hello", as errors and logs call it */
-	uint8_t from;     /* peer kinds that may send it */
-	uint8_t to;       /* peer kinds that receive it */
-	uint8_t nfds;     /* exact number of fds it carries */
+	const char *symbol;  /* "FE_HELLO" */
+	const char *name;    /* "hello", as errors and logs call it */
+	uint8_t from;        /* peer kinds that may send it */
+	uint8_t to;          /* peer kinds that receive it */
+	uint8_t nfds;        /* exact number of fds it carries */
 	uint8_t fd_kinds[3]; /* enum isol8_fd_kind of each of the nfds fds (common/ipc.h) */
-	uint32_t min_len; /* payload bounds, bytes */
+	uint32_t min_len;    /* payload bounds, bytes */
 	uint32_t max_len;
 	uint8_t flags;
 };

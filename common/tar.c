@@ -20,8 +20,7 @@
 #define TAR_MAX_DEPTH 64
 #define TAR_MAX_PATH 4096
 
-const char *const isol8_tar_default_skip[] = { ".git", "node_modules", "__pycache__", ".venv", "venv", ".tox",
-					       NULL };
+const char *const isol8_tar_default_skip[] = {".git", "node_modules", "__pycache__", ".venv", "venv", ".tox", NULL};
 
 static la_ssize_t buf_write(struct archive *a, void *ctx, const void *data, size_t n)
 {
@@ -54,7 +53,8 @@ static struct archive *writer_new(struct isol8_buf *out, bool binary_names)
 
 static int arch_err(struct archive *a, const char *what, struct isol8_err *err)
 {
-	return isol8_err_set(err, ISOL8_E_IO, 0, "%s: %s", what, archive_error_string(a) ? archive_error_string(a) : "tar error");
+	return isol8_err_set(err, ISOL8_E_IO, 0, "%s: %s", what,
+			     archive_error_string(a) ? archive_error_string(a) : "tar error");
 }
 
 /* Relative, no empty/"."/".." components, no trailing '/'. */
@@ -78,8 +78,8 @@ static bool path_ok(const char *p)
 	return true;
 }
 
-static int write_header(struct archive *a, const char *path, mode_t type, unsigned perm, unsigned uid,
-			unsigned gid, size_t size, time_t mtime, struct isol8_err *err)
+static int write_header(struct archive *a, const char *path, mode_t type, unsigned perm, unsigned uid, unsigned gid,
+			size_t size, time_t mtime, struct isol8_err *err)
 {
 	struct archive_entry *e = archive_entry_new();
 	int r;
@@ -239,7 +239,8 @@ static int walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
 		de = readdir(dir);
 		if (!de) {
 			if (errno)
-				ret = isol8_err_set(w->err, ISOL8_E_IO, errno, "read directory %s", *prefix ? prefix : ".");
+				ret = isol8_err_set(w->err, ISOL8_E_IO, errno, "read directory %s",
+						    *prefix ? prefix : ".");
 			break;
 		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -277,7 +278,7 @@ static int walk_dir(struct walk *w, int dirfd, const char *prefix, int depth)
 int isol8_tar_from_dir(const char *dirpath, const char *const *skip, size_t max_total, struct isol8_buf *out,
 		       struct isol8_err *err)
 {
-	struct walk w = { .skip = skip ? skip : isol8_tar_default_skip, .max = max_total, .err = err };
+	struct walk w = {.skip = skip ? skip : isol8_tar_default_skip, .max = max_total, .err = err};
 	int fd, r;
 
 	fd = open(dirpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -13,10 +13,10 @@
 #include "common/err.h"
 
 struct isol8_tar_entry {
-	const char *path;   /* "dir/file.py" */
+	const char *path; /* "dir/file.py" */
 	const void *data;
 	size_t len;
-	unsigned mode;      /* permission bits, e.g. 0644; file type bits are ignored */
+	unsigned mode; /* permission bits, e.g. 0644; file type bits are ignored */
 	unsigned uid, gid;
 };
 

@@ -43,28 +43,27 @@ int docker_network_list(struct docker *d, json_object **out, struct isol8_err *e
 int docker_image_list(struct docker *d, const char *label, json_object **out, struct isol8_err *err);
 int docker_image_inspect(struct docker *d, const char *name, json_object **out, struct isol8_err *err);
 int docker_image_remove(struct docker *d, const char *name, bool force, struct isol8_err *err);
-int docker_image_tag(struct docker *d, const char *source, const char *repo, const char *tag,
-		     struct isol8_err *err);
+int docker_image_tag(struct docker *d, const char *source, const char *repo, const char *tag, struct isol8_err *err);
 
 typedef void (*docker_log_cb)(const char *line, void *ctx);
 
 struct docker_build_opts {
-	const char *tag;          /* "isol8:python" */
-	const char *target;       /* multi-stage target or NULL */
-	const char *dockerfile;   /* path inside the context, NULL = "Dockerfile" */
+	const char *tag;              /* "isol8:python" */
+	const char *target;           /* multi-stage target or NULL */
+	const char *dockerfile;       /* path inside the context, NULL = "Dockerfile" */
 	const char *const *labels;    /* NULL-terminated "k=v" list, or NULL */
 	const char *const *buildargs; /* NULL-terminated "K=V" list, or NULL */
 	bool nocache;
-	bool pull;                /* false: never pull the FROM image */
+	bool pull; /* false: never pull the FROM image */
 };
 /* Build from a tar context held in memory. The build log ("stream" lines, and "error" which
  * fails the call) is delivered line by line to cb as it arrives. */
-int docker_image_build(struct docker *d, const struct docker_build_opts *o, const void *context_tar,
-		       size_t context_len, docker_log_cb cb, void *ctx, struct isol8_err *err);
+int docker_image_build(struct docker *d, const struct docker_build_opts *o, const void *context_tar, size_t context_len,
+		       docker_log_cb cb, void *ctx, struct isol8_err *err);
 /* Import a root filesystem tarball read from fd (docker import). changes: NULL-terminated
  * Dockerfile instructions ("LABEL a=b", "CMD [\"bash\"]") or NULL. */
-int docker_image_import(struct docker *d, int tar_fd, const char *repo, const char *tag,
-			const char *const *changes, struct isol8_err *err);
+int docker_image_import(struct docker *d, int tar_fd, const char *repo, const char *tag, const char *const *changes,
+			struct isol8_err *err);
 
 /* ---- containers ---- */
 /* body: full create body (Image, Cmd, Env, Labels, User, WorkingDir, HostConfig...). name may be
@@ -76,17 +75,15 @@ int docker_container_inspect(struct docker *d, const char *id, json_object **out
 int docker_container_kill(struct docker *d, const char *id, const char *signal, struct isol8_err *err);
 /* force: kill if running; also removes anonymous volumes (v=1). Missing container is success
  * when ignore_missing. */
-int docker_container_remove(struct docker *d, const char *id, bool force, bool ignore_missing,
-			    struct isol8_err *err);
+int docker_container_remove(struct docker *d, const char *id, bool force, bool ignore_missing, struct isol8_err *err);
 /* label filter as for images; all: include stopped containers. *out is a JSON array. */
-int docker_container_list(struct docker *d, const char *label, bool all, json_object **out,
-			  struct isol8_err *err);
+int docker_container_list(struct docker *d, const char *label, bool all, json_object **out, struct isol8_err *err);
 /* Extract a tar stream (in memory) at path inside the container. */
-int docker_container_put_archive(struct docker *d, const char *id, const char *path, const void *tar,
-				 size_t len, struct isol8_err *err);
+int docker_container_put_archive(struct docker *d, const char *id, const char *path, const void *tar, size_t len,
+				 struct isol8_err *err);
 /* Fetch path as a tar stream into out; fails with ISOL8_E_LIMIT past max bytes. */
-int docker_container_get_archive(struct docker *d, const char *id, const char *path, struct isol8_buf *out,
-				 size_t max, struct isol8_err *err);
+int docker_container_get_archive(struct docker *d, const char *id, const char *path, struct isol8_buf *out, size_t max,
+				 struct isol8_err *err);
 
 /* ---- exec ---- */
 /* body: exec create body (Cmd, Env, User, WorkingDir, AttachStdin/out/err, Tty=false). */

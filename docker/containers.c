@@ -31,13 +31,12 @@ int docker_container_create(struct docker *d, const char *name, json_object *bod
 	return r;
 }
 
-static int simple_post(struct docker *d, const char *id, const char *fmt_tail, const char *arg,
-		       struct isol8_err *err)
+static int simple_post(struct docker *d, const char *id, const char *fmt_tail, const char *arg, struct isol8_err *err)
 {
 	_cleanup_free_ char *n = docker_path_arg("container", id, err);
 	_cleanup_free_ char *a = NULL, *path = NULL;
-	struct docker_call call = { .method = "POST", .body_fd = -1, .max_response = 65536,
-				    .timeout_ms = DOCKER_JSON_TIMEOUT_MS };
+	struct docker_call call = {
+		.method = "POST", .body_fd = -1, .max_response = 65536, .timeout_ms = DOCKER_JSON_TIMEOUT_MS};
 	int r;
 
 	if (!n)
@@ -72,13 +71,12 @@ int docker_container_inspect(struct docker *d, const char *id, json_object **out
 	return docker_call_json(d, "GET", path, NULL, out, err);
 }
 
-int docker_container_remove(struct docker *d, const char *id, bool force, bool ignore_missing,
-			    struct isol8_err *err)
+int docker_container_remove(struct docker *d, const char *id, bool force, bool ignore_missing, struct isol8_err *err)
 {
 	_cleanup_free_ char *n = docker_path_arg("container", id, err);
 	_cleanup_free_ char *path = NULL;
-	struct docker_call call = { .method = "DELETE", .body_fd = -1, .max_response = 65536,
-				    .timeout_ms = DOCKER_JSON_TIMEOUT_MS };
+	struct docker_call call = {
+		.method = "DELETE", .body_fd = -1, .max_response = 65536, .timeout_ms = DOCKER_JSON_TIMEOUT_MS};
 	long status;
 	int r;
 
@@ -99,8 +97,7 @@ int docker_container_remove(struct docker *d, const char *id, bool force, bool i
 	return r;
 }
 
-int docker_container_list(struct docker *d, const char *label, bool all, json_object **out,
-			  struct isol8_err *err)
+int docker_container_list(struct docker *d, const char *label, bool all, json_object **out, struct isol8_err *err)
 {
 	_cleanup_free_ char *f = docker_label_filter(label);
 	_cleanup_free_ char *path = xasprintf("/containers/json?all=%d%s", all ? 1 : 0, f);
@@ -123,12 +120,15 @@ static char *archive_path(const char *id, const char *path, struct isol8_err *er
 	return xasprintf("/containers/%s/archive?path=%s", n, p);
 }
 
-int docker_container_put_archive(struct docker *d, const char *id, const char *path, const void *tar,
-				 size_t len, struct isol8_err *err)
+int docker_container_put_archive(struct docker *d, const char *id, const char *path, const void *tar, size_t len,
+				 struct isol8_err *err)
 {
 	_cleanup_free_ char *p = archive_path(id, path, err);
-	struct docker_call call = { .method = "PUT", .body_fd = -1, .content_type = "application/x-tar",
-				    .max_response = 65536, .timeout_ms = DOCKER_JSON_TIMEOUT_MS };
+	struct docker_call call = {.method = "PUT",
+				   .body_fd = -1,
+				   .content_type = "application/x-tar",
+				   .max_response = 65536,
+				   .timeout_ms = DOCKER_JSON_TIMEOUT_MS};
 	int r;
 
 	if (!p)
@@ -141,12 +141,12 @@ int docker_container_put_archive(struct docker *d, const char *id, const char *p
 	return r;
 }
 
-int docker_container_get_archive(struct docker *d, const char *id, const char *path, struct isol8_buf *out,
-				 size_t max, struct isol8_err *err)
+int docker_container_get_archive(struct docker *d, const char *id, const char *path, struct isol8_buf *out, size_t max,
+				 struct isol8_err *err)
 {
 	_cleanup_free_ char *p = archive_path(id, path, err);
-	struct docker_call call = { .method = "GET", .body_fd = -1, .max_response = max,
-				    .timeout_ms = DOCKER_JSON_TIMEOUT_MS };
+	struct docker_call call = {
+		.method = "GET", .body_fd = -1, .max_response = max, .timeout_ms = DOCKER_JSON_TIMEOUT_MS};
 	int r;
 
 	if (!p)

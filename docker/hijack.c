@@ -30,7 +30,7 @@ size_t docker_http_head_end(const char *buf, size_t len)
 static bool is_tchar(unsigned char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c && strchr("!#$%&'*+-.^_`|~", c));
+		(c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
 static int bad(struct isol8_err *err, const char *what)
@@ -161,8 +161,10 @@ int docker_http_dechunk(const char *in, size_t len, struct isol8_buf *out, size_
 		hex_end = pos;
 		while (hex_end < line_end - 1) {
 			char c = in[hex_end];
-			int v = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-				: (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+			int v = (c >= '0' && c <= '9')   ? c - '0'
+				: (c >= 'a' && c <= 'f') ? c - 'a' + 10
+				: (c >= 'A' && c <= 'F') ? c - 'A' + 10
+							 : -1;
 			if (v < 0)
 				break;
 			if (++digits > 8)
@@ -203,7 +205,7 @@ int docker_http_dechunk(const char *in, size_t len, struct isol8_buf *out, size_
 static int wait_in(int fd, long long deadline, struct isol8_err *err)
 {
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = {.fd = fd, .events = POLLIN};
 		long long left = deadline - (long long)clock_mono_ms();
 		int r;
 
@@ -284,8 +286,9 @@ static int error_answer(int fd, const struct docker_http_head *h, long long dead
 {
 	struct isol8_buf raw = ISOL8_BUF_INIT, body = ISOL8_BUF_INIT;
 	const size_t cap = DOCKER_HIJACK_MAX_ERROR_BODY;
-	size_t want = h->content_length >= 0 ? (size_t)(h->content_length < (long long)cap ? h->content_length : (long long)cap)
-					    : cap;
+	size_t want = h->content_length >= 0
+		? (size_t)(h->content_length < (long long)cap ? h->content_length : (long long)cap)
+		: cap;
 	int done = 0, r;
 
 	while (!done && raw.len < (h->chunked ? cap + 4096 : want)) {
@@ -337,7 +340,7 @@ int docker_exec_start_hijack(struct docker *d, const char *exec_id, int *fd_out,
 	_cleanup_free_ char *n = docker_path_arg("exec", exec_id, err);
 	_cleanup_free_ char *req = NULL;
 	_cleanup_close_ int fd = -1;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const char *path = docker_socket_path(d);
 	char head[DOCKER_HIJACK_MAX_HEAD];
 	size_t head_len = 0;

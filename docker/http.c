@@ -26,16 +26,17 @@ static int parse_host(const char *host, char **path_out, struct isol8_err *err)
 	if (strncmp(host, "unix://", 7) == 0) {
 		const char *p = host + 7;
 		if (*p != '/')
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid DOCKER_HOST %s: need an absolute socket path",
-					     host);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "invalid DOCKER_HOST %s: need an absolute socket path", host);
 		*path_out = xstrdup(p);
 		return 0;
 	}
 	if (strncmp(host, "tcp://", 6) == 0 || strncmp(host, "ssh://", 6) == 0 || strncmp(host, "npipe://", 8) == 0 ||
 	    strncmp(host, "fd://", 5) == 0)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0,
-				     "DOCKER_HOST %s: only unix:// sockets are supported (tcp:// and others are not supported yet)",
-				     host);
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			"DOCKER_HOST %s: only unix:// sockets are supported (tcp:// and others are not supported yet)",
+			host);
 	return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid DOCKER_HOST %s: expected unix:///path/to/docker.sock",
 			     host);
 }
@@ -269,7 +270,7 @@ static int transport_error(struct docker *d, CURLcode rc, struct isol8_err *err)
 int docker_call_run(struct docker *d, struct docker_call *call, struct isol8_err *err)
 {
 	struct curl_slist *hdrs = NULL;
-	struct sink s = { .call = call, .d = d };
+	struct sink s = {.call = call, .d = d};
 	_cleanup_free_ char *url = NULL;
 	_cleanup_free_ char *ctype = NULL;
 	CURLcode rc;
@@ -360,11 +361,10 @@ void docker_call_free(struct docker_call *call)
 	isol8_buf_free(&call->resp);
 }
 
-int docker_call_json(struct docker *d, const char *method, const char *path, json_object *body,
-		     json_object **out, struct isol8_err *err)
+int docker_call_json(struct docker *d, const char *method, const char *path, json_object *body, json_object **out,
+		     struct isol8_err *err)
 {
-	struct docker_call call = { .method = method, .path = path, .body_fd = -1,
-				    .timeout_ms = DOCKER_JSON_TIMEOUT_MS };
+	struct docker_call call = {.method = method, .path = path, .body_fd = -1, .timeout_ms = DOCKER_JSON_TIMEOUT_MS};
 	const char *b = NULL;
 	int r;
 
@@ -397,8 +397,8 @@ int docker_call_json(struct docker *d, const char *method, const char *path, jso
 
 int docker_ping(struct docker *d, struct isol8_err *err)
 {
-	struct docker_call call = { .method = "GET", .path = "/_ping", .body_fd = -1, .max_response = 4096,
-				    .timeout_ms = 30000 };
+	struct docker_call call = {
+		.method = "GET", .path = "/_ping", .body_fd = -1, .max_response = 4096, .timeout_ms = 30000};
 	int r = docker_call_run(d, &call, err);
 
 	docker_call_free(&call);

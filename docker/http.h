@@ -23,22 +23,22 @@ struct docker {
 };
 
 struct docker_call {
-	const char *method;          /* "GET", "POST", "PUT", "DELETE" */
-	const char *path;            /* after the API prefix, already escaped: "/containers/json?all=1" */
-	const char *content_type;    /* for a body; NULL = application/json */
-	const void *body;            /* in-memory request body or NULL */
+	const char *method;       /* "GET", "POST", "PUT", "DELETE" */
+	const char *path;         /* after the API prefix, already escaped: "/containers/json?all=1" */
+	const char *content_type; /* for a body; NULL = application/json */
+	const void *body;         /* in-memory request body or NULL */
 	size_t body_len;
-	int body_fd;                 /* >= 0: stream the body from this fd (chunked) instead */
-	size_t max_response;         /* 0 = DOCKER_MAX_RESPONSE */
-	int limit_code;              /* error code when max_response is passed; 0 = ISOL8_E_LIMIT */
-	long timeout_ms;             /* whole call; 0 = none (builds and imports take what they take) */
+	int body_fd;         /* >= 0: stream the body from this fd (chunked) instead */
+	size_t max_response; /* 0 = DOCKER_MAX_RESPONSE */
+	int limit_code;      /* error code when max_response is passed; 0 = ISOL8_E_LIMIT */
+	long timeout_ms;     /* whole call; 0 = none (builds and imports take what they take) */
 	/* JSON-lines progress answers (build, import): parsed as they arrive instead of buffered. */
 	bool progress;
 	docker_log_cb log_cb;
 	void *log_ctx;
 	/* results */
 	long status;
-	struct isol8_buf resp;       /* response body (not filled in progress mode on success) */
+	struct isol8_buf resp; /* response body (not filled in progress mode on success) */
 };
 
 /* Perform the call. Returns 0 for any status < 400 (call->status tells which); maps transport
@@ -53,8 +53,8 @@ void docker_call_free(struct docker_call *call);
 
 /* Convenience: run and parse the JSON answer into *out (may be NULL to ignore the body).
  * Uses DOCKER_JSON_TIMEOUT_MS. */
-int docker_call_json(struct docker *d, const char *method, const char *path, json_object *body,
-		     json_object **out, struct isol8_err *err);
+int docker_call_json(struct docker *d, const char *method, const char *path, json_object *body, json_object **out,
+		     struct isol8_err *err);
 
 /* Escape a path component or query value (every byte outside [A-Za-z0-9._~-]). Returns a
  * malloc'ed string. Path components "", "." and ".." are refused by docker_path_arg. */

@@ -39,8 +39,7 @@ int docker_image_remove(struct docker *d, const char *name, bool force, struct i
 	return docker_call_json(d, "DELETE", path, NULL, NULL, err);
 }
 
-int docker_image_tag(struct docker *d, const char *source, const char *repo, const char *tag,
-		     struct isol8_err *err)
+int docker_image_tag(struct docker *d, const char *source, const char *repo, const char *tag, struct isol8_err *err)
 {
 	_cleanup_free_ char *n = docker_path_arg("image", source, err);
 	_cleanup_free_ char *r = NULL, *t = NULL, *path = NULL;
@@ -67,7 +66,8 @@ static int kv_json(const char *what, const char *const *list, bool need_eq, char
 
 		if ((!eq && need_eq) || eq == *list || !**list) {
 			json_object_put(o);
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid %s \"%s\": expected KEY=VALUE", what, *list);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid %s \"%s\": expected KEY=VALUE", what,
+					     *list);
 		}
 		k = eq ? xstrndup(*list, (size_t)(eq - *list)) : xstrdup(*list);
 		json_object_object_add(o, k, json_object_new_string(eq ? eq + 1 : ""));
@@ -85,18 +85,23 @@ static void add_param(struct isol8_buf *q, const char *key, const char *value)
 	isol8_buf_printf(q, "%c%s=%s", memchr(q->data, '?', q->len) ? '&' : '?', key, v);
 }
 
-int docker_image_build(struct docker *d, const struct docker_build_opts *o, const void *context_tar,
-		       size_t context_len, docker_log_cb cb, void *ctx, struct isol8_err *err)
+int docker_image_build(struct docker *d, const struct docker_build_opts *o, const void *context_tar, size_t context_len,
+		       docker_log_cb cb, void *ctx, struct isol8_err *err)
 {
 	struct isol8_buf q = ISOL8_BUF_INIT;
 	_cleanup_free_ char *labels = NULL, *args = NULL;
-	struct docker_call call = { .method = "POST", .body_fd = -1, .content_type = "application/x-tar",
-				    .progress = true, .log_cb = cb, .log_ctx = ctx };
+	struct docker_call call = {.method = "POST",
+				   .body_fd = -1,
+				   .content_type = "application/x-tar",
+				   .progress = true,
+				   .log_cb = cb,
+				   .log_ctx = ctx};
 	int r;
 
 	if (!o->tag || !*o->tag)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "image build: a tag is required");
-	if (kv_json("label", o->labels, false, &labels, err) < 0 || kv_json("build arg", o->buildargs, true, &args, err) < 0)
+	if (kv_json("label", o->labels, false, &labels, err) < 0 ||
+	    kv_json("build arg", o->buildargs, true, &args, err) < 0)
 		return -1;
 	isol8_buf_puts(&q, "/build");
 	add_param(&q, "t", o->tag);
@@ -115,12 +120,12 @@ int docker_image_build(struct docker *d, const struct docker_build_opts *o, cons
 	return r < 0 ? isol8_err_wrap(err, "build %s", o->tag) : 0;
 }
 
-int docker_image_import(struct docker *d, int tar_fd, const char *repo, const char *tag,
-			const char *const *changes, struct isol8_err *err)
+int docker_image_import(struct docker *d, int tar_fd, const char *repo, const char *tag, const char *const *changes,
+			struct isol8_err *err)
 {
 	struct isol8_buf q = ISOL8_BUF_INIT;
-	struct docker_call call = { .method = "POST", .body_fd = tar_fd, .content_type = "application/x-tar",
-				    .progress = true };
+	struct docker_call call = {
+		.method = "POST", .body_fd = tar_fd, .content_type = "application/x-tar", .progress = true};
 	int r;
 
 	if (tar_fd < 0)

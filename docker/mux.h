@@ -12,8 +12,8 @@
 struct docker_mux {
 	uint8_t hdr[8];
 	unsigned hdr_have;
-	int stream;          /* stream of the frame being read */
-	uint32_t remaining;  /* payload bytes left in the current frame */
+	int stream;         /* stream of the frame being read */
+	uint32_t remaining; /* payload bytes left in the current frame */
 	int failed;
 };
 

@@ -70,8 +70,8 @@ static int handle_line(struct docker_progress *p, const char *s, size_t n)
 		return fail(p, "malformed progress line from Docker (NUL byte)");
 	tok = json_tokener_new();
 	obj = json_tokener_parse_ex(tok, s, (int)n);
-	if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
-	    json_tokener_get_parse_end(tok) != n || !json_object_is_type(obj, json_type_object)) {
+	if (!obj || json_tokener_get_error(tok) != json_tokener_success || json_tokener_get_parse_end(tok) != n ||
+	    !json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
 		json_tokener_free(tok);
 		return fail(p, "malformed progress line from Docker");
@@ -82,8 +82,7 @@ static int handle_line(struct docker_progress *p, const char *s, size_t n)
 	    json_object_object_get_ex(detail, "message", &v) && json_object_is_type(v, json_type_string)) {
 		r = fail(p, json_object_get_string(v));
 	} else if (json_object_object_get_ex(obj, "error", &v)) {
-		r = fail(p,
-			 json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "unknown error");
+		r = fail(p, json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "unknown error");
 	} else if (json_object_object_get_ex(obj, "stream", &v) && json_object_is_type(v, json_type_string)) {
 		add_text(p, json_object_get_string(v), (size_t)json_object_get_string_len(v));
 	}

@@ -20,12 +20,12 @@
 #define DOCKER_PROGRESS_MAX_TEXT (64u * 1024)
 
 struct docker_progress {
-	struct isol8_buf line;  /* partial JSON line */
-	struct isol8_buf text;  /* partial "stream" text line */
+	struct isol8_buf line; /* partial JSON line */
+	struct isol8_buf text; /* partial "stream" text line */
 	docker_log_cb cb;
 	void *ctx;
 	bool failed;
-	struct isol8_err err;   /* valid when failed */
+	struct isol8_err err; /* valid when failed */
 };
 
 void docker_progress_init(struct docker_progress *p, docker_log_cb cb, void *ctx);

@@ -43,10 +43,11 @@ int http_session_affinity(struct http_call *call, const char *session, enum MHD_
 	 * request could reach one node's session through another session's route. */
 	if (hs && (!session || strcmp(hs, session) != 0)) {
 		if (session)
-			snprintf(msg, sizeof msg, "X-Isol8-Session '%.64s' does not match the request's session '%s'", hs,
-				 session);
+			snprintf(msg, sizeof msg, "X-Isol8-Session '%.64s' does not match the request's session '%s'",
+				 hs, session);
 		else
-			snprintf(msg, sizeof msg, "X-Isol8-Session '%.64s' is set but the request names no session", hs);
+			snprintf(msg, sizeof msg, "X-Isol8-Session '%.64s' is set but the request names no session",
+				 hs);
 		*ret = http_reply_error(call->conn, MHD_HTTP_BAD_REQUEST, msg);
 		return 0;
 	}
@@ -65,9 +66,12 @@ int http_session_affinity(struct http_call *call, const char *session, enum MHD_
 static const char *state_name(uint8_t s)
 {
 	switch (s) {
-	case NODE_READY: return "ready";
-	case NODE_DRAINING: return "draining";
-	default: return "drained";
+	case NODE_READY:
+		return "ready";
+	case NODE_DRAINING:
+		return "draining";
+	default:
+		return "drained";
 	}
 }
 
@@ -103,15 +107,18 @@ enum MHD_Result http_handle_health(struct MHD_Connection *c, const struct http_s
 	/* "status" stays the original's "ok" when ready, for its clients, and "unavailable" with an
 	 * "error" when isol8d is down; "state" is the one to read. */
 	if (state < NODE__MAX) {
-		json_object_object_add(o, "status", json_object_new_string(state == NODE_READY ? "ok" : state_name(state)));
+		json_object_object_add(o, "status",
+				       json_object_new_string(state == NODE_READY ? "ok" : state_name(state)));
 		json_object_object_add(o, "version", json_object_new_string(HTTP_VERSION_STRING));
 		json_object_object_add(o, "state", json_object_new_string(state_name(state)));
-		status = state == NODE_READY ? MHD_HTTP_OK : state == NODE_DRAINING ? MHD_HTTP_NOT_FOUND
-									 : MHD_HTTP_SERVICE_UNAVAILABLE;
+		status = state == NODE_READY     ? MHD_HTTP_OK
+			: state == NODE_DRAINING ? MHD_HTTP_NOT_FOUND
+						 : MHD_HTTP_SERVICE_UNAVAILABLE;
 	} else {
 		json_object_object_add(o, "status", json_object_new_string("unavailable"));
 		json_object_object_add(o, "version", json_object_new_string(HTTP_VERSION_STRING));
-		json_object_object_add(o, "error", json_object_new_string(err.msg[0] ? err.msg : "isol8d did not answer"));
+		json_object_object_add(o, "error",
+				       json_object_new_string(err.msg[0] ? err.msg : "isol8d did not answer"));
 		json_object_object_add(o, "state", json_object_new_string("down"));
 		status = MHD_HTTP_SERVICE_UNAVAILABLE;
 	}

@@ -39,8 +39,8 @@ struct serve_args {
 	const char *port, *key, *key_file, *keys_file, *bind, *max_body, *socket, *tls_cert, *tls_key, *node_id;
 	const char *metrics; /* --metrics auto|open|key|off */
 	unsigned keepalive_ms;
-	int act_for_keys; /* -1 auto (root), 0 off, 1 on */
-	bool no_seccomp; /* --no-seccomp: debugging only */
+	int act_for_keys;    /* -1 auto (root), 0 off, 1 on */
+	bool no_seccomp;     /* --no-seccomp: debugging only */
 	bool lockdown_probe; /* --lockdown-probe: tests only (see lockdown_probe()) */
 	unsigned header_timeout_s;
 	unsigned grace_s;
@@ -88,10 +88,11 @@ static int parse(int argc, char **argv, struct serve_args *a)
 			a->bind = v;
 		else if ((v = value(argc, argv, &i, "--metrics"))) {
 			if (strcmp(v, "auto") && strcmp(v, "open") && strcmp(v, "key") && strcmp(v, "off"))
-				return cli_usage_error("--metrics '%s': use auto (open on loopback, key otherwise), open, key or off", v);
+				return cli_usage_error(
+					"--metrics '%s': use auto (open on loopback, key otherwise), open, key or off",
+					v);
 			a->metrics = v;
-		}
-		else if ((v = value(argc, argv, &i, "--max-body")))
+		} else if ((v = value(argc, argv, &i, "--max-body")))
 			a->max_body = v;
 		else if ((v = value(argc, argv, &i, "--socket")))
 			a->socket = v;
@@ -104,14 +105,15 @@ static int parse(int argc, char **argv, struct serve_args *a)
 		else if ((v = value(argc, argv, &i, "--keepalive-ms"))) {
 			/* Hidden: lets the tests see the SSE keepalive without waiting 15 s. */
 			if (parse_uint(v, 3600000, &a->keepalive_ms, "--keepalive-ms") < 0 || a->keepalive_ms < 10)
-				return a->keepalive_ms < 10 ? cli_usage_error("--keepalive-ms must be at least 10") : -1;
-		}
-		else if ((v = value(argc, argv, &i, "--grace"))) {
+				return a->keepalive_ms < 10 ? cli_usage_error("--keepalive-ms must be at least 10")
+							    : -1;
+		} else if ((v = value(argc, argv, &i, "--grace"))) {
 			if (parse_uint(v, 3600, &a->grace_s, "--grace") < 0)
 				return -1;
 		} else if ((v = value(argc, argv, &i, "--max-concurrent"))) {
 			if (parse_uint(v, 100000, &a->max_inflight, "--max-concurrent") < 0 || a->max_inflight == 0)
-				return a->max_inflight == 0 ? cli_usage_error("--max-concurrent must be at least 1") : -1;
+				return a->max_inflight == 0 ? cli_usage_error("--max-concurrent must be at least 1")
+							    : -1;
 		} else if (strcmp(argv[i], "--act-for-keys") == 0)
 			a->act_for_keys = 1;
 		else if (strcmp(argv[i], "--no-seccomp") == 0) /* debugging only: keep the filter off */
@@ -119,22 +121,24 @@ static int parse(int argc, char **argv, struct serve_args *a)
 		else if (strcmp(argv[i], "--lockdown-probe") == 0) /* tests only */
 			a->lockdown_probe = true;
 		else if ((v = value(argc, argv, &i, "--header-timeout"))) {
-			if (parse_uint(v, 3600, &a->header_timeout_s, "--header-timeout") < 0 || a->header_timeout_s == 0)
-				return a->header_timeout_s == 0 ? cli_usage_error("--header-timeout must be at least 1") : -1;
-		}
-		else if (strcmp(argv[i], "--no-act-for-keys") == 0)
+			if (parse_uint(v, 3600, &a->header_timeout_s, "--header-timeout") < 0 ||
+			    a->header_timeout_s == 0)
+				return a->header_timeout_s == 0 ? cli_usage_error("--header-timeout must be at least 1")
+								: -1;
+		} else if (strcmp(argv[i], "--no-act-for-keys") == 0)
 			a->act_for_keys = 0;
-		else
-		{
-			static const char *const known[] = {"port", "key", "key-file", "keys-file", "bind", "max-body",
-							    "socket", "tls-cert", "tls-key", "grace", "max-concurrent",
-							    "act-for-keys", "no-act-for-keys", "header-timeout"};
+		else {
+			static const char *const known[] = {
+				"port",           "key",          "key-file",        "keys-file",     "bind",
+				"max-body",       "socket",       "tls-cert",        "tls-key",       "grace",
+				"max-concurrent", "act-for-keys", "no-act-for-keys", "header-timeout"};
 			const char *sugg = strncmp(argv[i], "--", 2) == 0
-						   ? isol8_suggest(argv[i] + 2, known, sizeof known / sizeof known[0])
-						   : NULL;
+				? isol8_suggest(argv[i] + 2, known, sizeof known / sizeof known[0])
+				: NULL;
 			if (sugg && strcmp(sugg, argv[i] + 2) != 0)
 				return cli_usage_error("unknown option '%s' (did you mean --%s?)", argv[i], sugg);
-			return cli_usage_error("unknown option or missing value: '%s'; see 'isol8 serve --help'", argv[i]);
+			return cli_usage_error("unknown option or missing value: '%s'; see 'isol8 serve --help'",
+					       argv[i]);
 		}
 	}
 	return 0;
@@ -180,15 +184,16 @@ static int pick_node_id(const struct serve_args *a, char *out, size_t len, struc
 		s = host;
 	}
 	if (!isol8_valid_session_name(s))
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s '%.80s' is not a valid node id: use 1-64 of [A-Za-z0-9_.-]",
-				     what, s);
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "%s '%.80s' is not a valid node id: use 1-64 of [A-Za-z0-9_.-]", what, s);
 	snprintf(out, len, "%s", s);
 	return 0;
 }
 
 static int bind_listen(const char *addr, unsigned port, int *fd_out, unsigned *bound, struct isol8_err *err)
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
 	struct addrinfo *ai = NULL;
 	struct sockaddr_storage ss;
@@ -286,8 +291,9 @@ static int load_keys(const struct serve_args *a, struct http_keys *keys, struct 
 	if (a->keys_file && http_keys_load_file(keys, a->keys_file, err) < 0)
 		return -1;
 	if (keys->n == 0)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0,
-				     "an API key is required: --key-file FILE, ISOL8_API_KEY, --keys-file FILE or --key KEY");
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			"an API key is required: --key-file FILE, ISOL8_API_KEY, --keys-file FILE or --key KEY");
 	return 0;
 }
 
@@ -466,8 +472,8 @@ static int serve_child(const struct serve_args *a, struct http_server_conf *conf
 		return cli_fail(&err);
 	}
 	printf("[INFO] isol8 server listening on %s://%s%s%s:%u (isol8d: %s, %zu key%s%s)\n",
-	       conf->tls_cert ? "https" : "http", strchr(a->bind, ':') ? "[" : "", a->bind, strchr(a->bind, ':') ? "]" : "",
-	       bound, conf->socket_path, conf->keys.n, conf->keys.n == 1 ? "" : "s",
+	       conf->tls_cert ? "https" : "http", strchr(a->bind, ':') ? "[" : "", a->bind,
+	       strchr(a->bind, ':') ? "]" : "", bound, conf->socket_path, conf->keys.n, conf->keys.n == 1 ? "" : "s",
 	       conf->key_principals ? ", sessions per key" : "");
 	fflush(stdout);
 	if (a->lockdown_probe) {
@@ -539,11 +545,12 @@ static int serve(struct serve_args *a)
 	/* GET /metrics: a scraper on this host needs no key; elsewhere the tenant names it
 	 * carries need one. */
 	if (!a->metrics || strcmp(a->metrics, "auto") == 0)
-		conf.metrics = strncmp(a->bind, "127.", 4) == 0 || strcmp(a->bind, "::1") == 0 ? HTTP_METRICS_OPEN : HTTP_METRICS_KEY;
+		conf.metrics = strncmp(a->bind, "127.", 4) == 0 || strcmp(a->bind, "::1") == 0 ? HTTP_METRICS_OPEN
+											       : HTTP_METRICS_KEY;
 	else
 		conf.metrics = strcmp(a->metrics, "open") == 0 ? HTTP_METRICS_OPEN
-			       : strcmp(a->metrics, "off") == 0 ? HTTP_METRICS_OFF
-								 : HTTP_METRICS_KEY;
+			: strcmp(a->metrics, "off") == 0       ? HTTP_METRICS_OFF
+							       : HTTP_METRICS_KEY;
 	conf.key_principals = a->act_for_keys < 0 ? lk.as_root : a->act_for_keys;
 	conf.max_body = (size_t)max_body;
 	conf.max_connections = 256;

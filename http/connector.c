@@ -51,7 +51,8 @@ static void serve_one(int link, const char *socket_path, uint8_t hello_type, str
 	/* A root connector never sends a plain FE_HELLO: from uid 0 it would be the admin tenant.
 	 * The exceptions ask for the daemon's metrics or its health, which run nothing as anyone. */
 	if (m->type != hello_type && !(hello_type == FE_HELLO_KEY && m->type == FE_HELLO_DBKEY) &&
-	    !(m->type == FE_HELLO && m->len >= 1 && (m->payload[0] == HELLO_METRICS || m->payload[0] == HELLO_HEALTH))) {
+	    !(m->type == FE_HELLO && m->len >= 1 &&
+	      (m->payload[0] == HELLO_METRICS || m->payload[0] == HELLO_HEALTH))) {
 		isol8_err_set(&err, ISOL8_E_AUTH, 0, "this server may only send %s hellos",
 			      hello_type == FE_HELLO_KEY ? "API key" : "plain");
 		goto fail;
@@ -80,8 +81,9 @@ static int drop_privileges(struct isol8_err *err)
 		if (setgroups(0, NULL) < 0)
 			return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "setgroups(0)");
 		/* uid 0 must never regain capabilities, even through an exec (which the filter kills). */
-		if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
-						     SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED,
+		if (prctl(PR_SET_SECUREBITS,
+			  SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+				  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED,
 			  0, 0, 0) < 0)
 			return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "securebits");
 		for (cap_value_t c = 0; c < cap_max_bits(); c++)

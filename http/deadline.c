@@ -23,9 +23,9 @@ struct http_conn_slot {
 	int fd;
 	uint64_t deadline_ms; /* 0: none (a request is being handled, or exempt) */
 	bool exempt;
-	bool over;            /* opened beyond the per-address limit */
+	bool over; /* opened beyond the per-address limit */
 	unsigned char addr[16];
-	size_t addr_len;      /* 0: unknown address (not counted) */
+	size_t addr_len; /* 0: unknown address (not counted) */
 };
 
 /* The client's address without its port: what the per-address limit counts. */

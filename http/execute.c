@@ -73,8 +73,12 @@ static void collect_emit(void *cls, enum http_ev kind, const char *data, size_t 
 	struct isol8_err err = ISOL8_ERR_INIT;
 
 	switch (kind) {
-	case HTTP_EV_STDOUT: keep(c, &c->out, data, n); break;
-	case HTTP_EV_STDERR: keep(c, &c->err, data, n); break;
+	case HTTP_EV_STDOUT:
+		keep(c, &c->out, data, n);
+		break;
+	case HTTP_EV_STDERR:
+		keep(c, &c->err, data, n);
+		break;
 	case HTTP_EV_RESULT:
 		c->result = isol8_json_parse(data, n, RUN_RESULT_MAX, &err);
 		if (!c->result || !json_object_is_type(c->result, json_type_object)) {
@@ -82,8 +86,11 @@ static void collect_emit(void *cls, enum http_ev kind, const char *data, size_t 
 			isol8_err_set(&c->fail, ISOL8_E_PROTO, 0, "malformed result from isol8d");
 		}
 		break;
-	case HTTP_EV_ERROR: c->failed = true; break;
-	case HTTP_EV_PHASE: break;
+	case HTTP_EV_ERROR:
+		c->failed = true;
+		break;
+	case HTTP_EV_PHASE:
+		break;
 	}
 }
 
@@ -142,11 +149,11 @@ struct sse {
 	unsigned keepalive_ms;
 	struct http_run run;
 	struct http_run_spec spec;
-	struct isol8_buf pending;  /* bytes of complete events not yet handed to MHD */
-	char tail[2][4];           /* incomplete UTF-8 sequence held back per stream */
+	struct isol8_buf pending; /* bytes of complete events not yet handed to MHD */
+	char tail[2][4];          /* incomplete UTF-8 sequence held back per stream */
 	size_t tail_len[2];
 	bool finished;
-	bool setup;                /* in the setup phase (between HTTP_EV_PHASE setup and code) */
+	bool setup; /* in the setup phase (between HTTP_EV_PHASE setup and code) */
 	uint64_t last_write;
 	int client_fd; /* MHD's socket to the client, only polled for hang-up */
 };
@@ -196,14 +203,19 @@ static void sse_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 	char code[32] = "-1";
 
 	switch (kind) {
-	case HTTP_EV_STDOUT: add_output(s, 0, data, n, false); break;
-	case HTTP_EV_STDERR: add_output(s, 1, data, n, false); break;
+	case HTTP_EV_STDOUT:
+		add_output(s, 0, data, n, false);
+		break;
+	case HTTP_EV_STDERR:
+		add_output(s, 1, data, n, false);
+		break;
 	case HTTP_EV_RESULT:
 		add_output(s, 0, "", 0, true);
 		add_output(s, 1, "", 0, true);
 		res = isol8_json_parse(data, n, RUN_RESULT_MAX, &err);
 		if (res && isol8_json_member(res, "timedOut", &v) == 1 && json_object_get_boolean(v))
-			add_event(s, "error", json_object_new_string("EXECUTION TIMED OUT"), s->setup ? "setup" : "code");
+			add_event(s, "error", json_object_new_string("EXECUTION TIMED OUT"),
+				  s->setup ? "setup" : "code");
 		if (res && isol8_json_member(res, "exitCode", &v) == 1 && json_object_is_type(v, json_type_int))
 			snprintf(code, sizeof code, "%d", json_object_get_int(v));
 		else
@@ -295,7 +307,8 @@ enum MHD_Result http_handle_stream(struct http_call *call)
 	s->keepalive_ms = call->conf->keepalive_ms ? call->conf->keepalive_ms : HTTP_KEEPALIVE_MS;
 	s->last_write = clock_mono_ms();
 	{
-		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(call->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(call->conn,
+									     MHD_CONNECTION_INFO_CONNECTION_FD);
 		s->client_fd = ci ? ci->connect_fd : -1;
 	}
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK, sse_read, s, sse_free);

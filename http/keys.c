@@ -43,7 +43,8 @@ static void key_id(const char *secret, size_t n, char out[ISOL8_KEY_ID_LEN + 1])
 
 	/* Only allocation can fail here; a key without an id must not exist (never fail open). */
 	if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 || EVP_DigestUpdate(c, domain, sizeof domain) != 1 ||
-	    EVP_DigestUpdate(c, secret, n) != 1 || EVP_DigestFinal_ex(c, md, &mdlen) != 1 || mdlen < ISOL8_KEY_ID_LEN / 2)
+	    EVP_DigestUpdate(c, secret, n) != 1 || EVP_DigestFinal_ex(c, md, &mdlen) != 1 ||
+	    mdlen < ISOL8_KEY_ID_LEN / 2)
 		abort();
 	EVP_MD_CTX_free(c);
 	for (unsigned i = 0; i < ISOL8_KEY_ID_LEN / 2; i++)

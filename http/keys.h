@@ -14,7 +14,6 @@
 #include "common/keys_file.h" /* the limits: HTTP_KEY_MAX_SECRET, ... */
 #include "common/proto.h"
 
-
 struct http_key {
 	char *name;
 	char *secret;

@@ -20,10 +20,10 @@
 #include "lockdown/lockdown.h"
 
 struct http_lockdown {
-	bool as_root;               /* started as root: drop to id */
-	struct worker_identity id;  /* resolved before fork() (NSS) */
-	bool seccomp;               /* false only for --no-seccomp (debugging) */
-	int *keep;                  /* as root: fds to keep, renumbered (worker_lockdown) */
+	bool as_root;              /* started as root: drop to id */
+	struct worker_identity id; /* resolved before fork() (NSS) */
+	bool seccomp;              /* false only for --no-seccomp (debugging) */
+	int *keep;                 /* as root: fds to keep, renumbered (worker_lockdown) */
 	unsigned n_keep;
 };
 

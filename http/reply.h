@@ -17,7 +17,7 @@ struct http_call {
 	const struct http_server_conf *conf;
 	struct MHD_Connection *conn;
 	const struct http_key *key;
-	const char *arg;           /* route argument (DELETE /session/<arg>) */
+	const char *arg; /* route argument (DELETE /session/<arg>) */
 	const char *body;
 	size_t body_len;
 };

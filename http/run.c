@@ -65,8 +65,8 @@ static char *with_stdin_stream(const struct http_run_spec *spec, size_t *len, st
 	return out;
 }
 
-int http_run_start_stdin(const struct http_server_conf *conf, const struct http_key *key, const struct http_run_spec *spec,
-			 int stdin_fd, struct http_run *r, struct isol8_err *err)
+int http_run_start_stdin(const struct http_server_conf *conf, const struct http_key *key,
+			 const struct http_run_spec *spec, int stdin_fd, struct http_run *r, struct isol8_err *err)
 {
 	int sock = http_broker_open(conf, HELLO_RUN, spec->session, key, err);
 

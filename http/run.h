@@ -22,7 +22,7 @@ struct http_run {
 	int out; /* read ends, -1 once at EOF */
 	int err;
 	bool done;
-	bool in_setup; /* between WK_PHASE setup and code: output comes on the socket only */
+	bool in_setup;         /* between WK_PHASE setup and code: output comes on the socket only */
 	struct isol8_err fail; /* for HTTP_EV_ERROR: the worker's code and message */
 };
 
@@ -36,8 +36,8 @@ int http_run_start(const struct http_server_conf *conf, const struct http_key *k
 		   struct http_run *r, struct isol8_err *err);
 /* Same, with the program's live stdin: stdin_fd (a pipe's read end; the caller keeps and closes
  * its copy) goes to isol8d with FE_STDIN after the request. */
-int http_run_start_stdin(const struct http_server_conf *conf, const struct http_key *key, const struct http_run_spec *spec,
-			 int stdin_fd, struct http_run *r, struct isol8_err *err);
+int http_run_start_stdin(const struct http_server_conf *conf, const struct http_key *key,
+			 const struct http_run_spec *spec, int stdin_fd, struct http_run *r, struct isol8_err *err);
 /* Same on a broker connection the caller opened with HELLO_RUN for spec->session (isol8 mcp
  * opens it as its own user); sock is the callee's from here on, also on failure. */
 int http_run_start_on(int sock, const struct http_run_spec *spec, int stdin_fd, struct http_run *r,

@@ -64,7 +64,7 @@ enum route {
 struct req {
 	enum route route;
 	uint64_t t0_ms;
-	unsigned status;   /* of the response queued, for the access log */
+	unsigned status; /* of the response queued, for the access log */
 	char method[16];
 	char path[128];
 	const char *arg;
@@ -190,11 +190,11 @@ static enum route route(const char *method, const char *url, const char **arg)
 		const char *method;
 		enum route r;
 	} tab[] = {
-		{"/health", "GET", R_HEALTH},         {"/execute", "POST", R_EXECUTE},
+		{"/health", "GET", R_HEALTH},          {"/execute", "POST", R_EXECUTE},
 		{"/execute/stream", "POST", R_STREAM}, {"/file", "POST", R_FILE_PUT},
-		{"/file", "GET", R_FILE_GET},         {"/sessions", "GET", R_SESSIONS},
-		{"/cleanup", "POST", R_CLEANUP},     {"/execute/ws", "GET", R_WS},
-		{"/openapi.json", "GET", R_OPENAPI},  {"/metrics", "GET", R_METRICS},
+		{"/file", "GET", R_FILE_GET},          {"/sessions", "GET", R_SESSIONS},
+		{"/cleanup", "POST", R_CLEANUP},       {"/execute/ws", "GET", R_WS},
+		{"/openapi.json", "GET", R_OPENAPI},   {"/metrics", "GET", R_METRICS},
 		{"/auth/keys", "POST", R_AUTH_CREATE}, {"/auth/keys", "GET", R_AUTH_LIST},
 		{"/auth/login", "POST", R_AUTH_LOGIN},
 	};
@@ -338,26 +338,45 @@ static enum MHD_Result first_call(struct http_server *s, struct MHD_Connection *
 
 static enum MHD_Result dispatch(struct http_server *s, struct MHD_Connection *c, struct req *q)
 {
-	struct http_call call = {.srv = s, .conf = s->conf, .conn = c, .key = q->key, .arg = q->arg,
-				 .body = q->body.data ? q->body.data : "", .body_len = q->body.len};
+	struct http_call call = {.srv = s,
+				 .conf = s->conf,
+				 .conn = c,
+				 .key = q->key,
+				 .arg = q->arg,
+				 .body = q->body.data ? q->body.data : "",
+				 .body_len = q->body.len};
 
 	if (q->too_large)
 		return http_reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "Request body too large");
 	switch (q->route) {
-	case R_EXECUTE: return http_handle_execute(&call);
-	case R_STREAM: return http_handle_stream(&call);
-	case R_FILE_PUT: return http_handle_file_put(&call);
-	case R_FILE_GET: return http_handle_file_get(&call);
-	case R_SESSIONS: return http_handle_sessions(&call);
-	case R_SESSION_DELETE: return http_handle_session_delete(&call);
-	case R_CLEANUP: return http_handle_cleanup(&call);
-	case R_AUTH_CREATE: return http_handle_auth(&call, HTTP_AUTH_CREATE);
-	case R_AUTH_LIST: return http_handle_auth(&call, HTTP_AUTH_LIST);
-	case R_AUTH_REVOKE: return http_handle_auth(&call, HTTP_AUTH_REVOKE);
-	case R_AUTH_LOGIN: return http_handle_auth(&call, HTTP_AUTH_LOGIN);
-	case R_WS: return http_handle_ws(&call);
-	case R_METRICS: return http_handle_metrics(&call);
-	default: return http_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal routing error");
+	case R_EXECUTE:
+		return http_handle_execute(&call);
+	case R_STREAM:
+		return http_handle_stream(&call);
+	case R_FILE_PUT:
+		return http_handle_file_put(&call);
+	case R_FILE_GET:
+		return http_handle_file_get(&call);
+	case R_SESSIONS:
+		return http_handle_sessions(&call);
+	case R_SESSION_DELETE:
+		return http_handle_session_delete(&call);
+	case R_CLEANUP:
+		return http_handle_cleanup(&call);
+	case R_AUTH_CREATE:
+		return http_handle_auth(&call, HTTP_AUTH_CREATE);
+	case R_AUTH_LIST:
+		return http_handle_auth(&call, HTTP_AUTH_LIST);
+	case R_AUTH_REVOKE:
+		return http_handle_auth(&call, HTTP_AUTH_REVOKE);
+	case R_AUTH_LOGIN:
+		return http_handle_auth(&call, HTTP_AUTH_LOGIN);
+	case R_WS:
+		return http_handle_ws(&call);
+	case R_METRICS:
+		return http_handle_metrics(&call);
+	default:
+		return http_reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal routing error");
 	}
 }
 
@@ -473,13 +492,13 @@ struct http_server *http_server_start(struct http_server_conf *conf, struct isol
 		flags |= MHD_USE_TLS;
 	/* The TLS options come first in the list: MHD_OPTION_END ends it early without TLS. */
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, conf->listen_fd,
-				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				MHD_OPTION_NOTIFY_CONNECTION, http_deadlines_notify, &s->deadlines, MHD_OPTION_CONNECTION_LIMIT,
-				conf->max_connections,
-				MHD_OPTION_CONNECTION_TIMEOUT, conf->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-				(size_t)(64 * 1024), MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_EXTERNAL_LOGGER,
-				on_mhd_log, NULL, conf->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
-				conf->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, conf->tls_key, MHD_OPTION_END);
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+				http_deadlines_notify, &s->deadlines, MHD_OPTION_CONNECTION_LIMIT,
+				conf->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, conf->timeout_s,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_STRICT_FOR_CLIENT,
+				1, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+				conf->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, conf->tls_cert,
+				MHD_OPTION_HTTPS_MEM_KEY, conf->tls_key, MHD_OPTION_END);
 	if (!s->d) {
 		http_deadlines_stop(&s->deadlines);
 		pthread_mutex_destroy(&s->lock);

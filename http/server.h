@@ -25,19 +25,19 @@ struct http_server_conf {
 	const char *socket_path; /* isol8d socket (for messages; the connector connects to it) */
 	int broker_link;         /* the broker connector's link (connector.h) */
 	struct http_keys keys;
-	bool key_principals;     /* FE_HELLO_KEY (act for "key:<name>") instead of FE_HELLO */
+	bool key_principals; /* FE_HELLO_KEY (act for "key:<name>") instead of FE_HELLO */
 	size_t max_body;
 	unsigned max_connections;
 	unsigned per_ip_connections;
-	unsigned max_inflight;   /* concurrent runs; more get 429 */
-	unsigned timeout_s;      /* idle connection timeout */
+	unsigned max_inflight;     /* concurrent runs; more get 429 */
+	unsigned timeout_s;        /* idle connection timeout */
 	unsigned header_timeout_s; /* a request's headers must be complete this long after it began */
-	unsigned grace_s;        /* shutdown: wait this long for in-flight requests */
-	unsigned keepalive_ms;   /* SSE comment after this much silence */
-	const char *tls_cert;    /* PEM text (not a path), or NULL for plain HTTP */
+	unsigned grace_s;          /* shutdown: wait this long for in-flight requests */
+	unsigned keepalive_ms;     /* SSE comment after this much silence */
+	const char *tls_cert;      /* PEM text (not a path), or NULL for plain HTTP */
 	const char *tls_key;
-	const char *node_id;     /* X-Isol8-Node on every answer (--node-id, else the host name) */
-	const char *openapi;     /* GET /openapi.json (docs/openapi.json), NULL: 404 */
+	const char *node_id; /* X-Isol8-Node on every answer (--node-id, else the host name) */
+	const char *openapi; /* GET /openapi.json (docs/openapi.json), NULL: 404 */
 	enum http_metrics_mode metrics;
 	size_t openapi_len;
 };

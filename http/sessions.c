@@ -90,8 +90,9 @@ static void original_shape(json_object *s)
 	gmtime_r(&t, &tm);
 	snprintf(iso, sizeof iso, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
 		 tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-	json_object_object_add(s, "isActive",
-			       json_object_new_boolean(isol8_json_member(s, "active", &v) == 1 && json_object_get_boolean(v)));
+	json_object_object_add(
+		s, "isActive",
+		json_object_new_boolean(isol8_json_member(s, "active", &v) == 1 && json_object_get_boolean(v)));
 	json_object_object_add(s, "lastAccessedAt", json_object_new_string(iso));
 }
 
@@ -115,7 +116,8 @@ enum MHD_Result http_handle_session_delete(struct http_call *call)
 	enum MHD_Result ret;
 
 	if (!isol8_valid_session_name(call->arg))
-		return http_reply_error(call->conn, MHD_HTTP_BAD_REQUEST, "invalid session id: use 1-64 of [A-Za-z0-9_.-]");
+		return http_reply_error(call->conn, MHD_HTTP_BAD_REQUEST,
+					"invalid session id: use 1-64 of [A-Za-z0-9_.-]");
 	if (!http_session_affinity(call, call->arg, &ret))
 		return ret;
 	if (stop_session(call, call->arg, &err) < 0 && err.code != ISOL8_E_NOTFOUND)
@@ -176,7 +178,8 @@ enum MHD_Result http_handle_file_put(struct http_call *call)
 		return http_reply_err(call->conn, &err);
 	}
 	if (isol8_json_check_keys(root, "", keys, &err) < 0 ||
-	    (isol8_json_member(root, "sessionId", &v) == 1 && isol8_json_as_string(v, "sessionId", &session, &err) < 0) ||
+	    (isol8_json_member(root, "sessionId", &v) == 1 &&
+	     isol8_json_as_string(v, "sessionId", &session, &err) < 0) ||
 	    (isol8_json_member(root, "path", &v) == 1 && isol8_json_as_string(v, "path", &path, &err) < 0) ||
 	    (isol8_json_member(root, "content", &v) == 1 && isol8_json_as_string(v, "content", &content, &err) < 0)) {
 		ret = http_reply_err(call->conn, &err);

@@ -42,8 +42,9 @@ static int seq_len(const unsigned char *p, size_t left)
 		if ((p[k] & 0xc0) != 0x80)
 			return 0;
 		cp = (cp << 6) | (p[k] & 0x3f);
-		if (k == 1 && ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) ||
-			       (c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f)))
+		if (k == 1 &&
+		    ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) || (c == 0xf0 && p[1] < 0x90) ||
+		     (c == 0xf4 && p[1] > 0x8f)))
 			return 0;
 	}
 	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))

@@ -33,14 +33,20 @@ static const char *default_ext(const char *runtime)
 }
 
 static const char *const root_keys[] = {"request", "options", "sessionId", NULL};
-static const char *const request_keys[] = {"code", "cmd", "runtime", "timeoutMs", "env", "fileExtension",
-					   "stdin", "files", "outputPaths", "installPackages", "metadata",
-					   "codeUrl", "codeHash", "allowInsecureCodeUrl", "workdir",
-					   "setupScript", "args", NULL};
-static const char *const option_keys[] = {"network", "networkFilter", "cpuLimit", "memoryLimit", "sandboxSize",
-					  "tmpSize", "maxOutputSize", "pidsLimit", "readonlyRootFs", "secrets",
-					  "timeoutMs", "image", "persist", "debug", "logNetwork", "mode",
-					  "security", "audit", "poolStrategy", "poolSize", "remoteCode", NULL};
+static const char *const request_keys[] = {"code",        "cmd",
+					   "runtime",     "timeoutMs",
+					   "env",         "fileExtension",
+					   "stdin",       "files",
+					   "outputPaths", "installPackages",
+					   "metadata",    "codeUrl",
+					   "codeHash",    "allowInsecureCodeUrl",
+					   "workdir",     "setupScript",
+					   "args",        NULL};
+static const char *const option_keys[] = {
+	"network",       "networkFilter", "cpuLimit",       "memoryLimit", "sandboxSize", "tmpSize",
+	"maxOutputSize", "pidsLimit",     "readonlyRootFs", "secrets",     "timeoutMs",   "image",
+	"persist",       "debug",         "logNetwork",     "mode",        "security",    "audit",
+	"poolStrategy",  "poolSize",      "remoteCode",     NULL};
 static const char *const filter_keys[] = {"whitelist", "blacklist", NULL};
 
 static int copy_string(json_object *src, const char *key, const char *path, size_t max, json_object *dst,
@@ -90,8 +96,8 @@ static int copy_size(json_object *src, const char *key, const char *path, json_o
 	return 1;
 }
 
-static int copy_u64(json_object *src, const char *key, const char *path, uint64_t min, uint64_t max,
-		    json_object *dst, struct isol8_err *err)
+static int copy_u64(json_object *src, const char *key, const char *path, uint64_t min, uint64_t max, json_object *dst,
+		    struct isol8_err *err)
 {
 	json_object *v;
 	uint64_t x;
@@ -146,8 +152,8 @@ static int copy_output_paths(json_object *req, json_object *out, struct isol8_er
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
 		char what[48], rel[ISOL8_MAX_PATH + 1];
 		snprintf(what, sizeof what, "request.outputPaths[%zu]", i);
-		if (isol8_sandbox_relpath(json_object_get_string(json_object_array_get_idx(v, i)), what, rel, sizeof rel,
-					  err) < 0)
+		if (isol8_sandbox_relpath(json_object_get_string(json_object_array_get_idx(v, i)), what, rel,
+					  sizeof rel, err) < 0)
 			return -1;
 	}
 	return 1;
@@ -240,8 +246,8 @@ static int take_files(json_object *req, struct http_run_spec *s, struct isol8_er
 	return 1;
 }
 
-static int build_request(json_object *req, uint64_t default_timeout, bool have_default_timeout,
-			 struct http_run_spec *s, json_object *out, struct isol8_err *err)
+static int build_request(json_object *req, uint64_t default_timeout, bool have_default_timeout, struct http_run_spec *s,
+			 json_object *out, struct isol8_err *err)
 {
 	json_object *v;
 	const char *rt;
@@ -263,8 +269,8 @@ static int build_request(json_object *req, uint64_t default_timeout, bool have_d
 	if (isol8_json_as_string(v, "request.runtime", &rt, err) < 0)
 		return -1;
 	if (!run_valid_runtime(rt))
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "Unknown runtime: \"%.32s\". Available: python, node, bun, deno, bash",
-				     rt);
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "Unknown runtime: \"%.32s\". Available: python, node, bun, deno, bash", rt);
 	s->runtime = xstrdup(rt);
 	json_object_object_add(out, "runtime", json_object_new_string(rt));
 
@@ -277,7 +283,8 @@ static int build_request(json_object *req, uint64_t default_timeout, bool have_d
 	if (has_code && has_cmd)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "code and cmd are mutually exclusive: provide exactly one");
 	if (!has_code && !has_cmd)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "ExecutionRequest must include exactly one of: code or cmd");
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "ExecutionRequest must include exactly one of: code or cmd");
 	if (take_text(req, "stdin", "request.stdin", &s->stdin_data, &s->stdin_len, err) < 0)
 		return -1;
 
@@ -292,8 +299,7 @@ static int build_request(json_object *req, uint64_t default_timeout, bool have_d
 	    copy_strv(req, "installPackages", "request.installPackages", MAX_INSTALL, 214, out, err) < 0 ||
 	    copy_string(req, "setupScript", "request.setupScript", 1u << 16, out, err) < 0 ||
 	    copy_strv(req, "args", "request.args", ISOL8_MAX_SCRIPT_ARGS, ISOL8_MAX_SCRIPT_ARGS_BYTES, out, err) < 0 ||
-	    copy_output_paths(req, out, err) < 0 ||
-	    take_files(req, s, err) < 0)
+	    copy_output_paths(req, out, err) < 0 || take_files(req, s, err) < 0)
 		return -1;
 	if (isol8_json_member(req, "workdir", &v) == 1) {
 		const char *w;
@@ -372,12 +378,14 @@ static void serialise(json_object *root, json_object *req, struct http_run_spec 
 		if (s->code_in_bundle)
 			json_object_object_add(req, "codeInBundle", json_object_new_boolean(1));
 		if (s->stdin_data && !s->stdin_in_bundle)
-			json_object_object_add(req, "stdin", json_object_new_string_len(s->stdin_data, (int)s->stdin_len));
+			json_object_object_add(req, "stdin",
+					       json_object_new_string_len(s->stdin_data, (int)s->stdin_len));
 		if (s->stdin_in_bundle)
 			json_object_object_add(req, "stdinInBundle", json_object_new_boolean(1));
 		text = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
 							 &n);
-		if (n <= RUN_REQUEST_MAX || ((s->code_in_bundle || !s->code) && (s->stdin_in_bundle || !s->stdin_data))) {
+		if (n <= RUN_REQUEST_MAX ||
+		    ((s->code_in_bundle || !s->code) && (s->stdin_in_bundle || !s->stdin_data))) {
 			free(s->json);
 			s->json = xstrndup(text, n);
 			s->json_len = n;
@@ -415,10 +423,12 @@ int http_translate(const char *body, size_t len, struct http_run_spec *s, struct
 	json_object_object_add(out, "request", oreq);
 	json_object_object_add(out, "options", oopt);
 	if (isol8_json_member(root, "options", &opt) == 1) {
-		if (isol8_json_expect_type(opt, json_type_object, "options", err) < 0 || build_options(opt, oopt, err) < 0)
+		if (isol8_json_expect_type(opt, json_type_object, "options", err) < 0 ||
+		    build_options(opt, oopt, err) < 0)
 			goto out;
 		if (isol8_json_member(opt, "timeoutMs", &v) == 1) {
-			if (isol8_json_as_u64(v, "options.timeoutMs", 1, 24ull * 3600 * 1000, &default_timeout, err) < 0)
+			if (isol8_json_as_u64(v, "options.timeoutMs", 1, 24ull * 3600 * 1000, &default_timeout, err) <
+			    0)
 				goto out;
 			have_default_timeout = true;
 		}
@@ -441,7 +451,8 @@ int http_translate(const char *body, size_t len, struct http_run_spec *s, struct
 	 * runtime's default extension and travels in the bundle. */
 	if (s->code && s->code_len > HTTP_INLINE_CODE_MAX && isol8_json_member(oreq, "fileExtension", &v) != 1)
 		json_object_object_add(oreq, "fileExtension", json_object_new_string(default_ext(s->runtime)));
-	s->code_in_bundle = s->code && (s->code_len > HTTP_INLINE_CODE_MAX || !run_text_is_json_safe(s->code, s->code_len));
+	s->code_in_bundle = s->code &&
+		(s->code_len > HTTP_INLINE_CODE_MAX || !run_text_is_json_safe(s->code, s->code_len));
 	s->stdin_in_bundle = s->stdin_data && !run_text_is_json_safe(s->stdin_data, s->stdin_len);
 	serialise(out, oreq, s);
 	if (s->json_len > RUN_REQUEST_MAX) {

@@ -60,8 +60,7 @@ void ws_parser_init(struct ws_parser *p, size_t max_msg);
 void ws_parser_free(struct ws_parser *p);
 /* 0: all consumed; 1: the callback asked to stop (the rest of data is not consumed);
  * -1: protocol error, *close_status says which (the connection must be closed). */
-int ws_feed(struct ws_parser *p, const uint8_t *data, size_t n, ws_on_message cb, void *cls,
-	    uint16_t *close_status);
+int ws_feed(struct ws_parser *p, const uint8_t *data, size_t n, ws_on_message cb, void *cls, uint16_t *close_status);
 
 /* Append one unmasked, unfragmented server frame. */
 void ws_frame(struct isol8_buf *out, enum ws_op op, const void *data, size_t n);

@@ -59,21 +59,21 @@ struct wsc {
 	struct ws_parser p;
 	struct isol8_buf out;
 	enum ws_state state;
-	json_object *exec;        /* the pending execute message */
+	json_object *exec; /* the pending execute message */
 	struct isol8_buf stdin_buf;
 	bool have_stdin;
-	bool stdin_eof;           /* the client said eof before the start */
-	int stdin_w;              /* write end of the running program's stdin, -1 when closed */
+	bool stdin_eof; /* the client said eof before the start */
+	int stdin_w;    /* write end of the running program's stdin, -1 when closed */
 	uint64_t deadline;
 	uint64_t last_activity;
 	struct http_run run;
 	struct http_run_spec spec;
 	char tail[2][4];
 	size_t tail_len[2];
-	uint16_t close_code;      /* non-zero: send a close with this status and stop */
+	uint16_t close_code; /* non-zero: send a close with this status and stop */
 	const char *close_reason;
-	bool peer_closed;         /* the peer's close frame was answered */
-	bool setup;               /* the run is in its setup phase */
+	bool peer_closed; /* the peer's close frame was answered */
+	bool setup;       /* the run is in its setup phase */
 };
 
 /* phase as in /execute/stream: "code" for the run's own events, NULL outside it. */
@@ -123,14 +123,19 @@ static void run_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 	char code[32] = "-1";
 
 	switch (kind) {
-	case HTTP_EV_STDOUT: add_output(w, 0, data, n, false); break;
-	case HTTP_EV_STDERR: add_output(w, 1, data, n, false); break;
+	case HTTP_EV_STDOUT:
+		add_output(w, 0, data, n, false);
+		break;
+	case HTTP_EV_STDERR:
+		add_output(w, 1, data, n, false);
+		break;
 	case HTTP_EV_RESULT:
 		add_output(w, 0, "", 0, true);
 		add_output(w, 1, "", 0, true);
 		res = isol8_json_parse(data, n, RUN_RESULT_MAX, &err);
 		if (res && isol8_json_member(res, "timedOut", &v) == 1 && json_object_get_boolean(v))
-			send_event(w, "error", json_object_new_string("EXECUTION TIMED OUT"), w->setup ? "setup" : "code");
+			send_event(w, "error", json_object_new_string("EXECUTION TIMED OUT"),
+				   w->setup ? "setup" : "code");
 		if (res && isol8_json_member(res, "exitCode", &v) == 1 && json_object_is_type(v, json_type_int))
 			snprintf(code, sizeof code, "%d", json_object_get_int(v));
 		else
@@ -187,7 +192,8 @@ static void start_run(struct wsc *w)
 		if (json_object_is_type(old, json_type_string))
 			isol8_buf_append(&all, json_object_get_string(old), (size_t)json_object_get_string_len(old));
 		isol8_buf_append(&all, w->stdin_buf.data ? w->stdin_buf.data : "", w->stdin_buf.len);
-		json_object_object_add(req, "stdin", json_object_new_string_len(all.data ? all.data : "", (int)all.len));
+		json_object_object_add(req, "stdin",
+				       json_object_new_string_len(all.data ? all.data : "", (int)all.len));
 		isol8_buf_free(&all);
 	}
 	if (live) {
@@ -196,7 +202,8 @@ static void start_run(struct wsc *w)
 			live = false;
 		} else {
 			fcntl(sp[1], F_SETPIPE_SZ, 1 << 20);
-			if (w->stdin_buf.len && write(sp[1], w->stdin_buf.data, w->stdin_buf.len) != (ssize_t)w->stdin_buf.len) {
+			if (w->stdin_buf.len &&
+			    write(sp[1], w->stdin_buf.data, w->stdin_buf.len) != (ssize_t)w->stdin_buf.len) {
 				send_error(w, "stdin: more than the pipe holds before the start");
 				sp[1] = xclose(sp[1]);
 			}
@@ -331,9 +338,14 @@ static int on_message(void *cls, enum ws_op op, const uint8_t *data, size_t n)
 	struct wsc *w = cls;
 
 	switch (op) {
-	case WS_OP_TEXT: on_text(w, data, n); return 0;
-	case WS_OP_PING: ws_frame(&w->out, WS_OP_PONG, data, n); return 0;
-	case WS_OP_PONG: return 0;
+	case WS_OP_TEXT:
+		on_text(w, data, n);
+		return 0;
+	case WS_OP_PING:
+		ws_frame(&w->out, WS_OP_PONG, data, n);
+		return 0;
+	case WS_OP_PONG:
+		return 0;
 	case WS_OP_CLOSE:
 		/* Echo the peer's status (RFC 6455 5.5.1); none given means a normal close. */
 		w->close_code = n >= 2 ? (uint16_t)(data[0] << 8 | data[1]) : WS_CLOSE_NORMAL;
@@ -384,7 +396,8 @@ static int read_client(struct wsc *w)
 	if (r < 0) {
 		w->close_code = st;
 		w->close_reason = st == WS_CLOSE_TOO_BIG ? "message too big"
-				  : st == WS_CLOSE_BAD_DATA ? "invalid UTF-8" : "protocol error";
+			: st == WS_CLOSE_BAD_DATA        ? "invalid UTF-8"
+							 : "protocol error";
 	}
 	return 0;
 }

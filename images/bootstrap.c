@@ -125,7 +125,7 @@ static void stanza_end(struct pick *p, struct stanza *s, const char *suite)
 	}
 	free(s->uris);
 	free(s->suites);
-	*s = (struct stanza){ 0 };
+	*s = (struct stanza){0};
 }
 
 static char *field_value(const char *line, const char *name)
@@ -142,8 +142,8 @@ static char *field_value(const char *line, const char *name)
 
 int isol8_apt_mirror_parse(const char *text, bool deb822, const char *suite, char **out)
 {
-	struct pick p = { 0 };
-	struct stanza s = { 0 };
+	struct pick p = {0};
+	struct stanza s = {0};
 	_cleanup_free_ char *copy = xstrdup(text ? text : "");
 	char *save = NULL;
 
@@ -237,7 +237,8 @@ int isol8_apt_mirror_from_host(char **out, struct isol8_err *err)
 	int n, rank = 0, r;
 
 	*out = NULL;
-	if (read_text("/etc/apt/sources.list", &b) == 0 && (r = isol8_apt_mirror_parse(b.data, false, ISOL8_BOOTSTRAP_SUITE, &url)))
+	if (read_text("/etc/apt/sources.list", &b) == 0 &&
+	    (r = isol8_apt_mirror_parse(b.data, false, ISOL8_BOOTSTRAP_SUITE, &url)))
 		keep_best(&best, &rank, url, r);
 	n = scandir("/etc/apt/sources.list.d", &names, NULL, alphasort);
 	for (int i = 0; i < n; i++) {
@@ -281,8 +282,8 @@ static int run_debootstrap(const char *rootfs, const char *mirror, const char *l
 {
 	const char *prog = access("/usr/sbin/debootstrap", X_OK) == 0 ? "/usr/sbin/debootstrap" : "debootstrap";
 	/* argv array, never a shell string: the mirror comes from the command line or apt config. */
-	char *const argv[] = { (char *)prog, "--variant=minbase", ISOL8_BOOTSTRAP_SUITE, (char *)rootfs,
-			       (char *)mirror, NULL };
+	char *const argv[] = {(char *)prog,   "--variant=minbase", ISOL8_BOOTSTRAP_SUITE,
+			      (char *)rootfs, (char *)mirror,      NULL};
 	_cleanup_close_ int logfd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	int status;
 	pid_t pid;
@@ -315,8 +316,17 @@ static int run_debootstrap(const char *rootfs, const char *mirror, const char *l
 
 /* Paths whose contents are left out of the image (the folder itself is kept). */
 static const char *const skip_contents[] = {
-	"var/lib/apt/lists", "var/cache/apt", "usr/share/doc", "usr/share/man", "usr/share/info",
-	"dev", "proc", "sys", "run", "tmp", NULL,
+	"var/lib/apt/lists",
+	"var/cache/apt",
+	"usr/share/doc",
+	"usr/share/man",
+	"usr/share/info",
+	"dev",
+	"proc",
+	"sys",
+	"run",
+	"tmp",
+	NULL,
 };
 
 static bool keep_contents(const char *rel)
@@ -338,7 +348,8 @@ static int tar_rootfs(const char *rootfs, const char *tarpath, struct isol8_err 
 	if (!disk || !w)
 		abort();
 	archive_read_disk_set_symlink_physical(disk);
-	if (archive_write_set_format_pax_restricted(w) != ARCHIVE_OK || archive_write_open_filename(w, tarpath) != ARCHIVE_OK) {
+	if (archive_write_set_format_pax_restricted(w) != ARCHIVE_OK ||
+	    archive_write_open_filename(w, tarpath) != ARCHIVE_OK) {
 		isol8_err_set(err, ISOL8_E_IO, 0, "create %s: %s", tarpath, archive_error_string(w));
 		goto out;
 	}
@@ -442,12 +453,11 @@ static void remove_tree(const char *dir)
 	nftw(dir, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
-int isol8_bootstrap_base(struct docker *d, const char *mirror, const char *repo, const char *tag,
-			 struct isol8_err *err)
+int isol8_bootstrap_base(struct docker *d, const char *mirror, const char *repo, const char *tag, struct isol8_err *err)
 {
 	_cleanup_free_ char *url = NULL, *rootfs = NULL, *log = NULL, *tarpath = NULL;
 	char tmp[] = "/var/tmp/isol8-bootstrap.XXXXXX";
-	const char *const changes[] = { "CMD [\"bash\"]", "LABEL " ISOL8_LABEL_BOOTSTRAP "=debootstrap", NULL };
+	const char *const changes[] = {"CMD [\"bash\"]", "LABEL " ISOL8_LABEL_BOOTSTRAP "=debootstrap", NULL};
 	_cleanup_close_ int fd = -1;
 	double t0;
 	int r = -1;
@@ -456,7 +466,8 @@ int isol8_bootstrap_base(struct docker *d, const char *mirror, const char *repo,
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "bootstrapping %s:%s needs root (debootstrap)", repo, tag);
 	if (mirror) {
 		if (!isol8_mirror_url_ok(mirror))
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid mirror URL (expected http(s):// or file:///)");
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "invalid mirror URL (expected http(s):// or file:///)");
 		url = xstrdup(mirror);
 	} else if (isol8_apt_mirror_from_host(&url, err) < 0) {
 		return -1;

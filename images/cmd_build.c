@@ -22,16 +22,17 @@
 
 static void build_usage(FILE *f)
 {
-	fprintf(f, "Usage: isol8 build --base RUNTIME [--install PKG]... [--setup CMD|FILE]... [--tag NAME]\n"
-		   "                   [--force] [--pip-index-url URL]\n"
-		   "Build a custom image isol8:<runtime>-custom-<hash> from isol8:<runtime>.\n"
-		   "  --base RUNTIME     python, node, bun, deno or bash\n"
-		   "  --install PKG      package to pre-install (repeatable, comma-separated allowed)\n"
-		   "  --setup CMD|FILE   setup command, or a file holding a script (repeatable); it is baked\n"
-		   "                     into the image and runs before every execution\n"
-		   "  --tag NAME         also tag the image as NAME (repository[:tag])\n"
-		   "  --force            rebuild even when the image is up to date (no layer cache)\n"
-		   "  --pip-index-url URL  package index for Python packages\n");
+	fprintf(f,
+		"Usage: isol8 build --base RUNTIME [--install PKG]... [--setup CMD|FILE]... [--tag NAME]\n"
+		"                   [--force] [--pip-index-url URL]\n"
+		"Build a custom image isol8:<runtime>-custom-<hash> from isol8:<runtime>.\n"
+		"  --base RUNTIME     python, node, bun, deno or bash\n"
+		"  --install PKG      package to pre-install (repeatable, comma-separated allowed)\n"
+		"  --setup CMD|FILE   setup command, or a file holding a script (repeatable); it is baked\n"
+		"                     into the image and runs before every execution\n"
+		"  --tag NAME         also tag the image as NAME (repository[:tag])\n"
+		"  --force            rebuild even when the image is up to date (no layer cache)\n"
+		"  --pip-index-url URL  package index for Python packages\n");
 }
 
 /* An existing regular file is read as a script; anything else is a literal command. */
@@ -78,7 +79,8 @@ static bool alias_ok(const char *s)
 
 	if (strlen(s) > 255)
 		return false;
-	if (regcomp(&re, "^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$",
+	if (regcomp(&re,
+		    "^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$",
 		    REG_EXTENDED | REG_NOSUB) != 0)
 		return false;
 	r = regexec(&re, s, 0, NULL, 0);
@@ -89,15 +91,15 @@ static bool alias_ok(const char *s)
 int cmd_build(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "base", required_argument, NULL, 'b' },   { "install", required_argument, NULL, 'i' },
-		{ "setup", required_argument, NULL, 's' },  { "tag", required_argument, NULL, 't' },
-		{ "force", no_argument, NULL, 'f' },        { "pip-index-url", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+		{"base", required_argument, NULL, 'b'},  {"install", required_argument, NULL, 'i'},
+		{"setup", required_argument, NULL, 's'}, {"tag", required_argument, NULL, 't'},
+		{"force", no_argument, NULL, 'f'},       {"pip-index-url", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
 	};
-	struct isol8_strlist pkgs = { 0 }, stale = { 0 };
+	struct isol8_strlist pkgs = {0}, stale = {0};
 	struct isol8_buf script = ISOL8_BUF_INIT;
 	struct isol8_err err = ISOL8_ERR_INIT;
-	struct isol8_base_context ctx = { 0 };
+	struct isol8_base_context ctx = {0};
 	const char *base = NULL, *alias = NULL, *pip_index = NULL;
 	_cleanup_free_ char *tag = NULL, *deps = NULL, *pip_host = NULL;
 	bool force = false;
@@ -109,17 +111,32 @@ int cmd_build(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'b': base = optarg; break;
-		case 'i': isol8_strlist_add_csv(&pkgs, optarg); break;
+		case 'b':
+			base = optarg;
+			break;
+		case 'i':
+			isol8_strlist_add_csv(&pkgs, optarg);
+			break;
 		case 's':
 			if (add_setup(&script, optarg) < 0)
 				goto usage_err;
 			break;
-		case 't': alias = optarg; break;
-		case 'f': force = true; break;
-		case 'p': pip_index = optarg; break;
-		case 'h': build_usage(stdout); rc = 0; goto out;
-		default: rc = cli_getopt_error("build", argv, opts); goto out;
+		case 't':
+			alias = optarg;
+			break;
+		case 'f':
+			force = true;
+			break;
+		case 'p':
+			pip_index = optarg;
+			break;
+		case 'h':
+			build_usage(stdout);
+			rc = 0;
+			goto out;
+		default:
+			rc = cli_getopt_error("build", argv, opts);
+			goto out;
 		}
 	}
 	if (optind < argc) {
@@ -137,7 +154,8 @@ int cmd_build(int argc, char **argv)
 	}
 	isol8_strlist_sort_unique(&pkgs);
 	if (pkgs.n == 0 && script.len == 0) {
-		fprintf(stderr, "[ERR] No packages or setup script specified. Use --install <package> or --setup <command>.\n");
+		fprintf(stderr,
+			"[ERR] No packages or setup script specified. Use --install <package> or --setup <command>.\n");
 		goto usage_err;
 	}
 	for (size_t i = 0; i < pkgs.n; i++)
@@ -172,8 +190,8 @@ int cmd_build(int argc, char **argv)
 	} else if (isol8_build_base(d, rt, &ctx, false, &stale, &err) < 0) {
 		goto out;
 	}
-	struct isol8_custom_opts o = { .kind = "build", .setup = script.len ? script.data : NULL,
-				       .pip_index_url = pip_index, .force = force };
+	struct isol8_custom_opts o = {
+		.kind = "build", .setup = script.len ? script.data : NULL, .pip_index_url = pip_index, .force = force};
 	if (isol8_build_custom(d, rt, &pkgs, &o, &tag, &stale, &err) < 0)
 		goto out;
 	if (alias) {

@@ -24,14 +24,15 @@
 
 static void cleanup_usage(FILE *f)
 {
-	fprintf(f, "Usage: isol8 cleanup [--force] [--dry-run] [--json] [--images] [--filter KEY=VALUE]\n"
-		   "Remove the containers isol8d created (label " CONTAINER_FILTER "); with --images also\n"
-		   "the isol8 images (label " MANAGED_FILTER ").\n"
-		   "  --force            do not ask for confirmation\n"
-		   "  --dry-run          list what would be removed, remove nothing\n"
-		   "  --json             print what was found and removed as JSON (needs --force or --dry-run)\n"
-		   "  --images           also remove isol8 images\n"
-		   "  --filter KEY=VALUE only objects that also carry this label\n");
+	fprintf(f,
+		"Usage: isol8 cleanup [--force] [--dry-run] [--json] [--images] [--filter KEY=VALUE]\n"
+		"Remove the containers isol8d created (label " CONTAINER_FILTER "); with --images also\n"
+		"the isol8 images (label " MANAGED_FILTER ").\n"
+		"  --force            do not ask for confirmation\n"
+		"  --dry-run          list what would be removed, remove nothing\n"
+		"  --json             print what was found and removed as JSON (needs --force or --dry-run)\n"
+		"  --images           also remove isol8 images\n"
+		"  --filter KEY=VALUE only objects that also carry this label\n");
 }
 
 static const char *str_member(json_object *o, const char *key)
@@ -39,8 +40,8 @@ static const char *str_member(json_object *o, const char *key)
 	json_object *v;
 
 	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string)
-		       ? json_object_get_string(v)
-		       : NULL;
+		? json_object_get_string(v)
+		: NULL;
 }
 
 /* "key=value" or "key" against the object's Labels map. */
@@ -81,8 +82,9 @@ static void print_containers(json_object *list)
 			if (localtime_r(&t, &tm))
 				strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
 		}
-		printf("  %-7s %.12s | %s | created %s\n", state && strcmp(state, "running") == 0 ? "running" : "stopped",
-		       id ? id : "?", image ? image : "?", when);
+		printf("  %-7s %.12s | %s | created %s\n",
+		       state && strcmp(state, "running") == 0 ? "running" : "stopped", id ? id : "?",
+		       image ? image : "?", when);
 	}
 }
 
@@ -168,7 +170,8 @@ static int remove_images(struct docker *d, json_object *list, size_t *failed)
 			if (ok) {
 				removed++;
 			} else {
-				fprintf(stderr, "Failed to remove image %s: %s\n", n ? tags[0] : (id ? id : "?"), err.msg);
+				fprintf(stderr, "Failed to remove image %s: %s\n", n ? tags[0] : (id ? id : "?"),
+					err.msg);
 				(*failed)++;
 			}
 			isol8_err_clear(&err);
@@ -201,17 +204,21 @@ static void print_json(json_object *containers, json_object *images, bool dry_ru
 	json_object_object_add(o, "removedContainers", json_object_new_int(rcn));
 	json_object_object_add(o, "removedImages", json_object_new_int(rin));
 	json_object_object_add(o, "failed", json_object_new_int64((int64_t)(cfail + ifail)));
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-						   JSON_C_TO_STRING_NOSLASHESCAPE));
+	puts(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 
 int cmd_cleanup(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' }, { "images", no_argument, NULL, 'i' },
-		{ "filter", required_argument, NULL, 'F' }, { "help", no_argument, NULL, 'h' },
-		{ "dry-run", no_argument, NULL, 'n' }, { "json", no_argument, NULL, 'j' }, { NULL, 0, NULL, 0 },
+		{"force", no_argument, NULL, 'f'},
+		{"images", no_argument, NULL, 'i'},
+		{"filter", required_argument, NULL, 'F'},
+		{"help", no_argument, NULL, 'h'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
 	};
 	struct isol8_err err = ISOL8_ERR_INIT;
 	json_object *all = NULL, *containers = NULL, *images = NULL;
@@ -225,10 +232,18 @@ int cmd_cleanup(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': force = true; break;
-		case 'i': with_images = true; break;
-		case 'n': dry_run = true; break;
-		case 'j': as_json = true; break;
+		case 'f':
+			force = true;
+			break;
+		case 'i':
+			with_images = true;
+			break;
+		case 'n':
+			dry_run = true;
+			break;
+		case 'j':
+			as_json = true;
+			break;
 		case 'F':
 			filter = optarg;
 			if (!*filter || *filter == '=') {
@@ -236,8 +251,11 @@ int cmd_cleanup(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'h': cleanup_usage(stdout); return 0;
-		default: return cli_getopt_error("cleanup", argv, opts);
+		case 'h':
+			cleanup_usage(stdout);
+			return 0;
+		default:
+			return cli_getopt_error("cleanup", argv, opts);
 		}
 	}
 	if (optind < argc) {
@@ -295,7 +313,9 @@ int cmd_cleanup(int argc, char **argv)
 	}
 	if (!force) {
 		if (!isatty(STDIN_FILENO)) {
-			fprintf(stderr, "[ERR] Refusing to remove without confirmation: stdin is not a terminal (use --force)\n");
+			fprintf(stderr,
+				"[ERR] Refusing to remove without confirmation: stdin is not a terminal (use "
+				"--force)\n");
 			goto out;
 		}
 		if (!confirm(with_images ? "containers and images" : "containers")) {

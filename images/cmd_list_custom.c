@@ -36,8 +36,9 @@ static int64_t int_member(json_object *img, const char *key)
 {
 	json_object *v;
 
-	return json_object_object_get_ex(img, key, &v) && json_object_is_type(v, json_type_int) ? json_object_get_int64(v)
-												   : 0;
+	return json_object_object_get_ex(img, key, &v) && json_object_is_type(v, json_type_int)
+		? json_object_get_int64(v)
+		: 0;
 }
 
 /* The tags, "<none>:<none>" left out; an untagged image shows its short id. */
@@ -90,7 +91,8 @@ static void print_human(json_object *list)
 		deps = json_object_get_string(v);
 		printf("     Dependencies: %s\n", *deps ? deps : "(none)");
 		json_object_object_get_ex(o, "setup", &v);
-		printf("     Setup:        %s\n", json_object_get_boolean(v) ? "baked in (" ISOL8_IMAGE_SETUP_PATH ")" : "(none)");
+		printf("     Setup:        %s\n",
+		       json_object_get_boolean(v) ? "baked in (" ISOL8_IMAGE_SETUP_PATH ")" : "(none)");
 		json_object_object_get_ex(o, "size", &v);
 		isol8_format_size((uint64_t)json_object_get_int64(v), size, sizeof size);
 		json_object_object_get_ex(o, "kind", &v);
@@ -111,8 +113,12 @@ int cmd_list_custom(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
 		default:
 			fprintf(stderr, "[ERR] list-custom: unknown option '%s' (only --json)\n", argv[optind - 1]);
 			return 2;

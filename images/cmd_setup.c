@@ -19,20 +19,21 @@
 
 static void setup_usage(FILE *f)
 {
-	fprintf(f, "Usage: isol8 setup [--force] [--bootstrap] [--mirror URL] [--ca-cert FILE]...\n"
-		   "                   [--python PKGS] [--node PKGS] [--bun PKGS] [--deno MODULES] [--bash PKGS]\n"
-		   "                   [--runtimes python,node,bun,deno,bash] [--pip-index-url URL]\n"
-		   "Build the isol8 runtime images, and custom images with packages pre-installed.\n"
-		   "  --force            rebuild even when the images are up to date (no layer cache)\n"
-		   "  --bootstrap        (re)create " ISOL8_BOOTSTRAP_REPO ":" ISOL8_BOOTSTRAP_TAG
-		   " with debootstrap (needs root)\n"
-		   "  --mirror URL       Debian mirror for --bootstrap (default: from the host's apt sources)\n"
-		   "  --ca-cert FILE     extra CA certificate for the images (repeatable; default: every\n"
-		   "                     *.crt below /usr/local/share/ca-certificates)\n"
-		   "  --python/--node/--bun/--deno/--bash PKGS   comma-separated packages for a custom image\n"
-		   "                     (merged with dependencies.<runtime> from the config file)\n"
-		   "  --runtimes LIST    only these runtimes (default: all)\n"
-		   "  --pip-index-url URL  package index for custom Python images\n");
+	fprintf(f,
+		"Usage: isol8 setup [--force] [--bootstrap] [--mirror URL] [--ca-cert FILE]...\n"
+		"                   [--python PKGS] [--node PKGS] [--bun PKGS] [--deno MODULES] [--bash PKGS]\n"
+		"                   [--runtimes python,node,bun,deno,bash] [--pip-index-url URL]\n"
+		"Build the isol8 runtime images, and custom images with packages pre-installed.\n"
+		"  --force            rebuild even when the images are up to date (no layer cache)\n"
+		"  --bootstrap        (re)create " ISOL8_BOOTSTRAP_REPO ":" ISOL8_BOOTSTRAP_TAG
+		" with debootstrap (needs root)\n"
+		"  --mirror URL       Debian mirror for --bootstrap (default: from the host's apt sources)\n"
+		"  --ca-cert FILE     extra CA certificate for the images (repeatable; default: every\n"
+		"                     *.crt below /usr/local/share/ca-certificates)\n"
+		"  --python/--node/--bun/--deno/--bash PKGS   comma-separated packages for a custom image\n"
+		"                     (merged with dependencies.<runtime> from the config file)\n"
+		"  --runtimes LIST    only these runtimes (default: all)\n"
+		"  --pip-index-url URL  package index for custom Python images\n");
 }
 
 enum { OPT_BOOTSTRAP = 256, OPT_MIRROR, OPT_CA, OPT_RUNTIMES, OPT_PIP_INDEX, OPT_PKG_BASE };
@@ -40,7 +41,7 @@ enum { OPT_BOOTSTRAP = 256, OPT_MIRROR, OPT_CA, OPT_RUNTIMES, OPT_PIP_INDEX, OPT
 /* Parse "python,node" into a bit mask; prints the error. */
 static int parse_runtimes(const char *csv, unsigned *mask)
 {
-	struct isol8_strlist l = { 0 };
+	struct isol8_strlist l = {0};
 	int r = 0;
 
 	isol8_strlist_add_csv(&l, csv);
@@ -48,7 +49,8 @@ static int parse_runtimes(const char *csv, unsigned *mask)
 	for (size_t i = 0; i < l.n; i++) {
 		int rt = isol8_runtime_parse(l.v[i]);
 		if (rt < 0 || rt >= ISOL8_RT__MAX) {
-			fprintf(stderr, "[ERR] Invalid runtime: %s. Expected one of: python, node, bun, deno, bash\n", l.v[i]);
+			fprintf(stderr, "[ERR] Invalid runtime: %s. Expected one of: python, node, bun, deno, bash\n",
+				l.v[i]);
 			r = -1;
 			break;
 		}
@@ -91,27 +93,27 @@ static int ensure_from_image(struct docker *d, bool force_bootstrap, const char 
 int cmd_setup(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ "bootstrap", no_argument, NULL, OPT_BOOTSTRAP },
-		{ "mirror", required_argument, NULL, OPT_MIRROR },
-		{ "ca-cert", required_argument, NULL, OPT_CA },
-		{ "runtimes", required_argument, NULL, OPT_RUNTIMES },
-		{ "pip-index-url", required_argument, NULL, OPT_PIP_INDEX },
-		{ "python", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_PYTHON },
-		{ "node", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_NODE },
-		{ "bun", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_BUN },
-		{ "deno", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_DENO },
-		{ "bash", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_BASH },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{"force", no_argument, NULL, 'f'},
+		{"bootstrap", no_argument, NULL, OPT_BOOTSTRAP},
+		{"mirror", required_argument, NULL, OPT_MIRROR},
+		{"ca-cert", required_argument, NULL, OPT_CA},
+		{"runtimes", required_argument, NULL, OPT_RUNTIMES},
+		{"pip-index-url", required_argument, NULL, OPT_PIP_INDEX},
+		{"python", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_PYTHON},
+		{"node", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_NODE},
+		{"bun", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_BUN},
+		{"deno", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_DENO},
+		{"bash", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_BASH},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	struct isol8_strlist pkgs[ISOL8_RT__MAX] = { 0 }, ca = { 0 }, stale = { 0 };
+	struct isol8_strlist pkgs[ISOL8_RT__MAX] = {0}, ca = {0}, stale = {0};
 	struct isol8_config conf;
 	struct isol8_err err = ISOL8_ERR_INIT;
-	struct isol8_base_context ctx = { 0 };
+	struct isol8_base_context ctx = {0};
 	const char *mirror = NULL, *pip_index = NULL;
 	_cleanup_free_ char *pip_host = NULL;
-	bool force = false, bootstrap = false, base_ok[ISOL8_RT__MAX] = { 0 };
+	bool force = false, bootstrap = false, base_ok[ISOL8_RT__MAX] = {0};
 	unsigned mask = (1u << ISOL8_RT__MAX) - 1;
 	struct docker *d = NULL;
 	int c, rc = 1;
@@ -120,16 +122,29 @@ int cmd_setup(int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': force = true; break;
-		case OPT_BOOTSTRAP: bootstrap = true; break;
-		case OPT_MIRROR: mirror = optarg; break;
-		case OPT_CA: isol8_strlist_add(&ca, optarg); break;
+		case 'f':
+			force = true;
+			break;
+		case OPT_BOOTSTRAP:
+			bootstrap = true;
+			break;
+		case OPT_MIRROR:
+			mirror = optarg;
+			break;
+		case OPT_CA:
+			isol8_strlist_add(&ca, optarg);
+			break;
 		case OPT_RUNTIMES:
 			if (parse_runtimes(optarg, &mask) < 0)
 				goto usage;
 			break;
-		case OPT_PIP_INDEX: pip_index = optarg; break;
-		case 'h': setup_usage(stdout); rc = 0; goto out;
+		case OPT_PIP_INDEX:
+			pip_index = optarg;
+			break;
+		case 'h':
+			setup_usage(stdout);
+			rc = 0;
+			goto out;
 		default:
 			if (c >= OPT_PKG_BASE && c < OPT_PKG_BASE + ISOL8_RT__MAX) {
 				isol8_strlist_add_csv(&pkgs[c - OPT_PKG_BASE], optarg);
@@ -197,7 +212,7 @@ int cmd_setup(int argc, char **argv)
 			rc = 1;
 	}
 	for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
-		struct isol8_custom_opts o = { .kind = "setup", .pip_index_url = pip_index, .force = force };
+		struct isol8_custom_opts o = {.kind = "setup", .pip_index_url = pip_index, .force = force};
 		_cleanup_free_ char *tag = NULL;
 		if (!pkgs[rt].n || !base_ok[rt])
 			continue;

@@ -98,7 +98,7 @@ static void note_replaced(struct docker *d, const char *tag, const char *old_id,
 static int run_build(struct docker *d, const struct docker_build_opts *bo, const struct isol8_buf *tar,
 		     const char *what, double *secs, struct isol8_err *err)
 {
-	struct log_tail tail = { 0 };
+	struct log_tail tail = {0};
 	double t0 = clock_mono_s();
 	int r;
 
@@ -128,11 +128,11 @@ int isol8_from_image_id(struct docker *d, char **id, struct isol8_err *err)
 	return found;
 }
 
-int isol8_prepare_base_context(struct docker *d, const struct isol8_strlist *ca_files,
-			       struct isol8_base_context *ctx, struct isol8_err *err)
+int isol8_prepare_base_context(struct docker *d, const struct isol8_strlist *ca_files, struct isol8_base_context *ctx,
+			       struct isol8_err *err)
 {
 	_cleanup_free_ char *dir = NULL, *from = NULL;
-	struct isol8_strlist found = { 0 };
+	struct isol8_strlist found = {0};
 	int r;
 
 	r = isol8_from_image_id(d, &from, err);
@@ -181,8 +181,8 @@ int isol8_build_base(struct docker *d, int rt, const struct isol8_base_context *
 	}
 	l_runtime = xasprintf("%s=%s", ISOL8_LABEL_RUNTIME, name);
 	l_hash = xasprintf("%s=%s", ISOL8_LABEL_BUILD_HASH, ctx->hash);
-	const char *labels[] = { ISOL8_LABEL_MANAGED "=true", l_runtime, l_hash, NULL };
-	struct docker_build_opts bo = { .tag = tag, .target = name, .labels = labels, .nocache = force, .pull = false };
+	const char *labels[] = {ISOL8_LABEL_MANAGED "=true", l_runtime, l_hash, NULL};
+	struct docker_build_opts bo = {.tag = tag, .target = name, .labels = labels, .nocache = force, .pull = false};
 	if (run_build(d, &bo, &ctx->tar, name, &secs, err) < 0)
 		return -1;
 	printf("[OK] %s: built in %.1f s\n", name, secs);
@@ -204,7 +204,8 @@ static void remove_old_custom(struct docker *d, int rt, const char *keep_hash)
 	for (size_t i = 0; i < json_object_array_length(list); i++) {
 		json_object *img = json_object_array_get_idx(list, i), *labels, *v, *tags;
 		const char *kind = NULL, *hash = NULL;
-		if (json_object_object_get_ex(img, "Labels", &labels) && json_object_is_type(labels, json_type_object)) {
+		if (json_object_object_get_ex(img, "Labels", &labels) &&
+		    json_object_is_type(labels, json_type_object)) {
 			if (json_object_object_get_ex(labels, ISOL8_LABEL_CUSTOM, &v))
 				kind = json_object_get_string(v);
 			if (json_object_object_get_ex(labels, ISOL8_LABEL_DEPS_HASH, &v))
@@ -263,7 +264,8 @@ int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkg
 		fprintf(stderr, "[ERR] %s: %s\n", tag, err->msg);
 		return -1;
 	}
-	base_hash = xstrdup(isol8_image_label(img, ISOL8_LABEL_BUILD_HASH) ? isol8_image_label(img, ISOL8_LABEL_BUILD_HASH) : "");
+	base_hash = xstrdup(
+		isol8_image_label(img, ISOL8_LABEL_BUILD_HASH) ? isol8_image_label(img, ISOL8_LABEL_BUILD_HASH) : "");
 	json_object_put(img);
 
 	found = inspect_opt(d, tag, &img, err);
@@ -288,8 +290,8 @@ int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkg
 
 	dockerfile = isol8_custom_dockerfile(rt, pkgs, host != NULL, o->setup != NULL);
 	struct isol8_tar_entry entries[2] = {
-		{ .path = "Dockerfile", .data = dockerfile, .len = strlen(dockerfile), .mode = 0644 },
-		{ .path = "setup.sh", .data = o->setup, .len = o->setup ? strlen(o->setup) : 0, .mode = 0755 },
+		{.path = "Dockerfile", .data = dockerfile, .len = strlen(dockerfile), .mode = 0644},
+		{.path = "setup.sh", .data = o->setup, .len = o->setup ? strlen(o->setup) : 0, .mode = 0755},
 	};
 	if (isol8_tar_build(entries, o->setup ? 2 : 1, &tar, err) < 0) {
 		fprintf(stderr, "[ERR] %s: %s\n", tag, err->msg);
@@ -301,17 +303,23 @@ int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkg
 	_cleanup_free_ char *deps_csv = isol8_strlist_join(pkgs, ",");
 	l_deps = xasprintf("%s=%s", ISOL8_LABEL_DEPS, deps_csv);
 	l_kind = xasprintf("%s=%s", ISOL8_LABEL_CUSTOM, o->kind);
-	const char *labels[] = { ISOL8_LABEL_MANAGED "=true", l_runtime, l_build, l_deps_hash, l_deps, l_kind,
-				 o->setup ? ISOL8_LABEL_SETUP "=1" : NULL, NULL };
-	const char *args[3] = { NULL, NULL, NULL };
+	const char *labels[] = {ISOL8_LABEL_MANAGED "=true",
+				l_runtime,
+				l_build,
+				l_deps_hash,
+				l_deps,
+				l_kind,
+				o->setup ? ISOL8_LABEL_SETUP "=1" : NULL,
+				NULL};
+	const char *args[3] = {NULL, NULL, NULL};
 	if (host) {
 		a_index = xasprintf("PIP_INDEX_URL=%s", o->pip_index_url);
 		a_host = xasprintf("PIP_TRUSTED_HOST=%s", host);
 		args[0] = a_index;
 		args[1] = a_host;
 	}
-	struct docker_build_opts bo = { .tag = tag, .labels = labels, .buildargs = host ? args : NULL,
-					.nocache = o->force, .pull = false };
+	struct docker_build_opts bo = {
+		.tag = tag, .labels = labels, .buildargs = host ? args : NULL, .nocache = o->force, .pull = false};
 	r = run_build(d, &bo, &tar, what, &secs, err);
 	isol8_buf_free(&tar);
 	if (r < 0)

@@ -23,8 +23,8 @@ int isol8_from_image_id(struct docker *d, char **id, struct isol8_err *err);
 
 /* Base build context from the data dir, the CA certificates (ca_files, or when empty every
  * *.crt below /usr/local/share/ca-certificates) and the FROM image, which must exist. */
-int isol8_prepare_base_context(struct docker *d, const struct isol8_strlist *ca_files,
-			       struct isol8_base_context *ctx, struct isol8_err *err);
+int isol8_prepare_base_context(struct docker *d, const struct isol8_strlist *ca_files, struct isol8_base_context *ctx,
+			       struct isol8_err *err);
 
 /* isol8:<rt> from ctx; skipped when its org.isol8.build.hash equals ctx->hash (unless force,
  * which also disables the layer cache). The id of a replaced image is added to stale. */

@@ -407,8 +407,7 @@ static int cmp_ctx_file(const void *a, const void *b)
 
 /* Regular files of dir, flat, under prefix/ in the context: hidden files and editor backups are
  * not build inputs, and the Dockerfile is sent once, at the top. */
-static int add_flat_dir(const char *dir, const char *prefix, unsigned mode, struct ctx_files *f,
-			struct isol8_err *err)
+static int add_flat_dir(const char *dir, const char *prefix, unsigned mode, struct ctx_files *f, struct isol8_err *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -456,7 +455,7 @@ static char *ca_context_name(size_t idx, const char *path)
 int isol8_base_context_make(const char *data_dir, const struct isol8_strlist *ca_files, const char *from_id,
 			    struct isol8_base_context *out, struct isol8_err *err)
 {
-	struct ctx_files f = { 0 };
+	struct ctx_files f = {0};
 	struct isol8_tar_entry *entries = NULL;
 	_cleanup_free_ char *dockerfile = xasprintf("%s/Dockerfile", data_dir);
 	struct sha s;
@@ -464,13 +463,15 @@ int isol8_base_context_make(const char *data_dir, const struct isol8_strlist *ca
 
 	out->tar = (struct isol8_buf)ISOL8_BUF_INIT;
 	out->hash[0] = '\0';
-	if (read_small_file(dockerfile, ISOL8_CONTEXT_FILE_MAX, &ctx_add(&f, xstrdup("Dockerfile"), 0644)->data, err) < 0)
+	if (read_small_file(dockerfile, ISOL8_CONTEXT_FILE_MAX, &ctx_add(&f, xstrdup("Dockerfile"), 0644)->data, err) <
+	    0)
 		goto out;
 	/* The in-image helpers beside the Dockerfile, and in common/ the isol8 sources the agent is
 	 * built with (in the source tree, links to the top-level common/). */
 	{
 		_cleanup_free_ char *common = xasprintf("%s/common", data_dir);
-		if (add_flat_dir(data_dir, "sandbox", 0755, &f, err) < 0 || add_flat_dir(common, "common", 0644, &f, err) < 0)
+		if (add_flat_dir(data_dir, "sandbox", 0755, &f, err) < 0 ||
+		    add_flat_dir(common, "common", 0644, &f, err) < 0)
 			goto out;
 	}
 	for (size_t i = 0; ca_files && i < ca_files->n; i++) {
@@ -503,10 +504,10 @@ int isol8_base_context_make(const char *data_dir, const struct isol8_strlist *ca
 		sha_update(&s, f.v[i].path, strlen(f.v[i].path) + 1);
 		sha_update(&s, lenbe, sizeof(lenbe));
 		sha_update(&s, f.v[i].data.data ? f.v[i].data.data : "", f.v[i].data.len);
-		entries[i] = (struct isol8_tar_entry){ .path = f.v[i].path,
-						       .data = f.v[i].data.data ? f.v[i].data.data : "",
-						       .len = f.v[i].data.len,
-						       .mode = f.v[i].mode };
+		entries[i] = (struct isol8_tar_entry){.path = f.v[i].path,
+						      .data = f.v[i].data.data ? f.v[i].data.data : "",
+						      .len = f.v[i].data.len,
+						      .mode = f.v[i].mode};
 	}
 	sha_final(&s, out->hash);
 	if (isol8_tar_build(entries, f.n, &out->tar, err) < 0) {
@@ -546,8 +547,9 @@ char *isol8_custom_dockerfile(int rt, const struct isol8_strlist *pkgs, bool pip
 		json_object_array_add(argv, json_object_new_string(isol8_runtime_name(rt)));
 		for (size_t i = 0; i < pkgs->n; i++)
 			json_object_array_add(argv, json_object_new_string(pkgs->v[i]));
-		isol8_buf_printf(&b, "RUN %s\n",
-				 json_object_to_json_string_ext(argv, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		isol8_buf_printf(
+			&b, "RUN %s\n",
+			json_object_to_json_string_ext(argv, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(argv);
 	}
 	if (has_setup)
@@ -611,8 +613,9 @@ int isol8_pip_index_host(const char *url, char **host, struct isol8_err *err)
 	r = regexec(&re, url, 3, m, 0);
 	regfree(&re);
 	if (r != 0 || m[1].rm_so < 0)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0,
-				     "invalid pip index URL (expected http(s)://host[:port]/path without query or blanks)");
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			"invalid pip index URL (expected http(s)://host[:port]/path without query or blanks)");
 	*host = xstrndup(url + m[1].rm_so, (size_t)(m[1].rm_eo - m[1].rm_so));
 	return 0;
 }

@@ -93,8 +93,8 @@ int worker_identity_resolve(const char *name, struct worker_identity *id, struct
 	}
 	/* A root uid or gid would make every later step a no-op. */
 	if (id->uid == 0 || id->gid == 0)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "worker user %s: uid %u gid %u is root; refusing",
-				     used, (unsigned)id->uid, (unsigned)id->gid);
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "worker user %s: uid %u gid %u is root; refusing", used,
+				     (unsigned)id->uid, (unsigned)id->gid);
 	return 0;
 }
 
@@ -126,12 +126,10 @@ static int setup_fds(int *keep, unsigned n, struct isol8_err *err)
 
 	for (unsigned i = 0; i < n; i++) {
 		if (keep[i] < 0 || fcntl(keep[i], F_GETFD) < 0)
-			return isol8_err_set(err, ISOL8_E_INTERNAL, keep[i] < 0 ? EBADF : errno,
-					     "keep fd %d", keep[i]);
+			return isol8_err_set(err, ISOL8_E_INTERNAL, keep[i] < 0 ? EBADF : errno, "keep fd %d", keep[i]);
 		for (unsigned j = 0; j < i; j++)
 			if (keep[j] == keep[i])
-				return isol8_err_set(err, ISOL8_E_INTERNAL, EINVAL, "keep fd %d listed twice",
-						     keep[i]);
+				return isol8_err_set(err, ISOL8_E_INTERNAL, EINVAL, "keep fd %d listed twice", keep[i]);
 		if (keep[i] == STDERR_FILENO)
 			keep_stderr = true;
 		else
@@ -254,8 +252,7 @@ static int verify_dropped(const struct worker_identity *id, struct isol8_err *er
 
 	if (getresuid(&ru, &eu, &su) < 0 || getresgid(&rg, &eg, &sg) < 0)
 		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "getresuid/getresgid");
-	if (ru != id->uid || eu != id->uid || su != id->uid || rg != id->gid || eg != id->gid ||
-	    sg != id->gid)
+	if (ru != id->uid || eu != id->uid || su != id->uid || rg != id->gid || eg != id->gid || sg != id->gid)
 		return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "ids not switched: uid %u/%u/%u gid %u/%u/%u",
 				     (unsigned)ru, (unsigned)eu, (unsigned)su, (unsigned)rg, (unsigned)eg,
 				     (unsigned)sg);

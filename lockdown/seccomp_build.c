@@ -4,11 +4,38 @@
 #include <errno.h>
 
 const char *const sc_escapes[] = {
-	"execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2",
-	"pivot_root", "chroot", "unshare", "setns", "bpf", "keyctl", "add_key", "request_key",
-	"init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "perf_event_open",
-	"userfaultfd", "open_by_handle_at", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount",
-	"open_tree", "mount_setattr", "pidfd_open", "pidfd_getfd",
+	"execve",
+	"execveat",
+	"ptrace",
+	"process_vm_readv",
+	"process_vm_writev",
+	"mount",
+	"umount2",
+	"pivot_root",
+	"chroot",
+	"unshare",
+	"setns",
+	"bpf",
+	"keyctl",
+	"add_key",
+	"request_key",
+	"init_module",
+	"finit_module",
+	"delete_module",
+	"kexec_load",
+	"kexec_file_load",
+	"perf_event_open",
+	"userfaultfd",
+	"open_by_handle_at",
+	"fsopen",
+	"fsconfig",
+	"fsmount",
+	"fspick",
+	"move_mount",
+	"open_tree",
+	"mount_setattr",
+	"pidfd_open",
+	"pidfd_getfd",
 };
 const size_t sc_n_escapes = SC_LEN(sc_escapes);
 
@@ -76,8 +103,8 @@ int sc_filter_load(const struct sc_filter *f, struct isol8_err *err)
 	for (size_t i = 0; i < f->n_rules; i++) {
 		const struct sc_rule *ru = &f->rules[i];
 		if (ru->n_cmp > SC_LEN(ru->cmp))
-			return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "%s seccomp rule for %s: %u comparisons",
-					     f->who, ru->name, ru->n_cmp);
+			return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "%s seccomp rule for %s: %u comparisons", f->who,
+					     ru->name, ru->n_cmp);
 		if (add(ctx, f, ru->name, ru->act, ru->n_cmp, ru->cmp, err) < 0)
 			return -1;
 	}

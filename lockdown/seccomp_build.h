@@ -22,8 +22,8 @@ enum sc_act {
 	SC_EPERM,
 	SC_ENOSYS, /* "not implemented": glibc falls back (clone3 -> clone) */
 	SC_ENOTTY,
-	SC_TRAP,   /* seccomp-debug builds: SIGSYS, reported by the process's handler */
-	SC_KILL,   /* the whole process */
+	SC_TRAP, /* seccomp-debug builds: SIGSYS, reported by the process's handler */
+	SC_KILL, /* the whole process */
 };
 
 /* One syscall with up to two argument comparisons, all of which must hold. */
@@ -51,7 +51,10 @@ struct sc_filter {
 };
 
 #define SC_LEN(a) (sizeof(a) / sizeof((a)[0]))
-#define SC_NAMES(act, arr) {(act), (arr), SC_LEN(arr)}
+#define SC_NAMES(act, arr)                \
+	{                                 \
+		(act), (arr), SC_LEN(arr) \
+	}
 
 /* Calls that would widen an attacker's reach from any locked-down process: exec, ptrace and
  * process memory, mounts and namespaces, BPF, keyrings, modules, kexec, perf, userfaultfd, file
@@ -63,17 +66,29 @@ extern const size_t sc_n_escapes;
 /* Threads, never processes: pthread_create passes CLONE_THREAD and no namespace flag; fork does
  * not. clone3 hides its flags behind a pointer seccomp cannot read, so it answers ENOSYS and glibc
  * falls back to clone. clone's flags are argument 0 on x86_64 and aarch64. */
-#define SC_CLONE_MASK                                                                                  \
-	(CLONE_THREAD | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID |   \
-	 CLONE_NEWNET | CLONE_NEWCGROUP)
-#define SC_RULES_THREADS_ONLY                                                                          \
-	{"clone", SC_ALLOW, 1, {SCMP_A0_64(SCMP_CMP_MASKED_EQ, SC_CLONE_MASK, CLONE_THREAD)}},          \
-	{"clone3", SC_ENOSYS, 0, {{0}}}
+#define SC_CLONE_MASK                                                                                             \
+	(CLONE_THREAD | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | \
+	 CLONE_NEWCGROUP)
+#define SC_RULES_THREADS_ONLY                                                                  \
+	{"clone", SC_ALLOW, 1, {SCMP_A0_64(SCMP_CMP_MASKED_EQ, SC_CLONE_MASK, CLONE_THREAD)}}, \
+	{                                                                                      \
+		"clone3", SC_ENOSYS, 0,                                                        \
+		{                                                                              \
+			{                                                                      \
+				0                                                              \
+			}                                                                      \
+		}                                                                              \
+	}
 
 /* Opens that cannot write or create: the access mode is O_RDONLY and no creating bit is set. */
 #define SC_OPEN_WRITE_BITS (O_ACCMODE | O_CREAT | O_TRUNC | O_APPEND)
-#define SC_RULE_OPENAT_READONLY                                                                        \
-	{"openat", SC_ALLOW, 1, {SCMP_A2_32(SCMP_CMP_MASKED_EQ, SC_OPEN_WRITE_BITS, O_RDONLY)}}
+#define SC_RULE_OPENAT_READONLY                                                      \
+	{                                                                            \
+		"openat", SC_ALLOW, 1,                                               \
+		{                                                                    \
+			SCMP_A2_32(SCMP_CMP_MASKED_EQ, SC_OPEN_WRITE_BITS, O_RDONLY) \
+		}                                                                    \
+	}
 
 /* Build the filter and load it on the calling process. The caller has set PR_SET_NO_NEW_PRIVS
  * (or is privileged). Returns 0, or -1 with *err naming the filter and the rule. */

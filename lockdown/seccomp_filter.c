@@ -24,33 +24,95 @@
  * "dup2" on aarch64) are skipped. */
 static const char *const allow_plain[] = {
 	/* I/O on fds the worker already holds (the broker channel, passed pipes and memfds) */
-	"read", "write", "readv", "writev", "pread64", "pwrite64",
-	"recvmsg", "sendmsg", "recvfrom", "shutdown", "getsockopt", "getsockname", "getpeername",
-	"poll", "ppoll", "epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
+	"read",
+	"write",
+	"readv",
+	"writev",
+	"pread64",
+	"pwrite64",
+	"recvmsg",
+	"sendmsg",
+	"recvfrom",
+	"shutdown",
+	"getsockopt",
+	"getsockname",
+	"getpeername",
+	"poll",
+	"ppoll",
+	"epoll_create1",
+	"epoll_ctl",
+	"epoll_wait",
+	"epoll_pwait",
+	"epoll_pwait2",
 	/* in-process objects: they reach nothing outside the worker */
-	"pipe", "pipe2", "eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime", "signalfd4",
-	"memfd_create", "ftruncate", "lseek", "fstat", "close", "dup", "dup2", "dup3",
+	"pipe",
+	"pipe2",
+	"eventfd2",
+	"timerfd_create",
+	"timerfd_settime",
+	"timerfd_gettime",
+	"signalfd4",
+	"memfd_create",
+	"ftruncate",
+	"lseek",
+	"fstat",
+	"close",
+	"dup",
+	"dup2",
+	"dup3",
 	/* fd kinds (common/fdkind.c): which filesystem a passed pipe lives on; reads no path */
 	"fstatfs",
 	/* memory */
-	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk",
+	"mmap",
+	"munmap",
+	"mremap",
+	"mprotect",
+	"madvise",
+	"brk",
 	/* threads (clone itself is conditional, below) */
-	"futex", "set_robust_list", "rseq", "set_tid_address", "exit", "exit_group", "restart_syscall",
+	"futex",
+	"set_robust_list",
+	"rseq",
+	"set_tid_address",
+	"exit",
+	"exit_group",
+	"restart_syscall",
 	/* signals (kill/tgkill are conditional, below) */
-	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack",
+	"rt_sigaction",
+	"rt_sigprocmask",
+	"rt_sigreturn",
+	"sigaltstack",
 	/* time: usually the vDSO, but the kernel path must work too */
-	"clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time",
+	"clock_gettime",
+	"clock_getres",
+	"clock_nanosleep",
+	"nanosleep",
+	"gettimeofday",
+	"time",
 	/* self-inspection */
-	"getrandom", "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid",
-	"getresuid", "getresgid", "getrlimit", "getrusage", "sched_yield", "sched_getaffinity", "uname",
+	"getrandom",
+	"getpid",
+	"gettid",
+	"getppid",
+	"getuid",
+	"geteuid",
+	"getgid",
+	"getegid",
+	"getresuid",
+	"getresgid",
+	"getrlimit",
+	"getrusage",
+	"sched_yield",
+	"sched_getaffinity",
+	"uname",
 };
 
 /* Expected-but-denied (OpenSSH SC_DENY): library code may try these and must see an ordinary
  * error instead of dying. The worker has no path, no socket and no directory to reach. */
 static const char *const deny_eacces[] = {
-	"open", "openat", "openat2", "creat", "socket", "socketpair", "connect", "bind", "listen",
-	"accept", "accept4", "getdents", "getdents64", "stat", "lstat", "statx", "access", "faccessat",
-	"faccessat2", "readlink", "readlinkat",
+	"open",  "openat", "openat2", "creat",     "socket",     "socketpair", "connect",
+	"bind",  "listen", "accept",  "accept4",   "getdents",   "getdents64", "stat",
+	"lstat", "statx",  "access",  "faccessat", "faccessat2", "readlink",   "readlinkat",
 };
 
 /* Sandbox escapes (sc_escapes) are always fatal, even in the seccomp-debug build whose default
@@ -134,8 +196,16 @@ static bool in_list(const char *name, const char *const *names, size_t n)
 #ifdef ISOL8_SANITIZERS
 #define SAN_WRITE_BITS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND | __O_TMPFILE)
 #endif
-#define CMP1(c) 1, {c}
-#define CMP2(a, b) 2, {a, b}
+#define CMP1(c)   \
+	1,        \
+	{         \
+		c \
+	}
+#define CMP2(a, b)   \
+	2,           \
+	{            \
+		a, b \
+	}
 
 int worker_seccomp_load(struct isol8_err *err)
 {
@@ -172,11 +242,15 @@ int worker_seccomp_load(struct isol8_err *err)
 		 * since libseccomp cannot say "flags & mask != 0" in one comparison. */
 		{"openat", SC_ALLOW, CMP1(SCMP_A2_64(SCMP_CMP_MASKED_EQ, SAN_WRITE_BITS, 0))},
 		{"open", SC_ALLOW, CMP1(SCMP_A1_64(SCMP_CMP_MASKED_EQ, SAN_WRITE_BITS, 0))},
-#define SAN_DENY_BIT(bit)                                                                              \
-	{"openat", SC_EACCES, CMP1(SCMP_A2_64(SCMP_CMP_MASKED_EQ, bit, bit))},                          \
-	{"open", SC_EACCES, CMP1(SCMP_A1_64(SCMP_CMP_MASKED_EQ, bit, bit))}
-		SAN_DENY_BIT(O_WRONLY), SAN_DENY_BIT(O_RDWR), SAN_DENY_BIT(O_CREAT), SAN_DENY_BIT(O_TRUNC),
-		SAN_DENY_BIT(O_APPEND), SAN_DENY_BIT(__O_TMPFILE),
+#define SAN_DENY_BIT(bit)                                                      \
+	{"openat", SC_EACCES, CMP1(SCMP_A2_64(SCMP_CMP_MASKED_EQ, bit, bit))}, \
+		{"open", SC_EACCES, CMP1(SCMP_A1_64(SCMP_CMP_MASKED_EQ, bit, bit))}
+		SAN_DENY_BIT(O_WRONLY),
+		SAN_DENY_BIT(O_RDWR),
+		SAN_DENY_BIT(O_CREAT),
+		SAN_DENY_BIT(O_TRUNC),
+		SAN_DENY_BIT(O_APPEND),
+		SAN_DENY_BIT(__O_TMPFILE),
 		/* A symbolizer would be fork+exec'd: the fork fails cleanly (execve still kills). */
 		{"clone", SC_EPERM, CMP1(SCMP_A0_64(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))},
 #endif

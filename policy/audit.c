@@ -37,9 +37,9 @@ static int get_path(json_object *v, const char *kp, bool dir, char **out, struct
 
 int policy_parse_audit(json_object *o, const char *path, struct isol8_audit_policy *a, struct isol8_err *err)
 {
-	static const char *const keys[] = {"enabled", "path", "logDir", "retentionDays", "maxSize",
-					   "includeCode", "includeOutput", "destination", "postLogScript",
-					   "trackResources", NULL};
+	static const char *const keys[] = {
+		"enabled",       "path",        "logDir",        "retentionDays",  "maxSize", "includeCode",
+		"includeOutput", "destination", "postLogScript", "trackResources", NULL};
 	char kp[ISOL8_JSON_PATH_MAX];
 	json_object *v;
 	uint64_t u;
@@ -83,12 +83,14 @@ int policy_parse_audit(json_object *o, const char *path, struct isol8_audit_poli
 			return -1;
 		if (strcmp(s, "filesystem") != 0 && strcmp(s, "file") != 0)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
-					     "%s: only \"filesystem\": isol8d writes its audit log to a file (path)", kp);
+					     "%s: only \"filesystem\": isol8d writes its audit log to a file (path)",
+					     kp);
 	}
 	if (MEMBER("postLogScript"))
 		return isol8_err_set(err, ISOL8_E_USAGE, 0,
 				     "%s: not supported: isol8d runs no script as root per record; follow the file "
-				     "(e.g. tail -F) instead", kp);
+				     "(e.g. tail -F) instead",
+				     kp);
 	if (MEMBER("trackResources")) {
 		bool b;
 		if (isol8_json_as_bool(v, kp, &b, err) < 0)

@@ -121,9 +121,15 @@ enum fmt { F_SIZE, F_MS, F_COUNT };
 static void fmt_value(enum fmt f, uint64_t v, char *out, size_t n)
 {
 	switch (f) {
-	case F_SIZE: isol8_format_size(v, out, n); break;
-	case F_MS: snprintf(out, n, "%" PRIu64 "ms", v); break;
-	case F_COUNT: snprintf(out, n, "%" PRIu64, v); break;
+	case F_SIZE:
+		isol8_format_size(v, out, n);
+		break;
+	case F_MS:
+		snprintf(out, n, "%" PRIu64 "ms", v);
+		break;
+	case F_COUNT:
+		snprintf(out, n, "%" PRIu64, v);
+		break;
 	}
 }
 
@@ -171,8 +177,7 @@ int isol8_policy_apply_limits(const struct isol8_tenant *t, struct isol8_limits 
 	req->pids = (uint32_t)pids;
 	if (limit_u64(t, "timeout", F_MS, &req->timeout_ms, def.timeout_ms, t->ceil.timeout_ms, err) < 0)
 		return -1;
-	if (limit_u64(t, "sandbox size", F_SIZE, &req->sandbox_size, def.sandbox_size, t->ceil.sandbox_size,
-		      err) < 0)
+	if (limit_u64(t, "sandbox size", F_SIZE, &req->sandbox_size, def.sandbox_size, t->ceil.sandbox_size, err) < 0)
 		return -1;
 	if (limit_u64(t, "tmp size", F_SIZE, &req->tmp_size, def.tmp_size, t->ceil.tmp_size, err) < 0)
 		return -1;
@@ -226,7 +231,8 @@ int isol8_policy_check_image(const struct isol8_tenant *t, int rt, const char *i
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "image name longer than 256 characters");
 	for (const char *c = image; *c; c++)
 		if ((unsigned char)*c <= 0x20 || (unsigned char)*c >= 0x7f)
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "image name contains spaces or non-printable characters");
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "image name contains spaces or non-printable characters");
 
 	/* The isol8 images of this runtime: base, and the custom images `isol8 setup` builds
 	 * (hashed isol8:<rt>-custom-<hex12>, and the older unhashed isol8:<rt>-custom). */

@@ -76,7 +76,8 @@ int policy_parse_netfilter(json_object *o, const char *path, struct isol8_tenant
 	char kp[P], ip[P];
 	json_object *v;
 
-	if (isol8_json_check_keys(o, path, keys, err) < 0 || get_list(o, path, "allow", false, &n->allow, &n->n_allow, err) < 0 ||
+	if (isol8_json_check_keys(o, path, keys, err) < 0 ||
+	    get_list(o, path, "allow", false, &n->allow, &n->n_allow, err) < 0 ||
 	    get_list(o, path, "deny", false, &n->deny, &n->n_deny, err) < 0 ||
 	    get_list(o, path, "allowAddresses", true, &n->addrs, &n->n_addrs, err) < 0)
 		return -1;

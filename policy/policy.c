@@ -111,8 +111,9 @@ static int get_size(json_object *v, const char *path, uint64_t *out, struct isol
 		if (isol8_json_as_u64(v, path, 1, MAX_BYTES, &u, err) < 0)
 			return -1;
 	} else {
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: expected size (string like \"512m\" or number of bytes), got %s",
-				     path, isol8_json_type_name(v));
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "%s: expected size (string like \"512m\" or number of bytes), got %s", path,
+				     isol8_json_type_name(v));
 	}
 	if (u == 0 || u > MAX_BYTES)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: size must be between 1 and %" PRIu64 " bytes", path,
@@ -133,8 +134,9 @@ static int get_ms(json_object *v, const char *path, uint64_t min, uint64_t *out,
 		if (isol8_parse_duration_ms(s, &u, err) < 0)
 			return isol8_err_wrap(err, "%s", path);
 		if (u < min || u > MAX_TIMEOUT_MS)
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: %s is out of range [%" PRIu64 ", %" PRIu64 "] ms",
-					     path, s, min, (uint64_t)MAX_TIMEOUT_MS);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "%s: %s is out of range [%" PRIu64 ", %" PRIu64 "] ms", path, s, min,
+					     (uint64_t)MAX_TIMEOUT_MS);
 	} else if (isol8_json_as_u64(v, path, min, MAX_TIMEOUT_MS, &u, err) < 0) {
 		return -1;
 	}
@@ -142,8 +144,7 @@ static int get_ms(json_object *v, const char *path, uint64_t min, uint64_t *out,
 	return 0;
 }
 
-static int get_u32(json_object *v, const char *path, uint32_t min, uint32_t max, uint32_t *out,
-		   struct isol8_err *err)
+static int get_u32(json_object *v, const char *path, uint32_t min, uint32_t max, uint32_t *out, struct isol8_err *err)
 {
 	uint64_t u;
 
@@ -160,7 +161,7 @@ static __thread struct policy_collect {
 	void (*report)(void *ctx, const char *msg);
 	void *ctx;
 	unsigned n;
-} *g_collect;
+} * g_collect;
 
 static int note(struct isol8_err *err)
 {
@@ -174,8 +175,8 @@ static int note(struct isol8_err *err)
 
 static int parse_limits(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err)
 {
-	static const char *const keys[] = {"memory",     "cpu",         "pids",        "timeoutMs",
-					   "sandboxSize", "tmpSize",    "maxOutput",   "maxSessions",
+	static const char *const keys[] = {"memory",        "cpu",           "pids",       "timeoutMs",
+					   "sandboxSize",   "tmpSize",       "maxOutput",  "maxSessions",
 					   "sessionIdleMs", "maxConcurrent", "maxPersist", NULL};
 	char kp[P];
 	json_object *v;
@@ -352,9 +353,9 @@ static int parse_choice(json_object *v, const char *kp, const char *first, const
 
 static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err)
 {
-	static const char *const keys[] = {"match",        "onExceed",     "limits", "runtimes", "network",
-					   "writableRoot", "customImages", "images", "seccomp",  "networkFilter",
-					   "persist",      "isolation",    "hostUid",      NULL};
+	static const char *const keys[] = {"match",        "onExceed",     "limits",  "runtimes", "network",
+					   "writableRoot", "customImages", "images",  "seccomp",  "networkFilter",
+					   "persist",      "isolation",    "hostUid", NULL};
 	char kp[P];
 	json_object *v;
 
@@ -363,15 +364,20 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 #define MEMBER(key) (isol8_json_path_key(kp, sizeof kp, path, key), isol8_json_member(o, key, &v) > 0)
 	if (MEMBER("match") && parse_match(v, kp, t, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("onExceed") && parse_choice(v, kp, "clamp", "refuse", &t->refuse_on_exceed, err) < 0 && note(err) < 0)
+	if (MEMBER("onExceed") && parse_choice(v, kp, "clamp", "refuse", &t->refuse_on_exceed, err) < 0 &&
+	    note(err) < 0)
 		return -1;
 	if (MEMBER("limits") && parse_limits(v, kp, t, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("runtimes") && parse_enum_mask(v, kp, isol8_runtime_parse, "runtime",
-						  "python, node, bun, deno, bash", &t->runtimes_mask, err) < 0 && note(err) < 0)
+	if (MEMBER("runtimes") &&
+	    parse_enum_mask(v, kp, isol8_runtime_parse, "runtime", "python, node, bun, deno, bash", &t->runtimes_mask,
+			    err) < 0 &&
+	    note(err) < 0)
 		return -1;
-	if (MEMBER("network") && parse_enum_mask(v, kp, isol8_net_mode_parse, "network mode",
-						 "none, filtered, host", &t->network_mask, err) < 0 && note(err) < 0)
+	if (MEMBER("network") &&
+	    parse_enum_mask(v, kp, isol8_net_mode_parse, "network mode", "none, filtered, host", &t->network_mask,
+			    err) < 0 &&
+	    note(err) < 0)
 		return -1;
 	if (MEMBER("writableRoot") && isol8_json_as_bool(v, kp, &t->writable_root, err) < 0 && note(err) < 0)
 		return -1;
@@ -381,7 +387,8 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 		return -1;
 	if (MEMBER("images") && parse_images(v, kp, t, err) < 0 && note(err) < 0)
 		return -1;
-	if (MEMBER("seccomp") && parse_choice(v, kp, "strict", "unconfined", &t->seccomp_unconfined_ok, err) < 0 && note(err) < 0)
+	if (MEMBER("seccomp") && parse_choice(v, kp, "strict", "unconfined", &t->seccomp_unconfined_ok, err) < 0 &&
+	    note(err) < 0)
 		return -1;
 	if (MEMBER("networkFilter") && policy_parse_netfilter(v, kp, t, err) < 0 && note(err) < 0)
 		return -1;
@@ -408,8 +415,9 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 			t->network_mask = 1u << ISOL8_NET_NONE; /* the default list, narrowed */
 			return 0;
 		}
-		return isol8_err_set(err, ISOL8_E_USAGE, 0,
-				     "%s: isolation \"runsc\" allows [\"none\"] only (gVisor sandboxes have no network)", kp);
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			"%s: isolation \"runsc\" allows [\"none\"] only (gVisor sandboxes have no network)", kp);
 	}
 	return 0;
 }
@@ -425,25 +433,28 @@ static int check_unique(const struct isol8_policy *p, struct isol8_err *err)
 			/* A host uid is what keeps two tenants' sandboxes apart on the host. */
 			if (b != a && ta->host_uid != ISOL8_SANDBOX_UID && ta->host_uid == tb->host_uid)
 				return isol8_err_set(err, ISOL8_E_USAGE, 0,
-						     "tenants.%s.hostUid: %u is also the hostUid of tenant %s", tb->name,
-						     (unsigned)tb->host_uid, ta->name);
+						     "tenants.%s.hostUid: %u is also the hostUid of tenant %s",
+						     tb->name, (unsigned)tb->host_uid, ta->name);
 			for (size_t i = 0; i < ta->n_uids; i++)
 				for (size_t j = (a == b ? i + 1 : 0); j < tb->n_uids; j++)
 					if (ta->uids[i] == tb->uids[j])
-						return isol8_err_set(err, ISOL8_E_USAGE, 0,
-								     "tenants.%s.match.uids: uid %u is also matched by tenant %s",
-								     tb->name, (unsigned)tb->uids[j], ta->name);
+						return isol8_err_set(
+							err, ISOL8_E_USAGE, 0,
+							"tenants.%s.match.uids: uid %u is also matched by tenant %s",
+							tb->name, (unsigned)tb->uids[j], ta->name);
 			for (size_t i = 0; i < ta->n_gids; i++)
 				for (size_t j = (a == b ? i + 1 : 0); j < tb->n_gids; j++)
 					if (ta->gids[i] == tb->gids[j])
-						return isol8_err_set(err, ISOL8_E_USAGE, 0,
-								     "tenants.%s.match.gids: gid %u is also matched by tenant %s",
-								     tb->name, (unsigned)tb->gids[j], ta->name);
+						return isol8_err_set(
+							err, ISOL8_E_USAGE, 0,
+							"tenants.%s.match.gids: gid %u is also matched by tenant %s",
+							tb->name, (unsigned)tb->gids[j], ta->name);
 			for (size_t i = 0; i < ta->n_keys; i++)
 				for (size_t j = (a == b ? i + 1 : 0); j < tb->n_keys; j++)
 					if (strcmp(ta->keys[i], tb->keys[j]) == 0)
 						return isol8_err_set(err, ISOL8_E_USAGE, 0,
-								     "tenants.%s.match.keys: key \"%s\" is also matched by tenant %s",
+								     "tenants.%s.match.keys: key \"%s\" is also "
+								     "matched by tenant %s",
 								     tb->name, tb->keys[j], ta->name);
 		}
 	}
@@ -527,8 +538,7 @@ int isol8_policy_parse(const char *json_text, const char *source, struct isol8_p
 	p->default_tenant = -1;
 	if (!source)
 		source = "policy";
-	root = isol8_json_parse(json_text ? json_text : "", json_text ? strlen(json_text) : 0, POLICY_MAX_FILE,
-				err);
+	root = isol8_json_parse(json_text ? json_text : "", json_text ? strlen(json_text) : 0, POLICY_MAX_FILE, err);
 	if (!root)
 		return isol8_err_wrap(err, "%s", source);
 	r = parse_doc(root, source, p, err);

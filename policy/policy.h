@@ -36,16 +36,9 @@
 #include "proxy/rules.h"
 
 enum isol8_net_mode { ISOL8_NET_NONE = 0, ISOL8_NET_FILTERED = 1, ISOL8_NET_HOST = 2, ISOL8_NET__MAX };
-enum isol8_runtime {
-	ISOL8_RT_PYTHON = 0,
-	ISOL8_RT_NODE,
-	ISOL8_RT_BUN,
-	ISOL8_RT_DENO,
-	ISOL8_RT_BASH,
-	ISOL8_RT__MAX
-};
+enum isol8_runtime { ISOL8_RT_PYTHON = 0, ISOL8_RT_NODE, ISOL8_RT_BUN, ISOL8_RT_DENO, ISOL8_RT_BASH, ISOL8_RT__MAX };
 
-const char *isol8_runtime_name(int rt);  /* NULL if out of range */
+const char *isol8_runtime_name(int rt);    /* NULL if out of range */
 int isol8_runtime_parse(const char *name); /* -1 if unknown */
 const char *isol8_net_mode_name(int mode);
 int isol8_net_mode_parse(const char *name);
@@ -61,8 +54,8 @@ enum isol8_isolation { ISOL8_ISO_RUNC = 0, ISOL8_ISO_RUNSC, ISOL8_ISO__MAX };
 const char *isol8_isolation_name(int iso); /* NULL if out of range */
 
 struct isol8_limits {
-	uint64_t memory;       /* bytes */
-	double cpu;            /* cores */
+	uint64_t memory; /* bytes */
+	double cpu;      /* cores */
 	uint32_t pids;
 	uint64_t timeout_ms;
 	uint64_t sandbox_size; /* bytes */
@@ -72,44 +65,48 @@ struct isol8_limits {
 
 struct isol8_tenant {
 	char *name;
-	uid_t *uids; size_t n_uids;
-	gid_t *gids; size_t n_gids;
-	char **keys; size_t n_keys;
-	bool refuse_on_exceed;        /* "onExceed": "refuse" */
+	uid_t *uids;
+	size_t n_uids;
+	gid_t *gids;
+	size_t n_gids;
+	char **keys;
+	size_t n_keys;
+	bool refuse_on_exceed; /* "onExceed": "refuse" */
 	struct isol8_limits ceil;
 	uint32_t max_sessions;
 	uint64_t session_idle_ms;
 	uint32_t max_concurrent;
-	bool persist_ok;              /* "persist": may keep sandboxes after the run (--persist) */
-	uint32_t max_persist;         /* limits.maxPersist: persisted sandboxes at once */
-	uint32_t runtimes_mask;       /* bit per enum isol8_runtime */
-	uint32_t network_mask;        /* bit per enum isol8_net_mode */
+	bool persist_ok;        /* "persist": may keep sandboxes after the run (--persist) */
+	uint32_t max_persist;   /* limits.maxPersist: persisted sandboxes at once */
+	uint32_t runtimes_mask; /* bit per enum isol8_runtime */
+	uint32_t network_mask;  /* bit per enum isol8_net_mode */
 	bool writable_root;
 	bool custom_images;
-	regex_t *images; size_t n_images;
+	regex_t *images;
+	size_t n_images;
 	char **image_patterns;
 	bool seccomp_unconfined_ok;
-	int isolation;                /* enum isol8_isolation; set by the policy only, never by a request */
-	uint32_t host_uid, host_gid;  /* the sandboxes' user: 100:101, or "hostUid" (uid = gid) */
-	struct net_policy net;        /* "networkFilter": ceiling for filtered sandboxes */
+	int isolation;               /* enum isol8_isolation; set by the policy only, never by a request */
+	uint32_t host_uid, host_gid; /* the sandboxes' user: 100:101, or "hostUid" (uid = gid) */
+	struct net_policy net;       /* "networkFilter": ceiling for filtered sandboxes */
 };
 
 /* isol8d's audit log (broker/audit.c). */
 struct isol8_audit_policy {
-	bool enabled;             /* default true */
-	char *path;               /* NULL: the daemon's default (isol8d --audit-log, else its own) */
-	uint32_t retention_days;  /* rotated files older than this are removed at rotation; 0 = kept */
-	uint64_t max_size;        /* rotate when the file reaches this many bytes; 0 = never */
-	bool include_code;        /* records carry the code (capped), not only its hash */
-	bool include_output;      /* records carry the head of stdout and stderr */
+	bool enabled;            /* default true */
+	char *path;              /* NULL: the daemon's default (isol8d --audit-log, else its own) */
+	uint32_t retention_days; /* rotated files older than this are removed at rotation; 0 = kept */
+	uint64_t max_size;       /* rotate when the file reaches this many bytes; 0 = never */
+	bool include_code;       /* records carry the code (capped), not only its hash */
+	bool include_output;     /* records carry the head of stdout and stderr */
 };
 void isol8_audit_policy_defaults(struct isol8_audit_policy *a);
 
 struct isol8_policy {
 	struct isol8_tenant *tenants;
 	size_t n_tenants;
-	int default_tenant;          /* index or -1 */
-	char *source;                /* path or "built-in" */
+	int default_tenant; /* index or -1 */
+	char *source;       /* path or "built-in" */
 	struct isol8_audit_policy audit;
 };
 

@@ -108,7 +108,8 @@ int net_cidr_parse(const char *s, struct net_cidr *c, struct isol8_err *err)
 	for (unsigned i = 0; i < (c->family == AF_INET ? 4u : 16u); i++)
 		if (c->addr[i] & ~mask[i])
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
-					     "invalid address range '%.64s': bits set after the /%u prefix", s, c->prefix);
+					     "invalid address range '%.64s': bits set after the /%u prefix", s,
+					     c->prefix);
 	return 0;
 }
 

@@ -58,8 +58,9 @@ int hostpat_check(const char *pat, struct isol8_err *err)
 				     HOSTPAT_MAX);
 	if (strcmp(pat, "*") == 0)
 		return 0;
-	if (strncmp(pat, "*.", 2) == 0 ? valid_name(pat + 2, n - 2) : strchr(pat, ':') ? canonical_v6(pat)
-										  : valid_name(pat, n))
+	if (strncmp(pat, "*.", 2) == 0 ? valid_name(pat + 2, n - 2)
+		    : strchr(pat, ':') ? canonical_v6(pat)
+				       : valid_name(pat, n))
 		return 0;
 	return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid network pattern '%.256s': expected %s", pat,
 			     HOSTPAT_SYNTAX);
@@ -163,7 +164,8 @@ bool hostpat_match(const char *pat, const char *host)
 			return false;
 		memcpy(h, host, hl);
 		h[hl] = '\0';
-		return inet_pton(AF_INET6, pat, &a) == 1 && inet_pton(AF_INET6, h, &b) == 1 && memcmp(&a, &b, sizeof a) == 0;
+		return inet_pton(AF_INET6, pat, &a) == 1 && inet_pton(AF_INET6, h, &b) == 1 &&
+			memcmp(&a, &b, sizeof a) == 0;
 	}
 	return hl == pl && strncasecmp(host, pat, pl) == 0;
 }

@@ -13,8 +13,8 @@ static bool is_tchar(unsigned char c)
 	return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c);
 }
 
-int http_parse_authority(const char *a, size_t n, uint16_t default_port, char host[PROXY_MAX_HOST + 1],
-			 uint16_t *port, struct isol8_err *err)
+int http_parse_authority(const char *a, size_t n, uint16_t default_port, char host[PROXY_MAX_HOST + 1], uint16_t *port,
+			 struct isol8_err *err)
 {
 	const char *h = a, *colon = NULL;
 	size_t hn;
@@ -75,8 +75,9 @@ int http_parse_authority(const char *a, size_t n, uint16_t default_port, char ho
 /* Hop-by-hop and proxy headers are ours to decide, never forwarded from the client. */
 static bool dropped_header(const char *name, size_t n)
 {
-	static const char *const drop[] = {"host", "connection", "proxy-connection", "keep-alive",
-					   "proxy-authorization", "proxy-authenticate", "te", "upgrade"};
+	static const char *const drop[] = {
+		"host", "connection", "proxy-connection", "keep-alive", "proxy-authorization", "proxy-authenticate",
+		"te",   "upgrade"};
 	for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
 		if (strlen(drop[i]) == n && strncasecmp(name, drop[i], n) == 0)
 			return true;
@@ -125,8 +126,7 @@ static bool header_value_is(const char *v, const char *end, const char *want)
 	return (size_t)(end - v) == strlen(want) && strncasecmp(v, want, strlen(want)) == 0;
 }
 
-int http_parse_request(const char *buf, size_t len, struct http_req *r, struct isol8_buf *fwd,
-		       struct isol8_err *err)
+int http_parse_request(const char *buf, size_t len, struct http_req *r, struct isol8_buf *fwd, struct isol8_err *err)
 {
 	const char *end = NULL, *p, *sp1, *sp2, *eol, *target, *host_hdr = NULL, *path = "/";
 	size_t scan = len < PROXY_MAX_HEAD ? len : PROXY_MAX_HEAD, tlen, host_hdr_len = 0, path_len = 1;
@@ -148,7 +148,8 @@ int http_parse_request(const char *buf, size_t len, struct http_req *r, struct i
 	}
 	if (!end) {
 		if (len >= PROXY_MAX_HEAD)
-			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "request head larger than %u bytes", PROXY_MAX_HEAD);
+			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "request head larger than %u bytes",
+					     PROXY_MAX_HEAD);
 		return 0;
 	}
 	r->head_len = (size_t)(end - buf);
@@ -193,7 +194,8 @@ int http_parse_request(const char *buf, size_t len, struct http_req *r, struct i
 			while (*host_hdr == ' ' || *host_hdr == '\t')
 				host_hdr++;
 			host_hdr_len = (size_t)(eol - host_hdr);
-			while (host_hdr_len && (host_hdr[host_hdr_len - 1] == ' ' || host_hdr[host_hdr_len - 1] == '\t'))
+			while (host_hdr_len &&
+			       (host_hdr[host_hdr_len - 1] == ' ' || host_hdr[host_hdr_len - 1] == '\t'))
 				host_hdr_len--;
 		}
 		if (header_is(p, (size_t)(colon - p), "content-length")) {
@@ -206,7 +208,8 @@ int http_parse_request(const char *buf, size_t len, struct http_req *r, struct i
 		}
 		if (header_is(p, (size_t)(colon - p), "transfer-encoding")) {
 			if (has_te || !header_value_is(colon + 1, eol, "chunked"))
-				return isol8_err_set(err, ISOL8_E_USAGE, 0, "only \"Transfer-Encoding: chunked\" is accepted");
+				return isol8_err_set(err, ISOL8_E_USAGE, 0,
+						     "only \"Transfer-Encoding: chunked\" is accepted");
 			has_te = true;
 			r->body = HTTP_BODY_CHUNKED;
 		}
@@ -248,7 +251,8 @@ int http_parse_request(const char *buf, size_t len, struct http_req *r, struct i
 	isol8_buf_append(fwd, " HTTP/1.1\r\nHost: ", 17);
 	{
 		char hb[PROXY_MAX_HOST + 16];
-		int n = strchr(r->host, ':') ? snprintf(hb, sizeof hb, "[%s]", r->host) : snprintf(hb, sizeof hb, "%s", r->host);
+		int n = strchr(r->host, ':') ? snprintf(hb, sizeof hb, "[%s]", r->host)
+					     : snprintf(hb, sizeof hb, "%s", r->host);
 		isol8_buf_append(fwd, hb, (size_t)n);
 		if (r->port != 80) {
 			n = snprintf(hb, sizeof hb, ":%u", r->port);
@@ -270,8 +274,18 @@ int http_parse_request(const char *buf, size_t len, struct http_req *r, struct i
 
 /* ---- request bodies --------------------------------------------------------------------------- */
 
-enum { CS_SIZE, CS_EXT, CS_SIZE_LF, CS_DATA, CS_DATA_CR, CS_DATA_LF, CS_TRAILER, CS_TRAILER_LINE,
-       CS_TRAILER_LF, CS_END_LF };
+enum {
+	CS_SIZE,
+	CS_EXT,
+	CS_SIZE_LF,
+	CS_DATA,
+	CS_DATA_CR,
+	CS_DATA_LF,
+	CS_TRAILER,
+	CS_TRAILER_LINE,
+	CS_TRAILER_LF,
+	CS_END_LF
+};
 #define MAX_CHUNK_LINE 4096u
 #define MAX_TRAILER (16u * 1024u)
 

@@ -27,10 +27,10 @@ struct http_req {
 	bool is_connect;
 	char host[PROXY_MAX_HOST + 1]; /* lower case; IPv6 literal without brackets */
 	uint16_t port;
-	size_t head_len;               /* bytes of buf the head used, final CRLF CRLF included */
-	enum http_body_kind body;      /* from Content-Length (one, digits only) or
+	size_t head_len;          /* bytes of buf the head used, final CRLF CRLF included */
+	enum http_body_kind body; /* from Content-Length (one, digits only) or
 	                                  "Transfer-Encoding: chunked" (nothing else accepted) */
-	uint64_t body_len;             /* HTTP_BODY_LENGTH */
+	uint64_t body_len;        /* HTTP_BODY_LENGTH */
 };
 
 /* Parse the head at the start of buf[0..len). Returns 1 when a complete head was parsed (*r
@@ -38,8 +38,7 @@ struct http_req {
  * Host rewritten to the checked authority, hop-by-hop and Proxy-* headers dropped,
  * "Connection: close" added), 0 when more bytes are needed (and len < PROXY_MAX_HEAD), -1 with
  * *err on malformed input or when the head exceeds PROXY_MAX_HEAD (ISOL8_E_LIMIT). */
-int http_parse_request(const char *buf, size_t len, struct http_req *r, struct isol8_buf *fwd,
-		       struct isol8_err *err);
+int http_parse_request(const char *buf, size_t len, struct http_req *r, struct isol8_buf *fwd, struct isol8_err *err);
 
 /* Where a request's body ends, so that the bytes after it (a pipelined request, which the proxy
  * never forwards: it would reach the checked host's server unchecked) are told apart. Feed the
@@ -58,7 +57,7 @@ void http_body_init(struct http_body *b, const struct http_req *r);
 long http_body_feed(struct http_body *b, const char *p, size_t n, struct isol8_err *err);
 
 /* Split "host:port" / "[v6]:port" / "host" (default_port used when absent; 0 = port required). */
-int http_parse_authority(const char *a, size_t n, uint16_t default_port, char host[PROXY_MAX_HOST + 1],
-			 uint16_t *port, struct isol8_err *err);
+int http_parse_authority(const char *a, size_t n, uint16_t default_port, char host[PROXY_MAX_HOST + 1], uint16_t *port,
+			 struct isol8_err *err);
 
 #endif

@@ -18,18 +18,30 @@ int main(int argc, char **argv)
 	const char *hosts = NULL;
 	int keep[2] = {2, 3};
 	int c, chan = 3, level = ISOL8_LOG_INFO;
-	static const struct option opts[] = {{"fd", required_argument, 0, 'f'}, {"uid", required_argument, 0, 'u'},
-					     {"gid", required_argument, 0, 'g'}, {"hosts", required_argument, 0, 'h'},
-					     {"log-level", required_argument, 0, 'l'}, {0, 0, 0, 0}};
+	static const struct option opts[] = {
+		{"fd", required_argument, 0, 'f'},        {"uid", required_argument, 0, 'u'},
+		{"gid", required_argument, 0, 'g'},       {"hosts", required_argument, 0, 'h'},
+		{"log-level", required_argument, 0, 'l'}, {0, 0, 0, 0}};
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': chan = atoi(optarg); break;
-		case 'u': id.uid = (uid_t)strtoul(optarg, NULL, 10); break;
-		case 'g': id.gid = (gid_t)strtoul(optarg, NULL, 10); break;
-		case 'h': hosts = optarg; break;
-		case 'l': level = atoi(optarg); break;
-		default: die("isol8-proxy is started by isol8d, not by hand");
+		case 'f':
+			chan = atoi(optarg);
+			break;
+		case 'u':
+			id.uid = (uid_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'g':
+			id.gid = (gid_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'h':
+			hosts = optarg;
+			break;
+		case 'l':
+			level = atoi(optarg);
+			break;
+		default:
+			die("isol8-proxy is started by isol8d, not by hand");
 		}
 	}
 	if (chan < 3 || id.uid == 0 || id.gid == 0)

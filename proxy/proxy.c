@@ -102,8 +102,8 @@ struct listener {
 	int fd; /* -1 when the slot is free */
 	uint32_t gen;
 	char id[ISOL8_MAX_ID + 1];
-	struct net_patterns rules; /* the caller's, canonical host patterns (hostpat.h) */
-	struct net_policy pol;     /* the tenant's ceiling from the admin's policy */
+	struct net_patterns rules;  /* the caller's, canonical host patterns (hostpat.h) */
+	struct net_policy pol;      /* the tenant's ceiling from the admin's policy */
 	struct net_cidr *permitted; /* pol.addrs parsed: non-global ranges the admin permits */
 	size_t n_permitted;
 	struct net_cidr *docker_nets; /* Docker's subnets when the sandbox started: refused too */
@@ -136,16 +136,16 @@ struct conn {
 	uint64_t last_ms, connect_start;
 	struct proxy_addr addrs[PROXY_MAX_ADDRS];
 	size_t n_addrs, next_addr;
-	bool refused_local; /* an address was skipped as the host's own */
+	bool refused_local;             /* an address was skipped as the host's own */
 	uint64_t ticket, resolve_start; /* C_RESOLVING: the lookup this connection waits for */
 	char host[PROXY_MAX_HOST + 1];
 	uint16_t port;
 	bool is_connect;
-	struct http_body body; /* plain HTTP: where the one forwarded request ends */
-	bool tls_pending;      /* CONNECT: the client's first bytes are held until checked */
-	bool pipelined;        /* the client sent more after it: dropped */
+	struct http_body body;         /* plain HTTP: where the one forwarded request ends */
+	bool tls_pending;              /* CONNECT: the client's first bytes are held until checked */
+	bool pipelined;                /* the client sent more after it: dropped */
 	uint64_t up_bytes, down_bytes; /* sent to / received from upstream */
-	unsigned pfi;                   /* this round's pollfd index of cfd (ufd follows) */
+	unsigned pfi;                  /* this round's pollfd index of cfd (ufd follows) */
 };
 
 static struct listener lst[MAX_LISTENERS];
@@ -237,7 +237,8 @@ static void queue(struct pbuf *p, const char *s, size_t n)
 static void reply_and_close(struct conn *c, int status, const char *reason, const char *host, const char *why)
 {
 	char body[512], head[256];
-	int bn = snprintf(body, sizeof body, "%s%s%s (isol8 network policy)\n", why, host ? ": " : "", host ? host : "");
+	int bn = snprintf(body, sizeof body, "%s%s%s (isol8 network policy)\n", why, host ? ": " : "",
+			  host ? host : "");
 	int hn;
 
 	if (bn < 0 || (size_t)bn >= sizeof body)
@@ -271,7 +272,8 @@ static long log_add(struct listener *l, const struct http_req *r, const char *pa
 	rec->start_ms = clock_mono_ms();
 	if (path) {
 		rec->has_path = true;
-		snprintf(rec->path, sizeof rec->path, "%.*s", (int)(path_len > MAX_LOG_PATH ? MAX_LOG_PATH : path_len), path);
+		snprintf(rec->path, sizeof rec->path, "%.*s", (int)(path_len > MAX_LOG_PATH ? MAX_LOG_PATH : path_len),
+			 path);
 	}
 	return (long)l->n_logs++;
 }
@@ -326,7 +328,8 @@ static void probe_nonlocal_bind(void)
 
 	inet_pton(AF_INET, "198.51.100.254", &v4.sin_addr); /* documentation ranges: never local */
 	inet_pton(AF_INET6, "2001:db8::fffe", &v6.sin6_addr);
-	nonlocal_bind = bind_probe((struct sockaddr *)&v4, sizeof v4) == 1 || bind_probe((struct sockaddr *)&v6, sizeof v6) == 1;
+	nonlocal_bind = bind_probe((struct sockaddr *)&v4, sizeof v4) == 1 ||
+		bind_probe((struct sockaddr *)&v6, sizeof v6) == 1;
 	if (nonlocal_bind)
 		log_warn("non-local bind is enabled (ip_nonlocal_bind): the host's own addresses are recognised only "
 			 "after connecting");
@@ -540,8 +543,10 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 	/* The policy's ceiling first (ports, then its lists), then the caller's lists. */
 	if (!net_policy_port_ok(&l->pol, r->port))
 		why = "port not allowed";
-	else if (!net_patterns_allow(&(struct net_patterns){.allow = l->pol.allow, .n_allow = l->pol.n_allow,
-							    .deny = l->pol.deny, .n_deny = l->pol.n_deny},
+	else if (!net_patterns_allow(&(struct net_patterns){.allow = l->pol.allow,
+							    .n_allow = l->pol.n_allow,
+							    .deny = l->pol.deny,
+							    .n_deny = l->pol.n_deny},
 				     r->host))
 		why = "host not allowed by the policy";
 	else if (!net_patterns_allow(&l->rules, r->host))
@@ -573,7 +578,8 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 	http_body_init(&c->body, r);
 	if (c->head_len > r->head_len && client_bytes(c, c->head + r->head_len, c->head_len - r->head_len) < 0) {
 		if (r->is_connect)
-			reply_and_close(c, 403, "Forbidden", r->host, "TLS server name does not match the CONNECT host");
+			reply_and_close(c, 403, "Forbidden", r->host,
+					"TLS server name does not match the CONNECT host");
 		else
 			reply_and_close(c, 400, "Bad Request", NULL, "bad request body framing");
 		return;
@@ -622,7 +628,8 @@ static void conn_read_head(struct conn *c)
 	rc = http_parse_request(c->head, c->head_len, &r, &fwd, &err);
 	if (rc < 0)
 		reply_and_close(c, err.code == ISOL8_E_LIMIT ? 431 : 400,
-				err.code == ISOL8_E_LIMIT ? "Request Header Fields Too Large" : "Bad Request", NULL, err.msg);
+				err.code == ISOL8_E_LIMIT ? "Request Header Fields Too Large" : "Bad Request", NULL,
+				err.msg);
 	else if (rc > 0)
 		conn_head_done(c, &r, &fwd);
 	isol8_buf_free(&fwd);
@@ -641,8 +648,10 @@ static bool connected_to_self(struct conn *c)
 	if (getsockname(c->ufd, (struct sockaddr *)&me, &ml) < 0 || me.ss_family != a->sa.ss_family)
 		return true;
 	if (me.ss_family == AF_INET)
-		return memcmp(&((struct sockaddr_in *)&me)->sin_addr, &((const struct sockaddr_in *)&a->sa)->sin_addr, 4) == 0;
-	return memcmp(&((struct sockaddr_in6 *)&me)->sin6_addr, &((const struct sockaddr_in6 *)&a->sa)->sin6_addr, 16) == 0;
+		return memcmp(&((struct sockaddr_in *)&me)->sin_addr, &((const struct sockaddr_in *)&a->sa)->sin_addr,
+			      4) == 0;
+	return memcmp(&((struct sockaddr_in6 *)&me)->sin6_addr, &((const struct sockaddr_in6 *)&a->sa)->sin6_addr,
+		      16) == 0;
 }
 
 static void conn_connected(struct conn *c)
@@ -876,7 +885,8 @@ static int do_listen(struct isol8_msg *m, struct isol8_err *err)
 	l->pol = pol;
 	l->permitted = xcalloc(pol.n_addrs + 1, sizeof *l->permitted);
 	for (l->n_permitted = 0; l->n_permitted < pol.n_addrs; l->n_permitted++)
-		net_cidr_parse(pol.addrs[l->n_permitted], &l->permitted[l->n_permitted], err); /* checked by net_policy_get */
+		net_cidr_parse(pol.addrs[l->n_permitted], &l->permitted[l->n_permitted],
+			       err); /* checked by net_policy_get */
 	l->docker_nets = steal_ptr(&dn);
 	l->n_docker_nets = n_dn;
 	l->ten = tenant_get(tenant);
@@ -1007,16 +1017,27 @@ int proxy_run(int chan)
 			struct conn *c = conns[i];
 			short ce = 0, ue = 0;
 			switch (c->st) {
-			case C_HEAD: ce = POLLIN; break;
-			case C_CONNECTING: ue = POLLOUT; break;
-			case C_REPLY: ce = POLLOUT; break;
-			case C_RELAY:
-				if (!c->c_eof && (!c->up.b.len || c->tls_pending)) ce |= POLLIN;
-				if (c->down.b.len) ce |= POLLOUT;
-				if (!c->u_eof && !c->down.b.len) ue |= POLLIN;
-				if (c->up.b.len && !c->tls_pending) ue |= POLLOUT;
+			case C_HEAD:
+				ce = POLLIN;
 				break;
-			default: break;
+			case C_CONNECTING:
+				ue = POLLOUT;
+				break;
+			case C_REPLY:
+				ce = POLLOUT;
+				break;
+			case C_RELAY:
+				if (!c->c_eof && (!c->up.b.len || c->tls_pending))
+					ce |= POLLIN;
+				if (c->down.b.len)
+					ce |= POLLOUT;
+				if (!c->u_eof && !c->down.b.len)
+					ue |= POLLIN;
+				if (c->up.b.len && !c->tls_pending)
+					ue |= POLLOUT;
+				break;
+			default:
+				break;
 			}
 			c->pfi = np;
 			/* While resolving there is nothing to do with the client; a hang-up is noticed
@@ -1043,12 +1064,14 @@ int proxy_run(int chan)
 			if (crev || urev)
 				c->last_ms = now;
 			alive = (crev || urev) ? conn_step(c, crev, urev) : true;
-			if (alive && c->st == C_RESOLVING && now > c->resolve_start && now - c->resolve_start > RESOLVE_MS) {
+			if (alive && c->st == C_RESOLVING && now > c->resolve_start &&
+			    now - c->resolve_start > RESOLVE_MS) {
 				proxy_resolve_cancel(c->ticket);
 				reply_and_close(c, 504, "Gateway Timeout", c->host, "cannot resolve (timed out)");
 			}
 			/* conn_step may have started the connect after `now` was taken */
-			if (alive && c->st == C_CONNECTING && now > c->connect_start && now - c->connect_start > CONNECT_MS) {
+			if (alive && c->st == C_CONNECTING && now > c->connect_start &&
+			    now - c->connect_start > CONNECT_MS) {
 				c->ufd = xclose(c->ufd);
 				if (start_connect(c) < 0)
 					connect_failed(c, 504, "Gateway Timeout", "connect timed out");

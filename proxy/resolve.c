@@ -75,7 +75,8 @@ int proxy_hosts_load(const char *path, struct isol8_err *err)
 			unsigned long d = strtoul(ip + 7, &end, 10);
 			if (end == ip + 7 || *end || d == 0 || d > 600000) {
 				fclose(f);
-				return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s:%u: bad delay '%.64s'", path, lineno, ip);
+				return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s:%u: bad delay '%.64s'", path, lineno,
+						     ip);
 			}
 			delay = (unsigned)d;
 			memset(&sa, 0, sizeof sa);
@@ -213,7 +214,8 @@ static void *resolver_main(void *arg)
 		pthread_mutex_unlock(&q_mu);
 
 		if (l->delay_ms) {
-			struct timespec ts = {.tv_sec = l->delay_ms / 1000, .tv_nsec = (long)(l->delay_ms % 1000) * 1000000L};
+			struct timespec ts = {.tv_sec = l->delay_ms / 1000,
+					      .tv_nsec = (long)(l->delay_ms % 1000) * 1000000L};
 			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 				;
 		}

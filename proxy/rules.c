@@ -60,7 +60,8 @@ int net_patterns_get(struct isol8_msg *m, struct net_patterns *p, struct isol8_e
 	uint8_t log;
 
 	memset(p, 0, sizeof *p);
-	if (get_list(m, "allow pattern", ISOL8_NET_MAX_PATTERNS, ISOL8_NET_MAX_PATTERN, &p->allow, &p->n_allow, err) < 0 ||
+	if (get_list(m, "allow pattern", ISOL8_NET_MAX_PATTERNS, ISOL8_NET_MAX_PATTERN, &p->allow, &p->n_allow, err) <
+		    0 ||
 	    get_list(m, "deny pattern", ISOL8_NET_MAX_PATTERNS, ISOL8_NET_MAX_PATTERN, &p->deny, &p->n_deny, err) < 0 ||
 	    isol8_get_u8(m, &log, err) < 0)
 		goto fail;

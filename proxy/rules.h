@@ -15,8 +15,10 @@
 #include "common/ipc.h"
 
 struct net_patterns {
-	char **allow; size_t n_allow;
-	char **deny; size_t n_deny;
+	char **allow;
+	size_t n_allow;
+	char **deny;
+	size_t n_deny;
 	bool log;
 };
 
@@ -35,10 +37,14 @@ bool net_patterns_allow(const struct net_patterns *p, const char *host);
 /* The tenant's ceiling from the policy (isol8-policy(5) "networkFilter"). */
 #define NET_POLICY_MAX_LIST 32u
 struct net_policy {
-	char **allow; size_t n_allow;   /* hosts ever allowed (policy default: "*") */
-	char **deny; size_t n_deny;     /* hosts never allowed */
-	uint16_t *ports; size_t n_ports; /* destination ports (policy default: 80, 443) */
-	char **addrs; size_t n_addrs;   /* CIDRs of non-global destinations the admin permits */
+	char **allow;
+	size_t n_allow; /* hosts ever allowed (policy default: "*") */
+	char **deny;
+	size_t n_deny; /* hosts never allowed */
+	uint16_t *ports;
+	size_t n_ports; /* destination ports (policy default: 80, 443) */
+	char **addrs;
+	size_t n_addrs; /* CIDRs of non-global destinations the admin permits */
 };
 /* "u32 n, str allow[], u32 n, str deny[], u32 n, u16 port[], u32 n, str cidr[]" (PX_LISTEN).
  * get checks counts, lengths, pattern syntax and CIDRs; on failure *p is empty. */

@@ -19,30 +19,78 @@
 
 static const char *const allow_plain[] = {
 	/* I/O on held fds */
-	"read", "write", "readv", "writev", "pread64", "recvmsg", "sendmsg", "recvfrom", "sendto", "sendmmsg",
-	"shutdown", "getsockopt", "setsockopt", "getsockname", "getpeername", "poll", "ppoll", "close", "fstat",
-	"lseek", "ioctl", /* the resolver asks FIONREAD */
+	"read",
+	"write",
+	"readv",
+	"writev",
+	"pread64",
+	"recvmsg",
+	"sendmsg",
+	"recvfrom",
+	"sendto",
+	"sendmmsg",
+	"shutdown",
+	"getsockopt",
+	"setsockopt",
+	"getsockname",
+	"getpeername",
+	"poll",
+	"ppoll",
+	"close",
+	"fstat",
+	"lseek",
+	"ioctl", /* the resolver asks FIONREAD */
 	/* outbound connections and the handed-over listeners */
-	"connect", "accept4", "bind",
+	"connect",
+	"accept4",
+	"bind",
 	/* memory */
-	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk",
+	"mmap",
+	"munmap",
+	"mremap",
+	"mprotect",
+	"madvise",
+	"brk",
 	/* read-only file access for the resolver (opens are checked below) */
-	"newfstatat", "stat", "uname",
+	"newfstatat",
+	"stat",
+	"uname",
 	/* process basics */
-	"futex", "exit", "exit_group", "restart_syscall", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
-	"clock_gettime", "clock_getres", "clock_nanosleep", "nanosleep", "gettimeofday", "time", "getrandom",
-	"getpid", "gettid", "getuid", "geteuid", "getgid", "getegid", "fcntl",
+	"futex",
+	"exit",
+	"exit_group",
+	"restart_syscall",
+	"rt_sigaction",
+	"rt_sigprocmask",
+	"rt_sigreturn",
+	"clock_gettime",
+	"clock_getres",
+	"clock_nanosleep",
+	"nanosleep",
+	"gettimeofday",
+	"time",
+	"getrandom",
+	"getpid",
+	"gettid",
+	"getuid",
+	"geteuid",
+	"getgid",
+	"getegid",
+	"fcntl",
 	/* resolver threads: their answer pipe (created once, after lockdown) and what glibc's
 	 * pthread_create and thread start-up call; clone itself is checked below */
-	"pipe2", "set_robust_list", "rseq",
+	"pipe2",
+	"set_robust_list",
+	"rseq",
 };
 
 #ifdef ISOL8_SANITIZERS
 /* Sanitizer builds only (never shipped): what the ASan/UBSan runtime calls at thread start and
  * when it reports (as in lockdown/seccomp_filter.c). */
 static const char *const allow_sanitizers[] = {
-	"readlink", "readlinkat", "lstat", "access", "faccessat", "prctl", "sigaltstack", "sched_getaffinity",
-	"prlimit64", "getrlimit", "mincore", "sched_yield", "kill", "tgkill", "open", "getdents64", "dup", "dup2",
+	"readlink",  "readlinkat", "lstat",   "access",      "faccessat", "prctl",  "sigaltstack", "sched_getaffinity",
+	"prlimit64", "getrlimit",  "mincore", "sched_yield", "kill",      "tgkill", "open",        "getdents64",
+	"dup",       "dup2",
 };
 #endif
 

@@ -66,7 +66,6 @@
 #define MAX_DEPTH 128
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
-
 extern char **environ;
 
 static int sock = -1;
@@ -269,7 +268,7 @@ static int reap(pid_t target, int *st, struct rusage *ru)
 	while (sigfd >= 0 && read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
 		;
 	for (;;) {
-		struct rusage r = { 0 };
+		struct rusage r = {0};
 		int s = 0;
 		pid_t p = wait4(-1, &s, WNOHANG, &r);
 		if (p < 0 && errno == EINTR)
@@ -342,14 +341,14 @@ static void free_cmd(char **argv, char **env)
 static void supervise(uint32_t req, pid_t pid, uint64_t t0, uint64_t timeout)
 {
 	struct isol8_buf out = ISOL8_BUF_INIT;
-	struct rusage ru = { 0 };
+	struct rusage ru = {0};
 	int st = 0, timed_out = 0;
 	uint64_t deadline;
 
 	deadline = timeout && timeout < UINT64_MAX - t0 ? t0 + timeout : UINT64_MAX;
 	for (;;) {
 		/* SIGCHLD wakes us for the program and for any orphan (reaped on the way). */
-		struct pollfd pf[2] = { { sock, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		struct pollfd pf[2] = {{sock, POLLIN, 0}, {sigfd, POLLIN, 0}};
 		uint64_t now = now_ms();
 		int wait_ms = -1;
 
@@ -388,7 +387,7 @@ static void supervise(uint32_t req, pid_t pid, uint64_t t0, uint64_t timeout)
 static struct {
 	pid_t pid;
 	int ctl, in, out, err;
-} stby = { -1, -1, -1, -1, -1 };
+} stby = {-1, -1, -1, -1, -1};
 static char *warm_argv[MAX_ARGC + 1], *warm_env[MAX_ENVC + 1];
 /* A program ran since the start or the last complete reset: a standby started now could meet
  * what it left behind, so A_WARM then waits for the next reset. */
@@ -424,7 +423,7 @@ static void standby_drop(void)
 
 static void standby_spawn(void)
 {
-	int p[4][2] = { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } };
+	int p[4][2] = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
 	char **env;
 	pid_t pid;
 
@@ -437,7 +436,7 @@ static void standby_spawn(void)
 	env = merge_env(warm_env);
 	pid = fork_child();
 	if (pid == 0) {
-		int fds[3] = { p[0][0], p[1][1], p[2][1] };
+		int fds[3] = {p[0][0], p[1][1], p[2][1]};
 		child(fds, p[3][0], warm_argv, env, "/sandbox");
 	}
 	free(env);
@@ -465,7 +464,7 @@ fail:
 static void warm(struct isol8_msg *m)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
-	char *argv[MAX_ARGC + 1] = { 0 }, *env[MAX_ENVC + 1] = { 0 };
+	char *argv[MAX_ARGC + 1] = {0}, *env[MAX_ENVC + 1] = {0};
 
 	if (!parse_cmd(m, argv, env) || isol8_msg_end(m, &err) < 0) {
 		free_cmd(argv, env);
@@ -499,8 +498,8 @@ static void run_warm(struct isol8_msg *m)
 	reap(-1, NULL, NULL); /* a standby that died while waiting is no standby */
 	for (int i = 0; i < 4; i++)
 		hdr[i] = (unsigned char)(n >> (8 * i));
-	iov[0] = (struct iovec){ hdr, 4 };
-	iov[1] = (struct iovec){ (void *)job, n };
+	iov[0] = (struct iovec){hdr, 4};
+	iov[1] = (struct iovec){(void *)job, n};
 	if (stby.pid <= 0 || writev(stby.ctl, iov, 2) != (ssize_t)(4 + n)) {
 		standby_drop();
 		send_error(m->request_id, "no standby");
@@ -511,7 +510,7 @@ static void run_warm(struct isol8_msg *m)
 	pid = stby.pid;
 	stby.ctl = xclose(stby.ctl);
 	{
-		int fds[3] = { stby.in, stby.out, stby.err };
+		int fds[3] = {stby.in, stby.out, stby.err};
 		isol8_put_u32(&out, (uint32_t)pid);
 		send_msg_fds(A_HANDOFF, m->request_id, &out, fds, 3);
 		isol8_buf_free(&out);
@@ -528,7 +527,7 @@ static void run(struct isol8_msg *m)
 {
 	struct isol8_err perr = ISOL8_ERR_INIT;
 	uint64_t timeout = 0, t0;
-	char *argv[MAX_ARGC + 1] = { 0 }, *env[MAX_ENVC + 1] = { 0 }, *cwd = NULL, **menv = NULL;
+	char *argv[MAX_ARGC + 1] = {0}, *env[MAX_ENVC + 1] = {0}, *cwd = NULL, **menv = NULL;
 	const char *err = NULL;
 	pid_t pid = -1;
 
@@ -637,9 +636,9 @@ static void inherited_read(struct inherited *h)
 /* What changed since the start (written into buf), or NULL. */
 static const char *inherited_changed(char *buf, size_t n)
 {
-	static const char *const names[] = { "cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile",
-					      "memlock", "as", "locks", "sigpending", "msgqueue", "nice", "rtprio",
-					      "rttime" };
+	static const char *const names[] = {"cpu",      "fsize",  "data",    "stack", "core",  "rss",
+					    "nproc",    "nofile", "memlock", "as",    "locks", "sigpending",
+					    "msgqueue", "nice",   "rtprio",  "rttime"};
 	struct inherited now;
 
 	inherited_read(&now);
@@ -816,9 +815,9 @@ static void reset(uint32_t req)
 int main(int argc, char **argv)
 {
 	const char *path = argc > 1 ? argv[1] : ISOL8_AGENT_SOCK;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	static const int ignored[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE,
-				       SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGXCPU, SIGXFSZ, SIGTSTP, SIGTTIN, SIGTTOU };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	static const int ignored[] = {SIGHUP,  SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE, SIGVTALRM,
+				      SIGPROF, SIGIO,  SIGPWR,  SIGXCPU, SIGXFSZ, SIGTSTP, SIGTTIN, SIGTTOU};
 	struct isol8_buf ready = ISOL8_BUF_INIT;
 	sigset_t chld;
 	int fd;
@@ -865,7 +864,7 @@ int main(int argc, char **argv)
 	isol8_buf_free(&ready);
 
 	for (;;) {
-		struct pollfd pf[2] = { { sock, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		struct pollfd pf[2] = {{sock, POLLIN, 0}, {sigfd, POLLIN, 0}};
 		struct isol8_msg m;
 		int r;
 

@@ -58,12 +58,17 @@ static const char *open_status(int e)
 {
 	switch (e) {
 	case ENOENT:
-	case ENOTDIR: return "missing";
-	case ELOOP: return "symlink";
-	case EXDEV: return "outside";
+	case ENOTDIR:
+		return "missing";
+	case ELOOP:
+		return "symlink";
+	case EXDEV:
+		return "outside";
 	case EACCES:
-	case EPERM: return "denied";
-	default: return "error";
+	case EPERM:
+		return "denied";
+	default:
+		return "error";
 	}
 }
 

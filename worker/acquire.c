@@ -40,7 +40,8 @@ static bool take_pooled(struct run *run)
 static int explain_full(struct isol8_err *err)
 {
 	if (strstr(err->msg, "no space left on device"))
-		return isol8_err_wrap(err, "the Docker engine's disk is full (free space where dockerd keeps its data)");
+		return isol8_err_wrap(err,
+				      "the Docker engine's disk is full (free space where dockerd keeps its data)");
 	return -1;
 }
 
@@ -76,14 +77,15 @@ int run_acquire(struct run *run, struct isol8_err *err)
 		if (run->s && run->s->runtime != r->runtime)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
 					     "Cannot switch runtime: session '%s' is bound to %s, this run asks for %s",
-					     r->session, isol8_runtime_name(run->s->runtime), isol8_runtime_name(r->runtime));
+					     r->session, isol8_runtime_name(run->s->runtime),
+					     isol8_runtime_name(r->runtime));
 		if (run->s) {
 			run->sb = &run->s->sb;
 			return 0;
 		}
 		if (c->max_sessions && session_count(c->tenant) >= c->max_sessions)
-			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "too many sessions for tenant %s (maximum %u)", c->tenant,
-					     c->max_sessions);
+			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "too many sessions for tenant %s (maximum %u)",
+					     c->tenant, c->max_sessions);
 	}
 	/* net (issue 7): filtered sandboxes are not pooled (their proxy listener is per sandbox) */
 	if (run->kind == SANDBOX_EPHEMERAL && r->net_mode != ISOL8_NET_FILTERED)
@@ -93,8 +95,9 @@ int run_acquire(struct run *run, struct isol8_err *err)
 	else if (create_new(run, err) < 0)
 		return -1;
 	/* --- net (issue 7): rules and proxy listener before any code runs --- */
-	if (r->net_mode == ISOL8_NET_FILTERED && sb_net_rules(run->sb->id, r->net_allow, r->n_net_allow, r->net_deny,
-							      r->n_net_deny, r->log_network, err) < 0)
+	if (r->net_mode == ISOL8_NET_FILTERED &&
+	    sb_net_rules(run->sb->id, r->net_allow, r->n_net_allow, r->net_deny, r->n_net_deny, r->log_network, err) <
+		    0)
 		return -1;
 	/* --- end net --- */
 	if (r->session) {

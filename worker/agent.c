@@ -87,7 +87,8 @@ int agent_handshake(int afd, struct isol8_err *err)
 	 * that is the sandbox's PID 1 can vouch for a reset: under another init (tini, dumpable and
 	 * of the program's uid) a program can rewrite that init and outlive every reset. */
 	if (pid != 1)
-		return isol8_err_set(err, ISOL8_E_PROTO, 0, "the sandbox agent is not the sandbox's PID 1 (pid %u)", pid);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "the sandbox agent is not the sandbox's PID 1 (pid %u)",
+				     pid);
 	return 0;
 }
 
@@ -101,7 +102,8 @@ static void kill_group(int afd, int sig)
 }
 
 static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, size_t in_len, uint64_t t0,
-		     uint64_t deadline, int ctrl_fd, struct pump_out *o, struct agent_outcome *x, struct isol8_err *err);
+		     uint64_t deadline, int ctrl_fd, struct pump_out *o, struct agent_outcome *x,
+		     struct isol8_err *err);
 
 static void put_cmd(struct isol8_buf *p, const char *const *argv, const char *const *env)
 {
@@ -119,8 +121,8 @@ static void put_cmd(struct isol8_buf *p, const char *const *argv, const char *co
 		isol8_put_str(p, env[i]);
 }
 
-int agent_exec(int afd, const char *const *argv, const char *const *env, const char *cwd, const char *in,
-	       size_t in_len, int stdin_fd, uint64_t timeout_ms, uint64_t deadline, int ctrl_fd, struct pump_out *o,
+int agent_exec(int afd, const char *const *argv, const char *const *env, const char *cwd, const char *in, size_t in_len,
+	       int stdin_fd, uint64_t timeout_ms, uint64_t deadline, int ctrl_fd, struct pump_out *o,
 	       struct agent_outcome *x, struct isol8_err *err)
 {
 	int pin[2] = {-1, -1}, pout[2] = {-1, -1}, perr[2] = {-1, -1};
@@ -255,11 +257,26 @@ static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, si
 		tmo = (int)(deadline - now);
 		if (exited && tmo > DRAIN_AFTER_EXIT_MS)
 			tmo = DRAIN_AFTER_EXIT_MS;
-		if (out_open) { pf[np] = (struct pollfd){.fd = pout[0], .events = POLLIN}; idx[np++] = 1; }
-		if (err_open) { pf[np] = (struct pollfd){.fd = perr[0], .events = POLLIN}; idx[np++] = 2; }
-		if (!exited) { pf[np] = (struct pollfd){.fd = afd, .events = POLLIN}; idx[np++] = 3; }
-		if (pin[1] >= 0) { pf[np] = (struct pollfd){.fd = pin[1], .events = POLLOUT}; idx[np++] = 4; }
-		if (ctrl_fd >= 0 && !exited) { pf[np] = (struct pollfd){.fd = ctrl_fd, .events = POLLIN}; idx[np++] = 5; }
+		if (out_open) {
+			pf[np] = (struct pollfd){.fd = pout[0], .events = POLLIN};
+			idx[np++] = 1;
+		}
+		if (err_open) {
+			pf[np] = (struct pollfd){.fd = perr[0], .events = POLLIN};
+			idx[np++] = 2;
+		}
+		if (!exited) {
+			pf[np] = (struct pollfd){.fd = afd, .events = POLLIN};
+			idx[np++] = 3;
+		}
+		if (pin[1] >= 0) {
+			pf[np] = (struct pollfd){.fd = pin[1], .events = POLLOUT};
+			idx[np++] = 4;
+		}
+		if (ctrl_fd >= 0 && !exited) {
+			pf[np] = (struct pollfd){.fd = ctrl_fd, .events = POLLIN};
+			idx[np++] = 5;
+		}
 		r = poll(pf, (nfds_t)np, tmo);
 		if (r < 0 && errno != EINTR) {
 			isol8_err_set(err, ISOL8_E_IO, errno, "poll");
@@ -305,7 +322,8 @@ static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, si
 				} else if (m.type == A_STARTED) {
 					x->started_ms = clock_mono_ms();
 				} else {
-					isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected message %u from the sandbox agent", m.type);
+					isol8_err_set(err, ISOL8_E_PROTO, 0,
+						      "unexpected message %u from the sandbox agent", m.type);
 					isol8_msg_free(&m);
 					goto out;
 				}
@@ -326,7 +344,8 @@ static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, si
 				int rr = isol8_ipc_recv(ctrl_fd, &m, &e2);
 				if (rr == 0 || (rr < 0 && e2.errnum != EAGAIN)) {
 					sig = SIGKILL;
-				} else if (rr > 0 && isol8_proto_check(PEER_WORKER, PEER_FRONTEND, &m, NULL, &e2) == 0 &&
+				} else if (rr > 0 &&
+					   isol8_proto_check(PEER_WORKER, PEER_FRONTEND, &m, NULL, &e2) == 0 &&
 					   m.type == FE_SIGNAL && isol8_get_u8(&m, &sig, &e2) == 0 &&
 					   (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) {
 				} else {

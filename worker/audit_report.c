@@ -98,7 +98,8 @@ static void send_report(struct conn *c, const struct report *rp)
 	put_capped(&p, (c->audit_flags & ISOL8_AUDIT_F_CODE) && code ? code : "", ISOL8_AUDIT_MAX_CODE);
 	/* includeOutput: what the pump kept of each stream (masked, as the caller saw it). */
 	for (int s = 1; s <= 2; s++) {
-		const struct isol8_buf *h = (c->audit_flags & ISOL8_AUDIT_F_OUTPUT) && c->out_head ? &c->out_head[s] : NULL;
+		const struct isol8_buf *h = (c->audit_flags & ISOL8_AUDIT_F_OUTPUT) && c->out_head ? &c->out_head[s]
+												   : NULL;
 		char buf[ISOL8_AUDIT_MAX_OUTPUT];
 		size_t n = h && h->data ? (h->len < sizeof buf ? h->len : sizeof buf) : 0;
 		/* A string on the wire holds no NUL: output may. */
@@ -124,7 +125,8 @@ static void exec_id_new(char out[37])
 	if (getrandom(r, sizeof r, 0) != sizeof r)
 		memset(r, 0x5a, sizeof r);
 	for (int i = 0; i < 36; i++, k++)
-		out[i] = (i == 8 || i == 13 || i == 18 || i == 23) ? (k--, '-') : hex[(r[k / 2] >> (k % 2 ? 0 : 4)) & 15];
+		out[i] = (i == 8 || i == 13 || i == 18 || i == 23) ? (k--, '-')
+								   : hex[(r[k / 2] >> (k % 2 ? 0 : 4)) & 15];
 	out[36] = '\0';
 }
 

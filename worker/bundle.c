@@ -56,12 +56,18 @@ static int bad_tar(struct archive *a, struct isol8_err *err)
 static const char *type_name(mode_t t)
 {
 	switch (t) {
-	case AE_IFLNK: return "a symbolic link";
-	case AE_IFCHR: return "a character device";
-	case AE_IFBLK: return "a block device";
-	case AE_IFIFO: return "a FIFO";
-	case AE_IFSOCK: return "a socket";
-	default: return "of an unknown type";
+	case AE_IFLNK:
+		return "a symbolic link";
+	case AE_IFCHR:
+		return "a character device";
+	case AE_IFBLK:
+		return "a block device";
+	case AE_IFIFO:
+		return "a FIFO";
+	case AE_IFSOCK:
+		return "a socket";
+	default:
+		return "of an unknown type";
 	}
 }
 
@@ -88,10 +94,11 @@ static int copy_data(struct decoder *d, const char *path, struct isol8_buf *dst,
 		if (r != ARCHIVE_OK)
 			return bad_tar(d->a, d->err);
 		if (off < 0 || (uint64_t)off != dst->len)
-			return isol8_err_set(d->err, ISOL8_E_USAGE, 0, "bundle entry %.200s: sparse data refused", path);
+			return isol8_err_set(d->err, ISOL8_E_USAGE, 0, "bundle entry %.200s: sparse data refused",
+					     path);
 		if (n > max - dst->len)
-			return isol8_err_set(d->err, ISOL8_E_LIMIT, 0, "bundle entry %.200s: larger than %zu bytes", path,
-					     max);
+			return isol8_err_set(d->err, ISOL8_E_LIMIT, 0, "bundle entry %.200s: larger than %zu bytes",
+					     path, max);
 		if (n > counter_max - *counter)
 			return isol8_err_set(d->err, ISOL8_E_LIMIT, 0, "request bundle: %s larger than %zu bytes",
 					     counter_what, counter_max);
@@ -155,7 +162,8 @@ int bundle_decode(struct isol8_buf *raw, const struct bundle_limits *l, struct b
 			goto out;
 		}
 		if (strlen(path) > l->name_max) {
-			isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle: entry name longer than %zu bytes", l->name_max);
+			isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle: entry name longer than %zu bytes",
+				      l->name_max);
 			goto out;
 		}
 		type = archive_entry_filetype(ae);
@@ -163,7 +171,8 @@ int bundle_decode(struct isol8_buf *raw, const struct bundle_limits *l, struct b
 			continue; /* directories come from the file names when re-packed */
 		/* A hard link is reported as a regular file (with no data of its own). */
 		if (archive_entry_hardlink(ae)) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "bundle entry %.200s is a hard link (regular files only)", path);
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "bundle entry %.200s is a hard link (regular files only)",
+				      path);
 			goto out;
 		}
 		if (type != AE_IFREG) {
@@ -187,7 +196,8 @@ int bundle_decode(struct isol8_buf *raw, const struct bundle_limits *l, struct b
 			max = is_code ? l->code_max : l->stdin_max;
 		} else if (strncmp(path, "files/", 6) == 0 && safe_rel_path(path + 6)) {
 			if (n_ents == l->max_files) {
-				isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle: more than %zu files", l->max_files);
+				isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle: more than %zu files",
+					      l->max_files);
 				goto out;
 			}
 			if (n_ents % 64 == 0) {
@@ -213,8 +223,8 @@ int bundle_decode(struct isol8_buf *raw, const struct bundle_limits *l, struct b
 		/* The declared size only allows an early, clear refusal; the copy is capped anyway. */
 		if (archive_entry_size_is_set(ae) &&
 		    (archive_entry_size(ae) < 0 || (uint64_t)archive_entry_size(ae) > max)) {
-			isol8_err_set(err, ISOL8_E_LIMIT, 0, "bundle entry %.200s: declares %lld bytes, more than %zu", path,
-				      (long long)archive_entry_size(ae), max);
+			isol8_err_set(err, ISOL8_E_LIMIT, 0, "bundle entry %.200s: declares %lld bytes, more than %zu",
+				      path, (long long)archive_entry_size(ae), max);
 			goto out;
 		}
 		if (copy_data(&d, path, dst, max, counter, counter_max, counter_what) < 0)

@@ -17,18 +17,18 @@
 #include "common/buf.h"
 #include "common/err.h"
 
-#define BUNDLE_RAW_MAX (256u << 20)   /* bytes of tar read from the bundle fd */
-#define BUNDLE_CODE_MAX (16u << 20)   /* = the CLI's RUN_MAX_CODE */
-#define BUNDLE_STDIN_MAX (64u << 20)  /* = the CLI's RUN_MAX_STDIN */
-#define BUNDLE_MAX_FILES 10000u       /* files/ entries */
-#define BUNDLE_MAX_ENTRIES 20000u     /* headers of any kind, directories included */
-#define BUNDLE_NAME_MAX 1024u         /* = ISOL8_MAX_PATH, "files/" included */
+#define BUNDLE_RAW_MAX (256u << 20)  /* bytes of tar read from the bundle fd */
+#define BUNDLE_CODE_MAX (16u << 20)  /* = the CLI's RUN_MAX_CODE */
+#define BUNDLE_STDIN_MAX (64u << 20) /* = the CLI's RUN_MAX_STDIN */
+#define BUNDLE_MAX_FILES 10000u      /* files/ entries */
+#define BUNDLE_MAX_ENTRIES 20000u    /* headers of any kind, directories included */
+#define BUNDLE_NAME_MAX 1024u        /* = ISOL8_MAX_PATH, "files/" included */
 
 struct bundle_limits {
-	size_t code_max, stdin_max;   /* decoded bytes of `code`, of `stdin` */
-	size_t file_max;              /* decoded bytes of one files/ entry */
-	size_t files_total;           /* decoded bytes of all files/ entries together */
-	size_t total;                 /* decoded bytes of everything */
+	size_t code_max, stdin_max; /* decoded bytes of `code`, of `stdin` */
+	size_t file_max;            /* decoded bytes of one files/ entry */
+	size_t files_total;         /* decoded bytes of all files/ entries together */
+	size_t total;               /* decoded bytes of everything */
 	size_t max_files, max_entries, name_max;
 };
 
@@ -38,8 +38,8 @@ void bundle_limits_for(struct bundle_limits *l, uint64_t sandbox_size);
 
 struct bundle {
 	struct isol8_buf code, stdin_data;
-	bool has_code, has_stdin;     /* the entry was present (possibly empty) */
-	struct isol8_buf files_tar;   /* files/ re-packed for /sandbox (owned by 100:101) */
+	bool has_code, has_stdin;   /* the entry was present (possibly empty) */
+	struct isol8_buf files_tar; /* files/ re-packed for /sandbox (owned by 100:101) */
 	size_t n_files;
 };
 

@@ -48,7 +48,8 @@ static json_object *timings_json(const struct run *run)
 	if (run->x.started_ms >= tm->t0)
 		json_object_object_add(tj, "startedAtMs", json_object_new_int64((int64_t)(run->x.started_ms - tm->t0)));
 	if (run->o.first_byte_ms >= tm->t0)
-		json_object_object_add(tj, "firstByteAtMs", json_object_new_int64((int64_t)(run->o.first_byte_ms - tm->t0)));
+		json_object_object_add(tj, "firstByteAtMs",
+				       json_object_new_int64((int64_t)(run->o.first_byte_ms - tm->t0)));
 	if (run->x.exited_ms >= tm->t0)
 		json_object_object_add(tj, "exitedAtMs", json_object_new_int64((int64_t)(run->x.exited_ms - tm->t0)));
 	json_object_object_add(tj, "totalMs", json_object_new_int64((int64_t)tm->total));
@@ -57,16 +58,18 @@ static json_object *timings_json(const struct run *run)
 		/* The fast path is the agent's socket (fds passed, no engine round trip per program);
 		 * say when the run went without it, and why. */
 		bool agent = run->sb->agent_fd >= 0;
-		json_object_object_add(tj, "isolation", json_object_new_string(isol8_isolation_name(run->sb->isolation)));
+		json_object_object_add(tj, "isolation",
+				       json_object_new_string(isol8_isolation_name(run->sb->isolation)));
 		json_object_object_add(tj, "execPath", json_object_new_string(agent ? "agent" : "docker-exec"));
 		if (!agent)
 			json_object_object_add(
 				tj, "fallback",
-				json_object_new_string(run->sb->isolation == ISOL8_ISO_RUNSC
-							       ? "gVisor (runsc): the agent's socket and fd passing do not "
-								 "cross the Sentry, so programs start through docker exec and "
-								 "sandboxes are not reused"
-							       : "no agent in this sandbox: programs start through docker exec"));
+				json_object_new_string(
+					run->sb->isolation == ISOL8_ISO_RUNSC
+						? "gVisor (runsc): the agent's socket and fd passing do not "
+						  "cross the Sentry, so programs start through docker exec and "
+						  "sandboxes are not reused"
+						: "no agent in this sandbox: programs start through docker exec"));
 	}
 	return tj;
 }

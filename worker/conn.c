@@ -60,12 +60,13 @@ static int recv_stdin_fd(struct conn *c, int *fd_out, struct isol8_err *err)
 	int r;
 
 	if (poll(&pf, 1, FIRST_MSG_TIMEOUT_MS) <= 0)
-		return isol8_err_set(err, ISOL8_E_PROTO, 0, "stdinStream: no FE_STDIN within %d ms", FIRST_MSG_TIMEOUT_MS);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "stdinStream: no FE_STDIN within %d ms",
+				     FIRST_MSG_TIMEOUT_MS);
 	r = isol8_ipc_recv(c->fd, &m, err);
 	/* The table holds FE_STDIN to an anonymous pipe's read end: it becomes the program's fd 0. */
 	if (r <= 0 || isol8_proto_check(PEER_WORKER, PEER_FRONTEND, &m, NULL, err) < 0 ||
-	    (m.type != FE_STDIN && isol8_err_set(err, ISOL8_E_PROTO, 0, "stdinStream: expected FE_STDIN, got message %u",
-						  m.type) < 0)) {
+	    (m.type != FE_STDIN &&
+	     isol8_err_set(err, ISOL8_E_PROTO, 0, "stdinStream: expected FE_STDIN, got message %u", m.type) < 0)) {
 		isol8_msg_free(&m);
 		return r == 0 ? isol8_err_set(err, ISOL8_E_PROTO, 0, "stdinStream: connection closed") : -1;
 	}
@@ -161,8 +162,8 @@ static int handle_file(struct conn *c, struct isol8_msg *m, struct isol8_err *er
 	struct session *s;
 	int rc = -1;
 
-	if (isol8_get_str(m, &sess, ISOL8_MAX_SESSION, err) < 0 ||
-	    isol8_get_str(m, &path, ISOL8_MAX_PATH, err) < 0 || isol8_msg_end(m, err) < 0)
+	if (isol8_get_str(m, &sess, ISOL8_MAX_SESSION, err) < 0 || isol8_get_str(m, &path, ISOL8_MAX_PATH, err) < 0 ||
+	    isol8_msg_end(m, err) < 0)
 		return -1;
 	if (strcmp(sess, c->session) != 0)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "session differs from the one in the hello");
@@ -247,8 +248,8 @@ static int handle_file(struct conn *c, struct isol8_msg *m, struct isol8_err *er
 				if (sb_exec_status(exec_id, &running, &code, err) < 0 || (running && usleep(2000)))
 					break;
 			if (code != 0) {
-				isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "cannot read %s in session %s: %.200s", norm, sess,
-					      se.data ? se.data : "");
+				isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "cannot read %s in session %s: %.200s", norm,
+					      sess, se.data ? se.data : "");
 			} else {
 				_cleanup_close_ int mfd = memfd_create("isol8-file", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 				struct isol8_err e2 = ISOL8_ERR_INIT;
@@ -331,8 +332,7 @@ void *conn_main(void *arg)
 		send_error(c, &err);
 		goto out;
 	}
-	if (isol8_ipc_recv(c->fd, &m, &err) <= 0 ||
-	    isol8_proto_check(PEER_WORKER, PEER_FRONTEND, &m, NULL, &err) < 0) {
+	if (isol8_ipc_recv(c->fd, &m, &err) <= 0 || isol8_proto_check(PEER_WORKER, PEER_FRONTEND, &m, NULL, &err) < 0) {
 		if (err.msg[0]) {
 			log_warn("frontend pid=%u uid=%u: %s", c->pid, c->uid, err.msg);
 			send_error(c, &err);

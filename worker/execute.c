@@ -98,9 +98,10 @@ static int send_all(int fd, const char *p, size_t n, uint64_t deadline, struct i
 /* Kill everything the session's driver started, then the driver (its own session via setsid). */
 void repl_kill(struct session *s, const char *const *env)
 {
-	static const char *const argv[] = {
-		"sh", "-c", "for p in $(pgrep -f /usr/local/lib/isol8/repl); do pkill -KILL -s \"$p\"; kill -KILL \"$p\"; done; true",
-		NULL};
+	static const char *const argv[] = {"sh", "-c",
+					   "for p in $(pgrep -f /usr/local/lib/isol8/repl); do pkill -KILL -s \"$p\"; "
+					   "kill -KILL \"$p\"; done; true",
+					   NULL};
 	struct isol8_buf o = ISOL8_BUF_INIT, e = ISOL8_BUF_INIT;
 	struct isol8_err err = ISOL8_ERR_INIT;
 	if (run_helper(s->sb.id, argv, env, NULL, 0, clock_mono_ms() + 5000, &o, &e, &err) < 0)
@@ -136,9 +137,19 @@ static int repl_run(struct run *run, struct isol8_err *err)
 		argv[n++] = "setsid";
 		argv[n++] = "-w"; /* wait: the exec must end with the interpreter, carrying its status */
 		switch (r->runtime) {
-		case ISOL8_RT_PYTHON: argv[n++] = "python3"; argv[n++] = "-u"; argv[n++] = "/usr/local/lib/isol8/repl.py"; break;
-		case ISOL8_RT_NODE: argv[n++] = "node"; argv[n++] = "/usr/local/lib/isol8/repl.mjs"; break;
-		default: argv[n++] = "bash"; argv[n++] = "/usr/local/lib/isol8/repl.sh"; break;
+		case ISOL8_RT_PYTHON:
+			argv[n++] = "python3";
+			argv[n++] = "-u";
+			argv[n++] = "/usr/local/lib/isol8/repl.py";
+			break;
+		case ISOL8_RT_NODE:
+			argv[n++] = "node";
+			argv[n++] = "/usr/local/lib/isol8/repl.mjs";
+			break;
+		default:
+			argv[n++] = "bash";
+			argv[n++] = "/usr/local/lib/isol8/repl.sh";
+			break;
 		}
 		argv[n] = NULL;
 		if (sb_exec(s->sb.id, argv, env, "/sandbox", true, s->repl_exec, &s->repl_fd, err) < 0)
@@ -173,7 +184,8 @@ static int repl_run(struct run *run, struct isol8_err *err)
 			if (running)
 				usleep(2000);
 		}
-		run->notice = "the interpreter exited; session state was reset and a new interpreter starts on the next run";
+		run->notice =
+			"the interpreter exited; session state was reset and a new interpreter starts on the next run";
 	} else {
 		run->notice = "the interpreter was stopped; session state was reset";
 	}
@@ -221,9 +233,14 @@ int run_program(struct run *run, struct isol8_err *err)
 	if (run->s && repl_capable(r))
 		return repl_run(run, err);
 	timeout_arg(tmo, sizeof tmo, run->deadline > clock_mono_ms() ? run->deadline - clock_mono_ms() : 1);
-	argv[n++] = "timeout"; argv[n++] = "-s"; argv[n++] = "KILL"; argv[n++] = tmo;
+	argv[n++] = "timeout";
+	argv[n++] = "-s";
+	argv[n++] = "KILL";
+	argv[n++] = tmo;
 	if (r->cmd) {
-		argv[n++] = "bash"; argv[n++] = "-c"; argv[n++] = r->cmd;
+		argv[n++] = "bash";
+		argv[n++] = "-c";
+		argv[n++] = r->cmd;
 		/* bash -c takes its first operand as $0: arguments start at $1, as for a file. */
 		if (r->n_args)
 			argv[n++] = "bash";

@@ -54,5 +54,5 @@ void random_token(char out[33])
 bool repl_capable(const struct run_req *r)
 {
 	return r->code && !r->has_stdin && !r->stdin_stream && !r->file_ext && !r->n_args &&
-	       (r->runtime == ISOL8_RT_PYTHON || r->runtime == ISOL8_RT_NODE || r->runtime == ISOL8_RT_BASH);
+		(r->runtime == ISOL8_RT_PYTHON || r->runtime == ISOL8_RT_NODE || r->runtime == ISOL8_RT_BASH);
 }

@@ -33,7 +33,8 @@ int run_inject(const struct run *run, const char *codefile, struct isol8_err *er
 		return 0;
 	code = run_helper(run->sb->id, targv, run->env.v, tar.data, tar.len, run->deadline, &so, &se, err);
 	if (code > 0)
-		isol8_err_set(err, ISOL8_E_IO, 0, "writing files into the sandbox failed: %.200s", se.data ? se.data : "");
+		isol8_err_set(err, ISOL8_E_IO, 0, "writing files into the sandbox failed: %.200s",
+			      se.data ? se.data : "");
 	else if (code == 0)
 		rc = 0;
 out:

@@ -129,21 +129,39 @@ int main(int argc, char **argv)
 	int keep[2] = {2, 3};
 	int c, chan = 3, level = ISOL8_LOG_INFO;
 	pthread_t th;
-	static const struct option opts[] = {{"fd", required_argument, 0, 'f'}, {"uid", required_argument, 0, 'u'},
-					     {"gid", required_argument, 0, 'g'}, {"index", required_argument, 0, 'i'},
-					     {"log-level", required_argument, 0, 'l'}, {"pool-size", required_argument, 0, 'p'},
+	static const struct option opts[] = {{"fd", required_argument, 0, 'f'},
+					     {"uid", required_argument, 0, 'u'},
+					     {"gid", required_argument, 0, 'g'},
+					     {"index", required_argument, 0, 'i'},
+					     {"log-level", required_argument, 0, 'l'},
+					     {"pool-size", required_argument, 0, 'p'},
 					     {"pool-strategy", required_argument, 0, 's'},
-					     {"pool-dirty", required_argument, 0, 'd'}, {0, 0, 0, 0}};
+					     {"pool-dirty", required_argument, 0, 'd'},
+					     {0, 0, 0, 0}};
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'f': chan = atoi(optarg); break;
-		case 'u': id.uid = (uid_t)strtoul(optarg, NULL, 10); break;
-		case 'g': id.gid = (gid_t)strtoul(optarg, NULL, 10); break;
-		case 'i': g_worker_index = (unsigned)atoi(optarg); break;
-		case 'l': level = atoi(optarg); break;
-		case 'p': g_pool_target = (unsigned)atoi(optarg) > 16 ? 16 : (unsigned)atoi(optarg); break;
-		case 's': g_pool_secure = strcmp(optarg, "secure") == 0; break;
+		case 'f':
+			chan = atoi(optarg);
+			break;
+		case 'u':
+			id.uid = (uid_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'g':
+			id.gid = (gid_t)strtoul(optarg, NULL, 10);
+			break;
+		case 'i':
+			g_worker_index = (unsigned)atoi(optarg);
+			break;
+		case 'l':
+			level = atoi(optarg);
+			break;
+		case 'p':
+			g_pool_target = (unsigned)atoi(optarg) > 16 ? 16 : (unsigned)atoi(optarg);
+			break;
+		case 's':
+			g_pool_secure = strcmp(optarg, "secure") == 0;
+			break;
 		case 'd': {
 			uint64_t v;
 			if (isol8_parse_u64(optarg, 16, &v, &err) < 0)
@@ -151,7 +169,8 @@ int main(int argc, char **argv)
 			g_pool_dirty = (unsigned)v;
 			break;
 		}
-		default: die("isol8-worker is started by isol8d, not by hand");
+		default:
+			die("isol8-worker is started by isol8d, not by hand");
 		}
 	}
 	if (chan < 3 || id.uid == 0)
@@ -209,8 +228,8 @@ int main(int argc, char **argv)
 			uint8_t rt;
 			char *tenant = NULL;
 			if (isol8_get_u32(&m, &token, &err) == 0 &&
-			    isol8_get_str(&m, &tenant, ISOL8_MAX_TENANT, &err) == 0 && isol8_get_u8(&m, &rt, &err) == 0 &&
-			    isol8_msg_end(&m, &err) == 0 && isol8_runtime_name(rt))
+			    isol8_get_str(&m, &tenant, ISOL8_MAX_TENANT, &err) == 0 &&
+			    isol8_get_u8(&m, &rt, &err) == 0 && isol8_msg_end(&m, &err) == 0 && isol8_runtime_name(rt))
 				pool_prewarm_async(token, tenant, rt);
 			free(tenant);
 			break;

@@ -31,18 +31,18 @@
 
 static const char *status_message(const char *status, unsigned long long n, char *buf, size_t len)
 {
-	static const struct { const char *status, *msg; } map[] = {
-		{"missing", "not found"},
-		{"directory", "is a directory, not a regular file"},
-		{"special", "not a regular file"},
-		{"symlink", "a symbolic link on the way, not followed"},
-		{"outside", "outside /sandbox"},
-		{"denied", "permission denied"},
+	static const struct {
+		const char *status, *msg;
+	} map[] = {
+		{"missing", "not found"},          {"directory", "is a directory, not a regular file"},
+		{"special", "not a regular file"}, {"symlink", "a symbolic link on the way, not followed"},
+		{"outside", "outside /sandbox"},   {"denied", "permission denied"},
 		{"error", "cannot be read"},
 	};
 
 	if (strcmp(status, "toolarge") == 0) {
-		snprintf(buf, len, "larger than the %u MiB limit for one file (%llu bytes)", ISOL8_OUTPUT_FILE_MAX >> 20, n);
+		snprintf(buf, len, "larger than the %u MiB limit for one file (%llu bytes)",
+			 ISOL8_OUTPUT_FILE_MAX >> 20, n);
 		return buf;
 	}
 	if (strcmp(status, "total") == 0) {

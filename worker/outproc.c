@@ -249,6 +249,6 @@ size_t isol8_outcap_take_utf8(struct isol8_outcap *c, const char *data, size_t l
 
 int isol8_outcap_marker(const struct isol8_outcap *c, char *buf, size_t n)
 {
-	return snprintf(buf, n, "\n--- OUTPUT TRUNCATED (%" PRIu64 " bytes, limit: %" PRIu64 ") ---\n",
-			c->total, c->limit);
+	return snprintf(buf, n, "\n--- OUTPUT TRUNCATED (%" PRIu64 " bytes, limit: %" PRIu64 ") ---\n", c->total,
+			c->limit);
 }

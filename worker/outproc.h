@@ -35,10 +35,10 @@ size_t isol8_masker_pending(const struct isol8_masker *m);
 void isol8_masker_free(struct isol8_masker *m);
 
 struct isol8_outcap {
-	uint64_t limit;    /* bytes allowed through */
-	uint64_t total;    /* bytes offered so far (the true output size) */
-	uint64_t emitted;  /* bytes let through; always <= limit */
-	bool truncated;    /* something was dropped */
+	uint64_t limit;   /* bytes allowed through */
+	uint64_t total;   /* bytes offered so far (the true output size) */
+	uint64_t emitted; /* bytes let through; always <= limit */
+	bool truncated;   /* something was dropped */
 };
 
 void isol8_outcap_init(struct isol8_outcap *c, uint64_t limit);

@@ -143,11 +143,11 @@ void pool_key_make(struct pool_key *k, const char *tenant, const struct run_req 
 static bool key_eq(const struct pool_key *a, const struct pool_key *b)
 {
 	return strcmp(a->tenant, b->tenant) == 0 && a->runtime == b->runtime && strcmp(a->image, b->image) == 0 &&
-	       strcmp(a->preferred, b->preferred) == 0 && a->net_mode == b->net_mode &&
-	       a->lim.memory == b->lim.memory && a->lim.cpu_millis == b->lim.cpu_millis &&
-	       a->lim.timeout_ms == b->lim.timeout_ms && a->lim.sandbox_size == b->lim.sandbox_size &&
-	       a->lim.tmp_size == b->lim.tmp_size && a->lim.max_output == b->lim.max_output &&
-	       a->lim.pids == b->lim.pids && a->lim.writable == b->lim.writable;
+		strcmp(a->preferred, b->preferred) == 0 && a->net_mode == b->net_mode &&
+		a->lim.memory == b->lim.memory && a->lim.cpu_millis == b->lim.cpu_millis &&
+		a->lim.timeout_ms == b->lim.timeout_ms && a->lim.sandbox_size == b->lim.sandbox_size &&
+		a->lim.tmp_size == b->lim.tmp_size && a->lim.max_output == b->lim.max_output &&
+		a->lim.pids == b->lim.pids && a->lim.writable == b->lim.writable;
 }
 
 static unsigned count_key(const struct pool_key *k)
@@ -326,8 +326,8 @@ void pool_fill_async(struct conn *c, const struct pool_key *k)
 
 	pthread_mutex_lock(&lock);
 	/* One fill per connection; skip when the key is already full or many fills are running. */
-	if (c->filler_started || g_worker_stopping || count_key(k) + keyset_count(&taken, k) >= g_pool_target || n_ents + filling >= POOL_MAX ||
-	    filling >= 4) {
+	if (c->filler_started || g_worker_stopping || count_key(k) + keyset_count(&taken, k) >= g_pool_target ||
+	    n_ents + filling >= POOL_MAX || filling >= 4) {
 		pthread_mutex_unlock(&lock);
 		return;
 	}

@@ -17,9 +17,9 @@
 
 /* Below the broker's BROKER_POOL_IDLE_MS, so the broker never removes a pooled sandbox. */
 #define POOL_MAX_AGE_MS (9u * 60u * 1000u)
-extern unsigned g_pool_target;  /* --pool-size (2) */
-extern bool g_pool_secure;      /* --pool-strategy secure: never reuse */
-extern unsigned g_pool_dirty;   /* --pool-dirty (2): resets of used sandboxes in flight at once */
+extern unsigned g_pool_target; /* --pool-size (2) */
+extern bool g_pool_secure;     /* --pool-strategy secure: never reuse */
+extern unsigned g_pool_dirty;  /* --pool-dirty (2): resets of used sandboxes in flight at once */
 #define POOL_MAX_USES 100
 
 struct pool_key {

@@ -353,7 +353,8 @@ static int on_collect(int stream, const char *data, size_t len, void *ctx)
 	if (stream != 1 && stream != 2)
 		return 0;
 	if (c->b[stream]->len < c->cap)
-		isol8_buf_append(c->b[stream], data, len < c->cap - c->b[stream]->len ? len : c->cap - c->b[stream]->len);
+		isol8_buf_append(c->b[stream], data,
+				 len < c->cap - c->b[stream]->len ? len : c->cap - c->b[stream]->len);
 	return 0;
 }
 
@@ -381,7 +382,8 @@ int pump_collect(int fd, const void *stdin_data, size_t stdin_len, struct isol8_
 			return isol8_err_set(err, ISOL8_E_IO, errno, "poll");
 		}
 		if (wr_open && (pf.revents & POLLOUT)) {
-			ssize_t w = send(fd, (const char *)stdin_data + sent, stdin_len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+			ssize_t w = send(fd, (const char *)stdin_data + sent, stdin_len - sent,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
 			if (w > 0)
 				sent += (size_t)w;
 			if ((w < 0 && errno != EAGAIN && errno != EINTR) || sent == stdin_len) {

@@ -71,19 +71,22 @@ static int get_patterns(json_object *f, const char *k, char ***out, size_t *n, s
 	if (!v)
 		return 0;
 	if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > ISOL8_NET_MAX_PATTERNS)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "options.networkFilter.%s: expected an array of at most %u patterns",
-				     k, ISOL8_NET_MAX_PATTERNS);
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "options.networkFilter.%s: expected an array of at most %u patterns", k,
+				     ISOL8_NET_MAX_PATTERNS);
 	len = json_object_array_length(v);
 	*out = xcalloc(len + 1, sizeof **out);
 	for (*n = 0; *n < len; (*n)++) {
 		json_object *e = json_object_array_get_idx(v, *n);
 		size_t sl;
 		if (!json_object_is_type(e, json_type_string))
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "options.networkFilter.%s[%zu]: expected string", k, *n);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "options.networkFilter.%s[%zu]: expected string", k,
+					     *n);
 		sl = (size_t)json_object_get_string_len(e);
 		if (sl == 0 || sl > ISOL8_NET_MAX_PATTERN || memchr(json_object_get_string(e), '\0', sl))
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "options.networkFilter.%s[%zu]: 1 to %u bytes, no NUL", k,
-					     *n, ISOL8_NET_MAX_PATTERN);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "options.networkFilter.%s[%zu]: 1 to %u bytes, no NUL", k, *n,
+					     ISOL8_NET_MAX_PATTERN);
 		(*out)[*n] = xstrndup(json_object_get_string(e), sl);
 	}
 	return 0;
@@ -118,12 +121,14 @@ static int get_env_map(json_object *o, const char *k, const char *ctx, char ***o
 	json_object_object_foreach(v, key, val)
 	{
 		if (!isol8_valid_env_name(key))
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s: invalid variable name '%.64s'", ctx, k, key);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s: invalid variable name '%.64s'", ctx, k,
+					     key);
 		if (!json_object_is_type(val, json_type_string))
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s.%s: expected string", ctx, k, key);
 		if (json_object_get_string_len(val) > 16384 ||
 		    memchr(json_object_get_string(val), '\0', (size_t)json_object_get_string_len(val)))
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s.%s: value too long or contains NUL", ctx, k, key);
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s.%s.%s: value too long or contains NUL", ctx, k,
+					     key);
 		(*out)[cnt] = xasprintf("%s=%s", key, json_object_get_string(val));
 		if (vals)
 			(*vals)[cnt] = xstrdup(json_object_get_string(val));
@@ -200,17 +205,19 @@ static int get_metadata(json_object *v, struct run_req *r, struct isol8_err *err
 	json_object_object_foreach(v, k, e)
 	{
 		if (!isol8_audit_meta_key_ok(k))
-			return isol8_err_set(err, ISOL8_E_USAGE, 0,
-					     "request.metadata: keys are 1-%u of [A-Za-z0-9_.-], starting with a letter or digit",
-					     ISOL8_AUDIT_META_KEY);
+			return isol8_err_set(
+				err, ISOL8_E_USAGE, 0,
+				"request.metadata: keys are 1-%u of [A-Za-z0-9_.-], starting with a letter or digit",
+				ISOL8_AUDIT_META_KEY);
 		/* Numbers and booleans are kept as their JSON text: the record's values are strings. */
 		if (!(json_object_is_type(e, json_type_string) || json_object_is_type(e, json_type_int) ||
 		      json_object_is_type(e, json_type_double) || json_object_is_type(e, json_type_boolean)) ||
 		    !isol8_audit_meta_value_ok(json_object_get_string(e)))
-			return isol8_err_set(err, ISOL8_E_USAGE, 0,
-					     "request.metadata.%s: expected a string (or number) of at most %u bytes without "
-					     "control characters",
-					     k, ISOL8_AUDIT_META_VALUE);
+			return isol8_err_set(
+				err, ISOL8_E_USAGE, 0,
+				"request.metadata.%s: expected a string (or number) of at most %u bytes without "
+				"control characters",
+				k, ISOL8_AUDIT_META_VALUE);
 		r->meta_k[r->n_meta] = xstrdup(k);
 		r->meta_v[r->n_meta++] = xstrdup(json_object_get_string(e));
 	}
@@ -219,9 +226,12 @@ static int get_metadata(json_object *v, struct run_req *r, struct isol8_err *err
 
 void sandbox_limits_default(struct sandbox_limits *l)
 {
-	*l = (struct sandbox_limits){.memory = ISOL8_DEFAULT_MEMORY, .cpu_millis = ISOL8_DEFAULT_CPU_MILLIS,
-				     .timeout_ms = ISOL8_DEFAULT_TIMEOUT_MS, .sandbox_size = ISOL8_DEFAULT_SANDBOX_SIZE,
-				     .tmp_size = ISOL8_DEFAULT_TMP_SIZE, .max_output = ISOL8_DEFAULT_MAX_OUTPUT,
+	*l = (struct sandbox_limits){.memory = ISOL8_DEFAULT_MEMORY,
+				     .cpu_millis = ISOL8_DEFAULT_CPU_MILLIS,
+				     .timeout_ms = ISOL8_DEFAULT_TIMEOUT_MS,
+				     .sandbox_size = ISOL8_DEFAULT_SANDBOX_SIZE,
+				     .tmp_size = ISOL8_DEFAULT_TMP_SIZE,
+				     .max_output = ISOL8_DEFAULT_MAX_OUTPUT,
 				     .pids = ISOL8_DEFAULT_PIDS};
 }
 
@@ -241,13 +251,15 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 	r->timeout_ms = ISOL8_DEFAULT_TIMEOUT_MS;
 	sandbox_limits_default(&r->lim);
 	root = json_tokener_parse_ex(tok, json, (int)len);
-	if (!root || json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(root, json_type_object)) {
+	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
+	    !json_object_is_type(root, json_type_object)) {
 		isol8_err_set(err, ISOL8_E_USAGE, 0, "request: malformed JSON");
 		goto out;
 	}
 	req = get(root, "request");
 	opt = get(root, "options");
-	if (!req || !json_object_is_type(req, json_type_object) || (opt && !json_object_is_type(opt, json_type_object))) {
+	if (!req || !json_object_is_type(req, json_type_object) ||
+	    (opt && !json_object_is_type(opt, json_type_object))) {
 		isol8_err_set(err, ISOL8_E_USAGE, 0, "request: 'request' object missing");
 		goto out;
 	}
@@ -277,14 +289,16 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 		goto out;
 	if ((v = get(req, "installPackages"))) {
 		if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > MAX_INSTALL) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "request.installPackages: expected array of at most %d", MAX_INSTALL);
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "request.installPackages: expected array of at most %d",
+				      MAX_INSTALL);
 			goto out;
 		}
 		r->install = xcalloc(json_object_array_length(v) + 1, sizeof *r->install);
 		for (size_t i = 0; i < json_object_array_length(v); i++) {
 			json_object *e = json_object_array_get_idx(v, i);
 			if (!json_object_is_type(e, json_type_string) || json_object_get_string_len(e) > 214) {
-				isol8_err_set(err, ISOL8_E_USAGE, 0, "request.installPackages[%zu]: expected package name", i);
+				isol8_err_set(err, ISOL8_E_USAGE, 0,
+					      "request.installPackages[%zu]: expected package name", i);
 				goto out;
 			}
 			r->install[r->n_install++] = xstrdup(json_object_get_string(e));
@@ -309,8 +323,8 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 			bytes += sl + 1;
 			if (memchr(json_object_get_string(e), '\0', sl) || bytes > ISOL8_MAX_SCRIPT_ARGS_BYTES) {
 				isol8_err_set(err, ISOL8_E_USAGE, 0,
-					      "request.args[%zu]: contains a NUL byte or the arguments exceed %u bytes", i,
-					      ISOL8_MAX_SCRIPT_ARGS_BYTES);
+					      "request.args[%zu]: contains a NUL byte or the arguments exceed %u bytes",
+					      i, ISOL8_MAX_SCRIPT_ARGS_BYTES);
 				goto out;
 			}
 			r->args[r->n_args++] = xstrndup(json_object_get_string(e), sl);
@@ -319,7 +333,8 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 	if ((v = get(req, "outputPaths"))) {
 		size_t cnt;
 		if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > ISOL8_MAX_OUTPUT_PATHS) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "request.outputPaths: expected an array of at most %u paths",
+			isol8_err_set(err, ISOL8_E_USAGE, 0,
+				      "request.outputPaths: expected an array of at most %u paths",
 				      ISOL8_MAX_OUTPUT_PATHS);
 			goto out;
 		}
@@ -395,8 +410,8 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 	}
 	r->runtime = isol8_runtime_parse(runtime ? runtime : "python");
 	if (r->runtime < 0) {
-		isol8_err_set(err, ISOL8_E_USAGE, 0, "Unknown runtime: \"%s\". Available: python, node, bun, deno, bash",
-			      runtime);
+		isol8_err_set(err, ISOL8_E_USAGE, 0,
+			      "Unknown runtime: \"%s\". Available: python, node, bun, deno, bash", runtime);
 		goto out;
 	}
 	r->net_mode = isol8_net_mode_parse(net ? net : "none");

@@ -25,8 +25,9 @@ void env_build(struct env_list *e, const struct run_req *r)
 		isol8_buf_append(&e->raw, r->secret_env[i], strlen(r->secret_env[i]) + 1);
 	/* --- net (issue 7): the sandbox reaches out only through the proxy on its loopback --- */
 	if (r->net_mode == ISOL8_NET_FILTERED) {
-		static const char *const names[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy",
-						    "npm_config_proxy", "npm_config_https_proxy", "PIP_PROXY"};
+		static const char *const names[] = {"HTTP_PROXY",  "HTTPS_PROXY",      "http_proxy",
+						    "https_proxy", "npm_config_proxy", "npm_config_https_proxy",
+						    "PIP_PROXY"};
 		char line[96];
 		for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 			int len = snprintf(line, sizeof line, "%s=http://127.0.0.1:%d", names[i], ISOL8_NET_PROXY_PORT);
@@ -79,11 +80,11 @@ static int plan_code(struct run *run, struct isol8_err *err)
 	const struct sandbox *sb = run->sb;
 
 	run->need_file = r->code && !(run->s && repl_capable(r)) &&
-			 (r->runtime == ISOL8_RT_DENO || r->file_ext || strlen(r->code) > INLINE_MAX || r->has_files ||
-			  r->n_args);
+		(r->runtime == ISOL8_RT_DENO || r->file_ext || strlen(r->code) > INLINE_MAX || r->has_files ||
+		 r->n_args);
 	run->warm = sb->warm && sb->agent_fd >= 0 && run->kind == SANDBOX_EPHEMERAL && !r->cmd && r->code &&
-		    !r->has_files && !r->n_install && !r->setup_script && !sb->image_setup && r->stdin_fd < 0 &&
-		    !r->stdin_stream;
+		!r->has_files && !r->n_install && !r->setup_script && !sb->image_setup && r->stdin_fd < 0 &&
+		!r->stdin_stream;
 	if (run->need_file || run->warm) {
 		const char *ext = r->file_ext ? r->file_ext : runtime_default_ext(r->runtime);
 		if (strlen(ext) > 15 || ext[0] != '.' || strchr(ext, '/'))
@@ -121,7 +122,7 @@ static bool sandbox_gone(const struct sandbox *sb)
 static bool untouched(const struct run *run)
 {
 	return run->kind == SANDBOX_EPHEMERAL && run->r->stdin_fd < 0 && !run->x.started_ms &&
-	       (!run->o_init || (!run->o.first_byte_ms && !run->o.cap[1].total && !run->o.cap[2].total));
+		(!run->o_init || (!run->o.first_byte_ms && !run->o.cap[1].total && !run->o.cap[2].total));
 }
 
 /* From acquire to the program's end. 1: a setup script timed out or was interrupted. */
@@ -140,7 +141,7 @@ static int attempt(struct run *run, int out_fd, int err_fd, struct isol8_err *er
 	 * is isol8's time, not the program's. */
 	tm->acquire = clock_mono_ms() - tm->t0;
 	run->deadline = tm->t0 + tm->acquire +
-			(r->timeout_ms < run->sb->lim.timeout_ms ? r->timeout_ms : run->sb->lim.timeout_ms);
+		(r->timeout_ms < run->sb->lim.timeout_ms ? r->timeout_ms : run->sb->lim.timeout_ms);
 	pump_out_init(&run->o, out_fd, err_fd, (const char *const *)r->secret_vals, run->sb->lim.max_output);
 	run->o_init = true;
 	if (run->c->audit_flags & ISOL8_AUDIT_F_OUTPUT)
@@ -171,8 +172,7 @@ static int attempt(struct run *run, int out_fd, int err_fd, struct isol8_err *er
 	return 0;
 }
 
-int run_execute(struct run *run, struct conn *c, const struct run_req *r, int out_fd, int err_fd,
-		struct isol8_err *err)
+int run_execute(struct run *run, struct conn *c, const struct run_req *r, int out_fd, int err_fd, struct isol8_err *err)
 {
 	int rc;
 
@@ -188,8 +188,7 @@ int run_execute(struct run *run, struct conn *c, const struct run_req *r, int ou
 
 	for (int n = 1;; n++) {
 		rc = attempt(run, out_fd, err_fd, err);
-		if (rc >= 0 || run->hold == HOLD_NONE || n == RUN_ATTEMPTS || !untouched(run) ||
-		    !sandbox_gone(run->sb))
+		if (rc >= 0 || run->hold == HOLD_NONE || n == RUN_ATTEMPTS || !untouched(run) || !sandbox_gone(run->sb))
 			break;
 		log_info("sandbox %.12s went away before the program started (%s): retrying on another", run->sb->id,
 			 err->msg);

@@ -67,7 +67,10 @@ struct run {
 	json_object *result; /* set by the collect phase */
 };
 
-#define RUN_INIT {.sb_local = {.agent_fd = -1}}
+#define RUN_INIT                              \
+	{                                     \
+		.sb_local = {.agent_fd = -1 } \
+	}
 
 /* run.c: the phases in order; fills run->result (conn.c sends it). */
 int run_execute(struct run *run, struct conn *c, const struct run_req *r, int out_fd, int err_fd,

@@ -17,30 +17,63 @@ const char *runtime_default_ext(int rt)
 int runtime_argv(int rt, const char *code, const char *file, char **argv, size_t max, struct isol8_err *err)
 {
 	size_t n = 0;
-#define A(x) do { if (n + 1 >= max) return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "argv overflow"); argv[n++] = (char *)(x); } while (0)
+#define A(x)                                                                             \
+	do {                                                                             \
+		if (n + 1 >= max)                                                        \
+			return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "argv overflow"); \
+		argv[n++] = (char *)(x);                                                 \
+	} while (0)
 	switch (rt) {
 	case ISOL8_RT_PYTHON:
 		A("python3");
-		if (file) A(file); else { A("-c"); A(code); }
+		if (file)
+			A(file);
+		else {
+			A("-c");
+			A(code);
+		}
 		break;
 	case ISOL8_RT_NODE:
 		A("node");
 		/* ESM by default, like a .mjs file; .cjs files run as CommonJS by extension. */
-		if (file) A(file); else { A("--input-type=module"); A("-e"); A(code); }
+		if (file)
+			A(file);
+		else {
+			A("--input-type=module");
+			A("-e");
+			A(code);
+		}
 		break;
 	case ISOL8_RT_BUN:
 		A("bun");
-		if (file) { A("run"); A(file); } else { A("-e"); A(code); }
+		if (file) {
+			A("run");
+			A(file);
+		} else {
+			A("-e");
+			A(code);
+		}
 		break;
 	case ISOL8_RT_DENO:
 		if (!file)
 			return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "deno needs a file");
-		A("deno"); A("run"); A("--quiet"); A("--allow-read=/sandbox,/tmp"); A("--allow-write=/sandbox,/tmp");
-		A("--allow-env"); A("--allow-net"); A(file);
+		A("deno");
+		A("run");
+		A("--quiet");
+		A("--allow-read=/sandbox,/tmp");
+		A("--allow-write=/sandbox,/tmp");
+		A("--allow-env");
+		A("--allow-net");
+		A(file);
 		break;
 	case ISOL8_RT_BASH:
 		A("bash");
-		if (file) A(file); else { A("-c"); A(code); }
+		if (file)
+			A(file);
+		else {
+			A("-c");
+			A(code);
+		}
 		break;
 	default:
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown runtime %d", rt);

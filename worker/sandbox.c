@@ -140,7 +140,10 @@ bool sb_alive(const struct sandbox *sb)
 	return poll(&pf, 1, 0) <= 0 || !(pf.revents & (POLLHUP | POLLRDHUP | POLLERR));
 }
 
-int sb_remove(const char *id, struct isol8_err *err) { return call_id_only(V_REMOVE, id, err); }
+int sb_remove(const char *id, struct isol8_err *err)
+{
+	return call_id_only(V_REMOVE, id, err);
+}
 
 int sb_exec(const char *id, const char *const *argv, const char *const *env, const char *workdir, bool attach_stdin,
 	    char exec_id[65], int *fd, struct isol8_err *err)

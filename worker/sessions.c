@@ -36,8 +36,8 @@ struct session *session_acquire(const char *owner, const char *name)
 	return s;
 }
 
-struct session *session_add(const char *owner, const char *tenant, const char *name, int runtime, const struct sandbox *sb,
-			    uint64_t idle_ms)
+struct session *session_add(const char *owner, const char *tenant, const char *name, int runtime,
+			    const struct sandbox *sb, uint64_t idle_ms)
 {
 	struct session *s = xcalloc(1, sizeof *s);
 	snprintf(s->owner, sizeof s->owner, "%s", owner);
@@ -145,7 +145,8 @@ int sessions_list(const char *owner, struct isol8_buf *out)
 		isol8_buf_printf(out,
 				 ",\"runtime\":\"%s\",\"containerId\":\"%s\",\"createdAt\":%llu,\"lastUsedAt\":%llu,"
 				 "\"idleMs\":%llu,\"active\":%s}",
-				 isol8_runtime_name(s->runtime), s->sb.id, (unsigned long long)s->created_wall * 1000ull,
+				 isol8_runtime_name(s->runtime), s->sb.id,
+				 (unsigned long long)s->created_wall * 1000ull,
 				 (unsigned long long)(wall - (time_t)((now - s->last_used_ms) / 1000)) * 1000ull,
 				 (unsigned long long)(now - s->last_used_ms), active ? "true" : "false");
 	}

@@ -16,21 +16,21 @@ struct session {
 	char name[65];
 	int runtime;
 	struct sandbox sb;
-	int repl_fd;            /* hijacked stream of the driver, -1 when not running */
+	int repl_fd; /* hijacked stream of the driver, -1 when not running */
 	char repl_exec[65];
 	uint64_t created_ms, last_used_ms, idle_ms;
 	uint64_t created_wall;
-	pthread_mutex_t lock;   /* held for the duration of a run */
+	pthread_mutex_t lock; /* held for the duration of a run */
 	bool dead;
-	uint32_t oom_kills;     /* memory cgroup oom_kill count seen so far */
+	uint32_t oom_kills; /* memory cgroup oom_kill count seen so far */
 	int refs;
 };
 
 /* Find (owner, name) and lock it; NULL if absent. */
 struct session *session_acquire(const char *owner, const char *name);
 /* Register a new session (already created sandbox) and return it locked. */
-struct session *session_add(const char *owner, const char *tenant, const char *name, int runtime, const struct sandbox *sb,
-			    uint64_t idle_ms);
+struct session *session_add(const char *owner, const char *tenant, const char *name, int runtime,
+			    const struct sandbox *sb, uint64_t idle_ms);
 void session_release(struct session *s);
 /* -1 when s's container is gone (removed, killed, engine restarted): s is removed (and
  * released) and err says the session was lost. */

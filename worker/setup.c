@@ -13,8 +13,8 @@ static bool valid_pkg(int rt, const char *p)
 		return false;
 	for (const char *c = p; *c; c++) {
 		bool ok = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-			  strchr("._-@/", *c) || (rt == ISOL8_RT_PYTHON && strchr("=<>!~[],", *c)) ||
-			  (rt == ISOL8_RT_DENO && strchr(":?=&%+", *c));
+			strchr("._-@/", *c) || (rt == ISOL8_RT_PYTHON && strchr("=<>!~[],", *c)) ||
+			(rt == ISOL8_RT_DENO && strchr(":?=&%+", *c));
 		if (!ok)
 			return false;
 	}
@@ -42,24 +42,37 @@ int run_install(struct run *run, struct isol8_err *err)
 		if (!valid_pkg(r->runtime, r->install[i]))
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid package name '%.64s'", r->install[i]);
 	timeout_arg(tmo, sizeof tmo, run->deadline > clock_mono_ms() ? run->deadline - clock_mono_ms() : 1);
-	argv[n++] = "timeout"; argv[n++] = "-s"; argv[n++] = "KILL"; argv[n++] = tmo;
+	argv[n++] = "timeout";
+	argv[n++] = "-s";
+	argv[n++] = "KILL";
+	argv[n++] = tmo;
 	switch (r->runtime) {
 	case ISOL8_RT_PYTHON:
-		argv[n++] = "pip"; argv[n++] = "install"; argv[n++] = "--user"; argv[n++] = "--no-cache-dir";
+		argv[n++] = "pip";
+		argv[n++] = "install";
+		argv[n++] = "--user";
+		argv[n++] = "--no-cache-dir";
 		argv[n++] = "--quiet";
 		break;
 	case ISOL8_RT_NODE:
 		/* Into /sandbox/node_modules, not -g: ESM imports resolve bare names from the importing
 		 * file's directory upwards and ignore NODE_PATH. */
-		argv[n++] = "npm"; argv[n++] = "install"; argv[n++] = "--prefix"; argv[n++] = "/sandbox";
+		argv[n++] = "npm";
+		argv[n++] = "install";
+		argv[n++] = "--prefix";
+		argv[n++] = "/sandbox";
 		argv[n++] = "--no-audit";
-		argv[n++] = "--no-fund"; argv[n++] = "--loglevel=error";
+		argv[n++] = "--no-fund";
+		argv[n++] = "--loglevel=error";
 		break;
 	case ISOL8_RT_BUN:
-		argv[n++] = "bun"; argv[n++] = "add"; argv[n++] = "-g";
+		argv[n++] = "bun";
+		argv[n++] = "add";
+		argv[n++] = "-g";
 		break;
 	case ISOL8_RT_DENO:
-		argv[n++] = "deno"; argv[n++] = "cache";
+		argv[n++] = "deno";
+		argv[n++] = "cache";
 		break;
 	}
 	for (size_t i = 0; i < r->n_install; i++)

@@ -12,9 +12,12 @@ const char *const *standby_argv(int runtime)
 	static const char *const node[] = {"node", "/usr/local/lib/isol8/standby.cjs", NULL};
 
 	switch (runtime) {
-	case ISOL8_RT_PYTHON: return py;
-	case ISOL8_RT_NODE: return node;
-	default: return NULL;
+	case ISOL8_RT_PYTHON:
+		return py;
+	case ISOL8_RT_NODE:
+		return node;
+	default:
+		return NULL;
 	}
 }
 

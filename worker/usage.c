@@ -44,13 +44,18 @@ json_object *usage_result(struct sandbox *sb, uint64_t duration_ms)
 	cpu = since(u.cpu_us, sb->base.cpu_us);
 	o = json_object_new_object();
 	/* The original's fields first: cpuPercent of one CPU over the run's wall time. */
-	json_object_object_add(o, "cpuPercent",
-			       json_object_new_double(duration_ms ? (double)(int64_t)((double)cpu / (double)duration_ms / 10.0 * 100.0 + 0.5) / 100.0 : 0.0));
+	json_object_object_add(
+		o, "cpuPercent",
+		json_object_new_double(
+			duration_ms ? (double)(int64_t)((double)cpu / (double)duration_ms / 10.0 * 100.0 + 0.5) / 100.0
+				    : 0.0));
 	json_object_object_add(o, "memoryMB", json_object_new_int64((int64_t)((u.mem + (1u << 19)) >> 20)));
 	json_object_object_add(o, "peakMemoryMB", json_object_new_int64((int64_t)((u.peak + (1u << 19)) >> 20)));
 	if (u.known & USAGE_K_NET) {
-		json_object_object_add(o, "networkBytesIn", json_object_new_int64((int64_t)since(u.net_in, sb->base.net_in)));
-		json_object_object_add(o, "networkBytesOut", json_object_new_int64((int64_t)since(u.net_out, sb->base.net_out)));
+		json_object_object_add(o, "networkBytesIn",
+				       json_object_new_int64((int64_t)since(u.net_in, sb->base.net_in)));
+		json_object_object_add(o, "networkBytesOut",
+				       json_object_new_int64((int64_t)since(u.net_out, sb->base.net_out)));
 	} else {
 		/* The host's network: its counters are not the sandbox's. */
 		json_object_object_add(o, "networkBytesIn", NULL);

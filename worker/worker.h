@@ -57,7 +57,7 @@ struct sandbox {
 	uint32_t uses;             /* runs served (pool reuse) */
 	bool warm;                 /* its agent keeps a standby interpreter of the runtime (worker/standby.h) */
 	uint64_t born_ms;
-	struct sb_usage base;      /* counters when its current run began (worker/usage.c) */
+	struct sb_usage base; /* counters when its current run began (worker/usage.c) */
 };
 int sb_create(uint32_t token, int runtime, const char *image, const char *preferred, const struct sandbox_limits *want,
 	      int net_mode, int kind, const char *session, struct sandbox *out, struct isol8_err *err);
@@ -99,35 +99,35 @@ json_object *usage_result(struct sandbox *sb, uint64_t duration_ms);
 
 /* ---- pump.c: one exec's stream to the frontend's fds ---- */
 struct pump_out {
-	int fd[3];                    /* [1] stdout target, [2] stderr target */
+	int fd[3]; /* [1] stdout target, [2] stderr target */
 	struct isol8_masker *mask[3];
 	struct isol8_outcap cap[3];
 	bool write_failed[3];
-	uint64_t first_byte_ms;       /* clock_mono_ms() when the program's first output byte arrived; 0 before */
-	int msg_fd;                   /* >= 0: output goes there as WK_OUTPUT messages (setup phase) */
+	uint64_t first_byte_ms; /* clock_mono_ms() when the program's first output byte arrived; 0 before */
+	int msg_fd;             /* >= 0: output goes there as WK_OUTPUT messages (setup phase) */
 	/* policy audit.includeOutput: the first head_max bytes of each stream as the caller got
 	 * them (masked), for the audit record; 0: none kept */
 	struct isol8_buf head[3];
 	size_t head_max;
 };
 struct pump_result {
-	bool eof;           /* stream ended */
-	bool timed_out;     /* deadline passed before the end */
-	bool interrupted;   /* a frontend signal arrived */
-	int marker_code;    /* REPL end marker exit code, -1 if none */
+	bool eof;         /* stream ended */
+	bool timed_out;   /* deadline passed before the end */
+	bool interrupted; /* a frontend signal arrived */
+	int marker_code;  /* REPL end marker exit code, -1 if none */
 };
 void pump_out_init(struct pump_out *o, int out_fd, int err_fd, const char *const *secrets, uint64_t max_output);
-void pump_out_finish(struct pump_out *o);  /* flush maskers, write truncation markers */
-void pump_out_flush(struct pump_out *o);   /* flush maskers only: a phase of the run ends */
+void pump_out_finish(struct pump_out *o); /* flush maskers, write truncation markers */
+void pump_out_flush(struct pump_out *o);  /* flush maskers only: a phase of the run ends */
 void pump_out_free(struct pump_out *o);
 void pump_out_write(struct pump_out *o, int stream, const char *data, size_t len);
 /* Feed stdin (may be NULL) then half-close; read frames until EOF or deadline (monotonic ms);
  * if marker_token is set, stop at the REPL end marker seen on both streams. ctrl_fd (frontend
  * connection, or -1) is watched for FE_SIGNAL. */
 /* stdin_fd (or -1): live stdin read and forwarded until EOF, after stdin_data. */
-int pump_run(int stream_fd, const char *stdin_data, size_t stdin_len, int stdin_fd, bool close_stdin, struct pump_out *o,
-	     uint64_t deadline_ms, const char *marker_token, int ctrl_fd, int *signal_out, struct pump_result *res,
-	     struct isol8_err *err);
+int pump_run(int stream_fd, const char *stdin_data, size_t stdin_len, int stdin_fd, bool close_stdin,
+	     struct pump_out *o, uint64_t deadline_ms, const char *marker_token, int ctrl_fd, int *signal_out,
+	     struct pump_result *res, struct isol8_err *err);
 /* Collect an exec's whole output into bufs (for internal helper execs). */
 int pump_collect(int stream_fd, const void *stdin_data, size_t stdin_len, struct isol8_buf *out, struct isol8_buf *errb,
 		 size_t cap, uint64_t deadline_ms, struct isol8_err *err);
@@ -137,29 +137,39 @@ struct run_req {
 	char *code, *cmd;
 	int runtime;
 	uint64_t timeout_ms;
-	char **env; size_t n_env;          /* "K=V" */
-	char **secret_env; size_t n_secret;/* "K=V" */
-	char **secret_vals;                /* values, NULL-terminated */
+	char **env;
+	size_t n_env; /* "K=V" */
+	char **secret_env;
+	size_t n_secret;    /* "K=V" */
+	char **secret_vals; /* values, NULL-terminated */
 	char *file_ext;
-	char *stdin_data; size_t stdin_len; bool has_stdin;
-	bool stdin_stream; int stdin_fd;   /* live stdin (FE_STDIN), -1 when none; owned */
+	char *stdin_data;
+	size_t stdin_len;
+	bool has_stdin;
+	bool stdin_stream;
+	int stdin_fd; /* live stdin (FE_STDIN), -1 when none; owned */
 	char *workdir;
-	char **install; size_t n_install;
-	char **args; size_t n_args;        /* the program's own arguments (request.args) */
-	char **out_paths, **out_rel; size_t n_out; /* request.outputPaths as given, and below /sandbox */
+	char **install;
+	size_t n_install;
+	char **args;
+	size_t n_args; /* the program's own arguments (request.args) */
+	char **out_paths, **out_rel;
+	size_t n_out; /* request.outputPaths as given, and below /sandbox */
 	char *setup_script;
-	bool phase_events;                 /* WK_PHASE around setup scripts (isol8 serve's events) */
+	bool phase_events; /* WK_PHASE around setup scripts (isol8 serve's events) */
 	struct sandbox_limits lim;
 	int net_mode;
 	/* filtered networking (issue 7): host-name patterns for the proxy, and whether to report its log */
-	char **net_allow; size_t n_net_allow;
-	char **net_deny; size_t n_net_deny;
+	char **net_allow;
+	size_t n_net_allow;
+	char **net_deny;
+	size_t n_net_deny;
 	bool log_network;
 	char *image, *preferred_image;
 	bool persist;
 	char *session;
 	bool debug;
-	struct isol8_buf files_tar;        /* tar of /sandbox files to inject (from the bundle) */
+	struct isol8_buf files_tar; /* tar of /sandbox files to inject (from the bundle) */
 	bool has_files;
 	/* request.metadata: attached to the audit record (common/audit.h limits) */
 	char *meta_k[ISOL8_AUDIT_META_MAX], *meta_v[ISOL8_AUDIT_META_MAX];
@@ -190,12 +200,12 @@ struct conn {
 	char session[65];
 	uint32_t max_sessions;
 	uint64_t session_idle_ms;
-	pthread_t filler;       /* pool top-up using this connection's token */
+	pthread_t filler; /* pool top-up using this connection's token */
 	bool filler_started;
-	uint8_t audit_flags;    /* ISOL8_AUDIT_F_* from BR_ASSIGN */
-	const struct run_req *run; /* the run in progress (handle_run), for its audit report */
+	uint8_t audit_flags;              /* ISOL8_AUDIT_F_* from BR_ASSIGN */
+	const struct run_req *run;        /* the run in progress (handle_run), for its audit report */
 	const struct isol8_buf *out_head; /* [1] stdout, [2] stderr: its output heads, or NULL */
-	bool audited;           /* its V_AUDIT went out */
+	bool audited;                     /* its V_AUDIT went out */
 };
 void *conn_main(void *arg);
 void conn_send_result(struct conn *c, json_object *result);

@@ -71,7 +71,8 @@ static void queue_frames(int peer, const uint8_t *p, size_t n)
 			if (len)
 				send(peer, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		} else {
-			if ((flags & 1) && pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 && pipe2(er, O_CLOEXEC) == 0) {
+			if ((flags & 1) && pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 &&
+			    pipe2(er, O_CLOEXEC) == 0) {
 				fds[0] = in[1];
 				fds[1] = out[0];
 				fds[2] = er[0];
@@ -124,14 +125,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 2:
 		pump_out_init(&o, devnull, devnull, secrets, 1u << 16);
-		agent_exec(sv[0], argv, env, "/sandbox", "stdin data", (op & 4) ? 10 : 0, -1, 5000, clock_mono_ms() + 5000, -1,
-			   &o, &x, &err);
+		agent_exec(sv[0], argv, env, "/sandbox", "stdin data", (op & 4) ? 10 : 0, -1, 5000,
+			   clock_mono_ms() + 5000, -1, &o, &x, &err);
 		pump_out_finish(&o);
 		pump_out_free(&o);
 		break;
 	default:
 		pump_out_init(&o, devnull, devnull, secrets, 1u << 16);
-		agent_exec_warm(sv[0], "job", 3, "in", (op & 4) ? 2 : 0, 5000, clock_mono_ms() + 5000, -1, &o, &x, &err);
+		agent_exec_warm(sv[0], "job", 3, "in", (op & 4) ? 2 : 0, 5000, clock_mono_ms() + 5000, -1, &o, &x,
+				&err);
 		pump_out_finish(&o);
 		pump_out_free(&o);
 		break;

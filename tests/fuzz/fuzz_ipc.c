@@ -34,15 +34,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (isol8_get_u8(&m, &op, &err) < 0)
 			break;
 		switch (op % 6) {
-		case 0: r = isol8_get_u8(&m, &u8, &err); break;
-		case 1: r = isol8_get_u16(&m, &u16, &err); break;
-		case 2: r = isol8_get_u32(&m, &u32, &err); break;
-		case 3: r = isol8_get_u64(&m, &u64, &err); break;
+		case 0:
+			r = isol8_get_u8(&m, &u8, &err);
+			break;
+		case 1:
+			r = isol8_get_u16(&m, &u16, &err);
+			break;
+		case 2:
+			r = isol8_get_u32(&m, &u32, &err);
+			break;
+		case 3:
+			r = isol8_get_u64(&m, &u64, &err);
+			break;
 		case 4:
 			r = isol8_get_str(&m, &s, op, &err);
 			free(s);
 			break;
-		default: r = isol8_get_bytes(&m, &p, &u32, 4096, &err); break;
+		default:
+			r = isol8_get_bytes(&m, &p, &u32, 4096, &err);
+			break;
 		}
 		if (r < 0)
 			break;

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct sink {
 	struct isol8_buf s[3];
-	size_t calls, stop_after;   /* the consumer gives up after stop_after calls (0: never) */
+	size_t calls, stop_after; /* the consumer gives up after stop_after calls (0: never) */
 };
 
 static int collect(int stream, const char *d, size_t n, void *ctx)

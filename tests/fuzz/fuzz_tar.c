@@ -45,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		/* What we re-pack for /sandbox must itself be a well-formed tar. */
 		err = (struct isol8_err)ISOL8_ERR_INIT;
-		if (b.n_files && isol8_tar_extract_file(b.files_tar.data, b.files_tar.len, "none/such", 1, &one, &err) < 0 &&
+		if (b.n_files &&
+		    isol8_tar_extract_file(b.files_tar.data, b.files_tar.len, "none/such", 1, &one, &err) < 0 &&
 		    err.code == ISOL8_E_IO)
 			abort();
 		isol8_buf_free(&one);
@@ -54,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	}
 	isol8_buf_free(&raw);
-	isol8_tar_extract_file(data, size, names[(knob >> 2) % (sizeof names / sizeof names[0])], (knob & 0x80) ? 64 : 1u << 20,
-			       &one, &err);
+	isol8_tar_extract_file(data, size, names[(knob >> 2) % (sizeof names / sizeof names[0])],
+			       (knob & 0x80) ? 64 : 1u << 20, &one, &err);
 	isol8_buf_free(&one);
 	return 0;
 }

@@ -63,7 +63,11 @@ static int connect_broker(void)
 	return fd;
 }
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+}
 static void put32(uint8_t *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++)
@@ -217,8 +221,8 @@ static void frame_case(const char *name, const void *frame, size_t n, unsigned n
 	hostile_case(name, 0, frame, n, nfds, creds);
 }
 
-static size_t hello(uint8_t *f, uint8_t type, uint8_t op, const char *session, size_t session_len,
-		    const void *extra, size_t extra_len, uint16_t nfds)
+static size_t hello(uint8_t *f, uint8_t type, uint8_t op, const char *session, size_t session_len, const void *extra,
+		    size_t extra_len, uint16_t nfds)
 {
 	size_t len = 1 + 4 + session_len + extra_len;
 

@@ -26,9 +26,9 @@
 #define IMAGE "debian:bookworm-slim"
 
 static int n_test, n_fail;
-static char label_val[64];   /* unique per run */
-static char label_kv[128];   /* org.isol8.test=<unique> (locked-down container) */
-static char label_kv2[128];  /* org.isol8.test=<unique>-rw (archive container) */
+static char label_val[64];  /* unique per run */
+static char label_kv[128];  /* org.isol8.test=<unique> (locked-down container) */
+static char label_kv2[128]; /* org.isol8.test=<unique>-rw (archive container) */
 static char build_tag[96], import_tag[96];
 
 static void ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -49,7 +49,8 @@ static void ok(int cond, const char *fmt, ...)
 
 static void diag(const char *what, const struct isol8_err *err)
 {
-	printf("# %s: [%s] %s\n", what, isol8_err_code_name(err->code) ? isol8_err_code_name(err->code) : "?", err->msg);
+	printf("# %s: [%s] %s\n", what, isol8_err_code_name(err->code) ? isol8_err_code_name(err->code) : "?",
+	       err->msg);
 }
 
 static json_object *labels_obj(const char *kv_value)
@@ -72,9 +73,9 @@ static json_object *str_array(const char *const *v)
 
 static json_object *create_body(bool locked, const char *label)
 {
-	static const char *const cmd[] = { "sleep", "infinity", NULL };
-	static const char *const caps[] = { "ALL", NULL };
-	static const char *const secopt[] = { "no-new-privileges", NULL };
+	static const char *const cmd[] = {"sleep", "infinity", NULL};
+	static const char *const caps[] = {"ALL", NULL};
+	static const char *const secopt[] = {"no-new-privileges", NULL};
 	json_object *b = json_object_new_object(), *hc = json_object_new_object(), *tmpfs;
 
 	json_object_object_add(b, "Image", json_object_new_string(IMAGE));
@@ -97,7 +98,7 @@ static json_object *create_body(bool locked, const char *label)
 /* Remove every container carrying one of our labels, and our images. */
 static void cleanup(struct docker *d)
 {
-	const char *labels[] = { label_kv, label_kv2 };
+	const char *labels[] = {label_kv, label_kv2};
 	struct isol8_err err = ISOL8_ERR_INIT;
 
 	for (size_t i = 0; i < 2; i++) {
@@ -160,7 +161,7 @@ static int pump(int fd, const char *in, size_t in_len, struct io *io, struct iso
 		wr_open = false;
 	}
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN | (wr_open ? POLLOUT : 0) };
+		struct pollfd p = {.fd = fd, .events = POLLIN | (wr_open ? POLLOUT : 0)};
 		int r = poll(&p, 1, 20000);
 
 		if (r == 0)
@@ -250,8 +251,9 @@ static void test_errors(void)
 	if (bad) {
 		int r = docker_ping(bad, &err);
 		ok(r == -1 && err.code == ISOL8_E_UNAVAIL &&
-			   strcmp(err.msg, "cannot reach Docker at /tmp/isol8-nonexistent/docker.sock: No such file or "
-					   "directory (is dockerd running?)") == 0,
+			   strcmp(err.msg,
+				  "cannot reach Docker at /tmp/isol8-nonexistent/docker.sock: No such file or "
+				  "directory (is dockerd running?)") == 0,
 		   "unreachable socket gives the exact message");
 		if (r == 0 || err.code != ISOL8_E_UNAVAIL)
 			diag("ping", &err);
@@ -301,15 +303,15 @@ static void test_images(struct docker *d)
 	/* build: a good one streams its log, a failing one reports Docker's error */
 	{
 		char dockerfile[512];
-		snprintf(dockerfile, sizeof dockerfile, "FROM %s\nCOPY hello.txt /hello.txt\nCMD [\"cat\", \"/hello.txt\"]\n",
-			 IMAGE);
-		struct isol8_tar_entry ents[] = { { "Dockerfile", dockerfile, strlen(dockerfile), 0644, 0, 0 },
-						  { "hello.txt", "built\n", 6, 0644, 0, 0 } };
+		snprintf(dockerfile, sizeof dockerfile,
+			 "FROM %s\nCOPY hello.txt /hello.txt\nCMD [\"cat\", \"/hello.txt\"]\n", IMAGE);
+		struct isol8_tar_entry ents[] = {{"Dockerfile", dockerfile, strlen(dockerfile), 0644, 0, 0},
+						 {"hello.txt", "built\n", 6, 0644, 0, 0}};
 		struct isol8_buf ctx = ISOL8_BUF_INIT, log = ISOL8_BUF_INIT;
 		char label[160];
-		const char *labels[] = { label, NULL };
-		const char *args[] = { "UNUSED=1", NULL };
-		struct docker_build_opts bo = { .tag = build_tag, .labels = labels, .buildargs = args };
+		const char *labels[] = {label, NULL};
+		const char *args[] = {"UNUSED=1", NULL};
+		struct docker_build_opts bo = {.tag = build_tag, .labels = labels, .buildargs = args};
 
 		snprintf(label, sizeof label, "%s", label_kv);
 		r = isol8_tar_build(ents, 2, &ctx, &err);
@@ -353,10 +355,10 @@ static void test_images(struct docker *d)
 
 	/* import: a one-file rootfs from a pipe, with changes */
 	{
-		struct isol8_tar_entry e = { "etc/isol8-imported", "yes\n", 4, 0644, 0, 0 };
+		struct isol8_tar_entry e = {"etc/isol8-imported", "yes\n", 4, 0644, 0, 0};
 		struct isol8_buf t = ISOL8_BUF_INIT;
 		char change[160];
-		const char *changes[] = { change, "CMD [\"/bin/true\"]", NULL };
+		const char *changes[] = {change, "CMD [\"/bin/true\"]", NULL};
 		int p[2];
 		pid_t pid;
 
@@ -425,8 +427,8 @@ static void test_locked_container(struct docker *d)
 	json_object_put(o);
 
 	{
-		static const char *const cmd[] = { "sh", "-c", "echo hi; echo err >&2; exit 3", NULL };
-		struct io io = { ISOL8_BUF_INIT, ISOL8_BUF_INIT };
+		static const char *const cmd[] = {"sh", "-c", "echo hi; echo err >&2; exit 3", NULL};
+		struct io io = {ISOL8_BUF_INIT, ISOL8_BUF_INIT};
 		r = run_exec(d, cid, cmd, NULL, 0, &io, &code, &err);
 		ok(r == 0, "exec via hijack + mux");
 		if (r < 0)
@@ -438,8 +440,8 @@ static void test_locked_container(struct docker *d)
 		isol8_buf_free(&io.err);
 	}
 	{
-		static const char *const cmd[] = { "cat", NULL };
-		struct io io = { ISOL8_BUF_INIT, ISOL8_BUF_INIT };
+		static const char *const cmd[] = {"cat", NULL};
+		struct io io = {ISOL8_BUF_INIT, ISOL8_BUF_INIT};
 		size_t n = 300 * 1024;
 		char *data = xmalloc(n);
 
@@ -457,9 +459,11 @@ static void test_locked_container(struct docker *d)
 		isol8_buf_free(&io.err);
 	}
 	{
-		static const char *const cmd[] = { "sh", "-c", "touch /etc/x 2>/dev/null && echo writable; "
-							       "touch /sandbox/x && echo tmpfs-ok", NULL };
-		struct io io = { ISOL8_BUF_INIT, ISOL8_BUF_INIT };
+		static const char *const cmd[] = {"sh", "-c",
+						  "touch /etc/x 2>/dev/null && echo writable; "
+						  "touch /sandbox/x && echo tmpfs-ok",
+						  NULL};
+		struct io io = {ISOL8_BUF_INIT, ISOL8_BUF_INIT};
 		r = run_exec(d, cid, cmd, NULL, 0, &io, &code, &err);
 		ok(r == 0 && io.out.data && strcmp(io.out.data, "tmpfs-ok\n") == 0,
 		   "root filesystem read-only, /sandbox tmpfs writable");
@@ -467,7 +471,7 @@ static void test_locked_container(struct docker *d)
 		isol8_buf_free(&io.err);
 	}
 	{
-		struct isol8_tar_entry e = { "f", "x", 1, 0644, 0, 0 };
+		struct isol8_tar_entry e = {"f", "x", 1, 0644, 0, 0};
 		struct isol8_buf t = ISOL8_BUF_INIT;
 		isol8_tar_build(&e, 1, &t, &err);
 		r = docker_container_put_archive(d, cid, "/tmp", t.data, t.len, &err);
@@ -510,8 +514,8 @@ static void test_archive_container(struct docker *d)
 		return;
 	}
 	{
-		struct isol8_tar_entry ents[] = { { "hello.txt", "hello archive\n", 14, 0640, 1000, 1000 },
-						  { "deep/er/n\xc3\xa4me with space.txt", "nested\n", 7, 0600, 0, 0 } };
+		struct isol8_tar_entry ents[] = {{"hello.txt", "hello archive\n", 14, 0640, 1000, 1000},
+						 {"deep/er/n\xc3\xa4me with space.txt", "nested\n", 7, 0600, 0, 0}};
 		struct isol8_buf t = ISOL8_BUF_INIT, back = ISOL8_BUF_INIT, f = ISOL8_BUF_INIT;
 
 		r = isol8_tar_build(ents, 2, &t, &err);
@@ -527,7 +531,8 @@ static void test_archive_container(struct docker *d)
 			diag("get_archive", &err);
 		r = isol8_tar_extract_file(back.data, back.len, "hello.txt", 1024, &f, &err);
 		ok(r == 0 && f.len == 14 && memcmp(f.data, "hello archive\n", 14) == 0, "content round-trips");
-		r = docker_container_get_archive(d, cid, "/tmp/deep/er/n\xc3\xa4me with space.txt", &back, 1 << 20, &err);
+		r = docker_container_get_archive(d, cid, "/tmp/deep/er/n\xc3\xa4me with space.txt", &back, 1 << 20,
+						 &err);
 		ok(r == 0, "get_archive of an escaped path");
 		r = isol8_tar_extract_file(back.data, back.len, "n\xc3\xa4me with space.txt", 1024, &f, &err);
 		ok(r == 0 && f.len == 7 && memcmp(f.data, "nested\n", 7) == 0, "nested content round-trips");

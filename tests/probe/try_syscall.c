@@ -191,8 +191,9 @@ static int mode_errnos(void)
 	report_errno("ioctl_fionread", ioctl(-1, FIONREAD, &(int){0}));
 
 	/* A worker's daily life. */
-	report_ok("thread", pthread_create(&th, NULL, thread_main, (void *)1) == 0 &&
-				    pthread_join(th, &ret) == 0 && ret == (void *)1);
+	report_ok("thread",
+		  pthread_create(&th, NULL, thread_main, (void *)1) == 0 && pthread_join(th, &ret) == 0 &&
+			  ret == (void *)1);
 	report_ok("malloc", ({
 			  void *big = malloc(8 << 20);
 			  int ok = big != NULL;
@@ -283,8 +284,9 @@ static long attempt(const char *name)
 }
 
 static const char *const default_kills[] = {
-	"execve", "execveat", "ptrace", "unshare", "setns", "mount", "umount2", "pivot_root", "bpf",
-	"keyctl", "fork", "prlimit_set", "kill_other", "fcntl_setown", "sendto_addr", "setuid", "chdir",
+	"execve",     "execveat",     "ptrace",      "unshare", "setns", "mount",
+	"umount2",    "pivot_root",   "bpf",         "keyctl",  "fork",  "prlimit_set",
+	"kill_other", "fcntl_setown", "sendto_addr", "setuid",  "chdir",
 #if defined(__x86_64__)
 	"x32_getpid", "i386_getpid",
 #endif
@@ -326,7 +328,8 @@ static int mode_kills(int argc, char **argv)
 			return 1;
 		}
 		if (WIFSIGNALED(status))
-			printf("%s %s\n", names[i], WTERMSIG(status) == SIGSYS ? "SIGSYS" : strsignal(WTERMSIG(status)));
+			printf("%s %s\n", names[i],
+			       WTERMSIG(status) == SIGSYS ? "SIGSYS" : strsignal(WTERMSIG(status)));
 		else if (WEXITSTATUS(status) == 200)
 			printf("%s unknown\n", names[i]);
 		else if (WEXITSTATUS(status) == LOCKDOWN_FAILED)

@@ -118,7 +118,8 @@ START_TEST(chain_delete)
 	char **l = make_log(5);
 	char *gone = l[2];
 	l[2] = NULL;
-	ck_assert_str_eq(run_verify(&v, l, 5), "log:3: seq 4 follows seq 2 at log:2; record 3 is not in the log: it was deleted");
+	ck_assert_str_eq(run_verify(&v, l, 5),
+			 "log:3: seq 4 follows seq 2 at log:2; record 3 is not in the log: it was deleted");
 	l[2] = gone;
 	free_log(l);
 }
@@ -154,9 +155,13 @@ END_TEST
 START_TEST(chain_bad_genesis_and_heads)
 {
 	struct isol8_audit_verify v;
-	char *bad[] = {"{\"seq\":1,\"prev\":\"1000000000000000000000000000000000000000000000000000000000000000\",\"x\":1}"};
+	char *bad[] = {
+		"{\"seq\":1,\"prev\":\"1000000000000000000000000000000000000000000000000000000000000000\",\"x\":1}"};
 	static const char *const heads[] = {
-		"", "{", "{\"seq\":", "{\"seq\":0,\"prev\":\"" ISOL8_AUDIT_GENESIS "\",\"x\":1}",
+		"",
+		"{",
+		"{\"seq\":",
+		"{\"seq\":0,\"prev\":\"" ISOL8_AUDIT_GENESIS "\",\"x\":1}",
 		"{\"seq\":01,\"prev\":\"" ISOL8_AUDIT_GENESIS "\",\"x\":1}",
 		"{\"seq\":-1,\"prev\":\"" ISOL8_AUDIT_GENESIS "\",\"x\":1}",
 		"{\"seq\":99999999999999999999,\"prev\":\"" ISOL8_AUDIT_GENESIS "\",\"x\":1}",
@@ -170,7 +175,8 @@ START_TEST(chain_bad_genesis_and_heads)
 
 	ck_assert_str_eq(run_verify(&v, bad, 1), "log:1: seq 1 must have prev 000000000000..., has 100000000000...");
 	for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++)
-		ck_assert_msg(isol8_audit_parse_head(heads[i], strlen(heads[i]), &seq, prev) < 0, "head %zu accepted", i);
+		ck_assert_msg(isol8_audit_parse_head(heads[i], strlen(heads[i]), &seq, prev) < 0, "head %zu accepted",
+			      i);
 	{
 		const char *ok = "{\"seq\":18446744073709551615,\"prev\":\"" ISOL8_AUDIT_GENESIS "\",\"x\":1}";
 		ck_assert_int_eq(isol8_audit_parse_head(ok, strlen(ok), &seq, prev), 0);
@@ -187,8 +193,8 @@ END_TEST
 
 START_TEST(meta_and_utf8)
 {
-	static const char *const bad_utf8[] = {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff",
-					       "\xc3", "\xe2\x82"};
+	static const char *const bad_utf8[] = {"\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+					       "\xff",     "\xc3",         "\xe2\x82"};
 	char big[ISOL8_AUDIT_META_VALUE + 2];
 
 	ck_assert(isol8_utf8_valid("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80", 15));

@@ -16,10 +16,10 @@
 
 struct ent {
 	const char *path;
-	mode_t type;         /* AE_IFREG when 0 */
-	const char *data;    /* NULL: size bytes of 'x' */
+	mode_t type;      /* AE_IFREG when 0 */
+	const char *data; /* NULL: size bytes of 'x' */
 	size_t size;
-	const char *link;    /* symlink target or hard link name */
+	const char *link; /* symlink target or hard link name */
 	bool hardlink;
 };
 
@@ -192,12 +192,9 @@ START_TEST(test_empty_and_ordinary)
 	struct isol8_buf raw = ISOL8_BUF_INIT, got = ISOL8_BUF_INIT;
 	struct bundle b;
 	const struct ent ents[] = {
-		{"code", 0, "print(1)", 8, NULL, false},
-		{"stdin", 0, "", 0, NULL, false},
-		{"files", AE_IFDIR, NULL, 0, NULL, false},
-		{"files/sub", AE_IFDIR, NULL, 0, NULL, false},
-		{"files/sub/a.txt", 0, "hello", 5, NULL, false},
-		{"files/b.bin", 0, NULL, 70000, NULL, false},
+		{"code", 0, "print(1)", 8, NULL, false},         {"stdin", 0, "", 0, NULL, false},
+		{"files", AE_IFDIR, NULL, 0, NULL, false},       {"files/sub", AE_IFDIR, NULL, 0, NULL, false},
+		{"files/sub/a.txt", 0, "hello", 5, NULL, false}, {"files/b.bin", 0, NULL, 70000, NULL, false},
 	};
 
 	ck_assert_int_eq(decode(&raw, &b), 0);
@@ -282,7 +279,8 @@ START_TEST(test_sizes_refused)
 	struct bundle b;
 	const struct ent one_big[] = {{"files/a", 0, NULL, 3000, NULL, false}};
 	const struct ent two[] = {{"files/a", 0, NULL, 1500, NULL, false}, {"files/b", 0, NULL, 1500, NULL, false}};
-	const struct ent all[] = {{"code", 0, NULL, 1000, NULL, false}, {"stdin", 0, NULL, 1000, NULL, false},
+	const struct ent all[] = {{"code", 0, NULL, 1000, NULL, false},
+				  {"stdin", 0, NULL, 1000, NULL, false},
 				  {"files/a", 0, NULL, 1000, NULL, false}};
 	const struct ent code[] = {{"code", 0, NULL, 101, NULL, false}};
 	const struct ent in[] = {{"stdin", 0, NULL, 101, NULL, false}};

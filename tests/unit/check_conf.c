@@ -118,7 +118,8 @@ START_TEST(test_deep_merge)
 		 " \"network\": {\"whitelist\": [\"^pypi\\\\.org$\"]},"
 		 " \"remoteCode\": {\"enabled\": true},"
 		 " \"maxConcurrent\": null,"
-		 " \"cleanup\": {\"autoPrune\": false}}", &c);
+		 " \"cleanup\": {\"autoPrune\": false}}",
+		 &c);
 	ck_assert(c.defaults.timeout_ms == 5000);
 	ck_assert(c.defaults.cpu == 2.0);
 	/* unspecified siblings keep their defaults */
@@ -157,13 +158,15 @@ START_TEST(test_all_keys)
 	parse_ok("{\"$schema\": \"node_modules/@isol8/core/schema/isol8.config.schema.json\","
 		 " \"debug\": true, \"maxConcurrent\": 4,"
 		 " \"defaults\": {\"timeoutMs\": 1e4, \"memoryLimit\": \"1.5g\", \"cpuLimit\": 0.5,"
-		 "   \"network\": \"filtered\", \"sandboxSize\": \"1g\", \"tmpSize\": \"64mb\", \"readonlyRootFs\": false},"
+		 "   \"network\": \"filtered\", \"sandboxSize\": \"1g\", \"tmpSize\": \"64mb\", \"readonlyRootFs\": "
+		 "false},"
 		 " \"network\": {\"whitelist\": [], \"blacklist\": [\".*\\\\.ru$\"]},"
 		 " \"cleanup\": {\"autoPrune\": true, \"maxContainerAgeMs\": 60000},"
 		 " \"dependencies\": {\"python\": [\"numpy\", \"pandas\"], \"node\": [\"lodash\"], \"agent\": []},"
 		 " \"security\": {\"seccomp\": \"custom\", \"customProfilePath\": \"/etc/p.json\"},"
 		 " \"poolStrategy\": \"secure\", \"poolSize\": 3,"
-		 " \"remoteCode\": {\"enabled\": true, \"allowedSchemes\": [\"https\", \"http\"], \"allowedHosts\": [\"x\"],"
+		 " \"remoteCode\": {\"enabled\": true, \"allowedSchemes\": [\"https\", \"http\"], \"allowedHosts\": "
+		 "[\"x\"],"
 		 "   \"blockedHosts\": [], \"maxCodeSize\": 1000, \"fetchTimeoutMs\": 5, \"requireHash\": true,"
 		 "   \"enableCache\": false, \"cacheTtl\": 0},"
 		 " \"audit\": {\"enabled\": true, \"destination\": \"stdout\", \"logDir\": \"/var/log/i\","
@@ -267,8 +270,9 @@ START_TEST(test_unknown_keys)
 	expect_error("{\"remoteCode\": {\"enabled\": true, \"x\": 1}}", "remoteCode.x: unknown key", NULL);
 	expect_error("{\"audit\": {\"dir\": \"/x\"}}", "audit.dir: unknown key", NULL);
 	expect_error("{\"dependencies\": {\"ruby\": []}}", "dependencies.ruby: unknown key", NULL);
-	expect_error("{\"prebuiltImages\": [{\"tag\": \"a\", \"runtime\": \"bash\", \"installPackages\": [], \"x\": 1}]}",
-		     "prebuiltImages[0].x: unknown key", NULL);
+	expect_error(
+		"{\"prebuiltImages\": [{\"tag\": \"a\", \"runtime\": \"bash\", \"installPackages\": [], \"x\": 1}]}",
+		"prebuiltImages[0].x: unknown key", NULL);
 	/* hostile key: control bytes are escaped in the message */
 	{
 		struct isol8_config c;
@@ -291,9 +295,11 @@ START_TEST(test_wrong_types)
 	expect_error("{\"defaults\": 5}", "defaults: expected object, got number", NULL);
 	expect_error("{\"defaults\": []}", "defaults: expected object, got array", NULL);
 	expect_error("{\"network\": {\"whitelist\": \"x\"}}", "network.whitelist: expected array, got string", NULL);
-	expect_error("{\"network\": {\"whitelist\": [\"a\", 1]}}", "network.whitelist[1]: expected string, got number", NULL);
+	expect_error("{\"network\": {\"whitelist\": [\"a\", 1]}}", "network.whitelist[1]: expected string, got number",
+		     NULL);
 	expect_error("{\"network\": {\"blacklist\": [null]}}", "network.blacklist[0]: expected string, got null", NULL);
-	expect_error("{\"network\": {\"blacklist\": [\"a\\u0000b\"]}}", "network.blacklist[0]: string contains a NUL", NULL);
+	expect_error("{\"network\": {\"blacklist\": [\"a\\u0000b\"]}}", "network.blacklist[0]: string contains a NUL",
+		     NULL);
 	expect_error("{\"defaults\": {\"cpuLimit\": \"1\"}}", "defaults.cpuLimit: expected number, got string", NULL);
 	expect_error("{\"defaults\": {\"cpuLimit\": 0}}", "defaults.cpuLimit: must be greater than 0", NULL);
 	expect_error("{\"defaults\": {\"cpuLimit\": 2000}}", "defaults.cpuLimit: 2000 is out of range", NULL);
@@ -315,9 +321,11 @@ START_TEST(test_bad_sizes)
 {
 	expect_error("{\"defaults\": {\"memoryLimit\": \"12x\"}}", "defaults.memoryLimit: invalid size \"12x\"", NULL);
 	expect_error("{\"defaults\": {\"memoryLimit\": \"\"}}", "defaults.memoryLimit: invalid size", NULL);
-	expect_error("{\"defaults\": {\"memoryLimit\": \"0\"}}", "defaults.memoryLimit: size must be greater than 0", NULL);
+	expect_error("{\"defaults\": {\"memoryLimit\": \"0\"}}", "defaults.memoryLimit: size must be greater than 0",
+		     NULL);
 	expect_error("{\"defaults\": {\"tmpSize\": \"1 g\"}}", "defaults.tmpSize: invalid size", NULL);
-	expect_error("{\"defaults\": {\"sandboxSize\": \"99999999999t\"}}", "defaults.sandboxSize: invalid size", "too large");
+	expect_error("{\"defaults\": {\"sandboxSize\": \"99999999999t\"}}", "defaults.sandboxSize: invalid size",
+		     "too large");
 }
 END_TEST
 

@@ -56,8 +56,9 @@ START_TEST(test_unreachable)
 	ck_assert_ptr_nonnull(d);
 	ck_assert_int_eq(docker_ping(d, &err), -1);
 	ck_assert_int_eq(err.code, ISOL8_E_UNAVAIL);
-	ck_assert_str_eq(err.msg, "cannot reach Docker at /nonexistent/isol8/docker.sock: No such file or directory "
-				  "(is dockerd running?)");
+	ck_assert_str_eq(err.msg,
+			 "cannot reach Docker at /nonexistent/isol8/docker.sock: No such file or directory "
+			 "(is dockerd running?)");
 	ck_assert_int_eq(docker_container_list(d, "a=b", true, &o, &err), -1);
 	ck_assert_ptr_null(o);
 	ck_assert_int_eq(err.code, ISOL8_E_UNAVAIL);
@@ -171,15 +172,16 @@ START_TEST(test_progress_split_everywhere)
 
 	for (size_t cut = 0; cut <= n; cut++) {
 		struct docker_progress p;
-		struct lines l = { ISOL8_BUF_INIT, 0 };
+		struct lines l = {ISOL8_BUF_INIT, 0};
 		struct isol8_err err = ISOL8_ERR_INIT;
 
 		docker_progress_init(&p, on_line, &l);
 		ck_assert_int_eq(docker_progress_feed(&p, build_ok, cut), 0);
 		ck_assert_int_eq(docker_progress_feed(&p, build_ok + cut, n - cut), 0);
 		ck_assert_int_eq(docker_progress_finish(&p, &err), 0);
-		ck_assert_str_eq(l.all.data, "[Step 1/2 : FROM debian:bookworm-slim][ ---> 89ac147a8b5e][partial line]"
-					     "[and two][lines][no newline at end]");
+		ck_assert_str_eq(l.all.data,
+				 "[Step 1/2 : FROM debian:bookworm-slim][ ---> 89ac147a8b5e][partial line]"
+				 "[and two][lines][no newline at end]");
 		docker_progress_free(&p);
 		isol8_buf_free(&l.all);
 	}
@@ -193,7 +195,7 @@ START_TEST(test_progress_error)
 				"non-zero code: 1\"},\"error\":\"other text\"}\n"
 				"{\"stream\":\"after\\n\"}\n";
 	struct docker_progress p;
-	struct lines l = { ISOL8_BUF_INIT, 0 };
+	struct lines l = {ISOL8_BUF_INIT, 0};
 	struct isol8_err err = ISOL8_ERR_INIT;
 
 	docker_progress_init(&p, on_line, &l);
@@ -217,8 +219,8 @@ END_TEST
 
 START_TEST(test_progress_hostile)
 {
-	static const char *const bad[] = { "not json\n", "[1,2]\n", "{\"stream\":\"x\"} trailing\n", "{\"a\":\n",
-					   "\"str\"\n", NULL };
+	static const char *const bad[] = {"not json\n", "[1,2]\n",   "{\"stream\":\"x\"} trailing\n",
+					  "{\"a\":\n",  "\"str\"\n", NULL};
 	for (const char *const *b = bad; *b; b++) {
 		struct docker_progress p;
 		struct isol8_err err = ISOL8_ERR_INIT;
@@ -259,7 +261,7 @@ START_TEST(test_progress_hostile)
 	{
 		/* endless "stream" text without newline is delivered in pieces */
 		struct docker_progress p;
-		struct lines l = { ISOL8_BUF_INIT, 0 };
+		struct lines l = {ISOL8_BUF_INIT, 0};
 		struct isol8_err err = ISOL8_ERR_INIT;
 		struct isol8_buf line = ISOL8_BUF_INIT;
 

@@ -29,7 +29,9 @@ START_TEST(test_head_ok)
 	struct isol8_err err = ISOL8_ERR_INIT;
 
 	ck_assert_int_eq(parse("HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
-			       "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n", &h, &err), 0);
+			       "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+			       &h, &err),
+			 0);
 	ck_assert_int_eq(h.status, 101);
 	ck_assert_int_eq(h.content_length, -1);
 	ck_assert(!h.chunked);
@@ -49,9 +51,9 @@ START_TEST(test_head_bad)
 	static const char *const bad[] = {
 		"",
 		"\r\n\r\n",
-		"HTTP/1.1 101 UPGRADED\r\n",                          /* unterminated */
-		"HTTP/1.1 101 UPGRADED\n\n",                          /* bare LF */
-		"HTTP/1.1 101 UPGRADED\r\nA: b\n\r\n",                /* bare LF in header */
+		"HTTP/1.1 101 UPGRADED\r\n",           /* unterminated */
+		"HTTP/1.1 101 UPGRADED\n\n",           /* bare LF */
+		"HTTP/1.1 101 UPGRADED\r\nA: b\n\r\n", /* bare LF in header */
 		"HTTP/2 101 x\r\n\r\n",
 		"HTTP/1.1 10 x\r\n\r\n",
 		"HTTP/1.1 1a1 x\r\n\r\n",
@@ -63,8 +65,8 @@ START_TEST(test_head_bad)
 		"HTTP/1.1 101 x\r\nNo colon\r\n\r\n",
 		"HTTP/1.1 101 x\r\n: empty name\r\n\r\n",
 		"HTTP/1.1 101 x\r\nBad Name: v\r\n\r\n",
-		"HTTP/1.1 101 x\r\nA: b\rc\r\n\r\n",                  /* stray CR */
-		"HTTP/1.1 101 x\r\nA: b\001c\r\n\r\n",                /* control char */
+		"HTTP/1.1 101 x\r\nA: b\rc\r\n\r\n",   /* stray CR */
+		"HTTP/1.1 101 x\r\nA: b\001c\r\n\r\n", /* control char */
 		"HTTP/1.1 404 x\r\nContent-Length: -1\r\n\r\n",
 		"HTTP/1.1 404 x\r\nContent-Length: 1 2\r\n\r\n",
 		"HTTP/1.1 404 x\r\nContent-Length: \r\n\r\n",
@@ -72,7 +74,7 @@ START_TEST(test_head_bad)
 		"HTTP/1.1 404 x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
 		"HTTP/1.1 404 x\r\nTransfer-Encoding: gzip\r\n\r\n",
 		"HTTP/1.1 404 x\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n",
-		"HTTP/1.1 101 x\r\n\r\nextra",                        /* bytes after the head */
+		"HTTP/1.1 101 x\r\n\r\nextra", /* bytes after the head */
 		NULL,
 	};
 	for (const char *const *p = bad; *p; p++) {
@@ -119,12 +121,13 @@ START_TEST(test_dechunk)
 	ck_assert_int_eq(docker_http_dechunk("1\r\na\r\n0\r\nX: y\r\n\r\n", 17, &out, 10, &err), 1);
 	ck_assert_str_eq(out.data, "a");
 	{
-		static const char *const bad[] = { "x\r\n", "\r\n", "1\na\r\n0\r\n\r\n", "1\r\nab\r\n0\r\n\r\n",
-						   "123456789\r\n", "-1\r\n", "1 \r\n", "0\r\n\r\nX",
-						   "0\r\nX: y\n\r\n", NULL };
+		static const char *const bad[] = {
+			"x\r\n",  "\r\n",   "1\na\r\n0\r\n\r\n", "1\r\nab\r\n0\r\n\r\n", "123456789\r\n",
+			"-1\r\n", "1 \r\n", "0\r\n\r\nX",        "0\r\nX: y\n\r\n",      NULL};
 		for (const char *const *p = bad; *p; p++) {
 			isol8_err_clear(&err);
-			ck_assert_msg(docker_http_dechunk(*p, strlen(*p), &out, 1 << 20, &err) == -1, "accepted %s", *p);
+			ck_assert_msg(docker_http_dechunk(*p, strlen(*p), &out, 1 << 20, &err) == -1, "accepted %s",
+				      *p);
 		}
 	}
 	/* a size line that never ends */
@@ -151,7 +154,7 @@ struct fake {
  * bytes (0 = all at once) and close. */
 static void fake_start(struct fake *f, const char *resp, size_t resp_len, size_t step)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int p[2];
 
 	snprintf(f->dir, sizeof f->dir, "/tmp/isol8-hijack-XXXXXX");
@@ -244,7 +247,8 @@ static void run_upgrade(size_t step)
 	static const char head[] = "HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\n"
 				   "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
 	/* stream bytes start with a frame header whose bytes look like nothing HTTP */
-	static const char stream[] = "\x01\0\0\0\0\0\0\x03hi\n\x02\0\0\0\0\0\0\x04" "err\n";
+	static const char stream[] = "\x01\0\0\0\0\0\0\x03hi\n\x02\0\0\0\0\0\0\x04"
+				     "err\n";
 	char resp[512], req[4096], got[512];
 	size_t rl = 0, gl = 0;
 	struct fake f;
@@ -366,8 +370,9 @@ START_TEST(test_hijack_no_socket)
 	ck_assert_int_eq(docker_exec_start_hijack(d, "abc", &fd, &err), -1);
 	ck_assert_int_eq(fd, -1);
 	ck_assert_int_eq(err.code, ISOL8_E_UNAVAIL);
-	ck_assert_str_eq(err.msg, "cannot reach Docker at /nonexistent/isol8/docker.sock: No such file or directory "
-				  "(is dockerd running?)");
+	ck_assert_str_eq(err.msg,
+			 "cannot reach Docker at /nonexistent/isol8/docker.sock: No such file or directory "
+			 "(is dockerd running?)");
 	ck_assert_int_eq(docker_exec_start_hijack(d, "..", &fd, &err), -1);
 	ck_assert_int_eq(err.code, ISOL8_E_USAGE);
 	docker_close(d);

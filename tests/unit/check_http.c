@@ -126,8 +126,19 @@ static void b64_round(const char *plain, size_t n, const char *enc)
 START_TEST(base64)
 {
 	struct isol8_buf d = ISOL8_BUF_INIT;
-	static const char *const bad[] = {"a", "ab=c", "abc==", "a===", "ab\ncd", "ab cd", "@@@@", "ab=", "abcd=",
-					  "YR==", /* non-zero leftover bits */ "=", "==", NULL};
+	static const char *const bad[] = {"a",
+					  "ab=c",
+					  "abc==",
+					  "a===",
+					  "ab\ncd",
+					  "ab cd",
+					  "@@@@",
+					  "ab=",
+					  "abcd=",
+					  "YR==",
+					  /* non-zero leftover bits */ "=",
+					  "==",
+					  NULL};
 
 	b64_round("", 0, "");
 	b64_round("f", 1, "Zg==");
@@ -161,11 +172,19 @@ START_TEST(utf8)
 	utf8_is("abc", 3, false, "abc", 0);
 	utf8_is("h\xc3\xa9", 3, false, "h\xc3\xa9", 0);
 	utf8_is("\xf0\x9f\x98\x80", 4, false, "\xf0\x9f\x98\x80", 0);
-	utf8_is("a\xff" "b", 3, false, "a\xef\xbf\xbd" "b", 0);
-	utf8_is("\xc0\x80", 2, false, "\xef\xbf\xbd\xef\xbf\xbd", 0);       /* overlong NUL */
+	utf8_is("a\xff"
+		"b",
+		3, false,
+		"a\xef\xbf\xbd"
+		"b",
+		0);
+	utf8_is("\xc0\x80", 2, false, "\xef\xbf\xbd\xef\xbf\xbd", 0);                 /* overlong NUL */
 	utf8_is("\xed\xa0\x80", 3, false, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 0); /* surrogate */
 	utf8_is("\xf4\x90\x80\x80", 4, false, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 0);
-	utf8_is("a\0b", 3, false, "a\xef\xbf\xbd" "b", 0);
+	utf8_is("a\0b", 3, false,
+		"a\xef\xbf\xbd"
+		"b",
+		0);
 	/* A split sequence at the end is held back when streaming, replaced otherwise. */
 	utf8_is("ab\xf0\x9f", 4, true, "ab", 2);
 	utf8_is("ab\xe2", 3, true, "ab", 1);
@@ -246,7 +265,9 @@ START_TEST(translate_ok)
 	/* the program's arguments pass through as given */
 	ck_assert_int_eq(tr("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"args\":[\"a b\",\"\",\"-x\"]}}"), 0);
 	ck_assert_str_eq(jpath("request", "args"), "[\"a b\",\"\",\"-x\"]");
-	ck_assert_int_eq(tr("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":[\"o.txt\",\"/sandbox/d/p\"]}}"), 0);
+	ck_assert_int_eq(tr("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":[\"o.txt\",\"/sandbox/"
+			    "d/p\"]}}"),
+			 0);
 	ck_assert_str_eq(jpath("request", "outputPaths"), "[\"o.txt\",\"/sandbox/d/p\"]");
 	http_spec_free(&spec);
 }
@@ -304,8 +325,10 @@ START_TEST(translate_hostile)
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"agent\"}}", ISOL8_E_USAGE, "Unknown runtime");
 	tr_bad("{\"request\":{\"code\":1,\"runtime\":\"python\"}}", ISOL8_E_USAGE, "request.code: expected string");
 	tr_bad("{\"request\":{\"runtime\":\"python\"}}", ISOL8_E_USAGE, "exactly one of");
-	tr_bad("{\"request\":{\"code\":\"1\",\"cmd\":\"ls\",\"runtime\":\"python\"}}", ISOL8_E_USAGE, "mutually exclusive");
-	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"x\":1}}", ISOL8_E_USAGE, "request.x: unknown key");
+	tr_bad("{\"request\":{\"code\":\"1\",\"cmd\":\"ls\",\"runtime\":\"python\"}}", ISOL8_E_USAGE,
+	       "mutually exclusive");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"x\":1}}", ISOL8_E_USAGE,
+	       "request.x: unknown key");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"y\":1}", ISOL8_E_USAGE, "y: unknown key");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"seccomp\":1}}", ISOL8_E_USAGE,
 	       "options.seccomp: unknown key");
@@ -313,42 +336,48 @@ START_TEST(translate_hostile)
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"timeoutMs\":1.5}}", ISOL8_E_USAGE, "integer");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"env\":{\"1A\":\"x\"}}}", ISOL8_E_USAGE,
 	       "invalid variable name");
-	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"env\":{\"A\":1}}}", ISOL8_E_USAGE, "expected string");
-	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"env\":{\"A\":\"a\\u0000\"}}}", ISOL8_E_USAGE, "NUL");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"env\":{\"A\":1}}}", ISOL8_E_USAGE,
+	       "expected string");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"env\":{\"A\":\"a\\u0000\"}}}", ISOL8_E_USAGE,
+	       "NUL");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"files\":{\"../../etc/x\":\"a\"}}}", ISOL8_E_USAGE,
 	       "inside /sandbox");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"files\":{\"/etc/x\":\"a\"}}}", ISOL8_E_USAGE,
 	       "inside /sandbox");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"files\":{\"/sandbox\":\"a\"}}}", ISOL8_E_USAGE,
 	       "must name a file");
-	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"workdir\":\"/tmp\"}}", ISOL8_E_USAGE, "inside /sandbox");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"workdir\":\"/tmp\"}}", ISOL8_E_USAGE,
+	       "inside /sandbox");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"args\":\"a b\"}}", ISOL8_E_USAGE,
 	       "request.args: expected array");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"args\":[1]}}", ISOL8_E_USAGE,
 	       "request.args[0]: expected string");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"args\":[\"a\\u0000\"]}}", ISOL8_E_USAGE, "NUL");
-	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"args\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\","
-	       "\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\",\"18\",\"19\",\"20\",\"21\",\"22\",\"23\",\"24\","
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"args\":[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\","
+	       "\"7\",\"8\","
+	       "\"9\",\"10\",\"11\",\"12\",\"13\",\"14\",\"15\",\"16\",\"17\",\"18\",\"19\",\"20\",\"21\",\"22\","
+	       "\"23\",\"24\","
 	       "\"25\",\"26\",\"27\",\"28\",\"29\",\"30\",\"31\",\"32\",\"33\"]}}",
 	       ISOL8_E_USAGE, "request.args: more than 32 entries");
 	tr_bad("{\"request\":{\"codeUrl\":\"https://x/y.py\",\"runtime\":\"python\"}}", ISOL8_E_POLICY, "disabled");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":[\"../a\"]}}", ISOL8_E_USAGE,
 	       "request.outputPaths[0]: empty, '.' and '..' path components are not allowed");
-	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":[\"a\",\"/etc/x\"]}}", ISOL8_E_USAGE,
-	       "request.outputPaths[1]: must be inside /sandbox");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":[\"a\",\"/etc/x\"]}}",
+	       ISOL8_E_USAGE, "request.outputPaths[1]: must be inside /sandbox");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":\"a\"}}", ISOL8_E_USAGE,
 	       "request.outputPaths: expected array");
-	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"memoryLimit\":\"lots\"}}", ISOL8_E_USAGE,
-	       "options.memoryLimit");
-	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"network\":\"bridge\"}}", ISOL8_E_USAGE,
-	       "options.network");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"memoryLimit\":\"lots\"}}",
+	       ISOL8_E_USAGE, "options.memoryLimit");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"network\":\"bridge\"}}",
+	       ISOL8_E_USAGE, "options.network");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"cpuLimit\":\"1\"}}", ISOL8_E_USAGE,
 	       "options.cpuLimit");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"cpuLimit\":0}}", ISOL8_E_USAGE,
 	       "out of range");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"pidsLimit\":0}}", ISOL8_E_USAGE,
 	       "out of range");
-	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"sessionId\":\"../x\"}", ISOL8_E_USAGE, "sessionId");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"sessionId\":\"../x\"}", ISOL8_E_USAGE,
+	       "sessionId");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"sessionId\":\"\"}", ISOL8_E_USAGE, "sessionId");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"sessionId\":5}", ISOL8_E_USAGE, "sessionId");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"}} x", ISOL8_E_USAGE, "invalid JSON body");

@@ -18,8 +18,8 @@ static void pkg_ok(int rt, const char *name)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
 
-	ck_assert_msg(isol8_pkg_validate(rt, name, &err) == 0, "%s package \"%s\" rejected: %s",
-		      isol8_runtime_name(rt), name, err.msg);
+	ck_assert_msg(isol8_pkg_validate(rt, name, &err) == 0, "%s package \"%s\" rejected: %s", isol8_runtime_name(rt),
+		      name, err.msg);
 }
 
 static void pkg_bad(int rt, const char *name)
@@ -56,9 +56,33 @@ END_TEST
 START_TEST(test_pkg_hostile)
 {
 	static const char *const evil[] = {
-		"", "-e", "--index-url=http://evil", "-rrequirements.txt", "a b", "a;rm -rf /", "$(id)", "`id`",
-		"a|b", "a&b", "a>b", "a<b", "a'b", "a\"b", "a\\b", "a\nb", "a\tb", "*", "a*", "a?", "(a)", "~",
-		"../../etc/passwd", "/etc/passwd", "a\x01", "\xc3\xa9t\xc3\xa9", NULL,
+		"",
+		"-e",
+		"--index-url=http://evil",
+		"-rrequirements.txt",
+		"a b",
+		"a;rm -rf /",
+		"$(id)",
+		"`id`",
+		"a|b",
+		"a&b",
+		"a>b",
+		"a<b",
+		"a'b",
+		"a\"b",
+		"a\\b",
+		"a\nb",
+		"a\tb",
+		"*",
+		"a*",
+		"a?",
+		"(a)",
+		"~",
+		"../../etc/passwd",
+		"/etc/passwd",
+		"a\x01",
+		"\xc3\xa9t\xc3\xa9",
+		NULL,
 	};
 	char longname[400];
 
@@ -84,7 +108,7 @@ END_TEST
 
 START_TEST(test_strlist)
 {
-	struct isol8_strlist l = { 0 };
+	struct isol8_strlist l = {0};
 	char *j;
 
 	isol8_strlist_add_csv(&l, " pandas, numpy,,numpy ,\t, requests ");
@@ -107,8 +131,9 @@ END_TEST
 
 START_TEST(test_hash_and_tags)
 {
-	struct isol8_strlist a = { 0 }, b = { 0 }, c = { 0 };
-	char ha[ISOL8_SHA256_HEX], hb[ISOL8_SHA256_HEX], hc[ISOL8_SHA256_HEX], hs[ISOL8_SHA256_HEX], hn[ISOL8_SHA256_HEX];
+	struct isol8_strlist a = {0}, b = {0}, c = {0};
+	char ha[ISOL8_SHA256_HEX], hb[ISOL8_SHA256_HEX], hc[ISOL8_SHA256_HEX], hs[ISOL8_SHA256_HEX],
+		hn[ISOL8_SHA256_HEX];
 	char *tag;
 
 	isol8_strlist_add_csv(&a, "numpy,pandas");
@@ -123,10 +148,10 @@ START_TEST(test_hash_and_tags)
 	isol8_deps_hash(ISOL8_RT_PYTHON, &a, "echo hi\n", hs);
 	isol8_deps_hash(ISOL8_RT_NODE, &a, NULL, hn);
 	ck_assert_uint_eq(strlen(ha), 64);
-	ck_assert_str_eq(ha, hb);   /* order and duplicates do not matter */
-	ck_assert_str_ne(ha, hc);   /* item boundaries do */
-	ck_assert_str_ne(ha, hs);   /* the setup script does */
-	ck_assert_str_ne(ha, hn);   /* the runtime does */
+	ck_assert_str_eq(ha, hb); /* order and duplicates do not matter */
+	ck_assert_str_ne(ha, hc); /* item boundaries do */
+	ck_assert_str_ne(ha, hs); /* the setup script does */
+	ck_assert_str_ne(ha, hn); /* the runtime does */
 	tag = isol8_image_custom_tag(ISOL8_RT_PYTHON, ha);
 	ck_assert_uint_eq(strlen(tag), strlen("isol8:python-custom-") + 12);
 	ck_assert(strncmp(tag, "isol8:python-custom-", 20) == 0);
@@ -146,19 +171,22 @@ END_TEST
 
 START_TEST(test_custom_dockerfile)
 {
-	struct isol8_strlist p = { 0 };
+	struct isol8_strlist p = {0};
 	char *df;
 
 	isol8_strlist_add_csv(&p, "is-number,@scope/x@1.0");
 	isol8_strlist_sort_unique(&p);
 	df = isol8_custom_dockerfile(ISOL8_RT_NODE, &p, true, true);
 	ck_assert_msg(strstr(df, "FROM isol8:node\n") == df, "%s", df);
-	ck_assert_msg(strstr(df, "RUN [\"/bin/sh\",\"/usr/local/lib/isol8/install.sh\",\"node\",\"@scope/x@1.0\",\"is-number\"]\n"),
-		      "%s", df);
+	ck_assert_msg(
+		strstr(df,
+		       "RUN "
+		       "[\"/bin/sh\",\"/usr/local/lib/isol8/install.sh\",\"node\",\"@scope/x@1.0\",\"is-number\"]\n"),
+		"%s", df);
 	ck_assert_msg(!strstr(df, "PIP_INDEX_URL"), "pip args only for python: %s", df);
 	ck_assert_msg(strstr(df, "COPY setup.sh " ISOL8_IMAGE_SETUP_PATH "\n"), "%s", df);
 	free(df);
-	df = isol8_custom_dockerfile(ISOL8_RT_PYTHON, &(struct isol8_strlist){ 0 }, true, false);
+	df = isol8_custom_dockerfile(ISOL8_RT_PYTHON, &(struct isol8_strlist){0}, true, false);
 	ck_assert_msg(strstr(df, "ARG PIP_INDEX_URL\nARG PIP_TRUSTED_HOST\n"), "%s", df);
 	ck_assert_msg(!strstr(df, "RUN"), "%s", df);
 	ck_assert_msg(!strstr(df, "COPY"), "%s", df);
@@ -172,8 +200,17 @@ START_TEST(test_pip_index)
 	struct isol8_err err = ISOL8_ERR_INIT;
 	char *host = NULL;
 	static const char *const bad[] = {
-		"", "ftp://x/simple", "http://", "http://a b/", "http://x/simple?x=1", "http://x/$(id)", "http://x;y/",
-		"https://user:pw@host/simple", "http://[::1]/simple", "-http://x/", NULL,
+		"",
+		"ftp://x/simple",
+		"http://",
+		"http://a b/",
+		"http://x/simple?x=1",
+		"http://x/$(id)",
+		"http://x;y/",
+		"https://user:pw@host/simple",
+		"http://[::1]/simple",
+		"-http://x/",
+		NULL,
 	};
 
 	ck_assert_int_eq(isol8_pip_index_host("http://172.17.0.1:8765/simple/", &host, &err), 0);
@@ -206,26 +243,31 @@ START_TEST(test_apt_sources)
 {
 	char *m;
 
-	m = mirror("# comment\ndeb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian bookworm main\n", false, 2);
+	m = mirror("# comment\ndeb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian bookworm main\n", false,
+		   2);
 	ck_assert_str_eq(m, "http://mirror.example/debian");
 	free(m);
 	m = mirror("deb http://security.debian.org/debian-security bookworm-security main\n"
 		   "deb http://ftp.example/debian bullseye main\n"
-		   "deb http://deb.example/debian bookworm main contrib\n", false, 2);
+		   "deb http://deb.example/debian bookworm main contrib\n",
+		   false, 2);
 	ck_assert_str_eq(m, "http://deb.example/debian");
 	free(m);
 	m = mirror("deb http://ftp.example/debian/ trixie main\n", false, 1);
 	ck_assert_str_eq(m, "http://ftp.example/debian/");
 	free(m);
-	m = mirror("Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n"
-		   "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
-		   "Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n", true, 2);
+	m = mirror(
+		"Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n"
+		"Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n\n"
+		"Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n",
+		true, 2);
 	ck_assert_str_eq(m, "http://deb.debian.org/debian");
 	free(m);
 	m = mirror("Types: deb-src\nURIs: http://src.example/debian\nSuites: bookworm\n\n"
 		   "Enabled: no\nTypes: deb\nURIs: http://off.example/debian\nSuites: bookworm\n\n"
 		   "types: deb\nuris: http://on.example/debian http://second.example/debian\nsuites: bookworm\n"
-		   "Signed-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n -----END PGP PUBLIC KEY BLOCK-----\n", true, 2);
+		   "Signed-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n -----END PGP PUBLIC KEY BLOCK-----\n",
+		   true, 2);
 	ck_assert_str_eq(m, "http://on.example/debian");
 	free(m);
 	/* Hostile or useless input: nothing picked, nothing crashes. */
@@ -260,8 +302,8 @@ START_TEST(test_base_context)
 {
 	char dir[] = "/tmp/check_images.XXXXXX";
 	struct isol8_err err = ISOL8_ERR_INIT;
-	struct isol8_base_context c1 = { 0 }, c2 = { 0 }, c3 = { 0 };
-	struct isol8_strlist ca = { 0 }, found = { 0 };
+	struct isol8_base_context c1 = {0}, c2 = {0}, c3 = {0};
+	struct isol8_strlist ca = {0}, found = {0};
 	struct isol8_buf out = ISOL8_BUF_INIT;
 	char *p;
 

@@ -290,8 +290,7 @@ START_TEST(test_recv_oversized_frame)
 {
 	/* Larger than the receive buffer: MSG_TRUNC, and the fds that came with it are closed. */
 	int fds[2] = {dup(0), dup(0)};
-	send_frame(sv[0], ISOL8_IPC_MAGIC, 1, 2, ISOL8_IPC_MAX_PAYLOAD + 100, 0, ISOL8_IPC_MAX_PAYLOAD + 100, fds,
-		   2);
+	send_frame(sv[0], ISOL8_IPC_MAGIC, 1, 2, ISOL8_IPC_MAX_PAYLOAD + 100, 0, ISOL8_IPC_MAX_PAYLOAD + 100, fds, 2);
 	close(fds[0]);
 	close(fds[1]);
 	expect_recv_fail("truncated");
@@ -477,7 +476,9 @@ START_TEST(test_get_str_limits)
 	ck_assert_int_eq(isol8_get_str(&m, &s, 100, &err), -1);
 	ck_assert(strstr(err.msg, "short message"));
 	isol8_msg_free(&m);
-	m = make_msg("\xff\xff\xff\xff" "a", 5);
+	m = make_msg("\xff\xff\xff\xff"
+		     "a",
+		     5);
 	ck_assert_int_eq(isol8_get_bytes(&m, &p, &n, UINT32_MAX, &err), -1);
 	ck_assert_uint_eq(m.pos, 0);
 	isol8_msg_free(&m);
@@ -596,7 +597,8 @@ START_TEST(test_fd_kinds)
 	ck_assert_str_eq(err.msg, "expected a pipe read end, got a directory (read-only)");
 
 	{
-		const int all[] = {pp[0], pp[1], sp[0], sp[1], st[0], st[1], dir, opath, proc, mfd, sealed, file, nfifo, lst};
+		const int all[] = {pp[0], pp[1], sp[0], sp[1],  st[0], st[1], dir,
+				   opath, proc,  mfd,   sealed, file,  nfifo, lst};
 		for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
 			close(all[i]);
 	}

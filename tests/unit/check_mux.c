@@ -159,9 +159,9 @@ static void expect_bad_header(const uint8_t hdr[8], const char *needle)
 
 START_TEST(test_bad_stream_ids)
 {
-	const uint8_t stdin_id[8] = { 0, 0, 0, 0, 0, 0, 0, 1 };
-	const uint8_t systemerr[8] = { 3, 0, 0, 0, 0, 0, 0, 1 };
-	const uint8_t high[8] = { 0xff, 0, 0, 0, 0, 0, 0, 0 };
+	const uint8_t stdin_id[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+	const uint8_t systemerr[8] = {3, 0, 0, 0, 0, 0, 0, 1};
+	const uint8_t high[8] = {0xff, 0, 0, 0, 0, 0, 0, 0};
 
 	expect_bad_header(stdin_id, "unknown stream id 0");
 	expect_bad_header(systemerr, "unknown stream id 3");
@@ -171,9 +171,9 @@ END_TEST
 
 START_TEST(test_bad_padding)
 {
-	const uint8_t p1[8] = { 1, 1, 0, 0, 0, 0, 0, 1 };
-	const uint8_t p2[8] = { 2, 0, 0x80, 0, 0, 0, 0, 1 };
-	const uint8_t p3[8] = { 1, 0, 0, 0xff, 0, 0, 0, 1 };
+	const uint8_t p1[8] = {1, 1, 0, 0, 0, 0, 0, 1};
+	const uint8_t p2[8] = {2, 0, 0x80, 0, 0, 0, 0, 1};
+	const uint8_t p3[8] = {1, 0, 0, 0xff, 0, 0, 0, 1};
 
 	expect_bad_header(p1, "padding");
 	expect_bad_header(p2, "padding");
@@ -184,7 +184,7 @@ END_TEST
 /* A 4 GiB-1 size field must not allocate or fail: the bytes are passed through as they come. */
 START_TEST(test_huge_size)
 {
-	const uint8_t hdr[8] = { 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff };
+	const uint8_t hdr[8] = {1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff};
 	char chunk[4096];
 	struct docker_mux m;
 	struct sink s = {0};
@@ -207,7 +207,7 @@ START_TEST(test_callback_fails)
 	uint8_t buf[128];
 	size_t n = sample(buf);
 	struct docker_mux m;
-	struct sink s = { .fail_after = 2 };
+	struct sink s = {.fail_after = 2};
 	struct isol8_err err = ISOL8_ERR_INIT;
 
 	docker_mux_init(&m);

@@ -327,15 +327,18 @@ START_TEST(test_cap_utf8_boundary)
 	struct isol8_outcap c;
 	/* "aé€😀": 1 + 2 + 3 + 4 bytes */
 	const char s[] = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
-	static const struct { uint64_t limit; size_t want; } cases[] = {
+	static const struct {
+		uint64_t limit;
+		size_t want;
+	} cases[] = {
 		{0, 0}, {1, 1}, {2, 1}, {3, 3}, {4, 3}, {5, 3}, {6, 6}, {7, 6}, {8, 6}, {9, 6}, {10, 10},
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		isol8_outcap_init(&c, cases[i].limit);
 		size_t n = isol8_outcap_take_utf8(&c, s, sizeof s - 1);
-		ck_assert_msg(n == cases[i].want, "limit %llu: got %zu want %zu",
-			      (unsigned long long)cases[i].limit, n, cases[i].want);
+		ck_assert_msg(n == cases[i].want, "limit %llu: got %zu want %zu", (unsigned long long)cases[i].limit, n,
+			      cases[i].want);
 		ck_assert(c.emitted == n);
 		ck_assert(c.emitted <= c.limit);
 		ck_assert(c.total == sizeof s - 1);

@@ -55,10 +55,24 @@ END_TEST
 START_TEST(test_size_hostile)
 {
 	static const char *const bad[] = {
-		"", "12x", "-1", " 1", "1 ", "1 m", "+1", "1e9", "0x10", "nan", "inf", "NaN", "Infinity",
-		".5g", "1.", "1.g", "1..5", "1mm", "1bb", "1bk", "m", "b", "1kib", "1,5g", "1.5.5",
-		"18446744073709551616", "16777216t", "99999999999999999999999999g", "1\n", "1\t",
-		"\xc3\xa9", "1\xc3\xa9", "１", "1k\xff", "--1", "0b101",
+		"",          "12x",
+		"-1",        " 1",
+		"1 ",        "1 m",
+		"+1",        "1e9",
+		"0x10",      "nan",
+		"inf",       "NaN",
+		"Infinity",  ".5g",
+		"1.",        "1.g",
+		"1..5",      "1mm",
+		"1bb",       "1bk",
+		"m",         "b",
+		"1kib",      "1,5g",
+		"1.5.5",     "18446744073709551616",
+		"16777216t", "99999999999999999999999999g",
+		"1\n",       "1\t",
+		"\xc3\xa9",  "1\xc3\xa9",
+		"１",        "1k\xff",
+		"--1",       "0b101",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		size_bad(bad[i]);
@@ -112,10 +126,21 @@ END_TEST
 
 START_TEST(test_format_size)
 {
-	static const struct { uint64_t v; const char *s; } cases[] = {
-		{0, "0"}, {1, "1"}, {1023, "1023"}, {1024, "1k"}, {1536, "1536"},
-		{1536ULL << 10, "1536k"}, {512ULL << 20, "512m"}, {1ULL << 30, "1g"},
-		{3ULL << 29, "1536m"}, {1ULL << 40, "1t"}, {UINT64_MAX, "18446744073709551615"},
+	static const struct {
+		uint64_t v;
+		const char *s;
+	} cases[] = {
+		{0, "0"},
+		{1, "1"},
+		{1023, "1023"},
+		{1024, "1k"},
+		{1536, "1536"},
+		{1536ULL << 10, "1536k"},
+		{512ULL << 20, "512m"},
+		{1ULL << 30, "1g"},
+		{3ULL << 29, "1536m"},
+		{1ULL << 40, "1t"},
+		{UINT64_MAX, "18446744073709551615"},
 	};
 	char buf[32];
 
@@ -134,14 +159,32 @@ END_TEST
 
 START_TEST(test_duration)
 {
-	static const struct { const char *s; uint64_t ms; } ok[] = {
-		{"30000", 30000}, {"0", 0}, {"30s", 30000}, {"1.5s", 1500}, {"2m", 120000},
-		{"250ms", 250}, {"1h", 3600000}, {"0.5ms", 0}, {"1.0009s", 1000}, {"30S", 30000},
-		{"250MS", 250},
+	static const struct {
+		const char *s;
+		uint64_t ms;
+	} ok[] = {
+		{"30000", 30000}, {"0", 0},     {"30s", 30000},    {"1.5s", 1500}, {"2m", 120000}, {"250ms", 250},
+		{"1h", 3600000},  {"0.5ms", 0}, {"1.0009s", 1000}, {"30S", 30000}, {"250MS", 250},
 	};
 	static const char *const bad[] = {
-		"", "-1", " 1", "1 ", "1 s", "1e3", "0x10", "nan", "inf", "1x", "1sec", "1.s", "s",
-		"1mss", "1msx", "18446744073709551616", "18446744073709551615s", "\xe2\x82\xac",
+		"",
+		"-1",
+		" 1",
+		"1 ",
+		"1 s",
+		"1e3",
+		"0x10",
+		"nan",
+		"inf",
+		"1x",
+		"1sec",
+		"1.s",
+		"s",
+		"1mss",
+		"1msx",
+		"18446744073709551616",
+		"18446744073709551615s",
+		"\xe2\x82\xac",
 	};
 	struct isol8_err err = ISOL8_ERR_INIT;
 	uint64_t v;
@@ -171,8 +214,20 @@ START_TEST(test_u64)
 	ck_assert_int_eq(isol8_parse_u64("11", 10, &v, &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "at most 10"));
 	static const char *const bad[] = {
-		"", "-1", "+1", " 1", "1 ", "1.0", "1e9", "0x10", "nan", "inf", "1k",
-		"18446744073709551616", "99999999999999999999999", "\xef\xbc\x91",
+		"",
+		"-1",
+		"+1",
+		" 1",
+		"1 ",
+		"1.0",
+		"1e9",
+		"0x10",
+		"nan",
+		"inf",
+		"1k",
+		"18446744073709551616",
+		"99999999999999999999999",
+		"\xef\xbc\x91",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		ck_assert_msg(isol8_parse_u64(bad[i], UINT64_MAX, &v, &err) == -1, "accepted \"%s\"", bad[i]);
@@ -193,8 +248,9 @@ START_TEST(test_cpu)
 	ck_assert_int_eq(isol8_parse_cpu("1024", &v, &err), 0);
 	ck_assert_int_eq(isol8_parse_cpu("0.001", &v, &err), 0);
 	static const char *const bad[] = {
-		"", "0", "0.0", "-1", "-0.5", "1024.5", "1025", "99999999999999999999999", "1e9", "1e-3",
-		"0x10", "nan", "NAN", "inf", "-inf", " 1", "1 ", "1,5", ".5", "5.", "1c", "\xc2\xbd",
+		"",    "0",    "0.0",  "-1",  "-0.5", "1024.5",   "1025", "99999999999999999999999",
+		"1e9", "1e-3", "0x10", "nan", "NAN",  "inf",      "-inf", " 1",
+		"1 ",  "1,5",  ".5",   "5.",  "1c",   "\xc2\xbd",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ck_assert_msg(isol8_parse_cpu(bad[i], &v, &err) == -1, "accepted \"%s\"", bad[i]);
@@ -280,9 +336,34 @@ START_TEST(test_pool_size)
 	struct isol8_err err = ISOL8_ERR_INIT;
 	uint32_t c = 99, d = 99;
 	static const char *const bad[] = {
-		"", ",", "1,", ",1", "1,,1", "1,2,3", " 1", "1 ", "1, 2", "-1", "+1", "1,-0", "17", "1,17",
-		"17,1", "0x2", "1.5", "2,1.0", "99999999999999999999", "1,99999999999999999999999999999999",
-		"1\n", "1\t,1", "a,b", "1;1", "1:1", "1\xff", "1,\x80", "00000000000000000000000000000000001,1",
+		"",
+		",",
+		"1,",
+		",1",
+		"1,,1",
+		"1,2,3",
+		" 1",
+		"1 ",
+		"1, 2",
+		"-1",
+		"+1",
+		"1,-0",
+		"17",
+		"1,17",
+		"17,1",
+		"0x2",
+		"1.5",
+		"2,1.0",
+		"99999999999999999999",
+		"1,99999999999999999999999999999999",
+		"1\n",
+		"1\t,1",
+		"a,b",
+		"1;1",
+		"1:1",
+		"1\xff",
+		"1,\x80",
+		"00000000000000000000000000000000001,1",
 	};
 
 	ck_assert_int_eq(isol8_parse_pool_size("3", 16, &c, &d, &err), 0);
@@ -305,7 +386,8 @@ START_TEST(test_pool_size)
 		ck_assert_msg(isol8_parse_pool_size(bad[i], 16, &c, &d, &err) == -1, "accepted \"%s\"", bad[i]);
 		ck_assert_int_eq(err.code, ISOL8_E_USAGE);
 		ck_assert_msg(strstr(err.msg, "invalid pool size") != NULL, "msg: %s", err.msg);
-		ck_assert_msg(strchr(err.msg, '\n') == NULL && strchr(err.msg, '\t') == NULL, "raw control byte: %s", err.msg);
+		ck_assert_msg(strchr(err.msg, '\n') == NULL && strchr(err.msg, '\t') == NULL, "raw control byte: %s",
+			      err.msg);
 		ck_assert_uint_eq(c, 99);
 		ck_assert_uint_eq(d, 99);
 	}
@@ -338,11 +420,20 @@ END_TEST
 
 START_TEST(test_sandbox_relpath)
 {
-	static const struct { const char *in, *out; } ok[] = {
-		{"a", "a"}, {"/sandbox/a", "a"}, {"a/b/c.txt", "a/b/c.txt"}, {"/sandbox/a/b", "a/b"},
-		{"..a/b..", "..a/b.."}, {".hidden", ".hidden"}, {"/sandbox/sandbox", "sandbox"},
+	static const struct {
+		const char *in, *out;
+	} ok[] = {
+		{"a", "a"},
+		{"/sandbox/a", "a"},
+		{"a/b/c.txt", "a/b/c.txt"},
+		{"/sandbox/a/b", "a/b"},
+		{"..a/b..", "..a/b.."},
+		{".hidden", ".hidden"},
+		{"/sandbox/sandbox", "sandbox"},
 	};
-	static const struct { const char *in, *msg; } bad[] = {
+	static const struct {
+		const char *in, *msg;
+	} bad[] = {
 		{"", "w: empty path"},
 		{"/sandbox", "w: must name a file inside /sandbox"},
 		{"/sandbox/", "w: must name a file inside /sandbox"},
@@ -370,7 +461,8 @@ START_TEST(test_sandbox_relpath)
 	}
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		memset(&e, 0, sizeof e);
-		ck_assert_msg(isol8_sandbox_relpath(bad[i].in, "w", out, sizeof out, &e) == -1, "accepted '%s'", bad[i].in);
+		ck_assert_msg(isol8_sandbox_relpath(bad[i].in, "w", out, sizeof out, &e) == -1, "accepted '%s'",
+			      bad[i].in);
 		ck_assert_int_eq(e.code, ISOL8_E_USAGE);
 		ck_assert_str_eq(e.msg, bad[i].msg);
 	}

@@ -183,7 +183,7 @@ START_TEST(test_netfilter)
 	ck_assert_msg(isol8_policy_parse(T("{\"networkFilter\":{\"allow\":[\"^pypi\\\\.org$\",\"*.npmjs.org\"],"
 					   "\"deny\":[\"evil.test\"],\"ports\":[443],"
 					   "\"allowAddresses\":[\"10.1.0.0/16\",\"fd00::/8\"]}}"),
-				       "p", &p, &err) == 0,
+					 "p", &p, &err) == 0,
 		      "%s", err.msg);
 	n = &p.tenants[0].net;
 	ck_assert_uint_eq(n->n_allow, 2);
@@ -197,12 +197,14 @@ START_TEST(test_netfilter)
 
 	expect_parse_error(T("{\"networkFilter\":{\"allow\":[\"a+++++\"]}}"),
 			   "policy.json: tenants.ci.networkFilter.allow[0]: invalid network pattern...");
-	expect_parse_error(T("{\"networkFilter\":{\"ports\":[0]}}"), "policy.json: tenants.ci.networkFilter.ports[0]...");
+	expect_parse_error(T("{\"networkFilter\":{\"ports\":[0]}}"),
+			   "policy.json: tenants.ci.networkFilter.ports[0]...");
 	expect_parse_error(T("{\"networkFilter\":{\"ports\":[65536]}}"),
 			   "policy.json: tenants.ci.networkFilter.ports[0]...");
 	expect_parse_error(T("{\"networkFilter\":{\"allowAddresses\":[\"10.0.0.1/8\"]}}"),
 			   "policy.json: tenants.ci.networkFilter.allowAddresses[0]: invalid address range...");
-	expect_parse_error(T("{\"networkFilter\":{\"port\":[80]}}"), "policy.json: tenants.ci.networkFilter.port: unknown key");
+	expect_parse_error(T("{\"networkFilter\":{\"port\":[80]}}"),
+			   "policy.json: tenants.ci.networkFilter.port: unknown key");
 	expect_parse_error(T("{\"networkFilter\":[]}"), "policy.json: tenants.ci.networkFilter: expected object...");
 }
 END_TEST
@@ -230,23 +232,27 @@ START_TEST(test_parse_errors)
 			   "policy.json: tenants.ci.limits.pids: -1 is out of range [1, 4194304]");
 	expect_parse_error(T("{\"limits\":{\"cpu\":\"many\"}}"),
 			   "policy.json: tenants.ci.limits.cpu: expected a number of CPUs or \"all\"");
-	expect_parse_error(T("{\"limits\":{\"cpu\":0}}"), "policy.json: tenants.ci.limits.cpu: 0 is out of range [0.01, 1024]");
+	expect_parse_error(T("{\"limits\":{\"cpu\":0}}"),
+			   "policy.json: tenants.ci.limits.cpu: 0 is out of range [0.01, 1024]");
 	expect_parse_error(T("{\"onExceed\":\"warn\"}"),
 			   "policy.json: tenants.ci.onExceed: unknown value \"warn\" (expected clamp, refuse)");
 	expect_parse_error(T("{\"runtimes\":[\"python\",\"ruby\"]}"),
 			   "policy.json: tenants.ci.runtimes[1]: unknown runtime \"ruby\" (expected python, node, bun, "
 			   "deno, bash)");
-	expect_parse_error(T("{\"runtimes\":\"python\"}"), "policy.json: tenants.ci.runtimes: expected array, got string");
-	expect_parse_error(T("{\"network\":[\"bridge\"]}"),
-			   "policy.json: tenants.ci.network[0]: unknown network mode \"bridge\" (expected none, filtered, "
-			   "host)");
+	expect_parse_error(T("{\"runtimes\":\"python\"}"),
+			   "policy.json: tenants.ci.runtimes: expected array, got string");
+	expect_parse_error(
+		T("{\"network\":[\"bridge\"]}"),
+		"policy.json: tenants.ci.network[0]: unknown network mode \"bridge\" (expected none, filtered, "
+		"host)");
 	expect_parse_error(T("{\"writableRoot\":\"yes\"}"),
 			   "policy.json: tenants.ci.writableRoot: expected boolean, got string");
 	expect_parse_error(T("{\"seccomp\":\"off\"}"),
 			   "policy.json: tenants.ci.seccomp: unknown value \"off\" (expected strict, unconfined)");
 	expect_parse_error(T("{\"images\":[\"myorg/(.*\"]}"),
 			   "policy.json: tenants.ci.images[0]: invalid regular expression \"myorg/(.*\": ...");
-	expect_parse_error(T("{\"images\":[\"\"]}"), "policy.json: tenants.ci.images[0]: pattern must be 1-512 characters");
+	expect_parse_error(T("{\"images\":[\"\"]}"),
+			   "policy.json: tenants.ci.images[0]: pattern must be 1-512 characters");
 	expect_parse_error(T("{\"match\":{\"uids\":[-5]}}"),
 			   "policy.json: tenants.ci.match.uids[0]: -5 is out of range [0, 4294967294]");
 	expect_parse_error(T("{\"match\":{\"uids\":[4294967295]}}"),
@@ -270,8 +276,9 @@ START_TEST(test_parse_errors)
 	expect_parse_error(T("{\"limits\":{\"timeoutMs\":\"soon\"}}"),
 			   "policy.json: tenants.ci.limits.timeoutMs: invalid duration \"soon\": ...");
 	/* Nesting bombs and NULs stop in the JSON layer. */
-	expect_parse_error("{\"tenants\":{\"a\":{\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}}",
-			   "policy.json: line 1, column 50: nesting too deep");
+	expect_parse_error(
+		"{\"tenants\":{\"a\":{\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}}",
+		"policy.json: line 1, column 50: nesting too deep");
 }
 END_TEST
 
@@ -316,8 +323,9 @@ START_TEST(test_parse_ok)
 	ck_assert_uint_eq(t->max_persist, 2);
 	isol8_policy_free(&p);
 
-	ck_assert_msg(isol8_policy_parse(T("{\"persist\": false, \"limits\": {\"maxPersist\": 0}}"), "t.json", &p, &err) == 0,
-		      "%s", err.msg);
+	ck_assert_msg(
+		isol8_policy_parse(T("{\"persist\": false, \"limits\": {\"maxPersist\": 0}}"), "t.json", &p, &err) == 0,
+		"%s", err.msg);
 	ck_assert(!p.tenants[0].persist_ok);
 	ck_assert_uint_eq(p.tenants[0].max_persist, 0);
 	isol8_policy_free(&p);
@@ -346,7 +354,8 @@ START_TEST(test_isolation)
 	ck_assert_msg(isol8_policy_parse(T("{}"), "t.json", &p, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(p.tenants[0].isolation, ISOL8_ISO_RUNC);
 	isol8_policy_free(&p);
-	ck_assert_msg(isol8_policy_parse(T("{\"isolation\": \"runc\", \"network\": [\"host\"]}"), "t.json", &p, &err) == 0,
+	ck_assert_msg(isol8_policy_parse(T("{\"isolation\": \"runc\", \"network\": [\"host\"]}"), "t.json", &p, &err) ==
+			      0,
 		      "%s", err.msg);
 	ck_assert_int_eq(p.tenants[0].isolation, ISOL8_ISO_RUNC);
 	isol8_policy_free(&p);
@@ -354,8 +363,9 @@ START_TEST(test_isolation)
 	ck_assert_int_eq(p.tenants[0].isolation, ISOL8_ISO_RUNSC);
 	ck_assert_uint_eq(p.tenants[0].network_mask, 1u << ISOL8_NET_NONE);
 	isol8_policy_free(&p);
-	ck_assert_msg(isol8_policy_parse(T("{\"network\": [\"none\"], \"isolation\": \"runsc\"}"), "t.json", &p, &err) == 0,
-		      "%s", err.msg);
+	ck_assert_msg(
+		isol8_policy_parse(T("{\"network\": [\"none\"], \"isolation\": \"runsc\"}"), "t.json", &p, &err) == 0,
+		"%s", err.msg);
 	ck_assert_int_eq(p.tenants[0].isolation, ISOL8_ISO_RUNSC);
 	isol8_policy_free(&p);
 
@@ -364,7 +374,8 @@ START_TEST(test_isolation)
 			   "sandboxes have no network)");
 	expect_parse_error(T("{\"isolation\": \"kata\"}"),
 			   "policy.json: tenants.ci.isolation: unknown value \"kata\" (expected runc, runsc)");
-	expect_parse_error(T("{\"isolation\": true}"), "policy.json: tenants.ci.isolation: expected string, got boolean");
+	expect_parse_error(T("{\"isolation\": true}"),
+			   "policy.json: tenants.ci.isolation: expected string, got boolean");
 }
 END_TEST
 
@@ -381,9 +392,10 @@ START_TEST(test_host_uid)
 		ck_assert_uint_eq(p.tenants[i].host_gid, 101);
 	}
 	isol8_policy_free(&p);
-	ck_assert_msg(isol8_policy_parse("{\"tenants\":{\"a\":{\"hostUid\": 20001},\"b\":{\"hostUid\": 20002},\"c\":{}}}",
-					 "t.json", &p, &err) == 0,
-		      "%s", err.msg);
+	ck_assert_msg(
+		isol8_policy_parse("{\"tenants\":{\"a\":{\"hostUid\": 20001},\"b\":{\"hostUid\": 20002},\"c\":{}}}",
+				   "t.json", &p, &err) == 0,
+		"%s", err.msg);
 	ck_assert_uint_eq(p.tenants[0].host_uid, 20001);
 	ck_assert_uint_eq(p.tenants[0].host_gid, 20001);
 	ck_assert_uint_eq(p.tenants[1].host_uid, 20002);
@@ -544,20 +556,25 @@ START_TEST(test_audit_block)
 					      "\"trackResources\":true}"),
 					    "policy.json", &p, &err),
 			 0);
-	ck_assert(!p.audit.enabled && p.audit.retention_days == 0 && p.audit.max_size == 1u << 20 && p.audit.include_code);
+	ck_assert(!p.audit.enabled && p.audit.retention_days == 0 && p.audit.max_size == 1u << 20 &&
+		  p.audit.include_code);
 	ck_assert_str_eq(p.audit.path, "/srv/audit/audit.jsonl");
 	isol8_policy_free(&p);
-	expect_parse_error(A("{\"path\":\"/a\",\"logDir\":\"/b\"}"), "policy.json: audit: give path or logDir, not both");
-	expect_parse_error(A("{\"path\":\"rel/a\"}"), "policy.json: audit.path: an absolute path without \"..\" is required");
+	expect_parse_error(A("{\"path\":\"/a\",\"logDir\":\"/b\"}"),
+			   "policy.json: audit: give path or logDir, not both");
+	expect_parse_error(A("{\"path\":\"rel/a\"}"),
+			   "policy.json: audit.path: an absolute path without \"..\" is required");
 	expect_parse_error(A("{\"path\":\"/var/log/../etc/shadow\"}"),
 			   "policy.json: audit.path: an absolute path without \"..\" is required");
-	expect_parse_error(A("{\"path\":\"/var/log/\"}"), "policy.json: audit.path: names a directory; give the file (or use logDir)");
+	expect_parse_error(A("{\"path\":\"/var/log/\"}"),
+			   "policy.json: audit.path: names a directory; give the file (or use logDir)");
 	expect_parse_error(A("{\"maxSize\":100}"), "policy.json: audit.maxSize: at least 4k (or 0: never rotate)");
 	expect_parse_error(A("{\"postLogScript\":\"/bin/x\"}"),
 			   "policy.json: audit.postLogScript: not supported: isol8d runs no script as root per record; "
 			   "follow the file (e.g. tail -F) instead");
-	expect_parse_error(A("{\"destination\":\"stdout\"}"),
-			   "policy.json: audit.destination: only \"filesystem\": isol8d writes its audit log to a file (path)");
+	expect_parse_error(
+		A("{\"destination\":\"stdout\"}"),
+		"policy.json: audit.destination: only \"filesystem\": isol8d writes its audit log to a file (path)");
 	expect_parse_error(A("{\"enabled\":1}"), "policy.json: audit.enabled: expected boolean, got number");
 	expect_parse_error(A("{\"includeCod\":true}"), "policy.json: audit.includeCod: unknown key");
 	expect_parse_error(A("[]"), "policy.json: audit: expected object, got array");
@@ -601,8 +618,10 @@ START_TEST(test_image_check)
 	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "evil:latest", &err), -1);
 	ck_assert_str_eq(err.msg, "image evil:latest is not allowed for tenant local (runtime python)");
 	/* Near misses of the custom form. */
-	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "isol8:python-custom-0123456789AB", &err), -1);
-	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "isol8:python-custom-0123456789abc", &err), -1);
+	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "isol8:python-custom-0123456789AB", &err),
+			 -1);
+	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "isol8:python-custom-0123456789abc", &err),
+			 -1);
 	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "isol8:python-custom-", &err), -1);
 	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "isol8:python3", &err), -1);
 	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "isol8:pythonx", &err), -1);
@@ -624,7 +643,8 @@ START_TEST(test_image_check)
 					    "x", &p, &err),
 			 0);
 	local = &p.tenants[0];
-	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "isol8:python-custom-0123456789ab", &err), -1);
+	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "isol8:python-custom-0123456789ab", &err),
+			 -1);
 	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "isol8:python", &err), 0);
 	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "myorg/tool:12", &err), 0);
 	ck_assert_int_eq(isol8_policy_check_image(local, ISOL8_RT_PYTHON, "evil/myorg/tool:12", &err), -1);

@@ -81,7 +81,8 @@ START_TEST(test_rows_consistent)
 		ck_assert_msg(r->nfds <= ISOL8_IPC_MAX_FDS, "%s: nfds", r->name);
 		ck_assert_msg(r->min_len <= r->max_len && r->max_len <= ISOL8_IPC_MAX_PAYLOAD, "%s: bounds", r->name);
 		for (unsigned k = 0; k < ISOL8_IPC_MAX_FDS; k++)
-			ck_assert_msg((k < r->nfds) == (r->fd_kinds[k] != ISOL8_FD_UNSET), "%s: fd slot %u", r->name, k);
+			ck_assert_msg((k < r->nfds) == (r->fd_kinds[k] != ISOL8_FD_UNSET), "%s: fd slot %u", r->name,
+				      k);
 		ck_assert_ptr_eq(isol8_proto_find(r->type), r);
 		for (unsigned j = i + 1; j < isol8_proto_rows; j++) {
 			ck_assert_msg(isol8_proto[j].type != r->type, "type %u twice", r->type);
@@ -210,7 +211,8 @@ START_TEST(test_wrong_fd_kind)
 	{
 		int fds[3] = {pp[0], pp[0], pp[0]};
 		ck_assert_int_eq(roundtrip(A_HANDOFF, 4, fds, 3, PEER_WORKER, PEER_AGENT, &rfd, &err), -1);
-		ck_assert_str_eq(err.msg, "message agent-handoff: fd 0: expected a pipe write end, got a FIFO (read-only)");
+		ck_assert_str_eq(err.msg,
+				 "message agent-handoff: fd 0: expected a pipe write end, got a FIFO (read-only)");
 	}
 	close(dir);
 	close(unsealed);
@@ -275,7 +277,8 @@ static char *man_table(void)
 		if (!r->nfds)
 			isol8_buf_puts(&b, "\\-");
 		for (unsigned k = 0; k < r->nfds; k++)
-			isol8_buf_printf(&b, "%s%s", k ? ", " : "", isol8_fd_kind_name((enum isol8_fd_kind)r->fd_kinds[k]));
+			isol8_buf_printf(&b, "%s%s", k ? ", " : "",
+					 isol8_fd_kind_name((enum isol8_fd_kind)r->fd_kinds[k]));
 		if (r->min_len == r->max_len)
 			isol8_buf_printf(&b, "\nT}\t%u\n", r->min_len);
 		else

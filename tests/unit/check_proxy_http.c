@@ -59,8 +59,9 @@ START_TEST(test_absolute_uri)
 	ck_assert_int_eq(r.port, 8080);
 	isol8_buf_putc(&fwd, '\0');
 	/* The Host the rules saw replaces the client's; hop-by-hop headers are ours. */
-	ck_assert_str_eq(fwd.data, "GET /a/b?c=1 HTTP/1.1\r\nHost: allowed.test:8080\r\nUser-Agent: x\r\n"
-				   "Connection: close\r\n\r\n");
+	ck_assert_str_eq(fwd.data,
+			 "GET /a/b?c=1 HTTP/1.1\r\nHost: allowed.test:8080\r\nUser-Agent: x\r\n"
+			 "Connection: close\r\n\r\n");
 	isol8_buf_free(&fwd);
 	ck_assert_int_eq(parse("GET http://h.test HTTP/1.0\r\n\r\n", &r, &fwd, &err), 1);
 	ck_assert_int_eq(r.port, 80);
@@ -306,8 +307,8 @@ START_TEST(test_body_framing)
 
 	/* broken framing */
 	{
-		static const char *const bad[] = {"zz\r\n", "5\r\nhelloXX", "1234567890abcdef0\r\n", "5\n", "5\r\nhello\r\n0\r\nbad\n",
-						  "\r\n"};
+		static const char *const bad[] = {
+			"zz\r\n", "5\r\nhelloXX", "1234567890abcdef0\r\n", "5\n", "5\r\nhello\r\n0\r\nbad\n", "\r\n"};
 		for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 			http_body_init(&b, &r);
 			ck_assert_msg(http_body_feed(&b, bad[i], strlen(bad[i]), &err) == -1, "accepted: %s", bad[i]);
@@ -326,13 +327,19 @@ START_TEST(test_body_framing)
 	}
 
 	/* refused heads: what would make the framing ambiguous */
-	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n", &r), -1);
-	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n", &r), -1);
+	ck_assert_int_eq(
+		parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n", &r), -1);
+	ck_assert_int_eq(
+		parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n", &r), -1);
 	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length: -1\r\n\r\n", &r), -1);
 	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length: 0x10\r\n\r\n", &r), -1);
 	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nContent-Length:\r\n\r\n", &r), -1);
-	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", &r), -1);
-	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", &r), -1);
+	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", &r),
+			 -1);
+	ck_assert_int_eq(parse_head("POST http://a.test/ HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+				    "chunked\r\n\r\n",
+				    &r),
+			 -1);
 }
 END_TEST
 
@@ -360,10 +367,10 @@ static size_t hello(uint8_t *out, const uint8_t *ext, size_t ext_len)
 	body[b++] = 3;
 	memset(body + b, 0xab, 32);
 	b += 32;
-	body[b++] = 0;                            /* session id */
-	body[b++] = 0, body[b++] = 2;             /* cipher suites */
+	body[b++] = 0;                /* session id */
+	body[b++] = 0, body[b++] = 2; /* cipher suites */
 	body[b++] = 0x13, body[b++] = 0x01;
-	body[b++] = 1, body[b++] = 0;             /* compression: null */
+	body[b++] = 1, body[b++] = 0; /* compression: null */
 	if (ext) {
 		memcpy(body + b, ext, ext_len);
 		b += ext_len;

@@ -35,14 +35,14 @@ START_TEST(host_regex)
 	/* hostile or unusable */
 	re_is(NULL, NULL);
 	re_is("", NULL);
-	re_is("registry.npmjs.org", NULL);      /* no scheme */
+	re_is("registry.npmjs.org", NULL); /* no scheme */
 	re_is("ftp://x.org/", NULL);
 	re_is("file:///etc/passwd", NULL);
 	re_is("https://", NULL);
 	re_is("https:///path", NULL);
 	re_is("https://@/", NULL);
 	re_is("https://[::1]:443/", NULL);
-	re_is("https://a.*$|.*/", NULL);          /* regex metacharacters are not host bytes */
+	re_is("https://a.*$|.*/", NULL); /* regex metacharacters are not host bytes */
 	re_is("https://a(b)/", NULL);
 	re_is("https://a b/", NULL);
 	re_is("https://.a/", NULL);
@@ -63,16 +63,16 @@ START_TEST(ini_values)
 {
 	char *v;
 
-	v = isol8_reg_ini_value("; c\n# c\n registry = https://a/ \nfoo=bar\nregistry=\"https://b/\"", NULL,
-				"registry", false);
+	v = isol8_reg_ini_value("; c\n# c\n registry = https://a/ \nfoo=bar\nregistry=\"https://b/\"", NULL, "registry",
+				false);
 	ck_assert_str_eq(v, "https://b/"); /* last wins, quotes dropped */
 	free(v);
 	/* npmrc: keys inside a [section] are not top-level; scoped keys are other keys */
 	v = isol8_reg_ini_value("@corp:registry=https://c/\n[x]\nregistry=https://d/\n", NULL, "registry", false);
 	ck_assert_ptr_null(v);
 	/* pip: sections, ':' separator, '_' == '-', case-insensitive keys and sections */
-	v = isol8_reg_ini_value("[global]\nindex-url = https://g/\n[Install]\nIndex_URL: https://i/simple\n",
-				"install", "index-url", true);
+	v = isol8_reg_ini_value("[global]\nindex-url = https://g/\n[Install]\nIndex_URL: https://i/simple\n", "install",
+				"index-url", true);
 	ck_assert_str_eq(v, "https://i/simple");
 	free(v);
 	v = isol8_reg_ini_value("[global]\r\nindex-url=https://g/\r\n", "global", "index-url", true);

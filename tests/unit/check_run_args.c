@@ -77,10 +77,10 @@ static void teardown(void)
 	run_opts_free(&o);
 }
 
-#define ck_usage(expect)                                          \
-	do {                                                   \
-		ck_assert_int_eq(err.code, ISOL8_E_USAGE);     \
-		ck_assert_str_eq(err.msg, (expect));              \
+#define ck_usage(expect)                                   \
+	do {                                               \
+		ck_assert_int_eq(err.code, ISOL8_E_USAGE); \
+		ck_assert_str_eq(err.msg, (expect));       \
 	} while (0)
 
 START_TEST(defaults_and_eval)
@@ -144,8 +144,8 @@ END_TEST
 START_TEST(repeatables)
 {
 	ck_assert_int_eq(parse("-e", "1", "--secret", "A=1", "--secret=B=x=y", "--env", "E=1", "--env", "E=2",
-			       "--install", "numpy", "--install=pandas==2.0", "--allow", "a", "--allow=b",
-			       "--deny", "c", "--setup", "echo 1", "--setup=echo 2", NULL),
+			       "--install", "numpy", "--install=pandas==2.0", "--allow", "a", "--allow=b", "--deny",
+			       "c", "--setup", "echo 1", "--setup=echo 2", NULL),
 			 0);
 	ck_assert_uint_eq(o.secrets.n, 2);
 	ck_assert_str_eq(o.secrets.keys[1], "B");
@@ -179,12 +179,13 @@ START_TEST(install_network_rules)
 	/* nothing known for deno: say which config key to set */
 	ck_assert_int_eq(parse("-e", "1", "-r", "deno", "--install", "npm:chalk", NULL), -1);
 	ck_assert_int_eq(err.code, ISOL8_E_USAGE);
-	ck_assert_str_eq(err.msg, "--install: no package registry known for deno: set network.registries.deno in "
-				  "isol8.config.json");
+	ck_assert_str_eq(err.msg,
+			 "--install: no package registry known for deno: set network.registries.deno in "
+			 "isol8.config.json");
 	/* ... unless --net filtered is explicit: the user's own allowlist is the answer */
-	ck_assert_int_eq(parse("-e", "1", "-r", "deno", "--install", "npm:chalk", "--net", "filtered", "--allow",
-			       "^x$", NULL),
-			 0);
+	ck_assert_int_eq(
+		parse("-e", "1", "-r", "deno", "--install", "npm:chalk", "--net", "filtered", "--allow", "^x$", NULL),
+		0);
 	ck_assert_uint_eq(o.allow.n, 1);
 	run_opts_free(&o);
 	/* bash: the worker refuses --install with the better message */
@@ -295,9 +296,10 @@ END_TEST
 START_TEST(bad_values_from_common_parsers)
 {
 	/* Messages come from common/parse.c; the flag name is prefixed. */
-	const char *bad[][2] = {{"--memory", "lots"}, {"--memory", "-1g"}, {"--cpu", "0"}, {"--cpu", "abc"},
-				{"--timeout", "soon"}, {"--sandbox-size", "1q"}, {"--tmp-size", ""},
-				{"--max-output", "99999999999999999999999"}};
+	const char *bad[][2] = {{"--memory", "lots"},  {"--memory", "-1g"},
+				{"--cpu", "0"},        {"--cpu", "abc"},
+				{"--timeout", "soon"}, {"--sandbox-size", "1q"},
+				{"--tmp-size", ""},    {"--max-output", "99999999999999999999999"}};
 
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		ck_assert_int_eq(parse("-e", "1", bad[i][0], bad[i][1], NULL), -1);
@@ -354,7 +356,8 @@ START_TEST(kv_from_environment)
 	ck_assert_str_eq(o.env.keys[0], "I8_TEST_ENV");
 	ck_assert_str_eq(o.env.values[0], "");
 	ck_assert_int_eq(parse("-e", "1", "--env", "I8_TEST_UNSET", NULL), -1);
-	ck_usage("--env I8_TEST_UNSET: I8_TEST_UNSET is not set in the environment (export it, or use --env-file FILE)");
+	ck_usage(
+		"--env I8_TEST_UNSET: I8_TEST_UNSET is not set in the environment (export it, or use --env-file FILE)");
 	ck_assert_int_eq(parse("-e", "1", "--secret", "I8_TEST_UNSET", NULL), -1);
 	ck_assert_ptr_null(strstr(err.msg, "I8_TEST_UNSET"));
 }
@@ -464,8 +467,8 @@ START_TEST(output_paths)
 	size_t len;
 	char *text;
 
-	ck_assert_int_eq(parse("-e", "1", "--output-path", "a.txt", "--output-path", "/sandbox/d/b", "--output-dir", "out",
-			       NULL),
+	ck_assert_int_eq(parse("-e", "1", "--output-path", "a.txt", "--output-path", "/sandbox/d/b", "--output-dir",
+			       "out", NULL),
 			 0);
 	ck_assert_uint_eq(o.output_paths.n, 2);
 	ck_assert_str_eq(o.output_paths.v[1], "/sandbox/d/b");
@@ -526,7 +529,9 @@ END_TEST
 
 START_TEST(workdir)
 {
-	static const struct { const char *in, *out; } ok[] = {
+	static const struct {
+		const char *in, *out;
+	} ok[] = {
 		{"sub", "/sandbox/sub"},
 		{"/sandbox/a/../b", "/sandbox/b"},
 		{"/sandbox/", "/sandbox"},
@@ -537,8 +542,8 @@ START_TEST(workdir)
 		{"/../../sandbox", "/sandbox"},
 		{"a/../..//sandbox/z", "/sandbox/z"},
 	};
-	static const char *const bad[] = {"..", "../etc", "/", "/sandboxx", "/sandbox/..", "/etc",
-					  "/sandbox/a/../../tmp", "a/../../.."};
+	static const char *const bad[] = {
+		"..", "../etc", "/", "/sandboxx", "/sandbox/..", "/etc", "/sandbox/a/../../tmp", "a/../../.."};
 
 	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
 		ck_assert_int_eq(parse("-e", "1", "--workdir", ok[i].in, NULL), 0);
@@ -579,7 +584,9 @@ END_TEST
 
 START_TEST(runtime_detection)
 {
-	static const struct { const char *file, *rt, *ext; } m[] = {
+	static const struct {
+		const char *file, *rt, *ext;
+	} m[] = {
 		{"a.py", "python", ".py"}, {"dir.x/a.js", "node", ".js"}, {"a.mjs", "node", ".mjs"},
 		{"a.cjs", "node", ".cjs"}, {"a.ts", "bun", ".ts"},        {"a.mts", "deno", ".mts"},
 		{"a.b.sh", "bash", ".sh"},
@@ -687,12 +694,12 @@ START_TEST(json_safe)
 	const char *ok = "print('h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80')";
 	ck_assert(run_text_is_json_safe(ok, strlen(ok)));
 	ck_assert(!run_text_is_json_safe("a\0b", 3));
-	ck_assert(!run_text_is_json_safe("\xc0\xaf", 2));          /* overlong '/' */
-	ck_assert(!run_text_is_json_safe("\xe0\x80\xaf", 3));      /* overlong */
-	ck_assert(!run_text_is_json_safe("\xed\xa0\x80", 3));      /* surrogate */
-	ck_assert(!run_text_is_json_safe("\xe2\x82", 2));          /* truncated */
-	ck_assert(!run_text_is_json_safe("\xf4\x90\x80\x80", 4));  /* > U+10FFFF */
-	ck_assert(!run_text_is_json_safe("\x80", 1));              /* lone continuation */
+	ck_assert(!run_text_is_json_safe("\xc0\xaf", 2));         /* overlong '/' */
+	ck_assert(!run_text_is_json_safe("\xe0\x80\xaf", 3));     /* overlong */
+	ck_assert(!run_text_is_json_safe("\xed\xa0\x80", 3));     /* surrogate */
+	ck_assert(!run_text_is_json_safe("\xe2\x82", 2));         /* truncated */
+	ck_assert(!run_text_is_json_safe("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+	ck_assert(!run_text_is_json_safe("\x80", 1));             /* lone continuation */
 	ck_assert(!run_text_is_json_safe("\xff", 1));
 }
 END_TEST
@@ -956,8 +963,9 @@ START_TEST(socket_path_and_connect_error)
 
 	ck_assert_int_eq(broker_open("/nonexistent/isol8d.sock", HELLO_RUN, "", &err), -1);
 	ck_assert_int_eq(err.code, ISOL8_E_UNAVAIL);
-	ck_assert_str_eq(err.msg, "cannot reach isol8d at /nonexistent/isol8d.sock: No such file or directory "
-				  "(is isol8d running? start it with 'isol8d' or 'systemctl start isol8d')");
+	ck_assert_str_eq(err.msg,
+			 "cannot reach isol8d at /nonexistent/isol8d.sock: No such file or directory "
+			 "(is isol8d running? start it with 'isol8d' or 'systemctl start isol8d')");
 }
 END_TEST
 

@@ -46,17 +46,29 @@ START_TEST(test_env_extra_plain_vars)
 	ck_assert(standby_env_compatible(L(BASE, "X=1"), L(BASE)));
 	ck_assert(standby_env_compatible(L(BASE, "X=1"), L(BASE, "X=2")));
 	/* Names that only look like start-up ones. */
-	ck_assert(standby_env_compatible(L(BASE), L(BASE, "MYPATH=/x", "PATHEXT=.x", "HOMEDIR=/x", "LANGX=x",
-						 "XLANG=x", "TZX=1", "NODEPATH=1", "MY_PYTHONPATH=/x")));
+	ck_assert(standby_env_compatible(L(BASE),
+					 L(BASE, "MYPATH=/x", "PATHEXT=.x", "HOMEDIR=/x", "LANGX=x", "XLANG=x", "TZX=1",
+					   "NODEPATH=1", "MY_PYTHONPATH=/x")));
 	ck_assert(standby_env_compatible(L(BASE), L(BASE, "EMPTY=")));
 }
 END_TEST
 
 /* Start-up variables: a run must not change, add or remove any of them. */
 static const char *const startup_vars[] = {
-	"PYTHONPATH",   "PYTHONHASHSEED", "PYTHONUNBUFFERED", "PYTHONSAFEPATH", "NODE_OPTIONS", "NODE_PATH",
-	"LD_PRELOAD",   "LD_LIBRARY_PATH", "PATH",           "HOME",           "LANG",         "LC_ALL",
-	"LC_CTYPE",     "TZ",
+	"PYTHONPATH",
+	"PYTHONHASHSEED",
+	"PYTHONUNBUFFERED",
+	"PYTHONSAFEPATH",
+	"NODE_OPTIONS",
+	"NODE_PATH",
+	"LD_PRELOAD",
+	"LD_LIBRARY_PATH",
+	"PATH",
+	"HOME",
+	"LANG",
+	"LC_ALL",
+	"LC_CTYPE",
+	"TZ",
 };
 
 START_TEST(test_env_startup_var)
@@ -127,7 +139,8 @@ START_TEST(test_job_inline)
 {
 	struct isol8_buf b = ISOL8_BUF_INIT;
 	struct isol8_err e = ISOL8_ERR_INIT;
-	static const char want[] = "1\0/sandbox\0\0" "2\0A=1\0B=x=y\0print(1)";
+	static const char want[] = "1\0/sandbox\0\0"
+				   "2\0A=1\0B=x=y\0print(1)";
 
 	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, L("A=1", "B=x=y"), NULL, "print(1)", &e), 0);
 	job_is(&b, want, sizeof want - 1); /* the code is not NUL-terminated */
@@ -139,13 +152,15 @@ START_TEST(test_job_file_no_env)
 {
 	struct isol8_buf b = ISOL8_BUF_INIT;
 	struct isol8_err e = ISOL8_ERR_INIT;
-	static const char want[] = "1\0/sandbox/w\0/sandbox/main.mjs\0" "0\0console.log(1 + 1)\n";
+	static const char want[] = "1\0/sandbox/w\0/sandbox/main.mjs\0"
+				   "0\0console.log(1 + 1)\n";
 	static const char *const empty[] = {NULL};
 
 	ck_assert_int_eq(standby_job(&b, "/sandbox/w", "/sandbox/main.mjs", NULL, NULL, "console.log(1 + 1)\n", &e), 0);
 	job_is(&b, want, sizeof want - 1);
 	isol8_buf_reset(&b);
-	ck_assert_int_eq(standby_job(&b, "/sandbox/w", "/sandbox/main.mjs", empty, NULL, "console.log(1 + 1)\n", &e), 0);
+	ck_assert_int_eq(standby_job(&b, "/sandbox/w", "/sandbox/main.mjs", empty, NULL, "console.log(1 + 1)\n", &e),
+			 0);
 	job_is(&b, want, sizeof want - 1);
 	isol8_buf_free(&b);
 }
@@ -157,7 +172,9 @@ START_TEST(test_job_with_args)
 	struct isol8_err e = ISOL8_ERR_INIT;
 	/* Version 2: the argument count and arguments between the env and the code; an empty
 	 * argument is kept. */
-	static const char want[] = "2\0/sandbox\0/sandbox/main.py\0" "1\0A=1\0" "3\0a b\0\0-x\0print(1)";
+	static const char want[] = "2\0/sandbox\0/sandbox/main.py\0"
+				   "1\0A=1\0"
+				   "3\0a b\0\0-x\0print(1)";
 	static const char *const none[] = {NULL};
 
 	ck_assert_int_eq(standby_job(&b, "/sandbox", "/sandbox/main.py", L("A=1"), L("a b", "", "-x"), "print(1)", &e),
@@ -166,7 +183,11 @@ START_TEST(test_job_with_args)
 	/* No arguments: version 1, which a standby from an older image reads too. */
 	isol8_buf_reset(&b);
 	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, NULL, none, "1", &e), 0);
-	job_is(&b, "1\0/sandbox\0\0" "0\0" "1", 15);
+	job_is(&b,
+	       "1\0/sandbox\0\0"
+	       "0\0"
+	       "1",
+	       15);
 	isol8_buf_free(&b);
 }
 END_TEST
@@ -175,7 +196,9 @@ START_TEST(test_job_empty_code_appends)
 {
 	struct isol8_buf b = ISOL8_BUF_INIT;
 	struct isol8_err e = ISOL8_ERR_INIT;
-	static const char want[] = "hdr" "1\0/sandbox\0\0" "0\0";
+	static const char want[] = "hdr"
+				   "1\0/sandbox\0\0"
+				   "0\0";
 
 	isol8_buf_append(&b, "hdr", 3);
 	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, NULL, NULL, "", &e), 0);
@@ -188,7 +211,7 @@ END_TEST
 static size_t job_len(size_t n)
 {
 	return strlen("1") + 1 + strlen("/sandbox") + 1 + strlen("/sandbox/main.py") + 1 + strlen("1") + 1 +
-	       strlen("X=1") + 1 + n;
+		strlen("X=1") + 1 + n;
 }
 
 START_TEST(test_job_limit)
@@ -227,7 +250,11 @@ START_TEST(test_job_limit)
 	ck_assert_int_eq(e.code, ISOL8_E_LIMIT);
 	ck_assert_uint_eq(b.len, 0);
 	ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, NULL, NULL, "1", &e), 0);
-	job_is(&b, "1\0/sandbox\0\0" "0\0" "1", 15);
+	job_is(&b,
+	       "1\0/sandbox\0\0"
+	       "0\0"
+	       "1",
+	       15);
 
 	/* The env entries count towards the limit too. */
 	isol8_buf_free(&b);
@@ -237,7 +264,8 @@ START_TEST(test_job_limit)
 		big[0] = 'B';
 		big[1] = '=';
 		big[sizeof big - 1] = '\0';
-		ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, L(big), NULL, code + STANDBY_JOB_MAX - 19999, &e), -1);
+		ck_assert_int_eq(standby_job(&b, "/sandbox", NULL, L(big), NULL, code + STANDBY_JOB_MAX - 19999, &e),
+				 -1);
 		ck_assert_uint_eq(b.len, 0);
 	}
 	isol8_buf_free(&b);
@@ -250,8 +278,9 @@ START_TEST(test_base_env_then_override)
 	/* How worker/run.c calls it: the run's env is the base env plus the request's entries. */
 	ck_assert(standby_env_compatible(L("PYTHONUNBUFFERED=1", "HOME=/sandbox", "PATH=/bin"),
 					 L("PYTHONUNBUFFERED=1", "HOME=/sandbox", "PATH=/bin", "X=1")));
-	ck_assert(!standby_env_compatible(L("PYTHONUNBUFFERED=1", "HOME=/sandbox", "PATH=/bin"),
-					  L("PYTHONUNBUFFERED=1", "HOME=/sandbox", "PATH=/bin", "X=1", "PATH=/usr/bin")));
+	ck_assert(
+		!standby_env_compatible(L("PYTHONUNBUFFERED=1", "HOME=/sandbox", "PATH=/bin"),
+					L("PYTHONUNBUFFERED=1", "HOME=/sandbox", "PATH=/bin", "X=1", "PATH=/usr/bin")));
 }
 END_TEST
 

@@ -35,9 +35,9 @@ static char *listing(const struct isol8_buf *t)
 START_TEST(test_build_nested)
 {
 	struct isol8_tar_entry ents[] = {
-		{ "main.py", "print(1)\n", 9, 0644, 1000, 1000 },
-		{ "pkg/sub/mod.py", "x = 2\n", 6, 0755, 1000, 1000 },
-		{ "pkg/other.py", "", 0, 06755, 0, 0 },
+		{"main.py", "print(1)\n", 9, 0644, 1000, 1000},
+		{"pkg/sub/mod.py", "x = 2\n", 6, 0755, 1000, 1000},
+		{"pkg/other.py", "", 0, 06755, 0, 0},
 	};
 	struct isol8_buf t = ISOL8_BUF_INIT, f = ISOL8_BUF_INIT;
 	struct isol8_err err = ISOL8_ERR_INIT;
@@ -45,11 +45,12 @@ START_TEST(test_build_nested)
 
 	ck_assert_int_eq(isol8_tar_build(ents, 3, &t, &err), 0);
 	l = listing(&t);
-	ck_assert_str_eq(l, "f main.py 644 1000 9\n"
-			    "d pkg/ 755 1000 0\n" /* libarchive marks directories with a '/' */
-			    "d pkg/sub/ 755 1000 0\n"
-			    "f pkg/sub/mod.py 755 1000 6\n"
-			    "f pkg/other.py 755 0 0\n"); /* setuid/setgid stripped */
+	ck_assert_str_eq(l,
+			 "f main.py 644 1000 9\n"
+			 "d pkg/ 755 1000 0\n" /* libarchive marks directories with a '/' */
+			 "d pkg/sub/ 755 1000 0\n"
+			 "f pkg/sub/mod.py 755 1000 6\n"
+			 "f pkg/other.py 755 0 0\n"); /* setuid/setgid stripped */
 	free(l);
 	ck_assert_int_eq(isol8_tar_extract_file(t.data, t.len, "pkg/sub/mod.py", 100, &f, &err), 0);
 	ck_assert_str_eq(f.data, "x = 2\n");
@@ -64,18 +65,18 @@ END_TEST
 
 START_TEST(test_build_bad_paths)
 {
-	static const char *const bad[] = { "", "/etc/passwd", "../x", "a/../../x", "a//b", "./a", "a/.", "a/", "..",
-					   NULL };
+	static const char *const bad[] = {"",    "/etc/passwd", "../x", "a/../../x", "a//b",
+					  "./a", "a/.",         "a/",   "..",        NULL};
 	struct isol8_buf t = ISOL8_BUF_INIT;
 
 	for (const char *const *p = bad; *p; p++) {
-		struct isol8_tar_entry e = { *p, "x", 1, 0644, 0, 0 };
+		struct isol8_tar_entry e = {*p, "x", 1, 0644, 0, 0};
 		struct isol8_err err = ISOL8_ERR_INIT;
 		ck_assert_msg(isol8_tar_build(&e, 1, &t, &err) == -1, "accepted %s", *p);
 		ck_assert_int_eq(err.code, ISOL8_E_USAGE);
 	}
 	{
-		struct isol8_tar_entry e = { NULL, "x", 1, 0644, 0, 0 };
+		struct isol8_tar_entry e = {NULL, "x", 1, 0644, 0, 0};
 		struct isol8_err err = ISOL8_ERR_INIT;
 		ck_assert_int_eq(isol8_tar_build(&e, 1, &t, &err), -1);
 	}
@@ -88,7 +89,7 @@ START_TEST(test_long_name_and_big)
 	char name[300];
 	size_t big = 3 * 1024 * 1024 + 17;
 	char *data = xmalloc(big);
-	struct isol8_tar_entry e = { name, data, big, 0600, 0, 0 };
+	struct isol8_tar_entry e = {name, data, big, 0600, 0, 0};
 	struct isol8_buf t = ISOL8_BUF_INIT, f = ISOL8_BUF_INIT;
 	struct isol8_err err = ISOL8_ERR_INIT;
 
@@ -112,7 +113,7 @@ END_TEST
 
 START_TEST(test_extract_missing_and_dir)
 {
-	struct isol8_tar_entry e = { "d/f", "1", 1, 0644, 0, 0 };
+	struct isol8_tar_entry e = {"d/f", "1", 1, 0644, 0, 0};
 	struct isol8_buf t = ISOL8_BUF_INIT, f = ISOL8_BUF_INIT;
 	struct isol8_err err = ISOL8_ERR_INIT;
 
@@ -129,7 +130,7 @@ END_TEST
 /* Garbage, truncation at every 512-byte block and a lying size field never crash or overread. */
 START_TEST(test_extract_hostile)
 {
-	struct isol8_tar_entry e = { "f", "0123456789", 10, 0644, 0, 0 };
+	struct isol8_tar_entry e = {"f", "0123456789", 10, 0644, 0, 0};
 	struct isol8_buf t = ISOL8_BUF_INIT, f = ISOL8_BUF_INIT;
 	struct isol8_err err = ISOL8_ERR_INIT;
 	char junk[2048];
@@ -231,7 +232,7 @@ START_TEST(test_from_dir)
 
 	/* a custom skip list replaces the default */
 	{
-		static const char *const skip[] = { "src", NULL };
+		static const char *const skip[] = {"src", NULL};
 		ck_assert_int_eq(isol8_tar_from_dir(dir, skip, 1 << 20, &t, &err), 0);
 		l = listing(&t);
 		ck_assert_ptr_null(strstr(l, "src"));
@@ -258,7 +259,7 @@ END_TEST
 /* Non-ASCII (UTF-8) names must survive under the "C" locale the daemons run with. */
 START_TEST(test_utf8_names)
 {
-	struct isol8_tar_entry e = { "d\xc3\xa9j\xc3\xa0/n\xc3\xa4me with space.txt", "nested\n", 7, 0600, 0, 0 };
+	struct isol8_tar_entry e = {"d\xc3\xa9j\xc3\xa0/n\xc3\xa4me with space.txt", "nested\n", 7, 0600, 0, 0};
 	struct isol8_buf t = ISOL8_BUF_INIT, f = ISOL8_BUF_INIT;
 	struct isol8_err err = ISOL8_ERR_INIT;
 

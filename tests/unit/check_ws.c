@@ -153,7 +153,7 @@ START_TEST(split_every_byte)
 	memset(big, 'x', sizeof big);
 	n += frame(buf + n, 0, WS_OP_TEXT, "ab", 2, 1);
 	n += frame(buf + n, 1, WS_OP_CLOSE, "\x03\xe8ok", 4, 1);
-	n += frame(buf + n, 1, WS_OP_CONT, "\xc3\xa9", 2, 1); /* é */
+	n += frame(buf + n, 1, WS_OP_CONT, "\xc3\xa9", 2, 1);     /* é */
 	n += frame(buf + n, 1, WS_OP_BINARY, big, sizeof big, 1); /* 16-bit length */
 	for (size_t cut = 0; cut <= n; cut++) {
 		struct ws_parser p;
@@ -219,8 +219,8 @@ END_TEST
 
 START_TEST(bad_utf8)
 {
-	static const char *bad[] = {"\xff", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "a\xc3",
-				    "\x80"};
+	static const char *bad[] = {"\xff",  "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+				    "a\xc3", "\x80"};
 	uint8_t buf[64];
 	size_t n;
 
@@ -251,17 +251,17 @@ START_TEST(protocol_errors)
 		size_t n;
 		uint16_t st;
 	} cases[] = {
-		{"\xc1\x80", 2, WS_CLOSE_PROTOCOL},                        /* RSV1 */
-		{"\x83\x80", 2, WS_CLOSE_PROTOCOL},                        /* reserved opcode */
-		{"\x8b\x80", 2, WS_CLOSE_PROTOCOL},                        /* reserved control opcode */
-		{"\x80\x80", 2, WS_CLOSE_PROTOCOL},                        /* continuation with nothing to continue */
-		{"\x09\x80", 2, WS_CLOSE_PROTOCOL},                        /* fragmented ping */
-		{"\x89\xfe", 2, WS_CLOSE_PROTOCOL},                        /* ping over 125 bytes */
-		{"\x01\x80\0\0\0\0\x81\x80", 8, WS_CLOSE_PROTOCOL},      /* text inside a fragmented text */
-		{"\x88\x81\0\0\0\0\x03", 7, WS_CLOSE_PROTOCOL},          /* close with a 1-byte payload */
-		{"\x88\x82\0\0\0\0\x03\xed", 8, WS_CLOSE_PROTOCOL},      /* close 1005 is not sendable */
-		{"\x88\x82\0\0\0\0\x00\x00", 8, WS_CLOSE_PROTOCOL},      /* close status 0 */
-		{"\x88\x83\0\0\0\0\x03\xe8\xff", 9, WS_CLOSE_BAD_DATA},  /* close reason not UTF-8 */
+		{"\xc1\x80", 2, WS_CLOSE_PROTOCOL},                     /* RSV1 */
+		{"\x83\x80", 2, WS_CLOSE_PROTOCOL},                     /* reserved opcode */
+		{"\x8b\x80", 2, WS_CLOSE_PROTOCOL},                     /* reserved control opcode */
+		{"\x80\x80", 2, WS_CLOSE_PROTOCOL},                     /* continuation with nothing to continue */
+		{"\x09\x80", 2, WS_CLOSE_PROTOCOL},                     /* fragmented ping */
+		{"\x89\xfe", 2, WS_CLOSE_PROTOCOL},                     /* ping over 125 bytes */
+		{"\x01\x80\0\0\0\0\x81\x80", 8, WS_CLOSE_PROTOCOL},     /* text inside a fragmented text */
+		{"\x88\x81\0\0\0\0\x03", 7, WS_CLOSE_PROTOCOL},         /* close with a 1-byte payload */
+		{"\x88\x82\0\0\0\0\x03\xed", 8, WS_CLOSE_PROTOCOL},     /* close 1005 is not sendable */
+		{"\x88\x82\0\0\0\0\x00\x00", 8, WS_CLOSE_PROTOCOL},     /* close status 0 */
+		{"\x88\x83\0\0\0\0\x03\xe8\xff", 9, WS_CLOSE_BAD_DATA}, /* close reason not UTF-8 */
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -13,9 +13,15 @@ typedef struct nocheck SRunner;
 enum { CK_SILENT, CK_MINIMAL, CK_NORMAL, CK_VERBOSE };
 #define CK_FORK "CK_FORK"
 
-static inline void nocheck_sink(int unused, ...) { (void)unused; }
+static inline void nocheck_sink(int unused, ...)
+{
+	(void)unused;
+}
 
-#define START_TEST(name) static void name(int _i) { (void)_i;
+#define START_TEST(name)         \
+	static void name(int _i) \
+	{                        \
+		(void)_i;
 #define END_TEST }
 #define suite_create(name) (nocheck_sink(0, name), (Suite *)NULL)
 #define tcase_create(name) (nocheck_sink(0, name), (TCase *)NULL)
@@ -27,9 +33,8 @@ static inline void nocheck_sink(int unused, ...) { (void)unused; }
 #define srunner_create(s) (nocheck_sink(0, s), (SRunner *)NULL)
 #define srunner_free(...) nocheck_sink(0, __VA_ARGS__)
 #define srunner_ntests_failed(...) (nocheck_sink(0, __VA_ARGS__), 0)
-#define srunner_run_all(...)                                                                              \
-	(nocheck_sink(0, __VA_ARGS__), puts("1..0 # SKIP built without Check (apt-get install check)"),    \
-	 exit(77))
+#define srunner_run_all(...) \
+	(nocheck_sink(0, __VA_ARGS__), puts("1..0 # SKIP built without Check (apt-get install check)"), exit(77))
 
 #define ck_assert(...) nocheck_sink(0, __VA_ARGS__)
 #define ck_assert_msg(...) nocheck_sink(0, __VA_ARGS__)
