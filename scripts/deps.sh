@@ -8,8 +8,8 @@ PKGS=(
 	build-essential autoconf automake autoconf-archive pkg-config libtool dpkg-dev
 	libcurl4-openssl-dev libjson-c-dev libarchive-dev libseccomp-dev libcap-dev libsqlite3-dev
 	libmicrohttpd-dev check libssl-dev libsystemd-dev
-	# the fuzzing build (make fuzz-smoke replays the committed corpora in CI)
-	clang
+	# the fuzzing build (make fuzz-smoke replays the committed corpora in CI); make format-check
+	clang clang-format
 	# engine, offline base image bootstrap, tests
 	docker.io debootstrap iptables procps util-linux python3 curl ca-certificates
 	# used by the integration tests (python3-jsonschema: answers against docs/openapi.json)

@@ -14,6 +14,7 @@ step "docker engine";  tests/lib/engine.sh ensure
 step "base image";     tests/lib/engine.sh seed
 step "gVisor runtime"; tests/lib/engine.sh runsc
 step "build";          scripts/build.sh --enable-werror
+step "format";         make -C build format-check
 # The build runs in place: its image build files are this tree's (common/buildtree.h).
 step "runtime images"; ISOL8_SRCDIR=$top build/isol8 setup
 step "make check"
