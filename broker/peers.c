@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -371,6 +372,19 @@ void broker_pending_ready(struct broker *b, int fd)
 	if (op == HELLO_HEALTH) {
 		isol8_msg_free(&m);
 		broker_serve_health(b, fd);
+		drop(i);
+		return;
+	}
+	if (op == HELLO_DRAIN || op == HELLO_UNDRAIN) {
+		/* Taking a node out of service is the host's admin's: local root, never an API key. */
+		if (m.type != FE_HELLO || pend[i].cred.uid != 0) {
+			refuse(fd, ISOL8_E_AUTH, "only root may drain isol8d (isol8 status --drain as root)");
+		} else {
+			log_info("drain requested by uid 0 pid %d", (int)pend[i].cred.pid);
+			broker_drain_signal(b, op == HELLO_DRAIN ? SIGUSR1 : SIGUSR2);
+			broker_serve_health(b, fd);
+		}
+		isol8_msg_free(&m);
 		drop(i);
 		return;
 	}

@@ -57,6 +57,11 @@ static json_object *status_doc(struct broker *b, int tenant, bool all)
 	json_object_object_add(o, "startedAt", rfc3339(b->started_at));
 	json_object_object_add(o, "uptimeSeconds", json_object_new_int64(now - b->started_at));
 	json_object_object_add(o, "socket", json_object_new_string(b->o.socket_path));
+	json_object_object_add(o, "node", b->o.node_id ? json_object_new_string(b->o.node_id) : NULL);
+	json_object_object_add(o, "nodeState",
+			       json_object_new_string(b->node_state == NODE_READY              ? "ready"
+							      : b->node_state == NODE_DRAINING ? "draining"
+											       : "drained"));
 	json_object_object_add(o, "scope", json_object_new_string(all ? "all" : "tenant"));
 	for (unsigned i = 0; i < b->o.workers; i++) {
 		json_object *w = json_object_new_object();

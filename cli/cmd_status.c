@@ -67,6 +67,7 @@ static void print_human(json_object *d)
 
 	printf("isol8d %s, pid %lld, up %lldd %02lldh%02lldm (since %s), socket %s\n", str(d, "version"), num(d, "pid"),
 	       up / 86400, up % 86400 / 3600, up % 3600 / 60, str(d, "startedAt"), str(d, "socket"));
+	printf("node %s: %s\n", str(d, "node"), str(d, "nodeState"));
 	if (pol)
 		printf("policy %s: %lld tenants, loaded %s, %lld reload%s\n", str(pol, "source"), num(pol, "tenants"),
 		       str(pol, "loadedAt"), num(pol, "reloads"), num(pol, "reloads") == 1 ? "" : "s");
@@ -95,6 +96,35 @@ static void print_human(json_object *d)
 	}
 }
 
+/* --drain / --undrain: isol8d answers with its state (WK_HEALTH). */
+static int drain(const char *socket, bool on)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	_cleanup_close_ int sock = broker_open(broker_socket_path(socket), on ? HELLO_DRAIN : HELLO_UNDRAIN, "", &err);
+	struct isol8_msg m = {0};
+	uint8_t state = 0;
+	uint32_t runs = 0, sessions = 0;
+
+	if (sock < 0 || broker_expect(sock, WK_HEALTH, &m, &err) < 0)
+		return cli_fail(&err);
+	if (isol8_get_u8(&m, &state, &err) < 0 || isol8_get_u32(&m, &runs, &err) < 0 ||
+	    isol8_get_u32(&m, &sessions, &err) < 0 || isol8_msg_end(&m, &err) < 0 || state >= NODE__MAX) {
+		isol8_msg_free(&m);
+		if (!err.code)
+			isol8_err_set(&err, ISOL8_E_PROTO, 0, "isol8d sent a bad node state");
+		return cli_fail(&err);
+	}
+	isol8_msg_free(&m);
+	if (state == NODE_READY)
+		printf("isol8d: ready, taking new runs and sessions\n");
+	else if (state == NODE_DRAINED)
+		printf("isol8d: drained, no run or session left; safe to stop\n");
+	else
+		printf("isol8d: draining, %u run%s and %u session%s left (isol8 status shows when it is drained)\n",
+		       runs, runs == 1 ? "" : "s", sessions, sessions == 1 ? "" : "s");
+	return 0;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
@@ -102,6 +132,7 @@ int cmd_status(int argc, char **argv)
 	struct isol8_buf b = ISOL8_BUF_INIT;
 	const char *socket = NULL;
 	bool as_json = false, prometheus = false;
+	int drain_op = -1;
 	_cleanup_close_ int sock = -1, fd = -1;
 	json_object *doc;
 	char tmp[8192];
@@ -112,6 +143,10 @@ int cmd_status(int argc, char **argv)
 			as_json = true;
 		else if (strcmp(a, "--prometheus") == 0)
 			prometheus = true;
+		else if (strcmp(a, "--drain") == 0)
+			drain_op = 1;
+		else if (strcmp(a, "--undrain") == 0)
+			drain_op = 0;
 		else if (strcmp(a, "--socket") == 0 && i + 1 < argc)
 			socket = argv[++i];
 		else if (strncmp(a, "--socket=", 9) == 0)
@@ -120,8 +155,12 @@ int cmd_status(int argc, char **argv)
 			return usage_command("status", stdout) == 0 ? 0 : 2;
 		else
 			return cli_usage_error(
-				"unknown argument '%s' (isol8 status [--json|--prometheus] [--socket PATH])", a);
+				"unknown argument '%s' (isol8 status [--json|--prometheus|--drain|--undrain] "
+				"[--socket PATH])",
+				a);
 	}
+	if (drain_op >= 0)
+		return drain(socket, drain_op == 1);
 	/* --prometheus: the metrics isol8 serve's GET /metrics answers, for hosts without HTTP (a
 	 * textfile collector, a cron job); isol8d gives them to root only. */
 	if (prometheus)

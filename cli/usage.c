@@ -196,13 +196,16 @@ static const char help_text[] =
 	"--help' does).\n";
 
 static const char status_text[] =
-	"Usage: isol8 status [--json | --prometheus] [--socket <path>]\n"
+	"Usage: isol8 status [--json | --prometheus | --drain | --undrain] [--socket <path>]\n"
 	"\n"
 	"Show the running isol8d: version and uptime, workers, the run queue, runs in flight and\n"
 	"sandboxes per tenant, and the policy in force (file, load time, reloads). root sees every\n"
 	"tenant; others see their own.\n"
 	"  --prometheus   isol8d's metrics in the Prometheus text format, as isol8 serve's GET /metrics\n"
-	"                 answers them (root only)\n";
+	"                 answers them (root only)\n"
+	"  --drain        take this node out of service (root only, as SIGUSR1 to isol8d): no new runs\n"
+	"                 or sessions, running ones finish; prints the state (drained: safe to stop)\n"
+	"  --undrain      take new runs and sessions again (as SIGUSR2)\n";
 
 int usage_command(const char *cmd, FILE *f)
 {

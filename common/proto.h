@@ -222,19 +222,22 @@ enum isol8_hello_op {
 	HELLO_SESSION_LIST = 2,
 	HELLO_SESSION_STOP = 3,
 	HELLO_FILE = 4,
-	HELLO_AUDIT = 5,   /* answered by the broker itself: WK_FILE with the audit records the
+	HELLO_AUDIT = 5,    /* answered by the broker itself: WK_FILE with the audit records the
 	                      caller may read (root: all; others: their tenant's), then close */
-	HELLO_STATUS = 6,  /* answered by the broker itself: WK_FILE with a JSON document (version,
+	HELLO_STATUS = 6,   /* answered by the broker itself: WK_FILE with a JSON document (version,
 	                      uptime, workers, queue, runs and sandboxes per tenant, policy; root:
 	                      every tenant, others their own), then close */
-	HELLO_KEYS = 7,    /* answered by the broker itself, for uid 0 only: one FE_KEYS */
-	HELLO_AUTH = 8,    /* answered by the broker itself: WK_OK when the hello's identity (a key
+	HELLO_KEYS = 7,     /* answered by the broker itself, for uid 0 only: one FE_KEYS */
+	HELLO_AUTH = 8,     /* answered by the broker itself: WK_OK when the hello's identity (a key
 	                      store token, FE_HELLO_DBKEY) was accepted; isol8 serve checks a token
 	                      with it before answering a request */
-	HELLO_METRICS = 9, /* answered by the broker itself, to root and trusted HTTP frontends only:
+	HELLO_METRICS = 9,  /* answered by the broker itself, to root and trusted HTTP frontends only:
 	                      WK_FILE with the Prometheus text exposition, then close */
-	HELLO_HEALTH = 10, /* answered by the broker itself, to any peer and before any key check
+	HELLO_HEALTH = 10,  /* answered by the broker itself, to any peer and before any key check
 	                      (a balancer's health check carries no key): WK_HEALTH, then close */
+	HELLO_DRAIN = 11,   /* answered by the broker itself, for local root only (isol8 status
+	                      --drain): start draining as SIGUSR1 does, then WK_HEALTH */
+	HELLO_UNDRAIN = 12, /* the same, cancelling a drain as SIGUSR2 does */
 	HELLO__MAX
 };
 

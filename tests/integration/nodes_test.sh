@@ -52,8 +52,8 @@ all_stop() {
 }
 trap all_stop EXIT
 
-daemon_start a || done_testing
-daemon_start b || done_testing
+daemon_start a --node-id node-a || done_testing
+daemon_start b --node-id node-b || done_testing
 serve_start a
 serve_start b
 
@@ -221,7 +221,7 @@ case_node_down() {
 	hx -H"X-Isol8-Session: fresh" POST /execute "$(py_body 'w = 1' fresh)"
 	is "$CODE|$NODE" "200|node-$(other "node-$lost")" "a new session goes to the other node"
 	hx -H"X-Isol8-Session: fresh" DELETE /session/fresh
-	daemon_start "$lost" || return
+	daemon_start "$lost" --node-id "node-$lost" || return
 	wait_state "$lost" UP 50 && ok "node $lost back up in HAProxy" || not_ok "node $lost back up in HAProxy"
 }
 
@@ -264,6 +264,21 @@ case_drain() {
 		not_ok "isol8d logs that it is drained"
 	kill -USR2 "${D_PID[a]}"
 	wait_state a UP 50 && ok "undrained node a is back in HAProxy" || not_ok "undrained node a is back in HAProxy"
+}
+
+case_status_drain() {
+	run_cap "$ISOL8" status --drain --socket "${D_SOCK[b]}"
+	is "$RC|$OUT" $'0|isol8d: drained, no run or session left; safe to stop\n' \
+		"isol8 status --drain as root: nothing running, drained at once"
+	run_cap "$ISOL8" status --socket "${D_SOCK[b]}"
+	like "$OUT" $'\nnode node-b: drained\n' "isol8 status shows the node and its state"
+	hx --to b GET /health
+	is "$CODE|$(json_get "$BODY_OUT" .state)" '503|"drained"' "and so does /health"
+	run_cap su nobody -s /bin/sh -c "'$ISOL8' status --undrain --socket '${D_SOCK[b]}'"
+	is "$RC|$ERR" $'1|[ERR] only root may drain isol8d (isol8 status --drain as root)\n' "another user may not (un)drain"
+	run_cap "$ISOL8" status --undrain --socket "${D_SOCK[b]}"
+	is "$RC|$OUT" $'0|isol8d: ready, taking new runs and sessions\n' "isol8 status --undrain: ready again"
+	wait_state b UP 50 && ok "node b back in HAProxy" || not_ok "node b back in HAProxy"
 }
 
 # Stop the balancer and the servers, then each daemon, checking that it leaves no container.
