@@ -8,7 +8,9 @@ SRC=$(cd "${ISOL8_SRCDIR:-$(dirname "$0")/../..}" && pwd)
 find_builddir
 T_TMP=$(mktemp -d /tmp/isol8-package.XXXXXX) || bail "mktemp"
 trap 'rm -rf "$T_TMP"' EXIT
-mk() { make -s -C "$BUILDDIR" "$@"; }
+# --no-print-directory: under `make -C build check` MAKEFLAGS carries -w, whose "Entering directory"
+# lines would mix into the values the cases read.
+mk() { make -s --no-print-directory -C "$BUILDDIR" "$@"; }
 var() { mk -f Makefile -f - print-var V="$1" <<<'print-var: ; @echo $($(V))'; }
 
 case_unit_exposure() {
