@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <json-c/json.h>
+
 #include "common/err.h"
 
 /* Set by the global `isol8 --debug <command>`. */
@@ -25,6 +27,15 @@ int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * for the option at argv[optind - 1], with the nearest real name; returns 2. */
 struct option;
 int cli_getopt_error(const char *cmd, char **argv, const struct option *opts);
+/* The same message in err (ISOL8_E_USAGE) instead of on stderr; returns -1. */
+int cli_getopt_err(const char *cmd, char **argv, const struct option *opts, struct isol8_err *err);
+/* --json: one JSON object on stdout. cli_json_begin() points stdout (and what the command
+ * prints there, progress lines and children's output) at stderr and returns the real stdout;
+ * cli_json_end() writes o there on one line, closes the fd and releases o. */
+int cli_json_begin(void);
+void cli_json_end(int fd, json_object *o);
+/* {"error": err->msg, "code": name, "exitCode": status} for a failure of isol8 itself. */
+json_object *cli_json_error(const struct isol8_err *err, int status);
 /* True when argv[1..] contains -h/--help before any "--". */
 bool cli_wants_help(int argc, char **argv);
 
