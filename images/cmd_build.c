@@ -2,12 +2,14 @@
  * worker runs before every execution in that image. */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/buf.h"
@@ -24,7 +26,7 @@ static void build_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: isol8 build --base RUNTIME [--install PKG]... [--setup CMD|FILE]... [--tag NAME]\n"
-		"                   [--force] [--pip-index-url URL]\n"
+		"                   [--force] [--pip-index-url URL] [--json]\n"
 		"Build a custom image isol8:<runtime>-custom-<hash> from isol8:<runtime>.\n"
 		"  --base RUNTIME     python, node, bun, deno or bash\n"
 		"  --install PKG      package to pre-install (repeatable, comma-separated allowed)\n"
@@ -32,11 +34,12 @@ static void build_usage(FILE *f)
 		"                     into the image and runs before every execution\n"
 		"  --tag NAME         also tag the image as NAME (repository[:tag])\n"
 		"  --force            rebuild even when the image is up to date (no layer cache)\n"
-		"  --pip-index-url URL  package index for Python packages\n");
+		"  --pip-index-url URL  package index for Python packages\n"
+		"  --json             print the result as one JSON object on stdout (progress goes to stderr)\n");
 }
 
 /* An existing regular file is read as a script; anything else is a literal command. */
-static int add_setup(struct isol8_buf *script, const char *arg)
+static int add_setup(struct isol8_buf *script, const char *arg, struct isol8_err *err)
 {
 	struct stat st;
 
@@ -45,26 +48,24 @@ static int add_setup(struct isol8_buf *script, const char *arg)
 		char chunk[4096];
 		size_t n;
 		if (!f) {
-			fprintf(stderr, "[ERR] --setup %s: cannot open\n", arg);
-			return -1;
+			return isol8_err_set(err, ISOL8_E_USAGE, errno, "--setup %s: cannot open: %s", arg,
+					     strerror(errno));
 		}
 		while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && script->len + n <= SETUP_MAX)
 			isol8_buf_append(script, chunk, n);
 		fclose(f);
 	} else if (!strpbrk(arg, " \t;&|") && strchr(arg, '/')) {
 		/* One word with a slash names a file; a typo'd path must not become the command. */
-		fprintf(stderr, "[ERR] --setup %s: no such file (give a script file, or a shell command)\n", arg);
-		return -1;
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "--setup %s: no such file (give a script file, or a shell command)", arg);
 	} else {
 		isol8_buf_puts(script, arg);
 	}
 	if (script->len > SETUP_MAX) {
-		fprintf(stderr, "[ERR] --setup: script larger than %u bytes\n", SETUP_MAX);
-		return -1;
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--setup: script larger than %u bytes", SETUP_MAX);
 	}
 	if (script->len && memchr(script->data, '\0', script->len)) {
-		fprintf(stderr, "[ERR] --setup: the script contains a NUL byte\n");
-		return -1;
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--setup: the script contains a NUL byte");
 	}
 	if (script->len && script->data[script->len - 1] != '\n')
 		isol8_buf_putc(script, '\n');
@@ -91,22 +92,34 @@ static bool alias_ok(const char *s)
 int cmd_build(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"base", required_argument, NULL, 'b'},  {"install", required_argument, NULL, 'i'},
-		{"setup", required_argument, NULL, 's'}, {"tag", required_argument, NULL, 't'},
-		{"force", no_argument, NULL, 'f'},       {"pip-index-url", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+		{"base", required_argument, NULL, 'b'},
+		{"install", required_argument, NULL, 'i'},
+		{"setup", required_argument, NULL, 's'},
+		{"tag", required_argument, NULL, 't'},
+		{"force", no_argument, NULL, 'f'},
+		{"pip-index-url", required_argument, NULL, 'p'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	struct isol8_strlist pkgs = {0}, stale = {0};
+	struct isol8_strlist pkgs = {0};
+	struct isol8_build_run run;
 	struct isol8_buf script = ISOL8_BUF_INIT;
 	struct isol8_err err = ISOL8_ERR_INIT;
 	struct isol8_base_context ctx = {0};
 	const char *base = NULL, *alias = NULL, *pip_index = NULL;
 	_cleanup_free_ char *tag = NULL, *deps = NULL, *pip_host = NULL;
-	bool force = false;
+	bool force = false, json = false;
 	struct docker *d = NULL;
 	json_object *base_img = NULL;
-	int c, rt, rc = 1;
+	int c, rt = -1, rc = 1, out_fd = -1;
 
+	isol8_build_run_init(&run);
+	/* --json is known before the first error, so that every failure is a JSON object too. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		json = json || strcmp(argv[i], "--json") == 0;
+	if (json)
+		out_fd = cli_json_begin();
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
@@ -118,8 +131,8 @@ int cmd_build(int argc, char **argv)
 			isol8_strlist_add_csv(&pkgs, optarg);
 			break;
 		case 's':
-			if (add_setup(&script, optarg) < 0)
-				goto usage_err;
+			if (add_setup(&script, optarg, &err) < 0)
+				goto fail;
 			break;
 		case 't':
 			alias = optarg;
@@ -130,51 +143,58 @@ int cmd_build(int argc, char **argv)
 		case 'p':
 			pip_index = optarg;
 			break;
+		case 'j':
+			break;
 		case 'h':
 			build_usage(stdout);
 			rc = 0;
 			goto out;
 		default:
-			rc = cli_getopt_error("build", argv, opts);
-			goto out;
+			cli_getopt_err("build", argv, opts, &err);
+			goto fail;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "[ERR] build: unexpected argument: %s; see 'isol8 build --help'\n", argv[optind]);
-		goto usage;
+		isol8_err_set(&err, ISOL8_E_USAGE, 0, "build: unexpected argument: %s; see 'isol8 build --help'",
+			      argv[optind]);
+		goto fail;
 	}
 	if (!base) {
-		fprintf(stderr, "[ERR] build: --base RUNTIME is required (python, node, bun, deno or bash)\n");
-		goto usage;
+		isol8_err_set(&err, ISOL8_E_USAGE, 0,
+			      "build: --base RUNTIME is required (python, node, bun, deno or bash)");
+		goto fail;
 	}
 	rt = isol8_runtime_parse(base);
 	if (rt < 0 || rt >= ISOL8_RT__MAX) {
-		fprintf(stderr, "[ERR] Invalid runtime: %s. Expected one of: python, node, bun, deno, bash\n", base);
-		goto usage_err;
+		isol8_err_set(&err, ISOL8_E_USAGE, 0,
+			      "Invalid runtime: %s. Expected one of: python, node, bun, deno, bash", base);
+		goto fail;
 	}
 	isol8_strlist_sort_unique(&pkgs);
 	if (pkgs.n == 0 && script.len == 0) {
-		fprintf(stderr,
-			"[ERR] No packages or setup script specified. Use --install <package> or --setup <command>.\n");
-		goto usage_err;
+		isol8_err_set(&err, ISOL8_E_USAGE, 0,
+			      "No packages or setup script specified. Use --install <package> or --setup <command>.");
+		goto fail;
 	}
 	for (size_t i = 0; i < pkgs.n; i++)
-		if (isol8_pkg_validate(rt, pkgs.v[i], &err) < 0) {
-			fprintf(stderr, "[ERR] %s\n", err.msg);
-			goto usage_err;
-		}
+		if (isol8_pkg_validate(rt, pkgs.v[i], &err) < 0)
+			goto fail;
 	if (alias && !alias_ok(alias)) {
-		fprintf(stderr, "[ERR] --tag: invalid image name: %s (expected repository[:tag], lower case)\n", alias);
-		goto usage_err;
+		isol8_err_set(&err, ISOL8_E_USAGE, 0,
+			      "--tag: invalid image name: %s (expected repository[:tag], lower case)", alias);
+		goto fail;
 	}
 	if (pip_index && isol8_pip_index_host(pip_index, &pip_host, &err) < 0) {
-		fprintf(stderr, "[ERR] --pip-index-url: %s\n", err.msg);
-		goto usage_err;
+		isol8_err_wrap(&err, "--pip-index-url");
+		err.code = ISOL8_E_USAGE;
+		goto fail;
 	}
 
 	d = isol8_images_connect();
-	if (!d)
-		goto out;
+	if (!d) {
+		isol8_err_set(&err, ISOL8_E_UNAVAIL, 0, "Docker is not running or not installed");
+		goto failed; /* isol8_images_connect printed why */
+	}
 	printf("[OK] Docker is running\n");
 	/* An existing base is used as it is: rebuilding it here could drop the CA certificates
 	 * that `isol8 setup --ca-cert` put in. Only a missing base is built (default inputs). */
@@ -182,18 +202,18 @@ int cmd_build(int argc, char **argv)
 		json_object_put(base_img);
 		printf("[OK] %s: present\n", isol8_runtime_name(rt));
 	} else if (err.code != ISOL8_E_NOTFOUND) {
-		fprintf(stderr, "[ERR] %s: %s\n", isol8_runtime_name(rt), err.msg);
-		goto out;
+		isol8_err_wrap(&err, "%s", isol8_runtime_name(rt));
+		goto fail;
 	} else if (isol8_prepare_base_context(d, NULL, &ctx, &err) < 0) {
-		fprintf(stderr, "[ERR] build context: %s\n", err.msg);
-		goto out;
-	} else if (isol8_build_base(d, rt, &ctx, false, &stale, &err) < 0) {
-		goto out;
+		isol8_err_wrap(&err, "build context");
+		goto fail;
+	} else if (isol8_build_base(d, rt, &ctx, false, &run, &err) < 0) {
+		goto failed;
 	}
 	struct isol8_custom_opts o = {
 		.kind = "build", .setup = script.len ? script.data : NULL, .pip_index_url = pip_index, .force = force};
-	if (isol8_build_custom(d, rt, &pkgs, &o, &tag, &stale, &err) < 0)
-		goto out;
+	if (isol8_build_custom(d, rt, &pkgs, &o, &tag, &run, &err) < 0)
+		goto failed;
 	if (alias) {
 		_cleanup_free_ char *repo = xstrdup(alias);
 		char *colon = strrchr(repo, ':');
@@ -203,11 +223,11 @@ int cmd_build(int argc, char **argv)
 			t = colon + 1;
 		}
 		if (docker_image_tag(d, tag, repo, t, &err) < 0) {
-			fprintf(stderr, "[ERR] tag %s: %s\n", alias, err.msg);
-			goto out;
+			isol8_err_wrap(&err, "tag %s", alias);
+			goto fail;
 		}
 	}
-	isol8_remove_stale(d, &stale);
+	isol8_build_run_finish(d, &run);
 	deps = isol8_strlist_join(&pkgs, ", ");
 	printf("\n[DONE] Custom image build complete!\n       Runtime: %s\n", isol8_runtime_name(rt));
 	if (pkgs.n)
@@ -220,14 +240,37 @@ int cmd_build(int argc, char **argv)
 	if (alias)
 		printf("       Alias: %s\n", alias);
 	rc = 0;
+	if (json) {
+		json_object *r = json_object_new_object();
+		json_object_object_add(r, "image", json_object_new_string(tag));
+		json_object_object_add(r, "runtime", json_object_new_string(isol8_runtime_name(rt)));
+		json_object_object_add(r, "alias", alias ? json_object_new_string(alias) : NULL);
+		json_object_object_add(r, "images", json_object_get(run.images));
+		cli_json_end(out_fd, r);
+		out_fd = -1;
+	}
 	goto out;
-usage:
-	/* Each way here printed its one [ERR] line; the whole usage would bury it. */
-usage_err:
-	rc = 2;
+fail:
+	/* Every way here has its message in err: one [ERR] line (the whole usage would bury it). */
+	fprintf(stderr, "[ERR] %s\n", err.msg);
+failed:
+	/* A step that failed printed its own [ERR] line and filled err. */
+	rc = err.code == ISOL8_E_OK ? 1 : isol8_err_exit_status(err.code);
+	if (d)
+		isol8_build_run_finish(d, &run);
+	if (json) {
+		json_object *r = cli_json_error(&err, rc);
+		json_object_object_add(r, "images", json_object_get(run.images));
+		cli_json_end(out_fd, r);
+		out_fd = -1;
+	}
 out:
+	if (out_fd >= 0)
+		close(out_fd);
 	isol8_strlist_free(&pkgs);
-	isol8_strlist_free(&stale);
+	isol8_strlist_free(&run.stale);
+	isol8_strlist_free(&run.made);
+	json_object_put(run.images);
 	isol8_buf_free(&script);
 	isol8_base_context_free(&ctx);
 	docker_close(d);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "common/cleanup.h"
@@ -22,7 +23,7 @@ static void setup_usage(FILE *f)
 	fprintf(f,
 		"Usage: isol8 setup [--force] [--bootstrap] [--mirror URL] [--ca-cert FILE]...\n"
 		"                   [--python PKGS] [--node PKGS] [--bun PKGS] [--deno MODULES] [--bash PKGS]\n"
-		"                   [--runtimes python,node,bun,deno,bash] [--pip-index-url URL]\n"
+		"                   [--runtimes python,node,bun,deno,bash] [--pip-index-url URL] [--json]\n"
 		"Build the isol8 runtime images, and custom images with packages pre-installed.\n"
 		"  --force            rebuild even when the images are up to date (no layer cache)\n"
 		"  --bootstrap        (re)create " ISOL8_BOOTSTRAP_REPO ":" ISOL8_BOOTSTRAP_TAG
@@ -33,13 +34,14 @@ static void setup_usage(FILE *f)
 		"  --python/--node/--bun/--deno/--bash PKGS   comma-separated packages for a custom image\n"
 		"                     (merged with dependencies.<runtime> from the config file)\n"
 		"  --runtimes LIST    only these runtimes (default: all)\n"
-		"  --pip-index-url URL  package index for custom Python images\n");
+		"  --pip-index-url URL  package index for custom Python images\n"
+		"  --json             print the result as one JSON object on stdout (progress goes to stderr)\n");
 }
 
-enum { OPT_BOOTSTRAP = 256, OPT_MIRROR, OPT_CA, OPT_RUNTIMES, OPT_PIP_INDEX, OPT_PKG_BASE };
+enum { OPT_BOOTSTRAP = 256, OPT_MIRROR, OPT_CA, OPT_RUNTIMES, OPT_PIP_INDEX, OPT_JSON, OPT_PKG_BASE };
 
-/* Parse "python,node" into a bit mask; prints the error. */
-static int parse_runtimes(const char *csv, unsigned *mask)
+/* Parse "python,node" into a bit mask. */
+static int parse_runtimes(const char *csv, unsigned *mask, struct isol8_err *err)
 {
 	struct isol8_strlist l = {0};
 	int r = 0;
@@ -49,32 +51,27 @@ static int parse_runtimes(const char *csv, unsigned *mask)
 	for (size_t i = 0; i < l.n; i++) {
 		int rt = isol8_runtime_parse(l.v[i]);
 		if (rt < 0 || rt >= ISOL8_RT__MAX) {
-			fprintf(stderr, "[ERR] Invalid runtime: %s. Expected one of: python, node, bun, deno, bash\n",
-				l.v[i]);
-			r = -1;
+			r = isol8_err_set(err, ISOL8_E_USAGE, 0,
+					  "Invalid runtime: %s. Expected one of: python, node, bun, deno, bash",
+					  l.v[i]);
 			break;
 		}
 		*mask |= 1u << rt;
 	}
-	if (r == 0 && *mask == 0) {
-		fprintf(stderr, "[ERR] --runtimes: no runtime given\n");
-		r = -1;
-	}
+	if (r == 0 && *mask == 0)
+		r = isol8_err_set(err, ISOL8_E_USAGE, 0, "--runtimes: no runtime given");
 	isol8_strlist_free(&l);
 	return r;
 }
 
 /* Make sure the FROM image exists; bootstrap it offline when absent or asked to. */
-static int ensure_from_image(struct docker *d, bool force_bootstrap, const char *mirror)
+static int ensure_from_image(struct docker *d, bool force_bootstrap, const char *mirror, struct isol8_err *err)
 {
-	struct isol8_err err = ISOL8_ERR_INIT;
 	_cleanup_free_ char *id = NULL;
-	int found = isol8_from_image_id(d, &id, &err);
+	int found = isol8_from_image_id(d, &id, err);
 
-	if (found < 0) {
-		fprintf(stderr, "[ERR] base image: %s\n", err.msg);
-		return -1;
-	}
+	if (found < 0)
+		return isol8_err_wrap(err, "base image");
 	if (found && !force_bootstrap) {
 		printf("[OK] base image " ISOL8_BOOTSTRAP_REPO ":" ISOL8_BOOTSTRAP_TAG ": present\n");
 		return 0;
@@ -83,11 +80,7 @@ static int ensure_from_image(struct docker *d, bool force_bootstrap, const char 
 	 * debootstrap only needs a Debian mirror. */
 	if (!found)
 		printf("[..] base image " ISOL8_BOOTSTRAP_REPO ":" ISOL8_BOOTSTRAP_TAG ": missing, bootstrapping\n");
-	if (isol8_bootstrap_base(d, mirror, ISOL8_BOOTSTRAP_REPO, ISOL8_BOOTSTRAP_TAG, &err) < 0) {
-		fprintf(stderr, "[ERR] %s\n", err.msg);
-		return -1;
-	}
-	return 0;
+	return isol8_bootstrap_base(d, mirror, ISOL8_BOOTSTRAP_REPO, ISOL8_BOOTSTRAP_TAG, err);
 }
 
 int cmd_setup(int argc, char **argv)
@@ -104,20 +97,28 @@ int cmd_setup(int argc, char **argv)
 		{"bun", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_BUN},
 		{"deno", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_DENO},
 		{"bash", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_BASH},
+		{"json", no_argument, NULL, OPT_JSON},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct isol8_strlist pkgs[ISOL8_RT__MAX] = {0}, ca = {0}, stale = {0};
+	struct isol8_strlist pkgs[ISOL8_RT__MAX] = {0}, ca = {0};
+	struct isol8_build_run run;
 	struct isol8_config conf;
 	struct isol8_err err = ISOL8_ERR_INIT;
 	struct isol8_base_context ctx = {0};
 	const char *mirror = NULL, *pip_index = NULL;
 	_cleanup_free_ char *pip_host = NULL;
-	bool force = false, bootstrap = false, base_ok[ISOL8_RT__MAX] = {0};
+	bool force = false, bootstrap = false, json = false, base_ok[ISOL8_RT__MAX] = {0};
 	unsigned mask = (1u << ISOL8_RT__MAX) - 1;
 	struct docker *d = NULL;
-	int c, rc = 1;
+	int c, rc = 1, out_fd = -1;
 
+	isol8_build_run_init(&run);
+	/* --json is known before the first error, so that every failure is a JSON object too. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		json = json || strcmp(argv[i], "--json") == 0;
+	if (json)
+		out_fd = cli_json_begin();
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
@@ -135,8 +136,10 @@ int cmd_setup(int argc, char **argv)
 			isol8_strlist_add(&ca, optarg);
 			break;
 		case OPT_RUNTIMES:
-			if (parse_runtimes(optarg, &mask) < 0)
-				goto usage;
+			if (parse_runtimes(optarg, &mask, &err) < 0)
+				goto fail;
+			break;
+		case OPT_JSON:
 			break;
 		case OPT_PIP_INDEX:
 			pip_index = optarg;
@@ -150,27 +153,27 @@ int cmd_setup(int argc, char **argv)
 				isol8_strlist_add_csv(&pkgs[c - OPT_PKG_BASE], optarg);
 				break;
 			}
-			rc = cli_getopt_error("setup", argv, opts);
-			goto out;
+			cli_getopt_err("setup", argv, opts, &err);
+			goto fail;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "[ERR] setup: unexpected argument: %s; see 'isol8 setup --help'\n", argv[optind]);
-		goto usage;
+		isol8_err_set(&err, ISOL8_E_USAGE, 0, "setup: unexpected argument: %s; see 'isol8 setup --help'",
+			      argv[optind]);
+		goto fail;
 	}
 	if (mirror && !isol8_mirror_url_ok(mirror)) {
-		fprintf(stderr, "[ERR] --mirror: expected an http(s):// or file:/// URL\n");
-		goto usage;
+		isol8_err_set(&err, ISOL8_E_USAGE, 0, "--mirror: expected an http(s):// or file:/// URL");
+		goto fail;
 	}
 	if (pip_index && isol8_pip_index_host(pip_index, &pip_host, &err) < 0) {
-		fprintf(stderr, "[ERR] --pip-index-url: %s\n", err.msg);
-		goto usage;
+		isol8_err_wrap(&err, "--pip-index-url");
+		err.code = ISOL8_E_USAGE;
+		goto fail;
 	}
 
-	if (isol8_config_load(NULL, &conf, &err) < 0) {
-		fprintf(stderr, "[ERR] %s\n", err.msg);
-		goto out;
-	}
+	if (isol8_config_load(NULL, &conf, &err) < 0)
+		goto fail;
 	for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
 		for (size_t i = 0; i < conf.n_deps[rt]; i++)
 			isol8_strlist_add(&pkgs[rt], conf.deps[rt][i]);
@@ -186,27 +189,28 @@ int cmd_setup(int argc, char **argv)
 		}
 		for (size_t i = 0; i < pkgs[rt].n; i++)
 			if (isol8_pkg_validate(rt, pkgs[rt].v[i], &err) < 0) {
-				fprintf(stderr, "[ERR] %s\n", err.msg);
-				rc = 2;
-				goto out;
+				err.code = ISOL8_E_USAGE;
+				goto fail;
 			}
 	}
 
 	d = isol8_images_connect();
-	if (!d)
-		goto out;
+	if (!d) {
+		isol8_err_set(&err, ISOL8_E_UNAVAIL, 0, "Docker is not running or not installed");
+		goto failed; /* isol8_images_connect printed why */
+	}
 	printf("[OK] Docker is running\n");
-	if (ensure_from_image(d, bootstrap, mirror) < 0)
-		goto out;
+	if (ensure_from_image(d, bootstrap, mirror, &err) < 0)
+		goto fail;
 	if (isol8_prepare_base_context(d, &ca, &ctx, &err) < 0) {
-		fprintf(stderr, "[ERR] build context: %s\n", err.msg);
-		goto out;
+		isol8_err_wrap(&err, "build context");
+		goto fail;
 	}
 	rc = 0;
 	for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
 		if (!(mask & (1u << rt)))
 			continue;
-		if (isol8_build_base(d, rt, &ctx, force, &stale, &err) == 0)
+		if (isol8_build_base(d, rt, &ctx, force, &run, &err) == 0)
 			base_ok[rt] = true;
 		else
 			rc = 1;
@@ -216,21 +220,42 @@ int cmd_setup(int argc, char **argv)
 		_cleanup_free_ char *tag = NULL;
 		if (!pkgs[rt].n || !base_ok[rt])
 			continue;
-		if (isol8_build_custom(d, rt, &pkgs[rt], &o, &tag, &stale, &err) < 0)
+		if (isol8_build_custom(d, rt, &pkgs[rt], &o, &tag, &run, &err) < 0)
 			rc = 1;
 	}
-	isol8_remove_stale(d, &stale);
-	if (rc == 0)
-		printf("\n[DONE] Setup complete!\n");
+	isol8_build_run_finish(d, &run);
+	if (rc != 0)
+		goto failed; /* each failed build printed its [ERR] line */
+	printf("\n[DONE] Setup complete!\n");
+	if (json) {
+		json_object *r = json_object_new_object();
+		json_object_object_add(r, "images", json_object_get(run.images));
+		cli_json_end(out_fd, r);
+		out_fd = -1;
+	}
 	goto out;
-usage:
-	/* Each way here printed its one [ERR] line; the whole usage would bury it. */
-	rc = 2;
+fail:
+	/* Every way here has its message in err: one [ERR] line (the whole usage would bury it). */
+	fprintf(stderr, "[ERR] %s\n", err.msg);
+failed:
+	rc = err.code == ISOL8_E_OK ? 1 : isol8_err_exit_status(err.code);
+	if (d)
+		isol8_build_run_finish(d, &run);
+	if (json) {
+		json_object *r = cli_json_error(&err, rc);
+		json_object_object_add(r, "images", json_object_get(run.images));
+		cli_json_end(out_fd, r);
+		out_fd = -1;
+	}
 out:
+	if (out_fd >= 0)
+		close(out_fd);
+	isol8_strlist_free(&run.stale);
+	isol8_strlist_free(&run.made);
+	json_object_put(run.images);
 	for (int rt = 0; rt < ISOL8_RT__MAX; rt++)
 		isol8_strlist_free(&pkgs[rt]);
 	isol8_strlist_free(&ca);
-	isol8_strlist_free(&stale);
 	isol8_base_context_free(&ctx);
 	docker_close(d);
 	return rc;

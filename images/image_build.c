@@ -2,10 +2,14 @@
 #include "config.h"
 #include "images/image_build.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/cleanup.h"
@@ -14,17 +18,121 @@
 #include "common/tar.h"
 #include "policy/policy.h"
 
-/* Last lines of a build log, printed when the build fails. */
-struct log_tail {
+/* One build's log: its last lines (printed when the build fails), the step shown, and the
+ * images its steps created. */
+struct build_log {
 	char *lines[ISOL8_BUILD_LOG_TAIL];
 	size_t next, count;
+	const char *what;
+	bool tty, shown; /* on a terminal the step line is rewritten in place; shown: one is open */
+	bool skip_image; /* the current step made no image: FROM names an existing one, or cached */
+	struct isol8_strlist *made;
 };
 
-static void tail_cb(const char *line, void *ctx)
+int isol8_build_step(const char *line, int *n, int *m, const char **instr)
 {
-	struct log_tail *t = ctx;
+	int a, b, used = 0;
+
+	if (sscanf(line, "Step %d/%d :%n", &a, &b, &used) != 2 || used == 0 || a < 1 || b < a)
+		return 0;
+	line += used;
+	while (*line == ' ')
+		line++;
+	*n = a;
+	*m = b;
+	*instr = line;
+	return 1;
+}
+
+int isol8_build_step_image(const char *line, char id[65])
+{
+	size_t len;
+
+	if (strncmp(line, " ---> ", 6) != 0)
+		return 0;
+	line += 6;
+	len = strspn(line, "0123456789abcdef");
+	if (len < 12 || len > 64 || line[len] != '\0')
+		return 0;
+	memcpy(id, line, len);
+	id[len] = '\0';
+	return 1;
+}
+
+/* In place: the build's own colour escapes ("\033[91m") dropped, other control characters
+ * made spaces, so that nothing of a build log drives the terminal. */
+static char *printable(char *s)
+{
+	char *w = s;
+
+	for (char *r = s; *r; r++) {
+		if (*r == '\033' && r[1] == '[') {
+			r += 2;
+			while (*r && (isdigit((unsigned char)*r) || *r == ';'))
+				r++;
+			if (!*r)
+				break;
+			continue;
+		}
+		*w++ = (unsigned char)*r < 0x20 || *r == 0x7f ? ' ' : *r;
+	}
+	*w = '\0';
+	return s;
+}
+
+static int term_columns(void)
+{
+	struct winsize ws;
+
+	return ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
+}
+
+/* End the rewritten step line before another line is printed. */
+static void step_line_close(struct build_log *t)
+{
+	if (t->tty && t->shown)
+		fputs("\r\033[K", stdout);
+	t->shown = false;
+	fflush(stdout);
+}
+
+static void show_step(struct build_log *t, int n, int m, const char *instr)
+{
+	/* No control characters of the Dockerfile's text reach the terminal. */
+	_cleanup_free_ char *clean = printable(xstrdup(instr));
+	if (!t->tty) {
+		printf("[..] %s: step %d/%d: %s\n", t->what, n, m, clean);
+		fflush(stdout);
+		return;
+	}
+	/* The line above ("[..] what: building") names the image: the step gets the width. */
+	_cleanup_free_ char *line = xasprintf("[..] step %d/%d: %s", n, m, clean);
+	size_t cols = (size_t)term_columns() - 1;
+	if (strlen(line) > cols)
+		line[cols] = '\0';
+	printf("\r\033[K%s", line);
+	fflush(stdout);
+	t->shown = true;
+}
+
+static void log_cb(const char *line, void *ctx)
+{
+	struct build_log *t = ctx;
+	const char *instr;
+	char id[65];
+	int n, m;
 
 	log_debug("build: %s", line);
+	if (isol8_build_step(line, &n, &m, &instr)) {
+		t->skip_image = strncasecmp(instr, "FROM ", 5) == 0;
+		show_step(t, n, m, instr);
+	} else if (strcmp(line, " ---> Using cache") == 0) {
+		t->skip_image = true;
+	} else if (isol8_build_step_image(line, id)) {
+		if (!t->skip_image && t->made)
+			isol8_strlist_add(t->made, id);
+		t->skip_image = true;
+	}
 	free(t->lines[t->next]);
 	t->lines[t->next] = xstrdup(line);
 	t->next = (t->next + 1) % ISOL8_BUILD_LOG_TAIL;
@@ -32,20 +140,53 @@ static void tail_cb(const char *line, void *ctx)
 		t->count++;
 }
 
-static void tail_dump_free(struct log_tail *t, bool dump)
+static void tail_dump_free(struct build_log *t, bool dump)
 {
 	size_t start = (t->next + ISOL8_BUILD_LOG_TAIL - t->count) % ISOL8_BUILD_LOG_TAIL;
 
+	step_line_close(t);
 	for (size_t i = 0; i < t->count; i++) {
 		size_t k = (start + i) % ISOL8_BUILD_LOG_TAIL;
 		if (dump)
-			fprintf(stderr, "    | %s\n", t->lines[k]);
+			fprintf(stderr, "    | %s\n", printable(t->lines[k]));
 	}
 	for (size_t i = 0; i < ISOL8_BUILD_LOG_TAIL; i++) {
 		free(t->lines[i]);
 		t->lines[i] = NULL;
 	}
 	t->count = t->next = 0;
+}
+
+void isol8_build_run_init(struct isol8_build_run *r)
+{
+	memset(r, 0, sizeof *r);
+	r->images = json_object_new_array();
+}
+
+/* One entry of run->images. */
+static void report(struct isol8_build_run *run, const char *image, int rt, const char *kind,
+		   const struct isol8_strlist *pkgs, const char *status, double secs, const char *error)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "image", json_object_new_string(image));
+	json_object_object_add(o, "runtime", json_object_new_string(isol8_runtime_name(rt)));
+	json_object_object_add(o, "kind", json_object_new_string(kind));
+	if (pkgs) {
+		json_object *a = json_object_new_array();
+		for (size_t i = 0; i < pkgs->n; i++)
+			json_object_array_add(a, json_object_new_string(pkgs->v[i]));
+		json_object_object_add(o, "packages", a);
+	}
+	json_object_object_add(o, "status", json_object_new_string(status));
+	if (strcmp(status, "built") == 0) {
+		char num[32];
+		snprintf(num, sizeof num, "%.1f", secs);
+		json_object_object_add(o, "seconds", json_object_new_double_s(strtod(num, NULL), num));
+	}
+	if (error)
+		json_object_object_add(o, "error", json_object_new_string(error));
+	json_object_array_add(run->images, o);
 }
 
 struct docker *isol8_images_connect(void)
@@ -96,15 +237,16 @@ static void note_replaced(struct docker *d, const char *tag, const char *old_id,
 }
 
 static int run_build(struct docker *d, const struct docker_build_opts *bo, const struct isol8_buf *tar,
-		     const char *what, double *secs, struct isol8_err *err)
+		     const char *what, struct isol8_build_run *run, double *secs, struct isol8_err *err)
 {
-	struct log_tail tail = {0};
+	struct build_log tail = {.what = what, .tty = isatty(STDOUT_FILENO) == 1, .made = &run->made};
 	double t0 = clock_mono_s();
 	int r;
 
 	printf("[..] %s: building\n", what);
 	fflush(stdout);
-	r = docker_image_build(d, bo, tar->data, tar->len, tail_cb, &tail, err);
+	r = docker_image_build(d, bo, tar->data, tar->len, log_cb, &tail, err);
+	step_line_close(&tail);
 	if (r < 0) {
 		fprintf(stderr, "[ERR] %s: %s\n", what, err->msg);
 		tail_dump_free(&tail, true);
@@ -153,7 +295,7 @@ int isol8_prepare_base_context(struct docker *d, const struct isol8_strlist *ca_
 }
 
 int isol8_build_base(struct docker *d, int rt, const struct isol8_base_context *ctx, bool force,
-		     struct isol8_strlist *stale, struct isol8_err *err)
+		     struct isol8_build_run *run, struct isol8_err *err)
 {
 	const char *name = isol8_runtime_name(rt);
 	const char *tag = isol8_image_base_tag(rt);
@@ -167,6 +309,7 @@ int isol8_build_base(struct docker *d, int rt, const struct isol8_base_context *
 	found = inspect_opt(d, tag, &img, err);
 	if (found < 0) {
 		fprintf(stderr, "[ERR] %s: %s\n", name, err->msg);
+		report(run, tag, rt, "base", NULL, "failed", 0, err->msg);
 		return -1;
 	}
 	if (found) {
@@ -175,6 +318,7 @@ int isol8_build_base(struct docker *d, int rt, const struct isol8_base_context *
 		if (!force && h && strcmp(h, ctx->hash) == 0) {
 			json_object_put(img);
 			printf("[OK] %s: up to date\n", name);
+			report(run, tag, rt, "base", NULL, "up-to-date", 0, NULL);
 			return 0;
 		}
 		json_object_put(img);
@@ -183,10 +327,13 @@ int isol8_build_base(struct docker *d, int rt, const struct isol8_base_context *
 	l_hash = xasprintf("%s=%s", ISOL8_LABEL_BUILD_HASH, ctx->hash);
 	const char *labels[] = {ISOL8_LABEL_MANAGED "=true", l_runtime, l_hash, NULL};
 	struct docker_build_opts bo = {.tag = tag, .target = name, .labels = labels, .nocache = force, .pull = false};
-	if (run_build(d, &bo, &ctx->tar, name, &secs, err) < 0)
+	if (run_build(d, &bo, &ctx->tar, name, run, &secs, err) < 0) {
+		report(run, tag, rt, "base", NULL, "failed", 0, err->msg);
 		return -1;
+	}
 	printf("[OK] %s: built in %.1f s\n", name, secs);
-	note_replaced(d, tag, old_id, stale);
+	report(run, tag, rt, "base", NULL, "built", secs, NULL);
+	note_replaced(d, tag, old_id, &run->stale);
 	return 0;
 }
 
@@ -230,7 +377,7 @@ static void remove_old_custom(struct docker *d, int rt, const char *keep_hash)
 }
 
 int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkgs, const struct isol8_custom_opts *o,
-		       char **tag_out, struct isol8_strlist *stale, struct isol8_err *err)
+		       char **tag_out, struct isol8_build_run *run, struct isol8_err *err)
 {
 	const char *name = isol8_runtime_name(rt);
 	char hash[ISOL8_SHA256_HEX];
@@ -262,6 +409,7 @@ int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkg
 			isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "base image %s is missing (run isol8 setup)",
 				      isol8_image_base_tag(rt));
 		fprintf(stderr, "[ERR] %s: %s\n", tag, err->msg);
+		report(run, tag, rt, "custom", pkgs, "failed", 0, err->msg);
 		return -1;
 	}
 	base_hash = xstrdup(
@@ -271,6 +419,7 @@ int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkg
 	found = inspect_opt(d, tag, &img, err);
 	if (found < 0) {
 		fprintf(stderr, "[ERR] %s: %s\n", tag, err->msg);
+		report(run, tag, rt, "custom", pkgs, "failed", 0, err->msg);
 		return -1;
 	}
 	if (found) {
@@ -281,6 +430,7 @@ int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkg
 		json_object_put(img);
 		if (same && !o->force) {
 			printf("[OK] %s: up to date\n", what);
+			report(run, tag, rt, "custom", pkgs, "up-to-date", 0, NULL);
 			if (strcmp(o->kind, "setup") == 0)
 				remove_old_custom(d, rt, hash);
 			*tag_out = steal_ptr(&tag);
@@ -295,6 +445,7 @@ int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkg
 	};
 	if (isol8_tar_build(entries, o->setup ? 2 : 1, &tar, err) < 0) {
 		fprintf(stderr, "[ERR] %s: %s\n", tag, err->msg);
+		report(run, tag, rt, "custom", pkgs, "failed", 0, err->msg);
 		return -1;
 	}
 	l_runtime = xasprintf("%s=%s", ISOL8_LABEL_RUNTIME, name);
@@ -320,26 +471,54 @@ int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkg
 	}
 	struct docker_build_opts bo = {
 		.tag = tag, .labels = labels, .buildargs = host ? args : NULL, .nocache = o->force, .pull = false};
-	r = run_build(d, &bo, &tar, what, &secs, err);
+	r = run_build(d, &bo, &tar, what, run, &secs, err);
 	isol8_buf_free(&tar);
-	if (r < 0)
+	if (r < 0) {
+		report(run, tag, rt, "custom", pkgs, "failed", 0, err->msg);
 		return -1;
+	}
 	printf("[OK] %s: built in %.1f s\n", what, secs);
-	note_replaced(d, tag, old_id, stale);
+	report(run, tag, rt, "custom", pkgs, "built", secs, NULL);
+	note_replaced(d, tag, old_id, &run->stale);
 	if (strcmp(o->kind, "setup") == 0)
 		remove_old_custom(d, rt, hash);
 	*tag_out = steal_ptr(&tag);
 	return 0;
 }
 
-void isol8_remove_stale(struct docker *d, struct isol8_strlist *stale)
+/* An image the builds made that nothing tags: a stage of a multi-stage build (COPY --from
+ * keeps no reference to it) or a step of a failed build. Tagged ones and the layers of the
+ * images built are refused by Docker (a child image uses them) or skipped here. */
+static void remove_untagged(struct docker *d, const char *id)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	json_object *img = NULL, *tags;
+
+	if (inspect_opt(d, id, &img, &err) != 1)
+		return;
+	bool tagged = json_object_object_get_ex(img, "RepoTags", &tags) && json_object_is_type(tags, json_type_array) &&
+		json_object_array_length(tags) > 0;
+	json_object_put(img);
+	if (tagged)
+		return;
+	if (docker_image_remove(d, id, false, &err) < 0)
+		log_debug("keep intermediate image %.12s: %s", id, err.msg);
+	else
+		log_debug("removed intermediate image %.12s", id);
+}
+
+void isol8_build_run_finish(struct docker *d, struct isol8_build_run *run)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
 
-	for (size_t i = 0; i < stale->n; i++) {
-		if (docker_image_remove(d, stale->v[i], false, &err) < 0)
-			log_debug("keep replaced image %.19s: %s", stale->v[i], err.msg);
+	for (size_t i = 0; i < run->stale.n; i++) {
+		if (docker_image_remove(d, run->stale.v[i], false, &err) < 0)
+			log_debug("keep replaced image %.19s: %s", run->stale.v[i], err.msg);
 		isol8_err_clear(&err);
 	}
-	isol8_strlist_free(stale);
+	/* Newest first: a later step's image is the child that keeps an earlier one. */
+	for (size_t i = run->made.n; i-- > 0;)
+		remove_untagged(d, run->made.v[i]);
+	isol8_strlist_free(&run->stale);
+	isol8_strlist_free(&run->made);
 }
