@@ -112,3 +112,24 @@ json_object *cli_json_error(const struct isol8_err *err, int status)
 	json_object_object_add(o, "exitCode", json_object_new_int(status));
 	return o;
 }
+
+int cli_unknown(const char *what, const char *word, const char *const *cands, const char *cmd, const char *hint)
+{
+	const char *sugg = NULL;
+	size_t n = 0;
+	char w[64];
+
+	/* "--jsno=1" is compared as "--jsno"; a word that is not an option is not an option's typo. */
+	snprintf(w, sizeof w, "%.*s", (int)strcspn(word, "="), word);
+	while (cands[n])
+		n++;
+	if (cmd || strncmp(w, "--", 2) == 0)
+		sugg = isol8_suggest(w, cands, n);
+	if (sugg && cmd)
+		fprintf(stderr, "[ERR] unknown %s '%s' (did you mean 'isol8 %s %s'?)\n", what, word, cmd, sugg);
+	else if (sugg)
+		fprintf(stderr, "[ERR] unknown %s '%s' (did you mean %s?)\n", what, word, sugg);
+	else
+		fprintf(stderr, "[ERR] unknown %s '%s'%s\n", what, word, hint ? hint : "");
+	return 2;
+}

@@ -36,6 +36,10 @@ int cli_json_begin(void);
 void cli_json_end(int fd, json_object *o);
 /* {"error": err->msg, "code": name, "exitCode": status} for a failure of isol8 itself. */
 json_object *cli_json_error(const struct isol8_err *err, int status);
+/* "[ERR] unknown WHAT 'WORD' (did you mean X?)" with X the nearest of cands (NULL-terminated;
+ * options with their dashes), shown as 'isol8 CMD X' when cmd is given (a subcommand's name);
+ * without a near one "[ERR] unknown WHAT 'WORD'" and hint. Returns 2. */
+int cli_unknown(const char *what, const char *word, const char *const *cands, const char *cmd, const char *hint);
 /* True when argv[1..] contains -h/--help before any "--". */
 bool cli_wants_help(int argc, char **argv);
 

@@ -199,9 +199,11 @@ static int audit_show(int argc, char **argv)
 			socket = argv[++i];
 		else if (strncmp(a, "--socket=", 9) == 0)
 			socket = a + 9;
-		else
-			return cli_usage_error(
-				"unknown argument '%s' (isol8 audit show [--tenant NAME] [--since TIME] [--json])", a);
+		else {
+			static const char *const opts[] = {"--json", "--tenant", "--since", "--socket", NULL};
+			return cli_unknown("argument", a, opts, NULL,
+					   " (isol8 audit show [--tenant NAME] [--since TIME] [--json])");
+		}
 	}
 	sock = broker_open(broker_socket_path(socket), HELLO_AUDIT, "", &err);
 	if (sock < 0 || broker_expect(sock, WK_FILE, &m, &err) < 0 || m.nfds != 1) {
@@ -272,5 +274,6 @@ int cmd_audit(int argc, char **argv)
 		return audit_verify(argc - 1, argv + 1);
 	if (strcmp(argv[1], "show") == 0)
 		return audit_show(argc - 1, argv + 1);
-	return cli_usage_error("unknown audit command '%s' (verify or show)", argv[1]);
+	static const char *const subs[] = {"verify", "show", NULL};
+	return cli_unknown("audit command", argv[1], subs, "audit", " (verify or show)");
 }

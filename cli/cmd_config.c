@@ -100,7 +100,8 @@ int cmd_config(int argc, char **argv)
 			return 0;
 		}
 		if (strcmp(argv[i], "--json") != 0)
-			return cli_usage_error("unknown option '%s'", argv[i]);
+			return cli_unknown("option", argv[i], (const char *const[]){"--json", "--help", NULL}, NULL,
+					   NULL);
 		as_json = true;
 	}
 	if (isol8_config_load(NULL, &c, &err) < 0)

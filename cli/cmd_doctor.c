@@ -446,8 +446,9 @@ int cmd_doctor(int argc, char **argv)
 			return 0;
 		} else {
 			json_object_put(d.checks);
-			return cli_usage_error("unknown argument '%s' (isol8 doctor [--json] [--socket PATH])",
-					       argv[i]);
+			return cli_unknown("argument", argv[i],
+					   (const char *const[]){"--json", "--socket", "--help", NULL}, NULL,
+					   " (isol8 doctor [--json] [--socket PATH])");
 		}
 	}
 	sock = broker_socket_path(sock_flag);

@@ -33,7 +33,7 @@ static int parse(int argc, char **argv, struct file_args *a)
 		else if (strncmp(s, "--socket=", 9) == 0)
 			a->socket = s + 9;
 		else if (s[0] == '-' && s[1])
-			return cli_usage_error("unknown option '%s'", s);
+			return cli_unknown("option", s, (const char *const[]){"--socket", NULL}, NULL, NULL);
 		else if (a->npos < 4)
 			a->pos[a->npos++] = s;
 		else
@@ -204,7 +204,8 @@ int cmd_file(int argc, char **argv)
 			return cli_usage_error("usage: isol8 file get NAME REMOTE [LOCAL]");
 		return file_get(a.socket, a.pos[0], a.pos[1], a.npos == 3 ? a.pos[2] : NULL);
 	}
-	return cli_usage_error("unknown file command '%s' (expected put or get)", sub);
+	static const char *const subs[] = {"put", "get", NULL};
+	return cli_unknown("file command", sub, subs, "file", " (expected put or get)");
 }
 
 /* "NAME:REMOTE" when the part before the first ':' is a valid session name; local paths that

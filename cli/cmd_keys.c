@@ -130,8 +130,10 @@ int cmd_keys(int argc, char **argv)
 		action = KEYS_REVOKE;
 	else if (strcmp(sub, "purge") == 0)
 		action = KEYS_PURGE;
-	else
-		return cli_usage_error("unknown keys command '%s' (create, list, revoke or purge)", sub);
+	else {
+		static const char *const subs[] = {"create", "list", "revoke", "purge", NULL};
+		return cli_unknown("keys command", sub, subs, "keys", " (create, list, revoke or purge)");
+	}
 	for (int i = 2; i < argc; i++) {
 		const char *o = argv[i];
 		bool has = i + 1 < argc;

@@ -42,7 +42,8 @@ static int parse(int argc, char **argv, bool allow_json, struct session_args *a)
 		} else if (strncmp(s, "--key=", 6) == 0) {
 			a->key = s + 6;
 		} else if (s[0] == '-' && s[1]) {
-			return cli_usage_error("unknown option '%s'", s);
+			static const char *const with_json[] = {"--json", "--socket", "--host", "--key", NULL};
+			return cli_unknown("option", s, allow_json ? with_json : with_json + 1, NULL, NULL);
 		} else if (!a->name) {
 			a->name = s;
 		} else {
@@ -200,5 +201,6 @@ int cmd_session(int argc, char **argv)
 			return r;
 		return session_stop(&a);
 	}
-	return cli_usage_error("unknown session command '%s' (expected list or stop)", sub);
+	static const char *const subs[] = {"list", "stop", NULL};
+	return cli_unknown("session command", sub, subs, "session", " (expected list or stop)");
 }

@@ -153,11 +153,12 @@ int cmd_status(int argc, char **argv)
 			socket = a + 9;
 		else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return usage_command("status", stdout) == 0 ? 0 : 2;
-		else
-			return cli_usage_error(
-				"unknown argument '%s' (isol8 status [--json|--prometheus|--drain|--undrain] "
-				"[--socket PATH])",
-				a);
+		else {
+			static const char *const opts[] = {"--json",   "--prometheus", "--drain", "--undrain",
+							   "--socket", "--help",       NULL};
+			return cli_unknown("argument", a, opts, NULL,
+					   " (isol8 status [--json|--prometheus|--drain|--undrain] [--socket PATH])");
+		}
 	}
 	if (drain_op >= 0)
 		return drain(socket, drain_op == 1);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/cli.h"
 #include "common/parse.h"
 #include "common/xalloc.h"
 #include "images/commands_images.h"
@@ -111,7 +112,7 @@ int cmd_list_custom(int argc, char **argv)
 
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -120,8 +121,7 @@ int cmd_list_custom(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "[ERR] list-custom: unknown option '%s' (only --json)\n", argv[optind - 1]);
-			return 2;
+			return cli_getopt_error("list-custom", argv, opts);
 		}
 	}
 	if (optind < argc) {

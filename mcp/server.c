@@ -159,9 +159,8 @@ int cmd_mcp(int argc, char **argv)
 		else if (strncmp(argv[i], "--socket=", 9) == 0)
 			m.socket = argv[i] + 9;
 		else
-			return cli_usage_error("unknown argument '%s' (isol8 mcp [--socket PATH]; it speaks MCP on "
-					       "stdin/stdout)",
-					       argv[i]);
+			return cli_unknown("argument", argv[i], (const char *const[]){"--socket", NULL}, NULL,
+					   " (isol8 mcp [--socket PATH]; it speaks MCP on stdin/stdout)");
 	}
 	m.socket = broker_socket_path(m.socket);
 	while ((n = getline(&line, &cap, stdin)) >= 0) {

@@ -36,6 +36,31 @@ case_did_you_mean() {
 		"$ISOL8" --bogus run
 }
 
+# Every command's subcommands and flags: the nearest real one, or the old hint when none is near.
+case_did_you_mean_everywhere() {
+	local want cmd
+	while IFS='|' read -r cmd want; do
+		# shellcheck disable=SC2086 # the command's words
+		one_line "isol8 $cmd" 2 "$want" "$ISOL8" $cmd
+	done <<'EOF'
+session lsit|[ERR] unknown session command 'lsit' (did you mean 'isol8 session list'?)
+session stp s1|[ERR] unknown session command 'stp' (did you mean 'isol8 session stop'?)
+session list --jsn|[ERR] unknown option '--jsn' (did you mean --json?)
+session stop --jsn s1|[ERR] unknown option '--jsn'
+file gett s1 /sandbox/x|[ERR] unknown file command 'gett' (did you mean 'isol8 file get'?)
+cp --sockt=/x a s1:/sandbox/a|[ERR] unknown option '--sockt=/x' (did you mean --socket?)
+config --jsno|[ERR] unknown option '--jsno' (did you mean --json?)
+status --jsn|[ERR] unknown argument '--jsn' (did you mean --json?)
+audit shw|[ERR] unknown audit command 'shw' (did you mean 'isol8 audit show'?)
+audit show --tenat t|[ERR] unknown argument '--tenat' (did you mean --tenant?)
+keys lst|[ERR] unknown keys command 'lst' (did you mean 'isol8 keys list'?)
+doctor --jsn|[ERR] unknown argument '--jsn' (did you mean --json?)
+list-custom --jsn|[ERR] isol8 list-custom: unknown option '--jsn' (did you mean --json?)
+mcp --sockett /x|[ERR] unknown argument '--sockett' (did you mean --socket?)
+status --bogus|[ERR] unknown argument '--bogus' (isol8 status [--json|--prometheus|--drain|--undrain] [--socket PATH])
+EOF
+}
+
 # --json promises JSON on stdout, also when isol8 itself fails.
 case_run_json_errors() {
 	run_cap "$ISOL8" run --json --memroy 1g -e 1 </dev/null
