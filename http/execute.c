@@ -158,23 +158,24 @@ struct sse {
 	int client_fd; /* MHD's socket to the client, only polled for hang-up */
 };
 
-/* phase: "code" for what the program's run produced (the original's StreamEvent.phase), NULL
- * for a failure outside it (the original sends those without one). */
-static void add_event(struct sse *s, const char *type, json_object *data, const char *phase)
+/* One "data:" line of an event; ev is consumed. */
+static void put_event(struct sse *s, json_object *ev)
 {
-	json_object *ev = json_object_new_object();
 	size_t n;
-	const char *text;
+	const char *text = json_object_to_json_string_length(
+		ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 
-	json_object_object_add(ev, "type", json_object_new_string(type));
-	json_object_object_add(ev, "data", data);
-	if (phase)
-		json_object_object_add(ev, "phase", json_object_new_string(phase));
-	text = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	isol8_buf_puts(&s->pending, "data: ");
 	isol8_buf_append(&s->pending, text, n);
 	isol8_buf_puts(&s->pending, "\n\n");
 	json_object_put(ev);
+}
+
+/* phase: "code" for what the program's run produced (the original's StreamEvent.phase), NULL
+ * for a failure outside it (the original sends those without one). */
+static void add_event(struct sse *s, const char *type, json_object *data, const char *phase)
+{
+	put_event(s, http_event(type, data, phase));
 }
 
 /* Output chunk -> event, keeping a split UTF-8 sequence for the next chunk. */
@@ -222,8 +223,8 @@ static void sse_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 			add_event(s, "error", json_object_new_string("malformed result from isol8d"), NULL);
 		if (res && (v = http_files_event(res)))
 			add_event(s, "files", v, "code");
-		/* The original sends the exit code as a decimal string. */
-		add_event(s, "exit", json_object_new_string(code), s->setup ? "setup" : "code");
+		/* The original sends the exit code as a decimal string; the usage rides along. */
+		put_event(s, http_exit_event(code, res, s->setup ? "setup" : "code"));
 		if (res)
 			json_object_put(res);
 		break;

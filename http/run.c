@@ -235,6 +235,26 @@ void http_run_close(struct http_run *r)
 	r->err = xclose(r->err);
 }
 
+json_object *http_event(const char *type, json_object *data, const char *phase)
+{
+	json_object *ev = json_object_new_object();
+
+	json_object_object_add(ev, "type", json_object_new_string(type));
+	json_object_object_add(ev, "data", data);
+	if (phase)
+		json_object_object_add(ev, "phase", json_object_new_string(phase));
+	return ev;
+}
+
+json_object *http_exit_event(const char *code, json_object *result, const char *phase)
+{
+	json_object *ev = http_event("exit", json_object_new_string(code), phase), *u;
+
+	if (result && isol8_json_member(result, "resourceUsage", &u) == 1 && json_object_is_type(u, json_type_object))
+		json_object_object_add(ev, "resourceUsage", json_object_get(u));
+	return ev;
+}
+
 json_object *http_files_event(json_object *result)
 {
 	static const char *const keys[] = {"files", "fileErrors"};

@@ -49,6 +49,12 @@ int http_run_pump(struct http_run *r, int timeout_ms, http_run_emit emit, void *
  * "fileErrors":{path: message}} with the members the result has (request.outputPaths), or NULL
  * when it has neither. Sent before "exit". */
 json_object *http_files_event(json_object *result);
+/* A stream event, docs/openapi.json's StreamEvent: {"type", "data"[, "phase"]}. phase NULL for
+ * an event outside the run. */
+json_object *http_event(const char *type, json_object *data, const char *phase);
+/* The run's exit event: data is the exit code as a decimal string (the original's), and
+ * resourceUsage is the result's own object (as in the buffered ExecutionResult) when it has one. */
+json_object *http_exit_event(const char *code, json_object *result, const char *phase);
 /* Interrupt the program if it is still running (client went away) and close everything. */
 void http_run_close(struct http_run *r);
 

@@ -77,19 +77,19 @@ struct wsc {
 };
 
 /* phase as in /execute/stream: "code" for the run's own events, NULL outside it. */
-static void send_event(struct wsc *w, const char *type, json_object *data, const char *phase)
+static void put_event(struct wsc *w, json_object *ev)
 {
-	json_object *ev = json_object_new_object();
-	const char *text;
 	size_t n;
+	const char *text = json_object_to_json_string_length(
+		ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 
-	json_object_object_add(ev, "type", json_object_new_string(type));
-	json_object_object_add(ev, "data", data);
-	if (phase)
-		json_object_object_add(ev, "phase", json_object_new_string(phase));
-	text = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
 	ws_frame(&w->out, WS_OP_TEXT, text, n);
 	json_object_put(ev);
+}
+
+static void send_event(struct wsc *w, const char *type, json_object *data, const char *phase)
+{
+	put_event(w, http_event(type, data, phase));
 }
 
 static void send_error(struct wsc *w, const char *msg)
@@ -142,7 +142,7 @@ static void run_emit(void *cls, enum http_ev kind, const char *data, size_t n)
 			send_error(w, "malformed result from isol8d");
 		if (res && (v = http_files_event(res)))
 			send_event(w, "files", v, "code");
-		send_event(w, "exit", json_object_new_string(code), w->setup ? "setup" : "code");
+		put_event(w, http_exit_event(code, res, w->setup ? "setup" : "code"));
 		if (res)
 			json_object_put(res);
 		break;

@@ -147,6 +147,8 @@ export interface StreamEvent {
   /** for exit: the exit code as a decimal string; for files: the outputPaths */
   data: string | FilesEventData;
   phase?: "setup" | "code";
+  /** on the program's exit event: the run's usage, as in ExecutionResult */
+  resourceUsage?: ResourceUsage;
 }
 
 export interface SessionInfo {

@@ -225,19 +225,22 @@ gap=$(awk '$2 == "stdout" && !a && /one/ {a = $1} $2 == "stdout" && !b && /two/ 
 if [ "$gap" -ge 800 ]; then ok "SSE: events arrive as written (${gap} ms apart)"; else not_ok "SSE: events arrive as written" "gap ${gap} ms: $(cat "$T_TMP/sse.out")"; fi
 hcurl "$KA" POST /execute/stream "$(exec_body 'import sys; sys.exit(5)')" -N
 out=$BODY_OUT
-like "$out" 'data: \{"type":"exit","data":"5","phase":"code"\}' "SSE: exit event carries the exit code as a string and phase code"
+like "$out" 'data: \{"type":"exit","data":"5","phase":"code","resourceUsage":\{"cpuPercent":[0-9.]+,[^}]*\}\}' "SSE: exit event carries the exit code as a string, phase code and the run's resourceUsage"
+is "$(printf '%s\n' "$out" | sed -n 's/^data: //p' | jq -c 'select(.type == "exit") | .resourceUsage | [keys_unsorted, .networkBytesIn, .cpuTimeUs > 0, .peakMemoryBytes > 0]')" \
+	'[["cpuPercent","memoryMB","peakMemoryMB","networkBytesIn","networkBytesOut","cpuTimeMs","cpuTimeUs","memoryBytes","peakMemoryBytes","peakMemoryScope"],0,true,true]' \
+	"SSE: the exit event's resourceUsage has the buffered result's fields, measured"
 hcurl "$KA" POST /execute/stream "$(exec_body 'import sys; sys.stdout.write("p\n")')" -N
 out=$BODY_OUT
-is "$(printf '%s\n' "$out" | sed -n 's/^data: //p' | jq -c .)" '{"type":"stdout","data":"p\n","phase":"code"}
-{"type":"exit","data":"0","phase":"code"}' "SSE: every event of the run has phase code (the original's StreamEvent)"
+is "$(printf '%s\n' "$out" | sed -n 's/^data: //p' | jq -c '.resourceUsage |= (. != null)')" '{"type":"stdout","data":"p\n","phase":"code","resourceUsage":false}
+{"type":"exit","data":"0","phase":"code","resourceUsage":true}' "SSE: every event of the run has phase code (the original's StreamEvent); only exit has resourceUsage"
 setup_body=$(jq -cn '{request:{code:"import sys; sys.stdout.write(\"ran\\n\")",runtime:"python",
 	setupScript:"echo preparing; echo warn >&2"}}')
 hcurl "$KA" POST /execute/stream "$setup_body" -N
-is "$(printf '%s\n' "$BODY_OUT" | sed -n 's/^data: //p' | jq -c .)" '{"type":"stdout","data":"preparing\n","phase":"setup"}
+is "$(printf '%s\n' "$BODY_OUT" | sed -n 's/^data: //p' | jq -c 'if .resourceUsage then .resourceUsage = "..." else . end')" '{"type":"stdout","data":"preparing\n","phase":"setup"}
 {"type":"stderr","data":"warn\n","phase":"setup"}
 {"type":"exit","data":"0","phase":"setup"}
 {"type":"stdout","data":"ran\n","phase":"code"}
-{"type":"exit","data":"0","phase":"code"}' "SSE: a setup script's output has phase setup and its own exit event, then the code's"
+{"type":"exit","data":"0","phase":"code","resourceUsage":"..."}' "SSE: a setup script's output has phase setup and its own exit event (no usage), then the code's"
 hcurl "$KA" POST /execute/stream "$(jq -cn '{request:{code:"print(1)",runtime:"python",setupScript:"echo half; exit 3"}}')" -N
 is "$(printf '%s\n' "$BODY_OUT" | sed -n 's/^data: //p' | jq -c .)" '{"type":"stdout","data":"half\n","phase":"setup"}
 {"type":"error","data":"Setup script failed (exit code 3)"}' "SSE: a failing setup script: its output, then an error without phase"
@@ -384,6 +387,12 @@ def recv(s):
         log.flush()
     return b0 & 0x0F, p
 
+def show(p):
+    # An event as sent, its resourceUsage (exit only) replaced by the names of its fields.
+    ev = json.loads(p)
+    u = ev.pop("resourceUsage", None)
+    print(json.dumps(ev, separators=(",", ":")) + ("" if u is None else " usage " + ",".join(u)))
+
 def events(s, until=("exit",)):
     out = []
     while True:
@@ -416,7 +425,7 @@ if what == "print":
         if op == 8:
             print("close", struct.unpack("!H", p[:2])[0], p[2:].decode())
             break
-        print(p.decode())
+        show(p)
     send(s, 8, struct.pack("!H", 1000))
     try:
         print("after", s.recv(10))
@@ -430,7 +439,7 @@ elif what == "setup":
         op, p = recv(s)
         if op == 8:
             break
-        print(p.decode())
+        show(p)
 elif what == "stdin":
     s, st, ok = connect()
     execute(s, "import sys; print(sys.stdin.read().upper())")
@@ -499,13 +508,13 @@ out=$(ws print)
 is "$out" 'handshake 101 True
 pong True
 {"type":"stdout","data":"ws hello\n","phase":"code"}
-{"type":"exit","data":"0","phase":"code"}
+{"type":"exit","data":"0","phase":"code"} usage cpuPercent,memoryMB,peakMemoryMB,networkBytesIn,networkBytesOut,cpuTimeMs,cpuTimeUs,memoryBytes,peakMemoryBytes,peakMemoryScope
 close 1000 Execution complete
-after b'"'"''"'"'' "WS: ping during fragments, events with phase code, then the server closes 1000 \"Execution complete\""
+after b'"'"''"'"'' "WS: ping during fragments, events with phase code, the exit event with the result's resourceUsage, then the server closes 1000 \"Execution complete\""
 is "$(ws setup)" '{"type":"stdout","data":"s\n","phase":"setup"}
 {"type":"exit","data":"0","phase":"setup"}
 {"type":"stdout","data":"c\n","phase":"code"}
-{"type":"exit","data":"0","phase":"code"}' "WS: setup output has phase setup, then the code's events"
+{"type":"exit","data":"0","phase":"code"} usage cpuPercent,memoryMB,peakMemoryMB,networkBytesIn,networkBytesOut,cpuTimeMs,cpuTimeUs,memoryBytes,peakMemoryBytes,peakMemoryScope' "WS: setup output has phase setup, then the code's events; only the code's exit carries resourceUsage"
 is "$(ws stdin)" "stdin \"ABC\\nDEF\\n\" ['0']" "WS: stdin messages feed the program's stdin"
 is "$(ws live)" "live \"ready\\n\" \"ABC\\n\" \"DEF\\n\" ['0']" "WS: live stdin after the start is read as it arrives"
 is "$(ws files)" "files [{\"fileErrors\": {\"nope\": \"not found\"}, \"files\": {\"w.txt\": \"d3M=\"}}] ['0']" \

@@ -53,7 +53,11 @@ test("executeStream yields events as an async iterator", live, async () => {
   for await (const ev of box().executeStream({ code: "echo a; echo b >&2; exit 4", runtime: "bash" })) evs.push(ev);
   assert.equal(evs.filter((e) => e.type === "stdout").map((e) => e.data).join(""), "a\n");
   assert.equal(evs.filter((e) => e.type === "stderr").map((e) => e.data).join(""), "b\n");
-  assert.deepEqual(evs.at(-1), { type: "exit", data: "4", phase: "code" });
+  const { resourceUsage, ...exit } = evs.at(-1);
+  assert.deepEqual(exit, { type: "exit", data: "4", phase: "code" });
+  // The exit event carries the run's usage, as the buffered result does; no other event does.
+  assert.deepEqual([resourceUsage.networkBytesIn, resourceUsage.cpuTimeMs >= 0, resourceUsage.peakMemoryBytes > 0], [0, true, true]);
+  assert.deepEqual(evs.filter((e) => "resourceUsage" in e).map((e) => e.type), ["exit"]);
 });
 
 test("executeStream: leaving the loop early stops the program", live, async () => {

@@ -81,10 +81,13 @@ class ExecutionResult:
 @dataclass
 class StreamEvent:
     """type: "stdout" | "stderr" | "exit" | "error"; for exit, data is the exit code as a
-    decimal string (exit_code has it as an int); phase: "setup" | "code" | None."""
+    decimal string (exit_code has it as an int); phase: "setup" | "code" | None.
+    resource_usage: on the program's exit event, the run's resourceUsage (the same dict as
+    ExecutionResult.resource_usage), when isol8d measured it; None otherwise."""
     type: str
     data: str
     phase: Optional[str] = None
+    resource_usage: Optional[Dict[str, Any]] = None
 
     @property
     def exit_code(self) -> Optional[int]:
@@ -92,7 +95,9 @@ class StreamEvent:
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "StreamEvent":
-        return cls(type=str(d.get("type", "")), data=str(d.get("data", "")), phase=d.get("phase"))
+        usage = d.get("resourceUsage")
+        return cls(type=str(d.get("type", "")), data=str(d.get("data", "")), phase=d.get("phase"),
+                   resource_usage=usage if isinstance(usage, dict) else None)
 
 
 @dataclass

@@ -76,6 +76,10 @@ class Live(unittest.TestCase):
         self.assertEqual("".join(e.data for e in evs if e.type == "stderr"), "b\n")
         self.assertEqual((evs[-1].type, evs[-1].data, evs[-1].exit_code, evs[-1].phase), ("exit", "4", 4, "code"))
         self.assertEqual({e.phase for e in evs}, {"code"})
+        # The exit event carries the run's usage, as the buffered result does; no other event does.
+        usage = evs[-1].resource_usage
+        self.assertEqual((usage["networkBytesIn"], usage["cpuTimeMs"] >= 0, usage["peakMemoryBytes"] > 0), (0, True, True))
+        self.assertEqual([e.type for e in evs if e.resource_usage is not None], ["exit"])
 
     def test_execute_stream_bad_request(self):
         with self.assertRaises(isol8.BadRequest):
