@@ -30,6 +30,36 @@ static void outcome_from_agent(struct exec_outcome *x, const struct agent_outcom
 	x->exited_ms = clock_mono_ms();
 }
 
+/* How often the docker exec path asks whether the container still runs: a broker round trip
+ * each time, only on the path without an agent (gVisor), where a dead container can leave the
+ * exec's stream open. */
+#define EXEC_WATCH_MS 500
+
+struct exec_watch {
+	const struct sandbox *sb;
+	int exit_code; /* the container's, once it is seen dead */
+};
+
+static bool container_gone(void *arg)
+{
+	struct exec_watch *w = arg;
+	struct isol8_err e = ISOL8_ERR_INIT;
+	bool running = true, oom = false;
+	uint32_t kills = 0;
+	int code = -1;
+
+	if (sb_inspect(w->sb->id, &running, &oom, &code, &kills, &e) < 0) {
+		log_debug("inspect %.12s while its exec ran: %s", w->sb->id, e.msg);
+		return false; /* the engine's answer decides, not a failed question */
+	}
+	if (running)
+		return false;
+	/* The OOM killer took the whole sandbox: what the program sees under runc as its own
+	 * SIGKILL, so the collect phase reports the memory limit the same way. */
+	w->exit_code = oom ? 137 : code;
+	return true;
+}
+
 /* argv always starts with the 4-entry `timeout -s KILL <t>` prefix: docker exec needs it, the
  * agent enforces the timeout itself and gets argv without it. */
 int exec_stream(const struct sandbox *sb, const char *const *argv, const char *const *env, const char *workdir,
@@ -39,6 +69,8 @@ int exec_stream(const struct sandbox *sb, const char *const *argv, const char *c
 	char exec_id[65];
 	_cleanup_close_ int fd = -1;
 	struct pump_result pr;
+	struct exec_watch ew = {.sb = sb, .exit_code = -1};
+	const struct pump_watch watch = {.gone = container_gone, .arg = &ew, .period_ms = EXEC_WATCH_MS};
 	bool running = true;
 	int sig = 0;
 	uint64_t t = clock_mono_ms();
@@ -57,14 +89,23 @@ int exec_stream(const struct sandbox *sb, const char *const *argv, const char *c
 	if (sb_exec(sb->id, argv, env, workdir, attach, exec_id, &fd, err) < 0)
 		return -1;
 	x->started_ms = clock_mono_ms();
-	if (pump_run(fd, in, in_len, stdin_fd, true, o, deadline + HOST_GRACE_MS, NULL, ctrl_fd, &sig, &pr, err) < 0)
+	if (pump_run(fd, in, in_len, stdin_fd, true, o, deadline + HOST_GRACE_MS, NULL, ctrl_fd, &watch, &sig, &pr,
+		     err) < 0)
 		return -1;
 	x->ms = clock_mono_ms() - t;
 	x->timed_out = pr.timed_out;
 	x->interrupted = pr.interrupted;
-	x->eof = pr.eof;
+	x->eof = pr.eof || pr.gone;
 	if (pr.timed_out || pr.interrupted)
 		return 0;
+	if (pr.gone && ew.exit_code != 137)
+		return isol8_err_set(err, ISOL8_E_DOCKER, 0,
+				     "container %.12s stopped (status %d) while the program ran", sb->id, ew.exit_code);
+	if (pr.gone) {
+		x->exit_code = 137;
+		x->exited_ms = clock_mono_ms();
+		return 0;
+	}
 	for (int i = 0; i < 500 && running; i++) {
 		if (sb_exec_status(exec_id, &running, &x->exit_code, err) < 0)
 			return -1;
@@ -162,7 +203,8 @@ static int repl_run(struct run *run, struct isol8_err *err)
 		repl_kill(s, env);
 		return -1;
 	}
-	if (pump_run(s->repl_fd, NULL, 0, -1, false, &run->o, run->deadline, token, run->c->fd, &sig, &pr, err) < 0) {
+	if (pump_run(s->repl_fd, NULL, 0, -1, false, &run->o, run->deadline, token, run->c->fd, NULL, &sig, &pr, err) <
+	    0) {
 		repl_kill(s, env);
 		return -1;
 	}

@@ -242,9 +242,10 @@ static int read_ctrl(int ctrl_fd, int *signal_out)
 }
 
 int pump_run(int fd, const char *stdin_data, size_t stdin_len, int stdin_fd, bool close_stdin, struct pump_out *o,
-	     uint64_t deadline, const char *token, int ctrl_fd, int *signal_out, struct pump_result *res,
-	     struct isol8_err *err)
+	     uint64_t deadline, const char *token, int ctrl_fd, const struct pump_watch *watch, int *signal_out,
+	     struct pump_result *res, struct isol8_err *err)
 {
+	uint64_t next_watch = watch ? clock_mono_ms() + watch->period_ms : UINT64_MAX;
 	struct docker_mux mux;
 	struct pump_ctx c = {.o = o, .token = token};
 	struct isol8_buf pend = ISOL8_BUF_INIT; /* stdin not yet sent */
@@ -275,7 +276,17 @@ int pump_run(int fd, const char *stdin_data, size_t stdin_len, int stdin_fd, boo
 			res->timed_out = true;
 			break;
 		}
+		if (now >= next_watch) {
+			if (watch->gone(watch->arg)) {
+				res->gone = true;
+				break;
+			}
+			now = clock_mono_ms();
+			next_watch = now + watch->period_ms;
+		}
 		timeout = (int)(deadline - now > 60000 ? 60000 : deadline - now);
+		if (next_watch - now < (uint64_t)timeout)
+			timeout = (int)(next_watch - now);
 		pf[0] = (struct pollfd){.fd = fd, .events = POLLIN | (wr_open && sent < pend.len ? POLLOUT : 0)};
 		if (ctrl_fd >= 0) {
 			ci = n;

@@ -115,6 +115,15 @@ struct pump_result {
 	bool timed_out;   /* deadline passed before the end */
 	bool interrupted; /* a frontend signal arrived */
 	int marker_code;  /* REPL end marker exit code, -1 if none */
+	bool gone;        /* the watch saw the container dead while its stream stayed open */
+};
+/* Asked at most every period_ms while an exec's stream is open: a container can die without its
+ * exec stream ending (gVisor's kernel killed by the OOM killer leaves dockerd's attach open, so
+ * the run would otherwise last until its timeout). */
+struct pump_watch {
+	bool (*gone)(void *arg);
+	void *arg;
+	unsigned period_ms;
 };
 void pump_out_init(struct pump_out *o, int out_fd, int err_fd, const char *const *secrets, uint64_t max_output);
 void pump_out_finish(struct pump_out *o); /* flush maskers, write truncation markers */
@@ -123,11 +132,11 @@ void pump_out_free(struct pump_out *o);
 void pump_out_write(struct pump_out *o, int stream, const char *data, size_t len);
 /* Feed stdin (may be NULL) then half-close; read frames until EOF or deadline (monotonic ms);
  * if marker_token is set, stop at the REPL end marker seen on both streams. ctrl_fd (frontend
- * connection, or -1) is watched for FE_SIGNAL. */
-/* stdin_fd (or -1): live stdin read and forwarded until EOF, after stdin_data. */
+ * connection, or -1) is watched for FE_SIGNAL; watch (or NULL) for the container's death.
+ * stdin_fd (or -1): live stdin read and forwarded until EOF, after stdin_data. */
 int pump_run(int stream_fd, const char *stdin_data, size_t stdin_len, int stdin_fd, bool close_stdin,
-	     struct pump_out *o, uint64_t deadline_ms, const char *marker_token, int ctrl_fd, int *signal_out,
-	     struct pump_result *res, struct isol8_err *err);
+	     struct pump_out *o, uint64_t deadline_ms, const char *marker_token, int ctrl_fd,
+	     const struct pump_watch *watch, int *signal_out, struct pump_result *res, struct isol8_err *err);
 /* Collect an exec's whole output into bufs (for internal helper execs). */
 int pump_collect(int stream_fd, const void *stdin_data, size_t stdin_len, struct isol8_buf *out, struct isol8_buf *errb,
 		 size_t cap, uint64_t deadline_ms, struct isol8_err *err);
