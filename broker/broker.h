@@ -204,6 +204,8 @@ struct owned_container {
 	int agent_listen;     /* listening socket until the agent connected, else -1 */
 	uint64_t timeout_ms;  /* applied timeout, for deadline renewals */
 	uint32_t policy_gen;  /* broker policy_gen at create: a pooled one from an older policy is not reused */
+	uint32_t uid, gid;    /* its host identity, fixed at create: every exec and the agent's check use it */
+	bool uid_claimed;     /* uid is one of its tenant's block, claimed until the entry goes */
 };
 /* A token lets the worker create sandboxes for the tenant: it dies at V_CONN_DONE, with the
  * worker, or at expires_ms, whichever comes first, so a worker that never says it is done
@@ -244,6 +246,12 @@ bool table_session_exists(int tenant, const char *name);
 /* Copy out ids of containers matching (worker, gen) or all when worker == UINT32_MAX. Caller frees. */
 size_t table_container_ids(unsigned worker, uint32_t gen, bool expired_only, uint64_t now_ms, char (**ids)[65]);
 /* Ids of every container whose owning worker slot's generation is no longer current. */
+/* A uid of [first, first + n) that no sandbox holds, claimed for a new one (released with its
+ * entry by table_container_del, or by table_uid_release when the create failed); -1 when all
+ * are held. Claims cover every tenant, so a block moved by a reload never hands out a uid a
+ * running sandbox of another tenant still has. */
+int table_uid_claim(uint32_t first, uint32_t n, uint32_t *out);
+void table_uid_release(uint32_t uid);
 void table_exec_add(const char *exec_id, const char *container_id, unsigned worker, uint32_t gen);
 int table_exec_owned(const char *exec_id, unsigned worker, uint32_t gen);
 void table_exec_del(const char *exec_id);
@@ -268,7 +276,7 @@ struct sandbox_spec {
 	int net_mode;
 	bool writable;
 	int isolation;     /* enum isol8_isolation: HostConfig.Runtime */
-	uint32_t uid, gid; /* the tenant's sandbox user (policy "hostUid", else 100:101) */
+	uint32_t uid, gid; /* the sandbox's host user (its tenant's: hostUid, a uid of its block, or 100:101) */
 };
 struct json_object;
 struct json_object *sandbox_create_body(const struct broker *b, const struct sandbox_spec *s);

@@ -20,9 +20,10 @@ static const char *const kind_names[SANDBOX__MAX] = {"ephemeral", "session", "pe
 static json_object *labels(const struct broker *b, const struct sandbox_spec *s)
 {
 	json_object *l = json_object_new_object();
-	char w[16];
+	char w[16], u[16];
 
 	snprintf(w, sizeof w, "%u", s->worker);
+	snprintf(u, sizeof u, "%u", (unsigned)s->uid);
 	json_object_object_add(l, "org.isol8.managed", json_object_new_string("true"));
 	json_object_object_add(l, "org.isol8.instance", json_object_new_string(b->instance));
 	json_object_object_add(l, "org.isol8.tenant", json_object_new_string(s->tenant_name));
@@ -30,6 +31,8 @@ static json_object *labels(const struct broker *b, const struct sandbox_spec *s)
 	json_object_object_add(l, "org.isol8.kind", json_object_new_string(kind_names[s->kind]));
 	json_object_object_add(l, "org.isol8.runtime", json_object_new_string(isol8_runtime_name(s->runtime)));
 	json_object_object_add(l, "org.isol8.isolation", json_object_new_string(isol8_isolation_name(s->isolation)));
+	/* For the admin (docker ps --filter) and the tests; the broker's table is what it trusts. */
+	json_object_object_add(l, "org.isol8.uid", json_object_new_string(u));
 	if (s->session && *s->session)
 		json_object_object_add(l, "org.isol8.session", json_object_new_string(s->session));
 	return l;

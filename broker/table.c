@@ -44,6 +44,10 @@ static size_t n_ctrs, cap_ctrs;
 static struct exec_ent *execs;
 static size_t n_execs, cap_execs;
 static uint32_t next_token = 1;
+/* Host uids held by sandboxes (table_uid_claim); a multiset, though each is claimed once. */
+static uint32_t *claims;
+static size_t n_claims, cap_claims;
+static uint32_t claim_next; /* where the next search starts: a freed uid is not the next one given */
 
 #define GROW(arr, n, cap)                                               \
 	do {                                                            \
@@ -233,6 +237,50 @@ int table_container_renew(const char *id, unsigned worker, uint32_t gen, uint64_
 	return r;
 }
 
+static bool uid_claimed_locked(uint32_t uid)
+{
+	for (size_t i = 0; i < n_claims; i++)
+		if (claims[i] == uid)
+			return true;
+	return false;
+}
+
+static void uid_release_locked(uint32_t uid)
+{
+	for (size_t i = 0; i < n_claims; i++)
+		if (claims[i] == uid) {
+			claims[i] = claims[--n_claims];
+			return;
+		}
+}
+
+int table_uid_claim(uint32_t first, uint32_t n, uint32_t *out)
+{
+	int r = -1;
+
+	pthread_mutex_lock(&lock);
+	for (uint32_t k = 0; k < n; k++) {
+		uint32_t u = first + (uint32_t)(((uint64_t)claim_next + k) % n);
+		if (uid_claimed_locked(u))
+			continue;
+		GROW(claims, n_claims, cap_claims);
+		claims[n_claims++] = u;
+		claim_next += k + 1;
+		*out = u;
+		r = 0;
+		break;
+	}
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+void table_uid_release(uint32_t uid)
+{
+	pthread_mutex_lock(&lock);
+	uid_release_locked(uid);
+	pthread_mutex_unlock(&lock);
+}
+
 void table_container_del(const char *id)
 {
 	pthread_mutex_lock(&lock);
@@ -242,6 +290,8 @@ void table_container_del(const char *id)
 			if (ctrs[i].agent_listen >= 0)
 				close(ctrs[i].agent_listen);
 			agent_slot_remove(ctrs[i].slot);
+			if (ctrs[i].uid_claimed)
+				uid_release_locked(ctrs[i].uid);
 			audit_forget(id);
 			usage_forget(id);
 			ctrs[i] = ctrs[--n_ctrs];

@@ -76,6 +76,26 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 		create_req_free(&r);
 		return -1;
 	}
+	/* The sandbox's host identity: its tenant's one uid, or a uid of its block that no other
+	 * sandbox holds (so not even two sandboxes of one tenant share a host uid). */
+	{
+		const struct isol8_tenant *t = &j->b->policy.tenants[r.tenant];
+		oc.uid = t->host_uid;
+		oc.gid = t->host_gid;
+		if (t->host_uids > 1) {
+			if (table_uid_claim(t->host_uid, t->host_uids, &oc.uid) < 0) {
+				isol8_err_set(err, ISOL8_E_LIMIT, 0,
+					      "tenant %s has a sandbox on each of its %u host uids (policy "
+					      "hostUidRange.perTenant); retry when one has ended, or ask its admin for "
+					      "a larger perTenant",
+					      t->name, (unsigned)t->host_uids);
+				create_req_free(&r);
+				return -1;
+			}
+			oc.gid = oc.uid;
+			oc.uid_claimed = true;
+		}
+	}
 	s = (struct sandbox_spec){.image = r.image,
 				  .runtime = r.runtime,
 				  .tenant = r.tenant,
@@ -87,8 +107,8 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 				  .net_mode = r.net_mode,
 				  .writable = r.writable,
 				  .isolation = r.isolation,
-				  .uid = j->b->policy.tenants[r.tenant].host_uid,
-				  .gid = j->b->policy.tenants[r.tenant].host_gid};
+				  .uid = oc.uid,
+				  .gid = oc.gid};
 	oc.agent_listen = -1;
 	/* Under gVisor the agent's connection would end in the Sentry's own socket table, not on
 	 * the host's listener, and no host fd could cross it: runsc sandboxes use docker exec. */
@@ -108,6 +128,8 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	if (rc < 0) {
 		xclose(oc.agent_listen);
 		agent_slot_remove(oc.slot);
+		if (oc.uid_claimed)
+			table_uid_release(oc.uid);
 		create_req_free(&r);
 		return isol8_err_wrap(err, "create sandbox");
 	}
@@ -164,7 +186,7 @@ static int verb_start(struct job *j, struct docker *d, struct isol8_buf *reply, 
 	if (lfd >= 0) {
 		struct isol8_err aerr = ISOL8_ERR_INIT;
 		int conn = -1;
-		if (agent_slot_accept(lfd, id, j->b->policy.tenants[oc.tenant].host_uid, 5000, &conn, &aerr) < 0)
+		if (agent_slot_accept(lfd, id, oc.uid, 5000, &conn, &aerr) < 0)
 			log_warn("sandbox %.12s: %s; falling back to docker exec", id, aerr.msg);
 		else
 			*rfd = conn;
@@ -216,8 +238,9 @@ static int verb_exec(struct job *j, struct docker *d, struct isol8_buf *reply, i
 		return -1;
 	if (validate_exec(&j->m, &e, err) < 0)
 		return -1;
-	e.uid = j->b->policy.tenants[oc.tenant].host_uid;
-	e.gid = j->b->policy.tenants[oc.tenant].host_gid;
+	/* The identity it was created with, even if a reload has moved its tenant's since. */
+	e.uid = oc.uid;
+	e.gid = oc.gid;
 	body = exec_create_body(&e);
 	rc = docker_exec_create(d, id, body, exec_id, err);
 	json_object_put(body);

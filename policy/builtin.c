@@ -50,6 +50,7 @@ void policy_tenant_defaults(struct isol8_tenant *t, const char *name)
 	t->isolation = ISOL8_ISO_RUNC;
 	t->host_uid = ISOL8_SANDBOX_UID;
 	t->host_gid = ISOL8_SANDBOX_GID;
+	t->host_uids = 1;
 	policy_net_defaults(&t->net);
 }
 
@@ -93,4 +94,7 @@ void isol8_policy_builtin(struct isol8_policy *p)
 
 	p->default_tenant = 1;
 	p->source = xstrdup("built-in");
+	policy_uid_range_defaults(p);
+	if (policy_assign_host_uids(p, &(struct isol8_err)ISOL8_ERR_INIT) < 0)
+		abort(); /* two tenants in 16384 blocks: cannot fail */
 }

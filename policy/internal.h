@@ -28,5 +28,10 @@ void policy_net_defaults(struct net_policy *n);
 int policy_parse_netfilter(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err);
 /* audit.c: the top-level "audit" member. */
 int policy_parse_audit(json_object *o, const char *path, struct isol8_audit_policy *a, struct isol8_err *err);
+/* hostuid.c: the top-level "hostUidRange" (defaults when absent, none when null), and the
+ * tenants' blocks of it, after the tenants are parsed. */
+void policy_uid_range_defaults(struct isol8_policy *p);
+int policy_parse_uid_range(json_object *root, struct isol8_policy *p, struct isol8_err *err);
+int policy_assign_host_uids(struct isol8_policy *p, struct isol8_err *err);
 
 #endif

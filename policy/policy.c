@@ -398,6 +398,8 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 		if (isol8_json_as_u64(v, kp, ISOL8_HOST_UID_MIN, ISOL8_HOST_UID_MAX, &u, err) < 0)
 			return -1;
 		t->host_uid = t->host_gid = (uint32_t)u;
+		t->host_uids = 1;
+		t->host_uid_set = true;
 	}
 	if (MEMBER("isolation")) {
 		bool runsc = false;
@@ -431,7 +433,7 @@ static int check_unique(const struct isol8_policy *p, struct isol8_err *err)
 		for (size_t b = a; b < p->n_tenants; b++) {
 			const struct isol8_tenant *tb = &p->tenants[b];
 			/* A host uid is what keeps two tenants' sandboxes apart on the host. */
-			if (b != a && ta->host_uid != ISOL8_SANDBOX_UID && ta->host_uid == tb->host_uid)
+			if (b != a && ta->host_uid_set && tb->host_uid_set && ta->host_uid == tb->host_uid)
 				return isol8_err_set(err, ISOL8_E_USAGE, 0,
 						     "tenants.%s.hostUid: %u is also the hostUid of tenant %s",
 						     tb->name, (unsigned)tb->host_uid, ta->name);
@@ -463,7 +465,7 @@ static int check_unique(const struct isol8_policy *p, struct isol8_err *err)
 
 static int from_json(json_object *root, struct isol8_policy *p, struct isol8_err *err)
 {
-	static const char *const keys[] = {"defaultTenant", "tenants", "audit", NULL};
+	static const char *const keys[] = {"defaultTenant", "tenants", "audit", "hostUidRange", NULL};
 	json_object *tenants, *def, *au;
 	size_t n, i = 0;
 
@@ -471,6 +473,8 @@ static int from_json(json_object *root, struct isol8_policy *p, struct isol8_err
 		return -1;
 	isol8_audit_policy_defaults(&p->audit);
 	if (isol8_json_member(root, "audit", &au) > 0 && policy_parse_audit(au, "audit", &p->audit, err) < 0)
+		return -1;
+	if (policy_parse_uid_range(root, p, err) < 0 && note(err) < 0)
 		return -1;
 	if (isol8_json_member(root, "tenants", &tenants) <= 0)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "tenants: required key missing");
@@ -498,6 +502,8 @@ static int from_json(json_object *root, struct isol8_policy *p, struct isol8_err
 			return -1;
 	}
 	if (check_unique(p, err) < 0 && note(err) < 0)
+		return -1;
+	if (policy_assign_host_uids(p, err) < 0 && note(err) < 0)
 		return -1;
 
 	p->default_tenant = -1;

@@ -17,10 +17,13 @@
  *       "images": ["^myorg/.*$"],          // extra images allowed via --image (POSIX ERE)
  *       "seccomp": "strict",               // only "strict" for now; "unconfined" needs admin
  *       "isolation": "runc" | "runsc",     // OCI runtime of its sandboxes; runsc: gVisor, network none
- *       "hostUid": 20001,                  // its sandboxes' user (uid = gid) instead of 100:101
+ *       "hostUid": 20001,                  // all its sandboxes run as 20001:20001 (not from the range)
  *       "networkFilter": { "allow": ["*"], "deny": [], "ports": [80, 443], "allowAddresses": [] }
  *     }
  *   },
+ *   "hostUidRange": { "base": 1879048192, "size": 16777216, "perTenant": 1024 } | null,
+ *                                          // a block of perTenant uids per tenant, one uid per sandbox;
+ *                                          // null: tenants without hostUid share 100:101
  *   "audit": { "enabled": true, "path": "/var/log/isol8/audit.jsonl" (or "logDir"),
  *              "retentionDays": 90, "maxSize": "64m", "includeCode": false, "includeOutput": false }
  * } */
@@ -46,11 +49,17 @@ int isol8_net_mode_parse(const char *name);
 /* The tenant's isolation tier: the engine's OCI runtime for its sandboxes. The names are the
  * runtime names the engine is asked for (HostConfig.Runtime). */
 enum isol8_isolation { ISOL8_ISO_RUNC = 0, ISOL8_ISO_RUNSC, ISOL8_ISO__MAX };
-/* The sandbox user of the images (sandbox/Dockerfile); a tenant's "hostUid" replaces it. */
+/* The sandbox user of the images (sandbox/Dockerfile): the host identity of every sandbox only
+ * when the policy has "hostUidRange": null and the tenant no "hostUid". */
 #define ISOL8_SANDBOX_UID 100u
 #define ISOL8_SANDBOX_GID 101u
 #define ISOL8_HOST_UID_MIN 10000u
 #define ISOL8_HOST_UID_MAX 2147483646u
+/* "hostUidRange" by default: 0x70000000, above systemd's container ranges (524288-1879048191)
+ * and Debian's subordinate ids, below its foreign range (0x7FFE0000); 16384 blocks of 1024. */
+#define ISOL8_UID_RANGE_BASE 1879048192u
+#define ISOL8_UID_RANGE_SIZE 16777216u
+#define ISOL8_UID_RANGE_PER_TENANT 1024u
 const char *isol8_isolation_name(int iso); /* NULL if out of range */
 
 struct isol8_limits {
@@ -86,9 +95,14 @@ struct isol8_tenant {
 	size_t n_images;
 	char **image_patterns;
 	bool seccomp_unconfined_ok;
-	int isolation;               /* enum isol8_isolation; set by the policy only, never by a request */
-	uint32_t host_uid, host_gid; /* the sandboxes' user: 100:101, or "hostUid" (uid = gid) */
-	struct net_policy net;       /* "networkFilter": ceiling for filtered sandboxes */
+	int isolation; /* enum isol8_isolation; set by the policy only, never by a request */
+	/* The sandboxes' host identity. host_uids 1: every sandbox is host_uid:host_gid ("hostUid"
+	 * N:N, or 100:101 without a range); more: the tenant's block of the policy's hostUidRange,
+	 * each sandbox one uid of [host_uid, host_uid + host_uids) with gid = uid (the broker picks
+	 * a free one at create, broker/table.c). */
+	uint32_t host_uid, host_gid, host_uids;
+	bool host_uid_set;     /* "hostUid" given */
+	struct net_policy net; /* "networkFilter": ceiling for filtered sandboxes */
 };
 
 /* isol8d's audit log (broker/audit.c). */
@@ -107,6 +121,9 @@ struct isol8_policy {
 	size_t n_tenants;
 	int default_tenant; /* index or -1 */
 	char *source;       /* path or "built-in" */
+	/* "hostUidRange": [uid_base, uid_base + uid_size) in blocks of uid_per_tenant; uid_size 0
+	 * when null (tenants without hostUid share 100:101). */
+	uint32_t uid_base, uid_size, uid_per_tenant;
 	struct isol8_audit_policy audit;
 };
 

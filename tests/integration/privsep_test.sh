@@ -81,7 +81,10 @@ if [ -n "$cid" ]; then
 		"inspect: SecurityOpt has no-new-privileges"
 	is "$(json_get "$insp" '[.HostConfig.SecurityOpt[] | select(startswith("seccomp=") and . != "seccomp=unconfined")] | length')" \
 		1 "inspect: SecurityOpt has a seccomp profile (not unconfined)"
-	is "$(json_get "$insp" '.Config.User')" '"100:101"' "inspect: User 100:101"
+	# local's block of the default hostUidRange (FNV-1a("local") % 16384 = 9992): 1889280000..+1023
+	u=$(json_get "$insp" '.Config.Labels["org.isol8.uid"] | tonumber')
+	is "$(json_get "$insp" '.Config.User')" "\"$u:$u\"" "inspect: User is the sandbox's own uid:gid ($u)"
+	is "$(((u - 1889280000) >> 10))" 0 "inspect: a uid of tenant local's block"
 	is "$(json_get "$insp" '.Config.Labels["org.isol8.tenant"]')" '"local"' "inspect: tenant label local"
 	is "$(json_get "$insp" '.Config.Labels["org.isol8.instance"]')" "\"$S\"" "inspect: instance label is this daemon"
 	docker rm -f "$cid" >/dev/null 2>&1

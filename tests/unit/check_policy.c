@@ -116,6 +116,7 @@ static void tenants_equal(const struct isol8_tenant *a, const struct isol8_tenan
 	ck_assert_int_eq(a->isolation, b->isolation);
 	ck_assert_uint_eq(a->host_uid, b->host_uid);
 	ck_assert_uint_eq(a->host_gid, b->host_gid);
+	ck_assert_uint_eq(a->host_uids, b->host_uids);
 	ck_assert_uint_eq(a->net.n_allow, b->net.n_allow);
 	for (size_t i = 0; i < a->net.n_allow; i++)
 		ck_assert_str_eq(a->net.allow[i], b->net.allow[i]);
@@ -136,6 +137,9 @@ START_TEST(test_default_file_equals_builtin)
 		      err.msg);
 	ck_assert_uint_eq(b.n_tenants, f.n_tenants);
 	ck_assert_int_eq(b.default_tenant, f.default_tenant);
+	ck_assert_uint_eq(b.uid_base, f.uid_base);
+	ck_assert_uint_eq(b.uid_size, f.uid_size);
+	ck_assert_uint_eq(b.uid_per_tenant, f.uid_per_tenant);
 	for (size_t i = 0; i < b.n_tenants; i++)
 		tenants_equal(&b.tenants[i], &f.tenants[i]);
 	isol8_policy_free(&b);
@@ -379,28 +383,26 @@ START_TEST(test_isolation)
 }
 END_TEST
 
-/* "hostUid": the tenant's sandbox user on the host (uid = gid), 100:101 without it; outside
- * the host's own accounts, and never the same for two tenants. */
+/* "hostUid": all of the tenant's sandboxes run as N:N on the host; outside the host's own
+ * accounts and the range, and never the same for two tenants. The others get a block of the
+ * range (below). */
 START_TEST(test_host_uid)
 {
 	struct isol8_policy p;
 	struct isol8_err err = ISOL8_ERR_INIT;
 
-	isol8_policy_builtin(&p);
-	for (size_t i = 0; i < p.n_tenants; i++) {
-		ck_assert_uint_eq(p.tenants[i].host_uid, 100);
-		ck_assert_uint_eq(p.tenants[i].host_gid, 101);
-	}
-	isol8_policy_free(&p);
 	ck_assert_msg(
 		isol8_policy_parse("{\"tenants\":{\"a\":{\"hostUid\": 20001},\"b\":{\"hostUid\": 20002},\"c\":{}}}",
 				   "t.json", &p, &err) == 0,
 		"%s", err.msg);
 	ck_assert_uint_eq(p.tenants[0].host_uid, 20001);
 	ck_assert_uint_eq(p.tenants[0].host_gid, 20001);
+	ck_assert_uint_eq(p.tenants[0].host_uids, 1);
 	ck_assert_uint_eq(p.tenants[1].host_uid, 20002);
-	ck_assert_uint_eq(p.tenants[2].host_uid, 100);
-	ck_assert_uint_eq(p.tenants[2].host_gid, 101);
+	ck_assert_uint_eq(p.tenants[1].host_uids, 1);
+	/* c: FNV-1a("c") % 16384 = 11346 */
+	ck_assert_uint_eq(p.tenants[2].host_uid, 1879048192u + 11346u * 1024u);
+	ck_assert_uint_eq(p.tenants[2].host_uids, 1024);
 	isol8_policy_free(&p);
 	expect_parse_error(T("{\"hostUid\": 100}"), "policy.json: tenants.ci.hostUid...");
 	expect_parse_error(T("{\"hostUid\": 0}"), "policy.json: tenants.ci.hostUid...");
@@ -408,6 +410,88 @@ START_TEST(test_host_uid)
 	expect_parse_error(T("{\"hostUid\": \"20001\"}"), "policy.json: tenants.ci.hostUid...");
 	expect_parse_error("{\"tenants\":{\"a\":{\"hostUid\": 20001},\"b\":{\"hostUid\": 20001}}}",
 			   "policy.json: tenants.b.hostUid: 20001 is also the hostUid of tenant a");
+	expect_parse_error(
+		T("{\"hostUid\": 1879048192}"),
+		"policy.json: tenants.ci.hostUid: 1879048192 is inside hostUidRange (1879048192-1895825407), "
+		"whose uids go to the other tenants; pick one outside it");
+}
+END_TEST
+
+/* "hostUidRange": by default every tenant has its own block of 1024 host uids, placed by its
+ * name (the same whatever the file's order), each sandbox one uid of it; null brings back the
+ * images' shared 100:101. */
+START_TEST(test_host_uid_range)
+{
+	struct isol8_policy p, q;
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	isol8_policy_builtin(&p);
+	ck_assert_uint_eq(p.uid_base, 1879048192u);
+	ck_assert_uint_eq(p.uid_size, 16777216u);
+	ck_assert_uint_eq(p.uid_per_tenant, 1024u);
+	/* admin: FNV-1a % 16384 = 13844, local: 9992 */
+	ck_assert_str_eq(p.tenants[0].name, "admin");
+	ck_assert_uint_eq(p.tenants[0].host_uid, 1879048192u + 13844u * 1024u);
+	ck_assert_uint_eq(p.tenants[0].host_gid, p.tenants[0].host_uid);
+	ck_assert_uint_eq(p.tenants[0].host_uids, 1024);
+	ck_assert_str_eq(p.tenants[1].name, "local");
+	ck_assert_uint_eq(p.tenants[1].host_uid, 1879048192u + 9992u * 1024u);
+	ck_assert_uint_eq(p.tenants[1].host_uids, 1024);
+	isol8_policy_free(&p);
+
+	/* Two blocks; "a" and "y" both hash to block 0: the first by name keeps it, in either order. */
+	ck_assert_msg(isol8_policy_parse("{\"hostUidRange\":{\"base\":50000,\"size\":20,\"perTenant\":10},"
+					 "\"tenants\":{\"y\":{},\"a\":{}}}",
+					 "t.json", &p, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_msg(isol8_policy_parse("{\"hostUidRange\":{\"base\":50000,\"size\":20,\"perTenant\":10},"
+					 "\"tenants\":{\"a\":{},\"y\":{}}}",
+					 "t.json", &q, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_str_eq(p.tenants[1].name, "a");
+	ck_assert_uint_eq(p.tenants[1].host_uid, 50000);
+	ck_assert_uint_eq(p.tenants[0].host_uid, 50010);
+	ck_assert_uint_eq(p.tenants[0].host_uids, 10);
+	ck_assert_uint_eq(q.tenants[0].host_uid, 50000);
+	ck_assert_uint_eq(q.tenants[1].host_uid, 50010);
+	isol8_policy_free(&p);
+	isol8_policy_free(&q);
+
+	/* perTenant 1: one uid per tenant, shared by its sandboxes */
+	ck_assert_msg(isol8_policy_parse("{\"hostUidRange\":{\"base\":50000,\"size\":2,\"perTenant\":1},"
+					 "\"tenants\":{\"a\":{},\"b\":{}}}",
+					 "t.json", &p, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_uint_eq(p.tenants[0].host_uid + p.tenants[1].host_uid, 100001);
+	ck_assert_uint_eq(p.tenants[0].host_uids, 1);
+	isol8_policy_free(&p);
+
+	/* null: tenants without hostUid share the images' user, as before */
+	ck_assert_msg(isol8_policy_parse("{\"hostUidRange\":null,\"tenants\":{\"a\":{},\"b\":{\"hostUid\":20001}}}",
+					 "t.json", &p, &err) == 0,
+		      "%s", err.msg);
+	ck_assert_uint_eq(p.uid_size, 0);
+	ck_assert_uint_eq(p.tenants[0].host_uid, 100);
+	ck_assert_uint_eq(p.tenants[0].host_gid, 101);
+	ck_assert_uint_eq(p.tenants[0].host_uids, 1);
+	ck_assert_uint_eq(p.tenants[1].host_uid, 20001);
+	isol8_policy_free(&p);
+
+	expect_parse_error(
+		"{\"hostUidRange\":{\"base\":50000,\"size\":20,\"perTenant\":10},"
+		"\"tenants\":{\"a\":{},\"b\":{},\"c\":{}}}",
+		"policy.json: hostUidRange: 20 uids make 2 block(s) of perTenant 10, fewer than the 3 tenants "
+		"without hostUid; make the range larger or perTenant smaller");
+	expect_parse_error("{\"hostUidRange\":{\"base\":100},\"tenants\":{\"a\":{}}}",
+			   "policy.json: hostUidRange.base...");
+	expect_parse_error("{\"hostUidRange\":{\"base\":2147483000},\"tenants\":{\"a\":{}}}",
+			   "policy.json: hostUidRange: base 2147483000 + size 16777216 ends past uid 2147483646; lower "
+			   "the base or the size");
+	expect_parse_error("{\"hostUidRange\":{\"size\":10,\"perTenant\":11},\"tenants\":{\"a\":{}}}",
+			   "policy.json: hostUidRange.perTenant: 11 is more than the size of the range (10)");
+	expect_parse_error("{\"hostUidRange\":{\"start\":50000},\"tenants\":{\"a\":{}}}",
+			   "policy.json: hostUidRange.start...");
+	expect_parse_error("{\"hostUidRange\":[1],\"tenants\":{\"a\":{}}}", "policy.json: hostUidRange...");
 }
 END_TEST
 
@@ -668,6 +752,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_parse_ok);
 	tcase_add_test(tc, test_isolation);
 	tcase_add_test(tc, test_host_uid);
+	tcase_add_test(tc, test_host_uid_range);
 	tcase_add_test(tc, test_supplementary_groups);
 	tcase_add_test(tc, test_load_file_errors);
 	tcase_add_test(tc, test_clamp_and_refuse);

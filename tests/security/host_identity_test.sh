@@ -1,0 +1,117 @@
+#!/bin/bash
+# Issue "tenant isolation" #16 and the isolation tiers' item 2: every sandbox of every tenant was
+# host uid 100, gid 101 (the host's messagebus here), so a process of one tenant that got hold of
+# a host /proc (the fd hole of #1, or any other) passed the kernel's same-uid checks against every
+# other tenant's program: it could signal it and read its environment, memory and files. Now each
+# tenant has a block of host uids by default (the policy's hostUidRange, nothing written per
+# tenant) and each sandbox its own uid of it. Replayed here with the built-in policy: two
+# tenants, and two sandboxes of one tenant, at once.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+daemon_setup security-host-identity
+
+# The blocks of the default range (base 1879048192, 1024 uids each) are placed by FNV-1a of the
+# tenant's name modulo 16384 blocks: admin 13844, local 9992.
+ADMIN_FIRST=$((1879048192 + 13844 * 1024))
+LOCAL_FIRST=$((1879048192 + 9992 * 1024))
+
+# prog_pids SOCK TENANT: host pids of the running `sleep` programs in that tenant's sandboxes
+prog_pids() {
+	local c
+	for c in $(docker ps -q --filter "label=org.isol8.instance=$1" --filter "label=org.isol8.tenant=$2"); do
+		docker top "$c" -eo pid,comm 2>/dev/null | awk '$2 == "sleep" {print $1}'
+	done
+}
+
+# wait_pids SOCK TENANT N: until N programs of the tenant run (sets PIDS)
+wait_pids() {
+	local i
+	for ((i = 0; i < 150; i++)); do
+		mapfile -t PIDS < <(prog_pids "$1" "$2")
+		[ "${#PIDS[@]}" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# no_programs SOCK: until no `sleep` program of an earlier case runs in the daemon's sandboxes
+no_programs() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ -z "$(prog_pids "$1" admin)$(prog_pids "$1" local)" ] && return 0
+		sleep 0.1
+	done
+}
+
+ids() { awk -v k="$2:" '$1 == k {print $2, $3, $4, $5}' "/proc/$1/status"; }
+
+in_block() { # UID FIRST -> 1 when FIRST <= UID < FIRST + 1024
+	echo $(($1 >= $2 && $1 < $2 + 1024))
+}
+
+# attack ATTACKER VICTIM: the attacker program's identity, in its namespaces, with a host /proc fd
+attack() { python3 "$SEC_DIR/host_identity.py" "$1" "$2" 2>&1 | tr '\n' ';'; }
+
+REFUSED='kill EPERM;pidfd_send_signal EPERM;environ EACCES;mem EACCES;root EACCES;fd EACCES;'
+
+case_two_tenants_distinct_uids() {
+	local S=${D_SOCK[a]} pa pn A N ua un
+	no_programs "$S"
+	"$ISOL8" run --socket "$S" -r bash -e 'exec sleep 60' >/dev/null 2>&1 </dev/null &
+	pa=$!
+	as_nobody "$ISOL8" run --socket "$S" --secret LOOT_N=nobody-secret -r bash -e 'exec sleep 60' >/dev/null 2>&1 </dev/null &
+	pn=$!
+	wait_pids "$S" admin 1 && A=${PIDS[0]}
+	wait_pids "$S" local 1 && N=${PIDS[0]}
+	if [ -z "$A" ] || [ -z "$N" ]; then
+		not_ok "both programs run" "admin: $A, local: $N"
+		kill $A $N $pa $pn 2>/dev/null
+		wait $pa $pn
+		return
+	fi
+	read -r ua _ <<<"$(ids "$A" Uid)"
+	read -r un _ <<<"$(ids "$N" Uid)"
+	is "$(ids "$A" Uid)|$(ids "$A" Gid)" "$ua $ua $ua $ua|$ua $ua $ua $ua" "admin's program: one host uid, gid the same ($ua)"
+	is "$(ids "$N" Uid)|$(ids "$N" Gid)" "$un $un $un $un|$un $un $un $un" "local's program: one host uid, gid the same ($un)"
+	isnt "$ua" "$un" "the two tenants' programs, at the same time, have different host uids"
+	isnt "$ua $un" "100 100" "neither is the images' shared uid 100"
+	is "$(in_block "$ua" $ADMIN_FIRST) $(in_block "$un" $LOCAL_FIRST)" "1 1" \
+		"each a uid of its tenant's block of the default hostUidRange (no hostUid written)"
+	like "$(getent passwd "$ua" "$un" | wc -l)" '^0$' "no host account has either uid"
+	is "$(attack "$N" "$A")" "as $un:$un capeff 0000000000000000;$REFUSED" \
+		"local's program, given a host /proc fd, can neither signal admin's nor read its environ, memory, root or fds"
+	is "$(attack "$A" "$N")" "as $ua:$ua capeff 0000000000000000;$REFUSED" \
+		"nor admin's program local's (whose environment holds a --secret)"
+	# The control: the same uid passes every one of these checks. That is what a shared uid 100 gave
+	# every tenant against every other.
+	like "$(attack "$N" "$N")" "^as $un:$un capeff 0+;kill ok;pidfd_send_signal ok;environ ok;mem EIO;root ok;fd ok;$" \
+		"(the program's own uid can: the kernel's same-uid checks are all that is in the way)"
+	kill "$A" "$N"
+	wait $pa $pn
+}
+
+case_same_tenant_distinct_uids() {
+	local S=${D_SOCK[a]} p1 p2 u1 u2
+	no_programs "$S"
+	as_nobody "$ISOL8" run --socket "$S" -r bash -e 'exec sleep 60' >/dev/null 2>&1 </dev/null &
+	p1=$!
+	as_nobody "$ISOL8" run --socket "$S" -r bash -e 'exec sleep 60' >/dev/null 2>&1 </dev/null &
+	p2=$!
+	if ! wait_pids "$S" local 2; then
+		not_ok "two programs of tenant local run" "${PIDS[*]}"
+		kill "${PIDS[@]}" $p1 $p2 2>/dev/null
+		wait $p1 $p2
+		return
+	fi
+	read -r u1 _ <<<"$(ids "${PIDS[0]}" Uid)"
+	read -r u2 _ <<<"$(ids "${PIDS[1]}" Uid)"
+	isnt "$u1" "$u2" "two sandboxes of one tenant at once have different host uids ($u1, $u2)"
+	is "$(in_block "$u1" $LOCAL_FIRST) $(in_block "$u2" $LOCAL_FIRST)" "1 1" "both of tenant local's block"
+	is "$(attack "${PIDS[0]}" "${PIDS[1]}")" "as $u1:$u1 capeff 0000000000000000;$REFUSED" \
+		"one cannot signal or read the other through a host /proc fd"
+	kill "${PIDS[@]}"
+	wait $p1 $p2
+}
+
+daemon_start a || bail "isol8d did not start"
+run_cases "$@"
