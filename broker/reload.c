@@ -143,6 +143,42 @@ static size_t stop_vanished(struct broker *b, const struct isol8_policy *old, co
 	return total;
 }
 
+/* What a sandbox is on the host, fixed at its create: a tenant whose identity or tier the new
+ * policy changes must not be served from sandboxes made with the old one. */
+static bool identity_changed(const struct isol8_tenant *a, const struct isol8_tenant *b)
+{
+	return a->host_uid != b->host_uid || a->host_gid != b->host_gid || a->host_uids != b->host_uids ||
+		a->isolation != b->isolation;
+}
+
+/* The workers drop the tenant's idle pooled sandboxes (verb_renew also refuses every sandbox
+ * made before a reload, so one in flight is not reused either). Running runs and sessions keep
+ * theirs, with the identity they were made with, until they end. */
+static unsigned drain_changed(struct broker *b, const struct isol8_policy *old)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < b->policy.n_tenants; i++) {
+		const struct isol8_tenant *t = &b->policy.tenants[i];
+		int o = tenant_by_name(old, t->name);
+		struct isol8_buf p = ISOL8_BUF_INIT;
+
+		if (o < 0 || !identity_changed(&old->tenants[o], t))
+			continue;
+		log_info("reload: tenant %s now has host uid %u%s%u and isolation %s; draining its pooled sandboxes",
+			 t->name, (unsigned)t->host_uid, t->host_uids > 1 ? "-" : ":",
+			 t->host_uids > 1 ? (unsigned)(t->host_uid + t->host_uids - 1) : (unsigned)t->host_gid,
+			 isol8_isolation_name(t->isolation));
+		isol8_put_str(&p, t->name);
+		for (unsigned w = 0; w < b->o.workers && w < BROKER_MAX_WORKERS; w++)
+			if (b->w[w].pid > 0)
+				broker_send_worker(b, w, BR_POOL_DRAIN, 0, &p, NULL, 0);
+		isol8_buf_free(&p);
+		n++;
+	}
+	return n;
+}
+
 void broker_reload(struct broker *b)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
@@ -183,6 +219,7 @@ void broker_reload(struct broker *b)
 	pthread_rwlock_unlock(&b->policy_lock);
 
 	broker_pending_remap(b, map, old.n_tenants);
+	drain_changed(b, &old);
 	log_info("reloaded policy %s: %zu tenants (%u new, %zu gone)%s", source_of(&b->policy), b->policy.n_tenants,
 		 added, old.n_tenants + added - b->policy.n_tenants,
 		 stopped ? "; sandboxes of gone tenants removed" : "");

@@ -110,6 +110,8 @@ enum isol8_msg_type {
 	BR_SHUTDOWN = 34,    /* empty: finish in-flight work, then exit */
 	BR_PREWARM = 35,     /* u32 token, str tenant, u8 runtime: start a pool sandbox of the default
 	                        shape for that tenant; the worker sends V_CONN_DONE for the token after */
+	BR_POOL_DRAIN = 36,  /* str tenant: a reload changed the tenant's host identity or isolation tier;
+	                        remove its idle pooled sandboxes (made with the old one) */
 
 	/* worker -> broker verbs (request_id is echoed in the reply) */
 	V_CREATE =

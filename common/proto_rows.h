@@ -27,6 +27,7 @@
 #define ISOL8_ERR_MIN (2u + ISOL8_STR(0)) /* u16 code, str message */
 #define ISOL8_ERR_MAX (2u + ISOL8_STR(ISOL8_MAX_ERROR_MSG))
 #define ISOL8_ID_MAX ISOL8_STR(ISOL8_MAX_ID)
+#define ISOL8_TENANT_MAX ISOL8_STR(ISOL8_MAX_TENANT)
 /* BR_ASSIGN without its strings: token, op, 3 str lengths, uid, gid, pid, max_sessions, idle,
    audit flags */
 #define ISOL8_ASSIGN_FIXED (4u + 1u + 4u * 3u + 4u * 4u + 8u + 1u)
@@ -83,6 +84,7 @@
 	ROW(BR_SHUTDOWN, "shutdown", PEER_BROKER, PEER_WORKER, FDS0, 0, 0, 0, NULL)                                   \
 	ROW(BR_PREWARM, "prewarm", PEER_BROKER, PEER_WORKER, FDS0, 4 + ISOL8_STR(0) + 1,                              \
 	    4 + ISOL8_STR(ISOL8_MAX_TENANT) + 1, 0, NULL)                                                             \
+	ROW(BR_POOL_DRAIN, "pool-drain", PEER_BROKER, PEER_WORKER, FDS0, ISOL8_STR(1), ISOL8_TENANT_MAX, 0, NULL)     \
 	/* worker -> broker: the verbs, the only Docker operations a worker can ask for */                            \
 	ROW(V_CREATE, "create-sandbox", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_CREATE_FIXED,                           \
 	    ISOL8_CREATE_FIXED + 2 * ISOL8_MAX_IMAGE + ISOL8_MAX_SESSION, 0, verb_create)                             \

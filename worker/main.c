@@ -234,6 +234,13 @@ int main(int argc, char **argv)
 			free(tenant);
 			break;
 		}
+		case BR_POOL_DRAIN: {
+			char *tenant = NULL;
+			if (isol8_get_str(&m, &tenant, ISOL8_MAX_TENANT, &err) == 0 && isol8_msg_end(&m, &err) == 0)
+				pool_drain(tenant);
+			free(tenant);
+			break;
+		}
 		default:
 			log_warn("unexpected message %u from broker", m.type);
 		}

@@ -25,6 +25,7 @@ struct entry {
 	char owner[ISOL8_MAX_PRINCIPAL + 1]; /* principal a reset sandbox ran code for; "" when untouched */
 	struct sandbox sb;
 	uint64_t created;
+	bool drained; /* BR_POOL_DRAIN: its tenant's identity changed; the expiry removes it */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -181,6 +182,7 @@ bool pool_put(const struct pool_key *k, const char *owner, const struct sandbox 
 		snprintf(ents[n_ents].owner, sizeof ents[n_ents].owner, "%s", owner);
 		ents[n_ents].sb = *sb;
 		ents[n_ents].created = clock_mono_ms();
+		ents[n_ents].drained = false;
 		n_ents++;
 		ok = true;
 		pthread_cond_broadcast(&put_cv);
@@ -234,7 +236,7 @@ static bool take_locked(const struct pool_key *k, const char *owner, struct sand
 	for (unsigned i = 0; i < n_ents; i++) {
 		const struct entry *e = &ents[i], *b = &ents[best];
 		bool settled = now - e->created >= STANDBY_SETTLE_MS, bsettled = now - b->created >= STANDBY_SETTLE_MS;
-		if (!key_eq(&e->key, k) || now - e->created >= POOL_MAX_AGE_MS ||
+		if (e->drained || !key_eq(&e->key, k) || now - e->created >= POOL_MAX_AGE_MS ||
 		    (e->owner[0] && strcmp(e->owner, owner) != 0))
 			continue;
 		if (!found || settled > bsettled ||
@@ -304,6 +306,7 @@ static void *fill_main(void *arg)
 			ents[n_ents].owner[0] = '\0'; /* untouched: any principal of the tenant */
 			ents[n_ents].sb = sb;
 			ents[n_ents].created = clock_mono_ms();
+			ents[n_ents].drained = false;
 			n_ents++;
 			sb.id[0] = '\0';
 		}
@@ -401,6 +404,22 @@ void pool_join(struct conn *c)
 	}
 }
 
+void pool_drain(const char *tenant)
+{
+	unsigned n = 0;
+
+	/* Marked here, removed by the expiry thread: this runs on the thread that delivers the
+	 * broker's replies, so it cannot wait for V_REMOVE's. */
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < n_ents; i++)
+		if (strcmp(ents[i].key.tenant, tenant) == 0 && !ents[i].drained) {
+			ents[i].drained = true;
+			n++;
+		}
+	pthread_mutex_unlock(&lock);
+	log_info("pool: tenant %s changed identity; removing its %u idle sandbox(es)", tenant, n);
+}
+
 void pool_expire(uint64_t now, bool all)
 {
 	struct sandbox dead[POOL_MAX];
@@ -419,7 +438,7 @@ void pool_expire(uint64_t now, bool all)
 
 		pthread_mutex_lock(&lock);
 		for (unsigned i = 0; i < n_ents; i++)
-			if (all || now - ents[i].created >= POOL_MAX_AGE_MS) {
+			if (all || ents[i].drained || now - ents[i].created >= POOL_MAX_AGE_MS) {
 				victim = ents[i].sb;
 				ents[i] = ents[--n_ents];
 				found = true;

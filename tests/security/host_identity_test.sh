@@ -5,7 +5,8 @@
 # other tenant's program: it could signal it and read its environment, memory and files. Now each
 # tenant has a block of host uids by default (the policy's hostUidRange, nothing written per
 # tenant) and each sandbox its own uid of it. Replayed here with the built-in policy: two
-# tenants, and two sandboxes of one tenant, at once.
+# tenants, and two sandboxes of one tenant, at once; and a SIGHUP that changes a tenant's
+# identity or tier drains its pooled sandboxes instead of serving runs from them.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 daemon_setup security-host-identity
@@ -111,6 +112,83 @@ case_same_tenant_distinct_uids() {
 		"one cannot signal or read the other through a host /proc fd"
 	kill "${PIDS[@]}"
 	wait $p1 $p2
+}
+
+# tenant_ctrs SOCK TENANT: ids of that tenant's containers
+tenant_ctrs() {
+	docker ps -aq --no-trunc --filter "label=org.isol8.instance=$1" --filter "label=org.isol8.tenant=$2" | sort
+}
+
+# settle SOCK: until the set of the daemon's containers has not changed for 1.5 s (the pool refills)
+settle() {
+	local i prev="" now same=0
+	for ((i = 0; i < 100 && same < 3; i++)); do
+		sleep 0.5
+		now=$(docker ps -aq --filter "label=org.isol8.instance=$1" | sort | tr '\n' ' ')
+		if [ "$now" = "$prev" ]; then same=$((same + 1)); else same=0; fi
+		prev=$now
+	done
+}
+
+# gone_within IDS: 1 when none of the containers exists within 10 s, else 0
+gone_within() {
+	local i c left
+	for ((i = 0; i < 100; i++)); do
+		left=0
+		for c in $1; do docker inspect "$c" >/dev/null 2>&1 && left=1; done
+		[ $left = 0 ] && { echo 1; return; }
+		sleep 0.1
+	done
+	echo 0
+}
+
+all_exist() {
+	local c
+	for c in $1; do docker inspect "$c" >/dev/null 2>&1 || { echo 0; return; }; done
+	echo 1
+}
+
+case_reload_drains_pool() {
+	local P=$T_TMP/reload.json S lold aold u
+	# The defaults of hostUidRange apply when the file does not name it.
+	jq 'del(.hostUidRange)' "$ISOL8_SRCDIR/policy/default-policy.json" >"$P"
+	daemon_start r --policy "$P" --pool-size 1 --workers 1 || return
+	S=${D_SOCK[r]}
+	run_cap as_nobody "$ISOL8" run --socket "$S" -r bash -e 'id -u' </dev/null
+	is "$RC|$(in_block "${OUT%$'\n'}" $LOCAL_FIRST)" "0|1" "tenant local runs as a uid of its block"
+	run_cap "$ISOL8" run --socket "$S" -r bash -e 'id -u' </dev/null
+	is "$RC|$(in_block "${OUT%$'\n'}" $ADMIN_FIRST)" "0|1" "tenant admin as one of its own"
+	settle "$S"
+	lold=$(tenant_ctrs "$S" local)
+	aold=$(tenant_ctrs "$S" admin)
+	like "$(wc -w <<<"$lold") $(wc -w <<<"$aold")" '^[1-9][0-9]* [1-9][0-9]*$' "both tenants have pooled sandboxes"
+
+	# local gets a host uid of its own: its pooled sandboxes (made as a uid of its block) go
+	jq '.tenants.local.hostUid = 20077' "$P" >"$P.new" && mv "$P.new" "$P"
+	kill -HUP "${D_PID[r]}"
+	is "$(gone_within "$lold")" 1 "SIGHUP with local's hostUid changed: its pooled sandboxes are removed"
+	is "$(all_exist "$aold")" 1 "admin's, whose identity did not change, are not drained"
+	like "$(cat "${D_LOG[r]}")" "reload: tenant local now has host uid 20077:20077 and isolation runc; draining its pooled sandboxes" \
+		"the broker logs the drain with the new identity"
+	run_cap as_nobody "$ISOL8" run --socket "$S" -r bash -e 'id -u; id -g' </dev/null
+	is "$RC|$OUT" $'0|20077\n20077\n' "local's next run has the new identity"
+
+	# local's tier changes: its pooled (runc, 20077) sandboxes go too
+	settle "$S"
+	lold=$(tenant_ctrs "$S" local)
+	like "$(wc -w <<<"$lold")" '^[1-9]' "local has pooled sandboxes again"
+	jq '.tenants.local.isolation = "runsc" | .tenants.local.network = ["none"]' "$P" >"$P.new" && mv "$P.new" "$P"
+	kill -HUP "${D_PID[r]}"
+	is "$(gone_within "$lold")" 1 "SIGHUP with local's isolation changed to runsc: its pooled sandboxes are removed"
+
+	# the range moves: admin's block with it (local's explicit hostUid stays)
+	aold=$(tenant_ctrs "$S" admin)
+	jq '.hostUidRange.base = 1895825408' "$P" >"$P.new" && mv "$P.new" "$P"
+	kill -HUP "${D_PID[r]}"
+	is "$(gone_within "$aold")" 1 "SIGHUP with hostUidRange moved: admin's pooled sandboxes are removed"
+	run_cap "$ISOL8" run --socket "$S" -r bash -e 'id -u' </dev/null
+	is "$RC|$(in_block "${OUT%$'\n'}" $((1895825408 + 13844 * 1024)))" "0|1" "admin's next run is a uid of its new block"
+	daemon_stop r
 }
 
 daemon_start a || bail "isol8d did not start"
