@@ -440,7 +440,7 @@ int cmd_doctor(int argc, char **argv)
 			     "policy,\n"
 			     "runc, the systemd unit) and probe a real sandbox for each network mode you may use:\n"
 			     "capabilities, no_new_privs, seccomp and refused syscalls, read-only root, /tmp noexec,\n"
-			     "uid 100, limits, network, no Docker socket, host processes hidden. Exit 1 on any "
+			     "its own uid, limits, network, no Docker socket, host processes hidden. Exit 1 on any "
 			     "\u2717.");
 			json_object_put(d.checks);
 			return 0;

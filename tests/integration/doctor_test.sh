@@ -13,7 +13,7 @@ daemon_setup doctor_test
 docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python missing (isol8 setup)"
 command -v jq >/dev/null || bail "jq needed"
 
-SANDBOX_CHECKS='probe ran,isolation tier,capabilities empty,no_new_privs,seccomp filter on,sample syscalls refused,root filesystem read-only,/tmp noexec,runs as uid 100,NET,no Docker socket,host processes invisible,limits as applied'
+SANDBOX_CHECKS='probe ran,isolation tier,capabilities empty,no_new_privs,seccomp filter on,sample syscalls refused,root filesystem read-only,/tmp noexec,runs as its own uid,NET,no Docker socket,host processes invisible,limits as applied'
 
 case_all_pass() {
 	local S
@@ -67,7 +67,7 @@ case_host_uid_tenant() {
 	daemon_start h --policy "$T_TMP/uid.json" || return
 	run_cap su nobody -s /bin/sh -c "'$ISOL8' doctor --socket '${D_SOCK[h]}' --json"
 	is "$RC|$(jq -c '.ok' <<<"$OUT")" '0|true' "doctor passes for a hostUid tenant"
-	is "$(jq -r '[.checks[] | select(.check == "runs as uid 100") | .status + " " + .seen] | unique | join(",")' <<<"$OUT")" \
+	is "$(jq -r '[.checks[] | select(.check == "runs as its own uid") | .status + " " + .seen] | unique | join(",")' <<<"$OUT")" \
 		"ok 20001:20001" "its sandboxes run as 20001:20001"
 	daemon_stop h
 }
