@@ -15,6 +15,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/ipc.h"
+#include "broker/outq.h"
 #include "common/proto.h"
 #include "policy/policy.h"
 
@@ -31,7 +32,8 @@
  * a worker shared with others. */
 #define BROKER_CONNS_PER_WORKER 96
 #define BROKER_CONNS_PER_PEER 32
-/* A worker whose channel stays full this long does not read it: it is restarted. */
+/* A worker that leaves a message on its channel unread this long has stopped reading it: it
+ * is killed and restarted (workers.c). Sends to it never wait (broker/outq.h). */
 #define BROKER_WORKER_SEND_TIMEOUT_MS 2000
 /* Token lifetimes: a frontend's lives at most its tenant's longest run plus this (setup,
  * cleanup and the pool refill after it); the broker's own prewarm tokens this long. */
@@ -93,7 +95,13 @@ struct worker_slot {
 	uint64_t respawn_at_ms;
 	unsigned crashes;
 	volatile int inflight;     /* verb threads working for this worker */
-	pthread_mutex_t send_lock; /* verb threads and the main loop both send on chan */
+	pthread_mutex_t send_lock; /* verb threads and the main loop both send on chan; guards out too */
+	struct outq out;           /* messages the kernel has not taken yet */
+	/* The main loop's watch on what the worker leaves unread in the kernel (SIOCOUTQ): */
+	bool sent;                /* something was sent since the last look */
+	int unread_last;          /* bytes unread at the last look */
+	uint64_t unread_since_ms; /* unread and untouched since then, 0 when not */
+	bool wedged;              /* killed for not reading: said once */
 };
 
 struct broker {
@@ -111,6 +119,7 @@ struct broker {
 	gid_t worker_gid;
 	int listen_fd;
 	int claim_fd; /* flock on <socket>.lock, held for the daemon's life */
+	int wake_fd;  /* eventfd: a verb thread queued a message, the loop must poll for POLLOUT */
 	struct worker_slot w[BROKER_MAX_WORKERS];
 	/* Worker 0 serves only privileged tenants when the policy has both kinds and there are
 	 * at least two workers (broker_split_workers). */
@@ -155,8 +164,17 @@ int broker_spawn_child(const char *path, char *const argv[], int *chan_out, pid_
 /* workers.c */
 int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err);
 void broker_reap_workers(struct broker *b, uint64_t now_ms);
+/* Never waits: what the worker's channel does not take at once is queued (outq.h) and sent by
+ * the main loop when it is writable. 0 sent or queued; -1 when the worker is gone or its queue
+ * is full (it is then killed: it has stopped reading). Any thread. */
 int broker_send_worker(struct broker *b, unsigned idx, uint8_t type, uint32_t req_id, const struct isol8_buf *p,
 		       const int *fds, unsigned nfds);
+/* Main loop: something waits in worker idx's queue (poll for POLLOUT). */
+bool broker_worker_wants_out(struct broker *b, unsigned idx);
+/* Main loop: its channel is writable: send what waits. */
+void broker_worker_flush(struct broker *b, unsigned idx);
+/* Main loop: kill the workers that left a message unread for BROKER_WORKER_SEND_TIMEOUT_MS. */
+void broker_watch_workers(struct broker *b, uint64_t now_ms);
 unsigned broker_pick_worker(struct broker *b, const struct isol8_tenant *t);
 /* --prewarm: ask worker idx for default-shape sandboxes of the local admin and default tenants. */
 void broker_prewarm_worker(struct broker *b, unsigned idx);

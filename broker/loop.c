@@ -18,6 +18,7 @@ enum poll_kind {
 	PK_SIGNAL,      /* the signalfd */
 	PK_LISTEN,      /* the main socket */
 	PK_HTTP_LISTEN, /* the --http child's private socket */
+	PK_WAKE,        /* the eventfd verb threads write when they queue a message */
 	PK_WORKER,      /* a worker's channel; .worker says which */
 	PK_PENDING,     /* an accepted frontend before its hello, or queued */
 };
@@ -27,7 +28,7 @@ struct poll_slot {
 	unsigned worker;
 };
 
-#define POLL_MAX (3 + BROKER_MAX_WORKERS + BROKER_MAX_PENDING)
+#define POLL_MAX (4 + BROKER_MAX_WORKERS + BROKER_MAX_PENDING)
 
 struct poll_set {
 	struct pollfd pf[POLL_MAX];
@@ -35,9 +36,9 @@ struct poll_set {
 	unsigned n;
 };
 
-static void add(struct poll_set *s, int fd, enum poll_kind kind, unsigned worker)
+static void add(struct poll_set *s, int fd, enum poll_kind kind, unsigned worker, short events)
 {
-	s->pf[s->n] = (struct pollfd){.fd = fd, .events = POLLIN};
+	s->pf[s->n] = (struct pollfd){.fd = fd, .events = events};
 	s->slot[s->n++] = (struct poll_slot){kind, worker};
 }
 
@@ -47,16 +48,17 @@ static void collect(struct broker *b, int sfd, struct poll_set *s)
 	int npend;
 
 	s->n = 0;
-	add(s, sfd, PK_SIGNAL, 0);
-	add(s, b->listen_fd, PK_LISTEN, 0);
+	add(s, sfd, PK_SIGNAL, 0, POLLIN);
+	add(s, b->listen_fd, PK_LISTEN, 0, POLLIN);
 	if (b->http_listen_fd >= 0)
-		add(s, b->http_listen_fd, PK_HTTP_LISTEN, 0);
+		add(s, b->http_listen_fd, PK_HTTP_LISTEN, 0, POLLIN);
+	add(s, b->wake_fd, PK_WAKE, 0, POLLIN);
 	for (unsigned i = 0; i < b->o.workers; i++)
 		if (b->w[i].chan >= 0)
-			add(s, b->w[i].chan, PK_WORKER, i);
+			add(s, b->w[i].chan, PK_WORKER, i, POLLIN | (broker_worker_wants_out(b, i) ? POLLOUT : 0));
 	npend = broker_pending_fds(pfds, BROKER_MAX_PENDING);
 	for (int i = 0; i < npend; i++)
-		add(s, pfds[i], PK_PENDING, 0);
+		add(s, pfds[i], PK_PENDING, 0, POLLIN);
 }
 
 /* Returns true when the broker must shut down. */
@@ -143,14 +145,24 @@ int broker_loop(struct broker *b, int sfd)
 			case PK_HTTP_LISTEN:
 				broker_accept(b, b->http_listen_fd);
 				break;
+			case PK_WAKE: {
+				uint64_t v;
+				if (read(b->wake_fd, &v, sizeof v) < 0 && errno != EAGAIN)
+					log_debug("wake: %s", strerror(errno));
+				break;
+			}
 			case PK_WORKER:
-				broker_worker_msg(b, s.slot[k].worker);
+				if (s.pf[k].revents & POLLOUT)
+					broker_worker_flush(b, s.slot[k].worker);
+				if (s.pf[k].revents & ~POLLOUT)
+					broker_worker_msg(b, s.slot[k].worker);
 				break;
 			case PK_PENDING:
 				broker_pending_ready(b, s.pf[k].fd);
 				break;
 			}
 		}
+		broker_watch_workers(b, now);
 		broker_reap_workers(b, now);
 		broker_pending_expire(b, now);
 		broker_run_queue(b);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -147,16 +148,22 @@ static void shutdown_broker(struct broker *b)
 			if (b->w[i].pid)
 				alive++;
 			if (b->w[i].chan >= 0) {
-				pf[np] = (struct pollfd){.fd = b->w[i].chan, .events = POLLIN};
+				pf[np] = (struct pollfd){.fd = b->w[i].chan,
+							 .events = POLLIN |
+								 (broker_worker_wants_out(b, i) ? POLLOUT : 0)};
 				map[np++] = i;
 			}
 		}
 		if (!alive || now >= until)
 			break;
 		if (poll(pf, np, 100) > 0)
-			for (unsigned k = 0; k < np; k++)
-				if (pf[k].revents)
+			for (unsigned k = 0; k < np; k++) {
+				if (pf[k].revents & POLLOUT)
+					broker_worker_flush(b, map[k]);
+				if (pf[k].revents & ~POLLOUT)
 					broker_worker_msg(b, map[k]);
+			}
+		broker_watch_workers(b, clock_mono_ms());
 	}
 	for (unsigned i = 0; i < b->o.workers; i++)
 		if (b->w[i].pid) {
@@ -337,6 +344,9 @@ int main(int argc, char **argv)
 	b->listen_fd = -1;
 	b->claim_fd = -1;
 	b->http_listen_fd = -1;
+	b->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b->wake_fd < 0)
+		die("eventfd: %s", strerror(errno));
 	b->proxy_chan = -1;
 	pthread_mutex_init(&b->proxy_lock, NULL);
 	broker_policy_lock_init(b);

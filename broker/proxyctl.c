@@ -97,6 +97,36 @@ void broker_stop_proxy(struct broker *b)
 	}
 }
 
+/* Under proxy_lock. Never blocks past PROXY_REPLY_MS: a proxy that leaves its channel full
+ * that long has stopped reading it, and is killed (the reaper respawns it) rather than left to
+ * hold every verb thread that needs it. */
+static int send_bounded(struct broker *b, uint8_t type, uint32_t req, const struct isol8_buf *p, int fd,
+			struct isol8_err *err)
+{
+	uint64_t until = clock_mono_ms() + PROXY_REPLY_MS;
+
+	for (;;) {
+		struct pollfd pf = {.fd = b->proxy_chan, .events = POLLOUT};
+		uint64_t now;
+
+		if (isol8_ipc_trysend(b->proxy_chan, type, req, p ? p->data : NULL, p ? p->len : 0,
+				      fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, err) == 0)
+			return 0;
+		if (err->errnum != EAGAIN && err->errnum != EWOULDBLOCK)
+			return isol8_err_wrap(err, "send to network proxy");
+		now = clock_mono_ms();
+		if (now >= until)
+			break;
+		if (poll(&pf, 1, (int)(until - now)) < 0 && errno != EINTR)
+			break;
+	}
+	log_error("network proxy (pid %d) has not read its channel for %d ms: restarting it", (int)b->proxy_pid,
+		  PROXY_REPLY_MS);
+	if (b->proxy_pid > 0)
+		kill(b->proxy_pid, SIGKILL);
+	return isol8_err_set(err, ISOL8_E_UNAVAIL, EAGAIN, "the network proxy does not read its requests");
+}
+
 int broker_proxy_call(struct broker *b, uint8_t type, const struct isol8_buf *p, int fd, struct isol8_msg *reply,
 		      struct isol8_err *err)
 {
@@ -110,10 +140,8 @@ int broker_proxy_call(struct broker *b, uint8_t type, const struct isol8_buf *p,
 		goto out;
 	}
 	req = ++b->proxy_req;
-	if (isol8_ipc_send_buf(b->proxy_chan, type, req, p, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, err) < 0) {
-		isol8_err_wrap(err, "send to network proxy");
+	if (send_bounded(b, type, req, p, fd, err) < 0)
 		goto out;
-	}
 	for (;;) {
 		struct pollfd pf = {.fd = b->proxy_chan, .events = POLLIN};
 		uint16_t code;

@@ -530,6 +530,7 @@ void broker_worker_msg(struct broker *b, unsigned idx)
 		/* The reaper notices the exit; stop polling this channel meanwhile. */
 		pthread_mutex_lock(&w->send_lock);
 		w->chan = xclose(w->chan);
+		outq_clear(&w->out);
 		pthread_mutex_unlock(&w->send_lock);
 		return;
 	}

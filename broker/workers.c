@@ -9,8 +9,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 
 #include "broker/broker.h"
@@ -51,16 +53,14 @@ int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
 	snprintf(pdirty, sizeof pdirty, "%u", b->o.pool_dirty);
 	if (broker_spawn_child(b->o.worker_path, argv, &chan, &pid, err) < 0)
 		return isol8_err_wrap(err, "worker %u", idx);
-	{
-		/* Bounded sends: a worker that stops reading must not stall the broker (it is
-		 * restarted instead, see broker_send_worker). */
-		struct timeval tv = {BROKER_WORKER_SEND_TIMEOUT_MS / 1000,
-				     (BROKER_WORKER_SEND_TIMEOUT_MS % 1000) * 1000};
-		if (setsockopt(chan, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
-			log_warn("worker %u: SO_SNDTIMEO: %s", idx, strerror(errno));
-	}
+	pthread_mutex_lock(&w->send_lock);
 	w->pid = pid;
 	w->chan = chan;
+	w->sent = false;
+	w->unread_last = 0;
+	w->unread_since_ms = 0;
+	w->wedged = false;
+	pthread_mutex_unlock(&w->send_lock);
 	w->gen++;
 	w->load = 0;
 	log_info("worker %u started (pid %d, uid %u)", idx, (int)pid, (unsigned)b->worker_uid);
@@ -101,30 +101,115 @@ void broker_prewarm_worker(struct broker *b, unsigned idx)
 	}
 }
 
+/* Under send_lock. A worker that does not read its channel is killed: the reaper removes what
+ * it owned and respawns it. Nothing else gets it reading again, and waiting for it would
+ * stall every tenant whose messages go through the main loop. */
+static void wedged_locked(struct worker_slot *w, unsigned idx, const char *why)
+{
+	if (w->wedged || w->pid <= 0)
+		return;
+	log_error("worker %u (pid %d) %s: restarting it", idx, (int)w->pid, why);
+	kill(w->pid, SIGKILL);
+	w->wedged = true;
+}
+
+static void wake_loop(struct broker *b)
+{
+	uint64_t one = 1;
+
+	if (b->wake_fd >= 0 && write(b->wake_fd, &one, sizeof one) < 0 && errno != EAGAIN)
+		log_debug("wake the main loop: %s", strerror(errno));
+}
+
 int broker_send_worker(struct broker *b, unsigned idx, uint8_t type, uint32_t req_id, const struct isol8_buf *p,
 		       const int *fds, unsigned nfds)
 {
 	struct worker_slot *w = &b->w[idx];
 	struct isol8_err err = ISOL8_ERR_INIT;
+	bool waited;
 	int r;
 
 	pthread_mutex_lock(&w->send_lock);
-	if (w->chan < 0) {
+	if (w->chan < 0 || w->wedged) {
 		pthread_mutex_unlock(&w->send_lock);
 		return -1;
 	}
-	r = isol8_ipc_send(w->chan, type, req_id, p ? p->data : NULL, p ? p->len : 0, fds, nfds, &err);
-	if (r < 0 && (err.errnum == EAGAIN || err.errnum == EWOULDBLOCK) && w->pid > 0) {
-		/* Its channel stayed full for the whole send timeout: the worker is wedged. Killing
-		 * it is the way back (the reaper removes what it owned and respawns it). */
-		log_error("worker %u (pid %d) has not read its channel for %d ms: restarting it", idx, (int)w->pid,
-			  BROKER_WORKER_SEND_TIMEOUT_MS);
-		kill(w->pid, SIGKILL);
+	waited = outq_pending(&w->out);
+	r = outq_send(&w->out, w->chan, type, req_id, p ? p->data : NULL, p ? p->len : 0, fds, nfds, clock_mono_ms(),
+		      &err);
+	w->sent = true;
+	if (r < 0 && err.code == ISOL8_E_LIMIT) {
+		char why[sizeof err.msg + 32];
+		snprintf(why, sizeof why, "has not read its channel (%s)", err.msg);
+		wedged_locked(w, idx, why);
+	} else if (!waited && outq_pending(&w->out)) {
+		wake_loop(b); /* from a verb thread the loop may be asleep in poll() */
 	}
 	pthread_mutex_unlock(&w->send_lock);
 	if (r < 0)
 		log_warn("send to worker %u: %s", idx, err.msg);
 	return r;
+}
+
+bool broker_worker_wants_out(struct broker *b, unsigned idx)
+{
+	struct worker_slot *w = &b->w[idx];
+	bool r;
+
+	pthread_mutex_lock(&w->send_lock);
+	r = w->chan >= 0 && outq_pending(&w->out);
+	pthread_mutex_unlock(&w->send_lock);
+	return r;
+}
+
+void broker_worker_flush(struct broker *b, unsigned idx)
+{
+	struct worker_slot *w = &b->w[idx];
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	pthread_mutex_lock(&w->send_lock);
+	if (w->chan >= 0 && outq_flush(&w->out, w->chan, &err) < 0)
+		log_warn("send to worker %u: %s", idx, err.msg);
+	pthread_mutex_unlock(&w->send_lock);
+}
+
+/* Two ways a worker shows it stopped reading: a message waits in our queue too long (the
+ * kernel's was full all that time), or, with nothing sent to it since the last look, the
+ * kernel still holds the same bytes for it (SIOCOUTQ: sent, not yet read) this long. A healthy
+ * worker's main thread reads in microseconds. The second look is skipped while messages flow
+ * (a read and a send of the same size leave the count unchanged); a worker that then never
+ * reads is caught by the first once the kernel's queue is full. */
+void broker_watch_workers(struct broker *b, uint64_t now)
+{
+	for (unsigned i = 0; i < b->o.workers; i++) {
+		struct worker_slot *w = &b->w[i];
+		uint64_t waited;
+		int unread = 0;
+
+		pthread_mutex_lock(&w->send_lock);
+		if (w->chan < 0 || w->wedged) {
+			pthread_mutex_unlock(&w->send_lock);
+			continue;
+		}
+		waited = outq_wait_ms(&w->out, now);
+		if (waited >= BROKER_WORKER_SEND_TIMEOUT_MS) {
+			char why[96];
+			snprintf(why, sizeof why, "has not read its channel for %llu ms", (unsigned long long)waited);
+			wedged_locked(w, i, why);
+		} else if (ioctl(w->chan, SIOCOUTQ, &unread) < 0 || unread == 0 || w->sent || unread < w->unread_last) {
+			w->unread_since_ms = 0;
+		} else if (!w->unread_since_ms) {
+			w->unread_since_ms = now;
+		} else if (now - w->unread_since_ms >= BROKER_WORKER_SEND_TIMEOUT_MS) {
+			char why[96];
+			snprintf(why, sizeof why, "has not read its channel for %llu ms",
+				 (unsigned long long)(now - w->unread_since_ms));
+			wedged_locked(w, i, why);
+		}
+		w->sent = false;
+		w->unread_last = unread;
+		pthread_mutex_unlock(&w->send_lock);
+	}
 }
 
 /* A tenant that may leave the usual box (host network, writable root, no seccomp) is
@@ -222,8 +307,9 @@ void broker_reap_workers(struct broker *b, uint64_t now)
 				log_warn("worker %u (pid %d) exited with status %d", i, (int)pid, WEXITSTATUS(status));
 			pthread_mutex_lock(&w->send_lock);
 			w->chan = xclose(w->chan);
-			pthread_mutex_unlock(&w->send_lock);
+			outq_clear(&w->out); /* closes the connections it held for the worker */
 			w->pid = 0;
+			pthread_mutex_unlock(&w->send_lock);
 			n = table_container_ids(i, w->gen, false, 0, &ids);
 			if (n)
 				log_info("removing %zu container(s) of dead worker %u", n, i);

@@ -67,8 +67,8 @@ int isol8_ipc_socketpair(int sv[2], struct isol8_err *err)
 	return 0;
 }
 
-int isol8_ipc_send(int sock, uint8_t type, uint32_t request_id, const void *payload, size_t len, const int *fds,
-		   unsigned nfds, struct isol8_err *err)
+static int send_flags(int sock, int flags, uint8_t type, uint32_t request_id, const void *payload, size_t len,
+		      const int *fds, unsigned nfds, struct isol8_err *err)
 {
 	uint8_t hdr[ISOL8_IPC_HDR_LEN];
 	int dups[ISOL8_IPC_MAX_FDS] = {-1, -1, -1};
@@ -130,7 +130,7 @@ int isol8_ipc_send(int sock, uint8_t type, uint32_t request_id, const void *payl
 	}
 
 	do
-		r = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		r = sendmsg(sock, &mh, MSG_NOSIGNAL | flags);
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
 		isol8_err_set(err, ISOL8_E_IO, errno, "send message type %u", type);
@@ -145,6 +145,18 @@ int isol8_ipc_send(int sock, uint8_t type, uint32_t request_id, const void *payl
 out:
 	close_fds(dups, ISOL8_IPC_MAX_FDS);
 	return ret;
+}
+
+int isol8_ipc_send(int sock, uint8_t type, uint32_t request_id, const void *payload, size_t len, const int *fds,
+		   unsigned nfds, struct isol8_err *err)
+{
+	return send_flags(sock, 0, type, request_id, payload, len, fds, nfds, err);
+}
+
+int isol8_ipc_trysend(int sock, uint8_t type, uint32_t request_id, const void *payload, size_t len, const int *fds,
+		      unsigned nfds, struct isol8_err *err)
+{
+	return send_flags(sock, MSG_DONTWAIT, type, request_id, payload, len, fds, nfds, err);
 }
 
 int isol8_ipc_send_buf(int sock, uint8_t type, uint32_t request_id, const struct isol8_buf *payload, const int *fds,

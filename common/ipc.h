@@ -47,6 +47,11 @@ int isol8_ipc_socketpair(int sv[2], struct isol8_err *err);
  * MSG_NOSIGNAL (a vanished peer is an error, not SIGPIPE). */
 int isol8_ipc_send(int sock, uint8_t type, uint32_t request_id, const void *payload, size_t len, const int *fds,
 		   unsigned nfds, struct isol8_err *err);
+/* isol8_ipc_send that never waits (MSG_DONTWAIT): when the peer's queue is full nothing is
+ * sent and it fails with err->errnum EAGAIN. For a sender that must not stall on a peer that
+ * stops reading (the broker's main loop: broker/outq.h). */
+int isol8_ipc_trysend(int sock, uint8_t type, uint32_t request_id, const void *payload, size_t len, const int *fds,
+		      unsigned nfds, struct isol8_err *err);
 int isol8_ipc_send_buf(int sock, uint8_t type, uint32_t request_id, const struct isol8_buf *payload, const int *fds,
 		       unsigned nfds, struct isol8_err *err);
 
