@@ -25,6 +25,7 @@ struct waiter {
  * pinned forever. Docker's slowest verb here (create + start under load) takes seconds. */
 #define VERB_REPLY_TIMEOUT_MS 120000
 
+static unsigned reply_timeout_ms = VERB_REPLY_TIMEOUT_MS;
 static int chan = -1;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond;
@@ -32,6 +33,11 @@ static pthread_mutex_t send_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct waiter *waiters;
 static uint32_t next_id = 1;
 static bool broken;
+
+void brokerc_set_timeout_ms(unsigned ms)
+{
+	reply_timeout_ms = ms;
+}
 
 int brokerc_init(int fd)
 {
@@ -89,15 +95,20 @@ int brokerc_call(uint8_t type, const struct isol8_buf *payload, const int *fds, 
 		return isol8_err_wrap(err, "send to broker");
 	}
 	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += VERB_REPLY_TIMEOUT_MS / 1000;
+	until.tv_sec += reply_timeout_ms / 1000;
+	until.tv_nsec += (long)(reply_timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&lock);
 	while (!w.done)
 		if (pthread_cond_timedwait(&cond, &lock, &until) == ETIMEDOUT && !w.done) {
 			/* A late reply finds no waiter and is dropped, fds closed (brokerc_deliver). */
 			unlink_waiter(&w);
 			pthread_mutex_unlock(&lock);
-			return isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "isol8d did not answer request %u within %d s",
-					     type, VERB_REPLY_TIMEOUT_MS / 1000);
+			return isol8_err_set(err, ISOL8_E_UNAVAIL, 0, "isol8d did not answer request %u within %u ms",
+					     type, reply_timeout_ms);
 		}
 	pthread_mutex_unlock(&lock);
 

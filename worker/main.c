@@ -137,6 +137,7 @@ int main(int argc, char **argv)
 					     {"pool-size", required_argument, 0, 'p'},
 					     {"pool-strategy", required_argument, 0, 's'},
 					     {"pool-dirty", required_argument, 0, 'd'},
+					     {"verb-timeout-ms", required_argument, 0, 'v'},
 					     {0, 0, 0, 0}};
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -167,6 +168,14 @@ int main(int argc, char **argv)
 			if (isol8_parse_u64(optarg, 16, &v, &err) < 0)
 				die("--pool-dirty: %s", err.msg);
 			g_pool_dirty = (unsigned)v;
+			break;
+		}
+		case 'v': {
+			/* How long a verb call waits for isol8d's answer (brokerc.c; tests shorten it). */
+			uint64_t v;
+			if (isol8_parse_u64(optarg, 3600000, &v, &err) < 0 || v == 0)
+				die("--verb-timeout-ms: %s", err.msg[0] ? err.msg : "must be at least 1");
+			brokerc_set_timeout_ms((unsigned)v);
 			break;
 		}
 		default:

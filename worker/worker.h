@@ -23,6 +23,8 @@
 
 /* ---- brokerc.c: verbs over the broker channel ---- */
 int brokerc_init(int chan);
+/* How long brokerc_call waits for the answer (120 s unless isol8-worker --verb-timeout-ms). */
+void brokerc_set_timeout_ms(unsigned ms);
 /* Send a verb and wait for its reply. On success *reply holds BR_REPLY_OK[_FD] (caller frees
  * with isol8_msg_free); on refusal returns -1 with the broker's error code and message. */
 int brokerc_call(uint8_t type, const struct isol8_buf *payload, const int *fds, unsigned nfds, struct isol8_msg *reply,

@@ -4,7 +4,8 @@
 # timeout), so a worker that did not read stalled every tenant for 2 s at a time; a stopped
 # worker whose channel was not full was never noticed, and every connection routed to it hung.
 # Sends never wait now (a bounded queue per worker, broker/outq.h), and a worker that leaves a
-# message unread for 2 s is killed and restarted.
+# message unread for 2 s is killed and restarted. The worker's own side: a verb answer that
+# never comes ends in an error, not a thread waiting forever.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 daemon_setup security-worker-wedge
@@ -88,6 +89,21 @@ case_stopped_worker_is_restarted() {
 	like "$res" '^accepted=4 refused=0 closed_by_daemon=4 ' "the connections the attacker held on the wedged worker were closed"
 	kill -CONT "$w" 2>/dev/null
 	daemon_stop c
+}
+
+case_verb_answer_that_never_comes() {
+	local res
+	res=$(timeout 60 /usr/bin/python3 "$SEC_DIR/fake_broker.py" "$BUILDDIR/isol8-worker" 2000 2>"$T_TMP/fb.err")
+	diag "$res"
+	like "$res" $'(^|\n)verb=40(\n|$)' "the run asks for a sandbox (V_CREATE), which is never answered"
+	like "$res" $' error=isol8d did not answer request 40 within 2000 ms(\n|$)' \
+		"the run ends with an error naming the verb and the wait"
+	local after
+	after=$(sed -n 's/^error_after_ms=\([0-9]*\) .*/\1/p' <<<"$res")
+	[ -n "$after" ] && [ "$after" -ge 1800 ] && [ "$after" -lt 6000 ] && ok "after the timeout (${after} ms), not forever" ||
+		not_ok "the error comes after the 2 s timeout" "$res"
+	like "$res" $'(^|\n)late_reply_fd_closed=yes(\n|$)' "the late answer is dropped and the connection it carried closed"
+	like "$res" $'(^|\n)next=sessions(\n|$)' "the worker serves the next connection"
 }
 
 run_cases "$@"
