@@ -216,7 +216,7 @@ struct owned_container {
 	int tenant; /* index in policy */
 	int kind;   /* enum isol8_sandbox_kind */
 	char session[65];
-	uint64_t deadline_ms; /* hard lifetime for ephemeral sandboxes, 0 = none */
+	uint64_t deadline_ms; /* hard lifetime for ephemeral and persisted sandboxes, 0 = none */
 	int net_mode;         /* enum isol8_net_mode it was created with */
 	char slot[160];       /* agent slot directory, "" without an agent */
 	int agent_listen;     /* listening socket until the agent connected, else -1 */
@@ -224,6 +224,7 @@ struct owned_container {
 	uint32_t policy_gen;  /* broker policy_gen at create: a pooled one from an older policy is not reused */
 	uint32_t uid, gid;    /* its host identity, fixed at create: every exec and the agent's check use it */
 	bool uid_claimed;     /* uid is one of its tenant's block, claimed until the entry goes */
+	char owner[ISOL8_MAX_PRINCIPAL + 1]; /* the creating token's principal ("" for the broker's own) */
 };
 /* A token lets the worker create sandboxes for the tenant: it dies at V_CONN_DONE, with the
  * worker, or at expires_ms, whichever comes first, so a worker that never says it is done
@@ -259,6 +260,10 @@ int table_container_take_listen(const char *id, unsigned worker, uint32_t gen);
 int table_container_renew(const char *id, unsigned worker, uint32_t gen, uint64_t deadline_ms);
 /* Containers of one tenant (every tenant when tenant < 0) of one enum isol8_sandbox_kind. */
 unsigned table_container_count_tenant_kind(int tenant, int kind);
+/* Persisted sandboxes of one tenant and principal whose id starts with prefix ("" for all):
+ * up to max ids and the ms left before their deadline; returns how many matched (at most max). */
+size_t table_kept_find(int tenant, const char *principal, const char *prefix, char (*ids)[65], uint64_t *left_ms,
+		       size_t max, uint64_t now_ms);
 /* A session sandbox of this tenant with this name exists. */
 bool table_session_exists(int tenant, const char *name);
 /* Copy out ids of containers matching (worker, gen) or all when worker == UINT32_MAX. Caller frees. */

@@ -316,6 +316,24 @@ unsigned table_container_count_tenant_kind(int tenant, int kind)
 	return n;
 }
 
+size_t table_kept_find(int tenant, const char *principal, const char *prefix, char (*ids)[65], uint64_t *left_ms,
+		       size_t max, uint64_t now)
+{
+	size_t n = 0, plen = strlen(prefix);
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_ctrs && n < max; i++) {
+		const struct owned_container *c = &ctrs[i];
+		if (c->kind != SANDBOX_PERSIST || c->tenant != tenant || !*c->owner ||
+		    strcmp(c->owner, principal) != 0 || strncmp(c->id, prefix, plen) != 0)
+			continue;
+		memcpy(ids[n], c->id, 65);
+		left_ms[n++] = c->deadline_ms > now ? c->deadline_ms - now : 0;
+	}
+	pthread_mutex_unlock(&lock);
+	return n;
+}
+
 bool table_session_exists(int tenant, const char *name)
 {
 	bool found = false;

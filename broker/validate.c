@@ -81,7 +81,8 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	    isol8_get_u64(m, &r->lim.timeout_ms, err) < 0 || isol8_get_u64(m, &r->lim.sandbox_size, err) < 0 ||
 	    isol8_get_u64(m, &r->lim.tmp_size, err) < 0 || isol8_get_u64(m, &r->lim.max_output, err) < 0 ||
 	    isol8_get_u8(m, &net, err) < 0 || isol8_get_u8(m, &writable, err) < 0 || isol8_get_u8(m, &kind, err) < 0 ||
-	    isol8_get_str(m, &session, ISOL8_MAX_SESSION, err) < 0 || isol8_msg_end(m, err) < 0)
+	    isol8_get_str(m, &session, ISOL8_MAX_SESSION, err) < 0 || isol8_get_u64(m, &r->persist_ttl_ms, err) < 0 ||
+	    isol8_msg_end(m, err) < 0)
 		return -1;
 	if (table_token_get(token, worker, gen, &r->tenant, &prewarm) < 0)
 		return isol8_err_set(err, ISOL8_E_POLICY, 0, "unknown or expired connection token %u", token);
@@ -105,6 +106,8 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "writable flag %u out of range", writable);
 	if ((kind == SANDBOX_SESSION) != (*session != '\0') || (*session && !isol8_valid_session_name(session)))
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "bad session name for sandbox kind %u", kind);
+	if (kind != SANDBOX_PERSIST && r->persist_ttl_ms)
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "a persist ttl for sandbox kind %u", kind);
 	if (cpu_millis == 0 || cpu_millis > 1024000 || pids == 0 || r->lim.memory == 0 || r->lim.timeout_ms == 0 ||
 	    r->lim.sandbox_size == 0 || r->lim.tmp_size == 0 || r->lim.max_output == 0)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "limits must be positive");
@@ -154,9 +157,12 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 				     "persisted sandboxes (--persist) are not allowed for tenant %s", t->name);
 	if (kind == SANDBOX_PERSIST && table_container_count_tenant_kind(r->tenant, SANDBOX_PERSIST) >= t->max_persist)
 		return isol8_err_set(err, ISOL8_E_LIMIT, 0,
-				     "tenant %s already has %u persisted sandboxes (policy maximum maxPersist); an "
-				     "administrator removes them with 'isol8 cleanup'",
+				     "tenant %s already has %u persisted sandboxes (policy maximum maxPersist); "
+				     "remove one of yours with 'isol8 rm ID' (listed by 'isol8 rm --list')",
 				     t->name, t->max_persist);
+	/* ... and for how long: the request may ask for less than the ceiling, never more. */
+	if (kind == SANDBOX_PERSIST && isol8_policy_apply_persist_ttl(t, &r->persist_ttl_ms, err) < 0)
+		return -1;
 
 	snprintf(base, sizeof base, "isol8:%s", isol8_runtime_name(rt));
 	if (*image) {

@@ -22,6 +22,7 @@ struct create_req {
 	int kind;
 	int isolation; /* enum isol8_isolation: the tenant's tier, from the policy alone */
 	char session[ISOL8_MAX_SESSION + 1];
+	uint64_t persist_ttl_ms; /* kind persist: kept this long after its timeout (policy-capped) */
 	/* for the audit log */
 	uint32_t token;
 	bool token_ok; /* token resolved: refusals can name who asked */
@@ -31,7 +32,8 @@ struct create_req {
 };
 void create_req_free(struct create_req *r);
 /* Parses V_CREATE, checks the token, applies the tenant's ceilings (clamp or refuse),
- * runtime/network/image/writable permissions and the session quota, and resolves the image
+ * runtime/network/image/writable permissions, the session and persist quotas and the persist
+ * ttl ceiling, and resolves the image
  * (explicit, else the preferred custom image when present, else isol8:<runtime>). */
 int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol8_msg *m, struct docker *d,
 		    struct create_req *r, struct isol8_err *err);

@@ -145,8 +145,18 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	 * renews the deadline to the run's own timeout (verb_renew). */
 	oc.deadline_ms = r.kind == SANDBOX_EPHEMERAL ? clock_mono_ms() + BROKER_POOL_IDLE_MS + r.lim.timeout_ms + 60000
 						     : 0;
+	/* A persisted one outlives its run by the ttl the policy allows, and no more: then it goes,
+	 * and every process the program left running in it goes with it. */
+	if (r.kind == SANDBOX_PERSIST)
+		oc.deadline_ms = clock_mono_ms() + r.lim.timeout_ms + r.persist_ttl_ms;
 	oc.timeout_ms = r.lim.timeout_ms;
 	oc.policy_gen = j->b->policy_gen;
+	{
+		/* Its owner, for isol8 rm: the principal the broker routed the token for. */
+		struct token_who who;
+		if (!r.prewarm && table_token_who(r.token, j->worker, j->gen, &who) == 0)
+			memcpy(oc.owner, who.principal, sizeof oc.owner);
+	}
 	table_container_add(&oc);
 	audit_note_sandbox(id, &r);
 	if (r.clamped && !r.prewarm)
@@ -166,6 +176,7 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	isol8_put_str(reply, r.image);
 	isol8_put_u8(reply, r.image_setup);
 	isol8_put_u8(reply, (uint8_t)r.isolation);
+	isol8_put_u64(reply, r.kind == SANDBOX_PERSIST ? r.persist_ttl_ms : 0);
 	create_req_free(&r);
 	(void)rfd;
 	return 0;
@@ -378,6 +389,87 @@ static int verb_list_own(struct job *j, struct docker *d, struct isol8_buf *repl
 	for (size_t i = 0; i < n; i++)
 		isol8_put_str(reply, ids[i]);
 	free(ids);
+	return 0;
+}
+
+/* isol8 rm: the caller's own persisted sandboxes, whichever worker made them. Who the caller
+ * is comes from the token (the tenant and principal the broker routed it for, from SO_PEERCRED
+ * or a trusted frontend's key), never from the message; another tenant's or principal's
+ * sandbox is "not found" like one that does not exist, so its existence does not leak. */
+static int kept_owner(struct job *j, struct token_who *who, struct isol8_err *err)
+{
+	uint32_t token;
+
+	if (isol8_get_u32(&j->m, &token, err) < 0)
+		return -1;
+	if (table_token_who(token, j->worker, j->gen, who) < 0 || who->uid == (uid_t)-1 || who->tenant < 0 ||
+	    !who->principal[0])
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "unknown or expired connection token %u", token);
+	return 0;
+}
+
+static int verb_kept_list(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	_cleanup_free_ char(*ids)[65] = NULL;
+	_cleanup_free_ uint64_t *left = NULL;
+	struct token_who who;
+	size_t n;
+
+	if (kept_owner(j, &who, err) < 0 || isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	ids = xcalloc(ISOL8_KEPT_LIST_MAX, sizeof *ids);
+	left = xcalloc(ISOL8_KEPT_LIST_MAX, sizeof *left);
+	n = table_kept_find(who.tenant, who.principal, "", ids, left, ISOL8_KEPT_LIST_MAX, clock_mono_ms());
+	isol8_put_u32(reply, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		isol8_put_str(reply, ids[i]);
+		isol8_put_u64(reply, left[i]);
+	}
+	(void)d;
+	(void)rfd;
+	return 0;
+}
+
+static bool valid_id_prefix(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 12 || n > 64)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return false;
+	return true;
+}
+
+static int verb_kept_remove(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	_cleanup_free_ char *prefix = NULL;
+	struct token_who who;
+	char ids[2][65];
+	uint64_t left[2];
+	size_t n;
+
+	if (kept_owner(j, &who, err) < 0 || isol8_get_str(&j->m, &prefix, 64, err) < 0 || isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	if (!valid_id_prefix(prefix))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "a container id is 12 to 64 lowercase hex digits");
+	n = table_kept_find(who.tenant, who.principal, prefix, ids, left, 2, clock_mono_ms());
+	if (n == 0)
+		return isol8_err_set(err, ISOL8_E_NOTFOUND, 0,
+				     "no kept container %s of yours (list them with 'isol8 rm --list')", prefix);
+	if (n > 1)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "%s names more than one of your kept containers: give more of the id", prefix);
+	/* Gone already (its deadline, a concurrent rm) is what the caller asked for. */
+	if (docker_container_remove(d, ids[0], true, true, err) < 0)
+		return isol8_err_wrap(err, "remove %.12s", ids[0]);
+	netns_forget(j->b, ids[0]);
+	table_tombstone_add(ids[0], "removed by its owner (isol8 rm)");
+	table_container_del(ids[0]);
+	log_info("removed kept sandbox %.12s for %s", ids[0], who.principal);
+	(void)reply;
+	(void)rfd;
 	return 0;
 }
 

@@ -54,6 +54,12 @@ int cmd_doctor(int argc, char **argv);
 int cmd_file(int argc, char **argv);
 int cmd_cp(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+/* cmd_rm.c: remove one of the caller's kept (--persist) containers through isol8d; also
+ * `isol8 cleanup --container ID`. Prints the outcome (--json: one object) and returns the
+ * exit status. kept_valid_id: 12 to 64 lowercase hex digits. */
+int kept_remove(const char *socket, const char *id, bool json);
+bool kept_valid_id(const char *id);
 int cmd_serve(int argc, char **argv); /* http: cmd_serve.c */
 int cmd_mcp(int argc, char **argv);   /* mcp/server.c: MCP over stdio */
 

@@ -39,7 +39,7 @@ static const struct command commands[] = {
 	{"mcp", cmd_mcp},     /* mcp: Model Context Protocol over stdio */
 	{"audit", cmd_audit},   {"doctor", cmd_doctor},   {"list-custom", cmd_list_custom},
 	{"status", cmd_status}, {"keys", cmd_keys},       {"login", cmd_login},
-	{"logout", cmd_logout},
+	{"logout", cmd_logout}, {"rm", cmd_rm},
 };
 
 static const struct command *find(const char *name)

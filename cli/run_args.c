@@ -39,6 +39,7 @@ enum opt_id {
 	O_NO_STREAM,
 	O_PERSISTENT,
 	O_PERSIST,
+	O_PERSIST_TTL,
 	O_DEBUG,
 	O_TIMEOUT,
 	O_MEMORY,
@@ -95,6 +96,7 @@ static const struct opt_def opts[] = {
 	{"no-stream", 0, false, O_NO_STREAM},
 	{"persistent", 0, false, O_PERSISTENT},
 	{"persist", 0, false, O_PERSIST},
+	{"persist-ttl", 0, true, O_PERSIST_TTL},
 	{"debug", 0, false, O_DEBUG},
 	{"timeout", 0, true, O_TIMEOUT},
 	{"memory", 0, true, O_MEMORY},
@@ -477,6 +479,12 @@ static int apply(struct run_opts *o, const struct opt_def *d, const char *v, str
 	case O_PERSIST:
 		o->persist = true;
 		break;
+	case O_PERSIST_TTL:
+		if (isol8_parse_duration_ms(v, &o->persist_ttl_ms, err) < 0)
+			return isol8_err_wrap(err, "--persist-ttl");
+		if (o->persist_ttl_ms < 1000)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--persist-ttl must be at least 1s");
+		break;
 	case O_DEBUG:
 		o->debug = true;
 		break;
@@ -793,6 +801,8 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 		return isol8_err_set(
 			err, ISOL8_E_USAGE, 0,
 			"--output-path needs --output-dir DIR (to write the files) or --json (to print them)");
+	if (o->persist_ttl_ms && !o->persist)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--persist-ttl needs --persist");
 	/* http: --host runs through cli/remote.c (cmd_run.c); --key alone means nothing. */
 	if (o->key && !o->host)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--key needs --host");

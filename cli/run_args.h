@@ -96,7 +96,8 @@ struct run_opts {
 	/* behaviour */
 	bool persistent;
 	bool persist;
-	char *session_id; /* --session-id (implies persistent); cmd_run names --persistent runs */
+	uint64_t persist_ttl_ms; /* --persist-ttl: kept this long after the timeout (0: the policy's) */
+	char *session_id;        /* --session-id (implies persistent); cmd_run names --persistent runs */
 	bool no_stream;
 	bool json;
 	bool timings;

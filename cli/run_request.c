@@ -121,6 +121,8 @@ static json_object *options_obj(const struct run_opts *o)
 	if (o->image)
 		json_object_object_add(p, "image", json_object_new_string(o->image));
 	json_object_object_add(p, "persist", json_object_new_boolean(o->persist));
+	if (o->persist_ttl_ms)
+		json_object_object_add(p, "persistTtlMs", json_object_new_uint64(o->persist_ttl_ms));
 	json_object_object_add(p, "secrets", kv_json(&o->secrets));
 	json_object_object_add(p, "logNetwork", json_object_new_boolean(o->log_network));
 	json_object_object_add(p, "debug", json_object_new_boolean(o->debug));

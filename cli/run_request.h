@@ -5,7 +5,7 @@
  *             "installPackages","args"?,"outputPaths"?,"setupScript"?,"codeInBundle"?,"stdinInBundle"?,"stdinStream"?,"hasFiles"?},
  *  "options":{"memoryLimit","cpuLimit","pidsLimit","sandboxSize","tmpSize","maxOutputSize",
  *             "network","networkFilter":{"whitelist","blacklist"},"readonlyRootFs","image"?,
- *             "persist","secrets","logNetwork","debug"},
+ *             "persist","persistTtlMs"?,"secrets","logNetwork","debug"},
  *  "sessionId"?} */
 #ifndef ISOL8_FRONTEND_RUN_REQUEST_H
 #define ISOL8_FRONTEND_RUN_REQUEST_H

@@ -196,8 +196,14 @@ int run_result_report(const struct run_opts *o, struct run_io *io, const char *t
 		fputs("[WARN] Output was truncated\n", stderr);
 	if ((s = str_member(res, "notice")))
 		fprintf(stderr, "[INFO] %s\n", s);
-	if (o->persist && (s = str_member(res, "containerId")))
+	if (o->persist && (s = str_member(res, "containerId"))) {
+		const char *until = str_member(res, "expiresAt");
 		fprintf(stderr, "[Run] Container kept: %s\n", s);
+		/* It does not live forever, and its owner can end it sooner. */
+		if (until)
+			fprintf(stderr, "[Run] isol8d removes it at %s; remove it sooner with 'isol8 rm %.12s'\n",
+				until, s);
+	}
 	if (o->out_file)
 		fprintf(stderr, "[Run] Output written to %s\n", o->out_file);
 	if (o->timings)

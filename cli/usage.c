@@ -22,6 +22,7 @@ static const char main_text[] =
 	"  list-custom           List the custom images (--json)\n"
 	"  keys create|list|revoke|purge  API keys of isol8 serve (root)\n"
 	"  login, logout         Store (remove) an API key for --host from a server's master key\n"
+	"  rm ID, rm --list      Remove (list) your containers kept by run --persist\n"
 	"  cleanup               Remove isol8 containers (and images with --images)\n"
 	"  config                Display the resolved configuration\n"
 	"  audit verify|show     Check isol8d's audit log, or list its records\n"
@@ -90,7 +91,9 @@ static const char run_text[] =
 	"  --persistent              Keep state between runs in a session named cli-<ms> (false)\n"
 	"  --session-id <name>       Run in the named session ([A-Za-z0-9_.-], max 64; implies\n"
 	"                            --persistent)                                 (-)\n"
-	"  --persist                 Keep the container after the run for inspection (false)\n"
+	"  --persist                 Keep the container after the run for inspection; isol8d\n"
+	"                            removes it after the policy's persistTtlMs (false)\n"
+	"  --persist-ttl <duration>  Keep it for less than that, e.g. 10m (with --persist) (-)\n"
 	"\n"
 	"Output:\n"
 	"  --no-stream               Print output when the run ends, not as it comes (false)\n"
@@ -119,6 +122,14 @@ static const char session_text[] =
 	"\n"
 	"List your persistent sessions, or stop one and remove its container.\n"
 	"With --host <url> [--key <key>] (key also $ISOL8_API_KEY), ask a remote isol8 serve.\n";
+
+static const char rm_text[] =
+	"Usage: isol8 rm [--json] [--socket <path>] <id>\n"
+	"       isol8 rm --list [--json] [--socket <path>]\n"
+	"\n"
+	"Remove one of your containers kept by 'isol8 run --persist' (its id, or the first 12 or\n"
+	"more of its hex digits), or list them with the time isol8d removes each on its own.\n"
+	"Containers of other users are not shown and cannot be removed.\n";
 
 /* http: isol8 serve */
 static const char serve_text[] =
@@ -212,9 +223,10 @@ int usage_command(const char *cmd, FILE *f)
 	static const struct {
 		const char *name, *text;
 	} texts[] = {
-		{"run", run_text},       {"session", session_text}, {"file", file_text},   {"cp", cp_text},
-		{"config", config_text}, {"version", version_text}, {"serve", serve_text}, /* http */
-		{"mcp", mcp_text},       {"status", status_text},   {"help", help_text},
+		{"run", run_text},         {"session", session_text}, {"rm", rm_text},
+		{"file", file_text},       {"cp", cp_text},           {"config", config_text},
+		{"version", version_text}, {"serve", serve_text}, /* http */
+		{"mcp", mcp_text},         {"status", status_text},   {"help", help_text},
 	};
 
 	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {

@@ -78,6 +78,11 @@ enum isol8_msg_type {
 	FE_SIGNAL = 15,       /* u8 signal (SIGINT/SIGTERM/SIGKILL): interrupt the running program */
 	FE_STDIN = 16,        /* empty | fd: the program's live stdin (read end of a pipe); sent right
 	                        after FE_RUN when request.stdinStream is true */
+	FE_KEPT_LIST = 18,    /* empty, after a HELLO_KEPT hello -> WK_SESSIONS with the caller's
+	                        persisted sandboxes: a JSON array of {"id", "expiresAt" (RFC 3339),
+	                        "expiresInMs"} */
+	FE_KEPT_REMOVE = 19,  /* str container (12 to 64 lowercase hex: the id or a prefix), after a
+	                        HELLO_KEPT hello -> WK_OK once it is removed, or WK_ERROR */
 
 	/* worker -> frontend */
 	WK_RESULT = 20,   /* JSON result text */
@@ -118,10 +123,15 @@ enum isol8_msg_type {
 		40, /* u32 token, u8 runtime, str image (explicit, may be empty), str preferred_image (custom, used when present, may be empty), u64 memory, u64 cpu_millis, u32 pids,
 	                        u64 timeout_ms, u64 sandbox_size, u64 tmp_size, u64 max_output,
 	                        u8 net_mode, u8 writable, u8 kind (0 ephemeral, 1 session, 2 persist),
-	                        str session
+	                        str session, u64 persist_ttl_ms (kind persist: how long the sandbox is
+	                        kept after its run's timeout, 0 for the policy's limits.persistTtlMs;
+	                        0 for the other kinds)
 	                        -> str container_id, u64 memory, u64 cpu_millis, u32 pids, u64 timeout_ms,
 	                           u64 sandbox_size, u64 tmp_size, u64 max_output, u8 writable, str image, u8 image_setup,
-	                           u8 isolation (enum isol8_isolation: 0 runc, 1 runsc; no agent under runsc) */
+	                           u8 isolation (enum isol8_isolation: 0 runc, 1 runsc; no agent under runsc),
+	                           u64 persist_ttl_ms (as applied; 0 for the other kinds). A persisted
+	                           sandbox is removed by the broker timeout_ms + persist_ttl_ms after
+	                           its creation, whatever the worker does */
 	V_START = 41,       /* str container -> empty, or | fd: the agent connection (common/agent_proto.h)
 	                        when the image carries the agent and it connected */
 	V_EXEC = 42,        /* str container, u32 argc, str argv[argc], u32 envc, str env[envc],
@@ -131,23 +141,30 @@ enum isol8_msg_type {
 	V_KILL = 45,        /* str container, u8 signal -> empty */
 	V_REMOVE = 46,      /* str container -> empty */
 	/* 47, 48: put-archive and get-archive, removed (no sender); not to be reused */
-	V_NET_RULES = 49, /* str container, u32 n_allow, str allow[n_allow], u32 n_deny, str deny[n_deny],
+	V_NET_RULES = 49,   /* str container, u32 n_allow, str allow[n_allow], u32 n_deny, str deny[n_deny],
 	                        u8 log -> empty. Only for a running sandbox created with net mode
 	                        filtered, once. Patterns: canonical host patterns (proxy/hostpat.h:
 	                        name, *.domain or *; never compiled), at most ISOL8_NET_MAX_PATTERNS
 	                        per list, each 1..ISOL8_NET_MAX_PATTERN bytes. */
-	V_LIST_OWN = 50,  /* empty -> u32 n, str id[n] */
-	V_LOG = 51,       /* u8 level, str line (no reply) */
-	V_CONN_DONE = 52, /* u32 token (no reply) */
-	V_NET_LOGS = 53,  /* str container -> str json (array of request records, see proxy/proxy.c) */
-	V_RENEW = 54,     /* str container, u64 timeout_ms: a reused ephemeral sandbox gets a fresh hard
+	V_LIST_OWN = 50,    /* empty -> u32 n, str id[n] */
+	V_LOG = 51,         /* u8 level, str line (no reply) */
+	V_CONN_DONE = 52,   /* u32 token (no reply) */
+	V_NET_LOGS = 53,    /* str container -> str json (array of request records, see proxy/proxy.c) */
+	V_RENEW = 54,       /* str container, u64 timeout_ms: a reused ephemeral sandbox gets a fresh hard
 	                        deadline (now + min(timeout, its applied timeout) + 60 s); timeout_ms 0:
 	                        it went back to the pool (the deadline a new one gets) -> empty */
-	V_USAGE = 56,     /* str container, u8 reset (1: start a new memory peak after reading)
+	V_USAGE = 56,       /* str container, u8 reset (1: start a new memory peak after reading)
 	                        -> u8 known (USAGE_K_*), u64 cpu_us, u64 memory_bytes,
 	                        u64 peak_memory_bytes, u64 net_bytes_in, u64 net_bytes_out: the
 	                        sandbox's cumulative counters (cgroup; the proxy for filtered) */
-	V_AUDIT = 55,     /* one finished run, for the broker's audit log (no reply). Only what the
+	V_KEPT_LIST = 57,   /* u32 token -> u32 n, n x (str container_id, u64 expires_in_ms): the
+	                        persisted sandboxes of the token's tenant and principal, in any
+	                        worker (at most ISOL8_KEPT_LIST_MAX) */
+	V_KEPT_REMOVE = 58, /* u32 token, str container (12 to 64 lowercase hex, a prefix matching
+	                        exactly one) -> empty: removes a persisted sandbox of the token's
+	                        tenant and principal, whichever worker created it. Any other
+	                        sandbox, another tenant's or principal's included, is "not found" */
+	V_AUDIT = 55,       /* one finished run, for the broker's audit log (no reply). Only what the
 	                        worker alone knows; the broker adds who, where and with which limits:
 	                        u32 token, str container (empty: no sandbox was reached),
 	                        str execution_id (ISOL8_AUDIT_MAX_EXEC_ID), u8 outcome (enum
@@ -178,6 +195,9 @@ enum isol8_msg_type {
 	PX_STATS = 65,     /* str container -> u64 bytes_up (sent upstream for the sandbox),
 	                        u64 bytes_down (received for it), closed and open connections */
 };
+
+/* V_KEPT_LIST: entries in one reply (each at most 4 + 64 + 8 bytes) */
+#define ISOL8_KEPT_LIST_MAX 512u
 
 /* V_USAGE */
 #define USAGE_K_CPU 0x01u
@@ -240,6 +260,8 @@ enum isol8_hello_op {
 	HELLO_DRAIN = 11,   /* answered by the broker itself, for local root only (isol8 status
 	                      --drain): start draining as SIGUSR1 does, then WK_HEALTH */
 	HELLO_UNDRAIN = 12, /* the same, cancelling a drain as SIGUSR2 does */
+	HELLO_KEPT = 13,    /* routed to the tenant's home worker: one FE_KEPT_LIST or FE_KEPT_REMOVE
+	                      (isol8 rm) */
 	HELLO__MAX
 };
 

@@ -27,6 +27,8 @@
 #define ISOL8_ERR_MIN (2u + ISOL8_STR(0)) /* u16 code, str message */
 #define ISOL8_ERR_MAX (2u + ISOL8_STR(ISOL8_MAX_ERROR_MSG))
 #define ISOL8_ID_MAX ISOL8_STR(ISOL8_MAX_ID)
+#define ISOL8_KEPT_MIN ISOL8_STR(12) /* a kept container's id or its prefix: 12 to 64 hex digits */
+#define ISOL8_KEPT_MAX ISOL8_STR(64)
 #define ISOL8_TENANT_MAX ISOL8_STR(ISOL8_MAX_TENANT)
 /* BR_ASSIGN without its strings: token, op, 3 str lengths, uid, gid, pid, max_sessions, idle,
    audit flags */
@@ -35,8 +37,8 @@
    err_code, err_msg length, 2 u64, flags, 7 u64, 2 u32, code_hash length, n_meta, 3 str lengths;
    the execution id has at least one byte */
 #define ISOL8_AUDIT_FIXED (4u + 4u * 2u + 1u + 4u + 2u + 4u + 8u * 2u + 1u + 8u * 7u + 4u * 2u + 4u + 4u + 4u * 3u)
-/* V_CREATE without its strings: token, runtime, 3 str lengths, 6 u64, pids, 3 u8 */
-#define ISOL8_CREATE_FIXED (4u + 1u + 4u * 3u + 8u * 6u + 4u + 3u)
+/* V_CREATE without its strings: token, runtime, 3 str lengths, 6 u64, pids, 3 u8, persist ttl */
+#define ISOL8_CREATE_FIXED (4u + 1u + 4u * 3u + 8u * 6u + 4u + 3u + 8u)
 
 #define ISOL8_PROTO_ROWS(ROW)                                                                                         \
 	/* frontend -> broker (the front door), or -> the connector of isol8 serve */                                 \
@@ -62,6 +64,8 @@
 	    ISOL8_STR(ISOL8_MAX_SESSION) + ISOL8_STR(ISOL8_MAX_PATH), 0, NULL)                                        \
 	ROW(FE_SIGNAL, "signal", PEER_FRONTEND, PEER_WORKER, FDS0, 1, 1, ISOL8_MSG_NOREPLY, NULL)                     \
 	ROW(FE_STDIN, "stdin", PEER_FRONTEND, PEER_WORKER, FDS1(ISOL8_FD_PIPE_R), 0, 0, ISOL8_MSG_NOREPLY, NULL)      \
+	ROW(FE_KEPT_LIST, "kept-list", PEER_FRONTEND, PEER_WORKER, FDS0, 0, 0, 0, NULL)                               \
+	ROW(FE_KEPT_REMOVE, "kept-remove", PEER_FRONTEND, PEER_WORKER, FDS0, ISOL8_KEPT_MIN, ISOL8_KEPT_MAX, 0, NULL) \
 	/* worker -> frontend; WK_ERROR also from the broker (a refused hello) and the connector,         \
 	   WK_FILE from the broker (isol8 audit show), WK_HEALTH only from it. The worker may be another   \
 	   tenant's compromised process: its fds are read only as sealed memfds */           \
@@ -105,6 +109,9 @@
 	ROW(V_NET_LOGS, "network-logs", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_STR(1), ISOL8_ID_MAX, 0, verb_net_logs) \
 	ROW(V_RENEW, "renew", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_STR(1) + 8, ISOL8_ID_MAX + 8, 0, verb_renew)      \
 	ROW(V_USAGE, "usage", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_STR(1) + 1, ISOL8_ID_MAX + 1, 0, verb_usage)      \
+	ROW(V_KEPT_LIST, "kept-list-own", PEER_WORKER, PEER_BROKER, FDS0, 4, 4, 0, verb_kept_list)                    \
+	ROW(V_KEPT_REMOVE, "kept-remove-own", PEER_WORKER, PEER_BROKER, FDS0, 4 + ISOL8_KEPT_MIN, 4 + ISOL8_KEPT_MAX, \
+	    0, verb_kept_remove)                                                                                      \
 	ROW(V_AUDIT, "audit", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_AUDIT_FIXED + 1, ISOL8_ANY, ISOL8_MSG_NOREPLY,    \
 	    verb_audit)                                                                                               \
 	/* broker -> proxy, and its answers */                                                                        \

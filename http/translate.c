@@ -42,11 +42,11 @@ static const char *const request_keys[] = {"code",        "cmd",
 					   "codeHash",    "allowInsecureCodeUrl",
 					   "workdir",     "setupScript",
 					   "args",        NULL};
-static const char *const option_keys[] = {
-	"network",       "networkFilter", "cpuLimit",       "memoryLimit", "sandboxSize", "tmpSize",
-	"maxOutputSize", "pidsLimit",     "readonlyRootFs", "secrets",     "timeoutMs",   "image",
-	"persist",       "debug",         "logNetwork",     "mode",        "security",    "audit",
-	"poolStrategy",  "poolSize",      "remoteCode",     NULL};
+static const char *const option_keys[] = {"network",    "networkFilter", "cpuLimit",  "memoryLimit",    "sandboxSize",
+					  "tmpSize",    "maxOutputSize", "pidsLimit", "readonlyRootFs", "secrets",
+					  "timeoutMs",  "image",         "persist",   "debug",          "logNetwork",
+					  "mode",       "security",      "audit",     "poolStrategy",   "poolSize",
+					  "remoteCode", "persistTtlMs",  NULL};
 static const char *const filter_keys[] = {"whitelist", "blacklist", NULL};
 
 static int copy_string(json_object *src, const char *key, const char *path, size_t max, json_object *dst,
@@ -356,6 +356,7 @@ static int build_options(json_object *opt, json_object *out, struct isol8_err *e
 	    copy_env(opt, "secrets", "options.secrets", out, err) < 0 ||
 	    copy_string(opt, "image", "options.image", ISOL8_MAX_IMAGE, out, err) < 0 ||
 	    copy_bool(opt, "persist", "options.persist", out, err) < 0 ||
+	    copy_u64(opt, "persistTtlMs", "options.persistTtlMs", 1000, 30ull * 24 * 3600 * 1000, out, err) < 0 ||
 	    copy_bool(opt, "debug", "options.debug", out, err) < 0 ||
 	    copy_bool(opt, "logNetwork", "options.logNetwork", out, err) < 0)
 		return -1;

@@ -11,7 +11,7 @@
  * outputPaths is refused (400: not supported by this server).
  * options: network, networkFilter {whitelist, blacklist}, cpuLimit, memoryLimit, sandboxSize,
  * tmpSize, maxOutputSize (sizes as bytes or "512m"), pidsLimit, readonlyRootFs, secrets,
- * timeoutMs (default for the request), image, persist, debug, logNetwork; mode, security,
+ * timeoutMs (default for the request), image, persist, persistTtlMs, debug, logNetwork; mode, security,
  * audit, poolStrategy, poolSize, remoteCode are accepted and ignored (the server's settings
  * win). Unknown keys anywhere are a 400. */
 #ifndef ISOL8_FRONTEND_HTTP_TRANSLATE_H

@@ -26,13 +26,17 @@ static void cleanup_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: isol8 cleanup [--force] [--dry-run] [--json] [--images] [--filter KEY=VALUE]\n"
+		"       isol8 cleanup --container ID [--json] [--socket PATH]\n"
 		"Remove the containers isol8d created (label " CONTAINER_FILTER "); with --images also\n"
 		"the isol8 images (label " MANAGED_FILTER ").\n"
 		"  --force            do not ask for confirmation\n"
 		"  --dry-run          list what would be removed, remove nothing\n"
 		"  --json             print what was found and removed as JSON (needs --force or --dry-run)\n"
 		"  --images           also remove isol8 images\n"
-		"  --filter KEY=VALUE only objects that also carry this label\n");
+		"  --filter KEY=VALUE only objects that also carry this label\n"
+		"  --container ID     remove one of your containers kept by 'isol8 run --persist',\n"
+		"                     through isol8d (as 'isol8 rm ID'; no access to Docker needed)\n"
+		"  --socket PATH      isol8d's socket, with --container\n");
 }
 
 static const char *str_member(json_object *o, const char *key)
@@ -218,11 +222,13 @@ int cmd_cleanup(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"dry-run", no_argument, NULL, 'n'},
 		{"json", no_argument, NULL, 'j'},
+		{"container", required_argument, NULL, 'C'},
+		{"socket", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
 	struct isol8_err err = ISOL8_ERR_INIT;
 	json_object *all = NULL, *containers = NULL, *images = NULL;
-	const char *filter = NULL;
+	const char *filter = NULL, *container = NULL, *socket = NULL;
 	bool force = false, with_images = false, dry_run = false, as_json = false;
 	struct docker *d = NULL;
 	size_t cfail = 0, ifail = 0;
@@ -251,6 +257,12 @@ int cmd_cleanup(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'C':
+			container = optarg;
+			break;
+		case 'S':
+			socket = optarg;
+			break;
 		case 'h':
 			cleanup_usage(stdout);
 			return 0;
@@ -260,6 +272,18 @@ int cmd_cleanup(int argc, char **argv)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "[ERR] cleanup: unexpected argument: %s; see 'isol8 cleanup --help'\n", argv[optind]);
+		return 2;
+	}
+	/* One kept container of the caller's, through isol8d: the broker checks whose it is. */
+	if (container) {
+		if (force || with_images || dry_run || filter) {
+			fprintf(stderr, "[ERR] cleanup --container takes only --json and --socket\n");
+			return 2;
+		}
+		return kept_remove(socket, container, as_json);
+	}
+	if (socket) {
+		fprintf(stderr, "[ERR] cleanup --socket goes with --container ID\n");
 		return 2;
 	}
 	/* The confirmation prompt would share stdout with the JSON. */

@@ -42,6 +42,8 @@ void policy_tenant_defaults(struct isol8_tenant *t, const char *name)
 	/* A persisted sandbox outlives its run and every per-run limit: allowed, but few. */
 	t->persist_ok = true;
 	t->max_persist = 2;
+	/* ...and not for long: removed by isol8d an hour after its run's time limit. */
+	t->persist_ttl_ms = 3600000;
 	t->runtimes_mask = POLICY_ALL_RUNTIMES;
 	t->network_mask = (1u << ISOL8_NET_NONE) | (1u << ISOL8_NET_FILTERED);
 	t->writable_root = false;
@@ -82,6 +84,7 @@ void isol8_policy_builtin(struct isol8_policy *p)
 	admin->max_sessions = 64;
 	admin->max_concurrent = 16;
 	admin->max_persist = 16;
+	admin->persist_ttl_ms = 86400000;
 	admin->network_mask = (1u << ISOL8_NET_NONE) | (1u << ISOL8_NET_FILTERED) | (1u << ISOL8_NET_HOST);
 	admin->writable_root = true;
 	admin->seccomp_unconfined_ok = true;

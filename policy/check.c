@@ -186,6 +186,11 @@ int isol8_policy_apply_limits(const struct isol8_tenant *t, struct isol8_limits 
 	return 0;
 }
 
+int isol8_policy_apply_persist_ttl(const struct isol8_tenant *t, uint64_t *ttl_ms, struct isol8_err *err)
+{
+	return limit_u64(t, "persist ttl", F_MS, ttl_ms, t->persist_ttl_ms, t->persist_ttl_ms, err);
+}
+
 int isol8_policy_check_runtime(const struct isol8_tenant *t, int rt, struct isol8_err *err)
 {
 	const char *name = isol8_runtime_name(rt);

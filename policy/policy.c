@@ -175,9 +175,9 @@ static int note(struct isol8_err *err)
 
 static int parse_limits(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err)
 {
-	static const char *const keys[] = {"memory",        "cpu",           "pids",       "timeoutMs",
-					   "sandboxSize",   "tmpSize",       "maxOutput",  "maxSessions",
-					   "sessionIdleMs", "maxConcurrent", "maxPersist", NULL};
+	static const char *const keys[] = {
+		"memory",      "cpu",           "pids",          "timeoutMs",  "sandboxSize",  "tmpSize", "maxOutput",
+		"maxSessions", "sessionIdleMs", "maxConcurrent", "maxPersist", "persistTtlMs", NULL};
 	char kp[P];
 	json_object *v;
 
@@ -218,6 +218,8 @@ static int parse_limits(json_object *o, const char *path, struct isol8_tenant *t
 	if (MEMBER("maxConcurrent") && get_u32(v, kp, 1, 100000, &t->max_concurrent, err) < 0 && note(err) < 0)
 		return -1;
 	if (MEMBER("maxPersist") && get_u32(v, kp, 0, 1000, &t->max_persist, err) < 0 && note(err) < 0)
+		return -1;
+	if (MEMBER("persistTtlMs") && get_ms(v, kp, 1000, &t->persist_ttl_ms, err) < 0 && note(err) < 0)
 		return -1;
 #undef MEMBER
 	return 0;

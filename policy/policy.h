@@ -9,7 +9,8 @@
  *       "onExceed": "clamp" | "refuse",     // request above a ceiling
  *       "limits": { "memory": "512m", "cpu": 1.0, "pids": 64, "timeoutMs": 30000,
  *                   "sandboxSize": "512m", "tmpSize": "256m", "maxOutput": 1048576,
- *                   "maxSessions": 8, "sessionIdleMs": 1800000, "maxConcurrent": 4 },
+ *                   "maxSessions": 8, "sessionIdleMs": 1800000, "maxConcurrent": 4,
+ *                   "maxPersist": 2, "persistTtlMs": 3600000 },
  *       "runtimes": ["python","node","bun","deno","bash"],
  *       "network": ["none","filtered"],
  *       "writableRoot": false,
@@ -85,10 +86,11 @@ struct isol8_tenant {
 	uint32_t max_sessions;
 	uint64_t session_idle_ms;
 	uint32_t max_concurrent;
-	bool persist_ok;        /* "persist": may keep sandboxes after the run (--persist) */
-	uint32_t max_persist;   /* limits.maxPersist: persisted sandboxes at once */
-	uint32_t runtimes_mask; /* bit per enum isol8_runtime */
-	uint32_t network_mask;  /* bit per enum isol8_net_mode */
+	bool persist_ok;         /* "persist": may keep sandboxes after the run (--persist) */
+	uint32_t max_persist;    /* limits.maxPersist: persisted sandboxes at once */
+	uint64_t persist_ttl_ms; /* limits.persistTtlMs: a persisted sandbox's lifetime after its run's timeout */
+	uint32_t runtimes_mask;  /* bit per enum isol8_runtime */
+	uint32_t network_mask;   /* bit per enum isol8_net_mode */
 	bool writable_root;
 	bool custom_images;
 	regex_t *images;
@@ -152,6 +154,9 @@ const struct isol8_tenant *isol8_policy_match_key(const struct isol8_policy *p, 
 /* Apply ceilings to a requested set of limits in place. Clamp or refuse per tenant setting;
  * a refusal names the field and both values ("memory 2g exceeds tenant local ceiling 512m"). */
 int isol8_policy_apply_limits(const struct isol8_tenant *t, struct isol8_limits *req, struct isol8_err *err);
+/* A persisted sandbox's lifetime after its run's timeout: 0 (not asked) becomes the ceiling
+ * limits.persistTtlMs; more than the ceiling is clamped or refused as onExceed says. */
+int isol8_policy_apply_persist_ttl(const struct isol8_tenant *t, uint64_t *ttl_ms, struct isol8_err *err);
 int isol8_policy_check_runtime(const struct isol8_tenant *t, int rt, struct isol8_err *err);
 int isol8_policy_check_network(const struct isol8_tenant *t, int mode, struct isol8_err *err);
 /* image: the final image name; rt: runtime it is used for. Allowed: isol8:<rt>, custom

@@ -171,8 +171,17 @@ void run_collect(struct run *run)
 	json_object_object_add(res, "image", json_object_new_string(sb->image));
 	if (r->session)
 		json_object_object_add(res, "sessionId", json_object_new_string(r->session));
-	if (run->kind == SANDBOX_PERSIST)
+	if (run->kind == SANDBOX_PERSIST) {
+		char when[32];
+		time_t t = (time_t)(sb->expires_at_ms / 1000);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
 		json_object_object_add(res, "persisted", json_object_new_boolean(1));
+		json_object_object_add(res, "persistTtlMs", json_object_new_int64((int64_t)sb->lim.persist_ttl_ms));
+		json_object_object_add(res, "expiresAt", json_object_new_string(when));
+	}
 	if (run->notice)
 		json_object_object_add(res, "notice", json_object_new_string(run->notice));
 	json_object_object_add(res, "limits", limits_json(sb, r->net_mode));

@@ -310,6 +310,25 @@ static int dispatch(struct conn *c, struct isol8_msg *m, struct isol8_err *err)
 		if (c->op != HELLO_FILE)
 			break;
 		return handle_file(c, m, err);
+	case FE_KEPT_LIST:
+		/* The broker answers from its own table, for this connection's principal. */
+		if (c->op != HELLO_KEPT)
+			break;
+		if (sb_kept_list(c->token, &out, err) < 0) {
+			isol8_buf_free(&out);
+			return -1;
+		}
+		isol8_ipc_send(c->fd, WK_SESSIONS, 0, out.data, out.len, NULL, 0, &e2);
+		isol8_buf_free(&out);
+		return 0;
+	case FE_KEPT_REMOVE:
+		if (c->op != HELLO_KEPT)
+			break;
+		if (isol8_get_str(m, &name, 64, err) < 0 || isol8_msg_end(m, err) < 0 ||
+		    sb_kept_remove(c->token, name, err) < 0)
+			return -1;
+		isol8_ipc_send(c->fd, WK_OK, 0, NULL, 0, NULL, 0, &e2);
+		return 0;
 	}
 	return isol8_err_set(err, ISOL8_E_PROTO, 0, "message %u not allowed after hello op %u", m->type, c->op);
 }

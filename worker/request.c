@@ -399,6 +399,14 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 			goto out;
 		else if (get(opt, "pidsLimit"))
 			r->lim.pids = (uint32_t)x;
+		/* Lower than the policy's limits.persistTtlMs, which the broker applies. */
+		if (get_u64(opt, "persistTtlMs", "options", 1000, 30ull * 24 * 3600 * 1000, &r->lim.persist_ttl_ms,
+			    err) < 0)
+			goto out;
+		if (r->lim.persist_ttl_ms && !r->persist) {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "options.persistTtlMs needs options.persist");
+			goto out;
+		}
 	}
 	r->lim.writable = !ro;
 	r->lim.timeout_ms = r->timeout_ms;

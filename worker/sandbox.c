@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -14,6 +15,15 @@
 #include "worker/agent.h"
 #include "worker/standby.h"
 #include "worker/worker.h"
+
+/* For display only (a persisted sandbox's expiry as a date): deadlines are monotonic. */
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int call(uint8_t type, struct isol8_buf *p, const int *fds, unsigned nfds, struct isol8_msg *reply,
 		struct isol8_err *err)
@@ -57,6 +67,7 @@ int sb_create(uint32_t token, int runtime, const char *image, const char *prefer
 	isol8_put_u8(&p, want->writable);
 	isol8_put_u8(&p, (uint8_t)kind);
 	isol8_put_str(&p, session);
+	isol8_put_u64(&p, kind == SANDBOX_PERSIST ? want->persist_ttl_ms : 0);
 	if (call(V_CREATE, &p, NULL, 0, &m, err) < 0)
 		return -1;
 	memset(out, 0, sizeof *out);
@@ -66,7 +77,8 @@ int sb_create(uint32_t token, int runtime, const char *image, const char *prefer
 	    isol8_get_u64(&m, &out->lim.timeout_ms, err) < 0 || isol8_get_u64(&m, &out->lim.sandbox_size, err) < 0 ||
 	    isol8_get_u64(&m, &out->lim.tmp_size, err) < 0 || isol8_get_u64(&m, &out->lim.max_output, err) < 0 ||
 	    isol8_get_u8(&m, &writable, err) < 0 || isol8_get_str(&m, &img, 256, err) < 0 ||
-	    isol8_get_u8(&m, &setup, err) < 0 || isol8_get_u8(&m, &iso, err) < 0 || isol8_msg_end(&m, err) < 0) {
+	    isol8_get_u8(&m, &setup, err) < 0 || isol8_get_u8(&m, &iso, err) < 0 ||
+	    isol8_get_u64(&m, &out->lim.persist_ttl_ms, err) < 0 || isol8_msg_end(&m, err) < 0) {
 		isol8_msg_free(&m);
 		return isol8_err_wrap(err, "create reply");
 	}
@@ -78,6 +90,9 @@ int sb_create(uint32_t token, int runtime, const char *image, const char *prefer
 	if (!isol8_isolation_name(iso))
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "create reply: isolation %u out of range", iso);
 	out->isolation = iso;
+	/* The broker's deadline, counted from its create: the run's timeout, then the ttl. */
+	if (kind == SANDBOX_PERSIST)
+		out->expires_at_ms = wall_ms() + (int64_t)(out->lim.timeout_ms + out->lim.persist_ttl_ms);
 	return 0;
 }
 
@@ -304,6 +319,71 @@ int sb_usage(const char *id, bool reset, struct sb_usage *u, struct isol8_err *e
 		isol8_msg_free(&m);
 		return isol8_err_wrap(err, "usage reply");
 	}
+	isol8_msg_free(&m);
+	return 0;
+}
+
+int sb_kept_list(uint32_t token, struct isol8_buf *json_out, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+	json_object *arr;
+	uint32_t n;
+	int64_t now = wall_ms();
+
+	isol8_put_u32(&p, token);
+	if (call(V_KEPT_LIST, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	if (isol8_get_u32(&m, &n, err) < 0 || n > ISOL8_KEPT_LIST_MAX) {
+		isol8_msg_free(&m);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "bad kept-list reply from the broker");
+	}
+	arr = json_object_new_array();
+	for (uint32_t i = 0; i < n; i++) {
+		_cleanup_free_ char *id = NULL;
+		uint64_t left;
+		json_object *e;
+		char when[32];
+		time_t t;
+		struct tm tm;
+
+		if (isol8_get_str(&m, &id, 64, err) < 0 || isol8_get_u64(&m, &left, err) < 0) {
+			json_object_put(arr);
+			isol8_msg_free(&m);
+			return isol8_err_wrap(err, "kept-list reply");
+		}
+		t = (time_t)((now + (int64_t)left) / 1000);
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		e = json_object_new_object();
+		json_object_object_add(e, "id", json_object_new_string(id));
+		json_object_object_add(e, "expiresAt", json_object_new_string(when));
+		json_object_object_add(e, "expiresInMs", json_object_new_int64((int64_t)left));
+		json_object_array_add(arr, e);
+	}
+	if (isol8_msg_end(&m, err) < 0) {
+		json_object_put(arr);
+		isol8_msg_free(&m);
+		return isol8_err_wrap(err, "kept-list reply");
+	}
+	isol8_msg_free(&m);
+	{
+		const char *txt = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN);
+		isol8_buf_append(json_out, txt, strlen(txt));
+	}
+	json_object_put(arr);
+	return 0;
+}
+
+int sb_kept_remove(uint32_t token, const char *id, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+
+	isol8_put_u32(&p, token);
+	isol8_put_str(&p, id);
+	if (call(V_KEPT_REMOVE, &p, NULL, 0, &m, err) < 0)
+		return -1;
 	isol8_msg_free(&m);
 	return 0;
 }

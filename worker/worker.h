@@ -40,6 +40,7 @@ struct sandbox_limits {
 	uint64_t memory, cpu_millis, timeout_ms, sandbox_size, tmp_size, max_output;
 	uint32_t pids;
 	bool writable;
+	uint64_t persist_ttl_ms; /* kind persist: kept this long after its timeout (0: the policy's) */
 };
 /* A run with no flags (common/run_defaults.h): what the request parser starts from and the shape
  * the pool prewarms. */
@@ -59,7 +60,8 @@ struct sandbox {
 	uint32_t uses;             /* runs served (pool reuse) */
 	bool warm;                 /* its agent keeps a standby interpreter of the runtime (worker/standby.h) */
 	uint64_t born_ms;
-	struct sb_usage base; /* counters when its current run began (worker/usage.c) */
+	int64_t expires_at_ms; /* persisted: when the broker removes it (ms since the epoch), else 0 */
+	struct sb_usage base;  /* counters when its current run began (worker/usage.c) */
 };
 int sb_create(uint32_t token, int runtime, const char *image, const char *preferred, const struct sandbox_limits *want,
 	      int net_mode, int kind, const char *session, struct sandbox *out, struct isol8_err *err);
@@ -90,6 +92,10 @@ int sb_net_rules(const char *id, char *const *allow, size_t n_allow, char *const
 int sb_net_logs(const char *id, char **json, struct isol8_err *err);
 /* The sandbox's counters; reset: start a new memory peak after reading. */
 int sb_usage(const char *id, bool reset, struct sb_usage *u, struct isol8_err *err);
+/* isol8 rm: the connection's own persisted sandboxes (V_KEPT_LIST, as a JSON array text in
+ * *json_out), and the removal of one (V_KEPT_REMOVE; id: 12 to 64 lowercase hex). */
+int sb_kept_list(uint32_t token, struct isol8_buf *json_out, struct isol8_err *err);
+int sb_kept_remove(uint32_t token, const char *id, struct isol8_err *err);
 
 /* ---- usage.c: per-run resource usage from the cumulative counters ---- */
 /* Before a run (a pooled sandbox after its reset, a new one after its start): the counters the

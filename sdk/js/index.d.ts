@@ -43,6 +43,7 @@ export interface Isol8Options {
   timeoutMs?: number;
   image?: string;
   persist?: boolean;
+  persistTtlMs?: number;
   debug?: boolean;
   logNetwork?: boolean;
   mode?: string;
@@ -126,6 +127,8 @@ export interface ExecutionResult {
   image?: string;
   sessionId?: string;
   persisted?: boolean;
+  persistTtlMs?: number;
+  expiresAt?: string;
   notice?: string;
   limits?: Limits;
   timings?: Timings;

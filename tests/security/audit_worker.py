@@ -56,7 +56,7 @@ def report(token, container, exec_id='0123abcd-0000-0000-0000-000000000001', out
 def attack(token):
     p = (struct.pack('<IB', token, RT_PYTHON) + wire.s('') + wire.s('') +
          struct.pack('<QQIQQQQ', 512 << 20, 1000, 64, 30000, 512 << 20, 256 << 20, 1 << 20) +
-         struct.pack('<BBB', NET_NONE, 0, 0) + wire.s(''))
+         struct.pack('<BBB', NET_NONE, 0, 0) + wire.s('') + struct.pack('<Q', 0))
     t, r = call(V_CREATE, p)
     if t != BR_REPLY_OK:
         log.write('create reply=%s\n' % (wire.error_text(r) if t == BR_REPLY_ERR else 'none'))

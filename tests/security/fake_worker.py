@@ -42,7 +42,7 @@ def call(mtype, payload):
 def escalate(token, tenant, kind):
     p = (struct.pack('<IB', token, RT_BASH) + wire.s('') + wire.s('') +
          struct.pack('<QQIQQQQ', 8 << 30, 4000, 4096, 3600000, 1 << 30, 1 << 30, 1 << 20) +
-         struct.pack('<BBB', NET_HOST, 1, 0) + wire.s(''))
+         struct.pack('<BBB', NET_HOST, 1, 0) + wire.s('') + struct.pack('<Q', 0))
     t, r = call(V_CREATE, p)
     if t == BR_REPLY_OK:
         cid, _ = getstr(r, 0)

@@ -105,6 +105,7 @@ static void tenants_equal(const struct isol8_tenant *a, const struct isol8_tenan
 	ck_assert_uint_eq(a->max_concurrent, b->max_concurrent);
 	ck_assert_int_eq(a->persist_ok, b->persist_ok);
 	ck_assert_uint_eq(a->max_persist, b->max_persist);
+	ck_assert_uint_eq(a->persist_ttl_ms, b->persist_ttl_ms);
 	ck_assert_uint_eq(a->runtimes_mask, b->runtimes_mask);
 	ck_assert_uint_eq(a->network_mask, b->network_mask);
 	ck_assert_int_eq(a->writable_root, b->writable_root);
@@ -325,6 +326,8 @@ START_TEST(test_parse_ok)
 	/* persist: allowed by default, two at once */
 	ck_assert(t->persist_ok);
 	ck_assert_uint_eq(t->max_persist, 2);
+	/* ... for an hour after the run's time limit */
+	ck_assert_uint_eq(t->persist_ttl_ms, 3600000);
 	isol8_policy_free(&p);
 
 	ck_assert_msg(
@@ -335,6 +338,32 @@ START_TEST(test_parse_ok)
 	isol8_policy_free(&p);
 	expect_parse_error(T("{\"persist\": 1}"), "policy.json: tenants.ci.persist: expected boolean, got number");
 	expect_parse_error(T("{\"limits\": {\"maxPersist\": 1001}}"), "policy.json: tenants.ci.limits.maxPersist...");
+	ck_assert_msg(isol8_policy_parse(T("{\"limits\": {\"persistTtlMs\": \"10m\"}}"), "t.json", &p, &err) == 0, "%s",
+		      err.msg);
+	ck_assert_uint_eq(p.tenants[0].persist_ttl_ms, 600000);
+	isol8_policy_free(&p);
+	{
+		struct isol8_tenant ct = {.name = (char *)"ci", .persist_ttl_ms = 3600000};
+		uint64_t ttl = 0;
+		ck_assert_int_eq(isol8_policy_apply_persist_ttl(&ct, &ttl, &err), 0);
+		ck_assert_uint_eq(ttl, 3600000); /* not asked: the ceiling */
+		ttl = 60000;
+		ck_assert_int_eq(isol8_policy_apply_persist_ttl(&ct, &ttl, &err), 0);
+		ck_assert_uint_eq(ttl, 60000); /* less: as asked */
+		ttl = 7200000;
+		ck_assert_int_eq(isol8_policy_apply_persist_ttl(&ct, &ttl, &err), 0);
+		ck_assert_uint_eq(ttl, 3600000); /* more: clamped */
+		ct.refuse_on_exceed = true;
+		ttl = 7200000;
+		ck_assert_int_eq(isol8_policy_apply_persist_ttl(&ct, &ttl, &err), -1);
+		ck_assert_int_eq(err.code, ISOL8_E_POLICY);
+		ck_assert_str_eq(err.msg, "persist ttl 7200000ms exceeds tenant ci ceiling 3600000ms");
+		isol8_err_clear(&err);
+	}
+	expect_parse_error(T("{\"limits\": {\"persistTtlMs\": 999}}"),
+			   "policy.json: tenants.ci.limits.persistTtlMs...");
+	expect_parse_error(T("{\"limits\": {\"persistTtlMs\": true}}"),
+			   "policy.json: tenants.ci.limits.persistTtlMs...");
 }
 END_TEST
 
