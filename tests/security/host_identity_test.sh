@@ -114,6 +114,38 @@ case_same_tenant_distinct_uids() {
 	wait $p1 $p2
 }
 
+# The kernel counts some resources per uid, whatever the namespaces: inotify instances (128 here),
+# POSIX message queue bytes, RLIMIT_NPROC. With one shared uid, one program that took them all
+# took them from every sandbox of every tenant (and from the host's account with that uid).
+INOTIFY_PY='import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+n = 0
+while libc.inotify_init1(0) >= 0:
+    n += 1
+print(n, ctypes.get_errno(), flush=True)
+os.execvp("sleep", ["sleep", "60"])  # keeps the instances (not close-on-exec)'
+ONE_PY='import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+print("ok" if libc.inotify_init1(0) >= 0 else "errno %d" % ctypes.get_errno())'
+
+case_per_uid_limits_per_sandbox() {
+	local S=${D_SOCK[a]} ph i
+	no_programs "$S"
+	"$ISOL8" run --socket "$S" -r python -e "$INOTIFY_PY" >"$T_TMP/hog.out" 2>&1 </dev/null &
+	ph=$!
+	for ((i = 0; i < 150; i++)); do
+		[ -s "$T_TMP/hog.out" ] && break
+		sleep 0.1
+	done
+	like "$(cat "$T_TMP/hog.out")" '^[0-9]+ 24$' "admin's program takes every inotify instance its uid may have (then EMFILE)"
+	run_cap as_nobody "$ISOL8" run --socket "$S" -r python -e "$ONE_PY" </dev/null
+	is "$RC|$OUT" $'0|ok\n' "another tenant's program still gets one"
+	run_cap "$ISOL8" run --socket "$S" -r python -e "$ONE_PY" </dev/null
+	is "$RC|$OUT" $'0|ok\n' "and so does another sandbox of the same tenant"
+	wait_pids "$S" admin 1 && kill "${PIDS[@]}"
+	wait $ph
+}
+
 # tenant_ctrs SOCK TENANT: ids of that tenant's containers
 tenant_ctrs() {
 	docker ps -aq --no-trunc --filter "label=org.isol8.instance=$1" --filter "label=org.isol8.tenant=$2" | sort
