@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -43,6 +44,18 @@ static json_object *tenant_status(struct broker *b, int i)
 			       json_object_new_int64(table_container_count_tenant_kind(i, SANDBOX_PERSIST)));
 	json_object_object_add(t, "ephemeralSandboxes", json_object_new_int64(eph));
 	json_object_object_add(t, "maxConcurrent", json_object_new_int64(b->policy.tenants[i].max_concurrent));
+	/* The host uids its sandboxes get (isol8-policy(5) HOST IDENTITIES): a block, one uid each,
+	 * or one uid:gid for all of them. For the admin reserving them on the host. */
+	{
+		const struct isol8_tenant *pt = &b->policy.tenants[i];
+		char u[48];
+		if (pt->host_uids > 1)
+			snprintf(u, sizeof u, "%u-%u", (unsigned)pt->host_uid,
+				 (unsigned)(pt->host_uid + pt->host_uids - 1));
+		else
+			snprintf(u, sizeof u, "%u:%u", (unsigned)pt->host_uid, (unsigned)pt->host_gid);
+		json_object_object_add(t, "hostUids", json_object_new_string(u));
+	}
 	return t;
 }
 

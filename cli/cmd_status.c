@@ -88,11 +88,13 @@ static void print_human(json_object *d)
 			       json_object_get_int64(sb) == 1 ? "" : "es");
 		putchar('\n');
 	}
-	printf("%-20s %6s %6s %9s %10s %10s\n", "TENANT", "RUNS", "QUEUED", "SESSIONS", "PERSISTED", "EPHEMERAL");
+	printf("%-20s %6s %6s %9s %10s %10s  %s\n", "TENANT", "RUNS", "QUEUED", "SESSIONS", "PERSISTED", "EPHEMERAL",
+	       "HOST UIDS");
 	for (size_t i = 0; ts && i < json_object_array_length(ts); i++) {
 		json_object *t = json_object_array_get_idx(ts, i);
-		printf("%-20s %6lld %6lld %9lld %10lld %10lld\n", str(t, "name"), num(t, "runsInFlight"),
-		       num(t, "queued"), num(t, "sessions"), num(t, "persisted"), num(t, "ephemeralSandboxes"));
+		printf("%-20s %6lld %6lld %9lld %10lld %10lld  %s\n", str(t, "name"), num(t, "runsInFlight"),
+		       num(t, "queued"), num(t, "sessions"), num(t, "persisted"), num(t, "ephemeralSandboxes"),
+		       str(t, "hostUids"));
 	}
 }
 

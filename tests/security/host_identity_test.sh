@@ -114,6 +114,17 @@ case_same_tenant_distinct_uids() {
 	wait $p1 $p2
 }
 
+# The admin sees the blocks to reserve on the host.
+case_status_shows_blocks() {
+	run_cap "$ISOL8" status --socket "${D_SOCK[a]}" --json
+	is "$RC|$(jq -c '[.tenants[] | [.name, .hostUids]]' <<<"$OUT")" \
+		"0|[[\"admin\",\"$ADMIN_FIRST-$((ADMIN_FIRST + 1023))\"],[\"local\",\"$LOCAL_FIRST-$((LOCAL_FIRST + 1023))\"]]" \
+		"isol8 status --json: each tenant's block of host uids"
+	run_cap "$ISOL8" status --socket "${D_SOCK[a]}"
+	like "$OUT" "TENANT .* HOST UIDS"$'\n'"admin .*  $ADMIN_FIRST-$((ADMIN_FIRST + 1023))"$'\n'"local .*  $LOCAL_FIRST-" \
+		"isol8 status: a HOST UIDS column"
+}
+
 # The kernel counts some resources per uid, whatever the namespaces: inotify instances (128 here),
 # POSIX message queue bytes, RLIMIT_NPROC. With one shared uid, one program that took them all
 # took them from every sandbox of every tenant (and from the host's account with that uid).
