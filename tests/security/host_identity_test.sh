@@ -234,5 +234,26 @@ case_reload_drains_pool() {
 	daemon_stop r
 }
 
+# A session made before a reload that moves its tenant keeps its sandbox's identity: every
+# exec in it is the uid the sandbox was made with (before, docker exec took the tenant's new
+# uid and could not write the session's /sandbox). --no-agent: every run is a docker exec.
+case_session_keeps_identity_across_reload() {
+	local P=$T_TMP/session.json S u0
+	jq 'del(.hostUidRange)' "$ISOL8_SRCDIR/policy/default-policy.json" >"$P"
+	daemon_start s --policy "$P" --no-agent --pool-size 0 || return
+	S=${D_SOCK[s]}
+	run_cap as_nobody "$ISOL8" run --socket "$S" --session-id keep -r bash -e 'id -u; echo one >/sandbox/f' </dev/null
+	u0=${OUT%$'\n'}
+	is "$RC|$(in_block "$u0" $LOCAL_FIRST)" "0|1" "a session of tenant local, as a uid of its block"
+	jq '.tenants.local.hostUid = 20078' "$P" >"$P.new" && mv "$P.new" "$P"
+	kill -HUP "${D_PID[s]}"
+	for _ in $(seq 50); do grep -q 'reloaded policy' "${D_LOG[s]}" && break; sleep 0.1; done
+	run_cap as_nobody "$ISOL8" run --socket "$S" --session-id keep -r bash -e 'id -u; echo two >>/sandbox/f && cat /sandbox/f' </dev/null
+	is "$RC|$OUT" "0|$u0"$'\none\ntwo\n' "after the reload its next run is the same uid and still writes its /sandbox"
+	run_cap as_nobody "$ISOL8" run --socket "$S" -r bash -e 'id -u' </dev/null
+	is "$RC|$OUT" $'0|20078\n' "a new sandbox of the tenant has the new identity"
+	daemon_stop s
+}
+
 daemon_start a || bail "isol8d did not start"
 run_cases "$@"
