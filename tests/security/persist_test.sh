@@ -143,5 +143,44 @@ case_persist_rm_foreign() {
 	is "$(exists "$cid")" 0 "then it is gone"
 }
 
+# The same through the verbs, from a compromised worker (--worker-path) holding every token
+# the broker routed to it: the token decides whose kept containers a verb sees, whatever the
+# message names; malformed verbs are refused.
+case_persist_rm_verbs() {
+	local log=$T_TMP/kept.log n cid
+	: >"$log"
+	chmod 0666 "$log"
+	cat >"$T_TMP/kept-worker" <<SH
+#!/bin/sh
+ISOL8_FAKE_LOG=$log PYTHONPATH=$SEC_DIR exec /usr/bin/python3 $SEC_DIR/kept_worker.py "\$@"
+SH
+	chmod 0755 "$T_TMP/kept-worker"
+	daemon_start k --workers 1 --worker-path "$T_TMP/kept-worker" || return
+	as_nobody "$ISOL8" session list --socket "${D_SOCK[k]}" >/dev/null 2>&1
+	for ((n = 0; n < 100; n++)); do grep -q '^create' "$log" && break; sleep 0.1; done
+	"$ISOL8" session list --socket "${D_SOCK[k]}" >/dev/null 2>&1
+	as_daemon "$ISOL8" session list --socket "${D_SOCK[k]}" >/dev/null 2>&1
+	for ((n = 0; n < 100; n++)); do grep -q '^done' "$log" && break; sleep 0.1; done
+	diag "$(cat "$log")"
+	cid=$(awk '$1 == "create" && $2 == "ok" {print $3}' "$log")
+	like "$cid" '^[0-9a-f]{64}$' "the worker made a persisted sandbox with nobody's token"
+	for who in admin/uid:0 local/uid:1; do
+		is "$(grep -F "list as $who " "$log")" "list as $who ok 00000000" "$who's token lists none of it"
+		is "$(grep -F "remove as $who " "$log")" \
+			"remove as $who refused no kept container $cid of yours (list them with 'isol8 rm --list')" \
+			"$who's token cannot remove it"
+		like "$(grep -F "remove-short as $who " "$log")" "refused no kept container" "nor by its short id"
+	done
+	is "$(grep -c '^remove unknown-token refused unknown or expired connection token' "$log")" 2 "an unknown token is refused"
+	is "$(grep -c '^remove not-hex refused a container id is 12 to 64 lowercase hex digits' "$log")" 2 "not an id: refused"
+	is "$(grep -c '^remove trailing refused not at message end' "$log")" 2 "trailing bytes: refused by the cursor"
+	is "$(grep -c '^remove oversized refused' "$log")" 2 "an oversized id: refused"
+	is "$(grep -c '^list trailing refused' "$log")" 2 "list with trailing bytes: refused"
+	like "$(grep '^owner list ' "$log")" "^owner list ok 01000000" "nobody's own token lists it"
+	is "$(grep '^owner remove ' "$log")" "owner remove ok " "and removes it"
+	is "$(exists "$cid")" 0 "gone from docker ps -a"
+	daemon_stop k
+}
+
 daemon_start a || bail "isol8d did not start"
 run_cases "$@"
