@@ -350,3 +350,98 @@ int isol8_sandbox_relpath(const char *p, const char *what, char *out, size_t n, 
 	memcpy(out, rel, strlen(rel) + 1);
 	return 0;
 }
+
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n';
+}
+
+int isol8_split_words(const char *s, const char *what, char ***words, size_t *n, struct isol8_err *err)
+{
+	size_t len = strlen(s), cnt = 0;
+	char **v = xcalloc(ISOL8_AGENT_FLAGS_MAX_WORDS + 1, sizeof *v);
+	char *w = xmalloc(len + 1);
+	const char *p = s;
+
+	*words = NULL;
+	*n = 0;
+	if (len > ISOL8_AGENT_FLAGS_MAX) {
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: longer than %u bytes", what, ISOL8_AGENT_FLAGS_MAX);
+		goto fail;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c < 0x20 && c != '\t' && c != '\n') || c == 0x7f) {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: control character 0x%02x at byte %zu", what, c, i);
+			goto fail;
+		}
+	}
+	for (;;) {
+		size_t wl = 0;
+		while (is_blank(*p))
+			p++;
+		if (!*p)
+			break;
+		while (*p && !is_blank(*p)) {
+			unsigned char c = (unsigned char)*p;
+			if (c == '\'') {
+				const char *end = strchr(p + 1, '\'');
+				if (!end) {
+					isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: unterminated ' quote at byte %zu",
+						      what, (size_t)(p - s));
+					goto fail;
+				}
+				memcpy(w + wl, p + 1, (size_t)(end - p - 1));
+				wl += (size_t)(end - p - 1);
+				p = end + 1;
+				continue;
+			}
+			if (c == '"') {
+				const char *q = p + 1;
+				for (; *q && *q != '"'; q++) {
+					if (*q == '\\' && q[1] && strchr("\"\\$`\n", q[1])) {
+						if (q[1] != '\n')
+							w[wl++] = q[1];
+						q++;
+						continue;
+					}
+					w[wl++] = *q;
+				}
+				if (!*q) {
+					isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: unterminated \" quote at byte %zu",
+						      what, (size_t)(p - s));
+					goto fail;
+				}
+				p = q + 1;
+				continue;
+			}
+			if (c == '\\') {
+				if (!p[1]) {
+					isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: trailing backslash", what);
+					goto fail;
+				}
+				if (p[1] != '\n')
+					w[wl++] = p[1];
+				p += 2;
+				continue;
+			}
+			w[wl++] = *p++;
+		}
+		if (cnt == ISOL8_AGENT_FLAGS_MAX_WORDS) {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: more than %u words", what,
+				      ISOL8_AGENT_FLAGS_MAX_WORDS);
+			goto fail;
+		}
+		v[cnt++] = xstrndup(w, wl);
+	}
+	free(w);
+	*words = v;
+	*n = cnt;
+	return 0;
+fail:
+	free(w);
+	for (size_t i = 0; i < cnt; i++)
+		free(v[i]);
+	free(v);
+	return -1;
+}

@@ -32,4 +32,16 @@ bool isol8_valid_env_name(const char *s);
  * opened. */
 int isol8_sandbox_relpath(const char *p, const char *what, char *out, size_t n, struct isol8_err *err);
 
+/* The agent runtime's extra flags ("--model m --thinking"), split into words the way a POSIX
+ * shell splits them, without a shell: blanks (space, tab, newline) separate words; '...' keeps
+ * everything literally; "..." keeps everything but \" and \\ (and \$ \` \newline, as in sh);
+ * outside quotes a backslash keeps the next byte. Nothing is expanded: $VAR, `cmd`, ~, globs,
+ * ;, |, & and redirections are plain bytes of a word. Refused, "<what>: ..." (ISOL8_E_USAGE):
+ * an unterminated quote, a trailing backslash, control bytes other than blanks, more than
+ * ISOL8_AGENT_FLAGS_MAX_WORDS words, input longer than ISOL8_AGENT_FLAGS_MAX bytes. On success
+ * *words (NULL-terminated, fresh, free with isol8_strv_free) holds *n words; blank input is 0. */
+#define ISOL8_AGENT_FLAGS_MAX 4096u
+#define ISOL8_AGENT_FLAGS_MAX_WORDS 32u
+int isol8_split_words(const char *s, const char *what, char ***words, size_t *n, struct isol8_err *err);
+
 #endif

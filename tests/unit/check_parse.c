@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "common/parse.h"
 #include "common/proto.h"
 
@@ -418,6 +419,81 @@ START_TEST(test_pool_size_long)
 }
 END_TEST
 
+/* Split "agentFlags" words without a shell (common/parse.h). */
+static char **split_ok(const char *s, size_t want_n)
+{
+	struct isol8_err e = ISOL8_ERR_INIT;
+	char **w = NULL;
+	size_t n = 99;
+	ck_assert_msg(isol8_split_words(s, "f", &w, &n, &e) == 0, "%s: %s", s, e.msg);
+	ck_assert_uint_eq(n, want_n);
+	ck_assert_ptr_null(w[n]);
+	return w;
+}
+
+static void split_bad(const char *s, const char *msg)
+{
+	struct isol8_err e = ISOL8_ERR_INIT;
+	char **w = (char **)1;
+	size_t n = 99;
+	ck_assert_int_eq(isol8_split_words(s, "f", &w, &n, &e), -1);
+	ck_assert_int_eq(e.code, ISOL8_E_USAGE);
+	ck_assert_str_eq(e.msg, msg);
+	ck_assert_ptr_null(w);
+	ck_assert_uint_eq(n, 0);
+}
+
+START_TEST(test_split_words)
+{
+	char **w, big[ISOL8_AGENT_FLAGS_MAX + 2], many[200] = "";
+
+	w = split_ok("", 0);
+	isol8_strv_free(w);
+	w = split_ok(" \t\n ", 0);
+	isol8_strv_free(w);
+	w = split_ok("  --model   claude-sonnet-4-20250514\t--thinking\n", 3);
+	ck_assert_str_eq(w[0], "--model");
+	ck_assert_str_eq(w[1], "claude-sonnet-4-20250514");
+	ck_assert_str_eq(w[2], "--thinking");
+	isol8_strv_free(w);
+	/* quotes group, nothing expands: no shell ever sees these */
+	w = split_ok("--system-prompt 'be brief; $HOME `id` *' --x \"a \\\"b\\\" \\$c\" d\\ e '' \"\"", 7);
+	ck_assert_str_eq(w[0], "--system-prompt");
+	ck_assert_str_eq(w[1], "be brief; $HOME `id` *");
+	ck_assert_str_eq(w[2], "--x");
+	ck_assert_str_eq(w[3], "a \"b\" $c");
+	ck_assert_str_eq(w[4], "d e");
+	ck_assert_str_eq(w[5], "");
+	ck_assert_str_eq(w[6], "");
+	isol8_strv_free(w);
+	w = split_ok("a'b'\"c\"\\d $(rm -rf /) >x |y &z", 7);
+	ck_assert_str_eq(w[0], "abcd");
+	ck_assert_str_eq(w[1], "$(rm");
+	ck_assert_str_eq(w[3], "/)");
+	ck_assert_str_eq(w[6], "&z");
+	isol8_strv_free(w);
+	w = split_ok("\"a\\zb\"", 1); /* in "...", \ before other bytes stays, as in sh */
+	ck_assert_str_eq(w[0], "a\\zb");
+	isol8_strv_free(w);
+
+	split_bad("--model 'x", "f: unterminated ' quote at byte 8");
+	split_bad("\"abc", "f: unterminated \" quote at byte 0");
+	split_bad("a\\", "f: trailing backslash");
+	split_bad("a\rb", "f: control character 0x0d at byte 1");
+	split_bad("'a\x01'", "f: control character 0x01 at byte 2");
+	split_bad("a\x7f", "f: control character 0x7f at byte 1");
+	for (int i = 0; i < 33; i++)
+		strcat(many, "w ");
+	split_bad(many, "f: more than 32 words");
+	memset(big, 'a', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	split_bad(big, "f: longer than 4096 bytes");
+	big[ISOL8_AGENT_FLAGS_MAX] = '\0';
+	w = split_ok(big, 1);
+	isol8_strv_free(w);
+}
+END_TEST
+
 START_TEST(test_sandbox_relpath)
 {
 	static const struct {
@@ -495,6 +571,7 @@ static Suite *parse_suite(void)
 	tcase_add_test(tc, test_pool_size);
 	tcase_add_test(tc, test_pool_size_long);
 	tcase_add_test(tc, test_sandbox_relpath);
+	tcase_add_test(tc, test_split_words);
 	suite_add_tcase(s, tc);
 	return s;
 }
