@@ -316,12 +316,15 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 			char *save = NULL;
 			for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 				int rt = isol8_runtime_parse(t);
+				/* A prewarmed sandbox has no network; an agent's always has the proxy. */
 				if (strcmp(t, "all") == 0)
-					o->prewarm_mask = (1u << ISOL8_RT__MAX) - 1;
-				else if (rt < 0)
+					o->prewarm_mask = ((1u << ISOL8_RT__MAX) - 1) & ~(1u << ISOL8_RT_AGENT);
+				else if (rt < 0 || rt == ISOL8_RT_AGENT)
 					return isol8_err_set(
 						err, ISOL8_E_USAGE, 0,
-						"invalid --prewarm runtime '%s' (python, node, bun, deno, bash or all)",
+						"invalid --prewarm runtime '%s' (python, node, bun, deno, bash or all; "
+						"the "
+						"agent's sandboxes need the network and are not prewarmed)",
 						t);
 				else
 					o->prewarm_mask |= 1u << rt;

@@ -19,6 +19,7 @@
 #include "common/json.h"
 #include "common/parse.h"
 #include "common/proto.h"
+#include "common/run_defaults.h"
 #include "common/suggest.h"
 #include "cli/registries.h"
 #include "common/xalloc.h"
@@ -135,7 +136,7 @@ static const struct opt_def opts[] = {
 	{"help", 'h', false, O_HELP},
 };
 
-static const char *const runtimes[] = {"python", "node", "bun", "deno", "bash"};
+static const char *const runtimes[] = {"python", "node", "bun", "deno", "bash", "agent"};
 
 void run_defaults_builtin(struct run_defaults *d)
 {
@@ -235,7 +236,7 @@ const char *run_runtime_from_path(const char *path)
 		const char *ext, *rt;
 	} map[] = {
 		{"py", "python"}, {"js", "node"},  {"mjs", "node"}, {"cjs", "node"},
-		{"ts", "bun"},    {"mts", "deno"}, {"sh", "bash"},
+		{"ts", "bun"},    {"mts", "deno"}, {"sh", "bash"},  {"txt", "agent"},
 	};
 	const char *base = strrchr(path, '/');
 	const char *dot;
@@ -448,7 +449,8 @@ static int apply(struct run_opts *o, const struct opt_def *d, const char *v, str
 	case O_RUNTIME:
 		if (!run_valid_runtime(v))
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
-					     "Unknown runtime: \"%s\". Available: python, node, bun, deno, bash", v);
+					     "Unknown runtime: \"%s\". Available: python, node, bun, deno, bash, agent",
+					     v);
 		set_str(&o->runtime, v);
 		o->runtime_explicit = true;
 		break;
@@ -509,6 +511,7 @@ static int apply(struct run_opts *o, const struct opt_def *d, const char *v, str
 		if (isol8_parse_u64(v, RUN_MAX_PIDS, &o->pids, err) < 0 || o->pids < 1)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--pids-limit must be an integer between 1 and %u",
 					     RUN_MAX_PIDS);
+		o->pids_explicit = true;
 		break;
 	case O_WRITABLE:
 		o->writable = true;
@@ -524,6 +527,7 @@ static int apply(struct run_opts *o, const struct opt_def *d, const char *v, str
 	case O_ENV_FILE:
 		return add_kv_file(&o->env, d->name, v, false, err);
 	case O_SANDBOX_SIZE:
+		o->sandbox_size_explicit = true;
 		return parse_size_flag("sandbox-size", v, 1024 * 1024, &o->sandbox_size, err);
 	case O_TMP_SIZE:
 		return parse_size_flag("tmp-size", v, 1024 * 1024, &o->tmp_size, err);
@@ -594,9 +598,17 @@ static int apply(struct run_opts *o, const struct opt_def *d, const char *v, str
 					     RUN_MAX_SOCKET_PATH);
 		set_str(&o->socket_path, v);
 		break;
-	case O_AGENT_FLAGS:
+	case O_AGENT_FLAGS: {
+		/* Split here only to refuse a bad line before anything runs; the worker splits the
+		 * same string again, for every frontend. */
+		char **w = NULL;
+		size_t nw = 0;
+		if (isol8_split_words(v, "--agent-flags", &w, &nw, err) < 0)
+			return -1;
+		isol8_strv_free(w);
 		set_str(&o->agent_flags, v);
 		break;
+	}
 	case O_OUTPUT_PATH: {
 		char rel[ISOL8_MAX_PATH + 1];
 		if (isol8_sandbox_relpath(v, "--output-path", rel, sizeof rel, err) < 0)
@@ -755,17 +767,19 @@ static int check_remote(struct run_opts *o, struct isol8_err *err)
 static int add_registry_patterns(struct run_opts *o, const struct run_defaults *def, struct isol8_err *err)
 {
 	static const char *const rts[RUN_NREG] = {"python", "node", "bun", "deno", "bash"};
+	/* The agent's image installs npm packages, as node does. */
+	const char *rt = strcmp(o->runtime, "agent") == 0 ? "node" : o->runtime;
 	char **found = NULL;
 	char *const *pat = NULL;
 	size_t n = 0, i;
 
-	for (i = 0; i < RUN_NREG && strcmp(rts[i], o->runtime) != 0; i++)
+	for (i = 0; i < RUN_NREG && strcmp(rts[i], rt) != 0; i++)
 		;
 	if (i < RUN_NREG && def->registries[i]) {
 		pat = def->registries[i];
 		n = def->n_registries[i];
 	} else if (i < RUN_NREG && def->reg_paths) {
-		n = isol8_reg_host_defaults(o->runtime, def->reg_paths, &found);
+		n = isol8_reg_host_defaults(rt, def->reg_paths, &found);
 		pat = found;
 	}
 	for (size_t j = 0; j < n; j++)
@@ -782,6 +796,43 @@ static int add_registry_patterns(struct run_opts *o, const struct run_defaults *
 	return 0;
 }
 
+/* The agent runtime (the original's validateAgentRuntime, stricter: no host network). Its
+ * traffic goes to the LLM provider through the filtering proxy and nowhere else; checked here
+ * to name the flags, and by the worker again for every frontend. */
+static int check_agent(struct run_opts *o, struct isol8_err *err)
+{
+	bool agent = strcmp(o->runtime, "agent") == 0;
+
+	if (o->agent_flags && !agent)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "--agent-flags is for the agent runtime only (runtime is %s; add -r agent)",
+				     o->runtime);
+	if (!agent)
+		return 0;
+	if (strcmp(o->network, "none") == 0)
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			"Agent runtime requires network access. The AI coding agent needs to reach its LLM "
+			"provider API. Use --net filtered --allow \"api.anthropic.com\" (or your provider's "
+			"domain).");
+	if (strcmp(o->network, "filtered") != 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "Agent runtime requires --net filtered (not --net %s): the agent reaches its LLM "
+				     "provider only through the filtering proxy. Use --net filtered --allow "
+				     "\"api.anthropic.com\" (or your provider's domain).",
+				     o->network);
+	if (o->allow.n == 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "Agent runtime requires at least one network whitelist entry. Use --allow "
+				     "\"api.anthropic.com\" (or your provider's domain).");
+	/* The original's defaults for the agent, unless given as flags. */
+	if (!o->pids_explicit)
+		o->pids = ISOL8_AGENT_DEFAULT_PIDS;
+	if (!o->sandbox_size_explicit)
+		o->sandbox_size = ISOL8_AGENT_DEFAULT_SANDBOX_SIZE;
+	return 0;
+}
+
 static int finish(struct run_opts *o, const struct run_defaults *def, struct isol8_err *err)
 {
 	if (o->cmd && (o->eval || o->file || o->url || o->github || o->gist))
@@ -789,9 +840,6 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 				     "--cmd cannot be combined with file input, --eval, --url, --github, or --gist.");
 	if (o->eval && o->file)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--eval cannot be combined with a file argument");
-	if (o->agent_flags)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0,
-				     "--agent-flags needs the agent runtime, which this isol8 does not provide");
 	if (check_remote(o, err) < 0)
 		return -1;
 	if (o->output_dir && !o->output_paths.n)
@@ -850,9 +898,9 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 	if (o->deny.n == 0)
 		for (size_t i = 0; i < def->n_blacklist; i++)
 			strv_push(&o->deny, def->blacklist[i]);
-	if (o->install.n && strcmp(o->network, "filtered") == 0)
-		return add_registry_patterns(o, def, err);
-	return 0;
+	if (o->install.n && strcmp(o->network, "filtered") == 0 && add_registry_patterns(o, def, err) < 0)
+		return -1;
+	return check_agent(o, err);
 }
 
 int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct run_opts *o, struct isol8_err *err)

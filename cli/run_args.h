@@ -83,6 +83,7 @@ struct run_opts {
 	uint64_t pids;
 	uint64_t max_output;
 	uint64_t sandbox_size;
+	bool pids_explicit, sandbox_size_explicit; /* given as flags: the agent's defaults do not apply */
 	uint64_t tmp_size;
 	char *image;
 	bool writable;
@@ -112,14 +113,14 @@ struct run_opts {
 	char *url, *github, *gist, *hash;
 	bool allow_insecure_code_url;
 	char *host, *key;
-	char *agent_flags;
+	char *agent_flags; /* the agent runtime's extra pi flags, one string (split by the worker) */
 };
 
 void run_opts_free(struct run_opts *o);
 int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct run_opts *o, struct isol8_err *err);
 
 /* Runtime for a file name from its last extension (.py python, .js/.mjs/.cjs node, .ts bun,
- * .mts deno, .sh bash); NULL when unknown. */
+ * .mts deno, .sh bash, .txt agent: a prompt); NULL when unknown. */
 const char *run_runtime_from_path(const char *path);
 bool run_valid_runtime(const char *name);
 /* POSIX-resolve p against /sandbox (".." and "." normalised, duplicate slashes folded); the

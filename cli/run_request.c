@@ -91,6 +91,8 @@ static json_object *request_obj(const struct run_opts *o, const struct run_input
 		json_object_object_add(r, "outputPaths", strv_json(&o->output_paths));
 	if (in->setup_script)
 		json_object_object_add(r, "setupScript", json_object_new_string(in->setup_script));
+	if (o->agent_flags)
+		json_object_object_add(r, "agentFlags", json_object_new_string(o->agent_flags));
 	if (in->code_in_bundle)
 		json_object_object_add(r, "codeInBundle", json_object_new_boolean(1));
 	if (in->stdin_in_bundle)

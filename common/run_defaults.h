@@ -14,4 +14,11 @@
 #define ISOL8_DEFAULT_TMP_SIZE (256ull << 20)
 #define ISOL8_DEFAULT_MAX_OUTPUT (1ull << 20)
 
+/* The agent runtime's own defaults (the original's CLI: pidsLimit 200, sandboxSize 2g), used
+ * when the request does not set them, and its prompt's cap: one exec argument that shares the
+ * exec message (64 KiB) with the environment. */
+#define ISOL8_AGENT_DEFAULT_PIDS 200u
+#define ISOL8_AGENT_DEFAULT_SANDBOX_SIZE (2ull << 30)
+#define ISOL8_AGENT_PROMPT_MAX (16u << 10)
+
 #endif

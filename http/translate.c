@@ -23,7 +23,8 @@
 static const char *default_ext(const char *runtime)
 {
 	static const char *const map[][2] = {
-		{"python", ".py"}, {"node", ".mjs"}, {"bun", ".ts"}, {"deno", ".mts"}, {"bash", ".sh"},
+		{"python", ".py"}, {"node", ".mjs"}, {"bun", ".ts"},
+		{"deno", ".mts"},  {"bash", ".sh"},  {"agent", ".txt"},
 	};
 
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
@@ -41,7 +42,8 @@ static const char *const request_keys[] = {"code",        "cmd",
 					   "metadata",    "codeUrl",
 					   "codeHash",    "allowInsecureCodeUrl",
 					   "workdir",     "setupScript",
-					   "args",        NULL};
+					   "args",        "agentFlags",
+					   NULL};
 static const char *const option_keys[] = {"network",    "networkFilter", "cpuLimit",  "memoryLimit",    "sandboxSize",
 					  "tmpSize",    "maxOutputSize", "pidsLimit", "readonlyRootFs", "secrets",
 					  "timeoutMs",  "image",         "persist",   "debug",          "logNetwork",
@@ -270,7 +272,7 @@ static int build_request(json_object *req, uint64_t default_timeout, bool have_d
 		return -1;
 	if (!run_valid_runtime(rt))
 		return isol8_err_set(err, ISOL8_E_USAGE, 0,
-				     "Unknown runtime: \"%.32s\". Available: python, node, bun, deno, bash", rt);
+				     "Unknown runtime: \"%.32s\". Available: python, node, bun, deno, bash, agent", rt);
 	s->runtime = xstrdup(rt);
 	json_object_object_add(out, "runtime", json_object_new_string(rt));
 
@@ -298,6 +300,7 @@ static int build_request(json_object *req, uint64_t default_timeout, bool have_d
 	    copy_string(req, "fileExtension", "request.fileExtension", 16, out, err) < 0 ||
 	    copy_strv(req, "installPackages", "request.installPackages", MAX_INSTALL, 214, out, err) < 0 ||
 	    copy_string(req, "setupScript", "request.setupScript", 1u << 16, out, err) < 0 ||
+	    copy_string(req, "agentFlags", "request.agentFlags", ISOL8_AGENT_FLAGS_MAX, out, err) < 0 ||
 	    copy_strv(req, "args", "request.args", ISOL8_MAX_SCRIPT_ARGS, ISOL8_MAX_SCRIPT_ARGS_BYTES, out, err) < 0 ||
 	    copy_output_paths(req, out, err) < 0 || take_files(req, s, err) < 0)
 		return -1;
@@ -360,6 +363,57 @@ static int build_options(json_object *opt, json_object *out, struct isol8_err *e
 	    copy_bool(opt, "debug", "options.debug", out, err) < 0 ||
 	    copy_bool(opt, "logNetwork", "options.logNetwork", out, err) < 0)
 		return -1;
+	return 0;
+}
+
+/* The agent runtime's rules, answered with a 400 before anything reaches isol8d (the worker
+ * checks the same for every frontend): its network is the filtering proxy with at least one
+ * allowed host, and agentFlags are its own and must split into words (common/parse.h). */
+static int check_agent(json_object *oreq, json_object *oopt, struct isol8_err *err)
+{
+	json_object *v, *f, *wl = NULL;
+	const char *rt = NULL, *net = "none";
+	char **words = NULL;
+	size_t n = 0;
+
+	if (isol8_json_member(oreq, "runtime", &v) == 1)
+		rt = json_object_get_string(v);
+	if (isol8_json_member(oreq, "agentFlags", &v) == 1) {
+		if (!rt || strcmp(rt, "agent") != 0)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "request.agentFlags: only for runtime \"agent\" (runtime is %s)",
+					     rt ? rt : "?");
+		if (isol8_split_words(json_object_get_string(v), "request.agentFlags", &words, &n, err) < 0)
+			return -1;
+		isol8_strv_free(words);
+	}
+	if (!rt || strcmp(rt, "agent") != 0)
+		return 0;
+	if (isol8_json_member(oopt, "network", &v) == 1)
+		net = json_object_get_string(v);
+	if (isol8_json_member(oopt, "networkFilter", &f) == 1)
+		isol8_json_member(f, "whitelist", &wl);
+	if (strcmp(net, "none") == 0)
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			"Agent runtime requires network access. The AI coding agent needs to reach its LLM provider "
+			"API. "
+			"Use options.network \"filtered\" with options.networkFilter.whitelist [\"api.anthropic.com\"] "
+			"(or your provider's host).");
+	if (strcmp(net, "filtered") != 0)
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			"Agent runtime requires options.network \"filtered\" (not \"%s\"): the agent reaches its LLM "
+			"provider only through the filtering proxy. Use options.networkFilter.whitelist "
+			"[\"api.anthropic.com\"] (or your provider's host).",
+			net);
+	if (!wl || json_object_array_length(wl) == 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "Agent runtime requires at least one network whitelist entry. The AI coding agent "
+				     "needs to reach "
+				     "its LLM provider API: set options.networkFilter.whitelist, e.g. "
+				     "[\"api.anthropic.com\"] (or your "
+				     "provider's host).");
 	return 0;
 }
 
@@ -434,7 +488,8 @@ int http_translate(const char *body, size_t len, struct http_run_spec *s, struct
 			have_default_timeout = true;
 		}
 	}
-	if (build_request(req, default_timeout, have_default_timeout, s, oreq, err) < 0)
+	if (build_request(req, default_timeout, have_default_timeout, s, oreq, err) < 0 ||
+	    check_agent(oreq, oopt, err) < 0)
 		goto out;
 	if (isol8_json_member(root, "sessionId", &v) == 1) {
 		const char *id;

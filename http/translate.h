@@ -4,7 +4,7 @@
  * are the broker's job, not ours).
  *
  * Body: {"request": ExecutionRequest, "options"?: {...}, "sessionId"?: "..."}.
- * ExecutionRequest: code | cmd (exactly one), runtime (required: python node bun deno bash),
+ * ExecutionRequest: code | cmd (exactly one), runtime (required: python node bun deno bash agent),
  * timeoutMs, env {NAME: string}, fileExtension, stdin, files {path: string} (written under
  * /sandbox before the run), installPackages [string], metadata {key: string} (for the audit record), workdir,
  * setupScript (isol8 extension). codeUrl is refused (403: remote code is disabled);

@@ -28,7 +28,7 @@ static void build_usage(FILE *f)
 		"Usage: isol8 build --base RUNTIME [--install PKG]... [--setup CMD|FILE]... [--tag NAME]\n"
 		"                   [--force] [--pip-index-url URL] [--json]\n"
 		"Build a custom image isol8:<runtime>-custom-<hash> from isol8:<runtime>.\n"
-		"  --base RUNTIME     python, node, bun, deno or bash\n"
+		"  --base RUNTIME     python, node, bun, deno, bash or agent\n"
 		"  --install PKG      package to pre-install (repeatable, comma-separated allowed)\n"
 		"  --setup CMD|FILE   setup command, or a file holding a script (repeatable); it is baked\n"
 		"                     into the image and runs before every execution\n"
@@ -161,13 +161,13 @@ int cmd_build(int argc, char **argv)
 	}
 	if (!base) {
 		isol8_err_set(&err, ISOL8_E_USAGE, 0,
-			      "build: --base RUNTIME is required (python, node, bun, deno or bash)");
+			      "build: --base RUNTIME is required (python, node, bun, deno, bash or agent)");
 		goto fail;
 	}
 	rt = isol8_runtime_parse(base);
 	if (rt < 0 || rt >= ISOL8_RT__MAX) {
 		isol8_err_set(&err, ISOL8_E_USAGE, 0,
-			      "Invalid runtime: %s. Expected one of: python, node, bun, deno, bash", base);
+			      "Invalid runtime: %s. Expected one of: python, node, bun, deno, bash, agent", base);
 		goto fail;
 	}
 	isol8_strlist_sort_unique(&pkgs);

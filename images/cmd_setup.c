@@ -23,7 +23,8 @@ static void setup_usage(FILE *f)
 	fprintf(f,
 		"Usage: isol8 setup [--force] [--bootstrap] [--mirror URL] [--ca-cert FILE]...\n"
 		"                   [--python PKGS] [--node PKGS] [--bun PKGS] [--deno MODULES] [--bash PKGS]\n"
-		"                   [--runtimes python,node,bun,deno,bash] [--pip-index-url URL] [--json]\n"
+		"                   [--agent PKGS] [--runtimes python,node,bun,deno,bash,agent]\n"
+		"                   [--pip-index-url URL] [--json]\n"
 		"Build the isol8 runtime images, and custom images with packages pre-installed.\n"
 		"  --force            rebuild even when the images are up to date (no layer cache)\n"
 		"  --bootstrap        (re)create " ISOL8_BOOTSTRAP_REPO ":" ISOL8_BOOTSTRAP_TAG
@@ -31,8 +32,8 @@ static void setup_usage(FILE *f)
 		"  --mirror URL       Debian mirror for --bootstrap (default: from the host's apt sources)\n"
 		"  --ca-cert FILE     extra CA certificate for the images (repeatable; default: every\n"
 		"                     *.crt below /usr/local/share/ca-certificates)\n"
-		"  --python/--node/--bun/--deno/--bash PKGS   comma-separated packages for a custom image\n"
-		"                     (merged with dependencies.<runtime> from the config file)\n"
+		"  --python/--node/--bun/--deno/--bash/--agent PKGS   comma-separated packages for a\n"
+		"                     custom image (merged with dependencies.<runtime> from the config file)\n"
 		"  --runtimes LIST    only these runtimes (default: all)\n"
 		"  --pip-index-url URL  package index for custom Python images\n"
 		"  --json             print the result as one JSON object on stdout (progress goes to stderr)\n");
@@ -52,7 +53,7 @@ static int parse_runtimes(const char *csv, unsigned *mask, struct isol8_err *err
 		int rt = isol8_runtime_parse(l.v[i]);
 		if (rt < 0 || rt >= ISOL8_RT__MAX) {
 			r = isol8_err_set(err, ISOL8_E_USAGE, 0,
-					  "Invalid runtime: %s. Expected one of: python, node, bun, deno, bash",
+					  "Invalid runtime: %s. Expected one of: python, node, bun, deno, bash, agent",
 					  l.v[i]);
 			break;
 		}
@@ -97,6 +98,7 @@ int cmd_setup(int argc, char **argv)
 		{"bun", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_BUN},
 		{"deno", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_DENO},
 		{"bash", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_BASH},
+		{"agent", required_argument, NULL, OPT_PKG_BASE + ISOL8_RT_AGENT},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},

@@ -101,7 +101,7 @@ void isol8_strlist_free(struct isol8_strlist *l)
 
 static const char *const base_tags[ISOL8_RT__MAX] = {
 	[ISOL8_RT_PYTHON] = "isol8:python", [ISOL8_RT_NODE] = "isol8:node", [ISOL8_RT_BUN] = "isol8:bun",
-	[ISOL8_RT_DENO] = "isol8:deno",     [ISOL8_RT_BASH] = "isol8:bash",
+	[ISOL8_RT_DENO] = "isol8:deno",     [ISOL8_RT_BASH] = "isol8:bash", [ISOL8_RT_AGENT] = "isol8:agent",
 };
 
 const char *isol8_image_base_tag(int rt)
@@ -123,6 +123,8 @@ static const char *const pkg_patterns[ISOL8_RT__MAX] = {
 	[ISOL8_RT_DENO] = "^(https://[A-Za-z0-9.-]+(:[0-9]+)?/|npm:|jsr:)[A-Za-z0-9._~:/@%+=-]*$",
 	/* apt: Debian package name, optional =version */
 	[ISOL8_RT_BASH] = "^[a-z0-9][a-z0-9+.-]+(=[A-Za-z0-9.+:~-]+)?$",
+	/* the agent image has node and npm: npm packages, as for node */
+	[ISOL8_RT_AGENT] = "^(@[A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9.^~+_-]+)?$",
 };
 
 static const char *const pkg_hints[ISOL8_RT__MAX] = {
@@ -131,6 +133,7 @@ static const char *const pkg_hints[ISOL8_RT__MAX] = {
 	[ISOL8_RT_BUN] = "an npm package like name, @scope/name or name@1.2",
 	[ISOL8_RT_DENO] = "an https:// module URL or an npm:/jsr: specifier",
 	[ISOL8_RT_BASH] = "a Debian package name like jq or jq=1.6-2.1",
+	[ISOL8_RT_AGENT] = "an npm package like name, @scope/name or name@1.2",
 };
 
 int isol8_pkg_validate(int rt, const char *name, struct isol8_err *err)

@@ -61,7 +61,7 @@ isol8_engine *isol8_engine_new(const char *socket_path, isol8_error *err);
 int isol8_engine_start(isol8_engine *e, isol8_error *err);
 void isol8_engine_free(isol8_engine *e);
 
-/* A request to run code (copied) in runtime ("python", "node", "bun", "deno", "bash"). */
+/* A request to run code (copied) in runtime ("python", "node", "bun", "deno", "bash", "agent"). */
 isol8_request *isol8_request_new(const char *runtime, const char *code);
 /* Setters copy their arguments; -1 with err on a bad value. */
 int isol8_request_set_stdin(isol8_request *q, const void *data, size_t len, isol8_error *err);

@@ -6,7 +6,7 @@
 
 static const char *const runtime_names[ISOL8_RT__MAX] = {
 	[ISOL8_RT_PYTHON] = "python", [ISOL8_RT_NODE] = "node", [ISOL8_RT_BUN] = "bun",
-	[ISOL8_RT_DENO] = "deno",     [ISOL8_RT_BASH] = "bash",
+	[ISOL8_RT_DENO] = "deno",     [ISOL8_RT_BASH] = "bash", [ISOL8_RT_AGENT] = "agent",
 };
 
 static const char *const net_names[ISOL8_NET__MAX] = {

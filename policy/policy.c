@@ -372,8 +372,8 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 	if (MEMBER("limits") && parse_limits(v, kp, t, err) < 0 && note(err) < 0)
 		return -1;
 	if (MEMBER("runtimes") &&
-	    parse_enum_mask(v, kp, isol8_runtime_parse, "runtime", "python, node, bun, deno, bash", &t->runtimes_mask,
-			    err) < 0 &&
+	    parse_enum_mask(v, kp, isol8_runtime_parse, "runtime", "python, node, bun, deno, bash, agent",
+			    &t->runtimes_mask, err) < 0 &&
 	    note(err) < 0)
 		return -1;
 	if (MEMBER("network") &&

@@ -40,7 +40,16 @@
 #include "proxy/rules.h"
 
 enum isol8_net_mode { ISOL8_NET_NONE = 0, ISOL8_NET_FILTERED = 1, ISOL8_NET_HOST = 2, ISOL8_NET__MAX };
-enum isol8_runtime { ISOL8_RT_PYTHON = 0, ISOL8_RT_NODE, ISOL8_RT_BUN, ISOL8_RT_DENO, ISOL8_RT_BASH, ISOL8_RT__MAX };
+/* The values travel in IPC and metrics: a new runtime goes at the end. */
+enum isol8_runtime {
+	ISOL8_RT_PYTHON = 0,
+	ISOL8_RT_NODE,
+	ISOL8_RT_BUN,
+	ISOL8_RT_DENO,
+	ISOL8_RT_BASH,
+	ISOL8_RT_AGENT, /* the pi coding agent (isol8:agent): the code is its prompt */
+	ISOL8_RT__MAX
+};
 
 const char *isol8_runtime_name(int rt);    /* NULL if out of range */
 int isol8_runtime_parse(const char *name); /* -1 if unknown */

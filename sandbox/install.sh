@@ -1,6 +1,6 @@
 #!/bin/sh
 # isol8 custom-image package installer, run at image build time as root:
-#   install.sh <python|node|bun|deno|bash> <package>...
+#   install.sh <python|node|bun|deno|bash|agent> <package>...
 # isol8 validates every name (no leading '-', no shell metacharacters) and passes them as
 # separate exec-form arguments; here they only ever travel as "$@", never through eval.
 set -eu
@@ -11,7 +11,7 @@ case "$eco" in
 python)
 	pip install --no-cache-dir --break-system-packages --disable-pip-version-check -- "$@"
 	;;
-node)
+node | agent)
 	npm install -g --no-audit --no-fund --no-update-notifier -- "$@"
 	rm -rf /root/.npm
 	;;

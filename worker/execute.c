@@ -267,7 +267,7 @@ int run_program(struct run *run, struct isol8_err *err)
 {
 	const struct run_req *r = run->r;
 	const char *argv[ISOL8_MAX_ARGS];
-	char *rtv[24];
+	char *rtv[ISOL8_MAX_ARGS];
 	char tmo[32], path[80];
 	size_t n = 0;
 	int wr = 1;
@@ -288,7 +288,7 @@ int run_program(struct run *run, struct isol8_err *err)
 			argv[n++] = "bash";
 	} else {
 		snprintf(path, sizeof path, "/sandbox/%s", run->codefile);
-		if (runtime_argv(r->runtime, r->code, run->need_file ? path : NULL, rtv, 24, err) < 0)
+		if (runtime_argv(r, run->need_file ? path : NULL, rtv, ISOL8_MAX_ARGS - n, err) < 0)
 			return -1;
 		for (size_t i = 0; rtv[i]; i++)
 			argv[n++] = rtv[i];

@@ -224,6 +224,66 @@ static int get_metadata(json_object *v, struct run_req *r, struct isol8_err *err
 	return 0;
 }
 
+/* The agent runtime talks to its LLM provider, and only through the filtering proxy: a sandbox
+ * without network cannot reach it, and host networking would let the agent (and whatever it
+ * runs) reach anything. Checked before any sandbox exists. */
+static int agent_check(struct run_req *r, const char *flags, struct isol8_err *err)
+{
+	if (r->net_mode == ISOL8_NET_NONE)
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			"Agent runtime requires network access. The AI coding agent needs to reach its LLM provider "
+			"API. "
+			"Use options.network \"filtered\" with options.networkFilter.whitelist [\"api.anthropic.com\"] "
+			"(or your provider's host).");
+	if (r->net_mode != ISOL8_NET_FILTERED)
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			"Agent runtime requires options.network \"filtered\" (not \"%s\"): the agent reaches its LLM "
+			"provider only through the filtering proxy. Use options.networkFilter.whitelist "
+			"[\"api.anthropic.com\"] (or your provider's host).",
+			isol8_net_mode_name(r->net_mode));
+	if (r->n_net_allow == 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "Agent runtime requires at least one network whitelist entry. The AI coding agent "
+				     "needs to reach "
+				     "its LLM provider API: set options.networkFilter.whitelist, e.g. "
+				     "[\"api.anthropic.com\"] (or your "
+				     "provider's host).");
+	if (flags && isol8_split_words(flags, "request.agentFlags", &r->agent_flags, &r->n_agent_flags, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The code is pi's prompt, one argument after -p. pi reads an argument that starts with '-'
+ * as an option and one that starts with '@' as a file to attach (it knows no "--"): such a
+ * prompt gets a leading blank, which keeps it a message and means nothing to the model. */
+static int agent_prompt(struct run_req *r, struct isol8_err *err)
+{
+	const char *p = r->code;
+	size_t n;
+
+	if (!p)
+		return 0; /* --cmd in the agent's image */
+	n = strlen(p);
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (!*p)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "Agent runtime: the prompt (the request's code) is empty");
+	if (n > ISOL8_AGENT_PROMPT_MAX)
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			"Agent runtime: the prompt is %zu bytes, at most %u: put long instructions in a file "
+			"(--files) and name it in the prompt",
+			n, ISOL8_AGENT_PROMPT_MAX);
+	if (r->code[0] == '-' || r->code[0] == '@') {
+		char *q = xasprintf(" %s", r->code);
+		free(r->code);
+		r->code = q;
+	}
+	return 0;
+}
+
 void sandbox_limits_default(struct sandbox_limits *l)
 {
 	*l = (struct sandbox_limits){.memory = ISOL8_DEFAULT_MEMORY,
@@ -239,9 +299,10 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 {
 	json_tokener *tok = json_tokener_new_ex(32);
 	json_object *root = NULL, *req, *opt, *v;
-	_cleanup_free_ char *runtime = NULL, *net = NULL;
+	_cleanup_free_ char *runtime = NULL, *net = NULL, *agent_flags = NULL;
 	struct isol8_buf code = ISOL8_BUF_INIT, sin = ISOL8_BUF_INIT;
 	uint64_t x;
+	bool pids_given, size_given;
 	double cpu = 1.0;
 	bool ro = true;
 	int rc = -1;
@@ -271,6 +332,7 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 	    get_str(req, "fileExtension", "request", 16, &r->file_ext, err) < 0 ||
 	    get_str(req, "workdir", "request", ISOL8_MAX_PATH, &r->workdir, err) < 0 ||
 	    get_str(req, "setupScript", "request", 1u << 16, &r->setup_script, err) < 0 ||
+	    get_str(req, "agentFlags", "request", ISOL8_AGENT_FLAGS_MAX, &agent_flags, err) < 0 ||
 	    get_bool(req, "stdinStream", "request", &r->stdin_stream, err) < 0 ||
 	    get_bool(req, "phaseEvents", "request", &r->phase_events, err) < 0)
 		goto out;
@@ -408,6 +470,8 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 			goto out;
 		}
 	}
+	pids_given = opt && get(opt, "pidsLimit");
+	size_given = opt && get(opt, "sandboxSize");
 	r->lim.writable = !ro;
 	r->lim.timeout_ms = r->timeout_ms;
 	if (get_str(root, "sessionId", "", ISOL8_MAX_SESSION, &r->session, err) < 0)
@@ -419,13 +483,28 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 	r->runtime = isol8_runtime_parse(runtime ? runtime : "python");
 	if (r->runtime < 0) {
 		isol8_err_set(err, ISOL8_E_USAGE, 0,
-			      "Unknown runtime: \"%s\". Available: python, node, bun, deno, bash", runtime);
+			      "Unknown runtime: \"%s\". Available: python, node, bun, deno, bash, agent", runtime);
 		goto out;
 	}
 	r->net_mode = isol8_net_mode_parse(net ? net : "none");
 	if (r->net_mode < 0) {
 		isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown network mode '%s' (none, host, filtered)", net);
 		goto out;
+	}
+	if (agent_flags && r->runtime != ISOL8_RT_AGENT) {
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "request.agentFlags: only for runtime \"agent\" (runtime is %s)",
+			      isol8_runtime_name(r->runtime));
+		goto out;
+	}
+	if (r->runtime == ISOL8_RT_AGENT) {
+		if (agent_check(r, agent_flags, err) < 0)
+			goto out;
+		/* The original's defaults for the agent: pi, its tools and the programs it builds
+		 * need more processes and room than a snippet (the policy's ceilings still apply). */
+		if (!pids_given)
+			r->lim.pids = ISOL8_AGENT_DEFAULT_PIDS;
+		if (!size_given)
+			r->lim.sandbox_size = ISOL8_AGENT_DEFAULT_SANDBOX_SIZE;
 	}
 	if (read_bundle(bundle_fd, r, &code, &sin, err) < 0)
 		goto out;
@@ -454,6 +533,8 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 	}
 	if (!r->workdir)
 		r->workdir = xstrdup("/sandbox");
+	if (r->runtime == ISOL8_RT_AGENT && agent_prompt(r, err) < 0)
+		goto out;
 	rc = 0;
 out:
 	/* A refused request keeps nothing: its files, env and lists would otherwise stay in the
@@ -489,6 +570,7 @@ void request_free(struct run_req *r)
 	free(r->workdir);
 	free_list(r->install, r->n_install);
 	free_list(r->args, r->n_args);
+	free_list(r->agent_flags, r->n_agent_flags);
 	free_list(r->out_paths, r->n_out);
 	free_list(r->out_rel, r->n_out);
 	free(r->setup_script);

@@ -79,7 +79,8 @@ static int plan_code(struct run *run, struct isol8_err *err)
 	const struct run_req *r = run->r;
 	const struct sandbox *sb = run->sb;
 
-	run->need_file = r->code && !(run->s && repl_capable(r)) &&
+	/* The agent's prompt is an argument of pi, never a file among the project's. */
+	run->need_file = r->code && r->runtime != ISOL8_RT_AGENT && !(run->s && repl_capable(r)) &&
 		(r->runtime == ISOL8_RT_DENO || r->file_ext || strlen(r->code) > INLINE_MAX || r->has_files ||
 		 r->n_args);
 	run->warm = sb->warm && sb->agent_fd >= 0 && run->kind == SANDBOX_EPHEMERAL && !r->cmd && r->code &&

@@ -7,15 +7,25 @@
 #include "common/xalloc.h"
 #include "worker/worker.h"
 
-static const char *const default_ext[ISOL8_RT__MAX] = {".py", ".mjs", ".ts", ".mts", ".sh"};
+static const char *const default_ext[ISOL8_RT__MAX] = {".py", ".mjs", ".ts", ".mts", ".sh", ".txt"};
 
 const char *runtime_default_ext(int rt)
 {
 	return (rt >= 0 && rt < ISOL8_RT__MAX) ? default_ext[rt] : NULL;
 }
 
-int runtime_argv(int rt, const char *code, const char *file, char **argv, size_t max, struct isol8_err *err)
+/* The original's SANDBOX_SYSTEM_PROMPT, appended to pi's own. */
+static const char agent_system_prompt[] =
+	"You are running inside an isol8 sandbox \xe2\x80\x94 a Docker container with strict resource limits and "
+	"controlled network access. isol8 exists to execute untrusted code safely: outbound network is filtered to a "
+	"whitelist, the filesystem is ephemeral, and some system calls are restricted. Work within these constraints: "
+	"do not assume open internet access, do not rely on persistent state across runs, and do not attempt to "
+	"escape the sandbox.";
+
+int runtime_argv(const struct run_req *r, const char *file, char **argv, size_t max, struct isol8_err *err)
 {
+	const char *code = r->code;
+	int rt = r->runtime;
 	size_t n = 0;
 #define A(x)                                                                             \
 	do {                                                                             \
@@ -74,6 +84,20 @@ int runtime_argv(int rt, const char *code, const char *file, char **argv, size_t
 			A("-c");
 			A(code);
 		}
+		break;
+	case ISOL8_RT_AGENT:
+		/* pi in print mode: one prompt, the answer on stdout, no session file. The flags are
+		 * words already (request.c split them without a shell) and go in before -p, as in the
+		 * original; the prompt is always an argument, never a file (the run's files are the
+		 * agent's project, a main.txt among them would be noise). */
+		A("pi");
+		A("--no-session");
+		A("--append-system-prompt");
+		A(agent_system_prompt);
+		for (size_t i = 0; i < r->n_agent_flags; i++)
+			A(r->agent_flags[i]);
+		A("-p");
+		A(code);
 		break;
 	default:
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown runtime %d", rt);

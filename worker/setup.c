@@ -55,6 +55,7 @@ int run_install(struct run *run, struct isol8_err *err)
 		argv[n++] = "--quiet";
 		break;
 	case ISOL8_RT_NODE:
+	case ISOL8_RT_AGENT:
 		/* Into /sandbox/node_modules, not -g: ESM imports resolve bare names from the importing
 		 * file's directory upwards and ignore NODE_PATH. */
 		argv[n++] = "npm";

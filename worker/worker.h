@@ -170,6 +170,8 @@ struct run_req {
 	size_t n_install;
 	char **args;
 	size_t n_args; /* the program's own arguments (request.args) */
+	char **agent_flags;
+	size_t n_agent_flags; /* request.agentFlags split into words (agent runtime only) */
 	char **out_paths, **out_rel;
 	size_t n_out; /* request.outputPaths as given, and below /sandbox */
 	char *setup_script;
@@ -199,8 +201,9 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 void request_free(struct run_req *r);
 
 /* ---- runtime.c ---- */
-/* argv to run code inline (NULL if the runtime needs a file) or from a file path. */
-int runtime_argv(int rt, const char *code, const char *file, char **argv, size_t max, struct isol8_err *err);
+/* argv to run code inline (NULL if the runtime needs a file) or from a file path; the agent
+ * runtime takes r's code as its prompt and adds r's agent flags. */
+int runtime_argv(const struct run_req *r, const char *file, char **argv, size_t max, struct isol8_err *err);
 const char *runtime_default_ext(int rt);
 void runtime_base_env(struct isol8_buf *env_lines);
 /* The same entries, NULL-terminated (static). */

@@ -22,6 +22,7 @@ export interface ExecutionRequest {
   allowInsecureCodeUrl?: boolean;
   workdir?: string;
   setupScript?: string;
+  agentFlags?: string;
 }
 
 export interface NetworkFilter {

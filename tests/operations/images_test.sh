@@ -81,7 +81,7 @@ case_json_usage_errors() {
 		'2|["usage","No packages or setup script specified. Use --install <package> or --setup <command>."]' \
 		"build --json without packages: a JSON usage error"
 	run_cap "$ISOL8" setup --json --runtimes python,cobol </dev/null
-	is "$RC|$(json_get "$OUT" '.error')" '2|"Invalid runtime: cobol. Expected one of: python, node, bun, deno, bash"' \
+	is "$RC|$(json_get "$OUT" '.error')" '2|"Invalid runtime: cobol. Expected one of: python, node, bun, deno, bash, agent"' \
 		"setup --json --runtimes with an unknown runtime"
 }
 

@@ -322,7 +322,23 @@ START_TEST(translate_hostile)
 	tr_bad("{\"request\":1}", ISOL8_E_USAGE, "request: expected object");
 	tr_bad("{\"request\":{\"code\":\"1\"}}", ISOL8_E_USAGE, "request.runtime: required");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"cobol\"}}", ISOL8_E_USAGE, "Unknown runtime");
-	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"agent\"}}", ISOL8_E_USAGE, "Unknown runtime");
+	/* the agent runtime: the filtered network with a whitelist, agentFlags its own and words */
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"agent\"}}", ISOL8_E_USAGE,
+	       "Agent runtime requires network access.");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"agent\"},\"options\":{\"network\":\"host\"}}", ISOL8_E_USAGE,
+	       "Agent runtime requires options.network \"filtered\" (not \"host\")");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"agent\"},\"options\":{\"network\":\"filtered\","
+	       "\"networkFilter\":{\"whitelist\":[]}}}",
+	       ISOL8_E_USAGE, "Agent runtime requires at least one network whitelist entry.");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"agent\",\"agentFlags\":\"a\\\\\"},\"options\":{\"network\":"
+	       "\"filtered\",\"networkFilter\":{\"whitelist\":[\"x.test\"]}}}",
+	       ISOL8_E_USAGE, "request.agentFlags: trailing backslash");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"bash\",\"agentFlags\":\"--m\"}}", ISOL8_E_USAGE,
+	       "request.agentFlags: only for runtime \"agent\" (runtime is bash)");
+	ck_assert_int_eq(tr("{\"request\":{\"code\":\"fix\",\"runtime\":\"agent\",\"agentFlags\":\"--model m\"},"
+			    "\"options\":{\"network\":\"filtered\",\"networkFilter\":{\"whitelist\":[\"x.test\"]}}}"),
+			 0);
+	ck_assert_str_eq(jpath("request", "agentFlags"), "\"--model m\"");
 	tr_bad("{\"request\":{\"code\":1,\"runtime\":\"python\"}}", ISOL8_E_USAGE, "request.code: expected string");
 	tr_bad("{\"request\":{\"runtime\":\"python\"}}", ISOL8_E_USAGE, "exactly one of");
 	tr_bad("{\"request\":{\"code\":\"1\",\"cmd\":\"ls\",\"runtime\":\"python\"}}", ISOL8_E_USAGE,

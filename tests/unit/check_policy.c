@@ -243,7 +243,7 @@ START_TEST(test_parse_errors)
 			   "policy.json: tenants.ci.onExceed: unknown value \"warn\" (expected clamp, refuse)");
 	expect_parse_error(T("{\"runtimes\":[\"python\",\"ruby\"]}"),
 			   "policy.json: tenants.ci.runtimes[1]: unknown runtime \"ruby\" (expected python, node, bun, "
-			   "deno, bash)");
+			   "deno, bash, agent)");
 	expect_parse_error(T("{\"runtimes\":\"python\"}"),
 			   "policy.json: tenants.ci.runtimes: expected array, got string");
 	expect_parse_error(

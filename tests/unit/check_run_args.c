@@ -266,7 +266,7 @@ START_TEST(bad_values)
 	ck_assert_int_eq(parse("-e", "1", "--net", "foo", NULL), -1);
 	ck_usage("Invalid --net value 'foo': expected none, host or filtered");
 	ck_assert_int_eq(parse("-e", "1", "-r", "ruby", NULL), -1);
-	ck_usage("Unknown runtime: \"ruby\". Available: python, node, bun, deno, bash");
+	ck_usage("Unknown runtime: \"ruby\". Available: python, node, bun, deno, bash, agent");
 	ck_assert_int_eq(parse("-e", "1", "--pids-limit", "0", NULL), -1);
 	ck_usage("--pids-limit must be an integer between 1 and 1000000");
 	ck_assert_int_eq(parse("-e", "1", "--pids-limit=1000001", NULL), -1);
@@ -674,7 +674,62 @@ START_TEST(unsupported)
 	ck_assert_int_eq(parse("--gist", "nofile", NULL), -1);
 	ck_usage("--gist format must be gistId/file.ext");
 	ck_assert_int_eq(parse("-e", "1", "--agent-flags", "--x", NULL), -1);
-	ck_assert_int_eq(err.code, ISOL8_E_USAGE);
+	ck_usage("--agent-flags is for the agent runtime only (runtime is python; add -r agent)");
+}
+END_TEST
+
+/* The agent runtime (issue 15): network rule, defaults, flags carried as one string. */
+START_TEST(agent_runtime)
+{
+	ck_assert_int_eq(parse("-r", "agent", "-e", "fix it", NULL), -1);
+	ck_usage("Agent runtime requires network access. The AI coding agent needs to reach its LLM provider API. "
+		 "Use --net filtered --allow \"api.anthropic.com\" (or your provider's domain).");
+	ck_assert_int_eq(parse("-r", "agent", "-e", "fix it", "--net", "host", NULL), -1);
+	ck_usage("Agent runtime requires --net filtered (not --net host): the agent reaches its LLM provider only "
+		 "through the filtering proxy. Use --net filtered --allow \"api.anthropic.com\" (or your provider's "
+		 "domain).");
+	ck_assert_int_eq(parse("-r", "agent", "-e", "fix it", "--net", "filtered", NULL), -1);
+	ck_usage("Agent runtime requires at least one network whitelist entry. Use --allow \"api.anthropic.com\" "
+		 "(or your provider's domain).");
+	ck_assert_int_eq(parse("-r", "agent", "-e", "x", "--net", "filtered", "--allow", "a.test", "--agent-flags",
+			       "--model 'unterminated", NULL),
+			 -1);
+	ck_usage("--agent-flags: unterminated ' quote at byte 8");
+
+	ck_assert_int_eq(parse("-r", "agent", "-e", "fix it", "--net", "filtered", "--allow", "api.anthropic.com",
+			       "--agent-flags", "--model m --thinking", NULL),
+			 0);
+	ck_assert_str_eq(o.runtime, "agent");
+	ck_assert_uint_eq(o.pids, 200);
+	ck_assert_uint_eq(o.sandbox_size, 2ull << 30);
+	ck_assert_str_eq(o.agent_flags, "--model m --thinking");
+	{
+		struct run_input in = {.code = (char *)"fix it", .code_len = 6};
+		size_t len;
+		char *json = run_request_json(&o, &in, &len);
+		json_object *root = json_tokener_parse(json), *req, *opt, *v;
+		ck_assert(json_object_object_get_ex(root, "request", &req));
+		ck_assert(json_object_object_get_ex(req, "agentFlags", &v));
+		ck_assert_str_eq(json_object_get_string(v), "--model m --thinking");
+		ck_assert(json_object_object_get_ex(root, "options", &opt));
+		ck_assert(json_object_object_get_ex(opt, "pidsLimit", &v));
+		ck_assert_int_eq(json_object_get_int64(v), 200);
+		json_object_put(root);
+		free(json);
+	}
+	run_opts_free(&o);
+	/* Explicit flags win over the agent's defaults; .txt is a prompt for the agent. */
+	ck_assert_int_eq(parse("--net", "filtered", "--allow", "a.test", "--pids-limit", "30", "--sandbox-size", "1g",
+			       "task.txt", NULL),
+			 0);
+	ck_assert_str_eq(o.runtime, "agent");
+	ck_assert_uint_eq(o.pids, 30);
+	ck_assert_uint_eq(o.sandbox_size, 1ull << 30);
+	run_opts_free(&o);
+	/* Other runtimes keep theirs. */
+	ck_assert_int_eq(parse("-e", "1", "--net", "filtered", "--allow", "a.test", NULL), 0);
+	ck_assert_uint_eq(o.pids, 64);
+	ck_assert_uint_eq(o.sandbox_size, 512ull << 20);
 }
 END_TEST
 
@@ -1010,6 +1065,7 @@ int main(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("replies");
 	tcase_add_test(tc, wk_error_decoding);
+	tcase_add_test(tc, agent_runtime);
 	tcase_add_test(tc, recv_paths);
 	tcase_add_test(tc, socket_path_and_connect_error);
 	suite_add_tcase(s, tc);

@@ -7,7 +7,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-RUNTIMES = ("python", "node", "bun", "deno", "bash")
+RUNTIMES = ("python", "node", "bun", "deno", "bash", "agent")
 
 
 def _drop_none(d: Dict[str, Any]) -> Dict[str, Any]:
@@ -30,6 +30,7 @@ class ExecutionRequest:
     metadata: Optional[Dict[str, Any]] = None
     setup_script: Optional[str] = None
     workdir: Optional[str] = None
+    agent_flags: Optional[str] = None
 
     def to_json(self) -> Dict[str, Any]:
         return _drop_none({
@@ -37,6 +38,7 @@ class ExecutionRequest:
             "env": self.env, "fileExtension": self.file_extension, "stdin": self.stdin, "args": self.args,
             "files": self.files, "outputPaths": self.output_paths, "installPackages": self.install_packages,
             "metadata": self.metadata, "setupScript": self.setup_script, "workdir": self.workdir,
+            "agentFlags": self.agent_flags,
         })
 
 
