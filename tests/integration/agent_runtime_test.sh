@@ -106,6 +106,19 @@ case_limits_and_tools() {
 	is "$RC|$(json_get "$OUT" .stdout)" '0|"50\n1024\n"' "--pids-limit and --sandbox-size win over the agent's defaults"
 }
 
+# In a session the project stays: the edited file is fetched with isol8 cp afterwards.
+case_session_and_cp() {
+	: >"$LLM_LOG"
+	run "${AGENT[@]}" --session-id agent-s1 --agent-flags "$FLAGS" -e "Mark the release notes as reviewed." </dev/null
+	is "$RC|$OUT" $'0|Done: the notes are reviewed (key ***).\n' "agent run in a session: pi's answer, key masked"
+	rm -f "$T_TMP/notes.out"
+	run_cap "$ISOL8" cp --socket "$S" agent-s1:/sandbox/project/notes.txt "$T_TMP/notes.out"
+	is "$RC|$(cat "$T_TMP/notes.out" 2>/dev/null)" $'0|title: release notes\nstatus: reviewed by pi' \
+		"isol8 cp brings the edited file back from the session"
+	run_cap "$ISOL8" session stop agent-s1 --socket "$S"
+	is "$RC" 0 "the session stops"
+}
+
 # pi takes an argument that starts with - for an option and one with @ for a file to attach.
 case_prompt_like_an_option() {
 	: >"$LLM_LOG"
