@@ -60,6 +60,8 @@ struct broker_opts {
 	const char *docker_host;
 	const char *proxy_path;  /* isol8-proxy binary (default: next to isol8d) */
 	const char *proxy_hosts; /* test hook: hosts file for the proxy's own name resolution */
+	const char *fetch_path;  /* isol8-fetch binary (default: next to isol8d) */
+	const char *fetch_hosts; /* test hook: hosts file for the fetcher's name resolution */
 	unsigned workers;
 	unsigned max_concurrent; /* running executions per daemon (10) */
 	unsigned queue_max;      /* runs waiting for a slot (32) */
@@ -308,6 +310,14 @@ struct json_object *sandbox_create_body(const struct broker *b, const struct san
 int broker_spawn_proxy(struct broker *b, struct isol8_err *err);
 /* From the reaper: true when pid was the proxy (its listeners are gone: netns_proxy_lost()). */
 bool broker_proxy_reaped(struct broker *b, pid_t pid, int status, uint64_t now);
+/* fetch.c: remote code (V_FETCH). Start isol8-fetch for one job (the tenant's policy applied
+ * by the caller); *sock is the broker's end of its socket, shut for writing after the job went
+ * in: the worker reads the answer from it. ISOL8_E_LIMIT past BROKER_MAX_FETCHES at once. */
+#define BROKER_MAX_FETCHES 16
+struct fetch_job;
+int broker_fetch_start(struct broker *b, const struct fetch_job *job, const char *ca_file, int *sock,
+		       struct isol8_err *err);
+bool broker_fetch_reaped(struct broker *b, pid_t pid);
 void broker_proxy_respawn(struct broker *b, uint64_t now);
 void broker_stop_proxy(struct broker *b);
 /* Send one request (with at most one fd) and wait for its PX_REPLY_*; on PX_REPLY_OK *reply

@@ -252,6 +252,12 @@ static void check_paths(struct broker *b)
 		die("proxy binary %s: %s", b->o.proxy_path, strerror(errno));
 	if (b->o.proxy_hosts && access(b->o.proxy_hosts, R_OK) < 0)
 		die("proxy hosts file %s: %s", b->o.proxy_hosts, strerror(errno));
+	if (!b->o.fetch_path)
+		b->o.fetch_path = find_sibling("isol8-fetch");
+	if (access(b->o.fetch_path, X_OK) < 0)
+		log_warn("remote-code fetcher %s: %s: runs from a URL will fail", b->o.fetch_path, strerror(errno));
+	if (b->o.fetch_hosts && access(b->o.fetch_hosts, R_OK) < 0)
+		die("fetch hosts file %s: %s", b->o.fetch_hosts, strerror(errno));
 }
 
 static int block_signals(void)

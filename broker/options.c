@@ -39,6 +39,8 @@ enum {
 	O_QUEUE,
 	O_PPATH,
 	O_PHOSTS,
+	O_FPATH,
+	O_FHOSTS,
 	O_NOAGENT,
 	O_PSIZE,
 	O_PSTRAT,
@@ -79,6 +81,8 @@ static const struct option opts[] = {{"socket", required_argument, 0, O_SOCKET},
 				     {"http-keys", required_argument, 0, O_HTTPKEYS},
 				     {"proxy-path", required_argument, 0, O_PPATH},
 				     {"proxy-hosts", required_argument, 0, O_PHOSTS},
+				     {"fetch-path", required_argument, 0, O_FPATH},
+				     {"fetch-hosts", required_argument, 0, O_FHOSTS},
 				     {"config", required_argument, 0, O_CONFIG},
 				     {"check-policy", no_argument, 0, O_CHECK},
 				     {"no-create-accounts", no_argument, 0, O_NOACCOUNTS},
@@ -109,6 +113,9 @@ void broker_usage(FILE *f)
 		"  --proxy-path FILE      isol8-proxy binary (default: next to isol8d)\n"
 		"  --proxy-hosts FILE     hosts file (\"ADDRESS NAME...\" lines) the network proxy consults\n"
 		"                         before DNS (tests)\n"
+		"  --fetch-path FILE      isol8-fetch binary, the remote-code fetcher (default: next to isol8d)\n"
+		"  --fetch-hosts FILE     hosts file the remote-code fetcher consults before DNS; a name listed\n"
+		"                         again answers its next lookup with the next line (tests)\n"
 		"  --grace-ms MS          shutdown grace period for running executions (default 10000)\n"
 		"  --trust-key-uid UID    uid of the HTTP frontend allowed to act for API keys (root always is)\n"
 		"  --max-concurrent N     executions running at once (default 10); more wait in a queue\n"
@@ -251,6 +258,12 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 			break;
 		case O_PHOSTS:
 			o->proxy_hosts = optarg;
+			break;
+		case O_FPATH:
+			o->fetch_path = optarg;
+			break;
+		case O_FHOSTS:
+			o->fetch_hosts = optarg;
 			break;
 		case O_GRACE:
 			v = strtoul(optarg, &end, 10);

@@ -16,6 +16,8 @@
 
 #include "broker/audit.h"
 #include "broker/broker.h"
+#include "common/remote_code.h"
+#include "fetch/fetch.h"
 #include "broker/usage.h"
 #include "broker/validate.h"
 #include "common/cleanup.h"
@@ -542,6 +544,58 @@ static int verb_usage(struct job *j, struct docker *d, struct isol8_buf *reply, 
 }
 
 /* ---- dispatch ---- */
+
+/* Remote code: the tenant's policy decides (a frontend's or worker's wish never enables it);
+ * the fetch itself runs in isol8-fetch (broker/fetch.c). The request can only narrow the
+ * policy's size cap and timeout. */
+static int verb_fetch(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	_cleanup_free_ char *url = NULL, *hash = NULL;
+	const struct isol8_tenant *t;
+	const struct isol8_remote_policy *rp;
+	struct fetch_job job = {0};
+	uint64_t max_size, timeout_ms;
+	uint32_t token;
+	uint8_t insecure;
+	bool prewarm = false;
+	int tenant, sock = -1;
+
+	(void)d;
+	(void)reply;
+	if (isol8_get_u32(&j->m, &token, err) < 0 || isol8_get_str(&j->m, &url, ISOL8_REMOTE_MAX_URL, err) < 0 ||
+	    isol8_get_str(&j->m, &hash, 64, err) < 0 || isol8_get_u8(&j->m, &insecure, err) < 0 ||
+	    isol8_get_u64(&j->m, &max_size, err) < 0 || isol8_get_u64(&j->m, &timeout_ms, err) < 0 ||
+	    isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	if (table_token_get(token, j->worker, j->gen, &tenant, &prewarm) < 0 || prewarm)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "unknown or expired connection token %u", token);
+	if (!url[0] || insecure > 1 || (hash[0] && remote_hash_check_format(hash, "codeHash", err) < 0))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "fetch: malformed request");
+	t = &j->b->policy.tenants[tenant];
+	rp = &t->remote;
+	if (!rp->enabled) {
+		isol8_err_set(err, ISOL8_E_POLICY, 0,
+			      "Remote code fetching is disabled for tenant %s by isol8d's policy "
+			      "(tenants.%s.remoteCode.enabled, isol8-policy(5)); ask the administrator",
+			      t->name, t->name);
+		audit_refusal_token(j->b, j->worker, j->gen, token, "fetch", err);
+		return -1;
+	}
+	job.url = url;
+	job.hash = hash[0] ? hash : NULL;
+	job.insecure = insecure;
+	job.r.http_ok = rp->http_ok;
+	job.r.https_ok = rp->https_ok;
+	job.r.net = rp->net; /* borrowed: not freed here */
+	job.r.require_hash = rp->require_hash;
+	job.r.max_size = max_size && max_size < rp->max_size ? max_size : rp->max_size;
+	job.r.timeout_ms = timeout_ms && timeout_ms < rp->timeout_ms ? timeout_ms : rp->timeout_ms;
+	if (broker_fetch_start(j->b, &job, rp->ca_file, &sock, err) < 0)
+		return -1;
+	log_info("tenant %s: fetching remote code (%.200s)", t->name, url);
+	*rfd = sock;
+	return 0;
+}
 
 /* The handler column of the protocol table; every other row's is NULL. */
 #define ROW(t, nm, fr, dst, fds, lo, hi, fl, handler) [t] = handler,

@@ -292,7 +292,8 @@ void broker_reap_workers(struct broker *b, uint64_t now)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (broker_proxy_reaped(b, pid, status, now) || broker_http_reaped(b, pid, status, now))
+		if (broker_proxy_reaped(b, pid, status, now) || broker_http_reaped(b, pid, status, now) ||
+		    broker_fetch_reaped(b, pid))
 			continue;
 		for (unsigned i = 0; i < b->o.workers; i++) {
 			struct worker_slot *w = &b->w[i];

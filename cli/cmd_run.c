@@ -47,6 +47,16 @@ static void defaults_from_config(const struct isol8_config *c, struct run_defaul
 		d->registries[i] = c->registries[i];
 		d->n_registries[i] = c->n_registries[i];
 	}
+	d->remote.enabled = c->remote_code.enabled;
+	d->remote.schemes = c->remote_code.allowed_schemes;
+	d->remote.n_schemes = c->remote_code.n_allowed_schemes;
+	d->remote.allowed = c->remote_code.allowed_hosts;
+	d->remote.n_allowed = c->remote_code.n_allowed_hosts;
+	d->remote.blocked = c->remote_code.blocked_hosts;
+	d->remote.n_blocked = c->remote_code.n_blocked_hosts;
+	d->remote.max_size = c->remote_code.max_code_size;
+	d->remote.timeout_ms = c->remote_code.fetch_timeout_ms;
+	d->remote.require_hash = c->remote_code.require_hash;
 	isol8_reg_paths_from_env(&reg_paths);
 	d->reg_paths = &reg_paths;
 }

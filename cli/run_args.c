@@ -203,10 +203,10 @@ static void kv_free(struct kvlist *l)
 
 void run_opts_free(struct run_opts *o)
 {
-	char **strs[] = {&o->file,        &o->eval,        &o->cmd,       &o->runtime, &o->file_ext,   &o->stdin_data,
-			 &o->files_dir,   &o->workdir,     &o->image,     &o->network, &o->session_id, &o->out_file,
-			 &o->socket_path, &o->url,         &o->github,    &o->gist,    &o->hash,       &o->host,
-			 &o->key,         &o->agent_flags, &o->output_dir};
+	char **strs[] = {&o->file,        &o->eval,    &o->cmd,         &o->runtime,   &o->file_ext,   &o->stdin_data,
+			 &o->files_dir,   &o->workdir, &o->image,       &o->network,   &o->session_id, &o->out_file,
+			 &o->socket_path, &o->url,     &o->github,      &o->gist,      &o->hash,       &o->code_url,
+			 &o->host,        &o->key,     &o->agent_flags, &o->output_dir};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
@@ -735,31 +735,6 @@ static int split_positionals(struct run_opts *o, struct strv *pos, size_t n_befo
 	return 0;
 }
 
-static int check_remote(struct run_opts *o, struct isol8_err *err)
-{
-	if (o->github) {
-		int parts = 1;
-		for (const char *p = o->github; *p; p++)
-			parts += *p == '/';
-		if (parts < 4)
-			return isol8_err_set(err, ISOL8_E_USAGE, 0,
-					     "--github format must be owner/repo/ref/path/to/file");
-	}
-	if (o->gist) {
-		const char *slash = strchr(o->gist, '/');
-		if (!slash || slash == o->gist || !slash[1])
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "--gist format must be gistId/file.ext");
-	}
-	if (!o->url && !o->github && !o->gist)
-		return 0;
-	if (o->file || o->eval)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0,
-				     "--url/--github/--gist cannot be used with file input or --eval.");
-	/* Fetching code from URLs is a policy decision of the daemon, which does not offer it. */
-	return isol8_err_set(err, ISOL8_E_POLICY, 0,
-			     "Remote code fetching is disabled. Set remoteCode.enabled=true to allow it.");
-}
-
 /* The original adds the runtime's package registry to the allowlist so that --install works
  * under the filtered network without the user knowing registry host names. We do not hard-code
  * the hosts: the user's config names them, else the host's own package-manager configuration
@@ -840,7 +815,7 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 				     "--cmd cannot be combined with file input, --eval, --url, --github, or --gist.");
 	if (o->eval && o->file)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--eval cannot be combined with a file argument");
-	if (check_remote(o, err) < 0)
+	if (run_remote_resolve(o, def, err) < 0)
 		return -1;
 	if (o->output_dir && !o->output_paths.n)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--output-dir needs at least one --output-path");

@@ -41,6 +41,19 @@ struct run_defaults {
 	char *const *registries[RUN_NREG];
 	size_t n_registries[RUN_NREG];
 	const struct isol8_reg_paths *reg_paths;
+	/* config remoteCode (the user's own narrowing; isol8d's policy decides again). schemes
+	 * NULL: ["https"]. allowed/blocked: the original's regular expressions. */
+	struct {
+		bool enabled;
+		char *const *schemes;
+		size_t n_schemes;
+		char *const *allowed;
+		size_t n_allowed;
+		char *const *blocked;
+		size_t n_blocked;
+		uint64_t max_size, timeout_ms; /* 0: isol8d's policy alone */
+		bool require_hash;
+	} remote;
 };
 
 /* The original's defaults: 30000 ms, 512m, 1 cpu, "none", 512m, 256m, empty filters. */
@@ -109,14 +122,20 @@ struct run_opts {
 	char *socket_path;
 	bool help;
 
-	/* accepted for compatibility, refused after parsing */
+	/* remote code: the flags, and the URL they resolve to (run_remote_resolve) */
 	char *url, *github, *gist, *hash;
 	bool allow_insecure_code_url;
+	char *code_url;
+	uint64_t code_max, code_timeout; /* the config's remoteCode.maxCodeSize / fetchTimeoutMs */
 	char *host, *key;
 	char *agent_flags; /* the agent runtime's extra pi flags, one string (split by the worker) */
 };
 
 void run_opts_free(struct run_opts *o);
+/* cli/remote_code.c: --url, else --github, else --gist -> o->code_url; the file/--eval
+ * conflict, --hash syntax, the config's remoteCode gate and lists (original-reference.md §1.4,
+ * §1.10, §4.24 steps 1-4 and 6 with the user's settings), the runtime from the URL path. */
+int run_remote_resolve(struct run_opts *o, const struct run_defaults *def, struct isol8_err *err);
 int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct run_opts *o, struct isol8_err *err);
 
 /* Runtime for a file name from its last extension (.py python, .js/.mjs/.cjs node, .ts bun,

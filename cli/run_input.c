@@ -119,6 +119,8 @@ int run_input_load(const struct run_opts *o, int stdin_fd, struct run_input *in,
 	if (o->cmd) {
 		if (blank(o->cmd, strlen(o->cmd)))
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "No code to run");
+	} else if (o->code_url) {
+		/* fetched by isol8d's fetcher: stdin stays the program's */
 	} else if (o->eval) {
 		in->code = xstrdup(o->eval);
 		in->code_len = strlen(o->eval);

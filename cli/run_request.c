@@ -72,9 +72,20 @@ static json_object *request_obj(const struct run_opts *o, const struct run_input
 {
 	json_object *r = json_object_new_object();
 
-	if (o->cmd)
+	if (o->cmd) {
 		json_object_object_add(r, "cmd", json_object_new_string(o->cmd));
-	else if (!in->code_in_bundle)
+	} else if (o->code_url) {
+		json_object_object_add(r, "codeUrl", json_object_new_string(o->code_url));
+		if (o->hash)
+			json_object_object_add(r, "codeHash", json_object_new_string(o->hash));
+		if (o->allow_insecure_code_url)
+			json_object_object_add(r, "allowInsecureCodeUrl", json_object_new_boolean(1));
+		/* The user's config narrows isol8d's policy; a server (--host) has its own. */
+		if (!o->host && o->code_max)
+			json_object_object_add(r, "codeMaxSize", json_object_new_uint64(o->code_max));
+		if (!o->host && o->code_timeout)
+			json_object_object_add(r, "codeFetchTimeoutMs", json_object_new_uint64(o->code_timeout));
+	} else if (!in->code_in_bundle)
 		json_object_object_add(r, "code", json_object_new_string_len(in->code, (int)in->code_len));
 	json_object_object_add(r, "runtime", json_object_new_string(o->runtime));
 	json_object_object_add(r, "timeoutMs", json_object_new_uint64(o->timeout_ms));

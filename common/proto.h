@@ -164,6 +164,11 @@ enum isol8_msg_type {
 	                        exactly one) -> empty: removes a persisted sandbox of the token's
 	                        tenant and principal, whichever worker created it. Any other
 	                        sandbox, another tenant's or principal's included, is "not found" */
+	V_FETCH = 59,       /* u32 token, str url, str hash ("" or 64 hex), u8 allow_insecure,
+	                        u64 max_size, u64 timeout_ms (0: the policy's; else at most it)
+	                        -> BR_REPLY_OK_FD, fd = a stream socket, read-only for the worker,
+	                        on which isol8-fetch answers (common/remote_code.h). Refused unless the
+	                        token's tenant has remoteCode.enabled in the policy */
 	V_AUDIT = 55,       /* one finished run, for the broker's audit log (no reply). Only what the
 	                        worker alone knows; the broker adds who, where and with which limits:
 	                        u32 token, str container (empty: no sandbox was reached),

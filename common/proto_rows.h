@@ -17,6 +17,7 @@
 #include "common/agent_proto.h"
 #include "common/ipc.h"
 #include "common/proto.h"
+#include "common/remote_code.h"
 
 #define FDS0 .nfds = 0
 #define FDS1(a) .nfds = 1, .fd_kinds = {a}
@@ -112,6 +113,8 @@
 	ROW(V_KEPT_LIST, "kept-list-own", PEER_WORKER, PEER_BROKER, FDS0, 4, 4, 0, verb_kept_list)                    \
 	ROW(V_KEPT_REMOVE, "kept-remove-own", PEER_WORKER, PEER_BROKER, FDS0, 4 + ISOL8_KEPT_MIN, 4 + ISOL8_KEPT_MAX, \
 	    0, verb_kept_remove)                                                                                      \
+	ROW(V_FETCH, "fetch-code", PEER_WORKER, PEER_BROKER, FDS0, 4 + ISOL8_STR(1) + ISOL8_STR(0) + 1 + 8 + 8,       \
+	    4 + ISOL8_STR(ISOL8_REMOTE_MAX_URL) + ISOL8_STR(64) + 1 + 8 + 8, 0, verb_fetch)                           \
 	ROW(V_AUDIT, "audit", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_AUDIT_FIXED + 1, ISOL8_ANY, ISOL8_MSG_NOREPLY,    \
 	    verb_audit)                                                                                               \
 	/* broker -> proxy, and its answers */                                                                        \

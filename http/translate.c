@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/remote_code.h"
 #include "common/parse.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
@@ -253,13 +254,10 @@ static int build_request(json_object *req, uint64_t default_timeout, bool have_d
 {
 	json_object *v;
 	const char *rt;
-	int has_code, has_cmd;
+	int has_code, has_cmd, has_url;
 
 	if (isol8_json_check_keys(req, "request", request_keys, err) < 0)
 		return -1;
-	if (isol8_json_member(req, "codeUrl", &v) == 1)
-		return isol8_err_set(err, ISOL8_E_POLICY, 0,
-				     "Remote code fetching is disabled on this server (request.codeUrl)");
 	if (isol8_json_member(req, "metadata", &v) == 1) {
 		/* For the audit record; the worker checks the pairs against common/audit.h's rules. */
 		if (isol8_json_expect_type(v, json_type_object, "request.metadata", err) < 0)
@@ -282,11 +280,29 @@ static int build_request(json_object *req, uint64_t default_timeout, bool have_d
 	has_cmd = copy_string(req, "cmd", "request.cmd", 1u << 20, out, err);
 	if (has_cmd < 0)
 		return -1;
-	if (has_code && has_cmd)
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "code and cmd are mutually exclusive: provide exactly one");
-	if (!has_code && !has_cmd)
+	/* Remote code: passed on as asked; whether it may be fetched at all is the tenant's policy
+	 * (isol8d, V_FETCH), never the request's (options.remoteCode is ignored). */
+	has_url = copy_string(req, "codeUrl", "request.codeUrl", ISOL8_REMOTE_MAX_URL, out, err);
+	if (has_url < 0)
+		return -1;
+	if (isol8_json_member(req, "codeHash", &v) == 1) {
+		const char *h;
+		if (isol8_json_as_string(v, "request.codeHash", &h, err) < 0 ||
+		    remote_hash_check_format(h, "request.codeHash", err) < 0)
+			return -1;
+		if (!has_url)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "request.codeHash needs request.codeUrl");
+		json_object_object_add(out, "codeHash", json_object_new_string(h));
+	}
+	if (copy_bool(req, "allowInsecureCodeUrl", "request.allowInsecureCodeUrl", out, err) < 0)
+		return -1;
+	if (has_code + has_cmd + has_url > 1)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0,
-				     "ExecutionRequest must include exactly one of: code or cmd");
+				     "ExecutionRequest.code, ExecutionRequest.codeUrl, and ExecutionRequest.cmd are "
+				     "mutually exclusive \u2014 provide exactly one.");
+	if (!has_code && !has_cmd && !has_url)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "ExecutionRequest must include exactly one of: code, codeUrl, or cmd.");
 	if (take_text(req, "stdin", "request.stdin", &s->stdin_data, &s->stdin_len, err) < 0)
 		return -1;
 

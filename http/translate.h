@@ -4,11 +4,11 @@
  * are the broker's job, not ours).
  *
  * Body: {"request": ExecutionRequest, "options"?: {...}, "sessionId"?: "..."}.
- * ExecutionRequest: code | cmd (exactly one), runtime (required: python node bun deno bash agent),
+ * ExecutionRequest: code | cmd | codeUrl (exactly one), runtime (required: python node bun deno bash agent),
  * timeoutMs, env {NAME: string}, fileExtension, stdin, files {path: string} (written under
  * /sandbox before the run), installPackages [string], metadata {key: string} (for the audit record), workdir,
- * setupScript (isol8 extension). codeUrl is refused (403: remote code is disabled);
- * outputPaths is refused (400: not supported by this server).
+ * setupScript (isol8 extension), codeUrl with codeHash and allowInsecureCodeUrl (passed on:
+ * whether it may be fetched is the tenant's policy, decided by isol8d, never by the request).
  * options: network, networkFilter {whitelist, blacklist}, cpuLimit, memoryLimit, sandboxSize,
  * tmpSize, maxOutputSize (sizes as bytes or "512m"), pidsLimit, readonlyRootFs, secrets,
  * timeoutMs (default for the request), image, persist, persistTtlMs, debug, logNetwork; mode, security,

@@ -54,6 +54,7 @@ void policy_tenant_defaults(struct isol8_tenant *t, const char *name)
 	t->host_gid = ISOL8_SANDBOX_GID;
 	t->host_uids = 1;
 	policy_net_defaults(&t->net);
+	policy_remote_defaults(&t->remote);
 }
 
 void isol8_policy_builtin(struct isol8_policy *p)

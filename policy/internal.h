@@ -2,6 +2,7 @@
 #ifndef ISOL8_POLICY_INTERNAL_H
 #define ISOL8_POLICY_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <json-c/json.h>
@@ -26,6 +27,14 @@ void policy_tenant_free(struct isol8_tenant *t);
  * and the "networkFilter" member of a tenant. */
 void policy_net_defaults(struct net_policy *n);
 int policy_parse_netfilter(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err);
+/* o[key]: host patterns (made canonical) or, with cidr, address ranges; at most
+ * NET_POLICY_MAX_LIST. Absent: *out unchanged. */
+int policy_get_list(json_object *o, const char *path, const char *key, bool cidr, char ***out, size_t *n,
+		    struct isol8_err *err);
+/* remote.c: the defaults (disabled) and the "remoteCode" member of a tenant. */
+void policy_remote_defaults(struct isol8_remote_policy *r);
+int policy_parse_remote(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err);
+void policy_remote_free(struct isol8_remote_policy *r);
 /* audit.c: the top-level "audit" member. */
 int policy_parse_audit(json_object *o, const char *path, struct isol8_audit_policy *a, struct isol8_err *err);
 /* hostuid.c: the top-level "hostUidRange" (defaults when absent, none when null), and the

@@ -30,7 +30,7 @@ void policy_net_defaults(struct net_policy *n)
 	n->addrs = xcalloc(1, sizeof *n->addrs);
 }
 
-static int get_list(json_object *o, const char *path, const char *key, bool cidr, char ***out, size_t *n,
+int policy_get_list(json_object *o, const char *path, const char *key, bool cidr, char ***out, size_t *n,
 		    struct isol8_err *err)
 {
 	char kp[P], ip[P];
@@ -77,9 +77,9 @@ int policy_parse_netfilter(json_object *o, const char *path, struct isol8_tenant
 	json_object *v;
 
 	if (isol8_json_check_keys(o, path, keys, err) < 0 ||
-	    get_list(o, path, "allow", false, &n->allow, &n->n_allow, err) < 0 ||
-	    get_list(o, path, "deny", false, &n->deny, &n->n_deny, err) < 0 ||
-	    get_list(o, path, "allowAddresses", true, &n->addrs, &n->n_addrs, err) < 0)
+	    policy_get_list(o, path, "allow", false, &n->allow, &n->n_allow, err) < 0 ||
+	    policy_get_list(o, path, "deny", false, &n->deny, &n->n_deny, err) < 0 ||
+	    policy_get_list(o, path, "allowAddresses", true, &n->addrs, &n->n_addrs, err) < 0)
 		return -1;
 	isol8_json_path_key(kp, sizeof kp, path, "ports");
 	if (isol8_json_member(o, "ports", &v) > 0) {

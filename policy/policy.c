@@ -80,6 +80,7 @@ void policy_tenant_free(struct isol8_tenant *t)
 	free(t->images);
 	free(t->image_patterns);
 	net_policy_free(&t->net);
+	policy_remote_free(&t->remote);
 	memset(t, 0, sizeof *t);
 }
 
@@ -355,9 +356,9 @@ static int parse_choice(json_object *v, const char *kp, const char *first, const
 
 static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err)
 {
-	static const char *const keys[] = {"match",        "onExceed",     "limits",  "runtimes", "network",
-					   "writableRoot", "customImages", "images",  "seccomp",  "networkFilter",
-					   "persist",      "isolation",    "hostUid", NULL};
+	static const char *const keys[] = {"match",        "onExceed",     "limits",  "runtimes",   "network",
+					   "writableRoot", "customImages", "images",  "seccomp",    "networkFilter",
+					   "persist",      "isolation",    "hostUid", "remoteCode", NULL};
 	char kp[P];
 	json_object *v;
 
@@ -393,6 +394,8 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 	    note(err) < 0)
 		return -1;
 	if (MEMBER("networkFilter") && policy_parse_netfilter(v, kp, t, err) < 0 && note(err) < 0)
+		return -1;
+	if (MEMBER("remoteCode") && policy_parse_remote(v, kp, t, err) < 0 && note(err) < 0)
 		return -1;
 	if (MEMBER("hostUid")) {
 		uint64_t u;

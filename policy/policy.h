@@ -19,7 +19,11 @@
  *       "seccomp": "strict",               // only "strict" for now; "unconfined" needs admin
  *       "isolation": "runc" | "runsc",     // OCI runtime of its sandboxes; runsc: gVisor, network none
  *       "hostUid": 20001,                  // all its sandboxes run as 20001:20001 (not from the range)
- *       "networkFilter": { "allow": ["*"], "deny": [], "ports": [80, 443], "allowAddresses": [] }
+ *       "networkFilter": { "allow": ["*"], "deny": [], "ports": [80, 443], "allowAddresses": [] },
+ *       "remoteCode": { "enabled": false, "allowedSchemes": ["https"], "allowedHosts": ["*"],
+ *                       "blockedHosts": [], "ports": [443, 80], "allowAddresses": [],
+ *                       "maxCodeSize": 10485760, "fetchTimeoutMs": 30000, "requireHash": false,
+ *                       "caFile": null }
  *     }
  *   },
  *   "hostUidRange": { "base": 1879048192, "size": 16777216, "perTenant": 1024 } | null,
@@ -82,6 +86,18 @@ struct isol8_limits {
 	uint64_t max_output;   /* bytes per stream */
 };
 
+/* A tenant's "remoteCode": whether and what its runs may fetch as code (isol8-policy(5)). Only
+ * the policy sets it; a request can narrow maxCodeSize and fetchTimeoutMs, never widen anything. */
+struct isol8_remote_policy {
+	bool enabled;           /* false */
+	bool http_ok, https_ok; /* allowedSchemes ["https"] */
+	struct net_policy net;  /* allowedHosts ["*"], blockedHosts [], ports [443, 80], allowAddresses [] */
+	uint64_t max_size;      /* maxCodeSize 10 MiB */
+	uint64_t timeout_ms;    /* fetchTimeoutMs 30000 */
+	bool require_hash;      /* requireHash false */
+	char *ca_file;          /* caFile: PEM bundle trusted instead of the system's; NULL: the system's */
+};
+
 struct isol8_tenant {
 	char *name;
 	uid_t *uids;
@@ -112,8 +128,9 @@ struct isol8_tenant {
 	 * each sandbox one uid of [host_uid, host_uid + host_uids) with gid = uid (the broker picks
 	 * a free one at create, broker/table.c). */
 	uint32_t host_uid, host_gid, host_uids;
-	bool host_uid_set;     /* "hostUid" given */
-	struct net_policy net; /* "networkFilter": ceiling for filtered sandboxes */
+	bool host_uid_set;                 /* "hostUid" given */
+	struct net_policy net;             /* "networkFilter": ceiling for filtered sandboxes */
+	struct isol8_remote_policy remote; /* "remoteCode" */
 };
 
 /* isol8d's audit log (broker/audit.c). */

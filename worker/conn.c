@@ -92,7 +92,8 @@ static int handle_run(struct conn *c, struct isol8_msg *m, struct isol8_err *err
 		return -1;
 	c->run = &r;
 	c->audited = false;
-	if (run_execute(&run, c, &r, out, errfd, err) < 0) {
+	/* Remote code is fetched before any sandbox work, as in the original. */
+	if ((r.code_url && remote_fetch_code(c->token, &r, err) < 0) || run_execute(&run, c, &r, out, errfd, err) < 0) {
 		if (!c->audited)
 			audit_report_error(c, err);
 		c->run = NULL;

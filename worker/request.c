@@ -13,6 +13,7 @@
 #include "common/cleanup.h"
 #include "common/parse.h"
 #include "common/proto.h"
+#include "common/remote_code.h"
 #include "common/xalloc.h"
 #include "common/tar.h"
 #include "worker/bundle.h"
@@ -334,7 +335,12 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 	    get_str(req, "setupScript", "request", 1u << 16, &r->setup_script, err) < 0 ||
 	    get_str(req, "agentFlags", "request", ISOL8_AGENT_FLAGS_MAX, &agent_flags, err) < 0 ||
 	    get_bool(req, "stdinStream", "request", &r->stdin_stream, err) < 0 ||
-	    get_bool(req, "phaseEvents", "request", &r->phase_events, err) < 0)
+	    get_bool(req, "phaseEvents", "request", &r->phase_events, err) < 0 ||
+	    get_str(req, "codeUrl", "request", ISOL8_REMOTE_MAX_URL, &r->code_url, err) < 0 ||
+	    get_str(req, "codeHash", "request", 64, &r->code_hash, err) < 0 ||
+	    get_bool(req, "allowInsecureCodeUrl", "request", &r->code_insecure, err) < 0 ||
+	    get_u64(req, "codeMaxSize", "request", 1, ISOL8_REMOTE_MAX_CODE, &r->code_max, err) < 0 ||
+	    get_u64(req, "codeFetchTimeoutMs", "request", 1, ISOL8_REMOTE_MAX_TIMEOUT_MS, &r->code_timeout, err) < 0)
 		goto out;
 	{
 		char *s = NULL;
@@ -521,12 +527,21 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 		r->stdin_data = isol8_buf_steal(&sin, NULL);
 		r->has_stdin = true;
 	}
-	if (!!r->code == !!r->cmd) {
+	/* The original's rule and messages (original-reference.md §4.2): exactly one source. */
+	if ((r->code != NULL) + (r->cmd != NULL) + (r->code_url != NULL) != 1) {
 		isol8_err_set(err, ISOL8_E_USAGE, 0,
-			      r->code ? "code and cmd are mutually exclusive: provide exactly one"
-				      : "ExecutionRequest must include exactly one of: code or cmd");
+			      r->code || r->cmd || r->code_url
+				      ? "ExecutionRequest.code, ExecutionRequest.codeUrl, and ExecutionRequest.cmd are "
+					"mutually exclusive \u2014 provide exactly one."
+				      : "ExecutionRequest must include exactly one of: code, codeUrl, or cmd.");
 		goto out;
 	}
+	if (r->code_url && !r->code_url[0]) {
+		isol8_err_set(err, ISOL8_E_USAGE, 0, "request.codeUrl: empty");
+		goto out;
+	}
+	if (r->code_hash && remote_hash_check_format(r->code_hash, "request.codeHash", err) < 0)
+		goto out;
 	if (r->stdin_stream && r->has_stdin) {
 		isol8_err_set(err, ISOL8_E_USAGE, 0, "request: stdin and stdinStream are mutually exclusive");
 		goto out;
@@ -562,6 +577,8 @@ void request_free(struct run_req *r)
 {
 	free(r->code);
 	free(r->cmd);
+	free(r->code_url);
+	free(r->code_hash);
 	free_list(r->env, r->n_env);
 	free_list(r->secret_env, r->n_secret);
 	free_list(r->secret_vals, r->n_secret);

@@ -387,3 +387,26 @@ int sb_kept_remove(uint32_t token, const char *id, struct isol8_err *err)
 	isol8_msg_free(&m);
 	return 0;
 }
+
+int sb_fetch(uint32_t token, const char *url, const char *hash, bool insecure, uint64_t max_size, uint64_t timeout_ms,
+	     int *fd, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+
+	isol8_put_u32(&p, token);
+	isol8_put_str(&p, url);
+	isol8_put_str(&p, hash ? hash : "");
+	isol8_put_u8(&p, insecure ? 1 : 0);
+	isol8_put_u64(&p, max_size);
+	isol8_put_u64(&p, timeout_ms);
+	if (call(V_FETCH, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	if (m.type != BR_REPLY_OK_FD || m.nfds != 1 || isol8_msg_end(&m, err) < 0) {
+		isol8_msg_free(&m);
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "fetch-code reply without its socket");
+	}
+	*fd = isol8_msg_take_fd(&m, 0);
+	isol8_msg_free(&m);
+	return 0;
+}

@@ -96,6 +96,9 @@ int sb_usage(const char *id, bool reset, struct sb_usage *u, struct isol8_err *e
  * *json_out), and the removal of one (V_KEPT_REMOVE; id: 12 to 64 lowercase hex). */
 int sb_kept_list(uint32_t token, struct isol8_buf *json_out, struct isol8_err *err);
 int sb_kept_remove(uint32_t token, const char *id, struct isol8_err *err);
+/* V_FETCH: *fd = the socket isol8-fetch answers on (common/remote_code.h). */
+int sb_fetch(uint32_t token, const char *url, const char *hash, bool insecure, uint64_t max_size, uint64_t timeout_ms,
+	     int *fd, struct isol8_err *err);
 
 /* ---- usage.c: per-run resource usage from the cumulative counters ---- */
 /* Before a run (a pooled sandbox after its reset, a new one after its start): the counters the
@@ -152,6 +155,12 @@ int pump_collect(int stream_fd, const void *stdin_data, size_t stdin_len, struct
 /* ---- request.c ---- */
 struct run_req {
 	char *code, *cmd;
+	/* request.codeUrl and friends: fetched by isol8-fetch through the broker (V_FETCH) before
+	 * any sandbox work; the answer becomes code. code_max and code_timeout (0: the policy's)
+	 * only narrow the policy's. */
+	char *code_url, *code_hash;
+	bool code_insecure;
+	uint64_t code_max, code_timeout;
 	int runtime;
 	uint64_t timeout_ms;
 	char **env;
@@ -199,6 +208,8 @@ struct run_req {
  * (request_free() on it is harmless). */
 int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r, struct isol8_err *err);
 void request_free(struct run_req *r);
+/* remote.c: r->code_url -> r->code (the fetcher's answer, checked again here). */
+int remote_fetch_code(uint32_t token, struct run_req *r, struct isol8_err *err);
 
 /* ---- runtime.c ---- */
 /* argv to run code inline (NULL if the runtime needs a file) or from a file path; the agent

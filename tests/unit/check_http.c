@@ -375,7 +375,26 @@ START_TEST(translate_hostile)
 	       "\"23\",\"24\","
 	       "\"25\",\"26\",\"27\",\"28\",\"29\",\"30\",\"31\",\"32\",\"33\"]}}",
 	       ISOL8_E_USAGE, "request.args: more than 32 entries");
-	tr_bad("{\"request\":{\"codeUrl\":\"https://x/y.py\",\"runtime\":\"python\"}}", ISOL8_E_POLICY, "disabled");
+	/* codeUrl is passed on (the tenant's policy decides in isol8d); its companions are checked */
+	ck_assert_int_eq(tr("{\"request\":{\"codeUrl\":\"https://x/y.py\",\"runtime\":\"python\",\"codeHash\":"
+			    "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\","
+			    "\"allowInsecureCodeUrl\":true},\"options\":{\"remoteCode\":{\"enabled\":true}}}"),
+			 0);
+	ck_assert_str_eq(jpath("request", "codeUrl"), "\"https://x/y.py\"");
+	ck_assert_str_eq(jpath("request", "allowInsecureCodeUrl"), "true");
+	ck_assert_ptr_null(jpath("request", "code"));
+	ck_assert_ptr_null(jpath("options", "remoteCode")); /* a client never enables it */
+	tr_bad("{\"request\":{\"codeUrl\":\"https://x/y.py\",\"code\":\"1\",\"runtime\":\"python\"}}", ISOL8_E_USAGE,
+	       "ExecutionRequest.code, ExecutionRequest.codeUrl, and ExecutionRequest.cmd are mutually exclusive");
+	tr_bad("{\"request\":{\"codeUrl\":\"https://x/y.py\",\"runtime\":\"python\",\"codeHash\":\"abc\"}}",
+	       ISOL8_E_USAGE, "request.codeHash must be a SHA-256 digest: 64 hexadecimal digits");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"codeHash\":"
+	       "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\"}}",
+	       ISOL8_E_USAGE, "request.codeHash needs request.codeUrl");
+	tr_bad("{\"request\":{\"codeUrl\":1,\"runtime\":\"python\"}}", ISOL8_E_USAGE,
+	       "request.codeUrl: expected string");
+	tr_bad("{\"request\":{\"runtime\":\"python\"}}", ISOL8_E_USAGE,
+	       "ExecutionRequest must include exactly one of: code, codeUrl, or cmd.");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":[\"../a\"]}}", ISOL8_E_USAGE,
 	       "request.outputPaths[0]: empty, '.' and '..' path components are not allowed");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\",\"outputPaths\":[\"a\",\"/etc/x\"]}}",

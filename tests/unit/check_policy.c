@@ -214,6 +214,68 @@ START_TEST(test_netfilter)
 }
 END_TEST
 
+/* "remoteCode" (issue 15 item 3): off by default and for the built-in tenants; the keys
+ * checked at load with the fetcher's own syntax. */
+START_TEST(test_remote_code)
+{
+	struct isol8_policy p;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	const struct isol8_remote_policy *r;
+
+	isol8_policy_builtin(&p);
+	for (size_t i = 0; i < p.n_tenants; i++)
+		ck_assert_msg(!p.tenants[i].remote.enabled, "built-in tenant %s fetches remote code",
+			      p.tenants[i].name);
+	isol8_policy_free(&p);
+	ck_assert_int_eq(isol8_policy_parse(T("{}"), "p", &p, &err), 0);
+	r = &p.tenants[0].remote;
+	ck_assert(!r->enabled && r->https_ok && !r->http_ok && !r->require_hash);
+	ck_assert_uint_eq(r->net.n_allow, 1);
+	ck_assert_str_eq(r->net.allow[0], "*");
+	ck_assert_uint_eq(r->net.n_ports, 2);
+	ck_assert_uint_eq(r->net.ports[0], 443);
+	ck_assert_uint_eq(r->max_size, 10485760);
+	ck_assert_uint_eq(r->timeout_ms, 30000);
+	ck_assert_ptr_null(r->ca_file);
+	isol8_policy_free(&p);
+	ck_assert_msg(
+		isol8_policy_parse(T("{\"remoteCode\":{\"enabled\":true,\"allowedSchemes\":[\"http\"],"
+				     "\"allowedHosts\":[\"^raw\\\\.githubusercontent\\\\.com$\"],"
+				     "\"blockedHosts\":[\"evil.test\"],\"ports\":[8443],"
+				     "\"allowAddresses\":[\"10.1.2.3\"],\"maxCodeSize\":4096,"
+				     "\"fetchTimeoutMs\":500,\"requireHash\":true,\"caFile\":\"/etc/isol8/ca.pem\"}}"),
+				   "p", &p, &err) == 0,
+		"%s", err.msg);
+	r = &p.tenants[0].remote;
+	ck_assert(r->enabled && r->http_ok && !r->https_ok && r->require_hash);
+	ck_assert_str_eq(r->net.allow[0], "raw.githubusercontent.com"); /* stored canonical */
+	ck_assert_str_eq(r->net.deny[0], "evil.test");
+	ck_assert_uint_eq(r->net.ports[0], 8443);
+	ck_assert_str_eq(r->net.addrs[0], "10.1.2.3");
+	ck_assert_uint_eq(r->max_size, 4096);
+	ck_assert_uint_eq(r->timeout_ms, 500);
+	ck_assert_str_eq(r->ca_file, "/etc/isol8/ca.pem");
+	isol8_policy_free(&p);
+
+	expect_parse_error(
+		T("{\"remoteCode\":{\"allowedSchemes\":[\"ftp\"]}}"),
+		"policy.json: tenants.ci.remoteCode.allowedSchemes[0]: unsupported scheme \"ftp\" (https, http)");
+	expect_parse_error(T("{\"remoteCode\":{\"maxCodeSize\":67108865}}"),
+			   "policy.json: tenants.ci.remoteCode.maxCodeSize...");
+	expect_parse_error(T("{\"remoteCode\":{\"fetchTimeoutMs\":300001}}"),
+			   "policy.json: tenants.ci.remoteCode.fetchTimeoutMs...");
+	expect_parse_error(T("{\"remoteCode\":{\"caFile\":\"ca.pem\"}}"),
+			   "policy.json: tenants.ci.remoteCode.caFile: must be an absolute path");
+	expect_parse_error(T("{\"remoteCode\":{\"allowAddresses\":[\"10.0.0.1/8\"]}}"),
+			   "policy.json: tenants.ci.remoteCode.allowAddresses[0]: invalid address range...");
+	expect_parse_error(T("{\"remoteCode\":{\"allowedHosts\":[\"a+++\"]}}"),
+			   "policy.json: tenants.ci.remoteCode.allowedHosts[0]: invalid network pattern...");
+	expect_parse_error(T("{\"remoteCode\":{\"enable\":true}}"),
+			   "policy.json: tenants.ci.remoteCode.enable: unknown key");
+	expect_parse_error(T("{\"remoteCode\":true}"), "policy.json: tenants.ci.remoteCode: expected object...");
+}
+END_TEST
+
 START_TEST(test_parse_errors)
 {
 	expect_parse_error(T("{\"limits\":{\"memroy\":\"1g\"}}"), "policy.json: tenants.ci.limits.memroy: unknown key");
@@ -777,6 +839,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_builtin);
 	tcase_add_test(tc, test_default_file_equals_builtin);
 	tcase_add_test(tc, test_netfilter);
+	tcase_add_test(tc, test_remote_code);
 	tcase_add_test(tc, test_parse_errors);
 	tcase_add_test(tc, test_parse_ok);
 	tcase_add_test(tc, test_isolation);

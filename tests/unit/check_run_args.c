@@ -667,8 +667,13 @@ START_TEST(unsupported)
 	ck_assert_int_eq(parse("--url", "https://x/y.py", NULL), -1);
 	ck_assert_int_eq(err.code, ISOL8_E_POLICY);
 	ck_assert_str_eq(err.msg, "Remote code fetching is disabled. Set remoteCode.enabled=true to allow it.");
-	ck_assert_int_eq(parse("--github", "o/r/main/x.py", "--hash", "ab", "--allow-insecure-code-url", NULL), -1);
+	ck_assert_int_eq(parse("--github", "o/r/main/x.py", "--hash",
+			       "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+			       "--allow-insecure-code-url", NULL),
+			 -1);
 	ck_assert_int_eq(err.code, ISOL8_E_POLICY);
+	ck_assert_int_eq(parse("--url", "https://x/y.py", "--hash", "ab", NULL), -1);
+	ck_usage("--hash must be a SHA-256 digest: 64 hexadecimal digits");
 	ck_assert_int_eq(parse("--github", "o/r/x.py", NULL), -1);
 	ck_usage("--github format must be owner/repo/ref/path/to/file");
 	ck_assert_int_eq(parse("--gist", "nofile", NULL), -1);
@@ -730,6 +735,62 @@ START_TEST(agent_runtime)
 	ck_assert_int_eq(parse("-e", "1", "--net", "filtered", "--allow", "a.test", NULL), 0);
 	ck_assert_uint_eq(o.pids, 64);
 	ck_assert_uint_eq(o.sandbox_size, 512ull << 20);
+}
+END_TEST
+
+/* The user's config remoteCode (its defaults here: the original's blocked hosts). */
+START_TEST(remote_code_flags)
+{
+	static char *const blocked[] = {"^localhost$", "^127(?:\\.[0-9]{1,3}){3}$", "^\\[::1\\]$",
+					"^::1$",       "^10(?:\\.[0-9]{1,3}){3}$",  "^metadata\\.google\\.internal$"};
+	static char *const schemes[] = {"https"};
+	struct run_defaults def;
+
+	test_defaults(&def);
+	def.remote.enabled = true;
+	def.remote.schemes = schemes;
+	def.remote.n_schemes = 1;
+	def.remote.blocked = blocked;
+	def.remote.n_blocked = sizeof blocked / sizeof *blocked;
+	def.remote.max_size = 4096;
+	ck_assert_int_eq(parse_with(&def, "--github", "o/r/main/src/x.sh", NULL), 0);
+	ck_assert_str_eq(o.code_url, "https://raw.githubusercontent.com/o/r/main/src/x.sh");
+	ck_assert_str_eq(o.runtime, "bash"); /* from the URL path */
+	ck_assert_str_eq(o.file_ext, ".sh");
+	ck_assert_uint_eq(o.code_max, 4096);
+	run_opts_free(&o);
+	ck_assert_int_eq(parse_with(&def, "--gist", "abc/hello.py", "--github", "o/r/main/x.sh", NULL), 0);
+	ck_assert_str_eq(o.code_url, "https://raw.githubusercontent.com/o/r/main/x.sh"); /* --github first */
+	run_opts_free(&o);
+	ck_assert_int_eq(parse_with(&def, "--url", "https://h.test/x.py?token=a.sh", "--gist", "abc/y.js", NULL), 0);
+	ck_assert_str_eq(o.code_url, "https://h.test/x.py?token=a.sh"); /* --url first */
+	ck_assert_str_eq(o.runtime, "python");                          /* the path, not the query */
+	run_opts_free(&o);
+	ck_assert_int_eq(parse_with(&def, "--url", "https://h.test/x", NULL), -1);
+	ck_usage("Cannot detect runtime from URL path. Use --runtime to specify.");
+	ck_assert_int_eq(parse_with(&def, "--url", "https://h.test/x", "-r", "node", NULL), 0);
+	ck_assert_str_eq(o.runtime, "node");
+	run_opts_free(&o);
+	ck_assert_int_eq(parse_with(&def, "--url", "https://h.test/x.py", "-e", "1", NULL), -1);
+	ck_usage("--url/--github/--gist cannot be used with file input or --eval.");
+	ck_assert_int_eq(parse_with(&def, "--url", "http://h.test/x.py", NULL), -1);
+	ck_assert_str_eq(err.msg, "Insecure code URL blocked. Use allowInsecureCodeUrl=true to allow HTTP.");
+	ck_assert_int_eq(parse_with(&def, "--url", "http://h.test/x.py", "--allow-insecure-code-url", NULL), -1);
+	ck_assert_str_eq(err.msg, "URL scheme not allowed: http");
+	ck_assert_int_eq(parse_with(&def, "--url", "https://127.0.0.1:8443/x.py", NULL), -1);
+	ck_assert_str_eq(err.msg, "Blocked code URL host: 127.0.0.1");
+	ck_assert_int_eq(err.code, ISOL8_E_POLICY);
+	ck_assert_int_eq(parse_with(&def, "--url", "https://u:p@LocalHost./x.py", NULL), -1);
+	ck_assert_str_eq(err.msg, "Blocked code URL host: localhost");
+	ck_assert_int_eq(parse_with(&def, "--url", "https://[::1]/x.py", NULL), -1);
+	ck_assert_str_eq(err.msg, "Blocked code URL host: ::1");
+	def.remote.require_hash = true;
+	ck_assert_int_eq(parse_with(&def, "--url", "https://h.test/x.py", NULL), -1);
+	ck_assert_str_eq(err.msg, "Hash verification required: provide codeHash for remote code execution.");
+	ck_assert_int_eq(parse_with(&def, "--hash", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+				    "-e", "1", NULL),
+			 -1);
+	ck_usage("--hash and --allow-insecure-code-url need --url, --github or --gist");
 }
 END_TEST
 
@@ -1058,6 +1119,7 @@ int main(void)
 	tcase_add_test(tc, sessions);
 	tcase_add_test(tc, unsupported);
 	tcase_add_test(tc, help);
+	tcase_add_test(tc, remote_code_flags);
 	tcase_add_test(tc, json_safe);
 	tcase_add_test(tc, request_inline);
 	tcase_add_test(tc, request_cmd_and_session);

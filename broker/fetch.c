@@ -1,0 +1,143 @@
+/* Remote code (V_FETCH): one isol8-fetch process per fetch. A fresh exec, as root with an empty
+ * environment (no proxy variables, no SSLKEYLOGFILE: nothing of the broker's environment steers
+ * libcurl) and a stream socket on fd 3; it locks itself down before reading the job (fetch/fetch.h).
+ * The broker writes the job, shuts its end for writing and hands that end to the worker, which only
+ * reads the answer: the broker never touches the network or the fetched bytes, the worker never
+ * talks to the fetcher. The child is reaped with the workers (broker_reap_workers). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "broker/broker.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "fetch/fetch.h"
+
+static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pid_t fetch_pids[BROKER_MAX_FETCHES];
+
+bool broker_fetch_reaped(struct broker *b, pid_t pid)
+{
+	bool found = false;
+
+	(void)b;
+	pthread_mutex_lock(&fetch_lock);
+	for (unsigned i = 0; i < BROKER_MAX_FETCHES; i++)
+		if (fetch_pids[i] == pid) {
+			fetch_pids[i] = 0;
+			found = true;
+		}
+	pthread_mutex_unlock(&fetch_lock);
+	return found;
+}
+
+int broker_fetch_start(struct broker *b, const struct fetch_job *job, const char *ca_file, int *sock,
+		       struct isol8_err *err)
+{
+	char uidbuf[16], gidbuf[16], lvl[8];
+	char *argv[] = {"isol8-fetch", "--fd", "3",  "--uid", uidbuf, "--gid", gidbuf,
+			"--log-level", lvl,    NULL, NULL,    NULL,   NULL,    NULL};
+	char *envp[] = {NULL};
+	struct isol8_buf j = ISOL8_BUF_INIT;
+	int sv[2] = {-1, -1}, slot = -1, a = 9;
+	size_t off = 0;
+	pid_t pid;
+
+	pthread_mutex_lock(&fetch_lock);
+	for (int i = 0; i < BROKER_MAX_FETCHES && slot < 0; i++)
+		if (fetch_pids[i] == 0) {
+			slot = i;
+			fetch_pids[i] = -1; /* reserved */
+		}
+	pthread_mutex_unlock(&fetch_lock);
+	if (slot < 0)
+		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "too many remote-code fetches at once (%d); retry later",
+				     BROKER_MAX_FETCHES);
+	snprintf(uidbuf, sizeof uidbuf, "%u", (unsigned)b->worker_uid);
+	snprintf(gidbuf, sizeof gidbuf, "%u", (unsigned)b->worker_gid);
+	snprintf(lvl, sizeof lvl, "%d", isol8_log_get_level());
+	if (ca_file) {
+		argv[a++] = "--ca-file";
+		argv[a++] = (char *)ca_file;
+	}
+	if (b->o.fetch_hosts) {
+		argv[a++] = "--hosts";
+		argv[a++] = (char *)b->o.fetch_hosts;
+	}
+	fetch_job_put(&j, job);
+	/* The job fits the socket's buffer (FETCH_MAX_JOB is far below it): written before the
+	 * fork, it never blocks a broker thread on the child. */
+	if (j.len > FETCH_MAX_JOB) {
+		isol8_buf_free(&j);
+		pthread_mutex_lock(&fetch_lock);
+		fetch_pids[slot] = 0;
+		pthread_mutex_unlock(&fetch_lock);
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "remote-code job too large");
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		isol8_buf_free(&j);
+		pthread_mutex_lock(&fetch_lock);
+		fetch_pids[slot] = 0;
+		pthread_mutex_unlock(&fetch_lock);
+		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fetch socket");
+	}
+	{
+		int sz = 1 << 20;
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+	}
+	while (off < j.len) {
+		ssize_t w = send(sv[0], j.data + off, j.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off < j.len || shutdown(sv[0], SHUT_WR) < 0) {
+		isol8_buf_free(&j);
+		close(sv[0]);
+		close(sv[1]);
+		pthread_mutex_lock(&fetch_lock);
+		fetch_pids[slot] = 0;
+		pthread_mutex_unlock(&fetch_lock);
+		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "write the fetch job");
+	}
+	isol8_buf_free(&j);
+	/* Held across the fork: the reaper cannot collect the child before its pid is recorded. */
+	pthread_mutex_lock(&fetch_lock);
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		fetch_pids[slot] = 0;
+		pthread_mutex_unlock(&fetch_lock);
+		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork isol8-fetch");
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		/* Only async-signal-safe calls from here to exec. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (sv[1] != 3) {
+			if (dup2(sv[1], 3) < 0)
+				_exit(127);
+		} else {
+			fcntl(3, F_SETFD, 0);
+		}
+		execve(b->o.fetch_path, argv, envp);
+		_exit(127);
+	}
+	close(sv[1]);
+	fetch_pids[slot] = pid;
+	pthread_mutex_unlock(&fetch_lock);
+	*sock = sv[0];
+	return 0;
+}
