@@ -16,8 +16,9 @@
 #include "common/err.h"
 
 #define ISOL8_REMOTE_MAX_URL 8192u
-/* The largest maxCodeSize a policy may set, and what the worker ever reads. */
-#define ISOL8_REMOTE_MAX_CODE (64u << 20)
+/* The largest maxCodeSize a policy may set, and what the worker ever reads: the largest code
+ * any run may have. */
+#define ISOL8_REMOTE_MAX_CODE (16u << 20) /* = the CLI's RUN_MAX_CODE, the bundle's BUNDLE_CODE_MAX */
 #define ISOL8_REMOTE_MAX_TIMEOUT_MS 300000u
 #define ISOL8_REMOTE_MAX_REDIRECTS 5u
 #define ISOL8_REMOTE_DISABLED_MSG "Remote code fetching is disabled. Set remoteCode.enabled=true to allow it."

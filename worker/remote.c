@@ -14,7 +14,10 @@
 #include "common/clock.h"
 #include "common/remote_code.h"
 #include "common/xalloc.h"
+#include "worker/bundle.h"
 #include "worker/worker.h"
+
+_Static_assert(ISOL8_REMOTE_MAX_CODE <= BUNDLE_CODE_MAX, "fetched code fits a run");
 
 /* The fetcher ends itself (its timeout, then an alarm); this only guards the worker's thread. */
 #define REMOTE_READ_MS (ISOL8_REMOTE_MAX_TIMEOUT_MS + 60000u)

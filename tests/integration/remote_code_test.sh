@@ -44,6 +44,7 @@ printf 'print(1)\0\n' >"$W/nul.py"
 printf 'print("caf\xe9")\n' >"$W/latin1.py"
 head -c 5000 /dev/zero | tr '\0' '#' >"$W/big.py"
 OK_HASH=$(sha256sum "$W/ok.py" | cut -d' ' -f1)
+{ printf '# '; head -c 3000000 /dev/zero | tr '\0' x; printf '\nprint("big-ok")\n'; } >"$W/large.py"
 
 cat >"$T_TMP/srv.py" <<'PY'
 import http.server, os, socketserver, ssl, sys, threading, time
@@ -310,6 +311,16 @@ case_untrusted_certificate() {
 	is "$RC" 1 "a certificate the trusted CAs did not sign: exit 1"
 	like "$ERR" '^\[ERR\] Failed to fetch remote code: .*(certificate|SSL)' "the TLS failure is named"
 	daemon_stop noca
+}
+
+case_large_code() {
+	# Far above the 1 MiB a request carries inline: the fetched code reaches the sandbox whole.
+	jq '.tenants[].remoteCode.maxCodeSize = 4194304' "$T_TMP/policy.json" >"$T_TMP/policy-big.json"
+	daemon_start big --policy "$T_TMP/policy-big.json" --fetch-hosts "$T_TMP/hosts" || return
+	run_in "$T_TMP/cfg-on" big --url "https://code.test:$PORT/large.py" --hash "$(sha256sum "$W/large.py" | cut -d' ' -f1)"
+	is "$RC:$OUT:$ERR" "0:big-ok
+:" "a 3 MB program fetched and run"
+	daemon_stop big
 }
 
 case_fetcher_confined() {

@@ -260,7 +260,7 @@ START_TEST(test_remote_code)
 	expect_parse_error(
 		T("{\"remoteCode\":{\"allowedSchemes\":[\"ftp\"]}}"),
 		"policy.json: tenants.ci.remoteCode.allowedSchemes[0]: unsupported scheme \"ftp\" (https, http)");
-	expect_parse_error(T("{\"remoteCode\":{\"maxCodeSize\":67108865}}"),
+	expect_parse_error(T("{\"remoteCode\":{\"maxCodeSize\":16777217}}"),
 			   "policy.json: tenants.ci.remoteCode.maxCodeSize...");
 	expect_parse_error(T("{\"remoteCode\":{\"fetchTimeoutMs\":300001}}"),
 			   "policy.json: tenants.ci.remoteCode.fetchTimeoutMs...");
