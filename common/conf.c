@@ -297,6 +297,22 @@ static int load_prebuilt(struct at o, struct isol8_config *c, struct isol8_err *
 	return 0;
 }
 
+/* Host patterns (proxy/hostpat.h, the regex spellings of them included) at path[j]: the config
+ * refuses the pattern a run with it would be refused for. Kept as written (isol8 config shows
+ * the file); the broker makes them canonical. */
+static int check_hostpats(const char *path, char *const *v, size_t n, struct isol8_err *err)
+{
+	for (size_t j = 0; j < n; j++) {
+		char *canon;
+		if (!v[j][0])
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s[%zu]: must not be empty", path, j);
+		if (!(canon = hostpat_normalize(v[j], err)))
+			return isol8_err_wrap(err, "%s[%zu]", path, j);
+		free(canon);
+	}
+	return 0;
+}
+
 /* network.registries: { "<runtime>": ["host", "*.domain", ...] }. The patterns reach the proxy's
  * allowlist, so a broken one is reported here, naming the key, rather than at the first --install. */
 static int load_registries(struct at net, struct isol8_config *c, struct isol8_err *err)
@@ -347,7 +363,10 @@ static int load_sections(struct at root, struct isol8_config *c, struct isol8_er
 		return -1;
 	if (s.obj &&
 	    (get_strv(s, "whitelist", &c->whitelist, &c->n_whitelist, err) < 0 ||
-	     get_strv(s, "blacklist", &c->blacklist, &c->n_blacklist, err) < 0 || load_registries(s, c, err) < 0))
+	     get_strv(s, "blacklist", &c->blacklist, &c->n_blacklist, err) < 0 ||
+	     check_hostpats("network.whitelist", c->whitelist, c->n_whitelist, err) < 0 ||
+	     check_hostpats("network.blacklist", c->blacklist, c->n_blacklist, err) < 0 ||
+	     load_registries(s, c, err) < 0))
 		return -1;
 
 	if (get_obj(root, "cleanup", cleanup_keys, &s, p, sizeof p, err) < 0)
