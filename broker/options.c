@@ -345,6 +345,10 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 			break;
 		}
 		case O_HTTP:
+#ifndef ISOL8_HTTP
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "--http: this isol8 was built without HTTP (configure --disable-http)");
+#endif
 			o->http = optarg;
 			break;
 		case O_HTTPKEYS:

@@ -40,12 +40,6 @@ static int bundle_memfd(const struct http_run_spec *spec, struct isol8_err *err)
 	return steal_fd(&fd);
 }
 
-int http_run_start(const struct http_server_conf *conf, const struct http_key *key, const struct http_run_spec *spec,
-		   struct http_run *r, struct isol8_err *err)
-{
-	return http_run_start_stdin(conf, key, spec, -1, r, err);
-}
-
 /* The request text with request.stdinStream set (the worker then waits for FE_STDIN). */
 static char *with_stdin_stream(const struct http_run_spec *spec, size_t *len, struct isol8_err *err)
 {
@@ -65,6 +59,15 @@ static char *with_stdin_stream(const struct http_run_spec *spec, size_t *len, st
 	return out;
 }
 
+/* Through the server's broker connection (http/server.c): not in a --disable-http build, where
+ * isol8 mcp starts its runs with http_run_start_on. */
+#ifdef ISOL8_HTTP
+int http_run_start(const struct http_server_conf *conf, const struct http_key *key, const struct http_run_spec *spec,
+		   struct http_run *r, struct isol8_err *err)
+{
+	return http_run_start_stdin(conf, key, spec, -1, r, err);
+}
+
 int http_run_start_stdin(const struct http_server_conf *conf, const struct http_key *key,
 			 const struct http_run_spec *spec, int stdin_fd, struct http_run *r, struct isol8_err *err)
 {
@@ -77,6 +80,7 @@ int http_run_start_stdin(const struct http_server_conf *conf, const struct http_
 	}
 	return http_run_start_on(sock, spec, stdin_fd, r, err);
 }
+#endif
 
 int http_run_start_on(int sock_in, const struct http_run_spec *spec, int stdin_fd, struct http_run *r,
 		      struct isol8_err *err)

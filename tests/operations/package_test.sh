@@ -54,18 +54,25 @@ case_install_layout() {
 	fi
 }
 
+# A pkg-config that does not know the packages named in $1 (an ERE on the module names).
+pkg_config_without() { # ERE -> path
+	local pc=$T_TMP/pkg-config-$2
+	cat >"$pc" <<EOF
+#!/bin/sh
+for a in "\$@"; do echo "\$a" | grep -Eq '^($1)' && exit 1; done
+exec pkg-config "\$@"
+EOF
+	chmod +x "$pc"
+	echo "$pc"
+}
+
 # Configure as if Check were not installed (a pkg-config that does not know it): the build
 # works and the unit tests skip.
 case_build_without_check() {
-	local b=$T_TMP/nocheck rc
+	local b=$T_TMP/nocheck rc pc
 	mkdir -p "$b"
-	cat >"$T_TMP/pkg-config" <<'EOF'
-#!/bin/sh
-for a in "$@"; do case $a in check*) exit 1 ;; esac; done
-exec pkg-config "$@"
-EOF
-	chmod +x "$T_TMP/pkg-config"
-	(cd "$b" && PKG_CONFIG="$T_TMP/pkg-config" "$SRC/configure" --enable-werror >"$b/configure.log" 2>&1)
+	pc=$(pkg_config_without check nocheck)
+	(cd "$b" && PKG_CONFIG="$pc" "$SRC/configure" --enable-werror >"$b/configure.log" 2>&1)
 	rc=$?
 	is "$rc" 0 "configure without Check succeeds"
 	like "$(cat "$b/configure.log")" "check not found: unit tests will be skipped" "  and says the unit tests will skip"
@@ -75,6 +82,33 @@ EOF
 		not_ok "a unit test builds against the stand-in header" "$(tail -20 "$b/make.log")"; fi
 	"$b/tests/unit/check_parse" >"$b/run.log" 2>&1
 	is "$?|$(cat "$b/run.log")" "77|1..0 # SKIP built without Check (apt-get install check)" "  and skips (exit 77)"
+}
+
+# configure --disable-http with no libmicrohttpd at all: isol8 builds, links no libmicrohttpd,
+# and `isol8 serve` (and isol8d --http) say in one line that it was built without HTTP.
+case_build_without_http() {
+	local b=$T_TMP/nohttp rc pc
+	mkdir -p "$b"
+	pc=$(pkg_config_without libmicrohttpd nohttp)
+	(cd "$b" && PKG_CONFIG="$pc" "$SRC/configure" --enable-werror --disable-http >"$b/configure.log" 2>&1)
+	rc=$?
+	is "$rc" 0 "configure --disable-http without libmicrohttpd succeeds"
+	(cd "$b" && PKG_CONFIG="$pc" "$SRC/configure" --enable-werror >"$b/configure2.log" 2>&1)
+	like "$?|$(tail -1 "$b/configure2.log")" '^1\|configure: error: libmicrohttpd >= [0-9.]+ not found\. On Debian/Ubuntu: apt-get install libmicrohttpd-dev$' \
+		"  without --disable-http it stops and names the package"
+	(cd "$b" && PKG_CONFIG="$pc" "$SRC/configure" --enable-werror --disable-http >"$b/configure.log" 2>&1) || bail "configure"
+	make -s -C "$b" -j2 isol8 isol8-full isol8d >"$b/make.log" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ]; then ok "isol8, isol8-full and isol8d build"; else
+		not_ok "isol8, isol8-full and isol8d build" "$(tail -20 "$b/make.log")"; return; fi
+	unlike "$(ldd "$b/isol8-full")" 'libmicrohttpd' "  isol8-full links no libmicrohttpd"
+	run_cap "$b/isol8" serve --port 3000 </dev/null
+	is "$RC|$OUT|$ERR" "1||[ERR] isol8 serve: this isol8 was built without HTTP (configure --disable-http); rebuild without --disable-http (needs libmicrohttpd-dev) for the HTTP API"$'\n' \
+		"isol8 serve: one [ERR] line, exit 1"
+	run_cap "$b/isol8d" --http 127.0.0.1:3000 --check-policy "$SRC/policy/default-policy.json" </dev/null
+	like "$RC|$ERR" '^2\|.*--http: this isol8 was built without HTTP \(configure --disable-http\)' "isol8d --http: refused, exit 2"
+	run_cap "$b/isol8" mcp --bogus </dev/null
+	like "$RC|$ERR" "^2\|\[ERR\] unknown argument '--bogus'" "isol8 mcp is still there"
 }
 
 run_cases "$@"
