@@ -12,8 +12,9 @@ PKGS=(
 	clang clang-format
 	# engine, offline base image bootstrap, tests
 	docker.io debootstrap iptables procps util-linux python3 curl ca-certificates
-	# used by the integration tests (python3-jsonschema: answers against docs/openapi.json)
-	jq iproute2 openssl bc python3-jsonschema
+	# used by the integration tests (python3-jsonschema: answers against docs/openapi.json, the
+	# config and policy examples against their schemas; groff-base: man pages render cleanly)
+	jq iproute2 openssl bc python3-jsonschema groff-base
 	# gVisor, the engine's "runsc" runtime for tenants with "isolation": "runsc"
 	runsc
 	# isol8 serve's /metrics: promtool and a Prometheus that scrapes it (tests/integration/metrics_test.sh)
