@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <regex.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -313,6 +314,35 @@ static int check_hostpats(const char *path, char *const *v, size_t n, struct iso
 	return 0;
 }
 
+/* remoteCode.allowedHosts and blockedHosts: the original's JavaScript regular expressions,
+ * read by the run (cli/remote_code.c) as POSIX ERE once "(?:" is "(", case-insensitive. The
+ * config refuses one the run could not compile. */
+static int check_host_regexes(const char *path, char *const *v, size_t n, struct isol8_err *err)
+{
+	for (size_t j = 0; j < n; j++) {
+		_cleanup_free_ char *ere = xmalloc(strlen(v[j]) + 1);
+		char *w = ere;
+		regex_t re;
+
+		for (const char *q = v[j]; *q;) {
+			if (q[0] == '(' && q[1] == '?' && q[2] == ':') {
+				*w++ = '(';
+				q += 3;
+			} else {
+				*w++ = *q++;
+			}
+		}
+		*w = '\0';
+		if (regcomp(&re, ere, REG_EXTENDED | REG_ICASE | REG_NOSUB) != 0)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "%s[%zu]: not a regular expression this isol8 reads (POSIX ERE, \"(?:\" "
+					     "allowed): %s",
+					     path, j, v[j]);
+		regfree(&re);
+	}
+	return 0;
+}
+
 /* network.registries: { "<runtime>": ["host", "*.domain", ...] }. The patterns reach the proxy's
  * allowlist, so a broken one is reported here, naming the key, rather than at the first --install. */
 static int load_registries(struct at net, struct isol8_config *c, struct isol8_err *err)
@@ -400,6 +430,10 @@ static int load_sections(struct at root, struct isol8_config *c, struct isol8_er
 		     0 ||
 	     get_strv(s, "allowedHosts", &c->remote_code.allowed_hosts, &c->remote_code.n_allowed_hosts, err) < 0 ||
 	     get_strv(s, "blockedHosts", &c->remote_code.blocked_hosts, &c->remote_code.n_blocked_hosts, err) < 0 ||
+	     check_host_regexes("remoteCode.allowedHosts", c->remote_code.allowed_hosts, c->remote_code.n_allowed_hosts,
+				err) < 0 ||
+	     check_host_regexes("remoteCode.blockedHosts", c->remote_code.blocked_hosts, c->remote_code.n_blocked_hosts,
+				err) < 0 ||
 	     get_u64(s, "maxCodeSize", 1, U32_MAX_, &c->remote_code.max_code_size, err) < 0 ||
 	     get_u64(s, "fetchTimeoutMs", 1, U32_MAX_, &c->remote_code.fetch_timeout_ms, err) < 0 ||
 	     get_bool(s, "requireHash", &c->remote_code.require_hash, err) < 0 ||

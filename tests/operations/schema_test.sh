@@ -93,6 +93,13 @@ case_config_refuses_like_run() {
 	run_cap env -C "$T_TMP" HOME=/nonexistent "$ISOL8" config --json </dev/null
 	is "$RC|$(json_get "$OUT" '.network.whitelist')" '0|["^pypi\\.org$","*.npmjs.org"]' \
 		"  the regex spelling of a host name is taken, and shown as written"
+	# remoteCode's host lists are the original's regular expressions (POSIX ERE, "(?:" read as "(").
+	printf '{"remoteCode": {"enabled": true, "blockedHosts": ["(unclosed"]}}\n' >"$T_TMP/isol8.config.json"
+	run_cap env -C "$T_TMP" HOME=/nonexistent "$ISOL8" config </dev/null
+	is "$RC|$OUT|$ERR" "2||[ERR] $T_TMP/isol8.config.json: remoteCode.blockedHosts[0]: not a regular expression this isol8 reads (POSIX ERE, \"(?:\" allowed): (unclosed"$'\n' \
+		"isol8 config refuses a remoteCode host expression the run could not compile"
+	run_cap env -C "$T_TMP" HOME=/nonexistent "$ISOL8" run --socket "$T_TMP/none.sock" --url https://example.com/x.py </dev/null
+	like "$RC|$ERR" '^2\|\[ERR\] .*remoteCode\.blockedHosts\[0\]: not a regular expression this isol8 reads' "  as isol8 run does"
 	rm -f "$T_TMP/isol8.config.json"
 }
 
