@@ -41,6 +41,7 @@ printf 'print("remote-ok")\n' >"$W/ok.py"
 printf 'print("from-github")\n' >"$W/o/r/main/gh.py"
 printf 'echo from-gist\n' >"$W/abc123/raw/g.sh"
 printf 'print(1)\0\n' >"$W/nul.py"
+printf 'import sys\nprint("stdin:", sys.stdin.read().strip())\n' >"$W/cat.py"
 printf 'print("caf\xe9")\n' >"$W/latin1.py"
 head -c 5000 /dev/zero | tr '\0' '#' >"$W/big.py"
 OK_HASH=$(sha256sum "$W/ok.py" | cut -d' ' -f1)
@@ -212,6 +213,15 @@ case_fetch_and_run() {
 	run_on --url "https://code.test:$PORT/redir-ok.py"
 	is "$RC:$OUT" "0:remote-ok
 " "a redirect to an allowed target is followed (and checked)"
+}
+
+case_host_and_stdin() {
+	# --host: the same request through isol8 serve's translation (the server's policy decides).
+	is "$(cd "$T_TMP/cfg-on" && HOME=$T_TMP/home "$ISOL8" run --host "$U" --key secret-alpha-0123456789 \
+		--url "https://code.test:$PORT/ok.py" --hash "$OK_HASH" 2>&1)" "remote-ok" "--url with --host: fetched by the server's isol8d"
+	# The code comes from the URL, so standard input stays the program's.
+	is "$(cd "$T_TMP/cfg-on" && printf 'hello\n' | HOME=$T_TMP/home "$ISOL8" run --socket "${D_SOCK[on]}" \
+		--url "https://code.test:$PORT/cat.py" 2>&1)" "stdin: hello" "piped stdin reaches the fetched program"
 }
 
 case_hash_mismatch() {
