@@ -9,6 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "${ISOL8_SRCDIR:-$here/../..}/tests/lib/daemon.sh"
 
 daemon_setup http_daemon_test
+require_http
 docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python missing (isol8 setup)"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 keys=$T_TMP/keys

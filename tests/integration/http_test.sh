@@ -9,6 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "${ISOL8_SRCDIR:-$here/../..}/tests/lib/daemon.sh"
 
 daemon_setup http_test
+require_http
 docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python missing (isol8 setup)"
 daemon_start h --max-concurrent 16 --queue 64 || done_testing
 S=${D_SOCK[h]}

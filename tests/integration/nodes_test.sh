@@ -15,6 +15,7 @@ src=${ISOL8_SRCDIR:-$here/../..}
 
 command -v haproxy >/dev/null || { echo "1..0 # SKIP haproxy not installed (scripts/deps.sh)"; exit 77; }
 daemon_setup nodes_test
+require_http
 docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python missing (isol8 setup)"
 
 KEY=secret-nodes-0123456789abcdef

@@ -112,6 +112,13 @@ find_builddir() {
 	ISOL8=$BUILDDIR/isol8
 }
 
+# A build made with configure --disable-http has no isol8 serve: its HTTP tests skip (exit 77).
+require_http() {
+	"$ISOL8" serve --help 2>&1 | grep -q 'built without HTTP' || return 0
+	echo "1..0 # SKIP built without HTTP (configure --disable-http)"
+	exit 77
+}
+
 # Temp files of this test; removed at exit.
 T_TMP=""
 declare -A D_SOCK=() D_PID=() D_DIR=() D_LOG=()

@@ -24,6 +24,7 @@ sdk_setup() { # NAME
 	local i port="" src=${ISOL8_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 	daemon_setup "$1"
 	trap 'http_serve_stop; daemon_exit_trap' EXIT
+	require_http
 	docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python missing (isol8 setup)"
 	jq '.tenants.bashonly = (.tenants.local | .match = {uids: [], gids: [], keys: ["bravo"]} | .runtimes = ["bash"])' \
 		"$src/policy/default-policy.json" >"$T_TMP/policy.json"

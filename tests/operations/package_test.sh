@@ -97,10 +97,10 @@ case_build_without_http() {
 	like "$?|$(tail -1 "$b/configure2.log")" '^1\|configure: error: libmicrohttpd >= [0-9.]+ not found\. On Debian/Ubuntu: apt-get install libmicrohttpd-dev$' \
 		"  without --disable-http it stops and names the package"
 	(cd "$b" && PKG_CONFIG="$pc" "$SRC/configure" --enable-werror --disable-http >"$b/configure.log" 2>&1) || bail "configure"
-	make -s -C "$b" -j2 isol8 isol8-full isol8d >"$b/make.log" 2>&1
+	make -s -C "$b" -j2 isol8 isol8-full isol8d isol8-worker >"$b/make.log" 2>&1
 	rc=$?
-	if [ "$rc" = 0 ]; then ok "isol8, isol8-full and isol8d build"; else
-		not_ok "isol8, isol8-full and isol8d build" "$(tail -20 "$b/make.log")"; return; fi
+	if [ "$rc" = 0 ]; then ok "isol8, isol8-full, isol8d and isol8-worker build"; else
+		not_ok "isol8, isol8-full, isol8d and isol8-worker build" "$(tail -20 "$b/make.log")"; return; fi
 	unlike "$(ldd "$b/isol8-full")" 'libmicrohttpd' "  isol8-full links no libmicrohttpd"
 	run_cap "$b/isol8" serve --port 3000 </dev/null
 	is "$RC|$OUT|$ERR" "1||[ERR] isol8 serve: this isol8 was built without HTTP (configure --disable-http); rebuild without --disable-http (needs libmicrohttpd-dev) for the HTTP API"$'\n' \
@@ -109,6 +109,10 @@ case_build_without_http() {
 	like "$RC|$ERR" '^2\|.*--http: this isol8 was built without HTTP \(configure --disable-http\)' "isol8d --http: refused, exit 2"
 	run_cap "$b/isol8" mcp --bogus </dev/null
 	like "$RC|$ERR" "^2\|\[ERR\] unknown argument '--bogus'" "isol8 mcp is still there"
+	if [ "$(id -u)" = 0 ] && timeout 20 docker version >/dev/null 2>&1; then
+		run_cap env ISOL8_BUILDDIR="$b" "$SRC/tests/integration/http_test.sh" </dev/null
+		is "$RC|$OUT" "77|1..0 # SKIP built without HTTP (configure --disable-http)"$'\n' "  the HTTP tests skip there"
+	fi
 }
 
 run_cases "$@"

@@ -14,6 +14,7 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 daemon_setup security-http-lockdown
+require_http
 
 KEY=lockdown-test-key-0123456789abcdef
 SRV_PID=""

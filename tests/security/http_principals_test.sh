@@ -5,6 +5,7 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 daemon_setup security-http-principals
+require_http
 
 declare -A SRV_PID=() SRV_URL=()
 serve() { # NAME SECRET

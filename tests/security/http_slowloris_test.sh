@@ -11,6 +11,7 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 daemon_setup security-http-slowloris
+require_http
 
 KEY=slowloris-test-key-0123456789abcdef
 SRV_PID=""
