@@ -54,6 +54,21 @@ case_build_progress_and_json() {
 	is "$RC|$(new_dangling_on "$T_TMP/before" isol8:bash)" "0|" "  --force rebuilds and leaves no untagged image"
 }
 
+# On a terminal (script(1) gives the build one) the step line is rewritten in place.
+case_build_progress_tty() {
+	local out
+	command -v script >/dev/null || { ok "# SKIP script(1) not installed"; return; }
+	script -qec "stty cols 200; $(printf '%q ' "$ISOL8" build --base bash --setup "$SETUP" --force)" /dev/null \
+		</dev/null >"$T_TMP/tty.out" 2>&1
+	is "$?" 0 "build --force on a terminal"
+	out=$(tr -d '\n' <"$T_TMP/tty.out")
+	BUILT+=("$(grep -o 'isol8:bash-custom-[0-9a-f]\{12\}' <<<"$out" | head -1)")
+	like "$out" $'\r\033\\[K\\[\\.\\.\\] step 1/[0-9]+: FROM isol8:bash\r\033\\[K\\[\\.\\.\\] step 2/[0-9]+: COPY setup\\.sh ' \
+		"  each step overwrites the line before: carriage return, erase, step N/M and the instruction"
+	like "$out" $'\r\033\\[K\\[OK\\] isol8:bash-custom-[0-9a-f]{12} \\(bash: setup script only\\): built in ' \
+		"  and the result line replaces the last step"
+}
+
 # The ARG steps of a Python build with --pip-index-url commit images before the install fails:
 # a failed build must not leave them behind.
 case_failed_build_leaves_nothing() {
