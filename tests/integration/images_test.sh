@@ -4,24 +4,18 @@
 # Builds only the bash, python and node images (cached layers make reruns fast), one custom python
 # image from a local package index served by this test, and a custom node image from npm.
 # Every object the test creates carries label org.isol8.test=images or is removed by name.
+# Each case runs alone with -k NAME (the drivers and build cases use the runtime images that
+# `isol8 setup` made).
 set -u
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib/tap.sh
+. "$here/../lib/tap.sh"
 
-ISOL8=${ISOL8:-$(pwd)/isol8}
+ISOL8=${ISOL8:-${ISOL8_BUILDDIR:-$(pwd)}/isol8}
 TEST_LABEL=org.isol8.test=images
-n=0
-failed=0
 work=
 server_pid=
 custom_tags=()
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"; }
-check() { # check "description" command...
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-diag() { sed 's/^/# /' "$@"; }
 
 cleanup() {
 	[ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null
@@ -32,6 +26,9 @@ cleanup() {
 	[ -n "$work" ] && rm -rf "$work"
 }
 trap cleanup EXIT
+
+# The whole of both files, as diagnostics
+diag_files() { diag "$(cat "$@")"; }
 
 if ! [ -x "$ISOL8" ] || ! docker info >/dev/null 2>&1 ||
 	! docker image inspect debian:bookworm-slim >/dev/null 2>&1 || ! command -v python3 >/dev/null; then
@@ -47,49 +44,54 @@ cd "$work" || exit 1
 LOCKED=(--rm --label "$TEST_LABEL" --read-only --tmpfs /sandbox:rw,exec,size=64m,uid=100,gid=101
 	--tmpfs /tmp:rw,noexec --cap-drop ALL --security-opt no-new-privileges --network none --user 100:101)
 
-echo "1..26"
-
 # --- errors before any Docker work ---
-DOCKER_HOST=unix:///nonexistent/docker.sock "$ISOL8" setup --runtimes bash >out 2>err
-rc=$?
-check "setup without Docker exits 1" [ "$rc" -eq 1 ]
-check "setup without Docker explains" grep -q "^\[ERR\] Docker is not running or not installed." err
-"$ISOL8" setup --runtimes python --python 'evil;rm -rf /' >out 2>err
-rc=$?
-check "setup rejects a package with shell metacharacters (exit 2)" [ "$rc" -eq 2 ]
-check "  naming the package" grep -q 'invalid python package' err
+case_usage_errors() {
+	DOCKER_HOST=unix:///nonexistent/docker.sock "$ISOL8" setup --runtimes bash >out 2>err
+	rc=$?
+	check "setup without Docker exits 1" [ "$rc" -eq 1 ]
+	check "setup without Docker explains" grep -q "^\[ERR\] Docker is not running or not installed." err
+	"$ISOL8" setup --runtimes python --python 'evil;rm -rf /' >out 2>err
+	rc=$?
+	check "setup rejects a package with shell metacharacters (exit 2)" [ "$rc" -eq 2 ]
+	check "  naming the package" grep -q 'invalid python package' err
+}
 
 # --- base images, hash-based skipping ---
-t0=$(date +%s.%N)
-"$ISOL8" setup --runtimes bash,python >out 2>err
-rc=$?
-t1=$(date +%s.%N)
-check "setup --runtimes bash,python (first run)" [ "$rc" -eq 0 ]
-[ "$rc" -eq 0 ] || diag out err
-echo "# first setup: $(echo "$t1 - $t0" | bc) s"
-t0=$(date +%s.%N)
-"$ISOL8" setup --runtimes bash,python >out 2>err
-rc=$?
-t1=$(date +%s.%N)
-secs=$(echo "$t1 - $t0" | bc)
-echo "# second setup: $secs s"
-check "second setup succeeds" [ "$rc" -eq 0 ]
-check "  python is up to date" grep -qx '\[OK\] python: up to date' out
-check "  bash is up to date" grep -qx '\[OK\] bash: up to date' out
-check "  and it is fast (< 10 s)" [ "$(echo "$secs < 10" | bc)" -eq 1 ]
-"$ISOL8" setup --runtimes bash --force >out 2>err
-rc=$?
-check "setup --force rebuilds bash" bash -c "[ $rc -eq 0 ] && grep -q '^\[OK\] bash: built in' out"
-labels=$(docker image inspect isol8:bash --format '{{index .Config.Labels "org.isol8.managed"}} {{index .Config.Labels "org.isol8.runtime"}} {{index .Config.Labels "org.isol8.build.hash"}}')
-check "isol8:bash carries managed/runtime/build.hash labels" bash -c "[[ '$labels' =~ ^true\ bash\ [0-9a-f]{64}$ ]]"
-out=$(docker run "${LOCKED[@]}" isol8:python python3 -c 'import os; print(os.getuid(), os.getcwd())' 2>&1)
-check "python runs as uid 100 in /sandbox, locked down" [ "$out" = "100 /sandbox" ]
+case_base_images() {
+	local t0 t1 secs labels
+	t0=$(date +%s.%N)
+	"$ISOL8" setup --runtimes bash,python >out 2>err
+	rc=$?
+	t1=$(date +%s.%N)
+	check "setup --runtimes bash,python (first run)" [ "$rc" -eq 0 ]
+	[ "$rc" -eq 0 ] || diag_files out err
+	diag "first setup: $(echo "$t1 - $t0" | bc) s"
+	t0=$(date +%s.%N)
+	"$ISOL8" setup --runtimes bash,python >out 2>err
+	rc=$?
+	t1=$(date +%s.%N)
+	secs=$(echo "$t1 - $t0" | bc)
+	# How long it took is for bench/, not an assertion: printed only.
+	diag "second setup: $secs s"
+	check "second setup succeeds" [ "$rc" -eq 0 ]
+	check "  python is up to date" grep -qx '\[OK\] python: up to date' out
+	check "  bash is up to date" grep -qx '\[OK\] bash: up to date' out
+	"$ISOL8" setup --runtimes bash --force >out 2>err
+	rc=$?
+	check "setup --force rebuilds bash" bash -c "[ $rc -eq 0 ] && grep -q '^\[OK\] bash: built in' out"
+	labels=$(docker image inspect isol8:bash --format '{{index .Config.Labels "org.isol8.managed"}} {{index .Config.Labels "org.isol8.runtime"}} {{index .Config.Labels "org.isol8.build.hash"}}')
+	check "isol8:bash carries managed/runtime/build.hash labels" bash -c "[[ '$labels' =~ ^true\ bash\ [0-9a-f]{64}$ ]]"
+	out=$(docker run "${LOCKED[@]}" isol8:python python3 -c 'import os; print(os.getuid(), os.getcwd())' 2>&1)
+	check "python runs as uid 100 in /sandbox, locked down" [ "$out" = "100 /sandbox" ]
+}
 
 # --- custom python image from a local package index ---
-gw=$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
-[ -n "$gw" ] || gw=$(ip -4 -o addr show docker0 2>/dev/null | awk '{sub(/\/.*/, "", $4); print $4; exit}')
-port=$((20000 + $$ % 20000))
-python3 - "$work/index" <<'EOF'
+case_custom_python() {
+	local gw port pytag
+	gw=$(docker network inspect bridge --format '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
+	[ -n "$gw" ] || gw=$(ip -4 -o addr show docker0 2>/dev/null | awk '{sub(/\/.*/, "", $4); print $4; exit}')
+	port=$((20000 + $$ % 20000))
+	python3 - "$work/index" <<'EOF'
 import base64, hashlib, os, sys, zipfile
 root = sys.argv[1]
 name, ver = "isol8_testpkg", "0.1"
@@ -115,36 +117,40 @@ with open(f"{root}/simple/index.html", "w") as f:
 with open(f"{root}/simple/isol8-testpkg/index.html", "w") as f:
     f.write(f'<a href="../../files/{whl}">{whl}</a>\n')
 EOF
-python3 -m http.server --bind "$gw" --directory "$work/index" "$port" >"$work/http.log" 2>&1 &
-server_pid=$!
-sleep 1
-"$ISOL8" setup --runtimes python --python isol8-testpkg --pip-index-url "http://$gw:$port/simple/" >out 2>err
-rc=$?
-check "setup builds a custom python image from the local index" [ "$rc" -eq 0 ]
-[ "$rc" -eq 0 ] || diag out err
-pytag=$(sed -n 's/^\[OK\] \(isol8:python-custom-[0-9a-f]\{12\}\) .*built in.*/\1/p' out)
-custom_tags+=("$pytag")
-out=$(docker run "${LOCKED[@]}" "${pytag:-none}" python3 -c 'import isol8_testpkg; print(isol8_testpkg.VALUE)' 2>&1)
-check "  the package is importable in $pytag" [ "$out" = "42" ]
-kill "$server_pid" 2>/dev/null
-wait "$server_pid" 2>/dev/null
-server_pid=
+	python3 -m http.server --bind "$gw" --directory "$work/index" "$port" >"$work/http.log" 2>&1 &
+	server_pid=$!
+	sleep 1
+	"$ISOL8" setup --runtimes python --python isol8-testpkg --pip-index-url "http://$gw:$port/simple/" >out 2>err
+	rc=$?
+	check "setup builds a custom python image from the local index" [ "$rc" -eq 0 ]
+	[ "$rc" -eq 0 ] || diag_files out err
+	pytag=$(sed -n 's/^\[OK\] \(isol8:python-custom-[0-9a-f]\{12\}\) .*built in.*/\1/p' out)
+	custom_tags+=("$pytag")
+	out=$(docker run "${LOCKED[@]}" "${pytag:-none}" python3 -c 'import isol8_testpkg; print(isol8_testpkg.VALUE)' 2>&1)
+	check "  the package is importable in $pytag" [ "$out" = "42" ]
+	kill "$server_pid" 2>/dev/null
+	wait "$server_pid" 2>/dev/null
+	server_pid=
+}
 
 # --- custom node image from npm, then a dependency change ---
-"$ISOL8" setup --runtimes node --node is-number >out 2>err
-rc=$?
-check "setup builds a custom node image with is-number" [ "$rc" -eq 0 ]
-[ "$rc" -eq 0 ] || diag out err
-nodetag1=$(grep -o 'isol8:node-custom-[0-9a-f]\{12\}' out | head -1)
-custom_tags+=("$nodetag1")
-out=$(docker run "${LOCKED[@]}" "${nodetag1:-none}" node -e 'console.log(require("is-number")(5))' 2>&1)
-check "  require('is-number') works in $nodetag1" [ "$out" = "true" ]
-"$ISOL8" setup --runtimes node --node is-number@7.0.0 >out 2>err
-rc=$?
-nodetag2=$(grep -o 'isol8:node-custom-[0-9a-f]\{12\}' out | head -1)
-custom_tags+=("$nodetag2")
-check "a dependency change builds a new custom image" bash -c "[ $rc -eq 0 ] && [ -n '$nodetag2' ] && [ '$nodetag2' != '$nodetag1' ]"
-check "  and removes the old one" bash -c "! docker image inspect '$nodetag1' >/dev/null 2>&1"
+case_custom_node() {
+	local nodetag1 nodetag2
+	"$ISOL8" setup --runtimes node --node is-number >out 2>err
+	rc=$?
+	check "setup builds a custom node image with is-number" [ "$rc" -eq 0 ]
+	[ "$rc" -eq 0 ] || diag_files out err
+	nodetag1=$(grep -o 'isol8:node-custom-[0-9a-f]\{12\}' out | head -1)
+	custom_tags+=("$nodetag1")
+	out=$(docker run "${LOCKED[@]}" "${nodetag1:-none}" node -e 'console.log(require("is-number")(5))' 2>&1)
+	check "  require('is-number') works in $nodetag1" [ "$out" = "true" ]
+	"$ISOL8" setup --runtimes node --node is-number@7.0.0 >out 2>err
+	rc=$?
+	nodetag2=$(grep -o 'isol8:node-custom-[0-9a-f]\{12\}' out | head -1)
+	custom_tags+=("$nodetag2")
+	check "a dependency change builds a new custom image" bash -c "[ $rc -eq 0 ] && [ -n '$nodetag2' ] && [ '$nodetag2' != '$nodetag1' ]"
+	check "  and removes the old one" bash -c "! docker image inspect '$nodetag1' >/dev/null 2>&1"
+}
 
 # --- persistent-session drivers: state survives between snippets ---
 frame_py='import sys
@@ -163,45 +169,54 @@ drive() { # drive runtime driver-argv... -- snippets...
 	docker rm -f "$cid" >/dev/null
 	[ "$out" = "$expected" ] || { printf '%s' "$out" | od -c | head -5 | sed 's/^/# /'; return 1; }
 }
-check "python driver keeps state (x = 40; print(x + 2))" \
-	drive python python3 -u /usr/local/lib/isol8/repl.py -- 'x = 40' 'print(x + 2)'
-check "node driver keeps top-level let" \
-	drive node node /usr/local/lib/isol8/repl.mjs -- 'let x = 40' 'console.log(x + 2)'
-check "bash driver keeps variables" \
-	drive bash bash /usr/local/lib/isol8/repl.sh -- 'x=40; cd /tmp' 'echo $((x + 2))'
+case_session_drivers() {
+	check "python driver keeps state (x = 40; print(x + 2))" \
+		drive python python3 -u /usr/local/lib/isol8/repl.py -- 'x = 40' 'print(x + 2)'
+	check "node driver keeps top-level let" \
+		drive node node /usr/local/lib/isol8/repl.mjs -- 'let x = 40' 'console.log(x + 2)'
+	check "bash driver keeps variables" \
+		drive bash bash /usr/local/lib/isol8/repl.sh -- 'x=40; cd /tmp' 'echo $((x + 2))'
+}
 
 # --- isol8 build with a baked setup script ---
-"$ISOL8" build --base bash --setup 'echo hello-from-setup' --tag isol8-test-alias:1 >out 2>err
-rc=$?
-check "build --setup --tag" [ "$rc" -eq 0 ]
-[ "$rc" -eq 0 ] || diag out err
-buildtag=$(sed -n 's/^ *Image: //p' out)
-custom_tags+=("$buildtag")
-out=$(docker run "${LOCKED[@]}" isol8-test-alias:1 bash -c "cat /usr/local/lib/isol8/setup.sh" 2>&1)
-label=$(docker image inspect isol8-test-alias:1 --format '{{index .Config.Labels "org.isol8.setup"}}' 2>&1)
-check "  the setup script is baked in with label org.isol8.setup=1" bash -c "[ '$out' = 'echo hello-from-setup' ] && [ '$label' = 1 ]"
+case_build_setup() {
+	local buildtag label
+	"$ISOL8" build --base bash --setup 'echo hello-from-setup' --tag isol8-test-alias:1 >out 2>err
+	rc=$?
+	check "build --setup --tag" [ "$rc" -eq 0 ]
+	[ "$rc" -eq 0 ] || diag_files out err
+	buildtag=$(sed -n 's/^ *Image: //p' out)
+	custom_tags+=("$buildtag")
+	out=$(docker run "${LOCKED[@]}" isol8-test-alias:1 bash -c "cat /usr/local/lib/isol8/setup.sh" 2>&1)
+	label=$(docker image inspect isol8-test-alias:1 --format '{{index .Config.Labels "org.isol8.setup"}}' 2>&1)
+	check "  the setup script is baked in with label org.isol8.setup=1" bash -c "[ '$out' = 'echo hello-from-setup' ] && [ '$label' = 1 ]"
+}
 
 # --- cleanup touches only managed objects ---
-docker create --label org.isol8.test=images-foreign debian:bookworm-slim true >/dev/null
-docker tag debian:bookworm-slim isol8-foreign-test:1
-docker create --label org.isol8.managed=true --label org.isol8.instance=/images-test.sock --label "$TEST_LABEL" \
-	debian:bookworm-slim true >/dev/null
-printf 'FROM debian:bookworm-slim\nLABEL org.isol8.managed=true %s\n' "$TEST_LABEL" |
-	docker build -q --pull=false -t isol8-test-managed:1 - >/dev/null 2>&1
-"$ISOL8" cleanup --images --filter "$TEST_LABEL" </dev/null >out 2>err
-rc=$?
-check "cleanup without a TTY and without --force refuses (exit 1)" bash -c "[ $rc -eq 1 ] && grep -q 'Refusing' err"
-"$ISOL8" cleanup --force --images --filter "$TEST_LABEL" >out 2>err
-rc=$?
-[ "$rc" -eq 0 ] || diag out err
-check "cleanup --force --images removes the managed container and image" bash -c \
-	"[ $rc -eq 0 ] && [ -z \"\$(docker ps -aq --filter label=$TEST_LABEL)\" ] && ! docker image inspect isol8-test-managed:1 >/dev/null 2>&1"
-check "  and leaves the foreign container, foreign image and base image alone" bash -c \
-	"[ -n \"\$(docker ps -aq --filter label=org.isol8.test=images-foreign)\" ] && docker image inspect isol8-foreign-test:1 >/dev/null && docker image inspect debian:bookworm-slim >/dev/null && docker image inspect isol8:python >/dev/null"
+case_cleanup_scope() {
+	docker create --label org.isol8.test=images-foreign debian:bookworm-slim true >/dev/null
+	docker tag debian:bookworm-slim isol8-foreign-test:1
+	docker create --label org.isol8.managed=true --label org.isol8.instance=/images-test.sock --label "$TEST_LABEL" \
+		debian:bookworm-slim true >/dev/null
+	printf 'FROM debian:bookworm-slim\nLABEL org.isol8.managed=true %s\n' "$TEST_LABEL" |
+		docker build -q --pull=false -t isol8-test-managed:1 - >/dev/null 2>&1
+	"$ISOL8" cleanup --images --filter "$TEST_LABEL" </dev/null >out 2>err
+	rc=$?
+	check "cleanup without a TTY and without --force refuses (exit 1)" bash -c "[ $rc -eq 1 ] && grep -q 'Refusing' err"
+	"$ISOL8" cleanup --force --images --filter "$TEST_LABEL" >out 2>err
+	rc=$?
+	[ "$rc" -eq 0 ] || diag_files out err
+	check "cleanup --force --images removes the managed container and image" bash -c \
+		"[ $rc -eq 0 ] && [ -z \"\$(docker ps -aq --filter label=$TEST_LABEL)\" ] && ! docker image inspect isol8-test-managed:1 >/dev/null 2>&1"
+	check "  and leaves the foreign container, foreign image and base image alone" bash -c \
+		"[ -n \"\$(docker ps -aq --filter label=org.isol8.test=images-foreign)\" ] && docker image inspect isol8-foreign-test:1 >/dev/null && docker image inspect debian:bookworm-slim >/dev/null && docker image inspect isol8:python >/dev/null"
+}
 
-cleanup
-trap - EXIT
-left=$(docker ps -aq --filter "label=$TEST_LABEL"; docker ps -aq --filter "label=org.isol8.test=images-foreign")
-[ -z "$left" ] || failed=$((failed + 1))
-echo "# $((n - failed)) passed, $failed failed"
-[ "$failed" -eq 0 ]
+teardown() {
+	cleanup
+	trap - EXIT
+	is "$(docker ps -aq --filter "label=$TEST_LABEL"; docker ps -aq --filter "label=org.isol8.test=images-foreign")" "" \
+		"no container of the test is left"
+}
+
+run_cases "$@"
