@@ -109,9 +109,19 @@ case_kills() {
 	always_kill="execve execveat ptrace unshare setns mount umount2 pivot_root bpf keyctl"
 	default_kill="fork prlimit_set kill_other fcntl_setown sendto_addr setuid chdir"
 	# other ABIs on x86_64 (x32 numbers, int 0x80): bad-arch action kills in every build
-	other_abi=""
+	# A kernel built without one (int 0x80 without IA32 emulation) faults the call before seccomp
+	# sees it: nothing to filter there, so that check is skipped with the reason.
+	local other_abi="" name got unf absent=""
 	[ "$(uname -m)" = x86_64 ] && other_abi="x32_getpid i386_getpid"
-	always_kill="$always_kill $other_abi"
+	for name in $other_abi; do
+		unf=$("$PROBE" unfiltered "$name" 2>/dev/null | awk '{$1 = ""; sub(/^ /, ""); print}')
+		if [[ $unf == exit* ]]; then
+			always_kill="$always_kill $name"
+		else
+			absent="$absent $name"
+			ok "killed by the filter: $name -> SIGSYS # SKIP the kernel lacks this ABI (unfiltered: $unf)"
+		fi
+	done
 	got_kills=$("$PROBE" kills $always_kill $default_kill 2>/dev/null); rc=$?
 	is "$rc" 0 "kills probe exit status"
 	for name in $always_kill $default_kill; do
