@@ -40,6 +40,8 @@
 #define ISOL8_MAX_OUTPUT_PATHS 32u
 #define ISOL8_OUTPUT_FILE_MAX (10u << 20)
 #define ISOL8_OUTPUT_TOTAL_MAX (32u << 20)
+/* A remote code URL (--url, request.codeUrl; V_FETCH), on every side. */
+#define ISOL8_REMOTE_MAX_URL 8192u
 #define ISOL8_MAX_ENV 128u
 #define ISOL8_MAX_ENV_ENTRY 32768u
 #define ISOL8_MAX_TENANT 64u

@@ -17,7 +17,6 @@
 #include "common/agent_proto.h"
 #include "common/ipc.h"
 #include "common/proto.h"
-#include "common/remote_code.h"
 
 #define FDS0 .nfds = 0
 #define FDS1(a) .nfds = 1, .fd_kinds = {a}

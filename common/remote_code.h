@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/proto.h" /* ISOL8_REMOTE_MAX_URL */
 
-#define ISOL8_REMOTE_MAX_URL 8192u
 /* The largest maxCodeSize a policy may set, and what the worker ever reads: the largest code
  * any run may have. */
 #define ISOL8_REMOTE_MAX_CODE (16u << 20) /* = the CLI's RUN_MAX_CODE, the bundle's BUNDLE_CODE_MAX */
