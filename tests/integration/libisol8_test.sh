@@ -39,7 +39,7 @@ case_calls() {
 python: exit 4 stdout [env ['"'x y'"'] in
 ] stderr [e
 ] runtime python id-len 36 ts 20'"$(date -u +%y)"' trunc 0 timeout 0
-cobol: error 2 Unknown runtime: "cobol". Available: python, node, bun, deno, bash
+cobol: error 2 Unknown runtime: "cobol". Available: python, node, bun, deno, bash, agent
 timeout: exit 124 stdout [] stderr [
 --- EXECUTION TIMED OUT ---
 ] runtime bash id-len 36 ts 20'"$(date -u +%y)"' trunc 0 timeout 1

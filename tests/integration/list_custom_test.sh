@@ -39,7 +39,7 @@ case_build_then_list() {
 
 case_bad_usage() {
 	run_cap "$ISOL8" list-custom --bogus
-	is "$RC|$OUT|$ERR" $'2||[ERR] list-custom: unknown option \'--bogus\' (only --json)\n' "unknown option: one [ERR] line, exit 2"
+	is "$RC|$OUT|$ERR" $'2||[ERR] isol8 list-custom: unknown option \'--bogus\'; see \'isol8 list-custom --help\'\n' "unknown option: one [ERR] line, exit 2"
 	run_cap "$ISOL8" list-custom extra
 	is "$RC|$ERR" $'2|[ERR] list-custom: unexpected argument: extra\n' "stray argument: exit 2"
 }

@@ -99,7 +99,7 @@ err_case() { # DESC WANT_RC WANT_ERR ARGS...
 	run "$@" </dev/null
 	is "$RC|$OUT|$ERR" "$rc||$msg"$'\n' "$d"
 }
-err_case "unknown runtime" 2 '[ERR] Unknown runtime: "cobol". Available: python, node, bun, deno, bash' -r cobol -e 'x'
+err_case "unknown runtime" 2 '[ERR] Unknown runtime: "cobol". Available: python, node, bun, deno, bash, agent' -r cobol -e 'x'
 err_case "empty code" 2 '[ERR] No code to run' -e ''
 err_case "--cmd with --eval" 2 '[ERR] --cmd cannot be combined with file input, --eval, --url, --github, or --gist.' \
 	-e 1 --cmd ls
@@ -123,8 +123,10 @@ err_case "workdir escaping /sandbox with .." 2 '[ERR] Working directory must be 
 	--workdir /sandbox/../etc -e 1
 err_case "workdir /sandboxes is not /sandbox" 2 '[ERR] Working directory must be inside /sandbox' \
 	--workdir /sandboxes -e 1
-err_case "undetectable extension" 2 "[ERR] Cannot detect runtime for $W/stdin.txt. Use --runtime to specify." \
-	"$W/stdin.txt"
+# .txt is the agent's (original-reference.md §8.3); .dat is nobody's.
+cp "$W/stdin.txt" "$W/notes.dat"
+err_case "undetectable extension" 2 "[ERR] Cannot detect runtime for $W/notes.dat. Use --runtime to specify." \
+	"$W/notes.dat"
 
 }
 
