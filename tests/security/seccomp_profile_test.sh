@@ -95,15 +95,21 @@ case_strict_sandbox() {
 # Docker's default lets the i386 and x32 entry points in (its archMap); this profile names
 # x86-64 and aarch64 only, so a 32-bit call kills the program instead of reaching the kernel.
 case_i386_entry_killed() {
+	# The control first: on a kernel built without IA32 emulation, int 0x80 faults (SIGSEGV)
+	# before seccomp sees it, and there is no 32-bit entry point to close.
+	run_cap docker run --rm -i --label "org.isol8.test=$T_TMP" --network none --cap-drop ALL --user 100:101 \
+		--security-opt seccomp=unconfined isol8:python python3 - i386 <"$PROBE"
+	if [ "$OUT" != "i386_getpid ok
+" ]; then
+		ok "the program is killed by SIGSYS (128 + 31) # SKIP the kernel has no i386 entry point (unfiltered: exit $RC)"
+		return
+	fi
+	ok "without the filter the same call returns the pid"
 	daemon_start a || return
 	run_cap as_nobody "$ISOL8" run --socket "${D_SOCK[a]}" -r python "$PROBE" i386 </dev/null
 	is "$RC" 159 "the program is killed by SIGSYS (128 + 31)"
 	is "$OUT" "" "it never printed the i386 getpid's result"
 	daemon_stop a
-	run_cap docker run --rm -i --label "org.isol8.test=$T_TMP" --network none --cap-drop ALL --user 100:101 \
-		--security-opt seccomp=unconfined isol8:python python3 - i386 <"$PROBE"
-	is "$OUT" "i386_getpid ok
-" "without the filter the same call returns the pid"
 }
 
 case_kernel_alone_differs() {
