@@ -80,11 +80,12 @@ case_help_and_version() {
 }
 
 case_missing_file() {
-	one_line "isol8 run notes.txt (missing): says so, exit 1" 1 "[ERR] cannot open notes.txt: No such file or directory" \
-		env -C "$T_TMP" "$ISOL8" run notes.txt
-	echo 'hello' >"$T_TMP/notes.txt"
+	# .txt is the agent's (original-reference.md §8.3); .dat is no runtime's.
+	one_line "isol8 run notes.dat (missing): says so, exit 1" 1 "[ERR] cannot open notes.dat: No such file or directory" \
+		env -C "$T_TMP" "$ISOL8" run notes.dat
+	echo 'hello' >"$T_TMP/notes.dat"
 	one_line "  an existing file of no known runtime: the runtime question" 2 \
-		"[ERR] Cannot detect runtime for notes.txt. Use --runtime to specify." env -C "$T_TMP" "$ISOL8" run notes.txt
+		"[ERR] Cannot detect runtime for notes.dat. Use --runtime to specify." env -C "$T_TMP" "$ISOL8" run notes.dat
 }
 
 case_image_commands() {
