@@ -60,6 +60,24 @@ static bool container_gone(void *arg)
 	return true;
 }
 
+/* runsc's exec answers 128 when it loses the Sentry under it ("WaitPID failed: EOF"): the
+ * OOM killer took the whole sandbox and the exec's stream closed before the watch saw the
+ * container stop. */
+#define RUNSC_EXEC_LOST 128
+#define DIED_WAIT_MS 1000
+
+/* Whether the container stopped within DIED_WAIT_MS: the engine notices the sandbox's death a
+ * moment after the exec's stream ends. A program that exits 128 itself pays the wait once. */
+static bool sandbox_died(struct exec_watch *w)
+{
+	for (int waited = 0; waited < DIED_WAIT_MS; waited += 50) {
+		if (container_gone(w))
+			return true;
+		usleep(50 * 1000);
+	}
+	return false;
+}
+
 /* argv always starts with the 4-entry `timeout -s KILL <t>` prefix: docker exec needs it, the
  * agent enforces the timeout itself and gets argv without it. */
 int exec_stream(const struct sandbox *sb, const char *const *argv, const char *const *env, const char *workdir,
@@ -113,6 +131,13 @@ int exec_stream(const struct sandbox *sb, const char *const *argv, const char *c
 			usleep(i < 50 ? 1000 : 10000);
 	}
 	x->exited_ms = clock_mono_ms();
+	if (x->exit_code == RUNSC_EXEC_LOST && sandbox_died(&ew)) {
+		if (ew.exit_code != 137)
+			return isol8_err_set(err, ISOL8_E_DOCKER, 0,
+					     "container %.12s stopped (status %d) while the program ran", sb->id,
+					     ew.exit_code);
+		x->exit_code = 137;
+	}
 	return 0;
 }
 
