@@ -408,13 +408,18 @@ case_standby() {
 # A warm run is served by an interpreter the agent started after the previous run's reset: its
 # process is older than the request. Each check retries a few times, since a loaded machine may
 # hand a run a sandbox whose standby is still starting or a fresh one (then it is simply not warm).
-AGE_PY='import os; up=float(open("/proc/uptime").read().split()[0]); st=int(open("/proc/self/stat").read().rsplit(")",1)[1].split()[19]); print("old" if up - st/os.sysconf("SC_CLK_TCK") > 0.4 else "new")'
+# The interpreter's start in wall-clock seconds (uptime minus its age, 10 ms ticks) against T0,
+# the moment the test asked: "old" when it started more than 0.1 s before the request (a
+# standby), "new" when it started for the request. Ages, not durations: a loaded machine that
+# starts interpreters slowly cannot turn a fresh one into an "old" one.
+AGE_PY='import os,time; up=float(open("/proc/uptime").read().split()[0]); st=int(open("/proc/self/stat").read().rsplit(")",1)[1].split()[19])/os.sysconf("SC_CLK_TCK"); print("old" if time.time()-(up-st) < float(os.environ["T0"])-0.1 else "new")'
+AGE_JS='console.log(Date.now()/1000 - process.uptime() < Number(process.env.T0) - 0.1 ? "old" : "new"'
 warm_py=0
 for try in 1 2 3 4 5; do
 	run -e 'import os; open("/sandbox/f","w").write("x"); open("/tmp/f","w").write("x"); open(os.environ["HOME"]+"/.profile","w").write("x"); os.system("setsid sleep 300 &"); print("left")' </dev/null
 	is "$RC|$OUT" $'0|left\n' "standby python $try: a run leaves a file, a background process and \$HOME behind"
 	sleep 1
-	run -e "$AGE_PY"$'\nimport os,sys\nprint(sorted(os.listdir("/sandbox")), sorted(os.listdir("/tmp")), [p for p in os.listdir("/proc") if p.isdigit() and open("/proc/"+p+"/comm").read().strip()=="sleep"])\nprint(sys.argv, os.getcwd(), __name__)' </dev/null
+	run --env "T0=$(date +%s.%N)" -e "$AGE_PY"$'\nimport os,sys\nprint(sorted(os.listdir("/sandbox")), sorted(os.listdir("/tmp")), [p for p in os.listdir("/proc") if p.isdigit() and open("/proc/"+p+"/comm").read().strip()=="sleep"])\nprint(sys.argv, os.getcwd(), __name__)' </dev/null
 	like "$RC|$OUT|$ERR" $'^0[|](old|new)\n\\[\\] \\[\\] \\[\\]\n\\[.-c.\\] /sandbox __main__\n[|]$' \
 		"standby python $try: the next run sees none of it; python -c semantics"
 	[[ $OUT == old* ]] && { warm_py=1; break; }
@@ -429,21 +434,23 @@ run -e 'import sys; print(sys.stdin.read().upper(), end="")' <<<"piped input"
 is "$RC|$OUT" $'0|PIPED INPUT\n' "standby python: stdin reaches the program"
 run --env GREETING=hi --env HOME=/sandbox -e 'import os; print(os.environ["GREETING"], os.environ["HOME"], os.environ["LANG"])' </dev/null
 is "$RC|$OUT" $'0|hi /sandbox C.UTF-8\n' "standby python: request env over the image's env"
-run --env PYTHONPATH=/sandbox/lib -e "$AGE_PY"$'\nimport sys; print(sys.path[1])' </dev/null
+sleep 0.5 # any standby is older than the request by then
+run --env "T0=$(date +%s.%N)" --env PYTHONPATH=/sandbox/lib -e "$AGE_PY"$'\nimport sys; print(sys.path[1])' </dev/null
 is "$RC|$OUT" $'0|new\n/sandbox/lib\n' "a start-up variable (PYTHONPATH) makes the run start its own interpreter"
 run --timeout 700 -e 'import time; print("start", flush=True); time.sleep(5)' </dev/null
 like "$RC|$OUT" $'^124[|]start\n' "standby python: the timeout kills it (exit 124, output kept)"
 warm_node=0
 for try in 1 2 3 4 5; do
 	sleep 1
-	run -r node -e 'console.log(process.uptime() > 0.4 ? "old" : "new", process.argv.length, process.cwd()); process.exitCode = 3' </dev/null
+	run -r node --env "T0=$(date +%s.%N)" -e "$AGE_JS"', process.argv.length, process.cwd()); process.exitCode = 3' </dev/null
 	like "$RC|$OUT|$ERR" $'^3[|](old|new) 2 /sandbox\n[|]$' "standby node $try: exit code and output as node FILE"
 	[[ $OUT == old* ]] && { warm_node=1; break; }
 done
 is "$warm_node" 1 "standby node: a run was served by a pre-started node"
 run -r node -e 'const { readFileSync } = await import("node:fs"); throw new Error("boom " + typeof readFileSync)' </dev/null
 like "$RC|$ERR" $'^1[|].*Error: boom function' "standby node: ESM with top-level await; uncaught error exits 1"
-run -r node --env NODE_OPTIONS=--no-deprecation -e 'console.log(process.uptime() > 0.4 ? "old" : "new")' </dev/null
+sleep 0.5
+run -r node --env "T0=$(date +%s.%N)" --env NODE_OPTIONS=--no-deprecation -e "$AGE_JS)" </dev/null
 is "$RC|$OUT" $'0|new\n' "NODE_OPTIONS makes the node run start its own interpreter"
 
 }
