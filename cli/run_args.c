@@ -830,6 +830,10 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 	if (o->key && !o->host)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--key needs --host");
 
+	/* A missing file is not a runtime question ("isol8 run notes.txt" mistyped): said before
+	 * the runtime it would have picked (.txt is the agent's) asks for flags it does not need. */
+	if (o->file && strcmp(o->file, "-") != 0 && access(o->file, F_OK) < 0 && errno == ENOENT)
+		return isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "File not found: %s", o->file);
 	if (!o->runtime) {
 		const char *rt = "python";
 		if (o->cmd)
@@ -844,9 +848,6 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 					rt = runtimes[i];
 			}
 		} else if (o->file && !(rt = run_runtime_from_path(o->file))) {
-			/* A missing file is not a runtime question ("isol8 run notes.txt" typo'd). */
-			if (access(o->file, F_OK) < 0 && errno == ENOENT)
-				return isol8_err_set(err, ISOL8_E_NOTFOUND, ENOENT, "cannot open %s", o->file);
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
 					     "Cannot detect runtime for %s. Use --runtime to specify.", o->file);
 		}

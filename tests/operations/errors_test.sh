@@ -81,8 +81,11 @@ case_help_and_version() {
 
 case_missing_file() {
 	# .txt is the agent's (original-reference.md §8.3); .dat is no runtime's.
-	one_line "isol8 run notes.dat (missing): says so, exit 1" 1 "[ERR] cannot open notes.dat: No such file or directory" \
+	one_line "isol8 run notes.dat (missing): says so, exit 1" 1 "[ERR] File not found: notes.dat" \
 		env -C "$T_TMP" "$ISOL8" run notes.dat
+	# .txt would pick the agent and its network flags; the missing file is said first.
+	one_line "isol8 run notes.txt (missing): the file, not the agent's flags, exit 1" 1 \
+		"[ERR] File not found: notes.txt" env -C "$T_TMP" "$ISOL8" run notes.txt
 	echo 'hello' >"$T_TMP/notes.dat"
 	one_line "  an existing file of no known runtime: the runtime question" 2 \
 		"[ERR] Cannot detect runtime for notes.dat. Use --runtime to specify." env -C "$T_TMP" "$ISOL8" run notes.dat
