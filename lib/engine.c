@@ -4,7 +4,10 @@
  * are), FE_RUN with the request text and three fds (the write ends of two pipes for the
  * program's stdout and stderr, and an empty bundle memfd), then the output as it arrives on the
  * pipes and WK_RESULT (or WK_ERROR) on the socket. Output is never copied through isol8d: the
- * worker writes into our pipes. Every reply is checked against the protocol table. */
+ * worker writes into our pipes. Every reply is checked against the protocol table. Code and
+ * stdin that do not fit the 60 KiB request text travel in the bundle memfd (a tar with the
+ * entries `code` and `stdin`, as `isol8 run` sends them). A remote engine (isol8_engine_new_remote)
+ * hands every call to lib/remote.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -24,34 +27,19 @@
 #include "common/json.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
+#include "lib/internal.h"
 #include "lib/isol8.h"
 
 #define API __attribute__((visibility("default")))
-/* The request text must fit one frame with room to spare (code and stdin travel inline). */
+/* The request text must fit one frame with room to spare; larger code and stdin go in the
+ * bundle, up to the worker's limits (worker/bundle.h). */
 #define REQUEST_MAX (60u * 1024u)
+#define CODE_MAX (16u << 20)
+#define STDIN_MAX (64u << 20)
 #define RESULT_MAX (64u * 1024u)
 #define SESSIONS_MAX (64u * 1024u)
 
-struct isol8_engine {
-	char *socket;
-};
-
-struct isol8_request {
-	char *runtime, *code, *session;
-	char *stdin_data;
-	size_t stdin_len;
-	bool has_stdin;
-	uint64_t timeout_ms;
-	json_object *env;  /* {NAME: value} */
-	json_object *args; /* [arg] */
-};
-
-struct isol8_result {
-	json_object *json; /* the worker's result, without stdout/stderr */
-	struct isol8_buf out, err;
-};
-
-static void set_err(isol8_error *e, int code, int errnum, const char *msg)
+void lib_set_err(isol8_error *e, int code, int errnum, const char *msg)
 {
 	if (!e)
 		return;
@@ -67,8 +55,8 @@ _Static_assert(ISOL8_ERR_USAGE == (int)ISOL8_E_USAGE && ISOL8_ERR_TIMEOUT == (in
 
 static int from_err(isol8_error *e, const struct isol8_err *in)
 {
-	set_err(e, in->code ? in->code : ISOL8_ERR_INTERNAL, in->errnum,
-		in->msg[0] ? in->msg : isol8_err_code_name(in->code));
+	lib_set_err(e, in->code ? in->code : ISOL8_ERR_INTERNAL, in->errnum,
+		    in->msg[0] ? in->msg : isol8_err_code_name(in->code));
 	return -1;
 }
 
@@ -91,7 +79,11 @@ API isol8_engine *isol8_engine_new(const char *socket_path, isol8_error *err)
 API int isol8_engine_start(isol8_engine *e, isol8_error *err)
 {
 	struct isol8_err ie = ISOL8_ERR_INIT;
-	int fd = broker_connect(e->socket, &ie);
+	int fd;
+
+	if (e->url)
+		return lib_remote_start(e, err);
+	fd = broker_connect(e->socket, &ie);
 
 	if (fd < 0)
 		return from_err(err, &ie);
@@ -104,6 +96,10 @@ API void isol8_engine_free(isol8_engine *e)
 	if (!e)
 		return;
 	free(e->socket);
+	free(e->url);
+	if (e->key)
+		explicit_bzero(e->key, strlen(e->key));
+	free(e->key);
 	free(e);
 }
 
@@ -120,8 +116,8 @@ API isol8_request *isol8_request_new(const char *runtime, const char *code)
 
 API int isol8_request_set_stdin(isol8_request *q, const void *data, size_t len, isol8_error *err)
 {
-	if (len > REQUEST_MAX || (len && memchr(data, '\0', len))) {
-		set_err(err, ISOL8_ERR_LIMIT, 0, "stdin: at most 60 KiB of text without NUL bytes");
+	if (len > STDIN_MAX || (len && memchr(data, '\0', len))) {
+		lib_set_err(err, ISOL8_ERR_LIMIT, 0, "stdin: at most 64 MiB of text without NUL bytes");
 		return -1;
 	}
 	free(q->stdin_data);
@@ -134,7 +130,7 @@ API int isol8_request_set_stdin(isol8_request *q, const void *data, size_t len, 
 API int isol8_request_set_timeout_ms(isol8_request *q, uint64_t ms, isol8_error *err)
 {
 	if (ms < 1 || ms > 24ull * 3600 * 1000) {
-		set_err(err, ISOL8_ERR_USAGE, 0, "timeout: 1 ms to 24 h");
+		lib_set_err(err, ISOL8_ERR_USAGE, 0, "timeout: 1 ms to 24 h");
 		return -1;
 	}
 	q->timeout_ms = ms;
@@ -146,7 +142,7 @@ API int isol8_request_add_env(isol8_request *q, const char *name, const char *va
 	if (!name || !*name ||
 	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") != strlen(name) ||
 	    (*name >= '0' && *name <= '9') || !value) {
-		set_err(err, ISOL8_ERR_USAGE, 0, "env: the name must be [A-Za-z_][A-Za-z0-9_]*, with a value");
+		lib_set_err(err, ISOL8_ERR_USAGE, 0, "env: the name must be [A-Za-z_][A-Za-z0-9_]*, with a value");
 		return -1;
 	}
 	if (!q->env)
@@ -158,7 +154,7 @@ API int isol8_request_add_env(isol8_request *q, const char *name, const char *va
 API int isol8_request_add_arg(isol8_request *q, const char *arg, isol8_error *err)
 {
 	if (!arg) {
-		set_err(err, ISOL8_ERR_USAGE, 0, "arg: NULL");
+		lib_set_err(err, ISOL8_ERR_USAGE, 0, "arg: NULL");
 		return -1;
 	}
 	if (!q->args)
@@ -170,7 +166,7 @@ API int isol8_request_add_arg(isol8_request *q, const char *arg, isol8_error *er
 API int isol8_request_set_session(isol8_request *q, const char *session, isol8_error *err)
 {
 	if (!session || !isol8_valid_session_name(session)) {
-		set_err(err, ISOL8_ERR_USAGE, 0, "session: use 1-64 of [A-Za-z0-9_.-]");
+		lib_set_err(err, ISOL8_ERR_USAGE, 0, "session: use 1-64 of [A-Za-z0-9_.-]");
 		return -1;
 	}
 	free(q->session);
@@ -193,44 +189,124 @@ API void isol8_request_free(isol8_request *q)
 	free(q);
 }
 
-/* The FE_RUN text (shape in cli/run_request.h). */
-static char *request_json(const isol8_request *q, size_t *len, isol8_error *err)
+json_object *lib_request_obj(const isol8_request *q, bool omit_code, bool omit_stdin)
 {
 	json_object *root = json_object_new_object(), *req = json_object_new_object();
-	const char *t;
-	char *out = NULL;
 
 	json_object_object_add(req, "runtime", json_object_new_string(q->runtime));
-	json_object_object_add(req, "code", json_object_new_string(q->code));
+	if (!omit_code)
+		json_object_object_add(req, "code", json_object_new_string(q->code));
 	json_object_object_add(req, "timeoutMs", json_object_new_uint64(q->timeout_ms ? q->timeout_ms : 30000));
 	if (q->env)
 		json_object_object_add(req, "env", json_object_get(q->env));
 	if (q->args)
 		json_object_object_add(req, "args", json_object_get(q->args));
-	if (q->has_stdin)
+	if (q->has_stdin && !omit_stdin)
 		json_object_object_add(req, "stdin", json_object_new_string_len(q->stdin_data, (int)q->stdin_len));
+	if (omit_code)
+		json_object_object_add(req, "codeInBundle", json_object_new_boolean(1));
+	if (q->has_stdin && omit_stdin)
+		json_object_object_add(req, "stdinInBundle", json_object_new_boolean(1));
 	json_object_object_add(root, "request", req);
 	if (q->session)
 		json_object_object_add(root, "sessionId", json_object_new_string(q->session));
-	t = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, len);
-	if (*len > REQUEST_MAX)
-		set_err(err, ISOL8_ERR_LIMIT, 0, "request too large: code, stdin and env must fit in 60 KiB");
-	else
-		out = xstrndup(t, *len);
-	json_object_put(root);
-	return out;
+	return root;
+}
+
+/* The FE_RUN text (shape in cli/run_request.h): stdin, then code, move to the bundle until the
+ * text fits (*code_out, *stdin_out say which did). */
+static char *request_json(const isol8_request *q, size_t *len, bool *code_out, bool *stdin_out, isol8_error *err)
+{
+	if (strlen(q->code) > CODE_MAX) {
+		lib_set_err(err, ISOL8_ERR_LIMIT, 0, "code: at most 16 MiB");
+		return NULL;
+	}
+	*code_out = *stdin_out = false;
+	for (;;) {
+		json_object *root = lib_request_obj(q, *code_out, *stdin_out);
+		const char *t = json_object_to_json_string_length(root, JSON_C_TO_STRING_PLAIN, len);
+		char *out = *len <= REQUEST_MAX ? xstrndup(t, *len) : NULL;
+
+		json_object_put(root);
+		if (out)
+			return out;
+		if (q->has_stdin && !*stdin_out)
+			*stdin_out = true;
+		else if (!*code_out)
+			*code_out = true;
+		else {
+			lib_set_err(err, ISOL8_ERR_LIMIT, 0, "request too large: env and args must fit in 60 KiB");
+			return NULL;
+		}
+	}
+}
+
+/* One ustar entry (header, data, padding) of the bundle, owned by the sandbox user 100:101. */
+static void tar_entry(struct isol8_buf *b, const char *name, const char *data, size_t len)
+{
+	unsigned char h[512] = {0};
+	static const char zero[512];
+	unsigned sum = 0;
+
+	snprintf((char *)h, 100, "%s", name);
+	snprintf((char *)h + 100, 8, "%07o", 0644);
+	snprintf((char *)h + 108, 8, "%07o", 100);
+	snprintf((char *)h + 116, 8, "%07o", 101);
+	snprintf((char *)h + 124, 12, "%011llo", (unsigned long long)len);
+	snprintf((char *)h + 136, 12, "%011o", 0);
+	h[156] = '0';
+	memcpy(h + 257, "ustar", 6);
+	memcpy(h + 263, "00", 2);
+	memset(h + 148, ' ', 8);
+	for (size_t i = 0; i < sizeof h; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+	isol8_buf_append(b, h, sizeof h);
+	isol8_buf_append(b, data, len);
+	if (len % 512)
+		isol8_buf_append(b, zero, 512 - len % 512);
+}
+
+/* The bundle memfd, sealed: empty, or a tar of what did not fit the request text. */
+static int bundle_fd(const isol8_request *q, bool code, bool in, struct isol8_err *ie)
+{
+	static const char zero[1024];
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	int fd = memfd_create("isol8-lib-bundle", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	size_t off = 0, total;
+
+	if (fd < 0)
+		return isol8_err_set(ie, ISOL8_E_IO, errno, "memfd");
+	if (code)
+		tar_entry(&b, "code", q->code, strlen(q->code));
+	if (in)
+		tar_entry(&b, "stdin", q->stdin_data, q->stdin_len);
+	if (code || in)
+		isol8_buf_append(&b, zero, sizeof zero);
+	total = b.len;
+	while (off < b.len) {
+		ssize_t n = write(fd, b.data + off, b.len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	isol8_buf_free(&b);
+	if (off != total || lseek(fd, 0, SEEK_SET) < 0) {
+		close(fd);
+		return isol8_err_set(ie, ISOL8_E_IO, errno, "cannot write the request bundle (memfd)");
+	}
+	if (isol8_memfd_seal(fd, ie) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 /* ---- running ----------------------------------------------------------------------------- */
 
-struct sink {
-	const isol8_stream_callbacks *cb;
-	void *user;
-	isol8_result *res;
-	bool stop;
-};
-
-static void deliver(struct sink *s, int stream, const char *data, size_t n)
+void lib_deliver(struct lib_sink *s, int stream, const char *data, size_t n)
 {
 	int (*fn)(void *, const char *, size_t) = NULL;
 
@@ -245,7 +321,7 @@ static void deliver(struct sink *s, int stream, const char *data, size_t n)
 }
 
 /* Read what is queued on one pipe; -1 once at EOF. */
-static int drain(int *fd, int stream, struct sink *s)
+static int drain(int *fd, int stream, struct lib_sink *s)
 {
 	char buf[16384];
 
@@ -259,25 +335,28 @@ static int drain(int *fd, int stream, struct sink *s)
 			*fd = xclose(*fd);
 			return -1;
 		}
-		deliver(s, stream, buf, (size_t)n);
+		lib_deliver(s, stream, buf, (size_t)n);
 	}
 	return -1;
 }
 
-static int run(isol8_engine *e, const isol8_request *q, struct sink *s, isol8_error *err)
+static int run(isol8_engine *e, const isol8_request *q, struct lib_sink *s, isol8_error *err)
 {
 	struct isol8_err ie = ISOL8_ERR_INIT;
 	_cleanup_free_ char *json = NULL;
 	_cleanup_close_ int sock = -1, bundle = -1;
 	int po[2] = {-1, -1}, pe[2] = {-1, -1}, fds[3], rc = -1;
+	bool code_in_bundle, stdin_in_bundle;
 	struct isol8_msg m;
 	size_t len;
 
-	json = request_json(q, &len, err);
+	if (e->url)
+		return lib_remote_run(e, q, s, err);
+	json = request_json(q, &len, &code_in_bundle, &stdin_in_bundle, err);
 	if (!json)
 		return -1;
-	bundle = memfd_create("isol8-lib-bundle", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (bundle < 0 || isol8_memfd_seal(bundle, &ie) < 0 || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+	bundle = bundle_fd(q, code_in_bundle, stdin_in_bundle, &ie);
+	if (bundle < 0 || pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
 		if (!ie.code)
 			isol8_err_set(&ie, ISOL8_E_IO, errno, "memfd or pipe");
 		goto out;
@@ -350,7 +429,7 @@ static isol8_result *result_new(void)
 
 API int isol8_execute(isol8_engine *e, const isol8_request *q, isol8_result **out, isol8_error *err)
 {
-	struct sink s = {.res = result_new()};
+	struct lib_sink s = {.res = result_new()};
 
 	*out = NULL;
 	if (run(e, q, &s, err) < 0) {
@@ -365,7 +444,7 @@ API int isol8_execute_stream(isol8_engine *e, const isol8_request *q, const isol
 			     isol8_result **out, isol8_error *err)
 {
 	static const isol8_stream_callbacks none;
-	struct sink s = {.cb = cb ? cb : &none, .user = user, .res = result_new()};
+	struct lib_sink s = {.cb = cb ? cb : &none, .user = user, .res = result_new()};
 	isol8_error local;
 
 	if (out)
@@ -481,11 +560,14 @@ API void isol8_result_free(isol8_result *r)
 API char *isol8_session_list(isol8_engine *e, isol8_error *err)
 {
 	struct isol8_err ie = ISOL8_ERR_INIT;
-	_cleanup_close_ int sock = broker_open(e->socket, HELLO_SESSION_LIST, "", &ie);
+	_cleanup_close_ int sock = -1;
 	struct isol8_msg m;
 	json_object *arr;
 	char *out;
 
+	if (e->url)
+		return lib_remote_session_list(e, err);
+	sock = broker_open(e->socket, HELLO_SESSION_LIST, "", &ie);
 	if (sock < 0 || isol8_ipc_send(sock, FE_SESSION_LIST, 0, NULL, 0, NULL, 0, &ie) < 0 ||
 	    broker_expect(sock, WK_SESSIONS, &m, &ie) < 0)
 		return from_err(err, &ie), NULL;
@@ -494,7 +576,7 @@ API char *isol8_session_list(isol8_engine *e, isol8_error *err)
 	if (!arr || !json_object_is_type(arr, json_type_array)) {
 		if (arr)
 			json_object_put(arr);
-		set_err(err, ISOL8_ERR_PROTO, 0, "malformed session list from isol8d");
+		lib_set_err(err, ISOL8_ERR_PROTO, 0, "malformed session list from isol8d");
 		return NULL;
 	}
 	out = xstrdup(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
@@ -511,9 +593,11 @@ API int isol8_session_stop(isol8_engine *e, const char *session, isol8_error *er
 	int r;
 
 	if (!session || !isol8_valid_session_name(session)) {
-		set_err(err, ISOL8_ERR_USAGE, 0, "session: use 1-64 of [A-Za-z0-9_.-]");
+		lib_set_err(err, ISOL8_ERR_USAGE, 0, "session: use 1-64 of [A-Za-z0-9_.-]");
 		return -1;
 	}
+	if (e->url)
+		return lib_remote_session_stop(e, session, err);
 	sock = broker_open(e->socket, HELLO_SESSION_STOP, session, &ie);
 	if (sock < 0)
 		return from_err(err, &ie);
@@ -541,7 +625,7 @@ static int file_call(isol8_engine *e, uint8_t type, const char *session, const c
 	int r;
 
 	if (!session || !isol8_valid_session_name(session) || !path || !*path || strlen(path) > ISOL8_MAX_PATH) {
-		set_err(err, ISOL8_ERR_USAGE, 0, "session: use 1-64 of [A-Za-z0-9_.-]; path: 1-1024 bytes");
+		lib_set_err(err, ISOL8_ERR_USAGE, 0, "session: use 1-64 of [A-Za-z0-9_.-]; path: 1-1024 bytes");
 		return -1;
 	}
 	sock = broker_open(e->socket, HELLO_FILE, session, &ie);
@@ -567,6 +651,8 @@ API int isol8_file_put(isol8_engine *e, const char *session, const char *path, c
 	const char *p = data;
 	size_t off = 0;
 
+	if (e->url)
+		return lib_remote_file_put(e, session, path, data, len, err);
 	while (fd >= 0 && off < len) {
 		ssize_t n = write(fd, p + off, len - off);
 		if (n < 0 && errno == EINTR)
@@ -576,7 +662,7 @@ API int isol8_file_put(isol8_engine *e, const char *session, const char *path, c
 		off += (size_t)n;
 	}
 	if (fd < 0 || off != len || lseek(fd, 0, SEEK_SET) < 0 || isol8_memfd_seal(fd, &ie) < 0) {
-		set_err(err, ISOL8_ERR_IO, errno, "cannot stage the file (memfd)");
+		lib_set_err(err, ISOL8_ERR_IO, errno, "cannot stage the file (memfd)");
 		return -1;
 	}
 	return file_call(e, FE_FILE_PUT, session, path, fd, NULL, err);
@@ -591,6 +677,8 @@ API int isol8_file_get(isol8_engine *e, const char *session, const char *path, v
 
 	*data = NULL;
 	*len = 0;
+	if (e->url)
+		return lib_remote_file_get(e, session, path, data, len, err);
 	if (file_call(e, FE_FILE_GET, session, path, -1, &fd, err) < 0)
 		return -1;
 	for (;;) {
@@ -599,8 +687,8 @@ API int isol8_file_get(isol8_engine *e, const char *session, const char *path, v
 			continue;
 		if (n < 0 || b.len + (size_t)(n > 0 ? n : 0) > FILE_MAX) {
 			isol8_buf_free(&b);
-			set_err(err, n < 0 ? ISOL8_ERR_IO : ISOL8_ERR_LIMIT, n < 0 ? errno : 0,
-				n < 0 ? "reading the file from isol8d failed" : "file larger than 64 MiB");
+			lib_set_err(err, n < 0 ? ISOL8_ERR_IO : ISOL8_ERR_LIMIT, n < 0 ? errno : 0,
+				    n < 0 ? "reading the file from isol8d failed" : "file larger than 64 MiB");
 			return -1;
 		}
 		if (n == 0)

@@ -1,7 +1,8 @@
 /* libisol8: run code in isol8 sandboxes from C.
  *
  * An engine talks to a local isol8d over its socket (the calling process's uid is its identity
- * and picks its tenant policy). Every type is opaque; every call that can fail returns -1 (or
+ * and picks its tenant policy), or to a remote `isol8 serve` over HTTP (its API key is the
+ * identity); every call below works on both. Every type is opaque; every call that can fail returns -1 (or
  * NULL) and fills an isol8_error. Thread safety: an engine may be used from several threads at
  * once; a request or result belongs to one thread at a time.
  *
@@ -23,7 +24,7 @@ extern "C" {
 #endif
 
 #define ISOL8_LIB_VERSION_MAJOR 0
-#define ISOL8_LIB_VERSION_MINOR 1
+#define ISOL8_LIB_VERSION_MINOR 2
 
 /* Error codes: the same classes isol8's CLI and HTTP API report. */
 enum isol8_error_code {
@@ -57,7 +58,12 @@ const char *isol8_version(void);
 /* A local engine on isol8d's socket: socket_path, else $ISOL8_SOCKET, else
  * /run/isol8/isol8d.sock. Does not connect yet. */
 isol8_engine *isol8_engine_new(const char *socket_path, isol8_error *err);
-/* Check that isol8d answers (the original's start()). 0, or -1 with ISOL8_ERR_UNAVAIL. */
+/* A remote engine (since 0.2, symbol version ISOL8_0.2): an `isol8 serve` at base_url
+ * ("http://HOST:PORT" or "https://..."), authenticated with api_key (NULL: $ISOL8_API_KEY;
+ * none: no Authorization header). NULL with ISOL8_ERR_USAGE for a bad URL. Does not connect yet. */
+isol8_engine *isol8_engine_new_remote(const char *base_url, const char *api_key, isol8_error *err);
+/* Check that isol8d (GET /health for a remote engine) answers (the original's start()). 0, or
+ * -1 with ISOL8_ERR_UNAVAIL. */
 int isol8_engine_start(isol8_engine *e, isol8_error *err);
 void isol8_engine_free(isol8_engine *e);
 

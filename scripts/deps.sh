@@ -21,6 +21,8 @@ PKGS=(
 	prometheus
 	# the two-node test (tests/integration/nodes_test.sh) and the deploy/ checks
 	haproxy python3-yaml
+	# libisol8's ABI check against lib/libisol8.abi (make abi-check: abidw, abidiff)
+	abigail-tools
 	# the Python SDK's wheel, built offline (sdk/python)
 	python3-pip python3-setuptools python3-wheel
 )

@@ -1,5 +1,7 @@
 /* libisol8 against a live isol8d (tests/integration/libisol8_test.sh): one scenario per argv[2],
- * printing one line per step for the script to compare. Linked with the shared library. */
+ * printing one line per step for the script to compare. argv[1] is isol8d's socket, or an
+ * http:// URL for the remote engine (an `isol8 serve`, key in $ISOL8_API_KEY). Linked with the
+ * shared library. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +65,14 @@ int main(int argc, char **argv)
 	isol8_request *q;
 	const char *what = argc > 2 ? argv[2] : "";
 
-	e = isol8_engine_new(argv[1], &err);
+	if (strncmp(argv[1], "http://", 7) == 0)
+		e = isol8_engine_new_remote(argv[1], NULL, &err);
+	else
+		e = isol8_engine_new(argv[1], &err);
+	if (!e) {
+		printf("new: error %d %s\n", err.code, err.message);
+		return 0;
+	}
 	if (strcmp(what, "basic") == 0) {
 		printf("version %s start %d\n", isol8_version(), isol8_engine_start(e, &err));
 		q = isol8_request_new("python",
@@ -132,6 +141,39 @@ int main(int argc, char **argv)
 		printf("stop %d\n", isol8_session_stop(e, "lib-s1", &err));
 		int rc = isol8_session_stop(e, "lib-s1", &err);
 		printf("stop-again %d %d %s\n", rc, err.code, err.message);
+	} else if (strcmp(what, "big") == 0) {
+		/* Past the 60 KiB request frame: 200 KiB of code, 1 MiB of stdin. */
+		size_t clen = 200 * 1024, ilen = 1024 * 1024;
+		static const char tail[] = "\nimport sys\nd = sys.stdin.read()\n"
+					   "print(len(open(__file__).read()) if '__file__' in dir() else -1, len(d), "
+					   "d[:3], d[-3:], d.count('y'))\n";
+		char *code = malloc(clen + 1), *in = malloc(ilen);
+		memset(code, '#', clen - sizeof tail + 1);
+		memcpy(code + clen - sizeof tail + 1, tail, sizeof tail);
+		memset(in, 'y', ilen);
+		memcpy(in, "abc", 3);
+		memcpy(in + ilen - 3, "xyz", 3);
+		q = isol8_request_new("python", code);
+		int rc = isol8_request_set_stdin(q, in, ilen, &err);
+		printf("set-stdin %d code %zu\n", rc, strlen(code));
+		isol8_request_set_timeout_ms(q, 60000, &err);
+		run_print(q, "big");
+		isol8_request_free(q);
+		free(code);
+		free(in);
+	} else if (strcmp(what, "errors") == 0) {
+		int rc = isol8_engine_start(e, &err);
+		printf("start %d code %d\n", rc, err.code);
+		q = isol8_request_new("python", "1");
+		run_print(q, "run");
+		isol8_request_free(q);
+		char *list = isol8_session_list(e, &err);
+		printf("list %s code %d %s\n", list ? "ok" : "NULL", err.code, err.message);
+		free(list);
+		isol8_engine_free(e);
+		e = isol8_engine_new_remote("ftp://x", NULL, &err);
+		printf("bad-url %s code %d %s\n", e ? "engine" : "NULL", err.code, err.message);
+		return 0;
 	} else if (strcmp(what, "down") == 0) {
 		int rc = isol8_engine_start(e, &err);
 		printf("start %d code %d unavail %d\n", rc, err.code, err.code == ISOL8_ERR_UNAVAIL);

@@ -1,0 +1,61 @@
+/* libisol8's private types, shared by the local engine (lib/engine.c) and the remote one
+ * (lib/remote.c). Nothing here is exported: the .so's symbols are limited by lib/libisol8.map. */
+#ifndef ISOL8_LIB_INTERNAL_H
+#define ISOL8_LIB_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "common/buf.h"
+#include "lib/isol8.h"
+
+struct isol8_engine {
+	char *socket; /* local: isol8d's socket */
+	char *url;    /* remote: base URL without trailing '/', or NULL for a local engine */
+	char *key;    /* remote: the API key (Bearer) */
+};
+
+struct isol8_request {
+	char *runtime, *code, *session;
+	char *stdin_data;
+	size_t stdin_len;
+	bool has_stdin;
+	uint64_t timeout_ms;
+	json_object *env;  /* {NAME: value} */
+	json_object *args; /* [arg] */
+};
+
+struct isol8_result {
+	json_object *json; /* the result's fields, without stdout/stderr */
+	struct isol8_buf out, err;
+};
+
+/* Where a run's output goes: the callbacks (cb set), else the result's buffers. */
+struct lib_sink {
+	const isol8_stream_callbacks *cb;
+	void *user;
+	isol8_result *res;
+	bool stop; /* a callback asked to stop */
+};
+
+void lib_set_err(isol8_error *e, int code, int errnum, const char *msg);
+/* stream 1 = stdout, 2 = stderr. */
+void lib_deliver(struct lib_sink *s, int stream, const char *data, size_t n);
+/* {"request": {...}, "sessionId"?}: the request as isol8d and the HTTP API read it; code and
+ * stdin are left out where omit_code / omit_stdin (they travel in the bundle). */
+json_object *lib_request_obj(const isol8_request *q, bool omit_code, bool omit_stdin);
+
+/* The remote engine (lib/remote.c): same contracts as the public calls. */
+int lib_remote_start(isol8_engine *e, isol8_error *err);
+int lib_remote_run(isol8_engine *e, const isol8_request *q, struct lib_sink *s, isol8_error *err);
+char *lib_remote_session_list(isol8_engine *e, isol8_error *err);
+int lib_remote_session_stop(isol8_engine *e, const char *session, isol8_error *err);
+int lib_remote_file_put(isol8_engine *e, const char *session, const char *path, const void *data, size_t len,
+			isol8_error *err);
+int lib_remote_file_get(isol8_engine *e, const char *session, const char *path, void **data, size_t *len,
+			isol8_error *err);
+
+#endif
