@@ -1,5 +1,6 @@
 /* The remote client: `isol8 run --host URL` and `isol8 session list|stop --host URL` talk to an
- * `isol8 serve` over HTTP (libcurl) instead of to a local isol8d. The key comes from --key,
+ * `isol8 serve` over HTTP instead of to a local isol8d, through libisol8's remote engine
+ * (lib/remote.c's lib_http_request: the transport, SSE parsing and session node pinning). The key comes from --key,
  * else $ISOL8_API_KEY. Failures are one isol8_err (ISOL8_E_USAGE for a bad URL, ISOL8_E_AUTH
  * for 401/403, ISOL8_E_UNAVAIL when the server cannot be reached, the HTTP status's meaning
  * otherwise); the CLI prints them as one [ERR] line and exits 1. */

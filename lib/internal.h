@@ -48,6 +48,32 @@ void lib_deliver(struct lib_sink *s, int stream, const char *data, size_t n);
  * stdin are left out where omit_code / omit_stdin (they travel in the bundle). */
 json_object *lib_request_obj(const isol8_request *q, bool omit_code, bool omit_stdin);
 
+/* One HTTP exchange of the remote engine, also what the isol8 CLI's remote client (cli/remote.c,
+ * which compiles lib/ in) is made of. */
+struct lib_http {
+	/* in */
+	const char *session;   /* X-Isol8-Session, for a balancer that hashes without the body */
+	const char *node_sent; /* X-Isol8-Node to send (the node holding the session), or NULL */
+	struct lib_sink *sink; /* a 200 answer is parsed as SSE into it; NULL: kept in body */
+	void (*on_error_event)(void *user, const char *message); /* each SSE error event */
+	void *user;
+	/* out */
+	long status;
+	struct isol8_buf body; /* the answer, or the SSE bytes not yet parsed: isol8_buf_free it */
+	char node[65];         /* X-Isol8-Node of the answer, or "" */
+	bool got_exit, timed_out, too_big;
+	int exit_code;
+	json_object *usage; /* resourceUsage of the exit event (json_object_put it) */
+	char error[512];    /* the last SSE error event other than the timeout */
+	void *curl;
+};
+/* 0 when an answer arrived (any status: h->status, h->body), -1 with err when the server could
+ * not be reached or the transfer failed ("cannot reach URL: why"). */
+int lib_http_request(isol8_engine *e, const char *method, const char *path, const char *body, size_t len,
+		     struct lib_http *h, isol8_error *err);
+/* The last SSE event, when the stream ended without its blank line. */
+void lib_http_finish(struct lib_http *h);
+
 /* The remote engine (lib/remote.c): same contracts as the public calls. */
 int lib_remote_start(isol8_engine *e, isol8_error *err);
 int lib_remote_run(isol8_engine *e, const isol8_request *q, struct lib_sink *s, isol8_error *err);

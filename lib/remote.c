@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/base64.h"
 #include "common/buf.h"
@@ -30,18 +31,6 @@
 #define SSE_EVENT_MAX (64u * 1024u * 1024u)
 /* The exit code reported for a run a callback stopped (as the local engine's interrupted run). */
 #define STOPPED_EXIT 130
-
-struct xfer {
-	CURL *curl;
-	long status;
-	struct lib_sink *sink; /* set: parse a 200 answer as SSE into it */
-	struct isol8_buf body; /* the answer, or the SSE bytes not yet parsed */
-	bool too_big;
-	bool got_exit, timed_out;
-	int exit_code;
-	json_object *usage; /* resourceUsage of the exit event */
-	char error[512];    /* the last error event */
-};
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 
@@ -90,7 +79,7 @@ API isol8_engine *isol8_engine_new_remote(const char *base_url, const char *api_
 
 /* ---- SSE --------------------------------------------------------------------------------- */
 
-static void sse_event(struct xfer *x, const char *block, size_t n)
+static void sse_event(struct lib_http *x, const char *block, size_t n)
 {
 	struct isol8_buf data = ISOL8_BUF_INIT;
 	struct isol8_err ie = ISOL8_ERR_INIT;
@@ -140,6 +129,8 @@ static void sse_event(struct xfer *x, const char *block, size_t n)
 			}
 		} else if (strcmp(t, "error") == 0) {
 			const char *m = json_object_get_string(d);
+			if (x->on_error_event)
+				x->on_error_event(x->user, m);
 			if (strcmp(m, "EXECUTION TIMED OUT") == 0)
 				x->timed_out = true;
 			else
@@ -149,7 +140,7 @@ static void sse_event(struct xfer *x, const char *block, size_t n)
 	json_object_put(ev);
 }
 
-static void sse_feed(struct xfer *x)
+static void sse_feed(struct lib_http *x)
 {
 	while (!x->sink->stop) {
 		char *sep = x->body.len ? memmem(x->body.data, x->body.len, "\n\n", 2) : NULL;
@@ -167,7 +158,7 @@ static void sse_feed(struct xfer *x)
 
 static size_t on_data(char *p, size_t size, size_t nmemb, void *cls)
 {
-	struct xfer *x = cls;
+	struct lib_http *x = cls;
 	size_t n = size * nmemb;
 
 	if (!x->status)
@@ -185,11 +176,37 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *cls)
 	return n;
 }
 
-/* One request; 0 when an answer arrived (any status), -1 when the server could not be reached
- * or the transfer failed. */
-static int request(isol8_engine *e, const char *method, const char *path, const char *session, const char *body,
-		   size_t len, struct xfer *x, isol8_error *err)
+/* Only X-Isol8-Node is read: the node that answered. */
+static size_t on_header(char *p, size_t size, size_t nmemb, void *cls)
 {
+	struct lib_http *x = cls;
+	size_t n = size * nmemb;
+	static const char name[] = "x-isol8-node:";
+
+	if (n > sizeof name - 1 && strncasecmp(p, name, sizeof name - 1) == 0) {
+		size_t a = sizeof name - 1, e = n;
+		while (a < e && (p[a] == ' ' || p[a] == '\t'))
+			a++;
+		while (e > a && (p[e - 1] == '\r' || p[e - 1] == '\n' || p[e - 1] == ' '))
+			e--;
+		if (e - a < sizeof x->node) {
+			memcpy(x->node, p + a, e - a);
+			x->node[e - a] = '\0';
+		}
+	}
+	return n;
+}
+
+void lib_http_finish(struct lib_http *x)
+{
+	if (x->sink && !x->sink->stop && x->status == 200 && x->body.len)
+		sse_event(x, x->body.data, x->body.len);
+}
+
+int lib_http_request(isol8_engine *e, const char *method, const char *path, const char *body, size_t len,
+		     struct lib_http *x, isol8_error *err)
+{
+	const char *session = x->session;
 	_cleanup_free_ char *url = xasprintf("%s%s", e->url, path);
 	char errbuf[CURL_ERROR_SIZE] = "", msg[512];
 	struct curl_slist *h = NULL;
@@ -216,6 +233,10 @@ static int request(isol8_engine *e, const char *method, const char *path, const 
 		char line[ISOL8_MAX_SESSION + 32];
 		snprintf(line, sizeof line, "X-Isol8-Session: %s", session);
 		h = curl_slist_append(h, line);
+		if (x->node_sent) {
+			snprintf(line, sizeof line, "X-Isol8-Node: %s", x->node_sent);
+			h = curl_slist_append(h, line);
+		}
 	}
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
@@ -226,6 +247,8 @@ static int request(isol8_engine *e, const char *method, const char *path, const 
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	if (body) {
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
@@ -257,7 +280,7 @@ static int request(isol8_engine *e, const char *method, const char *path, const 
 }
 
 /* A non-2xx answer as an error value: the server's {"error": ...} message when it sent one. */
-static int status_error(const struct xfer *x, isol8_error *err)
+static int status_error(const struct lib_http *x, isol8_error *err)
 {
 	struct isol8_err ie = ISOL8_ERR_INIT;
 	json_object *o = x->body.len ? isol8_json_parse(x->body.data, x->body.len, BODY_MAX, &ie) : NULL, *m;
@@ -284,16 +307,17 @@ static int status_error(const struct xfer *x, isol8_error *err)
 
 /* request() and a 200 check. */
 static int call(isol8_engine *e, const char *method, const char *path, const char *session, const char *body,
-		size_t len, struct xfer *x, isol8_error *err)
+		size_t len, struct lib_http *x, isol8_error *err)
 {
-	if (request(e, method, path, session, body, len, x, err) < 0)
+	x->session = session;
+	if (lib_http_request(e, method, path, body, len, x, err) < 0)
 		return -1;
 	if (x->sink && x->sink->stop)
 		return 0;
 	return x->status == 200 ? 0 : status_error(x, err);
 }
 
-static json_object *body_json(struct xfer *x, const char *what, isol8_error *err)
+static json_object *body_json(struct lib_http *x, const char *what, isol8_error *err)
 {
 	struct isol8_err ie = ISOL8_ERR_INIT;
 	json_object *o = isol8_json_parse(x->body.data ? x->body.data : "", x->body.len, BODY_MAX, &ie);
@@ -312,7 +336,7 @@ static json_object *body_json(struct xfer *x, const char *what, isol8_error *err
 
 int lib_remote_start(isol8_engine *e, isol8_error *err)
 {
-	struct xfer x = {0};
+	struct lib_http x = {0};
 	int r = call(e, "GET", "/health", NULL, NULL, 0, &x, err);
 
 	isol8_buf_free(&x.body);
@@ -322,7 +346,7 @@ int lib_remote_start(isol8_engine *e, isol8_error *err)
 int lib_remote_run(isol8_engine *e, const isol8_request *q, struct lib_sink *s, isol8_error *err)
 {
 	json_object *root = lib_request_obj(q, false, false), *res = NULL, *v;
-	struct xfer x = {.sink = s->cb ? s : NULL};
+	struct lib_http x = {.sink = s->cb ? s : NULL};
 	const char *text;
 	size_t len;
 	int r = -1;
@@ -346,8 +370,7 @@ int lib_remote_run(isol8_engine *e, const isol8_request *q, struct lib_sink *s, 
 		r = 0;
 		goto out;
 	}
-	if (!s->stop && x.body.len)
-		sse_event(&x, x.body.data, x.body.len); /* a last event without its blank line */
+	lib_http_finish(&x); /* a last event without its blank line */
 	if (s->stop) {
 		x.got_exit = true;
 		x.exit_code = STOPPED_EXIT;
@@ -375,7 +398,7 @@ out:
 
 char *lib_remote_session_list(isol8_engine *e, isol8_error *err)
 {
-	struct xfer x = {0};
+	struct lib_http x = {0};
 	json_object *o = NULL, *arr;
 	char *out = NULL;
 
@@ -394,7 +417,7 @@ char *lib_remote_session_list(isol8_engine *e, isol8_error *err)
 int lib_remote_session_stop(isol8_engine *e, const char *session, isol8_error *err)
 {
 	_cleanup_free_ char *path = xasprintf("/session/%s", session);
-	struct xfer x = {0};
+	struct lib_http x = {0};
 	int r = call(e, "DELETE", path, session, NULL, 0, &x, err);
 
 	isol8_buf_free(&x.body);
@@ -415,7 +438,7 @@ int lib_remote_file_put(isol8_engine *e, const char *session, const char *path, 
 {
 	struct isol8_buf b64 = ISOL8_BUF_INIT;
 	json_object *o;
-	struct xfer x = {0};
+	struct lib_http x = {0};
 	const char *text;
 	size_t n;
 	int r;
@@ -439,7 +462,7 @@ int lib_remote_file_get(isol8_engine *e, const char *session, const char *path, 
 			isol8_error *err)
 {
 	struct isol8_buf raw = ISOL8_BUF_INIT;
-	struct xfer x = {0};
+	struct lib_http x = {0};
 	json_object *o = NULL, *c;
 	char *qs = NULL, *qp = NULL, *url = NULL;
 	CURL *h;
