@@ -1,5 +1,7 @@
 /* `isol8 file put NAME LOCAL REMOTE`, `isol8 file get NAME REMOTE [LOCAL]` and
- * `isol8 cp LOCAL NAME:REMOTE` / `isol8 cp NAME:REMOTE LOCAL`: files in a session's /sandbox. */
+ * `isol8 cp LOCAL NAME:REMOTE` / `isol8 cp NAME:REMOTE LOCAL`: files in a session's /sandbox,
+ * through isol8d, or with --host URL through an `isol8 serve` (cli/remote.h: libisol8's remote
+ * engine). */
 #include "config.h"
 
 #include <errno.h>
@@ -16,10 +18,12 @@
 #include "cli/broker_conn.h"
 #include "cli/cli.h"
 #include "cli/run_args.h"
+#include "cli/remote.h"
 #include "cli/run_io.h"
 
 struct file_args {
 	const char *socket;
+	const char *host, *key; /* http: remote isol8 serve */
 	const char *pos[4];
 	int npos;
 };
@@ -32,8 +36,17 @@ static int parse(int argc, char **argv, struct file_args *a)
 			a->socket = argv[++i];
 		else if (strncmp(s, "--socket=", 9) == 0)
 			a->socket = s + 9;
+		else if (strcmp(s, "--host") == 0 && i + 1 < argc)
+			a->host = argv[++i];
+		else if (strncmp(s, "--host=", 7) == 0)
+			a->host = s + 7;
+		else if (strcmp(s, "--key") == 0 && i + 1 < argc)
+			a->key = argv[++i];
+		else if (strncmp(s, "--key=", 6) == 0)
+			a->key = s + 6;
 		else if (s[0] == '-' && s[1])
-			return cli_unknown("option", s, (const char *const[]){"--socket", NULL}, NULL, NULL);
+			return cli_unknown("option", s, (const char *const[]){"--socket", "--host", "--key", NULL},
+					   NULL, NULL);
 		else if (a->npos < 4)
 			a->pos[a->npos++] = s;
 		else
@@ -87,8 +100,9 @@ static int sealed_copy(int from, int *out, struct isol8_err *err)
 	return 0;
 }
 
-static int file_put(const char *socket, const char *name, const char *local, const char *remote)
+static int file_put(const struct file_args *a, const char *name, const char *local, const char *remote)
 {
+	const char *socket = a->socket;
 	struct isol8_err err = ISOL8_ERR_INIT;
 	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int fd = -1, sock = -1, content = -1;
@@ -110,6 +124,12 @@ static int file_put(const char *socket, const char *name, const char *local, con
 		return cli_usage_error("not a regular file: %s", local);
 	if (sealed_copy(fd, &content, &err) < 0)
 		return cli_fail(&err);
+	if (a->host) {
+		if (remote_file_put(a->host, a->key, name, path, content, &err) < 0)
+			return cli_fail(&err);
+		fprintf(stderr, "[OK] Copied %s to %s:%s\n", local, name, path);
+		return 0;
+	}
 	sock = broker_open(broker_socket_path(socket), HELLO_FILE, name, &err);
 	if (sock < 0 || send_file_req(sock, FE_FILE_PUT, name, path, content, &err) < 0 ||
 	    broker_expect(sock, WK_OK, &m, &err) < 0)
@@ -137,8 +157,9 @@ static int copy_fd(int from, int to, struct isol8_err *err)
 	}
 }
 
-static int file_get(const char *socket, const char *name, const char *remote, const char *local)
+static int file_get(const struct file_args *a, const char *name, const char *remote, const char *local)
 {
+	const char *socket = a->socket;
 	struct isol8_err err = ISOL8_ERR_INIT;
 	_cleanup_free_ char *path = NULL;
 	_cleanup_close_ int sock = -1, in = -1, out = -1;
@@ -146,12 +167,17 @@ static int file_get(const char *socket, const char *name, const char *remote, co
 
 	if (check_target(name, remote, &path, &err) < 0)
 		return cli_fail(&err);
-	sock = broker_open(broker_socket_path(socket), HELLO_FILE, name, &err);
-	if (sock < 0 || send_file_req(sock, FE_FILE_GET, name, path, -1, &err) < 0 ||
-	    broker_expect(sock, WK_FILE, &m, &err) < 0)
-		return cli_fail(&err);
-	in = isol8_msg_take_fd(&m, 0);
-	isol8_msg_free(&m);
+	if (a->host) {
+		if (remote_file_get(a->host, a->key, name, path, &in, &err) < 0)
+			return cli_fail(&err);
+	} else {
+		sock = broker_open(broker_socket_path(socket), HELLO_FILE, name, &err);
+		if (sock < 0 || send_file_req(sock, FE_FILE_GET, name, path, -1, &err) < 0 ||
+		    broker_expect(sock, WK_FILE, &m, &err) < 0)
+			return cli_fail(&err);
+		in = isol8_msg_take_fd(&m, 0);
+		isol8_msg_free(&m);
+	}
 	if (in < 0) {
 		isol8_err_set(&err, ISOL8_E_PROTO, 0, "isol8d sent no file");
 		return cli_fail(&err);
@@ -197,12 +223,12 @@ int cmd_file(int argc, char **argv)
 	if (strcmp(sub, "put") == 0) {
 		if (a.npos != 3)
 			return cli_usage_error("usage: isol8 file put NAME LOCAL REMOTE");
-		return file_put(a.socket, a.pos[0], a.pos[1], a.pos[2]);
+		return file_put(&a, a.pos[0], a.pos[1], a.pos[2]);
 	}
 	if (strcmp(sub, "get") == 0) {
 		if (a.npos != 2 && a.npos != 3)
 			return cli_usage_error("usage: isol8 file get NAME REMOTE [LOCAL]");
-		return file_get(a.socket, a.pos[0], a.pos[1], a.npos == 3 ? a.pos[2] : NULL);
+		return file_get(&a, a.pos[0], a.pos[1], a.npos == 3 ? a.pos[2] : NULL);
 	}
 	static const char *const subs[] = {"put", "get", NULL};
 	return cli_unknown("file command", sub, subs, "file", " (expected put or get)");
@@ -247,9 +273,9 @@ int cmd_cp(int argc, char **argv)
 			free(other);
 			return cli_usage_error("cp copies between the local machine and one session, not two sessions");
 		}
-		return file_get(a.socket, name, remote, a.pos[1]);
+		return file_get(&a, name, remote, a.pos[1]);
 	}
 	if (split_remote(a.pos[1], &name, &remote))
-		return file_put(a.socket, name, a.pos[0], remote);
+		return file_put(&a, name, a.pos[0], remote);
 	return cli_usage_error("cp needs one side as NAME:REMOTE (a session and a path in its /sandbox)");
 }

@@ -172,7 +172,7 @@ int run_bundle_create(const struct run_opts *o, const struct run_input *in, uint
 	return 0;
 }
 
-/* `isol8 session ... --host` re-executes isol8-full; these are never reached in the lean one. */
+/* `isol8 session|file|cp ... --host` re-executes isol8-full; these are never reached in the lean one. */
 json_object *remote_session_list(const char *host, const char *key, struct isol8_err *err)
 {
 	(void)host;
@@ -180,6 +180,29 @@ json_object *remote_session_list(const char *host, const char *key, struct isol8
 	cli_exec_full();
 	isol8_err_set(err, ISOL8_E_INTERNAL, 0, "remote sessions need isol8-full");
 	return NULL;
+}
+
+int remote_file_put(const char *host, const char *key, const char *id, const char *path, int fd, struct isol8_err *err)
+{
+	(void)host;
+	(void)key;
+	(void)id;
+	(void)path;
+	(void)fd;
+	cli_exec_full();
+	return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "remote files need isol8-full");
+}
+
+int remote_file_get(const char *host, const char *key, const char *id, const char *path, int *fd_out,
+		    struct isol8_err *err)
+{
+	(void)host;
+	(void)key;
+	(void)id;
+	(void)path;
+	*fd_out = -1;
+	cli_exec_full();
+	return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "remote files need isol8-full");
 }
 
 int remote_session_stop(const char *host, const char *key, const char *id, struct isol8_err *err)

@@ -4,7 +4,9 @@
 #include "cli/remote.h"
 #include "cli/credentials.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -285,4 +287,79 @@ int remote_login(const char *host, const char *master, const char *name, uint64_
 	isol8_buf_free(&x.body);
 	isol8_engine_free(e);
 	return r;
+}
+
+/* The engine for a file call: credentials as for runs. */
+static isol8_engine *file_engine(const char *host, const char *key, char **stored, struct isol8_err *err)
+{
+	key = key_or_env(key, host, stored);
+	if (!key) {
+		isol8_err_set(err, ISOL8_E_AUTH, 0, CREDENTIALS_REQUIRED_MSG);
+		return NULL;
+	}
+	return engine(host, key, err);
+}
+
+int remote_file_put(const char *host, const char *key, const char *id, const char *path, int fd, struct isol8_err *err)
+{
+	_cleanup_free_ char *stored = NULL;
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	isol8_engine *e = file_engine(host, key, &stored, err);
+	isol8_error le = {0};
+	char buf[65536];
+	int r = -1;
+
+	if (!e)
+		return -1;
+	lseek(fd, 0, SEEK_SET);
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			isol8_err_set(err, ISOL8_E_IO, errno, "reading the file to upload");
+			goto out;
+		}
+		if (n == 0)
+			break;
+		isol8_buf_append(&b, buf, (size_t)n);
+	}
+	if (isol8_file_put(e, id, path, b.data ? b.data : "", b.len, &le) < 0)
+		isol8_err_set(err, le.code, le.errnum, "%.250s", le.message);
+	else
+		r = 0;
+out:
+	isol8_buf_free(&b);
+	isol8_engine_free(e);
+	return r;
+}
+
+int remote_file_get(const char *host, const char *key, const char *id, const char *path, int *fd_out,
+		    struct isol8_err *err)
+{
+	_cleanup_free_ char *stored = NULL;
+	isol8_engine *e = file_engine(host, key, &stored, err);
+	isol8_error le = {0};
+	void *data = NULL;
+	size_t len = 0;
+	int fd = -1;
+
+	*fd_out = -1;
+	if (!e)
+		return -1;
+	if (isol8_file_get(e, id, path, &data, &len, &le) < 0) {
+		isol8_engine_free(e);
+		return isol8_err_set(err, le.code, le.errnum, "%.250s", le.message);
+	}
+	isol8_engine_free(e);
+	fd = memfd_create("isol8-remote-file", MFD_CLOEXEC);
+	if (fd < 0 || write_all(fd, data, len) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		free(data);
+		if (fd >= 0)
+			close(fd);
+		return isol8_err_set(err, ISOL8_E_IO, errno, "cannot stage the downloaded file (memfd)");
+	}
+	free(data);
+	*fd_out = fd;
+	return 0;
 }

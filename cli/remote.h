@@ -24,6 +24,11 @@ json_object *remote_session_list(const char *host, const char *key, struct isol8
  * ({token, expiresAt, keyId}). */
 int remote_login(const char *host, const char *master, const char *name, uint64_t ttl_ms, json_object **answer,
 		 struct isol8_err *err);
+/* POST /file with the content of fd (read from its start), GET /file into *fd_out (a memfd at
+ * offset 0): isol8_file_put/isol8_file_get of libisol8's remote engine. */
+int remote_file_put(const char *host, const char *key, const char *id, const char *path, int fd, struct isol8_err *err);
+int remote_file_get(const char *host, const char *key, const char *id, const char *path, int *fd_out,
+		    struct isol8_err *err);
 /* DELETE /session/<id>. */
 int remote_session_stop(const char *host, const char *key, const char *id, struct isol8_err *err);
 

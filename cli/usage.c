@@ -178,6 +178,7 @@ static const char mcp_text[] =
 
 static const char file_text[] = "Usage: isol8 file put <name> <local> <remote> [--socket <path>]\n"
 				"       isol8 file get <name> <remote> [<local>|-] [--socket <path>]\n"
+				"       (either with --host <url> [--key <key>]: through an isol8 serve)\n"
 				"\n"
 				"Copy a file into or out of session <name>. <remote> is resolved against /sandbox and\n"
 				"must stay inside it. Without <local> (or with -), get writes to stdout.\n";

@@ -162,6 +162,25 @@ bad-url NULL code 2 invalid base URL 'ftp://x': expected http://HOST[:PORT] or h
 		"remote: /health needs no key; a wrong key is ISOL8_ERR_AUTH with the server's message; a bad URL is refused"
 }
 
+case_remote_cli_file() {
+	local ses=lib-cli-f
+	printf 'a\0b\n' >"$T_TMP/in.bin"
+	run_cap "$ISOL8" run --host "$URL" --key "$KEY" --session-id "$ses" -r python -e 'open("/sandbox/made.txt", "w").write("from run")'
+	is "$RC" 0 "isol8 run --host --session-id (libisol8's remote engine)"
+	run_cap "$ISOL8" file put "$ses" "$T_TMP/in.bin" up/in.bin --host "$URL" --key "$KEY"
+	is "$RC|${ERR%$'\n'}" "0|[OK] Copied $T_TMP/in.bin to $ses:/sandbox/up/in.bin" "isol8 file put --host"
+	is "$("$ISOL8" file get "$ses" up/in.bin --host "$URL" --key "$KEY" | od -An -c | tr -s ' ')" "$(od -An -c <"$T_TMP/in.bin" | tr -s ' ')" \
+		"isol8 file get --host: the same bytes back"
+	run_cap "$ISOL8" cp "$ses:made.txt" "$T_TMP/" --host "$URL" --key "$KEY"
+	is "$RC|$(cat "$T_TMP/made.txt" 2>/dev/null)" "0|from run" "isol8 cp --host NAME:REMOTE into a directory"
+	run_cap "$ISOL8" file get "$ses" nothing.txt --host "$URL" --key "$KEY"
+	like "$RC|$ERR" '^1\|.*No such file' "a missing file: the server's message, exit 1"
+	run_cap "$ISOL8" file get "$ses" x --host "$URL" --key wrong-key-0123456789abcdef
+	like "$RC|$ERR" '^1\|.*Invalid API key' "a wrong key: the server's message, exit 1"
+	run_cap "$ISOL8" session stop "$ses" --host "$URL" --key "$KEY"
+	is "$RC" 0 "isol8 session stop --host"
+}
+
 case_remote_down() {
 	like "$(ISOL8_API_KEY=$KEY "$CLIENT" "http://127.0.0.1:1" down)" '^start -1 code 7 unavail 1
 run: error 7 cannot reach http://127.0.0.1:1/execute: ' "server down: ISOL8_ERR_UNAVAIL naming the URL"
