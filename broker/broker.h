@@ -115,8 +115,9 @@ struct broker {
 	uint32_t policy_gen; /* bumped by every reload that took effect */
 	time_t policy_loaded_at;
 	time_t started_at;
-	char *seccomp_json; /* profile text passed as seccomp=<json> */
-	char *instance;     /* label value tying containers to this daemon */
+	char *seccomp_json;       /* profile text passed as seccomp=<json> */
+	char *seccomp_runsc_json; /* the same for runsc tenants (seccomp_profile_for_runsc) */
+	char *instance;           /* label value tying containers to this daemon */
 	uid_t worker_uid;
 	gid_t worker_gid;
 	int listen_fd;
@@ -305,6 +306,8 @@ struct sandbox_spec {
 };
 struct json_object;
 struct json_object *sandbox_create_body(const struct broker *b, const struct sandbox_spec *s);
+/* The profile as runsc must be given it (sandbox_spec.c); NULL with *err when it cannot be. */
+char *seccomp_profile_for_runsc(const char *profile, struct isol8_err *err);
 
 /* proxyctl.c: the isol8-proxy process and its channel */
 int broker_spawn_proxy(struct broker *b, struct isol8_err *err);

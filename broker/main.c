@@ -293,6 +293,9 @@ static void start(struct broker *b)
 	b->seccomp_json = read_text_file(seccomp_path, 1 << 20, &err);
 	if (!b->seccomp_json)
 		die("sandbox seccomp profile: %s (refusing to run sandboxes without it)", err.msg);
+	b->seccomp_runsc_json = seccomp_profile_for_runsc(b->seccomp_json, &err);
+	if (!b->seccomp_runsc_json)
+		die("sandbox seccomp profile %s: %s (refusing to run sandboxes without it)", seccomp_path, err.msg);
 	b->instance = xstrdup(b->o.socket_path);
 
 	{

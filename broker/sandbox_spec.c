@@ -5,12 +5,15 @@
  * isolation tier from the policy (runc, or gVisor's runsc); a request cannot name one. */
 #include "config.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "broker/broker.h"
 #include "common/cleanup.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
@@ -67,6 +70,54 @@ static json_object *tmpfs(const struct sandbox_spec *s)
 	return t;
 }
 
+/* gVisor's runsc applies an OCI seccomp profile only when registered with --oci-seccomp, and
+ * then (Debian 12's 0.0~20221219) ignores errnoRet: every SCMP_ACT_ERRNO rule answers EPERM.
+ * The strict profile's one ENOSYS rule, clone3, must not become EPERM: glibc falls back to clone
+ * only on ENOSYS, and no thread could start. The Sentry does not implement clone3 and answers
+ * ENOSYS itself, so a runsc sandbox's profile lets clone3 through to it. Any other ENOSYS rule
+ * cannot be kept under runsc, and the broker refuses to start with one. */
+char *seccomp_profile_for_runsc(const char *profile, struct isol8_err *err)
+{
+	static const char *const sentry_enosys[] = {"clone3", NULL};
+	json_object *o = json_tokener_parse(profile), *rules, *rule, *v, *names;
+	char *out;
+
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		isol8_err_set(err, ISOL8_E_POLICY, 0, "not a Docker seccomp profile (not a JSON object)");
+		return NULL;
+	}
+	if (!json_object_object_get_ex(o, "syscalls", &rules) || !json_object_is_type(rules, json_type_array)) {
+		json_object_put(o);
+		return xstrdup(profile);
+	}
+	for (size_t i = 0; i < json_object_array_length(rules); i++) {
+		rule = json_object_array_get_idx(rules, i);
+		if (!json_object_object_get_ex(rule, "errnoRet", &v) || json_object_get_int(v) != ENOSYS ||
+		    !json_object_object_get_ex(rule, "names", &names) || !json_object_is_type(names, json_type_array))
+			continue;
+		for (size_t k = 0; k < json_object_array_length(names); k++) {
+			const char *n = json_object_get_string(json_object_array_get_idx(names, k));
+			bool ok = false;
+			for (size_t j = 0; n && sentry_enosys[j]; j++)
+				ok = ok || strcmp(n, sentry_enosys[j]) == 0;
+			if (!ok) {
+				isol8_err_set(err, ISOL8_E_POLICY, 0,
+					      "rule for %s answers ENOSYS, which runsc cannot give (it ignores "
+					      "errnoRet) and the Sentry does not answer for itself",
+					      n ? n : "?");
+				json_object_put(o);
+				return NULL;
+			}
+		}
+		json_object_object_add(rule, "action", json_object_new_string("SCMP_ACT_ALLOW"));
+		json_object_object_del(rule, "errnoRet");
+	}
+	out = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return out;
+}
+
 json_object *sandbox_create_body(const struct broker *b, const struct sandbox_spec *s)
 {
 	json_object *body = json_object_new_object();
@@ -116,11 +167,11 @@ json_object *sandbox_create_body(const struct broker *b, const struct sandbox_sp
 	json_object_array_add(secopt, json_object_new_string("no-new-privileges"));
 	/* Never a sandbox without the profile: isol8d does not start without one, and out of memory
 	 * here aborts (xasprintf) instead of leaving it out. */
-	if (!b->seccomp_json) {
+	if (!b->seccomp_json || !b->seccomp_runsc_json) {
 		log_error("no sandbox seccomp profile loaded; refusing to create a sandbox without it");
 		abort();
 	}
-	seccomp = xasprintf("seccomp=%s", b->seccomp_json);
+	seccomp = xasprintf("seccomp=%s", s->isolation == ISOL8_ISO_RUNSC ? b->seccomp_runsc_json : b->seccomp_json);
 	json_object_array_add(secopt, json_object_new_string(seccomp));
 	json_object_object_add(hc, "SecurityOpt", secopt);
 	json_object_object_add(hc, "Privileged", json_object_new_boolean(0));
