@@ -189,17 +189,24 @@ cmd_stop() {
 # The ptrace platform: systrap is newer than bookworm's runsc, and KVM hangs inside a VM without
 # nested virtualisation. --network=none: gVisor's netstack would copy the container's
 # interfaces, and under Docker's "none" it finds the root namespace's and refuses to start; isol8
-# gives runsc tenants no network. No --oci-seccomp: bookworm's runsc ignores errnoRet, so clone3
-# would fail with EPERM and no thread could start (docs/seccomp.md).
-RUNSC_ARGS='["--platform=ptrace", "--network=none"]'
+# gives runsc tenants no network. --oci-seccomp: without it gVisor ignores the container's
+# seccomp profile; isol8d refuses runsc tenants on a runtime without it. (bookworm's runsc then
+# ignores errnoRet: the broker hands runsc a profile that lets clone3 reach the Sentry, which
+# answers ENOSYS itself, docs/seccomp.md.)
+RUNSC_ARGS='["--platform=ptrace", "--network=none", "--oci-seccomp"]'
 DAEMON_JSON=${ISOL8_DAEMON_JSON:-/etc/docker/daemon.json}
 
 engine_has_runsc() { docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; }
+# The runsc runtime as registered has exactly RUNSC_ARGS (an older registration lacks --oci-seccomp).
+engine_runsc_current() {
+	docker info --format '{{json .Runtimes}}' 2>/dev/null |
+		python3 -c 'import json, sys; r = json.load(sys.stdin).get("runsc"); sys.exit(0 if r and r.get("runtimeArgs") == json.loads(sys.argv[1]) else 1)' "$RUNSC_ARGS"
+}
 
 cmd_runsc() {
 	local path pid i
 	docker_answers || die "docker does not answer (run: $0 ensure)"
-	if engine_has_runsc; then
+	if engine_runsc_current; then
 		say "the engine already has the runsc runtime"
 		return 0
 	fi
@@ -226,7 +233,7 @@ PY
 	say "reloading dockerd (pid $pid) with SIGHUP"
 	kill -HUP $pid
 	for i in $(seq 1 20); do
-		engine_has_runsc && { say "runsc registered: $path ${RUNSC_ARGS}"; return 0; }
+		engine_runsc_current && { say "runsc registered: $path ${RUNSC_ARGS}"; return 0; }
 		sleep 0.5
 	done
 	die "dockerd did not pick up the runsc runtime (see its log)"

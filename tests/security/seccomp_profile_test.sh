@@ -215,4 +215,34 @@ case_runsc_sentry_answers() {
 	daemon_stop g
 }
 
+# runsc registered with --oci-seccomp (tests/lib/engine.sh runsc) applies the profile to the
+# container's first process: the probe as the container's command, under the profile as isol8d
+# gives it to runsc (the clone3 rule allows the call; seccomp_profile_for_runsc), answers with
+# the filter's EPERM for every refused call (runsc ignores errnoRet), clone3 gets the Sentry's
+# ENOSYS and threads start. A `docker exec` into the same container is not filtered (gVisor
+# applies OCI seccomp to the init only): how every runsc program starts today (docs/seccomp.md).
+RUNSC_INIT_WANT=$(printf '%s\n' "$STRICT_WANT" | sed -e 's/^fchmodat2 ENOSYS$/fchmodat2 EPERM/' \
+	-e 's/^syscall_1000 ENOSYS$/syscall_1000 EPERM/' -e 's/^personality_query ok$/personality_query EINVAL/')
+
+case_runsc_init_filtered() {
+	local cid
+	if ! docker info --format '{{json .Runtimes}}' | jq -e '.runsc.runtimeArgs // [] | index("--oci-seccomp")' >/dev/null; then
+		ok "# SKIP the engine has no runsc runtime with --oci-seccomp"
+		return
+	fi
+	jq -c '(.syscalls[] | select(.names == ["clone3"])) |= (.action = "SCMP_ACT_ALLOW" | del(.errnoRet))' \
+		"$PROFILE" >"$T_TMP/runsc-profile.json"
+	run_cap docker run --rm -i --label "org.isol8.test=$T_TMP" --runtime runsc --network none --cap-drop ALL \
+		--user 100:101 --security-opt no-new-privileges --security-opt "seccomp=$T_TMP/runsc-profile.json" \
+		isol8:python python3 - <"$PROBE"
+	is "$RC" 0 "the probe ran as a gVisor container's first process"
+	is "$OUT" "$RUNSC_INIT_WANT
+" "the strict profile applies to it: every refused call fails, threads start"
+	cid=$(docker run -d --label "org.isol8.test=$T_TMP" --runtime runsc --network none --cap-drop ALL \
+		--user 100:101 --security-opt "seccomp=$T_TMP/runsc-profile.json" isol8:python sleep 60)
+	run_cap docker exec -i "$cid" python3 - <"$PROBE"
+	is "$(answer "$OUT" unshare)" ok "a docker exec'd process is not filtered (gVisor: init only)"
+	docker rm -f "$cid" >/dev/null 2>&1
+}
+
 run_cases "$@"
