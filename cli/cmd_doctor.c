@@ -115,14 +115,17 @@ static const char *jget(json_object *o, const char *k)
 
 /* gVisor, for tenants with "isolation": "runsc" (isol8-policy(5) ISOLATION): registered in the
  * engine, with --network=none (under Docker's "none" gVisor finds the root namespace and will not
- * start). Not registered is fine for a host whose policy has no runsc tenant. */
+ * start) and --oci-seccomp (without it runsc ignores the container's seccomp profile; with it
+ * the profile filters the container's first process, not what docker exec starts, which is how
+ * a runsc tenant's programs start). Not registered is fine for a host whose policy has no runsc
+ * tenant. */
 static void check_runsc(struct doctor *d)
 {
 	char why[300] = "";
 	int st;
 	json_object *info = docker_get("/info", &st, why, sizeof why), *rts, *rs, *args;
 	const char *path = NULL;
-	bool netnone = false;
+	bool netnone = false, ociseccomp = false;
 
 	if (!info || st != 200 || !json_object_object_get_ex(info, "Runtimes", &rts) ||
 	    !json_object_object_get_ex(rts, "runsc", &rs)) {
@@ -130,6 +133,7 @@ static void check_runsc(struct doctor *d)
 		    info && st == 200 ? "not registered (needed only by runsc tenants)"
 			    : *why    ? why
 				      : "no answer");
+		row(d, ST_SKIP, "runsc seccomp", "--oci-seccomp", "no runsc runtime");
 		json_object_put(info);
 		return;
 	}
@@ -139,9 +143,14 @@ static void check_runsc(struct doctor *d)
 			const char *a = json_object_get_string(json_object_array_get_idx(args, i));
 			if (a && strcmp(a, "--network=none") == 0)
 				netnone = true;
+			if (a && (strcmp(a, "--oci-seccomp") == 0 || strcmp(a, "--oci-seccomp=true") == 0))
+				ociseccomp = true;
 		}
 	row(d, netnone ? ST_OK : ST_FAIL, "runtime runsc", "registered, --network=none", "%s%s", path ? path : "?",
 	    netnone ? ", --network=none" : ": runtimeArgs lack --network=none");
+	row(d, ociseccomp ? ST_OK : ST_FAIL, "runsc seccomp", "--oci-seccomp", "%s",
+	    ociseccomp ? "profile on the sandbox's init; docker exec'd programs unfiltered (gVisor)"
+		       : "runtimeArgs lack --oci-seccomp: gVisor ignores the profile");
 	json_object_put(info);
 }
 

@@ -35,7 +35,7 @@ case_all_pass() {
 	is "$(jq -r '.checks[] | select(.check == "sample syscalls refused" and .group == "sandbox (none)") | .seen' <<<"$OUT")" \
 		"unshare EPERM, keyctl EPERM, add_key EPERM, mount EPERM, kexec_load EPERM, userfaultfd EPERM" "each sample syscall refused"
 	is "$(jq -r '[.checks[] | select(.group == "host") | .check] | join(",")' <<<"$OUT")" \
-		"engine reachable,runc version,runtime images,runtime runsc,cgroup version,seccomp available,iptables available,isol8d socket,policy valid,systemd unit hardening" \
+		"engine reachable,runc version,runtime images,runtime runsc,runsc seccomp,cgroup version,seccomp available,iptables available,isol8d socket,policy valid,systemd unit hardening" \
 		"the host checks"
 	run_cap su nobody -s /bin/sh -c "'$ISOL8' doctor --socket '$S' --json"
 	is "$RC|$(jq -c '[.ok, (.checks[] | select(.check == "engine reachable") | .status)]' <<<"$OUT")" '0|[true,"skip"]' \
@@ -58,6 +58,10 @@ case_runsc_tenant() {
 	is "$(jq -r '[.checks[] | select(.group == "sandbox (none)" and .status == "skip") | .check] | join(",")' <<<"$OUT")" \
 		"no_new_privs,seccomp filter on,sample syscalls refused,root filesystem read-only,limits as applied" \
 		"the host-kernel checks gVisor answers for itself are skipped"
+	run_cap "$ISOL8" doctor --socket "$S" --json
+	is "$(jq -r '.checks[] | select(.check == "runsc seccomp") | .status + " " + .seen' <<<"$OUT")" \
+		"ok profile on the sandbox's init; docker exec'd programs unfiltered (gVisor)" \
+		"the engine's runsc has --oci-seccomp, and doctor says what it covers"
 	daemon_stop g
 }
 
