@@ -14,6 +14,7 @@
 
 #include "broker/broker.h"
 #include "broker/metrics.h"
+#include "broker/pools.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -181,6 +182,30 @@ static void render(struct broker *b, FILE *f)
 		for (int k = 0; k < SANDBOX__MAX; k++)
 			fprintf(f, "isol8_sandboxes{tenant=\"%s\",kind=\"%s\"} %u\n", tname(b, i), kinds[k],
 				table_container_count_tenant_kind((int)i, k));
+	}
+	/* By tenant, runtime and state, never by the full shape: images and limits are the
+	 * client's choice within the ceilings, so a shape label would be unbounded. isol8 status
+	 * --json lists the shapes themselves. */
+	help(f, "isol8_pool_sandboxes", "gauge",
+	     "Pooled sandboxes by tenant, runtime and state (warm: ready; resetting: being cleaned after a run; "
+	     "in_use: a reusable sandbox lent to a run).");
+	{
+		static const char *const states[POOL__STATES] = {"warm", "resetting", "in_use"};
+		struct pool_shape *s = NULL;
+		size_t ns = pools_snapshot(b, -1, &s);
+		for (size_t i = 0; i < b->policy.n_tenants; i++)
+			for (int rt = 0; rt < ISOL8_RT__MAX; rt++)
+				for (int k = 0; k < POOL__STATES; k++) {
+					uint64_t c = 0;
+					for (size_t j = 0; j < ns; j++)
+						if (s[j].runtime == rt && strcmp(s[j].tenant, tname(b, i)) == 0)
+							c += s[j].n[k];
+					fprintf(f,
+						"isol8_pool_sandboxes{tenant=\"%s\",runtime=\"%s\",state=\"%s\"} "
+						"%llu\n",
+						tname(b, i), isol8_runtime_name(rt), states[k], (unsigned long long)c);
+				}
+		free(s);
 	}
 	help(f, "isol8_sessions", "gauge", "Live sessions, by tenant.");
 	for (size_t i = 0; i < b->policy.n_tenants; i++)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/pools.h"
 #include "common/cleanup.h"
 #include "common/ipc.h"
 #include "common/log.h"
@@ -59,6 +60,41 @@ static json_object *tenant_status(struct broker *b, int i)
 	return t;
 }
 
+/* The warm pools per shape as the workers last reported them (broker/pools.c): warm (ready),
+ * resetting (a used sandbox being cleaned by its agent) and inUse (a reusable sandbox lent to a
+ * run). The shape is the pool's key: tenant, runtime, image and the limits it was made with. */
+static json_object *pools_status(struct broker *b, int tenant)
+{
+	static const char *const state_names[POOL__STATES] = {"warm", "resetting", "inUse"};
+	json_object *a = json_object_new_array();
+	struct pool_shape *s = NULL;
+	size_t n = pools_snapshot(b, tenant, &s);
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *p = json_object_new_object();
+		const char *rt = isol8_runtime_name(s[i].runtime), *net = isol8_net_mode_name(s[i].net_mode);
+		char shape[400];
+		snprintf(shape, sizeof shape, "%s %s mem=%llu cpu=%llum pids=%u net=%s%s", rt,
+			 s[i].image[0] ? s[i].image : "(default)", (unsigned long long)s[i].memory,
+			 (unsigned long long)s[i].cpu_millis, (unsigned)s[i].pids, net,
+			 s[i].writable ? " writable" : "");
+		json_object_object_add(p, "tenant", json_object_new_string(s[i].tenant));
+		json_object_object_add(p, "runtime", json_object_new_string(rt));
+		json_object_object_add(p, "image", json_object_new_string(s[i].image));
+		json_object_object_add(p, "memory", json_object_new_int64((int64_t)s[i].memory));
+		json_object_object_add(p, "cpuMillis", json_object_new_int64((int64_t)s[i].cpu_millis));
+		json_object_object_add(p, "pids", json_object_new_int64(s[i].pids));
+		json_object_object_add(p, "network", json_object_new_string(net));
+		json_object_object_add(p, "writableRoot", json_object_new_boolean(s[i].writable));
+		json_object_object_add(p, "shape", json_object_new_string(shape));
+		for (int j = 0; j < POOL__STATES; j++)
+			json_object_object_add(p, state_names[j], json_object_new_int64(s[i].n[j]));
+		json_object_array_add(a, p);
+	}
+	free(s);
+	return a;
+}
+
 static json_object *status_doc(struct broker *b, int tenant, bool all)
 {
 	json_object *o = json_object_new_object(), *ws = json_object_new_array(), *ts = json_object_new_array(),
@@ -100,6 +136,7 @@ static json_object *status_doc(struct broker *b, int tenant, bool all)
 	json_object_object_add(o, "pool", json_object_new_string(b->o.pool_secure ? "secure" : "fast"));
 	json_object_object_add(o, "poolSize", json_object_new_int64(b->o.pool_size));
 	json_object_object_add(o, "poolDirty", json_object_new_int64(b->o.pool_dirty));
+	json_object_object_add(o, "pools", pools_status(b, all ? -1 : tenant));
 	for (size_t i = 0; i < b->policy.n_tenants; i++)
 		if (all || (int)i == tenant)
 			json_object_array_add(ts, tenant_status(b, (int)i));

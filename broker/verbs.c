@@ -16,6 +16,7 @@
 
 #include "broker/audit.h"
 #include "broker/broker.h"
+#include "broker/pools.h"
 #include "common/remote_code.h"
 #include "fetch/fetch.h"
 #include "broker/usage.h"
@@ -509,6 +510,15 @@ static int verb_audit(struct job *j, struct docker *d, struct isol8_buf *reply, 
 	if (audit_execution(j->b, j->worker, j->gen, &j->m, err) < 0)
 		log_warn("worker %u: %s", j->worker, err->msg);
 	return 0;
+}
+
+/* In the main loop: the worker's pool snapshot, for isol8 status and the metrics only. */
+static int verb_pool_state(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	(void)d;
+	(void)reply;
+	(void)rfd;
+	return pools_update(j->b, j->worker, j->gen, &j->m, err);
 }
 
 static int verb_usage(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)

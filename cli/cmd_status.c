@@ -62,7 +62,7 @@ static int print_metrics(const char *socket)
 static void print_human(json_object *d)
 {
 	json_object *q = member(d, "queue"), *pol = member(d, "policy"), *ws = member(d, "workers"),
-		    *ts = member(d, "tenants");
+		    *ts = member(d, "tenants"), *ps = member(d, "pools");
 	long long up = num(d, "uptimeSeconds");
 
 	printf("isol8d %s, pid %lld, up %lldd %02lldh%02lldm (since %s), socket %s\n", str(d, "version"), num(d, "pid"),
@@ -76,6 +76,11 @@ static void print_human(json_object *d)
 		       num(q, "maxConcurrent"), num(q, "waiting"), num(q, "maxWaiting"));
 	printf("pool: %s, %lld warm and %lld resetting per shape and worker at most\n", str(d, "pool"),
 	       num(d, "poolSize"), num(d, "poolDirty"));
+	for (size_t i = 0; ps && i < json_object_array_length(ps); i++) {
+		json_object *p = json_object_array_get_idx(ps, i);
+		printf("  %-12s %lld warm, %lld resetting, %lld in use: %s\n", str(p, "tenant"), num(p, "warm"),
+		       num(p, "resetting"), num(p, "inUse"), str(p, "shape"));
+	}
 	for (size_t i = 0; ws && i < json_object_array_length(ws); i++) {
 		json_object *w = json_object_array_get_idx(ws, i);
 		json_object *sb = member(w, "sandboxes");

@@ -186,6 +186,13 @@ enum isol8_msg_type {
 	                        str stdout_head, str stderr_head (ISOL8_AUDIT_MAX_OUTPUT; empty unless
 	                        ISOL8_AUDIT_F_OUTPUT) */
 
+	V_POOL_STATE = 67, /* the worker's warm pool, a full snapshot after changes (no reply):
+	                        u32 n (at most ISOL8_POOL_STATE_MAX), n x (str tenant, u8 runtime,
+	                        str image (the key's custom image, else its explicit one, may be
+	                        empty: the runtime's), u64 memory, u64 cpu_millis, u32 pids,
+	                        u8 net_mode, u8 writable, u32 warm, u32 resetting, u32 in_use):
+	                        one entry per sandbox shape the pool holds, resets or lent to a run */
+
 	/* broker -> proxy (isol8-proxy, one per daemon); the proxy answers each in order with
 	   PX_REPLY_OK or PX_REPLY_ERR carrying the same request_id */
 	PX_LISTEN = 60,    /* str container, u32 n_allow, str allow[], u32 n_deny, str deny[], u8 log,
@@ -202,6 +209,10 @@ enum isol8_msg_type {
 	PX_STATS = 65,     /* str container -> u64 bytes_up (sent upstream for the sandbox),
 	                        u64 bytes_down (received for it), closed and open connections */
 };
+
+/* V_POOL_STATE: shapes in one snapshot, and the size of one entry at most */
+#define ISOL8_POOL_STATE_MAX 128u
+#define ISOL8_POOL_STATE_ENTRY (4u + ISOL8_MAX_TENANT + 1u + 4u + 256u + 8u + 8u + 4u + 1u + 1u + 4u * 3u)
 
 /* V_KEPT_LIST: entries in one reply (each at most 4 + 64 + 8 bytes) */
 #define ISOL8_KEPT_LIST_MAX 512u

@@ -116,6 +116,8 @@
 	    4 + ISOL8_STR(ISOL8_REMOTE_MAX_URL) + ISOL8_STR(64) + 1 + 8 + 8, 0, verb_fetch)                           \
 	ROW(V_AUDIT, "audit", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_AUDIT_FIXED + 1, ISOL8_ANY, ISOL8_MSG_NOREPLY,    \
 	    verb_audit)                                                                                               \
+	ROW(V_POOL_STATE, "pool-state", PEER_WORKER, PEER_BROKER, FDS0, 4,                                            \
+	    4 + ISOL8_POOL_STATE_MAX * ISOL8_POOL_STATE_ENTRY, ISOL8_MSG_NOREPLY, verb_pool_state)                    \
 	/* broker -> proxy, and its answers */                                                                        \
 	ROW(PX_LISTEN, "proxy-listen", PEER_BROKER, PEER_PROXY, FDS1(ISOL8_FD_LISTEN_TCP),                            \
 	    ISOL8_STR(1) + 4 + 4 + 1 + ISOL8_STR(0) + 4 * 4 + 4, ISOL8_ANY, 0, NULL)                                  \

@@ -195,6 +195,7 @@ int main(int argc, char **argv)
 	isol8_log_set_sink(log_to_broker, NULL);
 	log_debug("worker %u ready (uid %u)", g_worker_index, (unsigned)id.uid);
 	pthread_create(&th, NULL, expiry_thread, NULL);
+	pool_report_start();
 	pthread_detach(th);
 
 	for (;;) {

@@ -81,6 +81,19 @@ static unsigned keyset_count(const struct keyset *s, const struct pool_key *k)
 static struct keyset resetting; /* used sandboxes being reset */
 static struct keyset taken;     /* reusable sandboxes out with a run, until released */
 
+/* V_POOL_STATE: the broker's view of this pool (isol8 status, metrics). A change only marks
+ * it; the reporter thread sends one snapshot per REPORT_COALESCE_MS at most, so a run costs a
+ * condition signal per change, not a message. */
+#define REPORT_COALESCE_MS 20
+static pthread_cond_t report_cv = PTHREAD_COND_INITIALIZER;
+static bool report_pending;
+
+static void changed_locked(void)
+{
+	report_pending = true;
+	pthread_cond_signal(&report_cv);
+}
+
 /* A writable root lets a program write wherever the sandbox user may in the whole image (/var/tmp,
  * /run/lock, and whatever a custom image left writable or owned by it); the agent empties only
  * the tmpfs mounts, so such a sandbox is never proven clean and serves one run only. */
@@ -98,6 +111,8 @@ bool pool_dirty_begin(const struct pool_key *k)
 	pthread_mutex_lock(&lock);
 	/* With no clean pool a reset sandbox could not go anywhere: skip the wasted reset. */
 	ok = g_pool_target > 0 && keyset_count(&resetting, NULL) < g_pool_dirty && keyset_add(&resetting, k);
+	if (ok)
+		changed_locked();
 	pthread_mutex_unlock(&lock);
 	return ok;
 }
@@ -106,6 +121,7 @@ void pool_dirty_end(const struct pool_key *k)
 {
 	pthread_mutex_lock(&lock);
 	keyset_del(&resetting, k);
+	changed_locked();
 	pthread_cond_broadcast(&put_cv);
 	pthread_mutex_unlock(&lock);
 }
@@ -119,6 +135,7 @@ bool pool_out_begin(const struct pool_key *k)
 		return false;
 	pthread_mutex_lock(&lock);
 	ok = keyset_add(&taken, k);
+	changed_locked();
 	pthread_mutex_unlock(&lock);
 	return ok;
 }
@@ -127,6 +144,7 @@ void pool_out_end(const struct pool_key *k)
 {
 	pthread_mutex_lock(&lock);
 	keyset_del(&taken, k);
+	changed_locked();
 	pthread_mutex_unlock(&lock);
 }
 
@@ -185,6 +203,7 @@ bool pool_put(const struct pool_key *k, const char *owner, const struct sandbox 
 		ents[n_ents].drained = false;
 		n_ents++;
 		ok = true;
+		changed_locked();
 		pthread_cond_broadcast(&put_cv);
 	}
 	pthread_mutex_unlock(&lock);
@@ -206,6 +225,7 @@ static unsigned take_dead_locked(struct sandbox dead[POOL_MAX])
 		if (!sb_alive(&ents[i].sb)) {
 			dead[n++] = ents[i].sb;
 			ents[i] = ents[--n_ents];
+			changed_locked();
 		} else {
 			i++;
 		}
@@ -251,6 +271,7 @@ static bool take_locked(const struct pool_key *k, const char *owner, struct sand
 	if (found) {
 		*out = ents[best].sb;
 		ents[best] = ents[--n_ents];
+		changed_locked();
 	}
 	return found;
 }
@@ -308,6 +329,7 @@ static void *fill_main(void *arg)
 			ents[n_ents].created = clock_mono_ms();
 			ents[n_ents].drained = false;
 			n_ents++;
+			changed_locked();
 			sb.id[0] = '\0';
 		}
 		pthread_mutex_unlock(&lock);
@@ -441,6 +463,7 @@ void pool_expire(uint64_t now, bool all)
 			if (all || ents[i].drained || now - ents[i].created >= POOL_MAX_AGE_MS) {
 				victim = ents[i].sb;
 				ents[i] = ents[--n_ents];
+				changed_locked();
 				found = true;
 				break;
 			}
@@ -451,4 +474,91 @@ void pool_expire(uint64_t now, bool all)
 		if (sb_remove(victim.id, &err) < 0)
 			log_debug("pool expire %.12s: %s", victim.id, err.msg);
 	}
+}
+
+/* ---- V_POOL_STATE ---- */
+
+struct shape_count {
+	const struct pool_key *key;
+	uint32_t n[3]; /* warm, resetting, in use */
+};
+
+static void count_into(struct shape_count *sc, unsigned *n, const struct pool_key *k, int which)
+{
+	for (unsigned i = 0; i < *n; i++)
+		if (key_eq(sc[i].key, k)) {
+			sc[i].n[which]++;
+			return;
+		}
+	if (*n == ISOL8_POOL_STATE_MAX)
+		return;
+	memset(&sc[*n], 0, sizeof sc[*n]);
+	sc[*n].key = k;
+	sc[*n].n[which] = 1;
+	(*n)++;
+}
+
+/* Under lock: the payload of V_POOL_STATE (common/proto.h). */
+static void snapshot_locked(struct isol8_buf *p)
+{
+	static struct shape_count sc[ISOL8_POOL_STATE_MAX];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < n_ents; i++)
+		count_into(sc, &n, &ents[i].key, 0);
+	for (unsigned i = 0; i < KEYSET_MAX; i++) {
+		if (resetting.used[i])
+			count_into(sc, &n, &resetting.k[i], 1);
+		if (taken.used[i])
+			count_into(sc, &n, &taken.k[i], 2);
+	}
+	isol8_put_u32(p, n);
+	for (unsigned i = 0; i < n; i++) {
+		const struct pool_key *k = sc[i].key;
+		isol8_put_str(p, k->tenant);
+		isol8_put_u8(p, (uint8_t)k->runtime);
+		isol8_put_str(p, k->preferred[0] ? k->preferred : k->image);
+		isol8_put_u64(p, k->lim.memory);
+		isol8_put_u64(p, k->lim.cpu_millis);
+		isol8_put_u32(p, k->lim.pids);
+		isol8_put_u8(p, (uint8_t)k->net_mode);
+		isol8_put_u8(p, k->lim.writable ? 1 : 0);
+		for (int j = 0; j < 3; j++)
+			isol8_put_u32(p, sc[i].n[j]);
+	}
+}
+
+static void *report_main(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		struct isol8_buf p = ISOL8_BUF_INIT;
+		struct timespec ts = {0, REPORT_COALESCE_MS * 1000000L};
+
+		pthread_mutex_lock(&lock);
+		while (!report_pending)
+			pthread_cond_wait(&report_cv, &lock);
+		pthread_mutex_unlock(&lock);
+		nanosleep(&ts, NULL);
+		pthread_mutex_lock(&lock);
+		report_pending = false;
+		snapshot_locked(&p);
+		pthread_mutex_unlock(&lock);
+		/* Only this thread sends it: the broker always holds the latest snapshot. */
+		brokerc_send_noreply(V_POOL_STATE, &p);
+		isol8_buf_free(&p);
+	}
+	return NULL;
+}
+
+void pool_report_start(void)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, report_main, NULL) != 0)
+		log_warn("pool: cannot start the state reporter; isol8 status will show no pools");
+	pthread_attr_destroy(&attr);
 }

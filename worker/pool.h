@@ -57,6 +57,8 @@ bool pool_dirty_begin(const struct pool_key *k);
 void pool_dirty_end(const struct pool_key *k);
 /* BR_POOL_DRAIN: the tenant's idle entries are removed at the next pool_expire. */
 void pool_drain(const char *tenant);
+/* The thread that tells the broker the pool's counts per shape (V_POOL_STATE) after changes. */
+void pool_report_start(void);
 /* Remove idle entries past their age (and all of them when everything is stopping). */
 void pool_expire(uint64_t now, bool all);
 

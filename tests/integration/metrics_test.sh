@@ -51,6 +51,11 @@ S=${D_SOCK[m]}
 "$ISOL8" run --socket "$S" -e 'print(2)' >/dev/null
 "$ISOL8" run --socket "$S" --timeout 500 -e 'import time; time.sleep(3)' >/dev/null 2>&1
 su nobody -s /bin/sh -c "'$ISOL8' run --socket '$S' --net host -e 'print(3)'" >/dev/null 2>&1
+# The pools settle in the background (fills, resets): until both python shapes have 2 warm.
+for _ in $(seq 50); do
+	[ "$("$ISOL8" status --socket "$S" --json | jq '[.pools[].warm] | add')" = 4 ] && break
+	sleep 0.2
+done
 
 case_exposition() {
 	local M
@@ -72,11 +77,17 @@ isol8_runs_total{tenant="local",runtime="none",outcome="refused"} 1' "runs by te
 		'isol8_run_duration_seconds_count{tenant="admin",runtime="python"} 3' "refused runs have no duration"
 	like "$(cat "$T_TMP/metrics.txt")" $'\nisol8_queue_depth 0\n.*\nisol8_sessions\\{tenant="local"\\} 0\n.*\nisol8_workers_up 2\n.*\nisol8_proxy_requests_total\\{action="blocked"\\} 0' \
 		"gauges: queue, sessions, workers, and the proxy's counts"
+	is "$(grep '^isol8_pool_sandboxes{tenant="admin",runtime="python"' "$T_TMP/metrics.txt")" \
+		'isol8_pool_sandboxes{tenant="admin",runtime="python",state="warm"} 4
+isol8_pool_sandboxes{tenant="admin",runtime="python",state="resetting"} 0
+isol8_pool_sandboxes{tenant="admin",runtime="python",state="in_use"} 0' \
+		"the warm pool by tenant, runtime and state: 2 warm for each of python's two shapes (the timeout run's is its own)"
+	is "$(grep -c '^isol8_pool_sandboxes{' "$T_TMP/metrics.txt")" 36 "  every tenant, runtime and state, bounded: 2 x 6 x 3"
 	is "$(grep -v '^#' "$T_TMP/metrics.txt" | sed 's/[{ ].*//' | sort -u | tr '\n' ' ')" \
-		"isol8_proxy_requests_total isol8_queue_depth isol8_refusals_total isol8_run_duration_seconds_bucket isol8_run_duration_seconds_count isol8_run_duration_seconds_sum isol8_runs_in_progress isol8_runs_total isol8_sandboxes isol8_sessions isol8_workers_up " \
+		"isol8_pool_sandboxes isol8_proxy_requests_total isol8_queue_depth isol8_refusals_total isol8_run_duration_seconds_bucket isol8_run_duration_seconds_count isol8_run_duration_seconds_sum isol8_runs_in_progress isol8_runs_total isol8_sandboxes isol8_sessions isol8_workers_up " \
 		"the metric names"
 	is "$(grep -o '[a-z]*="[^"]*"' "$T_TMP/metrics.txt" | sort -u | tr '\n' ' ')" \
-		'action="allowed" action="blocked" kind="ephemeral" kind="persist" kind="session" le="+Inf" le="0.005" le="0.01" le="0.025" le="0.05" le="0.1" le="0.25" le="0.5" le="1" le="10" le="2.5" le="30" le="5" le="60" outcome="ok" outcome="refused" outcome="timeout" reason="policy" runtime="none" runtime="python" tenant="admin" tenant="local" ' \
+		'action="allowed" action="blocked" kind="ephemeral" kind="persist" kind="session" le="+Inf" le="0.005" le="0.01" le="0.025" le="0.05" le="0.1" le="0.25" le="0.5" le="1" le="10" le="2.5" le="30" le="5" le="60" outcome="ok" outcome="refused" outcome="timeout" reason="policy" runtime="agent" runtime="bash" runtime="bun" runtime="deno" runtime="node" runtime="none" runtime="python" state="in_use" state="resetting" state="warm" tenant="admin" tenant="local" ' \
 		"label values only from the policy and enums"
 }
 

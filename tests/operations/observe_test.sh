@@ -40,6 +40,50 @@ case_status() {
 	daemon_stop st
 }
 
+# The warm pool per shape (issue 20 item 3, issue 14 item 4): warm, resetting and in use, as
+# the workers report them; in the status document, its text and the metrics.
+pools_of() { # ID JQ: the pools' figures once they settle (the workers report within ~20 ms)
+	local v="" last=""
+	for _ in $(seq 50); do
+		v=$(i8 "$1" status --json </dev/null | jq -c "$2")
+		[ "$v" = "$last" ] && [ "$v" != "[]" ] && break
+		last=$v
+		sleep 0.2
+	done
+	printf '%s' "$v"
+}
+
+case_pools() {
+	docker image inspect isol8:python >/dev/null 2>&1 || { ok "# SKIP isol8:python image missing"; return; }
+	daemon_start pl || return
+	is "$(i8 pl status --json </dev/null | jq -c '.pools')" '[]' "no run yet: no pool"
+	run_cap i8 pl run -r python -e 'print(1)' </dev/null
+	is "$RC|$OUT" $'0|1\n' "a python run"
+	is "$(pools_of pl '[.pools[] | [.tenant, .runtime, .image, .network, .pids, .writableRoot, .warm, .resetting, .inUse]]')" \
+		'[["admin","python","","none",64,false,2,0,0]]' \
+		"after it: one shape, 2 warm (the filled one and the reset one), none resetting or in use"
+	i8 pl run -r python -e 'import time; time.sleep(3)' </dev/null >/dev/null &
+	local bg=$!
+	is "$(pools_of pl '[.pools[] | [.warm, .resetting, .inUse]]')" '[[1,0,1]]' "during a run: one lent to it (inUse 1), one warm"
+	wait "$bg"
+	is "$(pools_of pl '[.pools[] | [.warm, .resetting, .inUse]]')" '[[2,0,0]]' "after it: back in the pool"
+	run_cap i8 pl status </dev/null
+	like "$OUT" $'\n  admin +2 warm, 0 resetting, 0 in use: python \\(default\\) mem=536870912 cpu=1000m pids=64 net=none\n' \
+		"the text output lists the shape"
+	run_cap i8 pl status --prometheus </dev/null
+	like "$OUT" $'\nisol8_pool_sandboxes\\{tenant="admin",runtime="python",state="warm"\\} 2\n' "the metrics: warm 2"
+	like "$OUT" $'\nisol8_pool_sandboxes\\{tenant="admin",runtime="python",state="in_use"\\} 0\n' "  in use 0"
+	run_cap setpriv --reuid=nobody --regid=nogroup --clear-groups env -C "$T_TMP" HOME="$T_TMP" \
+		"$ISOL8" status --json --socket "${D_SOCK[pl]}" </dev/null
+	is "$(json_get "$OUT" '.pools')" '[]' "another tenant's caller does not see admin's pool"
+	daemon_stop pl
+	# The secure strategy never reuses: after a run, only the filled one is warm.
+	daemon_start ps --pool-strategy secure || return
+	i8 ps run -r python -e 'print(1)' </dev/null >/dev/null
+	is "$(pools_of ps '[.pools[] | [.warm, .resetting, .inUse]]')" '[[1,0,0]]' "--pool-strategy secure: warm=1 after a run"
+	daemon_stop ps
+}
+
 case_journal_fields() {
 	local dir=$T_TMP/sd log=$T_TMP/journal.log pypid jf
 	command -v python3 >/dev/null || { ok "# SKIP python3 missing"; return; }
