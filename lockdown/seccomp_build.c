@@ -2,6 +2,9 @@
 #include "lockdown/seccomp_build.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
 
 const char *const sc_escapes[] = {
 	"execve",
@@ -38,6 +41,45 @@ const char *const sc_escapes[] = {
 	"pidfd_getfd",
 };
 const size_t sc_n_escapes = SC_LEN(sc_escapes);
+
+/* I/O on fds the process already holds (its channel, passed pipes and memfds, its connections) */
+static const char *const fd_io[] = {
+	"read",       "write",       "readv",       "writev", "pread64", "recvmsg", "sendmsg", "recvfrom", "shutdown",
+	"getsockopt", "getsockname", "getpeername", "poll",   "ppoll",   "close",   "fstat",   "lseek",
+};
+static const char *const memory[] = {"mmap", "munmap", "mremap", "mprotect", "madvise", "brk"};
+/* threads (clone itself is a rule: SC_RULES_THREADS_ONLY) and leaving */
+static const char *const thread_basics[] = {"futex", "set_robust_list", "rseq",
+					    "exit",  "exit_group",      "restart_syscall"};
+static const char *const signals[] = {"rt_sigaction", "rt_sigprocmask", "rt_sigreturn"};
+/* time: usually the vDSO, but the kernel path must work too */
+static const char *const clock[] = {"clock_gettime", "clock_getres", "clock_nanosleep",
+				    "nanosleep",     "gettimeofday", "time"};
+/* self-inspection and randomness */
+static const char *const self[] = {"getrandom", "getpid", "gettid", "getuid", "geteuid", "getgid", "getegid"};
+static const char *const net_client[] = {
+	"sendto",     "sendmmsg", "setsockopt", "ioctl", /* FIONREAD (the resolver, libcurl) */
+	"connect",    "bind",                            /* outbound connections; the resolver's UDP socket */
+	"newfstatat", "stat",     "uname",               /* read-only file access for the resolver */
+	"fcntl",      "pipe2",                           /* resolver threads' answer pipe (proxy), libcurl's (fetch) */
+};
+
+const struct sc_names sc_fd_io = SC_NAMES(SC_ALLOW, fd_io);
+const struct sc_names sc_memory = SC_NAMES(SC_ALLOW, memory);
+const struct sc_names sc_thread_basics = SC_NAMES(SC_ALLOW, thread_basics);
+const struct sc_names sc_signals = SC_NAMES(SC_ALLOW, signals);
+const struct sc_names sc_clock = SC_NAMES(SC_ALLOW, clock);
+const struct sc_names sc_self = SC_NAMES(SC_ALLOW, self);
+
+#ifdef ISOL8_SANITIZERS
+/* Sanitizer builds only (never shipped): what the ASan/UBSan runtime calls at thread start and
+ * when it reports. */
+static const char *const net_client_sanitizers[] = {
+	"readlink",  "readlinkat", "lstat",   "access",      "faccessat", "prctl",  "sigaltstack", "sched_getaffinity",
+	"prlimit64", "getrlimit",  "mincore", "sched_yield", "kill",      "tgkill", "open",        "getdents64",
+	"dup",       "dup2",
+};
+#endif
 
 static uint32_t sc_action(enum sc_act a)
 {
@@ -112,4 +154,40 @@ int sc_filter_load(const struct sc_filter *f, struct isol8_err *err)
 	if (r < 0)
 		return isol8_err_set(err, ISOL8_E_INTERNAL, -r, "%s seccomp_load", f->who);
 	return 0;
+}
+
+static const struct sc_rule net_client_rules[] = {
+	/* Internet sockets only; any other family kills. */
+	{"socket", SC_ALLOW, 1, {SCMP_A0_32(SCMP_CMP_EQ, AF_INET)}},
+	{"socket", SC_ALLOW, 1, {SCMP_A0_32(SCMP_CMP_EQ, AF_INET6)}},
+	/* nscd probes and netlink interface queries see an ordinary error */
+	{"socket", SC_EACCES, 1, {SCMP_A0_32(SCMP_CMP_EQ, AF_UNIX)}},
+	{"socket", SC_EACCES, 1, {SCMP_A0_32(SCMP_CMP_EQ, AF_NETLINK)}},
+	/* the resolver pool's threads (proxy), libcurl's (fetch); never a process */
+	SC_RULES_THREADS_ONLY,
+	/* Read-only opens; a writing open is a bug or an exploit and kills. */
+	SC_RULE_OPENAT_READONLY,
+};
+
+int sc_net_client_load(const char *who, const struct sc_names *extra, const struct sc_rule *extra_rules,
+		       size_t n_extra_rules, struct isol8_err *err)
+{
+	struct sc_rule rules[SC_LEN(net_client_rules) + 4];
+	const size_t n_base = SC_LEN(net_client_rules);
+	const struct sc_names lists[] = {
+		SC_BASE_GROUPS,
+		SC_NAMES(SC_ALLOW, net_client),
+		*extra,
+#ifdef ISOL8_SANITIZERS
+		SC_NAMES(SC_ALLOW, net_client_sanitizers),
+#endif
+	};
+	const struct sc_filter f = {who, SC_KILL, lists, SC_LEN(lists), rules, n_base + n_extra_rules};
+
+	if (n_extra_rules > SC_LEN(rules) - n_base)
+		return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "%s seccomp: %zu extra rules", who, n_extra_rules);
+	memcpy(rules, net_client_rules, sizeof net_client_rules);
+	if (n_extra_rules)
+		memcpy(rules + n_base, extra_rules, n_extra_rules * sizeof *extra_rules);
+	return sc_filter_load(&f, err);
 }

@@ -63,6 +63,19 @@ struct sc_filter {
 extern const char *const sc_escapes[];
 extern const size_t sc_n_escapes;
 
+/* Groups every locked-down process allows (each filter lists the ones it needs, with SC_GROUP):
+ * I/O on fds it already holds, memory, threads' basics, signal handling, time, and who it is. */
+extern const struct sc_names sc_fd_io, sc_memory, sc_thread_basics, sc_signals, sc_clock, sc_self;
+#define SC_BASE_GROUPS sc_fd_io, sc_memory, sc_thread_basics, sc_signals, sc_clock, sc_self
+
+/* The filter of an outbound network client (isol8-proxy, isol8-fetch): SC_BASE_GROUPS, a
+ * resolver's and a connection's calls on its own sockets, socket() for AF_INET/AF_INET6 only
+ * (AF_UNIX and netlink probes from glibc's resolver see EACCES), read-only opens and
+ * newfstatat/stat for the resolver's files, threads but never a process; anything else kills.
+ * extra and extra_rules are what the caller adds. */
+int sc_net_client_load(const char *who, const struct sc_names *extra, const struct sc_rule *extra_rules,
+		       size_t n_extra_rules, struct isol8_err *err);
+
 /* Threads, never processes: pthread_create passes CLONE_THREAD and no namespace flag; fork does
  * not. clone3 hides its flags behind a pointer seccomp cannot read, so it answers ENOSYS and glibc
  * falls back to clone. clone's flags are argument 0 on x86_64 and aarch64. */

@@ -23,22 +23,8 @@
 /* Unconditionally allowed. Names that do not exist on the build architecture (e.g. "poll" or
  * "dup2" on aarch64) are skipped. */
 static const char *const allow_plain[] = {
-	/* I/O on fds the worker already holds (the broker channel, passed pipes and memfds) */
-	"read",
-	"write",
-	"readv",
-	"writev",
-	"pread64",
+	/* I/O on fds the worker already holds, beyond sc_fd_io */
 	"pwrite64",
-	"recvmsg",
-	"sendmsg",
-	"recvfrom",
-	"shutdown",
-	"getsockopt",
-	"getsockname",
-	"getpeername",
-	"poll",
-	"ppoll",
 	"epoll_create1",
 	"epoll_ctl",
 	"epoll_wait",
@@ -54,50 +40,17 @@ static const char *const allow_plain[] = {
 	"signalfd4",
 	"memfd_create",
 	"ftruncate",
-	"lseek",
-	"fstat",
-	"close",
 	"dup",
 	"dup2",
 	"dup3",
 	/* fd kinds (common/fdkind.c): which filesystem a passed pipe lives on; reads no path */
 	"fstatfs",
-	/* memory */
-	"mmap",
-	"munmap",
-	"mremap",
-	"mprotect",
-	"madvise",
-	"brk",
-	/* threads (clone itself is conditional, below) */
-	"futex",
-	"set_robust_list",
-	"rseq",
+	/* threads, beyond sc_thread_basics (clone itself is conditional, below) */
 	"set_tid_address",
-	"exit",
-	"exit_group",
-	"restart_syscall",
-	/* signals (kill/tgkill are conditional, below) */
-	"rt_sigaction",
-	"rt_sigprocmask",
-	"rt_sigreturn",
+	/* signals, beyond sc_signals (kill/tgkill are conditional, below) */
 	"sigaltstack",
-	/* time: usually the vDSO, but the kernel path must work too */
-	"clock_gettime",
-	"clock_getres",
-	"clock_nanosleep",
-	"nanosleep",
-	"gettimeofday",
-	"time",
-	/* self-inspection */
-	"getrandom",
-	"getpid",
-	"gettid",
+	/* self-inspection, beyond sc_self */
 	"getppid",
-	"getuid",
-	"geteuid",
-	"getgid",
-	"getegid",
 	"getresuid",
 	"getresgid",
 	"getrlimit",
@@ -268,6 +221,7 @@ int worker_seccomp_load(struct isol8_err *err)
 	size_t n_deny = SC_LEN(deny_eacces);
 #endif
 	const struct sc_names lists[] = {
+		SC_BASE_GROUPS,
 		SC_NAMES(SC_ALLOW, allow_plain),
 		{SC_KILL, sc_escapes, sc_n_escapes},
 #ifdef ISOL8_SANITIZERS
