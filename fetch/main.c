@@ -19,7 +19,7 @@
 #include "common/remote_code.h"
 #include "common/xalloc.h"
 #include "fetch/fetch.h"
-#include "lockdown/lockdown.h"
+#include "lockdown/start.h"
 
 /* Debian's bundle (ca-certificates), what libcurl would open itself. */
 #define FETCH_DEFAULT_CA "/etc/ssl/certs/ca-certificates.crt"
@@ -75,72 +75,54 @@ static void answer_err(int fd, const struct isol8_err *e)
 	answer(fd, line, "", 0);
 }
 
+struct fetch_opts {
+	const char *hosts, *ca_path;
+};
+
+static int fetch_opt(int c, const char *arg, void *ctx)
+{
+	struct fetch_opts *o = ctx;
+
+	if (c == 'h')
+		o->hosts = arg;
+	else if (c == 'c')
+		o->ca_path = arg;
+	else
+		return -1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct worker_identity id = {0};
+	struct lockdown_start st = {.prog = "isol8-fetch", .need_gid = true};
+	struct fetch_opts o = {NULL, FETCH_DEFAULT_CA};
 	struct isol8_err err = ISOL8_ERR_INIT;
-	const char *hosts = NULL, *ca_path = FETCH_DEFAULT_CA;
 	struct fetch_job job;
 	char *ca, *jobtext, *code = NULL;
 	size_t ca_len, jl = 0, code_len = 0;
-	int keep[2] = {2, 3};
-	int c, chan = 3, level = ISOL8_LOG_INFO;
-	static const struct option opts[] = {{"fd", required_argument, 0, 'f'},
-					     {"uid", required_argument, 0, 'u'},
-					     {"gid", required_argument, 0, 'g'},
-					     {"hosts", required_argument, 0, 'h'},
-					     {"ca-file", required_argument, 0, 'c'},
-					     {"log-level", required_argument, 0, 'l'},
-					     {0, 0, 0, 0}};
+	int chan;
+	static const struct option opts[] = {{"hosts", required_argument, 0, 'h'},
+					     {"ca-file", required_argument, 0, 'c'}};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			chan = atoi(optarg);
-			break;
-		case 'u':
-			id.uid = (uid_t)strtoul(optarg, NULL, 10);
-			break;
-		case 'g':
-			id.gid = (gid_t)strtoul(optarg, NULL, 10);
-			break;
-		case 'h':
-			hosts = optarg;
-			break;
-		case 'c':
-			ca_path = optarg;
-			break;
-		case 'l':
-			level = atoi(optarg);
-			break;
-		default:
-			die("isol8-fetch is started by isol8d, not by hand");
-		}
-	}
-	if (chan < 3 || id.uid == 0 || id.gid == 0)
-		die("isol8-fetch is started by isol8d, not by hand");
-	id.parent = getppid();
-	isol8_log_init("isol8-fetch", level, false);
-	signal(SIGPIPE, SIG_IGN);
+	lockdown_start_args(&st, argc, argv, opts, sizeof opts / sizeof opts[0], fetch_opt, &o);
+	chan = st.chan;
 	/* A backstop for a transfer libcurl fails to end: the policy's timeout is at most 300 s. */
 	alarm(ISOL8_REMOTE_MAX_TIMEOUT_MS / 1000 + 30);
-	if (!(ca = read_file(ca_path, FETCH_MAX_CA, &ca_len))) {
+	if (!(ca = read_file(o.ca_path, FETCH_MAX_CA, &ca_len))) {
 		isol8_err_set(&err, ISOL8_E_IO, errno, "Failed to fetch remote code: cannot read the CA bundle %s",
-			      ca_path);
+			      o.ca_path);
 		answer_err(chan, &err);
 		return 1;
 	}
-	if (hosts && fetch_hosts_load(hosts, &err) < 0) {
+	if (o.hosts && fetch_hosts_load(o.hosts, &err) < 0) {
 		answer_err(chan, &err);
 		return 1;
 	}
 	/* OpenSSL reads its configuration here, before the filter denies writes. */
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		die("curl_global_init failed");
-	keep[1] = chan;
-	if (worker_lockdown_with(&id, keep, 2, fetch_seccomp_load, &err) < 0)
-		die("lockdown: %s", err.msg);
-	chan = keep[1];
+	lockdown_start_lock(&st, fetch_seccomp_load);
+	chan = st.chan;
 
 	jobtext = xmalloc(FETCH_MAX_JOB + 1);
 	for (;;) {

@@ -3,57 +3,29 @@
  * allowlist), then serves the listeners the broker hands it (see proxy.c). */
 #include "config.h"
 
-#include <getopt.h>
-#include <signal.h>
-#include <stdlib.h>
-
 #include "common/log.h"
 #include "proxy/proxy.h"
-#include "lockdown/lockdown.h"
+#include "lockdown/start.h"
+
+static int proxy_opt(int c, const char *arg, void *ctx)
+{
+	if (c != 'h')
+		return -1;
+	*(const char **)ctx = arg;
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
-	struct worker_identity id = {0};
+	struct lockdown_start st = {.prog = "isol8-proxy", .need_gid = true};
 	struct isol8_err err = ISOL8_ERR_INIT;
 	const char *hosts = NULL;
-	int keep[2] = {2, 3};
-	int c, chan = 3, level = ISOL8_LOG_INFO;
-	static const struct option opts[] = {
-		{"fd", required_argument, 0, 'f'},        {"uid", required_argument, 0, 'u'},
-		{"gid", required_argument, 0, 'g'},       {"hosts", required_argument, 0, 'h'},
-		{"log-level", required_argument, 0, 'l'}, {0, 0, 0, 0}};
+	static const struct option opts[] = {{"hosts", required_argument, 0, 'h'}};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			chan = atoi(optarg);
-			break;
-		case 'u':
-			id.uid = (uid_t)strtoul(optarg, NULL, 10);
-			break;
-		case 'g':
-			id.gid = (gid_t)strtoul(optarg, NULL, 10);
-			break;
-		case 'h':
-			hosts = optarg;
-			break;
-		case 'l':
-			level = atoi(optarg);
-			break;
-		default:
-			die("isol8-proxy is started by isol8d, not by hand");
-		}
-	}
-	if (chan < 3 || id.uid == 0 || id.gid == 0)
-		die("isol8-proxy is started by isol8d, not by hand");
-	id.parent = getppid();
-	isol8_log_init("isol8-proxy", level, false);
+	lockdown_start_args(&st, argc, argv, opts, 1, proxy_opt, &hosts);
 	isol8_log_set_timestamps(!isol8_log_stderr_is_journal());
-	signal(SIGPIPE, SIG_IGN);
 	if (hosts && proxy_hosts_load(hosts, &err) < 0)
 		die("proxy hosts: %s", err.msg);
-	keep[1] = chan;
-	if (worker_lockdown_with(&id, keep, 2, proxy_seccomp_load, &err) < 0)
-		die("lockdown: %s", err.msg);
-	return proxy_run(keep[1]);
+	lockdown_start_lock(&st, proxy_seccomp_load);
+	return proxy_run(st.chan);
 }

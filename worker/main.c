@@ -3,7 +3,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,7 +17,8 @@
 #include "common/parse.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
-#include "lockdown/lockdown.h"
+#include "lockdown/seccomp_filter.h"
+#include "lockdown/start.h"
 #include "worker/pool.h"
 #include "worker/sessions.h"
 #include "worker/worker.h"
@@ -122,78 +122,57 @@ static void *expiry_thread(void *arg)
 	return NULL;
 }
 
+static int worker_opt(int c, const char *arg, void *ctx)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	uint64_t v;
+
+	(void)ctx;
+	switch (c) {
+	case 'i':
+		g_worker_index = (unsigned)atoi(arg);
+		break;
+	case 'p':
+		g_pool_target = (unsigned)atoi(arg) > 16 ? 16 : (unsigned)atoi(arg);
+		break;
+	case 's':
+		g_pool_secure = strcmp(arg, "secure") == 0;
+		break;
+	case 'd':
+		if (isol8_parse_u64(arg, 16, &v, &err) < 0)
+			die("--pool-dirty: %s", err.msg);
+		g_pool_dirty = (unsigned)v;
+		break;
+	case 'v':
+		/* How long a verb call waits for isol8d's answer (brokerc.c; tests shorten it). */
+		if (isol8_parse_u64(arg, 3600000, &v, &err) < 0 || v == 0)
+			die("--verb-timeout-ms: %s", err.msg[0] ? err.msg : "must be at least 1");
+		brokerc_set_timeout_ms((unsigned)v);
+		break;
+	default:
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	struct worker_identity id = {0};
+	struct lockdown_start st = {.prog = "isol8-worker", .need_gid = false};
 	struct isol8_err err = ISOL8_ERR_INIT;
-	int keep[2] = {2, 3};
-	int c, chan = 3, level = ISOL8_LOG_INFO;
+	int chan;
 	pthread_t th;
-	static const struct option opts[] = {{"fd", required_argument, 0, 'f'},
-					     {"uid", required_argument, 0, 'u'},
-					     {"gid", required_argument, 0, 'g'},
-					     {"index", required_argument, 0, 'i'},
-					     {"log-level", required_argument, 0, 'l'},
+	static const struct option opts[] = {{"index", required_argument, 0, 'i'},
 					     {"pool-size", required_argument, 0, 'p'},
 					     {"pool-strategy", required_argument, 0, 's'},
 					     {"pool-dirty", required_argument, 0, 'd'},
-					     {"verb-timeout-ms", required_argument, 0, 'v'},
-					     {0, 0, 0, 0}};
+					     {"verb-timeout-ms", required_argument, 0, 'v'}};
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (c) {
-		case 'f':
-			chan = atoi(optarg);
-			break;
-		case 'u':
-			id.uid = (uid_t)strtoul(optarg, NULL, 10);
-			break;
-		case 'g':
-			id.gid = (gid_t)strtoul(optarg, NULL, 10);
-			break;
-		case 'i':
-			g_worker_index = (unsigned)atoi(optarg);
-			break;
-		case 'l':
-			level = atoi(optarg);
-			break;
-		case 'p':
-			g_pool_target = (unsigned)atoi(optarg) > 16 ? 16 : (unsigned)atoi(optarg);
-			break;
-		case 's':
-			g_pool_secure = strcmp(optarg, "secure") == 0;
-			break;
-		case 'd': {
-			uint64_t v;
-			if (isol8_parse_u64(optarg, 16, &v, &err) < 0)
-				die("--pool-dirty: %s", err.msg);
-			g_pool_dirty = (unsigned)v;
-			break;
-		}
-		case 'v': {
-			/* How long a verb call waits for isol8d's answer (brokerc.c; tests shorten it). */
-			uint64_t v;
-			if (isol8_parse_u64(optarg, 3600000, &v, &err) < 0 || v == 0)
-				die("--verb-timeout-ms: %s", err.msg[0] ? err.msg : "must be at least 1");
-			brokerc_set_timeout_ms((unsigned)v);
-			break;
-		}
-		default:
-			die("isol8-worker is started by isol8d, not by hand");
-		}
-	}
-	if (chan < 3 || id.uid == 0)
-		die("isol8-worker is started by isol8d, not by hand");
-	id.parent = getppid();
-	isol8_log_init("isol8-worker", level, false);
-	signal(SIGPIPE, SIG_IGN);
-	keep[1] = chan;
-	if (worker_lockdown(&id, keep, 2, &err) < 0)
-		die("lockdown: %s", err.msg);
-	chan = keep[1];
+	lockdown_start_args(&st, argc, argv, opts, sizeof opts / sizeof opts[0], worker_opt, NULL);
+	lockdown_start_lock(&st, worker_seccomp_load);
+	chan = st.chan;
 	brokerc_init(chan);
 	isol8_log_set_sink(log_to_broker, NULL);
-	log_debug("worker %u ready (uid %u)", g_worker_index, (unsigned)id.uid);
+	log_debug("worker %u ready (uid %u)", g_worker_index, (unsigned)st.id.uid);
 	pthread_create(&th, NULL, expiry_thread, NULL);
 	pool_report_start();
 	pthread_detach(th);
