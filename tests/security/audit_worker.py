@@ -7,37 +7,12 @@ NUL in a string, a bad outcome), and V_USAGE for a sandbox it does not own. One 
 attempt goes to $ISOL8_FAKE_LOG: "NAME reply=..." for verbs with a reply, "NAME sent" for
 V_AUDIT (which has none)."""
 import os
-import socket
 import struct
-import sys
 
 import wire
 
-BR_ASSIGN, BR_REPLY_OK, BR_REPLY_OK_FD, BR_REPLY_ERR, BR_SHUTDOWN = 30, 31, 32, 33, 34
-V_CREATE, V_START, V_REMOVE, V_AUDIT, V_USAGE = 40, 41, 46, 55, 56
-RT_PYTHON, NET_NONE = 0, 0
-
 log = open(os.environ.get('ISOL8_FAKE_LOG', '/dev/null'), 'a', buffering=1)
-chan = socket.socket(fileno=3)
-req = 0
-
-
-def send(mtype, payload):
-    global req
-    req += 1
-    chan.send(wire.HDR.pack(wire.MAGIC, wire.VERSION, mtype, 0, 0, len(payload), req, 0) + payload)
-
-
-def call(mtype, payload):
-    send(mtype, payload)
-    while True:
-        m = wire.recv(chan, 60)
-        if m is None:
-            return None, b''
-        for fd in m[2]:
-            os.close(fd)
-        if m[0] in (BR_REPLY_OK, BR_REPLY_OK_FD, BR_REPLY_ERR):
-            return m[0], m[1]
+chan = wire.BrokerChannel()
 
 
 def report(token, container, exec_id='0123abcd-0000-0000-0000-000000000001', outcome=0, err_code=0,
@@ -54,16 +29,13 @@ def report(token, container, exec_id='0123abcd-0000-0000-0000-000000000001', out
 
 
 def attack(token):
-    p = (struct.pack('<IB', token, RT_PYTHON) + wire.s('') + wire.s('') +
-         struct.pack('<QQIQQQQ', 512 << 20, 1000, 64, 30000, 512 << 20, 256 << 20, 1 << 20) +
-         struct.pack('<BBB', NET_NONE, 0, 0) + wire.s('') + struct.pack('<Q', 0))
-    t, r = call(V_CREATE, p)
-    if t != BR_REPLY_OK:
-        log.write('create reply=%s\n' % (wire.error_text(r) if t == BR_REPLY_ERR else 'none'))
+    p = wire.create_payload(token, wire.RT_PYTHON, 512 << 20, 1000, 64, 30000, 512 << 20, 256 << 20, 1 << 20)
+    t, r = chan.call(wire.V_CREATE, p)
+    if t != wire.BR_REPLY_OK:
+        log.write('create reply=%s\n' % wire.reply_text(t, r, 'none'))
         return
-    (n,) = struct.unpack_from('<I', r, 0)
-    cid = r[4:4 + n].decode()
-    call(V_START, wire.s(cid))
+    cid, _ = wire.getstr(r, 0)
+    chan.call(wire.V_START, wire.s(cid))
     foreign = 'f' * 64
     cases = [
         ('honest', report(token, cid, meta=[('userId', 'mallory')], code_hash='a' * 64)),
@@ -78,27 +50,19 @@ def attack(token):
         ('error-without-code', report(token, cid, exec_id='0123abcd-0000-0000-0000-000000000009', outcome=1)),
     ]
     for name, payload in cases:
-        send(V_AUDIT, payload)
+        chan.send(wire.V_AUDIT, payload)
         log.write('%s sent\n' % name)
-    t, r = call(V_USAGE, wire.s(foreign) + b'\x00')
-    log.write('usage-foreign reply=%s\n' % (wire.error_text(r) if t == BR_REPLY_ERR else t))
-    t, r = call(V_USAGE, wire.s(cid) + b'\x02')
-    log.write('usage-bad-flag reply=%s\n' % (wire.error_text(r) if t == BR_REPLY_ERR else t))
-    t, r = call(V_USAGE, wire.s(cid) + b'\x00')
-    log.write('usage-own reply=%s\n' % ('ok %d bytes' % len(r) if t == BR_REPLY_OK else t))
-    call(V_REMOVE, wire.s(cid))
+    t, r = chan.call(wire.V_USAGE, wire.s(foreign) + b'\x00')
+    log.write('usage-foreign reply=%s\n' % wire.reply_text(t, r, t))
+    t, r = chan.call(wire.V_USAGE, wire.s(cid) + b'\x02')
+    log.write('usage-bad-flag reply=%s\n' % wire.reply_text(t, r, t))
+    t, r = chan.call(wire.V_USAGE, wire.s(cid) + b'\x00')
+    log.write('usage-own reply=%s\n' % ('ok %d bytes' % len(r) if t == wire.BR_REPLY_OK else t))
+    chan.call(wire.V_REMOVE, wire.s(cid))
 
 
-while True:
-    m = wire.recv(chan, 3600)
-    if m is None:
-        break
-    mtype, p, fds = m
-    if mtype == BR_SHUTDOWN:
-        break
-    if mtype == BR_ASSIGN:
+for mtype, p in chan.messages():
+    if mtype == wire.BR_ASSIGN:
         (token,) = struct.unpack_from('<I', p, 0)
         attack(token)
-        send(52, struct.pack('<I', token))  # V_CONN_DONE
-    for fd in fds:
-        os.close(fd)
+        chan.send(wire.V_CONN_DONE, struct.pack('<I', token))

@@ -15,8 +15,6 @@ import time
 
 import wire
 
-BR_SHUTDOWN = 34
-
 mode = sys.argv[1]
 index = sys.argv[sys.argv.index('--index') + 1] if '--index' in sys.argv else '?'
 with open(os.environ.get('ISOL8_WEDGE_LOG', '/dev/null'), 'a') as log:
@@ -34,5 +32,5 @@ while True:
     data, fds, _, _ = socket.recv_fds(chan, 70000, 3)
     for fd in fds:
         os.close(fd)
-    if not data or (len(data) >= wire.HDR.size and wire.HDR.unpack_from(data)[2] == BR_SHUTDOWN):
+    if not data or (len(data) >= wire.HDR.size and wire.HDR.unpack_from(data)[2] == wire.BR_SHUTDOWN):
         break

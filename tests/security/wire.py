@@ -1,6 +1,8 @@
 """A hostile frontend: speaks isol8's IPC framing (common/ipc.h, man/isol8-protocol.7) directly,
 so a security test can send what the real CLI never would (wrong fd kinds, floods, half
-hellos). Used by the scripts in tests/security/; prints nothing itself."""
+hellos); and a fake isol8-worker's side of the broker channel (BrokerChannel), for the
+compromised workers (*_worker.py). Used by the scripts in tests/security/; prints nothing
+itself."""
 import fcntl
 import json
 import os
@@ -125,3 +127,70 @@ def _drain(fd):
         chunks.append(b)
     os.close(fd)
     return b''.join(chunks)
+
+
+# A fake isol8-worker's side of the broker channel (fake_worker.py, kept_worker.py,
+# audit_worker.py): isol8d starts it with --worker-path and the channel on fd 3.
+BR_ASSIGN, BR_REPLY_OK, BR_REPLY_OK_FD, BR_REPLY_ERR, BR_SHUTDOWN, BR_PREWARM = 30, 31, 32, 33, 34, 35
+BR_REPLIES = (BR_REPLY_OK, BR_REPLY_OK_FD, BR_REPLY_ERR)
+V_CREATE, V_START, V_REMOVE, V_CONN_DONE, V_AUDIT, V_USAGE, V_KEPT_LIST, V_KEPT_REMOVE = 40, 41, 46, 52, 55, 56, 57, 58
+RT_PYTHON, RT_BASH = 0, 4
+NET_NONE, NET_HOST = 0, 2
+KIND_PERSIST = 2
+
+
+def getstr(p, off):
+    """A length-prefixed string at off: (text, offset after it)."""
+    (n,) = struct.unpack_from('<I', p, off)
+    return p[off + 4:off + 4 + n].decode(), off + 4 + n
+
+
+def reply_text(t, r, none='no reply'):
+    """A verb reply's error message, or `none` when no reply came."""
+    return error_text(r) if t == BR_REPLY_ERR else none
+
+
+def create_payload(token, runtime, memory, cpu_millis, pids, timeout_ms, sandbox_size, tmp_size, max_output,
+                   net=NET_NONE, writable=0, kind=0):
+    """V_CREATE (broker/validate.c): no image, no preferred image, no session, no persist ttl."""
+    return (struct.pack('<IB', token, runtime) + s('') + s('') +
+            struct.pack('<QQIQQQQ', memory, cpu_millis, pids, timeout_ms, sandbox_size, tmp_size, max_output) +
+            struct.pack('<BBB', net, writable, kind) + s('') + struct.pack('<Q', 0))
+
+
+class BrokerChannel:
+    def __init__(self, fd=3):
+        self.sock = socket.socket(fileno=fd)
+        self.req = 0
+
+    def send(self, mtype, payload):
+        self.req += 1
+        self.sock.send(frame(mtype, payload, 0, self.req))
+
+    def call(self, mtype, payload):
+        """Send a verb and wait for its reply: (reply type, payload), or (None, b'')."""
+        self.send(mtype, payload)
+        while True:
+            m = recv(self.sock, 60)
+            if m is None:
+                return None, b''
+            for fd in m[2]:
+                os.close(fd)
+            if m[0] in BR_REPLIES:
+                return m[0], m[1]
+
+    def messages(self):
+        """What isol8d sends, (type, payload) until EOF or BR_SHUTDOWN; each message's fds are
+        closed once the loop body has run."""
+        while True:
+            m = recv(self.sock, 3600)
+            if m is None:
+                return
+            mtype, p, fds = m
+            if mtype == BR_SHUTDOWN:
+                return
+            try:
+                yield mtype, p
+            finally:
+                for fd in fds:
+                    os.close(fd)
