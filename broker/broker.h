@@ -212,6 +212,16 @@ void broker_serve_health(struct broker *b, int fd);
 void broker_worker_msg(struct broker *b, unsigned idx);
 
 /* table.c: ownership of containers, execs and connection tokens (mutex inside) */
+/* What a sandbox was made as, after the policy: a replacement (V_REPLACE) must be made the
+ * same, so a worker cannot turn a dead sandbox into a different one. */
+struct sandbox_shape {
+	int runtime;
+	char image[ISOL8_MAX_IMAGE + 1];
+	struct isol8_limits lim;
+	int net_mode;
+	bool writable;
+};
+
 struct owned_container {
 	char id[65];
 	unsigned worker;
@@ -228,6 +238,8 @@ struct owned_container {
 	uint32_t uid, gid;    /* its host identity, fixed at create: every exec and the agent's check use it */
 	bool uid_claimed;     /* uid is one of its tenant's block, claimed until the entry goes */
 	char owner[ISOL8_MAX_PRINCIPAL + 1]; /* the creating token's principal ("" for the broker's own) */
+	struct sandbox_shape shape;          /* as created, for a replacement */
+	bool replacement;                    /* made with a V_REPLACE token: not replaced in turn */
 };
 /* A token lets the worker create sandboxes for the tenant: it dies at V_CONN_DONE, with the
  * worker, or at expires_ms, whichever comes first, so a worker that never says it is done
@@ -255,6 +267,12 @@ int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant, 
 unsigned table_token_expire(uint64_t now, unsigned *frontend_per_worker, unsigned n_workers);
 /* Returns 1 when the token belonged to a frontend connection (not an internal one, uid -1). */
 int table_token_drop(uint32_t token, unsigned worker, uint32_t gen);
+/* A replacement token (V_REPLACE): the broker's own, for one sandbox of exactly this shape,
+ * of the tenant whose pooled sandbox died. */
+uint32_t table_token_new_replace(unsigned worker, uint32_t gen, int tenant, const struct sandbox_shape *shape,
+				 uint64_t expires_ms);
+/* 0 and *shape when token is a replacement token of this worker, -1 otherwise. */
+int table_token_replace_shape(uint32_t token, unsigned worker, uint32_t gen, struct sandbox_shape *shape);
 void table_container_add(const struct owned_container *c);
 int table_container_owned(const char *id, unsigned worker, uint32_t gen, struct owned_container *out);
 void table_container_del(const char *id);

@@ -28,6 +28,8 @@ struct token_ent {
 	gid_t gid;
 	char principal[ISOL8_MAX_PRINCIPAL + 1]; /* for audit records; "" for the broker's own */
 	unsigned once;                           /* table_token_once bits already taken */
+	bool replace;                            /* a V_REPLACE token: one sandbox of shape */
+	struct sandbox_shape shape;
 };
 struct exec_ent {
 	char id[65];
@@ -68,6 +70,37 @@ uint32_t table_token_new(unsigned worker, uint32_t gen, int tenant, uid_t uid, b
 	tokens[n_tokens++] = (struct token_ent){t, worker, gen, tenant, uid, run, expires_ms, (gid_t)-1, "", 0};
 	pthread_mutex_unlock(&lock);
 	return t;
+}
+
+uint32_t table_token_new_replace(unsigned worker, uint32_t gen, int tenant, const struct sandbox_shape *shape,
+				 uint64_t expires_ms)
+{
+	uint32_t t = table_token_new(worker, gen, tenant, (uid_t)-1, false, expires_ms);
+
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_tokens; i++)
+		if (tokens[i].token == t) {
+			tokens[i].replace = true;
+			tokens[i].shape = *shape;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return t;
+}
+
+int table_token_replace_shape(uint32_t token, unsigned worker, uint32_t gen, struct sandbox_shape *shape)
+{
+	int r = -1;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < n_tokens; i++)
+		if (tokens[i].token == token && tokens[i].worker == worker && tokens[i].gen == gen &&
+		    tokens[i].replace) {
+			*shape = tokens[i].shape;
+			r = 0;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return r;
 }
 
 int table_token_get(uint32_t token, unsigned worker, uint32_t gen, int *tenant, bool *prewarm)

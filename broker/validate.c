@@ -89,6 +89,7 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	r->token = token;
 	r->token_ok = true;
 	r->prewarm = prewarm;
+	r->replace = table_token_replace_shape(token, worker, gen, &r->shape) == 0;
 	/* -1: the tenant left the policy at a reload while this connection was running. */
 	if (r->tenant < 0 || (size_t)r->tenant >= b->policy.n_tenants)
 		return isol8_err_set(err, ISOL8_E_POLICY, 0,
@@ -106,6 +107,8 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "writable flag %u out of range", writable);
 	if ((kind == SANDBOX_SESSION) != (*session != '\0') || (*session && !isol8_valid_session_name(session)))
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "bad session name for sandbox kind %u", kind);
+	if (r->replace && kind != SANDBOX_EPHEMERAL)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "a replacement token creates only pool sandboxes");
 	if (kind != SANDBOX_PERSIST && r->persist_ttl_ms)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "a persist ttl for sandbox kind %u", kind);
 	if (cpu_millis == 0 || cpu_millis > 1024000 || pids == 0 || r->lim.memory == 0 || r->lim.timeout_ms == 0 ||
@@ -121,7 +124,7 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 
 	/* The broker's own prewarm tokens stand for no request: they create only what a request
 	 * with no flags would get, whatever the tenant may do. */
-	if (prewarm) {
+	if (prewarm && !r->replace) {
 		struct isol8_limits def;
 		isol8_limits_defaults(&def);
 		if (kind != SANDBOX_EPHEMERAL || net != ISOL8_NET_NONE || writable || *image || *preferred ||

@@ -27,7 +27,9 @@ struct create_req {
 	uint32_t token;
 	bool token_ok; /* token resolved: refusals can name who asked */
 	bool prewarm;  /* the broker's own token */
-	bool clamped;  /* the policy lowered a limit: asked holds what was requested */
+	bool replace;  /* a V_REPLACE token: the sandbox must come out as shape */
+	struct sandbox_shape shape;
+	bool clamped; /* the policy lowered a limit: asked holds what was requested */
 	struct isol8_limits asked;
 };
 void create_req_free(struct create_req *r);

@@ -62,6 +62,15 @@ static int get_owned(struct job *j, char **id, struct owned_container *oc, struc
 	return 0;
 }
 
+/* The policy's answer for a replacement (validate_create) is the sandbox it replaces. */
+static bool shape_matches(const struct create_req *r)
+{
+	const struct sandbox_shape *s = &r->shape;
+	return r->runtime == s->runtime && strcmp(r->image, s->image) == 0 &&
+		memcmp(&r->lim, &s->lim, sizeof r->lim) == 0 && r->net_mode == s->net_mode &&
+		r->writable == s->writable;
+}
+
 /* ---- verbs ---- */
 
 static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
@@ -78,6 +87,10 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 			audit_refusal_token(j->b, j->worker, j->gen, r.token, "create-sandbox", err);
 		create_req_free(&r);
 		return -1;
+	}
+	if (r.replace && !shape_matches(&r)) {
+		create_req_free(&r);
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "a replacement must be made as the sandbox it replaces");
 	}
 	/* The sandbox's host identity: its tenant's one uid, or a uid of its block that no other
 	 * sandbox holds (so not even two sandboxes of one tenant share a host uid). */
@@ -160,7 +173,16 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 		if (!r.prewarm && table_token_who(r.token, j->worker, j->gen, &who) == 0)
 			memcpy(oc.owner, who.principal, sizeof oc.owner);
 	}
+	oc.shape.runtime = r.runtime;
+	snprintf(oc.shape.image, sizeof oc.shape.image, "%s", r.image);
+	oc.shape.lim = r.lim;
+	oc.shape.net_mode = r.net_mode;
+	oc.shape.writable = r.writable;
+	oc.replacement = r.replace;
 	table_container_add(&oc);
+	/* One replacement per dead sandbox. */
+	if (r.replace)
+		table_token_drop(r.token, j->worker, j->gen);
 	audit_note_sandbox(id, &r);
 	if (r.clamped && !r.prewarm)
 		audit_clamp(j->b, j->worker, j->gen, r.token, id, &r.asked, &r.lim);
@@ -357,6 +379,53 @@ static int verb_remove(struct job *j, struct docker *d, struct isol8_buf *reply,
 	netns_forget(j->b, id);
 	table_container_del(id);
 	log_info("removed sandbox %.12s", id);
+	return 0;
+}
+
+/* A pooled sandbox died while idle (removed out of band, killed, the engine restarted): the
+ * worker may make one like it, for the same tenant, without a caller's connection. Only for a
+ * sandbox that is really gone, once: the record goes with the answer. */
+static int verb_replace(struct job *j, struct docker *d, struct isol8_buf *reply, int *rfd, struct isol8_err *err)
+{
+	_cleanup_free_ char *id = NULL;
+	struct owned_container oc;
+	json_object *o = NULL, *state, *v;
+	bool running = false;
+	uint32_t token;
+	struct isol8_err ierr = ISOL8_ERR_INIT;
+
+	(void)rfd;
+	if (get_owned(j, &id, &oc, err) < 0 || isol8_msg_end(&j->m, err) < 0)
+		return -1;
+	if (oc.kind != SANDBOX_EPHEMERAL)
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "replace: %.12s is not a pool sandbox", id);
+	if (oc.policy_gen != j->b->policy_gen)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "replace: %.12s predates the policy reload", id);
+	/* A token outlives the connection that made the sandbox; chained, create-kill-replace
+	 * would keep a tenant's identity in the worker's hands for as long as it liked. One
+	 * generation, then the next run's own token. */
+	if (oc.replacement)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "replace: %.12s is itself a replacement", id);
+	if (docker_container_inspect(d, id, &o, &ierr) == 0) {
+		if (json_object_object_get_ex(o, "State", &state) && json_object_object_get_ex(state, "Running", &v))
+			running = json_object_get_boolean(v);
+		json_object_put(o);
+		if (running)
+			return isol8_err_set(err, ISOL8_E_PROTO, 0, "replace: %.12s is still running", id);
+	} else if (ierr.code != ISOL8_E_NOTFOUND) {
+		/* The engine does not answer: nothing to replace it on yet. */
+		*err = ierr;
+		return -1;
+	}
+	if (docker_container_remove(d, id, true, true, err) < 0 && err->code != ISOL8_E_NOTFOUND)
+		return -1;
+	isol8_err_clear(err);
+	netns_forget(j->b, id);
+	table_container_del(id);
+	token = table_token_new_replace(j->worker, j->gen, oc.tenant, &oc.shape,
+					clock_mono_ms() + BROKER_PREWARM_TOKEN_MS);
+	log_info("sandbox %.12s is gone while pooled: its worker may replace it", id);
+	isol8_put_u32(reply, token);
 	return 0;
 }
 

@@ -155,6 +155,9 @@ enum isol8_msg_type {
 	V_RENEW = 54,       /* str container, u64 timeout_ms: a reused ephemeral sandbox gets a fresh hard
 	                        deadline (now + min(timeout, its applied timeout) + 60 s); timeout_ms 0:
 	                        it went back to the pool (the deadline a new one gets) -> empty */
+	V_REPLACE = 68,     /* str container: a pool sandbox that died while idle -> u32 token, for one
+	                        V_CREATE of a sandbox made as it was (same tenant, image, limits,
+	                        network); refused while the container still runs */
 	V_USAGE = 56,       /* str container, u8 reset (1: start a new memory peak after reading)
 	                        -> u8 known (USAGE_K_*), u64 cpu_us, u64 memory_bytes,
 	                        u64 peak_memory_bytes, u64 net_bytes_in, u64 net_bytes_out: the

@@ -108,6 +108,7 @@
 	ROW(V_CONN_DONE, "conn-done", PEER_WORKER, PEER_BROKER, FDS0, 4, 4, ISOL8_MSG_NOREPLY, verb_conn_done)        \
 	ROW(V_NET_LOGS, "network-logs", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_STR(1), ISOL8_ID_MAX, 0, verb_net_logs) \
 	ROW(V_RENEW, "renew", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_STR(1) + 8, ISOL8_ID_MAX + 8, 0, verb_renew)      \
+	ROW(V_REPLACE, "replace", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_STR(1), ISOL8_ID_MAX, 0, verb_replace)        \
 	ROW(V_USAGE, "usage", PEER_WORKER, PEER_BROKER, FDS0, ISOL8_STR(1) + 1, ISOL8_ID_MAX + 1, 0, verb_usage)      \
 	ROW(V_KEPT_LIST, "kept-list-own", PEER_WORKER, PEER_BROKER, FDS0, 4, 4, 0, verb_kept_list)                    \
 	ROW(V_KEPT_REMOVE, "kept-remove-own", PEER_WORKER, PEER_BROKER, FDS0, 4 + ISOL8_KEPT_MIN, 4 + ISOL8_KEPT_MAX, \

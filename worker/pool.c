@@ -215,15 +215,30 @@ bool pool_put(const struct pool_key *k, const char *owner, const struct sandbox 
 	return ok;
 }
 
+struct fill_job {
+	struct pool_key key;
+	uint32_t token;
+};
+
+struct dead {
+	struct sandbox sb;
+	struct pool_key key;
+	bool replace; /* still wanted: not drained, not past its age */
+};
+
 /* Entries whose container is gone (sb_alive), out of the table, for drop_dead() outside the
  * lock. Under lock. */
-static unsigned take_dead_locked(struct sandbox dead[POOL_MAX])
+static unsigned take_dead_locked(struct dead dead[POOL_MAX])
 {
+	uint64_t now = clock_mono_ms();
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < n_ents;)
 		if (!sb_alive(&ents[i].sb)) {
-			dead[n++] = ents[i].sb;
+			dead[n].sb = ents[i].sb;
+			dead[n].key = ents[i].key;
+			dead[n].replace = !ents[i].drained && now - ents[i].created < POOL_MAX_AGE_MS;
+			n++;
 			ents[i] = ents[--n_ents];
 			changed_locked();
 		} else {
@@ -232,14 +247,59 @@ static unsigned take_dead_locked(struct sandbox dead[POOL_MAX])
 	return n;
 }
 
-static void drop_dead(struct sandbox *dead, unsigned n)
+static void *fill_main(void *arg);
+
+/* A replacement fill runs on its own thread: no connection waits for it. */
+static void replace_async(const struct pool_key *k, uint32_t token)
+{
+	struct fill_job *j;
+	pthread_attr_t attr;
+	pthread_t th;
+
+	pthread_mutex_lock(&lock);
+	if (g_worker_stopping || count_key(k) + keyset_count(&taken, k) >= g_pool_target ||
+	    n_ents + filling >= POOL_MAX) {
+		pthread_mutex_unlock(&lock);
+		return; /* not wanted now: the token expires unused */
+	}
+	filling++;
+	pthread_mutex_unlock(&lock);
+	j = xcalloc(1, sizeof *j);
+	j->key = *k;
+	j->token = token;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, fill_main, j) != 0) {
+		pthread_mutex_lock(&lock);
+		filling--;
+		pthread_mutex_unlock(&lock);
+		free(j);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+static void drop_dead(struct dead *dead, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {
-		log_info("pooled sandbox %.12s is gone (container removed or engine restarted): dropped", dead[i].id);
-		xclose(dead[i].agent_fd);
+		struct isol8_err err = ISOL8_ERR_INIT;
+		uint32_t token;
+
+		xclose(dead[i].sb.agent_fd);
+		/* The broker checks the container is really gone, clears its record and lets us make
+		 * one like it: the pool heals without waiting for a run to come. */
+		if (dead[i].replace && !g_worker_stopping && sb_replace(dead[i].sb.id, &token, &err) == 0) {
+			log_info("pooled sandbox %.12s is gone (container removed or engine restarted): replacing it",
+				 dead[i].sb.id);
+			replace_async(&dead[i].key, token);
+			continue;
+		}
+		if (dead[i].replace)
+			log_debug("replace %.12s: %s", dead[i].sb.id, err.msg);
+		log_info("pooled sandbox %.12s is gone (container removed or engine restarted): dropped",
+			 dead[i].sb.id);
 		/* Clears the broker's record; a container already gone is not an error there. With
 		 * the engine down it stays (stopped, restartable) until the engine answers again. */
-		sb_remove_or_later(dead[i].id);
+		sb_remove_or_later(dead[i].sb.id);
 	}
 }
 
@@ -279,7 +339,7 @@ static bool take_locked(const struct pool_key *k, const char *owner, struct sand
 bool pool_take(const struct pool_key *k, const char *owner, struct sandbox *out)
 {
 	uint64_t end = clock_mono_ms() + DIRTY_WAIT_MS;
-	struct sandbox dead[POOL_MAX];
+	struct dead dead[POOL_MAX];
 	unsigned n_dead;
 	bool found;
 
@@ -300,11 +360,6 @@ bool pool_take(const struct pool_key *k, const char *owner, struct sandbox *out)
 	drop_dead(dead, n_dead);
 	return found;
 }
-
-struct fill_job {
-	struct pool_key key;
-	uint32_t token;
-};
 
 static void *fill_main(void *arg)
 {
@@ -444,7 +499,7 @@ void pool_drain(const char *tenant)
 
 void pool_expire(uint64_t now, bool all)
 {
-	struct sandbox dead[POOL_MAX];
+	struct dead dead[POOL_MAX];
 	unsigned n_dead;
 
 	/* Noticed in the background too, within a second, so that the next run finds the pool as

@@ -155,6 +155,22 @@ bool sb_alive(const struct sandbox *sb)
 	return poll(&pf, 1, 0) <= 0 || !(pf.revents & (POLLHUP | POLLRDHUP | POLLERR));
 }
 
+int sb_replace(const char *id, uint32_t *token, struct isol8_err *err)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg m = {0};
+
+	isol8_put_str(&p, id);
+	if (call(V_REPLACE, &p, NULL, 0, &m, err) < 0)
+		return -1;
+	if (isol8_get_u32(&m, token, err) < 0 || isol8_msg_end(&m, err) < 0) {
+		isol8_msg_free(&m);
+		return -1;
+	}
+	isol8_msg_free(&m);
+	return 0;
+}
+
 int sb_remove(const char *id, struct isol8_err *err)
 {
 	return call_id_only(V_REMOVE, id, err);

@@ -81,6 +81,9 @@ int sb_exec_status(const char *exec_id, bool *running, int *exit_code, struct is
 int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, uint32_t *oom_kills, struct isol8_err *err);
 int sb_kill(const char *id, int sig, struct isol8_err *err);
 int sb_remove(const char *id, struct isol8_err *err);
+/* A pooled sandbox that died while idle: its record goes, and *token lets the worker make one
+ * like it (V_REPLACE); fails while the container runs or the engine does not answer. */
+int sb_replace(const char *id, uint32_t *token, struct isol8_err *err);
 /* reaper.c: remove, or, while the engine does not answer, keep retrying every second
  * (reaper_retry, from the expiry thread) so that no container outlives an engine restart. */
 void sb_remove_or_later(const char *id);

@@ -61,13 +61,45 @@ case_pool_removed() {
 	daemon_stop pr
 }
 
+# The pool heals by itself: no run has to come and find the dead slots.
+case_pool_heals() {
+	local before after i common
+	daemon_start ph || return
+	run_cap i8 ph run -e "$HELLO"
+	is "$RC|$OUT" $'0|hello\n' "pool heals: a first run fills the pool"
+	wait_pool ph 2 || not_ok "pool heals: the pool fills to 2" "$(daemon_containers ph)"
+	sleep 1 # the fill's last container settles into the pool
+	before=$(daemon_containers ph | sort)
+	remove_all ph
+	for ((i = 0; i < 150; i++)); do
+		after=$(daemon_containers ph | sort)
+		[ "$(grep -c . <<<"$after")" -ge 2 ] && break
+		sleep 0.1
+	done
+	common=$(comm -12 <(printf '%s\n' "$before") <(printf '%s\n' "$after"))
+	is "$(grep -c . <<<"$after")|$common" "2|" "pool heals: 2 new pooled sandboxes within 15 s, without a run"
+	is "$(grep -cE 'pooled sandbox [0-9a-f]{12} is gone .*: replacing it' "${D_LOG[ph]}")" 2 \
+		"pool heals: each dead slot is logged as being replaced"
+	run_cap i8 ph run -e "$HELLO"
+	is "$RC|$OUT|$ERR" $'0|hello\n|' "pool heals: the next run succeeds"
+	after=$(daemon_containers ph | sort)
+	common=$(comm -12 <(printf '%s\n' "$before") <(printf '%s\n' "$after"))
+	is "$common" "" "pool heals: none of the removed sandboxes came back"
+	no_refusals ph "pool heals: no refusal and no broken pipe in the daemon's log"
+	daemon_stop ph
+}
+
 case_cleanup_force() {
 	daemon_start cf || return
 	run_cap i8 cf run -e "$HELLO"
 	wait_pool cf 2 || not_ok "cleanup: the pool fills to 2" "$(daemon_containers cf)"
+	local before left
+	before=$(daemon_containers cf)
 	run_cap "$ISOL8" cleanup --force --filter "org.isol8.instance=${D_SOCK[cf]}"
 	is "$RC" 0 "cleanup --force (only this daemon's containers) exits 0"
-	is "$(daemon_containers cf)" "" "cleanup --force removed every container of the daemon"
+	# The pool may already be refilling with new ones: the old ones are what must be gone.
+	left=$(comm -12 <(sort <<<"$before") <(daemon_containers cf | sort))
+	is "$left" "" "cleanup --force removed every container the daemon had"
 	run_cap i8 cf run -e "$HELLO"
 	is "$RC|$OUT|$ERR" $'0|hello\n|' "cleanup --force: the very next run succeeds"
 	n_ok cf 5

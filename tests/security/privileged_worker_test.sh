@@ -33,6 +33,33 @@ SH
 	daemon_stop f
 }
 
+# V_REPLACE (a pooled sandbox died): one sandbox made exactly as the dead one, for a dead one only,
+# once, and never a replacement of a replacement (a chain would keep the tenant's identity after
+# its connection ended).
+case_fake_worker_replace() {
+	local log=$T_TMP/replace.log n
+	: >"$log"
+	chmod 0666 "$log"
+	cat >"$T_TMP/replace-worker" <<SH
+#!/bin/sh
+ISOL8_FAKE_REPLACE=1 ISOL8_FAKE_LOG=$log PYTHONPATH=$SEC_DIR exec /usr/bin/python3 $SEC_DIR/fake_worker.py "\$@"
+SH
+	chmod 0755 "$T_TMP/replace-worker"
+	daemon_start rp --worker-path "$T_TMP/replace-worker" --prewarm bash || return
+	for ((n = 0; n < 200; n++)); do grep -q 'step=replace-replacement' "$log" && break; sleep 0.1; done
+	diag "$(cat "$log")"
+	is "$(grep -o 'step=.*' "$log" | sed -E 's/(created|ok)$/\1/; s/refused .*(still running|made as the sandbox it replaces|unknown or expired connection token|itself a replacement).*/refused \1/')" \
+		"step=create result=created
+step=replace-running result=refused still running
+step=replace-dead result=ok
+step=other-shape result=refused made as the sandbox it replaces
+step=same-shape result=created
+step=second-use result=refused unknown or expired connection token
+step=replace-replacement result=refused itself a replacement" \
+		"replacement: refused while running; one sandbox of the dead one's shape, once; no chain"
+	daemon_stop rp
+}
+
 case_admin_has_its_own_worker() {
 	daemon_start a || return
 	local S=${D_SOCK[a]} w pids=()
