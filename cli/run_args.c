@@ -808,6 +808,11 @@ static int check_agent(struct run_opts *o, struct isol8_err *err)
 	return 0;
 }
 
+static bool file_missing(const char *path)
+{
+	return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
 static int finish(struct run_opts *o, const struct run_defaults *def, struct isol8_err *err)
 {
 	if (o->cmd && (o->eval || o->file || o->url || o->github || o->gist))
@@ -830,10 +835,9 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 	if (o->key && !o->host)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--key needs --host");
 
-	/* A missing file is not a runtime question ("isol8 run notes.txt" mistyped): said before
-	 * the runtime it would have picked (.txt is the agent's) asks for flags it does not need. */
-	if (o->file && strcmp(o->file, "-") != 0 && access(o->file, F_OK) < 0 && errno == ENOENT)
-		return isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "File not found: %s", o->file);
+	/* Whether the runtime comes from the file's name: then a rule of that runtime failing on a
+	 * file that is not there ("isol8 run notes.txt" mistyped) is the absence, not the rule. */
+	bool by_name = !o->runtime && !o->cmd && o->file && strcmp(o->file, "-") != 0;
 	if (!o->runtime) {
 		const char *rt = "python";
 		if (o->cmd)
@@ -848,6 +852,8 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 					rt = runtimes[i];
 			}
 		} else if (o->file && !(rt = run_runtime_from_path(o->file))) {
+			if (file_missing(o->file))
+				return isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "File not found: %s", o->file);
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
 					     "Cannot detect runtime for %s. Use --runtime to specify.", o->file);
 		}
@@ -876,7 +882,12 @@ static int finish(struct run_opts *o, const struct run_defaults *def, struct iso
 			strv_push(&o->deny, def->blacklist[i]);
 	if (o->install.n && strcmp(o->network, "filtered") == 0 && add_registry_patterns(o, def, err) < 0)
 		return -1;
-	return check_agent(o, err);
+	if (check_agent(o, err) < 0) {
+		if (by_name && file_missing(o->file))
+			return isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "File not found: %s", o->file);
+		return -1;
+	}
+	return 0;
 }
 
 int run_args_parse(int argc, char **argv, const struct run_defaults *def, struct run_opts *o, struct isol8_err *err)

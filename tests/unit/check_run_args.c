@@ -602,7 +602,14 @@ START_TEST(runtime_detection)
 	/* a missing file is said to be missing, not of an unknown runtime */
 	ck_assert_int_eq(parse("no-such-file.rb", NULL), -1);
 	ck_assert_int_eq(err.code, ISOL8_E_NOTFOUND);
-	ck_assert_str_eq(err.msg, "cannot open no-such-file.rb: No such file or directory");
+	ck_assert_str_eq(err.msg, "File not found: no-such-file.rb");
+	/* .txt is the agent's: a missing one is missing, not short of the agent's network flags */
+	ck_assert_int_eq(parse("notes.txt", NULL), -1);
+	ck_assert_int_eq(err.code, ISOL8_E_NOTFOUND);
+	ck_assert_str_eq(err.msg, "File not found: notes.txt");
+	/* but -r agent given: the rule is the user's question, whatever the file */
+	ck_assert_int_eq(parse("-r", "agent", "notes.txt", NULL), -1);
+	ck_assert_int_eq(err.code, ISOL8_E_USAGE);
 	{
 		char rb[] = "/tmp/check_run_args_XXXXXX.rb", want[128];
 		int fd = mkstemps(rb, 3);
