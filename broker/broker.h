@@ -58,10 +58,12 @@ struct broker_opts {
 	const char *worker_path;
 	const char *seccomp_path; /* sandbox seccomp profile (Docker JSON) */
 	const char *docker_host;
-	const char *proxy_path;  /* isol8-proxy binary (default: next to isol8d) */
-	const char *proxy_hosts; /* test hook: hosts file for the proxy's own name resolution */
-	const char *fetch_path;  /* isol8-fetch binary (default: next to isol8d) */
-	const char *fetch_hosts; /* test hook: hosts file for the fetcher's name resolution */
+	const char *proxy_path;   /* isol8-proxy binary (default: next to isol8d) */
+	const char *proxy_hosts;  /* test hook: hosts file for the proxy's own name resolution */
+	const char *proxy_subnet; /* --proxy-subnet: the proxy namespaces' /30s (10.254.254.0/24) */
+	bool proxy_host_netns;    /* --proxy-in-host-netns: no namespace of its own (old placement) */
+	const char *fetch_path;   /* isol8-fetch binary (default: next to isol8d) */
+	const char *fetch_hosts;  /* test hook: hosts file for the fetcher's name resolution */
 	unsigned workers;
 	unsigned max_concurrent; /* running executions per daemon (10) */
 	unsigned queue_max;      /* runs waiting for a slot (32) */
@@ -137,6 +139,14 @@ struct broker {
 	uint32_t proxy_req;
 	unsigned proxy_crashes;
 	uint64_t proxy_respawn_at_ms;
+	struct broker_pxns {           /* the proxy's network namespace (proxyns.c) */
+		bool on;               /* set up: the proxy starts in a namespace of its own */
+		unsigned index, slots; /* K of isol8px<K> and ISOL8-PX<K>-*; how many the subnet has */
+		int lock_fd;           /* flock on /run/isol8-proxyns/K.lock, held for the broker's life */
+		uint32_t base, host_ip, ns_ip;
+		char ifname[16];
+		char ip[64], ipt[64], ipt_restore[64], ip6t[64]; /* tool paths ("" when missing) */
+	} pxns;
 	pid_t http_pid;     /* --http child, 0 when not running */
 	int http_listen_fd; /* private socket for the --http child (owned by its account) */
 	char *http_socket;
@@ -163,6 +173,17 @@ void broker_stop_http(struct broker *b, bool wait);
 
 /* spawn.c: fork + exec of a helper with its channel on fd 3 */
 int broker_spawn_child(const char *path, char *const argv[], int *chan_out, pid_t *pid_out, struct isol8_err *err);
+/* The same, with the child in a new network namespace: it unshares it, then waits until
+ * attach(b, pid) has set it up (the child is killed when attach fails). */
+int broker_spawn_child_netns(struct broker *b, const char *path, char *const argv[], int *chan_out, pid_t *pid_out,
+			     int (*attach)(struct broker *, pid_t, struct isol8_err *), struct isol8_err *err);
+
+/* proxyns.c: the proxy's own network namespace behind a veth and NAT */
+int proxyns_init(struct broker *b, struct isol8_err *err);     /* lock an index, sweep leftovers, rules */
+int proxyns_firewall(struct broker *b, struct isol8_err *err); /* rebuild the rules (after a reload) */
+int proxyns_attach(struct broker *b, pid_t pid, struct isol8_err *err);
+bool proxyns_enabled(const struct broker *b);
+void proxyns_fini(struct broker *b); /* remove chains, jumps and the veth; release the index */
 
 /* workers.c */
 int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err);

@@ -185,6 +185,7 @@ static void shutdown_broker(struct broker *b)
 	}
 	broker_stop_http(b, true);
 	broker_stop_proxy(b);
+	proxyns_fini(b);
 	audit_close();
 	if (b->o.pidfile)
 		unlink(b->o.pidfile);
@@ -320,8 +321,12 @@ static void spawn_children(struct broker *b)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
 
-	if (broker_spawn_proxy(b, &err) < 0)
+	if (proxyns_init(b, &err) < 0)
 		die("%s", err.msg);
+	if (broker_spawn_proxy(b, &err) < 0) {
+		proxyns_fini(b);
+		die("%s", err.msg);
+	}
 	for (unsigned i = 0; i < b->o.workers; i++) {
 		pthread_mutex_init(&b->w[i].send_lock, NULL);
 		b->w[i].chan = -1;

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <json-c/json.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -366,12 +367,16 @@ static int make_listener(int nsfd_in, int *lfd, struct isol8_err *err)
 
 /* Every Docker network's subnets (IPAM.Config[].Subnet), for the proxy to refuse: containers on
  * a network with global addresses (an IPv6 prefix, a custom pool) would otherwise be reachable
- * from filtered sandboxes through the host's routes. Appends "u32 n, str cidr[]". */
+ * from filtered sandboxes through the host's routes. Then the host's own global addresses: the
+ * proxy runs in a namespace of its own (proxyns.c), where they are not local, so its bind probe
+ * cannot recognise them (the host also drops what the proxy sends it). Appends "u32 n, str cidr[]". */
 static int put_docker_subnets(struct docker *d, struct isol8_buf *px, struct isol8_err *err)
 {
 	json_object *nets = NULL;
 	char *cidrs[NET_MAX_DOCKER_NETS];
-	size_t n = 0;
+	char own[NET_MAX_DOCKER_NETS][INET6_ADDRSTRLEN + 4];
+	struct ifaddrs *ifs = NULL;
+	size_t n = 0, n_own = 0;
 	int rc = 0;
 
 	if (docker_network_list(d, &nets, err) < 0)
@@ -396,9 +401,31 @@ static int put_docker_subnets(struct docker *d, struct isol8_buf *px, struct iso
 			cidrs[n++] = (char *)str;
 		}
 	}
-	isol8_put_u32(px, (uint32_t)n);
+	if (getifaddrs(&ifs) == 0) {
+		for (struct ifaddrs *i = ifs; i && n_own < NET_MAX_DOCKER_NETS; i = i->ifa_next) {
+			const struct sockaddr *sa = i->ifa_addr;
+			char a[INET6_ADDRSTRLEN];
+			if (!sa || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) || !net_addr_global(sa))
+				continue;
+			inet_ntop(sa->sa_family,
+				  sa->sa_family == AF_INET
+					  ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+					  : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr,
+				  a, sizeof a);
+			snprintf(own[n_own++], sizeof own[0], "%s/%d", a, sa->sa_family == AF_INET ? 32 : 128);
+		}
+		freeifaddrs(ifs);
+	}
+	if (n + n_own > NET_MAX_DOCKER_NETS) {
+		log_warn("%zu Docker subnets and %zu host addresses: the proxy is told of the first %u only", n, n_own,
+			 NET_MAX_DOCKER_NETS);
+		n_own = NET_MAX_DOCKER_NETS - n;
+	}
+	isol8_put_u32(px, (uint32_t)(n + n_own));
 	for (size_t i = 0; i < n; i++)
 		isol8_put_str(px, cidrs[i]);
+	for (size_t i = 0; i < n_own; i++)
+		isol8_put_str(px, own[i]);
 out:
 	json_object_put(nets);
 	return rc;

@@ -39,6 +39,8 @@ enum {
 	O_QUEUE,
 	O_PPATH,
 	O_PHOSTS,
+	O_PSUBNET,
+	O_PHOSTNS,
 	O_FPATH,
 	O_FHOSTS,
 	O_NOAGENT,
@@ -81,6 +83,8 @@ static const struct option opts[] = {{"socket", required_argument, 0, O_SOCKET},
 				     {"http-keys", required_argument, 0, O_HTTPKEYS},
 				     {"proxy-path", required_argument, 0, O_PPATH},
 				     {"proxy-hosts", required_argument, 0, O_PHOSTS},
+				     {"proxy-subnet", required_argument, 0, O_PSUBNET},
+				     {"proxy-in-host-netns", no_argument, 0, O_PHOSTNS},
 				     {"fetch-path", required_argument, 0, O_FPATH},
 				     {"fetch-hosts", required_argument, 0, O_FHOSTS},
 				     {"config", required_argument, 0, O_CONFIG},
@@ -113,6 +117,10 @@ void broker_usage(FILE *f)
 		"  --proxy-path FILE      isol8-proxy binary (default: next to isol8d)\n"
 		"  --proxy-hosts FILE     hosts file (\"ADDRESS NAME...\" lines) the network proxy consults\n"
 		"                         before DNS (tests)\n"
+		"  --proxy-subnet CIDR    IPv4 network for the proxy's own namespace, a /30 per daemon\n"
+		"                         (default 10.254.254.0/24)\n"
+		"  --proxy-in-host-netns  run the proxy in the host's network namespace (hosts without\n"
+		"                         iptables or veth; the host's own services are then local to it)\n"
 		"  --fetch-path FILE      isol8-fetch binary, the remote-code fetcher (default: next to isol8d)\n"
 		"  --fetch-hosts FILE     hosts file the remote-code fetcher consults before DNS; a name listed\n"
 		"                         again answers its next lookup with the next line (tests)\n"
@@ -151,6 +159,7 @@ void broker_options_defaults(struct broker_opts *o)
 {
 	memset(o, 0, sizeof *o);
 	o->socket_path = "/run/isol8/isol8d.sock";
+	o->proxy_subnet = "10.254.254.0/24";
 	o->policy_path = ISOL8_SYSCONFDIR "/isol8/policy.json";
 	if (access("/etc/isol8/policy.json", F_OK) == 0)
 		o->policy_path = "/etc/isol8/policy.json";
@@ -258,6 +267,12 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 			break;
 		case O_PHOSTS:
 			o->proxy_hosts = optarg;
+			break;
+		case O_PSUBNET:
+			o->proxy_subnet = optarg;
+			break;
+		case O_PHOSTNS:
+			o->proxy_host_netns = true;
 			break;
 		case O_FPATH:
 			o->fetch_path = optarg;

@@ -224,6 +224,9 @@ void broker_reload(struct broker *b)
 		 added, old.n_tenants + added - b->policy.n_tenants,
 		 stopped ? "; sandboxes of gone tenants removed" : "");
 	isol8_policy_free(&old);
+	/* The host firewall under the proxy lets through what the new allowAddresses permit. */
+	if (proxyns_firewall(b, &err) < 0)
+		log_error("reload: %s", err.msg);
 	/* The HTTP child read its keys at start; a new one reads the new file (in-flight requests
 	 * finish in the old one, which stops on SIGTERM). */
 	if (b->o.http && b->http_pid) {

@@ -25,14 +25,12 @@ fi
 command -v python3 >/dev/null || bail "python3 needed for the provider stand-in"
 
 # ---- the provider stand-in on the bridge, reachable only as llm.test through the proxy ----------
-GW=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
-[ -n "$GW" ] || GW=$(ip -o -4 addr show docker0 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')
-[ -n "$GW" ] || bail "cannot find the docker bridge address"
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("'"$GW"'", 0)); print(s.getsockname()[1])')
+bridge_host # $GW: a stand-in host on the bridge, not the host itself (the proxy cannot reach that)
+PORT=$(free_port "$GW")
 KEY=sk-ant-standin-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 LLM_LOG=$T_TMP/llm.log
 : >"$LLM_LOG"
-python3 "$here/llm_standin.py" "$GW" "$PORT" "$LLM_LOG" "$KEY" /sandbox/project/notes.txt \
+on_bridge python3 "$here/llm_standin.py" "$GW" "$PORT" "$LLM_LOG" "$KEY" /sandbox/project/notes.txt \
 	"status: draft" "status: reviewed by pi" >"$T_TMP/standin.err" 2>&1 &
 LLM_PID=$!
 stop_all() {

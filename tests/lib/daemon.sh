@@ -71,6 +71,7 @@ daemon_exit_trap() {
 	for id in "${!D_PID[@]}"; do
 		daemon_stop "$id" quiet
 	done
+	bridge_host_remove
 	[ -n "$T_TMP" ] && rm -rf "$T_TMP"
 }
 
@@ -210,18 +211,71 @@ run_cap() {
 # json_get JSON JQ-FILTER : compact value (strings keep their quotes)
 json_get() { printf '%s' "$1" | jq -c "$2" 2>/dev/null; }
 
-# serve_on_bridge TEXT: serve $T_TMP/www/index.txt (= TEXT) over HTTP on the docker bridge's host
-# address, where the proxy (host side) can reach it; sets GW, PORT and HTTP_PID and stops the
+# bridge_host: a stand-in internal server's host: a network namespace on the docker bridge with
+# an address of its own near the top of the bridge's subnet. Not the host's own address: the
+# proxy runs in a namespace of its own and the host drops what it sends to the host itself, so
+# test servers listen here (run them with on_bridge CMD...). Sets GW (the stand-in's address)
+# and BRIDGE_NS; removed by the EXIT trap (bridge_host_remove). A flock on
+# /run/lock/isol8-test-bridge.K keeps concurrent tests on distinct K.
+bridge_host() {
+	[ -n "${BRIDGE_NS:-}" ] && return 0
+	local sub brgw k=0
+	command -v ip >/dev/null || bail "ip (iproute2) needed for the bridge stand-in host"
+	sub=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null)
+	brgw=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
+	[ -n "$sub" ] && [ -n "$brgw" ] || bail "cannot find the docker bridge's subnet"
+	for k in $(seq 1 40); do
+		exec {BRIDGE_LOCK}>"/run/lock/isol8-test-bridge.$k"
+		flock -n "$BRIDGE_LOCK" && break
+		exec {BRIDGE_LOCK}>&-
+		k=0
+	done
+	[ "$k" -gt 0 ] || bail "no free bridge stand-in slot"
+	GW=$(python3 -c 'import ipaddress, sys; n = ipaddress.ip_network(sys.argv[1]); print(n.broadcast_address - int(sys.argv[2]))' "$sub" "$k")
+	BRIDGE_NS=isol8t$k BRIDGE_IF=isol8tb$k
+	ip netns del "$BRIDGE_NS" 2>/dev/null
+	ip link del "$BRIDGE_IF" 2>/dev/null
+	ip netns add "$BRIDGE_NS" &&
+		ip link add "$BRIDGE_IF" type veth peer name eth0 netns "$BRIDGE_NS" &&
+		ip link set "$BRIDGE_IF" master docker0 up &&
+		ip -n "$BRIDGE_NS" link set lo up &&
+		ip -n "$BRIDGE_NS" addr add "$GW/${sub#*/}" dev eth0 &&
+		ip -n "$BRIDGE_NS" link set eth0 up &&
+		ip -n "$BRIDGE_NS" route add default via "$brgw" || bail "cannot make the bridge stand-in host $GW"
+	for _ in $(seq 50); do
+		ping -c1 -W1 "$GW" >/dev/null 2>&1 && break
+		python3 -c "import socket; s = socket.socket(); s.settimeout(0.2); s.connect_ex(('$GW', 9))" 2>/dev/null
+		sleep 0.1
+	done
+}
+
+on_bridge() { ip netns exec "$BRIDGE_NS" "$@"; }
+
+bridge_host_remove() {
+	[ -n "${BRIDGE_NS:-}" ] || return 0
+	ip netns pids "$BRIDGE_NS" 2>/dev/null | xargs -r kill 2>/dev/null
+	ip link del "$BRIDGE_IF" 2>/dev/null
+	ip netns del "$BRIDGE_NS" 2>/dev/null
+	BRIDGE_NS=
+}
+
+# free_port ADDR: a free TCP port on ADDR (in the bridge stand-in when ADDR is $GW)
+free_port() {
+	local run=()
+	[ "$1" = "${GW:-}" ] && [ -n "${BRIDGE_NS:-}" ] && run=(on_bridge)
+	"${run[@]}" python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$1"
+}
+
+# serve_on_bridge TEXT: serve $T_TMP/www/index.txt (= TEXT) over HTTP from the bridge stand-in
+# host (bridge_host), where the proxy can reach it; sets GW, PORT and HTTP_PID and stops the
 # server with the daemons at exit. Nothing leaves the machine.
 serve_on_bridge() {
 	command -v python3 >/dev/null || bail "python3 needed to serve HTTP"
-	GW=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
-	[ -n "$GW" ] || GW=$(ip -o -4 addr show docker0 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')
-	[ -n "$GW" ] || bail "cannot find the docker bridge address"
-	PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("'"$GW"'", 0)); print(s.getsockname()[1])')
+	bridge_host
+	PORT=$(free_port "$GW")
 	mkdir -p "$T_TMP/www"
 	echo "$1" >"$T_TMP/www/index.txt"
-	python3 -m http.server "$PORT" --bind "$GW" --directory "$T_TMP/www" >"$T_TMP/http.log" 2>&1 &
+	on_bridge python3 -m http.server "$PORT" --bind "$GW" --directory "$T_TMP/www" >"$T_TMP/http.log" 2>&1 &
 	HTTP_PID=$!
 	trap 'kill $HTTP_PID 2>/dev/null; daemon_exit_trap' EXIT
 	for _ in $(seq 50); do

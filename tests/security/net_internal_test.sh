@@ -35,10 +35,13 @@ cleanup() {
 trap cleanup EXIT
 ip addr add "$SELF/32" dev lo || bail "cannot add $SELF to lo"
 
-# Servers where the old proxy let sandboxes in: HTTP on port 80 of the bridge gateway and of the
-# host's own global address; a raw TCP banner service on the gateway.
-serve80() { # ADDR
-	python3 -m http.server 80 --bind "$1" --directory "$T_TMP/www" >"$T_TMP/http80-$1.log" 2>&1 &
+# Servers where the old proxy let sandboxes in: HTTP on port 80 of a host on the bridge (the
+# stand-in of serve_on_bridge) and of the host's own global address; a raw TCP banner service on
+# the bridge host.
+serve80() { # ADDR (the bridge stand-in's runs in its namespace)
+	local run=()
+	[ "$1" = "$GW" ] && run=(on_bridge)
+	"${run[@]}" python3 -m http.server 80 --bind "$1" --directory "$T_TMP/www" >"$T_TMP/http80-$1.log" 2>&1 &
 	PIDS+=($!)
 }
 serve80 "$GW"
@@ -51,7 +54,7 @@ open(sys.argv[2], "w").write(str(s.getsockname()[1]))
 while True:
     c, _ = s.accept(); c.sendall(b"SSH-2.0-internal-service\r\n"); c.close()
 EOP
-python3 "$T_TMP/banner.py" "$GW" "$T_TMP/banner.port" >/dev/null 2>&1 &
+on_bridge python3 "$T_TMP/banner.py" "$GW" "$T_TMP/banner.port" >/dev/null 2>&1 &
 PIDS+=($!)
 for _ in $(seq 50); do
 	[ -s "$T_TMP/banner.port" ] && python3 -c "import socket; socket.create_connection(('$GW', 80), 1); socket.create_connection(('$SELF', 80), 1)" 2>/dev/null && break

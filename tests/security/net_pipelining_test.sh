@@ -15,10 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 daemon_setup net_pipelining
 docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python missing (isol8 setup)"
-GW=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
-[ -n "$GW" ] || GW=$(ip -o -4 addr show docker0 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}')
-[ -n "$GW" ] || bail "cannot find the docker bridge address"
-python3 "$SEC_DIR/keepalive_server.py" "$GW" "$T_TMP/port" "$T_TMP/seen.log" >"$T_TMP/srv.out" 2>&1 &
+bridge_host # $GW: a stand-in host on the bridge, not the host itself
+on_bridge python3 "$SEC_DIR/keepalive_server.py" "$GW" "$T_TMP/port" "$T_TMP/seen.log" >"$T_TMP/srv.out" 2>&1 &
 SRV=$!
 trap 'kill $SRV 2>/dev/null; daemon_exit_trap' EXIT
 for _ in $(seq 50); do [ -s "$T_TMP/port" ] && break; sleep 0.1; done

@@ -37,7 +37,7 @@ while True:
     c, _ = s.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 EOP
-python3 "$T_TMP/sink.py" "$GW" "$T_TMP/sink.log" >/dev/null 2>&1 &
+on_bridge python3 "$T_TMP/sink.py" "$GW" "$T_TMP/sink.log" >/dev/null 2>&1 &
 SINK=$!
 trap 'kill $SINK $HTTP_PID 2>/dev/null; daemon_exit_trap' EXIT
 for _ in $(seq 50); do python3 -c "import socket; socket.create_connection(('$GW', 443), 1)" 2>/dev/null && break; sleep 0.1; done
