@@ -311,7 +311,8 @@ int proxyns_firewall(struct broker *b, struct isol8_err *err)
 	s[0] = '\0';
 	put(&s, &len, &cap, "*filter\n:ISOL8-PX%u-IN - [0:0]\n:ISOL8-PX%u-FWD - [0:0]\n", k, k);
 	/* The host itself: nothing from the proxy's side is for it. */
-	put(&s, &len, &cap, "-A ISOL8-PX%u-IN -j DROP\n", k);
+	put(&s, &len, &cap, "-A ISOL8-PX%u-IN -p tcp -j REJECT --reject-with tcp-reset\n-A ISOL8-PX%u-IN -j DROP\n", k,
+	    k);
 	put(&s, &len, &cap, "-A ISOL8-PX%u-FWD -o %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n", k, ifn);
 	put(&s, &len, &cap, "-A ISOL8-PX%u-FWD -o %s -j DROP\n", k, ifn);
 	put(&s, &len, &cap, "-A ISOL8-PX%u-FWD -i %s ! -s %s/32 -j DROP\n", k, ifn, ns);
@@ -337,7 +338,8 @@ int proxyns_firewall(struct broker *b, struct isol8_err *err)
 	}
 	pthread_rwlock_unlock(&b->policy_lock);
 	for (size_t i = 0; i < sizeof v4_drop / sizeof v4_drop[0]; i++)
-		put(&s, &len, &cap, "-A ISOL8-PX%u-FWD -i %s -d %s -j DROP\n", k, ifn, v4_drop[i]);
+		put(&s, &len, &cap, "-A ISOL8-PX%u-FWD -i %s -d %s -j REJECT --reject-with icmp-admin-prohibited\n", k,
+		    ifn, v4_drop[i]);
 	put(&s, &len, &cap, "-A ISOL8-PX%u-FWD -i %s -j ACCEPT\nCOMMIT\n", k, ifn);
 	put(&s, &len, &cap, "*nat\n:ISOL8-PX%u-NAT - [0:0]\n-A ISOL8-PX%u-NAT -s %s/32 ! -o %s -j MASQUERADE\nCOMMIT\n",
 	    k, k, ns, ifn);
