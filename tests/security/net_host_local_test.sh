@@ -142,6 +142,32 @@ case_proxy_in_own_netns() {
 		"its namespace has loopback and the veth only"
 }
 
+proxy_of() { # DAEMON_ID -> its isol8-proxy's pid
+	local c
+	for c in $(cat /proc/"${D_PID[$1]}"/task/*/children 2>/dev/null); do
+		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = isol8-proxy ] && echo "$c" && return 0
+	done
+}
+
+case_proxy_respawned_in_new_netns() {
+	local old new ns
+	old=$(proxy_of n)
+	ns=$(readlink "/proc/$old/ns/net")
+	kill -KILL "$old"
+	for _ in $(seq 100); do
+		new=$(proxy_of n)
+		[ -n "$new" ] && [ "$new" != "$old" ] && break
+		sleep 0.1
+	done
+	isnt "${new:-$old}" "$old" "a killed proxy is respawned"
+	isnt "$(readlink "/proc/$new/ns/net" 2>/dev/null)" "$ns" "in a new namespace"
+	[ -n "$MIRROR" ] || return
+	run_in n --net filtered --allow deb.debian.org --allow loop.test \
+		-e "$(get_py "http://deb.debian.org/debian/dists/bookworm/Release.gpg" "http://loop.test:$PORT/index.txt")"
+	like "$RC|$OUT" "^0\|200 " "its veth and route work: the outside host answers"
+	unlike "$OUT" "host-secret" "and the host's 127.0.0.1 stays out of reach"
+}
+
 case_stop_leaves_nothing() {
 	local k ns pp
 	k=$(px_index n)
