@@ -173,16 +173,20 @@ void broker_stop_http(struct broker *b, bool wait);
 
 /* spawn.c: fork + exec of a helper with its channel on fd 3 */
 int broker_spawn_child(const char *path, char *const argv[], int *chan_out, pid_t *pid_out, struct isol8_err *err);
-/* The same, with the child in a new network namespace: it unshares it, then waits until
- * attach(b, pid) has set it up (the child is killed when attach fails). */
-int broker_spawn_child_netns(struct broker *b, const char *path, char *const argv[], int *chan_out, pid_t *pid_out,
-			     int (*attach)(struct broker *, pid_t, struct isol8_err *), struct isol8_err *err);
+/* The same, with the child in a new network namespace: it unshares it (and a mount namespace
+ * with resolv_conf bound over /etc/resolv.conf, unless NULL), then waits until attach(b, pid)
+ * has set it up (the child is killed when attach fails). */
+int broker_spawn_child_netns(struct broker *b, const char *path, char *const argv[], const char *resolv_conf,
+			     int *chan_out, pid_t *pid_out, int (*attach)(struct broker *, pid_t, struct isol8_err *),
+			     struct isol8_err *err);
 
 /* proxyns.c: the proxy's own network namespace behind a veth and NAT */
 int proxyns_init(struct broker *b, struct isol8_err *err);     /* lock an index, sweep leftovers, rules */
 int proxyns_firewall(struct broker *b, struct isol8_err *err); /* rebuild the rules (after a reload) */
 int proxyns_attach(struct broker *b, pid_t pid, struct isol8_err *err);
 bool proxyns_enabled(const struct broker *b);
+/* A resolv.conf to show the proxy instead of the host's (whose servers are on loopback), or NULL. */
+const char *proxyns_resolv_conf(struct broker *b);
 void proxyns_fini(struct broker *b); /* remove chains, jumps and the veth; release the index */
 
 /* workers.c */

@@ -41,7 +41,8 @@ int broker_spawn_proxy(struct broker *b, struct isol8_err *err)
 	snprintf(uidbuf, sizeof uidbuf, "%u", (unsigned)b->worker_uid);
 	snprintf(gidbuf, sizeof gidbuf, "%u", (unsigned)b->worker_gid);
 	snprintf(lvl, sizeof lvl, "%d", isol8_log_get_level());
-	if ((proxyns_enabled(b) ? broker_spawn_child_netns(b, b->o.proxy_path, argv, &chan, &pid, proxyns_attach, err)
+	if ((proxyns_enabled(b) ? broker_spawn_child_netns(b, b->o.proxy_path, argv, proxyns_resolv_conf(b), &chan,
+							   &pid, proxyns_attach, err)
 				: broker_spawn_child(b->o.proxy_path, argv, &chan, &pid, err)) < 0)
 		return isol8_err_wrap(err, "network proxy");
 	pthread_mutex_lock(&b->proxy_lock);

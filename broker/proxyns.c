@@ -265,31 +265,70 @@ static void put(char **s, size_t *len, size_t *cap, const char *fmt, ...)
 	*len += (size_t)n;
 }
 
-/* The IPv4 name servers of /etc/resolv.conf, which the proxy's resolver must reach. */
-static size_t name_servers(char out[][INET_ADDRSTRLEN], size_t max)
+#define SYSTEMD_RESOLV "/run/systemd/resolve/resolv.conf"
+
+/* The IPv4 name servers a resolv.conf lists that are not on loopback; *n_local counts those that
+ * are (no namespace but the host's reaches them). */
+static size_t read_servers(const char *path, char out[][INET_ADDRSTRLEN], size_t max, size_t *n_local)
 {
-	FILE *f = fopen("/etc/resolv.conf", "re");
+	FILE *f = fopen(path, "re");
 	char line[256];
 	size_t n = 0;
 
+	*n_local = 0;
 	if (!f)
 		return 0;
 	while (n < max && fgets(line, sizeof line, f)) {
 		char addr[64];
 		struct in_addr a;
-		if (sscanf(line, " nameserver %63s", addr) != 1 || inet_pton(AF_INET, addr, &a) != 1)
+		struct in6_addr a6;
+		if (sscanf(line, " nameserver %63s", addr) != 1)
+			continue;
+		if (inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6))
+			(*n_local)++;
+		if (inet_pton(AF_INET, addr, &a) != 1)
 			continue;
 		if ((ntohl(a.s_addr) >> 24) == 127) {
-			log_warn("proxy namespace: the name server %s in /etc/resolv.conf is local to the host, "
-				 "so the proxy cannot reach it from its namespace; list a resolver the host can "
-				 "route to (for systemd-resolved: link /etc/resolv.conf to "
-				 "/run/systemd/resolve/resolv.conf), or start isol8d with --proxy-in-host-netns",
-				 addr);
+			(*n_local)++;
 			continue;
 		}
 		inet_ntop(AF_INET, &a, out[n++], INET_ADDRSTRLEN);
 	}
 	fclose(f);
+	return n;
+}
+
+/* The resolv.conf the proxy should see instead of /etc/resolv.conf, or NULL. A resolver on the
+ * host's loopback (systemd-resolved's 127.0.0.53, a local dnsmasq) is not reachable from the
+ * proxy's namespace; systemd-resolved lists its upstream servers in SYSTEMD_RESOLV, which the
+ * proxy then gets bind-mounted over /etc/resolv.conf in a mount namespace of its own. */
+const char *proxyns_resolv_conf(struct broker *b)
+{
+	char tmp[8][INET_ADDRSTRLEN];
+	size_t local, local2;
+
+	if (!b->pxns.on)
+		return NULL;
+	read_servers("/etc/resolv.conf", tmp, 8, &local);
+	if (local == 0 || read_servers(SYSTEMD_RESOLV, tmp, 8, &local2) == 0)
+		return NULL;
+	return SYSTEMD_RESOLV;
+}
+
+/* The IPv4 name servers the proxy's resolver uses, which its namespace must reach. */
+static size_t name_servers(struct broker *b, char out[][INET_ADDRSTRLEN], size_t max)
+{
+	const char *path = proxyns_resolv_conf(b);
+	size_t local, n = read_servers(path ? path : "/etc/resolv.conf", out, max, &local);
+
+	if (local)
+		log_warn("proxy namespace: /etc/resolv.conf lists %zu name server(s) on the host's loopback, which "
+			 "the proxy cannot reach from its namespace%s; list servers the host routes to (for "
+			 "systemd-resolved: link /etc/resolv.conf to " SYSTEMD_RESOLV
+			 "), or start isol8d with --proxy-in-host-netns",
+			 local, n ? " (its lookups time out on them before trying the others)" : "");
+	else if (path)
+		log_info("proxy namespace: the host's resolver is local; the proxy uses the servers of %s", path);
 	return n;
 }
 
@@ -316,7 +355,7 @@ int proxyns_firewall(struct broker *b, struct isol8_err *err)
 	put(&s, &len, &cap, "-A ISOL8-PX%u-FWD -o %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n", k, ifn);
 	put(&s, &len, &cap, "-A ISOL8-PX%u-FWD -o %s -j DROP\n", k, ifn);
 	put(&s, &len, &cap, "-A ISOL8-PX%u-FWD -i %s ! -s %s/32 -j DROP\n", k, ifn, ns);
-	n_dns = name_servers(dns, 8);
+	n_dns = name_servers(b, dns, 8);
 	for (size_t i = 0; i < n_dns; i++)
 		put(&s, &len, &cap,
 		    "-A ISOL8-PX%u-FWD -i %s -d %s/32 -p udp --dport 53 -j ACCEPT\n"
@@ -502,5 +541,6 @@ int proxyns_attach(struct broker *b, pid_t pid, struct isol8_err *err)
 		 ns, gw);
 	if (run_checked(batchv, batch, nsfd, err) < 0)
 		return isol8_err_wrap(err, "proxy namespace, proxy side");
-	return 0;
+	/* The name servers may have changed since the last proxy started. */
+	return proxyns_firewall(b, err);
 }

@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -53,8 +54,9 @@ int broker_spawn_child(const char *path, char *const argv[], int *chan_out, pid_
 	return 0;
 }
 
-int broker_spawn_child_netns(struct broker *b, const char *path, char *const argv[], int *chan_out, pid_t *pid_out,
-			     int (*attach)(struct broker *, pid_t, struct isol8_err *), struct isol8_err *err)
+int broker_spawn_child_netns(struct broker *b, const char *path, char *const argv[], const char *resolv_conf,
+			     int *chan_out, pid_t *pid_out, int (*attach)(struct broker *, pid_t, struct isol8_err *),
+			     struct isol8_err *err)
 {
 	int sv[2] = {-1, -1}, sync[2] = {-1, -1};
 	struct pollfd pf;
@@ -86,7 +88,12 @@ int broker_spawn_child_netns(struct broker *b, const char *path, char *const arg
 		signal(SIGPIPE, SIG_DFL);
 		close(sv[0]);
 		close(sync[0]);
-		if (unshare(CLONE_NEWNET) < 0)
+		if (unshare(CLONE_NEWNET | (resolv_conf ? CLONE_NEWNS : 0)) < 0)
+			_exit(126);
+		/* Its own view of /etc/resolv.conf: servers its namespace can reach. */
+		if (resolv_conf &&
+		    (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+		     mount(resolv_conf, "/etc/resolv.conf", NULL, MS_BIND, NULL) < 0))
 			_exit(126);
 		/* Namespace made; exec only once the broker has wired it up. */
 		if (write(sync[1], &ok, 1) != 1 || read(sync[1], &ok, 1) != 1 || ok != 1)

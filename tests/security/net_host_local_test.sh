@@ -168,6 +168,36 @@ case_proxy_respawned_in_new_netns() {
 	unlike "$OUT" "host-secret" "and the host's 127.0.0.1 stays out of reach"
 }
 
+# The host's resolver on its own loopback (systemd-resolved's stub) is out of the proxy's reach:
+# the daemon shows the proxy systemd-resolved's upstream list instead. Replayed in a private mount
+# namespace for the daemon: /etc/resolv.conf says 127.0.0.53, /run/systemd/resolve/resolv.conf
+# lists this machine's real server.
+case_local_resolver() {
+	local up
+	up=$(awk '$1 == "nameserver" && $2 ~ /^[0-9.]+$/ && $2 !~ /^127\./ {print $2; exit}' /etc/resolv.conf)
+	[ -n "$up" ] && [ -n "$MIRROR" ] && [ -d /run/systemd ] || { ok "# SKIP no IPv4 name server or /run/systemd here"; return; }
+	command -v unshare >/dev/null || { ok "# SKIP unshare missing"; return; }
+	echo "nameserver 127.0.0.53" >"$T_TMP/stub.conf"
+	echo "nameserver $up" >"$T_TMP/upstream.conf"
+	cat >"$T_TMP/wrap.sh" <<EOW
+#!/bin/sh
+mount -t tmpfs tmpfs /run/systemd && mkdir -p /run/systemd/resolve &&
+	cp "$T_TMP/upstream.conf" /run/systemd/resolve/resolv.conf &&
+	mount --bind "$T_TMP/stub.conf" /etc/resolv.conf && exec "\$@"
+exit 1
+EOW
+	chmod +x "$T_TMP/wrap.sh"
+	ISOL8_TEST_DAEMON_WRAPPER="unshare -m --propagation private $T_TMP/wrap.sh" \
+		daemon_start l --proxy-hosts "$T_TMP/hosts" --policy "$T_TMP/policy.json" || return
+	like "$(cat "${D_LOG[l]}")" "the proxy uses the servers of /run/systemd/resolve/resolv.conf" \
+		"a resolver on the host's loopback: the daemon says it uses systemd-resolved's upstreams"
+	is "$(nsenter -t "$(proxy_of l)" -m cat /etc/resolv.conf 2>&1)" "nameserver $up" \
+		"the proxy sees systemd-resolved's upstream list as its /etc/resolv.conf"
+	run_in l --net filtered --allow deb.debian.org -e "$(get_py "http://deb.debian.org/debian/dists/bookworm/Release.gpg")"
+	like "$RC|$OUT" "^0\|200 " "names still resolve in the proxy's namespace"
+	daemon_stop l
+}
+
 case_stop_leaves_nothing() {
 	local k ns pp
 	k=$(px_index n)
