@@ -108,9 +108,9 @@ leftovers() { # K -> what of index K is still on the host
 
 case_host_loopback() {
 	run_in n --net filtered --allow loop.test -e "$(get_py "http://loop.test:$PORT/index.txt" "http://127.0.0.1:$PORT/index.txt")"
-	unlike "$OUT" "host-secret" "GET: the host's 127.0.0.1 service is not reachable through the proxy ($(echo $OUT))"
+	unlike "$OUT" "host-secret" "GET: the host's 127.0.0.1 service is not reachable through the proxy (${OUT//$'\n'/ })"
 	run_in n --net filtered --allow loop.test -e "$(connect_py "loop.test:$PORT")"
-	unlike "$OUT" "200|True" "CONNECT: no tunnel to the host's 127.0.0.1 ($(echo $OUT))"
+	unlike "$OUT" "200|True" "CONNECT: no tunnel to the host's 127.0.0.1 (${OUT//$'\n'/ })"
 	is "$(served)" 0 "no host service saw a request"
 }
 
@@ -118,9 +118,9 @@ case_host_interface_addresses() {
 	local h
 	for h in self.test bridge.test; do
 		run_in n --net filtered --allow "$h" -e "$(get_py "http://$h:$PORT/index.txt")"
-		unlike "$OUT" "host-secret" "GET $h (the host's own address): not reachable ($(echo $OUT))"
+		unlike "$OUT" "host-secret" "GET $h (the host's own address): not reachable (${OUT//$'\n'/ })"
 		run_in n --net filtered --allow "$h" -e "$(connect_py "$h:$PORT")"
-		unlike "$OUT" "200|True" "CONNECT $h: no tunnel ($(echo $OUT))"
+		unlike "$OUT" "200|True" "CONNECT $h: no tunnel (${OUT//$'\n'/ })"
 	done
 	is "$(served)" 0 "no host service saw a request"
 }
