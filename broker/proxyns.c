@@ -154,9 +154,10 @@ static void cleanup_index(struct broker *b, unsigned k)
 	struct {
 		char *tool, *table, *chain, *hook, *match;
 	} jumps[] = {
-		{ipt, "filter", ch_in, "INPUT", "-i"},     {ipt, "filter", ch_fwd, "FORWARD", NULL},
-		{ipt, "nat", ch_nat, "POSTROUTING", NULL}, {ip6t, "filter", ch6, "INPUT", "-i"},
-		{ip6t, "filter", ch6, "FORWARD", "-i"},    {ip6t, "filter", ch6, "FORWARD", "-o"},
+		{ipt, "filter", ch_in, "INPUT", "-i"},        {ipt, "filter", ch_fwd, "FORWARD", NULL},
+		{ipt, "filter", ch_fwd, "DOCKER-USER", NULL}, {ipt, "nat", ch_nat, "POSTROUTING", NULL},
+		{ip6t, "filter", ch6, "INPUT", "-i"},         {ip6t, "filter", ch6, "FORWARD", "-i"},
+		{ip6t, "filter", ch6, "FORWARD", "-o"},
 	};
 	for (size_t i = 0; i < sizeof jumps / sizeof jumps[0]; i++) {
 		if (!jumps[i].tool[0])
@@ -404,6 +405,18 @@ int proxyns_firewall(struct broker *b, struct isol8_err *err)
 		if (run(hooks[i].match ? c1 : c2, NULL, -1, NULL, 0) == 0)
 			continue;
 		if (run_checked(hooks[i].match ? i1 : i2, NULL, -1, err) < 0)
+			return isol8_err_wrap(err, "proxy namespace rules");
+	}
+	/* Docker keeps the jump to DOCKER-USER first in FORWARD when it rewrites its rules; the FWD
+	 * chain is hooked there as well so that a Docker restart cannot put its accepts first. */
+	{
+		char chain[32];
+		snprintf(chain, sizeof chain, "ISOL8-PX%u-FWD", k);
+		char *has[] = {x->ipt, "-w", "5", "-S", "DOCKER-USER", NULL};
+		char *c[] = {x->ipt, "-w", "5", "-C", "DOCKER-USER", "-j", chain, NULL};
+		char *ins[] = {x->ipt, "-w", "5", "-I", "DOCKER-USER", "1", "-j", chain, NULL};
+		if (run(has, NULL, -1, NULL, 0) == 0 && run(c, NULL, -1, NULL, 0) != 0 &&
+		    run_checked(ins, NULL, -1, err) < 0)
 			return isol8_err_wrap(err, "proxy namespace rules");
 	}
 	/* IPv6: the veth has none (addrgenmode none, no address); the drop is a second lock. */
