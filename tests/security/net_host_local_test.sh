@@ -150,7 +150,9 @@ proxy_of() { # DAEMON_ID -> its isol8-proxy's pid
 }
 
 case_proxy_respawned_in_new_netns() {
-	local old new ns
+	local old new ns k rules
+	k=$(px_index n)
+	rules=$(leftovers "$k" | sort)
 	old=$(proxy_of n)
 	ns=$(readlink "/proc/$old/ns/net")
 	kill -KILL "$old"
@@ -161,6 +163,7 @@ case_proxy_respawned_in_new_netns() {
 	done
 	isnt "${new:-$old}" "$old" "a killed proxy is respawned"
 	isnt "$(readlink "/proc/$new/ns/net" 2>/dev/null)" "$ns" "in a new namespace"
+	is "$(leftovers "$k" | sort)" "$rules" "its rules were rebuilt, not added twice"
 	[ -n "$MIRROR" ] || return
 	run_in n --net filtered --allow deb.debian.org --allow loop.test \
 		-e "$(get_py "http://deb.debian.org/debian/dists/bookworm/Release.gpg" "http://loop.test:$PORT/index.txt")"
