@@ -10,8 +10,9 @@
 #   - an HTTP service on the host's own interface addresses (its main IPv4, the Docker bridge's);
 # and what must still work and be left behind:
 #   - an outside host (deb.debian.org:80, a real name resolved through the host's DNS server);
-#   - the proxy is in another namespace; stopping isol8d leaves no veth, namespace or chain, and
-#     a daemon killed with SIGKILL has its leftovers removed by the next one.
+#   - the proxy is in another namespace; stopping isol8d leaves no veth, namespace or chain (the
+#     host's iptables-save, filter and nat, v4 and v6, is what it was before the daemon started),
+#     and a daemon killed with SIGKILL has its leftovers removed by the next one.
 # TAP, final "N passed, N failed"; exit 77 (skip) unless root.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -55,6 +56,14 @@ printf '127.0.0.1 loop.test\n%s self.test\n%s bridge.test\n' "$HOSTIP" "$BRIP" >
 jq --argjson port "$PORT" --arg h "$HOSTIP/32" --arg b "$BRIP/32" --arg m "$MIRROR" \
 	'.tenants[].networkFilter |= (.allowAddresses = ["127.0.0.1/32", $h, $b] + (if $m == "" then [] else [$m + "/32"] end) | .ports = [80, 443, $port])' \
 	"$SEC_DIR/../../policy/default-policy.json" >"$T_TMP/policy.json" || bail "cannot write the policy"
+# The host's rules without counters or timestamps, to compare before and after a daemon's life.
+ipt_state() {
+	local t
+	for t in iptables-save ip6tables-save; do
+		command -v "$t" >/dev/null && "$t" 2>/dev/null | grep -v '^#' | sed 's/ \[[0-9]*:[0-9]*\]$//'
+	done
+}
+IPT_BEFORE=$(ipt_state)
 daemon_start n --proxy-hosts "$T_TMP/hosts" --policy "$T_TMP/policy.json" || done_testing
 
 run_in() { run_cap "$ISOL8" run --socket "${D_SOCK[$1]}" "${@:2}" </dev/null; }
@@ -150,11 +159,10 @@ proxy_of() { # DAEMON_ID -> its isol8-proxy's pid
 }
 
 case_proxy_respawned_in_new_netns() {
-	local old new ns k rules
+	local old new k rules
 	k=$(px_index n)
 	rules=$(leftovers "$k" | sort)
 	old=$(proxy_of n)
-	ns=$(readlink "/proc/$old/ns/net")
 	kill -KILL "$old"
 	for _ in $(seq 100); do
 		new=$(proxy_of n)
@@ -162,7 +170,12 @@ case_proxy_respawned_in_new_netns() {
 		sleep 0.1
 	done
 	isnt "${new:-$old}" "$old" "a killed proxy is respawned"
-	isnt "$(readlink "/proc/$new/ns/net" 2>/dev/null)" "$ns" "in a new namespace"
+	# The old namespace died with the proxy, so the kernel may hand its inode number to the new
+	# one: compare with the host's and look inside instead.
+	isnt "$(readlink "/proc/$new/ns/net" 2>/dev/null)" "$(readlink /proc/self/ns/net)" \
+		"in a namespace of its own again, not the host's"
+	is "$(nsenter -t "$new" -n ip -o -4 addr show 2>&1 | awk '{print $2}' | sort | tr '\n' ' ')" "eth0 lo " \
+		"with loopback and a new veth"
 	is "$(leftovers "$k" | sort)" "$rules" "its rules were rebuilt, not added twice"
 	[ -n "$MIRROR" ] || return
 	run_in n --net filtered --allow deb.debian.org --allow loop.test \
@@ -212,6 +225,8 @@ case_stop_leaves_nothing() {
 	ns=$(readlink "/proc/$pp/ns/net")
 	daemon_stop n
 	is "$(leftovers "$k")" "" "after stop: no veth, no chain, no jump of index $k"
+	is "$(diff <(echo "$IPT_BEFORE") <(ipt_state))" "" \
+		"after stop: iptables-save and ip6tables-save (filter, nat) are what they were before the daemon"
 	is "$(for p in /proc/[0-9]*; do readlink "$p/ns/net" 2>/dev/null; done | grep -cxF "$ns")" 0 \
 		"after stop: no process is left in the proxy's namespace ($ns)"
 
@@ -229,6 +244,8 @@ case_stop_leaves_nothing() {
 	[ "$(px_index r)" = "$k" ] || is "$(leftovers "$k")" "" "the next daemon removed the leftovers of index $k"
 	daemon_stop r
 	is "$(leftovers "$k")" "" "after the next daemon's stop: nothing of index $k"
+	is "$(diff <(echo "$IPT_BEFORE") <(ipt_state))" "" \
+		"after a SIGKILL and the next daemon's stop: iptables-save is what it was before either"
 }
 
 run_cases "$@"
