@@ -468,8 +468,10 @@ void broker_pending_ready(struct broker *b, int fd)
 	}
 	isol8_msg_free(&m);
 	if (op == HELLO_STATUS) {
-		/* Answered here, like the audit log: root sees every tenant, others their own. */
-		broker_serve_status(b, steal_fd(&pend[i].fd), pend[i].tenant, pend[i].cred.uid == 0 && !key);
+		/* Answered here, like the audit log: an admin (isol8-policy(5) "admin") sees every
+		 * tenant, others their own. */
+		broker_serve_status(b, steal_fd(&pend[i].fd), pend[i].tenant,
+				    isol8_policy_is_admin(&b->policy, pend[i].tenant, pend[i].cred.uid == 0 && !key));
 		drop(i);
 		return;
 	}
@@ -485,10 +487,12 @@ void broker_pending_ready(struct broker *b, int fd)
 		return;
 	}
 	if (op == HELLO_AUDIT) {
-		/* Answered here: the log is the broker's. root reads every record, others their
+		/* Answered here: the log is the broker's. An admin reads every record, others their
 		 * tenant's (an API key's too: the HTTP frontend asks on its behalf). */
 		audit_serve_show(b, steal_fd(&pend[i].fd),
-				 pend[i].cred.uid == 0 && !key ? NULL : b->policy.tenants[pend[i].tenant].name);
+				 isol8_policy_is_admin(&b->policy, pend[i].tenant, pend[i].cred.uid == 0 && !key)
+					 ? NULL
+					 : b->policy.tenants[pend[i].tenant].name);
 		drop(i);
 		return;
 	}

@@ -91,7 +91,19 @@ int broker_check_policy(const struct broker_opts *o)
 		printf("%s: ok (%zu tenant%s", o->policy_path, p.n_tenants, p.n_tenants == 1 ? "" : "s");
 		for (size_t i = 0; i < p.n_tenants; i++)
 			printf("%s%s", i ? ", " : ": ", p.tenants[i].name);
-		printf("; default tenant %s)\n", p.default_tenant >= 0 ? p.tenants[p.default_tenant].name : "none");
+		printf("; default tenant %s; admins: ",
+		       p.default_tenant >= 0 ? p.tenants[p.default_tenant].name : "none");
+		if (!p.admin_marked) {
+			printf("local root (no tenant marked \"admin\")");
+		} else {
+			size_t n = 0;
+			for (size_t i = 0; i < p.n_tenants; i++)
+				if (p.tenants[i].admin)
+					printf("%s%s", n++ ? ", " : "", p.tenants[i].name);
+			if (!n)
+				printf("none");
+		}
+		printf(")\n");
 		isol8_policy_free(&p);
 	}
 	if (o->http_keys) {

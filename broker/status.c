@@ -45,6 +45,8 @@ static json_object *tenant_status(struct broker *b, int i)
 			       json_object_new_int64(table_container_count_tenant_kind(i, SANDBOX_PERSIST)));
 	json_object_object_add(t, "ephemeralSandboxes", json_object_new_int64(eph));
 	json_object_object_add(t, "maxConcurrent", json_object_new_int64(b->policy.tenants[i].max_concurrent));
+	json_object_object_add(t, "admin",
+			       json_object_new_boolean(b->policy.admin_marked && b->policy.tenants[i].admin));
 	/* The host uids its sandboxes get (isol8-policy(5) HOST IDENTITIES): a block, one uid each,
 	 * or one uid:gid for all of them. For the admin reserving them on the host. */
 	{
@@ -145,6 +147,17 @@ static json_object *status_doc(struct broker *b, int tenant, bool all)
 	json_object_object_add(pol, "loadedAt", rfc3339(b->policy_loaded_at));
 	json_object_object_add(pol, "reloads", json_object_new_int64(b->policy_gen));
 	json_object_object_add(pol, "tenants", json_object_new_int64((int64_t)b->policy.n_tenants));
+	/* Who sees every tenant: the tenants marked "admin": true, or local root in a policy
+	 * that marks none (isol8-policy(5) ADMINS). */
+	{
+		json_object *adm = json_object_new_array();
+		for (size_t i = 0; b->policy.admin_marked && i < b->policy.n_tenants; i++)
+			if (b->policy.tenants[i].admin)
+				json_object_array_add(adm, json_object_new_string(b->policy.tenants[i].name));
+		json_object_object_add(pol, "admins", adm);
+		json_object_object_add(pol, "adminRule",
+				       json_object_new_string(b->policy.admin_marked ? "marked" : "local root"));
+	}
 	json_object_object_add(o, "policy", pol);
 	return o;
 }

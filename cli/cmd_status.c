@@ -71,6 +71,17 @@ static void print_human(json_object *d)
 	if (pol)
 		printf("policy %s: %lld tenants, loaded %s, %lld reload%s\n", str(pol, "source"), num(pol, "tenants"),
 		       str(pol, "loadedAt"), num(pol, "reloads"), num(pol, "reloads") == 1 ? "" : "s");
+	if (pol && member(pol, "adminRule")) {
+		json_object *adm = member(pol, "admins");
+		printf("admins: ");
+		if (strcmp(str(pol, "adminRule"), "marked") != 0)
+			printf("local root (no tenant marked \"admin\": true)");
+		else if (!adm || json_object_array_length(adm) == 0)
+			printf("none");
+		for (size_t i = 0; adm && i < json_object_array_length(adm); i++)
+			printf("%stenant %s", i ? ", " : "", json_object_get_string(json_object_array_get_idx(adm, i)));
+		putchar('\n');
+	}
 	if (q)
 		printf("runs: %lld in flight of at most %lld, %lld waiting (queue of %lld)\n", num(q, "runsInFlight"),
 		       num(q, "maxConcurrent"), num(q, "waiting"), num(q, "maxWaiting"));

@@ -72,6 +72,8 @@ void isol8_policy_builtin(struct isol8_policy *p)
 
 	/* root can drive Docker directly anyway; the ceilings only guard against accidents. */
 	policy_tenant_defaults(admin, "admin");
+	admin->admin = true; /* root: every tenant in isol8 status and isol8 audit show */
+	p->admin_marked = true;
 	admin->uids = xcalloc(1, sizeof *admin->uids);
 	admin->uids[0] = 0;
 	admin->n_uids = 1;

@@ -256,3 +256,10 @@ int isol8_policy_check_image(const struct isol8_tenant *t, int rt, const char *i
 	return isol8_err_set(err, ISOL8_E_POLICY, 0, "image %s is not allowed for tenant %s (runtime %s)", image,
 			     t->name, name);
 }
+
+bool isol8_policy_is_admin(const struct isol8_policy *p, int tenant, bool local_root)
+{
+	if (!p->admin_marked)
+		return local_root;
+	return tenant >= 0 && (size_t)tenant < p->n_tenants && p->tenants[tenant].admin;
+}

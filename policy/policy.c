@@ -356,9 +356,9 @@ static int parse_choice(json_object *v, const char *kp, const char *first, const
 
 static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t, struct isol8_err *err)
 {
-	static const char *const keys[] = {"match",        "onExceed",     "limits",  "runtimes",   "network",
-					   "writableRoot", "customImages", "images",  "seccomp",    "networkFilter",
-					   "persist",      "isolation",    "hostUid", "remoteCode", NULL};
+	static const char *const keys[] = {
+		"match",   "onExceed",      "limits",  "runtimes",  "network", "writableRoot", "customImages", "images",
+		"seccomp", "networkFilter", "persist", "isolation", "hostUid", "remoteCode",   "admin",        NULL};
 	char kp[P];
 	json_object *v;
 
@@ -385,6 +385,8 @@ static int parse_tenant(json_object *o, const char *path, struct isol8_tenant *t
 	if (MEMBER("writableRoot") && isol8_json_as_bool(v, kp, &t->writable_root, err) < 0 && note(err) < 0)
 		return -1;
 	if (MEMBER("persist") && isol8_json_as_bool(v, kp, &t->persist_ok, err) < 0 && note(err) < 0)
+		return -1;
+	if (MEMBER("admin") && isol8_json_as_bool(v, kp, &t->admin, err) < 0 && note(err) < 0)
 		return -1;
 	if (MEMBER("customImages") && isol8_json_as_bool(v, kp, &t->custom_images, err) < 0 && note(err) < 0)
 		return -1;
@@ -505,6 +507,12 @@ static int from_json(json_object *root, struct isol8_policy *p, struct isol8_err
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: expected object, got null", tp);
 		if (parse_tenant(tv, tp, &p->tenants[i - 1], err) < 0)
 			return -1;
+		{
+			json_object *av;
+			if (json_object_is_type(tv, json_type_object) && json_object_object_get_ex(tv, "admin", &av) &&
+			    av)
+				p->admin_marked = true; /* "admin": null is the default, no mark */
+		}
 	}
 	if (check_unique(p, err) < 0 && note(err) < 0)
 		return -1;

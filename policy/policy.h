@@ -131,6 +131,7 @@ struct isol8_tenant {
 	bool host_uid_set;                 /* "hostUid" given */
 	struct net_policy net;             /* "networkFilter": ceiling for filtered sandboxes */
 	struct isol8_remote_policy remote; /* "remoteCode" */
+	bool admin;                        /* "admin": its callers see every tenant (status, audit show) */
 };
 
 /* isol8d's audit log (broker/audit.c). */
@@ -153,7 +154,14 @@ struct isol8_policy {
 	 * when null (tenants without hostUid share 100:101). */
 	uint32_t uid_base, uid_size, uid_per_tenant;
 	struct isol8_audit_policy audit;
+	/* Some tenant says "admin" (true or false): the marks decide who is an admin. Without any,
+	 * the rule before the mark existed: local root (uid 0, not through an API key). */
+	bool admin_marked;
 };
+
+/* Whether a caller of tenant (an index, -1 when none) sees every tenant's figures and records;
+ * local_root: uid 0 on the socket, not acting for an API key. */
+bool isol8_policy_is_admin(const struct isol8_policy *p, int tenant, bool local_root);
 
 /* Defaults of a request with no flags (spec defaults): 512m, 1.0, 64, 30000, 512m, 256m, 1 MiB. */
 void isol8_limits_defaults(struct isol8_limits *l);

@@ -5,6 +5,7 @@
 # shellcheck source=../lib/daemon.sh
 . "${ISOL8_SRCDIR:-$(dirname "$0")/../..}/tests/lib/daemon.sh"
 daemon_setup observe
+SRC=$(cd "${ISOL8_SRCDIR:-$(dirname "$0")/../..}" && pwd)
 docker image inspect isol8:bash >/dev/null 2>&1 || { echo "1..0 # SKIP isol8:bash image missing"; exit 77; }
 RFC3339='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z'
 
@@ -38,6 +39,32 @@ case_status() {
 	like "$(head -1 "${D_LOG[st]}")" "^$RFC3339 isol8d: " "isol8d's log lines start with an RFC 3339 time"
 	unlike "$(grep -Ev "^$RFC3339 " "${D_LOG[st]}" | head -3)" . "  every one of them"
 	daemon_stop st
+}
+
+# Who is an admin is the policy's (issue 20 item 3): a tenant marked "admin": true sees every
+# tenant, and once any tenant is marked, root unmarked sees only its own.
+case_admin_mark() {
+	local f=$T_TMP/admins.json
+	jq '.tenants.ops = (.tenants.local | .match.uids = [65534] | .admin = true) | .tenants.admin.admin = false' \
+		"$SRC/policy/default-policy.json" >"$f"
+	run_cap "$ISOL8D" --check-policy "$f"
+	is "$RC|$OUT" "0|$f: ok (3 tenants: admin, local, ops; default tenant local; admins: ops)"$'\n' \
+		"--check-policy names the marked admins"
+	daemon_start am --policy "$f" || return
+	run_cap setpriv --reuid=nobody --regid=nogroup --clear-groups env -C "$T_TMP" HOME="$T_TMP" \
+		"$ISOL8" status --json --socket "${D_SOCK[am]}" </dev/null
+	is "$RC|$(json_get "$OUT" '[.scope, ([.tenants[].name] | sort), .policy.admins, .policy.adminRule]')" \
+		'0|["all",["admin","local","ops"],["ops"],"marked"]' "a marked tenant's user (nobody) sees every tenant"
+	is "$(json_get "$OUT" '[.tenants[] | select(.admin) | .name]')" '["ops"]' "  and status says which tenant is admin"
+	run_cap i8 am status --json </dev/null
+	is "$RC|$(json_get "$OUT" '[.scope, [.tenants[].name]]')" '0|["tenant",["admin"]]' \
+		"root, its tenant unmarked: its own tenant only"
+	run_cap i8 am status </dev/null
+	like "$OUT" $'\nadmins: tenant ops\n' "the human output has an admins line"
+	daemon_stop am
+	run_cap "$ISOL8D" --check-policy "$SRC/policy/default-policy.json"
+	is "$OUT" "$SRC/policy/default-policy.json: ok (2 tenants: admin, local; default tenant local; admins: admin)"$'\n' \
+		"the shipped policy marks its admin tenant (uid 0)"
 }
 
 # The warm pool per shape (issue 20 item 3, issue 14 item 4): warm, resetting and in use, as

@@ -27,7 +27,7 @@ case_check_policy() {
 	local f=$T_TMP/p.json k=$T_TMP/keys
 	policy "$f" 256m
 	run_cap "$ISOL8D" --check-policy "$f"
-	is "$RC|$OUT|$ERR" "0|$f: ok (1 tenant: ops; default tenant none)"$'\n'"|" "a valid policy: exit 0, one line"
+	is "$RC|$OUT|$ERR" "0|$f: ok (1 tenant: ops; default tenant none; admins: local root (no tenant marked \"admin\"))"$'\n'"|" "a valid policy: exit 0, one line"
 	cat >"$f" <<'EOF'
 {"tenants": {
   "a": {"limits": {"memory": "12x", "pids": 0, "colour": 1}, "network": ["none", "wifi"]},
@@ -57,7 +57,7 @@ $f: defaultTenant: unknown tenant \"c\"
 	unlike "$OUT$ERR" "s3cret|other-value" "  and never a secret"
 	printf 'ci:%s\n' "s3cret-value-1234" >"$k"
 	run_cap "$ISOL8D" --check-policy "$f" --http-keys "$k"
-	is "$RC|$OUT" "0|$f: ok (1 tenant: ops; default tenant none)"$'\n'"$k: ok"$'\n' "policy and keys both valid: exit 0"
+	is "$RC|$OUT" "0|$f: ok (1 tenant: ops; default tenant none; admins: local root (no tenant marked \"admin\"))"$'\n'"$k: ok"$'\n' "policy and keys both valid: exit 0"
 	run_cap "$ISOL8D" --check-pol "$f"
 	is "$RC|$ERR" "2|isol8d: error: unknown option '--check-pol' (did you mean --check-policy?); see isol8d --help"$'\n' \
 		"isol8d refuses an abbreviated option and names the full one"
