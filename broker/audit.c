@@ -5,9 +5,11 @@
  * and, for executions, from the fields of a V_AUDIT message, each range-checked here. Nothing
  * in a record is worker JSON: strings are re-encoded by json-c after a UTF-8 check.
  *
- * Writes are one write(2) each under a mutex, without fsync: a crash may lose the last records
- * in the page cache but never leaves a chain that verifies with a record missing in the
- * middle. A short write is cut back (ftruncate) so the file never keeps half a record. */
+ * Writes are one write(2) each under a mutex, synced only when the policy says (audit.sync): a
+ * crash may otherwise lose the last records in the page cache but never leaves a chain that
+ * verifies with a record missing in the middle. A short write is cut back (ftruncate) so the
+ * file never keeps half a record. A policy reload that names another file (or disables the
+ * log) ends this file with a "stop" record and starts the other with one naming it. */
 #include "config.h"
 
 #include <dirent.h>
@@ -200,8 +202,14 @@ static int open_file(const char *path, int *fd_out, struct isol8_err *err)
 	return 0;
 }
 
+/* Where a file's chain stands: the next record's seq, the last record's hash, the size. */
+struct chain {
+	uint64_t next_seq, size;
+	char hash[ISOL8_SHA256_HEXLEN];
+};
+
 /* Continue the chain from the file's last line. */
-static int read_tail(int fd, const char *path, struct isol8_err *err)
+static int read_tail(int fd, const char *path, struct chain *c, struct isol8_err *err)
 {
 	struct stat st;
 	_cleanup_free_ char *buf = NULL;
@@ -212,15 +220,15 @@ static int read_tail(int fd, const char *path, struct isol8_err *err)
 
 	if (fstat(fd, &st) < 0)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "audit log %s", path);
-	file_size = (uint64_t)st.st_size;
-	if (file_size == 0) {
-		next_seq = 1;
-		memcpy(last_hash, ISOL8_AUDIT_GENESIS, sizeof last_hash);
+	c->size = (uint64_t)st.st_size;
+	if (c->size == 0) {
+		c->next_seq = 1;
+		memcpy(c->hash, ISOL8_AUDIT_GENESIS, sizeof c->hash);
 		return 0;
 	}
-	want = file_size < ISOL8_AUDIT_MAX_LINE + 1 ? (size_t)file_size : ISOL8_AUDIT_MAX_LINE + 1;
+	want = c->size < ISOL8_AUDIT_MAX_LINE + 1 ? (size_t)c->size : ISOL8_AUDIT_MAX_LINE + 1;
 	buf = xmalloc(want + 1);
-	n = pread(fd, buf, want, (off_t)(file_size - want));
+	n = pread(fd, buf, want, (off_t)(c->size - want));
 	if (n != (ssize_t)want)
 		return isol8_err_set(err, ISOL8_E_IO, n < 0 ? errno : 0, "audit log %s: read its end", path);
 	end = want;
@@ -232,19 +240,19 @@ static int read_tail(int fd, const char *path, struct isol8_err *err)
 		log_warn("audit log %s does not end with a newline: its last line is incomplete", path);
 		if (write(fd, "\n", 1) != 1)
 			return isol8_err_set(err, ISOL8_E_IO, errno, "audit log %s", path);
-		file_size++;
+		c->size++;
 	}
 	start = end;
 	while (start > 0 && buf[start - 1] != '\n')
 		start--;
-	isol8_audit_line_hash(buf + start, end - start, last_hash);
+	isol8_audit_line_hash(buf + start, end - start, c->hash);
 	if (isol8_audit_parse_head(buf + start, end - start, &seq, prev) == 0 && seq < UINT64_MAX) {
-		next_seq = seq + 1;
+		c->next_seq = seq + 1;
 	} else {
 		log_error("audit log %s: its last line is not an audit record; the chain continues from its hash, "
 			  "and 'isol8 audit verify' will report the break there",
 			  path);
-		next_seq = 1;
+		c->next_seq = 1;
 	}
 	return 0;
 }
@@ -356,6 +364,9 @@ static int write_locked(json_object *o)
 		}
 		off += (size_t)n;
 	}
+	/* The admin's choice (audit.sync): a record on disk before the run's answer goes out. */
+	if (pol.sync && fdatasync(log_fd) < 0)
+		log_error("audit: fdatasync %s: %s", log_path, strerror(errno));
 	file_size += line.len;
 	next_seq++;
 	memcpy(last_hash, hash, sizeof hash);
@@ -407,16 +418,12 @@ const char *audit_path(const struct broker *b)
 	return own;
 }
 
-int audit_open(struct broker *b, const char *path, struct isol8_err *err)
+/* Open or create path and read where its chain stands; the file in use is not touched. */
+static int open_log(const char *path, int *fd_out, struct chain *c, struct isol8_err *err)
 {
 	struct group *gr;
-	json_object *o;
+	int fd = -1;
 
-	g_b = b;
-	pol = b->policy.audit;
-	metrics_init(b);
-	if (!path)
-		return 0;
 	/* Debian's group for reading logs; root's own group where there is none. */
 	gr = getgrnam("adm");
 	log_gid = gr ? gr->gr_gid : 0;
@@ -424,19 +431,120 @@ int audit_open(struct broker *b, const char *path, struct isol8_err *err)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "audit log %s: an absolute path is required", path);
 	if (make_parent(path) < 0)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "audit log directory of %s", path);
-	log_path = xstrdup(path);
-	if (open_file(path, &log_fd, err) < 0 || read_tail(log_fd, path, err) < 0) {
-		log_fd = xclose(log_fd);
+	if (open_file(path, &fd, err) < 0 || read_tail(fd, path, c, err) < 0) {
+		xclose(fd);
 		return -1;
 	}
-	log_info("audit log %s: continuing at seq %llu", path, (unsigned long long)next_seq);
-	o = record("start");
+	*fd_out = fd;
+	return 0;
+}
+
+/* Make fd the file records go to, its chain continued (locked, or before any other thread). */
+static void use_log(int fd, const char *path, const struct chain *c)
+{
+	xclose(log_fd);
+	log_fd = fd;
+	free(log_path);
+	log_path = xstrdup(path);
+	next_seq = c->next_seq;
+	file_size = c->size;
+	memcpy(last_hash, c->hash, sizeof last_hash);
+}
+
+static json_object *start_record(const struct broker *b)
+{
+	json_object *o = record("start");
 	add_u64(o, "pid", (uint64_t)getpid());
 	add_str(o, "version", PACKAGE_VERSION);
 	add_str(o, "instance", b->o.socket_path);
 	add_str(o, "policy", b->policy.source ? b->policy.source : "built-in");
-	write_record(o);
+	return o;
+}
+
+int audit_open(struct broker *b, const char *path, struct isol8_err *err)
+{
+	struct chain c;
+	int fd;
+
+	g_b = b;
+	pol = b->policy.audit;
+	metrics_init(b);
+	if (!path)
+		return 0;
+	if (open_log(path, &fd, &c, err) < 0)
+		return -1;
+	use_log(fd, path, &c);
+	log_info("audit log %s: continuing at seq %llu", path, (unsigned long long)next_seq);
+	write_record(start_record(b));
 	return 0;
+}
+
+/* The reloaded policy's audit block: its choices apply from the next record, and when it
+ * names another file (or none), this file ends with a "stop" record naming the next one and
+ * the next one starts with a record naming this file and its last hash, so the two chains
+ * read as one. A file that cannot be opened leaves records going where they went. */
+void audit_reload(struct broker *b)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	const char *path = audit_path(b);
+	_cleanup_free_ char *prev = NULL;
+	char prev_hash[ISOL8_SHA256_HEXLEN];
+	struct chain c;
+	json_object *o;
+	int fd = -1;
+
+	pthread_mutex_lock(&lock);
+	pol = b->policy.audit;
+	if (log_fd >= 0 && path && strcmp(path, log_path) == 0) {
+		o = record("reload");
+		add_str(o, "policy", b->policy.source ? b->policy.source : "built-in");
+		json_object_object_add(o, "includeCode", json_object_new_boolean(pol.include_code));
+		json_object_object_add(o, "includeOutput", json_object_new_boolean(pol.include_output));
+		json_object_object_add(o, "sync", json_object_new_boolean(pol.sync));
+		write_locked(o);
+		json_object_put(o);
+		goto out;
+	}
+	if (log_fd < 0 && !path)
+		goto out;
+	if (path && open_log(path, &fd, &c, &err) < 0) {
+		log_error("audit: reload: %s; records go on %s%s", err.msg, log_fd >= 0 ? "in " : "unwritten",
+			  log_fd >= 0 ? log_path : " (the log was off)");
+		goto out;
+	}
+	if (log_fd >= 0) {
+		o = record("stop");
+		add_str(o, "reason", path ? "policy reload: the log moves" : "policy reload: the log is off");
+		json_object_object_add(o, "nextFile", path ? jstr(path) : NULL);
+		write_locked(o);
+		json_object_put(o);
+		log_info("audit log %s: last record seq %llu hash %s%s%s", log_path, (unsigned long long)(next_seq - 1),
+			 last_hash, path ? "; continuing in " : "; the log is off", path ? path : "");
+		prev = xstrdup(log_path);
+		memcpy(prev_hash, last_hash, sizeof prev_hash);
+		log_fd = xclose(log_fd);
+	}
+	if (!path) {
+		free(log_path);
+		log_path = NULL;
+		goto out;
+	}
+	/* A new, empty file carries the chain on, as a rotation does: both verify as one. */
+	if (prev && c.size == 0) {
+		c.next_seq = next_seq;
+		memcpy(c.hash, last_hash, sizeof c.hash);
+	}
+	use_log(fd, path, &c);
+	log_info("audit log %s: continuing at seq %llu", path, (unsigned long long)next_seq);
+	o = start_record(b);
+	if (prev) {
+		add_str(o, "previousFile", prev);
+		add_str(o, "previousHash", prev_hash);
+	}
+	write_locked(o);
+	json_object_put(o);
+out:
+	pthread_mutex_unlock(&lock);
 }
 
 void audit_close(void)

@@ -25,6 +25,8 @@ const char *audit_path(const struct broker *b);
 /* Open or create the log (mode 0640, group adm), lock it for this daemon's life, continue the
  * chain from its last record and write a "start" record. path NULL: disabled. */
 int audit_open(struct broker *b, const char *path, struct isol8_err *err);
+/* After a policy reload: take its audit choices, and follow a change of file (see audit.c). */
+void audit_reload(struct broker *b);
 /* Write a "stop" record and log the last seq and hash. */
 void audit_close(void);
 /* BR_ASSIGN's audit byte (ISOL8_AUDIT_F_*). */

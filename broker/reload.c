@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker/audit.h"
 #include "broker/broker.h"
 #include "common/cleanup.h"
 #include "common/log.h"
@@ -236,6 +237,7 @@ void broker_reload(struct broker *b)
 		 added, old.n_tenants + added - b->policy.n_tenants,
 		 stopped ? "; sandboxes of gone tenants removed" : "");
 	isol8_policy_free(&old);
+	audit_reload(b);
 	/* The host firewall under the proxy lets through what the new allowAddresses permit. */
 	if (proxyns_firewall(b, &err) < 0)
 		log_error("reload: %s", err.msg);

@@ -37,9 +37,9 @@ static int get_path(json_object *v, const char *kp, bool dir, char **out, struct
 
 int policy_parse_audit(json_object *o, const char *path, struct isol8_audit_policy *a, struct isol8_err *err)
 {
-	static const char *const keys[] = {
-		"enabled",       "path",        "logDir",        "retentionDays",  "maxSize", "includeCode",
-		"includeOutput", "destination", "postLogScript", "trackResources", NULL};
+	static const char *const keys[] = {"enabled",       "path",           "logDir",        "retentionDays",
+					   "maxSize",       "includeCode",    "includeOutput", "destination",
+					   "postLogScript", "trackResources", "sync",          NULL};
 	char kp[ISOL8_JSON_PATH_MAX];
 	json_object *v;
 	uint64_t u;
@@ -75,6 +75,8 @@ int policy_parse_audit(json_object *o, const char *path, struct isol8_audit_poli
 	if (MEMBER("includeCode") && isol8_json_as_bool(v, kp, &a->include_code, err) < 0)
 		return -1;
 	if (MEMBER("includeOutput") && isol8_json_as_bool(v, kp, &a->include_output, err) < 0)
+		return -1;
+	if (MEMBER("sync") && isol8_json_as_bool(v, kp, &a->sync, err) < 0)
 		return -1;
 	/* The original's other keys, refused with the reason rather than silently ignored. */
 	if (MEMBER("destination")) {

@@ -142,6 +142,7 @@ struct isol8_audit_policy {
 	uint64_t max_size;       /* rotate when the file reaches this many bytes; 0 = never */
 	bool include_code;       /* records carry the code (capped), not only its hash */
 	bool include_output;     /* records carry the head of stdout and stderr */
+	bool sync;               /* fdatasync(2) after each record: none lost in a crash, slower */
 };
 void isol8_audit_policy_defaults(struct isol8_audit_policy *a);
 

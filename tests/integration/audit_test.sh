@@ -152,6 +152,63 @@ case_rotation() {
 		"the new file alone verifies and names the hash it continues"
 }
 
+# A reload follows the policy's audit block (issue 14): its choices from the next record, a
+# new path with a "stop" record naming it and a "start" there naming the old file, the chain
+# carried on; audit.sync makes each record fdatasync'ed.
+case_reload_follows_policy() {
+	local P=$T_TMP/reload-policy.json A=$T_TMP/audit-a/audit.jsonl B=$T_TMP/audit-b/audit.jsonl S
+	jq --arg a "$A" '.audit = {"path": $a}' "$SRC/policy/default-policy.json" >"$P"
+	daemon_start h --policy "$P" || return
+	S=${D_SOCK[h]}
+	"$ISOL8" run --socket "$S" -e 'print(1)' >/dev/null
+	jq --arg a "$A" '.audit = {"path": $a, "includeCode": true}' "$SRC/policy/default-policy.json" >"$P"
+	kill -HUP "${D_PID[h]}"
+	for _ in $(seq 50); do grep -q 'reloaded policy' "${D_LOG[h]}" && break; sleep 0.1; done
+	"$ISOL8" run --socket "$S" -e 'print(2)' >/dev/null
+	is "$(jq -c '[.type, .includeCode, .code] | map(select(. != null))' "$A" | tr -d '\n')" \
+		'["start"]["execution"]["reload",true]["execution","print(2)"]' \
+		"same file: a reload record, and includeCode applies from the next run"
+	jq --arg b "$B" '.audit = {"path": $b}' "$SRC/policy/default-policy.json" >"$P"
+	kill -HUP "${D_PID[h]}"
+	for _ in $(seq 50); do [ "$(grep -c 'reloaded policy' "${D_LOG[h]}")" = 2 ] && break; sleep 0.1; done
+	"$ISOL8" run --socket "$S" -e 'print(3)' >/dev/null
+	is "$(tail -1 "$A" | jq -c '[.seq, .type, .reason, .nextFile]')" "[5,\"stop\",\"policy reload: the log moves\",\"$B\"]" \
+		"the old file ends with a stop record naming the new one"
+	is "$(jq -c '[.seq, .type, .previousFile] | map(select(. != null))' "$B" | tr -d '\n')" "[6,\"start\",\"$A\"][7,\"execution\"]" \
+		"the new file starts with a start record naming the old one, the chain's seq carried on"
+	is "$(head -1 "$B" | jq -r '.prev + " " + .previousHash')" \
+		"$(tail -1 "$A" | tr -d '\n' | sha256sum | cut -d' ' -f1) $(tail -1 "$A" | tr -d '\n' | sha256sum | cut -d' ' -f1)" \
+		"  its prev (and previousHash) is the old file's last hash"
+	run_cap "$ISOL8" audit verify "$A" "$B"
+	is "$RC|$(head -1 <<<"$OUT")" "0|[OK] 7 records, seq 1 to 7: the chain is intact" "both files verify as one chain"
+	like "$(cat "${D_LOG[h]}")" "audit log $A: last record seq 5 hash [0-9a-f]{64}; continuing in $B" \
+		"  and isol8d logs the old file's last seq and hash"
+	# sync: each record is flushed (seen with strace on the daemon)
+	jq --arg b "$B" '.audit = {"path": $b, "sync": true}' "$SRC/policy/default-policy.json" >"$P"
+	kill -HUP "${D_PID[h]}"
+	for _ in $(seq 50); do [ "$(grep -c 'reloaded policy' "${D_LOG[h]}")" = 3 ] && break; sleep 0.1; done
+	if command -v strace >/dev/null; then
+		strace -f -qq -e trace=fdatasync -p "${D_PID[h]}" -o "$T_TMP/sync.trace" &
+		local st=$!
+		sleep 0.5
+		"$ISOL8" run --socket "$S" -e 'print(4)' >/dev/null
+		sleep 0.2
+		kill "$st"
+		wait "$st" 2>/dev/null
+		like "$(cat "$T_TMP/sync.trace")" 'fdatasync\([0-9]+\) += 0' "audit.sync: records are fdatasync'ed"
+	else
+		ok "# SKIP strace not installed"
+	fi
+	# off: the file ends with a stop record and nothing more is written
+	jq '.audit = {"enabled": false}' "$SRC/policy/default-policy.json" >"$P"
+	kill -HUP "${D_PID[h]}"
+	for _ in $(seq 50); do [ "$(grep -c 'reloaded policy' "${D_LOG[h]}")" = 4 ] && break; sleep 0.1; done
+	"$ISOL8" run --socket "$S" -e 'print(5)' >/dev/null
+	is "$(tail -1 "$B" | jq -c '[.type, .reason]')" '["stop","policy reload: the log is off"]' "disabled: a last stop record, then nothing"
+	daemon_stop h
+	is "$(tail -1 "$B" | jq -r .type)" stop "  and the daemon's own stop writes nothing more"
+}
+
 case_show() {
 	local S
 	daemon_start s || return
