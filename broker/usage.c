@@ -19,13 +19,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "broker/broker.h"
 #include "broker/usage.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
-#define CG "/sys/fs/cgroup"
+/* The cgroup file system; another root only for the unit tests (a fake tree of both layouts). */
+static const char *cg_root = "/sys/fs/cgroup";
 
 struct cg {
 	char id[65];
@@ -48,26 +48,26 @@ static bool is_dir(const char *p)
 /* Docker's layouts: cgroupfs driver (docker/<id>) and systemd driver (docker-<id>.scope). */
 static bool find_dirs(const char *id, struct cg *c)
 {
-	static const char *const v1cpu[] = {CG "/cpuacct", CG "/cpu,cpuacct", CG "/cpuacct,cpu"};
+	static const char *const v1cpu[] = {"cpuacct", "cpu,cpuacct", "cpuacct,cpu"};
 	char p[200];
 
 	for (size_t i = 0; i < sizeof v1cpu / sizeof v1cpu[0]; i++) {
-		snprintf(p, sizeof p, "%s/docker/%s", v1cpu[i], id);
+		snprintf(p, sizeof p, "%s/%s/docker/%s", cg_root, v1cpu[i], id);
 		if (!is_dir(p))
-			snprintf(p, sizeof p, "%s/system.slice/docker-%s.scope", v1cpu[i], id);
+			snprintf(p, sizeof p, "%s/%s/system.slice/docker-%s.scope", cg_root, v1cpu[i], id);
 		if (is_dir(p)) {
 			snprintf(c->cpu, sizeof c->cpu, "%s", p);
-			snprintf(p, sizeof p, CG "/memory/docker/%s", id);
+			snprintf(p, sizeof p, "%s/memory/docker/%s", cg_root, id);
 			if (!is_dir(p))
-				snprintf(p, sizeof p, CG "/memory/system.slice/docker-%s.scope", id);
+				snprintf(p, sizeof p, "%s/memory/system.slice/docker-%s.scope", cg_root, id);
 			if (is_dir(p))
 				snprintf(c->mem, sizeof c->mem, "%s", p);
 			return true;
 		}
 	}
-	snprintf(p, sizeof p, CG "/docker/%s", id);
+	snprintf(p, sizeof p, "%s/docker/%s", cg_root, id);
 	if (!is_dir(p))
-		snprintf(p, sizeof p, CG "/system.slice/docker-%s.scope", id);
+		snprintf(p, sizeof p, "%s/system.slice/docker-%s.scope", cg_root, id);
 	if (is_dir(p)) {
 		c->v2 = true;
 		snprintf(c->cpu, sizeof c->cpu, "%s", p);
@@ -190,6 +190,11 @@ int usage_read(const char *id, bool reset_peak, struct usage_sample *u)
 	}
 	pthread_mutex_unlock(&lock);
 	return 0;
+}
+
+void usage_set_cgroup_root(const char *dir)
+{
+	cg_root = dir;
 }
 
 void usage_forget(const char *id)

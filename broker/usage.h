@@ -19,5 +19,7 @@ struct usage_sample {
 int usage_read(const char *id, bool reset_peak, struct usage_sample *u);
 /* The container is gone. */
 void usage_forget(const char *id);
+/* Unit tests only: read cgroups under dir instead of /sys/fs/cgroup (kept, not copied). */
+void usage_set_cgroup_root(const char *dir);
 
 #endif
