@@ -291,8 +291,9 @@ static void check_host(struct doctor *d, const char *sock)
 
 /* ---- the probe in a sandbox ---- */
 
-/* `isol8 run --json` with this binary; stdout captured. Returns the exit status. */
-static int run_self(const char *sock, const char *net, const char *code, struct isol8_buf *out, struct isol8_buf *err)
+/* This binary with argv (argv[0] "isol8"), stdin /dev/null; stdout and stderr captured.
+ * Returns the exit status. */
+static int run_isol8(char *const argv[], struct isol8_buf *out, struct isol8_buf *err)
 {
 	int po[2], pe[2], status = 0;
 	pid_t pid;
@@ -309,8 +310,7 @@ static int run_self(const char *sock, const char *net, const char *code, struct 
 		dup2(devnull, 0);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
-		execl("/proc/self/exe", "isol8", "run", "--socket", sock, "--json", "-r", "python", "--net", net,
-		      "--timeout", "60000", "-e", code, (char *)NULL);
+		execv("/proc/self/exe", argv);
 		_exit(127);
 	}
 	close(po[1]);
@@ -323,6 +323,65 @@ static int run_self(const char *sock, const char *net, const char *code, struct 
 	close(pe[0]);
 	waitpid(pid, &status, 0);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+/* `isol8 run --json` of code with this binary. */
+static int run_self(const char *sock, const char *net, const char *code, struct isol8_buf *out, struct isol8_buf *err)
+{
+	char *const argv[] = {"isol8", "run",       "--socket",  (char *)sock, "--json", "-r",         "python",
+			      "--net", (char *)net, "--timeout", "60000",      "-e",     (char *)code, NULL};
+	return run_isol8(argv, out, err);
+}
+
+/* The message of a failed isol8 command: its stderr without the trailing newlines. */
+static const char *err_text(struct isol8_buf *err, int *len)
+{
+	const char *e = err->len ? err->data : "no output";
+	size_t el = strlen(e);
+	while (el && e[el - 1] == '\n')
+		el--;
+	*len = (int)el;
+	return e;
+}
+
+/* Whether the caller may ask for a writable root (isol8-policy(5) writableRoot): an admin's
+ * tenant may, and that is said; any other tenant allowed one fails the check, as a sandbox
+ * whose program can change its own image is not the read-only sandbox the other checks saw. */
+static void check_writable(struct doctor *d, const char *sock)
+{
+	struct isol8_buf out = ISOL8_BUF_INIT, err = ISOL8_BUF_INIT, sout = ISOL8_BUF_INIT, serr = ISOL8_BUF_INIT;
+	char *const run[] = {"isol8", "run", "--socket", (char *)sock, "--writable", "-r", "bash", "-e", "true", NULL};
+	char *const status[] = {"isol8", "status", "--json", "--socket", (char *)sock, NULL};
+	json_object *st = NULL;
+	const char *e;
+	int rc, el;
+
+	d->group = "policy";
+	rc = run_isol8(run, &out, &err);
+	e = err_text(&err, &el);
+	if (rc != 0 && strstr(e, "writable root filesystem is not allowed")) {
+		row(d, ST_OK, "writable root refused", "refused (writableRoot false)", "refused");
+		goto out;
+	}
+	if (rc != 0) {
+		row(d, ST_FAIL, "writable root refused", "refused (writableRoot false)",
+		    "isol8 run --writable exit %d: %.*s", rc, el, e);
+		goto out;
+	}
+	if (run_isol8(status, &sout, &serr) == 0 && sout.len)
+		st = json_tokener_parse(sout.data);
+	if (st && jget(st, "scope") && strcmp(jget(st, "scope"), "all") == 0)
+		row(d, ST_SKIP, "writable root refused", "refused (writableRoot false)",
+		    "allowed: your tenant is an admin's (isol8-policy(5) admin)");
+	else
+		row(d, ST_FAIL, "writable root refused", "refused (writableRoot false)",
+		    "allowed: the policy gives your tenant writableRoot true");
+	json_object_put(st);
+out:
+	isol8_buf_free(&out);
+	isol8_buf_free(&err);
+	isol8_buf_free(&sout);
+	isol8_buf_free(&serr);
 }
 
 static long long num_of(json_object *o, const char *k)
@@ -377,13 +436,11 @@ static void probe(struct doctor *d, const char *sock, const char *net)
 	if (out.len)
 		res = json_tokener_parse(out.data);
 	if (!res || !json_object_object_get_ex(res, "stdout", &v)) {
-		const char *e = err.len ? err.data : "no output";
-		size_t el = strlen(e);
-		while (el && e[el - 1] == '\n')
-			el--;
+		int el;
+		const char *e = err_text(&err, &el);
 		/* A mode the caller's tenant may not use is not a fault of the host. */
 		row(d, strstr(e, "not allowed") ? ST_SKIP : ST_FAIL, "probe ran", "exit 0", "isol8 run exit %d: %.*s",
-		    rc, (int)el, e);
+		    rc, el, e);
 		goto out;
 	}
 	text = json_object_get_string(v);
@@ -466,6 +523,7 @@ int cmd_doctor(int argc, char **argv)
 	check_host(&d, sock);
 	probe(&d, sock, "none");
 	probe(&d, sock, "filtered");
+	check_writable(&d, sock);
 	if (d.as_json) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "ok", json_object_new_boolean(d.failed == 0));

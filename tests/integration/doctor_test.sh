@@ -29,7 +29,10 @@ case_all_pass() {
 		"every conformance check ran in a sandbox without network"
 	is "$(jq -r '[.checks[] | select(.group == "sandbox (filtered)") | .check] | join(",")' <<<"$OUT")" "${SANDBOX_CHECKS/NET/only the proxy}" \
 		"and in a filtered one"
-	is "$(jq -r '[.checks[] | select(.group != "host") | .status] | unique | join(",")' <<<"$OUT")" ok "all of them ✓"
+	is "$(jq -r '[.checks[] | select(.group | startswith("sandbox")) | .status] | unique | join(",")' <<<"$OUT")" ok "all of them ✓"
+	is "$(jq -c '[.checks[] | select(.group == "policy") | .check, .status, .seen]' <<<"$OUT")" \
+		'["writable root refused","skip","allowed: your tenant is an admin'"'"'s (isol8-policy(5) admin)"]' \
+		"root's tenant may ask for a writable root: said, not failed (an admin's)"
 	is "$(jq -r '.checks[] | select(.check == "limits as applied" and .group == "sandbox (none)") | .seen' <<<"$OUT")" \
 		"memory 536870912, pids 64, cpu 1.00" "the sandbox's cgroup limits are the ones isol8d applied"
 	is "$(jq -r '.checks[] | select(.check == "sample syscalls refused" and .group == "sandbox (none)") | .seen' <<<"$OUT")" \
@@ -40,6 +43,8 @@ case_all_pass() {
 	run_cap su nobody -s /bin/sh -c "'$ISOL8' doctor --socket '$S' --json"
 	is "$RC|$(jq -c '[.ok, (.checks[] | select(.check == "engine reachable") | .status)]' <<<"$OUT")" '0|[true,"skip"]' \
 		"another user: the engine check is skipped (only root may use Docker), the probes pass"
+	is "$(jq -c '[.checks[] | select(.group == "policy") | .status, .seen]' <<<"$OUT")" '["ok","refused"]' \
+		"  and its tenant is refused a writable root"
 	daemon_stop d
 }
 
@@ -89,6 +94,21 @@ case_unconfined_seccomp_fails() {
 	is "$(jq -r '[.checks[] | select(.status == "fail") | .group + ": " + .check] | join("; ")' <<<"$OUT")" \
 		"sandbox (none): sample syscalls refused; sandbox (filtered): sample syscalls refused" "only that check fails, in both modes"
 	daemon_stop w
+}
+
+# A policy that lets an ordinary tenant change its sandbox's image (writableRoot): doctor
+# fails, naming the check (issue 14 item 5).
+case_writable_root_fails() {
+	jq '.tenants.local.writableRoot = true' "$SRC/policy/default-policy.json" >"$T_TMP/wr.json"
+	daemon_start r --policy "$T_TMP/wr.json" || return
+	run_cap su nobody -s /bin/sh -c "'$ISOL8' doctor --socket '${D_SOCK[r]}'"
+	is "$RC|$(tail -1 <<<"${OUT%$'\n'}")" "1|[ERR] some checks failed (✗)" "doctor fails for a tenant allowed a writable root"
+	like "$OUT" $'\n✗ policy +writable root refused +refused \\(writableRoot false\\) +allowed: the policy gives your tenant writableRoot true\n' \
+		"  and says which check and why"
+	run_cap su nobody -s /bin/sh -c "'$ISOL8' doctor --socket '${D_SOCK[r]}' --json"
+	is "$(jq -r '[.checks[] | select(.status == "fail") | .group + ": " + .check] | join("; ")' <<<"$OUT")" \
+		"policy: writable root refused" "  only that check"
+	daemon_stop r
 }
 
 run_cases "$@"
