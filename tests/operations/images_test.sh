@@ -6,6 +6,7 @@
 # images themselves are never rebuilt (setup runs only where it refuses before building).
 # shellcheck source=../lib/daemon.sh
 . "${ISOL8_SRCDIR:-$(dirname "$0")/../..}/tests/lib/daemon.sh"
+SRC=$(cd "${ISOL8_SRCDIR:-$(dirname "$0")/../..}" && pwd)
 find_builddir
 [ "$(id -u)" = 0 ] || { echo "1..0 # SKIP needs root"; exit 77; }
 timeout 20 docker version >/dev/null 2>&1 || { echo "1..0 # SKIP no Docker engine"; exit 77; }
@@ -98,6 +99,17 @@ case_json_usage_errors() {
 	run_cap "$ISOL8" setup --json --runtimes python,cobol </dev/null
 	is "$RC|$(json_get "$OUT" '.error')" '2|"Invalid runtime: cobol. Expected one of: python, node, bun, deno, bash, agent"' \
 		"setup --json --runtimes with an unknown runtime"
+}
+
+# A successful setup with --json: one object on stdout naming each image and what happened to
+# it (up to date here: the images were built by the suite's setup), the progress on stderr.
+case_setup_json_success() {
+	docker image inspect isol8:bash >/dev/null 2>&1 || { ok "# SKIP isol8:bash missing"; return; }
+	run_cap env ISOL8_SRCDIR="$SRC" "$ISOL8" setup --json --runtimes bash </dev/null
+	is "$RC|$OUT" '0|{"images":[{"image":"isol8:bash","runtime":"bash","kind":"base","status":"up-to-date"}]}'$'\n' \
+		"setup --json: exit 0, one JSON object, the image up to date"
+	like "$ERR" $'\\[OK\\] bash: up to date\n' "  the progress on stderr"
+	unlike "$OUT" '\[OK\]' "  and none of it on stdout"
 }
 
 run_cases "$@"
