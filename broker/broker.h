@@ -91,13 +91,11 @@ struct broker_opts {
 	bool set_max_concurrent, set_pool_size, set_pool_strategy;
 };
 
+/* A worker's process (its pid, restarts, back-off) is the supervisor's: supervise.h. */
 struct worker_slot {
-	pid_t pid;     /* 0 when not running */
-	int chan;      /* broker end of the socketpair, -1 when dead */
-	uint32_t gen;  /* bumped on every respawn: stale replies and ownership die with it */
-	unsigned load; /* connections assigned and not yet done */
-	uint64_t respawn_at_ms;
-	unsigned crashes;
+	int chan;                  /* broker end of the socketpair, -1 when dead */
+	uint32_t gen;              /* bumped on every respawn: stale replies and ownership die with it */
+	unsigned load;             /* connections assigned and not yet done */
 	volatile int inflight;     /* verb threads working for this worker */
 	pthread_mutex_t send_lock; /* verb threads and the main loop both send on chan; guards out too */
 	struct outq out;           /* messages the kernel has not taken yet */
@@ -132,13 +130,11 @@ struct broker {
 	volatile int inflight;
 	bool stopping;
 	int node_state; /* enum isol8_node_state (drain.c); the main thread's */
-	/* isol8-proxy (proxyctl.c): one per daemon, serving every filtered sandbox */
-	pid_t proxy_pid;            /* 0 when not running */
+	/* isol8-proxy (proxyctl.c): one per daemon, serving every filtered sandbox; its process
+	 * is the supervisor's (supervise.h) */
 	int proxy_chan;             /* -1 when dead */
 	pthread_mutex_t proxy_lock; /* one request/reply exchange at a time */
 	uint32_t proxy_req;
-	unsigned proxy_crashes;
-	uint64_t proxy_respawn_at_ms;
 	struct broker_pxns {           /* the proxy's network namespace (proxyns.c) */
 		bool on;               /* set up: the proxy starts in a namespace of its own */
 		unsigned index, slots; /* K of isol8px<K> and ISOL8-PX<K>-*; how many the subnet has */
@@ -147,11 +143,8 @@ struct broker {
 		char ifname[16];
 		char ip[64], ipt[64], ipt_restore[64], ip6t[64]; /* tool paths ("" when missing) */
 	} pxns;
-	pid_t http_pid;     /* --http child, 0 when not running */
 	int http_listen_fd; /* private socket for the --http child (owned by its account) */
 	char *http_socket;
-	unsigned http_crashes;
-	uint64_t http_respawn_at_ms;
 	bool http_restart; /* stopped on purpose (reload of the keys file): respawn now */
 };
 
@@ -165,9 +158,8 @@ int broker_listen(const char *path, const char *group, mode_t mode, int *fd_out,
 
 /* http_child.c: isol8d --http */
 int broker_http_listen(struct broker *b, struct isol8_err *err);
-int broker_spawn_http(struct broker *b, struct isol8_err *err);
-bool broker_http_reaped(struct broker *b, pid_t pid, int status, uint64_t now);
-void broker_http_respawn(struct broker *b, uint64_t now);
+/* The child's pid: the one peer the private socket serves and trusted to act for API keys. */
+bool broker_is_http_child(pid_t pid);
 /* SIGTERM the --http child (it finishes in-flight requests); with wait, reap it (SIGKILL after 5 s). */
 void broker_stop_http(struct broker *b, bool wait);
 
@@ -189,9 +181,12 @@ bool proxyns_enabled(const struct broker *b);
 const char *proxyns_resolv_conf(struct broker *b);
 void proxyns_fini(struct broker *b); /* remove chains, jumps and the veth; release the index */
 
+/* The supervisor's rows for each kind of child (supervise.h): workers.c, proxyctl.c,
+ * http_child.c, fetch.c. Started with supervise_spawn(SV_WORKER, idx, err) and so on. */
+struct supervise_ops;
+extern const struct supervise_ops broker_worker_ops, broker_proxy_ops, broker_http_ops, broker_fetch_ops;
+
 /* workers.c */
-int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err);
-void broker_reap_workers(struct broker *b, uint64_t now_ms);
 /* Never waits: what the worker's channel does not take at once is queued (outq.h) and sent by
  * the main loop when it is writable. 0 sent or queued; -1 when the worker is gone or its queue
  * is full (it is then killed: it has stopped reading). Any thread. */
@@ -352,10 +347,8 @@ struct json_object *sandbox_create_body(const struct broker *b, const struct san
 /* The profile as runsc must be given it (sandbox_spec.c); NULL with *err when it cannot be. */
 char *seccomp_profile_for_runsc(const char *profile, struct isol8_err *err);
 
-/* proxyctl.c: the isol8-proxy process and its channel */
-int broker_spawn_proxy(struct broker *b, struct isol8_err *err);
-/* From the reaper: true when pid was the proxy (its listeners are gone: netns_proxy_lost()). */
-bool broker_proxy_reaped(struct broker *b, pid_t pid, int status, uint64_t now);
+/* proxyctl.c: the isol8-proxy process and its channel. When it dies its listeners are gone
+ * (netns_proxy_lost()). */
 /* fetch.c: remote code (V_FETCH). Start isol8-fetch for one job (the tenant's policy applied
  * by the caller); *sock is the broker's end of its socket, shut for writing after the job went
  * in: the worker reads the answer from it. ISOL8_E_LIMIT past BROKER_MAX_FETCHES at once. */
@@ -363,8 +356,7 @@ bool broker_proxy_reaped(struct broker *b, pid_t pid, int status, uint64_t now);
 struct fetch_job;
 int broker_fetch_start(struct broker *b, const struct fetch_job *job, const char *ca_file, int *sock,
 		       struct isol8_err *err);
-bool broker_fetch_reaped(struct broker *b, pid_t pid);
-void broker_proxy_respawn(struct broker *b, uint64_t now);
+/* Close its channel (it exits on EOF); SIGKILL after 1 s. */
 void broker_stop_proxy(struct broker *b);
 /* Send one request (with at most one fd) and wait for its PX_REPLY_*; on PX_REPLY_OK *reply
  * holds the message (caller frees). */

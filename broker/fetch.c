@@ -3,7 +3,7 @@
  * libcurl) and a stream socket on fd 3; it locks itself down before reading the job (fetch/fetch.h).
  * The broker writes the job, shuts its end for writing and hands that end to the worker, which only
  * reads the answer: the broker never touches the network or the fetched bytes, the worker never
- * talks to the fetcher. The child is reaped with the workers (broker_reap_workers). */
+ * talks to the fetcher. The supervisor (supervise.c) reaps the child, which frees its slot. */
 #include "config.h"
 
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/supervise.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "fetch/fetch.h"
@@ -22,20 +23,25 @@
 static pthread_mutex_t fetch_lock = PTHREAD_MUTEX_INITIALIZER;
 static pid_t fetch_pids[BROKER_MAX_FETCHES];
 
-bool broker_fetch_reaped(struct broker *b, pid_t pid)
+/* supervise_ops.reaped: the slot is free again. */
+static bool fetch_reaped(void *ctx, unsigned slot, pid_t pid, int status, uint64_t now)
 {
-	bool found = false;
-
-	(void)b;
+	(void)ctx;
+	(void)pid;
+	(void)status;
+	(void)now;
 	pthread_mutex_lock(&fetch_lock);
-	for (unsigned i = 0; i < BROKER_MAX_FETCHES; i++)
-		if (fetch_pids[i] == pid) {
-			fetch_pids[i] = 0;
-			found = true;
-		}
+	fetch_pids[slot] = 0;
 	pthread_mutex_unlock(&fetch_lock);
-	return found;
+	return true;
 }
+
+/* One-shot: a fetch that died is the worker's to report, never restarted. */
+const struct supervise_ops broker_fetch_ops = {
+	.name = "isol8-fetch",
+	.respawn = false,
+	.reaped = fetch_reaped,
+};
 
 int broker_fetch_start(struct broker *b, const struct fetch_job *job, const char *ca_file, int *sock,
 		       struct isol8_err *err)
@@ -109,12 +115,11 @@ int broker_fetch_start(struct broker *b, const struct fetch_job *job, const char
 		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "write the fetch job");
 	}
 	isol8_buf_free(&j);
-	/* Held across the fork: the reaper cannot collect the child before its pid is recorded. */
-	pthread_mutex_lock(&fetch_lock);
 	pid = fork();
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
+		pthread_mutex_lock(&fetch_lock);
 		fetch_pids[slot] = 0;
 		pthread_mutex_unlock(&fetch_lock);
 		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork isol8-fetch");
@@ -136,8 +141,11 @@ int broker_fetch_start(struct broker *b, const struct fetch_job *job, const char
 		_exit(127);
 	}
 	close(sv[1]);
+	/* Recorded before the supervisor watches it: only the supervisor's reap frees the slot. */
+	pthread_mutex_lock(&fetch_lock);
 	fetch_pids[slot] = pid;
 	pthread_mutex_unlock(&fetch_lock);
+	supervise_add(SV_FETCH, (unsigned)slot, pid);
 	*sock = sv[0];
 	return 0;
 }

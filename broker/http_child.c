@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/supervise.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -42,8 +43,10 @@ int broker_http_listen(struct broker *b, struct isol8_err *err)
 	return 0;
 }
 
-int broker_spawn_http(struct broker *b, struct isol8_err *err)
+/* supervise_ops.spawn */
+static int http_start(void *ctx, unsigned idx, pid_t *pid_out, struct isol8_err *err)
 {
+	struct broker *b = ctx;
 	_cleanup_close_ int kfd = -1;
 	char *colon, addr[128], port[16];
 	pid_t pid, parent;
@@ -84,53 +87,52 @@ int broker_spawn_http(struct broker *b, struct isol8_err *err)
 		execv(b->o.http_path, argv);
 		_exit(127);
 	}
-	b->http_pid = pid;
+	(void)idx;
 	log_info("http frontend started on %s (pid %d)", b->o.http, (int)pid);
+	*pid_out = pid;
 	return 0;
 }
 
-bool broker_http_reaped(struct broker *b, pid_t pid, int status, uint64_t now)
+bool broker_is_http_child(pid_t pid)
 {
-	if (!b->http_pid || pid != b->http_pid)
-		return false;
-	b->http_pid = 0;
+	pid_t h = supervise_pid(SV_HTTP, 0);
+
+	return h > 0 && pid == h;
+}
+
+/* supervise_ops.reaped */
+static bool http_reaped(void *ctx, unsigned idx, pid_t pid, int status, uint64_t now)
+{
+	struct broker *b = ctx;
+
+	(void)idx;
+	(void)now;
 	if (b->http_restart) {
 		/* Stopped by a reload to read the new keys: not a crash, no back-off. */
 		b->http_restart = false;
-		b->http_respawn_at_ms = now;
-	} else if (!b->stopping) {
+		return false;
+	}
+	if (!b->stopping)
 		log_warn("http frontend (pid %d) ended (status %d); restarting", (int)pid,
 			 WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
-		b->http_crashes++;
-		b->http_respawn_at_ms = now + (b->http_crashes > 6 ? 30000 : (200u << b->http_crashes));
-	}
 	return true;
 }
 
-void broker_http_respawn(struct broker *b, uint64_t now)
-{
-	struct isol8_err err = ISOL8_ERR_INIT;
-	if (!b->o.http || b->stopping || b->http_pid || now < b->http_respawn_at_ms)
-		return;
-	if (broker_spawn_http(b, &err) < 0)
-		log_error("%s", err.msg);
-}
+const struct supervise_ops broker_http_ops = {
+	.name = "http frontend",
+	.backoff_ms = 200,
+	.backoff_max_ms = 30000,
+	.respawn = true,
+	.spawn = http_start,
+	.reaped = http_reaped,
+};
 
 void broker_stop_http(struct broker *b, bool wait)
 {
-	if (!b->http_pid)
+	if (!b->o.http)
 		return;
-	kill(b->http_pid, SIGTERM);
 	if (!wait)
-		return;
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(b->http_pid, NULL, WNOHANG) == b->http_pid) {
-			b->http_pid = 0;
-			return;
-		}
-		usleep(50000);
-	}
-	kill(b->http_pid, SIGKILL);
-	waitpid(b->http_pid, NULL, 0);
-	b->http_pid = 0;
+		supervise_kill(SV_HTTP, 0, SIGTERM);
+	else /* it finishes its in-flight requests first: up to 5 s */
+		supervise_stop(SV_HTTP, SIGTERM, 5000);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/supervise.h"
 #include "common/log.h"
 
 enum poll_kind {
@@ -81,7 +82,7 @@ static bool read_signals(struct broker *b, int sfd)
 			broker_drain_signal(b, (int)si.ssi_signo);
 			break;
 		default:
-			break; /* SIGCHLD: the reaper runs after every wake-up */
+			break; /* SIGCHLD: supervise_reap runs after every wake-up */
 		}
 	}
 	return stop;
@@ -163,7 +164,7 @@ int broker_loop(struct broker *b, int sfd)
 			}
 		}
 		broker_watch_workers(b, now);
-		broker_reap_workers(b, now);
+		supervise_reap(now, b->stopping);
 		broker_pending_expire(b, now);
 		broker_run_queue(b);
 		if (now - last_deadline_check >= 1000) {

@@ -19,6 +19,7 @@
 
 #include "broker/audit.h"
 #include "broker/broker.h"
+#include "broker/supervise.h"
 #include "broker/options.h"
 #include "broker/users.h"
 #include "common/buildtree.h"
@@ -135,7 +136,7 @@ static void shutdown_broker(struct broker *b)
 	if (b->http_socket)
 		unlink(b->http_socket);
 	for (unsigned i = 0; i < b->o.workers; i++)
-		if (b->w[i].pid)
+		if (supervise_pid(SV_WORKER, i))
 			broker_send_worker(b, i, BR_SHUTDOWN, 0, NULL, NULL, 0);
 	/* Keep serving verbs while workers finish, so running executions can complete. */
 	for (;;) {
@@ -143,9 +144,9 @@ static void shutdown_broker(struct broker *b)
 		unsigned map[BROKER_MAX_WORKERS], np = 0, alive = 0;
 		uint64_t now = clock_mono_ms();
 
-		broker_reap_workers(b, now);
+		supervise_reap(now, true);
 		for (unsigned i = 0; i < b->o.workers; i++) {
-			if (b->w[i].pid)
+			if (supervise_pid(SV_WORKER, i))
 				alive++;
 			if (b->w[i].chan >= 0) {
 				pf[np] = (struct pollfd){.fd = b->w[i].chan,
@@ -165,11 +166,7 @@ static void shutdown_broker(struct broker *b)
 			}
 		broker_watch_workers(b, clock_mono_ms());
 	}
-	for (unsigned i = 0; i < b->o.workers; i++)
-		if (b->w[i].pid) {
-			kill(b->w[i].pid, SIGKILL);
-			waitpid(b->w[i].pid, NULL, 0);
-		}
+	supervise_stop(SV_WORKER, SIGKILL, 0);
 	/* Wait for verb threads still talking to Docker: a create that is still in flight records
 	 * its container after this, and a loaded engine takes seconds (up to 10 s here; the unit
 	 * allows 30). Then remove what the table holds, twice in case one was late anyway. */
@@ -185,6 +182,7 @@ static void shutdown_broker(struct broker *b)
 	}
 	broker_stop_http(b, true);
 	broker_stop_proxy(b);
+	supervise_stop_all(1000); /* fetches still running: SIGTERM, SIGKILL after 1 s */
 	proxyns_fini(b);
 	audit_close();
 	if (b->o.pidfile)
@@ -317,25 +315,35 @@ static void start(struct broker *b)
 		die("%s", err.msg);
 }
 
+_Static_assert(BROKER_MAX_WORKERS + 2 + BROKER_MAX_FETCHES <= SUPERVISE_MAX,
+	       "the supervisor's table holds every worker, the proxy, the http child and each fetch");
+
 static void spawn_children(struct broker *b)
 {
+	static const struct supervise_ops *const ops[SV__KINDS] = {
+		[SV_WORKER] = &broker_worker_ops,
+		[SV_PROXY] = &broker_proxy_ops,
+		[SV_HTTP] = &broker_http_ops,
+		[SV_FETCH] = &broker_fetch_ops,
+	};
 	struct isol8_err err = ISOL8_ERR_INIT;
 
+	supervise_init(ops, b);
 	if (proxyns_init(b, &err) < 0)
 		die("%s", err.msg);
-	if (broker_spawn_proxy(b, &err) < 0) {
+	if (supervise_spawn(SV_PROXY, 0, &err) < 0) {
 		proxyns_fini(b);
 		die("%s", err.msg);
 	}
 	for (unsigned i = 0; i < b->o.workers; i++) {
 		pthread_mutex_init(&b->w[i].send_lock, NULL);
 		b->w[i].chan = -1;
-		if (broker_spawn_worker(b, i, &err) < 0)
+		if (supervise_spawn(SV_WORKER, i, &err) < 0)
 			die("%s", err.msg);
 	}
 	log_info("listening on %s (pid %d, %u workers, socket group %s)", b->o.socket_path, (int)getpid(), b->o.workers,
 		 b->o.socket_group ? b->o.socket_group : "root");
-	if (b->o.http && (broker_http_listen(b, &err) < 0 || broker_spawn_http(b, &err) < 0))
+	if (b->o.http && (broker_http_listen(b, &err) < 0 || supervise_spawn(SV_HTTP, 0, &err) < 0))
 		die("%s", err.msg);
 }
 

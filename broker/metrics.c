@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/supervise.h"
 #include "broker/metrics.h"
 #include "broker/pools.h"
 #include "common/cleanup.h"
@@ -213,7 +214,7 @@ static void render(struct broker *b, FILE *f)
 			table_container_count_tenant_kind((int)i, SANDBOX_SESSION));
 	pthread_rwlock_unlock(&b->policy_lock);
 	for (unsigned i = 0; i < b->o.workers; i++)
-		alive += b->w[i].pid > 0 && b->w[i].chan >= 0;
+		alive += supervise_pid(SV_WORKER, i) > 0 && b->w[i].chan >= 0;
 	help(f, "isol8_workers_up", "gauge", "Worker processes running.");
 	fprintf(f, "isol8_workers_up %u\n", alive);
 	{

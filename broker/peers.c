@@ -177,7 +177,7 @@ void broker_accept(struct broker *b, int listen_fd)
 			continue;
 		}
 		/* The --http child's private socket serves that child only. */
-		if (listen_fd == b->http_listen_fd && (b->http_pid <= 0 || cred.pid != b->http_pid)) {
+		if (listen_fd == b->http_listen_fd && !broker_is_http_child(cred.pid)) {
 			log_warn("peer uid=%u pid=%d on the http frontend socket refused", (unsigned)cred.uid,
 				 (int)cred.pid);
 			continue;
@@ -329,7 +329,7 @@ bool broker_trusts_key_claims(const struct broker *b, const struct ucred *cred)
 	if (cred->uid == 0 || (b->o.trust_key_uid != (uid_t)-1 && cred->uid == b->o.trust_key_uid))
 		return true;
 	/* The broker's own --http child, by pid: its account is shared with the workers. */
-	return b->http_pid > 0 && cred->pid == b->http_pid && cred->uid == b->worker_uid;
+	return broker_is_http_child(cred->pid) && cred->uid == b->worker_uid;
 }
 
 void broker_pending_ready(struct broker *b, int fd)

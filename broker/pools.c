@@ -11,6 +11,7 @@
 
 #include "broker/broker.h"
 #include "broker/pools.h"
+#include "broker/supervise.h"
 #include "common/cleanup.h"
 #include "common/proto.h"
 #include "common/xalloc.h"
@@ -107,7 +108,7 @@ size_t pools_snapshot(const struct broker *b, int tenant, struct pool_shape **ou
 
 	pthread_mutex_lock(&lock);
 	for (unsigned w = 0; w < b->o.workers && w < BROKER_MAX_WORKERS; w++) {
-		if (b->w[w].pid <= 0 || wp[w].gen != b->w[w].gen)
+		if (supervise_pid(SV_WORKER, w) <= 0 || wp[w].gen != b->w[w].gen)
 			continue;
 		for (size_t i = 0; i < wp[w].n; i++) {
 			const struct pool_shape *s = &wp[w].s[i];

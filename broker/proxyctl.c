@@ -14,14 +14,17 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/supervise.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/proto.h"
 
 #define PROXY_REPLY_MS 5000
 
-int broker_spawn_proxy(struct broker *b, struct isol8_err *err)
+/* supervise_ops.spawn */
+static int proxy_start(void *ctx, unsigned idx, pid_t *pid_out, struct isol8_err *err)
 {
+	struct broker *b = ctx;
 	char uidbuf[16], gidbuf[16], lvl[8];
 	char *argv[] = {"isol8-proxy",
 			"--fd",
@@ -45,58 +48,49 @@ int broker_spawn_proxy(struct broker *b, struct isol8_err *err)
 							   &pid, proxyns_attach, err)
 				: broker_spawn_child(b->o.proxy_path, argv, &chan, &pid, err)) < 0)
 		return isol8_err_wrap(err, "network proxy");
+	(void)idx;
 	pthread_mutex_lock(&b->proxy_lock);
-	b->proxy_pid = pid;
 	b->proxy_chan = chan;
 	pthread_mutex_unlock(&b->proxy_lock);
 	log_info("network proxy started (pid %d)", (int)pid);
+	*pid_out = pid;
 	return 0;
 }
 
-bool broker_proxy_reaped(struct broker *b, pid_t pid, int status, uint64_t now)
+/* supervise_ops.reaped: its listeners are gone with it. */
+static bool proxy_reaped(void *ctx, unsigned idx, pid_t pid, int status, uint64_t now)
 {
-	if (pid != b->proxy_pid || pid == 0)
-		return false;
+	struct broker *b = ctx;
+
+	(void)idx;
+	(void)now;
 	if (!b->stopping || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		log_warn("network proxy (pid %d) %s %d: filtered sandboxes lose their network", (int)pid,
 			 WIFSIGNALED(status) ? "killed by signal" : "exited with status",
 			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 	pthread_mutex_lock(&b->proxy_lock);
 	b->proxy_chan = xclose(b->proxy_chan);
-	b->proxy_pid = 0;
 	pthread_mutex_unlock(&b->proxy_lock);
 	netns_proxy_lost();
-	b->proxy_crashes++;
-	b->proxy_respawn_at_ms = now + (b->proxy_crashes > 6 ? 30000 : (100u << b->proxy_crashes));
 	return true;
 }
 
-void broker_proxy_respawn(struct broker *b, uint64_t now)
-{
-	struct isol8_err err = ISOL8_ERR_INIT;
-
-	if (b->stopping || b->proxy_pid || now < b->proxy_respawn_at_ms)
-		return;
-	if (broker_spawn_proxy(b, &err) < 0)
-		log_error("%s", err.msg);
-}
+const struct supervise_ops broker_proxy_ops = {
+	.name = "network proxy",
+	.backoff_ms = 100,
+	.backoff_max_ms = 30000,
+	.respawn = true,
+	.spawn = proxy_start,
+	.reaped = proxy_reaped,
+};
 
 void broker_stop_proxy(struct broker *b)
 {
-	pid_t pid;
-
+	/* EOF on its channel makes the proxy exit; SIGKILL after 1 s. */
 	pthread_mutex_lock(&b->proxy_lock);
-	pid = b->proxy_pid;
-	/* EOF on its channel makes the proxy exit. */
 	b->proxy_chan = xclose(b->proxy_chan);
-	b->proxy_pid = 0;
 	pthread_mutex_unlock(&b->proxy_lock);
-	if (pid) {
-		for (int i = 0; i < 100 && waitpid(pid, NULL, WNOHANG) == 0; i++)
-			usleep(10000);
-		if (kill(pid, SIGKILL) == 0)
-			waitpid(pid, NULL, 0);
-	}
+	supervise_stop(SV_PROXY, 0, 1000);
 }
 
 /* Under proxy_lock. Never blocks past PROXY_REPLY_MS: a proxy that leaves its channel full
@@ -122,10 +116,9 @@ static int send_bounded(struct broker *b, uint8_t type, uint32_t req, const stru
 		if (poll(&pf, 1, (int)(until - now)) < 0 && errno != EINTR)
 			break;
 	}
-	log_error("network proxy (pid %d) has not read its channel for %d ms: restarting it", (int)b->proxy_pid,
-		  PROXY_REPLY_MS);
-	if (b->proxy_pid > 0)
-		kill(b->proxy_pid, SIGKILL);
+	log_error("network proxy (pid %d) has not read its channel for %d ms: restarting it",
+		  (int)supervise_pid(SV_PROXY, 0), PROXY_REPLY_MS);
+	supervise_kill(SV_PROXY, 0, SIGKILL);
 	return isol8_err_set(err, ISOL8_E_UNAVAIL, EAGAIN, "the network proxy does not read its requests");
 }
 

@@ -17,6 +17,7 @@
 
 #include "broker/audit.h"
 #include "broker/broker.h"
+#include "broker/supervise.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/xalloc.h"
@@ -184,7 +185,7 @@ static unsigned drain_changed(struct broker *b, const struct isol8_policy *old)
 			 isol8_isolation_name(t->isolation));
 		isol8_put_str(&p, t->name);
 		for (unsigned w = 0; w < b->o.workers && w < BROKER_MAX_WORKERS; w++)
-			if (b->w[w].pid > 0)
+			if (supervise_pid(SV_WORKER, w) > 0)
 				broker_send_worker(b, w, BR_POOL_DRAIN, 0, &p, NULL, 0);
 		isol8_buf_free(&p);
 		n++;
@@ -243,7 +244,7 @@ void broker_reload(struct broker *b)
 		log_error("reload: %s", err.msg);
 	/* The HTTP child read its keys at start; a new one reads the new file (in-flight requests
 	 * finish in the old one, which stops on SIGTERM). */
-	if (b->o.http && b->http_pid) {
+	if (b->o.http && supervise_pid(SV_HTTP, 0)) {
 		b->http_restart = true;
 		broker_stop_http(b, false);
 		log_info("reload: restarting the HTTP frontend for keys %s", b->o.http_keys);

@@ -15,6 +15,7 @@
 
 #include "broker/broker.h"
 #include "broker/pools.h"
+#include "broker/supervise.h"
 #include "common/cleanup.h"
 #include "common/ipc.h"
 #include "common/log.h"
@@ -117,8 +118,9 @@ static json_object *status_doc(struct broker *b, int tenant, bool all)
 	for (unsigned i = 0; i < b->o.workers; i++) {
 		json_object *w = json_object_new_object();
 		json_object_object_add(w, "index", json_object_new_int64(i));
-		json_object_object_add(w, "pid", json_object_new_int64(b->w[i].pid));
-		json_object_object_add(w, "running", json_object_new_boolean(b->w[i].pid > 0 && b->w[i].chan >= 0));
+		json_object_object_add(w, "pid", json_object_new_int64(supervise_pid(SV_WORKER, i)));
+		json_object_object_add(w, "running",
+				       json_object_new_boolean(supervise_pid(SV_WORKER, i) > 0 && b->w[i].chan >= 0));
 		json_object_object_add(w, "connections", json_object_new_int64(b->w[i].load));
 		json_object_object_add(w, "restarts", json_object_new_int64(b->w[i].gen ? b->w[i].gen - 1 : 0));
 		if (all) {

@@ -16,12 +16,15 @@
 #include <unistd.h>
 
 #include "broker/broker.h"
+#include "broker/supervise.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/proto.h"
 
-int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
+/* supervise_ops.spawn: fresh exec, channel on fd 3; the supervisor records *pid_out. */
+static int worker_start(void *ctx, unsigned idx, pid_t *pid_out, struct isol8_err *err)
 {
+	struct broker *b = ctx;
 	struct worker_slot *w = &b->w[idx];
 	char uidbuf[16], gidbuf[16], idxbuf[16], lvl[8], psize[16], pdirty[16];
 	char *argv[] = {"isol8-worker",
@@ -54,7 +57,6 @@ int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
 	if (broker_spawn_child(b->o.worker_path, argv, &chan, &pid, err) < 0)
 		return isol8_err_wrap(err, "worker %u", idx);
 	pthread_mutex_lock(&w->send_lock);
-	w->pid = pid;
 	w->chan = chan;
 	w->sent = false;
 	w->unread_last = 0;
@@ -64,9 +66,45 @@ int broker_spawn_worker(struct broker *b, unsigned idx, struct isol8_err *err)
 	w->gen++;
 	w->load = 0;
 	log_info("worker %u started (pid %d, uid %u)", idx, (int)pid, (unsigned)b->worker_uid);
+	*pid_out = pid;
 	broker_prewarm_worker(b, idx);
 	return 0;
 }
+
+/* supervise_ops.reaped: remove what the dead worker owned; the supervisor respawns it. */
+static bool worker_reaped(void *ctx, unsigned i, pid_t pid, int status, uint64_t now)
+{
+	struct broker *b = ctx;
+	struct worker_slot *w = &b->w[i];
+	char(*ids)[65] = NULL;
+	size_t n;
+
+	(void)now;
+	if (WIFSIGNALED(status))
+		log_warn("worker %u (pid %d) killed by signal %d", i, (int)pid, WTERMSIG(status));
+	else if (!b->stopping || WEXITSTATUS(status) != 0)
+		log_warn("worker %u (pid %d) exited with status %d", i, (int)pid, WEXITSTATUS(status));
+	pthread_mutex_lock(&w->send_lock);
+	w->chan = xclose(w->chan);
+	outq_clear(&w->out); /* closes the connections it held for the worker */
+	pthread_mutex_unlock(&w->send_lock);
+	n = table_container_ids(i, w->gen, false, 0, &ids);
+	if (n)
+		log_info("removing %zu container(s) of dead worker %u", n, i);
+	broker_remove_containers_async(b, ids, n);
+	table_forget_worker(i, w->gen);
+	return true;
+}
+
+const struct supervise_ops broker_worker_ops = {
+	.name = "worker",
+	.backoff_ms = 100,
+	.backoff_max_ms = 30000,
+	.reset_ms = 60000,
+	.respawn = true,
+	.spawn = worker_start,
+	.reaped = worker_reaped,
+};
 
 void broker_prewarm_worker(struct broker *b, unsigned idx)
 {
@@ -106,10 +144,12 @@ void broker_prewarm_worker(struct broker *b, unsigned idx)
  * stall every tenant whose messages go through the main loop. */
 static void wedged_locked(struct worker_slot *w, unsigned idx, const char *why)
 {
-	if (w->wedged || w->pid <= 0)
+	pid_t pid = supervise_pid(SV_WORKER, idx);
+
+	if (w->wedged || pid <= 0)
 		return;
-	log_error("worker %u (pid %d) %s: restarting it", idx, (int)w->pid, why);
-	kill(w->pid, SIGKILL);
+	log_error("worker %u (pid %d) %s: restarting it", idx, (int)pid, why);
+	supervise_kill(SV_WORKER, idx, SIGKILL);
 	w->wedged = true;
 }
 
@@ -283,55 +323,4 @@ unsigned broker_home_worker(struct broker *b, const struct isol8_tenant *t)
 		h = (h ^ (uint8_t)*p) * 16777619u;
 	worker_range(b, t, &first, &n);
 	return first + h % n;
-}
-
-/* Collect dead workers, remove what they owned, respawn with a backoff. */
-void broker_reap_workers(struct broker *b, uint64_t now)
-{
-	int status;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (broker_proxy_reaped(b, pid, status, now) || broker_http_reaped(b, pid, status, now) ||
-		    broker_fetch_reaped(b, pid))
-			continue;
-		for (unsigned i = 0; i < b->o.workers; i++) {
-			struct worker_slot *w = &b->w[i];
-			char(*ids)[65] = NULL;
-			size_t n;
-
-			if (w->pid != pid)
-				continue;
-			if (WIFSIGNALED(status))
-				log_warn("worker %u (pid %d) killed by signal %d", i, (int)pid, WTERMSIG(status));
-			else if (!b->stopping || WEXITSTATUS(status) != 0)
-				log_warn("worker %u (pid %d) exited with status %d", i, (int)pid, WEXITSTATUS(status));
-			pthread_mutex_lock(&w->send_lock);
-			w->chan = xclose(w->chan);
-			outq_clear(&w->out); /* closes the connections it held for the worker */
-			w->pid = 0;
-			pthread_mutex_unlock(&w->send_lock);
-			n = table_container_ids(i, w->gen, false, 0, &ids);
-			if (n)
-				log_info("removing %zu container(s) of dead worker %u", n, i);
-			broker_remove_containers_async(b, ids, n);
-			table_forget_worker(i, w->gen);
-			w->crashes++;
-			/* Exponential backoff keeps a crash loop from spinning the broker. */
-			w->respawn_at_ms = now + (w->crashes > 6 ? 30000 : (100u << w->crashes));
-		}
-	}
-	if (b->stopping)
-		return;
-	broker_proxy_respawn(b, now);
-	broker_http_respawn(b, now);
-	for (unsigned i = 0; i < b->o.workers; i++) {
-		struct isol8_err err = ISOL8_ERR_INIT;
-		if (b->w[i].pid == 0 && now >= b->w[i].respawn_at_ms) {
-			if (broker_spawn_worker(b, i, &err) < 0)
-				log_error("%s", err.msg);
-		}
-		if (b->w[i].pid && b->w[i].crashes && now > b->w[i].respawn_at_ms + 60000)
-			b->w[i].crashes = 0;
-	}
 }
