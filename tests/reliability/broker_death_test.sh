@@ -3,7 +3,9 @@
 # (workers, the proxy, the HTTP frontend and its server) must be gone within 1 s, the client of
 # a run in flight gets one clear line, and a broker started again on the same socket removes
 # the previous instance's containers and serves at once. SIGTERM with a run in flight lets the
-# run finish and leaves nothing. TAP; exit 77 (skip) unless root.
+# run finish and leaves nothing. Each kind of child killed on its own (a worker, the proxy,
+# the HTTP frontend) is started again by the broker's supervisor, which still serves runs.
+# TAP; exit 77 (skip) unless root.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -92,6 +94,56 @@ case_broker_sigterm_in_flight() {
 	wait "$pid"; rc=$?
 	is "$rc|$(cat "$T_TMP/bt.out")|$(cat "$T_TMP/bt.err")" $'0|before\nafter|' \
 		"SIGTERM with a run in flight: the run completes"
+}
+
+kid_of() { # ID COMM -> the daemon's children named COMM
+	local c
+	for c in $(cat /proc/"${D_PID[$1]}"/task/*/children 2>/dev/null); do
+		[ "$(cat "/proc/$c/comm" 2>/dev/null)" = "$2" ] && echo "$c"
+	done
+	return 0
+}
+
+# A child of kind COMM of daemon ID is SIGKILLed: another takes its place, the log says why.
+kill_and_respawn() { # ID COMM LOG_ERE WHAT
+	local id=$1 comm=$2 before old new i
+	before=$(kid_of "$id" "$comm")
+	old=$(head -1 <<<"$before")
+	[ -n "$old" ] || { not_ok "$4: running before the kill"; return 1; }
+	kill -KILL "$old"
+	for ((i = 0; i < 100; i++)); do
+		# A new pid: with several workers, the others do not count.
+		new=$(kid_of "$id" "$comm" | grep -vxF "$before" | head -1)
+		[ -n "$new" ] && proc_gone "$old" && break
+		sleep 0.1
+	done
+	[ -n "$new" ] && proc_gone "$old" && ok "$4 killed ($old): started again ($new)" ||
+		not_ok "$4 killed ($old): started again" "$(tail -5 "${D_LOG[$id]}")"
+	like "$(cat "${D_LOG[$id]}")" "${3//PID/$old}" "$4 killed: the log says so"
+}
+
+case_children_sigkill() {
+	local port i code
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	daemon_start ck --http "127.0.0.1:$port" --http-keys "$KEYS" || return
+	kill_and_respawn ck isol8-worker 'worker [0-9]+ \(pid PID\) killed by signal 9' "a worker"
+	run_cap timeout 60 "$ISOL8" run --socket "${D_SOCK[ck]}" -e 'print("after worker")' </dev/null
+	is "$RC|$OUT" $'0|after worker\n' "worker killed: the daemon still serves a run"
+	kill_and_respawn ck isol8-proxy 'network proxy \(pid PID\) killed by signal 9' "the network proxy"
+	run_cap timeout 60 "$ISOL8" run --socket "${D_SOCK[ck]}" -e 'print("after proxy")' </dev/null
+	is "$RC|$OUT" $'0|after proxy\n' "proxy killed: the daemon still serves a run"
+	kill_and_respawn ck isol8-full 'http frontend \(pid PID\) ended \(status 137\); restarting' "the http frontend"
+	for ((i = 0; i < 100; i++)); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")
+		[ "$code" = 200 ] && break
+		sleep 0.1
+	done
+	is "$code" 200 "http frontend killed: the new one answers /health"
+	code=$(curl -s -o "$T_TMP/ck.json" -w '%{http_code}' -H 'Authorization: Bearer secret-alpha-0123456789' \
+		-H 'Content-Type: application/json' -d '{"request":{"code":"print(\"after http\")","runtime":"python"}}' \
+		"http://127.0.0.1:$port/execute")
+	like "$code|$(cat "$T_TMP/ck.json")" '^200\|.*after http' "http frontend killed: the new one serves a run"
+	daemon_stop ck
 }
 
 run_cases "$@"
