@@ -122,6 +122,33 @@ int broker_error_from_msg(struct isol8_msg *m, struct isol8_err *err)
 	return isol8_err_set(err, code, 0, "%s", text);
 }
 
+int broker_send(int sock, uint8_t type, const void *payload, size_t len, const int *fds, unsigned nfds,
+		struct isol8_err *err)
+{
+	struct isol8_err rerr = ISOL8_ERR_INIT;
+	struct isol8_msg m;
+
+	if (isol8_ipc_send(sock, type, 0, payload, len, fds, nfds, err) == 0)
+		return 0;
+	if (err->code != ISOL8_E_IO || (err->errnum != EPIPE && err->errnum != ECONNRESET))
+		return -1;
+	/* The peer has closed, so this read cannot block: the queued refusal, or EOF. */
+	if (isol8_ipc_recv(sock, &m, &rerr) > 0) {
+		if (m.type == WK_ERROR &&
+		    isol8_proto_check(PEER_FRONTEND, PEER_BROKER | PEER_WORKER, &m, NULL, &rerr) == 0)
+			broker_error_from_msg(&m, err);
+		isol8_msg_free(&m);
+	}
+	return -1;
+}
+
+int broker_send_buf(int sock, uint8_t type, const struct isol8_buf *b, const int *fds, unsigned nfds,
+		    struct isol8_err *err)
+{
+	return b ? broker_send(sock, type, b->data, b->len, fds, nfds, err)
+		 : broker_send(sock, type, NULL, 0, fds, nfds, err);
+}
+
 int broker_recv(int sock, struct isol8_msg *m, struct isol8_err *err)
 {
 	int r = isol8_ipc_recv(sock, m, err);

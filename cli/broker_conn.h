@@ -34,6 +34,14 @@ int broker_open(const char *path, uint8_t op, const char *session, struct isol8_
 int broker_open_key(const char *path, uint8_t op, const char *session, const char *key_name, const char *key_id,
 		    struct isol8_err *err);
 
+/* Send a request on a connection that isol8d may have refused: when the send fails because
+ * isol8d closed it (EPIPE, ECONNRESET), the refusal it queued first (queue full, draining, not
+ * allowed) becomes err instead of the broken pipe. Otherwise as isol8_ipc_send(_buf). */
+int broker_send(int sock, uint8_t type, const void *payload, size_t len, const int *fds, unsigned nfds,
+		struct isol8_err *err);
+int broker_send_buf(int sock, uint8_t type, const struct isol8_buf *b, const int *fds, unsigned nfds,
+		    struct isol8_err *err);
+
 /* Receive the next message. Returns 1 with *m filled for any type except WK_ERROR, -1 for
  * WK_ERROR (err = the worker's code and message) or a receive failure, and -1 with
  * "isol8d closed the connection (worker died?)" on EOF. */

@@ -69,7 +69,7 @@ static int send_file_req(int sock, uint8_t type, const char *name, const char *p
 
 	isol8_put_str(&b, name);
 	isol8_put_str(&b, path);
-	r = isol8_ipc_send_buf(sock, type, 0, &b, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, err);
+	r = broker_send_buf(sock, type, &b, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, err);
 	isol8_buf_free(&b);
 	return r;
 }

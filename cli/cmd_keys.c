@@ -74,7 +74,7 @@ static int call(const char *socket, uint8_t action, const char *name, const char
 	isol8_put_str(&p, tenant ? tenant : "");
 	isol8_put_u64(&p, ttl);
 	isol8_put_str(&p, id ? id : "");
-	r = isol8_ipc_send_buf(sock, FE_KEYS, 0, &p, NULL, 0, err);
+	r = broker_send_buf(sock, FE_KEYS, &p, NULL, 0, err);
 	isol8_buf_free(&p);
 	if (r < 0 || broker_expect(sock, WK_FILE, &m, err) < 0)
 		return -1;

@@ -69,7 +69,7 @@ int kept_remove(const char *socket, const char *id, bool json)
 	if (sock < 0)
 		return fail(json, &err);
 	isol8_put_str(&b, id);
-	r = isol8_ipc_send_buf(sock, FE_KEPT_REMOVE, 0, &b, NULL, 0, &err);
+	r = broker_send_buf(sock, FE_KEPT_REMOVE, &b, NULL, 0, &err);
 	isol8_buf_free(&b);
 	if (r < 0 || broker_expect(sock, WK_OK, &m, &err) < 0)
 		return fail(json, &err);
@@ -124,7 +124,7 @@ static int kept_list(const char *socket, bool json)
 	sock = broker_open(broker_socket_path(socket), HELLO_KEPT, "", &err);
 	if (sock < 0)
 		return fail(json, &err);
-	if (isol8_ipc_send(sock, FE_KEPT_LIST, 0, NULL, 0, NULL, 0, &err) < 0 ||
+	if (broker_send(sock, FE_KEPT_LIST, NULL, 0, NULL, 0, &err) < 0 ||
 	    broker_expect(sock, WK_SESSIONS, &m, &err) < 0)
 		return fail(json, &err);
 	arr = isol8_json_parse((const char *)m.payload, m.len, KEPT_MAX_TEXT, &err);

@@ -153,7 +153,7 @@ static int run_remote(struct run_ctx *c, int *exit_code, struct isol8_err *err)
 	fds[0] = targets[0];
 	fds[1] = targets[1];
 	fds[2] = c->bundle;
-	if (isol8_ipc_send(c->sock, FE_RUN, 0, c->request, c->request_len, fds, 3, err) < 0)
+	if (broker_send(c->sock, FE_RUN, c->request, c->request_len, fds, 3, err) < 0)
 		return isol8_err_wrap(err, "send run request to isol8d");
 	if (c->stdin_r >= 0 && isol8_ipc_send(c->sock, FE_STDIN, 0, NULL, 0, &c->stdin_r, 1, err) < 0)
 		return isol8_err_wrap(err, "send stdin to isol8d");

@@ -127,7 +127,7 @@ static int session_list(struct session_args *a)
 	sock = broker_open(broker_socket_path(a->socket), HELLO_SESSION_LIST, "", &err);
 	if (sock < 0)
 		return cli_fail(&err);
-	if (isol8_ipc_send(sock, FE_SESSION_LIST, 0, NULL, 0, NULL, 0, &err) < 0 ||
+	if (broker_send(sock, FE_SESSION_LIST, NULL, 0, NULL, 0, &err) < 0 ||
 	    broker_expect(sock, WK_SESSIONS, &m, &err) < 0)
 		return cli_fail(&err);
 	arr = isol8_json_parse((const char *)m.payload, m.len, SESSIONS_MAX_TEXT, &err);
@@ -168,7 +168,7 @@ static int session_stop(struct session_args *a)
 	if (sock < 0)
 		return cli_fail(&err);
 	isol8_put_str(&b, a->name);
-	r = isol8_ipc_send_buf(sock, FE_SESSION_STOP, 0, &b, NULL, 0, &err);
+	r = broker_send_buf(sock, FE_SESSION_STOP, &b, NULL, 0, &err);
 	isol8_buf_free(&b);
 	if (r < 0 || broker_expect(sock, WK_OK, &m, &err) < 0)
 		return cli_fail(&err);

@@ -284,6 +284,16 @@ int isol8_ipc_recv(int sock, struct isol8_msg *m, struct isol8_err *err)
 	do
 		r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	while (r < 0 && errno == EINTR);
+	/* A SEQPACKET peer that closes with our messages unread leaves ECONNRESET pending, and
+	 * the kernel reports that before the messages it sent us first (a broker's refusal, say);
+	 * reporting it clears it, so one more read gets what was queued, or EOF. */
+	if (r < 0 && errno == ECONNRESET) {
+		mh.msg_controllen = sizeof cbuf.buf;
+		mh.msg_flags = 0;
+		do
+			r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+		while (r < 0 && errno == EINTR);
+	}
 	if (r < 0)
 		return isol8_err_set(err, ISOL8_E_IO, errno, "receive message");
 

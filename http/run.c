@@ -104,7 +104,7 @@ int http_run_start_on(int sock_in, const struct http_run_spec *spec, int stdin_f
 	fds[2] = bundle;
 	if (stdin_fd >= 0 && !(json = with_stdin_stream(spec, &json_len, err)))
 		goto out;
-	if (isol8_ipc_send(sock, FE_RUN, 0, json ? json : spec->json, json_len, fds, 3, err) < 0) {
+	if (broker_send(sock, FE_RUN, json ? json : spec->json, json_len, fds, 3, err) < 0) {
 		isol8_err_wrap(err, "send run request to isol8d");
 		goto out;
 	}

@@ -32,7 +32,7 @@ static json_object *list_sessions(struct http_call *call, struct isol8_err *err)
 
 	if (sock < 0)
 		return NULL;
-	if (isol8_ipc_send(sock, FE_SESSION_LIST, 0, NULL, 0, NULL, 0, err) < 0 ||
+	if (broker_send(sock, FE_SESSION_LIST, NULL, 0, NULL, 0, err) < 0 ||
 	    broker_expect(sock, WK_SESSIONS, &m, err) < 0)
 		return NULL;
 	arr = isol8_json_parse((const char *)m.payload, m.len, SESSIONS_MAX_TEXT, err);
@@ -56,7 +56,7 @@ static int stop_session(struct http_call *call, const char *id, struct isol8_err
 	if (sock < 0)
 		return -1;
 	isol8_put_str(&b, id);
-	r = isol8_ipc_send_buf(sock, FE_SESSION_STOP, 0, &b, NULL, 0, err);
+	r = broker_send_buf(sock, FE_SESSION_STOP, &b, NULL, 0, err);
 	isol8_buf_free(&b);
 	if (r < 0 || broker_expect(sock, WK_OK, &m, err) < 0)
 		return -1;
@@ -154,7 +154,7 @@ static int file_send(struct http_call *call, uint8_t type, const char *session, 
 		return -1;
 	isol8_put_str(&b, session);
 	isol8_put_str(&b, path);
-	r = isol8_ipc_send_buf(sock, type, 0, &b, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, err);
+	r = broker_send_buf(sock, type, &b, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, err);
 	isol8_buf_free(&b);
 	if (r < 0)
 		return -1;

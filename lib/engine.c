@@ -367,7 +367,7 @@ static int run(isol8_engine *e, const isol8_request *q, struct lib_sink *s, isol
 	fds[0] = po[1];
 	fds[1] = pe[1];
 	fds[2] = bundle;
-	if (isol8_ipc_send(sock, FE_RUN, 0, json, len, fds, 3, &ie) < 0)
+	if (broker_send(sock, FE_RUN, json, len, fds, 3, &ie) < 0)
 		goto out;
 	/* Only the worker holds the write ends now: EOF on a pipe means it is done with it. */
 	po[1] = xclose(po[1]);
@@ -568,7 +568,7 @@ API char *isol8_session_list(isol8_engine *e, isol8_error *err)
 	if (e->url)
 		return lib_remote_session_list(e, err);
 	sock = broker_open(e->socket, HELLO_SESSION_LIST, "", &ie);
-	if (sock < 0 || isol8_ipc_send(sock, FE_SESSION_LIST, 0, NULL, 0, NULL, 0, &ie) < 0 ||
+	if (sock < 0 || broker_send(sock, FE_SESSION_LIST, NULL, 0, NULL, 0, &ie) < 0 ||
 	    broker_expect(sock, WK_SESSIONS, &m, &ie) < 0)
 		return from_err(err, &ie), NULL;
 	arr = isol8_json_parse((const char *)m.payload, m.len, SESSIONS_MAX, &ie);
@@ -602,7 +602,7 @@ API int isol8_session_stop(isol8_engine *e, const char *session, isol8_error *er
 	if (sock < 0)
 		return from_err(err, &ie);
 	isol8_put_str(&b, session);
-	r = isol8_ipc_send_buf(sock, FE_SESSION_STOP, 0, &b, NULL, 0, &ie);
+	r = broker_send_buf(sock, FE_SESSION_STOP, &b, NULL, 0, &ie);
 	isol8_buf_free(&b);
 	if (r < 0 || broker_expect(sock, WK_OK, &m, &ie) < 0)
 		return from_err(err, &ie);
@@ -633,7 +633,7 @@ static int file_call(isol8_engine *e, uint8_t type, const char *session, const c
 		return from_err(err, &ie);
 	isol8_put_str(&b, session);
 	isol8_put_str(&b, path);
-	r = isol8_ipc_send_buf(sock, type, 0, &b, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, &ie);
+	r = broker_send_buf(sock, type, &b, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, &ie);
 	isol8_buf_free(&b);
 	if (r < 0 || broker_expect(sock, type == FE_FILE_PUT ? WK_OK : WK_FILE, &m, &ie) < 0)
 		return from_err(err, &ie);

@@ -323,7 +323,7 @@ static char *session_runtime(const struct mcp *m, const char *name, struct isol8
 	json_object *arr;
 	char *rt = NULL;
 
-	if (sock < 0 || isol8_ipc_send(sock, FE_SESSION_LIST, 0, NULL, 0, NULL, 0, err) < 0 ||
+	if (sock < 0 || broker_send(sock, FE_SESSION_LIST, NULL, 0, NULL, 0, err) < 0 ||
 	    broker_expect(sock, WK_SESSIONS, &msg, err) < 0)
 		return NULL;
 	arr = isol8_json_parse((const char *)msg.payload, msg.len, SESSIONS_MAX_TEXT, err);
@@ -349,7 +349,7 @@ static int session_stop(const struct mcp *m, const char *name, struct isol8_err 
 	if (sock < 0)
 		return -1;
 	isol8_put_str(&b, name);
-	r = isol8_ipc_send_buf(sock, FE_SESSION_STOP, 0, &b, NULL, 0, err);
+	r = broker_send_buf(sock, FE_SESSION_STOP, &b, NULL, 0, err);
 	isol8_buf_free(&b);
 	if (r < 0 || broker_expect(sock, WK_OK, &msg, err) < 0)
 		return -1;
@@ -370,7 +370,7 @@ static int file_call(const struct mcp *m, uint8_t type, const char *session, con
 		return -1;
 	isol8_put_str(&b, session);
 	isol8_put_str(&b, path);
-	r = isol8_ipc_send_buf(sock, type, 0, &b, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, err);
+	r = broker_send_buf(sock, type, &b, fd >= 0 ? &fd : NULL, fd >= 0 ? 1 : 0, err);
 	isol8_buf_free(&b);
 	if (r < 0 || broker_expect(sock, type == FE_FILE_PUT ? WK_OK : WK_FILE, &msg, err) < 0)
 		return -1;

@@ -3,6 +3,8 @@
 #include "config.h"
 #include "common/ipc.h"
 #include "common/cleanup.h"
+#include "cli/broker_conn.h"
+#include "common/proto.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -401,6 +403,60 @@ START_TEST(test_recv_eof)
 }
 END_TEST
 
+START_TEST(test_recv_reply_before_reset)
+{
+	/* isol8d refuses a connection (queue full) and closes it with the client's request still
+	 * unread: the client must read the refusal, not ECONNRESET (burst_test saw 500s). */
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_msg m;
+
+	ck_assert_int_eq(isol8_ipc_send(sv[1], FE_RUN, 0, "{}", 2, NULL, 0, &err), 0);
+	ck_assert_int_eq(isol8_ipc_send(sv[0], WK_ERROR, 0, "\0\7busy", 7, NULL, 0, &err), 0);
+	sv[0] = xclose(sv[0]);
+	ck_assert_int_eq(isol8_ipc_recv(sv[1], &m, &err), 1);
+	ck_assert_int_eq(m.type, WK_ERROR);
+	isol8_msg_free(&m);
+	ck_assert_int_eq(isol8_ipc_recv(sv[1], &m, &err), 0);
+	isol8_msg_free(&m);
+}
+END_TEST
+
+static void send_refusal(int sock, int code, const char *text)
+{
+	struct isol8_buf b = ISOL8_BUF_INIT;
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	isol8_put_u16(&b, (uint16_t)code);
+	isol8_put_str(&b, text);
+	ck_assert_int_eq(isol8_ipc_send_buf(sock, WK_ERROR, 0, &b, NULL, 0, &err), 0);
+	isol8_buf_free(&b);
+}
+
+START_TEST(test_broker_send_after_refusal)
+{
+	/* The refusal came and the connection closed before the request was written: EPIPE, and
+	 * the request's error is the refusal's code and text. */
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	send_refusal(sv[0], ISOL8_E_LIMIT, "isol8d is busy: queue full; retry later");
+	sv[0] = xclose(sv[0]);
+	ck_assert_int_eq(broker_send(sv[1], FE_RUN, "{}", 2, NULL, 0, &err), -1);
+	ck_assert_int_eq(err.code, ISOL8_E_LIMIT);
+	ck_assert_str_eq(err.msg, "isol8d is busy: queue full; retry later");
+}
+END_TEST
+
+START_TEST(test_broker_send_closed_without_reply)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+
+	sv[0] = xclose(sv[0]);
+	ck_assert_int_eq(broker_send(sv[1], FE_RUN, "{}", 2, NULL, 0, &err), -1);
+	ck_assert_int_eq(err.code, ISOL8_E_IO);
+	ck_assert_int_eq(err.errnum, EPIPE);
+}
+END_TEST
+
 START_TEST(test_recv_nonblock_eagain)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
@@ -641,6 +697,9 @@ static Suite *ipc_suite(void)
 	tcase_add_test(tc, test_recv_too_many_fds);
 	tcase_add_test(tc, test_recv_credentials_refused);
 	tcase_add_test(tc, test_recv_eof);
+	tcase_add_test(tc, test_recv_reply_before_reset);
+	tcase_add_test(tc, test_broker_send_after_refusal);
+	tcase_add_test(tc, test_broker_send_closed_without_reply);
 	tcase_add_test(tc, test_recv_nonblock_eagain);
 	tcase_add_test(tc, test_recv_then_valid);
 	tcase_add_test(tc, test_get_str_nul);
