@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/xalloc.h"
+#include "images/build_cmd.h"
 #include "images/commands_images.h"
 #include "images/image_build.h"
 #include "images/images.h"
@@ -103,23 +104,17 @@ int cmd_build(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct isol8_strlist pkgs = {0};
-	struct isol8_build_run run;
+	struct isol8_build_cmd bc;
 	struct isol8_buf script = ISOL8_BUF_INIT;
 	struct isol8_err err = ISOL8_ERR_INIT;
 	struct isol8_base_context ctx = {0};
 	const char *base = NULL, *alias = NULL, *pip_index = NULL;
-	_cleanup_free_ char *tag = NULL, *deps = NULL, *pip_host = NULL;
-	bool force = false, json = false;
-	struct docker *d = NULL;
+	_cleanup_free_ char *tag = NULL, *deps = NULL;
+	bool force = false;
 	json_object *base_img = NULL;
-	int c, rt = -1, rc = 1, out_fd = -1;
+	int c, rt = -1, rc = 1;
 
-	isol8_build_run_init(&run);
-	/* --json is known before the first error, so that every failure is a JSON object too. */
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		json = json || strcmp(argv[i], "--json") == 0;
-	if (json)
-		out_fd = cli_json_begin();
+	isol8_build_cmd_begin(&bc, argc, argv);
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
@@ -184,35 +179,28 @@ int cmd_build(int argc, char **argv)
 			      "--tag: invalid image name: %s (expected repository[:tag], lower case)", alias);
 		goto fail;
 	}
-	if (pip_index && isol8_pip_index_host(pip_index, &pip_host, &err) < 0) {
-		isol8_err_wrap(&err, "--pip-index-url");
-		err.code = ISOL8_E_USAGE;
+	if (pip_index && isol8_build_cmd_pip_index(pip_index, &err) < 0)
 		goto fail;
-	}
 
-	d = isol8_images_connect();
-	if (!d) {
-		isol8_err_set(&err, ISOL8_E_UNAVAIL, 0, "Docker is not running or not installed");
+	if (isol8_build_cmd_connect(&bc, &err) < 0)
 		goto failed; /* isol8_images_connect printed why */
-	}
-	printf("[OK] Docker is running\n");
 	/* An existing base is used as it is: rebuilding it here could drop the CA certificates
 	 * that `isol8 setup --ca-cert` put in. Only a missing base is built (default inputs). */
-	if (docker_image_inspect(d, isol8_image_base_tag(rt), &base_img, &err) == 0) {
+	if (docker_image_inspect(bc.d, isol8_image_base_tag(rt), &base_img, &err) == 0) {
 		json_object_put(base_img);
 		printf("[OK] %s: present\n", isol8_runtime_name(rt));
 	} else if (err.code != ISOL8_E_NOTFOUND) {
 		isol8_err_wrap(&err, "%s", isol8_runtime_name(rt));
 		goto fail;
-	} else if (isol8_prepare_base_context(d, NULL, &ctx, &err) < 0) {
+	} else if (isol8_prepare_base_context(bc.d, NULL, &ctx, &err) < 0) {
 		isol8_err_wrap(&err, "build context");
 		goto fail;
-	} else if (isol8_build_base(d, rt, &ctx, false, &run, &err) < 0) {
+	} else if (isol8_build_base(bc.d, rt, &ctx, false, &bc.run, &err) < 0) {
 		goto failed;
 	}
 	struct isol8_custom_opts o = {
 		.kind = "build", .setup = script.len ? script.data : NULL, .pip_index_url = pip_index, .force = force};
-	if (isol8_build_custom(d, rt, &pkgs, &o, &tag, &run, &err) < 0)
+	if (isol8_build_custom(bc.d, rt, &pkgs, &o, &tag, &bc.run, &err) < 0)
 		goto failed;
 	if (alias) {
 		_cleanup_free_ char *repo = xstrdup(alias);
@@ -222,12 +210,12 @@ int cmd_build(int argc, char **argv)
 			*colon = '\0';
 			t = colon + 1;
 		}
-		if (docker_image_tag(d, tag, repo, t, &err) < 0) {
+		if (docker_image_tag(bc.d, tag, repo, t, &err) < 0) {
 			isol8_err_wrap(&err, "tag %s", alias);
 			goto fail;
 		}
 	}
-	isol8_build_run_finish(d, &run);
+	isol8_build_run_finish(bc.d, &bc.run);
 	deps = isol8_strlist_join(&pkgs, ", ");
 	printf("\n[DONE] Custom image build complete!\n       Runtime: %s\n", isol8_runtime_name(rt));
 	if (pkgs.n)
@@ -240,14 +228,12 @@ int cmd_build(int argc, char **argv)
 	if (alias)
 		printf("       Alias: %s\n", alias);
 	rc = 0;
-	if (json) {
+	if (bc.json) {
 		json_object *r = json_object_new_object();
 		json_object_object_add(r, "image", json_object_new_string(tag));
 		json_object_object_add(r, "runtime", json_object_new_string(isol8_runtime_name(rt)));
 		json_object_object_add(r, "alias", alias ? json_object_new_string(alias) : NULL);
-		json_object_object_add(r, "images", json_object_get(run.images));
-		cli_json_end(out_fd, r);
-		out_fd = -1;
+		isol8_build_cmd_json_ok(&bc, r);
 	}
 	goto out;
 fail:
@@ -255,24 +241,11 @@ fail:
 	fprintf(stderr, "[ERR] %s\n", err.msg);
 failed:
 	/* A step that failed printed its own [ERR] line and filled err. */
-	rc = err.code == ISOL8_E_OK ? 1 : isol8_err_exit_status(err.code);
-	if (d)
-		isol8_build_run_finish(d, &run);
-	if (json) {
-		json_object *r = cli_json_error(&err, rc);
-		json_object_object_add(r, "images", json_object_get(run.images));
-		cli_json_end(out_fd, r);
-		out_fd = -1;
-	}
+	rc = isol8_build_cmd_failed(&bc, &err);
 out:
-	if (out_fd >= 0)
-		close(out_fd);
+	isol8_build_cmd_end(&bc);
 	isol8_strlist_free(&pkgs);
-	isol8_strlist_free(&run.stale);
-	isol8_strlist_free(&run.made);
-	json_object_put(run.images);
 	isol8_buf_free(&script);
 	isol8_base_context_free(&ctx);
-	docker_close(d);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include "common/conf.h"
 #include "common/xalloc.h"
 #include "images/bootstrap.h"
+#include "images/build_cmd.h"
 #include "images/commands_images.h"
 #include "images/image_build.h"
 #include "images/images.h"
@@ -104,23 +105,16 @@ int cmd_setup(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct isol8_strlist pkgs[ISOL8_RT__MAX] = {0}, ca = {0};
-	struct isol8_build_run run;
+	struct isol8_build_cmd bc;
 	struct isol8_config conf;
 	struct isol8_err err = ISOL8_ERR_INIT;
 	struct isol8_base_context ctx = {0};
 	const char *mirror = NULL, *pip_index = NULL;
-	_cleanup_free_ char *pip_host = NULL;
-	bool force = false, bootstrap = false, json = false, base_ok[ISOL8_RT__MAX] = {0};
+	bool force = false, bootstrap = false, base_ok[ISOL8_RT__MAX] = {0};
 	unsigned mask = (1u << ISOL8_RT__MAX) - 1;
-	struct docker *d = NULL;
-	int c, rc = 1, out_fd = -1;
+	int c, rc = 1;
 
-	isol8_build_run_init(&run);
-	/* --json is known before the first error, so that every failure is a JSON object too. */
-	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		json = json || strcmp(argv[i], "--json") == 0;
-	if (json)
-		out_fd = cli_json_begin();
+	isol8_build_cmd_begin(&bc, argc, argv);
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
@@ -168,11 +162,8 @@ int cmd_setup(int argc, char **argv)
 		isol8_err_set(&err, ISOL8_E_USAGE, 0, "--mirror: expected an http(s):// or file:/// URL");
 		goto fail;
 	}
-	if (pip_index && isol8_pip_index_host(pip_index, &pip_host, &err) < 0) {
-		isol8_err_wrap(&err, "--pip-index-url");
-		err.code = ISOL8_E_USAGE;
+	if (pip_index && isol8_build_cmd_pip_index(pip_index, &err) < 0)
 		goto fail;
-	}
 
 	if (isol8_config_load(NULL, &conf, &err) < 0)
 		goto fail;
@@ -196,15 +187,11 @@ int cmd_setup(int argc, char **argv)
 			}
 	}
 
-	d = isol8_images_connect();
-	if (!d) {
-		isol8_err_set(&err, ISOL8_E_UNAVAIL, 0, "Docker is not running or not installed");
+	if (isol8_build_cmd_connect(&bc, &err) < 0)
 		goto failed; /* isol8_images_connect printed why */
-	}
-	printf("[OK] Docker is running\n");
-	if (ensure_from_image(d, bootstrap, mirror, &err) < 0)
+	if (ensure_from_image(bc.d, bootstrap, mirror, &err) < 0)
 		goto fail;
-	if (isol8_prepare_base_context(d, &ca, &ctx, &err) < 0) {
+	if (isol8_prepare_base_context(bc.d, &ca, &ctx, &err) < 0) {
 		isol8_err_wrap(&err, "build context");
 		goto fail;
 	}
@@ -212,7 +199,7 @@ int cmd_setup(int argc, char **argv)
 	for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
 		if (!(mask & (1u << rt)))
 			continue;
-		if (isol8_build_base(d, rt, &ctx, force, &run, &err) == 0)
+		if (isol8_build_base(bc.d, rt, &ctx, force, &bc.run, &err) == 0)
 			base_ok[rt] = true;
 		else
 			rc = 1;
@@ -222,43 +209,25 @@ int cmd_setup(int argc, char **argv)
 		_cleanup_free_ char *tag = NULL;
 		if (!pkgs[rt].n || !base_ok[rt])
 			continue;
-		if (isol8_build_custom(d, rt, &pkgs[rt], &o, &tag, &run, &err) < 0)
+		if (isol8_build_custom(bc.d, rt, &pkgs[rt], &o, &tag, &bc.run, &err) < 0)
 			rc = 1;
 	}
-	isol8_build_run_finish(d, &run);
+	isol8_build_run_finish(bc.d, &bc.run);
 	if (rc != 0)
 		goto failed; /* each failed build printed its [ERR] line */
 	printf("\n[DONE] Setup complete!\n");
-	if (json) {
-		json_object *r = json_object_new_object();
-		json_object_object_add(r, "images", json_object_get(run.images));
-		cli_json_end(out_fd, r);
-		out_fd = -1;
-	}
+	isol8_build_cmd_json_ok(&bc, json_object_new_object());
 	goto out;
 fail:
 	/* Every way here has its message in err: one [ERR] line (the whole usage would bury it). */
 	fprintf(stderr, "[ERR] %s\n", err.msg);
 failed:
-	rc = err.code == ISOL8_E_OK ? 1 : isol8_err_exit_status(err.code);
-	if (d)
-		isol8_build_run_finish(d, &run);
-	if (json) {
-		json_object *r = cli_json_error(&err, rc);
-		json_object_object_add(r, "images", json_object_get(run.images));
-		cli_json_end(out_fd, r);
-		out_fd = -1;
-	}
+	rc = isol8_build_cmd_failed(&bc, &err);
 out:
-	if (out_fd >= 0)
-		close(out_fd);
-	isol8_strlist_free(&run.stale);
-	isol8_strlist_free(&run.made);
-	json_object_put(run.images);
+	isol8_build_cmd_end(&bc);
 	for (int rt = 0; rt < ISOL8_RT__MAX; rt++)
 		isol8_strlist_free(&pkgs[rt]);
 	isol8_strlist_free(&ca);
 	isol8_base_context_free(&ctx);
-	docker_close(d);
 	return rc;
 }
