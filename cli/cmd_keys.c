@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/broker_conn.h"
+#include "cli/broker_requests.h"
 #include "cli/cli.h"
 #include "common/cleanup.h"
 #include "common/json.h"
@@ -62,37 +63,10 @@ static int call(const char *socket, uint8_t action, const char *name, const char
 		json_object **answer, struct isol8_err *err)
 {
 	_cleanup_close_ int sock = broker_open(broker_socket_path(socket), HELLO_KEYS, "", err);
-	struct isol8_buf p = ISOL8_BUF_INIT, text = ISOL8_BUF_INIT;
-	struct isol8_msg m = {0};
-	struct stat st;
-	int fd, r;
 
 	if (sock < 0)
 		return -1;
-	isol8_put_u8(&p, action);
-	isol8_put_str(&p, name ? name : "");
-	isol8_put_str(&p, tenant ? tenant : "");
-	isol8_put_u64(&p, ttl);
-	isol8_put_str(&p, id ? id : "");
-	r = broker_send_buf(sock, FE_KEYS, &p, NULL, 0, err);
-	isol8_buf_free(&p);
-	if (r < 0 || broker_expect(sock, WK_FILE, &m, err) < 0)
-		return -1;
-	fd = m.fds[0];
-	if (fstat(fd, &st) < 0 || st.st_size > (1 << 26)) {
-		isol8_msg_free(&m);
-		return isol8_err_set(err, ISOL8_E_PROTO, 0, "malformed answer from isol8d");
-	}
-	isol8_buf_reserve(&text, (size_t)st.st_size + 1);
-	text.len = (size_t)pread(fd, text.data, (size_t)st.st_size, 0);
-	isol8_msg_free(&m);
-	*answer = text.len == (size_t)st.st_size ? isol8_json_parse(text.data, text.len, 1u << 26, err) : NULL;
-	if (text.data)
-		explicit_bzero(text.data, text.len);
-	isol8_buf_free(&text);
-	if (!*answer)
-		return isol8_err_set(err, ISOL8_E_PROTO, 0, "malformed answer from isol8d");
-	return 0;
+	return broker_keys_request(sock, action, name, tenant, ttl, id, 1u << 26, answer, err);
 }
 
 static const char *str(json_object *o, const char *k)

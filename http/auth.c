@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/broker_conn.h"
+#include "cli/broker_requests.h"
 #include "common/cleanup.h"
 #include "common/json.h"
 #include "common/proto.h"
@@ -28,34 +29,10 @@ static int keys_call(const struct http_call *call, uint8_t action, const char *n
 		     const char *id, json_object **answer, struct isol8_err *err)
 {
 	_cleanup_close_ int sock = http_broker_open(call->conf, HELLO_KEYS, "", call->key, err);
-	struct isol8_buf p = ISOL8_BUF_INIT, text = ISOL8_BUF_INIT;
-	struct isol8_msg m = {0};
-	struct stat st;
-	int r;
 
 	if (sock < 0)
 		return -1;
-	isol8_put_u8(&p, action);
-	isol8_put_str(&p, name ? name : "");
-	isol8_put_str(&p, tenant ? tenant : "");
-	isol8_put_u64(&p, ttl);
-	isol8_put_str(&p, id ? id : "");
-	r = broker_send_buf(sock, FE_KEYS, &p, NULL, 0, err);
-	isol8_buf_free(&p);
-	if (r < 0 || broker_expect(sock, WK_FILE, &m, err) < 0)
-		return -1;
-	if (fstat(m.fds[0], &st) < 0 || st.st_size > (1 << 24)) {
-		isol8_msg_free(&m);
-		return isol8_err_set(err, ISOL8_E_PROTO, 0, "malformed answer from isol8d");
-	}
-	isol8_buf_reserve(&text, (size_t)st.st_size + 1);
-	text.len = (size_t)pread(m.fds[0], text.data, (size_t)st.st_size, 0);
-	isol8_msg_free(&m);
-	*answer = text.len == (size_t)st.st_size ? isol8_json_parse(text.data, text.len, 1u << 24, err) : NULL;
-	if (text.data)
-		explicit_bzero(text.data, text.len);
-	isol8_buf_free(&text);
-	return *answer ? 0 : isol8_err_set(err, ISOL8_E_PROTO, 0, "malformed answer from isol8d");
+	return broker_keys_request(sock, action, name, tenant, ttl, id, 1u << 24, answer, err);
 }
 
 /* {"name","tenantId","ttlMs"} of POST bodies; an empty body is {}. */

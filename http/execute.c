@@ -94,17 +94,6 @@ static void collect_emit(void *cls, enum http_ev kind, const char *data, size_t 
 	}
 }
 
-static json_object *text_json(const struct isol8_buf *b)
-{
-	struct isol8_buf u = ISOL8_BUF_INIT;
-	json_object *o;
-
-	http_utf8_append(&u, b->data ? b->data : "", b->len, false);
-	o = json_object_new_string_len(u.data ? u.data : "", (int)u.len);
-	isol8_buf_free(&u);
-	return o;
-}
-
 enum MHD_Result http_handle_execute(struct http_call *call)
 {
 	struct http_run_spec spec;
@@ -124,8 +113,8 @@ enum MHD_Result http_handle_execute(struct http_call *call)
 	if (c.failed) {
 		ret = http_reply_err(call->conn, c.fail.msg[0] ? &c.fail : &run.fail);
 	} else {
-		json_object_object_add(c.result, "stdout", text_json(&c.out));
-		json_object_object_add(c.result, "stderr", text_json(&c.err));
+		json_object_object_add(c.result, "stdout", http_utf8_json(&c.out));
+		json_object_object_add(c.result, "stderr", http_utf8_json(&c.err));
 		if (c.truncated)
 			json_object_object_add(c.result, "truncated", json_object_new_boolean(1));
 		if (isol8_json_member(c.result, "exitCode", &v) != 1)

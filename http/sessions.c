@@ -16,6 +16,7 @@
 #include "common/json.h"
 #include "common/proto.h"
 #include "cli/broker_conn.h"
+#include "cli/broker_requests.h"
 #include "http/reply.h"
 #include "http/text.h"
 #include "cli/run_io.h"
@@ -47,21 +48,11 @@ static json_object *list_sessions(struct http_call *call, struct isol8_err *err)
 
 static int stop_session(struct http_call *call, const char *id, struct isol8_err *err)
 {
-	_cleanup_close_ int sock = -1;
-	struct isol8_buf b = ISOL8_BUF_INIT;
-	struct isol8_msg m;
-	int r;
+	_cleanup_close_ int sock = http_broker_open(call->conf, HELLO_SESSION_STOP, id, call->key, err);
 
-	sock = http_broker_open(call->conf, HELLO_SESSION_STOP, id, call->key, err);
 	if (sock < 0)
 		return -1;
-	isol8_put_str(&b, id);
-	r = broker_send_buf(sock, FE_SESSION_STOP, &b, NULL, 0, err);
-	isol8_buf_free(&b);
-	if (r < 0 || broker_expect(sock, WK_OK, &m, err) < 0)
-		return -1;
-	isol8_msg_free(&m);
-	return 0;
+	return broker_session_stop(sock, id, err);
 }
 
 static enum MHD_Result ok(struct MHD_Connection *c)

@@ -77,6 +77,17 @@ size_t http_utf8_append(struct isol8_buf *out, const char *src, size_t n, bool k
 	return 0;
 }
 
+json_object *http_utf8_json(const struct isol8_buf *b)
+{
+	struct isol8_buf u = ISOL8_BUF_INIT;
+	json_object *o;
+
+	http_utf8_append(&u, b->data ? b->data : "", b->len, false);
+	o = json_object_new_string_len(u.data ? u.data : "", (int)u.len);
+	isol8_buf_free(&u);
+	return o;
+}
+
 void http_base64_encode(struct isol8_buf *out, const void *src, size_t n)
 {
 	isol8_base64_encode(out, src, n);

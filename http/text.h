@@ -4,6 +4,7 @@
 #ifndef ISOL8_FRONTEND_HTTP_TEXT_H
 #define ISOL8_FRONTEND_HTTP_TEXT_H
 
+#include <json-c/json.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -15,6 +16,8 @@
  * bytes (0..3) is returned so a streaming caller can prepend them to the next chunk. Without
  * keep_tail it is converted and 0 is returned. */
 size_t http_utf8_append(struct isol8_buf *out, const char *src, size_t n, bool keep_tail);
+/* A new JSON string of b's bytes, repaired as by http_utf8_append (b may be empty and unallocated). */
+json_object *http_utf8_json(const struct isol8_buf *b);
 
 /* isol8_base64_encode/decode (common/base64.h), kept under these names for the HTTP code. */
 void http_base64_encode(struct isol8_buf *out, const void *src, size_t n);

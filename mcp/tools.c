@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cli/broker_conn.h"
+#include "cli/broker_requests.h"
 #include "cli/run_io.h"
 #include "cli/run_result.h"
 #include "common/cleanup.h"
@@ -218,17 +219,6 @@ static void collect_emit(void *cls, enum http_ev kind, const char *data, size_t 
 	}
 }
 
-static json_object *utf8_string(const struct isol8_buf *b)
-{
-	struct isol8_buf u = ISOL8_BUF_INIT;
-	json_object *o;
-
-	http_utf8_append(&u, b->data ? b->data : "", b->len, false);
-	o = json_object_new_string_len(u.data ? u.data : "", (int)u.len);
-	isol8_buf_free(&u);
-	return o;
-}
-
 /* Run the POST /execute body env; on success *res is the ExecutionResult with stdout/stderr. */
 static int run_body(const struct mcp *m, json_object *env, json_object **res, struct isol8_err *err)
 {
@@ -253,8 +243,8 @@ static int run_body(const struct mcp *m, json_object *env, json_object **res, st
 		if (!err->msg[0])
 			isol8_err_set(err, ISOL8_E_PROTO, 0, "malformed result from isol8d");
 	} else {
-		json_object_object_add(c.res, "stdout", utf8_string(&c.out));
-		json_object_object_add(c.res, "stderr", utf8_string(&c.err));
+		json_object_object_add(c.res, "stdout", http_utf8_json(&c.out));
+		json_object_object_add(c.res, "stderr", http_utf8_json(&c.err));
 		*res = steal_ptr(&c.res);
 		rc = 0;
 	}
@@ -342,19 +332,10 @@ static char *session_runtime(const struct mcp *m, const char *name, struct isol8
 static int session_stop(const struct mcp *m, const char *name, struct isol8_err *err)
 {
 	_cleanup_close_ int sock = broker_open(m->socket, HELLO_SESSION_STOP, name, err);
-	struct isol8_buf b = ISOL8_BUF_INIT;
-	struct isol8_msg msg;
-	int r;
 
 	if (sock < 0)
 		return -1;
-	isol8_put_str(&b, name);
-	r = broker_send_buf(sock, FE_SESSION_STOP, &b, NULL, 0, err);
-	isol8_buf_free(&b);
-	if (r < 0 || broker_expect(sock, WK_OK, &msg, err) < 0)
-		return -1;
-	isol8_msg_free(&msg);
-	return 0;
+	return broker_session_stop(sock, name, err);
 }
 
 /* FE_FILE_PUT (fd: the content) or FE_FILE_GET (*got: the file's fd). */
