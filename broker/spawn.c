@@ -17,6 +17,32 @@
 #include "broker/broker.h"
 #include "common/cleanup.h"
 
+/* In the forked child, first: the default signal mask and SIGPIPE. Only async-signal-safe calls
+ * from here to exec. */
+static void child_reset_signals(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+}
+
+/* In the forked child, last: the channel onto fd 3, kept across exec, then exec; 127 when either
+ * fails. */
+static _Noreturn void child_exec(int chan, const char *path, char *const argv[])
+{
+	if (chan != 3) {
+		if (dup2(chan, 3) < 0)
+			_exit(127);
+		close(chan);
+	} else {
+		fcntl(3, F_SETFD, 0);
+	}
+	execv(path, argv);
+	_exit(127);
+}
+
 int broker_spawn_child(const char *path, char *const argv[], int *chan_out, pid_t *pid_out, struct isol8_err *err)
 {
 	int sv[2] = {-1, -1};
@@ -31,22 +57,9 @@ int broker_spawn_child(const char *path, char *const argv[], int *chan_out, pid_
 		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork %s", argv[0]);
 	}
 	if (pid == 0) {
-		sigset_t none;
-
-		/* Only async-signal-safe calls from here to exec. */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		child_reset_signals();
 		close(sv[0]);
-		if (sv[1] != 3) {
-			if (dup2(sv[1], 3) < 0)
-				_exit(127);
-			close(sv[1]);
-		} else {
-			fcntl(3, F_SETFD, 0);
-		}
-		execv(path, argv);
-		_exit(127);
+		child_exec(sv[1], path, argv);
 	}
 	close(sv[1]);
 	*chan_out = sv[0];
@@ -79,13 +92,9 @@ int broker_spawn_child_netns(struct broker *b, const char *path, char *const arg
 		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork %s", argv[0]);
 	}
 	if (pid == 0) {
-		sigset_t none;
 		char ok = 1;
 
-		/* Only async-signal-safe calls from here to exec. */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
+		child_reset_signals();
 		close(sv[0]);
 		close(sync[0]);
 		if (unshare(CLONE_NEWNET | (resolv_conf ? CLONE_NEWNS : 0)) < 0)
@@ -99,15 +108,7 @@ int broker_spawn_child_netns(struct broker *b, const char *path, char *const arg
 		if (write(sync[1], &ok, 1) != 1 || read(sync[1], &ok, 1) != 1 || ok != 1)
 			_exit(126);
 		close(sync[1]);
-		if (sv[1] != 3) {
-			if (dup2(sv[1], 3) < 0)
-				_exit(127);
-			close(sv[1]);
-		} else {
-			fcntl(3, F_SETFD, 0);
-		}
-		execv(path, argv);
-		_exit(127);
+		child_exec(sv[1], path, argv);
 	}
 	close(sv[1]);
 	close(sync[1]);

@@ -122,17 +122,26 @@ static int get_u32(struct at o, const char *key, uint32_t min, uint32_t max, uin
 	return 0;
 }
 
+/* The string member key: 1 with *v, *s and its path in p, 0 when absent, -1 when not a string. */
+static int member_str(struct at o, const char *key, char p[ISOL8_JSON_PATH_MAX], json_object **v, const char **s,
+		      struct isol8_err *err)
+{
+	*v = member(o, key, p, ISOL8_JSON_PATH_MAX);
+	if (!*v)
+		return 0;
+	return isol8_json_as_string(*v, p, s, err) < 0 ? -1 : 1;
+}
+
 /* Optional string: *out stays NULL when absent. With choices, the value must be one of them. */
 static int get_str(struct at o, const char *key, const char *const *choices, char **out, struct isol8_err *err)
 {
 	char p[ISOL8_JSON_PATH_MAX];
-	json_object *v = member(o, key, p, sizeof p);
+	json_object *v;
 	const char *s;
+	int r = member_str(o, key, p, &v, &s, err);
 
-	if (!v)
-		return 0;
-	if (isol8_json_as_string(v, p, &s, err) < 0)
-		return -1;
+	if (r <= 0)
+		return r;
 	if (choices) {
 		const char *const *ch;
 		for (ch = choices; *ch && strcmp(*ch, s) != 0; ch++)
@@ -156,13 +165,12 @@ static int get_str(struct at o, const char *key, const char *const *choices, cha
 static int get_size(struct at o, const char *key, uint64_t *out, char **str, struct isol8_err *err)
 {
 	char p[ISOL8_JSON_PATH_MAX];
-	json_object *v = member(o, key, p, sizeof p);
+	json_object *v;
 	const char *s;
+	int r = member_str(o, key, p, &v, &s, err);
 
-	if (!v)
-		return 0;
-	if (isol8_json_as_string(v, p, &s, err) < 0)
-		return -1;
+	if (r <= 0)
+		return r;
 	if (isol8_parse_size(s, out, err) < 0)
 		return isol8_err_wrap(err, "%s", p);
 	if (*out == 0)

@@ -226,15 +226,30 @@ static int parse_limits(json_object *o, const char *path, struct isol8_tenant *t
 	return 0;
 }
 
+/* v must be an array at path: its length in *len. */
+static int array_len(json_object *v, const char *path, size_t *len, struct isol8_err *err)
+{
+	if (isol8_json_expect_type(v, json_type_array, path, err) < 0)
+		return -1;
+	*len = json_object_array_length(v);
+	return 0;
+}
+
+/* Item i of the array v at path must be a string: its path in ip, the string in *s. */
+static int array_str(json_object *v, const char *path, size_t i, char ip[P], const char **s, struct isol8_err *err)
+{
+	isol8_json_path_index(ip, P, path, i);
+	return isol8_json_as_string(json_object_array_get_idx(v, i), ip, s, err);
+}
+
 /* ids: array of integers that are valid uid_t/gid_t values ((uid_t)-1 means "no change" to
  * the kernel, so it can never identify a caller). */
 static int parse_ids(json_object *v, const char *path, uint32_t **out, size_t *n, struct isol8_err *err)
 {
 	size_t len;
 
-	if (isol8_json_expect_type(v, json_type_array, path, err) < 0)
+	if (array_len(v, path, &len, err) < 0)
 		return -1;
-	len = json_object_array_length(v);
 	*out = xcalloc(len ? len : 1, sizeof **out);
 	*n = 0;
 	for (size_t i = 0; i < len; i++) {
@@ -290,17 +305,15 @@ static int parse_enum_mask(json_object *v, const char *path, int (*parse)(const 
 {
 	size_t len;
 
-	if (isol8_json_expect_type(v, json_type_array, path, err) < 0)
+	if (array_len(v, path, &len, err) < 0)
 		return -1;
-	len = json_object_array_length(v);
 	*mask = 0;
 	for (size_t i = 0; i < len; i++) {
 		char ip[P];
 		const char *s;
 		int e;
 
-		isol8_json_path_index(ip, sizeof ip, path, i);
-		if (isol8_json_as_string(json_object_array_get_idx(v, i), ip, &s, err) < 0)
+		if (array_str(v, path, i, ip, &s, err) < 0)
 			return -1;
 		e = parse(s);
 		if (e < 0)
@@ -315,16 +328,14 @@ static int parse_images(json_object *v, const char *path, struct isol8_tenant *t
 {
 	size_t len;
 
-	if (isol8_json_expect_type(v, json_type_array, path, err) < 0)
+	if (array_len(v, path, &len, err) < 0)
 		return -1;
-	len = json_object_array_length(v);
 	for (size_t i = 0; i < len; i++) {
 		char ip[P], ebuf[160];
 		const char *s;
 		regex_t re;
 
-		isol8_json_path_index(ip, sizeof ip, path, i);
-		if (isol8_json_as_string(json_object_array_get_idx(v, i), ip, &s, err) < 0)
+		if (array_str(v, path, i, ip, &s, err) < 0)
 			return -1;
 		if (!*s || strlen(s) > 512)
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: pattern must be 1-512 characters", ip);

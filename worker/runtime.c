@@ -33,26 +33,25 @@ int runtime_argv(const struct run_req *r, const char *file, char **argv, size_t 
 			return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "argv overflow"); \
 		argv[n++] = (char *)(x);                                                 \
 	} while (0)
+	/* The file, or else the flags that take code inline and the code. */
+#define FILE_OR_INLINE(...)                                                        \
+	do {                                                                       \
+		const char *const inl_[] = {__VA_ARGS__, code};                    \
+		if (file)                                                          \
+			A(file);                                                   \
+		else                                                               \
+			for (size_t k_ = 0; k_ < sizeof inl_ / sizeof *inl_; k_++) \
+				A(inl_[k_]);                                       \
+	} while (0)
 	switch (rt) {
 	case ISOL8_RT_PYTHON:
 		A("python3");
-		if (file)
-			A(file);
-		else {
-			A("-c");
-			A(code);
-		}
+		FILE_OR_INLINE("-c");
 		break;
 	case ISOL8_RT_NODE:
 		A("node");
 		/* ESM by default, like a .mjs file; .cjs files run as CommonJS by extension. */
-		if (file)
-			A(file);
-		else {
-			A("--input-type=module");
-			A("-e");
-			A(code);
-		}
+		FILE_OR_INLINE("--input-type=module", "-e");
 		break;
 	case ISOL8_RT_BUN:
 		A("bun");
@@ -78,12 +77,7 @@ int runtime_argv(const struct run_req *r, const char *file, char **argv, size_t 
 		break;
 	case ISOL8_RT_BASH:
 		A("bash");
-		if (file)
-			A(file);
-		else {
-			A("-c");
-			A(code);
-		}
+		FILE_OR_INLINE("-c");
 		break;
 	case ISOL8_RT_AGENT:
 		/* pi in print mode: one prompt, the answer on stdout, no session file. The flags are
@@ -104,6 +98,7 @@ int runtime_argv(const struct run_req *r, const char *file, char **argv, size_t 
 	}
 	argv[n] = NULL;
 	return 0;
+#undef FILE_OR_INLINE
 #undef A
 }
 
