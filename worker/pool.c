@@ -19,6 +19,8 @@
 
 /* Per worker, all keys together: idle sandboxes cost memory on the host. */
 #define POOL_MAX 6
+/* How often an idle sandbox without an agent (runsc) is asked whether its container runs. */
+#define POOL_PROBE_MS 2000
 
 struct entry {
 	struct pool_key key;
@@ -26,6 +28,8 @@ struct entry {
 	struct sandbox sb;
 	uint64_t created;
 	bool drained; /* BR_POOL_DRAIN: its tenant's identity changed; the expiry removes it */
+	bool gone;    /* the engine says its container no longer runs (probe_agentless) */
+	uint64_t probed;
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -40,6 +44,18 @@ unsigned g_pool_dirty = 2;
 static pthread_cond_t put_cv = PTHREAD_COND_INITIALIZER;
 
 static bool key_eq(const struct pool_key *a, const struct pool_key *b);
+
+/* Under lock, with room for one more. */
+static void entry_add_locked(const struct pool_key *k, const char *owner, const struct sandbox *sb)
+{
+	struct entry *e = &ents[n_ents++];
+
+	memset(e, 0, sizeof *e);
+	e->key = *k;
+	snprintf(e->owner, sizeof e->owner, "%s", owner);
+	e->sb = *sb;
+	e->created = e->probed = clock_mono_ms();
+}
 
 /* A bounded multiset of keys, under lock. */
 #define KEYSET_MAX 64
@@ -196,12 +212,7 @@ bool pool_put(const struct pool_key *k, const char *owner, const struct sandbox 
 			ents[old] = ents[--n_ents];
 			evict = true;
 		}
-		ents[n_ents].key = *k;
-		snprintf(ents[n_ents].owner, sizeof ents[n_ents].owner, "%s", owner);
-		ents[n_ents].sb = *sb;
-		ents[n_ents].created = clock_mono_ms();
-		ents[n_ents].drained = false;
-		n_ents++;
+		entry_add_locked(k, owner, sb);
 		ok = true;
 		changed_locked();
 		pthread_cond_broadcast(&put_cv);
@@ -234,7 +245,7 @@ static unsigned take_dead_locked(struct dead dead[POOL_MAX])
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < n_ents;)
-		if (!sb_alive(&ents[i].sb)) {
+		if (ents[i].gone || !sb_alive(&ents[i].sb)) {
 			dead[n].sb = ents[i].sb;
 			dead[n].key = ents[i].key;
 			dead[n].replace = !ents[i].drained && now - ents[i].created < POOL_MAX_AGE_MS;
@@ -378,12 +389,7 @@ static void *fill_main(void *arg)
 		usage_rebase(&sb);
 		pthread_mutex_lock(&lock);
 		if (n_ents < POOL_MAX && !g_worker_stopping) {
-			ents[n_ents].key = j->key;
-			ents[n_ents].owner[0] = '\0'; /* untouched: any principal of the tenant */
-			ents[n_ents].sb = sb;
-			ents[n_ents].created = clock_mono_ms();
-			ents[n_ents].drained = false;
-			n_ents++;
+			entry_add_locked(&j->key, "", &sb); /* "": untouched, any principal of the tenant */
 			changed_locked();
 			sb.id[0] = '\0';
 		}
@@ -497,10 +503,46 @@ void pool_drain(const char *tenant)
 	log_info("pool: tenant %s changed identity; removing its %u idle sandbox(es)", tenant, n);
 }
 
+/* A runsc sandbox has no agent connection whose hang-up says that its container died, so the
+ * engine is asked (V_INSPECT through the broker) every POOL_PROBE_MS. Outside the lock: the
+ * answer takes a round trip to the engine. An engine that does not answer decides nothing. */
+static void probe_agentless(uint64_t now)
+{
+	char ids[POOL_MAX][sizeof ents[0].sb.id];
+	unsigned n = 0;
+
+	pthread_mutex_lock(&lock);
+	for (unsigned i = 0; i < n_ents; i++)
+		if (ents[i].sb.agent_fd < 0 && !ents[i].gone && now - ents[i].probed >= POOL_PROBE_MS) {
+			ents[i].probed = now;
+			memcpy(ids[n++], ents[i].sb.id, sizeof ids[0]);
+		}
+	pthread_mutex_unlock(&lock);
+	for (unsigned k = 0; k < n; k++) {
+		struct isol8_err err = ISOL8_ERR_INIT;
+		bool running = true, oom;
+		int code;
+		uint32_t kills;
+
+		if (sb_inspect(ids[k], &running, &oom, &code, &kills, &err) < 0 && err.code != ISOL8_E_NOTFOUND)
+			continue;
+		if (running && err.code != ISOL8_E_NOTFOUND)
+			continue;
+		pthread_mutex_lock(&lock);
+		for (unsigned i = 0; i < n_ents; i++)
+			if (strcmp(ents[i].sb.id, ids[k]) == 0)
+				ents[i].gone = true;
+		pthread_mutex_unlock(&lock);
+	}
+}
+
 void pool_expire(uint64_t now, bool all)
 {
 	struct dead dead[POOL_MAX];
 	unsigned n_dead;
+
+	if (!all)
+		probe_agentless(now);
 
 	/* Noticed in the background too, within a second, so that the next run finds the pool as
 	 * it really is. */
