@@ -51,4 +51,10 @@ case_security() {
 	suite security/request_leak_test.sh refused_ worker_survives
 }
 
+# A runsc sandbox has no agent connection whose hang-up tells the pool it died: the worker asks
+# the engine instead, so a removed pooled sandbox is replaced without a run coming.
+case_reliability() {
+	suite reliability/sandbox_death_test.sh pool_removed pool_heals cleanup_force
+}
+
 run_cases "$@"

@@ -13,6 +13,10 @@ daemon_setup sandbox_death_test
 docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python missing (isol8 setup)"
 
 HELLO='print("hello")'
+# The pool a first run leaves: 2 (the fill and the reset sandbox). Under runsc (runsc_test.sh)
+# a used sandbox has no agent to reset it and is removed, so only the fill stays.
+POOL_N=2
+[ "${ISOL8_TEST_ISOLATION:-}" = runsc ] && POOL_N=1
 
 # wait_pool ID N: until the daemon holds at least N containers (the pool filled), at most 20 s
 wait_pool() {
@@ -52,11 +56,13 @@ case_pool_removed() {
 	daemon_start pr || return
 	run_cap i8 pr run -e "$HELLO"
 	is "$RC|$OUT" $'0|hello\n' "pool removed: a first run fills the pool"
-	wait_pool pr 2 || not_ok "pool removed: the pool fills to 2" "$(daemon_containers pr)"
+	wait_pool pr $POOL_N || not_ok "pool removed: the pool fills to $POOL_N" "$(daemon_containers pr)"
 	remove_all pr
 	n_ok pr 20
 	is "$GOOD/20 $BAD" "20/20 " "pool removed: after docker rm -f of every pooled sandbox, 20 of 20 runs succeed"
-	like "$(cat "${D_LOG[pr]}")" "pooled sandbox [0-9a-f]{12} is gone" "pool removed: the dead slots are logged as such"
+	# Found in the background (pooled sandbox ... is gone) or by the first run to take it.
+	like "$(cat "${D_LOG[pr]}")" "pooled sandbox [0-9a-f]{12} is gone|sandbox [0-9a-f]{12} went away before the program started" \
+		"pool removed: the dead slots are logged as such"
 	no_refusals pr "pool removed: no refusal and no broken pipe in the daemon's log"
 	daemon_stop pr
 }
@@ -67,18 +73,18 @@ case_pool_heals() {
 	daemon_start ph || return
 	run_cap i8 ph run -e "$HELLO"
 	is "$RC|$OUT" $'0|hello\n' "pool heals: a first run fills the pool"
-	wait_pool ph 2 || not_ok "pool heals: the pool fills to 2" "$(daemon_containers ph)"
+	wait_pool ph $POOL_N || not_ok "pool heals: the pool fills to $POOL_N" "$(daemon_containers ph)"
 	sleep 1 # the fill's last container settles into the pool
 	before=$(daemon_containers ph | sort)
 	remove_all ph
 	for ((i = 0; i < 150; i++)); do
 		after=$(daemon_containers ph | sort)
-		[ "$(grep -c . <<<"$after")" -ge 2 ] && break
+		[ "$(grep -c . <<<"$after")" -ge $POOL_N ] && break
 		sleep 0.1
 	done
 	common=$(comm -12 <(printf '%s\n' "$before") <(printf '%s\n' "$after"))
-	is "$(grep -c . <<<"$after")|$common" "2|" "pool heals: 2 new pooled sandboxes within 15 s, without a run"
-	is "$(grep -cE 'pooled sandbox [0-9a-f]{12} is gone .*: replacing it' "${D_LOG[ph]}")" 2 \
+	is "$(grep -c . <<<"$after")|$common" "$POOL_N|" "pool heals: $POOL_N new pooled sandboxes within 15 s, without a run"
+	is "$(grep -cE 'pooled sandbox [0-9a-f]{12} is gone .*: replacing it' "${D_LOG[ph]}")" $POOL_N \
 		"pool heals: each dead slot is logged as being replaced"
 	run_cap i8 ph run -e "$HELLO"
 	is "$RC|$OUT|$ERR" $'0|hello\n|' "pool heals: the next run succeeds"
@@ -92,7 +98,7 @@ case_pool_heals() {
 case_cleanup_force() {
 	daemon_start cf || return
 	run_cap i8 cf run -e "$HELLO"
-	wait_pool cf 2 || not_ok "cleanup: the pool fills to 2" "$(daemon_containers cf)"
+	wait_pool cf $POOL_N || not_ok "cleanup: the pool fills to $POOL_N" "$(daemon_containers cf)"
 	local before left
 	before=$(daemon_containers cf)
 	run_cap "$ISOL8" cleanup --force --filter "org.isol8.instance=${D_SOCK[cf]}"
