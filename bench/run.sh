@@ -30,11 +30,10 @@ n_base=${BENCH_BASE:-50}
 runid=bench-$$-$(date +%s)
 dpid=
 
-msg() { printf 'bench: %s\n' "$*" >&2; }
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
-for f in "$ISOL8" "$ISOL8D" "$build/isol8-worker"; do
-	[[ -x $f ]] || { msg "$f not built (run from the build directory or set ISOL8_BUILDDIR)"; exit 1; }
-done
+need_build
 command -v python3 >/dev/null || { msg "python3 is needed for timing and statistics"; exit 1; }
 if ! docker info >/dev/null 2>&1; then
 	msg "no Docker engine reachable: skipped"
@@ -56,27 +55,6 @@ if [[ ! -x $SOCKCLIENT ]]; then
 	cc -std=gnu11 -O2 -I"$here/.." -I"$build" "$here/sockclient.c" -o "$SOCKCLIENT" "$build/libisol8common.a" \
 		$(pkg-config --cflags --libs json-c libcurl libarchive) || { msg "cannot build sockclient"; exit 1; }
 fi
-
-start_daemon() {
-	rm -f "$sock" "$work/pid"
-	"$ISOL8D" --socket "$sock" --socket-mode 0666 --foreground --pidfile "$work/pid" >>"$work/isol8d.log" 2>&1 &
-	dpid=$!
-	for _ in $(seq 150); do
-		[[ -S $sock && -s $work/pid ]] && return 0
-		kill -0 "$dpid" 2>/dev/null || break
-		sleep 0.1
-	done
-	msg "isol8d did not come up:"
-	tail -5 "$work/isol8d.log" >&2
-	return 1
-}
-
-stop_daemon() {
-	[[ -n $dpid ]] || return 0
-	kill -TERM "$(cat "$work/pid" 2>/dev/null || echo "$dpid")" 2>/dev/null
-	wait "$dpid" 2>/dev/null
-	dpid=
-}
 
 cleanup() {
 	rm -f "$work/sampling"

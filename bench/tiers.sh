@@ -22,11 +22,10 @@ n_warm=${BENCH_WARM:-20}
 n_cold=${BENCH_COLD:-8}
 dpid=
 
-msg() { printf 'bench: %s\n' "$*" >&2; }
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
-for f in "$ISOL8" "$ISOL8D" "$build/isol8-worker"; do
-	[[ -x $f ]] || { msg "$f not built (run from the build directory or set ISOL8_BUILDDIR)"; exit 1; }
-done
+need_build
 docker info >/dev/null 2>&1 || { msg "no Docker engine reachable: skipped"; exit 77; }
 for i in python bash; do
 	docker image inspect "isol8:$i" >/dev/null 2>&1 || { msg "image isol8:$i missing: skipped"; exit 77; }
@@ -46,28 +45,11 @@ for t in runc runsc; do
 		"$here/../policy/default-policy.json" >"$work/policy-$t.json"
 done
 
-start_daemon() { # TIER [isol8d args...]
+# isol8d with the policy of tier TIER.
+tier_daemon() { # TIER [isol8d args...]
 	local t=$1
 	shift
-	rm -f "$sock" "$work/pid"
-	"$ISOL8D" --socket "$sock" --socket-mode 0666 --foreground --pidfile "$work/pid" \
-		--policy "$work/policy-$t.json" "$@" >>"$work/isol8d.log" 2>&1 &
-	dpid=$!
-	for _ in $(seq 150); do
-		[[ -S $sock && -s $work/pid ]] && return 0
-		kill -0 "$dpid" 2>/dev/null || break
-		sleep 0.1
-	done
-	msg "isol8d did not come up:"
-	tail -5 "$work/isol8d.log" >&2
-	return 1
-}
-
-stop_daemon() {
-	[[ -n $dpid ]] || return 0
-	kill -TERM "$(cat "$work/pid" 2>/dev/null || echo "$dpid")" 2>/dev/null
-	wait "$dpid" 2>/dev/null
-	dpid=
+	start_daemon --policy "$work/policy-$t.json" "$@"
 }
 
 py=(-r python -e 'print(1)')
@@ -75,7 +57,7 @@ sh=(-r bash -e 'echo 1')
 
 for t in runc runsc; do
 	msg "$t: warm"
-	start_daemon "$t" || exit 1
+	tier_daemon "$t" || exit 1
 	# The first runs fill the pool.
 	"$ISOL8" run --socket "$sock" "${py[@]}" >/dev/null 2>&1
 	"$ISOL8" run --socket "$sock" "${sh[@]}" >/dev/null 2>&1
@@ -86,14 +68,14 @@ for t in runc runsc; do
 	if [[ $t == runc ]]; then
 		# runc without the agent: the docker exec path runsc has to take, on the host's kernel
 		msg "$t: warm, --no-agent"
-		start_daemon "$t" --no-agent || exit 1
+		tier_daemon "$t" --no-agent || exit 1
 		"$ISOL8" run --socket "$sock" "${py[@]}" >/dev/null 2>&1
 		sleep 3
 		$STATS timeit "$work/warm_noagent_python" "$n_warm" --gap 1500 --expect $'1\n' -- "$ISOL8" run --socket "$sock" "${py[@]}"
 		stop_daemon
 	fi
 	msg "$t: cold"
-	start_daemon "$t" --pool-size 0 || exit 1
+	tier_daemon "$t" --pool-size 0 || exit 1
 	$STATS timeit "$work/cold_${t}_python" "$n_cold" --gap 300 --expect $'1\n' -- "$ISOL8" run --socket "$sock" "${py[@]}"
 	$STATS timeit "$work/cold_${t}_bash" "$n_cold" --gap 300 --expect $'1\n' -- "$ISOL8" run --socket "$sock" "${sh[@]}"
 	stop_daemon
