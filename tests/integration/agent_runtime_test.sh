@@ -176,6 +176,7 @@ post() { # BODY: CODE, BODY_OUT
 
 case_http() {
 	local files nb
+	need_http || return 0
 	serve_start
 	nb=$(wc -l <"$LLM_LOG")
 	post '{"request":{"code":"fix it","runtime":"agent"}}'

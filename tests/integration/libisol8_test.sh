@@ -88,6 +88,7 @@ big: exit 0 stdout [204800 1048576 abc xyz 1048571
 KEY=key-lib-0123456789abcdef
 SRV_PID=""
 serve_start() {
+	[ -n "$SRV_PID" ] && return 0
 	printf 'lib:%s\n' "$KEY" >"$T_TMP/keys"
 	chmod 0600 "$T_TMP/keys"
 	setsid "$ISOL8" serve --port 0 --keys-file "$T_TMP/keys" --socket "${D_SOCK[l]}" --grace 5 \
@@ -112,6 +113,8 @@ serve_stop() {
 }
 
 case_remote_example() {
+	need_http || return 0
+	serve_start || bail "isol8 serve did not start: $(cat "$T_TMP/serve.log")"
 	run_cap env ISOL8_API_KEY=$KEY "$BUILDDIR/lib/example" "$URL"
 	is "$RC|$OUT" '0|exit 3, stdout 42
 live: streamed
@@ -119,6 +122,8 @@ live: streamed
 }
 
 case_remote_calls() {
+	need_http || return 0
+	serve_start || bail "isol8 serve did not start: $(cat "$T_TMP/serve.log")"
 	is "$(ISOL8_API_KEY=$KEY "$CLIENT" "$URL" basic)" 'version 0.1.0 start 0
 python: exit 4 stdout [env ['"'x y'"'] in
 ] stderr [e
@@ -132,11 +137,15 @@ bad-session -1 2' "remote execute: the same result fields and refusals as the lo
 }
 
 case_remote_stream() {
+	need_http || return 0
+	serve_start || bail "isol8 serve did not start: $(cat "$T_TMP/serve.log")"
 	is "$(ISOL8_API_KEY=$KEY "$CLIENT" "$URL" stream)" 'stream rc 0 bytes 960000 many-calls 1 exit 0 errors 0 result-stdout 0
 stop rc 0 exit 130 fast 1' "remote streaming over SSE: a slow callback (backpressure), a callback that stops the run"
 }
 
 case_remote_session() {
+	need_http || return 0
+	serve_start || bail "isol8 serve did not start: $(cat "$T_TMP/serve.log")"
 	is "$(ISOL8_API_KEY=$KEY "$CLIENT" "$URL" session)" "first: exit 0 stdout [] stderr [] runtime python id-len 36 ts 20$(date -u +%y) trunc 0 timeout 0
 second: exit 0 stdout [42
 ] stderr [] runtime python id-len 36 ts 20$(date -u +%y) trunc 0 timeout 0
@@ -149,12 +158,16 @@ stop-again 0 5 cannot read /sandbox/missing in session lib-s1: cat: /sandbox/mis
 }
 
 case_remote_big() {
+	need_http || return 0
+	serve_start || bail "isol8 serve did not start: $(cat "$T_TMP/serve.log")"
 	is "$(ISOL8_API_KEY=$KEY "$CLIENT" "$URL" big)" "set-stdin 0 code 204800
 big: exit 0 stdout [204800 1048576 abc xyz 1048571
 ] stderr [] runtime python id-len 36 ts 20$(date -u +%y) trunc 0 timeout 0" "remote: 200 KiB of code and 1 MiB of stdin"
 }
 
 case_remote_errors() {
+	need_http || return 0
+	serve_start || bail "isol8 serve did not start: $(cat "$T_TMP/serve.log")"
 	is "$(ISOL8_API_KEY=wrong-key-0123456789abcdef "$CLIENT" "$URL" errors)" "start 0 code 0
 run: error 4 Invalid API key
 list NULL code 4 Invalid API key
@@ -164,6 +177,8 @@ bad-url NULL code 2 invalid base URL 'ftp://x': expected http://HOST[:PORT] or h
 
 case_remote_cli_file() {
 	local ses=lib-cli-f
+	need_http || return 0
+	serve_start || bail "isol8 serve did not start: $(cat "$T_TMP/serve.log")"
 	printf 'a\0b\n' >"$T_TMP/in.bin"
 	run_cap "$ISOL8" run --host "$URL" --key "$KEY" --session-id "$ses" -r python -e 'open("/sandbox/made.txt", "w").write("from run")'
 	is "$RC" 0 "isol8 run --host --session-id (libisol8's remote engine)"
@@ -193,5 +208,4 @@ run: error 7 cannot reach isol8d at ' "isol8d down: ISOL8_ERR_UNAVAIL naming the
 
 trap 'serve_stop; daemon_exit_trap' EXIT
 daemon_start l || bail "isol8d did not start"
-serve_start || bail "isol8 serve did not start: $(cat "$T_TMP/serve.log")"
 run_cases "$@"

@@ -124,11 +124,12 @@ hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); p
 keys=$T_TMP/keys
 printf 'alpha:secret-alpha-0123456789\n' >"$keys"
 chmod 600 "$keys"
-daemon_start on --policy "$T_TMP/policy.json" --fetch-hosts "$T_TMP/hosts" --http "127.0.0.1:$hport" --http-keys "$keys" ||
-	done_testing
+on_http=()
+http_built && on_http=(--http "127.0.0.1:$hport" --http-keys "$keys")
+daemon_start on --policy "$T_TMP/policy.json" --fetch-hosts "$T_TMP/hosts" "${on_http[@]}" || done_testing
 daemon_start off --fetch-hosts "$T_TMP/hosts" || done_testing
 U=http://127.0.0.1:$hport
-for _ in $(seq 50); do curl -s "$U/health" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 50); do http_built || break; curl -s "$U/health" >/dev/null 2>&1 && break; sleep 0.1; done
 
 # The CLI reads ./isol8.config.json: one directory with remoteCode on (and the user's own host
 # lists emptied, so that what is refused below is refused by isol8d's fetcher), one without any.
@@ -142,8 +143,9 @@ run_in() { # DIR DAEMON ARGS...: isol8 run from DIR (its isol8.config.json) agai
 	cd - >/dev/null || bail "cd back"
 }
 run_on() { run_in "$T_TMP/cfg-on" on "$@"; }
-http_exec() { # BODY -> HOUT (body) HCODE
+http_exec() { # BODY -> HOUT (body) HCODE; false (and one skipped test) in a build without HTTP
 	local r
+	http_built || { skip "${FUNCNAME[1]#case_}: its HTTP request" "built without HTTP (configure --disable-http)"; return 1; }
 	r=$(curl -s -w '\n%{http_code}' -H 'Authorization: Bearer secret-alpha-0123456789' -d "$1" "$U/execute")
 	HCODE=$(tail -1 <<<"$r")
 	HOUT=$(sed '$d' <<<"$r")
@@ -176,6 +178,7 @@ case_disabled_by_default() {
 
 case_http_client_cannot_enable() {
 	local hp2 r
+	need_http || return 0
 	hp2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	daemon_start offh --http "127.0.0.1:$hp2" --http-keys "$keys" || return
 	for _ in $(seq 50); do curl -s "http://127.0.0.1:$hp2/health" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -207,9 +210,10 @@ case_fetch_and_run() {
 	run_on --url "https://code.test:$PORT/ok.py" --hash "$(tr a-f A-F <<<"$OK_HASH")"
 	is "$RC:$OUT" "0:remote-ok
 " "--hash compared case-insensitively"
-	http_exec "{\"request\":{\"codeUrl\":\"https://code.test:$PORT/ok.py\",\"codeHash\":\"$OK_HASH\",\"runtime\":\"python\"}}"
-	is "$HCODE" 200 "HTTP codeUrl + codeHash: 200"
-	is "$(jq -c '[.stdout, .exitCode]' <<<"$HOUT")" '["remote-ok\n",0]' "HTTP codeUrl: the fetched code ran"
+	if http_exec "{\"request\":{\"codeUrl\":\"https://code.test:$PORT/ok.py\",\"codeHash\":\"$OK_HASH\",\"runtime\":\"python\"}}"; then
+		is "$HCODE" 200 "HTTP codeUrl + codeHash: 200"
+		is "$(jq -c '[.stdout, .exitCode]' <<<"$HOUT")" '["remote-ok\n",0]' "HTTP codeUrl: the fetched code ran"
+	fi
 	run_on --url "https://code.test:$PORT/redir-ok.py"
 	is "$RC:$OUT" "0:remote-ok
 " "a redirect to an allowed target is followed (and checked)"
@@ -217,8 +221,11 @@ case_fetch_and_run() {
 
 case_host_and_stdin() {
 	# --host: the same request through isol8 serve's translation (the server's policy decides).
-	is "$(cd "$T_TMP/cfg-on" && HOME=$T_TMP/home "$ISOL8" run --host "$U" --key secret-alpha-0123456789 \
-		--url "https://code.test:$PORT/ok.py" --hash "$OK_HASH" 2>&1)" "remote-ok" "--url with --host: fetched by the server's isol8d"
+	if need_http; then
+		is "$(cd "$T_TMP/cfg-on" && HOME=$T_TMP/home "$ISOL8" run --host "$U" --key secret-alpha-0123456789 \
+			--url "https://code.test:$PORT/ok.py" --hash "$OK_HASH" 2>&1)" "remote-ok" \
+			"--url with --host: fetched by the server's isol8d"
+	fi
 	# The code comes from the URL, so standard input stays the program's.
 	is "$(cd "$T_TMP/cfg-on" && printf 'hello\n' | HOME=$T_TMP/home "$ISOL8" run --socket "${D_SOCK[on]}" \
 		--url "https://code.test:$PORT/cat.py" 2>&1)" "stdin: hello" "piped stdin reaches the fetched program"
@@ -231,16 +238,18 @@ case_hash_mismatch() {
 	is "$RC" 2 "a --hash that is not SHA-256: usage error, exit 2"
 	is "$ERR" "[ERR] --hash must be a SHA-256 digest: 64 hexadecimal digits
 " "it says what a hash looks like"
-	http_exec "{\"request\":{\"codeUrl\":\"https://code.test:$PORT/ok.py\",\"codeHash\":\"$(printf '%064d' 1)\",\"runtime\":\"python\"}}"
-	is "$HCODE:$HOUT" '403:{"error":"Remote code hash mismatch"}' "HTTP: hash mismatch is a 403"
+	if http_exec "{\"request\":{\"codeUrl\":\"https://code.test:$PORT/ok.py\",\"codeHash\":\"$(printf '%064d' 1)\",\"runtime\":\"python\"}}"; then
+		is "$HCODE:$HOUT" '403:{"error":"Remote code hash mismatch"}' "HTTP: hash mismatch is a 403"
+	fi
 }
 
 case_insecure_http() {
 	refused "http:// without --allow-insecure-code-url" \
 		"Insecure code URL blocked. Use allowInsecureCodeUrl=true to allow HTTP." --url "http://code.test:$HPORT/ok.py"
-	http_exec "{\"request\":{\"codeUrl\":\"http://code.test:$HPORT/ok.py\",\"runtime\":\"python\"}}"
-	is "$HCODE:$HOUT" '403:{"error":"Insecure code URL blocked. Use allowInsecureCodeUrl=true to allow HTTP."}' \
-		"HTTP: checked by the fetcher too (no client-side check on this path)"
+	if http_exec "{\"request\":{\"codeUrl\":\"http://code.test:$HPORT/ok.py\",\"runtime\":\"python\"}}"; then
+		is "$HCODE:$HOUT" '403:{"error":"Insecure code URL blocked. Use allowInsecureCodeUrl=true to allow HTTP."}' \
+			"HTTP: checked by the fetcher too (no client-side check on this path)"
+	fi
 	run_on --url "http://code.test:$HPORT/ok.py" --allow-insecure-code-url
 	is "$RC:$OUT" "0:remote-ok
 " "with the flag and \"http\" in the policy's allowedSchemes: fetched"
@@ -255,8 +264,9 @@ case_private_addresses() {
 	refused "a v4-mapped IPv6 literal" "Blocked code URL host: ::ffff:127.0.0.3" --url "https://[::ffff:127.0.0.3]:$PORT/ok.py"
 	refused "a name of a private address" "Blocked code URL host: localhost" --url "https://localhost:$PORT/ok.py"
 	refused "a port the policy does not list" "Blocked code URL port: 1" --url "https://code.test:1/ok.py"
-	http_exec "{\"request\":{\"codeUrl\":\"https://127.0.0.3:$PORT/ok.py\",\"runtime\":\"python\"}}"
-	is "$HCODE:$HOUT" '403:{"error":"Blocked code URL host: 127.0.0.3"}' "HTTP: a private literal is a 403"
+	if http_exec "{\"request\":{\"codeUrl\":\"https://127.0.0.3:$PORT/ok.py\",\"runtime\":\"python\"}}"; then
+		is "$HCODE:$HOUT" '403:{"error":"Blocked code URL host: 127.0.0.3"}' "HTTP: a private literal is a 403"
+	fi
 	internal_untouched "private literals"
 }
 

@@ -1,12 +1,16 @@
 # TAP for the shell tests: ok/not_ok/is/like/..., done_testing, and the case runner run_cases.
 # Sourced by tests/lib/daemon.sh, and directly by tests that start no daemon.
 # ---- TAP ----------------------------------------------------------------------------------------
-T_N=0 T_PASS=0 T_FAIL=0
+T_N=0 T_PASS=0 T_FAIL=0 T_SKIP=0
 ok() { T_N=$((T_N + 1)); T_PASS=$((T_PASS + 1)); printf 'ok %d - %s\n' "$T_N" "$1"; }
 not_ok() {
 	T_N=$((T_N + 1)); T_FAIL=$((T_FAIL + 1)); printf 'not ok %d - %s\n' "$T_N" "$1"
 	if [ $# -gt 1 ]; then printf '%s\n' "$2" | head -c 4000 | sed 's/^/#   /'; echo; fi
 	return 0
+}
+skip() { # DESC REASON: a test that could not run here, counted as passed (TAP's SKIP directive)
+	T_N=$((T_N + 1)); T_PASS=$((T_PASS + 1)); T_SKIP=$((T_SKIP + 1))
+	printf 'ok %d - %s # SKIP %s\n' "$T_N" "$1" "$2"
 }
 diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
 is() { # GOT WANT DESC
@@ -33,6 +37,7 @@ check() { # DESC CMD...
 done_testing() {
 	echo "1..$T_N"
 	echo "# $T_PASS passed, $T_FAIL failed"
+	[ "$T_SKIP" = 0 ] || echo "# $T_SKIP of them skipped"
 	[ "$T_FAIL" = 0 ] && exit 0
 	exit 1
 }

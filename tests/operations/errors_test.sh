@@ -19,6 +19,7 @@ one_line() { # DESC WANT-RC WANT-ERR CMD...
 }
 
 case_serve_port() {
+	need_http || return 0
 	run_cap timeout 5 "$ISOL8" serve --port 99999 --key-file /dev/null --socket "$T_TMP/none.sock" </dev/null
 	is "$RC|$OUT" "2|" "serve --port 99999: exit 2 at once, nothing served"
 	is "$ERR" '[ERR] --port: invalid number "99999": must be at most 65535'$'\n' "  one [ERR] line"

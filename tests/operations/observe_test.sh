@@ -149,6 +149,7 @@ PY
 
 case_serve_health_and_access_log() {
 	local key=k-$RANDOM$RANDOM-secret port body code slog=$T_TMP/serve.log pid
+	need_http || return 0
 	daemon_start h || return
 	printf 'ops:%s\n' "$key" >"$T_TMP/keys"
 	setsid "$ISOL8" serve --port 0 --keys-file "$T_TMP/keys" --socket "${D_SOCK[h]}" --grace 2 >"$slog" 2>&1 </dev/null &

@@ -112,6 +112,15 @@ case_build_without_http() {
 	if [ "$(id -u)" = 0 ] && timeout 20 docker version >/dev/null 2>&1; then
 		run_cap env ISOL8_BUILDDIR="$b" "$SRC/tests/integration/http_test.sh" </dev/null
 		is "$RC|$OUT" "77|1..0 # SKIP built without HTTP (configure --disable-http)"$'\n' "  the HTTP tests skip there"
+		# A script with socket and HTTP cases runs its socket cases and skips only the others.
+		if make -s -C "$b" -j2 >"$b/make-all.log" 2>&1; then
+			run_cap env ISOL8_BUILDDIR="$b" "$SRC/tests/integration/keys_test.sh" </dev/null
+			is "$RC|$(grep -c '^not ok' <<<"$OUT")|$(grep -cE '^ok [0-9]+ - [a-z_]+ # SKIP built without HTTP \(configure --disable-http\)$' <<<"$OUT")" \
+				"0|0|4" "  keys_test there: the socket cases pass, its 4 HTTP cases are reported skipped"
+			like "$OUT" $'\nok [0-9]+ - keys create: id, the key' "  and the socket cases did run"
+		else
+			not_ok "the rest of the build without HTTP" "$(tail -20 "$b/make-all.log")"
+		fi
 	fi
 }
 

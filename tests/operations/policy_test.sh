@@ -130,6 +130,7 @@ case_tenant_removed() {
 # keeps the running keys.
 case_reload_keys() {
 	local f=$T_TMP/k.json keys=$T_TMP/http.keys port u code
+	need_http || return 0
 	policy "$f" 256m ', "bots": {"match": {"keys": ["alpha", "bravo"]}}'
 	printf 'alpha:secret-alpha-0123456789\n' >"$keys" && chmod 600 "$keys"
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -81,6 +81,7 @@ serve_stop() { kill -TERM "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; }
 
 case_serve_key_file() {
 	local code
+	need_http || return 0
 	V=k-$RANDOM$RANDOM$RANDOM-serve-key
 	printf '%s\n' "$V" >"$T_TMP/key" && chmod 0600 "$T_TMP/key"
 	serve_with "$ISOL8" serve --port 0 --key-file "$T_TMP/key" --socket "${D_SOCK[s]}" --grace 2 || return

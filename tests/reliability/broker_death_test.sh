@@ -42,6 +42,7 @@ wait_file() { # FILE: until it is not empty, at most 30 s
 
 case_broker_sigkill() {
 	local port pid kids left i old rc t0 ms
+	need_http || return 0
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	daemon_start bk --http "127.0.0.1:$port" --http-keys "$KEYS" || return
 	for ((i = 0; i < 100; i++)); do
@@ -124,6 +125,7 @@ kill_and_respawn() { # ID COMM LOG_ERE WHAT
 
 case_children_sigkill() {
 	local port i code
+	need_http || return 0
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 	daemon_start ck --http "127.0.0.1:$port" --http-keys "$KEYS" || return
 	kill_and_respawn ck isol8-worker 'worker [0-9]+ \(pid PID\) killed by signal 9' "a worker"

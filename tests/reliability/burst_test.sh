@@ -11,6 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "${ISOL8_SRCDIR:-$here/../..}/tests/lib/daemon.sh"
 
 daemon_setup burst_test
+require_http
 docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python missing (isol8 setup)"
 KEY=secret-burst-0123456789abcdef
 printf 'burst:%s\n' "$KEY" >"$T_TMP/keys"
