@@ -238,7 +238,10 @@ bridge_host() {
 	command -v ip >/dev/null || bail "ip (iproute2) needed for the bridge stand-in host"
 	sub=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null)
 	brgw=$(docker network inspect bridge -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' 2>/dev/null)
-	[ -n "$sub" ] && [ -n "$brgw" ] || bail "cannot find the docker bridge's subnet"
+	# An engine may leave the gateway out of IPAM (seen on a freshly installed dockerd 20.10):
+	# it is docker0's own address then.
+	[ -n "$brgw" ] || brgw=$(ip -4 -o addr show docker0 2>/dev/null | awk '{sub(/\/.*/, "", $4); print $4; exit}')
+	[ -n "$sub" ] && [ -n "$brgw" ] || bail "cannot find the docker bridge's subnet and gateway"
 	for k in $(seq 1 40); do
 		exec {BRIDGE_LOCK}>"/run/lock/isol8-test-bridge.$k"
 		flock -n "$BRIDGE_LOCK" && break
