@@ -41,35 +41,40 @@ PROBE="import socket
 s = socket.create_connection(('127.0.0.1', $PORT), timeout=5)
 print(s.recv(100).decode().strip())"
 
-# ---- root: the admin tenant may use the host's network ----------------------------------------------
-run_cap "$ISOL8" run --socket "$S" --net host -e "$PROBE" </dev/null
-is "$RC|$OUT" "0|hello-from-host-loopback
+# Root: the admin tenant may use the host's network.
+case_root_host_network() {
+	run_cap "$ISOL8" run --socket "$S" --net host -e "$PROBE" </dev/null
+	is "$RC|$OUT" "0|hello-from-host-loopback
 " "host (uid 0): the sandbox reaches a server on the host's 127.0.0.1"
-run_cap "$ISOL8" run --socket "$S" --net=host -e "$PROBE" </dev/null
-is "$RC|$OUT" "0|hello-from-host-loopback
+	run_cap "$ISOL8" run --socket "$S" --net=host -e "$PROBE" </dev/null
+	is "$RC|$OUT" "0|hello-from-host-loopback
 " "host (uid 0): --net=host form"
-run_cap "$ISOL8" run --socket "$S" --net none -e "$PROBE" </dev/null
-isnt "$RC" 0 "none (uid 0): the same server is out of reach"
+	run_cap "$ISOL8" run --socket "$S" --net none -e "$PROBE" </dev/null
+	isnt "$RC" 0 "none (uid 0): the same server is out of reach"
+}
 
-# ---- another uid: refused by the built-in policy -----------------------------------------------------
-# No subshell: run_cap's RC/OUT/ERR must reach this shell. -C: a directory nobody can read.
-as_nobody() { run_cap setpriv --reuid=nobody --regid=nogroup --clear-groups env -C "$T_TMP" HOME=/tmp "$@"; }
-as_nobody "$ISOL8" run --socket "$S" --net none -e 'print("ok")' </dev/null
-is "$RC|$OUT" "0|ok
+# Another uid: refused by the built-in policy.
+case_other_uid_refused() {
+	# No subshell: run_cap's RC/OUT/ERR must reach this shell. -C: a directory nobody can read.
+	as_nobody() { run_cap setpriv --reuid=nobody --regid=nogroup --clear-groups env -C "$T_TMP" HOME=/tmp "$@"; }
+	as_nobody "$ISOL8" run --socket "$S" --net none -e 'print("ok")' </dev/null
+	is "$RC|$OUT" "0|ok
 " "nobody: an ordinary run works (the refusal below is about the network mode)"
-as_nobody "$ISOL8" run --socket "$S" --net host -e "$PROBE" </dev/null
-is "$RC|$OUT" "1|" "nobody: --net host is refused (exit 1, nothing runs)"
-like "$ERR" "network host is not allowed for tenant local" "nobody: the error names the mode and the tenant"
-like "$ERR" "policy built-in: network host" "nobody: the error names the policy"
-as_nobody "$ISOL8" run --socket "$S" --net=host -e "$PROBE" </dev/null
-is "$RC" 1 "nobody: --net=host is refused too"
+	as_nobody "$ISOL8" run --socket "$S" --net host -e "$PROBE" </dev/null
+	is "$RC|$OUT" "1|" "nobody: --net host is refused (exit 1, nothing runs)"
+	like "$ERR" "network host is not allowed for tenant local" "nobody: the error names the mode and the tenant"
+	like "$ERR" "policy built-in: network host" "nobody: the error names the policy"
+	as_nobody "$ISOL8" run --socket "$S" --net=host -e "$PROBE" </dev/null
+	is "$RC" 1 "nobody: --net=host is refused too"
+}
 
-# ---- an unknown mode is a usage error, before anything reaches the daemon -----------------------------
-run_cap "$ISOL8" run --socket "$S" --net foo -e 'print(1)' </dev/null
-is "$RC" 2 "--net foo: usage error (exit 2)"
-like "$ERR" "Invalid --net value 'foo': expected none, host or filtered" "--net foo: the message lists the modes"
-run_cap "$ISOL8" run --socket "$S" --net= -e 'print(1)' </dev/null
-is "$RC" 2 "--net= (empty): usage error (exit 2)"
+# An unknown mode is a usage error, before anything reaches the daemon.
+case_unknown_mode() {
+	run_cap "$ISOL8" run --socket "$S" --net foo -e 'print(1)' </dev/null
+	is "$RC" 2 "--net foo: usage error (exit 2)"
+	like "$ERR" "Invalid --net value 'foo': expected none, host or filtered" "--net foo: the message lists the modes"
+	run_cap "$ISOL8" run --socket "$S" --net= -e 'print(1)' </dev/null
+	is "$RC" 2 "--net= (empty): usage error (exit 2)"
+}
 
-daemon_stop h
-done_testing
+run_cases "$@"
