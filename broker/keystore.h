@@ -15,6 +15,7 @@
 
 #include "common/buf.h"
 #include "common/err.h"
+#include "common/keyrow.h"
 
 #define KEYSTORE_DEFAULT_PATH "/var/lib/isol8/keys.db"
 #define KEYSTORE_KEY_LEN 70u /* "isol8_" + 64 hex */
@@ -22,15 +23,6 @@
 #define KEYSTORE_DEFAULT_TTL_MS (30ull * 24 * 3600 * 1000)
 
 struct keystore;
-
-struct keystore_key {
-	char id[37]; /* UUID v4 */
-	char name[65];
-	char tenant[65];
-	char prefix[14];                              /* "isol8_abcd..." */
-	char created[32], expires[32], last_used[32]; /* ISO-8601 UTC; last_used "" when never */
-	bool revoked;
-};
 
 /* Opens (creating the file 0600 and its directory 0700 when missing) and sets up the schema. */
 int keystore_open(const char *path, struct keystore **out, struct isol8_err *err);
@@ -40,6 +32,10 @@ void keystore_close(struct keystore *ks);
  * (KEYSTORE_KEY_LEN + 1 bytes), shown once and never stored. ttl_ms 0: the default. */
 int keystore_create(struct keystore *ks, const char *name, const char *tenant, uint64_t ttl_ms, char *key_out,
 		    struct keystore_key *info, struct isol8_err *err);
+/* The key keystore_create makes, without storing it: secret in key_out, its SHA-256 (64 hex) in
+ * hash, the row's fields in info (the PostgreSQL store, keys_pg.c, inserts them). */
+int keystore_new_key(const char *name, const char *tenant, uint64_t ttl_ms, char *key_out, struct keystore_key *info,
+		     char hash[65], struct isol8_err *err);
 /* {"keys":[{id,name,keyPrefix,tenantId,createdAt,expiresAt,lastUsedAt,revoked}]}, oldest first;
  * tenant NULL: all. Neither the hash nor the key is ever listed. */
 int keystore_list(struct keystore *ks, const char *tenant, struct isol8_buf *json, struct isol8_err *err);

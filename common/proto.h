@@ -23,6 +23,7 @@
 #define PEER_PROXY 0x08u     /* isol8-proxy */
 #define PEER_AGENT 0x10u     /* isol8-agent, PID 1 of a sandbox: as untrusted as the code it runs */
 #define PEER_CONNECTOR 0x20u /* isol8 serve's broker connector (frontend/http/connector.c) */
+#define PEER_KEYSTORE 0x40u  /* isol8-keystore: unprivileged, the PostgreSQL key store's client */
 
 /* Identifier limits, checked on every side. */
 #define ISOL8_MAX_ID 128u     /* container / exec ids (64 hex in practice) */
@@ -211,6 +212,23 @@ enum isol8_msg_type {
 	                        started, all sandboxes (isol8d's metrics) */
 	PX_STATS = 65,     /* str container -> u64 bytes_up (sent upstream for the sandbox),
 	                        u64 bytes_down (received for it), closed and open connections */
+
+	/* broker -> keystore (isol8-keystore, with --keys-db postgresql://...). KS_CONFIG comes first
+	   and once; KS_VALIDATE is answered on the channel with the same request_id (the main loop
+	   parks the hello meanwhile); the admin requests carry a socket of their own, on which the
+	   keystore sends its answer(s) and then closes it. No secret ever crosses: only hashes */
+	KS_CONFIG = 90,   /* str connection string (a postgresql:// URL) */
+	KS_VALIDATE = 91, /* str SHA-256 of a bearer token (64 lowercase hex) -> KS_REPLY_OK with
+	                        the key's row (common/keyrow.h), its lastUsedAt just recorded, or
+	                        KS_REPLY_ERR: ISOL8_E_AUTH "Invalid API key" (unknown, revoked,
+	                        expired), ISOL8_E_UNAVAIL when the database cannot answer */
+	KS_CREATE = 92,   /* key row, str SHA-256 of the new key | fd: the answer's socket -> OK, empty */
+	KS_LIST = 93,     /* str tenant ("" all) | fd -> OK: u8 more, u32 n, n rows; more 1: another
+	                        KS_REPLY_OK follows */
+	KS_REVOKE = 94,   /* str id, str tenant ("" any) | fd -> OK empty, or ISOL8_E_NOTFOUND */
+	KS_PURGE = 95,    /* str tenant ("" all) | fd -> OK: u32 removed (revoked and expired keys) */
+	KS_REPLY_OK = 96, /* request-specific payload */
+	KS_REPLY_ERR = 97 /* u16 isol8_err code, str message */
 };
 
 /* V_POOL_STATE: shapes in one snapshot, and the size of one entry at most */

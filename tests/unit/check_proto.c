@@ -248,7 +248,7 @@ END_TEST
 
 static void put_peers(struct isol8_buf *b, uint8_t mask)
 {
-	static const char *const names[] = {"frontend", "worker", "broker", "proxy", "agent", "connector"};
+	static const char *const names[] = {"frontend", "worker", "broker", "proxy", "agent", "connector", "keystore"};
 	bool first = true;
 
 	for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
