@@ -8,6 +8,8 @@ PKGS=(
 	build-essential autoconf automake autoconf-archive pkg-config libtool dpkg-dev
 	libcurl4-openssl-dev libjson-c-dev libarchive-dev libseccomp-dev libcap-dev libsqlite3-dev
 	libmicrohttpd-dev check libssl-dev libsystemd-dev
+	# isol8-keystore, the PostgreSQL key store's client (optional: configure builds it with libpq)
+	libpq-dev
 	# the fuzzing build (make fuzz-smoke replays the committed corpora in CI); make format-check
 	clang clang-format
 	# engine, offline base image bootstrap, tests
@@ -21,6 +23,8 @@ PKGS=(
 	prometheus
 	# the two-node test (tests/integration/nodes_test.sh) and the deploy/ checks
 	haproxy python3-yaml
+	# the shared key store's test (tests/integration/keys_pg_test.sh): a private PostgreSQL cluster
+	postgresql
 	# libisol8's ABI check against lib/libisol8.abi (make abi-check: abidw, abidiff)
 	abigail-tools
 	# the Python SDK's wheel, built offline (sdk/python)
