@@ -81,12 +81,17 @@ struct broker_opts {
 	const char *http_keys;   /* --http-keys FILE (name:secret lines) */
 	const char *http_path;   /* isol8-full */
 	int log_level;
-	const char *audit_log;   /* --audit-log FILE (wins over the policy's audit.path) */
-	const char *keys_db;     /* --keys-db FILE: the API key store (broker/keystore.h) */
-	const char *node_id;     /* --node-id, else the host name; NULL when it has none usable */
-	bool policy_explicit;    /* --policy given: a missing file is an error, not "built-in" */
-	bool check_policy;       /* --check-policy: validate and exit */
-	bool no_create_accounts; /* --no-create-accounts */
+	const char *audit_log; /* --audit-log FILE (wins over the policy's audit.path) */
+	const char *keys_db;   /* --keys-db FILE: the API key store (broker/keystore.h) */
+	/* --keys-db postgresql://..., --keys-db-file or ISOL8_KEYS_DB: the PostgreSQL key store's
+	 * connection string (keys_pg.c); NULL: SQLite at keys_db */
+	char *keys_conninfo;
+	const char *keys_db_file;  /* --keys-db-file FILE: holds --keys-db's value */
+	const char *keystore_path; /* isol8-keystore binary (default: next to isol8d) */
+	const char *node_id;       /* --node-id, else the host name; NULL when it has none usable */
+	bool policy_explicit;      /* --policy given: a missing file is an error, not "built-in" */
+	bool check_policy;         /* --check-policy: validate and exit */
+	bool no_create_accounts;   /* --no-create-accounts */
 	/* given on the command line, so --config does not override them */
 	bool set_max_concurrent, set_pool_size, set_pool_strategy;
 };
@@ -184,7 +189,8 @@ void proxyns_fini(struct broker *b); /* remove chains, jumps and the veth; relea
 /* The supervisor's rows for each kind of child (supervise.h): workers.c, proxyctl.c,
  * http_child.c, fetch.c. Started with supervise_spawn(SV_WORKER, idx, err) and so on. */
 struct supervise_ops;
-extern const struct supervise_ops broker_worker_ops, broker_proxy_ops, broker_http_ops, broker_fetch_ops;
+extern const struct supervise_ops broker_worker_ops, broker_proxy_ops, broker_http_ops, broker_fetch_ops,
+	broker_keystore_ops;
 
 /* workers.c */
 /* Never waits: what the worker's channel does not take at once is queued (outq.h) and sent by
@@ -427,6 +433,7 @@ bool broker_log_to_journal(void);
 extern struct broker *g_broker;
 
 /* keys.c: the API key store's doors (HELLO_KEYS, FE_HELLO_DBKEY) */
+struct keystore_key;
 const char *keys_db_path(const struct broker *b);
 /* Serves one FE_KEYS on fd (owned) on a thread of its own. */
 /* tenant: the only tenant the caller may manage (an isol8 serve key), NULL for root. */
@@ -434,5 +441,30 @@ void keys_serve(struct broker *b, int fd, const char *tenant);
 /* Main loop only: the key whose token hashes to hash_hex -> its tenant index and principal. */
 int keys_authenticate(struct broker *b, const char *hash_hex, int *tenant, char *principal, size_t plen,
 		      uid_t frontend_uid, struct isol8_err *err);
+/* The key's tenant index and principal, as keys_authenticate (which calls it) sets them. */
+int keys_principal(struct broker *b, const struct keystore_key *k, int *tenant, char *principal, size_t plen,
+		   uid_t frontend_uid, struct isol8_err *err);
+
+/* keys_pg.c: the PostgreSQL key store through isol8-keystore */
+#define KEYS_PG_HELLO_MS 3000 /* a parked hello waits this long for its key check */
+#define KEYS_PG_ADMIN_MS 5000 /* an isol8 keys request, for its answer */
+bool keys_pg_enabled(const struct broker *b);
+bool keys_is_pg_url(const char *s);
+void keys_pg_stop(void);
+/* Main loop: the channel to poll (-1: none), and what to do when it is readable. */
+int keys_pg_poll_fd(void);
+void keys_pg_readable(struct broker *b);
+/* Main loop: ask for the key whose token hashes to hash_hex; the answer comes to
+ * broker_pending_key_result with *req_out. Never waits. */
+int keys_pg_validate_send(const char *hash_hex, uint32_t *req_out, struct isol8_err *err);
+/* Keys threads: the store's operations (keystore.h's, on PostgreSQL); tenant "" for all. */
+int keys_pg_create(const char *name, const char *tenant, uint64_t ttl_ms, char *key_out, struct keystore_key *info,
+		   struct isol8_err *err);
+int keys_pg_list(const char *tenant, struct isol8_buf *json, struct isol8_err *err);
+int keys_pg_revoke(const char *id, const char *tenant, struct isol8_err *err);
+int keys_pg_purge(const char *tenant, unsigned *removed, struct isol8_err *err);
+/* peers.c: the answer for a parked hello (k NULL: refused, why in err). */
+void broker_pending_key_result(struct broker *b, uint32_t req, const struct keystore_key *k,
+			       const struct isol8_err *err);
 
 #endif

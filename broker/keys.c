@@ -70,6 +70,22 @@ static bool tenant_exists(struct broker *b, const char *name)
 	return found;
 }
 
+int keys_principal(struct broker *b, const struct keystore_key *k, int *tenant, char *principal, size_t plen,
+		   uid_t frontend_uid, struct isol8_err *err)
+{
+	/* Called from the main loop, which alone replaces the policy: no lock needed to read it. */
+	for (size_t i = 0; i < b->policy.n_tenants; i++) {
+		if (strcmp(b->policy.tenants[i].name, k->tenant) == 0) {
+			*tenant = (int)i;
+			/* Sessions belong to this key: its id is unique, its name need not be. */
+			snprintf(principal, plen, "dbkey:%.40s@%u#%s", k->name, (unsigned)frontend_uid, k->id);
+			return 0;
+		}
+	}
+	log_warn("API key %s (%s): its tenant '%s' is not in the policy", k->id, k->name, k->tenant);
+	return isol8_err_set(err, ISOL8_E_AUTH, 0, "Invalid API key");
+}
+
 int keys_authenticate(struct broker *b, const char *hash_hex, int *tenant, char *principal, size_t plen,
 		      uid_t frontend_uid, struct isol8_err *err)
 {
@@ -81,17 +97,7 @@ int keys_authenticate(struct broker *b, const char *hash_hex, int *tenant, char 
 	s = store(b, err);
 	if (!s || keystore_validate(s, hash_hex, &k, err) < 0)
 		return -1;
-	/* Called from the main loop, which alone replaces the policy: no lock needed to read it. */
-	for (size_t i = 0; i < b->policy.n_tenants; i++) {
-		if (strcmp(b->policy.tenants[i].name, k.tenant) == 0) {
-			*tenant = (int)i;
-			/* Sessions belong to this key: its id is unique, its name need not be. */
-			snprintf(principal, plen, "dbkey:%.40s@%u#%s", k.name, (unsigned)frontend_uid, k.id);
-			return 0;
-		}
-	}
-	log_warn("API key %s (%s): its tenant '%s' is not in the policy", k.id, k.name, k.tenant);
-	return isol8_err_set(err, ISOL8_E_AUTH, 0, "Invalid API key");
+	return keys_principal(b, &k, tenant, principal, plen, frontend_uid, err);
 }
 
 struct keys_job {
@@ -137,7 +143,8 @@ static int serve_one(struct broker *b, const char *only, struct isol8_msg *m, st
 	_cleanup_free_ char *name = NULL, *tenant = NULL, *id = NULL;
 	uint8_t action;
 	uint64_t ttl;
-	struct keystore *s;
+	struct keystore *s = NULL;
+	bool pg;
 
 	if (isol8_get_u8(m, &action, err) < 0 || isol8_get_str(m, &name, ISOL8_MAX_KEY_NAME, err) < 0 ||
 	    isol8_get_str(m, &tenant, ISOL8_MAX_TENANT, err) < 0 || isol8_get_u64(m, &ttl, err) < 0 ||
@@ -151,7 +158,8 @@ static int serve_one(struct broker *b, const char *only, struct isol8_msg *m, st
 		free(tenant);
 		tenant = xstrdup(only);
 	}
-	if (!(s = store(b, err)))
+	pg = keys_pg_enabled(b);
+	if (!pg && !(s = store(b, err)))
 		return -1;
 	switch (action) {
 	case KEYS_CREATE:
@@ -168,7 +176,8 @@ static int serve_one(struct broker *b, const char *only, struct isol8_msg *m, st
 		if (!tenant_exists(b, tenant))
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
 					     "no tenant '%s' in the policy (see isol8-policy(5))", tenant);
-		if (keystore_create(s, name, tenant, ttl, key, &k, err) < 0)
+		if ((pg ? keys_pg_create(name, tenant, ttl, key, &k, err)
+			: keystore_create(s, name, tenant, ttl, key, &k, err)) < 0)
 			return -1;
 		if (action == KEYS_LOGIN) {
 			isol8_buf_printf(out, "{\"token\":\"%s\",\"expiresAt\":\"%s\",\"keyId\":\"%s\"}", key,
@@ -184,16 +193,16 @@ static int serve_one(struct broker *b, const char *only, struct isol8_msg *m, st
 		return 0;
 	}
 	case KEYS_LIST:
-		return keystore_list(s, *tenant ? tenant : NULL, out, err);
+		return pg ? keys_pg_list(tenant, out, err) : keystore_list(s, *tenant ? tenant : NULL, out, err);
 	case KEYS_REVOKE:
-		if (keystore_revoke(s, id, only, err) < 0)
+		if ((pg ? keys_pg_revoke(id, only ? only : "", err) : keystore_revoke(s, id, only, err)) < 0)
 			return -1;
 		log_info("API key %s revoked", id);
 		isol8_buf_printf(out, "{\"ok\":true,\"id\":\"%s\"}", id);
 		return 0;
 	case KEYS_PURGE: {
 		unsigned n = 0;
-		if (keystore_purge(s, only, &n, err) < 0)
+		if ((pg ? keys_pg_purge(only ? only : "", &n, err) : keystore_purge(s, only, &n, err)) < 0)
 			return -1;
 		isol8_buf_printf(out, "{\"ok\":true,\"removed\":%u}", n);
 		return 0;

@@ -161,14 +161,12 @@ static void row_key(sqlite3_stmt *st, struct keystore_key *k)
 
 #define KEY_COLUMNS "id, name, keyPrefix, tenantId, createdAt, expiresAt, lastUsedAt, revoked"
 
-int keystore_create(struct keystore *ks, const char *name, const char *tenant, uint64_t ttl_ms, char *key_out,
-		    struct keystore_key *info, struct isol8_err *err)
+int keystore_new_key(const char *name, const char *tenant, uint64_t ttl_ms, char *key_out, struct keystore_key *info,
+		     char hash[65], struct isol8_err *err)
 {
 	uint8_t r[48];
-	char secret_hex[65], hash[ISOL8_SHA256_HEXLEN];
-	sqlite3_stmt *st = NULL;
+	char secret_hex[65];
 	uint64_t now = now_ms();
-	int rc = -1;
 
 	if (ttl_ms == 0)
 		ttl_ms = KEYSTORE_DEFAULT_TTL_MS;
@@ -186,6 +184,20 @@ int keystore_create(struct keystore *ks, const char *name, const char *tenant, u
 	snprintf(info->prefix, sizeof info->prefix, "%.10s...", key_out);
 	iso_time(now, info->created);
 	iso_time(now + ttl_ms, info->expires);
+	explicit_bzero(r, sizeof r);
+	explicit_bzero(secret_hex, sizeof secret_hex);
+	return 0;
+}
+
+int keystore_create(struct keystore *ks, const char *name, const char *tenant, uint64_t ttl_ms, char *key_out,
+		    struct keystore_key *info, struct isol8_err *err)
+{
+	char hash[ISOL8_SHA256_HEXLEN];
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (keystore_new_key(name, tenant, ttl_ms, key_out, info, hash, err) < 0)
+		return -1;
 	pthread_mutex_lock(&ks->lock);
 	if (sqlite3_prepare_v2(ks->db,
 			       "INSERT INTO api_keys (id, name, keyHash, keyPrefix, tenantId, createdAt, expiresAt)"
@@ -209,8 +221,6 @@ int keystore_create(struct keystore *ks, const char *name, const char *tenant, u
 out:
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&ks->lock);
-	explicit_bzero(r, sizeof r);
-	explicit_bzero(secret_hex, sizeof secret_hex);
 	if (rc < 0)
 		explicit_bzero(key_out, KEYSTORE_KEY_LEN + 1);
 	return rc;

@@ -22,6 +22,7 @@ enum poll_kind {
 	PK_WAKE,        /* the eventfd verb threads write when they queue a message */
 	PK_WORKER,      /* a worker's channel; .worker says which */
 	PK_PENDING,     /* an accepted frontend before its hello, or queued */
+	PK_KEYSTORE,    /* isol8-keystore's channel: key checks answered (keys_pg.c) */
 };
 
 struct poll_slot {
@@ -29,7 +30,7 @@ struct poll_slot {
 	unsigned worker;
 };
 
-#define POLL_MAX (4 + BROKER_MAX_WORKERS + BROKER_MAX_PENDING)
+#define POLL_MAX (5 + BROKER_MAX_WORKERS + BROKER_MAX_PENDING)
 
 struct poll_set {
 	struct pollfd pf[POLL_MAX];
@@ -54,6 +55,8 @@ static void collect(struct broker *b, int sfd, struct poll_set *s)
 	if (b->http_listen_fd >= 0)
 		add(s, b->http_listen_fd, PK_HTTP_LISTEN, 0, POLLIN);
 	add(s, b->wake_fd, PK_WAKE, 0, POLLIN);
+	if (keys_pg_poll_fd() >= 0)
+		add(s, keys_pg_poll_fd(), PK_KEYSTORE, 0, POLLIN);
 	for (unsigned i = 0; i < b->o.workers; i++)
 		if (b->w[i].chan >= 0)
 			add(s, b->w[i].chan, PK_WORKER, i, POLLIN | (broker_worker_wants_out(b, i) ? POLLOUT : 0));
@@ -160,6 +163,10 @@ int broker_loop(struct broker *b, int sfd)
 				break;
 			case PK_PENDING:
 				broker_pending_ready(b, s.pf[k].fd);
+				break;
+			case PK_KEYSTORE:
+				if (s.pf[k].fd == keys_pg_poll_fd())
+					keys_pg_readable(b);
 				break;
 			}
 		}

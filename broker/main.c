@@ -182,6 +182,7 @@ static void shutdown_broker(struct broker *b)
 	}
 	broker_stop_http(b, true);
 	broker_stop_proxy(b);
+	keys_pg_stop();
 	supervise_stop_all(1000); /* fetches still running: SIGTERM, SIGKILL after 1 s */
 	proxyns_fini(b);
 	audit_close();
@@ -229,6 +230,54 @@ static void setup_accounts(struct broker *b)
 		b->o.socket_group = BROKER_CLIENT_GROUP;
 	if (resolve_user(b, b->o.user, &users, &err) < 0)
 		die("%s", err.msg);
+}
+
+/* The key store: --keys-db, else --keys-db-file's first line, else $ISOL8_KEYS_DB (removed
+ * from the environment, which every child inherits). A postgresql:// URL selects the
+ * PostgreSQL store; anything else is the SQLite file. */
+static void keys_db_config(struct broker *b)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	const char *env = getenv("ISOL8_KEYS_DB");
+	char *v = NULL;
+
+	if (b->o.keys_db && b->o.keys_db_file)
+		die("--keys-db and --keys-db-file: give one of them");
+	if (b->o.keys_db_file) {
+		v = read_text_file(b->o.keys_db_file, 4096, &err);
+		if (!v)
+			die("--keys-db-file: %s", err.msg);
+		v[strcspn(v, "\r\n")] = '\0';
+		if (!*v)
+			die("--keys-db-file %s: empty (one line: a postgresql:// URL or a file name)",
+			    b->o.keys_db_file);
+	} else if (b->o.keys_db) {
+		v = xstrdup(b->o.keys_db);
+	} else if (env && *env) {
+		v = xstrdup(env);
+	}
+	if (env) {
+		explicit_bzero((char *)env, strlen(env));
+		unsetenv("ISOL8_KEYS_DB");
+	}
+	if (!v)
+		return;
+	if (!keys_is_pg_url(v)) {
+		b->o.keys_db = v;
+		return;
+	}
+#ifndef ISOL8_PGKEYS
+	die("--keys-db: a PostgreSQL key store needs isol8-keystore, and this isol8d was built without libpq "
+	    "(apt-get install libpq-dev, then configure again)");
+#endif
+	if (strlen(v) > 4096)
+		die("--keys-db: the connection string is longer than 4096 bytes");
+	b->o.keys_conninfo = v;
+	b->o.keys_db = NULL;
+	if (!b->o.keystore_path)
+		b->o.keystore_path = find_sibling("isol8-keystore");
+	if (access(b->o.keystore_path, X_OK) < 0)
+		die("key store client %s: %s", b->o.keystore_path, strerror(errno));
 }
 
 /* Binaries and files isol8d starts or reads: checked now so a typo fails at start. */
@@ -315,16 +364,14 @@ static void start(struct broker *b)
 		die("%s", err.msg);
 }
 
-_Static_assert(BROKER_MAX_WORKERS + 2 + BROKER_MAX_FETCHES <= SUPERVISE_MAX,
-	       "the supervisor's table holds every worker, the proxy, the http child and each fetch");
+_Static_assert(BROKER_MAX_WORKERS + 3 + BROKER_MAX_FETCHES <= SUPERVISE_MAX,
+	       "the supervisor's table holds every worker, the proxy, the http child, the keystore and each fetch");
 
 static void spawn_children(struct broker *b)
 {
 	static const struct supervise_ops *const ops[SV__KINDS] = {
-		[SV_WORKER] = &broker_worker_ops,
-		[SV_PROXY] = &broker_proxy_ops,
-		[SV_HTTP] = &broker_http_ops,
-		[SV_FETCH] = &broker_fetch_ops,
+		[SV_WORKER] = &broker_worker_ops, [SV_PROXY] = &broker_proxy_ops,       [SV_HTTP] = &broker_http_ops,
+		[SV_FETCH] = &broker_fetch_ops,   [SV_KEYSTORE] = &broker_keystore_ops,
 	};
 	struct isol8_err err = ISOL8_ERR_INIT;
 
@@ -343,6 +390,8 @@ static void spawn_children(struct broker *b)
 	}
 	log_info("listening on %s (pid %d, %u workers, socket group %s)", b->o.socket_path, (int)getpid(), b->o.workers,
 		 b->o.socket_group ? b->o.socket_group : "root");
+	if (keys_pg_enabled(b) && supervise_spawn(SV_KEYSTORE, 0, &err) < 0)
+		die("%s", err.msg);
 	if (b->o.http && (broker_http_listen(b, &err) < 0 || supervise_spawn(SV_HTTP, 0, &err) < 0))
 		die("%s", err.msg);
 }
@@ -395,6 +444,7 @@ int main(int argc, char **argv)
 
 	setup_accounts(b);
 	check_paths(b);
+	keys_db_config(b);
 	start(b);
 	if (!b->o.foreground)
 		daemonize();

@@ -54,6 +54,8 @@ enum {
 	O_NOACCOUNTS,
 	O_AUDIT,
 	O_KEYSDB,
+	O_KEYSDBFILE,
+	O_KSPATH,
 	O_NODEID,
 };
 
@@ -92,6 +94,8 @@ static const struct option opts[] = {{"socket", required_argument, 0, O_SOCKET},
 				     {"no-create-accounts", no_argument, 0, O_NOACCOUNTS},
 				     {"audit-log", required_argument, 0, O_AUDIT},
 				     {"keys-db", required_argument, 0, O_KEYSDB},
+				     {"keys-db-file", required_argument, 0, O_KEYSDBFILE},
+				     {"keystore-path", required_argument, 0, O_KSPATH},
 				     {"node-id", required_argument, 0, O_NODEID},
 				     {0, 0, 0, 0}};
 
@@ -142,8 +146,12 @@ void broker_usage(FILE *f)
 		"  --audit-log FILE       the audit log (default: the policy's audit.path, else\n"
 		"                         " AUDIT_DEFAULT_PATH " for the default socket and\n"
 		"                         SOCKET.audit.jsonl for others)\n"
-		"  --keys-db FILE         the API key store (isol8 keys; default /var/lib/isol8/keys.db for\n"
-		"                         the default socket, SOCKET.keys.db for others)\n"
+		"  --keys-db FILE|URL     the API key store (isol8 keys; default /var/lib/isol8/keys.db for\n"
+		"                         the default socket, SOCKET.keys.db for others); a postgresql://\n"
+		"                         URL: a PostgreSQL store shared by several nodes (isol8-keystore)\n"
+		"  --keys-db-file FILE    read --keys-db from FILE (a URL with a password stays out of\n"
+		"                         /proc/*/cmdline; so does the environment's ISOL8_KEYS_DB)\n"
+		"  --keystore-path FILE   isol8-keystore binary (default: next to isol8d)\n"
 		"  --node-id ID           this node's name in audit records and, with --http, X-Isol8-Node\n"
 		"                         (default: the host name up to its first dot)\n"
 		"  --pidfile FILE         write the daemon's pid\n"
@@ -332,6 +340,12 @@ int broker_options_parse(int argc, char **argv, struct broker_opts *o, struct is
 			break;
 		case O_KEYSDB:
 			o->keys_db = optarg;
+			break;
+		case O_KEYSDBFILE:
+			o->keys_db_file = optarg;
+			break;
+		case O_KSPATH:
+			o->keystore_path = optarg;
 			break;
 		case O_NODEID:
 			if (!isol8_valid_session_name(optarg))

@@ -17,6 +17,7 @@
 #include "broker/audit.h"
 #include "broker/metrics.h"
 #include "broker/broker.h"
+#include "broker/keystore.h"
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/proto.h"
@@ -44,6 +45,8 @@ struct pending {
 	uint64_t seq;                            /* arrival order in the queue */
 	uint8_t op;
 	char session[ISOL8_MAX_SESSION + 1];
+	bool parked;     /* hello read, its key being checked by isol8-keystore (keys_pg.c) */
+	uint32_t ks_req; /* the request_id of that check */
 };
 
 static struct pending pend[BROKER_MAX_PENDING];
@@ -54,6 +57,7 @@ static unsigned n_pend;
 static uint64_t next_seq;
 
 #define QUEUE_WAIT_MS 60000
+#define KEYS_UNAVAIL_MSG "key store unavailable; retry in a moment"
 
 /* Closing a UNIX socket whose receive queue still holds the peer's messages makes the peer's
  * next read fail with ECONNRESET, hiding our error reply. So a refused connection lingers in
@@ -215,7 +219,7 @@ int broker_pending_fds(int *out, unsigned max)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < n_pend && n < max; i++)
-		if (!pend[i].queued)
+		if (!pend[i].queued && !pend[i].parked)
 			out[n++] = pend[i].fd;
 	return (int)n;
 }
@@ -332,12 +336,124 @@ bool broker_trusts_key_claims(const struct broker *b, const struct ucred *cred)
 	return broker_is_http_child(cred->pid) && cred->uid == b->worker_uid;
 }
 
+/* The hello of pend[i], once its peer is known: op and session as it sent them; key: it acts for
+ * an API key (no admin answers), key_hash: one of the key store. */
+static void hello_continue(struct broker *b, unsigned i, uint8_t op, const char *session, bool key, bool key_hash)
+{
+	char drain_msg[200], opmsg[64];
+
+	if (pend[i].tenant < 0) {
+		/* Only the --http child gets here without a tenant; it must name a key. */
+		refuse(pend[i].fd, ISOL8_E_AUTH,
+		       "this connection has no tenant: the HTTP frontend must act for an API key");
+		drop(i);
+		return;
+	}
+	if (op == 0 || op >= HELLO__MAX) {
+		log_warn("peer uid=%u pid=%d reason=unknown hello op %u", (unsigned)pend[i].cred.uid,
+			 (int)pend[i].cred.pid, op);
+		snprintf(opmsg, sizeof opmsg, "unknown hello op %u", op);
+		refuse(pend[i].fd, ISOL8_E_PROTO, opmsg);
+		drop(i);
+		return;
+	}
+	if (*session && !isol8_valid_session_name(session)) {
+		refuse(pend[i].fd, ISOL8_E_USAGE, "invalid session name: use 1-64 of [A-Za-z0-9_.-]");
+		drop(i);
+		return;
+	}
+	if (op == HELLO_STATUS) {
+		/* Answered here, like the audit log: an admin (isol8-policy(5) "admin") sees every
+		 * tenant, others their own. */
+		broker_serve_status(b, steal_fd(&pend[i].fd), pend[i].tenant,
+				    isol8_policy_is_admin(&b->policy, pend[i].tenant, pend[i].cred.uid == 0 && !key));
+		drop(i);
+		return;
+	}
+	if (op == HELLO_METRICS) {
+		/* Every tenant's figures: for root and the HTTP frontends isol8d trusts only. */
+		if (!broker_trusts_key_claims(b, &pend[i].cred)) {
+			refuse(pend[i].fd, ISOL8_E_AUTH,
+			       "metrics are for root and trusted HTTP frontends (isol8d --trust-key-uid)");
+		} else {
+			metrics_serve(b, steal_fd(&pend[i].fd));
+		}
+		drop(i);
+		return;
+	}
+	if (op == HELLO_AUDIT) {
+		/* Answered here: the log is the broker's. An admin reads every record, others their
+		 * tenant's (an API key's too: the HTTP frontend asks on its behalf). */
+		audit_serve_show(b, steal_fd(&pend[i].fd),
+				 isol8_policy_is_admin(&b->policy, pend[i].tenant, pend[i].cred.uid == 0 && !key)
+					 ? NULL
+					 : b->policy.tenants[pend[i].tenant].name);
+		drop(i);
+		return;
+	}
+	if (op == HELLO_AUTH) {
+		struct isol8_err e2 = ISOL8_ERR_INIT;
+		isol8_ipc_send(pend[i].fd, WK_OK, 0, NULL, 0, NULL, 0, &e2);
+		drop(i);
+		return;
+	}
+	if (op == HELLO_KEYS) {
+		/* The key store is root's on the socket itself, and a static key's of isol8 serve for
+		 * its own tenant only (the original's master key); never a key of the store. */
+		if (key_hash || (!key && pend[i].cred.uid != 0)) {
+			refuse(pend[i].fd, ISOL8_E_AUTH,
+			       key_hash ? "Master key required for this operation"
+					: "managing API keys needs root (sudo isol8 keys ...)");
+			drop(i);
+			return;
+		}
+		keys_serve(b, steal_fd(&pend[i].fd), key ? b->policy.tenants[pend[i].tenant].name : NULL);
+		drop(i);
+		return;
+	}
+	if (op != HELLO_RUN) {
+		route(b, &pend[i], op, session);
+		drop(i);
+		return;
+	}
+	if (broker_drain_refuses(b, pend[i].tenant, session, drain_msg, sizeof drain_msg)) {
+		refuse(pend[i].fd, ISOL8_E_UNAVAIL, drain_msg);
+		drop(i);
+		return;
+	}
+	/* Runs wait their turn: maxConcurrent for the daemon, the tenant's share from policy. With
+	 * a free slot and nobody waiting, run now (so --queue 0 means "no waiting", not "never"). */
+	if (queued_count() == 0 && table_token_count_runs(-1) < b->o.max_concurrent &&
+	    (!b->policy.tenants[pend[i].tenant].max_concurrent ||
+	     table_token_count_runs(pend[i].tenant) < b->policy.tenants[pend[i].tenant].max_concurrent)) {
+		route(b, &pend[i], op, session);
+		drop(i);
+		return;
+	}
+	if (queued_count() >= b->o.queue_max) {
+		char msg[200];
+		snprintf(msg, sizeof msg,
+			 "isol8d is busy: %u of at most %u executions running and %u waiting (queue full); retry later",
+			 table_token_count_runs(-1), b->o.max_concurrent, queued_count());
+		refuse(pend[i].fd, ISOL8_E_LIMIT, msg);
+		audit_refuse(b, pend[i].tenant, &pend[i].cred, pend[i].principal, "run", ISOL8_E_LIMIT, msg);
+		drop(i);
+		return;
+	}
+	pend[i].queued = true;
+	pend[i].seq = next_seq++;
+	pend[i].op = op;
+	pend[i].deadline = clock_mono_ms() + QUEUE_WAIT_MS;
+	snprintf(pend[i].session, sizeof pend[i].session, "%s", session);
+	broker_run_queue(b);
+	return;
+}
+
 void broker_pending_ready(struct broker *b, int fd)
 {
 	struct isol8_msg m = {0};
 	struct isol8_err err = ISOL8_ERR_INIT;
 	_cleanup_free_ char *session = NULL, *key = NULL, *key_id = NULL, *key_hash = NULL;
-	char drain_msg[200];
 	uint8_t op = 0;
 	unsigned i;
 	int r;
@@ -398,6 +514,28 @@ void broker_pending_ready(struct broker *b, int fd)
 			drop(i);
 			return;
 		}
+		if (keys_pg_enabled(b)) {
+			/* Parked until isol8-keystore answers (broker_pending_key_result) or
+			 * KEYS_PG_HELLO_MS pass (broker_pending_expire): the loop never waits for
+			 * the database. */
+			if (strlen(key_hash) != 64 || strspn(key_hash, "0123456789abcdef") != 64) {
+				isol8_err_set(&err, ISOL8_E_PROTO, 0, "invalid key hash: 64 lowercase hex digits");
+				goto bad;
+			}
+			if (keys_pg_validate_send(key_hash, &pend[i].ks_req, &err) < 0) {
+				log_warn("key store: %s", err.msg);
+				refuse(fd, ISOL8_E_UNAVAIL, KEYS_UNAVAIL_MSG);
+				isol8_msg_free(&m);
+				drop(i);
+				return;
+			}
+			pend[i].parked = true;
+			pend[i].op = op;
+			snprintf(pend[i].session, sizeof pend[i].session, "%s", session);
+			pend[i].deadline = clock_mono_ms() + KEYS_PG_HELLO_MS;
+			isol8_msg_free(&m);
+			return;
+		}
 		if (keys_authenticate(b, key_hash, &pend[i].tenant, pend[i].principal, sizeof pend[i].principal,
 				      pend[i].cred.uid, &err) < 0) {
 			refuse(fd, err.code == ISOL8_E_PROTO ? ISOL8_E_PROTO : ISOL8_E_AUTH,
@@ -449,108 +587,8 @@ void broker_pending_ready(struct broker *b, int fd)
 		snprintf(pend[i].principal, sizeof pend[i].principal, "key:%s@%u#%s", key, (unsigned)pend[i].cred.uid,
 			 key_id);
 	}
-	if (pend[i].tenant < 0) {
-		/* Only the --http child gets here without a tenant; it must name a key. */
-		refuse(fd, ISOL8_E_AUTH, "this connection has no tenant: the HTTP frontend must act for an API key");
-		isol8_msg_free(&m);
-		drop(i);
-		return;
-	}
-	if (op == 0 || op >= HELLO__MAX) {
-		isol8_err_set(&err, ISOL8_E_PROTO, 0, "unknown hello op %u", op);
-		goto bad;
-	}
-	if (*session && !isol8_valid_session_name(session)) {
-		refuse(fd, ISOL8_E_USAGE, "invalid session name: use 1-64 of [A-Za-z0-9_.-]");
-		isol8_msg_free(&m);
-		drop(i);
-		return;
-	}
+	hello_continue(b, i, op, session, key != NULL, key_hash != NULL);
 	isol8_msg_free(&m);
-	if (op == HELLO_STATUS) {
-		/* Answered here, like the audit log: an admin (isol8-policy(5) "admin") sees every
-		 * tenant, others their own. */
-		broker_serve_status(b, steal_fd(&pend[i].fd), pend[i].tenant,
-				    isol8_policy_is_admin(&b->policy, pend[i].tenant, pend[i].cred.uid == 0 && !key));
-		drop(i);
-		return;
-	}
-	if (op == HELLO_METRICS) {
-		/* Every tenant's figures: for root and the HTTP frontends isol8d trusts only. */
-		if (!broker_trusts_key_claims(b, &pend[i].cred)) {
-			refuse(fd, ISOL8_E_AUTH,
-			       "metrics are for root and trusted HTTP frontends (isol8d --trust-key-uid)");
-		} else {
-			metrics_serve(b, steal_fd(&pend[i].fd));
-		}
-		drop(i);
-		return;
-	}
-	if (op == HELLO_AUDIT) {
-		/* Answered here: the log is the broker's. An admin reads every record, others their
-		 * tenant's (an API key's too: the HTTP frontend asks on its behalf). */
-		audit_serve_show(b, steal_fd(&pend[i].fd),
-				 isol8_policy_is_admin(&b->policy, pend[i].tenant, pend[i].cred.uid == 0 && !key)
-					 ? NULL
-					 : b->policy.tenants[pend[i].tenant].name);
-		drop(i);
-		return;
-	}
-	if (op == HELLO_AUTH) {
-		struct isol8_err e2 = ISOL8_ERR_INIT;
-		isol8_ipc_send(fd, WK_OK, 0, NULL, 0, NULL, 0, &e2);
-		drop(i);
-		return;
-	}
-	if (op == HELLO_KEYS) {
-		/* The key store is root's on the socket itself, and a static key's of isol8 serve for
-		 * its own tenant only (the original's master key); never a key of the store. */
-		if (key_hash || (!key && pend[i].cred.uid != 0)) {
-			refuse(fd, ISOL8_E_AUTH,
-			       key_hash ? "Master key required for this operation"
-					: "managing API keys needs root (sudo isol8 keys ...)");
-			drop(i);
-			return;
-		}
-		keys_serve(b, steal_fd(&pend[i].fd), key ? b->policy.tenants[pend[i].tenant].name : NULL);
-		drop(i);
-		return;
-	}
-	if (op != HELLO_RUN) {
-		route(b, &pend[i], op, session);
-		drop(i);
-		return;
-	}
-	if (broker_drain_refuses(b, pend[i].tenant, session, drain_msg, sizeof drain_msg)) {
-		refuse(fd, ISOL8_E_UNAVAIL, drain_msg);
-		drop(i);
-		return;
-	}
-	/* Runs wait their turn: maxConcurrent for the daemon, the tenant's share from policy. With
-	 * a free slot and nobody waiting, run now (so --queue 0 means "no waiting", not "never"). */
-	if (queued_count() == 0 && table_token_count_runs(-1) < b->o.max_concurrent &&
-	    (!b->policy.tenants[pend[i].tenant].max_concurrent ||
-	     table_token_count_runs(pend[i].tenant) < b->policy.tenants[pend[i].tenant].max_concurrent)) {
-		route(b, &pend[i], op, session);
-		drop(i);
-		return;
-	}
-	if (queued_count() >= b->o.queue_max) {
-		char msg[200];
-		snprintf(msg, sizeof msg,
-			 "isol8d is busy: %u of at most %u executions running and %u waiting (queue full); retry later",
-			 table_token_count_runs(-1), b->o.max_concurrent, queued_count());
-		refuse(fd, ISOL8_E_LIMIT, msg);
-		audit_refuse(b, pend[i].tenant, &pend[i].cred, pend[i].principal, "run", ISOL8_E_LIMIT, msg);
-		drop(i);
-		return;
-	}
-	pend[i].queued = true;
-	pend[i].seq = next_seq++;
-	pend[i].op = op;
-	pend[i].deadline = clock_mono_ms() + QUEUE_WAIT_MS;
-	snprintf(pend[i].session, sizeof pend[i].session, "%s", session);
-	broker_run_queue(b);
 	return;
 bad:
 	/* A malformed frame marks the peer bad: one error reply, then close. The broker lives on. */
@@ -560,11 +598,47 @@ bad:
 	drop(i);
 }
 
+void broker_pending_key_result(struct broker *b, uint32_t req, const struct keystore_key *k,
+			       const struct isol8_err *why)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	char session[ISOL8_MAX_SESSION + 1];
+	unsigned i;
+
+	for (i = 0; i < n_pend; i++)
+		if (pend[i].parked && pend[i].ks_req == req)
+			break;
+	if (i == n_pend)
+		return; /* refused at its deadline already */
+	pend[i].parked = false;
+	if (!k ||
+	    keys_principal(b, k, &pend[i].tenant, pend[i].principal, sizeof pend[i].principal, pend[i].cred.uid, &err) <
+		    0) {
+		const struct isol8_err *e = k ? &err : why;
+		if (e->code == ISOL8_E_AUTH) {
+			refuse(pend[i].fd, ISOL8_E_AUTH, "Invalid API key");
+			audit_refuse(b, -1, &pend[i].cred, "dbkey", "connect", ISOL8_E_AUTH, "Invalid API key");
+		} else {
+			/* The database's words (its host, its errors) stay in isol8d's log. */
+			log_warn("key store: %s", e->msg);
+			refuse(pend[i].fd, ISOL8_E_UNAVAIL, KEYS_UNAVAIL_MSG);
+		}
+		drop(i);
+		return;
+	}
+	snprintf(session, sizeof session, "%s", pend[i].session);
+	hello_continue(b, i, pend[i].op, session, true, true);
+}
+
 void broker_pending_expire(struct broker *b, uint64_t now)
 {
 	for (unsigned i = 0; i < n_pend;) {
 		if (now >= pend[i].deadline || b->stopping) {
-			if (pend[i].queued)
+			if (pend[i].parked) {
+				log_warn("key store: no answer from isol8-keystore within %d ms", KEYS_PG_HELLO_MS);
+				refuse(pend[i].fd, ISOL8_E_UNAVAIL,
+				       b->stopping ? "isol8d is shutting down" : KEYS_UNAVAIL_MSG);
+			} else if (pend[i].queued)
 				refuse(pend[i].fd, b->stopping ? ISOL8_E_UNAVAIL : ISOL8_E_LIMIT,
 				       b->stopping ? "isol8d is shutting down"
 						   : "timed out waiting for a free execution slot");

@@ -16,14 +16,15 @@
 #include "common/err.h"
 
 enum supervise_kind {
-	SV_WORKER, /* idx: the worker slot */
-	SV_PROXY,  /* idx 0 */
-	SV_HTTP,   /* idx 0 */
-	SV_FETCH,  /* idx: the fetch slot; one-shot */
+	SV_WORKER,   /* idx: the worker slot */
+	SV_PROXY,    /* idx 0 */
+	SV_HTTP,     /* idx 0 */
+	SV_FETCH,    /* idx: the fetch slot; one-shot */
+	SV_KEYSTORE, /* idx 0: isol8-keystore, with a PostgreSQL key store */
 	SV__KINDS,
 };
 
-#define SUPERVISE_MAX 64 /* BROKER_MAX_WORKERS + proxy + http + BROKER_MAX_FETCHES, with room */
+#define SUPERVISE_MAX 64 /* BROKER_MAX_WORKERS + proxy + http + keystore + BROKER_MAX_FETCHES, with room */
 
 struct supervise_ops {
 	const char *name;
