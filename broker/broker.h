@@ -246,6 +246,7 @@ struct sandbox_shape {
 	struct isol8_limits lim;
 	int net_mode;
 	bool writable;
+	int isolation; /* enum isol8_isolation, as made (a runsc sandbox is replaced by a runsc one) */
 };
 
 struct owned_container {

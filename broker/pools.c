@@ -36,19 +36,21 @@ static int policy_tenant(const struct broker *b, const char *name)
 static int get_shape(struct isol8_msg *m, struct pool_shape *s, struct isol8_err *err)
 {
 	_cleanup_free_ char *tenant = NULL, *image = NULL;
-	uint8_t rt, net, wr;
+	uint8_t rt, net, wr, iso;
 
 	if (isol8_get_str(m, &tenant, ISOL8_MAX_TENANT, err) < 0 || isol8_get_u8(m, &rt, err) < 0 ||
 	    isol8_get_str(m, &image, 256, err) < 0 || isol8_get_u64(m, &s->memory, err) < 0 ||
 	    isol8_get_u64(m, &s->cpu_millis, err) < 0 || isol8_get_u32(m, &s->pids, err) < 0 ||
-	    isol8_get_u8(m, &net, err) < 0 || isol8_get_u8(m, &wr, err) < 0)
+	    isol8_get_u8(m, &net, err) < 0 || isol8_get_u8(m, &wr, err) < 0 || isol8_get_u8(m, &iso, err) < 0)
 		return -1;
 	for (int j = 0; j < POOL__STATES; j++)
 		if (isol8_get_u32(m, &s->n[j], err) < 0)
 			return -1;
-	if (rt >= ISOL8_RT__MAX || net >= ISOL8_NET__MAX || wr > 1)
+	if (rt >= ISOL8_RT__MAX || net >= ISOL8_NET__MAX || wr > 1 ||
+	    (iso >= ISOL8_ISO__MAX && iso != ISOL8_ISO_POLICY))
 		return isol8_err_set(err, ISOL8_E_PROTO, 0,
-				     "pool state: runtime %u, network %u or writable %u out of range", rt, net, wr);
+				     "pool state: runtime %u, network %u, writable %u or isolation %u out of range", rt,
+				     net, wr, iso);
 	for (const char *c = image; *c; c++)
 		if ((unsigned char)*c < 0x21 || (unsigned char)*c > 0x7e)
 			return isol8_err_set(err, ISOL8_E_PROTO, 0,
@@ -58,6 +60,7 @@ static int get_shape(struct isol8_msg *m, struct pool_shape *s, struct isol8_err
 	s->runtime = rt;
 	s->net_mode = net;
 	s->writable = wr;
+	s->isolation = iso;
 	return 0;
 }
 
@@ -78,7 +81,11 @@ int pools_update(const struct broker *b, unsigned idx, uint32_t gen, struct isol
 			free(s);
 			return -1;
 		}
-		if (policy_tenant(b, s[kept].tenant) >= 0)
+		int t = policy_tenant(b, s[kept].tenant);
+		/* The tenant's tier for a key that asked for none: what its sandboxes were made with. */
+		if (t >= 0 && s[kept].isolation == ISOL8_ISO_POLICY)
+			s[kept].isolation = b->policy.tenants[t].isolation;
+		if (t >= 0)
 			kept++;
 	}
 	if (isol8_msg_end(m, err) < 0) {
@@ -98,7 +105,7 @@ static bool same_shape(const struct pool_shape *a, const struct pool_shape *c)
 {
 	return strcmp(a->tenant, c->tenant) == 0 && a->runtime == c->runtime && strcmp(a->image, c->image) == 0 &&
 		a->memory == c->memory && a->cpu_millis == c->cpu_millis && a->pids == c->pids &&
-		a->net_mode == c->net_mode && a->writable == c->writable;
+		a->net_mode == c->net_mode && a->writable == c->writable && a->isolation == c->isolation;
 }
 
 size_t pools_snapshot(const struct broker *b, int tenant, struct pool_shape **out)

@@ -22,6 +22,7 @@ struct pool_shape {
 	uint32_t pids;
 	int net_mode;
 	bool writable;
+	int isolation; /* enum isol8_isolation: the tier its sandboxes run under (the tenant's when none was asked) */
 	uint32_t n[POOL__STATES];
 };
 

@@ -77,10 +77,10 @@ static json_object *pools_status(struct broker *b, int tenant)
 		json_object *p = json_object_new_object();
 		const char *rt = isol8_runtime_name(s[i].runtime), *net = isol8_net_mode_name(s[i].net_mode);
 		char shape[400];
-		snprintf(shape, sizeof shape, "%s %s mem=%llu cpu=%llum pids=%u net=%s%s", rt,
+		snprintf(shape, sizeof shape, "%s %s mem=%llu cpu=%llum pids=%u net=%s%s isolation=%s", rt,
 			 s[i].image[0] ? s[i].image : "(default)", (unsigned long long)s[i].memory,
 			 (unsigned long long)s[i].cpu_millis, (unsigned)s[i].pids, net,
-			 s[i].writable ? " writable" : "");
+			 s[i].writable ? " writable" : "", isol8_isolation_name(s[i].isolation));
 		json_object_object_add(p, "tenant", json_object_new_string(s[i].tenant));
 		json_object_object_add(p, "runtime", json_object_new_string(rt));
 		json_object_object_add(p, "image", json_object_new_string(s[i].image));
@@ -89,6 +89,7 @@ static json_object *pools_status(struct broker *b, int tenant)
 		json_object_object_add(p, "pids", json_object_new_int64(s[i].pids));
 		json_object_object_add(p, "network", json_object_new_string(net));
 		json_object_object_add(p, "writableRoot", json_object_new_boolean(s[i].writable));
+		json_object_object_add(p, "isolation", json_object_new_string(isol8_isolation_name(s[i].isolation)));
 		json_object_object_add(p, "shape", json_object_new_string(shape));
 		for (int j = 0; j < POOL__STATES; j++)
 			json_object_object_add(p, state_names[j], json_object_new_int64(s[i].n[j]));

@@ -36,14 +36,15 @@ static bool image_exists(struct docker *d, const char *name, bool *has_setup, bo
 /* The tenant's isolation tier needs its OCI runtime in the engine (runsc: registered in
  * /etc/docker/daemon.json "runtimes"). Asked of GET /info until it is there, then remembered:
  * runtimes can be added by reloading dockerd, not removed from a running one's containers. */
-static int check_engine_runtime(struct docker *d, const struct isol8_tenant *t, struct isol8_err *err)
+static int check_engine_runtime(struct docker *d, const struct isol8_tenant *t, int isolation, bool asked,
+				struct isol8_err *err)
 {
 	static _Atomic bool have_runsc;
 	json_object *info = NULL, *rts;
-	const char *name = isol8_isolation_name(t->isolation);
+	const char *name = isol8_isolation_name(isolation);
 	bool found;
 
-	if (t->isolation == ISOL8_ISO_RUNC || have_runsc)
+	if (isolation == ISOL8_ISO_RUNC || have_runsc)
 		return 0;
 	if (docker_info(d, &info, err) < 0)
 		return isol8_err_wrap(err, "ask the engine for its runtimes");
@@ -51,12 +52,11 @@ static int check_engine_runtime(struct docker *d, const struct isol8_tenant *t, 
 		json_object_object_get_ex(rts, name, NULL);
 	json_object_put(info);
 	if (!found)
-		return isol8_err_set(
-			err, ISOL8_E_UNAVAIL, 0,
-			"tenant %s needs the OCI runtime %s (policy \"isolation\"), which the engine does not "
-			"have: install it and register it in /etc/docker/daemon.json \"runtimes\", then "
-			"reload dockerd (kill -HUP)",
-			t->name, name);
+		return isol8_err_set(err, ISOL8_E_UNAVAIL, 0,
+				     "tenant %s needs the OCI runtime %s (%s), which the engine does not "
+				     "have: install it and register it in /etc/docker/daemon.json \"runtimes\", then "
+				     "reload dockerd (kill -HUP)",
+				     t->name, name, asked ? "the run's isolation" : "policy \"isolation\"");
 	have_runsc = true;
 	return 0;
 }
@@ -65,7 +65,7 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 		    struct create_req *r, struct isol8_err *err)
 {
 	uint32_t token, pids;
-	uint8_t rt, net, writable, kind;
+	uint8_t rt, net, writable, kind, iso;
 	uint64_t cpu_millis;
 	_cleanup_free_ char *image = NULL, *preferred = NULL, *session = NULL;
 	const struct isol8_tenant *t;
@@ -82,7 +82,7 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	    isol8_get_u64(m, &r->lim.tmp_size, err) < 0 || isol8_get_u64(m, &r->lim.max_output, err) < 0 ||
 	    isol8_get_u8(m, &net, err) < 0 || isol8_get_u8(m, &writable, err) < 0 || isol8_get_u8(m, &kind, err) < 0 ||
 	    isol8_get_str(m, &session, ISOL8_MAX_SESSION, err) < 0 || isol8_get_u64(m, &r->persist_ttl_ms, err) < 0 ||
-	    isol8_msg_end(m, err) < 0)
+	    isol8_get_u8(m, &iso, err) < 0 || isol8_msg_end(m, err) < 0)
 		return -1;
 	if (table_token_get(token, worker, gen, &r->tenant, &prewarm) < 0)
 		return isol8_err_set(err, ISOL8_E_POLICY, 0, "unknown or expired connection token %u", token);
@@ -105,6 +105,8 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "sandbox kind %u out of range", kind);
 	if (writable > 1)
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "writable flag %u out of range", writable);
+	if (iso != ISOL8_ISO_POLICY && !isol8_isolation_name(iso))
+		return isol8_err_set(err, ISOL8_E_PROTO, 0, "isolation %u out of range", iso);
 	if ((kind == SANDBOX_SESSION) != (*session != '\0') || (*session && !isol8_valid_session_name(session)))
 		return isol8_err_set(err, ISOL8_E_PROTO, 0, "bad session name for sandbox kind %u", kind);
 	if (r->replace && kind != SANDBOX_EPHEMERAL)
@@ -128,9 +130,10 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 		struct isol8_limits def;
 		isol8_limits_defaults(&def);
 		if (kind != SANDBOX_EPHEMERAL || net != ISOL8_NET_NONE || writable || *image || *preferred ||
-		    r->lim.memory > def.memory || r->lim.cpu > def.cpu || r->lim.pids > def.pids ||
-		    r->lim.timeout_ms > def.timeout_ms || r->lim.sandbox_size > def.sandbox_size ||
-		    r->lim.tmp_size > def.tmp_size || r->lim.max_output > def.max_output)
+		    iso != ISOL8_ISO_POLICY || r->lim.memory > def.memory || r->lim.cpu > def.cpu ||
+		    r->lim.pids > def.pids || r->lim.timeout_ms > def.timeout_ms ||
+		    r->lim.sandbox_size > def.sandbox_size || r->lim.tmp_size > def.tmp_size ||
+		    r->lim.max_output > def.max_output)
 			return isol8_err_set(err, ISOL8_E_POLICY, 0, "a prewarm token creates only default sandboxes");
 	}
 	if (isol8_policy_check_runtime(t, rt, err) < 0)
@@ -142,9 +145,11 @@ int validate_create(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	if (writable && !t->writable_root)
 		return isol8_err_set(err, ISOL8_E_POLICY, 0, "a writable root filesystem is not allowed for tenant %s",
 				     t->name);
-	if (check_engine_runtime(d, t, err) < 0)
+	/* The tier: the policy's, or a stronger one the run asked for (never a weaker one). */
+	if (isol8_policy_check_isolation(t, iso, net, &r->isolation, err) < 0)
 		return -1;
-	r->isolation = t->isolation;
+	if (check_engine_runtime(d, t, r->isolation, iso != ISOL8_ISO_POLICY, err) < 0)
+		return -1;
 	r->asked = r->lim;
 	if (isol8_policy_apply_limits(t, &r->lim, err) < 0)
 		return -1;

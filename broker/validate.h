@@ -20,7 +20,7 @@ struct create_req {
 	int net_mode;
 	bool writable;
 	int kind;
-	int isolation; /* enum isol8_isolation: the tenant's tier, from the policy alone */
+	int isolation; /* enum isol8_isolation: the tenant's tier, or a stronger one the run asked for */
 	char session[ISOL8_MAX_SESSION + 1];
 	uint64_t persist_ttl_ms; /* kind persist: kept this long after its timeout (policy-capped) */
 	/* for the audit log */

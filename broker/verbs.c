@@ -68,7 +68,7 @@ static bool shape_matches(const struct create_req *r)
 	const struct sandbox_shape *s = &r->shape;
 	return r->runtime == s->runtime && strcmp(r->image, s->image) == 0 &&
 		memcmp(&r->lim, &s->lim, sizeof r->lim) == 0 && r->net_mode == s->net_mode &&
-		r->writable == s->writable;
+		r->writable == s->writable && r->isolation == s->isolation;
 }
 
 /* ---- verbs ---- */
@@ -178,6 +178,7 @@ static int verb_create(struct job *j, struct docker *d, struct isol8_buf *reply,
 	oc.shape.lim = r.lim;
 	oc.shape.net_mode = r.net_mode;
 	oc.shape.writable = r.writable;
+	oc.shape.isolation = r.isolation;
 	oc.replacement = r.replace;
 	table_container_add(&oc);
 	/* One replacement per dead sandbox. */

@@ -34,6 +34,7 @@ enum opt_id {
 	O_CMD,
 	O_RUNTIME,
 	O_NET,
+	O_ISOLATION,
 	O_ALLOW,
 	O_DENY,
 	O_OUT,
@@ -91,6 +92,7 @@ static const struct opt_def opts[] = {
 	{"cmd", 0, true, O_CMD},
 	{"runtime", 'r', true, O_RUNTIME},
 	{"net", 0, true, O_NET},
+	{"isolation", 0, true, O_ISOLATION},
 	{"allow", 0, true, O_ALLOW},
 	{"deny", 0, true, O_DENY},
 	{"out", 0, true, O_OUT},
@@ -203,10 +205,10 @@ static void kv_free(struct kvlist *l)
 
 void run_opts_free(struct run_opts *o)
 {
-	char **strs[] = {&o->file,        &o->eval,    &o->cmd,         &o->runtime,   &o->file_ext,   &o->stdin_data,
-			 &o->files_dir,   &o->workdir, &o->image,       &o->network,   &o->session_id, &o->out_file,
-			 &o->socket_path, &o->url,     &o->github,      &o->gist,      &o->hash,       &o->code_url,
-			 &o->host,        &o->key,     &o->agent_flags, &o->output_dir};
+	char **strs[] = {&o->file,        &o->eval,    &o->cmd,         &o->runtime,    &o->file_ext,   &o->stdin_data,
+			 &o->files_dir,   &o->workdir, &o->image,       &o->network,    &o->session_id, &o->out_file,
+			 &o->socket_path, &o->url,     &o->github,      &o->gist,       &o->hash,       &o->code_url,
+			 &o->host,        &o->key,     &o->agent_flags, &o->output_dir, &o->isolation};
 
 	for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
 		free(*strs[i]);
@@ -460,6 +462,13 @@ static int apply(struct run_opts *o, const struct opt_def *d, const char *v, str
 					     "Invalid --net value '%s': expected none, host or filtered", v);
 		set_str(&o->network, v);
 		o->network_explicit = true;
+		break;
+	case O_ISOLATION:
+		/* Only a stronger tier than the policy's is granted; isol8d decides. */
+		if (strcmp(v, "runc") != 0 && strcmp(v, "runsc") != 0)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "Invalid --isolation value '%s': expected runc or runsc", v);
+		set_str(&o->isolation, v);
 		break;
 	case O_ALLOW:
 	case O_DENY:

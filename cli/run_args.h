@@ -102,6 +102,7 @@ struct run_opts {
 	bool writable;
 	char *network; /* none | host | filtered */
 	bool network_explicit;
+	char *isolation;   /* --isolation runc | runsc: NULL for the policy's tier */
 	struct strv allow; /* final whitelist (flags, else config, plus registries for --install) */
 	struct strv deny;
 	struct kvlist secrets;

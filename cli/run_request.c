@@ -127,6 +127,8 @@ static json_object *options_obj(const struct run_opts *o)
 	json_object_object_add(p, "tmpSize", json_object_new_uint64(o->tmp_size));
 	json_object_object_add(p, "maxOutputSize", json_object_new_uint64(o->max_output));
 	json_object_object_add(p, "network", json_object_new_string(o->network));
+	if (o->isolation)
+		json_object_object_add(p, "isolation", json_object_new_string(o->isolation));
 	json_object_object_add(filter, "whitelist", strv_json(&o->allow));
 	json_object_object_add(filter, "blacklist", strv_json(&o->deny));
 	json_object_object_add(p, "networkFilter", filter);

@@ -82,6 +82,7 @@ static const char run_text[] =
 	"\n"
 	"Sandbox:\n"
 	"  --net <mode>              Network: none, host, filtered                (none)\n"
+	"  --isolation <tier>        runc or runsc (gVisor): stronger than the policy's, never weaker\n"
 	"  --allow <host>            Host allowed in filtered mode: name, *.domain or * (repeatable) (config)\n"
 	"  --deny <host>             Host denied in filtered mode: name, *.domain or * (repeatable) (config)\n"
 	"  --log-network             Record network requests (filtered mode)      (false)\n"

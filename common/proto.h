@@ -128,7 +128,8 @@ enum isol8_msg_type {
 	                        u8 net_mode, u8 writable, u8 kind (0 ephemeral, 1 session, 2 persist),
 	                        str session, u64 persist_ttl_ms (kind persist: how long the sandbox is
 	                        kept after its run's timeout, 0 for the policy's limits.persistTtlMs;
-	                        0 for the other kinds)
+	                        0 for the other kinds), u8 isolation (the tier asked for: 0 runc,
+	                        1 runsc, 255 the tenant's; stronger than the policy's or refused)
 	                        -> str container_id, u64 memory, u64 cpu_millis, u32 pids, u64 timeout_ms,
 	                           u64 sandbox_size, u64 tmp_size, u64 max_output, u8 writable, str image, u8 image_setup,
 	                           u8 isolation (enum isol8_isolation: 0 runc, 1 runsc; no agent under runsc),
@@ -194,7 +195,8 @@ enum isol8_msg_type {
 	                        u32 n (at most ISOL8_POOL_STATE_MAX), n x (str tenant, u8 runtime,
 	                        str image (the key's custom image, else its explicit one, may be
 	                        empty: the runtime's), u64 memory, u64 cpu_millis, u32 pids,
-	                        u8 net_mode, u8 writable, u32 warm, u32 resetting, u32 in_use):
+	                        u8 net_mode, u8 writable, u8 isolation (the tier the key asked for:
+	                        0 runc, 1 runsc, 255 the tenant's), u32 warm, u32 resetting, u32 in_use):
 	                        one entry per sandbox shape the pool holds, resets or lent to a run */
 
 	/* broker -> proxy (isol8-proxy, one per daemon); the proxy answers each in order with
@@ -233,7 +235,7 @@ enum isol8_msg_type {
 
 /* V_POOL_STATE: shapes in one snapshot, and the size of one entry at most */
 #define ISOL8_POOL_STATE_MAX 128u
-#define ISOL8_POOL_STATE_ENTRY (4u + ISOL8_MAX_TENANT + 1u + 4u + 256u + 8u + 8u + 4u + 1u + 1u + 4u * 3u)
+#define ISOL8_POOL_STATE_ENTRY (4u + ISOL8_MAX_TENANT + 1u + 4u + 256u + 8u + 8u + 4u + 1u + 1u + 1u + 4u * 3u)
 
 /* V_KEPT_LIST: entries in one reply (each at most 4 + 64 + 8 bytes) */
 #define ISOL8_KEPT_LIST_MAX 512u

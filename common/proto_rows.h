@@ -38,8 +38,9 @@
    err_code, err_msg length, 2 u64, flags, 7 u64, 2 u32, code_hash length, n_meta, 3 str lengths;
    the execution id has at least one byte */
 #define ISOL8_AUDIT_FIXED (4u + 4u * 2u + 1u + 4u + 2u + 4u + 8u * 2u + 1u + 8u * 7u + 4u * 2u + 4u + 4u + 4u * 3u)
-/* V_CREATE without its strings: token, runtime, 3 str lengths, 6 u64, pids, 3 u8, persist ttl */
-#define ISOL8_CREATE_FIXED (4u + 1u + 4u * 3u + 8u * 6u + 4u + 3u + 8u)
+/* V_CREATE without its strings: token, runtime, 3 str lengths, 6 u64, pids, 3 u8, persist ttl,
+ * isolation */
+#define ISOL8_CREATE_FIXED (4u + 1u + 4u * 3u + 8u * 6u + 4u + 3u + 8u + 1u)
 
 #define ISOL8_PROTO_ROWS(ROW)                                                                                          \
 	/* frontend -> broker (the front door), or -> the connector of isol8 serve */                                  \

@@ -45,11 +45,11 @@ static const char *const request_keys[] = {"code",        "cmd",
 					   "workdir",     "setupScript",
 					   "args",        "agentFlags",
 					   NULL};
-static const char *const option_keys[] = {"network",    "networkFilter", "cpuLimit",  "memoryLimit",    "sandboxSize",
-					  "tmpSize",    "maxOutputSize", "pidsLimit", "readonlyRootFs", "secrets",
-					  "timeoutMs",  "image",         "persist",   "debug",          "logNetwork",
-					  "mode",       "security",      "audit",     "poolStrategy",   "poolSize",
-					  "remoteCode", "persistTtlMs",  NULL};
+static const char *const option_keys[] = {
+	"network",       "networkFilter", "cpuLimit",       "memoryLimit",  "sandboxSize", "tmpSize",
+	"maxOutputSize", "pidsLimit",     "readonlyRootFs", "secrets",      "timeoutMs",   "image",
+	"persist",       "debug",         "logNetwork",     "mode",         "security",    "audit",
+	"poolStrategy",  "poolSize",      "remoteCode",     "persistTtlMs", "isolation",   NULL};
 static const char *const filter_keys[] = {"whitelist", "blacklist", NULL};
 
 static int copy_string(json_object *src, const char *key, const char *path, size_t max, json_object *dst,
@@ -351,6 +351,15 @@ static int build_options(json_object *opt, json_object *out, struct isol8_err *e
 			return isol8_err_set(err, ISOL8_E_USAGE, 0,
 					     "options.network: expected none, host or filtered, got \"%.32s\"", n);
 		json_object_object_add(out, "network", json_object_new_string(n));
+	}
+	if (isol8_json_member(opt, "isolation", &v) == 1) {
+		const char *n;
+		if (isol8_json_as_string(v, "options.isolation", &n, err) < 0)
+			return -1;
+		if (strcmp(n, "runc") != 0 && strcmp(n, "runsc") != 0)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "options.isolation: expected runc or runsc, got \"%.32s\"", n);
+		json_object_object_add(out, "isolation", json_object_new_string(n));
 	}
 	if (isol8_json_member(opt, "networkFilter", &v) == 1) {
 		json_object *f = json_object_new_object();

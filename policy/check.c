@@ -213,6 +213,31 @@ int isol8_policy_check_network(const struct isol8_tenant *t, int mode, struct is
 	return 0;
 }
 
+int isol8_policy_check_isolation(const struct isol8_tenant *t, int requested, int net_mode, int *out,
+				 struct isol8_err *err)
+{
+	if (requested == ISOL8_ISO_POLICY) {
+		*out = t->isolation;
+		return 0;
+	}
+	if (!isol8_isolation_name(requested))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown isolation tier %d", requested);
+	/* The tiers are ordered: runsc puts a second kernel (gVisor's Sentry) under runc's
+	 * confinement. A tenant the policy puts behind it never gets a sandbox without it. */
+	if (requested < t->isolation)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0,
+				     "isolation %s refused: the policy's tier for tenant %s is %s, which a run may "
+				     "raise but never lower (leave out --isolation or options.isolation)",
+				     isol8_isolation_name(requested), t->name, isol8_isolation_name(t->isolation));
+	if (requested == ISOL8_ISO_RUNSC && net_mode != ISOL8_NET_NONE)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "isolation runsc has no network (gVisor sandboxes run with network none), not "
+				     "network %s: use --net none",
+				     isol8_net_mode_name(net_mode) ? isol8_net_mode_name(net_mode) : "?");
+	*out = requested;
+	return 0;
+}
+
 static bool is_hex12(const char *s)
 {
 	size_t i;

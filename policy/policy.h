@@ -63,6 +63,8 @@ int isol8_net_mode_parse(const char *name);
 /* The tenant's isolation tier: the engine's OCI runtime for its sandboxes. The names are the
  * runtime names the engine is asked for (HostConfig.Runtime). */
 enum isol8_isolation { ISOL8_ISO_RUNC = 0, ISOL8_ISO_RUNSC, ISOL8_ISO__MAX };
+/* A request that names no tier (V_CREATE's u8 isolation): the tenant's, from the policy. */
+#define ISOL8_ISO_POLICY 255
 /* The sandbox user of the images (sandbox/Dockerfile): the host identity of every sandbox only
  * when the policy has "hostUidRange": null and the tenant no "hostUid". */
 #define ISOL8_SANDBOX_UID 100u
@@ -194,6 +196,12 @@ int isol8_policy_apply_limits(const struct isol8_tenant *t, struct isol8_limits 
 int isol8_policy_apply_persist_ttl(const struct isol8_tenant *t, uint64_t *ttl_ms, struct isol8_err *err);
 int isol8_policy_check_runtime(const struct isol8_tenant *t, int rt, struct isol8_err *err);
 int isol8_policy_check_network(const struct isol8_tenant *t, int mode, struct isol8_err *err);
+/* The tier of a run: requested is ISOL8_ISO_POLICY (the tenant's) or a tier a run asked for
+ * (--isolation, options.isolation), which may be stronger than the tenant's, never weaker
+ * (runc asked by a runsc tenant: ISOL8_E_POLICY); runsc has no network (net_mode none only).
+ * 0 and *out, or -1 with err set. */
+int isol8_policy_check_isolation(const struct isol8_tenant *t, int requested, int net_mode, int *out,
+				 struct isol8_err *err);
 /* image: the final image name; rt: runtime it is used for. Allowed: isol8:<rt>, custom
  * isol8:<rt>-custom-<hex12> when custom_images, or a match of the tenant's images patterns. */
 int isol8_policy_check_image(const struct isol8_tenant *t, int rt, const char *image, struct isol8_err *err);

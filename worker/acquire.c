@@ -51,7 +51,7 @@ static int create_new(struct run *run, struct isol8_err *err)
 	struct sandbox *sb = run->sb;
 
 	if (sb_create(run->c->token, r->runtime, r->image ? r->image : "", r->preferred_image ? r->preferred_image : "",
-		      &r->lim, r->net_mode, run->kind, r->session ? r->session : "", sb, err) < 0)
+		      &r->lim, r->net_mode, r->isolation, run->kind, r->session ? r->session : "", sb, err) < 0)
 		return explain_full(err);
 	run->hold = HOLD_PARTIAL;
 	if (sb_start(sb, err) < 0)
@@ -79,6 +79,13 @@ int run_acquire(struct run *run, struct isol8_err *err)
 					     "Cannot switch runtime: session '%s' is bound to %s, this run asks for %s",
 					     r->session, isol8_runtime_name(run->s->runtime),
 					     isol8_runtime_name(r->runtime));
+		/* A run may ask a session for a stronger tier than the policy's, not get a session
+		 * sandbox of another tier than it asked for. */
+		if (run->s && r->isolation != ISOL8_ISO_POLICY && run->s->sb.isolation != r->isolation)
+			return isol8_err_set(
+				err, ISOL8_E_USAGE, 0,
+				"Cannot switch isolation: session '%s' runs under %s, this run asks for %s", r->session,
+				isol8_isolation_name(run->s->sb.isolation), isol8_isolation_name(r->isolation));
 		if (run->s) {
 			run->sb = &run->s->sb;
 			return 0;

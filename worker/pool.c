@@ -173,12 +173,13 @@ void pool_key_make(struct pool_key *k, const char *tenant, const struct run_req 
 	snprintf(k->preferred, sizeof k->preferred, "%s", r->preferred_image ? r->preferred_image : "");
 	k->lim = r->lim;
 	k->net_mode = r->net_mode;
+	k->isolation = r->isolation;
 }
 
 static bool key_eq(const struct pool_key *a, const struct pool_key *b)
 {
 	return strcmp(a->tenant, b->tenant) == 0 && a->runtime == b->runtime && strcmp(a->image, b->image) == 0 &&
-		strcmp(a->preferred, b->preferred) == 0 && a->net_mode == b->net_mode &&
+		strcmp(a->preferred, b->preferred) == 0 && a->net_mode == b->net_mode && a->isolation == b->isolation &&
 		a->lim.memory == b->lim.memory && a->lim.cpu_millis == b->lim.cpu_millis &&
 		a->lim.timeout_ms == b->lim.timeout_ms && a->lim.sandbox_size == b->lim.sandbox_size &&
 		a->lim.tmp_size == b->lim.tmp_size && a->lim.max_output == b->lim.max_output &&
@@ -379,7 +380,7 @@ static void *fill_main(void *arg)
 	struct sandbox sb;
 
 	if (sb_create(j->token, j->key.runtime, j->key.image, j->key.preferred, &j->key.lim, j->key.net_mode,
-		      SANDBOX_EPHEMERAL, "", &sb, &err) < 0) {
+		      j->key.isolation, SANDBOX_EPHEMERAL, "", &sb, &err) < 0) {
 		log_debug("pool fill: %s", err.msg);
 	} else if (sb_start(&sb, &err) < 0) {
 		log_debug("pool fill start: %s", err.msg);
@@ -449,6 +450,7 @@ static void *prewarm_main(void *arg)
 	memset(&r, 0, sizeof r);
 	r.runtime = j->runtime;
 	r.timeout_ms = ISOL8_DEFAULT_TIMEOUT_MS;
+	r.isolation = ISOL8_ISO_POLICY;
 	sandbox_limits_default(&r.lim);
 	pool_key_make(&f->key, j->tenant, &r);
 	f->token = j->token;
@@ -620,6 +622,7 @@ static void snapshot_locked(struct isol8_buf *p)
 		isol8_put_u32(p, k->lim.pids);
 		isol8_put_u8(p, (uint8_t)k->net_mode);
 		isol8_put_u8(p, k->lim.writable ? 1 : 0);
+		isol8_put_u8(p, (uint8_t)k->isolation);
 		for (int j = 0; j < 3; j++)
 			isol8_put_u32(p, sc[i].n[j]);
 	}

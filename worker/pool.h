@@ -6,7 +6,7 @@
  * limits, nice value, affinity and scheduling as at start, at most POOL_MAX_USES times
  * and only within the same tenant and sandbox shape. Either way the container create/start cost
  * leaves the hot path. Entries are keyed by tenant and the full
- * sandbox shape (runtime, image, limits, network), and dropped when older than POOL_MAX_AGE_MS. */
+ * sandbox shape (runtime, image, limits, network, isolation tier asked for), and dropped when older than POOL_MAX_AGE_MS. */
 #ifndef ISOL8_WORKER_POOL_H
 #define ISOL8_WORKER_POOL_H
 
@@ -29,6 +29,7 @@ struct pool_key {
 	char preferred[257];
 	struct sandbox_limits lim;
 	int net_mode;
+	int isolation; /* as asked (ISOL8_ISO_POLICY: the tenant's): a runsc run never takes a runc sandbox */
 };
 
 void pool_key_make(struct pool_key *k, const char *tenant, const struct run_req *r);

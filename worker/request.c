@@ -300,7 +300,7 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 {
 	json_tokener *tok = json_tokener_new_ex(32);
 	json_object *root = NULL, *req, *opt, *v;
-	_cleanup_free_ char *runtime = NULL, *net = NULL, *agent_flags = NULL;
+	_cleanup_free_ char *runtime = NULL, *net = NULL, *agent_flags = NULL, *iso = NULL;
 	struct isol8_buf code = ISOL8_BUF_INIT, sin = ISOL8_BUF_INIT;
 	uint64_t x;
 	bool pids_given, size_given;
@@ -311,6 +311,7 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 	memset(r, 0, sizeof *r);
 	r->stdin_fd = -1;
 	r->timeout_ms = ISOL8_DEFAULT_TIMEOUT_MS;
+	r->isolation = ISOL8_ISO_POLICY;
 	sandbox_limits_default(&r->lim);
 	root = json_tokener_parse_ex(tok, json, (int)len);
 	if (!root || json_tokener_get_error(tok) != json_tokener_success ||
@@ -445,6 +446,7 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 		    get_u64(opt, "tmpSize", "options", 1u << 20, 1ull << 50, &r->lim.tmp_size, err) < 0 ||
 		    get_u64(opt, "maxOutputSize", "options", 1, 1ull << 40, &r->lim.max_output, err) < 0 ||
 		    get_str(opt, "network", "options", 16, &net, err) < 0 ||
+		    get_str(opt, "isolation", "options", 16, &iso, err) < 0 ||
 		    get_bool(opt, "readonlyRootFs", "options", &ro, err) < 0 ||
 		    get_str(opt, "image", "options", ISOL8_MAX_IMAGE, &r->image, err) < 0 ||
 		    get_str(opt, "preferredImage", "options", ISOL8_MAX_IMAGE, &r->preferred_image, err) < 0 ||
@@ -496,6 +498,18 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 	if (r->net_mode < 0) {
 		isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown network mode '%s' (none, host, filtered)", net);
 		goto out;
+	}
+	if (iso) {
+		/* Whether the tenant may have it is the broker's decision (V_CREATE). */
+		if (strcmp(iso, "runc") == 0)
+			r->isolation = ISOL8_ISO_RUNC;
+		else if (strcmp(iso, "runsc") == 0)
+			r->isolation = ISOL8_ISO_RUNSC;
+		else {
+			isol8_err_set(err, ISOL8_E_USAGE, 0, "options.isolation: unknown tier '%.16s' (runc, runsc)",
+				      iso);
+			goto out;
+		}
 	}
 	if (agent_flags && r->runtime != ISOL8_RT_AGENT) {
 		isol8_err_set(err, ISOL8_E_USAGE, 0, "request.agentFlags: only for runtime \"agent\" (runtime is %s)",

@@ -45,7 +45,7 @@ static int call_id_only(uint8_t type, const char *id, struct isol8_err *err)
 }
 
 int sb_create(uint32_t token, int runtime, const char *image, const char *preferred, const struct sandbox_limits *want,
-	      int net_mode, int kind, const char *session, struct sandbox *out, struct isol8_err *err)
+	      int net_mode, int isolation, int kind, const char *session, struct sandbox *out, struct isol8_err *err)
 {
 	struct isol8_buf p = ISOL8_BUF_INIT;
 	struct isol8_msg m = {0};
@@ -68,6 +68,7 @@ int sb_create(uint32_t token, int runtime, const char *image, const char *prefer
 	isol8_put_u8(&p, (uint8_t)kind);
 	isol8_put_str(&p, session);
 	isol8_put_u64(&p, kind == SANDBOX_PERSIST ? want->persist_ttl_ms : 0);
+	isol8_put_u8(&p, (uint8_t)isolation);
 	if (call(V_CREATE, &p, NULL, 0, &m, err) < 0)
 		return -1;
 	memset(out, 0, sizeof *out);

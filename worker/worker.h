@@ -63,8 +63,9 @@ struct sandbox {
 	int64_t expires_at_ms; /* persisted: when the broker removes it (ms since the epoch), else 0 */
 	struct sb_usage base;  /* counters when its current run began (worker/usage.c) */
 };
+/* isolation: the tier asked for (enum isol8_isolation), or ISOL8_ISO_POLICY for the tenant's. */
 int sb_create(uint32_t token, int runtime, const char *image, const char *preferred, const struct sandbox_limits *want,
-	      int net_mode, int kind, const char *session, struct sandbox *out, struct isol8_err *err);
+	      int net_mode, int isolation, int kind, const char *session, struct sandbox *out, struct isol8_err *err);
 /* Starts the sandbox; when its agent connected, sb->agent_fd holds the (handshaken) connection. */
 int sb_start(struct sandbox *sb, struct isol8_err *err);
 /* Ask the sandbox's agent to keep a standby interpreter for runtime (when it has one); sets sb->warm. */
@@ -190,6 +191,9 @@ struct run_req {
 	bool phase_events; /* WK_PHASE around setup scripts (isol8 serve's events) */
 	struct sandbox_limits lim;
 	int net_mode;
+	/* options.isolation: a tier stronger than the tenant's (the broker refuses a weaker one);
+	 * ISOL8_ISO_POLICY when not given */
+	int isolation;
 	/* filtered networking (issue 7): host-name patterns for the proxy, and whether to report its log */
 	char **net_allow;
 	size_t n_net_allow;

@@ -10,6 +10,9 @@
 # container while it pumps, so the run ends at once with exit 137 and the memory-limit line as
 # under runc (the oom case; it ended only at its timeout before). TAP; exit 77 unless root with
 # a runsc engine.
+#
+# Issue 17 item 4: a run may ask for a stronger tier than its tenant's (isol8 run --isolation,
+# options.isolation), never a weaker one, and the warm pool keeps the tiers apart.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../lib/daemon.sh
@@ -23,6 +26,9 @@ if ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; 
 	echo "1..0 # SKIP the engine has no runsc runtime (tests/lib/engine.sh runsc)"
 	exit 77
 fi
+SRC=${ISOL8_SRCDIR:-$here/../..}
+daemon_setup runsc_test
+command -v jq >/dev/null || bail "jq needed"
 
 # suite SCRIPT CASE...: run SCRIPT's CASEs under runsc; one TAP line with its summary
 suite() {
@@ -55,6 +61,77 @@ case_security() {
 # the engine instead, so a removed pooled sandbox is replaced without a run coming.
 case_reliability() {
 	suite reliability/sandbox_death_test.sh pool_removed pool_heals cleanup_force
+}
+
+# as_nobody ARGS...: isol8 ARGS as an ordinary user (the built-in policy's tenant local)
+as_nobody() {
+	local q
+	printf -v q '%q ' "$ISOL8" "$@"
+	run_cap su nobody -s /bin/sh -c "$q"
+}
+
+# tier_run SOCK [--isolation TIER]: a run as nobody; TIER="RC|stdout|tier" (OUT: its result)
+tier_run() {
+	local s=$1
+	shift
+	as_nobody run --socket "$s" --json --timings "$@" -e 'print(7)'
+	TIER="$RC|$(jq -r '[.stdout, .timings.isolation] | join("|")' <<<"$OUT" 2>/dev/null)"
+}
+
+# A runc tenant asks for gVisor: it gets a runsc sandbox, said in timings, and its runs without
+# the flag stay on runc. Each key of the pool is topped up after a run, so the runs below find
+# both tiers' sandboxes pooled: a run of one tier never takes the other's.
+case_isolation_raised() {
+	local S i want got
+	daemon_start r || return
+	S=${D_SOCK[r]}
+	tier_run "$S" --isolation runsc
+	is "$TIER" $'0|7\n|runsc' "a runc tenant asking --isolation runsc gets a sandbox whose timings say runsc"
+	is "$(jq -r '.timings.execPath' <<<"$OUT")" docker-exec "  started through docker exec, as every runsc sandbox"
+	got=""
+	for want in runc runsc runc runsc runsc runc runc; do
+		if [ "$want" = runsc ]; then tier_run "$S" --isolation runsc; else tier_run "$S"; fi
+		got+="${TIER##*|} "
+	done
+	is "$got" "runc runsc runc runsc runsc runc runc " "runs alternating between the tiers each get the tier they asked for (the pool does not mix them)"
+	tier_run "$S" --isolation runc
+	is "$TIER" $'0|7\n|runc' "asking for runc, the tenant's own tier, is allowed"
+	for i in $(seq 1 100); do
+		got=$(as_nobody status --socket "$S" --json; jq -c '[.pools[] | select(.tenant == "local" and .warm > 0) | .isolation] | unique' <<<"$OUT")
+		[ "$got" = '["runc","runsc"]' ] && break
+		sleep 0.2
+	done
+	is "$got" '["runc","runsc"]' "isol8 status shows the tenant's pool with a runc and a runsc shape"
+	like "$(grep -c 'created sandbox .* tenant=local .*isolation=runsc' "${D_LOG[r]}")" '^[1-9]' "isol8d's log names the tier of the sandboxes it made"
+	daemon_stop r
+}
+
+# gVisor sandboxes have no network: asking for runsc with another mode is a usage error.
+case_isolation_raised_needs_no_network() {
+	daemon_start n || return
+	as_nobody run --socket "${D_SOCK[n]}" --isolation runsc --net filtered -e 'print(1)'
+	is "$RC|${ERR%$'\n'}" "2|[ERR] isolation runsc has no network (gVisor sandboxes run with network none), not network filtered: use --net none" \
+		"--isolation runsc --net filtered: exit 2, one line naming the fix"
+	as_nobody run --socket "${D_SOCK[n]}" --isolation kata -e 'print(1)'
+	is "$RC|${ERR%$'\n'}" "2|[ERR] Invalid --isolation value 'kata': expected runc or runsc" "an unknown tier: exit 2"
+	daemon_stop n
+}
+
+# A runsc tenant cannot lower its tier: --isolation runc is refused with the policy's tier named,
+# and no sandbox is made.
+case_isolation_lowered_refused() {
+	local S
+	jq '.tenants.local.isolation = "runsc" | .tenants.local.network = ["none"]' "$SRC/policy/default-policy.json" >"$T_TMP/runsc.json"
+	daemon_start g --policy "$T_TMP/runsc.json" || return
+	S=${D_SOCK[g]}
+	as_nobody run --socket "$S" --isolation runc -e 'print(1)'
+	is "$RC|${ERR%$'\n'}" "1|[ERR] isolation runc refused: the policy's tier for tenant local is runsc, which a run may raise but never lower (leave out --isolation or options.isolation)" \
+		"a runsc tenant asking --isolation runc: exit 1 and one line naming the policy's tier"
+	tier_run "$S" --isolation runsc
+	is "$TIER" $'0|7\n|runsc' "asking for its own tier is allowed"
+	tier_run "$S"
+	is "$TIER" $'0|7\n|runsc' "and without the flag it is the policy's"
+	daemon_stop g
 }
 
 run_cases "$@"

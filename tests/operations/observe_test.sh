@@ -95,7 +95,7 @@ case_pools() {
 	wait "$bg"
 	is "$(pools_of pl '[.pools[] | [.warm, .resetting, .inUse]]')" '[[2,0,0]]' "after it: back in the pool"
 	run_cap i8 pl status </dev/null
-	like "$OUT" $'\n  admin +2 warm, 0 resetting, 0 in use: python \\(default\\) mem=536870912 cpu=1000m pids=64 net=none\n' \
+	like "$OUT" $'\n  admin +2 warm, 0 resetting, 0 in use: python \\(default\\) mem=536870912 cpu=1000m pids=64 net=none isolation=runc\n' \
 		"the text output lists the shape"
 	run_cap i8 pl status --prometheus </dev/null
 	like "$OUT" $'\nisol8_pool_sandboxes\\{tenant="admin",runtime="python",state="warm"\\} 2\n' "the metrics: warm 2"

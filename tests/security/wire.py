@@ -151,11 +151,12 @@ def reply_text(t, r, none='no reply'):
 
 
 def create_payload(token, runtime, memory, cpu_millis, pids, timeout_ms, sandbox_size, tmp_size, max_output,
-                   net=NET_NONE, writable=0, kind=0):
-    """V_CREATE (broker/validate.c): no image, no preferred image, no session, no persist ttl."""
+                   net=NET_NONE, writable=0, kind=0, isolation=255):
+    """V_CREATE (broker/validate.c): no image, no preferred image, no session, no persist ttl;
+    isolation 255: the tenant's tier."""
     return (struct.pack('<IB', token, runtime) + s('') + s('') +
             struct.pack('<QQIQQQQ', memory, cpu_millis, pids, timeout_ms, sandbox_size, tmp_size, max_output) +
-            struct.pack('<BBB', net, writable, kind) + s('') + struct.pack('<Q', 0))
+            struct.pack('<BBB', net, writable, kind) + s('') + struct.pack('<QB', 0, isolation))
 
 
 class BrokerChannel:

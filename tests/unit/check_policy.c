@@ -474,6 +474,51 @@ START_TEST(test_isolation)
 }
 END_TEST
 
+/* A run's tier (--isolation, options.isolation): none asked is the policy's; a stronger one
+ * is granted, a weaker one refused with the policy's tier named; runsc only without network. */
+START_TEST(test_isolation_request)
+{
+	struct isol8_tenant runc = {.name = "ci", .isolation = ISOL8_ISO_RUNC};
+	struct isol8_tenant runsc = {.name = "hostile", .isolation = ISOL8_ISO_RUNSC};
+	struct isol8_err err = ISOL8_ERR_INIT;
+	int out = -1;
+
+	ck_assert_int_eq(isol8_policy_check_isolation(&runc, ISOL8_ISO_POLICY, ISOL8_NET_FILTERED, &out, &err), 0);
+	ck_assert_int_eq(out, ISOL8_ISO_RUNC);
+	ck_assert_int_eq(isol8_policy_check_isolation(&runsc, ISOL8_ISO_POLICY, ISOL8_NET_NONE, &out, &err), 0);
+	ck_assert_int_eq(out, ISOL8_ISO_RUNSC);
+	ck_assert_int_eq(isol8_policy_check_isolation(&runc, ISOL8_ISO_RUNC, ISOL8_NET_HOST, &out, &err), 0);
+	ck_assert_int_eq(out, ISOL8_ISO_RUNC);
+	/* raised */
+	out = -1;
+	ck_assert_int_eq(isol8_policy_check_isolation(&runc, ISOL8_ISO_RUNSC, ISOL8_NET_NONE, &out, &err), 0);
+	ck_assert_int_eq(out, ISOL8_ISO_RUNSC);
+	ck_assert_int_eq(isol8_policy_check_isolation(&runsc, ISOL8_ISO_RUNSC, ISOL8_NET_NONE, &out, &err), 0);
+	ck_assert_int_eq(out, ISOL8_ISO_RUNSC);
+	/* lowered: refused, *out untouched */
+	out = -1;
+	ck_assert_int_eq(isol8_policy_check_isolation(&runsc, ISOL8_ISO_RUNC, ISOL8_NET_NONE, &out, &err), -1);
+	ck_assert_int_eq(out, -1);
+	ck_assert_int_eq(err.code, ISOL8_E_POLICY);
+	ck_assert_str_eq(err.msg,
+			 "isolation runc refused: the policy's tier for tenant hostile is runsc, which a run "
+			 "may raise but never lower (leave out --isolation or options.isolation)");
+	/* runsc has no network */
+	isol8_err_clear(&err);
+	ck_assert_int_eq(isol8_policy_check_isolation(&runc, ISOL8_ISO_RUNSC, ISOL8_NET_FILTERED, &out, &err), -1);
+	ck_assert_int_eq(err.code, ISOL8_E_USAGE);
+	ck_assert_str_eq(err.msg,
+			 "isolation runsc has no network (gVisor sandboxes run with network none), not "
+			 "network filtered: use --net none");
+	/* out of range */
+	isol8_err_clear(&err);
+	ck_assert_int_eq(isol8_policy_check_isolation(&runc, ISOL8_ISO__MAX, ISOL8_NET_NONE, &out, &err), -1);
+	ck_assert_int_eq(err.code, ISOL8_E_USAGE);
+	ck_assert_int_eq(isol8_policy_check_isolation(&runc, -1, ISOL8_NET_NONE, &out, &err), -1);
+	ck_assert_int_eq(out, -1);
+}
+END_TEST
+
 /* "hostUid": all of the tenant's sandboxes run as N:N on the host; outside the host's own
  * accounts and the range, and never the same for two tenants. The others get a block of the
  * range (below). */
@@ -843,6 +888,7 @@ static Suite *policy_suite(void)
 	tcase_add_test(tc, test_parse_errors);
 	tcase_add_test(tc, test_parse_ok);
 	tcase_add_test(tc, test_isolation);
+	tcase_add_test(tc, test_isolation_request);
 	tcase_add_test(tc, test_host_uid);
 	tcase_add_test(tc, test_host_uid_range);
 	tcase_add_test(tc, test_supplementary_groups);

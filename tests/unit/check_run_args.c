@@ -265,6 +265,8 @@ START_TEST(bad_values)
 {
 	ck_assert_int_eq(parse("-e", "1", "--net", "foo", NULL), -1);
 	ck_usage("Invalid --net value 'foo': expected none, host or filtered");
+	ck_assert_int_eq(parse("-e", "1", "--isolation", "kata", NULL), -1);
+	ck_usage("Invalid --isolation value 'kata': expected runc or runsc");
 	ck_assert_int_eq(parse("-e", "1", "-r", "ruby", NULL), -1);
 	ck_usage("Unknown runtime: \"ruby\". Available: python, node, bun, deno, bash, agent");
 	ck_assert_int_eq(parse("-e", "1", "--pids-limit", "0", NULL), -1);
@@ -893,6 +895,25 @@ START_TEST(request_inline)
 				 at(at(j, "options", "networkFilter"), "whitelist", NULL), 0)),
 			 "^registry\\.npmjs\\.org$");
 	ck_assert_ptr_null(at(j, "sessionId", NULL));
+	/* no --isolation: none sent, the policy's tier */
+	ck_assert_ptr_null(at(j, "options", "isolation"));
+	json_object_put(j);
+}
+END_TEST
+
+/* --isolation goes to options.isolation as given; isol8d decides whether the tenant gets it. */
+START_TEST(request_isolation)
+{
+	struct run_input in = {.code = (char *)"1", .code_len = 1};
+	json_object *j;
+
+	ck_assert_int_eq(parse("-e", "1", "--isolation", "runsc", NULL), 0);
+	j = plan(&in);
+	ck_assert_str_eq(json_object_get_string(at(j, "options", "isolation")), "runsc");
+	json_object_put(j);
+	ck_assert_int_eq(parse("-e", "1", "--isolation=runc", NULL), 0);
+	j = plan(&in);
+	ck_assert_str_eq(json_object_get_string(at(j, "options", "isolation")), "runc");
 	json_object_put(j);
 }
 END_TEST
@@ -1130,6 +1151,7 @@ int main(void)
 	tcase_add_test(tc, json_safe);
 	tcase_add_test(tc, request_inline);
 	tcase_add_test(tc, request_cmd_and_session);
+	tcase_add_test(tc, request_isolation);
 	tcase_add_test(tc, request_bundle_decisions);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("replies");
