@@ -1,8 +1,10 @@
 /* `isol8 doctor [--json]`: is this host fit to run isol8, and is a sandbox what the policy
  * says? Host checks first (engine, cgroups, seccomp, iptables, images, the daemon's socket,
- * the policy, runc, the systemd unit), then a probe run as an ordinary `isol8 run` in a real
- * sandbox for each network mode the caller may use (cli/doctor_probe.h). One table of
- * expected and seen values; exit 1 on any failed check. */
+ * the policy, runc, the systemd unit), then the conformance probe (cli/doctor_probe.h): without
+ * network on the host itself as the caller (the baseline), in a runc sandbox and in a runsc one
+ * (`isol8 run --isolation`), printed as one matrix row per check with the three side by side;
+ * filtered, under the policy's tier. One table of expected and seen values; exit 1 on any
+ * failed check of a tier the caller may use. */
 #include "config.h"
 
 #include <errno.h>
@@ -27,38 +29,114 @@
 #include "common/xalloc.h"
 #include "policy/policy.h"
 
-enum status { ST_OK, ST_FAIL, ST_SKIP };
+/* ok, fail, skip; n/a: the check means nothing there (a host-native baseline of a sandbox-only
+ * check, or one gVisor's kernel answers for itself); differs: the host alone does not meet it
+ * (the baseline column, which never fails). */
+enum status { ST_OK, ST_FAIL, ST_SKIP, ST_NA, ST_DIFF };
+static const char *const st_names[] = {"ok", "fail", "skip", "n/a", "differs"};
+static const char *const st_marks[] = {"\u2713", "\u2717", "-", "-", "\u2260"};
+
+/* The tier matrix: the conformance probe without network on the host as the caller (the
+ * baseline), in a runc sandbox and in a runsc one, one row per check. */
+enum tier { T_NATIVE, T_RUNC, T_RUNSC, T__N };
+static const char *const tier_keys[T__N] = {"native", "runc", "runsc"};
+static const char *const tier_groups[T__N] = {"host-native", "runc (none)", "runsc (none)"};
+#define MATRIX_ROWS 24
+
+struct mcell {
+	bool set;
+	enum status st;
+	char seen[1024];
+};
+struct mrow {
+	char check[64];
+	char expected[160];
+	int expected_rank; /* the expected value is the sandboxes' (runc first), else the baseline's */
+	struct mcell c[T__N];
+};
+struct matrix {
+	struct mrow rows[MATRIX_ROWS];
+	size_t n;
+};
 
 struct doctor {
 	json_object *checks;
 	bool as_json;
 	unsigned failed;
 	const char *group;
+	struct matrix *m;
 };
+
+static void matrix_set(struct matrix *m, int tier, enum status st, const char *name, const char *expected,
+		       const char *seen)
+{
+	static const int rank[T__N] = {2, 0, 1};
+	struct mrow *r = NULL;
+
+	for (size_t i = 0; i < m->n && !r; i++)
+		if (strcmp(m->rows[i].check, name) == 0)
+			r = &m->rows[i];
+	if (!r && m->n < MATRIX_ROWS) {
+		r = &m->rows[m->n++];
+		snprintf(r->check, sizeof r->check, "%s", name);
+		r->expected_rank = T__N;
+	}
+	if (!r)
+		return;
+	if (rank[tier] < r->expected_rank) {
+		snprintf(r->expected, sizeof r->expected, "%s", expected);
+		r->expected_rank = rank[tier];
+	}
+	r->c[tier].set = true;
+	r->c[tier].st = st;
+	snprintf(r->c[tier].seen, sizeof r->c[tier].seen, "%s", seen);
+}
+
+/* One check's result: a row of the table under d->group (tier < 0), or a cell of the tier
+ * matrix. Every one is in --json's checks; a failure counts unless it is the host-native
+ * baseline's. */
+static void vrecord(struct doctor *d, int tier, enum status st, const char *name, const char *expected, const char *fmt,
+		    va_list ap) __attribute__((format(printf, 6, 0)));
+static void vrecord(struct doctor *d, int tier, enum status st, const char *name, const char *expected, const char *fmt,
+		    va_list ap)
+{
+	char seen[1024];
+	json_object *o = json_object_new_object();
+
+	vsnprintf(seen, sizeof seen, fmt, ap);
+	if (st == ST_FAIL && tier != T_NATIVE)
+		d->failed++;
+	json_object_object_add(o, "group", json_object_new_string(tier < 0 ? d->group : tier_groups[tier]));
+	json_object_object_add(o, "check", json_object_new_string(name));
+	json_object_object_add(o, "status", json_object_new_string(st_names[st]));
+	json_object_object_add(o, "expected", json_object_new_string(expected));
+	json_object_object_add(o, "seen", json_object_new_string(seen));
+	json_object_array_add(d->checks, o);
+	if (tier >= 0)
+		matrix_set(d->m, tier, st, name, expected, seen);
+	else if (!d->as_json)
+		printf("%s %-16s %-28s %-32s %s\n", st_marks[st], d->group, name, expected, seen);
+}
+
+static void record(struct doctor *d, int tier, enum status st, const char *name, const char *expected, const char *fmt,
+		   ...) __attribute__((format(printf, 6, 7)));
+static void record(struct doctor *d, int tier, enum status st, const char *name, const char *expected, const char *fmt,
+		   ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vrecord(d, tier, st, name, expected, fmt, ap);
+	va_end(ap);
+}
 
 static void row(struct doctor *d, enum status st, const char *name, const char *expected, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 static void row(struct doctor *d, enum status st, const char *name, const char *expected, const char *fmt, ...)
 {
-	static const char *const names[] = {"ok", "fail", "skip"};
-	static const char *const marks[] = {"\u2713", "\u2717", "-"};
-	char seen[1024];
 	va_list ap;
-	json_object *o = json_object_new_object();
-
 	va_start(ap, fmt);
-	vsnprintf(seen, sizeof seen, fmt, ap);
+	vrecord(d, -1, st, name, expected, fmt, ap);
 	va_end(ap);
-	if (st == ST_FAIL)
-		d->failed++;
-	json_object_object_add(o, "group", json_object_new_string(d->group));
-	json_object_object_add(o, "check", json_object_new_string(name));
-	json_object_object_add(o, "status", json_object_new_string(names[st]));
-	json_object_object_add(o, "expected", json_object_new_string(expected));
-	json_object_object_add(o, "seen", json_object_new_string(seen));
-	json_object_array_add(d->checks, o);
-	if (!d->as_json)
-		printf("%s %-16s %-28s %-32s %s\n", marks[st], d->group, name, expected, seen);
 }
 
 /* ---- the Docker engine, by hand: GET over its UNIX socket (HTTP/1.0, the engine closes) ---- */
@@ -291,9 +369,8 @@ static void check_host(struct doctor *d, const char *sock)
 
 /* ---- the probe in a sandbox ---- */
 
-/* This binary with argv (argv[0] "isol8"), stdin /dev/null; stdout and stderr captured.
- * Returns the exit status. */
-static int run_isol8(char *const argv[], struct isol8_buf *out, struct isol8_buf *err)
+/* path with argv, stdin /dev/null; stdout and stderr captured. Returns the exit status. */
+static int run_prog(const char *path, char *const argv[], struct isol8_buf *out, struct isol8_buf *err)
 {
 	int po[2], pe[2], status = 0;
 	pid_t pid;
@@ -310,7 +387,7 @@ static int run_isol8(char *const argv[], struct isol8_buf *out, struct isol8_buf
 		dup2(devnull, 0);
 		dup2(po[1], 1);
 		dup2(pe[1], 2);
-		execv("/proc/self/exe", argv);
+		execv(path, argv);
 		_exit(127);
 	}
 	close(po[1]);
@@ -325,11 +402,20 @@ static int run_isol8(char *const argv[], struct isol8_buf *out, struct isol8_buf
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
-/* `isol8 run --json` of code with this binary. */
-static int run_self(const char *sock, const char *net, const char *code, struct isol8_buf *out, struct isol8_buf *err)
+/* This binary with argv (argv[0] "isol8"). */
+static int run_isol8(char *const argv[], struct isol8_buf *out, struct isol8_buf *err)
 {
-	char *const argv[] = {"isol8", "run",       "--socket",  (char *)sock, "--json", "-r",         "python",
-			      "--net", (char *)net, "--timeout", "60000",      "-e",     (char *)code, NULL};
+	return run_prog("/proc/self/exe", argv, out, err);
+}
+
+/* `isol8 run --json` of code with this binary; iso NULL: the policy's tier. */
+static int run_self(const char *sock, const char *net, const char *iso, const char *code, struct isol8_buf *out,
+		    struct isol8_buf *err)
+{
+	char *const argv[] = {
+		"isol8",     "run",       "--socket",  (char *)sock, "--json", "-r",         "python",
+		"--net",     (char *)net, "--timeout", "60000",      "-e",     (char *)code, iso ? "--isolation" : NULL,
+		(char *)iso, NULL};
 	return run_isol8(argv, out, err);
 }
 
@@ -391,7 +477,8 @@ static long long num_of(json_object *o, const char *k)
 }
 
 /* The cgroup limits inside against what isol8d says it applied. */
-static void check_limits(struct doctor *d, json_object *limits, const char *mem, const char *pids, const char *cpu)
+static void check_limits(struct doctor *d, int tier, json_object *limits, const char *mem, const char *pids,
+			 const char *cpu)
 {
 	long long want_mem = num_of(limits, "memoryBytes"), want_pids = num_of(limits, "pidsLimit");
 	json_object *v;
@@ -405,8 +492,8 @@ static void check_limits(struct doctor *d, json_object *limits, const char *mem,
 	snprintf(exp, sizeof exp, "memory %lld, pids %lld, cpu %.2f", want_mem, want_pids, want_cpu);
 	ok = want_mem > 0 && atoll(mem) == want_mem && atoll(pids) == want_pids && quota > 0 && period > 0 &&
 		(double)quota / (double)period > want_cpu - 0.005 && (double)quota / (double)period < want_cpu + 0.005;
-	row(d, ok ? ST_OK : ST_FAIL, "limits as applied", exp, "memory %s, pids %s, cpu %.2f", mem, pids,
-	    quota > 0 && period > 0 ? (double)quota / (double)period : -1.0);
+	record(d, tier, ok ? ST_OK : ST_FAIL, "limits as applied", exp, "memory %s, pids %s, cpu %.2f", mem, pids,
+	       quota > 0 && period > 0 ? (double)quota / (double)period : -1.0);
 }
 
 /* Checks of the host kernel's confinement that gVisor's Sentry answers for itself. */
@@ -420,40 +507,12 @@ static bool sentry_answers(const char *check)
 	return false;
 }
 
-static void probe(struct doctor *d, const char *sock, const char *net)
+/* The probe's lines (cli/doctor_probe.h) as results: tier T_NATIVE (the baseline: a check the
+ * host does not meet "differs"), a sandbox's tier, or -1 for the rows of d->group. */
+static void judge(struct doctor *d, int tier, bool runsc, const char *text, json_object *limits)
 {
-	struct isol8_buf out = ISOL8_BUF_INIT, err = ISOL8_BUF_INIT;
-	_cleanup_free_ char *code = xasprintf(doctor_probe_py, net);
-	char group[40], mem[64] = "?", pids[64] = "?", cpu[64] = "?";
-	json_object *res = NULL, *limits = NULL, *v;
-	const char *text;
-	bool runsc = false;
-	int rc;
+	char mem[64] = "?", pids[64] = "?", cpu[64] = "?";
 
-	snprintf(group, sizeof group, "sandbox (%s)", net);
-	d->group = group;
-	rc = run_self(sock, net, code, &out, &err);
-	if (out.len)
-		res = json_tokener_parse(out.data);
-	if (!res || !json_object_object_get_ex(res, "stdout", &v)) {
-		int el;
-		const char *e = err_text(&err, &el);
-		/* A mode the caller's tenant may not use is not a fault of the host. */
-		row(d, strstr(e, "not allowed") ? ST_SKIP : ST_FAIL, "probe ran", "exit 0", "isol8 run exit %d: %.*s",
-		    rc, el, e);
-		goto out;
-	}
-	text = json_object_get_string(v);
-	row(d, num_of(res, "exitCode") == 0 ? ST_OK : ST_FAIL, "probe ran", "exit 0", "exit %lld in %.12s",
-	    num_of(res, "exitCode"), jget(res, "containerId") ? jget(res, "containerId") : "?");
-	if (json_object_object_get_ex(res, "timings", &v) && jget(v, "isolation")) {
-		/* The caller's tier is the policy's; under gVisor the kernel-level checks below see the
-		 * Sentry, which has no seccomp filter or no_new_privs of its own to report. */
-		runsc = strcmp(jget(v, "isolation"), "runsc") == 0;
-		row(d, ST_OK, "isolation tier", "runc or runsc (policy)", "%s, %s", jget(v, "isolation"),
-		    jget(v, "execPath") ? jget(v, "execPath") : "?");
-	}
-	json_object_object_get_ex(res, "limits", &limits);
 	for (const char *l = text; l && *l;) {
 		const char *nl = strchr(l, '\n');
 		size_t len = nl ? (size_t)(nl - l) : strlen(l);
@@ -470,22 +529,226 @@ static void probe(struct doctor *d, const char *sock, const char *net)
 		else {
 			for (char *t = strtok_r(line, "|", &save); t && k < 4; t = strtok_r(NULL, "|", &save))
 				f[k++] = t;
-			if (k == 4 && runsc && strcmp(f[3], "1") != 0 && sentry_answers(f[0]))
-				row(d, ST_SKIP, f[0], f[1], "%s (gVisor's kernel: not the host's check)", f[2]);
-			else if (k == 4)
-				row(d, strcmp(f[3], "1") == 0 ? ST_OK : ST_FAIL, f[0], f[1], "%s", f[2]);
+			if (k != 4)
+				;
+			else if (strcmp(f[3], "n") == 0)
+				record(d, tier, ST_NA, f[0], f[1], "%s", f[2]);
+			else if (tier == T_NATIVE)
+				record(d, tier, strcmp(f[3], "1") == 0 ? ST_OK : ST_DIFF, f[0], f[1], "%s", f[2]);
+			else if (runsc && strcmp(f[3], "1") != 0 && sentry_answers(f[0]))
+				record(d, tier, ST_NA, f[0], f[1], "%s (gVisor's kernel: not the host's check)", f[2]);
+			else
+				record(d, tier, strcmp(f[3], "1") == 0 ? ST_OK : ST_FAIL, f[0], f[1], "%s", f[2]);
 		}
 		l = nl ? nl + 1 : NULL;
 	}
-	if (runsc && strcmp(mem, "?") == 0)
-		row(d, ST_SKIP, "limits as applied", "the cgroup's limits",
-		    "not visible inside gVisor (the host's cgroup holds them)");
+	if (tier == T_NATIVE)
+		record(d, tier, ST_NA, "limits as applied", "the cgroup's limits",
+		       "n/a: the host has no sandbox limits");
+	else if (runsc && strcmp(mem, "?") == 0)
+		record(d, tier, ST_NA, "limits as applied", "the cgroup's limits",
+		       "not visible inside gVisor (the host's cgroup holds them)");
 	else
-		check_limits(d, limits, mem, pids, cpu);
+		check_limits(d, tier, limits, mem, pids, cpu);
+}
+
+/* The probe in a sandbox: for a tier of the matrix (asked for with --isolation), or under the
+ * policy's tier as rows of d->group (tier -1). A tier the caller may not have is skipped with
+ * the reason, not failed: a runsc tenant cannot lower its tier to runc, and runsc needs the
+ * runtime in the engine. */
+static void probe_sandbox(struct doctor *d, const char *sock, const char *net, int tier)
+{
+	struct isol8_buf out = ISOL8_BUF_INIT, err = ISOL8_BUF_INIT;
+	_cleanup_free_ char *code = xasprintf(doctor_probe_py, net);
+	char group[40];
+	const char *iso = tier < 0 ? NULL : tier_keys[tier], *text, *got;
+	json_object *res = NULL, *limits = NULL, *v;
+	bool runsc = false;
+	int rc;
+
+	if (tier < 0) {
+		snprintf(group, sizeof group, "sandbox (%s)", net);
+		d->group = group;
+	}
+	rc = run_self(sock, net, iso, code, &out, &err);
+	if (out.len)
+		res = json_tokener_parse(out.data);
+	if (!res || !json_object_object_get_ex(res, "stdout", &v)) {
+		int el;
+		const char *e = err_text(&err, &el);
+		if (strstr(e, "never lower"))
+			record(d, tier, ST_SKIP, "probe ran", "exit 0", "not allowed: policy tier runsc");
+		else if (strstr(e, "which the engine does not have"))
+			record(d, tier, ST_SKIP, "probe ran", "exit 0", "not available: the engine has no %s runtime",
+			       iso ? iso : "such");
+		else
+			/* A mode the caller's tenant may not use is not a fault of the host. */
+			record(d, tier, strstr(e, "not allowed") ? ST_SKIP : ST_FAIL, "probe ran", "exit 0",
+			       "isol8 run exit %d: %.*s", rc, el, e);
+		goto out;
+	}
+	text = json_object_get_string(v);
+	record(d, tier, num_of(res, "exitCode") == 0 ? ST_OK : ST_FAIL, "probe ran", "exit 0", "exit %lld in %.12s",
+	       num_of(res, "exitCode"), jget(res, "containerId") ? jget(res, "containerId") : "?");
+	if (json_object_object_get_ex(res, "timings", &v) && (got = jget(v, "isolation"))) {
+		/* Under gVisor the kernel-level checks below see the Sentry, which has no seccomp
+		 * filter or no_new_privs of its own to report. A tier asked for is the tier got, or
+		 * something (the pool) mixed them up. */
+		runsc = strcmp(got, "runsc") == 0;
+		if (tier < 0)
+			record(d, tier, ST_OK, "isolation tier", "runc or runsc (policy)", "%s, %s", got,
+			       jget(v, "execPath") ? jget(v, "execPath") : "?");
+		else
+			record(d, tier, strcmp(got, iso) == 0 ? ST_OK : ST_FAIL, "isolation tier", "the tier asked for",
+			       "%s, %s", got, jget(v, "execPath") ? jget(v, "execPath") : "?");
+	} else if (tier >= 0) {
+		record(d, tier, ST_FAIL, "isolation tier", "the tier asked for", "not in the result's timings");
+	}
+	json_object_object_get_ex(res, "limits", &limits);
+	judge(d, tier, runsc, text, limits);
 out:
 	json_object_put(res);
 	isol8_buf_free(&out);
 	isol8_buf_free(&err);
+}
+
+/* python3 on the caller's PATH; false when there is none. */
+static bool find_python(char *path, size_t len)
+{
+	const char *env = getenv("PATH");
+	_cleanup_free_ char *dirs = xstrdup(env && *env ? env : "/usr/local/bin:/usr/bin:/bin");
+	char *save = NULL;
+
+	for (char *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
+		if (*dir == '/' && (size_t)snprintf(path, len, "%s/python3", dir) < len && access(path, X_OK) == 0)
+			return true;
+	return false;
+}
+
+/* The same probe on the host as the caller, outside any sandbox: the baseline column. It never
+ * fails the doctor; what only a sandbox can show is n/a. */
+static void probe_native(struct doctor *d)
+{
+	struct isol8_buf out = ISOL8_BUF_INIT, err = ISOL8_BUF_INIT;
+	_cleanup_free_ char *code = xasprintf(doctor_probe_py, "native");
+	char py[4096];
+	char *argv[] = {"python3", "-I", "-c", code, NULL};
+	int rc, el;
+	const char *e;
+
+	if (!find_python(py, sizeof py)) {
+		record(d, T_NATIVE, ST_SKIP, "probe ran", "exit 0", "no python3 on the host's PATH");
+		return;
+	}
+	rc = run_prog(py, argv, &out, &err);
+	if (rc != 0) {
+		e = err_text(&err, &el);
+		record(d, T_NATIVE, ST_SKIP, "probe ran", "exit 0", "%s exit %d: %.*s", py, rc, el, e);
+	} else {
+		record(d, T_NATIVE, ST_OK, "probe ran", "exit 0", "exit 0 as uid %u (%s)", (unsigned)getuid(), py);
+		record(d, T_NATIVE, ST_NA, "isolation tier", "the tier asked for", "n/a: the host's kernel");
+		judge(d, T_NATIVE, false, out.len ? out.data : "", NULL);
+	}
+	isol8_buf_free(&out);
+	isol8_buf_free(&err);
+}
+
+/* The next line of at most w columns of *p (UTF-8), broken after a space where one is; *p
+ * moves past it. Returns the columns used. */
+static int wrap_line(const char **p, int w, char *out, size_t outlen)
+{
+	const char *s = *p;
+	size_t i = 0, brk = 0;
+	int cols = 0;
+
+	while (s[i] && cols < w) {
+		if (s[i] == ' ')
+			brk = i + 1;
+		i++;
+		while ((s[i] & 0xC0) == 0x80)
+			i++;
+		cols++;
+	}
+	if (s[i] && brk)
+		i = brk;
+	if (i >= outlen)
+		i = outlen - 1;
+	memcpy(out, s, i);
+	out[i] = '\0';
+	cols = 0;
+	for (size_t k = 0; k < i; k++)
+		cols += (out[k] & 0xC0) != 0x80;
+	s += i;
+	while (*s == ' ')
+		s++;
+	*p = s;
+	return cols;
+}
+
+#define CELL_COLS 32
+
+/* One row per check, the tiers side by side, long values wrapped in their column. */
+static void print_matrix(const struct matrix *m)
+{
+	printf("\n  %-28s %-*s %-*s %-*s %s\n", "CHECK (network none)", CELL_COLS, "HOST-NATIVE (baseline)", CELL_COLS,
+	       "RUNC", CELL_COLS, "RUNSC", "EXPECTED");
+	for (size_t i = 0; i < m->n; i++) {
+		const struct mrow *r = &m->rows[i];
+		char cells[T__N][1100];
+		const char *p[T__N];
+		bool first = true;
+
+		for (int t = 0; t < T__N; t++) {
+			if (r->c[t].set)
+				snprintf(cells[t], sizeof cells[t], "%s %s", st_marks[r->c[t].st], r->c[t].seen);
+			else
+				snprintf(cells[t], sizeof cells[t], "- not run");
+			p[t] = cells[t];
+		}
+		while (first || *p[0] || *p[1] || *p[2]) {
+			struct isol8_buf out = ISOL8_BUF_INIT;
+			char line[1100];
+
+			isol8_buf_printf(&out, "  %-28s", first ? r->check : "");
+			for (int t = 0; t < T__N; t++) {
+				int cols = wrap_line(&p[t], CELL_COLS, line, sizeof line);
+				isol8_buf_printf(&out, " %s%*s", line, CELL_COLS - cols, "");
+			}
+			isol8_buf_printf(&out, " %s", first ? r->expected : "");
+			while (out.len && out.data[out.len - 1] == ' ')
+				out.data[--out.len] = '\0';
+			printf("%s\n", out.data);
+			isol8_buf_free(&out);
+			first = false;
+		}
+	}
+}
+
+/* --json's matrix: {"network", "tiers", "rows": [{"check", "expected", "native": {"status",
+ * "seen"}, "runc": ..., "runsc": ...}]}; a tier that did not run a check: status "skip". */
+static json_object *matrix_json(const struct matrix *m)
+{
+	json_object *o = json_object_new_object(), *rows = json_object_new_array(), *tiers = json_object_new_array();
+
+	for (int t = 0; t < T__N; t++)
+		json_object_array_add(tiers, json_object_new_string(tier_keys[t]));
+	json_object_object_add(o, "network", json_object_new_string("none"));
+	json_object_object_add(o, "tiers", tiers);
+	for (size_t i = 0; i < m->n; i++) {
+		json_object *r = json_object_new_object();
+		json_object_object_add(r, "check", json_object_new_string(m->rows[i].check));
+		json_object_object_add(r, "expected", json_object_new_string(m->rows[i].expected));
+		for (int t = 0; t < T__N; t++) {
+			const struct mcell *c = &m->rows[i].c[t];
+			json_object *cj = json_object_new_object();
+			json_object_object_add(cj, "status", json_object_new_string(c->set ? st_names[c->st] : "skip"));
+			json_object_object_add(cj, "seen", json_object_new_string(c->set ? c->seen : "not run"));
+			json_object_object_add(r, tier_keys[t], cj);
+		}
+		json_object_array_add(rows, r);
+	}
+	json_object_object_add(o, "rows", rows);
+	return o;
 }
 
 int cmd_doctor(int argc, char **argv)
@@ -504,10 +767,11 @@ int cmd_doctor(int argc, char **argv)
 			puts("Usage: isol8 doctor [--json] [--socket PATH]\n\n"
 			     "Check the host (engine, cgroups, seccomp, iptables, images, isol8d's socket, the "
 			     "policy,\n"
-			     "runc, the systemd unit) and probe a real sandbox for each network mode you may use:\n"
-			     "capabilities, no_new_privs, seccomp and refused syscalls, read-only root, /tmp noexec,\n"
-			     "its own uid, limits, network, no Docker socket, host processes hidden. Exit 1 on any "
-			     "\u2717.");
+			     "runc, the systemd unit) and probe a real sandbox: capabilities, no_new_privs, seccomp\n"
+			     "and refused syscalls, read-only root, /tmp noexec, its own uid, limits, network, no\n"
+			     "Docker socket, host processes hidden. Without network, the probe runs on the host as\n"
+			     "you (the baseline), under runc and under runsc, side by side; filtered, under your\n"
+			     "policy's tier. Exit 1 on any \u2717 of a tier you may use.");
 			json_object_put(d.checks);
 			return 0;
 		} else {
@@ -518,23 +782,29 @@ int cmd_doctor(int argc, char **argv)
 		}
 	}
 	sock = broker_socket_path(sock_flag);
+	d.m = xcalloc(1, sizeof *d.m);
 	if (!d.as_json)
 		printf("  %-16s %-28s %-32s %s\n", "GROUP", "CHECK", "EXPECTED", "SEEN");
 	check_host(&d, sock);
-	probe(&d, sock, "none");
-	probe(&d, sock, "filtered");
+	probe_native(&d);
+	probe_sandbox(&d, sock, "none", T_RUNC);
+	probe_sandbox(&d, sock, "none", T_RUNSC);
+	probe_sandbox(&d, sock, "filtered", -1);
 	check_writable(&d, sock);
 	if (d.as_json) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "ok", json_object_new_boolean(d.failed == 0));
 		json_object_object_add(o, "failed", json_object_new_int((int)d.failed));
 		json_object_object_add(o, "checks", json_object_get(d.checks));
+		json_object_object_add(o, "matrix", matrix_json(d.m));
 		puts(json_object_to_json_string_ext(
 			o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else {
+		print_matrix(d.m);
 		printf("\n%s\n", d.failed ? "[ERR] some checks failed (\u2717)" : "[OK] all checks passed");
 	}
 	json_object_put(d.checks);
+	free(d.m);
 	return d.failed ? 1 : 0;
 }
