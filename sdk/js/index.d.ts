@@ -32,6 +32,7 @@ export interface NetworkFilter {
 
 export interface Isol8Options {
   network?: "none" | "host" | "filtered";
+  isolation?: "runc" | "runsc";
   networkFilter?: NetworkFilter;
   cpuLimit?: number;
   memoryLimit?: Size;

@@ -134,4 +134,57 @@ case_isolation_lowered_refused() {
 	daemon_stop g
 }
 
+# A session keeps the tier it was made with: a later run asking for another one is refused, not
+# run in the session's sandbox of the other tier.
+case_isolation_session() {
+	local S
+	daemon_start s || return
+	S=${D_SOCK[s]}
+	tier_run "$S" --session-id tiers1 --isolation runsc
+	is "$TIER" $'0|7\n|runsc' "a session made with --isolation runsc runs under runsc"
+	tier_run "$S" --session-id tiers1
+	is "$TIER" $'0|7\n|runsc' "  a later run without the flag stays in it"
+	as_nobody run --socket "$S" --session-id tiers1 --isolation runc -e 'print(1)'
+	is "$RC|${ERR%$'\n'}" "2|[ERR] Cannot switch isolation: session 'tiers1' runs under runsc, this run asks for runc" \
+		"  one asking for runc: exit 2, the session's tier named"
+	daemon_stop s
+}
+
+# The same rule over HTTP (options.isolation): key alpha's tenant is runc and may ask for runsc;
+# key bravo's is runsc and is refused runc with 403 and the policy's tier named.
+case_isolation_http() {
+	local port="" i ka=key-alpha-tiers-0123456789abcdef kb=key-bravo-tiers-0123456789abcdef pid code
+	command -v curl >/dev/null || { ok "# SKIP curl needed"; return; }
+	jq '.tenants.hostile = (.tenants.local | .match = {uids: [], gids: [], keys: ["bravo"]} | .isolation = "runsc" | .network = ["none"])' \
+		"$SRC/policy/default-policy.json" >"$T_TMP/http-policy.json"
+	daemon_start h --policy "$T_TMP/http-policy.json" || return
+	printf 'alpha:%s\nbravo:%s\n' "$ka" "$kb" >"$T_TMP/keys"
+	chmod 0600 "$T_TMP/keys"
+	setsid "$ISOL8" serve --port 0 --keys-file "$T_TMP/keys" --socket "${D_SOCK[h]}" --grace 5 >"$T_TMP/serve.log" 2>&1 </dev/null &
+	pid=$!
+	for ((i = 0; i < 100; i++)); do
+		port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T_TMP/serve.log" 2>/dev/null)
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	if [ -z "$port" ]; then
+		not_ok "isol8 serve started" "$(cat "$T_TMP/serve.log")"
+	else
+		code=$(curl -s -o "$T_TMP/b1" -w '%{http_code}' -H "Authorization: Bearer $ka" -H 'Content-Type: application/json' \
+			--data-binary '{"request":{"code":"print(7)","runtime":"python"},"options":{"isolation":"runsc"}}' "http://127.0.0.1:$port/execute")
+		is "$code|$(jq -c '[.stdout, .timings.isolation]' "$T_TMP/b1")" '200|["7\n","runsc"]' \
+			"HTTP: a runc tenant's options.isolation runsc runs under gVisor"
+		code=$(curl -s -o "$T_TMP/b2" -w '%{http_code}' -H "Authorization: Bearer $kb" -H 'Content-Type: application/json' \
+			--data-binary '{"request":{"code":"print(7)","runtime":"python"},"options":{"isolation":"runc"}}' "http://127.0.0.1:$port/execute")
+		is "$code|$(jq -r .error "$T_TMP/b2")" "403|isolation runc refused: the policy's tier for tenant hostile is runsc, which a run may raise but never lower (leave out --isolation or options.isolation)" \
+			"HTTP: a runsc tenant's options.isolation runc: 403 naming the policy's tier"
+		code=$(curl -s -o "$T_TMP/b3" -w '%{http_code}' -H "Authorization: Bearer $ka" -H 'Content-Type: application/json' \
+			--data-binary '{"request":{"code":"print(7)","runtime":"python"},"options":{"isolation":"kata"}}' "http://127.0.0.1:$port/execute")
+		is "$code|$(jq -r .error "$T_TMP/b3")" '400|options.isolation: expected runc or runsc, got "kata"' "HTTP: an unknown tier: 400"
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	daemon_stop h
+}
+
 run_cases "$@"

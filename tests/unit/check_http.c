@@ -255,6 +255,7 @@ START_TEST(translate_ok)
 	ck_assert_str_eq(jpath("options", "readonlyRootFs"), "false");
 	ck_assert_ptr_null(jpath("options", "mode")); /* accepted, not forwarded */
 	ck_assert_ptr_null(jpath("options", "poolSize"));
+	ck_assert_ptr_null(jpath("options", "isolation")); /* none asked: the policy's tier */
 	ck_assert_str_eq(spec.session, "s-1");
 	ck_assert(!spec.code_in_bundle);
 
@@ -269,6 +270,10 @@ START_TEST(translate_ok)
 			    "d/p\"]}}"),
 			 0);
 	ck_assert_str_eq(jpath("request", "outputPaths"), "[\"o.txt\",\"/sandbox/d/p\"]");
+	/* options.isolation is forwarded as given; isol8d decides whether the tenant gets it */
+	ck_assert_int_eq(
+		tr("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"isolation\":\"runsc\"}}"), 0);
+	ck_assert_str_eq(jpath("options", "isolation"), "\"runsc\"");
 	http_spec_free(&spec);
 }
 END_TEST
@@ -405,6 +410,10 @@ START_TEST(translate_hostile)
 	       ISOL8_E_USAGE, "options.memoryLimit");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"network\":\"bridge\"}}",
 	       ISOL8_E_USAGE, "options.network");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"isolation\":\"kata\"}}",
+	       ISOL8_E_USAGE, "options.isolation: expected runc or runsc, got \"kata\"");
+	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"isolation\":1}}", ISOL8_E_USAGE,
+	       "options.isolation");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"cpuLimit\":\"1\"}}", ISOL8_E_USAGE,
 	       "options.cpuLimit");
 	tr_bad("{\"request\":{\"code\":\"1\",\"runtime\":\"python\"},\"options\":{\"cpuLimit\":0}}", ISOL8_E_USAGE,
