@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <libpq-fe.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,6 +414,12 @@ int main(int argc, char **argv)
 	lockdown_start_args(&st, argc, argv, NULL, 0, NULL, NULL);
 	lockdown_start_lock(&st, keystore_seccomp_load);
 	chan = st.chan;
+	/* libpq looks for ~/.postgresql/ (client certificate, root.crt) and ~/.pgpass: the
+	 * account's own home, not root's, which it may not read (EACCES fails the connection). */
+	{
+		struct passwd *pw = getpwuid(getuid());
+		setenv("HOME", pw && pw->pw_dir && *pw->pw_dir ? pw->pw_dir : "/nonexistent", 1);
+	}
 	/* The connection string comes first, on the channel: not in argv or the environment,
 	 * where /proc would show it. */
 	if (isol8_ipc_recv(chan, &m, &err) <= 0 || isol8_proto_check(PEER_KEYSTORE, PEER_BROKER, &m, NULL, &err) < 0 ||
