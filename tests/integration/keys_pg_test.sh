@@ -1,8 +1,8 @@
 #!/bin/bash
 # A key store shared by several nodes (issue 18 item 3): two isol8d, each with its isol8 serve,
 # pointed at one PostgreSQL (Debian's package; this test runs its own private cluster in a
-# temporary directory on a loopback port, as the postgres user, with a password, and removes
-# it). A key created through node A works through node B; revoked through B it is refused on
+# temporary directory on a loopback port, as the postgres user, with a password and TLS, and
+# removes it). A key created through node A works through node B; revoked through B it is refused on
 # A's next request without a restart; with the database down key requests fail with a clear
 # error at once while the node keeps serving everything else, and work again once it is back.
 # isol8d itself links no libpq: isol8-keystore, an unprivileged locked-down child, does.
@@ -25,6 +25,7 @@ docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python mi
 # ---- the private cluster ----
 PGD=$(mktemp -d /tmp/isol8-pg.XXXXXX)
 chown postgres: "$PGD"
+trap 'pg_down; rm -rf "$PGD" "${CAD:-}"' EXIT
 PGPASS=pw-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PGPORT=$(free_port)
@@ -32,15 +33,27 @@ printf '%s\n' "$PGPASS" >"$PGD/pwfile"
 chown postgres: "$PGD/pwfile"
 pg() { runuser -u postgres -- "$@"; }
 pg_up() { pg "$PGBIN/pg_ctl" -D "$PGD/data" -l "$PGD/log" -w -t 30 \
-	-o "-p $PGPORT -k $PGD -c listen_addresses=127.0.0.1" start >/dev/null; }
+	-o "-p $PGPORT -k $PGD -c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file=$PGD/server.crt -c ssl_key_file=$PGD/server.key" \
+	start >/dev/null; }
 pg_down() { pg "$PGBIN/pg_ctl" -D "$PGD/data" -w -t 30 -m fast stop >/dev/null 2>&1; }
 pg "$PGBIN/initdb" -D "$PGD/data" -U postgres --auth=scram-sha-256 --pwfile="$PGD/pwfile" >"$PGD/initdb.log" 2>&1 ||
 	bail "initdb failed: $(tail -5 "$PGD/initdb.log")"
+# TLS, so that libpq's OpenSSL runs under isol8-keystore's seccomp filter (sslmode=require).
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -keyout "$PGD/server.key" \
+	-out "$PGD/server.crt" >/dev/null 2>&1 || bail "openssl req failed"
+chown postgres: "$PGD/server.key" "$PGD/server.crt"
+chmod 600 "$PGD/server.key"
 pg_up || bail "the private PostgreSQL did not start: $(tail -5 "$PGD/log")"
 psql_q() { PGPASSWORD=$PGPASS psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d isol8keys -tA -c "$1"; }
 PGPASSWORD=$PGPASS psql -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres -qc 'CREATE DATABASE isol8keys' ||
 	bail "CREATE DATABASE failed"
-URL="postgresql://postgres:$PGPASS@127.0.0.1:$PGPORT/isol8keys"
+URL="postgresql://postgres:$PGPASS@127.0.0.1:$PGPORT/isol8keys?sslmode=require"
+# Node A verifies the server's certificate; the file must be readable by the unprivileged
+# account isol8-keystore runs as.
+CAD=$(mktemp -d /tmp/isol8-pgca.XXXXXX)
+chmod 0755 "$CAD"
+install -m 0644 "$PGD/server.crt" "$CAD/root.crt"
+URL_A="postgresql://postgres:$PGPASS@127.0.0.1:$PGPORT/isol8keys?sslmode=verify-full&sslrootcert=$CAD/root.crt"
 
 MASTER=master-key-pg-0123456789abcdef
 printf 'master:%s\n' "$MASTER" >"$T_TMP/keys"
@@ -54,7 +67,7 @@ all_stop() {
 	done
 	daemon_exit_trap
 	pg_down
-	rm -rf "$PGD"
+	rm -rf "$PGD" "${CAD:-}"
 }
 trap all_stop EXIT
 
@@ -72,7 +85,7 @@ serve_start() { # NODE
 }
 
 # Node A reads the URL from a file, node B from the environment: neither on a command line.
-printf '%s\n' "$URL" >"$T_TMP/keys-db"
+printf '%s\n' "$URL_A" >"$T_TMP/keys-db"
 chmod 600 "$T_TMP/keys-db"
 daemon_start a --keys-db-file "$T_TMP/keys-db" || done_testing
 ISOL8_KEYS_DB=$URL daemon_start b || done_testing
@@ -120,6 +133,10 @@ case_a_no_libpq_in_the_broker() {
 	is "$(grep -l -a -F -f "$T_TMP/pat" /proc/[0-9]*/cmdline 2>/dev/null | wc -l)" 0 "the password is in no /proc/*/cmdline"
 	is "$(grep -c -a -F -f "$T_TMP/pat" "/proc/${D_PID[b]}/environ" "/proc/$(keystore_pid b)/environ" | awk -F: '{s += $2} END {print s}')" 0 \
 		"nor in the environment of isol8d (ISOL8_KEYS_DB is wiped) or its key store client"
+	keys a list --json
+	is "$RC" 0 "a request through the key store client" || diag "$(tail -3 "${D_LOG[a]}")"
+	is "$(psql_q "select count(*) from pg_stat_ssl join pg_stat_activity using (pid) where application_name = 'isol8-keystore' and ssl")" 2 \
+		"both nodes' clients hold a TLS connection (libpq's OpenSSL under the keystore's seccomp filter; A verify-full)"
 }
 
 case_b_create_on_a_use_on_b() {
