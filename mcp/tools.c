@@ -35,12 +35,19 @@ static const struct {
 	const char *name, *ext, *noop;
 } runtimes[] = {
 	{"python", ".py", "pass"}, {"node", ".mjs", ";"}, {"bun", ".ts", ";"},
-	{"deno", ".mts", ";"},     {"bash", ".sh", ":"},
+	{"deno", ".mts", ";"},     {"bash", ".sh", ":"},  {"agent", NULL, NULL}, /* the prompt is the code */
 };
 
 /* ---- the tool list ------------------------------------------------------------------------ */
 
 #define RT_ENUM "\"enum\":[\"python\",\"node\",\"bun\",\"deno\",\"bash\"]"
+/* A one-off run may also be the coding agent (its prompt is the code); a session may not: a
+ * session starts with a no-op program, and the agent's would be a call to its provider. */
+#define RT_ENUM_RUN "\"enum\":[\"python\",\"node\",\"bun\",\"deno\",\"bash\",\"agent\"]"
+/* Host patterns for network "filtered" (isol8-policy(5) HOST PATTERNS), narrowed by the policy. */
+#define HOSTS_ITEMS "\"type\":\"array\",\"maxItems\":64,\"items\":{\"type\":\"string\",\"maxLength\":253}"
+#define HOSTS_ALLOW "{" HOSTS_ITEMS ",\"description\":\"Hosts reachable with network filtered: names, *.domain or *\"}"
+#define HOSTS_DENY "{" HOSTS_ITEMS ",\"description\":\"Hosts refused even if allowed\"}"
 #define SID "{\"type\":\"string\",\"pattern\":\"^[A-Za-z0-9_.-]{1,64}$\",\"description\":\"The session's name\"}"
 
 static const char tools_json[] =
@@ -51,15 +58,18 @@ static const char tools_json[] =
 	"and returns its stdout, stderr and exit code. The sandbox is removed afterwards.\","
 	"\"inputSchema\":{\"type\":\"object\",\"required\":[\"runtime\",\"code\"],\"additionalProperties\":false,"
 	"\"properties\":{"
-	"\"runtime\":{\"type\":\"string\"," RT_ENUM "},"
-	"\"code\":{\"type\":\"string\",\"description\":\"Source code to run\"},"
+	"\"runtime\":{\"type\":\"string\"," RT_ENUM_RUN "},"
+	"\"code\":{\"type\":\"string\",\"description\":\"Source code to run (runtime agent: the prompt)\"},"
 	"\"stdin\":{\"type\":\"string\"},"
 	"\"args\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"description\":\"The program's arguments\"},"
 	"\"env\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"}},"
 	"\"files\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"string\"},"
 	"\"description\":\"Text files to write under /sandbox first: path -> content\"},"
 	"\"timeoutMs\":{\"type\":\"integer\",\"minimum\":1},"
-	"\"network\":{\"type\":\"string\",\"enum\":[\"none\",\"filtered\",\"host\"]}}}},"
+	"\"network\":{\"type\":\"string\",\"enum\":[\"none\",\"filtered\",\"host\"]},"
+	"\"allow\":" HOSTS_ALLOW ",\"deny\":" HOSTS_DENY ","
+	"\"agentFlags\":{\"type\":\"string\",\"description\":\"runtime agent: extra flags for the agent, split into "
+	"words without a shell\"}}}},"
 	"{\"name\":\"session_create\",\"title\":\"Create a persistent session\","
 	"\"description\":\"Creates a sandbox that keeps its files and interpreter state between session_run calls "
 	"(one runtime per session). Stop it with session_stop.\","
@@ -68,6 +78,7 @@ static const char tools_json[] =
 	"\"runtime\":{\"type\":\"string\"," RT_ENUM "},"
 	"\"sessionId\":" SID ","
 	"\"network\":{\"type\":\"string\",\"enum\":[\"none\",\"filtered\",\"host\"]},"
+	"\"allow\":" HOSTS_ALLOW ",\"deny\":" HOSTS_DENY ","
 	"\"timeoutMs\":{\"type\":\"integer\",\"minimum\":1}}}},"
 	"{\"name\":\"session_run\",\"title\":\"Run code in a session\","
 	"\"description\":\"Runs code in a session made by session_create; variables, imports and files persist.\","
@@ -152,6 +163,34 @@ static int need_str(json_object *args, const char *key, const char **out, json_o
 	snprintf(msg, sizeof msg, "argument %s is required", key);
 	*bad = fail(msg);
 	return -1;
+}
+
+/* allow/deny as the HTTP API's options.networkFilter {whitelist, blacklist}: translate checks
+ * their items as it checks an HTTP client's, and the policy's ceiling still applies in isol8d;
+ * a wrong type is named here by the tool's own argument name. */
+static int copy_filter(json_object *args, json_object *opt, json_object **bad)
+{
+	static const char *const names[][2] = {{"allow", "whitelist"}, {"deny", "blacklist"}};
+	json_object *v, *f = NULL;
+	char msg[96];
+
+	for (size_t i = 0; i < 2; i++) {
+		if (isol8_json_member(args, names[i][0], &v) != 1)
+			continue;
+		if (!json_object_is_type(v, json_type_array)) {
+			if (f)
+				json_object_put(f);
+			snprintf(msg, sizeof msg, "argument %s: expected an array of host patterns", names[i][0]);
+			*bad = fail(msg);
+			return -1;
+		}
+		if (!f)
+			f = json_object_new_object();
+		json_object_object_add(f, names[i][1], json_object_get(v));
+	}
+	if (f)
+		json_object_object_add(opt, "networkFilter", f);
+	return 0;
 }
 
 /* Copy args' members named in keys into dst, unchanged (translate checks their types). */
@@ -373,9 +412,10 @@ static bool valid_session(const char *s, json_object **bad)
 
 static json_object *tool_execute(const struct mcp *m, json_object *args)
 {
-	static const char *const allowed[] = {"runtime", "code",      "stdin",   "args", "env",
-					      "files",   "timeoutMs", "network", NULL};
-	static const char *const req_keys[] = {"runtime", "code", "stdin", "args", "env", "files", "timeoutMs", NULL};
+	static const char *const allowed[] = {"runtime",   "code",    "stdin", "args", "env",        "files",
+					      "timeoutMs", "network", "allow", "deny", "agentFlags", NULL};
+	static const char *const req_keys[] = {"runtime", "code",      "stdin",      "args", "env",
+					       "files",   "timeoutMs", "agentFlags", NULL};
 	struct isol8_err err = ISOL8_ERR_INIT;
 	json_object *bad = NULL, *req, *opt, *env, *res = NULL;
 	const char *s;
@@ -387,6 +427,11 @@ static json_object *tool_execute(const struct mcp *m, json_object *args)
 	copy_members(args, req, req_keys);
 	opt = json_object_new_object();
 	copy_members(args, opt, (const char *const[]){"network", NULL});
+	if (copy_filter(args, opt, &bad) < 0) {
+		json_object_put(req);
+		json_object_put(opt);
+		return bad;
+	}
 	env = envelope(req, opt, NULL);
 	if (run_body(m, env, &res, &err) < 0)
 		bad = fail_err(&err);
@@ -396,7 +441,7 @@ static json_object *tool_execute(const struct mcp *m, json_object *args)
 
 static json_object *tool_session_create(const struct mcp *m, json_object *args)
 {
-	static const char *const allowed[] = {"runtime", "sessionId", "network", "timeoutMs", NULL};
+	static const char *const allowed[] = {"runtime", "sessionId", "network", "allow", "deny", "timeoutMs", NULL};
 	struct isol8_err err = ISOL8_ERR_INIT;
 	json_object *bad = NULL, *req, *opt, *env, *res = NULL, *v, *st;
 	const char *rt, *sid, *noop = NULL;
@@ -411,7 +456,10 @@ static json_object *tool_session_create(const struct mcp *m, json_object *args)
 		if (strcmp(rt, runtimes[i].name) == 0)
 			noop = runtimes[i].noop;
 	if (!noop)
-		return fail("argument runtime: expected python, node, bun, deno or bash");
+		return fail(strcmp(rt, "agent") == 0 ? "argument runtime: the agent runs once, with execute; a session "
+						       "takes python, node, bun, "
+						       "deno or bash"
+						     : "argument runtime: expected python, node, bun, deno or bash");
 	if (!sid) {
 		if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
 			return fail("cannot pick a session name (getrandom)");
@@ -427,6 +475,11 @@ static json_object *tool_session_create(const struct mcp *m, json_object *args)
 	copy_members(args, req, (const char *const[]){"timeoutMs", NULL});
 	opt = json_object_new_object();
 	copy_members(args, opt, (const char *const[]){"network", NULL});
+	if (copy_filter(args, opt, &bad) < 0) {
+		json_object_put(req);
+		json_object_put(opt);
+		return bad;
+	}
 	env = envelope(req, opt, sid);
 	if (run_body(m, env, &res, &err) < 0) {
 		json_object_put(env);
@@ -653,7 +706,8 @@ json_object *mcp_resource_read(const char *uri, struct isol8_err *err)
 		char image[32];
 		snprintf(image, sizeof image, "isol8:%s", runtimes[i].name);
 		json_object_object_add(o, "name", json_object_new_string(runtimes[i].name));
-		json_object_object_add(o, "extension", json_object_new_string(runtimes[i].ext));
+		json_object_object_add(o, "extension",
+				       runtimes[i].ext ? json_object_new_string(runtimes[i].ext) : NULL);
 		json_object_object_add(o, "image", json_object_new_string(image));
 		json_object_array_add(list, o);
 	}

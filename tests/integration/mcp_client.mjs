@@ -1,10 +1,10 @@
 // Drives `isol8 mcp` with the official MCP client SDK (@modelcontextprotocol/sdk) over stdio
 // and prints what each step got, one line each, for tests/integration/mcp_test.sh to compare.
-// argv: ISOL8 SOCKET SCENARIO
+// argv: ISOL8 SOCKET SCENARIO [PORT] (network: the port of the test's server on the bridge)
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 
-const [isol8, socket, scenario] = process.argv.slice(2);
+const [isol8, socket, scenario, port] = process.argv.slice(2);
 const transport = new StdioClientTransport({ command: isol8, args: ["mcp", "--socket", socket], stderr: "inherit" });
 const client = new Client({ name: "isol8-test", version: "1.0.0" });
 const say = (...a) => console.log(...a);
@@ -76,6 +76,33 @@ try {
       say("get-bin", r.text, r.data.encoding);
       r = await call("file_get", { sessionId: "mcp-s1", path: "missing.txt" });
       say("get-missing", r.error);
+      break;
+    }
+    case "network": {
+      const get = `import urllib.request, urllib.error
+try:
+    print(urllib.request.urlopen("http://allowed.test:${port}/index.txt", timeout=10).read().decode().strip())
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode().strip())`;
+      let r = await call("execute", { runtime: "python", code: get, network: "filtered", allow: ["allowed.test"] });
+      say("allowed", r.error, JSON.stringify(r.text));
+      r = await call("execute", { runtime: "python", code: get, network: "filtered" });
+      say("no-allow", r.error, JSON.stringify(r.text));
+      r = await call("execute", { runtime: "python", code: get, network: "filtered", allow: ["*.test"], deny: ["allowed.test"] });
+      say("denied", r.error, JSON.stringify(r.text));
+      r = await call("execute", { runtime: "python", code: "1", network: "filtered", allow: "allowed.test" });
+      say("bad-allow", r.error, r.text);
+      r = await call("session_create", { runtime: "python", sessionId: "mcp-net", network: "filtered", allow: ["allowed.test"] });
+      say("session", r.error);
+      r = await call("session_run", { sessionId: "mcp-net", code: get });
+      say("session-run", r.error, JSON.stringify(r.text));
+      await call("session_stop", { sessionId: "mcp-net" });
+      r = await call("execute", { runtime: "agent", code: "fix the bug" });
+      say("agent-no-net", r.error, r.text);
+      r = await call("execute", { runtime: "agent", code: "fix the bug", network: "filtered" });
+      say("agent-no-allow", r.error, r.text.slice(0, 67));
+      r = await call("session_create", { runtime: "agent" });
+      say("agent-session", r.error, r.text);
       break;
     }
     case "stop": {

@@ -29,14 +29,14 @@ fi
 cp "$SRC/tests/integration/mcp_client.mjs" "$NODE_DIR/"
 daemon_start m || bail "isol8d did not start"
 
-mcpc() { (cd "$NODE_DIR" && node mcp_client.mjs "$ISOL8" "${D_SOCK[m]}" "$1" 2>"$T_TMP/mcp.err"); }
+mcpc() { (cd "$NODE_DIR" && node mcp_client.mjs "$ISOL8" "${MCP_SOCK:-${D_SOCK[m]}}" "$@" 2>"$T_TMP/mcp.err"); }
 
 case_list() {
 	is "$(mcpc list)" 'server isol8 0.1.0 resources,tools
 tools execute,session_create,session_run,session_stop,file_put,file_get
 schemas true
 resources isol8://runtimes application/json
-runtimes python,node,bun,deno,bash
+runtimes python,node,bun,deno,bash,agent
 ping ok' "initialize, tools/list, resources/list and read, ping"
 }
 
@@ -69,6 +69,27 @@ get-missing true' "sessions: state across runs, files in and out (text and base6
 	is "$(mcpc stop)" 'stop false Session mcp-s1 stopped.
 again false Session mcp-s1 was not running.
 after true no session '"'mcp-s1'"' (create it with session_create)' "session_stop, twice, then the session is gone"
+}
+
+# network "filtered" with allow/deny: the same host patterns and policy ceiling as the CLI's
+# --allow/--deny and HTTP's networkFilter; the test's server is on the bridge (tests/lib).
+case_network_allow() {
+	serve_on_bridge "hello-from-bridge"
+	printf '%s allowed.test\n' "$GW" >"$T_TMP/hosts"
+	jq --arg gw "$GW/32" --argjson port "$PORT" '.tenants[].networkFilter |= (.allowAddresses = [$gw] | .ports = [80, 443, $port])' \
+		"$SRC/policy/default-policy.json" >"$T_TMP/net-policy.json" || bail "cannot write the policy"
+	daemon_start net --proxy-hosts "$T_TMP/hosts" --policy "$T_TMP/net-policy.json" || return
+	is "$(MCP_SOCK=${D_SOCK[net]} mcpc network "$PORT")" 'allowed false "hello-from-bridge\n--- exit code 0 ---"
+no-allow false "403 host not allowed: allowed.test (isol8 network policy)\n--- exit code 0 ---"
+denied false "403 host not allowed: allowed.test (isol8 network policy)\n--- exit code 0 ---"
+bad-allow true argument allow: expected an array of host patterns
+session false
+session-run false "hello-from-bridge\n--- exit code 0 ---"
+agent-no-net true Agent runtime requires network access. The AI coding agent needs to reach its LLM provider API. Use options.network "filtered" with options.networkFilter.whitelist ["api.anthropic.com"] (or your provider'"'"'s host).
+agent-no-allow true Agent runtime requires at least one network whitelist entry. The AI
+agent-session true argument runtime: the agent runs once, with execute; a session takes python, node, bun, deno or bash' \
+		"execute and session_create: allow reaches the host, none or deny is the proxy's 403; the agent's rules"
+	daemon_stop net
 }
 
 case_raw_protocol() {
