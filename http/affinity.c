@@ -30,30 +30,42 @@ void http_response_node(struct MHD_Response *r)
 		MHD_add_response_header(r, "X-Isol8-Node", http_node_id);
 }
 
-int http_session_affinity(struct http_call *call, const char *session, enum MHD_Result *ret)
+unsigned http_affinity_check(const char *hs, const char *hn, const char *session, char *msg, size_t size)
 {
-	const char *hs = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, "X-Isol8-Session");
-	const char *hn = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, "X-Isol8-Node");
-	json_object *o;
-	char msg[256];
-
 	if (session && !*session)
 		session = NULL;
 	/* The balancer routed by the header and the worker acts on the body: they must agree, or a
 	 * request could reach one node's session through another session's route. */
 	if (hs && (!session || strcmp(hs, session) != 0)) {
 		if (session)
-			snprintf(msg, sizeof msg, "X-Isol8-Session '%.64s' does not match the request's session '%s'",
-				 hs, session);
+			snprintf(msg, size, "X-Isol8-Session '%.64s' does not match the request's session '%s'", hs,
+				 session);
 		else
-			snprintf(msg, sizeof msg, "X-Isol8-Session '%.64s' is set but the request names no session",
-				 hs);
+			snprintf(msg, size, "X-Isol8-Session '%.64s' is set but the request names no session", hs);
+		return MHD_HTTP_BAD_REQUEST;
+	}
+	if (session && hn && http_node_id && strcmp(hn, http_node_id) != 0) {
+		snprintf(msg, size, "session lives on another node");
+		return 421;
+	}
+	return 0;
+}
+
+int http_session_affinity(struct http_call *call, const char *session, enum MHD_Result *ret)
+{
+	const char *hs = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, "X-Isol8-Session");
+	const char *hn = MHD_lookup_connection_value(call->conn, MHD_HEADER_KIND, "X-Isol8-Node");
+	json_object *o;
+	char msg[256];
+	unsigned status = http_affinity_check(hs, hn, session, msg, sizeof msg);
+
+	if (status == MHD_HTTP_BAD_REQUEST) {
 		*ret = http_reply_error(call->conn, MHD_HTTP_BAD_REQUEST, msg);
 		return 0;
 	}
-	if (session && hn && http_node_id && strcmp(hn, http_node_id) != 0) {
+	if (status) {
 		o = json_object_new_object();
-		json_object_object_add(o, "error", json_object_new_string("session lives on another node"));
+		json_object_object_add(o, "error", json_object_new_string(msg));
 		json_object_object_add(o, "code", json_object_new_string("session_on_other_node"));
 		json_object_object_add(o, "node", json_object_new_string_len(hn, (int)strnlen(hn, ISOL8_MAX_SESSION)));
 		json_object_object_add(o, "thisNode", json_object_new_string(http_node_id));

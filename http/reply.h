@@ -43,6 +43,9 @@ void http_response_node(struct MHD_Response *r);
 /* Check X-Isol8-Session against the session the request names (NULL or "" for none) and a
  * foreign X-Isol8-Node; 0 when refused, with the answer queued in *ret. */
 int http_session_affinity(struct http_call *call, const char *session, enum MHD_Result *ret);
+/* The same check on header values already read (the WebSocket's, from its handshake): 0 when
+ * they agree, else the status (400 or 421) with the message in msg. */
+unsigned http_affinity_check(const char *hs, const char *hn, const char *session, char *msg, size_t size);
 /* GET /health: ready, draining, drained or down, asked of isol8d. */
 enum MHD_Result http_handle_health(struct MHD_Connection *c, const struct http_server_conf *conf);
 

@@ -6,13 +6,19 @@
  *   {"type":"execute","request":{...},"options"?:{...},"sessionId"?:"..."}  as the POST body;
  *   {"type":"stdin","data":"...","eof"?:true}  program input;
  *   {"type":"signal","signal":"SIGINT"|"SIGTERM"|"SIGKILL"}  sent as FE_SIGNAL to the run.
- * Server messages: {"type":"stdout"|"stderr"|"exit"|"error","data":...}.
+ * Server messages: {"type":"stdout"|"stderr"|"exit"|"error","data":...}. The error of an execute
+ * that could not start carries "status": what POST /execute/stream would have answered (400 for
+ * a bad request, 421 for a session of another node, 429 when busy, ...), so that a client raises
+ * the same error over either transport. X-Isol8-Session and X-Isol8-Node of the handshake are checked against
+ * the execute message's sessionId as POST checks them against its body (affinity.c).
  *
  * Stdin is live: the run starts WS_STDIN_WINDOW_MS after the execute message (or at once on a
  * stdin message with "eof":true); the program's stdin is a pipe passed to isol8d with FE_STDIN,
  * fed with what arrived so far and then with every later stdin message, and closed by
  * {"eof":true}, the end of the run or of the connection. (A request carrying "stdin" itself gets
- * it up front, with earlier stdin messages appended, as before.)
+ * it up front, with earlier stdin messages appended, as before.) A run in a session without a
+ * stdin message in the window gets no live stdin: it then runs in the session's interpreter, as
+ * over POST /execute/stream, where a live stdin needs a process of its own (worker/helper.c).
  * One execution per connection, as in the original (its client opens a connection per
  * executeStream and waits for the close): after the exit event, or the error of an execute that
  * could not start, the server closes with 1000 "Execution complete". A message that is not JSON
@@ -72,8 +78,10 @@ struct wsc {
 	size_t tail_len[2];
 	uint16_t close_code; /* non-zero: send a close with this status and stop */
 	const char *close_reason;
-	bool peer_closed; /* the peer's close frame was answered */
-	bool setup;       /* the run is in its setup phase */
+	bool peer_closed;  /* the peer's close frame was answered */
+	bool setup;        /* the run is in its setup phase */
+	char *hdr_session; /* X-Isol8-Session and X-Isol8-Node of the handshake, or NULL */
+	char *hdr_node;
 };
 
 /* phase as in /execute/stream: "code" for the run's own events, NULL outside it. */
@@ -95,6 +103,15 @@ static void send_event(struct wsc *w, const char *type, json_object *data, const
 static void send_error(struct wsc *w, const char *msg)
 {
 	send_event(w, "error", json_object_new_string(msg), NULL);
+}
+
+/* The error of an execute that could not start, with the HTTP status of the same refusal. */
+static void send_start_error(struct wsc *w, unsigned status, const char *msg)
+{
+	json_object *ev = http_event("error", json_object_new_string(msg), NULL);
+
+	json_object_object_add(ev, "status", json_object_new_int((int)status));
+	put_event(w, ev);
 }
 
 /* Output chunk -> event, holding back a split UTF-8 sequence (as /execute/stream does). */
@@ -179,12 +196,17 @@ static void end_run(struct wsc *w)
 static void start_run(struct wsc *w)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
-	json_object *req = NULL, *old;
+	json_object *req = NULL, *old, *sid;
 	const char *text;
+	char msg[256];
+	unsigned status;
 	size_t n;
 	int sp[2] = {-1, -1};
 	bool live = !(isol8_json_member(w->exec, "request", &req) == 1 && json_object_is_type(req, json_type_object) &&
 		      isol8_json_member(req, "stdin", &old) == 1);
+
+	if (live && !w->have_stdin && isol8_json_member(w->exec, "sessionId", &sid) == 1)
+		live = false; /* keep the session's interpreter (see the top of this file) */
 
 	if (!live && w->have_stdin) {
 		/* The request carries stdin of its own: append what came as messages, up front. */
@@ -217,14 +239,17 @@ static void start_run(struct wsc *w)
 	w->state = WS_IDLE;
 	memset(w->tail_len, 0, sizeof w->tail_len);
 	if (http_translate(text, n, &w->spec, &err) < 0) {
-		send_error(w, err.msg);
+		send_start_error(w, (unsigned)isol8_err_http_status(err.code), err.msg);
+	} else if ((status = http_affinity_check(w->hdr_session, w->hdr_node, w->spec.session, msg, sizeof msg))) {
+		http_spec_free(&w->spec);
+		send_start_error(w, status, msg);
 	} else if (!http_inflight_enter(w->srv)) {
 		http_spec_free(&w->spec);
-		send_error(w, "Too many concurrent executions; retry later");
+		send_start_error(w, 429, "Too many concurrent executions; retry later");
 	} else if (http_run_start_stdin(w->conf, w->key, &w->spec, live ? sp[0] : -1, &w->run, &err) < 0) {
 		http_inflight_leave(w->srv);
 		http_spec_free(&w->spec);
-		send_error(w, err.msg);
+		send_start_error(w, (unsigned)isol8_err_http_status(err.code), err.msg);
 	} else {
 		w->state = WS_RUNNING;
 		w->stdin_w = steal_fd(&sp[1]);
@@ -485,6 +510,8 @@ static void *ws_thread(void *arg)
 	isol8_buf_free(&w->in0);
 	isol8_buf_free(&w->stdin_buf);
 	w->stdin_w = xclose(w->stdin_w);
+	free(w->hdr_session);
+	free(w->hdr_node);
 	free(w);
 	return NULL;
 }
@@ -508,6 +535,8 @@ static void on_upgrade(void *cls, struct MHD_Connection *c, void *con_cls, const
 	if (pthread_create(&t, &attr, ws_thread, w) != 0) {
 		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
 		isol8_buf_free(&w->in0);
+		free(w->hdr_session);
+		free(w->hdr_node);
 		free(w);
 	}
 	pthread_attr_destroy(&attr);
@@ -538,6 +567,8 @@ enum MHD_Result http_handle_ws(struct http_call *call)
 	const char *conn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
 	const char *ver = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Version");
 	const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	const char *hs = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Isol8-Session");
+	const char *hn = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Isol8-Node");
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 	struct wsc *w;
@@ -564,10 +595,15 @@ enum MHD_Result http_handle_ws(struct http_call *call)
 	w->key = call->key;
 	w->fd = -1;
 	w->stdin_w = -1;
+	/* Bounded copies: a longer value cannot match a session name or a node id anyway. */
+	w->hdr_session = hs ? xstrndup(hs, ISOL8_MAX_SESSION + 1) : NULL;
+	w->hdr_node = hn ? xstrndup(hn, 256) : NULL;
 	ws_parser_init(&w->p, WS_MAX_MSG_DEFAULT);
 	r = MHD_create_response_for_upgrade(on_upgrade, w);
 	if (!r) {
 		ws_parser_free(&w->p);
+		free(w->hdr_session);
+		free(w->hdr_node);
 		free(w);
 		return MHD_NO;
 	}

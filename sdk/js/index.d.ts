@@ -154,6 +154,9 @@ export interface StreamEvent {
   phase?: "setup" | "code";
   /** on the program's exit event: the run's usage, as in ExecutionResult */
   resourceUsage?: ResourceUsage;
+  /** WebSocket only, on the error of an execute that could not start: the HTTP status SSE
+   * answers it with */
+  status?: number;
 }
 
 export interface SessionInfo {

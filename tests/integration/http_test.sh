@@ -503,6 +503,32 @@ elif what == "errors":
         print("big", "reset")
     s, st, ok = connect()
     print("nokey-status", st) if False else None
+elif what == "session":
+    # The session's interpreter, as over POST: no live stdin for a session run without stdin
+    # messages; the handshake's X-Isol8-Session is checked against the message's sessionId.
+    def run(code, hdr="X-Isol8-Session: wss1\r\n"):
+        s, st, ok = connect(hdr)
+        send(s, 1, json.dumps({"type": "execute", "sessionId": "wss1", "request": {"code": code, "runtime": "python"}}))
+        out = []
+        while True:
+            op, p = recv(s)
+            if op == 8:
+                return out
+            ev = json.loads(p)
+            ev.pop("resourceUsage", None)
+            if out and ev["type"] == "stdout" == out[-1]["type"]:
+                out[-1]["data"] += ev["data"]  # an unbuffered print may come as two chunks
+            else:
+                out.append(ev)
+    run("v = 5")
+    print("state", json.dumps(run("print(v)")))
+    print("mismatch", json.dumps(run("print(v)", "X-Isol8-Session: other\r\n")))
+    print("foreign-node", json.dumps(run("print(v)", "X-Isol8-Session: wss1\r\nX-Isol8-Node: node-elsewhere\r\n")))
+    s, st, ok = connect()
+    send(s, 1, json.dumps({"type": "execute", "request": {"code": "x", "runtime": "cobol"}}))
+    op, p = recv(s)
+    ev = json.loads(p)
+    print("start-error", ev["type"], ev["status"], ev["data"][:24])
 PY
 ws() { python3 "$T_TMP/ws.py" 127.0.0.1 "$PORT" "$KA" "$1" 2>&1; }
 out=$(ws print)
@@ -523,6 +549,12 @@ is "$(ws files)" "files [{\"fileErrors\": {\"nope\": \"not found\"}, \"files\": 
 like "$(ws sigint)" "^sigint \\(('exit', '130')|('error', .*)\\) fast$" "WS: signal SIGINT interrupts a sleeping program"
 is "$(ws errors)" $'badtype error\nbadjson [\'error\', \'close\']\nbadruntime Unknown runtime (\'close\', 1000)\nbadutf8 [(\'close\', 1007)]\nunmasked [(\'close\', 1002)]\nbig [(\'close\', 1009)]' \
 	"WS: unknown type is an error event; bad JSON error + close; bad request error + close 1000; bad UTF-8 1007, unmasked 1002, oversize 1009"
+is "$(ws session)" 'state [{"type": "stdout", "data": "5\n", "phase": "code"}, {"type": "exit", "data": "0", "phase": "code"}]
+mismatch [{"type": "error", "data": "X-Isol8-Session '"'other'"' does not match the request'"'"'s session '"'wss1'"'", "status": 400}]
+foreign-node [{"type": "error", "data": "session lives on another node", "status": 421}]
+start-error error 400 Unknown runtime: "cobol"' \
+	"WS: a session run keeps its interpreter; the handshake's X-Isol8-Session and X-Isol8-Node are checked (400, 421); a start error carries its status"
+hcurl "$KA" DELETE /session/wss1
 CODE=$(acurl "$T_TMP/body" "$U/execute/ws" -H 'Upgrade: websocket' -H 'Connection: Upgrade' -H 'Sec-WebSocket-Version: 13' \
 	-H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==')
 is "$CODE" 401 "WS: handshake without a key is 401"
