@@ -289,22 +289,33 @@ int remote_login(const char *host, const char *master, const char *name, uint64_
 	return r;
 }
 
-/* The engine for a file call: credentials as for runs. */
-static isol8_engine *file_engine(const char *host, const char *key, char **stored, struct isol8_err *err)
+/* The engine for a file call of session id: credentials as for runs, and the node that holds
+ * the session (remote_nodes.h) pinned, so that a balancer's other node refuses the call (421)
+ * instead of answering for a session it does not have. */
+static isol8_engine *file_engine(const char *host, const char *key, const char *id, char **stored,
+				 struct isol8_err *err)
 {
+	isol8_engine *e;
+	char *node;
+
 	key = key_or_env(key, host, stored);
 	if (!key) {
 		isol8_err_set(err, ISOL8_E_AUTH, 0, CREDENTIALS_REQUIRED_MSG);
 		return NULL;
 	}
-	return engine(host, key, err);
+	e = engine(host, key, err);
+	if (e && (node = remote_node_get(host, id))) {
+		lib_remote_pin(e, id, node);
+		free(node);
+	}
+	return e;
 }
 
 int remote_file_put(const char *host, const char *key, const char *id, const char *path, int fd, struct isol8_err *err)
 {
 	_cleanup_free_ char *stored = NULL;
 	struct isol8_buf b = ISOL8_BUF_INIT;
-	isol8_engine *e = file_engine(host, key, &stored, err);
+	isol8_engine *e = file_engine(host, key, id, &stored, err);
 	isol8_error le = {0};
 	char buf[65536];
 	int r = -1;
@@ -338,7 +349,7 @@ int remote_file_get(const char *host, const char *key, const char *id, const cha
 		    struct isol8_err *err)
 {
 	_cleanup_free_ char *stored = NULL;
-	isol8_engine *e = file_engine(host, key, &stored, err);
+	isol8_engine *e = file_engine(host, key, id, &stored, err);
 	isol8_error le = {0};
 	void *data = NULL;
 	size_t len = 0;

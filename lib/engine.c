@@ -100,6 +100,8 @@ API void isol8_engine_free(isol8_engine *e)
 	if (e->key)
 		explicit_bzero(e->key, strlen(e->key));
 	free(e->key);
+	if (e->nodes)
+		json_object_put(e->nodes);
 	free(e);
 }
 

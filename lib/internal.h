@@ -16,6 +16,10 @@ struct isol8_engine {
 	char *socket; /* local: isol8d's socket */
 	char *url;    /* remote: base URL without trailing '/', or NULL for a local engine */
 	char *key;    /* remote: the API key (Bearer) */
+	/* remote: session -> the node (X-Isol8-Node) that answered its first request, sent back on
+	 * every later call of the session (runs, files, stop) so that a balancer's other node
+	 * refuses it (421) instead of starting it afresh */
+	json_object *nodes;
 };
 
 struct isol8_request {
@@ -73,6 +77,10 @@ int lib_http_request(isol8_engine *e, const char *method, const char *path, cons
 		     struct lib_http *h, isol8_error *err);
 /* The last SSE event, when the stream ended without its blank line. */
 void lib_http_finish(struct lib_http *h);
+
+/* Pin session to node on a remote engine (node NULL: forget it). The CLI seeds it with what an
+ * earlier command remembered (cli/remote_nodes.h). */
+void lib_remote_pin(isol8_engine *e, const char *session, const char *node);
 
 /* The remote engine (lib/remote.c): same contracts as the public calls. */
 int lib_remote_start(isol8_engine *e, isol8_error *err);

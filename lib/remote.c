@@ -6,7 +6,8 @@
  * Backpressure: SSE events are handed to the callbacks from curl's write callback, so nothing
  * more is read from the socket until they return; the server's send buffer fills and it stops
  * reading the program's output, as the local engine's pipes do. A non-2xx answer is an error
- * value carrying the server's {"error": ...} message. */
+ * value carrying the server's {"error": ...} message. Every call of a session sends
+ * X-Isol8-Session, and X-Isol8-Node once a node has answered one (the engine's pins). */
 #include "config.h"
 
 #include <curl/curl.h>
@@ -305,13 +306,41 @@ static int status_error(const struct lib_http *x, isol8_error *err)
 	return -1;
 }
 
-/* request() and a 200 check. */
+void lib_remote_pin(isol8_engine *e, const char *session, const char *node)
+{
+	if (!session)
+		return;
+	if (!node) {
+		if (e->nodes)
+			json_object_object_del(e->nodes, session);
+		return;
+	}
+	if (!e->nodes)
+		e->nodes = json_object_new_object();
+	json_object_object_add(e->nodes, session, json_object_new_string(node));
+}
+
+static const char *pinned(isol8_engine *e, const char *session)
+{
+	json_object *v;
+
+	return session && e->nodes && json_object_object_get_ex(e->nodes, session, &v) ? json_object_get_string(v)
+										       : NULL;
+}
+
+/* request() and a 200 check; a session's call carries its pin and the first answer sets it. */
 static int call(isol8_engine *e, const char *method, const char *path, const char *session, const char *body,
 		size_t len, struct lib_http *x, isol8_error *err)
 {
+	const char *pin = pinned(e, session);
+	_cleanup_free_ char *node = pin ? xstrdup(pin) : NULL;
+
 	x->session = session;
+	x->node_sent = node;
 	if (lib_http_request(e, method, path, body, len, x, err) < 0)
 		return -1;
+	if (session && !node && x->node[0] && x->status == 200)
+		lib_remote_pin(e, session, x->node);
 	if (x->sink && x->sink->stop)
 		return 0;
 	return x->status == 200 ? 0 : status_error(x, err);
@@ -420,6 +449,8 @@ int lib_remote_session_stop(isol8_engine *e, const char *session, isol8_error *e
 	struct lib_http x = {0};
 	int r = call(e, "DELETE", path, session, NULL, 0, &x, err);
 
+	if (r == 0)
+		lib_remote_pin(e, session, NULL);
 	isol8_buf_free(&x.body);
 	return r;
 }

@@ -2,7 +2,8 @@
 # libisol8 (lib/): its ABI (soname, exactly isol8.h's functions exported under ISOL8_0.1 and
 # ISOL8_0.2, the static library and isol8.pc; abidiff against lib/libisol8.abi), the example
 # program, and the calls against a real isol8d and engine (tests/integration/lib_client.c),
-# through the local engine and through the remote one on a live `isol8 serve` (remote_* cases).
+# through the local engine and through the remote one on a live `isol8 serve` (remote_* cases),
+# and the session headers of every remote call against a stand-in server (remote_session_pin).
 # TAP, final "N passed, N failed"; exit 77 (skip) unless root.
 set -u
 
@@ -194,6 +195,82 @@ case_remote_cli_file() {
 	like "$RC|$ERR" '^1\|.*Invalid API key' "a wrong key: the server's message, exit 1"
 	run_cap "$ISOL8" session stop "$ses" --host "$URL" --key "$KEY"
 	is "$RC" 0 "isol8 session stop --host"
+}
+
+# A stand-in server (python3 http.server) that logs each request's method, path,
+# X-Isol8-Session and X-Isol8-Node, and answers every call as a node named node-7 would.
+standin_start() {
+	cat >"$T_TMP/standin.py" <<'PY'
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def answer(self, obj):
+        body = json.dumps(obj).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("X-Isol8-Node", "node-7")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def handle_one(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(n)
+        with open(sys.argv[1], "a") as log:
+            log.write("%s %s %s %s\n" % (self.command, self.path.split("?")[0], self.headers.get("X-Isol8-Session", "-"),
+                                          self.headers.get("X-Isol8-Node", "-")))
+        if self.path.startswith("/execute"):
+            self.answer({"stdout": "", "stderr": "", "exitCode": 0, "runtime": "python"})
+        elif self.path.startswith("/file") and self.command == "GET":
+            self.answer({"content": "YWJj"})
+        elif self.path == "/sessions":
+            self.answer({"sessions": []})
+        else:
+            self.answer({"ok": True})
+    do_GET = do_POST = do_DELETE = handle_one
+    def log_message(self, *a):
+        pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+PY
+	python3 "$T_TMP/standin.py" "$T_TMP/standin.log" >"$T_TMP/standin.port" 2>"$T_TMP/standin.err" &
+	STANDIN_PID=$!
+	for ((i = 0; i < 100; i++)); do [ -s "$T_TMP/standin.port" ] && break; sleep 0.1; done
+	STANDIN=http://127.0.0.1:$(cat "$T_TMP/standin.port")
+	: >"$T_TMP/standin.log"
+}
+standin_stop() {
+	kill "$STANDIN_PID" 2>/dev/null
+	wait "$STANDIN_PID" 2>/dev/null
+}
+
+case_remote_session_pin() {
+	standin_start
+	# The library: the first answer of session lib-s1 names node-7; every later call carries it.
+	ISOL8_API_KEY=$KEY "$CLIENT" "$STANDIN" session >/dev/null
+	is "$(cat "$T_TMP/standin.log")" "POST /execute lib-s1 -
+POST /execute lib-s1 node-7
+POST /file lib-s1 node-7
+GET /file lib-s1 node-7
+GET /file lib-s1 node-7
+GET /sessions - -
+DELETE /session/lib-s1 lib-s1 node-7
+DELETE /session/lib-s1 lib-s1 -" \
+		"libisol8: runs, file put and get and stop of a session send X-Isol8-Session, and X-Isol8-Node once known (forgotten after the stop)"
+	# The CLI: file calls pin the node an earlier command remembered for the session.
+	: >"$T_TMP/standin.log"
+	mkdir -p "$T_TMP/state/isol8"
+	printf '%s lib-cli-p node-9\n' "$STANDIN" >"$T_TMP/state/isol8/remote-nodes"
+	chmod 600 "$T_TMP/state/isol8/remote-nodes"
+	printf 'x' >"$T_TMP/p.txt"
+	XDG_STATE_HOME=$T_TMP/state "$ISOL8" file put lib-cli-p "$T_TMP/p.txt" p.txt --host "$STANDIN" --key "$KEY" 2>/dev/null
+	XDG_STATE_HOME=$T_TMP/state "$ISOL8" file get lib-cli-p p.txt --host "$STANDIN" --key "$KEY" >/dev/null
+	XDG_STATE_HOME=$T_TMP/state "$ISOL8" cp "lib-cli-p:p.txt" "$T_TMP/back.txt" --host "$STANDIN" --key "$KEY" 2>/dev/null
+	XDG_STATE_HOME=$T_TMP/state "$ISOL8" cp "$T_TMP/p.txt" "lib-cli-p:q.txt" --host "$STANDIN" --key "$KEY" 2>/dev/null
+	is "$(cat "$T_TMP/standin.log")" "POST /file lib-cli-p node-9
+GET /file lib-cli-p node-9
+GET /file lib-cli-p node-9
+POST /file lib-cli-p node-9" "isol8 file put/get and cp --host send the session and its remembered node"
+	standin_stop
 }
 
 case_remote_down() {
