@@ -1,7 +1,9 @@
 #!/bin/bash
 # The Python SDK (sdk/python) against a live `isol8 serve` and isol8d on the real engine: its
-# unit tests, and a wheel built offline and installed into a scratch directory running a short
-# program. TAP, final "N passed, N failed"; exit 77 (skip) unless root.
+# unit tests (the live ones over both transports, WebSocket and SSE; the WebSocket client's
+# framing and the session headers of every call against a local stand-in), and a wheel built
+# offline and installed into a scratch directory running a short program. TAP, final
+# "N passed, N failed"; exit 77 (skip) unless root.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,7 +20,7 @@ case_unittests() {
 	run_cap env PYTHONPATH="$SRC/sdk/python" ISOL8_TEST_URL="$SRV_URL" ISOL8_TEST_KEY="$KA" ISOL8_TEST_KEY_BASH="$KB" \
 		PYTHONDONTWRITEBYTECODE=1 "$PY" -m unittest discover -s "$SRC/sdk/python/tests" -v
 	is "$RC" 0 "python -m unittest: the SDK against the live server"
-	like "$ERR" $'\nRan 13 tests in [0-9.]+s\n\nOK' "all 13 ran, none skipped or failed" || true
+	like "$ERR" $'\nRan 38 tests in [0-9.]+s\n\nOK' "all 38 ran (20 live, 18 against a stand-in), none skipped or failed" || true
 	[ "$RC" = 0 ] || diag "$ERR"
 }
 
@@ -30,7 +32,7 @@ case_wheel() {
 	is "$RC|$whl" "0|$T_TMP/wheels/isol8-0.1.0-py3-none-any.whl" "pip wheel offline (Debian's setuptools and wheel)"
 	[ -n "$whl" ] || { diag "$ERR"; return; }
 	is "$("$PY" -m zipfile -l "$whl" | awk 'NR > 1 {print $1}' | grep -v dist-info | sort | tr '\n' ' ')" \
-		'isol8/__init__.py isol8/client.py isol8/errors.py isol8/py.typed isol8/types.py ' "the wheel holds the package and py.typed"
+		'isol8/__init__.py isol8/client.py isol8/errors.py isol8/py.typed isol8/types.py isol8/ws.py ' "the wheel holds the package and py.typed"
 	run_cap "$PY" -m pip install --no-deps --no-index --target "$T_TMP/site" "$whl"
 	is "$RC" 0 "the wheel installs"
 	cat >"$T_TMP/prog.py" <<'PY'
@@ -44,12 +46,14 @@ with RemoteIsol8(sys.argv[1], sys.argv[2], session_id="py-wheel-demo") as box:
     print(r.exit_code, r.stdout, end="")
     for ev in box.execute_stream(code="print('streamed')", runtime="python"):
         print(ev.type, repr(ev.data), ev.phase)
+    print("over", box.last_transport)
 PY
 	run_cap env -i PATH=/usr/bin:/bin PYTHONPATH="$T_TMP/site" "$PY" "$T_TMP/prog.py" "$SRV_URL" "$KA"
 	is "$RC|$OUT" "0|0 six times seven = 42
 stdout 'streamed\n' code
 exit '0' code
-" "a program using the installed wheel runs code, a file and a stream"
+over ws
+" "a program using the installed wheel runs code, a file and a stream (over the WebSocket)"
 	[ "$RC" = 0 ] || diag "$ERR"
 }
 

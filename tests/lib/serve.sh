@@ -2,7 +2,7 @@
 # `isol8 serve` for the client tests (SDKs, MCP), sourced after tests/lib/daemon.sh.
 #
 #   sdk_setup NAME   daemon_setup, a daemon "c" whose policy gives key "bravo" a tenant that may
-#                    only run bash, a keys file (alpha: $KA, bravo: $KB) and `isol8 serve` on
+#                    only run bash (and the default tenant an 8 MiB output ceiling), a keys file (alpha: $KA, bravo: $KB) and `isol8 serve` on
 #                    127.0.0.1 with a free port: sets SRV_URL SRV_PID KA KB. Stopped at exit.
 #   http_serve_stop  stop that server (SIGTERM, then SIGKILL after 10 s)
 SRV_PID=""
@@ -26,7 +26,9 @@ sdk_setup() { # NAME
 	trap 'http_serve_stop; daemon_exit_trap' EXIT
 	require_http
 	docker image inspect isol8:python >/dev/null 2>&1 || bail "image isol8:python missing (isol8 setup)"
-	jq '.tenants.bashonly = (.tenants.local | .match = {uids: [], gids: [], keys: ["bravo"]} | .runtimes = ["bash"])' \
+	# maxOutput 8m: the SDKs stream 5 MiB (with maxOutputSize "8m") to show that it arrives whole.
+	jq '.tenants.local.limits.maxOutput = "8m" |
+		.tenants.bashonly = (.tenants.local | .match = {uids: [], gids: [], keys: ["bravo"]} | .runtimes = ["bash"])' \
 		"$src/policy/default-policy.json" >"$T_TMP/policy.json"
 	daemon_start c --policy "$T_TMP/policy.json" || bail "isol8d did not start"
 	printf 'alpha:%s\nbravo:%s\n' "$KA" "$KB" >"$T_TMP/keys"

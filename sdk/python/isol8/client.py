@@ -11,8 +11,13 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 
 from .errors import Isol8Error, error_for
 from .types import ExecutionRequest, ExecutionResult, SessionInfo, StreamEvent
+from .ws import HandshakeRefused, WebSocket, WebSocketError
 
 RequestLike = Union[ExecutionRequest, Dict[str, Any], None]
+TRANSPORTS = ("auto", "ws", "sse")
+# Answers to the upgrade that mean "no WebSocket here" (an older server, a proxy that does not
+# pass upgrades): auto falls back to SSE and stops trying.
+_WS_NOT_OFFERED = (404, 405, 426, 501)
 
 
 class RemoteIsol8:
@@ -22,18 +27,26 @@ class RemoteIsol8:
     $ISOL8_API_KEY); session_id: run everything in that persistent session (created by the
     first run; stop() deletes it); options: engine options sent with every run
     (networkFilter, memoryLimit, ... as in the API, bounded by the key's policy);
-    timeout: seconds to wait for any one read from the server.
+    timeout: seconds to wait for any one read from the server;
+    transport: how execute_stream streams: "ws" (GET /execute/ws), "sse" (POST /execute/stream)
+    or "auto" (the default: WebSocket, and SSE when the server does not offer it).
     """
 
     def __init__(self, host: str, api_key: Optional[str] = None, *, session_id: Optional[str] = None,
-                 options: Optional[Dict[str, Any]] = None, timeout: float = 300.0) -> None:
+                 options: Optional[Dict[str, Any]] = None, timeout: float = 300.0, transport: str = "auto") -> None:
         if not host.startswith(("http://", "https://")):
             raise ValueError("host must be an http:// or https:// URL, got %r" % host)
+        if transport not in TRANSPORTS:
+            raise ValueError("transport must be one of %s, got %r" % (", ".join(TRANSPORTS), transport))
         self.host = host.rstrip("/")
         self.api_key = api_key if api_key is not None else os.environ.get("ISOL8_API_KEY")
         self.session_id = session_id
         self.options = options
         self.timeout = timeout
+        self.transport = transport
+        # What the last execute_stream used ("ws" or "sse"); None before the first.
+        self.last_transport: Optional[str] = None
+        self._ws_available: Optional[bool] = None
         self.version: Optional[str] = None
         # Behind a balancer (several nodes): the node that answered each session's first request,
         # echoed as X-Isol8-Node so that another node refuses it instead of starting afresh.
@@ -71,15 +84,80 @@ class RemoteIsol8:
         return ExecutionResult.from_json(body)
 
     def execute_stream(self, request: RequestLike = None, **fields: Any) -> Iterator[StreamEvent]:
-        """Run code and yield StreamEvents (Server-Sent Events) as the program writes: stdout and
-        stderr chunks, then exit (or error). Leaving the loop early stops the program."""
-        resp = self._open("POST", "/execute/stream", self._envelope(request, fields), what="Execution failed",
-                          session=self.session_id)
+        """Run code and yield StreamEvents as the program writes: stdout and stderr chunks (with
+        their phase), then exit (or error). Over a WebSocket or Server-Sent Events (the
+        transport option); the events are the same either way. A request the server refuses
+        raises Isol8Error before any event; leaving the loop early stops the program."""
+        env = self._envelope(request, fields)
+        if self.transport == "ws" or (self.transport == "auto" and self._ws_available is not False):
+            ws = self._ws_open(fallback=self.transport == "auto")
+            if ws is not None:
+                self.last_transport = "ws"
+                yield from self._ws_events(ws, env)
+                return
+        resp = self._open("POST", "/execute/stream", env, what="Execution failed", session=self.session_id)
+        self.last_transport = "sse"
+        yield from self._sse_events(resp)
+
+    @staticmethod
+    def _sse_events(resp: Any) -> Iterator[StreamEvent]:
         with resp:
             for raw in resp:
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 if line.startswith("data: "):
                     yield StreamEvent.from_json(json.loads(line[6:]))
+
+    def _ws_open(self, fallback: bool) -> Optional[WebSocket]:
+        """The upgrade to GET /execute/ws, or None (fallback only) when the server does not offer
+        it. Statuses that SSE would answer too (401, 403, 429, ...) raise as SSE's would."""
+        what = "Execution failed"
+        headers = self._headers(session=self.session_id)
+        try:
+            ws = WebSocket.connect(self.host + "/execute/ws", headers, self.timeout)
+        except HandshakeRefused as e:
+            if fallback and e.status in _WS_NOT_OFFERED:
+                self._ws_available = False
+                return None
+            raise self._status_error(e.status, e.body, what) from None
+        except WebSocketError as e:
+            if fallback:
+                self._ws_available = False
+                return None
+            raise Isol8Error("%s: %s" % (what, e)) from None
+        except OSError as e:
+            raise Isol8Error("%s: cannot reach %s: %s" % (what, self.host, e)) from None
+        self._ws_available = True
+        self._remember_node(ws.headers.get("x-isol8-node"))
+        return ws
+
+    def _ws_events(self, ws: WebSocket, env: Dict[str, Any]) -> Iterator[StreamEvent]:
+        what = "Execution failed"
+        started = False
+        try:
+            try:
+                ws.send_text(json.dumps(dict(env, type="execute")))
+                while True:
+                    text = ws.recv()
+                    if text is None:
+                        break
+                    ev = json.loads(text)
+                    # An execute that could not start: the server names the status POST
+                    # /execute/stream would have answered, and the SSE path raises on that.
+                    if ev.get("type") == "error" and "status" in ev and not started:
+                        msg = str(ev.get("data", ""))
+                        raise error_for(int(ev["status"]), msg, {"error": msg}, what)
+                    started = True
+                    yield StreamEvent.from_json(ev)
+            except (WebSocketError, OSError) as e:
+                raise Isol8Error("%s: %s" % (what, e)) from None
+            except ValueError:
+                raise Isol8Error("%s: a WebSocket message is not JSON" % what) from None
+            if ws.close_code not in (1000, None):
+                raise Isol8Error("%s: the server closed the WebSocket with %d %s" % (what, ws.close_code,
+                                                                                       ws.close_reason))
+        finally:
+            # Normal end: answers nothing more. Early break: the server stops the program.
+            ws.close()
 
     # ---- files (need a session, which the first execute creates) -----------------------------
     def put_file(self, path: str, content: Union[bytes, str]) -> None:
@@ -126,36 +204,48 @@ class RemoteIsol8:
             env["sessionId"] = self.session_id
         return env
 
-    def _open(self, method: str, path: str, body: Optional[Dict[str, Any]] = None, *, what: str,
-              auth: bool = True, session: Optional[str] = None):
-        headers = {"Accept": "application/json"}
+    def _headers(self, *, auth: bool = True, session: Optional[str] = None) -> Dict[str, str]:
+        headers: Dict[str, str] = {}
         if session:
             # Where a balancer hashes without reading the body; the server checks it matches.
             headers["X-Isol8-Session"] = session
             if session in self.nodes:
                 headers["X-Isol8-Node"] = self.nodes[session]
+        if auth and self.api_key:
+            headers["Authorization"] = "Bearer " + self.api_key
+        return headers
+
+    def _remember_node(self, node: Optional[str], session: Optional[str] = None) -> None:
+        session = session if session is not None else self.session_id
+        if session and node and session not in self.nodes:
+            self.nodes[session] = node
+
+    @staticmethod
+    def _status_error(status: int, raw: bytes, what: str) -> Isol8Error:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            parsed = None
+        error = parsed.get("error") if isinstance(parsed, dict) else (raw.decode("utf-8", "replace") or None)
+        return error_for(status, error, parsed, what)
+
+    def _open(self, method: str, path: str, body: Optional[Dict[str, Any]] = None, *, what: str,
+              auth: bool = True, session: Optional[str] = None):
+        headers = self._headers(auth=auth, session=session)
+        headers["Accept"] = "application/json"
         data = None
         if body is not None:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
-        if auth and self.api_key:
-            headers["Authorization"] = "Bearer " + self.api_key
         req = urllib.request.Request(self.host + path, data=data, headers=headers, method=method)
         try:
             resp = urllib.request.urlopen(req, timeout=self.timeout)
-            node = resp.headers.get("X-Isol8-Node")
-            if session and node and session not in self.nodes:
-                self.nodes[session] = node
+            self._remember_node(resp.headers.get("X-Isol8-Node"), session or "")
             return resp
         except urllib.error.HTTPError as e:
             raw = e.read()
             e.close()
-            try:
-                parsed = json.loads(raw)
-            except ValueError:
-                parsed = None
-            error = parsed.get("error") if isinstance(parsed, dict) else (raw.decode("utf-8", "replace") or None)
-            raise error_for(e.code, error, parsed, what) from None
+            raise self._status_error(e.code, raw, what) from None
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
             raise Isol8Error("%s: cannot reach %s: %s" % (what, self.host, reason)) from None

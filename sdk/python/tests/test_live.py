@@ -85,6 +85,104 @@ class Live(unittest.TestCase):
         with self.assertRaises(isol8.BadRequest):
             list(self.box().execute_stream(code="x", runtime="cobol"))
 
+    # ---- streaming over both transports ------------------------------------------------
+    @staticmethod
+    def shape(evs):
+        """Events with consecutive output chunks of one stream and phase joined (the chunking
+        is the pipe's, not the transport's), resourceUsage reduced to its presence."""
+        out = []
+        for e in evs:
+            if out and e.type in ("stdout", "stderr") and out[-1][:2] == (e.type, e.phase):
+                out[-1] = (e.type, e.phase, out[-1][2] + e.data, False)
+            else:
+                out.append((e.type, e.phase, e.data, e.resource_usage is not None))
+        return out
+
+    def stream(self, transport, **kw):
+        b = self.box(transport=transport, **{k: kw.pop(k) for k in ("session_id", "options") if k in kw})
+        evs = list(b.execute_stream(**kw))
+        self.assertEqual(b.last_transport, transport)
+        return evs
+
+    def test_auto_takes_the_websocket(self):
+        b = self.box()
+        self.assertEqual(b.transport, "auto")
+        evs = list(b.execute_stream(code="print(1)", runtime="python"))
+        self.assertEqual((b.last_transport, self.shape(evs)), ("ws", [("stdout", "code", "1\n", False),
+                                                                      ("exit", "code", "0", True)]))
+
+    def test_same_events_over_ws_and_sse(self):
+        req = dict(runtime="python", setup_script="echo set; echo up >&2",
+                   code="import sys\nprint('a')\nsys.stdout.flush()\nsys.stderr.write('b\\n')\nsys.exit(3)")
+        want = [("stdout", "setup", "set\n", False), ("stderr", "setup", "up\n", False), ("exit", "setup", "0", False),
+                ("stdout", "code", "a\n", False), ("stderr", "code", "b\n", False), ("exit", "code", "3", True)]
+        for t in ("ws", "sse"):
+            with self.subTest(transport=t):
+                evs = self.stream(t, **req)
+                # stdout and stderr are two pipes: their interleaving is not the transport's either
+                got = self.shape(evs)
+                self.assertEqual(sorted(got[:2]), sorted(want[:2]))
+                self.assertEqual(got[2:], want[2:])
+                self.assertEqual({type(e) for e in evs}, {isol8.StreamEvent})
+
+    def test_big_output_arrives_complete(self):
+        code = "import sys\nfor i in range(80):\n    sys.stdout.write(str(i % 10) * 65536)\n"
+        for t in ("ws", "sse"):
+            with self.subTest(transport=t):
+                # over the default 1 MiB cap, which a stream applies as a buffered run does
+                evs = self.stream(t, code=code, runtime="python", options={"maxOutputSize": "8m"})
+                out = "".join(e.data for e in evs if e.type == "stdout")
+                self.assertEqual(len(out), 80 * 65536)
+                self.assertEqual(out, "".join(str(i % 10) * 65536 for i in range(80)))
+                self.assertEqual((evs[-1].type, evs[-1].data), ("exit", "0"))
+
+    def test_slow_reader_gets_everything(self):
+        # The WebSocket is read only as the loop asks: a consumer that stops for a while leaves
+        # the bytes to the kernel's buffers, and nothing is lost or reordered.
+        import time
+        b = self.box(transport="ws", options={"maxOutputSize": "8m"})
+        it = b.execute_stream(code="import sys\nsys.stdout.write('y' * (4 << 20))", runtime="python")
+        first = next(it)
+        time.sleep(1)
+        rest = list(it)
+        out = first.data + "".join(e.data for e in rest if e.type == "stdout")
+        self.assertEqual((len(out), set(out), rest[-1].data), (4 << 20, {"y"}, "0"))
+
+    def test_stream_refusals_raise_the_servers_error(self):
+        for t in ("ws", "sse"):
+            with self.subTest(transport=t):
+                with self.assertRaises(isol8.BadRequest) as cm:
+                    self.stream(t, code="x", runtime="cobol")
+                self.assertEqual(cm.exception.status, 400)
+                self.assertTrue(cm.exception.error.startswith('Unknown runtime: "cobol"'), cm.exception.error)
+                self.assertTrue(str(cm.exception).startswith('Execution failed: Unknown runtime: "cobol"'))
+                # isol8d's refusal comes once the stream is open: an error event, on both alike
+                evs = list(RemoteIsol8(URL, KEY_BASH, transport=t).execute_stream(code="print(1)", runtime="python"))
+                self.assertEqual([(e.type, e.data, e.phase) for e in evs],
+                                 [("error", "runtime python is not allowed for tenant bashonly", None)])
+                with self.assertRaises(isol8.AuthenticationError) as cm:
+                    list(RemoteIsol8(URL, "not-a-key-0123456789", transport=t).execute_stream(code="1"))
+                self.assertEqual((cm.exception.status, cm.exception.error), (401, "Invalid API key"))
+
+    def test_stream_in_a_session_over_ws(self):
+        sid = "py-ws-" + uuid.uuid4().hex[:8]
+        with self.box(session_id=sid, transport="ws") as b:
+            b.execute(code="x = 40", runtime="python")
+            evs = list(b.execute_stream(code="print(x + 2)", runtime="python"))
+            self.assertEqual([(e.type, e.data) for e in evs], [("stdout", "42\n"), ("exit", "0")])
+            # A node pin the server does not hold: refused on both transports alike.
+            b.nodes[sid] = "node-elsewhere"
+            for t in ("ws", "sse"):
+                b.transport = t
+                with self.assertRaises(isol8.Isol8Error) as cm:
+                    list(b.execute_stream(code="print(1)", runtime="python"))
+                self.assertEqual((cm.exception.status, cm.exception.error), (421, "session lives on another node"))
+            del b.nodes[sid]
+
+    def test_bad_transport(self):
+        with self.assertRaises(ValueError):
+            RemoteIsol8(URL, KEY, transport="carrier-pigeon")
+
     def test_session_files_and_list(self):
         sid = "py-sdk-" + uuid.uuid4().hex[:8]
         with self.box(session_id=sid) as b:
