@@ -155,7 +155,7 @@ export interface StreamEvent {
   /** on the program's exit event: the run's usage, as in ExecutionResult */
   resourceUsage?: ResourceUsage;
   /** WebSocket only, on the error of an execute that could not start: the HTTP status SSE
-   * answers it with */
+   * answers it with (executeStream rejects with it; never yielded) */
   status?: number;
 }
 
@@ -183,7 +183,13 @@ export interface RemoteIsol8Options {
   sessionId?: string;
   /** Engine options sent with every run, bounded by the key's policy */
   options?: Isol8Options;
+  /** How executeStream streams: "ws" (GET /execute/ws, needs globalThis.WebSocket), "sse"
+   * (POST /execute/stream) or "auto" (default: WebSocket where there is one and the server
+   * offers it, else SSE) */
+  transport?: Transport;
 }
+
+export type Transport = "auto" | "ws" | "sse";
 
 export declare class Isol8Error extends Error {
   constructor(message: string, info?: { status?: number; error?: string; body?: unknown });
@@ -200,6 +206,9 @@ export declare class RemoteIsol8 {
   apiKey?: string;
   sessionId?: string;
   options?: Isol8Options;
+  transport: Transport;
+  /** what the last executeStream used */
+  lastTransport?: "ws" | "sse";
   /** the server's version, after start() */
   version?: string;
   /** session id -> the node (X-Isol8-Node) that answered its first request */

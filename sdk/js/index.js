@@ -1,5 +1,7 @@
 // RemoteIsol8: the original's remote engine over isol8's HTTP API. No dependencies: the
-// platform's fetch (Node 18+, browsers, Deno, Bun). Types in index.d.ts.
+// platform's fetch (Node 18+, browsers, Deno, Bun) and, for streaming, its WebSocket where
+// there is one (Node 22+, or Node 20/21 with --experimental-websocket; Deno; Bun), else
+// Server-Sent Events. Types in index.d.ts.
 
 export class Isol8Error extends Error {
   /**
@@ -28,15 +30,39 @@ const fromBase64 = (text) => {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 };
 
+const TRANSPORTS = ["auto", "ws", "sse"];
+
+/** A queue between the WebSocket's callbacks and an async iterator. */
+class Inbox {
+  #items = [];
+  #wake = null;
+  push(item) {
+    this.#items.push(item);
+    if (this.#wake) this.#wake();
+    this.#wake = null;
+  }
+  async next() {
+    while (!this.#items.length) await new Promise((resolve) => (this.#wake = resolve));
+    return this.#items.shift();
+  }
+}
+
 export class RemoteIsol8 {
   /** @param {import("./index.js").RemoteIsol8Options} opts */
-  constructor({ host, apiKey, sessionId, options } = {}) {
+  constructor({ host, apiKey, sessionId, options, transport = "auto" } = {}) {
     if (typeof host !== "string" || !/^https?:\/\//.test(host))
       throw new TypeError(`host must be an http:// or https:// URL, got ${JSON.stringify(host)}`);
+    if (!TRANSPORTS.includes(transport))
+      throw new TypeError(`transport must be one of ${TRANSPORTS.join(", ")}, got ${JSON.stringify(transport)}`);
     this.host = host.replace(/\/+$/, "");
     this.apiKey = apiKey;
     this.sessionId = sessionId;
     this.options = options;
+    /** "auto" (WebSocket where the platform has one and the server offers it, else SSE), "ws" or "sse". */
+    this.transport = transport;
+    /** What the last executeStream used: "ws" or "sse". */
+    this.lastTransport = undefined;
+    this.#wsAvailable = undefined;
     this.version = undefined;
     /** Behind a balancer: the node that answered each session's first request, echoed as
      * X-Isol8-Node so that another node refuses the session instead of starting it afresh. */
@@ -65,10 +91,34 @@ export class RemoteIsol8 {
     return (await this.#call("POST", "/execute", this.#envelope(req), "Execution failed", this.sessionId)).json();
   }
 
-  /** Runs code; yields StreamEvents (Server-Sent Events) as the program writes. Breaking out
-   * of the loop stops the program. */
+  #wsAvailable;
+
+  /** Runs code; yields StreamEvents as the program writes, over a WebSocket or Server-Sent
+   * Events (the transport option): the same events either way. A request the server refuses
+   * rejects before any event; breaking out of the loop stops the program. */
   async *executeStream(req) {
-    const res = await this.#call("POST", "/execute/stream", this.#envelope(req), "Execution failed", this.sessionId);
+    const env = this.#envelope(req);
+    const wsCtor = globalThis.WebSocket;
+    if (this.transport === "ws" && typeof wsCtor !== "function")
+      throw new Isol8Error("Execution failed: transport \"ws\" needs globalThis.WebSocket (Node 22+, or --experimental-websocket)");
+    if (this.transport === "ws" || (this.transport === "auto" && typeof wsCtor === "function" && this.#wsAvailable !== false)) {
+      const ws = await this.#wsOpen(wsCtor, this.transport === "auto");
+      if (ws) {
+        this.lastTransport = "ws";
+        yield* this.#wsEvents(ws.socket, ws.inbox, env);
+        return;
+      }
+    }
+    const wsFailed = this.transport === "auto" && this.#wsAvailable === undefined && typeof wsCtor === "function";
+    const res = await this.#call("POST", "/execute/stream", env, "Execution failed", this.sessionId);
+    // The WebSocket failed before it opened but SSE works: the server (or the platform, which
+    // may not send headers on a WebSocket) does not offer it; stop trying.
+    if (wsFailed) this.#wsAvailable = false;
+    this.lastTransport = "sse";
+    yield* this.#sseEvents(res);
+  }
+
+  async *#sseEvents(res) {
     const decoder = new TextDecoder();
     let buf = "";
     try {
@@ -84,6 +134,76 @@ export class RemoteIsol8 {
     } finally {
       // An early break: drop the connection, and the server interrupts the program.
       await res.body.cancel().catch(() => {});
+    }
+  }
+
+  /** Opens GET /execute/ws; resolves with the socket and its inbox, or null (fallback only) when
+   * it fails before opening. The platform's WebSocket gives no HTTP status for a refused
+   * upgrade, so auto mode then asks over SSE, which answers with the server's error. */
+  async #wsOpen(wsCtor, fallback) {
+    const url = this.host.replace(/^http/, "ws") + "/execute/ws";
+    const headers = this.#headers(this.sessionId);
+    let socket;
+    try {
+      // Node, Deno and Bun take headers here; a browser's WebSocket takes protocols only and
+      // throws on an object (it cannot send the Authorization header).
+      socket = new wsCtor(url, { headers });
+    } catch (e) {
+      if (fallback) return null;
+      throw new Isol8Error(`Execution failed: this platform's WebSocket cannot send headers: ${e.message}`);
+    }
+    const inbox = new Inbox();
+    const opened = await new Promise((resolve) => {
+      socket.onopen = () => resolve(true);
+      socket.onerror = () => resolve(false);
+      socket.onclose = () => resolve(false);
+    });
+    if (!opened) {
+      if (fallback) return null;
+      throw new Isol8Error(`Execution failed: the WebSocket upgrade at ${url} failed (refused, or the server is unreachable)`);
+    }
+    this.#wsAvailable = true;
+    socket.onmessage = (m) => inbox.push({ kind: "message", data: m.data });
+    socket.onerror = (e) => inbox.push({ kind: "error", message: e.message ?? "WebSocket error" });
+    socket.onclose = (e) => inbox.push({ kind: "close", code: e.code, reason: e.reason });
+    return { socket, inbox };
+  }
+
+  async *#wsEvents(socket, inbox, env) {
+    let started = false, closed = false;
+    try {
+      socket.send(JSON.stringify({ type: "execute", ...env }));
+      for (;;) {
+        const item = await inbox.next();
+        if (item.kind === "close") {
+          closed = true;
+          if (item.code !== 1000)
+            throw new Isol8Error(`Execution failed: the server closed the WebSocket with ${item.code} ${item.reason}`.trimEnd());
+          return;
+        }
+        if (item.kind === "error") continue; // a close follows
+        if (typeof item.data !== "string") continue; // the API sends text only
+        let ev;
+        try {
+          ev = JSON.parse(item.data);
+        } catch {
+          throw new Isol8Error("Execution failed: a WebSocket message is not JSON");
+        }
+        // An execute that could not start: the status POST /execute/stream would have answered.
+        if (ev.type === "error" && "status" in ev && !started) {
+          const error = String(ev.data);
+          throw new Isol8Error(`Execution failed: ${error}`, { status: ev.status, error, body: { error } });
+        }
+        started = true;
+        yield ev;
+      }
+    } finally {
+      // An early break: close, and the server interrupts the program.
+      if (!closed) {
+        try {
+          socket.close(1000);
+        } catch {}
+      }
     }
   }
 
@@ -124,14 +244,19 @@ export class RemoteIsol8 {
     return env;
   }
 
-  async #call(method, path, body, what, session) {
-    const headers = { Accept: "application/json" };
+  #headers(session) {
+    const headers = {};
     if (this.apiKey) headers.Authorization = `Bearer ${this.apiKey}`;
     if (session) {
       // Where a balancer hashes without reading the body; the server checks it matches.
       headers["X-Isol8-Session"] = session;
       if (this.nodes.has(session)) headers["X-Isol8-Node"] = this.nodes.get(session);
     }
+    return headers;
+  }
+
+  async #call(method, path, body, what, session) {
+    const headers = { Accept: "application/json", ...this.#headers(session) };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     let res;
     try {

@@ -1,8 +1,11 @@
 #!/bin/bash
 # The JavaScript/TypeScript SDK (sdk/js) against a live `isol8 serve` and isol8d on the real
-# engine: `node --test` (live calls, and index.d.ts against docs/openapi.json), then `npm pack`,
-# the tarball installed offline into a scratch project running a short program. TAP, final
-# "N passed, N failed"; exit 77 (skip) unless root, or without node and npm.
+# engine: `node --test` (live calls, a local stand-in for the session headers and the fallback,
+# index.d.ts against docs/openapi.json) twice: as node starts by default (on Node 20 without
+# globalThis.WebSocket, so streams go over SSE) and with --experimental-websocket (streams go
+# over the WebSocket, and each live streaming case runs over both); then `npm pack`, the tarball
+# installed offline into a scratch project running a short program. TAP, final "N passed,
+# N failed"; exit 77 (skip) unless root, or without node and npm.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -18,12 +21,29 @@ fi
 sdk_setup sdk_js_test
 export npm_config_cache=$T_TMP/npm-cache npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
-case_node_tests() {
-	run_cap env ISOL8_TEST_URL="$SRV_URL" ISOL8_TEST_KEY="$KA" ISOL8_TEST_KEY_BASH="$KB" \
-		ISOL8_OPENAPI="$SRC/docs/openapi.json" node --test "$SRC/sdk/js/test/"
-	is "$RC" 0 "node --test: live calls and index.d.ts against the OpenAPI schemas"
-	like "$OUT" $'\n# pass 25\n# fail 0\n# cancelled 0\n# skipped 0\n' "25 passed, none failed or skipped"
+# Node 22+ has globalThis.WebSocket by default; Node 20 only with --experimental-websocket.
+PLAIN_WS=$(node -p 'typeof globalThis.WebSocket === "function" ? 1 : 0')
+
+node_tests() { # WS(0|1) [NODE-FLAG]
+	run_cap env ISOL8_TEST_URL="$SRV_URL" ISOL8_TEST_KEY="$KA" ISOL8_TEST_KEY_BASH="$KB" ISOL8_TEST_EXPECT_WS="$1" \
+		ISOL8_OPENAPI="$SRC/docs/openapi.json" node ${2:+"$2"} --test "$SRC/sdk/js/test/"
+	is "$RC" 0 "node ${2:+$2 }--test: live calls, the stand-in and index.d.ts against the OpenAPI schemas"
+	# Without a WebSocket the ws-only cases skip (the same events over both, the session over
+	# ws, the stand-in's WebSocket and fallback cases); with one, the no-WebSocket error case.
+	if [ "$1" = 1 ]; then
+		like "$OUT" $'\n# pass 35\n# fail 0\n# cancelled 0\n# skipped 1\n' "35 passed, none failed, 1 skipped (the no-WebSocket case)"
+	else
+		like "$OUT" $'\n# pass 31\n# fail 0\n# cancelled 0\n# skipped 5\n' "31 passed, none failed, 5 skipped (the WebSocket cases)"
+	fi
 	[ "$RC" = 0 ] || diag "$(grep -A12 '^not ok' <<<"$OUT")"
+}
+
+case_node_tests() {
+	node_tests "$PLAIN_WS"
+}
+
+case_node_tests_websocket() {
+	node_tests 1 --experimental-websocket
 }
 
 case_npm_pack() {
@@ -47,14 +67,21 @@ await box.putFile("in.txt", "six times seven");
 const r = await box.execute({ code: "print(open('in.txt').read(), '=', answer)", runtime: "python" });
 console.log(r.exitCode, r.stdout.trim());
 for await (const ev of box.executeStream({ code: "print('streamed')", runtime: "python" })) console.log(ev.type, JSON.stringify(ev.data), ev.phase);
+console.log("over", box.lastTransport);
 await box.stop();
 JS
-	run_cap sh -c "cd '$T_TMP/app' && node prog.mjs '$SRV_URL' '$KA'"
-	is "$RC|$OUT" '0|0 six times seven = 42
-stdout "streamed\n" code
-exit "0" code
-' "a program using the installed package runs code, a file and a stream"
-	[ "$RC" = 0 ] || diag "$ERR"
+	local flag transport
+	for flag in "" --experimental-websocket; do
+		transport=sse
+		[ -n "$flag" ] || [ "$PLAIN_WS" = 1 ] && transport=ws
+		run_cap sh -c "cd '$T_TMP/app' && node $flag prog.mjs '$SRV_URL' '$KA'"
+		is "$RC|$OUT" "0|0 six times seven = 42
+stdout \"streamed\\n\" code
+exit \"0\" code
+over $transport
+" "node${flag:+ $flag}: a program using the installed package runs code, a file and a stream (over $transport)"
+		[ "$RC" = 0 ] || diag "$ERR"
+	done
 }
 
 run_cases "$@"
