@@ -54,6 +54,8 @@ export interface Isol8Options {
   poolStrategy?: string;
   poolSize?: unknown;
   remoteCode?: Record<string, unknown>;
+  /** a stronger isolation tier than the tenant's (runsc: gVisor); a weaker one is refused */
+  isolation?: "runc" | "runsc";
 }
 
 export interface Limits {
