@@ -125,6 +125,10 @@ class RemoteIsol8:
                 return None
             raise Isol8Error("%s: %s" % (what, e)) from None
         except OSError as e:
+            # SSE goes through urllib, which may reach the server where a direct socket does
+            # not (a proxy from the environment): auto tries it, without giving up on ws.
+            if fallback:
+                return None
             raise Isol8Error("%s: cannot reach %s: %s" % (what, self.host, e)) from None
         self._ws_available = True
         self._remember_node(ws.headers.get("x-isol8-node"))
