@@ -66,7 +66,11 @@ await box.execute({ code: "answer = 6 * 7", runtime: "python" }); // the first r
 await box.putFile("in.txt", "six times seven");
 const r = await box.execute({ code: "print(open('in.txt').read(), '=', answer)", runtime: "python" });
 console.log(r.exitCode, r.stdout.trim());
-for await (const ev of box.executeStream({ code: "print('streamed')", runtime: "python" })) console.log(ev.type, JSON.stringify(ev.data), ev.phase);
+const evs = [];
+for await (const ev of box.executeStream({ code: "print('streamed')", runtime: "python" })) evs.push(ev);
+// an unbuffered print may come as two chunks: the stdout events joined
+console.log("stdout", JSON.stringify(evs.filter((e) => e.type === "stdout").map((e) => e.data).join("")), [...new Set(evs.map((e) => e.phase))].join());
+console.log(evs.at(-1).type, JSON.stringify(evs.at(-1).data), evs.at(-1).phase);
 console.log("over", box.lastTransport);
 await box.stop();
 JS

@@ -163,7 +163,7 @@ test("a session streams over ws; a foreign node pin is refused on both transport
   const sid = "js-ws-" + Math.random().toString(16).slice(2, 10);
   const b = box({ sessionId: sid, transport: "ws" });
   await b.execute({ code: "x = 40", runtime: "python" });
-  assert.deepEqual((await collect(b, { code: "print(x + 2)", runtime: "python" })).map((e) => [e.type, e.data]), [["stdout", "42\n"], ["exit", "0"]]);
+  assert.deepEqual(shape(await collect(b, { code: "print(x + 2)", runtime: "python" })).map((e) => e.slice(0, 3)), [["stdout", "code", "42\n"], ["exit", "code", "0"]]);
   b.nodes.set(sid, "node-elsewhere");
   for (const t of ["ws", "sse"]) {
     b.transport = t;

@@ -169,7 +169,7 @@ class Live(unittest.TestCase):
         with self.box(session_id=sid, transport="ws") as b:
             b.execute(code="x = 40", runtime="python")
             evs = list(b.execute_stream(code="print(x + 2)", runtime="python"))
-            self.assertEqual([(e.type, e.data) for e in evs], [("stdout", "42\n"), ("exit", "0")])
+            self.assertEqual([x[:3] for x in self.shape(evs)], [("stdout", "code", "42\n"), ("exit", "code", "0")])
             # A node pin the server does not hold: refused on both transports alike.
             b.nodes[sid] = "node-elsewhere"
             for t in ("ws", "sse"):
