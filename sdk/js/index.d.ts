@@ -54,8 +54,6 @@ export interface Isol8Options {
   poolStrategy?: string;
   poolSize?: unknown;
   remoteCode?: Record<string, unknown>;
-  /** a stronger isolation tier than the tenant's (runsc: gVisor); a weaker one is refused */
-  isolation?: "runc" | "runsc";
 }
 
 export interface Limits {
