@@ -447,14 +447,17 @@ int keys_principal(struct broker *b, const struct keystore_key *k, int *tenant, 
 		   uid_t frontend_uid, struct isol8_err *err);
 
 /* keys_pg.c: the PostgreSQL key store through isol8-keystore */
-#define KEYS_PG_HELLO_MS 3000 /* a parked hello waits this long for its key check */
-#define KEYS_PG_ADMIN_MS 5000 /* an isol8 keys request, for its answer */
+#define KEYS_PG_HELLO_MS 3000  /* a parked hello waits this long for its key check */
+#define KEYS_PG_ADMIN_MS 5000  /* an isol8 keys request, for its answer */
+#define KEYS_PG_STUCK_MS 15000 /* key checks unanswered this long: the child is restarted */
 bool keys_pg_enabled(const struct broker *b);
 bool keys_is_pg_url(const char *s);
 void keys_pg_stop(void);
 /* Main loop: the channel to poll (-1: none), and what to do when it is readable. */
 int keys_pg_poll_fd(void);
 void keys_pg_readable(struct broker *b);
+/* Main loop, every wake-up: restart a child that stopped answering key checks. */
+void keys_pg_watch(uint64_t now);
 /* Main loop: ask for the key whose token hashes to hash_hex; the answer comes to
  * broker_pending_key_result with *req_out. Never waits. */
 int keys_pg_validate_send(const char *hash_hex, uint32_t *req_out, struct isol8_err *err);

@@ -10,7 +10,8 @@
  * - the admin requests (isol8 keys, POST /auth/keys) from the keys threads, each with a socket
  *   of its own for the answer, waited for at most KEYS_PG_ADMIN_MS.
  * Sends never wait (trysend): a child that stops reading fails requests instead of blocking
- * the loop. Its answers are checked against the protocol table and bounded (keyrow_get). New
+ * the loop, and one that leaves key checks unanswered for KEYS_PG_STUCK_MS is killed (the
+ * supervisor starts a new one). Its answers are checked against the protocol table and bounded (keyrow_get). New
  * keys are made here (keystore_new_key): the child sees hashes only. */
 #include "config.h"
 
@@ -36,6 +37,10 @@
 static pthread_mutex_t ks_lock = PTHREAD_MUTEX_INITIALIZER;
 static int ks_chan = -1; /* written by the main loop (spawn, reap), under ks_lock */
 static uint32_t ks_req;
+/* The main loop's watch on key checks (keys_pg_watch): how many were sent and not answered yet,
+ * and since when the child has answered none of them. */
+static unsigned ks_outstanding;
+static uint64_t ks_silent_since;
 
 bool keys_pg_enabled(const struct broker *b)
 {
@@ -98,6 +103,8 @@ static bool keystore_reaped(void *ctx, unsigned idx, pid_t pid, int status, uint
 	pthread_mutex_lock(&ks_lock);
 	ks_chan = xclose(ks_chan);
 	pthread_mutex_unlock(&ks_lock);
+	ks_outstanding = 0;
+	ks_silent_since = 0;
 	return true;
 }
 
@@ -152,7 +159,24 @@ int keys_pg_validate_send(const char *hash_hex, uint32_t *req_out, struct isol8_
 	r = send_locked(KS_VALIDATE, *req_out, &p, -1, err);
 	pthread_mutex_unlock(&ks_lock);
 	isol8_buf_free(&p);
+	if (r == 0 && ks_outstanding++ == 0)
+		ks_silent_since = clock_mono_ms();
 	return r;
+}
+
+void keys_pg_watch(uint64_t now)
+{
+	/* Its own deadlines (connect 3 s, statements 5 s) make a working child answer well within
+	 * this; one that does not has hung (or was stopped) and is restarted rather than left to
+	 * fail every key check at its deadline. */
+	/* now is the loop's time from before this wake-up's events: a check sent since is newer. */
+	if (!ks_outstanding || now < ks_silent_since || now - ks_silent_since < KEYS_PG_STUCK_MS)
+		return;
+	log_error("key store client (pid %d) has answered none of %u key checks for %d ms: restarting it",
+		  (int)supervise_pid(SV_KEYSTORE, 0), ks_outstanding, KEYS_PG_STUCK_MS);
+	supervise_kill(SV_KEYSTORE, 0, SIGKILL);
+	ks_outstanding = 0;
+	ks_silent_since = 0;
 }
 
 /* A KS_REPLY_ERR's code and text into err. */
@@ -180,6 +204,8 @@ void keys_pg_readable(struct broker *b)
 		pthread_mutex_lock(&ks_lock);
 		ks_chan = xclose(ks_chan);
 		pthread_mutex_unlock(&ks_lock);
+		ks_outstanding = 0;
+		ks_silent_since = 0;
 		supervise_kill(SV_KEYSTORE, 0, SIGKILL);
 		return;
 	}
@@ -188,6 +214,8 @@ void keys_pg_readable(struct broker *b)
 		isol8_msg_free(&m);
 		return;
 	}
+	if (ks_outstanding && --ks_outstanding)
+		ks_silent_since = clock_mono_ms();
 	if (m.type == KS_REPLY_OK) {
 		struct keystore_key k;
 		if (keyrow_get(&m, &k, &err) < 0 || isol8_msg_end(&m, &err) < 0) {

@@ -173,6 +173,8 @@ int broker_loop(struct broker *b, int sfd)
 		broker_watch_workers(b, now);
 		supervise_reap(now, b->stopping);
 		broker_pending_expire(b, now);
+		if (keys_pg_enabled(b))
+			keys_pg_watch(now);
 		broker_run_queue(b);
 		if (now - last_deadline_check >= 1000) {
 			last_deadline_check = now;
