@@ -103,7 +103,13 @@ hx() {
 		-H 'Content-Type: application/json' "${body[@]}" "http://127.0.0.1:${S_PORT[$1]}$4")
 	BODY=$(cat "$T_TMP/body")
 }
-hexec() { hx "$1" "$2" POST /execute '{"request":{"code":"print(6*7)","runtime":"python"}}'; }
+hexec() {
+	hx "$1" "$2" POST /execute '{"request":{"code":"print(6*7)","runtime":"python"}}'
+	# The daemon's side of an unexpected "key store unavailable", for the TAP log.
+	[ "$CODE" = 503 ] && diag "node $1 log: $(grep 'key store' "${D_LOG[$1]}" | tail -3)"
+
+	return 0
+}
 keystore_pid() { # NODE -> pid of its isol8-keystore
 	local c
 	for c in $(cat /proc/"${D_PID[$1]}"/task/*/children 2>/dev/null); do
@@ -248,6 +254,39 @@ case_g_keystore_restarted() {
 	hexec b "$k"
 	is "$CODE|$(json_get "$BODY" .stdout)" '200|"42\n"' "and keys work through it"
 	like "$(cat "${D_LOG[b]}")" "key store client \\(pid $p\\) killed by signal 9" "its death is logged"
+}
+
+case_h_keystore_hung() {
+	local k p bg i
+	keys a create --name patient --tenant local --json
+	k=$(json_get "$OUT" .key | tr -d '"')
+	p=$(keystore_pid a)
+	kill -STOP "$p"
+	# A key check waits aside: the node answers others meanwhile.
+	curl -s -m 20 -o "$T_TMP/bg" -w '%{http_code}' -H "Authorization: Bearer $k" \
+		"http://127.0.0.1:${S_PORT[a]}/sessions" >"$T_TMP/bg.code" &
+	bg=$!
+	sleep 0.3
+	hx a "$MASTER" GET /sessions
+	is "$CODE|$(kill -0 "$bg" 2>/dev/null && echo waiting)" '200|waiting' \
+		"while a key check waits for a stopped isol8-keystore, the node serves other requests"
+	wait "$bg"
+	is "$(cat "$T_TMP/bg.code")|$(cat "$T_TMP/bg")" '503|{"error":"key store unavailable; retry in a moment"}' \
+		"the waiting request is refused with the clear error, not left hanging"
+	keys a list
+	is "$RC|$ERR" $'1|[ERR] key store unavailable; retry in a moment\n' "isol8 keys gives up too"
+	# Unanswered key checks for 15 s: the broker kills it and the supervisor starts another.
+	for ((i = 0; i < 25; i++)); do
+		hexec a "$k"
+		[ -n "$(keystore_pid a)" ] && [ "$(keystore_pid a)" != "$p" ] && break
+	done
+	kill -CONT "$p" 2>/dev/null
+	isnt "$(keystore_pid a)" "$p" "a key store client that stopped answering is replaced"
+	like "$(cat "${D_LOG[a]}")" "key store client \\(pid $p\\) has answered none of [0-9]+ key checks for 15000 ms: restarting it" \
+		"and the broker says why"
+	wait_keystore a
+	hexec a "$k"
+	is "$CODE|$(json_get "$BODY" .stdout)" '200|"42\n"' "keys work again through the new one"
 }
 
 run_cases "$@"
