@@ -213,7 +213,13 @@ static void print_json(json_object *containers, json_object *images, bool dry_ru
 	json_object_put(o);
 }
 
-int cmd_cleanup(int argc, char **argv)
+struct cleanup_args {
+	const char *filter, *container, *socket;
+	bool force, with_images, dry_run, as_json;
+};
+
+/* Returns the exit status when the command ends here (--help, a usage error), else -1. */
+static int parse_cleanup_args(int argc, char **argv, struct cleanup_args *a)
 {
 	static const struct option opts[] = {
 		{"force", no_argument, NULL, 'f'},
@@ -226,42 +232,36 @@ int cmd_cleanup(int argc, char **argv)
 		{"socket", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
-	struct isol8_err err = ISOL8_ERR_INIT;
-	json_object *all = NULL, *containers = NULL, *images = NULL;
-	const char *filter = NULL, *container = NULL, *socket = NULL;
-	bool force = false, with_images = false, dry_run = false, as_json = false;
-	struct docker *d = NULL;
-	size_t cfail = 0, ifail = 0;
-	int c, rc = 1, nc, ni;
+	int c;
 
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			force = true;
+			a->force = true;
 			break;
 		case 'i':
-			with_images = true;
+			a->with_images = true;
 			break;
 		case 'n':
-			dry_run = true;
+			a->dry_run = true;
 			break;
 		case 'j':
-			as_json = true;
+			a->as_json = true;
 			break;
 		case 'F':
-			filter = optarg;
-			if (!*filter || *filter == '=') {
+			a->filter = optarg;
+			if (!*a->filter || *a->filter == '=') {
 				fprintf(stderr, "[ERR] --filter: expected KEY or KEY=VALUE\n");
 				return 2;
 			}
 			break;
 		case 'C':
-			container = optarg;
+			a->container = optarg;
 			break;
 		case 'S':
-			socket = optarg;
+			a->socket = optarg;
 			break;
 		case 'h':
 			cleanup_usage(stdout);
@@ -274,97 +274,158 @@ int cmd_cleanup(int argc, char **argv)
 		fprintf(stderr, "[ERR] cleanup: unexpected argument: %s; see 'isol8 cleanup --help'\n", argv[optind]);
 		return 2;
 	}
-	/* One kept container of the caller's, through isol8d: the broker checks whose it is. */
-	if (container) {
-		if (force || with_images || dry_run || filter) {
-			fprintf(stderr, "[ERR] cleanup --container takes only --json and --socket\n");
-			return 2;
-		}
-		return kept_remove(socket, container, as_json);
+	return -1;
+}
+
+/* Flags that belong to the other mode (one kept container through isol8d, or a sweep through
+ * the engine) are refused rather than ignored. Returns 2 after the [ERR] line, else -1. */
+static int mode_conflict(const struct cleanup_args *a)
+{
+	if (a->container && (a->force || a->with_images || a->dry_run || a->filter)) {
+		fprintf(stderr, "[ERR] cleanup --container takes only --json and --socket\n");
+		return 2;
 	}
-	if (socket) {
+	if (!a->container && a->socket) {
 		fprintf(stderr, "[ERR] cleanup --socket goes with --container ID\n");
 		return 2;
 	}
 	/* The confirmation prompt would share stdout with the JSON. */
-	if (as_json && !force && !dry_run) {
+	if (!a->container && a->as_json && !a->force && !a->dry_run) {
 		fprintf(stderr, "[ERR] cleanup --json needs --force or --dry-run (it cannot ask)\n");
 		return 2;
 	}
-	d = isol8_images_connect();
-	if (!d)
-		return 1;
+	return -1;
+}
+
+/* The managed containers (and with --images the managed images) that --filter keeps;
+ * *images stays NULL without --images. */
+static int list_managed(struct docker *d, const struct cleanup_args *a, json_object **containers, json_object **images)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	json_object *all = NULL;
+
 	if (docker_container_list(d, CONTAINER_FILTER, true, &all, &err) < 0) {
 		fprintf(stderr, "[ERR] list containers: %s\n", err.msg);
-		goto out;
+		return -1;
 	}
-	containers = narrow(all, filter);
+	*containers = narrow(all, a->filter);
 	json_object_put(all);
+	if (!a->with_images)
+		return 0;
 	all = NULL;
-	if (with_images) {
-		if (docker_image_list(d, MANAGED_FILTER, &all, &err) < 0) {
-			fprintf(stderr, "[ERR] list images: %s\n", err.msg);
-			goto out;
-		}
-		images = narrow(all, filter);
-		json_object_put(all);
-		all = NULL;
+	if (docker_image_list(d, MANAGED_FILTER, &all, &err) < 0) {
+		fprintf(stderr, "[ERR] list images: %s\n", err.msg);
+		return -1;
 	}
-	nc = (int)json_object_array_length(containers);
-	ni = images ? (int)json_object_array_length(images) : 0;
-	if (as_json) {
-		int rcn = 0, rin = 0;
-		if (!dry_run) {
-			rcn = nc ? remove_containers(d, containers, &cfail) : 0;
-			rin = ni ? remove_images(d, images, &ifail) : 0;
-		}
-		print_json(containers, images, dry_run, rcn, rin, cfail, ifail);
-		rc = cfail || ifail ? 1 : 0;
-		goto out;
+	*images = narrow(all, a->filter);
+	json_object_put(all);
+	return 0;
+}
+
+static size_t list_len(json_object *list)
+{
+	return list ? json_object_array_length(list) : 0;
+}
+
+/* --json never asks: with --force it removes, with --dry-run it only reports. */
+static int cleanup_json(struct docker *d, const struct cleanup_args *a, json_object *containers, json_object *images)
+{
+	size_t cfail = 0, ifail = 0;
+	int rcn = 0, rin = 0;
+
+	if (!a->dry_run) {
+		rcn = list_len(containers) ? remove_containers(d, containers, &cfail) : 0;
+		rin = list_len(images) ? remove_images(d, images, &ifail) : 0;
 	}
+	print_json(containers, images, a->dry_run, rcn, rin, cfail, ifail);
+	return cfail || ifail ? 1 : 0;
+}
+
+/* Without --force a person has to say yes; a pipe on stdin cannot. Returns 1 to go on,
+ * 0 when the answer was no, -1 when nobody could be asked. */
+static int confirmed(const struct cleanup_args *a)
+{
+	if (a->force)
+		return 1;
+	if (!isatty(STDIN_FILENO)) {
+		fprintf(stderr,
+			"[ERR] Refusing to remove without confirmation: stdin is not a terminal (use "
+			"--force)\n");
+		return -1;
+	}
+	if (!confirm(a->with_images ? "containers and images" : "containers")) {
+		printf("Cleanup cancelled\n");
+		return 0;
+	}
+	return 1;
+}
+
+static size_t remove_reported(struct docker *d, json_object *list, const char *what,
+			      int (*remove)(struct docker *, json_object *, size_t *))
+{
+	size_t failed = 0;
+	int removed = remove(d, list, &failed);
+
+	printf("Removed %d %s(s)", removed, what);
+	if (failed)
+		printf(", %zu failed", failed);
+	printf("\n");
+	return failed;
+}
+
+/* The listing, the dry run or the question, then the removal with a line per kind. */
+static int cleanup_shown(struct docker *d, const struct cleanup_args *a, json_object *containers, json_object *images)
+{
+	int nc = (int)list_len(containers), ni = (int)list_len(images), ok;
+	size_t failed = 0;
+
 	if (nc == 0 && ni == 0) {
-		printf(with_images ? "No isol8 containers or images found\n" : "No isol8 containers found\n");
-		rc = 0;
-		goto out;
+		printf(a->with_images ? "No isol8 containers or images found\n" : "No isol8 containers found\n");
+		return 0;
 	}
 	print_containers(containers);
 	if (images)
 		print_images(images);
-	if (dry_run) {
+	if (a->dry_run) {
 		printf("Dry run: nothing removed (%d container(s), %d image(s) would be)\n", nc, ni);
-		rc = 0;
-		goto out;
+		return 0;
 	}
-	if (!force) {
-		if (!isatty(STDIN_FILENO)) {
-			fprintf(stderr,
-				"[ERR] Refusing to remove without confirmation: stdin is not a terminal (use "
-				"--force)\n");
-			goto out;
-		}
-		if (!confirm(with_images ? "containers and images" : "containers")) {
-			printf("Cleanup cancelled\n");
-			rc = 0;
-			goto out;
-		}
-	}
-	if (nc) {
-		int removed = remove_containers(d, containers, &cfail);
-		printf("Removed %d container(s)", removed);
-		if (cfail)
-			printf(", %zu failed", cfail);
-		printf("\n");
-	}
-	if (ni) {
-		int removed = remove_images(d, images, &ifail);
-		printf("Removed %d image(s)", removed);
-		if (ifail)
-			printf(", %zu failed", ifail);
-		printf("\n");
-	}
-	rc = cfail || ifail ? 1 : 0;
-out:
-	json_object_put(all);
+	ok = confirmed(a);
+	if (ok < 0)
+		return 1;
+	if (ok == 0)
+		return 0;
+	if (nc)
+		failed += remove_reported(d, containers, "container", remove_containers);
+	if (ni)
+		failed += remove_reported(d, images, "image", remove_images);
+	return failed ? 1 : 0;
+}
+
+int cmd_cleanup(int argc, char **argv)
+{
+	struct cleanup_args a = {0};
+	json_object *containers = NULL, *images = NULL;
+	struct docker *d = NULL;
+	int rc;
+
+	rc = parse_cleanup_args(argc, argv, &a);
+	if (rc < 0)
+		rc = mode_conflict(&a);
+	if (rc >= 0)
+		return rc;
+	/* One kept container of the caller's, through isol8d: the broker checks whose it is. */
+	if (a.container)
+		return kept_remove(a.socket, a.container, a.as_json);
+	d = isol8_images_connect();
+	if (!d)
+		return 1;
+	if (list_managed(d, &a, &containers, &images) < 0)
+		rc = 1;
+	else if (a.as_json)
+		rc = cleanup_json(d, &a, containers, images);
+	else
+		rc = cleanup_shown(d, &a, containers, images);
 	json_object_put(containers);
 	json_object_put(images);
 	docker_close(d);
