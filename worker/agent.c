@@ -221,155 +221,220 @@ int agent_exec_warm(int afd, const void *job, size_t job_len, const char *in, si
 	}
 }
 
+/* What one run's pump holds between polls; only our ends of the pipes are in it. */
+struct pump_stream {
+	int fd;
+	bool open;
+};
+
+struct pump_stdin {
+	int fd; /* -1 once all of data went in, or the program stopped reading */
+	const char *data;
+	size_t len, sent;
+};
+
+struct agent_pump {
+	int afd, ctrl_fd;
+	struct pump_stream out, err;
+	struct pump_stdin in;
+	uint64_t deadline, exit_at;
+	bool exited, killed;
+	struct pump_out *o;
+	struct agent_outcome *x;
+};
+
+enum pump_src { SRC_OUT = 1, SRC_ERR = 2, SRC_AGENT = 3, SRC_STDIN = 4, SRC_CTRL = 5 };
+
+/* The agent enforces the timeout itself; past the deadline the worker kills the group as a
+ * backstop and gives the agent two more seconds before it gives up on it. */
+static int check_deadline(struct agent_pump *p, uint64_t now, struct isol8_err *err)
+{
+	if (now < p->deadline)
+		return 0;
+	if (p->killed)
+		return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "the sandbox agent does not answer");
+	kill_group(p->afd, SIGKILL);
+	p->killed = true;
+	p->x->timed_out = true;
+	p->deadline = now + 2000;
+	return 0;
+}
+
+static void poll_add(struct pollfd *pf, int *idx, int *np, int fd, short events, enum pump_src src)
+{
+	pf[*np] = (struct pollfd){.fd = fd, .events = events};
+	idx[(*np)++] = src;
+}
+
+/* Once the program has exited, neither the agent nor the control channel is waited on. */
+static int poll_set(const struct agent_pump *p, struct pollfd *pf, int *idx)
+{
+	int np = 0;
+
+	if (p->out.open)
+		poll_add(pf, idx, &np, p->out.fd, POLLIN, SRC_OUT);
+	if (p->err.open)
+		poll_add(pf, idx, &np, p->err.fd, POLLIN, SRC_ERR);
+	if (!p->exited)
+		poll_add(pf, idx, &np, p->afd, POLLIN, SRC_AGENT);
+	if (p->in.fd >= 0)
+		poll_add(pf, idx, &np, p->in.fd, POLLOUT, SRC_STDIN);
+	if (p->ctrl_fd >= 0 && !p->exited)
+		poll_add(pf, idx, &np, p->ctrl_fd, POLLIN, SRC_CTRL);
+	return np;
+}
+
+static void read_output(struct agent_pump *p, int stream)
+{
+	struct pump_stream *st = stream == SRC_OUT ? &p->out : &p->err;
+	char buf[65536];
+	ssize_t got = read(st->fd, buf, sizeof buf);
+
+	if (got > 0)
+		pump_out_write(p->o, stream, buf, (size_t)got);
+	else if (got == 0 || errno != EINTR)
+		st->open = false;
+}
+
+/* A_EXIT: the status, whether the agent's own timer fired, and the program's resource use. */
+static int take_exit(struct agent_pump *p, struct isol8_msg *m, struct isol8_err *err)
+{
+	struct agent_outcome *x = p->x;
+	uint32_t code;
+	uint8_t sig, to;
+	uint64_t wall, uu, su, rss;
+
+	if (isol8_get_u32(m, &code, err) < 0 || isol8_get_u8(m, &sig, err) < 0 || isol8_get_u8(m, &to, err) < 0 ||
+	    isol8_get_u64(m, &wall, err) < 0 || isol8_get_u64(m, &uu, err) < 0 || isol8_get_u64(m, &su, err) < 0 ||
+	    isol8_get_u64(m, &rss, err) < 0 || isol8_msg_end(m, err) < 0)
+		return -1;
+	x->exit_code = (int32_t)code >= 0 ? (int)code : 128 + sig;
+	x->signal = sig;
+	x->timed_out = x->timed_out || to;
+	x->user_us = uu;
+	x->sys_us = su;
+	x->maxrss_kb = rss;
+	p->exited = true;
+	p->exit_at = clock_mono_ms();
+	return 0;
+}
+
+static int read_agent(struct agent_pump *p, struct isol8_err *err)
+{
+	struct isol8_msg m = {0};
+	int rc = 0;
+
+	if (agent_recv(p->afd, &m, NULL, err) < 0)
+		return -1;
+	if (m.type == A_EXIT)
+		rc = take_exit(p, &m, err);
+	else if (m.type == A_STARTED)
+		p->x->started_ms = clock_mono_ms();
+	else
+		rc = isol8_err_set(err, ISOL8_E_PROTO, 0, "unexpected message %u from the sandbox agent", m.type);
+	isol8_msg_free(&m);
+	return rc;
+}
+
+static void write_stdin(struct pump_stdin *in)
+{
+	ssize_t got = write(in->fd, in->data + in->sent, in->len - in->sent);
+
+	if (got > 0)
+		in->sent += (size_t)got;
+	if ((got < 0 && errno != EAGAIN && errno != EINTR) || in->sent == in->len)
+		in->fd = xclose(in->fd);
+}
+
+/* The frontend's FE_SIGNAL is passed on to the program's group; a frontend that went away
+ * (or sent garbage that broke the channel) kills it. Anything else on the channel is ignored. */
+static void read_ctrl(struct agent_pump *p)
+{
+	struct isol8_msg m = {0};
+	struct isol8_err e2 = ISOL8_ERR_INIT;
+	uint8_t sig = 0;
+	int rr = isol8_ipc_recv(p->ctrl_fd, &m, &e2);
+
+	if (rr == 0 || (rr < 0 && e2.errnum != EAGAIN)) {
+		sig = SIGKILL;
+	} else if (rr > 0 && isol8_proto_check(PEER_WORKER, PEER_FRONTEND, &m, NULL, &e2) == 0 && m.type == FE_SIGNAL &&
+		   isol8_get_u8(&m, &sig, &e2) == 0 && (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) {
+	} else {
+		sig = 0;
+	}
+	isol8_msg_free(&m);
+	if (sig) {
+		kill_group(p->afd, sig);
+		p->x->interrupted = true;
+		if (rr == 0)
+			p->ctrl_fd = -1;
+	}
+}
+
+static int pump_ready(struct agent_pump *p, int src, struct isol8_err *err)
+{
+	switch (src) {
+	case SRC_OUT:
+	case SRC_ERR:
+		read_output(p, src);
+		return 0;
+	case SRC_AGENT:
+		return read_agent(p, err);
+	case SRC_STDIN:
+		write_stdin(&p->in);
+		return 0;
+	case SRC_CTRL:
+		read_ctrl(p);
+		return 0;
+	}
+	return 0;
+}
+
 /* Pumps the program's output to o and in to its stdin until it has exited and its output ended.
  * Takes ownership of out_r, err_r and in_w (-1 when there is none). */
 static int pump_loop(int afd, int out_r, int err_r, int in_w, const char *in, size_t in_len, uint64_t t0,
 		     uint64_t deadline, int ctrl_fd, struct pump_out *o, struct agent_outcome *x, struct isol8_err *err)
 {
-	int pin[2] = {-1, in_w}, pout[2] = {out_r, -1}, perr[2] = {err_r, -1};
-	bool exited = false, killed = false, out_open = true, err_open = true;
-	uint64_t exit_at = 0;
-	size_t sent = 0;
+	struct agent_pump p = {.afd = afd, .ctrl_fd = ctrl_fd, .deadline = deadline, .o = o, .x = x};
 	int rc = -1;
 
-	if (pin[1] >= 0)
-		fcntl(pin[1], F_SETFL, O_NONBLOCK);
+	p.out = (struct pump_stream){.fd = out_r, .open = true};
+	p.err = (struct pump_stream){.fd = err_r, .open = true};
+	p.in = (struct pump_stdin){.fd = in_w, .data = in, .len = in_len};
+	if (p.in.fd >= 0)
+		fcntl(p.in.fd, F_SETFL, O_NONBLOCK);
 	if (!in_len)
-		pin[1] = xclose(pin[1]);
+		p.in.fd = xclose(p.in.fd);
 
 	for (;;) {
 		struct pollfd pf[5];
-		int idx[5], np = 0, r, tmo;
+		int idx[5], np, r, tmo;
 		uint64_t now = clock_mono_ms();
 
-		if (exited && ((!out_open && !err_open) || now >= exit_at + DRAIN_AFTER_EXIT_MS))
+		if (p.exited && ((!p.out.open && !p.err.open) || now >= p.exit_at + DRAIN_AFTER_EXIT_MS))
 			break;
-		if (now >= deadline && !killed) {
-			/* The agent enforces the timeout itself; this is the backstop. */
-			kill_group(afd, SIGKILL);
-			killed = true;
-			x->timed_out = true;
-			deadline = now + 2000;
-		} else if (now >= deadline) {
-			isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "the sandbox agent does not answer");
+		if (check_deadline(&p, now, err) < 0)
 			goto out;
-		}
-		tmo = (int)(deadline - now);
-		if (exited && tmo > DRAIN_AFTER_EXIT_MS)
+		tmo = (int)(p.deadline - now);
+		if (p.exited && tmo > DRAIN_AFTER_EXIT_MS)
 			tmo = DRAIN_AFTER_EXIT_MS;
-		if (out_open) {
-			pf[np] = (struct pollfd){.fd = pout[0], .events = POLLIN};
-			idx[np++] = 1;
-		}
-		if (err_open) {
-			pf[np] = (struct pollfd){.fd = perr[0], .events = POLLIN};
-			idx[np++] = 2;
-		}
-		if (!exited) {
-			pf[np] = (struct pollfd){.fd = afd, .events = POLLIN};
-			idx[np++] = 3;
-		}
-		if (pin[1] >= 0) {
-			pf[np] = (struct pollfd){.fd = pin[1], .events = POLLOUT};
-			idx[np++] = 4;
-		}
-		if (ctrl_fd >= 0 && !exited) {
-			pf[np] = (struct pollfd){.fd = ctrl_fd, .events = POLLIN};
-			idx[np++] = 5;
-		}
+		np = poll_set(&p, pf, idx);
 		r = poll(pf, (nfds_t)np, tmo);
 		if (r < 0 && errno != EINTR) {
 			isol8_err_set(err, ISOL8_E_IO, errno, "poll");
 			goto out;
 		}
-		for (int k = 0; r > 0 && k < np; k++) {
-			char buf[65536];
-			ssize_t got;
-			if (!pf[k].revents)
-				continue;
-			switch (idx[k]) {
-			case 1:
-			case 2:
-				got = read(idx[k] == 1 ? pout[0] : perr[0], buf, sizeof buf);
-				if (got > 0)
-					pump_out_write(o, idx[k], buf, (size_t)got);
-				else if (got == 0 || errno != EINTR)
-					*(idx[k] == 1 ? &out_open : &err_open) = false;
-				break;
-			case 3: {
-				struct isol8_msg m = {0};
-				if (agent_recv(afd, &m, NULL, err) < 0)
-					goto out;
-				if (m.type == A_EXIT) {
-					uint32_t code;
-					uint8_t sig, to;
-					uint64_t wall, uu, su, rss;
-					if (isol8_get_u32(&m, &code, err) < 0 || isol8_get_u8(&m, &sig, err) < 0 ||
-					    isol8_get_u8(&m, &to, err) < 0 || isol8_get_u64(&m, &wall, err) < 0 ||
-					    isol8_get_u64(&m, &uu, err) < 0 || isol8_get_u64(&m, &su, err) < 0 ||
-					    isol8_get_u64(&m, &rss, err) < 0 || isol8_msg_end(&m, err) < 0) {
-						isol8_msg_free(&m);
-						goto out;
-					}
-					x->exit_code = (int32_t)code >= 0 ? (int)code : 128 + sig;
-					x->signal = sig;
-					x->timed_out = x->timed_out || to;
-					x->user_us = uu;
-					x->sys_us = su;
-					x->maxrss_kb = rss;
-					exited = true;
-					exit_at = clock_mono_ms();
-				} else if (m.type == A_STARTED) {
-					x->started_ms = clock_mono_ms();
-				} else {
-					isol8_err_set(err, ISOL8_E_PROTO, 0,
-						      "unexpected message %u from the sandbox agent", m.type);
-					isol8_msg_free(&m);
-					goto out;
-				}
-				isol8_msg_free(&m);
-				break;
-			}
-			case 4:
-				got = write(pin[1], in + sent, in_len - sent);
-				if (got > 0)
-					sent += (size_t)got;
-				if ((got < 0 && errno != EAGAIN && errno != EINTR) || sent == in_len)
-					pin[1] = xclose(pin[1]);
-				break;
-			case 5: {
-				struct isol8_msg m = {0};
-				struct isol8_err e2 = ISOL8_ERR_INIT;
-				uint8_t sig = 0;
-				int rr = isol8_ipc_recv(ctrl_fd, &m, &e2);
-				if (rr == 0 || (rr < 0 && e2.errnum != EAGAIN)) {
-					sig = SIGKILL;
-				} else if (rr > 0 &&
-					   isol8_proto_check(PEER_WORKER, PEER_FRONTEND, &m, NULL, &e2) == 0 &&
-					   m.type == FE_SIGNAL && isol8_get_u8(&m, &sig, &e2) == 0 &&
-					   (sig == SIGINT || sig == SIGTERM || sig == SIGKILL)) {
-				} else {
-					sig = 0;
-				}
-				isol8_msg_free(&m);
-				if (sig) {
-					kill_group(afd, sig);
-					x->interrupted = true;
-					if (rr == 0)
-						ctrl_fd = -1;
-				}
-				break;
-			}
-			}
-		}
+		for (int k = 0; r > 0 && k < np; k++)
+			if (pf[k].revents && pump_ready(&p, idx[k], err) < 0)
+				goto out;
 	}
 	x->ms = clock_mono_ms() - t0;
 	rc = 0;
 out:
 	/* Only our ends are ever open here. */
-	xclose(pin[1]);
-	xclose(pout[0]);
-	xclose(perr[0]);
+	xclose(p.in.fd);
+	xclose(p.out.fd);
+	xclose(p.err.fd);
 	return rc;
 }
 
