@@ -85,7 +85,15 @@ static int ensure_from_image(struct docker *d, bool force_bootstrap, const char 
 	return isol8_bootstrap_base(d, mirror, ISOL8_BOOTSTRAP_REPO, ISOL8_BOOTSTRAP_TAG, err);
 }
 
-int cmd_setup(int argc, char **argv)
+struct setup_args {
+	struct isol8_strlist pkgs[ISOL8_RT__MAX], ca;
+	const char *mirror, *pip_index;
+	bool force, bootstrap;
+	unsigned mask; /* the runtimes to build, 1 << ISOL8_RT_x */
+};
+
+/* Returns 1 for --help (already printed), 0 to set up, -1 with err filled. */
+static int parse_setup_args(int argc, char **argv, struct setup_args *a, struct isol8_err *err)
 {
 	static const struct option opts[] = {
 		{"force", no_argument, NULL, 'f'},
@@ -104,114 +112,145 @@ int cmd_setup(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct isol8_strlist pkgs[ISOL8_RT__MAX] = {0}, ca = {0};
-	struct isol8_build_cmd bc;
-	struct isol8_config conf;
-	struct isol8_err err = ISOL8_ERR_INIT;
-	struct isol8_base_context ctx = {0};
-	const char *mirror = NULL, *pip_index = NULL;
-	bool force = false, bootstrap = false, base_ok[ISOL8_RT__MAX] = {0};
-	unsigned mask = (1u << ISOL8_RT__MAX) - 1;
-	int c, rc = 1;
+	int c;
 
-	isol8_build_cmd_begin(&bc, argc, argv);
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
-			force = true;
+			a->force = true;
 			break;
 		case OPT_BOOTSTRAP:
-			bootstrap = true;
+			a->bootstrap = true;
 			break;
 		case OPT_MIRROR:
-			mirror = optarg;
+			a->mirror = optarg;
 			break;
 		case OPT_CA:
-			isol8_strlist_add(&ca, optarg);
+			isol8_strlist_add(&a->ca, optarg);
 			break;
 		case OPT_RUNTIMES:
-			if (parse_runtimes(optarg, &mask, &err) < 0)
-				goto fail;
+			if (parse_runtimes(optarg, &a->mask, err) < 0)
+				return -1;
 			break;
 		case OPT_JSON:
 			break;
 		case OPT_PIP_INDEX:
-			pip_index = optarg;
+			a->pip_index = optarg;
 			break;
 		case 'h':
 			setup_usage(stdout);
-			rc = 0;
-			goto out;
+			return 1;
 		default:
 			if (c >= OPT_PKG_BASE && c < OPT_PKG_BASE + ISOL8_RT__MAX) {
-				isol8_strlist_add_csv(&pkgs[c - OPT_PKG_BASE], optarg);
+				isol8_strlist_add_csv(&a->pkgs[c - OPT_PKG_BASE], optarg);
 				break;
 			}
-			cli_getopt_err("setup", argv, opts, &err);
-			goto fail;
+			cli_getopt_err("setup", argv, opts, err);
+			return -1;
 		}
 	}
 	if (optind < argc) {
-		isol8_err_set(&err, ISOL8_E_USAGE, 0, "setup: unexpected argument: %s; see 'isol8 setup --help'",
-			      argv[optind]);
-		goto fail;
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "setup: unexpected argument: %s; see 'isol8 setup --help'",
+				     argv[optind]);
 	}
-	if (mirror && !isol8_mirror_url_ok(mirror)) {
-		isol8_err_set(&err, ISOL8_E_USAGE, 0, "--mirror: expected an http(s):// or file:/// URL");
-		goto fail;
-	}
-	if (pip_index && isol8_build_cmd_pip_index(pip_index, &err) < 0)
-		goto fail;
+	if (a->mirror && !isol8_mirror_url_ok(a->mirror))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "--mirror: expected an http(s):// or file:/// URL");
+	if (a->pip_index && isol8_build_cmd_pip_index(a->pip_index, err) < 0)
+		return -1;
+	return 0;
+}
 
-	if (isol8_config_load(NULL, &conf, &err) < 0)
-		goto fail;
+/* The user config's default dependencies are installed with the ones on the command line. */
+static int add_config_deps(struct setup_args *a, struct isol8_err *err)
+{
+	struct isol8_config conf;
+
+	if (isol8_config_load(NULL, &conf, err) < 0)
+		return -1;
 	for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
 		for (size_t i = 0; i < conf.n_deps[rt]; i++)
-			isol8_strlist_add(&pkgs[rt], conf.deps[rt][i]);
-		isol8_strlist_sort_unique(&pkgs[rt]);
+			isol8_strlist_add(&a->pkgs[rt], conf.deps[rt][i]);
+		isol8_strlist_sort_unique(&a->pkgs[rt]);
 	}
 	isol8_config_free(&conf);
-	/* Validate everything before the first (slow) build. */
+	return 0;
+}
+
+/* Validate everything before the first (slow) build. */
+static int check_packages(struct setup_args *a, struct isol8_err *err)
+{
 	for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
-		if (pkgs[rt].n && !(mask & (1u << rt))) {
+		if (a->pkgs[rt].n && !(a->mask & (1u << rt))) {
 			fprintf(stderr, "[WARN] %s packages ignored: runtime not selected by --runtimes\n",
 				isol8_runtime_name(rt));
-			isol8_strlist_free(&pkgs[rt]);
+			isol8_strlist_free(&a->pkgs[rt]);
 		}
-		for (size_t i = 0; i < pkgs[rt].n; i++)
-			if (isol8_pkg_validate(rt, pkgs[rt].v[i], &err) < 0) {
-				err.code = ISOL8_E_USAGE;
-				goto fail;
+		for (size_t i = 0; i < a->pkgs[rt].n; i++)
+			if (isol8_pkg_validate(rt, a->pkgs[rt].v[i], err) < 0) {
+				err->code = ISOL8_E_USAGE;
+				return -1;
 			}
 	}
+	return 0;
+}
 
-	if (isol8_build_cmd_connect(&bc, &err) < 0)
-		goto failed; /* isol8_images_connect printed why */
-	if (ensure_from_image(bc.d, bootstrap, mirror, &err) < 0)
-		goto fail;
-	if (isol8_prepare_base_context(bc.d, &ca, &ctx, &err) < 0) {
-		isol8_err_wrap(&err, "build context");
-		goto fail;
-	}
-	rc = 0;
+/* Every selected base, then a custom image for each base that built and has packages; a failed
+ * build prints its [ERR] line and the others still run. Returns 1 when any failed. */
+static int build_images(struct isol8_build_cmd *bc, const struct setup_args *a, struct isol8_base_context *ctx,
+			struct isol8_err *err)
+{
+	bool base_ok[ISOL8_RT__MAX] = {0};
+	int rc = 0;
+
 	for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
-		if (!(mask & (1u << rt)))
+		if (!(a->mask & (1u << rt)))
 			continue;
-		if (isol8_build_base(bc.d, rt, &ctx, force, &bc.run, &err) == 0)
+		if (isol8_build_base(bc->d, rt, ctx, a->force, &bc->run, err) == 0)
 			base_ok[rt] = true;
 		else
 			rc = 1;
 	}
 	for (int rt = 0; rt < ISOL8_RT__MAX; rt++) {
-		struct isol8_custom_opts o = {.kind = "setup", .pip_index_url = pip_index, .force = force};
+		struct isol8_custom_opts o = {.kind = "setup", .pip_index_url = a->pip_index, .force = a->force};
 		_cleanup_free_ char *tag = NULL;
-		if (!pkgs[rt].n || !base_ok[rt])
+		if (!a->pkgs[rt].n || !base_ok[rt])
 			continue;
-		if (isol8_build_custom(bc.d, rt, &pkgs[rt], &o, &tag, &bc.run, &err) < 0)
+		if (isol8_build_custom(bc->d, rt, &a->pkgs[rt], &o, &tag, &bc->run, err) < 0)
 			rc = 1;
 	}
+	return rc;
+}
+
+int cmd_setup(int argc, char **argv)
+{
+	struct setup_args a = {.mask = (1u << ISOL8_RT__MAX) - 1};
+	struct isol8_build_cmd bc;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_base_context ctx = {0};
+	int rc = 1, r;
+
+	isol8_build_cmd_begin(&bc, argc, argv);
+	r = parse_setup_args(argc, argv, &a, &err);
+	if (r == 0 && (add_config_deps(&a, &err) < 0 || check_packages(&a, &err) < 0))
+		r = -1;
+	if (r < 0)
+		goto fail;
+	if (r > 0) {
+		rc = 0; /* --help */
+		goto out;
+	}
+
+	if (isol8_build_cmd_connect(&bc, &err) < 0)
+		goto failed; /* isol8_images_connect printed why */
+	if (ensure_from_image(bc.d, a.bootstrap, a.mirror, &err) < 0)
+		goto fail;
+	if (isol8_prepare_base_context(bc.d, &a.ca, &ctx, &err) < 0) {
+		isol8_err_wrap(&err, "build context");
+		goto fail;
+	}
+	rc = build_images(&bc, &a, &ctx, &err);
 	isol8_build_run_finish(bc.d, &bc.run);
 	if (rc != 0)
 		goto failed; /* each failed build printed its [ERR] line */
@@ -226,8 +265,8 @@ failed:
 out:
 	isol8_build_cmd_end(&bc);
 	for (int rt = 0; rt < ISOL8_RT__MAX; rt++)
-		isol8_strlist_free(&pkgs[rt]);
-	isol8_strlist_free(&ca);
+		isol8_strlist_free(&a.pkgs[rt]);
+	isol8_strlist_free(&a.ca);
 	isol8_base_context_free(&ctx);
 	return rc;
 }
