@@ -126,13 +126,13 @@ static bool header_value_is(const char *v, const char *end, const char *want)
 	return (size_t)(end - v) == strlen(want) && strncasecmp(v, want, strlen(want)) == 0;
 }
 
-int http_parse_request(const char *buf, size_t len, struct http_req *r, struct isol8_buf *fwd, struct isol8_err *err)
+/* Finds the head's CRLF CRLF in the first PROXY_MAX_HEAD bytes, refusing any bare CR or LF and
+ * any control byte on the way (request smuggling lives in those). 1 with *end past the head,
+ * 0 when more bytes are needed, -1 with err. */
+static int find_head_end(const char *buf, size_t len, const char **end, struct isol8_err *err)
 {
-	const char *end = NULL, *p, *sp1, *sp2, *eol, *target, *host_hdr = NULL, *path = "/";
-	size_t scan = len < PROXY_MAX_HEAD ? len : PROXY_MAX_HEAD, tlen, host_hdr_len = 0, path_len = 1;
-	bool has_cl = false, has_te = false, absolute = false;
+	size_t scan = len < PROXY_MAX_HEAD ? len : PROXY_MAX_HEAD;
 
-	memset(r, 0, sizeof *r);
 	for (size_t i = 0; i < scan; i++) {
 		unsigned char c = (unsigned char)buf[i];
 		if (c == '\n' && (i == 0 || buf[i - 1] != '\r'))
@@ -142,20 +142,21 @@ int http_parse_request(const char *buf, size_t len, struct http_req *r, struct i
 		if (c == '\r' && i + 1 < scan && buf[i + 1] != '\n')
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bare CR in request head");
 		if (i >= 3 && memcmp(buf + i - 3, "\r\n\r\n", 4) == 0) {
-			end = buf + i + 1;
-			break;
+			*end = buf + i + 1;
+			return 1;
 		}
 	}
-	if (!end) {
-		if (len >= PROXY_MAX_HEAD)
-			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "request head larger than %u bytes",
-					     PROXY_MAX_HEAD);
-		return 0;
-	}
-	r->head_len = (size_t)(end - buf);
+	if (len >= PROXY_MAX_HEAD)
+		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "request head larger than %u bytes", PROXY_MAX_HEAD);
+	return 0;
+}
 
-	/* request line */
-	eol = crlf(buf, end);
+/* METHOD SP target SP HTTP/1.x: the method into r, the target as *target, *tlen. */
+static int parse_request_line(const char *buf, const char *end, struct http_req *r, const char **target, size_t *tlen,
+			      struct isol8_err *err)
+{
+	const char *eol = crlf(buf, end), *sp1, *sp2, *p;
+
 	sp1 = memchr(buf, ' ', (size_t)(eol - buf));
 	if (!sp1 || sp1 == buf || (size_t)(sp1 - buf) >= sizeof r->method)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad request line");
@@ -163,20 +164,64 @@ int http_parse_request(const char *buf, size_t len, struct http_req *r, struct i
 		if (!is_tchar((unsigned char)*p))
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad method");
 	memcpy(r->method, buf, (size_t)(sp1 - buf));
-	target = sp1 + 1;
-	sp2 = memchr(target, ' ', (size_t)(eol - target));
-	if (!sp2 || sp2 == target)
+	*target = sp1 + 1;
+	sp2 = memchr(*target, ' ', (size_t)(eol - *target));
+	if (!sp2 || sp2 == *target)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad request line");
-	tlen = (size_t)(sp2 - target);
+	*tlen = (size_t)(sp2 - *target);
 	if ((size_t)(eol - sp2 - 1) != 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0 || (sp2[8] != '0' && sp2[8] != '1'))
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unsupported HTTP version");
-	for (p = target; p < sp2; p++)
+	for (p = *target; p < sp2; p++)
 		if (*p == '\t')
 			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad request target");
 	r->is_connect = strcmp(r->method, "CONNECT") == 0;
+	return 0;
+}
 
-	/* headers */
-	for (p = eol + 2; p < end - 2; p = eol + 2) {
+/* The headers the proxy acts on: Host, and the body's framing (Content-Length or chunked,
+ * never both, never repeated: two framings are how a request is smuggled past a proxy). */
+struct head_fields {
+	const char *host;
+	size_t host_len;
+	bool has_cl, has_te;
+};
+
+static int parse_header(const char *p, const char *colon, const char *eol, struct http_req *r, struct head_fields *h,
+			struct isol8_err *err)
+{
+	if (header_is(p, (size_t)(colon - p), "host")) {
+		if (h->host)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "repeated Host header");
+		h->host = colon + 1;
+		while (*h->host == ' ' || *h->host == '\t')
+			h->host++;
+		h->host_len = (size_t)(eol - h->host);
+		while (h->host_len && (h->host[h->host_len - 1] == ' ' || h->host[h->host_len - 1] == '\t'))
+			h->host_len--;
+	}
+	if (header_is(p, (size_t)(colon - p), "content-length")) {
+		if (h->has_cl)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "repeated Content-Length");
+		h->has_cl = true;
+		if (header_value_u64(colon + 1, eol, &r->body_len) < 0)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad Content-Length");
+		r->body = HTTP_BODY_LENGTH;
+	}
+	if (header_is(p, (size_t)(colon - p), "transfer-encoding")) {
+		if (h->has_te || !header_value_is(colon + 1, eol, "chunked"))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "only \"Transfer-Encoding: chunked\" is accepted");
+		h->has_te = true;
+		r->body = HTTP_BODY_CHUNKED;
+	}
+	return 0;
+}
+
+static int parse_headers(const char *buf, const char *end, struct http_req *r, struct head_fields *h,
+			 struct isol8_err *err)
+{
+	const char *p, *eol;
+
+	for (p = crlf(buf, end) + 2; p < end - 2; p = eol + 2) {
 		const char *colon;
 		eol = crlf(p, end);
 		if (*p == ' ' || *p == '\t')
@@ -187,77 +232,62 @@ int http_parse_request(const char *buf, size_t len, struct http_req *r, struct i
 		for (const char *q = p; q < colon; q++)
 			if (!is_tchar((unsigned char)*q))
 				return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad header name");
-		if (header_is(p, (size_t)(colon - p), "host")) {
-			if (host_hdr)
-				return isol8_err_set(err, ISOL8_E_USAGE, 0, "repeated Host header");
-			host_hdr = colon + 1;
-			while (*host_hdr == ' ' || *host_hdr == '\t')
-				host_hdr++;
-			host_hdr_len = (size_t)(eol - host_hdr);
-			while (host_hdr_len &&
-			       (host_hdr[host_hdr_len - 1] == ' ' || host_hdr[host_hdr_len - 1] == '\t'))
-				host_hdr_len--;
-		}
-		if (header_is(p, (size_t)(colon - p), "content-length")) {
-			if (has_cl)
-				return isol8_err_set(err, ISOL8_E_USAGE, 0, "repeated Content-Length");
-			has_cl = true;
-			if (header_value_u64(colon + 1, eol, &r->body_len) < 0)
-				return isol8_err_set(err, ISOL8_E_USAGE, 0, "bad Content-Length");
-			r->body = HTTP_BODY_LENGTH;
-		}
-		if (header_is(p, (size_t)(colon - p), "transfer-encoding")) {
-			if (has_te || !header_value_is(colon + 1, eol, "chunked"))
-				return isol8_err_set(err, ISOL8_E_USAGE, 0,
-						     "only \"Transfer-Encoding: chunked\" is accepted");
-			has_te = true;
-			r->body = HTTP_BODY_CHUNKED;
-		}
+		if (parse_header(p, colon, eol, r, h, err) < 0)
+			return -1;
 	}
-	if (has_cl && has_te)
+	if (h->has_cl && h->has_te)
 		return isol8_err_set(err, ISOL8_E_USAGE, 0, "both Content-Length and Transfer-Encoding");
+	return 0;
+}
 
-	if (r->is_connect)
-		return http_parse_authority(target, tlen, 0, r->host, &r->port, err) < 0 ? -1 : 1;
-
+/* The destination of a plain-HTTP request: from an absolute http:// target, else from the Host
+ * header of an origin-form one. *path, *path_len: what follows the authority. */
+static int request_destination(const char *target, size_t tlen, const struct head_fields *h, struct http_req *r,
+			       const char **path, size_t *path_len, struct isol8_err *err)
+{
 	if (tlen > 7 && strncasecmp(target, "http://", 7) == 0) {
 		const char *auth = target + 7, *slash = memchr(auth, '/', tlen - 7), *q = memchr(auth, '?', tlen - 7);
 		const char *aend = slash && (!q || slash < q) ? slash : q ? q : target + tlen;
 		if (http_parse_authority(auth, (size_t)(aend - auth), 80, r->host, &r->port, err) < 0)
 			return -1;
-		absolute = true;
 		if (aend < target + tlen) {
-			path = aend;
-			path_len = (size_t)(target + tlen - aend);
+			*path = aend;
+			*path_len = (size_t)(target + tlen - aend);
 		}
-	} else if (target[0] == '/') {
-		if (!host_hdr)
-			return isol8_err_set(err, ISOL8_E_USAGE, 0, "origin-form request without Host header");
-		if (http_parse_authority(host_hdr, host_hdr_len, 80, r->host, &r->port, err) < 0)
-			return -1;
-		path = target;
-		path_len = tlen;
-	} else {
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "only http:// targets and CONNECT are proxied");
+		return 0;
 	}
-	(void)absolute;
+	if (target[0] == '/') {
+		if (!h->host)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "origin-form request without Host header");
+		if (http_parse_authority(h->host, h->host_len, 80, r->host, &r->port, err) < 0)
+			return -1;
+		*path = target;
+		*path_len = tlen;
+		return 0;
+	}
+	return isol8_err_set(err, ISOL8_E_USAGE, 0, "only http:// targets and CONNECT are proxied");
+}
 
-	/* The forwarded head: our Host (the one the rules saw), never the client's. */
+/* The forwarded head: our Host (the one the rules saw), never the client's; the client's other
+ * headers except the hop-by-hop ones; and Connection: close. */
+static void forward_head(const char *buf, const char *end, const struct http_req *r, const char *path, size_t path_len,
+			 struct isol8_buf *fwd)
+{
+	char hb[PROXY_MAX_HOST + 16];
+	const char *p, *eol;
+	int n;
+
 	isol8_buf_append(fwd, r->method, strlen(r->method));
 	isol8_buf_append(fwd, " ", 1);
 	if (path[0] == '?')
 		isol8_buf_append(fwd, "/", 1);
 	isol8_buf_append(fwd, path, path_len);
 	isol8_buf_append(fwd, " HTTP/1.1\r\nHost: ", 17);
-	{
-		char hb[PROXY_MAX_HOST + 16];
-		int n = strchr(r->host, ':') ? snprintf(hb, sizeof hb, "[%s]", r->host)
-					     : snprintf(hb, sizeof hb, "%s", r->host);
+	n = strchr(r->host, ':') ? snprintf(hb, sizeof hb, "[%s]", r->host) : snprintf(hb, sizeof hb, "%s", r->host);
+	isol8_buf_append(fwd, hb, (size_t)n);
+	if (r->port != 80) {
+		n = snprintf(hb, sizeof hb, ":%u", r->port);
 		isol8_buf_append(fwd, hb, (size_t)n);
-		if (r->port != 80) {
-			n = snprintf(hb, sizeof hb, ":%u", r->port);
-			isol8_buf_append(fwd, hb, (size_t)n);
-		}
 	}
 	isol8_buf_append(fwd, "\r\n", 2);
 	for (p = crlf(buf, end) + 2; p < end - 2; p = eol + 2) {
@@ -269,6 +299,27 @@ int http_parse_request(const char *buf, size_t len, struct http_req *r, struct i
 		isol8_buf_append(fwd, p, (size_t)(eol - p) + 2);
 	}
 	isol8_buf_append(fwd, "Connection: close\r\n\r\n", 21);
+}
+
+int http_parse_request(const char *buf, size_t len, struct http_req *r, struct isol8_buf *fwd, struct isol8_err *err)
+{
+	const char *end = NULL, *target = NULL, *path = "/";
+	size_t tlen = 0, path_len = 1;
+	struct head_fields h = {0};
+	int found;
+
+	memset(r, 0, sizeof *r);
+	found = find_head_end(buf, len, &end, err);
+	if (found <= 0)
+		return found;
+	r->head_len = (size_t)(end - buf);
+	if (parse_request_line(buf, end, r, &target, &tlen, err) < 0 || parse_headers(buf, end, r, &h, err) < 0)
+		return -1;
+	if (r->is_connect)
+		return http_parse_authority(target, tlen, 0, r->host, &r->port, err) < 0 ? -1 : 1;
+	if (request_destination(target, tlen, &h, r, &path, &path_len, err) < 0)
+		return -1;
+	forward_head(buf, end, r, path, path_len, fwd);
 	return 1;
 }
 
