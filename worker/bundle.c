@@ -111,12 +111,145 @@ static int copy_data(struct decoder *d, const char *path, struct isol8_buf *dst,
 	}
 }
 
+/* The files/ entries so far: grown as files arrive, never sized by a count the client declares. */
+struct bundle_files {
+	struct isol8_tar_entry *ents;
+	struct isol8_buf *datas;
+	size_t n;
+};
+
+static void bundle_files_free(struct bundle_files *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free((char *)f->ents[i].path);
+		isol8_buf_free(&f->datas[i]);
+	}
+	free(f->ents);
+	free(f->datas);
+}
+
+/* Where one entry's data goes, with its own cap and the running total it counts against. */
+struct entry_sink {
+	struct isol8_buf *dst;
+	size_t max, *counter, counter_max;
+	const char *counter_what;
+};
+
+/* The header checks before anything is kept: the entry count, a name, and only regular files
+ * (directories are skipped: 1). */
+static int check_entry(struct archive_entry *ae, size_t n_headers, const struct bundle_limits *l, const char **path,
+		       struct isol8_err *err)
+{
+	mode_t type;
+
+	if (n_headers > l->max_entries)
+		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle: more than %zu entries", l->max_entries);
+	*path = archive_entry_pathname(ae);
+	if (!*path || !**path)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "request bundle: entry without a name");
+	if (strlen(*path) > l->name_max)
+		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle: entry name longer than %zu bytes",
+				     l->name_max);
+	type = archive_entry_filetype(ae);
+	if (type == AE_IFDIR)
+		return 1; /* directories come from the file names when re-packed */
+	/* A hard link is reported as a regular file (with no data of its own). */
+	if (archive_entry_hardlink(ae))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "bundle entry %.200s is a hard link (regular files only)",
+				     *path);
+	if (type != AE_IFREG)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "bundle entry %.200s is %s (regular files only)", *path,
+				     type_name(type));
+	if (archive_entry_sparse_count(ae) > 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "bundle entry %.200s is a sparse file (refused)", *path);
+	return 0;
+}
+
+/* A files/ entry: a new slot in f, owned by the bundle's uid with only the exec bit kept. */
+static int add_file(struct bundle_files *f, const char *rel, struct archive_entry *ae, const struct bundle_limits *l,
+		    struct isol8_buf **dst, struct isol8_err *err)
+{
+	if (f->n == l->max_files)
+		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle: more than %zu files", l->max_files);
+	if (f->n % 64 == 0) {
+		f->ents = xrealloc(f->ents, (f->n + 64) * sizeof *f->ents);
+		f->datas = xrealloc(f->datas, (f->n + 64) * sizeof *f->datas);
+	}
+	f->datas[f->n] = (struct isol8_buf)ISOL8_BUF_INIT;
+	f->ents[f->n] = (struct isol8_tar_entry){
+		.path = xstrdup(rel),
+		.mode = (archive_entry_perm(ae) & 0111) ? 0755 : 0644,
+		.uid = BUNDLE_UID,
+		.gid = BUNDLE_GID,
+	};
+	*dst = &f->datas[f->n++];
+	return 0;
+}
+
+/* "code" and "stdin" at most once each, "files/<safe path>", nothing else. */
+static int entry_sink_for(const char *path, struct archive_entry *ae, struct decoder *d, struct bundle_files *f,
+			  struct bundle *out, struct entry_sink *k, struct isol8_err *err)
+{
+	const struct bundle_limits *l = d->l;
+
+	if (strcmp(path, "code") == 0 || strcmp(path, "stdin") == 0) {
+		bool is_code = path[0] == 'c';
+		bool *seen = is_code ? &out->has_code : &out->has_stdin;
+		if (*seen)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "bundle entry %s given twice", path);
+		*seen = true;
+		k->dst = is_code ? &out->code : &out->stdin_data;
+		k->max = is_code ? l->code_max : l->stdin_max;
+		return 0;
+	}
+	if (strncmp(path, "files/", 6) == 0 && safe_rel_path(path + 6)) {
+		if (add_file(f, path + 6, ae, l, &k->dst, err) < 0)
+			return -1;
+		k->max = l->file_max;
+		k->counter = &d->files_total;
+		k->counter_max = l->files_total;
+		k->counter_what = "files";
+		return 0;
+	}
+	return isol8_err_set(err, ISOL8_E_USAGE, 0, "unexpected bundle entry %.200s", path);
+}
+
+static int read_entries(struct decoder *d, struct bundle_files *f, struct bundle *out, struct isol8_err *err)
+{
+	size_t n_headers = 0, unused = 0;
+
+	for (;;) {
+		struct archive_entry *ae;
+		const char *path = NULL;
+		struct entry_sink k = {.counter = &unused, .counter_max = SIZE_MAX, .counter_what = ""};
+		int ar = archive_read_next_header(d->a, &ae), r;
+
+		if (ar == ARCHIVE_EOF)
+			return 0;
+		if (ar != ARCHIVE_OK)
+			return bad_tar(d->a, err);
+		r = check_entry(ae, ++n_headers, d->l, &path, err);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
+		if (entry_sink_for(path, ae, d, f, out, &k, err) < 0)
+			return -1;
+		/* The declared size only allows an early, clear refusal; the copy is capped anyway. */
+		if (archive_entry_size_is_set(ae) &&
+		    (archive_entry_size(ae) < 0 || (uint64_t)archive_entry_size(ae) > k.max))
+			return isol8_err_set(err, ISOL8_E_LIMIT, 0,
+					     "bundle entry %.200s: declares %lld bytes, more than %zu", path,
+					     (long long)archive_entry_size(ae), k.max);
+		if (copy_data(d, path, k.dst, k.max, k.counter, k.counter_max, k.counter_what) < 0)
+			return -1;
+	}
+}
+
 int bundle_decode(struct isol8_buf *raw, const struct bundle_limits *l, struct bundle *out, struct isol8_err *err)
 {
 	struct decoder d = {.l = l, .err = err};
-	struct isol8_tar_entry *ents = NULL;
-	struct isol8_buf *datas = NULL;
-	size_t n_ents = 0, n_headers = 0, unused = 0;
+	struct bundle_files f = {0};
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
@@ -136,121 +269,24 @@ int bundle_decode(struct isol8_buf *raw, const struct bundle_limits *l, struct b
 		bad_tar(d.a, err);
 		goto out;
 	}
-	/* Grown as files arrive, never sized by a count the client declares. */
-	for (;;) {
-		struct archive_entry *ae;
-		const char *path;
-		struct isol8_buf *dst;
-		size_t max, *counter = &unused, counter_max = SIZE_MAX;
-		const char *counter_what = "";
-		int ar = archive_read_next_header(d.a, &ae);
-		mode_t type;
-
-		if (ar == ARCHIVE_EOF)
-			break;
-		if (ar != ARCHIVE_OK) {
-			bad_tar(d.a, err);
-			goto out;
-		}
-		if (++n_headers > l->max_entries) {
-			isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle: more than %zu entries", l->max_entries);
-			goto out;
-		}
-		path = archive_entry_pathname(ae);
-		if (!path || !*path) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "request bundle: entry without a name");
-			goto out;
-		}
-		if (strlen(path) > l->name_max) {
-			isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle: entry name longer than %zu bytes",
-				      l->name_max);
-			goto out;
-		}
-		type = archive_entry_filetype(ae);
-		if (type == AE_IFDIR)
-			continue; /* directories come from the file names when re-packed */
-		/* A hard link is reported as a regular file (with no data of its own). */
-		if (archive_entry_hardlink(ae)) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "bundle entry %.200s is a hard link (regular files only)",
-				      path);
-			goto out;
-		}
-		if (type != AE_IFREG) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "bundle entry %.200s is %s (regular files only)", path,
-				      type_name(type));
-			goto out;
-		}
-		if (archive_entry_sparse_count(ae) > 0) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "bundle entry %.200s is a sparse file (refused)", path);
-			goto out;
-		}
-		if (strcmp(path, "code") == 0 || strcmp(path, "stdin") == 0) {
-			bool is_code = path[0] == 'c';
-			bool *seen = is_code ? &out->has_code : &out->has_stdin;
-			if (*seen) {
-				isol8_err_set(err, ISOL8_E_USAGE, 0, "bundle entry %s given twice", path);
-				goto out;
-			}
-			*seen = true;
-			dst = is_code ? &out->code : &out->stdin_data;
-			max = is_code ? l->code_max : l->stdin_max;
-		} else if (strncmp(path, "files/", 6) == 0 && safe_rel_path(path + 6)) {
-			if (n_ents == l->max_files) {
-				isol8_err_set(err, ISOL8_E_LIMIT, 0, "request bundle: more than %zu files",
-					      l->max_files);
-				goto out;
-			}
-			if (n_ents % 64 == 0) {
-				ents = xrealloc(ents, (n_ents + 64) * sizeof *ents);
-				datas = xrealloc(datas, (n_ents + 64) * sizeof *datas);
-			}
-			datas[n_ents] = (struct isol8_buf)ISOL8_BUF_INIT;
-			ents[n_ents] = (struct isol8_tar_entry){
-				.path = xstrdup(path + 6),
-				.mode = (archive_entry_perm(ae) & 0111) ? 0755 : 0644,
-				.uid = BUNDLE_UID,
-				.gid = BUNDLE_GID,
-			};
-			dst = &datas[n_ents++];
-			max = l->file_max;
-			counter = &d.files_total;
-			counter_max = l->files_total;
-			counter_what = "files";
-		} else {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "unexpected bundle entry %.200s", path);
-			goto out;
-		}
-		/* The declared size only allows an early, clear refusal; the copy is capped anyway. */
-		if (archive_entry_size_is_set(ae) &&
-		    (archive_entry_size(ae) < 0 || (uint64_t)archive_entry_size(ae) > max)) {
-			isol8_err_set(err, ISOL8_E_LIMIT, 0, "bundle entry %.200s: declares %lld bytes, more than %zu",
-				      path, (long long)archive_entry_size(ae), max);
-			goto out;
-		}
-		if (copy_data(&d, path, dst, max, counter, counter_max, counter_what) < 0)
-			goto out;
-	}
+	if (read_entries(&d, &f, out, err) < 0)
+		goto out;
 	archive_read_free(d.a);
 	d.a = NULL;
 	isol8_buf_free(raw);
-	for (size_t i = 0; i < n_ents; i++) {
-		ents[i].data = datas[i].data ? datas[i].data : "";
-		ents[i].len = datas[i].len;
+	for (size_t i = 0; i < f.n; i++) {
+		f.ents[i].data = f.datas[i].data ? f.datas[i].data : "";
+		f.ents[i].len = f.datas[i].len;
 	}
-	if (n_ents && isol8_tar_build(ents, n_ents, &out->files_tar, err) < 0)
+	if (f.n && isol8_tar_build(f.ents, f.n, &out->files_tar, err) < 0)
 		goto out;
-	out->n_files = n_ents;
+	out->n_files = f.n;
 	rc = 0;
 out:
 	if (d.a)
 		archive_read_free(d.a);
 	isol8_buf_free(raw);
-	for (size_t i = 0; i < n_ents; i++) {
-		free((char *)ents[i].path);
-		isol8_buf_free(&datas[i]);
-	}
-	free(ents);
-	free(datas);
+	bundle_files_free(&f);
 	if (rc < 0)
 		bundle_free(out);
 	return rc;
