@@ -492,6 +492,84 @@ static int serve_child(const struct serve_args *a, struct http_server_conf *conf
 	return 0;
 }
 
+/* Binds --port; when it is busy and nobody is at a terminal to answer a question, takes a free
+ * port and says which. */
+static int listen_on(const struct serve_args *a, unsigned port, int *fd, unsigned *bound, struct isol8_err *err)
+{
+	if (bind_listen(a->bind, port, fd, bound, err) == 0)
+		return 0;
+	if (err->errnum != EADDRINUSE || isatty(STDIN_FILENO)) {
+		if (err->errnum == EADDRINUSE)
+			isol8_err_wrap(err, "port %u is busy (choose another with --port)", port);
+		return -1;
+	}
+	isol8_err_clear(err);
+	if (bind_listen(a->bind, 0, fd, bound, err) < 0)
+		return -1;
+	fprintf(stderr, "[WARN] Port %u is busy; using port %u instead\n", port, *bound);
+	return 0;
+}
+
+/* GET /metrics: a scraper on this host needs no key; elsewhere the tenant names it carries
+ * need one. */
+static enum http_metrics_mode metrics_access(const struct serve_args *a)
+{
+	if (!a->metrics || strcmp(a->metrics, "auto") == 0)
+		return strncmp(a->bind, "127.", 4) == 0 || strcmp(a->bind, "::1") == 0 ? HTTP_METRICS_OPEN
+										       : HTTP_METRICS_KEY;
+	return strcmp(a->metrics, "open") == 0   ? HTTP_METRICS_OPEN
+		: strcmp(a->metrics, "off") == 0 ? HTTP_METRICS_OFF
+						 : HTTP_METRICS_KEY;
+}
+
+static void set_limits(struct http_server_conf *conf, const struct serve_args *a, uint64_t max_body)
+{
+	conf->max_body = (size_t)max_body;
+	conf->max_connections = 256;
+	/* Few per address: with the header deadline, one address can hold at most this many
+	 * threads for at most header_timeout_s before it must start over. */
+	conf->per_ip_connections = 32;
+	conf->max_inflight = a->max_inflight ? a->max_inflight : 64;
+	conf->timeout_s = 60;
+	conf->header_timeout_s = a->header_timeout_s ? a->header_timeout_s : HTTP_HEADER_TIMEOUT_S;
+	conf->grace_s = a->grace_s;
+	conf->keepalive_ms = a->keepalive_ms ? a->keepalive_ms : HTTP_KEEPALIVE_MS;
+}
+
+static void close_pair(int p[2])
+{
+	close(p[0]);
+	close(p[1]);
+}
+
+/* The server's channel to the connector (sv) and the connector's stop pipe, then the fork.
+ * On failure every fd made here and the listener are closed. */
+static pid_t fork_server(int listen_fd, int sv[2], int stop[2], struct isol8_err *err)
+{
+	pid_t pid;
+
+	if (pipe2(stop, O_CLOEXEC) < 0) {
+		isol8_err_set(err, ISOL8_E_INTERNAL, errno, "pipe");
+		close(listen_fd);
+		return -1;
+	}
+	if (isol8_ipc_socketpair(sv, err) < 0) {
+		close_pair(stop);
+		close(listen_fd);
+		return -1;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork the HTTP server");
+		close(listen_fd);
+		close_pair(sv);
+		close_pair(stop);
+	}
+	return pid;
+}
+
 static int serve(struct serve_args *a)
 {
 	struct isol8_err err = ISOL8_ERR_INIT;
@@ -522,46 +600,14 @@ static int serve(struct serve_args *a)
 		return cli_fail(&err);
 	if (pick_node_id(a, node_id, sizeof node_id, &err) < 0)
 		return cli_fail(&err);
-	if (load_keys(a, &conf.keys, &err) < 0) {
+	if (load_keys(a, &conf.keys, &err) < 0 || listen_on(a, port, &conf.listen_fd, &bound, &err) < 0) {
 		http_keys_free(&conf.keys);
 		return cli_fail(&err);
 	}
-	if (bind_listen(a->bind, port, &conf.listen_fd, &bound, &err) < 0) {
-		if (err.errnum != EADDRINUSE || isatty(STDIN_FILENO)) {
-			if (err.errnum == EADDRINUSE)
-				isol8_err_wrap(&err, "port %u is busy (choose another with --port)", port);
-			http_keys_free(&conf.keys);
-			return cli_fail(&err);
-		}
-		/* Not interactive: nobody can answer a question, so take a free port and say which. */
-		isol8_err_clear(&err);
-		if (bind_listen(a->bind, 0, &conf.listen_fd, &bound, &err) < 0) {
-			http_keys_free(&conf.keys);
-			return cli_fail(&err);
-		}
-		fprintf(stderr, "[WARN] Port %u is busy; using port %u instead\n", port, bound);
-	}
 	conf.socket_path = broker_socket_path(a->socket);
-	/* GET /metrics: a scraper on this host needs no key; elsewhere the tenant names it
-	 * carries need one. */
-	if (!a->metrics || strcmp(a->metrics, "auto") == 0)
-		conf.metrics = strncmp(a->bind, "127.", 4) == 0 || strcmp(a->bind, "::1") == 0 ? HTTP_METRICS_OPEN
-											       : HTTP_METRICS_KEY;
-	else
-		conf.metrics = strcmp(a->metrics, "open") == 0 ? HTTP_METRICS_OPEN
-			: strcmp(a->metrics, "off") == 0       ? HTTP_METRICS_OFF
-							       : HTTP_METRICS_KEY;
+	conf.metrics = metrics_access(a);
 	conf.key_principals = a->act_for_keys < 0 ? lk.as_root : a->act_for_keys;
-	conf.max_body = (size_t)max_body;
-	conf.max_connections = 256;
-	/* Few per address: with the header deadline, one address can hold at most this many
-	 * threads for at most header_timeout_s before it must start over. */
-	conf.per_ip_connections = 32;
-	conf.max_inflight = a->max_inflight ? a->max_inflight : 64;
-	conf.timeout_s = 60;
-	conf.header_timeout_s = a->header_timeout_s ? a->header_timeout_s : HTTP_HEADER_TIMEOUT_S;
-	conf.grace_s = a->grace_s;
-	conf.keepalive_ms = a->keepalive_ms ? a->keepalive_ms : HTTP_KEEPALIVE_MS;
+	set_limits(&conf, a, max_body);
 	conf.tls_cert = tls_cert;
 	conf.tls_key = tls_key;
 	openapi = load_openapi(&conf.openapi_len);
@@ -580,29 +626,8 @@ static int serve(struct serve_args *a)
 
 	/* glibc reads /etc/localtime once; after the lockdown it could not. */
 	tzset();
-	if (pipe2(stop, O_CLOEXEC) < 0) {
-		isol8_err_set(&err, ISOL8_E_INTERNAL, errno, "pipe");
-		close(conf.listen_fd);
-		http_keys_free(&conf.keys);
-		return cli_fail(&err);
-	}
-	if (isol8_ipc_socketpair(sv, &err) < 0) {
-		close(stop[0]);
-		close(stop[1]);
-		close(conf.listen_fd);
-		http_keys_free(&conf.keys);
-		return cli_fail(&err);
-	}
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
+	pid = fork_server(conf.listen_fd, sv, stop, &err);
 	if (pid < 0) {
-		isol8_err_set(&err, ISOL8_E_INTERNAL, errno, "fork the HTTP server");
-		close(conf.listen_fd);
-		close(sv[0]);
-		close(sv[1]);
-		close(stop[0]);
-		close(stop[1]);
 		http_keys_free(&conf.keys);
 		return cli_fail(&err);
 	}
