@@ -237,6 +237,131 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* CURLOPT_RESOLVE: the name is pinned to the addresses check_hop passed, so curl does no lookup
+ * of its own (a literal address needs none). */
+static struct curl_slist *pin_addresses(const struct fetch_target *t, const struct hop *h)
+{
+	char pinline[FETCH_MAX_ADDRS * 50 + 300];
+	int w;
+
+	if (t->literal)
+		return NULL;
+	w = snprintf(pinline, sizeof pinline, "%s:%u:", t->host, t->port);
+	for (size_t i = 0; i < h->n_addrs; i++) {
+		char a[INET6_ADDRSTRLEN + 3];
+		addr_text(&h->addrs[i], t->port, a, sizeof a);
+		w += snprintf(pinline + w, sizeof pinline - (size_t)w, "%s%s", i ? "," : "", a);
+	}
+	return curl_slist_append(NULL, pinline);
+}
+
+/* One request, no redirect followed, no proxy, only the pinned addresses, the job's CA bundle
+ * alone (never the system's). */
+static void set_transfer(CURL *c, const struct fetch_job *j, const char *url, struct curl_slist *pin, struct hop *h,
+			 uint64_t left, char *ebuf, struct curl_blob *blob)
+{
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(c, CURLOPT_RESOLVE, pin);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+	curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)j->r.max_size);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "isol8-fetch/" PACKAGE_VERSION);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
+	curl_easy_setopt(c, CURLOPT_CAINFO, NULL);
+	curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+	if (blob->len)
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, blob);
+}
+
+/* The first reason a finished transfer is refused, in the order a user should hear it: size,
+ * an address nobody checked, time, transport, then an HTTP status that is neither 2xx nor a
+ * redirect with a Location. */
+static int transfer_failed(const struct fetch_job *j, const struct hop *h, const struct fetch_target *t, CURLcode cc,
+			   long status, const char *next, const char *ebuf, struct isol8_err *err)
+{
+	if (h->clen_over || (cc == CURLE_FILESIZE_EXCEEDED && h->clen >= 0))
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "Remote code exceeds maxCodeSize (%llu bytes): %lld bytes",
+				     (unsigned long long)j->r.max_size, h->clen);
+	if (h->over || cc == CURLE_FILESIZE_EXCEEDED)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0, "Remote code exceeds maxCodeSize (%llu bytes)",
+				     (unsigned long long)j->r.max_size);
+	if (h->unchecked)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0,
+				     "Blocked code URL host: %s (a connection to an address that was not checked)",
+				     t->host);
+	if (cc == CURLE_OPERATION_TIMEDOUT)
+		return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "Remote code fetch timed out after %llums",
+				     (unsigned long long)j->r.timeout_ms);
+	if (cc != CURLE_OK)
+		return isol8_err_set(err, ISOL8_E_IO, 0, "Failed to fetch remote code: %s",
+				     ebuf[0] ? ebuf : curl_easy_strerror(cc));
+	if (!(status >= 300 && status < 400 && next) && (status < 200 || status > 299))
+		return isol8_err_set(err, ISOL8_E_IO, 0, "Failed to fetch remote code: HTTP %ld", status);
+	return 0;
+}
+
+/* One hop: checks url, fetches it into h, and sets *next to the redirect's target (NULL when
+ * the answer is the code). */
+static int fetch_hop(const struct fetch_job *j, const char *url, unsigned hop, uint64_t deadline, const char *ca,
+		     size_t ca_len, struct hop *h, char **next, struct isol8_err *err)
+{
+	struct fetch_target t;
+	struct curl_slist *pin;
+	struct curl_blob blob = {.data = (void *)ca, .len = ca_len, .flags = CURL_BLOB_NOCOPY};
+	char ebuf[CURL_ERROR_SIZE] = "";
+	long status = 0;
+	uint64_t left;
+	CURLcode cc;
+	CURL *c;
+	int bad;
+
+	*next = NULL;
+	h->n_addrs = 0;
+	h->len = 0;
+	h->over = h->unchecked = h->clen_over = false;
+	h->clen = -1;
+	if (check_hop(j, url, &t, h, err) < 0)
+		return -1;
+	/* Step 6 once the first URL passed (the original's order). */
+	if (hop == 0 && j->r.require_hash && !j->hash)
+		return isol8_err_set(err, ISOL8_E_POLICY, 0,
+				     "Hash verification required: provide codeHash for remote code execution.");
+	left = deadline > now_ms() ? deadline - now_ms() : 0;
+	if (left == 0)
+		return isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "Remote code fetch timed out after %llums",
+				     (unsigned long long)j->r.timeout_ms);
+	if (!(c = curl_easy_init()))
+		return isol8_err_set(err, ISOL8_E_INTERNAL, 0, "out of memory");
+	pin = pin_addresses(&t, h);
+	set_transfer(c, j, url, pin, h, left, ebuf, &blob);
+	cc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	if (cc == CURLE_OK && status >= 300 && status < 400) {
+		char *loc = NULL;
+		curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc);
+		if (loc)
+			*next = xstrdup(loc);
+	}
+	bad = transfer_failed(j, h, &t, cc, status, *next, ebuf, err);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(pin);
+	if (bad) {
+		free(*next);
+		*next = NULL;
+	}
+	return bad;
+}
+
 int fetch_run(const struct fetch_job *j, const char *ca, size_t ca_len, char **code, size_t *len, struct isol8_err *err)
 {
 	_cleanup_free_ char *url = xstrdup(j->url);
@@ -247,103 +372,10 @@ int fetch_run(const struct fetch_job *j, const char *ca, size_t ca_len, char **c
 	*code = NULL;
 	*len = 0;
 	for (unsigned hop = 0;; hop++) {
-		struct fetch_target t;
-		struct curl_slist *pin = NULL;
-		struct curl_blob blob = {.data = (void *)ca, .len = ca_len, .flags = CURL_BLOB_NOCOPY};
-		char pinline[FETCH_MAX_ADDRS * 50 + 300], ebuf[CURL_ERROR_SIZE] = "";
 		char *next = NULL;
-		long status = 0;
-		uint64_t left;
-		int bad = 0;
-		CURLcode cc;
-		CURL *c;
 
-		h.n_addrs = 0;
-		h.len = 0;
-		h.over = h.unchecked = h.clen_over = false;
-		h.clen = -1;
-		if (check_hop(j, url, &t, &h, err) < 0)
+		if (fetch_hop(j, url, hop, deadline, ca, ca_len, &h, &next, err) < 0)
 			goto out;
-		/* Step 6 once the first URL passed (the original's order). */
-		if (hop == 0 && j->r.require_hash && !j->hash) {
-			isol8_err_set(err, ISOL8_E_POLICY, 0,
-				      "Hash verification required: provide codeHash for remote code execution.");
-			goto out;
-		}
-		left = deadline > now_ms() ? deadline - now_ms() : 0;
-		if (left == 0) {
-			isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "Remote code fetch timed out after %llums",
-				      (unsigned long long)j->r.timeout_ms);
-			goto out;
-		}
-		if (!(c = curl_easy_init())) {
-			isol8_err_set(err, ISOL8_E_INTERNAL, 0, "out of memory");
-			goto out;
-		}
-		if (!t.literal) {
-			int w = snprintf(pinline, sizeof pinline, "%s:%u:", t.host, t.port);
-			for (size_t i = 0; i < h.n_addrs; i++) {
-				char a[INET6_ADDRSTRLEN + 3];
-				addr_text(&h.addrs[i], t.port, a, sizeof a);
-				w += snprintf(pinline + w, sizeof pinline - (size_t)w, "%s%s", i ? "," : "", a);
-			}
-			pin = curl_slist_append(NULL, pinline);
-		}
-		curl_easy_setopt(c, CURLOPT_URL, url);
-		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-		curl_easy_setopt(c, CURLOPT_RESOLVE, pin);
-		curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-		curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &h);
-		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		curl_easy_setopt(c, CURLOPT_WRITEDATA, &h);
-		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-		curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)j->r.max_size);
-		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
-		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(c, CURLOPT_PROXY, "");
-		curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
-		curl_easy_setopt(c, CURLOPT_USERAGENT, "isol8-fetch/" PACKAGE_VERSION);
-		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, ebuf);
-		curl_easy_setopt(c, CURLOPT_CAINFO, NULL);
-		curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
-		if (ca_len)
-			curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob);
-		cc = curl_easy_perform(c);
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-		if (cc == CURLE_OK && status >= 300 && status < 400) {
-			char *loc = NULL;
-			curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc);
-			if (loc)
-				next = xstrdup(loc);
-		}
-		if (h.clen_over || (cc == CURLE_FILESIZE_EXCEEDED && h.clen >= 0)) {
-			bad = isol8_err_set(err, ISOL8_E_POLICY, 0,
-					    "Remote code exceeds maxCodeSize (%llu bytes): %lld bytes",
-					    (unsigned long long)j->r.max_size, h.clen);
-		} else if (h.over || cc == CURLE_FILESIZE_EXCEEDED) {
-			bad = isol8_err_set(err, ISOL8_E_POLICY, 0, "Remote code exceeds maxCodeSize (%llu bytes)",
-					    (unsigned long long)j->r.max_size);
-		} else if (h.unchecked) {
-			bad = isol8_err_set(
-				err, ISOL8_E_POLICY, 0,
-				"Blocked code URL host: %s (a connection to an address that was not checked)", t.host);
-		} else if (cc == CURLE_OPERATION_TIMEDOUT) {
-			bad = isol8_err_set(err, ISOL8_E_TIMEOUT, 0, "Remote code fetch timed out after %llums",
-					    (unsigned long long)j->r.timeout_ms);
-		} else if (cc != CURLE_OK) {
-			bad = isol8_err_set(err, ISOL8_E_IO, 0, "Failed to fetch remote code: %s",
-					    ebuf[0] ? ebuf : curl_easy_strerror(cc));
-		} else if (!(status >= 300 && status < 400 && next) && (status < 200 || status > 299)) {
-			bad = isol8_err_set(err, ISOL8_E_IO, 0, "Failed to fetch remote code: HTTP %ld", status);
-		}
-		curl_easy_cleanup(c);
-		curl_slist_free_all(pin);
-		if (bad) {
-			free(next);
-			goto out;
-		}
 		if (!next)
 			break;
 		if (hop + 1 > ISOL8_REMOTE_MAX_REDIRECTS) {
