@@ -806,6 +806,118 @@ static int exec_msg_parse(struct isol8_msg *m, struct exec_msg *e, struct isol8_
 	return 0;
 }
 
+/* The note taken at create time, copied out; its lists stay in the table (see add_sandbox). */
+static bool find_note(const char *id, struct note *nt)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&lock);
+	for (struct note *n = notes; n; n = n->next)
+		if (strcmp(n->id, id) == 0) {
+			*nt = *n;
+			found = true;
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	return found;
+}
+
+/* The sandbox as it was created; the host lists are copied under the lock, since the sandbox
+ * may be forgotten meanwhile. */
+static void add_sandbox(json_object *o, const struct note *nt)
+{
+	add_str(o, "container", nt->id);
+	add_str(o, "image", nt->image);
+	add_str(o, "runtime", isol8_runtime_name(nt->runtime));
+	add_str(o, "kind", kind_names[nt->kind]);
+	if (*nt->session)
+		add_str(o, "session", nt->session);
+	json_object_object_add(o, "limits", limits_json(&nt->lim, nt->writable));
+	add_str(o, "network", isol8_net_mode_name(nt->net));
+	if (nt->net != ISOL8_NET_FILTERED)
+		return;
+	pthread_mutex_lock(&lock);
+	for (struct note *n = notes; n; n = n->next)
+		if (strcmp(n->id, nt->id) == 0) {
+			json_object_object_add(o, "allowedHosts", str_array(n->allow, n->n_allow));
+			json_object_object_add(o, "deniedHosts", str_array(n->deny, n->n_deny));
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+}
+
+static json_object *usage_json(const struct exec_msg *e, bool host_net)
+{
+	double pct = e->duration_ms ? (double)e->cpu_us / 10.0 / (double)e->duration_ms : 0.0;
+	json_object *v = json_object_new_object();
+
+	add_u64(v, "cpuTimeMs", e->cpu_us / 1000);
+	json_object_object_add(v, "cpuPercent", json_object_new_double((double)(int64_t)(pct * 100.0 + 0.5) / 100.0));
+	add_u64(v, "memoryMB", (e->mem + (1u << 19)) >> 20);
+	add_u64(v, "peakMemoryMB", (e->peak + (1u << 19)) >> 20);
+	add_u64(v, "peakMemoryBytes", e->peak);
+	if (host_net) {
+		/* The host's counters are not the sandbox's: unknown. */
+		json_object_object_add(v, "networkBytesIn", NULL);
+		json_object_object_add(v, "networkBytesOut", NULL);
+	} else {
+		add_u64(v, "networkBytesIn", e->net_in);
+		add_u64(v, "networkBytesOut", e->net_out);
+	}
+	return v;
+}
+
+/* What the run did: outcome, error, times, output sizes, usage and network counters. */
+static void add_outcome(json_object *o, const struct exec_msg *e, bool host_net)
+{
+	json_object *v;
+
+	add_str(o, "outcome", outcome_names[e->outcome]);
+	json_object_object_add(o, "exitCode", json_object_new_int((int32_t)e->exit_code));
+	if (e->err_code || e->outcome == AUDIT_REFUSED) {
+		v = json_object_new_object();
+		add_str(v, "code", isol8_err_code_name(e->err_code ? e->err_code : ISOL8_E_POLICY));
+		add_str(v, "message", e->err_msg);
+		json_object_object_add(o, "error", v);
+	}
+	add_u64(o, "durationMs", e->duration_ms);
+	add_u64(o, "totalMs", e->total_ms);
+	json_object_object_add(o, "timedOut", json_object_new_boolean(e->outcome == AUDIT_TIMEOUT));
+	json_object_object_add(o, "oomKilled", json_object_new_boolean(e->outcome == AUDIT_OOM));
+	add_u64(o, "stdoutBytes", e->out_bytes);
+	add_u64(o, "stderrBytes", e->err_bytes);
+	json_object_object_add(
+		o, "truncated",
+		json_object_new_boolean(e->flags & (ISOL8_AUDIT_R_STDOUT_TRUNC | ISOL8_AUDIT_R_STDERR_TRUNC)));
+	if (e->flags & ISOL8_AUDIT_R_USAGE)
+		json_object_object_add(o, "resourceUsage", usage_json(e, host_net));
+	if (e->flags & ISOL8_AUDIT_R_NET) {
+		v = json_object_new_object();
+		add_u64(v, "requests", e->net_requests);
+		add_u64(v, "blocked", e->net_blocked);
+		json_object_object_add(o, "networkSummary", v);
+	}
+}
+
+/* What was run: the code's hash, the caller's metadata, and (by policy) code and output heads. */
+static void add_input(json_object *o, const struct exec_msg *e)
+{
+	if (*e->code_hash)
+		add_str(o, "codeHash", e->code_hash);
+	if (e->n_meta) {
+		json_object *v = json_object_new_object();
+		for (uint32_t i = 0; i < e->n_meta; i++)
+			add_str(v, e->meta_k[i], e->meta_v[i]);
+		json_object_object_add(o, "metadata", v);
+	}
+	if (*e->code)
+		add_str(o, "code", e->code);
+	if (pol.include_output) {
+		add_str(o, "stdoutHead", e->out_head);
+		add_str(o, "stderrHead", e->err_head);
+	}
+}
+
 int audit_execution(struct broker *b, unsigned worker, uint32_t gen, struct isol8_msg *m, struct isol8_err *err)
 {
 	struct exec_msg e = {0};
@@ -813,7 +925,7 @@ int audit_execution(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	struct owned_container oc;
 	struct note nt = {0};
 	bool have_note = false;
-	json_object *o, *v;
+	json_object *o;
 	int rc = -1;
 
 	(void)b;
@@ -829,15 +941,7 @@ int audit_execution(struct broker *b, unsigned worker, uint32_t gen, struct isol
 				      e.container);
 			goto out;
 		}
-		pthread_mutex_lock(&lock);
-		for (struct note *n = notes; n; n = n->next)
-			if (strcmp(n->id, e.container) == 0) {
-				nt = *n;
-				/* Lists are copied into the record under the lock below. */
-				have_note = true;
-				break;
-			}
-		pthread_mutex_unlock(&lock);
+		have_note = find_note(e.container, &nt);
 	}
 	metrics_run(w.tenant, have_note ? nt.runtime : -1, e.outcome, e.duration_ms);
 	if (log_fd < 0) {
@@ -847,84 +951,12 @@ int audit_execution(struct broker *b, unsigned worker, uint32_t gen, struct isol
 	o = record("execution");
 	add_str(o, "executionId", e.exec_id);
 	add_who(o, w.tenant, w.principal, w.uid, w.gid);
-	if (have_note) {
-		add_str(o, "container", nt.id);
-		add_str(o, "image", nt.image);
-		add_str(o, "runtime", isol8_runtime_name(nt.runtime));
-		add_str(o, "kind", kind_names[nt.kind]);
-		if (*nt.session)
-			add_str(o, "session", nt.session);
-		json_object_object_add(o, "limits", limits_json(&nt.lim, nt.writable));
-		add_str(o, "network", isol8_net_mode_name(nt.net));
-		if (nt.net == ISOL8_NET_FILTERED) {
-			pthread_mutex_lock(&lock);
-			for (struct note *n = notes; n; n = n->next)
-				if (strcmp(n->id, nt.id) == 0) {
-					json_object_object_add(o, "allowedHosts", str_array(n->allow, n->n_allow));
-					json_object_object_add(o, "deniedHosts", str_array(n->deny, n->n_deny));
-					break;
-				}
-			pthread_mutex_unlock(&lock);
-		}
-	} else {
+	if (have_note)
+		add_sandbox(o, &nt);
+	else
 		json_object_object_add(o, "container", NULL);
-	}
-	add_str(o, "outcome", outcome_names[e.outcome]);
-	json_object_object_add(o, "exitCode", json_object_new_int((int32_t)e.exit_code));
-	if (e.err_code || e.outcome == AUDIT_REFUSED) {
-		v = json_object_new_object();
-		add_str(v, "code", isol8_err_code_name(e.err_code ? e.err_code : ISOL8_E_POLICY));
-		add_str(v, "message", e.err_msg);
-		json_object_object_add(o, "error", v);
-	}
-	add_u64(o, "durationMs", e.duration_ms);
-	add_u64(o, "totalMs", e.total_ms);
-	json_object_object_add(o, "timedOut", json_object_new_boolean(e.outcome == AUDIT_TIMEOUT));
-	json_object_object_add(o, "oomKilled", json_object_new_boolean(e.outcome == AUDIT_OOM));
-	add_u64(o, "stdoutBytes", e.out_bytes);
-	add_u64(o, "stderrBytes", e.err_bytes);
-	json_object_object_add(
-		o, "truncated",
-		json_object_new_boolean(e.flags & (ISOL8_AUDIT_R_STDOUT_TRUNC | ISOL8_AUDIT_R_STDERR_TRUNC)));
-	if (e.flags & ISOL8_AUDIT_R_USAGE) {
-		double pct = e.duration_ms ? (double)e.cpu_us / 10.0 / (double)e.duration_ms : 0.0;
-		v = json_object_new_object();
-		add_u64(v, "cpuTimeMs", e.cpu_us / 1000);
-		json_object_object_add(v, "cpuPercent",
-				       json_object_new_double((double)(int64_t)(pct * 100.0 + 0.5) / 100.0));
-		add_u64(v, "memoryMB", (e.mem + (1u << 19)) >> 20);
-		add_u64(v, "peakMemoryMB", (e.peak + (1u << 19)) >> 20);
-		add_u64(v, "peakMemoryBytes", e.peak);
-		if (have_note && nt.net == ISOL8_NET_HOST) {
-			/* The host's counters are not the sandbox's: unknown. */
-			json_object_object_add(v, "networkBytesIn", NULL);
-			json_object_object_add(v, "networkBytesOut", NULL);
-		} else {
-			add_u64(v, "networkBytesIn", e.net_in);
-			add_u64(v, "networkBytesOut", e.net_out);
-		}
-		json_object_object_add(o, "resourceUsage", v);
-	}
-	if (e.flags & ISOL8_AUDIT_R_NET) {
-		v = json_object_new_object();
-		add_u64(v, "requests", e.net_requests);
-		add_u64(v, "blocked", e.net_blocked);
-		json_object_object_add(o, "networkSummary", v);
-	}
-	if (*e.code_hash)
-		add_str(o, "codeHash", e.code_hash);
-	if (e.n_meta) {
-		v = json_object_new_object();
-		for (uint32_t i = 0; i < e.n_meta; i++)
-			add_str(v, e.meta_k[i], e.meta_v[i]);
-		json_object_object_add(o, "metadata", v);
-	}
-	if (*e.code)
-		add_str(o, "code", e.code);
-	if (pol.include_output) {
-		add_str(o, "stdoutHead", e.out_head);
-		add_str(o, "stderrHead", e.err_head);
-	}
+	add_outcome(o, &e, have_note && nt.net == ISOL8_NET_HOST);
+	add_input(o, &e);
 	write_record(o);
 	rc = 0;
 out:
