@@ -116,20 +116,8 @@ static void help(FILE *f, const char *name, const char *type, const char *text)
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, text, name, type);
 }
 
-static void render(struct broker *b, FILE *f)
+static void render_runs(FILE *f, const struct tenant_counters *snap, size_t n)
 {
-	struct tenant_counters *snap;
-	uint64_t allowed = 0, blocked = 0;
-	bool proxy_ok;
-	unsigned alive = 0;
-	size_t n;
-
-	pthread_mutex_lock(&lock);
-	n = n_tc;
-	snap = xcalloc(n + 1, sizeof *snap);
-	memcpy(snap, tc, n * sizeof *snap);
-	pthread_mutex_unlock(&lock);
-
 	help(f, "isol8_runs_total", "counter", "Executions by tenant, runtime and outcome.");
 	for (size_t i = 0; i < n; i++)
 		for (size_t rt = 0; rt < NRT; rt++)
@@ -139,6 +127,10 @@ static void render(struct broker *b, FILE *f)
 						"isol8_runs_total{tenant=\"%s\",runtime=\"%s\",outcome=\"%s\"} %llu\n",
 						snap[i].name, rtname(rt), outcome_names[o],
 						(unsigned long long)snap[i].runs[rt][o]);
+}
+
+static void render_durations(FILE *f, const struct tenant_counters *snap, size_t n)
+{
 	help(f, "isol8_run_duration_seconds", "histogram",
 	     "Run duration (the program's wall time) by tenant and runtime.");
 	for (size_t i = 0; i < n; i++)
@@ -160,6 +152,10 @@ static void render(struct broker *b, FILE *f)
 			fprintf(f, "isol8_run_duration_seconds_count{tenant=\"%s\",runtime=\"%s\"} %llu\n",
 				snap[i].name, rtname(rt), (unsigned long long)snap[i].hist_count[rt]);
 		}
+}
+
+static void render_refusals(FILE *f, const struct tenant_counters *snap, size_t n)
+{
 	help(f, "isol8_refusals_total", "counter",
 	     "Requests the policy refused, by tenant (none: no tenant matched) and reason.");
 	for (size_t i = 0; i < n; i++)
@@ -167,10 +163,57 @@ static void render(struct broker *b, FILE *f)
 			if (snap[i].refusals[c])
 				fprintf(f, "isol8_refusals_total{tenant=\"%s\",reason=\"%s\"} %llu\n", snap[i].name,
 					isol8_err_code_name(c), (unsigned long long)snap[i].refusals[c]);
-	free(snap);
+}
 
-	/* The tenants of the policy in force: a reload swaps it under the write lock. */
-	pthread_rwlock_rdlock(&b->policy_lock);
+/* The counters are copied under the lock and printed without it: a slow scraper must not
+ * hold up metrics_run. */
+static void render_counters(FILE *f)
+{
+	struct tenant_counters *snap;
+	size_t n;
+
+	pthread_mutex_lock(&lock);
+	n = n_tc;
+	snap = xcalloc(n + 1, sizeof *snap);
+	memcpy(snap, tc, n * sizeof *snap);
+	pthread_mutex_unlock(&lock);
+	render_runs(f, snap, n);
+	render_durations(f, snap, n);
+	render_refusals(f, snap, n);
+	free(snap);
+}
+
+/* By tenant, runtime and state, never by the full shape: images and limits are the client's
+ * choice within the ceilings, so a shape label would be unbounded. isol8 status --json lists
+ * the shapes themselves. */
+static void render_pools(struct broker *b, FILE *f)
+{
+	static const char *const states[POOL__STATES] = {"warm", "resetting", "in_use"};
+	struct pool_shape *s = NULL;
+	size_t ns;
+
+	help(f, "isol8_pool_sandboxes", "gauge",
+	     "Pooled sandboxes by tenant, runtime and state (warm: ready; resetting: being cleaned after a run; "
+	     "in_use: a reusable sandbox lent to a run).");
+	ns = pools_snapshot(b, -1, &s);
+	for (size_t i = 0; i < b->policy.n_tenants; i++)
+		for (int rt = 0; rt < ISOL8_RT__MAX; rt++)
+			for (int k = 0; k < POOL__STATES; k++) {
+				uint64_t c = 0;
+				for (size_t j = 0; j < ns; j++)
+					if (s[j].runtime == rt && strcmp(s[j].tenant, tname(b, i)) == 0)
+						c += s[j].n[k];
+				fprintf(f, "isol8_pool_sandboxes{tenant=\"%s\",runtime=\"%s\",state=\"%s\"} %llu\n",
+					tname(b, i), isol8_runtime_name(rt), states[k], (unsigned long long)c);
+			}
+	free(s);
+}
+
+/* The gauges by tenant; the caller holds the policy's read lock (a reload swaps the tenants). */
+static void render_tenant_gauges(struct broker *b, FILE *f)
+{
+	static const char *const kinds[SANDBOX__MAX] = {"ephemeral", "session", "persist"};
+
 	help(f, "isol8_queue_depth", "gauge", "Runs waiting for a free execution slot.");
 	fprintf(f, "isol8_queue_depth %u\n", broker_queue_depth());
 	help(f, "isol8_runs_in_progress", "gauge", "Connections running code, by tenant.");
@@ -178,63 +221,58 @@ static void render(struct broker *b, FILE *f)
 		fprintf(f, "isol8_runs_in_progress{tenant=\"%s\"} %u\n", tname(b, i), table_token_count_runs((int)i));
 	help(f, "isol8_sandboxes", "gauge",
 	     "Sandboxes isol8d holds, by tenant and kind (ephemeral: running, warm in a pool or being reset).");
-	for (size_t i = 0; i < b->policy.n_tenants; i++) {
-		static const char *const kinds[SANDBOX__MAX] = {"ephemeral", "session", "persist"};
+	for (size_t i = 0; i < b->policy.n_tenants; i++)
 		for (int k = 0; k < SANDBOX__MAX; k++)
 			fprintf(f, "isol8_sandboxes{tenant=\"%s\",kind=\"%s\"} %u\n", tname(b, i), kinds[k],
 				table_container_count_tenant_kind((int)i, k));
-	}
-	/* By tenant, runtime and state, never by the full shape: images and limits are the
-	 * client's choice within the ceilings, so a shape label would be unbounded. isol8 status
-	 * --json lists the shapes themselves. */
-	help(f, "isol8_pool_sandboxes", "gauge",
-	     "Pooled sandboxes by tenant, runtime and state (warm: ready; resetting: being cleaned after a run; "
-	     "in_use: a reusable sandbox lent to a run).");
-	{
-		static const char *const states[POOL__STATES] = {"warm", "resetting", "in_use"};
-		struct pool_shape *s = NULL;
-		size_t ns = pools_snapshot(b, -1, &s);
-		for (size_t i = 0; i < b->policy.n_tenants; i++)
-			for (int rt = 0; rt < ISOL8_RT__MAX; rt++)
-				for (int k = 0; k < POOL__STATES; k++) {
-					uint64_t c = 0;
-					for (size_t j = 0; j < ns; j++)
-						if (s[j].runtime == rt && strcmp(s[j].tenant, tname(b, i)) == 0)
-							c += s[j].n[k];
-					fprintf(f,
-						"isol8_pool_sandboxes{tenant=\"%s\",runtime=\"%s\",state=\"%s\"} "
-						"%llu\n",
-						tname(b, i), isol8_runtime_name(rt), states[k], (unsigned long long)c);
-				}
-		free(s);
-	}
+	render_pools(b, f);
 	help(f, "isol8_sessions", "gauge", "Live sessions, by tenant.");
 	for (size_t i = 0; i < b->policy.n_tenants; i++)
 		fprintf(f, "isol8_sessions{tenant=\"%s\"} %u\n", tname(b, i),
 			table_container_count_tenant_kind((int)i, SANDBOX_SESSION));
-	pthread_rwlock_unlock(&b->policy_lock);
+}
+
+static void render_workers(struct broker *b, FILE *f)
+{
+	unsigned alive = 0;
+
 	for (unsigned i = 0; i < b->o.workers; i++)
 		alive += supervise_pid(SV_WORKER, i) > 0 && b->w[i].chan >= 0;
 	help(f, "isol8_workers_up", "gauge", "Worker processes running.");
 	fprintf(f, "isol8_workers_up %u\n", alive);
-	{
-		struct isol8_buf p = ISOL8_BUF_INIT;
-		struct isol8_msg reply;
-		struct isol8_err err = ISOL8_ERR_INIT;
-		proxy_ok = broker_proxy_call(b, PX_COUNTS, &p, -1, &reply, &err) == 0;
-		if (proxy_ok) {
-			proxy_ok = isol8_get_u64(&reply, &allowed, &err) == 0 &&
-				isol8_get_u64(&reply, &blocked, &err) == 0 && isol8_msg_end(&reply, &err) == 0;
-			isol8_msg_free(&reply);
-		}
-		isol8_buf_free(&p);
+}
+
+/* The proxy's own counters; a proxy that does not answer leaves the samples out (the HELP stays). */
+static void render_proxy(struct broker *b, FILE *f)
+{
+	struct isol8_buf p = ISOL8_BUF_INIT;
+	struct isol8_msg reply;
+	struct isol8_err err = ISOL8_ERR_INIT;
+	uint64_t allowed = 0, blocked = 0;
+	bool proxy_ok = broker_proxy_call(b, PX_COUNTS, &p, -1, &reply, &err) == 0;
+
+	if (proxy_ok) {
+		proxy_ok = isol8_get_u64(&reply, &allowed, &err) == 0 && isol8_get_u64(&reply, &blocked, &err) == 0 &&
+			isol8_msg_end(&reply, &err) == 0;
+		isol8_msg_free(&reply);
 	}
+	isol8_buf_free(&p);
 	help(f, "isol8_proxy_requests_total", "counter",
 	     "Requests of filtered sandboxes through the network proxy, allowed or blocked (since the proxy started).");
 	if (proxy_ok) {
 		fprintf(f, "isol8_proxy_requests_total{action=\"allowed\"} %llu\n", (unsigned long long)allowed);
 		fprintf(f, "isol8_proxy_requests_total{action=\"blocked\"} %llu\n", (unsigned long long)blocked);
 	}
+}
+
+static void render(struct broker *b, FILE *f)
+{
+	render_counters(f);
+	pthread_rwlock_rdlock(&b->policy_lock);
+	render_tenant_gauges(b, f);
+	pthread_rwlock_unlock(&b->policy_lock);
+	render_workers(b, f);
+	render_proxy(b, f);
 }
 
 struct serve_job {
