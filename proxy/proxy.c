@@ -518,54 +518,91 @@ static int fill_client(struct conn *c)
 }
 
 /* The head is complete: decide, log, and resolve (then connect) or refuse. */
+/* The forwarded request line is "METHOD path HTTP/1.1": its path, for the log. */
+static void forwarded_path(const struct http_req *r, const struct isol8_buf *fwd, const char **path, size_t *len)
+{
+	const char *sp, *sp2;
+
+	*path = NULL;
+	*len = 0;
+	if (r->is_connect || !fwd->len)
+		return;
+	sp = memchr(fwd->data, ' ', fwd->len);
+	sp2 = sp ? memchr(sp + 1, ' ', fwd->len - (size_t)(sp + 1 - fwd->data)) : NULL;
+	if (sp && sp2) {
+		*path = sp + 1;
+		*len = (size_t)(sp2 - *path);
+	}
+}
+
+/* The policy's ceiling first (ports, then its lists), then the caller's lists; NULL when the
+ * request may go. */
+static const char *refusal(const struct listener *l, const struct http_req *r)
+{
+	if (!net_policy_port_ok(&l->pol, r->port))
+		return "port not allowed";
+	if (!net_patterns_allow(&(struct net_patterns){.allow = l->pol.allow,
+						       .n_allow = l->pol.n_allow,
+						       .deny = l->pol.deny,
+						       .n_deny = l->pol.n_deny},
+				r->host))
+		return "host not allowed by the policy";
+	if (!net_patterns_allow(&l->rules, r->host))
+		return "host not allowed";
+	return NULL;
+}
+
+/* 403 naming what was refused: host:port for a port, else the host. */
+static void refuse(struct conn *c, const struct http_req *r, const char *why)
+{
+	char hp[PROXY_MAX_HOST + 16];
+
+	if (strcmp(why, "port not allowed") == 0)
+		snprintf(hp, sizeof hp, strchr(r->host, ':') ? "[%s]:%u" : "%s:%u", r->host, r->port);
+	else
+		snprintf(hp, sizeof hp, "%s", r->host);
+	reply_and_close(c, 403, "Forbidden", hp, why);
+}
+
+/* Half the resolver threads at most per sandbox and per tenant, so one sandbox's (or one
+ * tenant's) slow names cannot hold up everyone else's lookups. */
+static bool resolvers_busy(const struct conn *c, const struct listener *l)
+{
+	unsigned resolving = 0, tenant_resolving = 0;
+
+	for (unsigned i = 0; i < MAX_CONNS; i++) {
+		const struct listener *o;
+		if (!conns[i] || conns[i] == c || conns[i]->st != C_RESOLVING || !(o = conn_listener(conns[i])))
+			continue;
+		resolving += conns[i]->lst == c->lst;
+		tenant_resolving += o->ten == l->ten;
+	}
+	return resolving >= MAX_RESOLVING_PER_SANDBOX || tenant_resolving >= MAX_RESOLVING_PER_TENANT;
+}
+
 static void conn_head_done(struct conn *c, const struct http_req *r, struct isol8_buf *fwd)
 {
 	struct listener *l = conn_listener(c);
 	struct isol8_err err = ISOL8_ERR_INIT;
-	const char *path = NULL, *why = NULL;
-	size_t path_len = 0;
-	bool allowed;
+	const char *path, *why;
+	size_t path_len;
 	int rc;
 
 	if (!l) {
 		reply_and_close(c, 503, "Service Unavailable", NULL, "sandbox network closed");
 		return;
 	}
-	if (!r->is_connect && fwd->len) {
-		/* The forwarded request line is "METHOD path HTTP/1.1": log its path. */
-		const char *sp = memchr(fwd->data, ' ', fwd->len);
-		const char *sp2 = sp ? memchr(sp + 1, ' ', fwd->len - (size_t)(sp + 1 - fwd->data)) : NULL;
-		if (sp && sp2) {
-			path = sp + 1;
-			path_len = (size_t)(sp2 - path);
-		}
-	}
-	/* The policy's ceiling first (ports, then its lists), then the caller's lists. */
-	if (!net_policy_port_ok(&l->pol, r->port))
-		why = "port not allowed";
-	else if (!net_patterns_allow(&(struct net_patterns){.allow = l->pol.allow,
-							    .n_allow = l->pol.n_allow,
-							    .deny = l->pol.deny,
-							    .n_deny = l->pol.n_deny},
-				     r->host))
-		why = "host not allowed by the policy";
-	else if (!net_patterns_allow(&l->rules, r->host))
-		why = "host not allowed";
-	allowed = why == NULL;
-	c->logi = log_add(l, r, path, path_len, allowed);
-	if (allowed)
+	forwarded_path(r, fwd, &path, &path_len);
+	why = refusal(l, r);
+	c->logi = log_add(l, r, path, path_len, why == NULL);
+	if (!why)
 		n_allowed++;
 	else
 		n_blocked++;
 	c->is_connect = r->is_connect;
-	log_debug("sandbox %.12s: %s %s:%u %s", l->id, r->method, r->host, r->port, allowed ? "allowed" : why);
-	if (!allowed) {
-		char hp[PROXY_MAX_HOST + 16];
-		if (strcmp(why, "port not allowed") == 0)
-			snprintf(hp, sizeof hp, strchr(r->host, ':') ? "[%s]:%u" : "%s:%u", r->host, r->port);
-		else
-			snprintf(hp, sizeof hp, "%s", r->host);
-		reply_and_close(c, 403, "Forbidden", hp, why);
+	log_debug("sandbox %.12s: %s %s:%u %s", l->id, r->method, r->host, r->port, why ? why : "allowed");
+	if (why) {
+		refuse(c, r, why);
 		return;
 	}
 	/* Bytes the client sent after the head (a request body, a TLS ClientHello) go upstream once
@@ -584,21 +621,9 @@ static void conn_head_done(struct conn *c, const struct http_req *r, struct isol
 			reply_and_close(c, 400, "Bad Request", NULL, "bad request body framing");
 		return;
 	}
-	{
-		/* Half the resolver threads at most per sandbox and per tenant, so one sandbox's (or
-		 * one tenant's) slow names cannot hold up everyone else's lookups. */
-		unsigned resolving = 0, tenant_resolving = 0;
-		for (unsigned i = 0; i < MAX_CONNS; i++) {
-			const struct listener *o;
-			if (!conns[i] || conns[i] == c || conns[i]->st != C_RESOLVING || !(o = conn_listener(conns[i])))
-				continue;
-			resolving += conns[i]->lst == c->lst;
-			tenant_resolving += o->ten == l->ten;
-		}
-		if (resolving >= MAX_RESOLVING_PER_SANDBOX || tenant_resolving >= MAX_RESOLVING_PER_TENANT) {
-			reply_and_close(c, 503, "Service Unavailable", r->host, "too many name lookups in flight");
-			return;
-		}
+	if (resolvers_busy(c, l)) {
+		reply_and_close(c, 503, "Service Unavailable", r->host, "too many name lookups in flight");
+		return;
 	}
 	rc = proxy_resolve_start(r->host, r->port, &c->ticket, c->addrs, &c->n_addrs, &err);
 	if (rc == 0) {
@@ -984,11 +1009,124 @@ answer:
 
 /* ---- loop ------------------------------------------------------------------------------------------ */
 
+/* What a connection waits for on the client's side (*ce) and upstream (*ue) in its state;
+ * in the relay each direction is read only while its buffer is empty (bounded memory). */
+static void conn_events(const struct conn *c, short *ce, short *ue)
+{
+	*ce = *ue = 0;
+	switch (c->st) {
+	case C_HEAD:
+		*ce = POLLIN;
+		break;
+	case C_CONNECTING:
+		*ue = POLLOUT;
+		break;
+	case C_REPLY:
+		*ce = POLLOUT;
+		break;
+	case C_RELAY:
+		if (!c->c_eof && (!c->up.b.len || c->tls_pending))
+			*ce |= POLLIN;
+		if (c->down.b.len)
+			*ce |= POLLOUT;
+		if (!c->u_eof && !c->down.b.len)
+			*ue |= POLLIN;
+		if (c->up.b.len && !c->tls_pending)
+			*ue |= POLLOUT;
+		break;
+	default:
+		break;
+	}
+}
+
+/* pf[0] the broker channel, pf[1] the resolver pipe, then listeners (who = index), then two
+ * per connection (who = 1000, the connection keeps its index in pfi). */
+static unsigned poll_set(int chan, struct pollfd *pf, int *who)
+{
+	unsigned np = 0;
+
+	pf[np] = (struct pollfd){.fd = chan, .events = POLLIN};
+	who[np++] = -1;
+	pf[np] = (struct pollfd){.fd = proxy_resolver_fd(), .events = POLLIN};
+	who[np++] = -2;
+	for (unsigned i = 0; i < MAX_LISTENERS; i++)
+		if (lst[i].fd >= 0 && can_accept(&lst[i], n_conns)) {
+			pf[np] = (struct pollfd){.fd = lst[i].fd, .events = POLLIN};
+			who[np++] = (int)i;
+		}
+	for (unsigned i = 0; i < n_conns; i++) {
+		struct conn *c = conns[i];
+		short ce, ue;
+		conn_events(c, &ce, &ue);
+		c->pfi = np;
+		/* While resolving there is nothing to do with the client; a hang-up is noticed
+		 * afterwards (and must not make poll spin meanwhile). */
+		pf[np] = (struct pollfd){.fd = c->st == C_RESOLVING ? -1 : c->cfd, .events = ce};
+		who[np++] = 1000;
+		pf[np] = (struct pollfd){.fd = c->ufd, .events = ue}; /* fd -1 is ignored by poll */
+		who[np++] = 1000;
+	}
+	return np;
+}
+
+/* The resolve, connect and idle deadlines; false when the connection is to be closed. */
+static bool conn_in_time(struct conn *c, uint64_t now)
+{
+	if (c->st == C_RESOLVING && now > c->resolve_start && now - c->resolve_start > RESOLVE_MS) {
+		proxy_resolve_cancel(c->ticket);
+		reply_and_close(c, 504, "Gateway Timeout", c->host, "cannot resolve (timed out)");
+	}
+	/* conn_step may have started the connect after `now` was taken */
+	if (c->st == C_CONNECTING && now > c->connect_start && now - c->connect_start > CONNECT_MS) {
+		c->ufd = xclose(c->ufd);
+		if (start_connect(c) < 0)
+			connect_failed(c, 504, "Gateway Timeout", "connect timed out");
+	}
+	return !(now > c->last_ms && now - c->last_ms > IDLE_MS);
+}
+
+/* Connections first (their indexes are stable until one closes), last to first so that a
+ * close does not move one not yet seen. */
+static void step_conns(const struct pollfd *pf, uint64_t now)
+{
+	for (int i = (int)n_conns - 1; i >= 0; i--) {
+		struct conn *c = conns[i];
+		short crev = pf[c->pfi].revents, urev = pf[c->pfi + 1].revents;
+		bool alive;
+
+		if (crev || urev)
+			c->last_ms = now;
+		alive = (crev || urev) ? conn_step(c, crev, urev) : true;
+		if (alive)
+			alive = conn_in_time(c, now);
+		if (!alive)
+			conn_close((unsigned)i);
+	}
+}
+
+/* One message from the broker; -1 to go on, else the proxy's exit status. */
+static int read_channel(int chan)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_msg m = {0};
+	int rr = isol8_ipc_recv(chan, &m, &err);
+
+	if (rr == 0)
+		return 0; /* the broker is gone: so are the sandboxes' reasons to exist */
+	if (rr < 0) {
+		if (err.errnum == EAGAIN || err.errnum == EINTR)
+			return -1;
+		log_error("bad frame from broker: %s", err.msg);
+		return 1;
+	}
+	serve_channel_msg(chan, &m);
+	isol8_msg_free(&m);
+	return -1;
+}
+
 int proxy_run(int chan)
 {
 	static struct pollfd pf[2 + MAX_LISTENERS + 2 * MAX_CONNS];
-	/* pf[0] the broker channel, pf[1] the resolver pipe, then listeners (who = index), then
-	 * connections (who = 1000). */
 	static int who[2 + MAX_LISTENERS + 2 * MAX_CONNS];
 	struct isol8_err rerr = ISOL8_ERR_INIT;
 
@@ -1000,54 +1138,10 @@ int proxy_run(int chan)
 		return 1;
 	}
 	for (;;) {
-		unsigned np = 0;
+		unsigned np = poll_set(chan, pf, who);
 		uint64_t now;
-		int r;
+		int r = poll(pf, np, 1000);
 
-		pf[np] = (struct pollfd){.fd = chan, .events = POLLIN};
-		who[np++] = -1;
-		pf[np] = (struct pollfd){.fd = proxy_resolver_fd(), .events = POLLIN};
-		who[np++] = -2;
-		for (unsigned i = 0; i < MAX_LISTENERS; i++)
-			if (lst[i].fd >= 0 && can_accept(&lst[i], n_conns)) {
-				pf[np] = (struct pollfd){.fd = lst[i].fd, .events = POLLIN};
-				who[np++] = (int)i;
-			}
-		for (unsigned i = 0; i < n_conns; i++) {
-			struct conn *c = conns[i];
-			short ce = 0, ue = 0;
-			switch (c->st) {
-			case C_HEAD:
-				ce = POLLIN;
-				break;
-			case C_CONNECTING:
-				ue = POLLOUT;
-				break;
-			case C_REPLY:
-				ce = POLLOUT;
-				break;
-			case C_RELAY:
-				if (!c->c_eof && (!c->up.b.len || c->tls_pending))
-					ce |= POLLIN;
-				if (c->down.b.len)
-					ce |= POLLOUT;
-				if (!c->u_eof && !c->down.b.len)
-					ue |= POLLIN;
-				if (c->up.b.len && !c->tls_pending)
-					ue |= POLLOUT;
-				break;
-			default:
-				break;
-			}
-			c->pfi = np;
-			/* While resolving there is nothing to do with the client; a hang-up is noticed
-			 * afterwards (and must not make poll spin meanwhile). */
-			pf[np] = (struct pollfd){.fd = c->st == C_RESOLVING ? -1 : c->cfd, .events = ce};
-			who[np++] = 1000;
-			pf[np] = (struct pollfd){.fd = c->ufd, .events = ue}; /* fd -1 is ignored by poll */
-			who[np++] = 1000;
-		}
-		r = poll(pf, np, 1000);
 		if (r < 0 && errno != EINTR) {
 			log_error("poll: %s", strerror(errno));
 			return 1;
@@ -1055,49 +1149,14 @@ int proxy_run(int chan)
 		now = clock_mono_ms();
 		if (pf[1].revents)
 			proxy_resolve_collect(on_resolved, &now);
-		/* Connections first (their indexes are stable until one closes), then new ones. */
-		for (int i = (int)n_conns - 1; i >= 0; i--) {
-			struct conn *c = conns[i];
-			short crev = pf[c->pfi].revents, urev = pf[c->pfi + 1].revents;
-			bool alive;
-
-			if (crev || urev)
-				c->last_ms = now;
-			alive = (crev || urev) ? conn_step(c, crev, urev) : true;
-			if (alive && c->st == C_RESOLVING && now > c->resolve_start &&
-			    now - c->resolve_start > RESOLVE_MS) {
-				proxy_resolve_cancel(c->ticket);
-				reply_and_close(c, 504, "Gateway Timeout", c->host, "cannot resolve (timed out)");
-			}
-			/* conn_step may have started the connect after `now` was taken */
-			if (alive && c->st == C_CONNECTING && now > c->connect_start &&
-			    now - c->connect_start > CONNECT_MS) {
-				c->ufd = xclose(c->ufd);
-				if (start_connect(c) < 0)
-					connect_failed(c, 504, "Gateway Timeout", "connect timed out");
-			}
-			if (alive && now > c->last_ms && now - c->last_ms > IDLE_MS)
-				alive = false;
-			if (!alive)
-				conn_close((unsigned)i);
-		}
+		step_conns(pf, now);
 		for (unsigned k = 2; k < np && who[k] < 1000; k++)
 			if (pf[k].revents)
 				accept_on((unsigned)who[k]);
 		if (pf[0].revents) {
-			struct isol8_err err = ISOL8_ERR_INIT;
-			struct isol8_msg m = {0};
-			int rr = isol8_ipc_recv(chan, &m, &err);
-			if (rr == 0)
-				return 0; /* the broker is gone: so are the sandboxes' reasons to exist */
-			if (rr < 0) {
-				if (err.errnum == EAGAIN || err.errnum == EINTR)
-					continue;
-				log_error("bad frame from broker: %s", err.msg);
-				return 1;
-			}
-			serve_channel_msg(chan, &m);
-			isol8_msg_free(&m);
+			r = read_channel(chan);
+			if (r >= 0)
+				return r;
 		}
 	}
 }
