@@ -241,6 +241,92 @@ static int read_ctrl(int ctrl_fd, int *signal_out)
 	return 0;
 }
 
+/* The program's stdin: what is still to send (the request's stdin, then one read of the live
+ * source at a time, so memory stays bounded), and whether the write side is still open. */
+struct stdin_feed {
+	int src_fd;
+	struct isol8_buf pend;
+	size_t sent;
+	bool src_open, wr_open, close_stdin;
+};
+
+/* The next wake-up: the deadline, at most a minute away, or the next liveness watch. */
+static int poll_timeout(uint64_t now, uint64_t deadline, uint64_t next_watch)
+{
+	int timeout = (int)(deadline - now > 60000 ? 60000 : deadline - now);
+
+	if (next_watch - now < (uint64_t)timeout)
+		timeout = (int)(next_watch - now);
+	return timeout;
+}
+
+static void refill_stdin(struct stdin_feed *f, char *buf, size_t size)
+{
+	ssize_t got = read(f->src_fd, buf, size);
+
+	if (got > 0) {
+		isol8_buf_reset(&f->pend);
+		f->sent = 0;
+		isol8_buf_append(&f->pend, buf, (size_t)got);
+	} else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+		f->src_open = false;
+	}
+}
+
+/* Sends what is pending; the write side is shut (when asked) once the source has ended and all
+ * of it went out, or the program closed its stdin. */
+static void flush_stdin(int fd, struct stdin_feed *f, short revents)
+{
+	if (f->wr_open && f->sent < f->pend.len && (revents & POLLOUT)) {
+		ssize_t w = send(fd, f->pend.data + f->sent, f->pend.len - f->sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0)
+			f->sent += (size_t)w;
+		else if (w < 0 && errno != EAGAIN && errno != EINTR)
+			f->src_open = false, f->sent = f->pend.len; /* the program closed its stdin */
+	}
+	if (f->wr_open && f->sent == f->pend.len && !f->src_open) {
+		f->wr_open = false;
+		if (f->close_stdin)
+			shutdown(fd, SHUT_WR);
+	}
+}
+
+/* Whether the run is over before the next poll: both markers seen, the deadline passed, or the
+ * watch says the sandbox is gone. *now is the time the next poll's timeout is counted from,
+ * always before the deadline when the run goes on. */
+static bool pump_over(const struct pump_ctx *c, uint64_t deadline, const struct pump_watch *watch, uint64_t *next_watch,
+		      uint64_t *now, struct pump_result *res)
+{
+	*now = clock_mono_ms();
+	if (c->token && c->sc[1].done && c->sc[2].done) {
+		res->marker_code = c->sc[1].code;
+		return true;
+	}
+	if (*now >= deadline) {
+		res->timed_out = true;
+		return true;
+	}
+	if (*now >= *next_watch) {
+		if (watch->gone(watch->arg)) {
+			res->gone = true;
+			return true;
+		}
+		*now = clock_mono_ms();
+		*next_watch = *now + watch->period_ms;
+	}
+	return false;
+}
+
+/* Unfinished marker candidates at EOF were program output after all. */
+static void flush_marker_candidates(struct pump_ctx *c, struct pump_out *o)
+{
+	for (int s = 1; s <= 2; s++) {
+		if (c->sc[s].pend.len)
+			pump_out_write(o, s, c->sc[s].pend.data, c->sc[s].pend.len);
+		isol8_buf_free(&c->sc[s].pend);
+	}
+}
+
 int pump_run(int fd, const char *stdin_data, size_t stdin_len, int stdin_fd, bool close_stdin, struct pump_out *o,
 	     uint64_t deadline, const char *token, int ctrl_fd, const struct pump_watch *watch, int *signal_out,
 	     struct pump_result *res, struct isol8_err *err)
@@ -248,9 +334,8 @@ int pump_run(int fd, const char *stdin_data, size_t stdin_len, int stdin_fd, boo
 	uint64_t next_watch = watch ? clock_mono_ms() + watch->period_ms : UINT64_MAX;
 	struct docker_mux mux;
 	struct pump_ctx c = {.o = o, .token = token};
-	struct isol8_buf pend = ISOL8_BUF_INIT; /* stdin not yet sent */
-	size_t sent = 0;
-	bool src_open = stdin_fd >= 0, wr_open;
+	struct stdin_feed in = {
+		.src_fd = stdin_fd, .pend = ISOL8_BUF_INIT, .src_open = stdin_fd >= 0, .close_stdin = close_stdin};
 	char buf[65536];
 	int rc = 0;
 
@@ -258,46 +343,30 @@ int pump_run(int fd, const char *stdin_data, size_t stdin_len, int stdin_fd, boo
 	res->marker_code = -1;
 	docker_mux_init(&mux);
 	if (stdin_data && stdin_len)
-		isol8_buf_append(&pend, stdin_data, stdin_len);
-	wr_open = pend.len > 0 || src_open;
-	if (!wr_open && close_stdin)
+		isol8_buf_append(&in.pend, stdin_data, stdin_len);
+	in.wr_open = in.pend.len > 0 || in.src_open;
+	if (!in.wr_open && close_stdin)
 		shutdown(fd, SHUT_WR);
 	for (;;) {
 		struct pollfd pf[3];
-		uint64_t now = clock_mono_ms();
-		int n = 1, ci = -1, si = -1, timeout;
+		uint64_t now;
+		int n = 1, ci = -1, si = -1;
 		ssize_t r;
 
-		if (token && c.sc[1].done && c.sc[2].done) {
-			res->marker_code = c.sc[1].code;
+		if (pump_over(&c, deadline, watch, &next_watch, &now, res))
 			break;
-		}
-		if (now >= deadline) {
-			res->timed_out = true;
-			break;
-		}
-		if (now >= next_watch) {
-			if (watch->gone(watch->arg)) {
-				res->gone = true;
-				break;
-			}
-			now = clock_mono_ms();
-			next_watch = now + watch->period_ms;
-		}
-		timeout = (int)(deadline - now > 60000 ? 60000 : deadline - now);
-		if (next_watch - now < (uint64_t)timeout)
-			timeout = (int)(next_watch - now);
-		pf[0] = (struct pollfd){.fd = fd, .events = POLLIN | (wr_open && sent < pend.len ? POLLOUT : 0)};
+		pf[0] = (struct pollfd){.fd = fd,
+					.events = POLLIN | (in.wr_open && in.sent < in.pend.len ? POLLOUT : 0)};
 		if (ctrl_fd >= 0) {
 			ci = n;
 			pf[n++] = (struct pollfd){.fd = ctrl_fd, .events = POLLIN};
 		}
 		/* Live stdin is read only when what we read before has gone out: bounded memory. */
-		if (src_open && sent == pend.len) {
+		if (in.src_open && in.sent == in.pend.len) {
 			si = n;
 			pf[n++] = (struct pollfd){.fd = stdin_fd, .events = POLLIN};
 		}
-		if (poll(pf, (nfds_t)n, timeout) < 0) {
+		if (poll(pf, (nfds_t)n, poll_timeout(now, deadline, next_watch)) < 0) {
 			if (errno == EINTR)
 				continue;
 			rc = isol8_err_set(err, ISOL8_E_IO, errno, "poll");
@@ -307,28 +376,9 @@ int pump_run(int fd, const char *stdin_data, size_t stdin_len, int stdin_fd, boo
 			res->interrupted = true;
 			break;
 		}
-		if (si >= 0 && (pf[si].revents & (POLLIN | POLLHUP | POLLERR))) {
-			ssize_t got = read(stdin_fd, buf, sizeof buf);
-			if (got > 0) {
-				isol8_buf_reset(&pend);
-				sent = 0;
-				isol8_buf_append(&pend, buf, (size_t)got);
-			} else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
-				src_open = false;
-			}
-		}
-		if (wr_open && sent < pend.len && (pf[0].revents & POLLOUT)) {
-			ssize_t w = send(fd, pend.data + sent, pend.len - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (w > 0)
-				sent += (size_t)w;
-			else if (w < 0 && errno != EAGAIN && errno != EINTR)
-				src_open = false, sent = pend.len; /* the program closed its stdin */
-		}
-		if (wr_open && sent == pend.len && !src_open) {
-			wr_open = false;
-			if (close_stdin)
-				shutdown(fd, SHUT_WR);
-		}
+		if (si >= 0 && (pf[si].revents & (POLLIN | POLLHUP | POLLERR)))
+			refill_stdin(&in, buf, sizeof buf);
+		flush_stdin(fd, &in, pf[0].revents);
 		if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
@@ -343,13 +393,8 @@ int pump_run(int fd, const char *stdin_data, size_t stdin_len, int stdin_fd, boo
 			break;
 		}
 	}
-	isol8_buf_free(&pend);
-	for (int s = 1; s <= 2; s++) {
-		/* Unfinished marker candidates at EOF were program output after all. */
-		if (c.sc[s].pend.len)
-			pump_out_write(o, s, c.sc[s].pend.data, c.sc[s].pend.len);
-		isol8_buf_free(&c.sc[s].pend);
-	}
+	isol8_buf_free(&in.pend);
+	flush_marker_candidates(&c, o);
 	return rc;
 }
 
