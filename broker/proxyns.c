@@ -335,19 +335,40 @@ static size_t name_servers(struct broker *b, char out[][INET_ADDRSTRLEN], size_t
 
 /* Rebuild the chains' contents in one iptables-restore transaction (a declared chain is flushed
  * and refilled atomically), then hook them in where they are not yet. */
-int proxyns_firewall(struct broker *b, struct isol8_err *err)
+/* What the admin lets some tenant reach (the proxy still applies each tenant's own list). */
+static void put_allowed(struct broker *b, char **s, size_t *len, size_t *cap)
+{
+	unsigned k = b->pxns.index;
+	const char *ifn = b->pxns.ifname;
+
+	pthread_rwlock_rdlock(&b->policy_lock);
+	for (size_t t = 0; t < b->policy.n_tenants; t++) {
+		const struct net_policy *np = &b->policy.tenants[t].net;
+		for (size_t i = 0; i < np->n_addrs; i++) {
+			struct net_cidr c;
+			struct isol8_err ignored = ISOL8_ERR_INIT;
+			char a[INET_ADDRSTRLEN];
+			if (net_cidr_parse(np->addrs[i], &c, &ignored) < 0 || c.family != AF_INET)
+				continue;
+			inet_ntop(AF_INET, c.addr, a, sizeof a);
+			put(s, len, cap, "-A ISOL8-PX%u-FWD -i %s -d %s/%u -j ACCEPT\n", k, ifn, a, c.prefix);
+		}
+	}
+	pthread_rwlock_unlock(&b->policy_lock);
+}
+
+/* The chains' contents for one iptables-restore --noflush: -IN, -FWD (DNS servers and the
+ * allowed addresses, then every non-global range refused) and -NAT. */
+static char *restore_rules(struct broker *b)
 {
 	struct broker_pxns *x = &b->pxns;
-	char ns[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN], dns[8][INET_ADDRSTRLEN];
+	char ns[INET_ADDRSTRLEN], dns[8][INET_ADDRSTRLEN];
 	const char *ifn = x->ifname;
 	size_t cap = 4096, len = 0, n_dns;
-	_cleanup_free_ char *s = xmalloc(cap);
+	char *s = xmalloc(cap);
 	unsigned k = x->index;
 
-	if (!x->on)
-		return 0;
 	fmt_v4(x->ns_ip, ns, sizeof ns);
-	fmt_v4(x->host_ip, gw, sizeof gw);
 	s[0] = '\0';
 	put(&s, &len, &cap, "*filter\n:ISOL8-PX%u-IN - [0:0]\n:ISOL8-PX%u-FWD - [0:0]\n", k, k);
 	/* The host itself: nothing from the proxy's side is for it. */
@@ -362,37 +383,27 @@ int proxyns_firewall(struct broker *b, struct isol8_err *err)
 		    "-A ISOL8-PX%u-FWD -i %s -d %s/32 -p udp --dport 53 -j ACCEPT\n"
 		    "-A ISOL8-PX%u-FWD -i %s -d %s/32 -p tcp --dport 53 -j ACCEPT\n",
 		    k, ifn, dns[i], k, ifn, dns[i]);
-	/* What the admin lets some tenant reach (the proxy still applies each tenant's own list). */
-	pthread_rwlock_rdlock(&b->policy_lock);
-	for (size_t t = 0; t < b->policy.n_tenants; t++) {
-		const struct net_policy *np = &b->policy.tenants[t].net;
-		for (size_t i = 0; i < np->n_addrs; i++) {
-			struct net_cidr c;
-			struct isol8_err ignored = ISOL8_ERR_INIT;
-			char a[INET_ADDRSTRLEN];
-			if (net_cidr_parse(np->addrs[i], &c, &ignored) < 0 || c.family != AF_INET)
-				continue;
-			inet_ntop(AF_INET, c.addr, a, sizeof a);
-			put(&s, &len, &cap, "-A ISOL8-PX%u-FWD -i %s -d %s/%u -j ACCEPT\n", k, ifn, a, c.prefix);
-		}
-	}
-	pthread_rwlock_unlock(&b->policy_lock);
+	put_allowed(b, &s, &len, &cap);
 	for (size_t i = 0; i < sizeof v4_drop / sizeof v4_drop[0]; i++)
 		put(&s, &len, &cap, "-A ISOL8-PX%u-FWD -i %s -d %s -j REJECT --reject-with icmp-admin-prohibited\n", k,
 		    ifn, v4_drop[i]);
 	put(&s, &len, &cap, "-A ISOL8-PX%u-FWD -i %s -j ACCEPT\nCOMMIT\n", k, ifn);
 	put(&s, &len, &cap, "*nat\n:ISOL8-PX%u-NAT - [0:0]\n-A ISOL8-PX%u-NAT -s %s/32 ! -o %s -j MASQUERADE\nCOMMIT\n",
 	    k, k, ns, ifn);
-	{
-		char *restore[] = {x->ipt_restore, "-w", "5", "--noflush", NULL};
-		if (run_checked(restore, s, -1, err) < 0)
-			return isol8_err_wrap(err, "proxy namespace rules");
-	}
+	return s;
+}
+
+/* The jumps from INPUT (for the veth only), FORWARD and POSTROUTING, each added once. */
+static int hook_chains(struct broker_pxns *x, struct isol8_err *err)
+{
+	const char *ifn = x->ifname;
+	unsigned k = x->index;
 	struct {
 		char *table, *hook, *chain, *match;
 	} hooks[] = {{"filter", "INPUT", "-IN", "-i"},
 		     {"filter", "FORWARD", "-FWD", NULL},
 		     {"nat", "POSTROUTING", "-NAT", NULL}};
+
 	for (size_t i = 0; i < sizeof hooks / sizeof hooks[0]; i++) {
 		char chain[32];
 		snprintf(chain, sizeof chain, "ISOL8-PX%u%s", k, hooks[i].chain);
@@ -405,43 +416,68 @@ int proxyns_firewall(struct broker *b, struct isol8_err *err)
 		if (run(hooks[i].match ? c1 : c2, NULL, -1, NULL, 0) == 0)
 			continue;
 		if (run_checked(hooks[i].match ? i1 : i2, NULL, -1, err) < 0)
-			return isol8_err_wrap(err, "proxy namespace rules");
+			return -1;
 	}
-	/* Docker keeps the jump to DOCKER-USER first in FORWARD when it rewrites its rules; the FWD
-	 * chain is hooked there as well so that a Docker restart cannot put its accepts first. */
-	{
-		char chain[32];
-		snprintf(chain, sizeof chain, "ISOL8-PX%u-FWD", k);
-		char *has[] = {x->ipt, "-w", "5", "-S", "DOCKER-USER", NULL};
-		char *c[] = {x->ipt, "-w", "5", "-C", "DOCKER-USER", "-j", chain, NULL};
-		char *ins[] = {x->ipt, "-w", "5", "-I", "DOCKER-USER", "1", "-j", chain, NULL};
-		if (run(has, NULL, -1, NULL, 0) == 0 && run(c, NULL, -1, NULL, 0) != 0 &&
-		    run_checked(ins, NULL, -1, err) < 0)
-			return isol8_err_wrap(err, "proxy namespace rules");
+	return 0;
+}
+
+/* Docker keeps the jump to DOCKER-USER first in FORWARD when it rewrites its rules; the FWD
+ * chain is hooked there as well so that a Docker restart cannot put its accepts first. */
+static int hook_docker_user(struct broker_pxns *x, struct isol8_err *err)
+{
+	char chain[32];
+
+	snprintf(chain, sizeof chain, "ISOL8-PX%u-FWD", x->index);
+	char *has[] = {x->ipt, "-w", "5", "-S", "DOCKER-USER", NULL};
+	char *c[] = {x->ipt, "-w", "5", "-C", "DOCKER-USER", "-j", chain, NULL};
+	char *ins[] = {x->ipt, "-w", "5", "-I", "DOCKER-USER", "1", "-j", chain, NULL};
+	if (run(has, NULL, -1, NULL, 0) == 0 && run(c, NULL, -1, NULL, 0) != 0 && run_checked(ins, NULL, -1, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* IPv6: the veth has none (addrgenmode none, no address); the drop is a second lock, so a
+ * failure is a warning. */
+static void drop_ipv6(struct broker_pxns *x)
+{
+	const char *ifn = x->ifname;
+	char ch6[32];
+	bool ok = true;
+
+	if (!x->ip6t[0])
+		return;
+	snprintf(ch6, sizeof ch6, "ISOL8-PX%u", x->index);
+	char *n6[] = {x->ip6t, "-w", "5", "-N", ch6, NULL};
+	char *f6[] = {x->ip6t, "-w", "5", "-F", ch6, NULL};
+	char *a6[] = {x->ip6t, "-w", "5", "-A", ch6, "-j", "DROP", NULL};
+	run(n6, NULL, -1, NULL, 0);
+	ok = run(f6, NULL, -1, NULL, 0) == 0 && run(a6, NULL, -1, NULL, 0) == 0;
+	const char *hk[][2] = {{"INPUT", "-i"}, {"FORWARD", "-i"}, {"FORWARD", "-o"}};
+	for (size_t i = 0; ok && i < 3; i++) {
+		char *c6[] = {x->ip6t,          "-w",        "5",  "-C", (char *)hk[i][0],
+			      (char *)hk[i][1], (char *)ifn, "-j", ch6,  NULL};
+		char *i6[] = {x->ip6t,     "-w", "5", "-I", (char *)hk[i][0], "1", (char *)hk[i][1],
+			      (char *)ifn, "-j", ch6, NULL};
+		if (run(c6, NULL, -1, NULL, 0) != 0 && run(i6, NULL, -1, NULL, 0) != 0)
+			ok = false;
 	}
-	/* IPv6: the veth has none (addrgenmode none, no address); the drop is a second lock. */
-	if (x->ip6t[0]) {
-		char ch6[32];
-		snprintf(ch6, sizeof ch6, "ISOL8-PX%u", k);
-		char *n6[] = {x->ip6t, "-w", "5", "-N", ch6, NULL};
-		char *f6[] = {x->ip6t, "-w", "5", "-F", ch6, NULL};
-		char *a6[] = {x->ip6t, "-w", "5", "-A", ch6, "-j", "DROP", NULL};
-		bool ok = true;
-		run(n6, NULL, -1, NULL, 0);
-		ok = run(f6, NULL, -1, NULL, 0) == 0 && run(a6, NULL, -1, NULL, 0) == 0;
-		const char *hk[][2] = {{"INPUT", "-i"}, {"FORWARD", "-i"}, {"FORWARD", "-o"}};
-		for (size_t i = 0; ok && i < 3; i++) {
-			char *c6[] = {x->ip6t,          "-w",        "5",  "-C", (char *)hk[i][0],
-				      (char *)hk[i][1], (char *)ifn, "-j", ch6,  NULL};
-			char *i6[] = {x->ip6t,     "-w", "5", "-I", (char *)hk[i][0], "1", (char *)hk[i][1],
-				      (char *)ifn, "-j", ch6, NULL};
-			if (run(c6, NULL, -1, NULL, 0) != 0 && run(i6, NULL, -1, NULL, 0) != 0)
-				ok = false;
-		}
-		if (!ok)
-			log_warn("proxy namespace: ip6tables could not install the IPv6 drop (the veth has no IPv6 "
-				 "either)");
-	}
+	if (!ok)
+		log_warn("proxy namespace: ip6tables could not install the IPv6 drop (the veth has no IPv6 "
+			 "either)");
+}
+
+int proxyns_firewall(struct broker *b, struct isol8_err *err)
+{
+	struct broker_pxns *x = &b->pxns;
+	_cleanup_free_ char *s = NULL;
+	char *restore[] = {x->ipt_restore, "-w", "5", "--noflush", NULL};
+
+	if (!x->on)
+		return 0;
+	s = restore_rules(b);
+	if (run_checked(restore, s, -1, err) < 0 || hook_chains(x, err) < 0 || hook_docker_user(x, err) < 0)
+		return isol8_err_wrap(err, "proxy namespace rules");
+	drop_ipv6(x);
 	return 0;
 }
 
