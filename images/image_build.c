@@ -376,18 +376,109 @@ static void remove_old_custom(struct docker *d, int rt, const char *keep_hash)
 	json_object_put(list);
 }
 
+/* A custom image step that failed before the engine's build printed anything: one [ERR] line. */
+static int custom_failed(struct isol8_build_run *run, const char *tag, int rt, const struct isol8_strlist *pkgs,
+			 const struct isol8_err *err)
+{
+	fprintf(stderr, "[ERR] %s: %s\n", tag, err->msg);
+	report(run, tag, rt, "custom", pkgs, "failed", 0, err->msg);
+	return -1;
+}
+
+/* The base must exist: its build hash ties the custom image to the base it extends. */
+static int base_build_hash(struct docker *d, int rt, char **out, struct isol8_err *err)
+{
+	json_object *img = NULL;
+	const char *bh;
+	int found = inspect_opt(d, isol8_image_base_tag(rt), &img, err);
+
+	if (found <= 0) {
+		if (found == 0)
+			isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "base image %s is missing (run isol8 setup)",
+				      isol8_image_base_tag(rt));
+		return -1;
+	}
+	bh = isol8_image_label(img, ISOL8_LABEL_BUILD_HASH);
+	*out = xstrdup(bh ? bh : "");
+	json_object_put(img);
+	return 0;
+}
+
+/* 1 when tag already holds these inputs on this base, 0 when it is missing or stale (*old_id
+ * then names the image a rebuild replaces), -1 with err. */
+static int custom_up_to_date(struct docker *d, const char *tag, const char *hash, const char *base_hash, char **old_id,
+			     struct isol8_err *err)
+{
+	json_object *img = NULL;
+	int found = inspect_opt(d, tag, &img, err);
+	const char *dh, *bh;
+	bool same;
+
+	if (found <= 0)
+		return found;
+	dh = isol8_image_label(img, ISOL8_LABEL_DEPS_HASH);
+	bh = isol8_image_label(img, ISOL8_LABEL_BUILD_HASH);
+	*old_id = image_id(img);
+	same = dh && strcmp(dh, hash) == 0 && bh && strcmp(bh, base_hash) == 0;
+	json_object_put(img);
+	return same;
+}
+
+static int custom_context(int rt, const struct isol8_strlist *pkgs, const struct isol8_custom_opts *o, bool pip_host,
+			  struct isol8_buf *tar, struct isol8_err *err)
+{
+	_cleanup_free_ char *dockerfile = isol8_custom_dockerfile(rt, pkgs, pip_host, o->setup != NULL);
+	struct isol8_tar_entry entries[2] = {
+		{.path = "Dockerfile", .data = dockerfile, .len = strlen(dockerfile), .mode = 0644},
+		{.path = "setup.sh", .data = o->setup, .len = o->setup ? strlen(o->setup) : 0, .mode = 0755},
+	};
+
+	return isol8_tar_build(entries, o->setup ? 2 : 1, tar, err);
+}
+
+/* The labels record what the image was built from (base build hash, inputs hash, packages), so
+ * the next setup or build can tell whether it is current. */
+static int build_custom_image(struct docker *d, int rt, const struct isol8_strlist *pkgs,
+			      const struct isol8_custom_opts *o, const char *tag, const char *hash,
+			      const char *base_hash, const char *host, const struct isol8_buf *tar, const char *what,
+			      struct isol8_build_run *run, double *secs, struct isol8_err *err)
+{
+	_cleanup_free_ char *l_runtime = xasprintf("%s=%s", ISOL8_LABEL_RUNTIME, isol8_runtime_name(rt));
+	_cleanup_free_ char *l_build = xasprintf("%s=%s", ISOL8_LABEL_BUILD_HASH, base_hash);
+	_cleanup_free_ char *l_deps_hash = xasprintf("%s=%s", ISOL8_LABEL_DEPS_HASH, hash);
+	_cleanup_free_ char *deps_csv = isol8_strlist_join(pkgs, ",");
+	_cleanup_free_ char *l_deps = xasprintf("%s=%s", ISOL8_LABEL_DEPS, deps_csv);
+	_cleanup_free_ char *l_kind = xasprintf("%s=%s", ISOL8_LABEL_CUSTOM, o->kind);
+	_cleanup_free_ char *a_index = NULL, *a_host = NULL;
+	const char *labels[] = {ISOL8_LABEL_MANAGED "=true",
+				l_runtime,
+				l_build,
+				l_deps_hash,
+				l_deps,
+				l_kind,
+				o->setup ? ISOL8_LABEL_SETUP "=1" : NULL,
+				NULL};
+	const char *args[3] = {NULL, NULL, NULL};
+
+	if (host) {
+		a_index = xasprintf("PIP_INDEX_URL=%s", o->pip_index_url);
+		a_host = xasprintf("PIP_TRUSTED_HOST=%s", host);
+		args[0] = a_index;
+		args[1] = a_host;
+	}
+	struct docker_build_opts bo = {
+		.tag = tag, .labels = labels, .buildargs = host ? args : NULL, .nocache = o->force, .pull = false};
+	return run_build(d, &bo, tar, what, run, secs, err);
+}
+
 int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkgs, const struct isol8_custom_opts *o,
 		       char **tag_out, struct isol8_build_run *run, struct isol8_err *err)
 {
-	const char *name = isol8_runtime_name(rt);
 	char hash[ISOL8_SHA256_HEX];
-	_cleanup_free_ char *tag = NULL, *base_hash = NULL, *old_id = NULL, *deps = NULL, *dockerfile = NULL;
-	_cleanup_free_ char *l_runtime = NULL, *l_build = NULL, *l_deps_hash = NULL, *l_deps = NULL, *l_kind = NULL;
-	_cleanup_free_ char *a_index = NULL, *a_host = NULL, *host = NULL, *what = NULL;
-	json_object *img = NULL;
+	_cleanup_free_ char *tag = NULL, *base_hash = NULL, *old_id = NULL, *deps = NULL, *host = NULL, *what = NULL;
 	struct isol8_buf tar = ISOL8_BUF_INIT;
 	double secs = 0;
-	int found, r;
+	int r;
 
 	*tag_out = NULL;
 	if (!isol8_image_base_tag(rt))
@@ -400,86 +491,30 @@ int isol8_build_custom(struct docker *d, int rt, const struct isol8_strlist *pkg
 	isol8_deps_hash(rt, pkgs, o->setup, hash);
 	tag = isol8_image_custom_tag(rt, hash);
 	deps = isol8_strlist_join(pkgs, ", ");
-	what = xasprintf("%s (%s: %s)", tag, name, pkgs->n ? deps : "setup script only");
+	what = xasprintf("%s (%s: %s)", tag, isol8_runtime_name(rt), pkgs->n ? deps : "setup script only");
 
-	/* The base must exist: its build hash ties the custom image to the base it extends. */
-	found = inspect_opt(d, isol8_image_base_tag(rt), &img, err);
-	if (found <= 0) {
-		if (found == 0)
-			isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "base image %s is missing (run isol8 setup)",
-				      isol8_image_base_tag(rt));
-		fprintf(stderr, "[ERR] %s: %s\n", tag, err->msg);
-		report(run, tag, rt, "custom", pkgs, "failed", 0, err->msg);
-		return -1;
-	}
-	base_hash = xstrdup(
-		isol8_image_label(img, ISOL8_LABEL_BUILD_HASH) ? isol8_image_label(img, ISOL8_LABEL_BUILD_HASH) : "");
-	json_object_put(img);
-
-	found = inspect_opt(d, tag, &img, err);
-	if (found < 0) {
-		fprintf(stderr, "[ERR] %s: %s\n", tag, err->msg);
-		report(run, tag, rt, "custom", pkgs, "failed", 0, err->msg);
-		return -1;
-	}
-	if (found) {
-		const char *dh = isol8_image_label(img, ISOL8_LABEL_DEPS_HASH);
-		const char *bh = isol8_image_label(img, ISOL8_LABEL_BUILD_HASH);
-		old_id = image_id(img);
-		bool same = dh && strcmp(dh, hash) == 0 && bh && strcmp(bh, base_hash) == 0;
-		json_object_put(img);
-		if (same && !o->force) {
-			printf("[OK] %s: up to date\n", what);
-			report(run, tag, rt, "custom", pkgs, "up-to-date", 0, NULL);
-			if (strcmp(o->kind, "setup") == 0)
-				remove_old_custom(d, rt, hash);
-			*tag_out = steal_ptr(&tag);
-			return 0;
+	if (base_build_hash(d, rt, &base_hash, err) < 0)
+		return custom_failed(run, tag, rt, pkgs, err);
+	r = custom_up_to_date(d, tag, hash, base_hash, &old_id, err);
+	if (r < 0)
+		return custom_failed(run, tag, rt, pkgs, err);
+	if (r > 0 && !o->force) {
+		printf("[OK] %s: up to date\n", what);
+		report(run, tag, rt, "custom", pkgs, "up-to-date", 0, NULL);
+	} else {
+		if (custom_context(rt, pkgs, o, host != NULL, &tar, err) < 0)
+			return custom_failed(run, tag, rt, pkgs, err);
+		r = build_custom_image(d, rt, pkgs, o, tag, hash, base_hash, host, &tar, what, run, &secs, err);
+		isol8_buf_free(&tar);
+		if (r < 0) {
+			report(run, tag, rt, "custom", pkgs, "failed", 0, err->msg);
+			return -1;
 		}
+		printf("[OK] %s: built in %.1f s\n", what, secs);
+		report(run, tag, rt, "custom", pkgs, "built", secs, NULL);
+		note_replaced(d, tag, old_id, &run->stale);
 	}
-
-	dockerfile = isol8_custom_dockerfile(rt, pkgs, host != NULL, o->setup != NULL);
-	struct isol8_tar_entry entries[2] = {
-		{.path = "Dockerfile", .data = dockerfile, .len = strlen(dockerfile), .mode = 0644},
-		{.path = "setup.sh", .data = o->setup, .len = o->setup ? strlen(o->setup) : 0, .mode = 0755},
-	};
-	if (isol8_tar_build(entries, o->setup ? 2 : 1, &tar, err) < 0) {
-		fprintf(stderr, "[ERR] %s: %s\n", tag, err->msg);
-		report(run, tag, rt, "custom", pkgs, "failed", 0, err->msg);
-		return -1;
-	}
-	l_runtime = xasprintf("%s=%s", ISOL8_LABEL_RUNTIME, name);
-	l_build = xasprintf("%s=%s", ISOL8_LABEL_BUILD_HASH, base_hash);
-	l_deps_hash = xasprintf("%s=%s", ISOL8_LABEL_DEPS_HASH, hash);
-	_cleanup_free_ char *deps_csv = isol8_strlist_join(pkgs, ",");
-	l_deps = xasprintf("%s=%s", ISOL8_LABEL_DEPS, deps_csv);
-	l_kind = xasprintf("%s=%s", ISOL8_LABEL_CUSTOM, o->kind);
-	const char *labels[] = {ISOL8_LABEL_MANAGED "=true",
-				l_runtime,
-				l_build,
-				l_deps_hash,
-				l_deps,
-				l_kind,
-				o->setup ? ISOL8_LABEL_SETUP "=1" : NULL,
-				NULL};
-	const char *args[3] = {NULL, NULL, NULL};
-	if (host) {
-		a_index = xasprintf("PIP_INDEX_URL=%s", o->pip_index_url);
-		a_host = xasprintf("PIP_TRUSTED_HOST=%s", host);
-		args[0] = a_index;
-		args[1] = a_host;
-	}
-	struct docker_build_opts bo = {
-		.tag = tag, .labels = labels, .buildargs = host ? args : NULL, .nocache = o->force, .pull = false};
-	r = run_build(d, &bo, &tar, what, run, &secs, err);
-	isol8_buf_free(&tar);
-	if (r < 0) {
-		report(run, tag, rt, "custom", pkgs, "failed", 0, err->msg);
-		return -1;
-	}
-	printf("[OK] %s: built in %.1f s\n", what, secs);
-	report(run, tag, rt, "custom", pkgs, "built", secs, NULL);
-	note_replaced(d, tag, old_id, &run->stale);
+	/* setup keeps one custom image per runtime; build leaves the others alone. */
 	if (strcmp(o->kind, "setup") == 0)
 		remove_old_custom(d, rt, hash);
 	*tag_out = steal_ptr(&tag);
