@@ -43,17 +43,10 @@ const struct supervise_ops broker_fetch_ops = {
 	.reaped = fetch_reaped,
 };
 
-int broker_fetch_start(struct broker *b, const struct fetch_job *job, const char *ca_file, int *sock,
-		       struct isol8_err *err)
+/* A free slot, marked reserved (-1) until the child's pid or a failure fills it; -1 if none. */
+static int reserve_slot(void)
 {
-	char uidbuf[16], gidbuf[16], lvl[8];
-	char *argv[] = {"isol8-fetch", "--fd", "3",  "--uid", uidbuf, "--gid", gidbuf,
-			"--log-level", lvl,    NULL, NULL,    NULL,   NULL,    NULL};
-	char *envp[] = {NULL};
-	struct isol8_buf j = ISOL8_BUF_INIT;
-	int sv[2] = {-1, -1}, slot = -1, a = 9;
-	size_t off = 0;
-	pid_t pid;
+	int slot = -1;
 
 	pthread_mutex_lock(&fetch_lock);
 	for (int i = 0; i < BROKER_MAX_FETCHES && slot < 0; i++)
@@ -62,6 +55,82 @@ int broker_fetch_start(struct broker *b, const struct fetch_job *job, const char
 			fetch_pids[i] = -1; /* reserved */
 		}
 	pthread_mutex_unlock(&fetch_lock);
+	return slot;
+}
+
+static void set_slot(int slot, pid_t pid)
+{
+	pthread_mutex_lock(&fetch_lock);
+	fetch_pids[slot] = pid;
+	pthread_mutex_unlock(&fetch_lock);
+}
+
+/* The job fits the socket's buffer (FETCH_MAX_JOB is far below it): written into sv[0] before
+ * the fork, it never blocks a broker thread on the child. On failure both ends are closed. */
+static int job_socket(const struct fetch_job *job, int sv[2], struct isol8_err *err)
+{
+	struct isol8_buf j = ISOL8_BUF_INIT;
+	size_t off = 0;
+	int sz = 1 << 20;
+
+	fetch_job_put(&j, job);
+	if (j.len > FETCH_MAX_JOB) {
+		isol8_buf_free(&j);
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "remote-code job too large");
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		isol8_buf_free(&j);
+		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fetch socket");
+	}
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+	while (off < j.len) {
+		ssize_t w = send(sv[0], j.data + off, j.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (off < j.len || shutdown(sv[0], SHUT_WR) < 0) {
+		isol8_buf_free(&j);
+		close(sv[0]);
+		close(sv[1]);
+		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "write the fetch job");
+	}
+	isol8_buf_free(&j);
+	return 0;
+}
+
+/* The forked child: fd 3 is the job's socket, the environment is empty. Only async-signal-safe
+ * calls from here to exec. */
+static void __attribute__((noreturn)) exec_fetch(const char *path, char **argv, int fd)
+{
+	char *envp[] = {NULL};
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	if (fd != 3) {
+		if (dup2(fd, 3) < 0)
+			_exit(127);
+	} else {
+		fcntl(3, F_SETFD, 0);
+	}
+	execve(path, argv, envp);
+	_exit(127);
+}
+
+int broker_fetch_start(struct broker *b, const struct fetch_job *job, const char *ca_file, int *sock,
+		       struct isol8_err *err)
+{
+	char uidbuf[16], gidbuf[16], lvl[8];
+	char *argv[] = {"isol8-fetch", "--fd", "3",  "--uid", uidbuf, "--gid", gidbuf,
+			"--log-level", lvl,    NULL, NULL,    NULL,   NULL,    NULL};
+	int sv[2] = {-1, -1}, slot, a = 9;
+	pid_t pid;
+
+	slot = reserve_slot();
 	if (slot < 0)
 		return isol8_err_set(err, ISOL8_E_LIMIT, 0, "too many remote-code fetches at once (%d); retry later",
 				     BROKER_MAX_FETCHES);
@@ -76,75 +145,22 @@ int broker_fetch_start(struct broker *b, const struct fetch_job *job, const char
 		argv[a++] = "--hosts";
 		argv[a++] = (char *)b->o.fetch_hosts;
 	}
-	fetch_job_put(&j, job);
-	/* The job fits the socket's buffer (FETCH_MAX_JOB is far below it): written before the
-	 * fork, it never blocks a broker thread on the child. */
-	if (j.len > FETCH_MAX_JOB) {
-		isol8_buf_free(&j);
-		pthread_mutex_lock(&fetch_lock);
-		fetch_pids[slot] = 0;
-		pthread_mutex_unlock(&fetch_lock);
-		return isol8_err_set(err, ISOL8_E_USAGE, 0, "remote-code job too large");
+	if (job_socket(job, sv, err) < 0) {
+		set_slot(slot, 0);
+		return -1;
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		isol8_buf_free(&j);
-		pthread_mutex_lock(&fetch_lock);
-		fetch_pids[slot] = 0;
-		pthread_mutex_unlock(&fetch_lock);
-		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fetch socket");
-	}
-	{
-		int sz = 1 << 20;
-		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
-	}
-	while (off < j.len) {
-		ssize_t w = send(sv[0], j.data + off, j.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	if (off < j.len || shutdown(sv[0], SHUT_WR) < 0) {
-		isol8_buf_free(&j);
-		close(sv[0]);
-		close(sv[1]);
-		pthread_mutex_lock(&fetch_lock);
-		fetch_pids[slot] = 0;
-		pthread_mutex_unlock(&fetch_lock);
-		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "write the fetch job");
-	}
-	isol8_buf_free(&j);
 	pid = fork();
 	if (pid < 0) {
 		close(sv[0]);
 		close(sv[1]);
-		pthread_mutex_lock(&fetch_lock);
-		fetch_pids[slot] = 0;
-		pthread_mutex_unlock(&fetch_lock);
+		set_slot(slot, 0);
 		return isol8_err_set(err, ISOL8_E_INTERNAL, errno, "fork isol8-fetch");
 	}
-	if (pid == 0) {
-		sigset_t none;
-
-		/* Only async-signal-safe calls from here to exec. */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (sv[1] != 3) {
-			if (dup2(sv[1], 3) < 0)
-				_exit(127);
-		} else {
-			fcntl(3, F_SETFD, 0);
-		}
-		execve(b->o.fetch_path, argv, envp);
-		_exit(127);
-	}
+	if (pid == 0)
+		exec_fetch(b->o.fetch_path, argv, sv[1]);
 	close(sv[1]);
 	/* Recorded before the supervisor watches it: only the supervisor's reap frees the slot. */
-	pthread_mutex_lock(&fetch_lock);
-	fetch_pids[slot] = pid;
-	pthread_mutex_unlock(&fetch_lock);
+	set_slot(slot, pid);
 	supervise_add(SV_FETCH, (unsigned)slot, pid);
 	*sock = sv[0];
 	return 0;
