@@ -155,6 +155,91 @@ static int worker_opt(int c, const char *arg, void *ctx)
 	return 0;
 }
 
+static void handle_prewarm(struct isol8_msg *m, struct isol8_err *err)
+{
+	uint32_t token;
+	uint8_t rt;
+	char *tenant = NULL;
+
+	if (isol8_get_u32(m, &token, err) == 0 && isol8_get_str(m, &tenant, ISOL8_MAX_TENANT, err) == 0 &&
+	    isol8_get_u8(m, &rt, err) == 0 && isol8_msg_end(m, err) == 0 && isol8_runtime_name(rt))
+		pool_prewarm_async(token, tenant, rt);
+	free(tenant);
+}
+
+static void handle_pool_drain(struct isol8_msg *m, struct isol8_err *err)
+{
+	char *tenant = NULL;
+
+	if (isol8_get_str(m, &tenant, ISOL8_MAX_TENANT, err) == 0 && isol8_msg_end(m, err) == 0)
+		pool_drain(tenant);
+	free(tenant);
+}
+
+/* 1 with a message the protocol table admits, 0 when the broker closed the channel, -1 when
+ * there is nothing to handle. */
+static int recv_broker(int chan, struct isol8_msg *m, struct isol8_err *err)
+{
+	int r = isol8_ipc_recv(chan, m, err);
+
+	if (r <= 0) {
+		/* The broker is trusted, but a bad frame still must not crash us. */
+		if (r < 0 && err->errnum != EINTR && err->errnum != EAGAIN)
+			log_error("bad frame from broker: %s", err->msg);
+		return r;
+	}
+	if (isol8_proto_check(PEER_WORKER, PEER_BROKER, m, NULL, err) < 0) {
+		log_warn("refused a message from the broker: %s", err->msg);
+		/* A caller waiting for this reply gets an error now rather than at its timeout. */
+		if (m->type == BR_REPLY_OK || m->type == BR_REPLY_OK_FD || m->type == BR_REPLY_ERR) {
+			m->type = 0;
+			brokerc_deliver(m);
+		}
+		isol8_msg_free(m);
+		return -1;
+	}
+	return 1;
+}
+
+static void broker_message(struct isol8_msg *m, struct isol8_err *err)
+{
+	switch (m->type) {
+	case BR_ASSIGN:
+		if (!g_worker_stopping)
+			handle_assign(m);
+		break;
+	case BR_REPLY_OK:
+	case BR_REPLY_OK_FD:
+	case BR_REPLY_ERR:
+		brokerc_deliver(m);
+		break;
+	case BR_SHUTDOWN:
+		g_worker_stopping = true;
+		break;
+	case BR_PREWARM:
+		handle_prewarm(m, err);
+		break;
+	case BR_POOL_DRAIN:
+		handle_pool_drain(m, err);
+		break;
+	default:
+		log_warn("unexpected message %u from broker", m->type);
+	}
+}
+
+/* After BR_SHUTDOWN the worker still serves replies for running executions; it ends when the
+ * last one is done (checked each time the channel is quiet for 100 ms). */
+static bool stopped(int chan)
+{
+	struct pollfd pf = {.fd = chan, .events = POLLIN};
+
+	if (!g_worker_stopping)
+		return false;
+	while (__atomic_load_n(&active_conns, __ATOMIC_SEQ_CST) > 0 && poll(&pf, 1, 100) == 0)
+		;
+	return __atomic_load_n(&active_conns, __ATOMIC_SEQ_CST) == 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct lockdown_start st = {.prog = "isol8-worker", .need_gid = false};
@@ -179,71 +264,15 @@ int main(int argc, char **argv)
 
 	for (;;) {
 		struct isol8_msg m = {0};
-		int r = isol8_ipc_recv(chan, &m, &err);
+		int r = recv_broker(chan, &m, &err);
 		if (r == 0)
 			break;
-		if (r < 0) {
-			if (err.errnum == EINTR || err.errnum == EAGAIN)
-				continue;
-			/* The broker is trusted, but a bad frame still must not crash us. */
-			log_error("bad frame from broker: %s", err.msg);
+		if (r < 0)
 			continue;
-		}
-		if (isol8_proto_check(PEER_WORKER, PEER_BROKER, &m, NULL, &err) < 0) {
-			log_warn("refused a message from the broker: %s", err.msg);
-			/* A caller waiting for this reply gets an error now rather than at its timeout. */
-			if (m.type == BR_REPLY_OK || m.type == BR_REPLY_OK_FD || m.type == BR_REPLY_ERR) {
-				m.type = 0;
-				brokerc_deliver(&m);
-			}
-			isol8_msg_free(&m);
-			continue;
-		}
-		switch (m.type) {
-		case BR_ASSIGN:
-			if (!g_worker_stopping)
-				handle_assign(&m);
-			break;
-		case BR_REPLY_OK:
-		case BR_REPLY_OK_FD:
-		case BR_REPLY_ERR:
-			brokerc_deliver(&m);
-			break;
-		case BR_SHUTDOWN:
-			g_worker_stopping = true;
-			break;
-		case BR_PREWARM: {
-			uint32_t token;
-			uint8_t rt;
-			char *tenant = NULL;
-			if (isol8_get_u32(&m, &token, &err) == 0 &&
-			    isol8_get_str(&m, &tenant, ISOL8_MAX_TENANT, &err) == 0 &&
-			    isol8_get_u8(&m, &rt, &err) == 0 && isol8_msg_end(&m, &err) == 0 && isol8_runtime_name(rt))
-				pool_prewarm_async(token, tenant, rt);
-			free(tenant);
-			break;
-		}
-		case BR_POOL_DRAIN: {
-			char *tenant = NULL;
-			if (isol8_get_str(&m, &tenant, ISOL8_MAX_TENANT, &err) == 0 && isol8_msg_end(&m, &err) == 0)
-				pool_drain(tenant);
-			free(tenant);
-			break;
-		}
-		default:
-			log_warn("unexpected message %u from broker", m.type);
-		}
+		broker_message(&m, &err);
 		isol8_msg_free(&m);
-		if (g_worker_stopping && __atomic_load_n(&active_conns, __ATOMIC_SEQ_CST) == 0)
+		if (stopped(chan))
 			break;
-		if (g_worker_stopping) {
-			/* Keep serving replies for running executions; check again shortly. */
-			struct pollfd pf = {.fd = chan, .events = POLLIN};
-			while (__atomic_load_n(&active_conns, __ATOMIC_SEQ_CST) > 0 && poll(&pf, 1, 100) == 0)
-				;
-			if (__atomic_load_n(&active_conns, __ATOMIC_SEQ_CST) == 0)
-				break;
-		}
 	}
 	/* Sessions and pooled sandboxes are not removed here: the broker removes everything it
 	 * created when it shuts down, and nobody would read our verb replies any more. */
