@@ -378,27 +378,10 @@ static int load_registries(struct at net, struct isol8_config *c, struct isol8_e
 	return 0;
 }
 
-static int load_sections(struct at root, struct isol8_config *c, struct isol8_err *err)
+/* Each read_<section> takes one object of the file (s.obj is NULL when the file has none, and
+ * the defaults stay). */
+static int read_network(struct at s, struct isol8_config *c, struct isol8_err *err)
 {
-	char p[ISOL8_JSON_PATH_MAX];
-	struct at s;
-
-	if (isol8_json_check_keys(root.obj, root.path, top_keys, err) < 0)
-		return -1;
-	{
-		/* "$schema" is an editor hint: accepted, type-checked, otherwise ignored. */
-		_cleanup_free_ char *schema = NULL;
-		if (get_str(root, "$schema", NULL, &schema, err) < 0)
-			return -1;
-	}
-	if (get_u32(root, "maxConcurrent", 1, 1024, &c->max_concurrent, err) < 0 ||
-	    get_bool(root, "debug", &c->debug, err) < 0 ||
-	    get_str(root, "poolStrategy", pool_strategies, &c->pool_strategy, err) < 0 ||
-	    load_defaults(root, c, err) < 0 || load_pool_size(root, c, err) < 0 || load_prebuilt(root, c, err) < 0)
-		return -1;
-
-	if (get_obj(root, "network", network_keys, &s, p, sizeof p, err) < 0)
-		return -1;
 	if (s.obj &&
 	    (get_strv(s, "whitelist", &c->whitelist, &c->n_whitelist, err) < 0 ||
 	     get_strv(s, "blacklist", &c->blacklist, &c->n_blacklist, err) < 0 ||
@@ -406,22 +389,28 @@ static int load_sections(struct at root, struct isol8_config *c, struct isol8_er
 	     check_hostpats("network.blacklist", c->blacklist, c->n_blacklist, err) < 0 ||
 	     load_registries(s, c, err) < 0))
 		return -1;
+	return 0;
+}
 
-	if (get_obj(root, "cleanup", cleanup_keys, &s, p, sizeof p, err) < 0)
-		return -1;
+static int read_cleanup(struct at s, struct isol8_config *c, struct isol8_err *err)
+{
 	if (s.obj &&
 	    (get_bool(s, "autoPrune", &c->auto_prune, err) < 0 ||
 	     get_u64(s, "maxContainerAgeMs", 0, I64_MAX_, &c->max_container_age_ms, err) < 0))
 		return -1;
+	return 0;
+}
 
-	if (get_obj(root, "dependencies", dep_keys, &s, p, sizeof p, err) < 0)
-		return -1;
+static int read_dependencies(struct at s, struct isol8_config *c, struct isol8_err *err)
+{
 	for (size_t i = 0; s.obj && i < ISOL8_CONF_NDEPS; i++)
 		if (get_strv(s, dep_keys[i], &c->deps[i], &c->n_deps[i], err) < 0)
 			return -1;
+	return 0;
+}
 
-	if (get_obj(root, "security", security_keys, &s, p, sizeof p, err) < 0)
-		return -1;
+static int read_security(struct at s, struct isol8_config *c, struct isol8_err *err)
+{
 	if (s.obj &&
 	    (get_str(s, "seccomp", seccomp_modes, &c->seccomp, err) < 0 ||
 	     get_str(s, "customProfilePath", NULL, &c->custom_profile_path, err) < 0))
@@ -429,9 +418,11 @@ static int load_sections(struct at root, struct isol8_config *c, struct isol8_er
 	if (c->seccomp && strcmp(c->seccomp, "custom") == 0 && (!c->custom_profile_path || !c->custom_profile_path[0]))
 		return isol8_err_set(err, ISOL8_E_USAGE, 0,
 				     "security.customProfilePath: required when security.seccomp is \"custom\"");
+	return 0;
+}
 
-	if (get_obj(root, "remoteCode", remote_keys, &s, p, sizeof p, err) < 0)
-		return -1;
+static int read_remote_code(struct at s, struct isol8_config *c, struct isol8_err *err)
+{
 	if (s.obj &&
 	    (get_bool(s, "enabled", &c->remote_code.enabled, err) < 0 ||
 	     get_strv(s, "allowedSchemes", &c->remote_code.allowed_schemes, &c->remote_code.n_allowed_schemes, err) <
@@ -448,9 +439,11 @@ static int load_sections(struct at root, struct isol8_config *c, struct isol8_er
 	     get_bool(s, "enableCache", &c->remote_code.enable_cache, err) < 0 ||
 	     get_u64(s, "cacheTtl", 0, U32_MAX_, &c->remote_code.cache_ttl, err) < 0))
 		return -1;
+	return 0;
+}
 
-	if (get_obj(root, "audit", audit_keys, &s, p, sizeof p, err) < 0)
-		return -1;
+static int read_audit(struct at s, struct isol8_config *c, struct isol8_err *err)
+{
 	if (s.obj &&
 	    (get_bool(s, "enabled", &c->audit.enabled, err) < 0 ||
 	     get_str(s, "destination", audit_dests, &c->audit.destination, err) < 0 ||
@@ -461,15 +454,55 @@ static int load_sections(struct at root, struct isol8_config *c, struct isol8_er
 	     get_bool(s, "includeCode", &c->audit.include_code, err) < 0 ||
 	     get_bool(s, "includeOutput", &c->audit.include_output, err) < 0))
 		return -1;
+	return 0;
+}
 
-	if (get_obj(root, "auth", auth_keys, &s, p, sizeof p, err) < 0)
-		return -1;
+static int read_auth(struct at s, struct isol8_config *c, struct isol8_err *err)
+{
 	if (s.obj &&
 	    (get_bool(s, "enabled", &c->auth.enabled, err) < 0 ||
 	     get_str(s, "connectionString", NULL, &c->auth.connection_string, err) < 0 ||
 	     get_u64(s, "defaultTtlMs", 1, I64_MAX_, &c->auth.default_ttl_ms, err) < 0 ||
 	     get_u64(s, "cleanupIntervalMs", 1, I64_MAX_, &c->auth.cleanup_interval_ms, err) < 0))
 		return -1;
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	const char *const *keys;
+	int (*read)(struct at s, struct isol8_config *c, struct isol8_err *err);
+} sections[] = {
+	{"network", network_keys, read_network},
+	{"cleanup", cleanup_keys, read_cleanup},
+	{"dependencies", dep_keys, read_dependencies},
+	{"security", security_keys, read_security},
+	{"remoteCode", remote_keys, read_remote_code},
+	{"audit", audit_keys, read_audit},
+	{"auth", auth_keys, read_auth},
+};
+
+static int load_sections(struct at root, struct isol8_config *c, struct isol8_err *err)
+{
+	_cleanup_free_ char *schema = NULL;
+
+	if (isol8_json_check_keys(root.obj, root.path, top_keys, err) < 0)
+		return -1;
+	/* "$schema" is an editor hint: accepted, type-checked, otherwise ignored. */
+	if (get_str(root, "$schema", NULL, &schema, err) < 0)
+		return -1;
+	if (get_u32(root, "maxConcurrent", 1, 1024, &c->max_concurrent, err) < 0 ||
+	    get_bool(root, "debug", &c->debug, err) < 0 ||
+	    get_str(root, "poolStrategy", pool_strategies, &c->pool_strategy, err) < 0 ||
+	    load_defaults(root, c, err) < 0 || load_pool_size(root, c, err) < 0 || load_prebuilt(root, c, err) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++) {
+		char p[ISOL8_JSON_PATH_MAX];
+		struct at s;
+		if (get_obj(root, sections[i].name, sections[i].keys, &s, p, sizeof p, err) < 0 ||
+		    sections[i].read(s, c, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
