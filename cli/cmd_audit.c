@@ -171,91 +171,127 @@ static const char *field(json_object *o, const char *k, const char *dflt)
 	return json_object_get_string(v);
 }
 
-static int audit_show(int argc, char **argv)
-{
-	struct isol8_err err = ISOL8_ERR_INIT;
-	const char *socket = NULL, *tenant = NULL;
-	char since[40] = "";
-	bool as_json = false;
-	_cleanup_close_ int sock = -1;
-	struct isol8_msg m = {0};
-	FILE *f;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	json_object *all;
-	int shown = 0, fd;
+struct show_args {
+	const char *socket, *tenant;
+	char since[40];
+	bool as_json;
+};
 
+/* Returns the exit status when the arguments end the command, else -1. */
+static int parse_show_args(int argc, char **argv, struct show_args *sa)
+{
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--json") == 0)
-			as_json = true;
+			sa->as_json = true;
 		else if (strcmp(a, "--tenant") == 0 && i + 1 < argc)
-			tenant = argv[++i];
+			sa->tenant = argv[++i];
 		else if (strcmp(a, "--since") == 0 && i + 1 < argc) {
-			if (since_arg(argv[++i], since, sizeof since) != 0)
+			if (since_arg(argv[++i], sa->since, sizeof sa->since) != 0)
 				return 2;
 		} else if (strcmp(a, "--socket") == 0 && i + 1 < argc)
-			socket = argv[++i];
+			sa->socket = argv[++i];
 		else if (strncmp(a, "--socket=", 9) == 0)
-			socket = a + 9;
+			sa->socket = a + 9;
 		else {
 			static const char *const opts[] = {"--json", "--tenant", "--since", "--socket", NULL};
 			return cli_unknown("argument", a, opts, NULL,
 					   " (isol8 audit show [--tenant NAME] [--since TIME] [--json])");
 		}
 	}
-	sock = broker_open(broker_socket_path(socket), HELLO_AUDIT, "", &err);
-	if (sock < 0 || broker_expect(sock, WK_FILE, &m, &err) < 0 || m.nfds != 1) {
-		if (!err.code)
-			isol8_err_set(&err, ISOL8_E_PROTO, 0, "isol8d sent no audit records");
+	return -1;
+}
+
+/* isol8d answers with the records the caller may read, as a file of JSON lines. */
+static FILE *open_records(const char *socket, struct isol8_err *err)
+{
+	_cleanup_close_ int sock = -1;
+	struct isol8_msg m = {0};
+	FILE *f;
+	int fd;
+
+	sock = broker_open(broker_socket_path(socket), HELLO_AUDIT, "", err);
+	if (sock < 0 || broker_expect(sock, WK_FILE, &m, err) < 0 || m.nfds != 1) {
+		if (!err->code)
+			isol8_err_set(err, ISOL8_E_PROTO, 0, "isol8d sent no audit records");
 		isol8_msg_free(&m);
-		return cli_fail(&err);
+		return NULL;
 	}
 	fd = isol8_msg_take_fd(&m, 0);
 	isol8_msg_free(&m);
 	f = fdopen(fd, "r");
 	if (!f) {
 		close(fd);
-		isol8_err_set(&err, ISOL8_E_IO, errno, "audit records");
-		return cli_fail(&err);
+		isol8_err_set(err, ISOL8_E_IO, errno, "audit records");
 	}
+	return f;
+}
+
+static bool record_matches(json_object *o, const struct show_args *sa)
+{
+	return !(sa->tenant && strcmp(field(o, "tenant", ""), sa->tenant) != 0) &&
+		!(*sa->since && strcmp(field(o, "time", ""), sa->since) < 0);
+}
+
+static void print_record_header(void)
+{
+	printf("%-24s %-9s %-10s %-16s %-7s %-9s %5s %7s  %s\n", "TIME", "TYPE", "TENANT", "PRINCIPAL", "RUNTIME",
+	       "OUTCOME", "EXIT", "MS", "CONTAINER / REASON");
+}
+
+/* An execution shows its outcome and sandbox; a refusal its reason and message. */
+static void print_record(json_object *o)
+{
+	const char *type = field(o, "type", "-");
+
+	if (strcmp(type, "execution") == 0)
+		printf("%-24s %-9s %-10s %-16s %-7s %-9s %5s %7s  %.12s\n", field(o, "time", "-"), type,
+		       field(o, "tenant", "-"), field(o, "principal", "-"), field(o, "runtime", "-"),
+		       field(o, "outcome", "-"), field(o, "exitCode", "-"), field(o, "durationMs", "-"),
+		       field(o, "container", "-"));
+	else
+		printf("%-24s %-9s %-10s %-16s %-7s %-9s %5s %7s  %s\n", field(o, "time", "-"), type,
+		       field(o, "tenant", "-"), field(o, "principal", "-"), "-", field(o, "reason", "-"), "-", "-",
+		       field(o, "message", ""));
+}
+
+static int audit_show(int argc, char **argv)
+{
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct show_args sa = {0};
+	FILE *f;
+	char *line = NULL;
+	size_t cap = 0;
+	json_object *all;
+	int shown = 0, rc;
+
+	rc = parse_show_args(argc, argv, &sa);
+	if (rc >= 0)
+		return rc;
+	f = open_records(sa.socket, &err);
+	if (!f)
+		return cli_fail(&err);
 	all = json_object_new_array();
-	if (!as_json)
-		printf("%-24s %-9s %-10s %-16s %-7s %-9s %5s %7s  %s\n", "TIME", "TYPE", "TENANT", "PRINCIPAL",
-		       "RUNTIME", "OUTCOME", "EXIT", "MS", "CONTAINER / REASON");
-	while ((n = getline(&line, &cap, f)) > 0) {
+	if (!sa.as_json)
+		print_record_header();
+	while (getline(&line, &cap, f) > 0) {
 		json_object *o = json_tokener_parse(line);
-		const char *type;
-		if (!o || !json_object_is_type(o, json_type_object)) {
-			json_object_put(o);
-			continue;
-		}
-		if ((tenant && strcmp(field(o, "tenant", ""), tenant) != 0) ||
-		    (*since && strcmp(field(o, "time", ""), since) < 0)) {
+		/* A line that is not a record, or one the filters drop, is skipped. */
+		if (!o || !json_object_is_type(o, json_type_object) || !record_matches(o, &sa)) {
 			json_object_put(o);
 			continue;
 		}
 		shown++;
-		if (as_json) {
+		if (sa.as_json) {
 			json_object_array_add(all, o);
 			continue;
 		}
-		type = field(o, "type", "-");
-		if (strcmp(type, "execution") == 0)
-			printf("%-24s %-9s %-10s %-16s %-7s %-9s %5s %7s  %.12s\n", field(o, "time", "-"), type,
-			       field(o, "tenant", "-"), field(o, "principal", "-"), field(o, "runtime", "-"),
-			       field(o, "outcome", "-"), field(o, "exitCode", "-"), field(o, "durationMs", "-"),
-			       field(o, "container", "-"));
-		else
-			printf("%-24s %-9s %-10s %-16s %-7s %-9s %5s %7s  %s\n", field(o, "time", "-"), type,
-			       field(o, "tenant", "-"), field(o, "principal", "-"), "-", field(o, "reason", "-"), "-",
-			       "-", field(o, "message", ""));
+		print_record(o);
 		json_object_put(o);
 	}
 	free(line);
 	fclose(f);
-	if (as_json)
+	if (sa.as_json)
 		puts(json_object_to_json_string_ext(
 			all, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else if (!shown)
