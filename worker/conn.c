@@ -156,12 +156,125 @@ static int sandbox_path(const char *p, char *out, size_t n, struct isol8_err *er
 	return 0;
 }
 
+/* The upload, whole, refused once it outgrows the sandbox's own size. */
+static int read_upload(int fd, uint64_t max, struct isol8_buf *data, struct isol8_err *err)
+{
+	char tmp[65536];
+
+	for (;;) {
+		ssize_t n = read(fd, tmp, sizeof tmp);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return 0;
+		if (data->len + (size_t)n > max)
+			return isol8_err_set(err, ISOL8_E_LIMIT, 0, "file larger than the sandbox");
+		isol8_buf_append(data, tmp, (size_t)n);
+	}
+}
+
+/* The exec's exit code, polled for up to about 400 ms after its output ended; -1 if unknown. */
+static int exec_exit_code(const char *exec_id, struct isol8_err *err)
+{
+	bool running = true;
+	int code = -1;
+
+	for (int i = 0; i < 200 && running; i++)
+		if (sb_exec_status(exec_id, &running, &code, err) < 0 || (running && usleep(2000)))
+			break;
+	return code;
+}
+
+/* Through tar(1) in the sandbox: /sandbox is a tmpfs the archive API cannot reach. */
+static int file_put(struct session *s, const char *norm, int fd, struct isol8_err *err)
+{
+	struct isol8_buf data = ISOL8_BUF_INIT, tar = ISOL8_BUF_INIT, so = ISOL8_BUF_INIT, se = ISOL8_BUF_INIT;
+	char dir[ISOL8_MAX_PATH + 16];
+	char *slash;
+	const char *argv[] = {"tar", "-x", "-f", "-", "-C", dir, "--no-same-owner", NULL};
+	const char *mk[] = {"mkdir", "-p", dir, NULL};
+	struct isol8_tar_entry ent;
+	char exec_id[65], mid[65];
+	int sfd = -1, mfd = -1, rc = -1;
+
+	if (read_upload(fd, s->sb.lim.sandbox_size, &data, err) < 0)
+		goto out;
+	snprintf(dir, sizeof dir, "%s", norm);
+	slash = strrchr(dir, '/');
+	ent = (struct isol8_tar_entry){slash + 1, data.data ? data.data : "", data.len, 0644, 100, 101};
+	*slash = '\0';
+	if (isol8_tar_build(&ent, 1, &tar, err) < 0)
+		goto out;
+	if (sb_exec(s->sb.id, mk, NULL, "/sandbox", false, mid, &mfd, err) < 0)
+		goto out;
+	pump_collect(mfd, NULL, 0, &so, &se, 4096, clock_mono_ms() + 10000, err);
+	xclose(mfd);
+	if (sb_exec(s->sb.id, argv, NULL, "/sandbox", true, exec_id, &sfd, err) < 0)
+		goto out;
+	pump_collect(sfd, tar.data, tar.len, &so, &se, 4096, clock_mono_ms() + 30000, err);
+	xclose(sfd);
+	if (exec_exit_code(exec_id, err) != 0)
+		isol8_err_set(err, ISOL8_E_IO, 0, "writing %s failed: %.200s", norm, se.data ? se.data : "");
+	else
+		rc = 0;
+out:
+	isol8_buf_free(&data);
+	isol8_buf_free(&tar);
+	isol8_buf_free(&so);
+	isol8_buf_free(&se);
+	return rc;
+}
+
+/* The file goes back as a sealed memfd, so the frontend reads exactly what cat(1) printed. */
+static int send_file(struct conn *c, const struct isol8_buf *so, struct isol8_err *err)
+{
+	_cleanup_close_ int mfd = memfd_create("isol8-file", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	struct isol8_err e2 = ISOL8_ERR_INIT;
+	size_t off = 0;
+
+	while (mfd >= 0 && off < so->len) {
+		ssize_t w = write(mfd, so->data + off, so->len - off);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (mfd >= 0 && off == so->len && isol8_memfd_seal(mfd, err) == 0) {
+		lseek(mfd, 0, SEEK_SET);
+		isol8_ipc_send(c->fd, WK_FILE, 0, NULL, 0, &mfd, 1, &e2);
+		return 0;
+	}
+	if (!err->code)
+		isol8_err_set(err, ISOL8_E_IO, errno, "memfd");
+	return -1;
+}
+
+static int file_get(struct conn *c, struct session *s, const char *norm, const char *sess, struct isol8_err *err)
+{
+	const char *argv[] = {"cat", "--", norm, NULL};
+	struct isol8_buf so = ISOL8_BUF_INIT, se = ISOL8_BUF_INIT;
+	char exec_id[65];
+	int sfd = -1, rc = -1;
+
+	if (sb_exec(s->sb.id, argv, NULL, "/sandbox", false, exec_id, &sfd, err) == 0) {
+		pump_collect(sfd, NULL, 0, &so, &se, 64u << 20, clock_mono_ms() + 30000, err);
+		xclose(sfd);
+		if (exec_exit_code(exec_id, err) != 0)
+			isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "cannot read %s in session %s: %.200s", norm, sess,
+				      se.data ? se.data : "");
+		else
+			rc = send_file(c, &so, err);
+	}
+	isol8_buf_free(&so);
+	isol8_buf_free(&se);
+	return rc;
+}
+
 static int handle_file(struct conn *c, struct isol8_msg *m, struct isol8_err *err)
 {
 	_cleanup_free_ char *sess = NULL, *path = NULL;
 	char norm[ISOL8_MAX_PATH + 16];
 	struct session *s;
-	int rc = -1;
+	int rc;
 
 	if (isol8_get_str(m, &sess, ISOL8_MAX_SESSION, err) < 0 || isol8_get_str(m, &path, ISOL8_MAX_PATH, err) < 0 ||
 	    isol8_msg_end(m, err) < 0)
@@ -176,102 +289,14 @@ static int handle_file(struct conn *c, struct isol8_msg *m, struct isol8_err *er
 	if (session_check_alive(s, err) < 0)
 		return -1;
 	if (m->type == FE_FILE_PUT) {
-		/* Through tar(1) in the sandbox: /sandbox is a tmpfs the archive API cannot reach. */
 		_cleanup_close_ int fd = isol8_msg_take_fd(m, 0);
-		struct isol8_buf data = ISOL8_BUF_INIT, tar = ISOL8_BUF_INIT, so = ISOL8_BUF_INIT, se = ISOL8_BUF_INIT;
-		char tmp[65536], dir[ISOL8_MAX_PATH + 16];
-		char *slash;
-		const char *argv[] = {"tar", "-x", "-f", "-", "-C", dir, "--no-same-owner", NULL};
-		struct isol8_tar_entry ent;
-		char exec_id[65];
-		int sfd = -1;
-		bool running = true;
-		int code = -1;
-
-		for (;;) {
-			ssize_t n = read(fd, tmp, sizeof tmp);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			if (data.len + (size_t)n > s->sb.lim.sandbox_size) {
-				isol8_err_set(err, ISOL8_E_LIMIT, 0, "file larger than the sandbox");
-				goto put_out;
-			}
-			isol8_buf_append(&data, tmp, (size_t)n);
-		}
-		snprintf(dir, sizeof dir, "%s", norm);
-		slash = strrchr(dir, '/');
-		ent = (struct isol8_tar_entry){slash + 1, data.data ? data.data : "", data.len, 0644, 100, 101};
-		*slash = '\0';
-		if (isol8_tar_build(&ent, 1, &tar, err) < 0)
-			goto put_out;
-		{
-			const char *mk[] = {"mkdir", "-p", dir, NULL};
-			int mfd = -1;
-			char mid[65];
-			if (sb_exec(s->sb.id, mk, NULL, "/sandbox", false, mid, &mfd, err) < 0)
-				goto put_out;
-			pump_collect(mfd, NULL, 0, &so, &se, 4096, clock_mono_ms() + 10000, err);
-			xclose(mfd);
-		}
-		if (sb_exec(s->sb.id, argv, NULL, "/sandbox", true, exec_id, &sfd, err) < 0)
-			goto put_out;
-		pump_collect(sfd, tar.data, tar.len, &so, &se, 4096, clock_mono_ms() + 30000, err);
-		xclose(sfd);
-		for (int i = 0; i < 200 && running; i++)
-			if (sb_exec_status(exec_id, &running, &code, err) < 0 || (running && usleep(2000)))
-				break;
-		if (code != 0)
-			isol8_err_set(err, ISOL8_E_IO, 0, "writing %s failed: %.200s", norm, se.data ? se.data : "");
-		else
-			rc = 0;
-	put_out:
-		isol8_buf_free(&data);
-		isol8_buf_free(&tar);
-		isol8_buf_free(&so);
-		isol8_buf_free(&se);
+		rc = file_put(s, norm, fd, err);
 		if (rc == 0) {
 			struct isol8_err e2 = ISOL8_ERR_INIT;
 			isol8_ipc_send(c->fd, WK_OK, 0, NULL, 0, NULL, 0, &e2);
 		}
 	} else {
-		const char *argv[] = {"cat", "--", norm, NULL};
-		struct isol8_buf so = ISOL8_BUF_INIT, se = ISOL8_BUF_INIT;
-		char exec_id[65];
-		int sfd = -1, code = -1;
-		bool running = true;
-
-		if (sb_exec(s->sb.id, argv, NULL, "/sandbox", false, exec_id, &sfd, err) == 0) {
-			pump_collect(sfd, NULL, 0, &so, &se, 64u << 20, clock_mono_ms() + 30000, err);
-			xclose(sfd);
-			for (int i = 0; i < 200 && running; i++)
-				if (sb_exec_status(exec_id, &running, &code, err) < 0 || (running && usleep(2000)))
-					break;
-			if (code != 0) {
-				isol8_err_set(err, ISOL8_E_NOTFOUND, 0, "cannot read %s in session %s: %.200s", norm,
-					      sess, se.data ? se.data : "");
-			} else {
-				_cleanup_close_ int mfd = memfd_create("isol8-file", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-				struct isol8_err e2 = ISOL8_ERR_INIT;
-				size_t off = 0;
-				while (mfd >= 0 && off < so.len) {
-					ssize_t w = write(mfd, so.data + off, so.len - off);
-					if (w <= 0)
-						break;
-					off += (size_t)w;
-				}
-				if (mfd >= 0 && off == so.len && isol8_memfd_seal(mfd, err) == 0) {
-					lseek(mfd, 0, SEEK_SET);
-					isol8_ipc_send(c->fd, WK_FILE, 0, NULL, 0, &mfd, 1, &e2);
-					rc = 0;
-				} else if (!err->code) {
-					isol8_err_set(err, ISOL8_E_IO, errno, "memfd");
-				}
-			}
-		}
-		isol8_buf_free(&so);
-		isol8_buf_free(&se);
+		rc = file_get(c, s, norm, sess, err);
 	}
 	session_release(s);
 	return rc;
