@@ -386,6 +386,9 @@ void netns_proxy_lost(void);
 
 /* cgroup.c: OOM kills counted by the sandbox's memory cgroup, -1 if unknown */
 long broker_cgroup_oom_kills(int pid);
+/* Forks refused by container id's pids limit (pids.events "max"); for a stopped container,
+ * whose cgroup is gone, 1 if the kernel's log names its cgroup. -1 if unknown. */
+long broker_cgroup_pids_refused(const char *id, bool running);
 
 /* agent_slot.c: the host end of the in-sandbox agent's connection */
 int agent_slot_create(const struct broker *b, char *dir_out, size_t dir_len, int *listen_fd, struct isol8_err *err);

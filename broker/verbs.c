@@ -316,14 +316,16 @@ static int verb_inspect(struct job *j, struct docker *d, struct isol8_buf *reply
 	_cleanup_free_ char *id = NULL;
 	struct owned_container oc;
 	json_object *o = NULL, *state, *v;
-	bool running = false, oom = false;
+	bool running = false, oom = false, runsc = false;
 	int code = 0, pid = 0;
-	long kills;
+	long kills, refused = 0;
 
 	if (get_owned(j, &id, &oc, err) < 0 || isol8_msg_end(&j->m, err) < 0)
 		return -1;
 	if (docker_container_inspect(d, id, &o, err) < 0)
 		return -1;
+	if (json_object_object_get_ex(o, "HostConfig", &state) && json_object_object_get_ex(state, "Runtime", &v))
+		runsc = json_object_get_string(v) && strcmp(json_object_get_string(v), "runsc") == 0;
 	if (json_object_object_get_ex(o, "State", &state)) {
 		if (json_object_object_get_ex(state, "Running", &v))
 			running = json_object_get_boolean(v);
@@ -336,10 +338,14 @@ static int verb_inspect(struct job *j, struct docker *d, struct isol8_buf *reply
 	}
 	json_object_put(o);
 	kills = broker_cgroup_oom_kills(pid);
+	/* The Sentry dies when the pids limit refuses it a thread (google/gvisor#2490). */
+	if (runsc)
+		refused = broker_cgroup_pids_refused(oc.id, running);
 	isol8_put_u8(reply, running);
 	isol8_put_u8(reply, oom);
 	isol8_put_u32(reply, (uint32_t)code);
 	isol8_put_u32(reply, kills < 0 ? 0 : (uint32_t)kills);
+	isol8_put_u32(reply, refused < 0 ? 0 : (uint32_t)refused);
 	return 0;
 }
 

@@ -141,7 +141,8 @@ enum isol8_msg_type {
 	V_EXEC = 42,        /* str container, u32 argc, str argv[argc], u32 envc, str env[envc],
 	                        str workdir, u8 attach_stdin -> str exec_id | fd: hijacked stream */
 	V_EXEC_STATUS = 43, /* str exec_id -> u8 running, u32 exit_code (as int32) */
-	V_INSPECT = 44,     /* str container -> u8 running, u8 oom_killed, u32 exit_code, u32 oom_kills (cgroup) */
+	V_INSPECT = 44,     /* str container -> u8 running, u8 oom_killed, u32 exit_code, u32 oom_kills (cgroup),
+	                        u32 pids_refused (runsc: forks its pids limit refused, 0 for runc) */
 	V_KILL = 45,        /* str container, u8 signal -> empty */
 	V_REMOVE = 46,      /* str container -> empty */
 	/* 47, 48: put-archive and get-archive, removed (no sender); not to be reused */

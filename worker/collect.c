@@ -116,7 +116,7 @@ static void classify(struct run *run)
 		bool running, oom = false;
 		int ec;
 		uint32_t kills = 0;
-		if (sb_inspect(sb->id, &running, &oom, &ec, &kills, &e) == 0) {
+		if (sb_inspect(sb->id, &running, &oom, &ec, &kills, NULL, &e) == 0) {
 			/* A session's counter keeps earlier runs' kills: compare with what we saw last. */
 			run->oom = oom || kills > (s ? s->oom_kills : 0);
 			if (s)

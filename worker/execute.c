@@ -48,7 +48,7 @@ static bool container_gone(void *arg)
 	uint32_t kills = 0;
 	int code = -1;
 
-	if (sb_inspect(w->sb->id, &running, &oom, &code, &kills, &e) < 0) {
+	if (sb_inspect(w->sb->id, &running, &oom, &code, &kills, NULL, &e) < 0) {
 		log_debug("inspect %.12s while its exec ran: %s", w->sb->id, e.msg);
 		return false; /* the engine's answer decides, not a failed question */
 	}

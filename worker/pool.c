@@ -526,7 +526,7 @@ static void probe_agentless(uint64_t now)
 		int code;
 		uint32_t kills;
 
-		if (sb_inspect(ids[k], &running, &oom, &code, &kills, &err) < 0 && err.code != ISOL8_E_NOTFOUND)
+		if (sb_inspect(ids[k], &running, &oom, &code, &kills, NULL, &err) < 0 && err.code != ISOL8_E_NOTFOUND)
 			continue;
 		if (running && err.code != ISOL8_E_NOTFOUND)
 			continue;

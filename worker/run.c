@@ -100,8 +100,9 @@ static int plan_code(struct run *run, struct isol8_err *err)
 #define RUN_ATTEMPTS 3
 
 /* After a failed phase: did the sandbox itself go away (container removed or killed, engine
- * restarted) rather than refuse what the run asked? */
-static bool sandbox_gone(const struct sandbox *sb)
+ * restarted) rather than refuse what the run asked? pids_refused (may be NULL): forks its pids
+ * limit refused, as the broker read them (runsc only). */
+static bool sandbox_gone(const struct sandbox *sb, uint32_t *pids_refused)
 {
 	struct pollfd pf = {.fd = sb->agent_fd, .events = POLLRDHUP};
 	struct isol8_err e = ISOL8_ERR_INIT;
@@ -111,7 +112,7 @@ static bool sandbox_gone(const struct sandbox *sb)
 
 	if (sb->agent_fd >= 0 && poll(&pf, 1, 0) > 0 && (pf.revents & (POLLHUP | POLLRDHUP | POLLERR)))
 		return true;
-	if (sb_inspect(sb->id, &running, &oom, &code, &kills, &e) < 0) {
+	if (sb_inspect(sb->id, &running, &oom, &code, &kills, pids_refused, &e) < 0) {
 		log_debug("inspect %.12s: %s", sb->id, e.msg);
 		return true;
 	}
@@ -175,6 +176,7 @@ static int attempt(struct run *run, int out_fd, int err_fd, struct isol8_err *er
 
 int run_execute(struct run *run, struct conn *c, const struct run_req *r, int out_fd, int err_fd, struct isol8_err *err)
 {
+	uint32_t refused = 0;
 	int rc;
 
 	run->c = c;
@@ -189,7 +191,8 @@ int run_execute(struct run *run, struct conn *c, const struct run_req *r, int ou
 
 	for (int n = 1;; n++) {
 		rc = attempt(run, out_fd, err_fd, err);
-		if (rc >= 0 || run->hold == HOLD_NONE || n == RUN_ATTEMPTS || !untouched(run) || !sandbox_gone(run->sb))
+		if (rc >= 0 || run->hold == HOLD_NONE || n == RUN_ATTEMPTS || !untouched(run) ||
+		    !sandbox_gone(run->sb, NULL))
 			break;
 		log_info("sandbox %.12s went away before the program started (%s): retrying on another", run->sb->id,
 			 err->msg);
@@ -198,9 +201,14 @@ int run_execute(struct run *run, struct conn *c, const struct run_req *r, int ou
 	}
 	/* What the caller needs to know is that the sandbox went away, not which read failed;
 	 * output written before stays with the caller. */
-	if (rc < 0 && run->sb->id[0] && !untouched(run) && sandbox_gone(run->sb)) {
+	if (rc < 0 && run->sb->id[0] && !untouched(run) && sandbox_gone(run->sb, &refused)) {
 		log_info("sandbox %.12s went away while the program ran: %s", run->sb->id, err->msg);
-		isol8_err_set(err, ISOL8_E_DOCKER, 0, SANDBOX_KILLED_MSG);
+		/* gVisor's Sentry is host threads in the sandbox's pids cgroup: at the limit it
+		 * cannot get one and dies instead of failing the program's fork. */
+		if (run->sb->isolation == ISOL8_ISO_RUNSC && refused > 0)
+			isol8_err_set(err, ISOL8_E_DOCKER, 0, SANDBOX_PIDS_MSG, run->sb->lim.pids);
+		else
+			isol8_err_set(err, ISOL8_E_DOCKER, 0, SANDBOX_KILLED_MSG);
 	}
 	if (rc < 0)
 		return -1;

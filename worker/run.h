@@ -16,6 +16,9 @@
 #define TIMEOUT_MARKER "\n--- EXECUTION TIMED OUT ---\n"
 #define HOST_GRACE_MS 1500
 #define SANDBOX_KILLED_MSG "the sandbox was killed while the program ran (container removed or engine restarted)"
+#define SANDBOX_PIDS_MSG                                                                                         \
+	"the program reached the sandbox's process limit (pids-limit %u) and gVisor stopped the sandbox (runsc " \
+	"cannot refuse a fork with EAGAIN, google/gvisor#2490)"
 /* Inline code travels as one exec argument: stay well under the broker's ISOL8_MAX_ARG and the
  * 64 KiB frame that also carries env; larger code goes to a file. */
 #define INLINE_MAX (16u << 10)

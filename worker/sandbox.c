@@ -236,18 +236,19 @@ int sb_exec_status(const char *exec_id, bool *running, int *exit_code, struct is
 	return 0;
 }
 
-int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, uint32_t *oom_kills, struct isol8_err *err)
+int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, uint32_t *oom_kills, uint32_t *pids_refused,
+	       struct isol8_err *err)
 {
 	struct isol8_buf p = ISOL8_BUF_INIT;
 	struct isol8_msg m = {0};
 	uint8_t r, o;
-	uint32_t code, kills;
+	uint32_t code, kills, refused;
 
 	isol8_put_str(&p, id);
 	if (call(V_INSPECT, &p, NULL, 0, &m, err) < 0)
 		return -1;
 	if (isol8_get_u8(&m, &r, err) < 0 || isol8_get_u8(&m, &o, err) < 0 || isol8_get_u32(&m, &code, err) < 0 ||
-	    isol8_get_u32(&m, &kills, err) < 0 || isol8_msg_end(&m, err) < 0) {
+	    isol8_get_u32(&m, &kills, err) < 0 || isol8_get_u32(&m, &refused, err) < 0 || isol8_msg_end(&m, err) < 0) {
 		isol8_msg_free(&m);
 		return -1;
 	}
@@ -255,6 +256,8 @@ int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, uint32_
 	*oom = o;
 	*exit_code = (int)code;
 	*oom_kills = kills;
+	if (pids_refused)
+		*pids_refused = refused;
 	isol8_msg_free(&m);
 	return 0;
 }

@@ -79,7 +79,9 @@ bool sb_alive(const struct sandbox *sb);
 int sb_exec(const char *id, const char *const *argv, const char *const *env, const char *workdir, bool attach_stdin,
 	    char exec_id[65], int *fd, struct isol8_err *err);
 int sb_exec_status(const char *exec_id, bool *running, int *exit_code, struct isol8_err *err);
-int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, uint32_t *oom_kills, struct isol8_err *err);
+/* pids_refused (may be NULL): forks a runsc sandbox's pids limit refused (0 under runc). */
+int sb_inspect(const char *id, bool *running, bool *oom, int *exit_code, uint32_t *oom_kills, uint32_t *pids_refused,
+	       struct isol8_err *err);
 int sb_kill(const char *id, int sig, struct isol8_err *err);
 int sb_remove(const char *id, struct isol8_err *err);
 /* A pooled sandbox that died while idle: its record goes, and *token lets the worker make one

@@ -187,4 +187,21 @@ case_isolation_http() {
 	daemon_stop h
 }
 
+# The Sentry is host threads in the sandbox's pids cgroup: a program that forks up to the limit
+# takes its threads, and gVisor dies instead of refusing the fork with EAGAIN (google/gvisor#2490).
+# The broker reads the cause (pids.events, or the kernel's record of the refusal once the cgroup
+# is gone) and the run ends with one line naming the limit; the next run gets a fresh sandbox.
+case_pids_limit_reached() {
+	local S
+	daemon_start p || return
+	S=${D_SOCK[p]}
+	as_nobody run --socket "$S" --isolation runsc --pids-limit 32 -r bash -e 'for i in $(seq 100); do sleep 5 & done; wait'
+	is "$RC|$(tail -n 1 <<<"${ERR%$'\n'}")" "1|[ERR] the program reached the sandbox's process limit (pids-limit 32) and gVisor stopped the sandbox (runsc cannot refuse a fork with EAGAIN, google/gvisor#2490)" \
+		"forking past --pids-limit 32 under runsc: exit 1 and the last stderr line names the process limit"
+	unlike "$ERR" 'the sandbox was killed while' "  not reported as a sandbox killed from outside"
+	tier_run "$S" --isolation runsc
+	is "$TIER" $'0|7\n|runsc' "  the next run works"
+	daemon_stop p
+}
+
 run_cases "$@"
