@@ -4,6 +4,8 @@
 # and an isol8:python image carrying the agent (label org.isol8.agent=1, built by `isol8 setup`);
 # exits 77 otherwise. The node standby is checked in a second container when isol8:node carries
 # the agent too (skipped otherwise). Its containers are labelled org.isol8.test=agent and named per run.
+# Arguments go to agent_peer.py: `-k CASE` (repeatable) runs only the cases whose name contains CASE,
+# `-l` lists them.
 set -u
 
 SRCDIR=${ISOL8_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -21,4 +23,4 @@ if [ "$(id -u)" != 0 ] || ! command -v python3 >/dev/null || ! docker info >/dev
 fi
 has_agent "$NODE_IMAGE" || NODE_IMAGE=
 trap cleanup EXIT
-python3 "$SRCDIR/tests/integration/agent_peer.py" "$IMAGE" "$NAME" "$NODE_IMAGE"
+python3 "$SRCDIR/tests/integration/agent_peer.py" "$IMAGE" "$NAME" "$NODE_IMAGE" "$@"
