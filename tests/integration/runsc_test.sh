@@ -5,11 +5,12 @@
 #
 # Left out, by design of the tier (isol8-policy(5), ISOLATION): the agent's fast path and what
 # depends on it (run_test.sh ephemeral, standby; security/pid1_test.sh, reset_test.sh), the
-# seccomp profile and the network (hardening; the net_* suites). A memory-cgroup OOM kills the
-# Sentry, the whole sandbox, and leaves dockerd's exec stream open: the worker watches the
-# container while it pumps, so the run ends at once with exit 137 and the memory-limit line as
-# under runc (the oom case; it ended only at its timeout before). TAP; exit 77 unless root with
-# a runsc engine.
+# network (the net_* suites; hardening runs, asserting gVisor's documented answers for the
+# seccomp filter, capabilities, read-only root, /sys/class/net and the pids limit). A
+# memory-cgroup OOM kills the Sentry, the whole sandbox, and leaves dockerd's exec stream open:
+# the worker watches the container while it pumps, so the run ends at once with exit 137 and
+# the memory-limit line as under runc (the oom case; it ended only at its timeout before). TAP;
+# exit 77 unless root with a runsc engine.
 #
 # Issue 17 item 4: a run may ask for a stronger tier than its tenant's (isol8 run --isolation,
 # options.isolation), never a weaker one, and the warm pool keeps the tiers apart.
@@ -46,7 +47,7 @@ suite() {
 
 case_run() {
 	suite integration/run_test.sh runtimes exit_codes stdin file_args usage_errors timeout output_cap \
-		secrets_env files_output json sessions persist oom
+		secrets_env files_output json sessions persist oom hardening
 }
 
 case_security() {
