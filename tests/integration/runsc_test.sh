@@ -152,7 +152,8 @@ case_isolation_session() {
 }
 
 # The same rule over HTTP (options.isolation): key alpha's tenant is runc and may ask for runsc;
-# key bravo's is runsc and is refused runc with 403 and the policy's tier named.
+# key bravo's is runsc and is refused runc with 403 and the policy's tier named. A runsc run
+# stopped by its pids limit gets the error naming it (as case pids_limit_reached on the CLI).
 case_isolation_http() {
 	local port="" i ka=key-alpha-tiers-0123456789abcdef kb=key-bravo-tiers-0123456789abcdef pid code
 	command -v curl >/dev/null || { ok "# SKIP curl needed"; return; }
@@ -182,6 +183,10 @@ case_isolation_http() {
 		code=$(curl -s -o "$T_TMP/b3" -w '%{http_code}' -H "Authorization: Bearer $ka" -H 'Content-Type: application/json' \
 			--data-binary '{"request":{"code":"print(7)","runtime":"python"},"options":{"isolation":"kata"}}' "http://127.0.0.1:$port/execute")
 		is "$code|$(jq -r .error "$T_TMP/b3")" '400|options.isolation: expected runc or runsc, got "kata"' "HTTP: an unknown tier: 400"
+		code=$(curl -s -o "$T_TMP/b4" -w '%{http_code}' -H "Authorization: Bearer $ka" -H 'Content-Type: application/json' \
+			--data-binary '{"request":{"code":"for i in $(seq 100); do sleep 5 & done; wait","runtime":"bash"},"options":{"isolation":"runsc","pidsLimit":32}}' "http://127.0.0.1:$port/execute")
+		is "$code|$(jq -r .error "$T_TMP/b4")" "502|the program reached the sandbox's process limit (pids-limit 32) and gVisor stopped the sandbox (runsc cannot refuse a fork with EAGAIN, google/gvisor#2490)" \
+			"HTTP: forking past pidsLimit 32 under runsc: the error names the process limit"
 	fi
 	kill -TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
