@@ -296,15 +296,268 @@ void sandbox_limits_default(struct sandbox_limits *l)
 				     .pids = ISOL8_DEFAULT_PIDS};
 }
 
+/* request.stdin: inline standard input (the bundle may replace it, read_bundle). */
+static int parse_stdin(json_object *req, struct run_req *r, struct isol8_err *err)
+{
+	char *s = NULL;
+	int g = get_str(req, "stdin", "request", 1u << 20, &s, err);
+
+	if (g > 0) {
+		r->stdin_data = s;
+		r->stdin_len = strlen(s);
+		r->has_stdin = true;
+	}
+	return g < 0 ? -1 : 0;
+}
+
+static int parse_install(json_object *v, struct run_req *r, struct isol8_err *err)
+{
+	if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > MAX_INSTALL)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "request.installPackages: expected array of at most %d",
+				     MAX_INSTALL);
+	r->install = xcalloc(json_object_array_length(v) + 1, sizeof *r->install);
+	for (size_t i = 0; i < json_object_array_length(v); i++) {
+		json_object *e = json_object_array_get_idx(v, i);
+		if (!json_object_is_type(e, json_type_string) || json_object_get_string_len(e) > 214)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "request.installPackages[%zu]: expected package name", i);
+		r->install[r->n_install++] = xstrdup(json_object_get_string(e));
+	}
+	return 0;
+}
+
+/* request.args: the program's argv after its name; no NUL, bounded in count and bytes. */
+static int parse_args(json_object *v, struct run_req *r, struct isol8_err *err)
+{
+	size_t bytes = 0;
+
+	if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > ISOL8_MAX_SCRIPT_ARGS)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "request.args: expected an array of at most %u strings",
+				     ISOL8_MAX_SCRIPT_ARGS);
+	r->args = xcalloc(json_object_array_length(v) + 1, sizeof *r->args);
+	for (size_t i = 0; i < json_object_array_length(v); i++) {
+		json_object *e = json_object_array_get_idx(v, i);
+		size_t sl;
+		if (!json_object_is_type(e, json_type_string))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "request.args[%zu]: expected string", i);
+		sl = (size_t)json_object_get_string_len(e);
+		bytes += sl + 1;
+		if (memchr(json_object_get_string(e), '\0', sl) || bytes > ISOL8_MAX_SCRIPT_ARGS_BYTES)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "request.args[%zu]: contains a NUL byte or the arguments exceed %u bytes",
+					     i, ISOL8_MAX_SCRIPT_ARGS_BYTES);
+		r->args[r->n_args++] = xstrndup(json_object_get_string(e), sl);
+	}
+	return 0;
+}
+
+/* request.outputPaths: each confined to /sandbox here (isol8_sandbox_relpath); the agent
+ * checks again inside the sandbox, where symlinks are resolved. */
+static int parse_output_paths(json_object *v, struct run_req *r, struct isol8_err *err)
+{
+	size_t cnt;
+
+	if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > ISOL8_MAX_OUTPUT_PATHS)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "request.outputPaths: expected an array of at most %u paths",
+				     ISOL8_MAX_OUTPUT_PATHS);
+	cnt = json_object_array_length(v);
+	r->out_paths = xcalloc(cnt + 1, sizeof *r->out_paths);
+	r->out_rel = xcalloc(cnt + 1, sizeof *r->out_rel);
+	for (size_t i = 0; i < cnt; i++) {
+		json_object *e = json_object_array_get_idx(v, i);
+		char what[48], rel[ISOL8_MAX_PATH + 1];
+		snprintf(what, sizeof what, "request.outputPaths[%zu]", i);
+		if (!json_object_is_type(e, json_type_string) ||
+		    memchr(json_object_get_string(e), '\0', (size_t)json_object_get_string_len(e)))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: expected a path", what);
+		if (isol8_sandbox_relpath(json_object_get_string(e), what, rel, sizeof rel, err) < 0)
+			return -1;
+		r->out_paths[i] = xstrdup(json_object_get_string(e));
+		r->out_rel[i] = xstrdup(rel);
+		r->n_out = i + 1;
+	}
+	return 0;
+}
+
+/* The members of "request": scalars first, then the lists. */
+static int parse_request_fields(json_object *req, struct run_req *r, char **runtime, char **agent_flags,
+				struct isol8_err *err)
+{
+	json_object *v;
+
+	if (get_str(req, "code", "request", 1u << 20, &r->code, err) < 0 ||
+	    get_str(req, "cmd", "request", 1u << 20, &r->cmd, err) < 0 ||
+	    get_str(req, "runtime", "request", 32, runtime, err) < 0 ||
+	    get_u64(req, "timeoutMs", "request", 1, 24ull * 3600 * 1000, &r->timeout_ms, err) < 0 ||
+	    get_env_map(req, "env", "request", &r->env, &r->n_env, NULL, err) < 0 ||
+	    get_str(req, "fileExtension", "request", 16, &r->file_ext, err) < 0 ||
+	    get_str(req, "workdir", "request", ISOL8_MAX_PATH, &r->workdir, err) < 0 ||
+	    get_str(req, "setupScript", "request", 1u << 16, &r->setup_script, err) < 0 ||
+	    get_str(req, "agentFlags", "request", ISOL8_AGENT_FLAGS_MAX, agent_flags, err) < 0 ||
+	    get_bool(req, "stdinStream", "request", &r->stdin_stream, err) < 0 ||
+	    get_bool(req, "phaseEvents", "request", &r->phase_events, err) < 0 ||
+	    get_str(req, "codeUrl", "request", ISOL8_REMOTE_MAX_URL, &r->code_url, err) < 0 ||
+	    get_str(req, "codeHash", "request", 64, &r->code_hash, err) < 0 ||
+	    get_bool(req, "allowInsecureCodeUrl", "request", &r->code_insecure, err) < 0 ||
+	    get_u64(req, "codeMaxSize", "request", 1, ISOL8_REMOTE_MAX_CODE, &r->code_max, err) < 0 ||
+	    get_u64(req, "codeFetchTimeoutMs", "request", 1, ISOL8_REMOTE_MAX_TIMEOUT_MS, &r->code_timeout, err) < 0 ||
+	    parse_stdin(req, r, err) < 0)
+		return -1;
+	if ((v = get(req, "metadata")) && get_metadata(v, r, err) < 0)
+		return -1;
+	if ((v = get(req, "installPackages")) && parse_install(v, r, err) < 0)
+		return -1;
+	if ((v = get(req, "args")) && parse_args(v, r, err) < 0)
+		return -1;
+	if ((v = get(req, "outputPaths")) && parse_output_paths(v, r, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_cpu(json_object *v, struct run_req *r, struct isol8_err *err)
+{
+	double cpu;
+
+	if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "options.cpuLimit: expected number");
+	cpu = json_object_get_double(v);
+	if (!(cpu > 0.0 && cpu <= 1024.0))
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "options.cpuLimit: out of range");
+	r->lim.cpu_millis = (uint64_t)(cpu * 1000.0 + 0.5);
+	if (!r->lim.cpu_millis)
+		r->lim.cpu_millis = 1;
+	return 0;
+}
+
+/* The members of "options"; net and iso are checked against their names by the caller. */
+static int parse_options(json_object *opt, struct run_req *r, char **net, char **iso, bool *ro, struct isol8_err *err)
+{
+	json_object *v;
+	uint64_t x;
+
+	if ((v = get(opt, "cpuLimit")) && parse_cpu(v, r, err) < 0)
+		return -1;
+	if (get_u64(opt, "memoryLimit", "options", 4u << 20, 1ull << 50, &r->lim.memory, err) < 0 ||
+	    get_u64(opt, "sandboxSize", "options", 1u << 20, 1ull << 50, &r->lim.sandbox_size, err) < 0 ||
+	    get_u64(opt, "tmpSize", "options", 1u << 20, 1ull << 50, &r->lim.tmp_size, err) < 0 ||
+	    get_u64(opt, "maxOutputSize", "options", 1, 1ull << 40, &r->lim.max_output, err) < 0 ||
+	    get_str(opt, "network", "options", 16, net, err) < 0 ||
+	    get_str(opt, "isolation", "options", 16, iso, err) < 0 ||
+	    get_bool(opt, "readonlyRootFs", "options", ro, err) < 0 ||
+	    get_str(opt, "image", "options", ISOL8_MAX_IMAGE, &r->image, err) < 0 ||
+	    get_str(opt, "preferredImage", "options", ISOL8_MAX_IMAGE, &r->preferred_image, err) < 0 ||
+	    get_bool(opt, "persist", "options", &r->persist, err) < 0 ||
+	    get_bool(opt, "debug", "options", &r->debug, err) < 0 ||
+	    get_env_map(opt, "secrets", "options", &r->secret_env, &r->n_secret, &r->secret_vals, err) < 0)
+		return -1;
+	if ((v = get(opt, "networkFilter"))) {
+		if (!json_object_is_type(v, json_type_object))
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "options.networkFilter: expected object");
+		if (get_patterns(v, "whitelist", &r->net_allow, &r->n_net_allow, err) < 0 ||
+		    get_patterns(v, "blacklist", &r->net_deny, &r->n_net_deny, err) < 0)
+			return -1;
+	}
+	if (get_bool(opt, "logNetwork", "options", &r->log_network, err) < 0 ||
+	    get_u64(opt, "pidsLimit", "options", 1, 1000000, &x, err) < 0)
+		return -1;
+	if (get(opt, "pidsLimit"))
+		r->lim.pids = (uint32_t)x;
+	/* Lower than the policy's limits.persistTtlMs, which the broker applies. */
+	if (get_u64(opt, "persistTtlMs", "options", 1000, 30ull * 24 * 3600 * 1000, &r->lim.persist_ttl_ms, err) < 0)
+		return -1;
+	if (r->lim.persist_ttl_ms && !r->persist)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "options.persistTtlMs needs options.persist");
+	return 0;
+}
+
+/* Names to enums: runtime, network mode, isolation tier; the agent's own rules and defaults. */
+static int resolve_choices(struct run_req *r, json_object *opt, const char *runtime, const char *net, const char *iso,
+			   const char *agent_flags, struct isol8_err *err)
+{
+	r->runtime = isol8_runtime_parse(runtime ? runtime : "python");
+	if (r->runtime < 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "Unknown runtime: \"%s\". Available: python, node, bun, deno, bash, agent",
+				     runtime);
+	r->net_mode = isol8_net_mode_parse(net ? net : "none");
+	if (r->net_mode < 0)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown network mode '%s' (none, host, filtered)", net);
+	if (iso) {
+		/* Whether the tenant may have it is the broker's decision (V_CREATE). */
+		if (strcmp(iso, "runc") == 0)
+			r->isolation = ISOL8_ISO_RUNC;
+		else if (strcmp(iso, "runsc") == 0)
+			r->isolation = ISOL8_ISO_RUNSC;
+		else
+			return isol8_err_set(err, ISOL8_E_USAGE, 0,
+					     "options.isolation: unknown tier '%.16s' (runc, runsc)", iso);
+	}
+	if (agent_flags && r->runtime != ISOL8_RT_AGENT)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0,
+				     "request.agentFlags: only for runtime \"agent\" (runtime is %s)",
+				     isol8_runtime_name(r->runtime));
+	if (r->runtime == ISOL8_RT_AGENT) {
+		if (agent_check(r, agent_flags, err) < 0)
+			return -1;
+		/* The original's defaults for the agent: pi, its tools and the programs it builds
+		 * need more processes and room than a snippet (the policy's ceilings still apply). */
+		if (!(opt && get(opt, "pidsLimit")))
+			r->lim.pids = ISOL8_AGENT_DEFAULT_PIDS;
+		if (!(opt && get(opt, "sandboxSize")))
+			r->lim.sandbox_size = ISOL8_AGENT_DEFAULT_SANDBOX_SIZE;
+	}
+	return 0;
+}
+
+/* Code and stdin past the frame come in the bundle; then exactly one source of code. */
+static int take_bundle(int bundle_fd, json_object *req, struct run_req *r, struct isol8_buf *code,
+		       struct isol8_buf *sin, struct isol8_err *err)
+{
+	json_object *v;
+
+	if (read_bundle(bundle_fd, r, code, sin, err) < 0)
+		return -1;
+	if (code->len) {
+		if (r->code)
+			return isol8_err_set(err, ISOL8_E_USAGE, 0, "code given both inline and in the bundle");
+		r->code = isol8_buf_steal(code, NULL);
+	}
+	if (sin->len || (v = get(req, "stdinInBundle"), v && json_object_get_boolean(v))) {
+		free(r->stdin_data);
+		r->stdin_len = sin->len;
+		r->stdin_data = isol8_buf_steal(sin, NULL);
+		r->has_stdin = true;
+	}
+	return 0;
+}
+
+/* The rules across fields, after everything is read. */
+static int check_sources(struct run_req *r, struct isol8_err *err)
+{
+	/* The original's rule and messages (original-reference.md §4.2): exactly one source. */
+	if ((r->code != NULL) + (r->cmd != NULL) + (r->code_url != NULL) != 1)
+		return isol8_err_set(
+			err, ISOL8_E_USAGE, 0,
+			r->code || r->cmd || r->code_url
+				? "ExecutionRequest.code, ExecutionRequest.codeUrl, and ExecutionRequest.cmd are "
+				  "mutually exclusive \u2014 provide exactly one."
+				: "ExecutionRequest must include exactly one of: code, codeUrl, or cmd.");
+	if (r->code_url && !r->code_url[0])
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "request.codeUrl: empty");
+	if (r->code_hash && remote_hash_check_format(r->code_hash, "request.codeHash", err) < 0)
+		return -1;
+	if (r->stdin_stream && r->has_stdin)
+		return isol8_err_set(err, ISOL8_E_USAGE, 0, "request: stdin and stdinStream are mutually exclusive");
+	return 0;
+}
+
 int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r, struct isol8_err *err)
 {
 	json_tokener *tok = json_tokener_new_ex(32);
-	json_object *root = NULL, *req, *opt, *v;
+	json_object *root = NULL, *req, *opt;
 	_cleanup_free_ char *runtime = NULL, *net = NULL, *agent_flags = NULL, *iso = NULL;
 	struct isol8_buf code = ISOL8_BUF_INIT, sin = ISOL8_BUF_INIT;
-	uint64_t x;
-	bool pids_given, size_given;
-	double cpu = 1.0;
 	bool ro = true;
 	int rc = -1;
 
@@ -326,160 +579,9 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 		isol8_err_set(err, ISOL8_E_USAGE, 0, "request: 'request' object missing");
 		goto out;
 	}
-	if (get_str(req, "code", "request", 1u << 20, &r->code, err) < 0 ||
-	    get_str(req, "cmd", "request", 1u << 20, &r->cmd, err) < 0 ||
-	    get_str(req, "runtime", "request", 32, &runtime, err) < 0 ||
-	    get_u64(req, "timeoutMs", "request", 1, 24ull * 3600 * 1000, &r->timeout_ms, err) < 0 ||
-	    get_env_map(req, "env", "request", &r->env, &r->n_env, NULL, err) < 0 ||
-	    get_str(req, "fileExtension", "request", 16, &r->file_ext, err) < 0 ||
-	    get_str(req, "workdir", "request", ISOL8_MAX_PATH, &r->workdir, err) < 0 ||
-	    get_str(req, "setupScript", "request", 1u << 16, &r->setup_script, err) < 0 ||
-	    get_str(req, "agentFlags", "request", ISOL8_AGENT_FLAGS_MAX, &agent_flags, err) < 0 ||
-	    get_bool(req, "stdinStream", "request", &r->stdin_stream, err) < 0 ||
-	    get_bool(req, "phaseEvents", "request", &r->phase_events, err) < 0 ||
-	    get_str(req, "codeUrl", "request", ISOL8_REMOTE_MAX_URL, &r->code_url, err) < 0 ||
-	    get_str(req, "codeHash", "request", 64, &r->code_hash, err) < 0 ||
-	    get_bool(req, "allowInsecureCodeUrl", "request", &r->code_insecure, err) < 0 ||
-	    get_u64(req, "codeMaxSize", "request", 1, ISOL8_REMOTE_MAX_CODE, &r->code_max, err) < 0 ||
-	    get_u64(req, "codeFetchTimeoutMs", "request", 1, ISOL8_REMOTE_MAX_TIMEOUT_MS, &r->code_timeout, err) < 0)
+	if (parse_request_fields(req, r, &runtime, &agent_flags, err) < 0 ||
+	    (opt && parse_options(opt, r, &net, &iso, &ro, err) < 0))
 		goto out;
-	{
-		char *s = NULL;
-		int g = get_str(req, "stdin", "request", 1u << 20, &s, err);
-		if (g < 0)
-			goto out;
-		if (g > 0) {
-			r->stdin_data = s;
-			r->stdin_len = strlen(s);
-			r->has_stdin = true;
-		}
-	}
-	if ((v = get(req, "metadata")) && get_metadata(v, r, err) < 0)
-		goto out;
-	if ((v = get(req, "installPackages"))) {
-		if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > MAX_INSTALL) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "request.installPackages: expected array of at most %d",
-				      MAX_INSTALL);
-			goto out;
-		}
-		r->install = xcalloc(json_object_array_length(v) + 1, sizeof *r->install);
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			json_object *e = json_object_array_get_idx(v, i);
-			if (!json_object_is_type(e, json_type_string) || json_object_get_string_len(e) > 214) {
-				isol8_err_set(err, ISOL8_E_USAGE, 0,
-					      "request.installPackages[%zu]: expected package name", i);
-				goto out;
-			}
-			r->install[r->n_install++] = xstrdup(json_object_get_string(e));
-		}
-	}
-	if ((v = get(req, "args"))) {
-		size_t bytes = 0;
-		if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > ISOL8_MAX_SCRIPT_ARGS) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "request.args: expected an array of at most %u strings",
-				      ISOL8_MAX_SCRIPT_ARGS);
-			goto out;
-		}
-		r->args = xcalloc(json_object_array_length(v) + 1, sizeof *r->args);
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			json_object *e = json_object_array_get_idx(v, i);
-			size_t sl;
-			if (!json_object_is_type(e, json_type_string)) {
-				isol8_err_set(err, ISOL8_E_USAGE, 0, "request.args[%zu]: expected string", i);
-				goto out;
-			}
-			sl = (size_t)json_object_get_string_len(e);
-			bytes += sl + 1;
-			if (memchr(json_object_get_string(e), '\0', sl) || bytes > ISOL8_MAX_SCRIPT_ARGS_BYTES) {
-				isol8_err_set(err, ISOL8_E_USAGE, 0,
-					      "request.args[%zu]: contains a NUL byte or the arguments exceed %u bytes",
-					      i, ISOL8_MAX_SCRIPT_ARGS_BYTES);
-				goto out;
-			}
-			r->args[r->n_args++] = xstrndup(json_object_get_string(e), sl);
-		}
-	}
-	if ((v = get(req, "outputPaths"))) {
-		size_t cnt;
-		if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > ISOL8_MAX_OUTPUT_PATHS) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0,
-				      "request.outputPaths: expected an array of at most %u paths",
-				      ISOL8_MAX_OUTPUT_PATHS);
-			goto out;
-		}
-		cnt = json_object_array_length(v);
-		r->out_paths = xcalloc(cnt + 1, sizeof *r->out_paths);
-		r->out_rel = xcalloc(cnt + 1, sizeof *r->out_rel);
-		for (size_t i = 0; i < cnt; i++) {
-			json_object *e = json_object_array_get_idx(v, i);
-			char what[48], rel[ISOL8_MAX_PATH + 1];
-			snprintf(what, sizeof what, "request.outputPaths[%zu]", i);
-			if (!json_object_is_type(e, json_type_string) ||
-			    memchr(json_object_get_string(e), '\0', (size_t)json_object_get_string_len(e))) {
-				isol8_err_set(err, ISOL8_E_USAGE, 0, "%s: expected a path", what);
-				goto out;
-			}
-			if (isol8_sandbox_relpath(json_object_get_string(e), what, rel, sizeof rel, err) < 0)
-				goto out;
-			r->out_paths[i] = xstrdup(json_object_get_string(e));
-			r->out_rel[i] = xstrdup(rel);
-			r->n_out = i + 1;
-		}
-	}
-	if (opt) {
-		if ((v = get(opt, "cpuLimit"))) {
-			if (!json_object_is_type(v, json_type_double) && !json_object_is_type(v, json_type_int)) {
-				isol8_err_set(err, ISOL8_E_USAGE, 0, "options.cpuLimit: expected number");
-				goto out;
-			}
-			cpu = json_object_get_double(v);
-			if (!(cpu > 0.0 && cpu <= 1024.0)) {
-				isol8_err_set(err, ISOL8_E_USAGE, 0, "options.cpuLimit: out of range");
-				goto out;
-			}
-			r->lim.cpu_millis = (uint64_t)(cpu * 1000.0 + 0.5);
-			if (!r->lim.cpu_millis)
-				r->lim.cpu_millis = 1;
-		}
-		if (get_u64(opt, "memoryLimit", "options", 4u << 20, 1ull << 50, &r->lim.memory, err) < 0 ||
-		    get_u64(opt, "sandboxSize", "options", 1u << 20, 1ull << 50, &r->lim.sandbox_size, err) < 0 ||
-		    get_u64(opt, "tmpSize", "options", 1u << 20, 1ull << 50, &r->lim.tmp_size, err) < 0 ||
-		    get_u64(opt, "maxOutputSize", "options", 1, 1ull << 40, &r->lim.max_output, err) < 0 ||
-		    get_str(opt, "network", "options", 16, &net, err) < 0 ||
-		    get_str(opt, "isolation", "options", 16, &iso, err) < 0 ||
-		    get_bool(opt, "readonlyRootFs", "options", &ro, err) < 0 ||
-		    get_str(opt, "image", "options", ISOL8_MAX_IMAGE, &r->image, err) < 0 ||
-		    get_str(opt, "preferredImage", "options", ISOL8_MAX_IMAGE, &r->preferred_image, err) < 0 ||
-		    get_bool(opt, "persist", "options", &r->persist, err) < 0 ||
-		    get_bool(opt, "debug", "options", &r->debug, err) < 0 ||
-		    get_env_map(opt, "secrets", "options", &r->secret_env, &r->n_secret, &r->secret_vals, err) < 0)
-			goto out;
-		if ((v = get(opt, "networkFilter"))) {
-			if (!json_object_is_type(v, json_type_object)) {
-				isol8_err_set(err, ISOL8_E_USAGE, 0, "options.networkFilter: expected object");
-				goto out;
-			}
-			if (get_patterns(v, "whitelist", &r->net_allow, &r->n_net_allow, err) < 0 ||
-			    get_patterns(v, "blacklist", &r->net_deny, &r->n_net_deny, err) < 0)
-				goto out;
-		}
-		if (get_bool(opt, "logNetwork", "options", &r->log_network, err) < 0)
-			goto out;
-		if (get_u64(opt, "pidsLimit", "options", 1, 1000000, &x, err) < 0)
-			goto out;
-		else if (get(opt, "pidsLimit"))
-			r->lim.pids = (uint32_t)x;
-		/* Lower than the policy's limits.persistTtlMs, which the broker applies. */
-		if (get_u64(opt, "persistTtlMs", "options", 1000, 30ull * 24 * 3600 * 1000, &r->lim.persist_ttl_ms,
-			    err) < 0)
-			goto out;
-		if (r->lim.persist_ttl_ms && !r->persist) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "options.persistTtlMs needs options.persist");
-			goto out;
-		}
-	}
-	pids_given = opt && get(opt, "pidsLimit");
-	size_given = opt && get(opt, "sandboxSize");
 	r->lim.writable = !ro;
 	r->lim.timeout_ms = r->timeout_ms;
 	if (get_str(root, "sessionId", "", ISOL8_MAX_SESSION, &r->session, err) < 0)
@@ -488,78 +590,9 @@ int request_parse(const char *json, size_t len, int bundle_fd, struct run_req *r
 		isol8_err_set(err, ISOL8_E_USAGE, 0, "invalid session id '%s': use 1-64 of [A-Za-z0-9_.-]", r->session);
 		goto out;
 	}
-	r->runtime = isol8_runtime_parse(runtime ? runtime : "python");
-	if (r->runtime < 0) {
-		isol8_err_set(err, ISOL8_E_USAGE, 0,
-			      "Unknown runtime: \"%s\". Available: python, node, bun, deno, bash, agent", runtime);
+	if (resolve_choices(r, opt, runtime, net, iso, agent_flags, err) < 0 ||
+	    take_bundle(bundle_fd, req, r, &code, &sin, err) < 0 || check_sources(r, err) < 0)
 		goto out;
-	}
-	r->net_mode = isol8_net_mode_parse(net ? net : "none");
-	if (r->net_mode < 0) {
-		isol8_err_set(err, ISOL8_E_USAGE, 0, "unknown network mode '%s' (none, host, filtered)", net);
-		goto out;
-	}
-	if (iso) {
-		/* Whether the tenant may have it is the broker's decision (V_CREATE). */
-		if (strcmp(iso, "runc") == 0)
-			r->isolation = ISOL8_ISO_RUNC;
-		else if (strcmp(iso, "runsc") == 0)
-			r->isolation = ISOL8_ISO_RUNSC;
-		else {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "options.isolation: unknown tier '%.16s' (runc, runsc)",
-				      iso);
-			goto out;
-		}
-	}
-	if (agent_flags && r->runtime != ISOL8_RT_AGENT) {
-		isol8_err_set(err, ISOL8_E_USAGE, 0, "request.agentFlags: only for runtime \"agent\" (runtime is %s)",
-			      isol8_runtime_name(r->runtime));
-		goto out;
-	}
-	if (r->runtime == ISOL8_RT_AGENT) {
-		if (agent_check(r, agent_flags, err) < 0)
-			goto out;
-		/* The original's defaults for the agent: pi, its tools and the programs it builds
-		 * need more processes and room than a snippet (the policy's ceilings still apply). */
-		if (!pids_given)
-			r->lim.pids = ISOL8_AGENT_DEFAULT_PIDS;
-		if (!size_given)
-			r->lim.sandbox_size = ISOL8_AGENT_DEFAULT_SANDBOX_SIZE;
-	}
-	if (read_bundle(bundle_fd, r, &code, &sin, err) < 0)
-		goto out;
-	if (code.len) {
-		if (r->code) {
-			isol8_err_set(err, ISOL8_E_USAGE, 0, "code given both inline and in the bundle");
-			goto out;
-		}
-		r->code = isol8_buf_steal(&code, NULL);
-	}
-	if (sin.len || (v = get(req, "stdinInBundle"), v && json_object_get_boolean(v))) {
-		free(r->stdin_data);
-		r->stdin_len = sin.len;
-		r->stdin_data = isol8_buf_steal(&sin, NULL);
-		r->has_stdin = true;
-	}
-	/* The original's rule and messages (original-reference.md §4.2): exactly one source. */
-	if ((r->code != NULL) + (r->cmd != NULL) + (r->code_url != NULL) != 1) {
-		isol8_err_set(err, ISOL8_E_USAGE, 0,
-			      r->code || r->cmd || r->code_url
-				      ? "ExecutionRequest.code, ExecutionRequest.codeUrl, and ExecutionRequest.cmd are "
-					"mutually exclusive \u2014 provide exactly one."
-				      : "ExecutionRequest must include exactly one of: code, codeUrl, or cmd.");
-		goto out;
-	}
-	if (r->code_url && !r->code_url[0]) {
-		isol8_err_set(err, ISOL8_E_USAGE, 0, "request.codeUrl: empty");
-		goto out;
-	}
-	if (r->code_hash && remote_hash_check_format(r->code_hash, "request.codeHash", err) < 0)
-		goto out;
-	if (r->stdin_stream && r->has_stdin) {
-		isol8_err_set(err, ISOL8_E_USAGE, 0, "request: stdin and stdinStream are mutually exclusive");
-		goto out;
-	}
 	if (!r->workdir)
 		r->workdir = xstrdup("/sandbox");
 	if (r->runtime == ISOL8_RT_AGENT && agent_prompt(r, err) < 0)
