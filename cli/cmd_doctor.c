@@ -28,6 +28,11 @@
 #include "common/cleanup.h"
 #include "common/xalloc.h"
 #include "policy/policy.h"
+#ifndef ISOL8_LEAN
+#include "docker/client.h"
+#include "images/image_build.h"
+#include "images/images.h"
+#endif
 
 /* ok, fail, skip; n/a: the check means nothing there (a host-native baseline of a sandbox-only
  * check, or one gVisor's kernel answers for itself); differs: the host alone does not meet it
@@ -232,6 +237,48 @@ static void check_runsc(struct doctor *d)
 	json_object_put(info);
 }
 
+/* Up to date: each runtime image carries the hash of the build context it was made from
+ * (ISOL8_LABEL_BUILD_HASH, with the base image's id and the host's extra CA roots in it), the
+ * same comparison isol8 setup makes before it rebuilds. A stale image runs an older agent and
+ * older drivers than this isol8 speaks to. */
+static void check_images_current(struct doctor *d, const char *const *rts, size_t n)
+{
+#ifndef ISOL8_LEAN
+	struct isol8_err err = ISOL8_ERR_INIT;
+	struct isol8_base_context ctx = {.tar = ISOL8_BUF_INIT};
+	struct docker *dk = docker_open(NULL, &err);
+	char stale[200] = "";
+
+	if (!dk || isol8_prepare_base_context(dk, NULL, &ctx, &err) < 0) {
+		row(d, ST_SKIP, "runtime images current", "built from this isol8's image files", "cannot tell: %s",
+		    err.msg);
+		docker_close(dk);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *tag = xasprintf("isol8:%s", rts[i]);
+		json_object *img = NULL;
+		const char *h;
+		struct isol8_err ierr = ISOL8_ERR_INIT;
+
+		if (docker_image_inspect(dk, tag, &img, &ierr) < 0)
+			continue;
+		h = isol8_image_label(img, ISOL8_LABEL_BUILD_HASH);
+		if (!h || strcmp(h, ctx.hash) != 0)
+			snprintf(stale + strlen(stale), sizeof stale - strlen(stale), "%s%s", *stale ? ", " : "", tag);
+		json_object_put(img);
+	}
+	row(d, *stale ? ST_FAIL : ST_OK, "runtime images current", "built from this isol8's image files", "%s%s",
+	    *stale ? stale : "all match", *stale ? " out of date: run 'isol8 setup'" : "");
+	isol8_base_context_free(&ctx);
+	docker_close(dk);
+#else
+	(void)d;
+	(void)rts;
+	(void)n;
+#endif
+}
+
 static void check_engine(struct doctor *d)
 {
 	static const char *const rts[] = {"python", "node", "bun", "deno", "bash"};
@@ -281,6 +328,8 @@ static void check_engine(struct doctor *d)
 	}
 	row(d, missing ? ST_FAIL : ST_OK, "runtime images", "isol8:python ... isol8:bash", "%s",
 	    missing ? list : "all 5 present");
+	if (!missing)
+		check_images_current(d, rts, sizeof rts / sizeof rts[0]);
 	check_runsc(d);
 	if (missing)
 		snprintf(list + strlen(list), sizeof list - strlen(list), " missing: run 'isol8 setup'");
@@ -753,6 +802,10 @@ static json_object *matrix_json(const struct matrix *m)
 
 int cmd_doctor(int argc, char **argv)
 {
+#ifdef ISOL8_LEAN
+	/* The image check reads the build context (libarchive): the full binary runs the doctor. */
+	return cli_exec_full();
+#endif
 	struct doctor d = {.checks = json_object_new_array(), .group = "host"};
 	const char *sock_flag = NULL, *sock;
 

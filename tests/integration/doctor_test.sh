@@ -40,7 +40,7 @@ case_all_pass() {
 	is "$(jq -r '.checks[] | select(.check == "sample syscalls refused" and .group == "runc (none)") | .seen' <<<"$OUT")" \
 		"unshare EPERM, keyctl EPERM, add_key EPERM, mount EPERM, kexec_load EPERM, userfaultfd EPERM" "each sample syscall refused"
 	is "$(jq -r '[.checks[] | select(.group == "host") | .check] | join(",")' <<<"$OUT")" \
-		"engine reachable,runc version,runtime images,runtime runsc,runsc seccomp,cgroup version,seccomp available,iptables available,isol8d socket,policy valid,systemd unit hardening" \
+		"engine reachable,runc version,runtime images,runtime images current,runtime runsc,runsc seccomp,cgroup version,seccomp available,iptables available,isol8d socket,policy valid,systemd unit hardening" \
 		"the host checks"
 	run_cap su nobody -s /bin/sh -c "'$ISOL8' doctor --socket '$S' --json"
 	is "$RC|$(jq -c '[.ok, (.checks[] | select(.check == "engine reachable") | .status)]' <<<"$OUT")" '0|[true,"skip"]' \
@@ -48,6 +48,26 @@ case_all_pass() {
 	is "$(jq -c '[.checks[] | select(.group == "policy") | .status, .seen]' <<<"$OUT")" '["ok","refused"]' \
 		"  and its tenant is refused a writable root"
 	daemon_stop d
+}
+
+# Images up to date: each image's build hash against the build context of the image files
+# this isol8 reads (ISOL8_DATA_DIR points it at a changed copy), as isol8 setup compares them.
+case_images_out_of_date() {
+	local S dd=$T_TMP/data
+	daemon_start o || return
+	S=${D_SOCK[o]}
+	cp -rL "$SRC/sandbox" "$dd" || bail "cannot copy the image files"
+	printf '\n# a change made by doctor_test\n' >>"$dd/Dockerfile"
+	run_cap env ISOL8_DATA_DIR="$dd" "$ISOL8" doctor --socket "$S" --json
+	is "$RC|$(jq -c '[.ok, (.checks[] | select(.check == "runtime images current") | .status, .seen)]' <<<"$OUT")" \
+		'1|[false,"fail","isol8:python, isol8:node, isol8:bun, isol8:deno, isol8:bash out of date: run '"'"'isol8 setup'"'"'"]' \
+		"image files changed since the images were built: a failed check naming each image, exit 1"
+	run_cap env ISOL8_DATA_DIR="$dd" "$ISOL8" doctor --socket "$S"
+	like "$OUT" $'\n✗ host +runtime images current +built from this isol8\'s image files isol8:python, ' "  the table marks it ✗"
+	run_cap "$ISOL8" doctor --socket "$S" --json
+	is "$(jq -c '[.checks[] | select(.check == "runtime images current") | .status, .seen]' <<<"$OUT")" '["ok","all match"]' \
+		"the image files the images were built from: all match"
+	daemon_stop o
 }
 
 # The tier matrix (issue 17 item 4): without network the probe runs on the host as the caller
