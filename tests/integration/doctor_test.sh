@@ -58,9 +58,11 @@ case_images_out_of_date() {
 	S=${D_SOCK[o]}
 	cp -rL "$SRC/sandbox" "$dd" || bail "cannot copy the image files"
 	printf '\n# a change made by doctor_test\n' >>"$dd/Dockerfile"
+	local images="isol8:python, isol8:node, isol8:bun, isol8:deno, isol8:bash"
+	docker image inspect isol8:agent >/dev/null 2>&1 && images+=", isol8:agent"
 	run_cap env ISOL8_DATA_DIR="$dd" "$ISOL8" doctor --socket "$S" --json
 	is "$RC|$(jq -c '[.ok, (.checks[] | select(.check == "runtime images current") | .status, .seen)]' <<<"$OUT")" \
-		'1|[false,"fail","isol8:python, isol8:node, isol8:bun, isol8:deno, isol8:bash out of date: run '"'"'isol8 setup'"'"'"]' \
+		'1|[false,"fail","'"$images"' out of date: run '"'"'isol8 setup'"'"'"]' \
 		"image files changed since the images were built: a failed check naming each image, exit 1"
 	run_cap env ISOL8_DATA_DIR="$dd" "$ISOL8" doctor --socket "$S"
 	like "$OUT" $'\n✗ host +runtime images current +built from this isol8\'s image files isol8:python, ' "  the table marks it ✗"
