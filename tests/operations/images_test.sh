@@ -112,4 +112,21 @@ case_setup_json_success() {
 	unlike "$OUT" '\[OK\]' "  and none of it on stdout"
 }
 
+# One isol8 setup or build at a time on a host: a build removes the untagged stage images it
+# made, which a concurrent build may be using from the cache ("No such image" in the middle of
+# its build). A second one waits for the lock and says so.
+case_concurrent_builds_wait() {
+	local holder
+	docker image inspect isol8:bash >/dev/null 2>&1 || { ok "# SKIP isol8:bash missing"; return; }
+	flock /run/lock/isol8-image-build.lock sleep 3 &
+	holder=$!
+	sleep 0.5
+	run_cap env ISOL8_SRCDIR="$SRC" "$ISOL8" setup --runtimes bash </dev/null
+	like "$RC|$OUT" $'^0\\|\\[OK\\] Docker is running\n\\[\\.\\.\\] another isol8 setup or build is running on this host; waiting for it to finish\n' \
+		"a second setup waits for the one holding the lock and says so"
+	proc_gone "$holder" && ok "  and went on only after it ended" || not_ok "  and went on only after it ended"
+	wait "$holder" 2>/dev/null
+	is "$(stat -c '%a %U' /run/lock/isol8-image-build.lock)" "666 root" "  the lock file is root's, usable by the engine's other users"
+}
+
 run_cases "$@"
