@@ -408,8 +408,10 @@ static int cmp_ctx_file(const void *a, const void *b)
 	return strcmp(((const struct ctx_file *)a)->path, ((const struct ctx_file *)b)->path);
 }
 
-/* Regular files of dir, flat, under prefix/ in the context: hidden files and editor backups are
- * not build inputs, and the Dockerfile is sent once, at the top. */
+/* Regular files of dir, flat, under prefix/ in the context: hidden files, editor backups and the
+ * folder's Makefile.inc (the build system's, never installed) are not build inputs, so a source
+ * tree and its installed copy make the same context and hash; the Dockerfile is sent once, at
+ * the top. */
 static int add_flat_dir(const char *dir, const char *prefix, unsigned mode, struct ctx_files *f, struct isol8_err *err)
 {
 	DIR *d = opendir(dir);
@@ -422,7 +424,8 @@ static int add_flat_dir(const char *dir, const char *prefix, unsigned mode, stru
 		_cleanup_free_ char *p = NULL;
 		struct stat st;
 		struct ctx_file *e;
-		if (de->d_name[0] == '.' || ends_with(de->d_name, "~") || strcmp(de->d_name, "Dockerfile") == 0)
+		if (de->d_name[0] == '.' || ends_with(de->d_name, "~") || strcmp(de->d_name, "Dockerfile") == 0 ||
+		    strcmp(de->d_name, "Makefile.inc") == 0)
 			continue;
 		p = xasprintf("%s/%s", dir, de->d_name);
 		if (stat(p, &st) < 0 || !S_ISREG(st.st_mode))

@@ -333,6 +333,13 @@ START_TEST(test_base_context)
 	ck_assert_msg(isol8_base_context_make(dir, &found, "sha256:aaa", &c1, &err) == 0, "%s", err.msg);
 	ck_assert_msg(isol8_base_context_make(dir, &found, "sha256:aaa", &c2, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(c1.hash, c2.hash);
+	isol8_base_context_free(&c2);
+	/* The source tree's Makefile.inc is not installed and not a build input: the tree and its
+	 * installed copy make the same context, so images built from one are current for the other. */
+	p = xasprintf("%s/Makefile.inc", dir), write_file(p, "dist_sandbox_DATA = repl.py\n"), free(p);
+	ck_assert_int_eq(isol8_base_context_make(dir, &found, "sha256:aaa", &c2, &err), 0);
+	ck_assert_str_eq(c1.hash, c2.hash);
+	ck_assert_int_eq(isol8_tar_extract_file(c2.tar.data, c2.tar.len, "sandbox/Makefile.inc", 4096, &out, &err), -1);
 	ck_assert_int_eq(isol8_tar_extract_file(c1.tar.data, c1.tar.len, "ca/000-my_ca.crt", 4096, &out, &err), 0);
 	ck_assert_str_eq(out.data, PEM);
 	ck_assert_int_eq(isol8_tar_extract_file(c1.tar.data, c1.tar.len, "sandbox/repl.py", 4096, &out, &err), 0);
