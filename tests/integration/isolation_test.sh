@@ -2,7 +2,7 @@
 # Issue 17 item 1: the isolation tier is the tenant's, from the policy ("isolation": "runc" |
 # "runsc"). Asserts: a runsc tenant's sandboxes are created with HostConfig.Runtime runsc and
 # run under gVisor (its kernel answers), without the agent, and --timings says so; a tenant
-# without the key stays on runc with the agent; no request can choose the runtime; a runsc
+# without the key stays on runc with the agent; no request can lower the tier; a runsc
 # tenant's network list is refused at load when it names more than none; an engine without
 # runsc refuses the tenant's runs with one error that says how to fix it, and serves the other
 # tenants. TAP; exit 77 unless root, 77 when the engine has no runsc runtime (tests/lib/engine.sh
@@ -89,12 +89,18 @@ up" "on the host's kernel"
 	daemon_stop c
 }
 
-# The tier is not a request field: a --json request naming a runtime is refused by the CLI's
-# strict parser, and no flag exists.
-case_request_cannot_choose() {
-	run_cap "$ISOL8" run --isolation runc -e 'print(1)'
-	is "$RC" 2 "isol8 run has no --isolation flag (usage error)"
-	like "$ERR" '^\[ERR\] ' "with an [ERR] line"
+# A run may ask for a stronger tier (--isolation runsc, runsc_test covers it) but never a
+# weaker one than its tenant's: the broker refuses it, whatever the CLI sends.
+case_request_cannot_lower() {
+	runsc_policy "$T_TMP/runsc-low.json"
+	daemon_start l --policy "$T_TMP/runsc-low.json" --pool-size 0 || return
+	run_cap as_nobody "$ISOL8" run --socket "${D_SOCK[l]}" --isolation runc -e 'print(1)' </dev/null
+	is "$RC|$OUT|$ERR" "1||[ERR] isolation runc refused: the policy's tier for tenant local is runsc, which a run may raise but never lower (leave out --isolation or options.isolation)"$'\n' \
+		"a runsc tenant asking for runc: refused with one [ERR] line, exit 1, nothing ran"
+	run_cap "$ISOL8" run --socket "${D_SOCK[l]}" --isolation kata -e 'print(1)' </dev/null
+	is "$RC" 2 "an unknown tier is a usage error (exit 2)"
+	like "$ERR" '^\[ERR\] ' "  with an [ERR] line"
+	daemon_stop l
 }
 
 case_runsc_network_refused_at_load() {
