@@ -97,12 +97,15 @@ case_isolation_raised() {
 	is "$got" "runc runsc runc runsc runsc runc runc " "runs alternating between the tiers each get the tier they asked for (the pool does not mix them)"
 	tier_run "$S" --isolation runc
 	is "$TIER" $'0|7\n|runc' "asking for runc, the tenant's own tier, is allowed"
-	for i in $(seq 1 100); do
-		got=$(as_nobody status --socket "$S" --json; jq -c '[.pools[] | select(.tenant == "local" and .warm > 0) | .isolation] | unique' <<<"$OUT")
+	# A shape is listed once its pool has a sandbox warm, resetting or in use; a runsc one is
+	# refilled by a fresh create (seconds on a busy engine), so wait up to 60 s.
+	for i in $(seq 1 300); do
+		got=$(as_nobody status --socket "$S" --json; jq -c '[.pools[] | select(.tenant == "local") | .isolation] | unique' <<<"$OUT")
 		[ "$got" = '["runc","runsc"]' ] && break
 		sleep 0.2
 	done
 	is "$got" '["runc","runsc"]' "isol8 status shows the tenant's pool with a runc and a runsc shape"
+	[ "$got" = '["runc","runsc"]' ] || diag "pools: $(jq -c '.pools' <<<"$OUT")"
 	like "$(grep -c 'created sandbox .* tenant=local .*isolation=runsc' "${D_LOG[r]}")" '^[1-9]' "isol8d's log names the tier of the sandboxes it made"
 	daemon_stop r
 }
